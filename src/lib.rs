@@ -1,0 +1,1 @@
+//! leakharness finds GPU memory leaks in deep-learning training code.
