@@ -1,0 +1,904 @@
+//! The caching allocator: PyTorch's CUDA caching allocator rules and statistics, one instance per
+//! runtime, every allocation tagged with its purpose, scenario location and stack.
+//!
+//! The rules are those of `c10/cuda/CUDACachingAllocator.cpp` with its default configuration
+//! (see `docs/allocator.md`): sizes round up to 512 bytes; requests of at most 1 MiB come from
+//! the small pool, carved out of 2 MiB segments; larger ones from the large pool, out of 20 MiB
+//! segments below 10 MiB and otherwise out of a segment of the size rounded up to 2 MiB; the
+//! smallest cached block that fits is used and split when enough remains; freed blocks merge
+//! with free neighbours; a failed device allocation releases the cache and retries once before
+//! raising out-of-memory.
+//!
+//! ```
+//! use leakharness::alloc::{CachingAllocator, Purpose};
+//! use leakharness::device::MetaDevice;
+//!
+//! let mut a = CachingAllocator::new(Box::new(MetaDevice::new(80 << 30).unwrap()));
+//! let x = a.allocate(4, Purpose::UserTensor).unwrap(); // one f32
+//! assert_eq!(a.memory_allocated(), 512);
+//! assert_eq!(a.memory_reserved(), 2 << 20);
+//! a.free(x.id).unwrap();
+//! a.empty_cache().unwrap();
+//! assert_eq!(a.memory_reserved(), 0);
+//! ```
+
+mod history;
+mod stacks;
+mod stats;
+mod summary;
+mod tag;
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub use history::{BlockInfo, BlockState, Event, EventKind, History, Place, SegmentInfo, Snapshot};
+pub use stacks::{Frame, StackCapture, StackId, StackTable};
+pub use stats::{MemoryStats, Pool, Stat, StatArray};
+pub use summary::{format_size, memory_summary};
+pub use tag::{Location, Purpose, Tag};
+
+use crate::device::{Backend, DeviceError, DeviceMemory, DevicePtr, MemInfo};
+
+/// Every size is rounded up to a multiple of this (kMinBlockSize).
+pub const MIN_BLOCK_SIZE: u64 = 512;
+/// Largest request served by the small pool (kSmallSize).
+pub const SMALL_SIZE: u64 = 1 << 20;
+/// Segment size of the small pool (kSmallBuffer).
+pub const SMALL_BUFFER: u64 = 2 << 20;
+/// Segment size for large requests under [`MIN_LARGE_ALLOC`] (kLargeBuffer).
+pub const LARGE_BUFFER: u64 = 20 << 20;
+/// Large requests from this size on get a segment of their own size (kMinLargeAlloc).
+pub const MIN_LARGE_ALLOC: u64 = 10 << 20;
+/// Larger segments are rounded up to a multiple of this (kRoundLarge).
+pub const ROUND_LARGE: u64 = 2 << 20;
+
+/// Default number of events the history keeps.
+pub const DEFAULT_HISTORY: usize = 100_000;
+
+/// The size a request is rounded up to (`round_size`), or `None` when that overflows.
+///
+/// ```
+/// use leakharness::alloc::round_size;
+/// assert_eq!(round_size(1), Some(512));
+/// assert_eq!(round_size(513), Some(1024));
+/// ```
+pub fn round_size(size: u64) -> Option<u64> {
+    if size < MIN_BLOCK_SIZE {
+        Some(MIN_BLOCK_SIZE)
+    } else {
+        size.checked_next_multiple_of(MIN_BLOCK_SIZE)
+    }
+}
+
+/// The pool a rounded size is served from.
+pub fn pool_for(size: u64) -> Pool {
+    if size <= SMALL_SIZE {
+        Pool::Small
+    } else {
+        Pool::Large
+    }
+}
+
+/// The size of the segment allocated for a rounded request no cached block can serve
+/// (`get_allocation_size`), or `None` when that overflows.
+///
+/// ```
+/// use leakharness::alloc::allocation_size;
+/// assert_eq!(allocation_size(512), Some(2 << 20));
+/// assert_eq!(allocation_size(1_200_128), Some(20 << 20));
+/// assert_eq!(allocation_size(12 << 20), Some(12 << 20));
+/// ```
+pub fn allocation_size(size: u64) -> Option<u64> {
+    if size <= SMALL_SIZE {
+        Some(SMALL_BUFFER)
+    } else if size < MIN_LARGE_ALLOC {
+        Some(LARGE_BUFFER)
+    } else {
+        size.checked_next_multiple_of(ROUND_LARGE)
+    }
+}
+
+/// Whether a free block of `block_size` serving a request of `size` is split (`should_split`):
+/// in the small pool when at least 512 bytes remain, in the large pool when more than 1 MiB do.
+pub fn should_split(pool: Pool, block_size: u64, size: u64) -> bool {
+    let remaining = block_size - size;
+    match pool {
+        Pool::Small => remaining >= MIN_BLOCK_SIZE,
+        Pool::Large => remaining > SMALL_SIZE,
+    }
+}
+
+/// A block handle. The generation makes a handle of a freed block invalid even when its slot is
+/// reused, so a double free is an error instead of freeing someone else's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct BlockId {
+    index: u32,
+    generation: u32,
+}
+
+/// A block handed out by [`CachingAllocator::allocate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allocation {
+    /// Handle to give back to [`CachingAllocator::free`].
+    pub id: BlockId,
+    /// Device address of the block.
+    pub ptr: DevicePtr,
+    /// Size after rounding: what `memory_allocated()` counts.
+    pub size: u64,
+    /// Size asked for.
+    pub requested: u64,
+}
+
+/// The details of an out-of-memory error, and PyTorch's message for it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OutOfMemory {
+    /// The rounded size asked for.
+    pub size: u64,
+    /// The segment size that could not be had ("Tried to allocate ...").
+    pub alloc_size: u64,
+    /// Device capacity.
+    pub total: u64,
+    /// Device free memory.
+    pub free: u64,
+    /// Bytes allocated at the time.
+    pub allocated: u64,
+    /// Bytes reserved at the time.
+    pub reserved: u64,
+    /// The allocator's limit, when one is set.
+    pub limit: Option<u64>,
+    /// The message, worded as PyTorch words it.
+    pub message: String,
+}
+
+/// Errors of the caching allocator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AllocError {
+    /// A request for zero bytes (empty tensors take no device memory).
+    #[error("cannot allocate 0 bytes: empty tensors take no device memory")]
+    ZeroSize,
+    /// A request so large that rounding it overflows.
+    #[error("cannot allocate {requested} bytes: the size overflows when rounded")]
+    TooLarge {
+        /// The size asked for.
+        requested: u64,
+    },
+    /// The device is full even after releasing the cache.
+    #[error("{}", .0.message)]
+    OutOfMemory(Box<OutOfMemory>),
+    /// A handle that is not a live block of this allocator (freed already, or never its own).
+    #[error("block {0:?} is not allocated by this allocator (double free?)")]
+    InvalidBlock(BlockId),
+    /// A limit below the memory that is in use.
+    #[error("cannot limit device memory to {limit} bytes: {in_use} bytes are in use")]
+    LimitBelowUsage {
+        /// The limit asked for.
+        limit: u64,
+        /// Bytes reserved that cannot be released.
+        in_use: u64,
+    },
+    /// The device failed for another reason than lack of memory.
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+}
+
+#[derive(Debug, Clone)]
+struct Block {
+    segment: u64,
+    offset: u64,
+    size: u64,
+    requested: u64,
+    allocated: bool,
+    pool: Pool,
+    prev: Option<u32>,
+    next: Option<u32>,
+    tag: Option<Tag>,
+}
+
+impl Block {
+    fn is_split(&self) -> bool {
+        self.prev.is_some() || self.next.is_some()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Segment {
+    ptr: DevicePtr,
+    size: u64,
+    pool: Pool,
+    first: u32,
+}
+
+/// Key of a free block in its pool, ordered like PyTorch's BlockComparatorSize: by size, then by
+/// position. Position is (segment number, offset) rather than the raw address so that the
+/// choice among equal sizes, and so every trace, is the same on every backend.
+type FreeKey = (u64, u64, u64, u32);
+
+/// A caching allocator over one device. Not shared between threads: each runtime owns one.
+pub struct CachingAllocator {
+    device: Box<dyn DeviceMemory>,
+    blocks: Vec<Option<Block>>,
+    generations: Vec<u32>,
+    vacant: Vec<u32>,
+    segments: BTreeMap<u64, Segment>,
+    next_segment: u64,
+    free_small: BTreeSet<FreeKey>,
+    free_large: BTreeSet<FreeKey>,
+    stats: MemoryStats,
+    limit: Option<u64>,
+    capture: StackCapture,
+    stacks: StackTable,
+    history: History,
+    location: Option<Arc<Location>>,
+    epoch: Instant,
+}
+
+impl std::fmt::Debug for CachingAllocator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachingAllocator")
+            .field("device", &self.device.name())
+            .field("allocated", &self.memory_allocated())
+            .field("reserved", &self.memory_reserved())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CachingAllocator {
+    /// An allocator over `device`, capturing 32-frame stacks and keeping the last
+    /// [`DEFAULT_HISTORY`] events.
+    pub fn new(device: Box<dyn DeviceMemory>) -> Self {
+        CachingAllocator {
+            device,
+            blocks: Vec::new(),
+            generations: Vec::new(),
+            vacant: Vec::new(),
+            segments: BTreeMap::new(),
+            next_segment: 0,
+            free_small: BTreeSet::new(),
+            free_large: BTreeSet::new(),
+            stats: MemoryStats::default(),
+            limit: None,
+            capture: StackCapture::default(),
+            stacks: StackTable::default(),
+            history: History::new(DEFAULT_HISTORY),
+            location: None,
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Sets how stacks are captured from now on.
+    pub fn set_stack_capture(&mut self, capture: StackCapture) {
+        self.capture = capture;
+    }
+
+    /// Keeps at most `capacity` events from now on (dropping what is already recorded).
+    pub fn set_history_capacity(&mut self, capacity: usize) {
+        self.history = History::new(capacity);
+    }
+
+    /// The backend of the device.
+    pub fn backend(&self) -> Backend {
+        self.device.backend()
+    }
+
+    /// The device's description.
+    pub fn device_name(&self) -> String {
+        self.device.name()
+    }
+
+    /// Total and free memory of the device, as the driver (or simulation) reports them.
+    pub fn mem_info(&self) -> Result<MemInfo, DeviceError> {
+        self.device.mem_info()
+    }
+
+    /// Host address of device memory on the cpu backend.
+    pub fn host_address(&self, ptr: DevicePtr) -> Option<*mut u8> {
+        self.device.host_address(ptr)
+    }
+
+    /// The device, for backends that need more than segments (kernels on cuda).
+    pub fn device(&self) -> &dyn DeviceMemory {
+        &*self.device
+    }
+
+    /// Sets the scenario location that tags allocations from now on; returns the previous one.
+    /// Prefer [`LocationGuard`], which puts the previous one back.
+    pub fn set_location(&mut self, location: Option<Arc<Location>>) -> Option<Arc<Location>> {
+        std::mem::replace(&mut self.location, location)
+    }
+
+    /// The scenario location allocations are tagged with now.
+    pub fn location(&self) -> Option<&Arc<Location>> {
+        self.location.as_ref()
+    }
+
+    /// Limits the bytes this allocator may reserve, like
+    /// `torch.cuda.set_per_process_memory_fraction`; `None` lifts the limit. Cached segments are
+    /// released if needed; a limit below what live blocks occupy is an error.
+    pub fn set_memory_limit(&mut self, limit: Option<u64>) -> Result<(), AllocError> {
+        if let Some(limit) = limit {
+            if self.memory_reserved() > limit {
+                self.release_cached_segments()?;
+            }
+            if self.memory_reserved() > limit {
+                return Err(AllocError::LimitBelowUsage {
+                    limit,
+                    in_use: self.memory_reserved(),
+                });
+            }
+        }
+        self.limit = limit;
+        Ok(())
+    }
+
+    /// The limit set by [`set_memory_limit`](Self::set_memory_limit).
+    pub fn memory_limit(&self) -> Option<u64> {
+        self.limit
+    }
+
+    /// `torch.cuda.memory_allocated()`.
+    pub fn memory_allocated(&self) -> u64 {
+        self.stats.allocated_bytes.all.current as u64
+    }
+
+    /// `torch.cuda.memory_reserved()`.
+    pub fn memory_reserved(&self) -> u64 {
+        self.stats.reserved_bytes.all.current as u64
+    }
+
+    /// `torch.cuda.max_memory_allocated()`.
+    pub fn max_memory_allocated(&self) -> u64 {
+        self.stats.allocated_bytes.all.peak as u64
+    }
+
+    /// `torch.cuda.max_memory_reserved()`.
+    pub fn max_memory_reserved(&self) -> u64 {
+        self.stats.reserved_bytes.all.peak as u64
+    }
+
+    /// All statistics (`torch.cuda.memory_stats()`).
+    pub fn stats(&self) -> &MemoryStats {
+        &self.stats
+    }
+
+    /// `torch.cuda.reset_peak_memory_stats()`.
+    pub fn reset_peak_memory_stats(&mut self) {
+        self.stats.reset_peak();
+    }
+
+    /// `torch.cuda.memory_summary()`.
+    pub fn memory_summary(&self, abbreviated: bool) -> String {
+        memory_summary(&self.stats, 0, abbreviated)
+    }
+
+    /// The event history.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// The interned stacks, for symbolizing.
+    pub fn stacks(&mut self) -> &mut StackTable {
+        &mut self.stacks
+    }
+
+    /// Allocates `requested` bytes for `purpose`, tagged with the current location and stack.
+    pub fn allocate(&mut self, requested: u64, purpose: Purpose) -> Result<Allocation, AllocError> {
+        if requested == 0 {
+            return Err(AllocError::ZeroSize);
+        }
+        let too_large = AllocError::TooLarge { requested };
+        let size = round_size(requested).ok_or(too_large.clone())?;
+        let alloc_size = allocation_size(size).ok_or(too_large)?;
+        let pool = pool_for(size);
+        let stack = self
+            .capture
+            .enabled
+            .then(|| self.stacks.capture(self.capture.max_frames));
+
+        let idx = match self.take_free_block(pool, size) {
+            Some(idx) => idx,
+            None => self.alloc_segment_with_retry(pool, size, alloc_size)?,
+        };
+
+        let block = self.blocks[idx as usize]
+            .as_ref()
+            .expect("free block exists");
+        let already_split = block.is_split();
+        let (segment, offset, block_size) = (block.segment, block.offset, block.size);
+        if should_split(pool, block_size, size) {
+            let remaining = Block {
+                segment,
+                offset: offset + size,
+                size: block_size - size,
+                requested: 0,
+                allocated: false,
+                pool,
+                prev: Some(idx),
+                next: block.next,
+                tag: None,
+            };
+            let rem_size = remaining.size;
+            let rem_next = remaining.next;
+            let rem = self.insert_block(remaining);
+            if let Some(n) = rem_next {
+                self.block_mut(n).prev = Some(rem);
+            }
+            let b = self.block_mut(idx);
+            b.next = Some(rem);
+            b.size = size;
+            self.insert_free(rem);
+            if already_split {
+                // An inactive split block shrinks by the bytes handed out.
+                self.stats.inactive_split_bytes.decrease(pool, size);
+            } else {
+                // A whole segment becomes split: its remainder is a new inactive split block.
+                self.stats.inactive_split_bytes.increase(pool, rem_size);
+                self.stats.inactive_split.increase(pool, 1);
+            }
+        } else if already_split {
+            // An inactive split block becomes active whole.
+            self.stats.inactive_split_bytes.decrease(pool, block_size);
+            self.stats.inactive_split.decrease(pool, 1);
+        }
+
+        let location = self.location.clone();
+        let b = self.block_mut(idx);
+        b.allocated = true;
+        b.requested = requested;
+        b.tag = Some(Tag {
+            purpose,
+            location: location.clone(),
+            stack,
+        });
+        let size = b.size;
+        self.stats.allocation.increase(pool, 1);
+        self.stats.allocated_bytes.increase(pool, size);
+        self.stats.active.increase(pool, 1);
+        self.stats.active_bytes.increase(pool, size);
+        self.stats.requested_bytes.increase(pool, requested);
+        let place = Place { segment, offset };
+        self.record(
+            EventKind::Alloc {
+                place,
+                size,
+                requested,
+                purpose,
+            },
+            stack,
+            location,
+        );
+        let ptr = self.segments[&segment].ptr.offset(offset);
+        Ok(Allocation {
+            id: BlockId {
+                index: idx,
+                generation: self.generations[idx as usize],
+            },
+            ptr,
+            size,
+            requested,
+        })
+    }
+
+    /// Gives a block back. It stays cached in its segment until [`empty_cache`](Self::empty_cache).
+    pub fn free(&mut self, id: BlockId) -> Result<(), AllocError> {
+        let idx = self.live_index(id)?;
+        let block = self.block_mut(idx);
+        block.allocated = false;
+        block.tag = None;
+        let (pool, original, requested) = (block.pool, block.size, block.requested);
+        let place = Place {
+            segment: block.segment,
+            offset: block.offset,
+        };
+        block.requested = 0;
+        self.stats.allocation.decrease(pool, 1);
+        self.stats.allocated_bytes.decrease(pool, original);
+
+        let mut net_blocks: i64 = 0;
+        let mut net_bytes: i64 = 0;
+        for neighbour in [self.block(idx).prev, self.block(idx).next]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(subsumed) = self.try_merge(idx, neighbour) {
+                net_blocks -= 1;
+                net_bytes -= subsumed as i64;
+            }
+        }
+        self.insert_free(idx);
+        let block = self.block(idx);
+        if block.is_split() {
+            net_blocks += 1;
+            net_bytes += block.size as i64;
+        }
+        self.stats.inactive_split.change(pool, net_blocks);
+        self.stats.inactive_split_bytes.change(pool, net_bytes);
+        self.stats.active.decrease(pool, 1);
+        self.stats.active_bytes.decrease(pool, original);
+        self.stats.requested_bytes.decrease(pool, requested);
+        self.generations[idx as usize] = self.generations[idx as usize].wrapping_add(1);
+        let location = self.location.clone();
+        self.record(
+            EventKind::Free {
+                place,
+                size: original,
+            },
+            None,
+            location,
+        );
+        Ok(())
+    }
+
+    /// Changes the purpose of a live block (a temporary that autograd saved becomes a saved
+    /// activation; a tensor taken over as `.grad` becomes a gradient).
+    pub fn set_purpose(&mut self, id: BlockId, purpose: Purpose) -> Result<(), AllocError> {
+        let idx = self.live_index(id)?;
+        if let Some(tag) = self.block_mut(idx).tag.as_mut() {
+            tag.purpose = purpose;
+        }
+        Ok(())
+    }
+
+    /// The tag of a live block.
+    pub fn tag(&self, id: BlockId) -> Option<&Tag> {
+        let idx = self.live_index(id).ok()?;
+        self.block(idx).tag.as_ref()
+    }
+
+    /// `torch.cuda.empty_cache()`: returns every wholly free segment to the device.
+    pub fn empty_cache(&mut self) -> Result<u64, AllocError> {
+        let released = self.release_cached_segments()?;
+        let location = self.location.clone();
+        self.record(EventKind::EmptyCache { released }, None, location);
+        Ok(released)
+    }
+
+    /// Every segment and block now, with tags.
+    pub fn snapshot(&self) -> Snapshot {
+        let segments = self
+            .segments
+            .iter()
+            .map(|(&number, seg)| {
+                let mut blocks = Vec::new();
+                let mut cursor = Some(seg.first);
+                while let Some(i) = cursor {
+                    let b = self.block(i);
+                    blocks.push(BlockInfo {
+                        offset: b.offset,
+                        address: seg.ptr.offset(b.offset),
+                        size: b.size,
+                        requested: b.requested,
+                        state: if b.allocated {
+                            BlockState::ActiveAllocated
+                        } else {
+                            BlockState::Inactive
+                        },
+                        tag: b.tag.clone(),
+                    });
+                    cursor = b.next;
+                }
+                SegmentInfo {
+                    segment: number,
+                    address: seg.ptr,
+                    size: seg.size,
+                    pool: seg.pool,
+                    allocated: blocks
+                        .iter()
+                        .filter(|b| b.state == BlockState::ActiveAllocated)
+                        .map(|b| b.size)
+                        .sum(),
+                    blocks,
+                }
+            })
+            .collect();
+        Snapshot { segments }
+    }
+
+    fn record(&mut self, kind: EventKind, stack: Option<StackId>, location: Option<Arc<Location>>) {
+        let t = self.epoch.elapsed().as_nanos() as u64;
+        self.history.record(t, kind, stack, location);
+    }
+
+    fn block(&self, idx: u32) -> &Block {
+        self.blocks[idx as usize]
+            .as_ref()
+            .expect("block index refers to a live slot")
+    }
+
+    fn block_mut(&mut self, idx: u32) -> &mut Block {
+        self.blocks[idx as usize]
+            .as_mut()
+            .expect("block index refers to a live slot")
+    }
+
+    fn live_index(&self, id: BlockId) -> Result<u32, AllocError> {
+        let ok = self.generations.get(id.index as usize) == Some(&id.generation)
+            && matches!(self.blocks.get(id.index as usize), Some(Some(b)) if b.allocated);
+        if ok {
+            Ok(id.index)
+        } else {
+            Err(AllocError::InvalidBlock(id))
+        }
+    }
+
+    fn insert_block(&mut self, block: Block) -> u32 {
+        match self.vacant.pop() {
+            Some(i) => {
+                self.blocks[i as usize] = Some(block);
+                i
+            }
+            None => {
+                self.blocks.push(Some(block));
+                self.generations.push(0);
+                (self.blocks.len() - 1) as u32
+            }
+        }
+    }
+
+    fn remove_block(&mut self, idx: u32) {
+        self.blocks[idx as usize] = None;
+        self.generations[idx as usize] = self.generations[idx as usize].wrapping_add(1);
+        self.vacant.push(idx);
+    }
+
+    fn free_key(&self, idx: u32) -> (Pool, FreeKey) {
+        let b = self.block(idx);
+        (b.pool, (b.size, b.segment, b.offset, idx))
+    }
+
+    fn free_set(&mut self, pool: Pool) -> &mut BTreeSet<FreeKey> {
+        match pool {
+            Pool::Small => &mut self.free_small,
+            Pool::Large => &mut self.free_large,
+        }
+    }
+
+    fn insert_free(&mut self, idx: u32) {
+        let (pool, key) = self.free_key(idx);
+        self.free_set(pool).insert(key);
+    }
+
+    fn remove_free(&mut self, idx: u32) {
+        let (pool, key) = self.free_key(idx);
+        self.free_set(pool).remove(&key);
+    }
+
+    /// Best fit: the smallest free block of at least `size`, lowest position first.
+    fn take_free_block(&mut self, pool: Pool, size: u64) -> Option<u32> {
+        let key = *self.free_set(pool).range((size, 0, 0, 0)..).next()?;
+        self.free_set(pool).remove(&key);
+        Some(key.3)
+    }
+
+    /// Merges free neighbour `other` into `idx`; returns the bytes it brought.
+    fn try_merge(&mut self, idx: u32, other: u32) -> Option<u64> {
+        if self.block(other).allocated {
+            return None;
+        }
+        self.remove_free(other);
+        let o = self.block(other).clone();
+        let b = self.block_mut(idx);
+        if b.prev == Some(other) {
+            b.offset = o.offset;
+            b.prev = o.prev;
+            if let Some(p) = o.prev {
+                self.block_mut(p).next = Some(idx);
+            } else {
+                self.segments
+                    .get_mut(&o.segment)
+                    .expect("segment of a block")
+                    .first = idx;
+            }
+        } else {
+            b.next = o.next;
+            if let Some(n) = o.next {
+                self.block_mut(n).prev = Some(idx);
+            }
+        }
+        self.block_mut(idx).size += o.size;
+        self.remove_block(other);
+        Some(o.size)
+    }
+
+    fn alloc_segment_with_retry(
+        &mut self,
+        pool: Pool,
+        size: u64,
+        alloc_size: u64,
+    ) -> Result<u32, AllocError> {
+        match self.alloc_segment(pool, alloc_size) {
+            Ok(idx) => return Ok(idx),
+            Err(DeviceError::OutOfMemory { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        // As PyTorch does with its default configuration: release every cached segment, then
+        // try once more, counting the retry whether or not anything was released.
+        self.release_cached_segments()?;
+        self.stats.num_alloc_retries += 1;
+        match self.alloc_segment(pool, alloc_size) {
+            Ok(idx) => Ok(idx),
+            Err(DeviceError::OutOfMemory { .. }) => Err(self.out_of_memory(size, alloc_size)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn alloc_segment(&mut self, pool: Pool, size: u64) -> Result<u32, DeviceError> {
+        if let Some(limit) = self.limit {
+            if self.memory_reserved() + size > limit {
+                return Err(DeviceError::OutOfMemory { size });
+            }
+        }
+        let ptr = self.device.alloc_segment(size)?;
+        let number = self.next_segment;
+        self.next_segment += 1;
+        let idx = self.insert_block(Block {
+            segment: number,
+            offset: 0,
+            size,
+            requested: 0,
+            allocated: false,
+            pool,
+            prev: None,
+            next: None,
+            tag: None,
+        });
+        self.segments.insert(
+            number,
+            Segment {
+                ptr,
+                size,
+                pool,
+                first: idx,
+            },
+        );
+        self.stats.segment.increase(pool, 1);
+        self.stats.reserved_bytes.increase(pool, size);
+        self.stats.num_device_alloc += 1;
+        let location = self.location.clone();
+        self.record(
+            EventKind::SegmentAlloc {
+                segment: number,
+                size,
+                pool,
+            },
+            None,
+            location,
+        );
+        Ok(idx)
+    }
+
+    /// Returns every segment that is one free block (`release_cached_blocks`).
+    fn release_cached_segments(&mut self) -> Result<u64, AllocError> {
+        let whole: Vec<u32> = self
+            .free_small
+            .iter()
+            .chain(self.free_large.iter())
+            .map(|k| k.3)
+            .filter(|&i| !self.block(i).is_split())
+            .collect();
+        let mut released = 0;
+        for idx in whole {
+            let number = self.block(idx).segment;
+            let seg = self.segments[&number].clone();
+            self.device.free_segment(seg.ptr, seg.size)?;
+            self.remove_free(idx);
+            self.remove_block(idx);
+            self.segments.remove(&number);
+            self.stats.segment.decrease(seg.pool, 1);
+            self.stats.reserved_bytes.decrease(seg.pool, seg.size);
+            self.stats.num_device_free += 1;
+            released += seg.size;
+            let location = self.location.clone();
+            self.record(
+                EventKind::SegmentFree {
+                    segment: number,
+                    size: seg.size,
+                },
+                None,
+                location,
+            );
+        }
+        Ok(released)
+    }
+
+    fn out_of_memory(&mut self, size: u64, alloc_size: u64) -> AllocError {
+        self.stats.num_ooms += 1;
+        let info = self
+            .device
+            .mem_info()
+            .unwrap_or(MemInfo { total: 0, free: 0 });
+        let allocated = self.memory_allocated();
+        let reserved = self.memory_reserved();
+        let mut message = format!(
+            "CUDA out of memory. Tried to allocate {}. GPU 0 has a total capacity of {} of which {} is free. ",
+            format_size(alloc_size),
+            format_size(info.total),
+            format_size(info.free)
+        );
+        if self.device.backend() != Backend::Cuda {
+            // A simulated device has no other users, so all it has handed out is this process's.
+            message.push_str(&format!(
+                "Including non-PyTorch memory, this process has {} memory in use. ",
+                format_size(info.total - info.free)
+            ));
+        }
+        if let Some(limit) = self.limit {
+            message.push_str(&format!("{} allowed; ", format_size(limit)));
+        }
+        message.push_str(&format!(
+            "Of the allocated memory {} is allocated by PyTorch, and {} is reserved by PyTorch but unallocated. \
+             If reserved but unallocated memory is large try setting PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True \
+             to avoid fragmentation.  See documentation for Memory Management  \
+             (https://pytorch.org/docs/stable/notes/cuda.html#environment-variables)",
+            format_size(allocated),
+            format_size(reserved - allocated)
+        ));
+        let location = self.location.clone();
+        self.record(EventKind::Oom { size, alloc_size }, None, location);
+        AllocError::OutOfMemory(Box::new(OutOfMemory {
+            size,
+            alloc_size,
+            total: info.total,
+            free: info.free,
+            allocated,
+            reserved,
+            limit: self.limit,
+            message,
+        }))
+    }
+}
+
+impl Drop for CachingAllocator {
+    fn drop(&mut self) {
+        // Segments go back to the device even when blocks are still live: the runtime that owned
+        // them is gone, and a leak must not outlive the test that found it.
+        let segments = std::mem::take(&mut self.segments);
+        for seg in segments.values() {
+            let _ = self.device.free_segment(seg.ptr, seg.size);
+        }
+    }
+}
+
+/// Tags allocations made while it lives with a scenario location, and puts the previous
+/// location back when dropped, so nested statements (a loop body inside a loop) restore their
+/// enclosing statement's location.
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::sync::Arc;
+/// use leakharness::alloc::{CachingAllocator, Location, LocationGuard, Purpose};
+/// use leakharness::device::MetaDevice;
+///
+/// let a = RefCell::new(CachingAllocator::new(Box::new(MetaDevice::new(1 << 30).unwrap())));
+/// let here = Arc::new(Location { file: "x.py".into(), line: 3, column: 1, iterations: vec![0] });
+/// {
+///     let _g = LocationGuard::enter(&a, here.clone());
+///     let x = a.borrow_mut().allocate(4, Purpose::UserTensor).unwrap();
+///     assert_eq!(a.borrow().tag(x.id).unwrap().location.as_ref(), Some(&here));
+/// }
+/// assert!(a.borrow().location().is_none());
+/// ```
+pub struct LocationGuard<'a> {
+    allocator: &'a RefCell<CachingAllocator>,
+    previous: Option<Arc<Location>>,
+}
+
+impl<'a> LocationGuard<'a> {
+    /// Makes `location` current until the guard is dropped.
+    pub fn enter(allocator: &'a RefCell<CachingAllocator>, location: Arc<Location>) -> Self {
+        let previous = allocator.borrow_mut().set_location(Some(location));
+        LocationGuard {
+            allocator,
+            previous,
+        }
+    }
+}
+
+impl Drop for LocationGuard<'_> {
+    fn drop(&mut self) {
+        self.allocator
+            .borrow_mut()
+            .set_location(self.previous.take());
+    }
+}

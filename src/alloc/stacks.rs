@@ -1,0 +1,128 @@
+//! Stack capture that is cheap on the allocation path: instruction pointers only, interned by
+//! hash so equal stacks are stored once, and symbolized only when a report asks, then cached.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+/// Identifies an interned stack within one allocator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct StackId(pub u32);
+
+/// Whether and how deep stacks are captured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StackCapture {
+    /// Capture a stack for every allocation.
+    pub enabled: bool,
+    /// At most this many frames, innermost first.
+    pub max_frames: usize,
+}
+
+impl Default for StackCapture {
+    fn default() -> Self {
+        StackCapture {
+            enabled: true,
+            max_frames: 32,
+        }
+    }
+}
+
+/// One symbolized frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Frame {
+    /// Demangled function name, or `<unknown>`.
+    pub function: String,
+    /// Source file, when debug info has it.
+    pub file: Option<String>,
+    /// Source line, when debug info has it.
+    pub line: Option<u32>,
+}
+
+/// Interned stacks of one allocator.
+#[derive(Debug, Default)]
+pub struct StackTable {
+    ids: HashMap<u64, Vec<StackId>>,
+    stacks: Vec<Box<[usize]>>,
+    symbols: Vec<Option<Arc<[Frame]>>>,
+    scratch: Vec<usize>,
+}
+
+/// Frames of these modules are the capture machinery itself, not the code that allocated.
+const MACHINERY: [&str; 3] = ["backtrace::", "leakharness::alloc::", "std::rt::"];
+
+impl StackTable {
+    /// Captures the current stack (at most `max_frames` frames) and interns it.
+    pub fn capture(&mut self, max_frames: usize) -> StackId {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        backtrace::trace(|frame| {
+            scratch.push(frame.ip() as usize);
+            scratch.len() < max_frames
+        });
+        let id = self.intern(&scratch);
+        self.scratch = scratch;
+        id
+    }
+
+    /// Interns a list of instruction pointers.
+    pub fn intern(&mut self, ips: &[usize]) -> StackId {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        ips.hash(&mut h);
+        let hash = h.finish();
+        let bucket = self.ids.entry(hash).or_default();
+        if let Some(id) = bucket.iter().find(|id| &*self.stacks[id.0 as usize] == ips) {
+            return *id;
+        }
+        let id = StackId(self.stacks.len() as u32);
+        self.stacks.push(ips.into());
+        self.symbols.push(None);
+        bucket.push(id);
+        id
+    }
+
+    /// Number of distinct stacks stored.
+    pub fn len(&self) -> usize {
+        self.stacks.len()
+    }
+
+    /// Whether no stack was stored yet.
+    pub fn is_empty(&self) -> bool {
+        self.stacks.is_empty()
+    }
+
+    /// The raw instruction pointers of a stack.
+    pub fn ips(&self, id: StackId) -> Option<&[usize]> {
+        self.stacks.get(id.0 as usize).map(|s| &**s)
+    }
+
+    /// Symbolized frames of a stack, without the capture machinery's own frames. Resolved on
+    /// first use and cached.
+    pub fn symbolize(&mut self, id: StackId) -> Option<Arc<[Frame]>> {
+        let idx = id.0 as usize;
+        if let Some(done) = self.symbols.get(idx)?.clone() {
+            return Some(done);
+        }
+        let mut frames = Vec::new();
+        for &ip in self.stacks.get(idx)?.iter() {
+            backtrace::resolve(ip as *mut std::ffi::c_void, |sym| {
+                let function = sym
+                    .name()
+                    .map_or_else(|| "<unknown>".to_string(), |n| format!("{n:#}"));
+                frames.push(Frame {
+                    function,
+                    file: sym.filename().map(|p| p.display().to_string()),
+                    line: sym.lineno(),
+                });
+            });
+        }
+        let first_own = frames
+            .iter()
+            .position(|f| !MACHINERY.iter().any(|m| f.function.starts_with(m)))
+            .unwrap_or(frames.len());
+        let frames: Arc<[Frame]> = frames.split_off(first_own).into();
+        self.symbols[idx] = Some(frames.clone());
+        Some(frames)
+    }
+}

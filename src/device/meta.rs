@@ -1,0 +1,65 @@
+use super::{Backend, DeviceError, DeviceMemory, DevicePtr, MemInfo};
+use crate::alloc::format_size;
+
+/// A simulated device with no memory behind it: segments are address ranges in a made-up
+/// address space, so a program "allocating" 80 GiB costs nothing.
+#[derive(Debug)]
+pub struct MetaDevice {
+    capacity: u64,
+    in_use: u64,
+    next: u64,
+}
+
+/// Made-up addresses start here, far from zero, so they never look like null or small ints.
+const META_BASE: u64 = 0x7f00_0000_0000;
+
+impl MetaDevice {
+    /// A meta device of `capacity` bytes.
+    pub fn new(capacity: u64) -> Result<Self, DeviceError> {
+        if capacity == 0 {
+            return Err(DeviceError::ZeroCapacity);
+        }
+        Ok(MetaDevice {
+            capacity,
+            in_use: 0,
+            next: META_BASE,
+        })
+    }
+}
+
+impl DeviceMemory for MetaDevice {
+    fn backend(&self) -> Backend {
+        Backend::Meta
+    }
+
+    fn name(&self) -> String {
+        format!("meta (simulated, {})", format_size(self.capacity))
+    }
+
+    fn alloc_segment(&mut self, size: u64) -> Result<DevicePtr, DeviceError> {
+        let oom = DeviceError::OutOfMemory { size };
+        if size > self.capacity - self.in_use {
+            return Err(oom);
+        }
+        // Addresses are never reused: a fresh range per segment keeps a stale pointer from
+        // silently aliasing a new segment. 2 MiB alignment, like the driver's.
+        let ptr = self.next;
+        self.next = ptr
+            .checked_add(size.div_ceil(2 << 20) * (2 << 20))
+            .ok_or(oom)?;
+        self.in_use += size;
+        Ok(DevicePtr(ptr))
+    }
+
+    fn free_segment(&mut self, _ptr: DevicePtr, size: u64) -> Result<(), DeviceError> {
+        self.in_use -= size;
+        Ok(())
+    }
+
+    fn mem_info(&self) -> Result<MemInfo, DeviceError> {
+        Ok(MemInfo {
+            total: self.capacity,
+            free: self.capacity - self.in_use,
+        })
+    }
+}
