@@ -108,6 +108,15 @@ impl History {
         }
     }
 
+    pub(crate) fn is_enabled(&self) -> bool {
+        self.capacity > 0
+    }
+
+    /// Counts an event that is not kept.
+    pub(crate) fn count(&mut self) {
+        self.next_seq += 1;
+    }
+
     pub(crate) fn record(
         &mut self,
         time_ns: u64,
@@ -117,9 +126,6 @@ impl History {
     ) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        if self.capacity == 0 {
-            return;
-        }
         if self.events.len() == self.capacity {
             self.events.pop_front();
         }

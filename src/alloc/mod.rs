@@ -596,8 +596,12 @@ impl CachingAllocator {
     }
 
     fn record(&mut self, kind: EventKind, stack: Option<StackId>, location: Option<Arc<Location>>) {
-        let t = self.epoch.elapsed().as_nanos() as u64;
-        self.history.record(t, kind, stack, location);
+        if self.history.is_enabled() {
+            let t = self.epoch.elapsed().as_nanos() as u64;
+            self.history.record(t, kind, stack, location);
+        } else {
+            self.history.count();
+        }
     }
 
     fn block(&self, idx: u32) -> &Block {

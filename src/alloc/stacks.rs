@@ -57,10 +57,19 @@ impl StackTable {
     pub fn capture(&mut self, max_frames: usize) -> StackId {
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
-        backtrace::trace(|frame| {
+        let mut push = |frame: &backtrace::Frame| {
             scratch.push(frame.ip() as usize);
             scratch.len() < max_frames
-        });
+        };
+        // The synchronized `trace` takes a process-wide lock that only Windows' dbghelp needs;
+        // with scenarios checked in parallel threads it would serialize every allocation.
+        #[cfg(unix)]
+        // SAFETY: on unix the unwinder (libgcc's _Unwind_Backtrace) is thread-safe.
+        unsafe {
+            backtrace::trace_unsynchronized(&mut push)
+        };
+        #[cfg(not(unix))]
+        backtrace::trace(&mut push);
         let id = self.intern(&scratch);
         self.scratch = scratch;
         id
