@@ -1,0 +1,265 @@
+//! Leak reports: one per scenario run, as versioned JSON for machines and CI artifacts and as
+//! Markdown for bug tickets, written atomically.
+
+mod markdown;
+mod write;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use markdown::render_markdown;
+pub use write::{write_reports, ReportPaths, WriteError};
+
+use crate::alloc::Frame;
+
+/// Version of the JSON layout; bumped on any incompatible change (`docs/report-schema.json`).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The outcome of a scenario run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// No growth and a clean teardown.
+    Clean,
+    /// Memory or graph history grows with the iteration count, or teardown left memory behind.
+    Leak,
+    /// The run ran out of device memory.
+    Oom,
+    /// An `assert` in the scenario failed.
+    AssertionFailed,
+    /// The scenario could not be parsed or raised an error.
+    Error,
+}
+
+impl Verdict {
+    /// The kebab-case name used in headers and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Clean => "clean",
+            Verdict::Leak => "leak",
+            Verdict::Oom => "oom",
+            Verdict::AssertionFailed => "assertion-failed",
+            Verdict::Error => "error",
+        }
+    }
+}
+
+/// How a leak keeps its memory. Definitions in `docs/leaks.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LeakKind {
+    /// Device tensors kept in a list that outlives the loop.
+    TensorList,
+    /// An autograd graph kept alive through a kept tensor's `grad_fn`.
+    RetainedGraph,
+    /// A running total or metric accumulated from tensors attached to the graph.
+    AttachedMetric,
+    /// Graphs built outside `torch.no_grad()` that no backward ever used, kept through outputs.
+    MissingNoGrad,
+}
+
+impl LeakKind {
+    /// All kinds.
+    pub const ALL: [LeakKind; 4] =
+        [LeakKind::TensorList, LeakKind::RetainedGraph, LeakKind::AttachedMetric, LeakKind::MissingNoGrad];
+
+    /// The kebab-case name used in headers and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            LeakKind::TensorList => "tensor-list",
+            LeakKind::RetainedGraph => "retained-graph",
+            LeakKind::AttachedMetric => "attached-metric",
+            LeakKind::MissingNoGrad => "missing-no-grad",
+        }
+    }
+
+    /// Parses a kebab-case name.
+    pub fn from_name(name: &str) -> Option<LeakKind> {
+        LeakKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// A statement of the scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct StatementRef {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+    /// The statement's source text.
+    pub statement: String,
+}
+
+/// Leaked memory allocated by one statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllocSite {
+    /// The allocating statement.
+    #[serde(flatten)]
+    pub at: StatementRef,
+    /// Leaked bytes per iteration allocated here.
+    pub bytes: u64,
+    /// Leaked blocks per iteration allocated here.
+    pub count: u64,
+    /// What the blocks are for.
+    pub purpose: String,
+    /// Symbolized Rust stack of one such allocation, innermost first.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub stack: Vec<Frame>,
+}
+
+/// One growth leak.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Leak {
+    /// How the memory is kept.
+    pub kinds: Vec<LeakKind>,
+    /// The retaining statement: the one that stored the reference holding the memory.
+    #[serde(flatten)]
+    pub retained_by: StatementRef,
+    /// Device bytes that stay alive per iteration of the loop around the retaining statement.
+    pub bytes_per_iteration: u64,
+    /// Autograd nodes that stay alive per iteration.
+    pub graph_nodes_per_iteration: u64,
+    /// Where the leaked memory was allocated.
+    pub alloc_sites: Vec<AllocSite>,
+    /// Who holds one leaked allocation, from a named variable down.
+    pub retention_path: Vec<String>,
+    /// The fix.
+    pub help: String,
+}
+
+/// Allocated and reserved bytes at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryPoint {
+    /// `memory_allocated()`.
+    pub allocated: u64,
+    /// `memory_reserved()`.
+    pub reserved: u64,
+}
+
+/// The state at the end of one loop iteration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IterationPoint {
+    /// Line of the loop.
+    pub loop_line: u32,
+    /// The iteration of each enclosing loop, outermost first, ending with this loop's.
+    pub index: Vec<u32>,
+    /// `memory_allocated()`.
+    pub allocated: u64,
+    /// `memory_reserved()`.
+    pub reserved: u64,
+    /// Live autograd nodes.
+    pub graph_nodes: u64,
+}
+
+/// Memory broken down by purpose and by statement.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Breakdown {
+    /// Allocated bytes in all.
+    pub allocated: u64,
+    /// Bytes per purpose (parameter, gradient, ...).
+    pub by_purpose: BTreeMap<String, u64>,
+    /// Bytes per allocating statement, largest first.
+    pub by_statement: Vec<StatementBytes>,
+}
+
+/// Bytes allocated by one statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementBytes {
+    /// The statement.
+    #[serde(flatten)]
+    pub at: StatementRef,
+    /// Bytes.
+    pub bytes: u64,
+}
+
+/// A block still allocated after teardown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeardownBlock {
+    /// Size.
+    pub size: u64,
+    /// Purpose.
+    pub purpose: String,
+    /// The allocating statement and iteration, when known.
+    pub location: Option<String>,
+    /// The Rust stack that allocated it.
+    pub stack: Vec<Frame>,
+}
+
+/// Memory left after scope exit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Teardown {
+    /// After every name was dropped.
+    pub after_scope_exit: MemoryPoint,
+    /// After `empty_cache()` as well.
+    pub after_empty_cache: MemoryPoint,
+    /// Blocks still allocated (empty when the teardown is clean).
+    pub live_blocks: Vec<TeardownBlock>,
+    /// Driver free memory before and after, on cuda (valid only when one scenario runs at a time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub driver_free: Option<(u64, u64)>,
+}
+
+/// An error raised by the scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorInfo {
+    /// The message, as `path:line:col: error: ...`.
+    pub message: String,
+    /// 1-based line, when known.
+    pub line: Option<u32>,
+    /// 1-based column, when known.
+    pub column: Option<u32>,
+}
+
+/// The report of one scenario run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Path of the scenario file.
+    pub scenario: String,
+    /// The first comment line of the scenario: what it shows.
+    pub description: Option<String>,
+    /// cuda, cpu or meta.
+    pub backend: String,
+    /// The device's description.
+    pub device: String,
+    /// The expectation from the `#@ expect:` header ("clean" when absent).
+    pub expected: String,
+    /// What happened.
+    pub verdict: Verdict,
+    /// Whether the verdict meets the expectation.
+    pub passed: bool,
+    /// Growth leaks.
+    pub leaks: Vec<Leak>,
+    /// Allocated, reserved and graph nodes at the end of each loop iteration.
+    pub iterations: Vec<IterationPoint>,
+    /// Memory before the program ran.
+    pub baseline: MemoryPoint,
+    /// Memory after scope exit and empty_cache.
+    pub after_teardown: Teardown,
+    /// Peak allocated bytes, broken down at the moment of the peak.
+    pub peak: Breakdown,
+    /// The OOM message and the memory at that moment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oom: Option<OomInfo>,
+    /// The error, for verdicts `error` and `assertion-failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorInfo>,
+    /// What the scenario printed.
+    pub output: Vec<String>,
+    /// Scenario source, for the Markdown report.
+    #[serde(skip)]
+    pub source: String,
+}
+
+/// An out-of-memory error and the memory at that moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OomInfo {
+    /// PyTorch's message.
+    pub message: String,
+    /// The statement that ran out of memory.
+    pub at: Option<StatementRef>,
+    /// Memory at that moment.
+    pub memory: Breakdown,
+}
