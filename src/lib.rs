@@ -1,1 +1,2 @@
 //! leakharness finds GPU memory leaks in deep-learning training code.
+pub mod scenario;
