@@ -152,3 +152,54 @@ pub enum LoadError {
     #[error(transparent)]
     Invalid(#[from] ScenarioErrors),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(line: u32, col: u32) -> Span {
+        Span {
+            line,
+            col,
+            end_line: line,
+            end_col: col,
+        }
+    }
+
+    #[test]
+    fn caret_copies_tabs_so_it_lines_up() {
+        let err = ScenarioError::new("a.py", at(2, 3), "x\n\tab\n", "bad");
+        assert_eq!(
+            err.to_string(),
+            "a.py:2:3: error: bad\n  |\n2 | \tab\n  | \t ^"
+        );
+    }
+
+    #[test]
+    fn gutter_grows_with_the_line_number() {
+        let source = "\n".repeat(11) + "y\n";
+        let err = ScenarioError::new("a.py", at(12, 1), &source, "bad").with_help("fix it");
+        assert_eq!(
+            err.to_string(),
+            "a.py:12:1: error: bad\n   |\n12 | y\n   | ^\n   = help: fix it"
+        );
+    }
+
+    #[test]
+    fn lines_outside_the_source_render_empty() {
+        let err = ScenarioError::new("a.py", at(0, 0), "x\n", "bad");
+        assert_eq!(err.source_line, "");
+        let err = ScenarioError::new("a.py", at(9, 1), "x\n", "bad");
+        assert_eq!(err.source_line, "");
+    }
+
+    #[test]
+    fn several_errors_are_separated_by_a_blank_line() {
+        let one = ScenarioError::new("a.py", at(1, 1), "x\n", "bad");
+        let errors = ScenarioErrors(vec![one.clone(), one]);
+        assert_eq!(
+            errors.to_string(),
+            "a.py:1:1: error: bad\n  |\n1 | x\n  | ^\n\na.py:1:1: error: bad\n  |\n1 | x\n  | ^"
+        );
+    }
+}

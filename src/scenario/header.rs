@@ -385,3 +385,42 @@ fn parse_expect(value: &str) -> Result<Expect, String> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_are_case_insensitive_and_fractions_round_down() {
+        assert_eq!(parse_size("1gib"), Ok(1 << 30));
+        assert_eq!(parse_size("1GIB"), Ok(1 << 30));
+        assert_eq!(parse_size("0.1KiB"), Ok(102));
+        assert_eq!(parse_size(".5KB"), Ok(500));
+        assert_eq!(parse_size("7."), Ok(7));
+        assert_eq!(parse_size("18446744073709551615"), Ok(u64::MAX));
+        assert!(matches!(
+            parse_size("18446744073709551616"),
+            Err(SizeError::TooLarge(_))
+        ));
+        assert!(matches!(parse_size("."), Err(SizeError::BadNumber(_))));
+        assert!(matches!(
+            parse_size("1".repeat(40).as_str()),
+            Err(SizeError::BadNumber(_))
+        ));
+    }
+
+    #[test]
+    fn format_size_reads_back() {
+        for bytes in [0, 1, 1000, 1024, 1536, 24 << 30, u64::MAX, 5 << 40] {
+            assert_eq!(parse_size(&format_size(bytes)), Ok(bytes), "{bytes}");
+        }
+    }
+
+    #[test]
+    fn expect_prints_as_written() {
+        let leak = Expect::Leak(vec![LeakKind::TensorList, LeakKind::MissingNoGrad]);
+        assert_eq!(leak.to_string(), "leak tensor-list missing-no-grad");
+        assert_eq!(parse_expect("leak tensor-list,missing-no-grad"), Ok(leak));
+        assert_eq!("retained-graph".parse(), Ok(LeakKind::RetainedGraph));
+    }
+}

@@ -870,3 +870,28 @@ fn operator_symbol(op: py::Operator) -> &'static str {
         py::Operator::FloorDiv => "//",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_index_counts_characters_from_one() {
+        let lines = LineIndex::new("ab\r\nçd\n\nx");
+        assert_eq!(lines.position(0), (1, 1));
+        assert_eq!(lines.position(1), (1, 2));
+        assert_eq!(lines.position(4), (2, 1));
+        // `ç` is two bytes but one column.
+        assert_eq!(lines.position(6), (2, 2));
+        assert_eq!(lines.position(8), (3, 1));
+        assert_eq!(lines.position(9), (4, 1));
+        assert_eq!(lines.position(10), (4, 2));
+    }
+
+    #[test]
+    fn offsets_inside_a_character_or_past_the_end_do_not_panic() {
+        let lines = LineIndex::new("çç");
+        assert_eq!(lines.position(1), (1, 2));
+        assert_eq!(lines.position(100), (1, 3));
+    }
+}

@@ -492,3 +492,71 @@ fn string_to(out: &mut String, s: &str) {
     }
     out.push(quote);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn printed(kind: ExprKind) -> String {
+        print_expr(&Expr::new(kind))
+    }
+
+    #[test]
+    fn strings_use_double_quotes_unless_single_quotes_escape_less() {
+        assert_eq!(printed(ExprKind::Str("cuda".into())), "\"cuda\"");
+        assert_eq!(printed(ExprKind::Str("say \"hi\"".into())), "'say \"hi\"'");
+        assert_eq!(
+            printed(ExprKind::Str("it's \"x\"".into())),
+            "\"it's \\\"x\\\"\""
+        );
+        assert_eq!(
+            printed(ExprKind::Str("a\\b\n\t\u{0}\u{2028}é".into())),
+            "\"a\\\\b\\n\\t\\x00\\u2028é\""
+        );
+    }
+
+    #[test]
+    fn floats_read_back_as_the_same_double() {
+        assert_eq!(printed(ExprKind::Float(1e-3)), "0.001");
+        assert_eq!(printed(ExprKind::Float(1.0)), "1.0");
+        assert_eq!(printed(ExprKind::Float(1e-7)), "1e-7");
+        assert_eq!(printed(ExprKind::Float(f64::INFINITY)), "1e999");
+    }
+
+    #[test]
+    fn power_hugs_simple_operands_like_black() {
+        let pow = |left, right| ExprKind::BinOp {
+            left: Box::new(Expr::new(left)),
+            op: BinOp::Pow,
+            right: Box::new(Expr::new(right)),
+        };
+        assert_eq!(
+            printed(pow(ExprKind::Name("x".into()), ExprKind::Int(2))),
+            "x**2"
+        );
+        let call = ExprKind::Call {
+            func: Box::new(Expr::new(ExprKind::Name("f".into()))),
+            args: vec![],
+            keywords: vec![],
+        };
+        assert_eq!(printed(pow(ExprKind::Name("x".into()), call)), "x ** f()");
+    }
+
+    #[test]
+    fn integer_literals_are_parenthesized_before_an_attribute() {
+        let kind = ExprKind::Attribute {
+            value: Box::new(Expr::new(ExprKind::Int(1))),
+            attr: "real".into(),
+        };
+        assert_eq!(printed(kind), "(1).real");
+    }
+
+    #[test]
+    fn empty_blocks_print_as_pass() {
+        let stmt = Stmt::new(StmtKind::With {
+            context: Expr::new(ExprKind::Name("ctx".into())),
+            body: vec![],
+        });
+        assert_eq!(print_body(&[stmt]), "with ctx:\n    pass\n");
+    }
+}
