@@ -813,3 +813,14 @@ proptest! {
         let _ = parse(&source);
     }
 }
+
+#[test]
+fn a_tuple_context_keeps_meaning_one_context_manager() {
+    let source = "with ((0,)):\n    pass\n";
+    let body = body_of(source);
+    assert!(matches!(
+        &body[0].kind,
+        StmtKind::With { context: Expr { kind: ExprKind::Tuple(items), .. }, .. } if items.len() == 1
+    ));
+    assert_eq!(print_body(&body), source);
+}

@@ -3,7 +3,7 @@
 //! Rendering follows rustc, with the location first so that editors and terminals can jump to it:
 //!
 //! ```text
-//! scenarios/x.py:3:1: error: `while` loops are not supported in scenarios
+//! scenarios/x.py:3:1: error: a `while` loop is not supported in scenarios
 //!   |
 //! 3 | while True:
 //!   | ^

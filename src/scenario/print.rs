@@ -552,6 +552,16 @@ mod tests {
     }
 
     #[test]
+    fn a_tuple_context_gets_its_own_parentheses() {
+        let one = Expr::new(ExprKind::Tuple(vec![Expr::new(ExprKind::Int(0))]));
+        let stmt = Stmt::new(StmtKind::With {
+            context: one,
+            body: vec![Stmt::new(StmtKind::Pass)],
+        });
+        assert_eq!(print_body(&[stmt]), "with ((0,)):\n    pass\n");
+    }
+
+    #[test]
     fn empty_blocks_print_as_pass() {
         let stmt = Stmt::new(StmtKind::With {
             context: Expr::new(ExprKind::Name("ctx".into())),
