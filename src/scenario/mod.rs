@@ -6,6 +6,9 @@
 //! ([`print_scenario`]). [`arbitrary`] generates random scenario ASTs for property tests.
 //! The subset is documented in `docs/scenarios.md`.
 
+// The interpreter, CLI and test harness build on this API; keep all of it documented.
+#![warn(missing_docs)]
+
 pub mod arbitrary;
 mod ast;
 mod error;
