@@ -10,7 +10,12 @@ use crate::alloc::{format_size, Frame};
 pub fn render_markdown(r: &Report) -> String {
     let mut md = String::new();
     let status = if r.passed { "passed" } else { "FAILED" };
-    let _ = writeln!(md, "# leakharness: `{}` — {} ({status})\n", r.scenario, r.verdict.name());
+    let _ = writeln!(
+        md,
+        "# leakharness: `{}` — {} ({status})\n",
+        r.scenario,
+        r.verdict.name()
+    );
     if let Some(d) = &r.description {
         let _ = writeln!(md, "{d}\n");
     }
@@ -51,7 +56,11 @@ pub fn render_markdown(r: &Report) -> String {
             let _ = writeln!(md, "### Leak {} at line {}\n", i + 1, l.retained_by.line);
             let _ = writeln!(md, "**Fix:** {}\n", l.help);
             if !l.retention_path.is_empty() {
-                let _ = writeln!(md, "Held by:\n\n```text\n{}\n```\n", l.retention_path.join("\n  → "));
+                let _ = writeln!(
+                    md,
+                    "Held by:\n\n```text\n{}\n```\n",
+                    l.retention_path.join("\n  → ")
+                );
             }
             if !l.alloc_sites.is_empty() {
                 let _ = writeln!(md, "| allocated at | statement | bytes / iteration | blocks / iteration | purpose |\n|---|---|---|---|---|");
@@ -68,7 +77,11 @@ pub fn render_markdown(r: &Report) -> String {
                 }
                 md.push('\n');
                 for s in l.alloc_sites.iter().filter(|s| !s.stack.is_empty()) {
-                    stack_block(&mut md, &format!("Rust stack of an allocation at line {}", s.at.line), &s.stack);
+                    stack_block(
+                        &mut md,
+                        &format!("Rust stack of an allocation at line {}", s.at.line),
+                        &s.stack,
+                    );
                 }
             }
         }
@@ -95,26 +108,51 @@ pub fn render_markdown(r: &Report) -> String {
     );
     breakdown(&mut md, "Peak", &r.peak);
     if !r.after_teardown.live_blocks.is_empty() {
-        let _ = writeln!(md, "## Memory left after teardown\n\n| size | purpose | allocated at |\n|---|---|---|");
+        let _ = writeln!(
+            md,
+            "## Memory left after teardown\n\n| size | purpose | allocated at |\n|---|---|---|"
+        );
         for b in &r.after_teardown.live_blocks {
-            let _ = writeln!(md, "| {} | {} | {} |", b.size, b.purpose, b.location.as_deref().unwrap_or("outside the scenario"));
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} |",
+                b.size,
+                b.purpose,
+                b.location.as_deref().unwrap_or("outside the scenario")
+            );
         }
         md.push('\n');
-        if let Some(b) = r.after_teardown.live_blocks.iter().find(|b| !b.stack.is_empty()) {
-            stack_block(&mut md, "Rust stack of the first block left behind", &b.stack);
+        if let Some(b) = r
+            .after_teardown
+            .live_blocks
+            .iter()
+            .find(|b| !b.stack.is_empty())
+        {
+            stack_block(
+                &mut md,
+                "Rust stack of the first block left behind",
+                &b.stack,
+            );
         }
     }
     if !r.output.is_empty() {
         let _ = writeln!(md, "## Output\n\n```text\n{}\n```", r.output.join("\n"));
     }
     if r.verdict == Verdict::Clean && r.leaks.is_empty() {
-        let _ = writeln!(md, "No growth across iterations, and teardown returned to the baseline.");
+        let _ = writeln!(
+            md,
+            "No growth across iterations, and teardown returned to the baseline."
+        );
     }
     md
 }
 
 fn breakdown(md: &mut String, title: &str, b: &Breakdown) {
-    let _ = writeln!(md, "### {title}: {} allocated\n\n| purpose | bytes |\n|---|---|", format_size(b.allocated));
+    let _ = writeln!(
+        md,
+        "### {title}: {} allocated\n\n| purpose | bytes |\n|---|---|",
+        format_size(b.allocated)
+    );
     for (purpose, bytes) in &b.by_purpose {
         let _ = writeln!(md, "| {purpose} | {bytes} |");
     }

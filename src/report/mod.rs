@@ -12,6 +12,7 @@ pub use markdown::render_markdown;
 pub use write::{write_reports, ReportPaths, WriteError};
 
 use crate::alloc::Frame;
+pub use crate::scenario::LeakKind;
 
 /// Version of the JSON layout; bumped on any incompatible change (`docs/report-schema.json`).
 pub const SCHEMA_VERSION: u32 = 1;
@@ -42,41 +43,6 @@ impl Verdict {
             Verdict::AssertionFailed => "assertion-failed",
             Verdict::Error => "error",
         }
-    }
-}
-
-/// How a leak keeps its memory. Definitions in `docs/leaks.md`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LeakKind {
-    /// Device tensors kept in a list that outlives the loop.
-    TensorList,
-    /// An autograd graph kept alive through a kept tensor's `grad_fn`.
-    RetainedGraph,
-    /// A running total or metric accumulated from tensors attached to the graph.
-    AttachedMetric,
-    /// Graphs built outside `torch.no_grad()` that no backward ever used, kept through outputs.
-    MissingNoGrad,
-}
-
-impl LeakKind {
-    /// All kinds.
-    pub const ALL: [LeakKind; 4] =
-        [LeakKind::TensorList, LeakKind::RetainedGraph, LeakKind::AttachedMetric, LeakKind::MissingNoGrad];
-
-    /// The kebab-case name used in headers and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            LeakKind::TensorList => "tensor-list",
-            LeakKind::RetainedGraph => "retained-graph",
-            LeakKind::AttachedMetric => "attached-metric",
-            LeakKind::MissingNoGrad => "missing-no-grad",
-        }
-    }
-
-    /// Parses a kebab-case name.
-    pub fn from_name(name: &str) -> Option<LeakKind> {
-        LeakKind::ALL.into_iter().find(|k| k.name() == name)
     }
 }
 

@@ -41,11 +41,17 @@ pub fn write_reports(report: &Report, dir: &Path, stem: &str) -> Result<ReportPa
     })?;
     write_atomically(&json_path, json.as_bytes()).map_err(err(&json_path))?;
     write_atomically(&md_path, render_markdown(report).as_bytes()).map_err(err(&md_path))?;
-    Ok(ReportPaths { json: json_path, markdown: md_path })
+    Ok(ReportPaths {
+        json: json_path,
+        markdown: md_path,
+    })
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("report");
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("report");
     // Process and thread ids keep two writers of the same report from sharing a temporary file.
     let thread = format!("{:?}", std::thread::current().id());
     let thread: String = thread.chars().filter(char::is_ascii_digit).collect();

@@ -1,0 +1,29 @@
+//! Scenarios: small training programs in a subset of PyTorch's Python, with `#@` header comments
+//! saying what running them must produce.
+//!
+//! The front end turns a `.py` file into a [`Scenario`] ([`parse_scenario`], [`load`]), rejecting
+//! everything outside the subset before anything runs, and turns a scenario back into Python
+//! ([`print_scenario`]). [`arbitrary`] generates random scenario ASTs for property tests.
+//! The subset is documented in `docs/scenarios.md`.
+
+// The interpreter, CLI and test harness build on this API; keep all of it documented.
+#![warn(missing_docs)]
+
+pub mod arbitrary;
+mod ast;
+mod error;
+mod header;
+mod parse;
+mod print;
+
+pub use ast::{
+    strip_spans, AugOp, BinOp, BoolOp, CmpOp, Expr, ExprKind, ImportAlias, Keyword, Name,
+    RangeCall, Span, Stmt, StmtKind, Target, UnaryOp,
+};
+pub use error::{LoadError, ScenarioError, ScenarioErrors};
+pub use header::{
+    header_size, parse_size, Expect, Header, LeakKind, SizeError, UnknownLeakKind, BACKENDS,
+    HEADER_KEYS,
+};
+pub use parse::{load, parse_scenario, Scenario, IMPORTABLE_MODULES};
+pub use print::{print_body, print_expr, print_header, print_scenario};

@@ -1,0 +1,826 @@
+//! The scenario front end: parsing the subset, rejecting everything else with located errors,
+//! header comments, and printing back to Python.
+
+use std::path::Path;
+
+use leakharness::scenario::*;
+use proptest::prelude::*;
+
+const DESIGN_EXAMPLE: &str = r#"# Appending the attached loss keeps every step's graph alive.
+#@ expect: leak retained-graph
+#@ iterations: 8
+import torch
+import torch.nn as nn
+
+device = "cuda" if torch.cuda.is_available() else "cpu"
+model = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 10)).to(device)
+opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+losses = []
+for step in range(8):
+    x = torch.randn(32, 64, device=device)
+    loss = nn.functional.mse_loss(model(x), torch.randn(32, 10, device=device))
+    loss.backward()
+    opt.step()
+    opt.zero_grad()
+    losses.append(loss)
+"#;
+
+fn parse(source: &str) -> Result<Scenario, ScenarioErrors> {
+    parse_scenario(Path::new("s.py"), source)
+}
+
+#[test]
+fn design_example_round_trips() {
+    let scenario = parse(DESIGN_EXAMPLE).unwrap();
+    let printed = print_scenario(&scenario);
+    println!("{printed}");
+    let again = parse(&printed).unwrap();
+    assert_eq!(strip_spans(&scenario.body), strip_spans(&again.body));
+    assert_eq!(scenario.header, again.header);
+}
+
+proptest! {
+    #[test]
+    fn printed_bodies_parse_back(body in arbitrary::scenario_body()) {
+        let printed = print_body(&body);
+        let parsed = parse(&printed).map_err(|e| TestCaseError::fail(format!("{e}\n--- printed:\n{printed}")))?;
+        prop_assert_eq!(strip_spans(&parsed.body), body, "printed:\n{}", printed);
+    }
+}
+
+proptest! {
+    #[test]
+    fn printed_headers_parse_back(header in arbitrary::header_strategy()) {
+        let printed = print_header(&header);
+        let parsed = parse(&printed).map_err(|e| TestCaseError::fail(format!("{e}\n--- printed:\n{printed}")))?;
+        prop_assert_eq!(parsed.header, header, "printed:\n{}", printed);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building expected trees.
+
+fn e(kind: ExprKind) -> Expr {
+    Expr::new(kind)
+}
+
+fn name(id: &str) -> Expr {
+    e(ExprKind::Name(id.to_string()))
+}
+
+fn int(i: i64) -> Expr {
+    e(ExprKind::Int(i))
+}
+
+fn string(s: &str) -> Expr {
+    e(ExprKind::Str(s.to_string()))
+}
+
+fn attr(value: Expr, attr: &str) -> Expr {
+    e(ExprKind::Attribute {
+        value: Box::new(value),
+        attr: attr.to_string(),
+    })
+}
+
+fn call(func: Expr, args: Vec<Expr>, keywords: Vec<(&str, Expr)>) -> Expr {
+    e(ExprKind::Call {
+        func: Box::new(func),
+        args,
+        keywords: keywords
+            .into_iter()
+            .map(|(name, value)| Keyword {
+                name: name.to_string(),
+                value,
+                span: Span::default(),
+            })
+            .collect(),
+    })
+}
+
+fn bin(left: Expr, op: BinOp, right: Expr) -> Expr {
+    e(ExprKind::BinOp {
+        left: Box::new(left),
+        op,
+        right: Box::new(right),
+    })
+}
+
+fn unary(op: UnaryOp, operand: Expr) -> Expr {
+    e(ExprKind::UnaryOp {
+        op,
+        operand: Box::new(operand),
+    })
+}
+
+fn s(kind: StmtKind) -> Stmt {
+    Stmt::new(kind)
+}
+
+fn alias(name: &str, alias: Option<&str>) -> ImportAlias {
+    ImportAlias {
+        name: name.to_string(),
+        alias: alias.map(String::from),
+        span: Span::default(),
+    }
+}
+
+fn assign(target: &str, value: Expr) -> Stmt {
+    s(StmtKind::Assign {
+        target: Target::Name(Name::new(target)),
+        value,
+    })
+}
+
+fn body_of(source: &str) -> Vec<Stmt> {
+    match parse(source) {
+        Ok(scenario) => strip_spans(&scenario.body),
+        Err(errors) => panic!("{source:?} should parse:\n{errors}"),
+    }
+}
+
+fn expr_of(source: &str) -> Expr {
+    match body_of(source).as_slice() {
+        [Stmt {
+            kind: StmtKind::Expr(expr),
+            ..
+        }] => expr.clone(),
+        other => panic!("{source:?} is not one expression statement: {other:?}"),
+    }
+}
+
+fn span(line: u32, col: u32, end_line: u32, end_col: u32) -> Span {
+    Span {
+        line,
+        col,
+        end_line,
+        end_col,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every item of the subset.
+
+#[test]
+fn imports() {
+    assert_eq!(
+        body_of("import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nimport torch.optim as optim\nfrom torch import nn, optim as o\n"),
+        vec![
+            s(StmtKind::Import(vec![alias("torch", None)])),
+            s(StmtKind::Import(vec![alias("torch.nn", Some("nn"))])),
+            s(StmtKind::Import(vec![alias("torch.nn.functional", Some("F"))])),
+            s(StmtKind::Import(vec![alias("torch.optim", Some("optim"))])),
+            s(StmtKind::ImportFrom {
+                module: "torch".to_string(),
+                names: vec![alias("nn", None), alias("optim", Some("o"))],
+            }),
+        ]
+    );
+}
+
+#[test]
+fn assignments() {
+    assert_eq!(body_of("x = 1\n"), vec![assign("x", int(1))]);
+    assert_eq!(
+        body_of("a, b = t\n"),
+        vec![s(StmtKind::Assign {
+            target: Target::Tuple(vec![Name::new("a"), Name::new("b")], Span::default()),
+            value: name("t"),
+        })]
+    );
+    assert_eq!(
+        body_of("p.grad = None\n"),
+        vec![s(StmtKind::Assign {
+            target: Target::Attribute {
+                value: name("p"),
+                attr: "grad".to_string(),
+                span: Span::default(),
+            },
+            value: e(ExprKind::None),
+        })]
+    );
+}
+
+#[test]
+fn augmented_assignments() {
+    let ops = [
+        ("+=", AugOp::Add),
+        ("-=", AugOp::Sub),
+        ("*=", AugOp::Mul),
+        ("/=", AugOp::Div),
+    ];
+    for (text, op) in ops {
+        assert_eq!(
+            body_of(&format!("total {text} loss.item()\n")),
+            vec![s(StmtKind::AugAssign {
+                target: Name::new("total"),
+                op,
+                value: call(attr(name("loss"), "item"), vec![], vec![]),
+            })],
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn expression_del_assert_pass() {
+    assert_eq!(
+        body_of("loss.backward()\ndel x, y\nassert x\nassert x, \"msg\"\npass\n"),
+        vec![
+            s(StmtKind::Expr(call(
+                attr(name("loss"), "backward"),
+                vec![],
+                vec![]
+            ))),
+            s(StmtKind::Del(vec![Name::new("x"), Name::new("y")])),
+            s(StmtKind::Assert {
+                test: name("x"),
+                msg: None
+            }),
+            s(StmtKind::Assert {
+                test: name("x"),
+                msg: Some(string("msg"))
+            }),
+            s(StmtKind::Pass),
+        ]
+    );
+}
+
+#[test]
+fn nested_for_loops_over_range() {
+    let range = |args| RangeCall {
+        args,
+        span: Span::default(),
+    };
+    assert_eq!(
+        body_of("for i in range(8):\n    for j in range(1, 9, 2):\n        pass\n    x = i\n"),
+        vec![s(StmtKind::For {
+            var: Name::new("i"),
+            range: range(vec![int(8)]),
+            body: vec![
+                s(StmtKind::For {
+                    var: Name::new("j"),
+                    range: range(vec![int(1), int(9), int(2)]),
+                    body: vec![s(StmtKind::Pass)],
+                }),
+                assign("x", name("i")),
+            ],
+        })]
+    );
+}
+
+#[test]
+fn with_blocks_take_any_context() {
+    for context in ["no_grad", "enable_grad"] {
+        assert_eq!(
+            body_of(&format!("with torch.{context}():\n    pass\n")),
+            vec![s(StmtKind::With {
+                context: call(attr(name("torch"), context), vec![], vec![]),
+                body: vec![s(StmtKind::Pass)],
+            })]
+        );
+    }
+    assert!(matches!(
+        body_of("with ctx:\n    pass\n")[0].kind,
+        StmtKind::With { .. }
+    ));
+}
+
+#[test]
+fn if_elif_else() {
+    assert_eq!(
+        body_of("if a:\n    x = 1\nelif b:\n    x = 2\nelse:\n    x = 3\n"),
+        vec![s(StmtKind::If {
+            test: name("a"),
+            body: vec![assign("x", int(1))],
+            orelse: vec![s(StmtKind::If {
+                test: name("b"),
+                body: vec![assign("x", int(2))],
+                orelse: vec![assign("x", int(3))],
+            })],
+        })]
+    );
+}
+
+#[test]
+fn literals_and_containers() {
+    assert_eq!(expr_of("42\n"), int(42));
+    assert_eq!(expr_of("1e-3\n"), e(ExprKind::Float(0.001)));
+    assert_eq!(expr_of("True\n"), e(ExprKind::Bool(true)));
+    assert_eq!(expr_of("False\n"), e(ExprKind::Bool(false)));
+    assert_eq!(expr_of("None\n"), e(ExprKind::None));
+    assert_eq!(expr_of("'cuda'\n"), string("cuda"));
+    assert_eq!(expr_of("x\n"), name("x"));
+    assert_eq!(
+        expr_of("[1, x]\n"),
+        e(ExprKind::List(vec![int(1), name("x")]))
+    );
+    assert_eq!(expr_of("[]\n"), e(ExprKind::List(vec![])));
+    assert_eq!(
+        expr_of("(1, x)\n"),
+        e(ExprKind::Tuple(vec![int(1), name("x")]))
+    );
+    assert_eq!(expr_of("()\n"), e(ExprKind::Tuple(vec![])));
+}
+
+#[test]
+fn calls_attributes_subscripts() {
+    assert_eq!(
+        expr_of("torch.randn(32, 64, device=device)\n"),
+        call(
+            attr(name("torch"), "randn"),
+            vec![int(32), int(64)],
+            vec![("device", name("device"))]
+        )
+    );
+    assert_eq!(
+        expr_of("xs[-1]\n"),
+        e(ExprKind::Subscript {
+            value: Box::new(name("xs")),
+            index: Box::new(unary(UnaryOp::Neg, int(1))),
+        })
+    );
+    assert_eq!(
+        expr_of("x.shape[0]\n"),
+        e(ExprKind::Subscript {
+            value: Box::new(attr(name("x"), "shape")),
+            index: Box::new(int(0)),
+        })
+    );
+}
+
+#[test]
+fn binary_and_unary_operators() {
+    let ops = [
+        ("+", BinOp::Add),
+        ("-", BinOp::Sub),
+        ("*", BinOp::Mul),
+        ("/", BinOp::Div),
+        ("//", BinOp::FloorDiv),
+        ("%", BinOp::Mod),
+        ("@", BinOp::MatMul),
+        ("**", BinOp::Pow),
+    ];
+    for (text, op) in ops {
+        assert_eq!(
+            expr_of(&format!("a {text} b\n")),
+            bin(name("a"), op, name("b"))
+        );
+    }
+    assert_eq!(
+        expr_of("a + b * c\n"),
+        bin(name("a"), BinOp::Add, bin(name("b"), BinOp::Mul, name("c")))
+    );
+    assert_eq!(expr_of("-x\n"), unary(UnaryOp::Neg, name("x")));
+    assert_eq!(expr_of("+x\n"), unary(UnaryOp::Pos, name("x")));
+    assert_eq!(expr_of("not x\n"), unary(UnaryOp::Not, name("x")));
+}
+
+#[test]
+fn comparison_chains() {
+    let ops = [
+        ("==", CmpOp::Eq),
+        ("!=", CmpOp::NotEq),
+        ("<", CmpOp::Lt),
+        ("<=", CmpOp::LtE),
+        (">", CmpOp::Gt),
+        (">=", CmpOp::GtE),
+        ("is", CmpOp::Is),
+        ("is not", CmpOp::IsNot),
+        ("in", CmpOp::In),
+        ("not in", CmpOp::NotIn),
+    ];
+    for (text, op) in ops {
+        assert_eq!(
+            expr_of(&format!("a {text} b\n")),
+            e(ExprKind::Compare {
+                left: Box::new(name("a")),
+                ops: vec![op],
+                comparators: vec![name("b")],
+            })
+        );
+    }
+    assert_eq!(
+        expr_of("0 <= i < n\n"),
+        e(ExprKind::Compare {
+            left: Box::new(int(0)),
+            ops: vec![CmpOp::LtE, CmpOp::Lt],
+            comparators: vec![name("i"), name("n")],
+        })
+    );
+}
+
+#[test]
+fn boolean_operators_and_conditional_expressions() {
+    assert_eq!(
+        expr_of("a and b and c\n"),
+        e(ExprKind::BoolOp {
+            op: BoolOp::And,
+            values: vec![name("a"), name("b"), name("c")],
+        })
+    );
+    assert_eq!(
+        expr_of("a or b\n"),
+        e(ExprKind::BoolOp {
+            op: BoolOp::Or,
+            values: vec![name("a"), name("b")],
+        })
+    );
+    assert_eq!(
+        expr_of("\"cuda\" if ok else \"cpu\"\n"),
+        e(ExprKind::IfExp {
+            test: Box::new(name("ok")),
+            body: Box::new(string("cuda")),
+            orelse: Box::new(string("cpu")),
+        })
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spans.
+
+#[test]
+fn spans_of_nested_nodes_are_one_based_character_columns() {
+    let source = "x = 1\nfor i in range(2):\n    y = \"é\" + foo(a, b=c[-1])\n";
+    let body = parse(source).unwrap().body;
+    let StmtKind::For {
+        var,
+        range,
+        body: loop_body,
+    } = &body[1].kind
+    else {
+        panic!("expected a for loop: {:?}", body[1]);
+    };
+    assert_eq!(body[1].span, span(2, 1, 3, 30));
+    assert_eq!(var.span, span(2, 5, 2, 6));
+    assert_eq!(range.span, span(2, 10, 2, 18));
+    assert_eq!(range.args[0].span, span(2, 16, 2, 17));
+    let stmt = &loop_body[0];
+    assert_eq!(stmt.span, span(3, 5, 3, 30));
+    let StmtKind::Assign {
+        target: Target::Name(y),
+        value,
+    } = &stmt.kind
+    else {
+        panic!("expected an assignment: {stmt:?}");
+    };
+    assert_eq!(y.span, span(3, 5, 3, 6));
+    assert_eq!(value.span, span(3, 9, 3, 30));
+    let ExprKind::BinOp { left, right, .. } = &value.kind else {
+        panic!("expected a binary operation: {value:?}");
+    };
+    assert_eq!(left.span, span(3, 9, 3, 12));
+    // After the two-byte `é`, columns still count characters.
+    assert_eq!(right.span, span(3, 15, 3, 30));
+    let ExprKind::Call {
+        func,
+        args,
+        keywords,
+    } = &right.kind
+    else {
+        panic!("expected a call: {right:?}");
+    };
+    assert_eq!(func.span, span(3, 15, 3, 18));
+    assert_eq!(args[0].span, span(3, 19, 3, 20));
+    assert_eq!(keywords[0].span, span(3, 22, 3, 29));
+    let subscript = &keywords[0].value;
+    assert_eq!(subscript.span, span(3, 24, 3, 29));
+    let ExprKind::Subscript { index, .. } = &subscript.kind else {
+        panic!("expected a subscript: {subscript:?}");
+    };
+    assert_eq!(index.span, span(3, 26, 3, 28));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rejected constructs.
+
+fn errors_of(source: &str) -> Vec<ScenarioError> {
+    match parse(source) {
+        Ok(scenario) => panic!(
+            "{source:?} should be rejected, parsed as {:?}",
+            scenario.body
+        ),
+        Err(errors) => errors.0,
+    }
+}
+
+#[test]
+fn constructs_outside_the_subset_are_rejected_at_their_location() {
+    let cases: &[(&str, u32, u32, &str)] = &[
+        ("class M:\n    pass\n", 1, 1, "class definition"),
+        ("x = 1\ndef f():\n    pass\n", 2, 1, "function definition"),
+        (
+            "async def f():\n    pass\n",
+            1,
+            1,
+            "async function definition",
+        ),
+        ("while True:\n    pass\n", 1, 1, "`while` loop"),
+        (
+            "try:\n    pass\nexcept Exception:\n    pass\n",
+            1,
+            1,
+            "`try` statement",
+        ),
+        ("f = lambda: 1\n", 1, 5, "lambda"),
+        ("xs = [i for i in range(3)]\n", 1, 6, "list comprehension"),
+        ("s = {i for i in range(3)}\n", 1, 5, "set comprehension"),
+        ("d = {i: i for i in range(3)}\n", 1, 5, "dict comprehension"),
+        ("g = (i for i in range(3))\n", 1, 5, "generator expression"),
+        ("print(*xs)\n", 1, 7, "starred argument"),
+        ("x = [*xs]\n", 1, 6, "starred expression"),
+        ("print(f\"{x}\")\n", 1, 7, "f-string"),
+        ("global x\n", 1, 1, "`global`"),
+        ("return 1\n", 1, 1, "`return`"),
+        ("yield 1\n", 1, 1, "`yield`"),
+        ("await f()\n", 1, 1, "`await`"),
+        ("for i in range(3):\n    break\n", 2, 5, "`break`"),
+        ("for i in range(3):\n    continue\n", 2, 5, "`continue`"),
+        ("import numpy as np\n", 1, 8, "importing `numpy`"),
+        (
+            "import torch, torch.utils.data\n",
+            1,
+            15,
+            "importing `torch.utils.data`",
+        ),
+        ("from os import path\n", 1, 1, "importing `os`"),
+        ("from . import x\n", 1, 1, "importing `.`"),
+        ("from torch import *\n", 1, 19, "`import *`"),
+        (
+            "for x in xs:\n    pass\n",
+            1,
+            10,
+            "something other than `range(...)`",
+        ),
+        (
+            "for x in range(n=3):\n    pass\n",
+            1,
+            10,
+            "something other than `range(...)`",
+        ),
+        (
+            "for i, j in range(3):\n    pass\n",
+            1,
+            5,
+            "target other than one name",
+        ),
+        (
+            "for i in range(3):\n    pass\nelse:\n    pass\n",
+            4,
+            5,
+            "`for ... else`",
+        ),
+        ("xs[0] = 1\n", 1, 1, "assignment to an item"),
+        (
+            "a, xs[0] = t\n",
+            1,
+            4,
+            "unpacking into something other than a name",
+        ),
+        ("[a, b] = t\n", 1, 1, "this assignment target"),
+        ("a = b = 1\n", 1, 1, "chained assignment"),
+        ("x: int = 1\n", 1, 1, "annotated assignment"),
+        ("x.y += 1\n", 1, 1, "augmented assignment to an attribute"),
+        ("x <<= 1\n", 1, 1, "`<<=`"),
+        ("y = x[1:]\n", 1, 7, "slice"),
+        ("if (n := 3):\n    pass\n", 1, 5, "assignment expression"),
+        ("s = {1, 2}\n", 1, 5, "set literal"),
+        ("d = {}\n", 1, 5, "dict literal"),
+        ("x = ~y\n", 1, 5, "`~` operator"),
+        ("x = a | b\n", 1, 5, "`|` operator"),
+        (
+            "with torch.no_grad() as g:\n    pass\n",
+            1,
+            25,
+            "`with ... as`",
+        ),
+        ("with a, b:\n    pass\n", 1, 1, "several context managers"),
+        ("raise ValueError()\n", 1, 1, "`raise`"),
+        ("f(**kw)\n", 1, 3, "`**` argument"),
+        ("x = 100000000000000000000\n", 1, 5, "integer literal"),
+        ("x = b'a'\n", 1, 5, "bytes literal"),
+        ("x = 1j\n", 1, 5, "complex literal"),
+        ("x = ...\n", 1, 5, "`...`"),
+        ("del x[0]\n", 1, 5, "`del` of anything but a variable"),
+        ("@dec\ndef f():\n    pass\n", 1, 2, "decorator"),
+        ("match x:\n    case 1:\n        pass\n", 1, 1, "`match`"),
+    ];
+    for &(source, line, col, construct) in cases {
+        let errors = errors_of(source);
+        let first = &errors[0];
+        assert_eq!(
+            (first.line, first.col),
+            (line, col),
+            "{source:?}: {}",
+            ScenarioErrors(errors.clone())
+        );
+        assert!(
+            first.message.contains(construct)
+                && first.message.ends_with("is not supported in scenarios"),
+            "{source:?}: message {:?} should name {construct:?}",
+            first.message
+        );
+        assert!(first.help.is_some(), "{source:?} has no help");
+    }
+}
+
+#[test]
+fn errors_say_what_to_write_instead() {
+    let help = |source: &str| errors_of(source)[0].help.clone().unwrap();
+    assert!(help("while True:\n    pass\n").contains("`for i in range(n):`"));
+    assert!(help("def f():\n    pass\n").contains("inline the function body"));
+    assert!(help("xs = [i for i in range(3)]\n").contains("use a list and append"));
+}
+
+#[test]
+fn all_errors_are_reported_at_once_in_source_order() {
+    let source = "import numpy\nwhile True:\n    xs = [i for i in y]\nclass C:\n    def f(self):\n        return 1\nz = lambda: 0\n";
+    let positions: Vec<(u32, u32)> = errors_of(source).iter().map(|e| (e.line, e.col)).collect();
+    assert_eq!(
+        positions,
+        vec![(1, 8), (2, 1), (3, 10), (4, 1), (5, 5), (6, 9), (7, 5)]
+    );
+}
+
+#[test]
+fn error_display_is_rustc_like() {
+    let error = &errors_of("x = 1\ny = [i for i in range(3)]\n")[0];
+    assert_eq!(
+        error.to_string(),
+        "s.py:2:5: error: a list comprehension is not supported in scenarios\n  |\n2 | y = [i for i in range(3)]\n  |     ^\n  = help: use a list and append: `xs = []` then `for i in range(n):` with `xs.append(...)`"
+    );
+}
+
+#[test]
+fn syntax_errors_are_located() {
+    let errors = errors_of("x = 1\nfor i in range(3)\n    pass\n");
+    assert_eq!(errors.len(), 1);
+    assert_eq!((errors[0].line, errors[0].col), (2, 18));
+    assert!(
+        errors[0].message.starts_with("syntax error"),
+        "{}",
+        errors[0]
+    );
+    let errors = errors_of("if x:\npass\n");
+    assert_eq!((errors[0].line, errors[0].col), (2, 1));
+    assert!(
+        errors[0].message.contains("indented block"),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn non_utf8_files_are_reported_at_the_first_bad_byte() {
+    let path = std::env::temp_dir().join(format!("leakharness-non-utf8-{}.py", std::process::id()));
+    std::fs::write(&path, b"x = 1\ny = \"\xe9t\xe9\"\n").unwrap();
+    let result = load(&path);
+    std::fs::remove_file(&path).unwrap();
+    let Err(LoadError::Invalid(errors)) = result else {
+        panic!("expected an invalid-file error, got {result:?}");
+    };
+    assert_eq!((errors.0[0].line, errors.0[0].col), (2, 6));
+    assert!(errors.0[0].message.contains("UTF-8"));
+}
+
+#[test]
+fn load_reads_files_and_reports_missing_ones() {
+    let path = std::env::temp_dir().join(format!("leakharness-load-{}.py", std::process::id()));
+    std::fs::write(&path, DESIGN_EXAMPLE).unwrap();
+    let scenario = load(&path);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(scenario.unwrap().body.len(), 7);
+    assert!(matches!(load(&path), Err(LoadError::Io { .. })));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Header.
+
+fn header_of(source: &str) -> Header {
+    match parse(source) {
+        Ok(scenario) => scenario.header,
+        Err(errors) => panic!("{source:?} should parse:\n{errors}"),
+    }
+}
+
+#[test]
+fn header_keys() {
+    let header = header_of(
+        "#!/usr/bin/env python\n# Keeps every loss.\n# More words.\n\n#@ expect: leak tensor-list, retained-graph\n#@ device-memory: 24GiB\n#@ max-steps: 10000\n#@ backend: meta\n#@ iterations: 8\nimport torch\n",
+    );
+    assert_eq!(
+        header,
+        Header {
+            expect: Expect::Leak(vec![LeakKind::TensorList, LeakKind::RetainedGraph]),
+            device_memory: Some(24 << 30),
+            max_steps: Some(10_000),
+            backend: Some("meta".to_string()),
+            iterations: Some(8),
+            description: Some("Keeps every loss.".to_string()),
+        }
+    );
+    assert_eq!(header_of("x = 1\n"), Header::default());
+    assert_eq!(header_of("x = 1\n").expect, Expect::Clean);
+    for (text, expect) in [
+        ("clean", Expect::Clean),
+        ("oom", Expect::Oom),
+        ("error", Expect::Error),
+        ("leak", Expect::Leak(vec![])),
+        (
+            "leak attached-metric missing-no-grad",
+            Expect::Leak(vec![LeakKind::AttachedMetric, LeakKind::MissingNoGrad]),
+        ),
+    ] {
+        assert_eq!(header_of(&format!("#@ expect: {text}\n")).expect, expect);
+    }
+}
+
+#[test]
+fn bad_header_values_and_unknown_keys_are_located() {
+    let cases: &[(&str, u32, u32, &str)] = &[
+        ("#@ expect: leaky\n", 1, 12, "expected `clean`"),
+        ("#@ expect: leak tensor-lists\n", 1, 12, "unknown leak kind"),
+        ("#@ expect: oom tensor-list\n", 1, 12, "takes no leak kinds"),
+        ("#@ device-memory: 24 parsecs\n", 1, 19, "unknown size unit"),
+        ("#@ device-memory:\n", 1, 18, "expected a size"),
+        ("#@ max-steps: many\n", 1, 15, "whole number"),
+        ("#@ iterations: -1\n", 1, 16, "whole number"),
+        ("#@ backend: tpu\n", 1, 13, "unknown backend"),
+        (
+            "# text\n#@ colour: red\n",
+            2,
+            4,
+            "unknown header key `colour`",
+        ),
+        ("#@ expect: clean\n#@ expect: oom\n", 2, 4, "given twice"),
+        ("#@ nothing here\n", 1, 4, "without `key: value`"),
+        ("x = 1\n#@ expect: oom\n", 2, 1, "after the first statement"),
+    ];
+    for &(source, line, col, message) in cases {
+        let errors = errors_of(source);
+        assert_eq!(
+            (errors[0].line, errors[0].col),
+            (line, col),
+            "{source:?}: {}",
+            errors[0]
+        );
+        assert!(
+            errors[0].message.contains(message),
+            "{source:?}: {}",
+            errors[0]
+        );
+    }
+    let help = errors_of("#@ max_steps: 3\n")[0].help.clone().unwrap();
+    assert_eq!(help, "write `max-steps`");
+}
+
+#[test]
+fn header_and_body_errors_are_reported_together() {
+    let errors = errors_of("#@ expect: maybe\nwhile True:\n    pass\n");
+    let lines: Vec<u32> = errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, vec![1, 2]);
+}
+
+#[test]
+fn sizes() {
+    assert_eq!(parse_size("24GiB"), Ok(24 << 30));
+    assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+    assert_eq!(parse_size("1.5GB"), Ok(1_500_000_000));
+    assert_eq!(parse_size("1000"), Ok(1000));
+    assert_eq!(parse_size("2 kib"), Ok(2048));
+    assert_eq!(parse_size("3KB"), Ok(3000));
+    assert_eq!(parse_size("1TB"), Ok(1_000_000_000_000));
+    assert_eq!(parse_size("1TiB"), Ok(1 << 40));
+    assert_eq!(parse_size("0.5B"), Ok(0));
+    assert_eq!(parse_size(""), Err(SizeError::Empty));
+    assert!(matches!(
+        parse_size("1.2.3GB"),
+        Err(SizeError::BadNumber(_))
+    ));
+    assert!(matches!(parse_size("GiB"), Err(SizeError::BadNumber(_))));
+    assert!(matches!(parse_size("5 G"), Err(SizeError::BadUnit(_))));
+    assert!(matches!(
+        parse_size("20000000TiB"),
+        Err(SizeError::TooLarge(_))
+    ));
+    assert_eq!(header_size(1536 << 20), "1536MiB");
+    assert_eq!(header_size(0), "0");
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_text_never_panics(source in "[a-z0-9 ()\\[\\]:=,.+*#@\"'\\n\\t-é]{0,80}") {
+        let _ = parse(&source);
+    }
+}
+
+#[test]
+fn a_tuple_context_keeps_meaning_one_context_manager() {
+    let source = "with ((0,)):\n    pass\n";
+    let body = body_of(source);
+    assert!(matches!(
+        &body[0].kind,
+        StmtKind::With { context: Expr { kind: ExprKind::Tuple(items), .. }, .. } if items.len() == 1
+    ));
+    assert_eq!(print_body(&body), source);
+}
