@@ -44,6 +44,14 @@ pub enum EventKind {
         /// Its size.
         size: u64,
     },
+    /// A live block's purpose changed (a temporary saved by autograd, a tensor taken over as a
+    /// gradient).
+    SetPurpose {
+        /// Where it lies.
+        place: Place,
+        /// Its new purpose.
+        purpose: Purpose,
+    },
     /// A segment was allocated from the device.
     SegmentAlloc {
         /// Its number.

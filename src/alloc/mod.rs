@@ -534,10 +534,21 @@ impl CachingAllocator {
     /// activation; a tensor taken over as `.grad` becomes a gradient).
     pub fn set_purpose(&mut self, id: BlockId, purpose: Purpose) -> Result<(), AllocError> {
         let idx = self.live_index(id)?;
-        if let Some(tag) = self.block_mut(idx).tag.as_mut() {
-            tag.purpose = purpose;
+        let block = self.block_mut(idx);
+        let place = Place { segment: block.segment, offset: block.offset };
+        match block.tag.as_mut() {
+            Some(tag) if tag.purpose != purpose => tag.purpose = purpose,
+            _ => return Ok(()),
         }
+        let location = self.location.clone();
+        self.record(EventKind::SetPurpose { place, purpose }, None, location);
         Ok(())
+    }
+
+    /// The size of a live block, as `memory_allocated()` counts it.
+    pub fn block_size(&self, id: BlockId) -> Option<u64> {
+        let idx = self.live_index(id).ok()?;
+        Some(self.block(idx).size)
     }
 
     /// The tag of a live block.
