@@ -2,11 +2,18 @@
 //! `cargo test`, and explains each leak well enough to paste into a bug ticket.
 //!
 //! The flow, one module per stage: a [`scenario`] file (a subset of PyTorch's Python) is parsed
-//! and run; every allocation goes through the caching allocator in [`alloc`], which follows
-//! PyTorch's rules and tags each block; the allocator gets raw segments from a [`device`]
-//! backend (cuda, cpu or meta); the findings become a [`report`].
+//! and interpreted on the tensor runtime ([`runtime`], [`tensor`], [`autograd`], [`nn`],
+//! [`optim`]), which has PyTorch's memory behaviour; every allocation goes through the caching
+//! allocator in [`alloc`], which follows PyTorch's rules and tags each block, over raw segments
+//! from a [`device`] backend (cuda, cpu or meta); the leak checker in [`check`] runs scenarios
+//! and its findings become a [`report`].
 
 pub mod alloc;
+pub mod autograd;
 pub mod device;
+pub mod nn;
+pub mod optim;
 pub mod report;
+pub mod runtime;
 pub mod scenario;
+pub mod tensor;

@@ -1,0 +1,370 @@
+//! Backward formulas, one per PyTorch node class, written with the same tensor operations the
+//! generated code in `torch/csrc/autograd/generated/Functions.cpp` calls, so that backward
+//! allocates what PyTorch's backward allocates. Each formula computes a gradient only for the
+//! inputs that need one.
+
+use super::Node;
+use crate::tensor::{DType, Device, Reduction, Result, Tensor};
+
+/// A node's backward function and the non-tensor values it keeps (scalars, sizes, strides).
+#[derive(Debug, Clone)]
+pub(crate) enum Formula {
+    Add {
+        alpha: f64,
+    },
+    AddScalar,
+    Sub {
+        alpha: f64,
+    },
+    SubScalar,
+    Mul,
+    MulScalar {
+        other: f64,
+    },
+    Div,
+    DivScalar {
+        other: f64,
+    },
+    Pow {
+        exponent: f64,
+    },
+    Neg,
+    Mm {
+        self_sizes: [usize; 2],
+        self_strides: [usize; 2],
+        mat2_sizes: [usize; 2],
+        mat2_strides: [usize; 2],
+    },
+    Addmm {
+        beta: f64,
+        alpha: f64,
+        mat1_sizes: [usize; 2],
+        mat1_strides: [usize; 2],
+        mat2_sizes: [usize; 2],
+        mat2_strides: [usize; 2],
+    },
+    T,
+    Expand {
+        self_sizes: Vec<usize>,
+    },
+    Unsqueeze {
+        dim: usize,
+    },
+    Relu,
+    Sum {
+        self_sizes: Vec<usize>,
+    },
+    SumDim {
+        self_sizes: Vec<usize>,
+        dims: Vec<usize>,
+        keepdim: bool,
+    },
+    Mean {
+        self_sizes: Vec<usize>,
+        numel: usize,
+    },
+    MeanDim {
+        self_sizes: Vec<usize>,
+        dims: Vec<usize>,
+        keepdim: bool,
+        count: usize,
+    },
+    Clone,
+    ToCopy {
+        dtype: DType,
+        device: Device,
+    },
+    Zero,
+    Fill,
+    MseLoss {
+        reduction: Reduction,
+    },
+    LogSoftmax {
+        dim: usize,
+    },
+    NllLoss {
+        reduction: Reduction,
+        ignore_index: i64,
+    },
+}
+
+impl Formula {
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Formula::Add { .. } => "AddBackward0",
+            Formula::AddScalar => "AddBackward1",
+            Formula::Sub { .. } => "SubBackward0",
+            Formula::SubScalar => "SubBackward1",
+            Formula::Mul => "MulBackward0",
+            Formula::MulScalar { .. } => "MulBackward1",
+            Formula::Div => "DivBackward0",
+            Formula::DivScalar { .. } => "DivBackward1",
+            Formula::Pow { .. } => "PowBackward0",
+            Formula::Neg => "NegBackward0",
+            Formula::Mm { .. } => "MmBackward0",
+            Formula::Addmm { .. } => "AddmmBackward0",
+            Formula::T => "TBackward0",
+            Formula::Expand { .. } => "ExpandBackward0",
+            Formula::Unsqueeze { .. } => "UnsqueezeBackward0",
+            Formula::Relu => "ReluBackward0",
+            Formula::Sum { .. } => "SumBackward0",
+            Formula::SumDim { .. } => "SumBackward1",
+            Formula::Mean { .. } => "MeanBackward0",
+            Formula::MeanDim { .. } => "MeanBackward1",
+            Formula::Clone => "CloneBackward0",
+            Formula::ToCopy { .. } => "ToCopyBackward0",
+            Formula::Zero => "ZeroBackward0",
+            Formula::Fill => "FillBackward0",
+            Formula::MseLoss { .. } => "MseLossBackward0",
+            Formula::LogSoftmax { .. } => "LogSoftmaxBackward0",
+            Formula::NllLoss { .. } => "NllLossBackward0",
+        }
+    }
+
+    /// Gradients for the node's inputs, `None` where `needs` is false. Runs with grad mode
+    /// off (the engine's), so nothing here records a graph.
+    pub(crate) fn apply(
+        &self,
+        node: &Node,
+        grad: &Tensor,
+        needs: &[bool],
+    ) -> Result<Vec<Option<Tensor>>> {
+        let need = |i: usize| needs.get(i).copied().unwrap_or(false);
+        let mut out: Vec<Option<Tensor>> = vec![None; needs.len()];
+        match self {
+            Formula::Add { alpha } => {
+                if need(0) {
+                    out[0] = Some(grad.clone());
+                }
+                if need(1) {
+                    out[1] = Some(maybe_multiply(grad, *alpha)?);
+                }
+            }
+            Formula::AddScalar | Formula::SubScalar | Formula::Clone => out[0] = Some(grad.clone()),
+            Formula::Sub { alpha } => {
+                if need(0) {
+                    out[0] = Some(grad.clone());
+                }
+                if need(1) {
+                    out[1] = Some(maybe_multiply(&grad.neg()?, *alpha)?);
+                }
+            }
+            Formula::Mul => {
+                if need(0) {
+                    out[0] = Some(grad.mul(&node.unpack("other")?)?);
+                }
+                if need(1) {
+                    out[1] = Some(grad.mul(&node.unpack("self")?)?);
+                }
+            }
+            Formula::MulScalar { other } => out[0] = Some(grad.mul_scalar(*other)?),
+            Formula::Div => {
+                let other = node.unpack("other")?;
+                if need(0) {
+                    out[0] = Some(grad.div(&other)?);
+                }
+                if need(1) {
+                    let self_ = node.unpack("self")?;
+                    let neg = grad.neg()?;
+                    let q = self_.div(&other)?.div(&other)?;
+                    out[1] = Some(neg.mul(&q)?);
+                }
+            }
+            Formula::DivScalar { other } => out[0] = Some(grad.div_scalar(*other)?),
+            Formula::Pow { exponent } => {
+                let self_ = node.unpack("self")?;
+                out[0] = Some(if *exponent == 0.0 {
+                    self_.zeros_like()?
+                } else {
+                    let p = self_.pow(exponent - 1.0)?.mul_scalar(*exponent)?;
+                    grad.mul(&p)?
+                });
+            }
+            Formula::Neg => out[0] = Some(grad.neg()?),
+            Formula::Mm {
+                self_sizes,
+                self_strides,
+                mat2_sizes,
+                mat2_strides,
+            } => {
+                if need(0) {
+                    let mat2 = node.unpack("mat2")?;
+                    out[0] = Some(mm_mat1_backward(
+                        grad,
+                        &mat2,
+                        *self_sizes,
+                        *self_strides,
+                        1.0,
+                    )?);
+                }
+                if need(1) {
+                    let self_ = node.unpack("self")?;
+                    out[1] = Some(mm_mat2_backward(
+                        grad,
+                        &self_,
+                        *mat2_sizes,
+                        *mat2_strides,
+                        1.0,
+                    )?);
+                }
+            }
+            Formula::Addmm {
+                beta,
+                alpha,
+                mat1_sizes,
+                mat1_strides,
+                mat2_sizes,
+                mat2_strides,
+            } => {
+                if need(0) {
+                    out[0] = Some(maybe_multiply(grad, *beta)?);
+                }
+                if need(1) {
+                    let mat2 = node.unpack("mat2")?;
+                    out[1] = Some(mm_mat1_backward(
+                        grad,
+                        &mat2,
+                        *mat1_sizes,
+                        *mat1_strides,
+                        *alpha,
+                    )?);
+                }
+                if need(2) {
+                    let mat1 = node.unpack("mat1")?;
+                    out[2] = Some(mm_mat2_backward(
+                        grad,
+                        &mat1,
+                        *mat2_sizes,
+                        *mat2_strides,
+                        *alpha,
+                    )?);
+                }
+            }
+            Formula::T => out[0] = Some(grad.t()?),
+            Formula::Expand { self_sizes } => out[0] = Some(grad.sum_to(self_sizes)?),
+            Formula::Unsqueeze { dim } => out[0] = Some(grad.squeeze_dim(*dim)),
+            Formula::Relu => {
+                let result = node.unpack("result")?;
+                out[0] = Some(grad.threshold_backward(&result, 0.0)?);
+            }
+            Formula::Sum { self_sizes } => out[0] = Some(grad.expand(self_sizes)?),
+            Formula::SumDim {
+                self_sizes,
+                dims,
+                keepdim,
+            } => {
+                out[0] = Some(sum_backward(grad, self_sizes, dims, *keepdim)?);
+            }
+            Formula::Mean { self_sizes, numel } => {
+                out[0] = Some(grad.expand(self_sizes)?.div_scalar(*numel as f64)?);
+            }
+            Formula::MeanDim {
+                self_sizes,
+                dims,
+                keepdim,
+                count,
+            } => {
+                out[0] = Some(
+                    sum_backward(grad, self_sizes, dims, *keepdim)?.div_scalar(*count as f64)?,
+                );
+            }
+            Formula::ToCopy { dtype, device } => out[0] = Some(grad.to_dtype(*dtype)?.to(*device)?),
+            Formula::Zero | Formula::Fill => out[0] = Some(grad.zeros_like()?),
+            Formula::MseLoss { reduction } => {
+                let self_ = node.unpack("self")?;
+                let target = node.unpack("target")?;
+                if need(0) {
+                    out[0] = Some(crate::tensor::mse_loss_backward(
+                        grad, &self_, &target, *reduction,
+                    )?);
+                }
+                if need(1) {
+                    out[1] = Some(crate::tensor::mse_loss_backward(
+                        grad, &target, &self_, *reduction,
+                    )?);
+                }
+            }
+            Formula::LogSoftmax { dim } => {
+                let result = node.unpack("result")?;
+                out[0] = Some(crate::tensor::log_softmax_backward(grad, &result, *dim)?);
+            }
+            Formula::NllLoss {
+                reduction,
+                ignore_index,
+            } => {
+                let self_ = node.unpack("self")?;
+                let target = node.unpack("target")?;
+                let total_weight = node.unpack("total_weight")?;
+                out[0] = Some(crate::tensor::nll_loss_backward(
+                    grad,
+                    &self_,
+                    &target,
+                    *reduction,
+                    *ignore_index,
+                    &total_weight,
+                )?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `maybe_multiply`: the gradient itself (no allocation) when the factor is 1.
+fn maybe_multiply(t: &Tensor, s: f64) -> Result<Tensor> {
+    if s == 1.0 {
+        Ok(t.clone())
+    } else {
+        t.mul_scalar(s)
+    }
+}
+
+fn is_column_major(sizes: [usize; 2], strides: [usize; 2]) -> bool {
+    strides[0] == 1 && strides[1] == sizes[0]
+}
+
+/// `mm_mat1_backward` (FunctionsManual.cpp): for a column-major mat1 the gradient is made
+/// column-major too, so it has mat1's layout.
+fn mm_mat1_backward(
+    grad: &Tensor,
+    mat2: &Tensor,
+    sizes: [usize; 2],
+    strides: [usize; 2],
+    alpha: f64,
+) -> Result<Tensor> {
+    if is_column_major(sizes, strides) {
+        return maybe_multiply(&mat2.mm(&grad.t()?)?.t()?, alpha);
+    }
+    maybe_multiply(&grad.mm(&mat2.t()?)?, alpha)
+}
+
+/// `mm_mat2_backward`: for a column-major mat2 (nn.Linear's `weight.t()`) the gradient is
+/// computed transposed, so that after TBackward0 the weight's gradient is contiguous and
+/// AccumulateGrad can take it without a copy.
+fn mm_mat2_backward(
+    grad: &Tensor,
+    mat1: &Tensor,
+    sizes: [usize; 2],
+    strides: [usize; 2],
+    alpha: f64,
+) -> Result<Tensor> {
+    if is_column_major(sizes, strides) {
+        return maybe_multiply(&grad.t()?.mm(mat1)?.t()?, alpha);
+    }
+    maybe_multiply(&mat1.t()?.mm(grad)?, alpha)
+}
+
+/// `sum_backward`: unsqueeze the reduced dimensions back, then expand (views only).
+fn sum_backward(grad: &Tensor, sizes: &[usize], dims: &[usize], keepdim: bool) -> Result<Tensor> {
+    let g = if keepdim {
+        grad.clone()
+    } else {
+        let mut g = grad.clone();
+        let mut sorted = dims.to_vec();
+        sorted.sort_unstable();
+        for d in sorted {
+            g = g.unsqueeze(d)?;
+        }
+        g
+    };
+    g.expand(sizes)
+}

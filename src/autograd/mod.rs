@@ -1,0 +1,401 @@
+//! Reverse-mode autograd with PyTorch's memory behaviour: each node holds exactly the tensors
+//! PyTorch's generated node saves (see `docs/autograd.md`), `backward()` releases them as it
+//! goes unless the graph is retained, leaves accumulate into `.grad` like AccumulateGrad, and
+//! the graph is freed by reference counting when nothing holds its root any more.
+
+mod engine;
+mod formulas;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+pub(crate) use engine::run_backward;
+pub(crate) use formulas::Formula;
+
+use crate::alloc::Purpose;
+use crate::runtime::Runtime;
+use crate::tensor::{DType, Device, Result, Tensor, TensorError};
+
+/// What the gradient flowing along an edge must look like: the input's shape, type and
+/// device at the time of the operation (PyTorch's InputMetadata).
+#[derive(Debug, Clone)]
+pub(crate) struct InputMeta {
+    pub(crate) shape: Vec<usize>,
+    pub(crate) dtype: DType,
+    pub(crate) device: Device,
+}
+
+pub(crate) struct Edge {
+    pub(crate) node: Rc<Node>,
+    pub(crate) meta: InputMeta,
+}
+
+enum SavedState {
+    Saved {
+        tensor: Tensor,
+        version: u64,
+        /// Name of the node whose output this was, for the version error's "which is output 0
+        /// of ReluBackward0".
+        output_of: Option<&'static str>,
+    },
+    Released,
+}
+
+struct Saved {
+    name: &'static str,
+    state: SavedState,
+}
+
+enum Kind {
+    Function {
+        formula: Formula,
+        edges: RefCell<Vec<Option<Edge>>>,
+        saved: RefCell<Vec<Saved>>,
+    },
+    AccumulateGrad {
+        variable: RefCell<Option<Tensor>>,
+    },
+}
+
+/// An autograd node (`tensor.grad_fn`): a backward function with the tensors it saved and
+/// edges to the nodes of its inputs.
+pub struct Node {
+    rt: Runtime,
+    sequence_nr: u64,
+    kind: Kind,
+}
+
+/// A tensor a node saved, as [`Node::saved_tensors`] shows it.
+#[derive(Debug, Clone)]
+pub struct SavedTensor {
+    /// The name PyTorch gives it (`self`, `other`, `mat1`, `result`, ...).
+    pub name: &'static str,
+    /// The tensor, or `None` once backward released it. Saved outputs (`result`) are aliases
+    /// of the output's storage without its history, as in PyTorch.
+    pub tensor: Option<Tensor>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("name", &self.name())
+            .field("sequence_nr", &self.sequence_nr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    fn new(rt: &Runtime, kind: Kind) -> Node {
+        let seq = rt.node_created();
+        let sequence_nr = match kind {
+            // AccumulateGrad runs as soon as it is ready (UINT64_MAX in PyTorch).
+            Kind::AccumulateGrad { .. } => u64::MAX,
+            Kind::Function { .. } => seq,
+        };
+        Node {
+            rt: rt.clone(),
+            sequence_nr,
+            kind,
+        }
+    }
+
+    /// PyTorch's class name of the node (`AddmmBackward0`, `AccumulateGrad`, ...).
+    pub fn name(&self) -> &'static str {
+        match &self.kind {
+            Kind::Function { formula, .. } => formula.name(),
+            Kind::AccumulateGrad { .. } => "AccumulateGrad",
+        }
+    }
+
+    /// Order of creation; later nodes run first among those ready.
+    pub fn sequence_nr(&self) -> u64 {
+        self.sequence_nr
+    }
+
+    /// `grad_fn.next_functions`: the node of each input, `None` where the input needs no grad.
+    pub fn next_functions(&self) -> Vec<Option<Rc<Node>>> {
+        match &self.kind {
+            Kind::Function { edges, .. } => edges
+                .borrow()
+                .iter()
+                .map(|e| e.as_ref().map(|e| e.node.clone()))
+                .collect(),
+            Kind::AccumulateGrad { .. } => Vec::new(),
+        }
+    }
+
+    /// The tensors this node saved for backward, in PyTorch's order and with its names.
+    pub fn saved_tensors(&self) -> Vec<SavedTensor> {
+        match &self.kind {
+            Kind::Function { saved, .. } => saved
+                .borrow()
+                .iter()
+                .map(|s| SavedTensor {
+                    name: s.name,
+                    tensor: match &s.state {
+                        SavedState::Saved { tensor, .. } => Some(tensor.clone()),
+                        SavedState::Released => None,
+                    },
+                })
+                .collect(),
+            Kind::AccumulateGrad { .. } => Vec::new(),
+        }
+    }
+
+    /// For AccumulateGrad: the leaf it accumulates into (held strongly, as in PyTorch).
+    pub fn variable(&self) -> Option<Tensor> {
+        match &self.kind {
+            Kind::AccumulateGrad { variable } => variable.borrow().clone(),
+            Kind::Function { .. } => None,
+        }
+    }
+
+    /// A saved tensor for the backward formula: released ones fail with PyTorch's
+    /// "backward through the graph a second time", modified ones with its version error.
+    pub(crate) fn unpack(&self, name: &'static str) -> Result<Tensor> {
+        let Kind::Function { saved, .. } = &self.kind else {
+            return Err(TensorError::Invalid(format!(
+                "{} saves nothing",
+                self.name()
+            )));
+        };
+        let saved = saved.borrow();
+        let Some(s) = saved.iter().find(|s| s.name == name) else {
+            return Err(TensorError::Invalid(format!(
+                "{} did not save `{name}`",
+                self.name()
+            )));
+        };
+        match &s.state {
+            SavedState::Released => Err(TensorError::BackwardTwice),
+            SavedState::Saved {
+                tensor,
+                version,
+                output_of,
+            } => {
+                let current = tensor.version();
+                if current != *version {
+                    let mut message = format!("[{}]", tensor.describe());
+                    if let Some(node) = output_of {
+                        message.push_str(&format!(", which is output 0 of {node},"));
+                    }
+                    message.push_str(&format!(
+                        " is at version {current}; expected version {version} instead. Hint: enable anomaly detection to find the operation that failed to compute its gradient, with torch.autograd.set_detect_anomaly(True)."
+                    ));
+                    return Err(TensorError::VersionMismatch(message));
+                }
+                Ok(tensor.clone())
+            }
+        }
+    }
+
+    /// Frees what the node saved (PyTorch's `release_variables`). The tensors are dropped
+    /// after the borrow ends so that graphs they hold can be torn down.
+    pub(crate) fn release_saved(&self) {
+        if let Kind::Function { saved, .. } = &self.kind {
+            let mut released = Vec::new();
+            for s in saved.borrow_mut().iter_mut() {
+                let old = std::mem::replace(&mut s.state, SavedState::Released);
+                released.push(old);
+            }
+            for old in released {
+                if let SavedState::Saved { tensor, .. } = old {
+                    drop_tensor(tensor);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn edge_nodes(&self) -> Vec<Option<(Rc<Node>, InputMeta)>> {
+        match &self.kind {
+            Kind::Function { edges, .. } => edges
+                .borrow()
+                .iter()
+                .map(|e| e.as_ref().map(|e| (e.node.clone(), e.meta.clone())))
+                .collect(),
+            Kind::AccumulateGrad { .. } => Vec::new(),
+        }
+    }
+
+    pub(crate) fn formula(&self) -> Option<&Formula> {
+        match &self.kind {
+            Kind::Function { formula, .. } => Some(formula),
+            Kind::AccumulateGrad { .. } => None,
+        }
+    }
+
+    /// Moves out everything through which this node holds other nodes, so that dropping it
+    /// recurses no further (see [`drop_graph`]).
+    fn take_children(&mut self, stack: &mut Vec<Rc<Node>>) {
+        match &mut self.kind {
+            Kind::Function { edges, saved, .. } => {
+                for edge in edges.get_mut().drain(..).flatten() {
+                    stack.push(edge.node);
+                }
+                for s in saved.get_mut().drain(..) {
+                    if let SavedState::Saved { tensor, .. } = s.state {
+                        take_tensor_children(tensor, stack);
+                    }
+                }
+            }
+            Kind::AccumulateGrad { variable } => {
+                if let Some(t) = variable.get_mut().take() {
+                    take_tensor_children(t, stack);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.rt.node_dropped();
+        let mut stack = Vec::new();
+        self.take_children(&mut stack);
+        for node in stack {
+            drop_graph(node);
+        }
+    }
+}
+
+/// Drops a tensor; when this was its last handle, its history goes through [`drop_graph`].
+fn take_tensor_children(tensor: Tensor, stack: &mut Vec<Rc<Node>>) {
+    if let Ok(mut inner) = Rc::try_unwrap(tensor.0) {
+        if let Some(node) = inner.grad_fn.get_mut().take() {
+            stack.push(node);
+        }
+        if let Some(grad) = inner.grad.get_mut().take() {
+            take_tensor_children(grad, stack);
+        }
+    }
+}
+
+fn drop_tensor(tensor: Tensor) {
+    let mut stack = Vec::new();
+    take_tensor_children(tensor, &mut stack);
+    for node in stack {
+        drop_graph(node);
+    }
+}
+
+/// Drops a reference to a node without recursing through the graph behind it: a chain of a
+/// million steps (`total_loss += loss` never detached) must not overflow the stack. PyTorch
+/// does the same with its `deleteNode`.
+pub(crate) fn drop_graph(root: Rc<Node>) {
+    let mut stack = vec![root];
+    while let Some(node) = stack.pop() {
+        if let Ok(mut node) = Rc::try_unwrap(node) {
+            node.take_children(&mut stack);
+        }
+    }
+}
+
+/// The edge along which a gradient reaches `t`: its grad_fn, or for a leaf that requires grad
+/// its AccumulateGrad node (created on first use and held weakly by the leaf).
+pub(crate) fn gradient_edge(t: &Tensor) -> Option<Edge> {
+    let meta = InputMeta {
+        shape: t.shape().to_vec(),
+        dtype: t.dtype(),
+        device: t.device(),
+    };
+    if let Some(node) = t.grad_fn() {
+        return Some(Edge { node, meta });
+    }
+    if !t.requires_grad() {
+        return None;
+    }
+    Some(Edge {
+        node: grad_accumulator(t),
+        meta,
+    })
+}
+
+pub(crate) fn grad_accumulator(t: &Tensor) -> Rc<Node> {
+    if let Some(node) = t.0.grad_accumulator.borrow().upgrade() {
+        return node;
+    }
+    let node = Rc::new(Node::new(
+        t.runtime(),
+        Kind::AccumulateGrad {
+            variable: RefCell::new(Some(t.clone())),
+        },
+    ));
+    *t.0.grad_accumulator.borrow_mut() = Rc::downgrade(&node);
+    node
+}
+
+/// Builds the node of one operation: created only when grad mode is on and an input requires
+/// grad; `needs(i)` says whether input `i` gets a gradient, which decides what is saved.
+pub(crate) struct NodeBuilder {
+    rt: Runtime,
+    edges: Vec<Option<Edge>>,
+    saved: Vec<Saved>,
+    outputs_to_save: Vec<&'static str>,
+}
+
+impl NodeBuilder {
+    pub(crate) fn new(inputs: &[&Tensor]) -> Option<NodeBuilder> {
+        let rt = inputs.first()?.runtime().clone();
+        if !rt.is_grad_enabled() || !inputs.iter().any(|t| t.requires_grad()) {
+            return None;
+        }
+        Some(NodeBuilder {
+            rt,
+            edges: inputs.iter().map(|t| gradient_edge(t)).collect(),
+            saved: Vec::new(),
+            outputs_to_save: Vec::new(),
+        })
+    }
+
+    pub(crate) fn needs(&self, input: usize) -> bool {
+        matches!(self.edges.get(input), Some(Some(_)))
+    }
+
+    /// Saves an input (or any tensor that is not this node's output) as it is now.
+    pub(crate) fn save(&mut self, name: &'static str, t: &Tensor) {
+        t.storage().promote_purpose(Purpose::SavedActivation);
+        self.saved.push(Saved {
+            name,
+            state: SavedState::Saved {
+                tensor: t.clone(),
+                version: t.version(),
+                output_of: t.grad_fn().map(|n| n.name()),
+            },
+        });
+    }
+
+    /// Saves the node's output under `name` when the node is attached.
+    pub(crate) fn save_output(&mut self, name: &'static str) {
+        self.outputs_to_save.push(name);
+    }
+
+    /// Creates the node and makes it `out`'s history (for in-place operations, replacing the
+    /// previous one, which is already an edge of the node).
+    pub(crate) fn finish(mut self, formula: Formula, out: &Tensor) {
+        let name = formula.name();
+        for output_name in std::mem::take(&mut self.outputs_to_save) {
+            // An alias of the output's storage without its history: saving the output itself
+            // would make a cycle (output -> node -> output).
+            out.storage().promote_purpose(Purpose::SavedActivation);
+            let alias = out.view_raw(out.shape().to_vec(), out.strides().to_vec(), out.0.offset);
+            self.saved.push(Saved {
+                name: output_name,
+                state: SavedState::Saved {
+                    version: out.version(),
+                    tensor: alias,
+                    output_of: Some(name),
+                },
+            });
+        }
+        let node = Rc::new(Node::new(
+            &self.rt,
+            Kind::Function {
+                formula,
+                edges: RefCell::new(self.edges),
+                saved: RefCell::new(self.saved),
+            },
+        ));
+        out.0.requires_grad.set(true);
+        out.set_grad_fn(Some(node));
+    }
+}

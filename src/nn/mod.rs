@@ -1,0 +1,280 @@
+//! Neural-network modules: the part of `torch.nn` scenarios use, with PyTorch's parameter
+//! creation (on the host, in registration order, PyTorch's default initialization) and its
+//! `module.to(device)` semantics (parameters keep their identity; the device copy replaces
+//! their data).
+//!
+//! ```
+//! use leakharness::device::Backend;
+//! use leakharness::nn::{Linear, Module, ReLU, Sequential, MSELoss};
+//! use leakharness::runtime::{Runtime, RuntimeOptions};
+//! use leakharness::tensor::Device;
+//!
+//! let rt = Runtime::new(Backend::Meta, RuntimeOptions::default()).unwrap();
+//! let model = Sequential::new(vec![
+//!     Box::new(Linear::new(&rt, 64, 256, true).unwrap()),
+//!     Box::new(ReLU::new(false)),
+//!     Box::new(Linear::new(&rt, 256, 10, true).unwrap()),
+//! ]);
+//! assert_eq!(rt.memory_allocated(), 0); // parameters start on the host
+//! model.to(Device::Cuda).unwrap();
+//! // weights of 64 KiB and 10 KiB, biases of 1 KiB and 40 bytes, each rounded to 512 bytes
+//! assert_eq!(rt.memory_allocated(), 65536 + 1024 + 10240 + 512);
+//! let x = rt.randn(&[32, 64], Device::Cuda).unwrap();
+//! let y = rt.randn(&[32, 10], Device::Cuda).unwrap();
+//! let loss = MSELoss::default().forward(&model.forward(&x).unwrap(), &y).unwrap();
+//! loss.backward(None, false).unwrap();
+//! assert!(model.parameters().iter().all(|p| p.grad().is_some()));
+//! ```
+
+use std::cell::Cell;
+
+use crate::alloc::Purpose;
+use crate::runtime::Runtime;
+pub use crate::tensor::Reduction;
+use crate::tensor::{DType, Device, Result, Tensor};
+
+/// A module: `forward` on one input, and its parameters.
+pub trait Module {
+    /// `module(x)`.
+    fn forward(&self, x: &Tensor) -> Result<Tensor>;
+
+    /// `module.parameters()`, in registration order (children first-to-last).
+    fn parameters(&self) -> Vec<Tensor>;
+
+    /// `module.train(mode)`.
+    fn train(&self, mode: bool);
+
+    /// `module.training`.
+    fn is_training(&self) -> bool;
+
+    /// `module.eval()`.
+    fn eval(&self) {
+        self.train(false);
+    }
+
+    /// `module.to(device)`: every parameter (and its `.grad`) gets a copy on `device` as its
+    /// data, keeping its identity; the old storage is freed when nothing else holds it.
+    /// Device copies of parameters are tagged as parameters, of gradients as gradients.
+    fn to(&self, device: Device) -> Result<()> {
+        for p in self.parameters() {
+            if p.device() != device {
+                p.set_data(&p.copy_for(device, Purpose::Parameter)?)?;
+            }
+            if let Some(g) = p.grad().filter(|g| g.device() != device) {
+                g.set_data(&g.copy_for(device, Purpose::Gradient)?)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `module.zero_grad(set_to_none)`: drop the gradients (the default), or zero them in
+    /// place, keeping their memory.
+    fn zero_grad(&self, set_to_none: bool) -> Result<()> {
+        zero_grads(&self.parameters(), set_to_none)
+    }
+}
+
+pub(crate) fn zero_grads(params: &[Tensor], set_to_none: bool) -> Result<()> {
+    for p in params {
+        if set_to_none {
+            p.set_grad(None);
+        } else if let Some(g) = p.grad() {
+            let _no_grad = p.runtime().no_grad();
+            g.zero_()?;
+        }
+    }
+    Ok(())
+}
+
+/// `nn.Linear(in_features, out_features, bias)`: `y = x @ weight.t() + bias`.
+#[derive(Debug)]
+pub struct Linear {
+    /// Shape (out_features, in_features).
+    pub weight: Tensor,
+    /// Shape (out_features).
+    pub bias: Option<Tensor>,
+    training: Cell<bool>,
+}
+
+impl Linear {
+    /// A layer with parameters on the host, initialized as PyTorch does
+    /// (`kaiming_uniform_(a=sqrt(5))` for the weight, which is U(-1/sqrt(in), 1/sqrt(in)), and
+    /// the same bound for the bias), from the host generator, weight first.
+    pub fn new(
+        rt: &Runtime,
+        in_features: usize,
+        out_features: usize,
+        bias: bool,
+    ) -> Result<Linear> {
+        let bound = if in_features > 0 {
+            1.0 / (in_features as f64).sqrt()
+        } else {
+            0.0
+        };
+        let weight = rt.empty(&[out_features, in_features], DType::F32, Device::Cpu)?;
+        let bias = if bias {
+            Some(rt.empty(&[out_features], DType::F32, Device::Cpu)?)
+        } else {
+            None
+        };
+        rt.uniform_(&weight, -bound, bound);
+        weight.set_requires_grad(true)?;
+        if let Some(b) = &bias {
+            rt.uniform_(b, -bound, bound);
+            b.set_requires_grad(true)?;
+        }
+        Ok(Linear {
+            weight,
+            bias,
+            training: Cell::new(true),
+        })
+    }
+}
+
+impl Module for Linear {
+    /// `F.linear`: `addmm(bias, x, weight.t())` for 2-D input with a bias, else
+    /// `x.matmul(weight.t())`.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let wt = self.weight.t()?;
+        match &self.bias {
+            Some(b) if x.dim() == 2 => b.addmm(x, &wt),
+            Some(b) => x.matmul(&wt)?.add(b),
+            None => x.matmul(&wt),
+        }
+    }
+
+    fn parameters(&self) -> Vec<Tensor> {
+        std::iter::once(self.weight.clone())
+            .chain(self.bias.clone())
+            .collect()
+    }
+
+    fn train(&self, mode: bool) {
+        self.training.set(mode);
+    }
+
+    fn is_training(&self) -> bool {
+        self.training.get()
+    }
+}
+
+/// `nn.ReLU(inplace)`.
+#[derive(Debug)]
+pub struct ReLU {
+    inplace: bool,
+    training: Cell<bool>,
+}
+
+impl ReLU {
+    /// `nn.ReLU(inplace=inplace)`.
+    pub fn new(inplace: bool) -> ReLU {
+        ReLU {
+            inplace,
+            training: Cell::new(true),
+        }
+    }
+}
+
+impl Module for ReLU {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if self.inplace {
+            x.relu_()
+        } else {
+            x.relu()
+        }
+    }
+
+    fn parameters(&self) -> Vec<Tensor> {
+        Vec::new()
+    }
+
+    fn train(&self, mode: bool) {
+        self.training.set(mode);
+    }
+
+    fn is_training(&self) -> bool {
+        self.training.get()
+    }
+}
+
+/// `nn.Sequential(*modules)`.
+pub struct Sequential {
+    modules: Vec<Box<dyn Module>>,
+    training: Cell<bool>,
+}
+
+impl std::fmt::Debug for Sequential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sequential")
+            .field("modules", &self.modules.len())
+            .finish()
+    }
+}
+
+impl Sequential {
+    /// Runs `modules` in order.
+    pub fn new(modules: Vec<Box<dyn Module>>) -> Sequential {
+        Sequential {
+            modules,
+            training: Cell::new(true),
+        }
+    }
+
+    /// The children.
+    pub fn modules(&self) -> &[Box<dyn Module>] {
+        &self.modules
+    }
+}
+
+impl Module for Sequential {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let mut h = x.clone();
+        for m in &self.modules {
+            h = m.forward(&h)?;
+        }
+        Ok(h)
+    }
+
+    fn parameters(&self) -> Vec<Tensor> {
+        self.modules.iter().flat_map(|m| m.parameters()).collect()
+    }
+
+    fn train(&self, mode: bool) {
+        self.training.set(mode);
+        for m in &self.modules {
+            m.train(mode);
+        }
+    }
+
+    fn is_training(&self) -> bool {
+        self.training.get()
+    }
+}
+
+/// `nn.MSELoss(reduction)`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MSELoss {
+    /// How the loss is reduced.
+    pub reduction: Reduction,
+}
+
+impl MSELoss {
+    /// `criterion(input, target)`.
+    pub fn forward(&self, input: &Tensor, target: &Tensor) -> Result<Tensor> {
+        input.mse_loss(target, self.reduction)
+    }
+}
+
+/// `nn.CrossEntropyLoss(reduction)` with class-index targets.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CrossEntropyLoss {
+    /// How the loss is reduced.
+    pub reduction: Reduction,
+}
+
+impl CrossEntropyLoss {
+    /// `criterion(input, target)`.
+    pub fn forward(&self, input: &Tensor, target: &Tensor) -> Result<Tensor> {
+        input.cross_entropy(target, self.reduction)
+    }
+}

@@ -1,0 +1,323 @@
+//! The runtime: one device behind a caching allocator, plus everything PyTorch keeps per thread
+//! (grad mode, random generators, autograd bookkeeping). A scenario runs on one runtime; tests
+//! run many runtimes side by side, so nothing here is global.
+//!
+//! ```
+//! use leakharness::device::Backend;
+//! use leakharness::runtime::{Runtime, RuntimeOptions};
+//! use leakharness::tensor::Device;
+//!
+//! let rt = Runtime::new(Backend::Cpu, RuntimeOptions::default()).unwrap();
+//! let x = rt.randn(&[32, 64], Device::Cuda).unwrap();
+//! assert_eq!(rt.memory_allocated(), 32 * 64 * 4);
+//! {
+//!     let _g = rt.no_grad();
+//!     assert!(!rt.is_grad_enabled());
+//! }
+//! assert!(rt.is_grad_enabled());
+//! drop(x);
+//! assert_eq!(rt.memory_allocated(), 0);
+//! ```
+
+use std::cell::{Cell, Ref, RefCell, RefMut};
+use std::rc::Rc;
+
+use crate::alloc::{CachingAllocator, StackCapture};
+use crate::device::{self, Backend, DeviceMemory};
+use crate::tensor::{Device, Result};
+
+/// How a runtime is set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RuntimeOptions {
+    /// Capacity of a simulated device (cpu, meta); `None` for the backend's default.
+    pub device_memory: Option<u64>,
+    /// Seed of both random generators (`torch.manual_seed`).
+    pub seed: u64,
+    /// Stack capture for allocations; `None` keeps the allocator's default.
+    pub stack_capture: Option<StackCapture>,
+}
+
+struct Inner {
+    allocator: RefCell<CachingAllocator>,
+    backend: Backend,
+    grad_enabled: Cell<bool>,
+    seed: Cell<u64>,
+    host_offset: Cell<u64>,
+    device_offset: Cell<u64>,
+    live_nodes: Cell<usize>,
+    next_sequence_nr: Cell<u64>,
+}
+
+/// A handle to one runtime; clones share it. Not `Send`: a runtime lives on one thread, which
+/// is what makes a per-runtime grad mode equivalent to PyTorch's thread-local one.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Rc<Inner>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("backend", &self.inner.backend)
+            .field("grad_enabled", &self.inner.grad_enabled.get())
+            .field("live_nodes", &self.inner.live_nodes.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// A runtime on a freshly opened device of `backend`.
+    pub fn new(backend: Backend, options: RuntimeOptions) -> Result<Runtime> {
+        let device = device::open(backend, options.device_memory)?;
+        Ok(Runtime::with_device(device, options))
+    }
+
+    /// A runtime over a device opened by the caller (a fault-injecting one, say).
+    /// `options.device_memory` is ignored: the device already has its capacity.
+    pub fn with_device(device: Box<dyn DeviceMemory>, options: RuntimeOptions) -> Runtime {
+        let backend = device.backend();
+        let mut allocator = CachingAllocator::new(device);
+        if let Some(capture) = options.stack_capture {
+            allocator.set_stack_capture(capture);
+        }
+        Runtime {
+            inner: Rc::new(Inner {
+                allocator: RefCell::new(allocator),
+                backend,
+                grad_enabled: Cell::new(true),
+                seed: Cell::new(options.seed),
+                host_offset: Cell::new(0),
+                device_offset: Cell::new(0),
+                live_nodes: Cell::new(0),
+                next_sequence_nr: Cell::new(0),
+            }),
+        }
+    }
+
+    /// The backend of the device.
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    /// The allocator, as a cell, for [`LocationGuard`](crate::alloc::LocationGuard).
+    pub fn allocator_cell(&self) -> &RefCell<CachingAllocator> {
+        &self.inner.allocator
+    }
+
+    /// The allocator, for statistics, snapshots and the history.
+    pub fn allocator(&self) -> Ref<'_, CachingAllocator> {
+        self.inner.allocator.borrow()
+    }
+
+    /// The allocator, for `empty_cache()`, limits and peak resets.
+    pub fn allocator_mut(&self) -> RefMut<'_, CachingAllocator> {
+        self.inner.allocator.borrow_mut()
+    }
+
+    /// `torch.cuda.memory_allocated()`.
+    pub fn memory_allocated(&self) -> u64 {
+        self.allocator().memory_allocated()
+    }
+
+    /// `torch.cuda.memory_reserved()`.
+    pub fn memory_reserved(&self) -> u64 {
+        self.allocator().memory_reserved()
+    }
+
+    /// `torch.is_grad_enabled()`.
+    pub fn is_grad_enabled(&self) -> bool {
+        self.inner.grad_enabled.get()
+    }
+
+    /// `torch.no_grad()`: grad mode is off until the guard is dropped.
+    #[must_use = "grad mode is restored when the guard is dropped"]
+    pub fn no_grad(&self) -> GradModeGuard {
+        self.set_grad_enabled(false)
+    }
+
+    /// `torch.enable_grad()`: grad mode is on until the guard is dropped.
+    #[must_use = "grad mode is restored when the guard is dropped"]
+    pub fn enable_grad(&self) -> GradModeGuard {
+        self.set_grad_enabled(true)
+    }
+
+    /// `torch.set_grad_enabled(mode)`, restored when the guard is dropped.
+    #[must_use = "grad mode is restored when the guard is dropped"]
+    pub fn set_grad_enabled(&self, enabled: bool) -> GradModeGuard {
+        let previous = self.inner.grad_enabled.replace(enabled);
+        GradModeGuard {
+            rt: self.clone(),
+            previous,
+        }
+    }
+
+    /// `torch.manual_seed(seed)`: reseeds and rewinds both generators.
+    pub fn manual_seed(&self, seed: u64) {
+        self.inner.seed.set(seed);
+        self.inner.host_offset.set(0);
+        self.inner.device_offset.set(0);
+    }
+
+    /// Autograd nodes alive now, AccumulateGrad nodes included (see `docs/autograd.md`):
+    /// a graph kept alive shows here even when it holds no memory.
+    pub fn live_nodes(&self) -> usize {
+        self.inner.live_nodes.get()
+    }
+
+    pub(crate) fn node_created(&self) -> u64 {
+        self.inner.live_nodes.set(self.inner.live_nodes.get() + 1);
+        let seq = self.inner.next_sequence_nr.get();
+        self.inner.next_sequence_nr.set(seq + 1);
+        seq
+    }
+
+    pub(crate) fn node_dropped(&self) {
+        self.inner.live_nodes.set(self.inner.live_nodes.get() - 1);
+    }
+
+    /// Reserves `n` 32-bit random numbers of `device`'s generator and returns a stream over
+    /// them. Each draw starts on a fresh Philox block, so a kernel drawing element `i` of a
+    /// tensor needs only the offset this returns and `i`.
+    pub(crate) fn random_stream(&self, device: Device, n: usize) -> Philox {
+        let offset = match device {
+            Device::Cpu => &self.inner.host_offset,
+            Device::Cuda => &self.inner.device_offset,
+        };
+        let start = offset.get();
+        offset.set(start + (n as u64).div_ceil(4));
+        Philox::new(self.inner.seed.get(), start)
+    }
+
+    pub(crate) fn same(&self, other: &Runtime) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+/// Restores the previous grad mode when dropped.
+#[derive(Debug)]
+pub struct GradModeGuard {
+    rt: Runtime,
+    previous: bool,
+}
+
+impl Drop for GradModeGuard {
+    fn drop(&mut self) {
+        self.rt.inner.grad_enabled.set(self.previous);
+    }
+}
+
+/// Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3"), the counter
+/// based generator cuRAND and PyTorch's CUDA generator use: the numbers depend only on the
+/// seed and the counter, so a CUDA kernel can reproduce the cpu backend's values.
+pub(crate) struct Philox {
+    key: [u32; 2],
+    counter: u64,
+    block: [u32; 4],
+    used: usize,
+}
+
+impl Philox {
+    fn new(seed: u64, counter: u64) -> Self {
+        Philox {
+            key: [seed as u32, (seed >> 32) as u32],
+            counter,
+            block: [0; 4],
+            used: 4,
+        }
+    }
+
+    fn round(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
+        const M0: u64 = 0xD251_1F53;
+        const M1: u64 = 0xCD9E_8D57;
+        let p0 = M0 * ctr[0] as u64;
+        let p1 = M1 * ctr[2] as u64;
+        [
+            (p1 >> 32) as u32 ^ ctr[1] ^ key[0],
+            p1 as u32,
+            (p0 >> 32) as u32 ^ ctr[3] ^ key[1],
+            p0 as u32,
+        ]
+    }
+
+    fn block(counter: u64, mut key: [u32; 2]) -> [u32; 4] {
+        let mut ctr = [counter as u32, (counter >> 32) as u32, 0, 0];
+        for i in 0..10 {
+            if i > 0 {
+                key[0] = key[0].wrapping_add(0x9E37_79B9);
+                key[1] = key[1].wrapping_add(0xBB67_AE85);
+            }
+            ctr = Self::round(ctr, key);
+        }
+        ctr
+    }
+
+    /// The next 32-bit number.
+    pub(crate) fn next_u32(&mut self) -> u32 {
+        if self.used == 4 {
+            self.block = Self::block(self.counter, self.key);
+            self.counter += 1;
+            self.used = 0;
+        }
+        let x = self.block[self.used];
+        self.used += 1;
+        x
+    }
+
+    /// Uniform in [0, 1), from the top 24 bits: every value is an exact f32.
+    pub(crate) fn uniform(&mut self) -> f32 {
+        (self.next_u32() >> 8) as f32 * (1.0 / 16_777_216.0)
+    }
+
+    /// `n` standard normal numbers by Box–Muller on pairs of uniforms, in f64 then rounded.
+    pub(crate) fn normals(&mut self, n: usize) -> Vec<f32> {
+        let mut out = Vec::with_capacity(n + 1);
+        while out.len() < n {
+            let u1 = ((self.next_u32() >> 8) as f64 + 1.0) / 16_777_216.0;
+            let u2 = (self.next_u32() >> 8) as f64 / 16_777_216.0;
+            let r = (-2.0 * u1.ln()).sqrt();
+            let theta = 2.0 * std::f64::consts::PI * u2;
+            out.push((r * theta.cos()) as f32);
+            out.push((r * theta.sin()) as f32);
+        }
+        out.truncate(n);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn philox_matches_the_published_known_answer() {
+        // Known-answer test from the Random123 distribution (kat_vectors, philox4x32 10 rounds):
+        // counter and key all zeros.
+        let block = Philox::block(0, [0, 0]);
+        assert_eq!(block, [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]);
+    }
+
+    #[test]
+    fn grad_mode_guards_nest_and_restore() {
+        let rt = Runtime::new(Backend::Meta, RuntimeOptions::default()).unwrap();
+        {
+            let _a = rt.no_grad();
+            {
+                let _b = rt.enable_grad();
+                assert!(rt.is_grad_enabled());
+            }
+            assert!(!rt.is_grad_enabled());
+        }
+        assert!(rt.is_grad_enabled());
+    }
+
+    #[test]
+    fn streams_advance_by_whole_blocks_and_reseed_rewinds() {
+        let rt = Runtime::new(Backend::Meta, RuntimeOptions::default()).unwrap();
+        let a = rt.random_stream(Device::Cuda, 3).next_u32();
+        let b = rt.random_stream(Device::Cuda, 1).next_u32();
+        assert_ne!(a, b);
+        assert_eq!(b, Philox::block(1, [0, 0])[0]);
+        rt.manual_seed(0);
+        assert_eq!(rt.random_stream(Device::Cuda, 1).next_u32(), a);
+    }
+}

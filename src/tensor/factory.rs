@@ -1,0 +1,113 @@
+//! Tensor factories (`torch.randn`, `torch.zeros`, ...). Their device memory is tagged as the
+//! user's own tensors.
+
+use super::{DType, Device, Result, Tensor, TensorError};
+use crate::alloc::Purpose;
+use crate::runtime::Runtime;
+
+impl Runtime {
+    fn user_tensor(&self, shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        Tensor::empty_for(self, shape, dtype, device, Purpose::UserTensor)
+    }
+
+    /// `torch.empty(shape, dtype=dtype, device=device)`: values are whatever the memory holds
+    /// (zeros on the host).
+    pub fn empty(&self, shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        self.user_tensor(shape, dtype, device)
+    }
+
+    /// `torch.zeros(shape, dtype=dtype, device=device)`.
+    pub fn zeros(&self, shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        let t = self.user_tensor(shape, dtype, device)?;
+        t.write_f32(&vec![0.0; t.numel()]);
+        Ok(t)
+    }
+
+    /// `torch.ones(shape, dtype=dtype, device=device)`.
+    pub fn ones(&self, shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        let t = self.user_tensor(shape, dtype, device)?;
+        t.write_f32(&vec![1.0; t.numel()]);
+        Ok(t)
+    }
+
+    /// `torch.randn(shape, device=device)`: float32 standard normal from the device's
+    /// generator (see [`Runtime::manual_seed`]).
+    pub fn randn(&self, shape: &[usize], device: Device) -> Result<Tensor> {
+        let t = self.user_tensor(shape, DType::F32, device)?;
+        let mut stream = self.random_stream(device, t.numel().next_multiple_of(2));
+        if t.has_data() {
+            t.write_f32(&stream.normals(t.numel()));
+        }
+        Ok(t)
+    }
+
+    /// `torch.rand(shape, device=device)`: float32 uniform in [0, 1).
+    pub fn rand(&self, shape: &[usize], device: Device) -> Result<Tensor> {
+        let t = self.user_tensor(shape, DType::F32, device)?;
+        let mut stream = self.random_stream(device, t.numel());
+        if t.has_data() {
+            let v: Vec<f32> = (0..t.numel()).map(|_| stream.uniform()).collect();
+            t.write_f32(&v);
+        }
+        Ok(t)
+    }
+
+    /// `torch.randint(low, high, shape, device=device)`: int64 uniform in [low, high).
+    pub fn randint(&self, low: i64, high: i64, shape: &[usize], device: Device) -> Result<Tensor> {
+        if high <= low {
+            return Err(TensorError::Invalid(format!(
+                "random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
+            )));
+        }
+        let t = self.user_tensor(shape, DType::I64, device)?;
+        let mut stream = self.random_stream(device, t.numel());
+        if t.has_data() {
+            let span = (high - low) as u64;
+            let v: Vec<i64> = (0..t.numel())
+                .map(|_| low + (stream.next_u32() as u64 % span) as i64)
+                .collect();
+            t.write_i64(&v);
+        }
+        Ok(t)
+    }
+
+    /// `torch.tensor(data, device=device)` for float data of `shape`.
+    pub fn tensor(&self, data: &[f32], shape: &[usize], device: Device) -> Result<Tensor> {
+        self.check_len(data.len(), shape)?;
+        let t = self.user_tensor(shape, DType::F32, device)?;
+        t.write_f32(data);
+        Ok(t)
+    }
+
+    /// `torch.tensor(data, device=device)` for int64 data of `shape`.
+    pub fn tensor_i64(&self, data: &[i64], shape: &[usize], device: Device) -> Result<Tensor> {
+        self.check_len(data.len(), shape)?;
+        let t = self.user_tensor(shape, DType::I64, device)?;
+        t.write_i64(data);
+        Ok(t)
+    }
+
+    fn check_len(&self, len: usize, shape: &[usize]) -> Result<()> {
+        let numel: usize = shape.iter().product();
+        if len != numel {
+            return Err(TensorError::Invalid(format!(
+                "shape '{}' is invalid for input of size {len}",
+                super::format_shape(shape)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Fills a float tensor with U(low, high) in place from its device's generator
+    /// (`tensor.uniform_`), as nn's initializers do. Leaves it at the next version.
+    pub(crate) fn uniform_(&self, t: &Tensor, low: f64, high: f64) {
+        let mut stream = self.random_stream(t.device(), t.numel());
+        if t.has_data() {
+            let v: Vec<f32> = (0..t.numel())
+                .map(|_| (low + (high - low) * stream.uniform() as f64) as f32)
+                .collect();
+            t.write_f32(&v);
+        }
+        t.bump_version();
+    }
+}

@@ -1,0 +1,299 @@
+//! Loss functions, decomposed as PyTorch decomposes them, so that their intermediate
+//! allocations (the element-wise loss before reduction, log_softmax's output, nll_loss's
+//! total_weight) are the ones PyTorch makes.
+
+use super::ops::{broadcast_shapes, wrap_dim};
+use super::{format_shape, DType, Result, Tensor, TensorError};
+use crate::autograd::{Formula, NodeBuilder};
+
+/// How a loss reduces over elements (`reduction=` in PyTorch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reduction {
+    /// One loss per element.
+    None,
+    /// The mean (PyTorch's default).
+    #[default]
+    Mean,
+    /// The sum.
+    Sum,
+}
+
+impl Tensor {
+    /// `F.mse_loss(self, target, reduction)`. The element-wise loss is allocated, then reduced
+    /// into a second allocation and freed, as the CUDA kernel does. MseLossBackward0 saves
+    /// `self` and `target`.
+    pub fn mse_loss(&self, target: &Tensor, reduction: Reduction) -> Result<Tensor> {
+        let shape = broadcast_shapes(self.shape(), target.shape())?;
+        // broadcast_tensors returns the operands themselves when no expansion is needed.
+        let input = if self.shape() == shape.as_slice() {
+            self.clone()
+        } else {
+            self.expand(&shape)?
+        };
+        let target = if target.shape() == shape.as_slice() {
+            target.clone()
+        } else {
+            target.expand(&shape)?
+        };
+        let squared = input.binary_squared_difference(&target)?;
+        let out = match reduction {
+            Reduction::None => squared,
+            Reduction::Mean => squared.reduce_all(true)?,
+            Reduction::Sum => squared.reduce_all(false)?,
+        };
+        if let Some(mut b) = NodeBuilder::new(&[&input, &target]) {
+            b.save("self", &input);
+            b.save("target", &target);
+            b.finish(Formula::MseLoss { reduction }, &out);
+        }
+        Ok(out)
+    }
+
+    fn binary_squared_difference(&self, target: &Tensor) -> Result<Tensor> {
+        let device = super::ops::common_device(self, target)?;
+        let out = Tensor::empty_on(self.runtime(), self.shape(), DType::F32, device)?;
+        if let (Some(x), Some(y)) = (self.read_f32(), target.read_f32()) {
+            out.write_f32(
+                &x.iter()
+                    .zip(&y)
+                    .map(|(&a, &b)| (a - b) * (a - b))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Sum or mean of all elements into a new 0-dim tensor, without autograd.
+    fn reduce_all(&self, mean: bool) -> Result<Tensor> {
+        let out = Tensor::empty_on(self.runtime(), &[], DType::F32, self.device())?;
+        if let Some(x) = self.read_f32() {
+            let s: f64 = x.iter().map(|&v| v as f64).sum();
+            let s = if mean { s / self.numel() as f64 } else { s };
+            out.write_f32(&[s as f32]);
+        }
+        Ok(out)
+    }
+
+    /// `F.log_softmax(self, dim)`. LogSoftmaxBackward0 saves the result.
+    pub fn log_softmax(&self, dim: isize) -> Result<Tensor> {
+        let d = wrap_dim(dim, self.dim())?;
+        if self.dtype() != DType::F32 {
+            return Err(TensorError::Invalid(format!(
+                "\"log_softmax\" not implemented for '{}'",
+                match self.dtype() {
+                    DType::I64 => "Long",
+                    _ => "Bool",
+                }
+            )));
+        }
+        let out = Tensor::empty_on(self.runtime(), self.shape(), DType::F32, self.device())?;
+        if let Some(x) = self.read_f32() {
+            let (outer, size, inner) = split_at_dim(self.shape(), d);
+            let mut y = vec![0f32; x.len()];
+            for o in 0..outer {
+                for i in 0..inner {
+                    let at = |k: usize| (o * size + k) * inner + i;
+                    let max = (0..size)
+                        .map(|k| x[at(k)])
+                        .fold(f32::NEG_INFINITY, f32::max);
+                    let lse = (0..size)
+                        .map(|k| ((x[at(k)] - max) as f64).exp())
+                        .sum::<f64>()
+                        .ln() as f32
+                        + max;
+                    for k in 0..size {
+                        y[at(k)] = x[at(k)] - lse;
+                    }
+                }
+            }
+            out.write_f32(&y);
+        }
+        if let Some(mut b) = NodeBuilder::new(&[self]) {
+            b.save_output("result");
+            b.finish(Formula::LogSoftmax { dim: d }, &out);
+        }
+        Ok(out)
+    }
+
+    /// `F.nll_loss(self, target, reduction)` for `self` of shape (N, C) and int64 class
+    /// indices `target` of shape (N), ignore_index -100. Allocates the output, then the 0-dim
+    /// `total_weight`; NllLossBackward0 saves `self`, `target` and `total_weight`.
+    pub fn nll_loss(&self, target: &Tensor, reduction: Reduction) -> Result<Tensor> {
+        let ignore_index = -100;
+        if self.dim() != 2 {
+            return Err(TensorError::Unsupported(format!(
+                "nll_loss on a {}-D input (only (N, C) inputs)",
+                self.dim()
+            )));
+        }
+        if target.dtype() != DType::I64 {
+            return Err(TensorError::Invalid(format!(
+                "expected scalar type Long but found {}",
+                match target.dtype() {
+                    DType::F32 => "Float",
+                    _ => "Bool",
+                }
+            )));
+        }
+        if target.dim() != 1 || target.shape()[0] != self.shape()[0] {
+            return Err(TensorError::Invalid(format!(
+                "Expected input batch_size ({}) to match target batch_size ({}).",
+                self.shape()[0],
+                target.shape().first().copied().unwrap_or(0)
+            )));
+        }
+        let device = super::ops::common_device(self, target)?;
+        let (n, c) = (self.shape()[0], self.shape()[1]);
+        let out_shape: Vec<usize> = if reduction == Reduction::None {
+            vec![n]
+        } else {
+            vec![]
+        };
+        let out = Tensor::empty_on(self.runtime(), &out_shape, DType::F32, device)?;
+        let total_weight = Tensor::empty_on(self.runtime(), &[], DType::F32, device)?;
+        if let (Some(x), Some(t)) = (self.read_f32(), target.read_i64()) {
+            let mut losses = vec![0f32; n];
+            let mut count = 0usize;
+            for (i, &class) in t.iter().enumerate() {
+                if class == ignore_index {
+                    continue;
+                }
+                if class < 0 || class as usize >= c {
+                    return Err(TensorError::Invalid(format!(
+                        "Target {class} is out of bounds."
+                    )));
+                }
+                losses[i] = -x[i * c + class as usize];
+                count += 1;
+            }
+            total_weight.write_f32(&[count as f32]);
+            let sum: f64 = losses.iter().map(|&v| v as f64).sum();
+            match reduction {
+                Reduction::None => out.write_f32(&losses),
+                Reduction::Sum => out.write_f32(&[sum as f32]),
+                Reduction::Mean => out.write_f32(&[(sum / count as f64) as f32]),
+            }
+        }
+        if let Some(mut b) = NodeBuilder::new(&[self, target]) {
+            b.save("self", self);
+            b.save("target", target);
+            b.save("total_weight", &total_weight);
+            b.finish(
+                Formula::NllLoss {
+                    reduction,
+                    ignore_index,
+                },
+                &out,
+            );
+        }
+        Ok(out)
+    }
+
+    /// `F.cross_entropy(self, target, reduction)` with class-index targets: `log_softmax`
+    /// over dimension 1, then `nll_loss`, as `cross_entropy_loss` runs them.
+    pub fn cross_entropy(&self, target: &Tensor, reduction: Reduction) -> Result<Tensor> {
+        if self.dim() != 2 {
+            return Err(TensorError::Unsupported(format!(
+                "cross_entropy on a {}-D input (only (N, C) inputs with class indices)",
+                self.dim()
+            )));
+        }
+        self.log_softmax(1)?.nll_loss(target, reduction)
+    }
+}
+
+fn split_at_dim(shape: &[usize], d: usize) -> (usize, usize, usize) {
+    (
+        shape[..d].iter().product(),
+        shape[d],
+        shape[d + 1..].iter().product(),
+    )
+}
+
+/// `mse_loss_backward(grad, input, target, reduction)`: one allocation of the input's shape.
+pub(crate) fn mse_loss_backward(
+    grad: &Tensor,
+    input: &Tensor,
+    target: &Tensor,
+    reduction: Reduction,
+) -> Result<Tensor> {
+    let out = Tensor::empty_on(input.runtime(), input.shape(), DType::F32, input.device())?;
+    let norm = if reduction == Reduction::Mean {
+        2.0 / input.numel() as f32
+    } else {
+        2.0
+    };
+    let g = if grad.dim() == 0 {
+        grad.read_f32().map(|v| vec![v[0]; input.numel()])
+    } else if grad.shape() == input.shape() {
+        grad.read_f32()
+    } else {
+        return Err(TensorError::Invalid(format!(
+            "mse_loss_backward: grad of shape {} for input of shape {}",
+            format_shape(grad.shape()),
+            format_shape(input.shape())
+        )));
+    };
+    if let (Some(g), Some(x), Some(y)) = (g, input.read_f32(), target.read_f32()) {
+        let v: Vec<f32> = g
+            .iter()
+            .zip(x.iter().zip(&y))
+            .map(|(&g, (&x, &y))| norm * (x - y) * g)
+            .collect();
+        out.write_f32(&v);
+    }
+    Ok(out)
+}
+
+/// `_log_softmax_backward_data`: `grad - exp(result) * grad.sum(dim, keepdim)`, one
+/// allocation.
+pub(crate) fn log_softmax_backward(grad: &Tensor, result: &Tensor, dim: usize) -> Result<Tensor> {
+    let out = Tensor::empty_on(grad.runtime(), grad.shape(), DType::F32, grad.device())?;
+    if let (Some(g), Some(r)) = (grad.read_f32(), result.read_f32()) {
+        let (outer, size, inner) = split_at_dim(grad.shape(), dim);
+        let mut v = vec![0f32; g.len()];
+        for o in 0..outer {
+            for i in 0..inner {
+                let at = |k: usize| (o * size + k) * inner + i;
+                let s: f32 = (0..size).map(|k| g[at(k)]).sum();
+                for k in 0..size {
+                    v[at(k)] = g[at(k)] - r[at(k)].exp() * s;
+                }
+            }
+        }
+        out.write_f32(&v);
+    }
+    Ok(out)
+}
+
+/// `nll_loss_backward`: zeros of the input's shape with `-grad` (over total_weight for the
+/// mean) at each target class; one allocation.
+pub(crate) fn nll_loss_backward(
+    grad: &Tensor,
+    input: &Tensor,
+    target: &Tensor,
+    reduction: Reduction,
+    ignore_index: i64,
+    total_weight: &Tensor,
+) -> Result<Tensor> {
+    let out = Tensor::empty_on(input.runtime(), input.shape(), DType::F32, input.device())?;
+    if let (Some(g), Some(t), Some(w)) =
+        (grad.read_f32(), target.read_i64(), total_weight.read_f32())
+    {
+        let c = input.shape()[1];
+        let mut v = vec![0f32; input.numel()];
+        for (i, &class) in t.iter().enumerate() {
+            if class == ignore_index || class < 0 || class as usize >= c {
+                continue;
+            }
+            v[i * c + class as usize] = match reduction {
+                Reduction::None => -g[i],
+                Reduction::Sum => -g[0],
+                Reduction::Mean => -g[0] / w[0],
+            };
+        }
+        out.write_f32(&v);
+    }
+    Ok(out)
+}

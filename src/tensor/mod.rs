@@ -1,0 +1,477 @@
+//! Tensors: reference-counted handles over shared storages, with PyTorch's autograd metadata.
+//!
+//! A [`Tensor`] is what a Python variable holds: cloning the handle is `b = a` in Python, not
+//! `a.clone()` (that is [`Tensor::clone_tensor`]). Views ([`Tensor::t`], [`Tensor::detach`],
+//! [`Tensor::expand`]) share their base's storage and version counter; device storages give
+//! their block back to the allocator when the last tensor using them goes.
+//!
+//! ```
+//! use leakharness::device::Backend;
+//! use leakharness::runtime::{Runtime, RuntimeOptions};
+//! use leakharness::tensor::Device;
+//!
+//! let rt = Runtime::new(Backend::Cpu, RuntimeOptions::default()).unwrap();
+//! let w = rt.randn(&[64, 10], Device::Cuda).unwrap().requires_grad_(true).unwrap();
+//! let x = rt.randn(&[32, 64], Device::Cuda).unwrap();
+//! let loss = x.matmul(&w).unwrap().relu().unwrap().sum().unwrap();
+//! loss.backward(None, false).unwrap();
+//! let grad = w.grad().unwrap();
+//! assert_eq!(grad.shape(), &[64, 10]);
+//! assert!(loss.item().unwrap() >= 0.0);
+//! ```
+
+mod data;
+mod error;
+mod factory;
+mod loss;
+mod ops;
+mod storage;
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::rc::{Rc, Weak};
+
+pub use error::{Result, TensorError};
+pub use loss::Reduction;
+pub(crate) use loss::{log_softmax_backward, mse_loss_backward, nll_loss_backward};
+
+use crate::alloc::{BlockId, Purpose};
+use crate::autograd::{self, Node};
+use crate::runtime::Runtime;
+use storage::Storage;
+
+/// Element type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DType {
+    /// `torch.float32`.
+    F32,
+    /// `torch.int64`.
+    I64,
+    /// `torch.bool`.
+    Bool,
+}
+
+impl DType {
+    /// Bytes per element, as PyTorch stores them.
+    pub fn size(self) -> usize {
+        match self {
+            DType::F32 => 4,
+            DType::I64 => 8,
+            DType::Bool => 1,
+        }
+    }
+
+    /// Whether tensors of this type can require grad.
+    pub fn is_floating_point(self) -> bool {
+        self == DType::F32
+    }
+
+    fn legacy_name(self) -> &'static str {
+        match self {
+            DType::F32 => "FloatTensor",
+            DType::I64 => "LongTensor",
+            DType::Bool => "BoolTensor",
+        }
+    }
+
+    fn short_name(self) -> &'static str {
+        match self {
+            DType::F32 => "Float",
+            DType::I64 => "Long",
+            DType::Bool => "Bool",
+        }
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DType::F32 => "torch.float32",
+            DType::I64 => "torch.int64",
+            DType::Bool => "torch.bool",
+        })
+    }
+}
+
+/// Where a tensor lives, as a scenario sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Device {
+    /// The runtime's device (real or simulated): counted by the allocator.
+    Cuda,
+    /// Host memory: not device memory, not counted.
+    Cpu,
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Device::Cuda => "cuda:0",
+            Device::Cpu => "cpu",
+        })
+    }
+}
+
+/// A Python number: ints keep integer tensors integer, floats make them float, as in PyTorch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scalar {
+    /// A Python `int`.
+    Int(i64),
+    /// A Python `float`.
+    Float(f64),
+}
+
+impl Scalar {
+    /// The value as a float.
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Scalar::Int(i) => i as f64,
+            Scalar::Float(f) => f,
+        }
+    }
+}
+
+impl From<f64> for Scalar {
+    fn from(v: f64) -> Self {
+        Scalar::Float(v)
+    }
+}
+
+impl From<f32> for Scalar {
+    fn from(v: f32) -> Self {
+        Scalar::Float(v as f64)
+    }
+}
+
+impl From<i64> for Scalar {
+    fn from(v: i64) -> Self {
+        Scalar::Int(v)
+    }
+}
+
+impl From<i32> for Scalar {
+    fn from(v: i32) -> Self {
+        Scalar::Int(v as i64)
+    }
+}
+
+pub(crate) struct TensorImpl {
+    pub(crate) rt: Runtime,
+    /// Replaced only by `set_data` (what `module.to(device)` does to parameters).
+    pub(crate) storage: RefCell<Rc<Storage>>,
+    pub(crate) shape: Vec<usize>,
+    /// In elements.
+    pub(crate) strides: Vec<usize>,
+    /// In elements.
+    pub(crate) offset: usize,
+    pub(crate) dtype: DType,
+    pub(crate) is_view: bool,
+    pub(crate) requires_grad: Cell<bool>,
+    pub(crate) grad: RefCell<Option<Tensor>>,
+    pub(crate) grad_fn: RefCell<Option<Rc<Node>>>,
+    /// Held weakly, as PyTorch does: the graph owns the AccumulateGrad node, not the leaf.
+    pub(crate) grad_accumulator: RefCell<Weak<Node>>,
+}
+
+impl Drop for TensorImpl {
+    fn drop(&mut self) {
+        if let Some(node) = self.grad_fn.get_mut().take() {
+            autograd::drop_graph(node);
+        }
+    }
+}
+
+/// A tensor handle. `Clone` gives another handle to the same tensor.
+#[derive(Clone)]
+pub struct Tensor(pub(crate) Rc<TensorImpl>);
+
+impl fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Tensor");
+        d.field("shape", &self.shape())
+            .field("dtype", &self.dtype())
+            .field("device", &self.device());
+        if self.requires_grad() {
+            d.field("requires_grad", &true);
+        }
+        if let Some(node) = self.grad_fn() {
+            d.field("grad_fn", &node.name());
+        }
+        d.finish()
+    }
+}
+
+pub(crate) fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
+    let mut strides = vec![1; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        strides[i] = strides[i + 1] * shape[i + 1].max(1);
+    }
+    strides
+}
+
+pub(crate) fn format_shape(shape: &[usize]) -> String {
+    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+    format!("[{}]", dims.join(", "))
+}
+
+impl Tensor {
+    /// A fresh contiguous tensor; device memory is allocated as a temporary.
+    pub(crate) fn empty_on(
+        rt: &Runtime,
+        shape: &[usize],
+        dtype: DType,
+        device: Device,
+    ) -> Result<Tensor> {
+        Tensor::empty_for(rt, shape, dtype, device, Purpose::Temporary)
+    }
+
+    /// A fresh contiguous tensor whose device memory is tagged with `purpose`.
+    pub(crate) fn empty_for(
+        rt: &Runtime,
+        shape: &[usize],
+        dtype: DType,
+        device: Device,
+        purpose: Purpose,
+    ) -> Result<Tensor> {
+        let numel = shape.iter().product();
+        let storage = Rc::new(Storage::new(rt, device, numel, dtype, purpose)?);
+        Ok(Tensor::from_parts(
+            rt,
+            storage,
+            shape.to_vec(),
+            contiguous_strides(shape),
+            0,
+            dtype,
+            false,
+        ))
+    }
+
+    fn from_parts(
+        rt: &Runtime,
+        storage: Rc<Storage>,
+        shape: Vec<usize>,
+        strides: Vec<usize>,
+        offset: usize,
+        dtype: DType,
+        is_view: bool,
+    ) -> Tensor {
+        Tensor(Rc::new(TensorImpl {
+            rt: rt.clone(),
+            storage: RefCell::new(storage),
+            shape,
+            strides,
+            offset,
+            dtype,
+            is_view,
+            requires_grad: Cell::new(false),
+            grad: RefCell::new(None),
+            grad_fn: RefCell::new(None),
+            grad_accumulator: RefCell::new(Weak::new()),
+        }))
+    }
+
+    /// A view of the same storage with another geometry; no autograd history.
+    pub(crate) fn view_raw(&self, shape: Vec<usize>, strides: Vec<usize>, offset: usize) -> Tensor {
+        Tensor::from_parts(
+            &self.0.rt,
+            self.storage(),
+            shape,
+            strides,
+            offset,
+            self.0.dtype,
+            true,
+        )
+    }
+
+    pub(crate) fn storage(&self) -> Rc<Storage> {
+        self.0.storage.borrow().clone()
+    }
+
+    /// Tensors (views included) using this storage now.
+    pub(crate) fn storage_use_count(&self) -> usize {
+        Rc::strong_count(&self.0.storage.borrow())
+    }
+
+    /// The runtime this tensor belongs to.
+    pub fn runtime(&self) -> &Runtime {
+        &self.0.rt
+    }
+
+    /// Sizes, outermost first (`tensor.shape`).
+    pub fn shape(&self) -> &[usize] {
+        &self.0.shape
+    }
+
+    /// Number of dimensions.
+    pub fn dim(&self) -> usize {
+        self.0.shape.len()
+    }
+
+    /// Strides in elements.
+    pub fn strides(&self) -> &[usize] {
+        &self.0.strides
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.0.shape.iter().product()
+    }
+
+    /// Element type.
+    pub fn dtype(&self) -> DType {
+        self.0.dtype
+    }
+
+    /// Where the tensor lives.
+    pub fn device(&self) -> Device {
+        self.0.storage.borrow().device()
+    }
+
+    /// Whether elements are laid out row-major without gaps.
+    pub fn is_contiguous(&self) -> bool {
+        let mut expected = 1;
+        for (&size, &stride) in self.0.shape.iter().zip(&self.0.strides).rev() {
+            if size != 1 && stride != expected {
+                return false;
+            }
+            expected *= size;
+        }
+        true
+    }
+
+    /// Whether the values are real (false for device tensors on the meta backend, whose
+    /// values are placeholders).
+    pub fn has_data(&self) -> bool {
+        self.0.storage.borrow().has_data()
+    }
+
+    /// `tensor.requires_grad`.
+    pub fn requires_grad(&self) -> bool {
+        self.0.requires_grad.get()
+    }
+
+    /// `tensor.requires_grad_(flag)`, returning the same tensor.
+    pub fn requires_grad_(self, flag: bool) -> Result<Tensor> {
+        self.set_requires_grad(flag)?;
+        Ok(self)
+    }
+
+    /// `tensor.requires_grad = flag`.
+    pub fn set_requires_grad(&self, flag: bool) -> Result<()> {
+        if !self.is_leaf() {
+            return Err(TensorError::Invalid(
+                "you can only change requires_grad flags of leaf variables. If you want to use a computed variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach()."
+                    .into(),
+            ));
+        }
+        if flag && !self.dtype().is_floating_point() {
+            return Err(TensorError::Invalid(
+                "only Tensors of floating point and complex dtype can require gradients".into(),
+            ));
+        }
+        self.0.requires_grad.set(flag);
+        Ok(())
+    }
+
+    /// `tensor.is_leaf`: made by the user, not by an operation that autograd recorded.
+    pub fn is_leaf(&self) -> bool {
+        self.0.grad_fn.borrow().is_none()
+    }
+
+    /// `tensor.grad`.
+    pub fn grad(&self) -> Option<Tensor> {
+        self.0.grad.borrow().clone()
+    }
+
+    /// `tensor.grad = grad` (`None` is what `zero_grad(set_to_none=True)` does).
+    pub fn set_grad(&self, grad: Option<Tensor>) {
+        let old = self.0.grad.replace(grad);
+        drop(old);
+    }
+
+    /// `tensor.grad_fn`.
+    pub fn grad_fn(&self) -> Option<Rc<Node>> {
+        self.0.grad_fn.borrow().clone()
+    }
+
+    /// `tensor._version`: bumped by every in-place operation on this storage.
+    pub fn version(&self) -> u64 {
+        self.0.storage.borrow().version()
+    }
+
+    /// The allocator block holding the values, for device tensors that have one.
+    pub fn block(&self) -> Option<BlockId> {
+        self.0.storage.borrow().block()
+    }
+
+    /// Bytes of the storage (views count their whole base).
+    pub fn storage_nbytes(&self) -> usize {
+        self.0.storage.borrow().nbytes()
+    }
+
+    /// Whether both are handles to the same tensor (Python's `a is b`).
+    pub fn is_same(&self, other: &Tensor) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// Whether both use the same storage (a view and its base, a tensor and its detach()).
+    pub fn shares_storage(&self, other: &Tensor) -> bool {
+        Rc::ptr_eq(&self.storage(), &other.storage())
+    }
+
+    /// Handles to this tensor that exist now (its Python reference count, more or less).
+    pub fn use_count(&self) -> usize {
+        Rc::strong_count(&self.0)
+    }
+
+    /// Tags the device block with `purpose` (used by nn and optim; a no-op on host tensors).
+    pub fn set_purpose(&self, purpose: Purpose) {
+        self.0.storage.borrow().set_purpose(purpose);
+    }
+
+    /// `param.data = other`: keeps this tensor's identity and autograd metadata but takes
+    /// `other`'s storage, as `module.to(device)` does to parameters.
+    pub fn set_data(&self, other: &Tensor) -> Result<()> {
+        if other.shape() != self.shape()
+            || other.strides() != self.strides()
+            || other.0.offset != self.0.offset
+            || other.dtype() != self.dtype()
+        {
+            return Err(TensorError::Unsupported(format!(
+                "set_data from a tensor of another layout ({} {:?} into {} {:?})",
+                format_shape(other.shape()),
+                other.dtype(),
+                format_shape(self.shape()),
+                self.dtype()
+            )));
+        }
+        let old = self.0.storage.replace(other.storage());
+        drop(old);
+        Ok(())
+    }
+
+    pub(crate) fn bump_version(&self) {
+        self.0.storage.borrow().bump_version();
+    }
+
+    /// "torch.cuda.FloatTensor [10, 5]", as PyTorch names tensors in autograd errors.
+    pub(crate) fn describe(&self) -> String {
+        let prefix = match self.device() {
+            Device::Cuda => "torch.cuda.",
+            Device::Cpu => "torch.",
+        };
+        format!(
+            "{prefix}{} {}",
+            self.dtype().legacy_name(),
+            format_shape(self.shape())
+        )
+    }
+
+    pub(crate) fn set_grad_fn(&self, node: Option<Rc<Node>>) {
+        let old = self.0.grad_fn.replace(node);
+        if let Some(old) = old {
+            autograd::drop_graph(old);
+        }
+    }
+}

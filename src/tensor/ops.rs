@@ -1,0 +1,1321 @@
+//! Tensor operations. Each allocates what the PyTorch kernel it mirrors allocates (usually just
+//! its output), computes on real memory where there is some (cpu backend, host tensors) and
+//! only allocates on meta, then records the autograd node PyTorch records, saving the tensors
+//! PyTorch saves.
+
+use super::{contiguous_strides, format_shape, DType, Device, Result, Scalar, Tensor, TensorError};
+use crate::alloc::Purpose;
+use crate::autograd::{self, Formula, NodeBuilder};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Bin {
+    Add(f64),
+    Sub(f64),
+    Mul,
+    Div,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Bin {
+    fn is_comparison(self) -> bool {
+        matches!(
+            self,
+            Bin::Eq | Bin::Ne | Bin::Lt | Bin::Le | Bin::Gt | Bin::Ge
+        )
+    }
+
+    fn f32(self, a: f32, b: f32) -> f32 {
+        let t = |c: bool| if c { 1.0 } else { 0.0 };
+        match self {
+            Bin::Add(alpha) => a + alpha as f32 * b,
+            Bin::Sub(alpha) => a - alpha as f32 * b,
+            Bin::Mul => a * b,
+            Bin::Div => a / b,
+            Bin::Eq => t(a == b),
+            Bin::Ne => t(a != b),
+            Bin::Lt => t(a < b),
+            Bin::Le => t(a <= b),
+            Bin::Gt => t(a > b),
+            Bin::Ge => t(a >= b),
+        }
+    }
+
+    fn i64(self, a: i64, b: i64) -> i64 {
+        match self {
+            Bin::Add(alpha) => a.wrapping_add((alpha as i64).wrapping_mul(b)),
+            Bin::Sub(alpha) => a.wrapping_sub((alpha as i64).wrapping_mul(b)),
+            Bin::Mul => a.wrapping_mul(b),
+            Bin::Div => unreachable!("true division computes in f32"),
+            Bin::Eq => (a == b) as i64,
+            Bin::Ne => (a != b) as i64,
+            Bin::Lt => (a < b) as i64,
+            Bin::Le => (a <= b) as i64,
+            Bin::Gt => (a > b) as i64,
+            Bin::Ge => (a >= b) as i64,
+        }
+    }
+}
+
+/// PyTorch's type promotion for the three types: float beats int beats bool.
+fn promote(a: DType, b: DType) -> DType {
+    if a == DType::F32 || b == DType::F32 {
+        DType::F32
+    } else if a == DType::I64 || b == DType::I64 {
+        DType::I64
+    } else {
+        DType::Bool
+    }
+}
+
+/// The shape two shapes broadcast to (`infer_size`).
+pub(crate) fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
+    let n = a.len().max(b.len());
+    let mut out = vec![0; n];
+    for i in (0..n).rev() {
+        let offset = n - 1 - i;
+        let sa = if offset < a.len() {
+            a[a.len() - 1 - offset]
+        } else {
+            1
+        };
+        let sb = if offset < b.len() {
+            b[b.len() - 1 - offset]
+        } else {
+            1
+        };
+        if sa != sb && sa != 1 && sb != 1 {
+            return Err(TensorError::Broadcast {
+                a: sa,
+                b: sb,
+                dim: i,
+            });
+        }
+        out[i] = if sa == 1 { sb } else { sa };
+    }
+    Ok(out)
+}
+
+/// Normalizes a possibly negative dimension (`maybe_wrap_dim`).
+pub(crate) fn wrap_dim(dim: isize, ndim: usize) -> Result<usize> {
+    let n = ndim.max(1) as isize;
+    if dim < -n || dim >= n {
+        return Err(TensorError::Invalid(format!(
+            "Dimension out of range (expected to be in range of [{}, {}], but got {dim})",
+            -n,
+            n - 1
+        )));
+    }
+    Ok(if dim < 0 {
+        (dim + n) as usize
+    } else {
+        dim as usize
+    })
+}
+
+fn check_runtime(a: &Tensor, b: &Tensor) -> Result<()> {
+    if a.runtime().same(b.runtime()) {
+        Ok(())
+    } else {
+        Err(TensorError::Invalid(
+            "tensors of two different runtimes cannot be combined".into(),
+        ))
+    }
+}
+
+/// The device two operands compute on. A 0-dim host tensor combines with device tensors, as
+/// PyTorch lets cpu scalars do.
+pub(crate) fn common_device(a: &Tensor, b: &Tensor) -> Result<Device> {
+    check_runtime(a, b)?;
+    let (da, db) = (a.device(), b.device());
+    if da == db || (db == Device::Cpu && b.dim() == 0) {
+        Ok(da)
+    } else if da == Device::Cpu && a.dim() == 0 {
+        Ok(db)
+    } else {
+        Err(TensorError::DeviceMismatch {
+            a: da.to_string(),
+            b: db.to_string(),
+        })
+    }
+}
+
+fn same_device(a: &Tensor, b: &Tensor) -> Result<Device> {
+    check_runtime(a, b)?;
+    if a.device() != b.device() {
+        return Err(TensorError::DeviceMismatch {
+            a: a.device().to_string(),
+            b: b.device().to_string(),
+        });
+    }
+    Ok(a.device())
+}
+
+fn matrix_dims(t: &Tensor) -> [usize; 2] {
+    [t.shape()[0], t.shape()[1]]
+}
+
+fn matrix_strides(t: &Tensor) -> [usize; 2] {
+    [t.strides()[0], t.strides()[1]]
+}
+
+fn matmul_f32(a: &[f32], b: &[f32], n: usize, k: usize, m: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; n * m];
+    for i in 0..n {
+        let row = &mut out[i * m..(i + 1) * m];
+        for p in 0..k {
+            let x = a[i * k + p];
+            if x == 0.0 {
+                continue;
+            }
+            let brow = &b[p * m..(p + 1) * m];
+            for (o, &y) in row.iter_mut().zip(brow) {
+                *o += x * y;
+            }
+        }
+    }
+    out
+}
+
+/// For each element in row-major order, its position in the result of reducing the marked
+/// dimensions (laid out as the shape with those dimensions set to 1), and the result's length.
+fn reduce_positions(shape: &[usize], reduce: &[bool]) -> (Vec<usize>, usize) {
+    let kept: Vec<usize> = shape
+        .iter()
+        .zip(reduce)
+        .map(|(&s, &r)| if r { 1 } else { s })
+        .collect();
+    let out_strides = contiguous_strides(&kept);
+    let numel: usize = shape.iter().product();
+    let mut positions = Vec::with_capacity(numel);
+    let mut index = vec![0usize; shape.len()];
+    for _ in 0..numel {
+        positions.push(
+            index
+                .iter()
+                .zip(&out_strides)
+                .zip(reduce)
+                .map(|((&i, &s), &r)| if r { 0 } else { i * s })
+                .sum(),
+        );
+        for d in (0..shape.len()).rev() {
+            index[d] += 1;
+            if index[d] < shape[d] {
+                break;
+            }
+            index[d] = 0;
+        }
+    }
+    (positions, kept.iter().product())
+}
+
+fn reduced_shape(shape: &[usize], reduce: &[bool], keepdim: bool) -> Vec<usize> {
+    shape
+        .iter()
+        .zip(reduce)
+        .filter_map(|(&s, &r)| match (r, keepdim) {
+            (false, _) => Some(s),
+            (true, true) => Some(1),
+            (true, false) => None,
+        })
+        .collect()
+}
+
+impl Tensor {
+    fn new_like(&self, shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        Tensor::empty_on(self.runtime(), shape, dtype, device)
+    }
+
+    /// Broadcasts both operands and applies `op` element by element into a new tensor.
+    fn binary(&self, other: &Tensor, op: Bin) -> Result<Tensor> {
+        let device = common_device(self, other)?;
+        let shape = broadcast_shapes(self.shape(), other.shape())?;
+        let compute = match op {
+            Bin::Div => DType::F32,
+            _ => promote(self.dtype(), other.dtype()),
+        };
+        let out_dtype = if op.is_comparison() {
+            DType::Bool
+        } else {
+            compute
+        };
+        let out = self.new_like(&shape, out_dtype, device)?;
+        if out.has_data() {
+            let a = self.broadcast_view(&shape);
+            let b = other.broadcast_view(&shape);
+            if compute == DType::F32 {
+                if let (Some(x), Some(y)) = (a.read_f32(), b.read_f32()) {
+                    let v: Vec<f32> = x.iter().zip(&y).map(|(&p, &q)| op.f32(p, q)).collect();
+                    out.write_f32(&v);
+                }
+            } else if let (Some(x), Some(y)) = (a.read_i64(), b.read_i64()) {
+                let v: Vec<i64> = x.iter().zip(&y).map(|(&p, &q)| op.i64(p, q)).collect();
+                out.write_i64(&v);
+            }
+        }
+        Ok(out)
+    }
+
+    fn scalar_result_type(&self, s: Scalar, op: Bin) -> (DType, DType) {
+        let compute = match (op, self.dtype(), s) {
+            (Bin::Div, _, _) | (_, DType::F32, _) | (_, _, Scalar::Float(_)) => DType::F32,
+            _ => DType::I64,
+        };
+        let out = if op.is_comparison() {
+            DType::Bool
+        } else {
+            compute
+        };
+        (compute, out)
+    }
+
+    fn binary_scalar(&self, s: Scalar, op: Bin) -> Result<Tensor> {
+        let (compute, out_dtype) = self.scalar_result_type(s, op);
+        let out = self.new_like(self.shape(), out_dtype, self.device())?;
+        self.scalar_kernel(s, op, compute, &out);
+        Ok(out)
+    }
+
+    fn scalar_kernel(&self, s: Scalar, op: Bin, compute: DType, out: &Tensor) {
+        if compute == DType::F32 {
+            if let Some(x) = self.read_f32() {
+                let q = s.as_f64() as f32;
+                out.write_f32(&x.iter().map(|&p| op.f32(p, q)).collect::<Vec<_>>());
+            }
+        } else if let Some(x) = self.read_i64() {
+            let q = match s {
+                Scalar::Int(i) => i,
+                Scalar::Float(f) => f as i64,
+            };
+            out.write_i64(&x.iter().map(|&p| op.i64(p, q)).collect::<Vec<_>>());
+        }
+    }
+
+    /// A view of this tensor broadcast to `shape` (which it must broadcast to).
+    fn broadcast_view(&self, shape: &[usize]) -> Tensor {
+        if self.shape() == shape {
+            return self.clone();
+        }
+        let lead = shape.len() - self.dim();
+        let strides = shape
+            .iter()
+            .enumerate()
+            .map(|(i, _)| {
+                if i < lead || self.shape()[i - lead] == 1 {
+                    0
+                } else {
+                    self.strides()[i - lead]
+                }
+            })
+            .collect();
+        self.view_raw(shape.to_vec(), strides, self.0.offset)
+    }
+
+    fn unary_f32(&self, f: impl Fn(f32) -> f32) -> Result<Tensor> {
+        let out = self.new_like(self.shape(), DType::F32, self.device())?;
+        if let Some(x) = self.read_f32() {
+            out.write_f32(&x.into_iter().map(f).collect::<Vec<_>>());
+        }
+        Ok(out)
+    }
+
+    // ---- arithmetic -------------------------------------------------------------------------
+
+    /// `self + other`, broadcasting.
+    pub fn add(&self, other: &Tensor) -> Result<Tensor> {
+        self.add_alpha(other, 1.0)
+    }
+
+    /// `torch.add(self, other, alpha=alpha)`.
+    pub fn add_alpha(&self, other: &Tensor, alpha: f64) -> Result<Tensor> {
+        let out = self.binary(other, Bin::Add(alpha))?;
+        if let Some(b) = NodeBuilder::new(&[self, other]) {
+            b.finish(Formula::Add { alpha }, &out);
+        }
+        Ok(out)
+    }
+
+    /// `self + s`.
+    pub fn add_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        let out = self.binary_scalar(s.into(), Bin::Add(1.0))?;
+        if let Some(b) = NodeBuilder::new(&[self]) {
+            b.finish(Formula::AddScalar, &out);
+        }
+        Ok(out)
+    }
+
+    /// `self - other`, broadcasting.
+    pub fn sub(&self, other: &Tensor) -> Result<Tensor> {
+        let out = self.binary(other, Bin::Sub(1.0))?;
+        if let Some(b) = NodeBuilder::new(&[self, other]) {
+            b.finish(Formula::Sub { alpha: 1.0 }, &out);
+        }
+        Ok(out)
+    }
+
+    /// `self - s`.
+    pub fn sub_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        let out = self.binary_scalar(s.into(), Bin::Sub(1.0))?;
+        if let Some(b) = NodeBuilder::new(&[self]) {
+            b.finish(Formula::SubScalar, &out);
+        }
+        Ok(out)
+    }
+
+    /// `self * other`, broadcasting. MulBackward0 saves `other` when `self` needs a gradient
+    /// and `self` when `other` does.
+    pub fn mul(&self, other: &Tensor) -> Result<Tensor> {
+        let out = self.binary(other, Bin::Mul)?;
+        if let Some(mut b) = NodeBuilder::new(&[self, other]) {
+            if b.needs(0) {
+                b.save("other", other);
+            }
+            if b.needs(1) {
+                b.save("self", self);
+            }
+            b.finish(Formula::Mul, &out);
+        }
+        Ok(out)
+    }
+
+    /// `self * s`. MulBackward1 keeps the number only.
+    pub fn mul_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        let s = s.into();
+        let out = self.binary_scalar(s, Bin::Mul)?;
+        if let Some(b) = NodeBuilder::new(&[self]) {
+            b.finish(Formula::MulScalar { other: s.as_f64() }, &out);
+        }
+        Ok(out)
+    }
+
+    /// `self / other` (true division), broadcasting. DivBackward0 saves `other`, and `self`
+    /// when `other` needs a gradient.
+    pub fn div(&self, other: &Tensor) -> Result<Tensor> {
+        let out = self.binary(other, Bin::Div)?;
+        if let Some(mut b) = NodeBuilder::new(&[self, other]) {
+            if b.needs(1) {
+                b.save("self", self);
+            }
+            b.save("other", other);
+            b.finish(Formula::Div, &out);
+        }
+        Ok(out)
+    }
+
+    /// `self / s`.
+    pub fn div_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        let s = s.into();
+        let out = self.binary_scalar(s, Bin::Div)?;
+        if let Some(b) = NodeBuilder::new(&[self]) {
+            b.finish(Formula::DivScalar { other: s.as_f64() }, &out);
+        }
+        Ok(out)
+    }
+
+    /// `self ** exponent`; the result is float. PowBackward0 saves `self`.
+    pub fn pow(&self, exponent: f64) -> Result<Tensor> {
+        let e = exponent as f32;
+        let out = self.unary_f32(|x| x.powf(e))?;
+        if let Some(mut b) = NodeBuilder::new(&[self]) {
+            b.save("self", self);
+            b.finish(Formula::Pow { exponent }, &out);
+        }
+        Ok(out)
+    }
+
+    /// `-self`.
+    pub fn neg(&self) -> Result<Tensor> {
+        let out = self.binary_scalar(Scalar::Int(-1), Bin::Mul)?;
+        if let Some(b) = NodeBuilder::new(&[self]) {
+            b.finish(Formula::Neg, &out);
+        }
+        Ok(out)
+    }
+
+    /// `torch.sqrt` (used by optimizers, not differentiable here).
+    pub(crate) fn sqrt(&self) -> Result<Tensor> {
+        self.unary_f32(f32::sqrt)
+    }
+
+    // ---- comparisons ------------------------------------------------------------------------
+
+    fn compare(&self, other: &Tensor, op: Bin) -> Result<Tensor> {
+        self.binary(other, op)
+    }
+
+    /// `self == other` (bool result).
+    pub fn eq(&self, other: &Tensor) -> Result<Tensor> {
+        self.compare(other, Bin::Eq)
+    }
+
+    /// `self != other`.
+    pub fn ne(&self, other: &Tensor) -> Result<Tensor> {
+        self.compare(other, Bin::Ne)
+    }
+
+    /// `self < other`.
+    pub fn lt(&self, other: &Tensor) -> Result<Tensor> {
+        self.compare(other, Bin::Lt)
+    }
+
+    /// `self <= other`.
+    pub fn le(&self, other: &Tensor) -> Result<Tensor> {
+        self.compare(other, Bin::Le)
+    }
+
+    /// `self > other`.
+    pub fn gt(&self, other: &Tensor) -> Result<Tensor> {
+        self.compare(other, Bin::Gt)
+    }
+
+    /// `self >= other`.
+    pub fn ge(&self, other: &Tensor) -> Result<Tensor> {
+        self.compare(other, Bin::Ge)
+    }
+
+    /// `self == s`.
+    pub fn eq_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        self.binary_scalar(s.into(), Bin::Eq)
+    }
+
+    /// `self != s`.
+    pub fn ne_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        self.binary_scalar(s.into(), Bin::Ne)
+    }
+
+    /// `self < s`.
+    pub fn lt_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        self.binary_scalar(s.into(), Bin::Lt)
+    }
+
+    /// `self <= s`.
+    pub fn le_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        self.binary_scalar(s.into(), Bin::Le)
+    }
+
+    /// `self > s`.
+    pub fn gt_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        self.binary_scalar(s.into(), Bin::Gt)
+    }
+
+    /// `self >= s`.
+    pub fn ge_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        self.binary_scalar(s.into(), Bin::Ge)
+    }
+
+    // ---- matrix products --------------------------------------------------------------------
+
+    fn check_mm(&self, mat2: &Tensor) -> Result<Device> {
+        if self.dim() != 2 {
+            return Err(TensorError::Invalid("self must be a matrix".into()));
+        }
+        if mat2.dim() != 2 {
+            return Err(TensorError::Invalid("mat2 must be a matrix".into()));
+        }
+        let device = same_device(self, mat2)?;
+        if self.shape()[1] != mat2.shape()[0] {
+            return Err(TensorError::MatmulShape {
+                mat1: matrix_dims(self),
+                mat2: matrix_dims(mat2),
+            });
+        }
+        if self.dtype() != mat2.dtype() {
+            return Err(TensorError::Invalid(format!(
+                "expected mat1 and mat2 to have the same dtype, but got: {} != {}",
+                self.dtype().short_name().to_lowercase(),
+                mat2.dtype().short_name().to_lowercase()
+            )));
+        }
+        Ok(device)
+    }
+
+    fn mm_values(&self, mat2: &Tensor) -> Option<Vec<f32>> {
+        let (a, b) = (self.read_f32()?, mat2.read_f32()?);
+        Some(matmul_f32(
+            &a,
+            &b,
+            self.shape()[0],
+            self.shape()[1],
+            mat2.shape()[1],
+        ))
+    }
+
+    /// `torch.mm`. MmBackward0 saves `self` when `mat2` needs a gradient and `mat2` when
+    /// `self` does.
+    pub fn mm(&self, mat2: &Tensor) -> Result<Tensor> {
+        let device = self.check_mm(mat2)?;
+        let shape = [self.shape()[0], mat2.shape()[1]];
+        let out = self.new_like(&shape, self.dtype(), device)?;
+        if out.has_data() {
+            if let Some(v) = self.mm_values(mat2) {
+                out.write_f32(&v);
+            }
+        }
+        if let Some(mut b) = NodeBuilder::new(&[self, mat2]) {
+            if b.needs(1) {
+                b.save("self", self);
+            }
+            if b.needs(0) {
+                b.save("mat2", mat2);
+            }
+            b.finish(
+                Formula::Mm {
+                    self_sizes: matrix_dims(self),
+                    self_strides: matrix_strides(self),
+                    mat2_sizes: matrix_dims(mat2),
+                    mat2_strides: matrix_strides(mat2),
+                },
+                &out,
+            );
+        }
+        Ok(out)
+    }
+
+    /// `self @ other`: the 2-D case, which is `mm`.
+    pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
+        if self.dim() == 2 && other.dim() == 2 {
+            return self.mm(other);
+        }
+        Err(TensorError::Unsupported(format!(
+            "matmul of {}-D and {}-D tensors (only 2-D @ 2-D)",
+            self.dim(),
+            other.dim()
+        )))
+    }
+
+    /// `torch.addmm(self, mat1, mat2)`: `self + mat1 @ mat2` in one kernel (what nn.Linear
+    /// runs). AddmmBackward0 saves `mat1` when `mat2` needs a gradient and `mat2` when `mat1`
+    /// does.
+    pub fn addmm(&self, mat1: &Tensor, mat2: &Tensor) -> Result<Tensor> {
+        let (beta, alpha) = (1.0, 1.0);
+        let device = mat1.check_mm(mat2)?;
+        common_device(mat1, self)?;
+        let shape = [mat1.shape()[0], mat2.shape()[1]];
+        self.check_expand(&shape)?;
+        let out = self.new_like(&shape, mat1.dtype(), device)?;
+        if out.has_data() {
+            if let (Some(prod), Some(bias)) =
+                (mat1.mm_values(mat2), self.broadcast_view(&shape).read_f32())
+            {
+                let v: Vec<f32> = prod
+                    .iter()
+                    .zip(&bias)
+                    .map(|(&p, &c)| beta as f32 * c + alpha as f32 * p)
+                    .collect();
+                out.write_f32(&v);
+            }
+        }
+        if let Some(mut b) = NodeBuilder::new(&[self, mat1, mat2]) {
+            if b.needs(2) {
+                b.save("mat1", mat1);
+            }
+            if b.needs(1) {
+                b.save("mat2", mat2);
+            }
+            b.finish(
+                Formula::Addmm {
+                    beta,
+                    alpha,
+                    mat1_sizes: matrix_dims(mat1),
+                    mat1_strides: matrix_strides(mat1),
+                    mat2_sizes: matrix_dims(mat2),
+                    mat2_strides: matrix_strides(mat2),
+                },
+                &out,
+            );
+        }
+        Ok(out)
+    }
+
+    // ---- views ------------------------------------------------------------------------------
+
+    /// `tensor.t()`: a transposed view (no copy). TBackward0 saves nothing.
+    pub fn t(&self) -> Result<Tensor> {
+        if self.dim() > 2 {
+            return Err(TensorError::Invalid(format!(
+                "t() expects a tensor with <= 2 dimensions, but self is {}D",
+                self.dim()
+            )));
+        }
+        let mut shape = self.shape().to_vec();
+        let mut strides = self.strides().to_vec();
+        shape.reverse();
+        strides.reverse();
+        let out = self.view_raw(shape, strides, self.0.offset);
+        if let Some(b) = NodeBuilder::new(&[self]) {
+            b.finish(Formula::T, &out);
+        }
+        Ok(out)
+    }
+
+    fn check_expand(&self, sizes: &[usize]) -> Result<()> {
+        let mismatch = |i: usize, existing: usize| {
+            TensorError::Invalid(format!(
+                "The expanded size of the tensor ({}) must match the existing size ({existing}) at non-singleton dimension {i}.  Target sizes: {}.  Tensor sizes: {}",
+                sizes[i],
+                format_shape(sizes),
+                format_shape(self.shape())
+            ))
+        };
+        if sizes.len() < self.dim() {
+            return Err(TensorError::Invalid(format!(
+                "expand(torch.FloatTensor{{{}}}, size=[{}]): the number of sizes provided ({}) must be greater or equal to the number of dimensions in the tensor ({})",
+                format_shape(self.shape()),
+                sizes.len(),
+                sizes.len(),
+                self.dim()
+            )));
+        }
+        let lead = sizes.len() - self.dim();
+        for (i, &s) in self.shape().iter().enumerate() {
+            if s != 1 && s != sizes[lead + i] {
+                return Err(mismatch(lead + i, s));
+            }
+        }
+        Ok(())
+    }
+
+    /// `tensor.expand(sizes)`: a broadcast view (no copy). ExpandBackward0 sums the gradient
+    /// back.
+    pub fn expand(&self, sizes: &[usize]) -> Result<Tensor> {
+        self.check_expand(sizes)?;
+        let out = self.broadcast_view(sizes);
+        let out = if out.is_same(self) {
+            self.view_raw(
+                self.shape().to_vec(),
+                self.strides().to_vec(),
+                self.0.offset,
+            )
+        } else {
+            out
+        };
+        if let Some(b) = NodeBuilder::new(&[self]) {
+            b.finish(
+                Formula::Expand {
+                    self_sizes: self.shape().to_vec(),
+                },
+                &out,
+            );
+        }
+        Ok(out)
+    }
+
+    /// `tensor.unsqueeze(dim)`: a view with a new dimension of size 1.
+    pub fn unsqueeze(&self, dim: usize) -> Result<Tensor> {
+        if dim > self.dim() {
+            return Err(TensorError::Invalid(format!(
+                "Dimension out of range (expected to be in range of [{}, {}], but got {dim})",
+                -(self.dim() as isize) - 1,
+                self.dim()
+            )));
+        }
+        let mut shape = self.shape().to_vec();
+        let mut strides = self.strides().to_vec();
+        let stride = if dim < self.dim() {
+            strides[dim] * shape[dim]
+        } else {
+            1
+        };
+        shape.insert(dim, 1);
+        strides.insert(dim, stride);
+        let out = self.view_raw(shape, strides, self.0.offset);
+        if let Some(b) = NodeBuilder::new(&[self]) {
+            b.finish(Formula::Unsqueeze { dim }, &out);
+        }
+        Ok(out)
+    }
+
+    /// Removes dimension `dim` of size 1 (a view; only backward uses it).
+    pub(crate) fn squeeze_dim(&self, dim: usize) -> Tensor {
+        let mut shape = self.shape().to_vec();
+        let mut strides = self.strides().to_vec();
+        if dim < shape.len() && shape[dim] == 1 {
+            shape.remove(dim);
+            strides.remove(dim);
+        }
+        self.view_raw(shape, strides, self.0.offset)
+    }
+
+    /// `tensor.detach()`: shares storage and version counter, without history.
+    pub fn detach(&self) -> Tensor {
+        self.view_raw(
+            self.shape().to_vec(),
+            self.strides().to_vec(),
+            self.0.offset,
+        )
+    }
+
+    // ---- activations ------------------------------------------------------------------------
+
+    /// `torch.relu`. ReluBackward0 saves the result.
+    pub fn relu(&self) -> Result<Tensor> {
+        let out = self.new_like(self.shape(), self.dtype(), self.device())?;
+        out.copy_values_from(self);
+        if let Some(v) = out.read_f32() {
+            out.write_f32(&v.into_iter().map(|x| x.max(0.0)).collect::<Vec<_>>());
+        }
+        if let Some(mut b) = NodeBuilder::new(&[self]) {
+            b.save_output("result");
+            b.finish(Formula::Relu, &out);
+        }
+        Ok(out)
+    }
+
+    /// `tensor.relu_()`: in place; the history is rebased onto a ReluBackward0 that saves the
+    /// result.
+    pub fn relu_(&self) -> Result<Tensor> {
+        let builder = self.begin_inplace(&[self])?;
+        if let Some(v) = self.read_f32() {
+            self.write_f32(&v.into_iter().map(|x| x.max(0.0)).collect::<Vec<_>>());
+        }
+        self.bump_version();
+        if let Some(mut b) = builder {
+            b.save_output("result");
+            b.finish(Formula::Relu, self);
+        }
+        Ok(self.clone())
+    }
+
+    /// `threshold_backward(grad, result, threshold)`: the gradient where the result is above
+    /// the threshold, zero elsewhere.
+    pub(crate) fn threshold_backward(&self, result: &Tensor, threshold: f32) -> Result<Tensor> {
+        let out = self.new_like(self.shape(), self.dtype(), self.device())?;
+        if let (Some(g), Some(r)) = (self.read_f32(), result.read_f32()) {
+            let v: Vec<f32> = g
+                .iter()
+                .zip(&r)
+                .map(|(&g, &r)| if r <= threshold { 0.0 } else { g })
+                .collect();
+            out.write_f32(&v);
+        }
+        Ok(out)
+    }
+
+    // ---- reductions -------------------------------------------------------------------------
+
+    fn reduce(&self, dims: &[usize], keepdim: bool, mean: bool) -> Result<Tensor> {
+        let mut reduce = vec![false; self.dim()];
+        for &d in dims {
+            reduce[d] = true;
+        }
+        let shape = reduced_shape(self.shape(), &reduce, keepdim);
+        let dtype = if mean || self.dtype() == DType::F32 {
+            DType::F32
+        } else {
+            DType::I64
+        };
+        let out = self.new_like(&shape, dtype, self.device())?;
+        if out.has_data() {
+            let count: usize = self
+                .shape()
+                .iter()
+                .zip(&reduce)
+                .filter(|(_, &r)| r)
+                .map(|(&s, _)| s)
+                .product();
+            if dtype == DType::I64 {
+                if let Some(x) = self.read_i64() {
+                    let (positions, len) = reduce_positions(self.shape(), &reduce);
+                    let mut sums = vec![0i64; len];
+                    for (&v, &p) in x.iter().zip(&positions) {
+                        sums[p] = sums[p].wrapping_add(v);
+                    }
+                    out.write_i64(&sums);
+                }
+            } else if let Some(x) = self.read_f32() {
+                let (positions, len) = reduce_positions(self.shape(), &reduce);
+                let mut sums = vec![0f64; len];
+                for (&v, &p) in x.iter().zip(&positions) {
+                    sums[p] += v as f64;
+                }
+                let div = if mean { count as f64 } else { 1.0 };
+                out.write_f32(&sums.iter().map(|&s| (s / div) as f32).collect::<Vec<_>>());
+            }
+        }
+        Ok(out)
+    }
+
+    fn wrap_dims(&self, dims: &[isize]) -> Result<Vec<usize>> {
+        let mut out = Vec::new();
+        for &d in dims {
+            let w = wrap_dim(d, self.dim())?;
+            if self.dim() == 0 {
+                continue;
+            }
+            if out.contains(&w) {
+                return Err(TensorError::Invalid(format!(
+                    "dim {w} appears multiple times in the list of dims"
+                )));
+            }
+            out.push(w);
+        }
+        Ok(out)
+    }
+
+    /// `tensor.sum()`: a 0-dim tensor. SumBackward0 saves only the input's sizes.
+    pub fn sum(&self) -> Result<Tensor> {
+        let all: Vec<usize> = (0..self.dim()).collect();
+        let out = self.reduce(&all, false, false)?;
+        if let Some(b) = NodeBuilder::new(&[self]) {
+            b.finish(
+                Formula::Sum {
+                    self_sizes: self.shape().to_vec(),
+                },
+                &out,
+            );
+        }
+        Ok(out)
+    }
+
+    /// `tensor.sum(dims, keepdim)`.
+    pub fn sum_dim(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+        let dims = self.wrap_dims(dims)?;
+        let out = self.reduce(&dims, keepdim, false)?;
+        if let Some(b) = NodeBuilder::new(&[self]) {
+            b.finish(
+                Formula::SumDim {
+                    self_sizes: self.shape().to_vec(),
+                    dims,
+                    keepdim,
+                },
+                &out,
+            );
+        }
+        Ok(out)
+    }
+
+    fn check_mean(&self) -> Result<()> {
+        if self.dtype() != DType::F32 {
+            return Err(TensorError::Invalid(format!(
+                "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {}",
+                self.dtype().short_name()
+            )));
+        }
+        Ok(())
+    }
+
+    /// `tensor.mean()`.
+    pub fn mean(&self) -> Result<Tensor> {
+        self.check_mean()?;
+        let all: Vec<usize> = (0..self.dim()).collect();
+        let out = self.reduce(&all, false, true)?;
+        if let Some(b) = NodeBuilder::new(&[self]) {
+            b.finish(
+                Formula::Mean {
+                    self_sizes: self.shape().to_vec(),
+                    numel: self.numel(),
+                },
+                &out,
+            );
+        }
+        Ok(out)
+    }
+
+    /// `tensor.mean(dims, keepdim)`.
+    pub fn mean_dim(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+        self.check_mean()?;
+        let dims = self.wrap_dims(dims)?;
+        let out = self.reduce(&dims, keepdim, true)?;
+        if let Some(b) = NodeBuilder::new(&[self]) {
+            let count = dims.iter().map(|&d| self.shape()[d]).product();
+            b.finish(
+                Formula::MeanDim {
+                    self_sizes: self.shape().to_vec(),
+                    dims,
+                    keepdim,
+                    count,
+                },
+                &out,
+            );
+        }
+        Ok(out)
+    }
+
+    /// `at::sum_to`: sums a gradient down to `shape` (leading dimensions and dimensions of size
+    /// 1), one allocation.
+    pub(crate) fn sum_to(&self, shape: &[usize]) -> Result<Tensor> {
+        if self.shape() == shape {
+            return Ok(self.clone());
+        }
+        let lead = self.dim() - shape.len();
+        let reduce: Vec<usize> = (0..self.dim())
+            .filter(|&d| d < lead || (shape[d - lead] == 1 && self.shape()[d] != 1))
+            .collect();
+        let summed = self.reduce(&reduce, true, false)?;
+        Ok(summed.view_raw(shape.to_vec(), contiguous_strides(shape), 0))
+    }
+
+    /// `tensor.argmax(dim, keepdim)`: int64 indices of the first maximum.
+    pub fn argmax(&self, dim: isize, keepdim: bool) -> Result<Tensor> {
+        let d = wrap_dim(dim, self.dim())?;
+        if self.dim() == 0 {
+            let out = self.new_like(&[], DType::I64, self.device())?;
+            out.write_i64(&[0]);
+            return Ok(out);
+        }
+        let mut reduce = vec![false; self.dim()];
+        reduce[d] = true;
+        let shape = reduced_shape(self.shape(), &reduce, keepdim);
+        let out = self.new_like(&shape, DType::I64, self.device())?;
+        if let Some(x) = self.read_f32() {
+            let size = self.shape()[d];
+            let inner: usize = self.shape()[d + 1..].iter().product();
+            let outer: usize = self.shape()[..d].iter().product();
+            let mut idx = Vec::with_capacity(outer * inner);
+            for o in 0..outer {
+                for i in 0..inner {
+                    let mut best = 0;
+                    for k in 1..size {
+                        let v = x[(o * size + k) * inner + i];
+                        if v > x[(o * size + best) * inner + i] {
+                            best = k;
+                        }
+                    }
+                    idx.push(best as i64);
+                }
+            }
+            out.write_i64(&idx);
+        }
+        Ok(out)
+    }
+
+    // ---- copies -----------------------------------------------------------------------------
+
+    /// `tensor.clone()`: a copy with CloneBackward0 (named so because `Clone` gives handles).
+    pub fn clone_tensor(&self) -> Result<Tensor> {
+        let out = self.new_like(self.shape(), self.dtype(), self.device())?;
+        out.copy_values_from(self);
+        if let Some(b) = NodeBuilder::new(&[self]) {
+            b.finish(Formula::Clone, &out);
+        }
+        Ok(out)
+    }
+
+    /// `tensor.to(dtype)`: `self` when the type is already right, else a converted copy.
+    pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
+        if dtype == self.dtype() {
+            return Ok(self.clone());
+        }
+        self.copy_to(dtype, self.device())
+    }
+
+    /// `tensor.float()`.
+    pub fn float(&self) -> Result<Tensor> {
+        self.to_dtype(DType::F32)
+    }
+
+    /// `tensor.to(device)`: `self` when it is there already, else a copy (allocating on the
+    /// device when moving there).
+    pub fn to(&self, device: Device) -> Result<Tensor> {
+        if device == self.device() {
+            return Ok(self.clone());
+        }
+        self.copy_to(self.dtype(), device)
+    }
+
+    /// `tensor.cuda()`.
+    pub fn cuda(&self) -> Result<Tensor> {
+        self.to(Device::Cuda)
+    }
+
+    /// `tensor.cpu()`: on the meta backend the host copy of a device tensor holds zeros.
+    pub fn cpu(&self) -> Result<Tensor> {
+        self.to(Device::Cpu)
+    }
+
+    fn copy_to(&self, dtype: DType, device: Device) -> Result<Tensor> {
+        let out = self.new_like(self.shape(), dtype, device)?;
+        out.copy_values_from(self);
+        if dtype.is_floating_point() {
+            if let Some(b) = NodeBuilder::new(&[self]) {
+                b.finish(
+                    Formula::ToCopy {
+                        dtype: self.dtype(),
+                        device: self.device(),
+                    },
+                    &out,
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// A copy on `device` whose memory is tagged with `purpose`, without history (for
+    /// `module.to`, which runs under no_grad).
+    pub(crate) fn copy_for(&self, device: Device, purpose: Purpose) -> Result<Tensor> {
+        let out = Tensor::empty_for(self.runtime(), self.shape(), self.dtype(), device, purpose)?;
+        out.copy_values_from(self);
+        Ok(out)
+    }
+
+    /// `torch.zeros_like(self)` tagged with `purpose` (optimizer state).
+    pub(crate) fn zeros_like_for(&self, purpose: Purpose) -> Result<Tensor> {
+        let out = Tensor::empty_for(
+            self.runtime(),
+            self.shape(),
+            self.dtype(),
+            self.device(),
+            purpose,
+        )?;
+        out.write_f32(&vec![0.0; out.numel()]);
+        Ok(out)
+    }
+
+    /// `torch.zeros_like(self)`.
+    pub fn zeros_like(&self) -> Result<Tensor> {
+        let out = self.new_like(self.shape(), self.dtype(), self.device())?;
+        out.write_f32(&vec![0.0; out.numel()]);
+        Ok(out)
+    }
+
+    /// `torch.ones_like(self)`.
+    pub fn ones_like(&self) -> Result<Tensor> {
+        let out = self.new_like(self.shape(), self.dtype(), self.device())?;
+        out.write_f32(&vec![1.0; out.numel()]);
+        Ok(out)
+    }
+
+    // ---- in place ---------------------------------------------------------------------------
+
+    /// Checks an in-place operation on `self` (with these inputs, `self` first) and prepares
+    /// its node when one is needed.
+    fn begin_inplace(&self, inputs: &[&Tensor]) -> Result<Option<NodeBuilder>> {
+        let rt = self.runtime();
+        if rt.is_grad_enabled() && self.is_leaf() && self.requires_grad() {
+            return Err(TensorError::InplaceOnLeaf);
+        }
+        let builder = NodeBuilder::new(inputs);
+        if builder.is_some() && self.0.is_view {
+            return Err(TensorError::Unsupported(
+                "in-place operations on views of tensors that require grad (PyTorch's CopySlices); apply the operation to the base tensor".into(),
+            ));
+        }
+        Ok(builder)
+    }
+
+    fn check_inplace_operand(&self, other: &Tensor) -> Result<(DType, Vec<usize>)> {
+        common_device(self, other)?;
+        let shape = broadcast_shapes(self.shape(), other.shape())?;
+        if shape != self.shape() {
+            return Err(TensorError::Invalid(format!(
+                "output with shape {} doesn't match the broadcast shape {}",
+                format_shape(self.shape()),
+                format_shape(&shape)
+            )));
+        }
+        let compute = promote(self.dtype(), other.dtype());
+        if compute == DType::F32 && self.dtype() != DType::F32 {
+            return Err(TensorError::Invalid(format!(
+                "result type Float can't be cast to the desired output type {}",
+                self.dtype().short_name()
+            )));
+        }
+        Ok((compute, shape))
+    }
+
+    fn inplace_binary(&self, other: &Tensor, op: Bin) -> Result<()> {
+        let (compute, shape) = self.check_inplace_operand(other)?;
+        let b = other.broadcast_view(&shape);
+        if compute == DType::F32 {
+            if let (Some(x), Some(y)) = (self.read_f32(), b.read_f32()) {
+                let v: Vec<f32> = x.iter().zip(&y).map(|(&p, &q)| op.f32(p, q)).collect();
+                self.write_f32(&v);
+            }
+        } else if let (Some(x), Some(y)) = (self.read_i64(), b.read_i64()) {
+            let v: Vec<i64> = x.iter().zip(&y).map(|(&p, &q)| op.i64(p, q)).collect();
+            self.write_i64(&v);
+        }
+        self.bump_version();
+        Ok(())
+    }
+
+    fn inplace_scalar(&self, s: Scalar, op: Bin) -> Result<()> {
+        let (compute, _) = self.scalar_result_type(s, op);
+        if compute == DType::F32 && self.dtype() != DType::F32 {
+            return Err(TensorError::Invalid(format!(
+                "result type Float can't be cast to the desired output type {}",
+                self.dtype().short_name()
+            )));
+        }
+        self.scalar_kernel(s, op, compute, self);
+        self.bump_version();
+        Ok(())
+    }
+
+    /// `tensor.add_(other)`.
+    pub fn add_(&self, other: &Tensor) -> Result<Tensor> {
+        self.add_alpha_(other, 1.0)
+    }
+
+    /// `tensor.add_(other, alpha=alpha)`.
+    pub fn add_alpha_(&self, other: &Tensor, alpha: f64) -> Result<Tensor> {
+        let builder = self.begin_inplace(&[self, other])?;
+        self.inplace_binary(other, Bin::Add(alpha))?;
+        if let Some(b) = builder {
+            b.finish(Formula::Add { alpha }, self);
+        }
+        Ok(self.clone())
+    }
+
+    /// `tensor.add_(s)`.
+    pub fn add_scalar_(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        let builder = self.begin_inplace(&[self])?;
+        self.inplace_scalar(s.into(), Bin::Add(1.0))?;
+        if let Some(b) = builder {
+            b.finish(Formula::AddScalar, self);
+        }
+        Ok(self.clone())
+    }
+
+    /// `tensor.sub_(other)`.
+    pub fn sub_(&self, other: &Tensor) -> Result<Tensor> {
+        let builder = self.begin_inplace(&[self, other])?;
+        self.inplace_binary(other, Bin::Sub(1.0))?;
+        if let Some(b) = builder {
+            b.finish(Formula::Sub { alpha: 1.0 }, self);
+        }
+        Ok(self.clone())
+    }
+
+    /// `tensor.sub_(s)`.
+    pub fn sub_scalar_(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        let builder = self.begin_inplace(&[self])?;
+        self.inplace_scalar(s.into(), Bin::Sub(1.0))?;
+        if let Some(b) = builder {
+            b.finish(Formula::SubScalar, self);
+        }
+        Ok(self.clone())
+    }
+
+    /// `tensor.mul_(other)`.
+    pub fn mul_(&self, other: &Tensor) -> Result<Tensor> {
+        let builder = self.begin_inplace(&[self, other])?;
+        if let Some(b) = &builder {
+            if b.needs(1) {
+                return Err(TensorError::Unsupported(
+                    "mul_ with a multiplier that requires grad (PyTorch saves a copy of the original self); use `a = a * b`".into(),
+                ));
+            }
+        }
+        let saved_other = builder.as_ref().map(|_| other.clone());
+        self.inplace_binary(other, Bin::Mul)?;
+        if let (Some(mut b), Some(o)) = (builder, saved_other) {
+            b.save("other", &o);
+            b.finish(Formula::Mul, self);
+        }
+        Ok(self.clone())
+    }
+
+    /// `tensor.mul_(s)`.
+    pub fn mul_scalar_(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        let s = s.into();
+        let builder = self.begin_inplace(&[self])?;
+        self.inplace_scalar(s, Bin::Mul)?;
+        if let Some(b) = builder {
+            b.finish(Formula::MulScalar { other: s.as_f64() }, self);
+        }
+        Ok(self.clone())
+    }
+
+    /// `tensor.zero_()`.
+    pub fn zero_(&self) -> Result<Tensor> {
+        let builder = self.begin_inplace(&[self])?;
+        self.write_f32(&vec![0.0; self.numel()]);
+        self.bump_version();
+        if let Some(b) = builder {
+            b.finish(Formula::Zero, self);
+        }
+        Ok(self.clone())
+    }
+
+    /// `tensor.fill_(s)`.
+    pub fn fill_(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        let s = s.into();
+        let builder = self.begin_inplace(&[self])?;
+        match s {
+            Scalar::Int(i) => self.write_i64(&vec![i; self.numel()]),
+            Scalar::Float(f) => self.write_f32(&vec![f as f32; self.numel()]),
+        }
+        self.bump_version();
+        if let Some(b) = builder {
+            b.finish(Formula::Fill, self);
+        }
+        Ok(self.clone())
+    }
+
+    fn check_no_graph(&self, inputs: &[&Tensor], op: &str) -> Result<()> {
+        if NodeBuilder::new(inputs).is_some() {
+            return Err(TensorError::Unsupported(format!(
+                "{op} on tensors that require grad (optimizer math runs under no_grad)"
+            )));
+        }
+        if self.is_leaf() && self.requires_grad() && self.runtime().is_grad_enabled() {
+            return Err(TensorError::InplaceOnLeaf);
+        }
+        Ok(())
+    }
+
+    /// `self.lerp_(end, weight)`: `self += weight * (end - self)`.
+    pub(crate) fn lerp_(&self, end: &Tensor, weight: f64) -> Result<()> {
+        self.check_no_graph(&[self, end], "lerp_")?;
+        same_device(self, end)?;
+        if let (Some(a), Some(b)) = (self.read_f32(), end.read_f32()) {
+            let w = weight as f32;
+            self.write_f32(
+                &a.iter()
+                    .zip(&b)
+                    .map(|(&a, &b)| a + w * (b - a))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        self.bump_version();
+        Ok(())
+    }
+
+    /// `self.addcmul_(t1, t2, value)`: `self += value * t1 * t2`.
+    pub(crate) fn addcmul_(&self, t1: &Tensor, t2: &Tensor, value: f64) -> Result<()> {
+        self.addc(t1, t2, value, |a, b| a * b, "addcmul_")
+    }
+
+    /// `self.addcdiv_(t1, t2, value)`: `self += value * t1 / t2`.
+    pub(crate) fn addcdiv_(&self, t1: &Tensor, t2: &Tensor, value: f64) -> Result<()> {
+        self.addc(t1, t2, value, |a, b| a / b, "addcdiv_")
+    }
+
+    fn addc(
+        &self,
+        t1: &Tensor,
+        t2: &Tensor,
+        value: f64,
+        f: impl Fn(f32, f32) -> f32,
+        op: &str,
+    ) -> Result<()> {
+        self.check_no_graph(&[self, t1, t2], op)?;
+        same_device(self, t1)?;
+        same_device(self, t2)?;
+        if let (Some(s), Some(a), Some(b)) = (self.read_f32(), t1.read_f32(), t2.read_f32()) {
+            let v = value as f32;
+            let out: Vec<f32> = s
+                .iter()
+                .zip(a.iter().zip(&b))
+                .map(|(&s, (&a, &b))| s + v * f(a, b))
+                .collect();
+            self.write_f32(&out);
+        }
+        self.bump_version();
+        Ok(())
+    }
+
+    // ---- autograd entry point ---------------------------------------------------------------
+
+    /// `tensor.backward(gradient, retain_graph)`: gradients of this tensor with respect to
+    /// every leaf that requires grad, accumulated into their `.grad`. Without
+    /// `retain_graph`, saved tensors are freed as the pass goes.
+    pub fn backward(&self, gradient: Option<&Tensor>, retain_graph: bool) -> Result<()> {
+        autograd::run_backward(self, gradient, retain_graph)
+    }
+}

@@ -1,0 +1,159 @@
+//! Storages: the memory behind tensors. Device storages own one allocator block and give it back
+//! when the last tensor (view or not) using them is dropped, which is how every PyTorch
+//! reference-counting effect on memory shows up in the allocator's statistics.
+
+use std::alloc::{alloc_zeroed, dealloc, Layout};
+use std::cell::Cell;
+use std::ptr::NonNull;
+
+use super::{DType, Device, Result};
+use crate::alloc::{BlockId, Purpose};
+use crate::runtime::Runtime;
+
+/// Host storages are aligned like device blocks so that every dtype can be read in place.
+const HOST_ALIGN: usize = 64;
+
+enum Owner {
+    /// No memory: zero bytes.
+    Nothing,
+    /// Host memory, not counted by the allocator.
+    Host(Layout),
+    /// A device block.
+    Device { rt: Runtime, block: BlockId },
+}
+
+pub(crate) struct Storage {
+    /// Where the bytes are; `None` for empty storages and for device storages on meta.
+    ptr: Option<NonNull<u8>>,
+    nbytes: usize,
+    device: Device,
+    version: Cell<u64>,
+    owner: Owner,
+}
+
+impl Storage {
+    /// Zero-filled on the host; uninitialized (as `torch.empty`) on the device.
+    pub(crate) fn new(
+        rt: &Runtime,
+        device: Device,
+        numel: usize,
+        dtype: DType,
+        purpose: Purpose,
+    ) -> Result<Self> {
+        let nbytes = numel * dtype.size();
+        let (ptr, owner) = if nbytes == 0 {
+            (None, Owner::Nothing)
+        } else {
+            match device {
+                Device::Cpu => {
+                    let layout = Layout::from_size_align(nbytes, HOST_ALIGN).map_err(|_| {
+                        super::TensorError::Invalid(format!(
+                            "cannot allocate {nbytes} bytes of host memory"
+                        ))
+                    })?;
+                    // SAFETY: the layout has a non-zero size.
+                    let ptr = NonNull::new(unsafe { alloc_zeroed(layout) }).ok_or_else(|| {
+                        super::TensorError::Invalid(format!(
+                            "host out of memory allocating {nbytes} bytes"
+                        ))
+                    })?;
+                    (Some(ptr), Owner::Host(layout))
+                }
+                Device::Cuda => {
+                    let mut allocator = rt.allocator_mut();
+                    let a = allocator.allocate(nbytes as u64, purpose)?;
+                    let ptr = allocator.host_address(a.ptr).and_then(NonNull::new);
+                    (
+                        ptr,
+                        Owner::Device {
+                            rt: rt.clone(),
+                            block: a.id,
+                        },
+                    )
+                }
+            }
+        };
+        Ok(Storage {
+            ptr,
+            nbytes,
+            device,
+            version: Cell::new(0),
+            owner,
+        })
+    }
+
+    pub(crate) fn device(&self) -> Device {
+        self.device
+    }
+
+    pub(crate) fn nbytes(&self) -> usize {
+        self.nbytes
+    }
+
+    /// Base pointer, when the bytes exist (not on meta).
+    pub(crate) fn ptr(&self) -> Option<NonNull<u8>> {
+        self.ptr
+    }
+
+    /// Whether reads and writes reach real memory. Empty storages count as real: there is
+    /// nothing to compute, so results are exact.
+    pub(crate) fn has_data(&self) -> bool {
+        self.ptr.is_some() || self.nbytes == 0
+    }
+
+    pub(crate) fn block(&self) -> Option<BlockId> {
+        match &self.owner {
+            Owner::Device { block, .. } => Some(*block),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn version(&self) -> u64 {
+        self.version.get()
+    }
+
+    pub(crate) fn bump_version(&self) {
+        self.version.set(self.version.get() + 1);
+    }
+
+    /// Tags the block with `purpose`, only where it is still a temporary: a parameter saved
+    /// by a node stays a parameter.
+    pub(crate) fn promote_purpose(&self, purpose: Purpose) {
+        self.retag(purpose, true);
+    }
+
+    /// Tags the block with `purpose` whatever it was.
+    pub(crate) fn set_purpose(&self, purpose: Purpose) {
+        self.retag(purpose, false);
+    }
+
+    fn retag(&self, purpose: Purpose, only_temporary: bool) {
+        if let Owner::Device { rt, block } = &self.owner {
+            let mut allocator = rt.allocator_mut();
+            let current = allocator.tag(*block).map(|t| t.purpose);
+            if !only_temporary || current == Some(Purpose::Temporary) {
+                // The block is live while this storage is, so this cannot fail.
+                let _ = allocator.set_purpose(*block, purpose);
+            }
+        }
+    }
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        match &self.owner {
+            Owner::Nothing => {}
+            Owner::Host(layout) => {
+                if let Some(ptr) = self.ptr {
+                    // SAFETY: allocated by `alloc_zeroed` with this layout, freed once here.
+                    unsafe { dealloc(ptr.as_ptr(), *layout) };
+                }
+            }
+            Owner::Device { rt, block } => {
+                // The block was handed out to this storage and is freed exactly once; an
+                // error would mean the allocator is gone, and then the memory is too.
+                let _ = rt.allocator_mut().free(*block);
+            }
+        }
+    }
+}
