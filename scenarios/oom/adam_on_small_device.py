@@ -1,0 +1,31 @@
+# Three 512x512 layers trained with Adam need at least 12 MiB once the first step has made gradients and both moment buffers, more than an 8 MiB device holds.
+#@ expect: oom
+#@ device-memory: 8MiB
+#@ iterations: 4
+import torch
+import torch.nn as nn
+
+# The header sets the simulated device's size; real PyTorch on a GPU larger than 12 MiB
+# runs this to the end.
+device = "cuda" if torch.cuda.is_available() else "cpu"
+model = nn.Sequential(
+    nn.Linear(512, 512),
+    nn.ReLU(),
+    nn.Linear(512, 512),
+    nn.ReLU(),
+    nn.Linear(512, 512),
+    nn.ReLU(),
+    nn.Linear(512, 10),
+).to(device)
+# Each 512x512 f32 weight is 1 MiB: parameters 3 MiB + 22 KiB, gradients as much again,
+# Adam's exp_avg and exp_avg_sq twice that: over 12 MiB before any activation.
+criterion = nn.CrossEntropyLoss()
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+for step in range(4):
+    data = torch.randn(64, 512, device=device)
+    target = torch.randint(0, 10, (64,), device=device)
+    optimizer.zero_grad()
+    loss = criterion(model(data), target)
+    loss.backward()
+    optimizer.step()
