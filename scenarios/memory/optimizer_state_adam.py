@@ -1,0 +1,33 @@
+# Adam keeps two state tensors per parameter (exp_avg and exp_avg_sq), created at the first step: exactly twice the parameter bytes (each tensor rounded up to 512 B), and nothing more at later steps.
+#@ expect: clean
+#@ iterations: 4
+import torch
+import torch.nn as nn
+
+device = "cuda" if torch.cuda.is_available() else "cpu"
+on_gpu = torch.cuda.is_available()
+before_model = torch.cuda.memory_allocated()
+model = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 10)).to(device)
+# weight 256x64 f32 = 65536 B, bias 256 f32 = 1024 B,
+# weight 10x256 f32 = 10240 B, bias 10 f32 = 40 B -> 512 B; 77312 B in all
+parameter_bytes = 65536 + 1024 + 10240 + 512
+if on_gpu:
+    assert torch.cuda.memory_allocated() - before_model == parameter_bytes, "parameters"
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+for step in range(4):
+    x = torch.randn(32, 64, device=device)
+    y = torch.randn(32, 10, device=device)
+    optimizer.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    before_step = torch.cuda.memory_allocated()
+    optimizer.step()
+    state_bytes = torch.cuda.memory_allocated() - before_step
+    if on_gpu:
+        if step == 0:
+            # exp_avg and exp_avg_sq of each parameter's shape: 2 x 77312 B = 154624 B.
+            # (Adam's step counter is a host tensor unless capturable or fused.)
+            assert state_bytes == 2 * parameter_bytes, "Adam state = 2x the parameters"
+        else:
+            assert state_bytes == 0, "the moments are updated in place"
