@@ -10,6 +10,7 @@
 
 pub mod alloc;
 pub mod autograd;
+pub mod check;
 pub mod device;
 pub mod nn;
 pub mod optim;

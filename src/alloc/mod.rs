@@ -535,7 +535,10 @@ impl CachingAllocator {
     pub fn set_purpose(&mut self, id: BlockId, purpose: Purpose) -> Result<(), AllocError> {
         let idx = self.live_index(id)?;
         let block = self.block_mut(idx);
-        let place = Place { segment: block.segment, offset: block.offset };
+        let place = Place {
+            segment: block.segment,
+            offset: block.offset,
+        };
         match block.tag.as_mut() {
             Some(tag) if tag.purpose != purpose => tag.purpose = purpose,
             _ => return Ok(()),

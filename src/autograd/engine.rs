@@ -96,6 +96,7 @@ pub(crate) fn run_backward(
                 outputs.into_iter().zip(edges).collect()
             }
         };
+        node.mark_ran();
         if !retain_graph {
             node.release_saved();
         }

@@ -63,6 +63,9 @@ pub struct Node {
     rt: Runtime,
     sequence_nr: u64,
     kind: Kind,
+    /// Whether a backward pass has run this node: tells a graph kept after its backward from
+    /// one no backward ever used (evaluation outside `no_grad`).
+    ran: std::cell::Cell<bool>,
 }
 
 /// A tensor a node saved, as [`Node::saved_tensors`] shows it.
@@ -96,6 +99,7 @@ impl Node {
             rt: rt.clone(),
             sequence_nr,
             kind,
+            ran: std::cell::Cell::new(false),
         }
     }
 
@@ -105,6 +109,15 @@ impl Node {
             Kind::Function { formula, .. } => formula.name(),
             Kind::AccumulateGrad { .. } => "AccumulateGrad",
         }
+    }
+
+    /// Whether a backward pass has run through this node.
+    pub fn backward_ran(&self) -> bool {
+        self.ran.get()
+    }
+
+    pub(crate) fn mark_ran(&self) {
+        self.ran.set(true);
     }
 
     /// Order of creation; later nodes run first among those ready.

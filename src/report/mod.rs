@@ -1,6 +1,7 @@
 //! Leak reports: one per scenario run, as versioned JSON for machines and CI artifacts and as
 //! Markdown for bug tickets, written atomically.
 
+mod human;
 mod markdown;
 mod write;
 
@@ -8,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use human::human_summary;
 pub use markdown::render_markdown;
 pub use write::{write_reports, ReportPaths, WriteError};
 

@@ -13,6 +13,7 @@ pub mod arbitrary;
 mod ast;
 mod error;
 mod header;
+pub mod interp;
 mod parse;
 mod print;
 

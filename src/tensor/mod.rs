@@ -410,6 +410,12 @@ impl Tensor {
         self.0.storage.borrow().nbytes()
     }
 
+    /// An identity for this tensor object (Python's `id()`): equal for handles to the same
+    /// tensor, unique among live tensors.
+    pub fn id(&self) -> usize {
+        Rc::as_ptr(&self.0) as usize
+    }
+
     /// Whether both are handles to the same tensor (Python's `a is b`).
     pub fn is_same(&self, other: &Tensor) -> bool {
         Rc::ptr_eq(&self.0, &other.0)

@@ -1,0 +1,72 @@
+use std::fmt::Write;
+
+use super::{Report, Verdict};
+use crate::alloc::format_size;
+
+/// The short human report of a scenario that did not meet its expectation (or of a leak that
+/// did): what was expected and found, each leak's line with its kinds, growth and fix, and the
+/// error, if any. The CLI and `cargo test` print this.
+pub fn human_summary(r: &Report) -> String {
+    let mut out = String::new();
+    if !r.passed {
+        let _ = writeln!(out, "  expected {}, found {}", r.expected, r.verdict.name());
+    }
+    for l in &r.leaks {
+        let kinds: Vec<&str> = l.kinds.iter().map(|k| k.name()).collect();
+        let kinds = if kinds.is_empty() {
+            "unattributed".to_string()
+        } else {
+            kinds.join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "  {}:{}:{}: {}",
+            r.scenario, l.retained_by.line, l.retained_by.column, l.retained_by.statement
+        );
+        let _ = writeln!(
+            out,
+            "    {kinds}: {} and {} graph node{} per iteration",
+            format_size(l.bytes_per_iteration),
+            l.graph_nodes_per_iteration,
+            if l.graph_nodes_per_iteration == 1 {
+                ""
+            } else {
+                "s"
+            }
+        );
+        if !l.retention_path.is_empty() {
+            let _ = writeln!(out, "    held by {}", l.retention_path.join(" → "));
+        }
+        let _ = writeln!(out, "    help: {}", l.help);
+    }
+    let td = &r.after_teardown;
+    if !td.live_blocks.is_empty() {
+        let _ = writeln!(
+            out,
+            "  teardown left {} allocated and {} reserved (baseline {} and {}): {} block{} nothing can reach",
+            td.after_empty_cache.allocated,
+            td.after_empty_cache.reserved,
+            r.baseline.allocated,
+            r.baseline.reserved,
+            td.live_blocks.len(),
+            if td.live_blocks.len() == 1 { "" } else { "s" }
+        );
+    }
+    if let Some(e) = &r.error {
+        for line in e.message.lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    if r.verdict == Verdict::Oom {
+        if let Some(oom) = &r.oom {
+            let parts: Vec<String> = oom
+                .memory
+                .by_purpose
+                .iter()
+                .map(|(p, b)| format!("{p} {}", format_size(*b)))
+                .collect();
+            let _ = writeln!(out, "  memory at the failure: {}", parts.join(", "));
+        }
+    }
+    out
+}

@@ -1,0 +1,192 @@
+//! Modules and optimizers as scenario values: shared handles, like Python objects.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::rc::Rc;
+
+use crate::nn::{self, CrossEntropyLoss, Linear, MSELoss, Module as _, ReLU};
+use crate::optim::Optimizer;
+use crate::tensor::{Device, Result, Tensor};
+
+/// An `nn` module held by scenario names; `model[0]` shares the child with `model`.
+#[derive(Clone)]
+pub struct ModuleRef(pub(crate) Rc<ModuleKind>);
+
+/// The modules of the subset.
+pub enum ModuleKind {
+    /// `nn.Linear`.
+    Linear(Linear),
+    /// `nn.ReLU`, and whether it is in place.
+    ReLU(ReLU, bool),
+    /// `nn.Sequential`.
+    Sequential(Vec<ModuleRef>),
+    /// `nn.MSELoss`.
+    MseLoss(MSELoss),
+    /// `nn.CrossEntropyLoss`.
+    CrossEntropyLoss(CrossEntropyLoss),
+}
+
+impl ModuleRef {
+    pub(crate) fn new(kind: ModuleKind) -> ModuleRef {
+        ModuleRef(Rc::new(kind))
+    }
+
+    /// `module(x)` for single-input modules.
+    pub(crate) fn forward(&self, x: &Tensor) -> Option<Result<Tensor>> {
+        Some(match &*self.0 {
+            ModuleKind::Linear(l) => l.forward(x),
+            ModuleKind::ReLU(r, _) => r.forward(x),
+            ModuleKind::Sequential(children) => {
+                let mut h = x.clone();
+                for c in children {
+                    h = match c.forward(&h)? {
+                        Ok(t) => t,
+                        Err(e) => return Some(Err(e)),
+                    };
+                }
+                Ok(h)
+            }
+            ModuleKind::MseLoss(_) | ModuleKind::CrossEntropyLoss(_) => return None,
+        })
+    }
+
+    /// `criterion(input, target)` for loss modules.
+    pub(crate) fn loss(&self, input: &Tensor, target: &Tensor) -> Option<Result<Tensor>> {
+        match &*self.0 {
+            ModuleKind::MseLoss(l) => Some(l.forward(input, target)),
+            ModuleKind::CrossEntropyLoss(l) => Some(l.forward(input, target)),
+            _ => None,
+        }
+    }
+
+    /// `module.named_parameters()`, with PyTorch's dotted names (`0.weight`).
+    pub fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        match &*self.0 {
+            ModuleKind::Linear(l) => {
+                let mut out = vec![("weight".to_string(), l.weight.clone())];
+                if let Some(b) = &l.bias {
+                    out.push(("bias".to_string(), b.clone()));
+                }
+                out
+            }
+            ModuleKind::Sequential(children) => children
+                .iter()
+                .enumerate()
+                .flat_map(|(i, c)| {
+                    c.named_parameters()
+                        .into_iter()
+                        .map(move |(n, p)| (format!("{i}.{n}"), p))
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// `module.parameters()`.
+    pub fn parameters(&self) -> Vec<Tensor> {
+        self.named_parameters()
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect()
+    }
+
+    /// `module.to(device)`.
+    pub(crate) fn to(&self, device: Device) -> Result<()> {
+        match &*self.0 {
+            ModuleKind::Linear(l) => l.to(device),
+            ModuleKind::Sequential(children) => children.iter().try_for_each(|c| c.to(device)),
+            _ => Ok(()),
+        }
+    }
+
+    /// `module.train(mode)`.
+    pub(crate) fn train(&self, mode: bool) {
+        match &*self.0 {
+            ModuleKind::Linear(l) => l.train(mode),
+            ModuleKind::ReLU(r, _) => r.train(mode),
+            ModuleKind::Sequential(children) => children.iter().for_each(|c| c.train(mode)),
+            _ => {}
+        }
+    }
+
+    /// `module.training`.
+    pub(crate) fn is_training(&self) -> bool {
+        match &*self.0 {
+            ModuleKind::Linear(l) => l.is_training(),
+            ModuleKind::ReLU(r, _) => r.is_training(),
+            ModuleKind::Sequential(children) => children.first().is_none_or(|c| c.is_training()),
+            _ => true,
+        }
+    }
+
+    /// `module.zero_grad(set_to_none)`.
+    pub(crate) fn zero_grad(&self, set_to_none: bool) -> Result<()> {
+        nn::zero_grads(&self.parameters(), set_to_none)
+    }
+
+    /// The children of a Sequential.
+    pub(crate) fn children(&self) -> Option<&[ModuleRef]> {
+        match &*self.0 {
+            ModuleKind::Sequential(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ModuleRef {
+    /// PyTorch's `repr` of a module.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &*self.0 {
+            ModuleKind::Linear(l) => {
+                let s = l.weight.shape();
+                write!(
+                    f,
+                    "Linear(in_features={}, out_features={}, bias={})",
+                    s[1],
+                    s[0],
+                    if l.bias.is_some() { "True" } else { "False" }
+                )
+            }
+            ModuleKind::ReLU(_, inplace) => f.write_str(if *inplace {
+                "ReLU(inplace=True)"
+            } else {
+                "ReLU()"
+            }),
+            ModuleKind::Sequential(children) => {
+                writeln!(f, "Sequential(")?;
+                for (i, c) in children.iter().enumerate() {
+                    writeln!(f, "  ({i}): {c}")?;
+                }
+                f.write_str(")")
+            }
+            ModuleKind::MseLoss(_) => f.write_str("MSELoss()"),
+            ModuleKind::CrossEntropyLoss(_) => f.write_str("CrossEntropyLoss()"),
+        }
+    }
+}
+
+/// An optimizer held by scenario names.
+#[derive(Clone)]
+pub struct OptimizerRef {
+    pub(crate) inner: Rc<RefCell<Box<dyn Optimizer>>>,
+    pub(crate) name: &'static str,
+}
+
+impl OptimizerRef {
+    /// Its state tensors (momentum buffers, moments), named `param index.kind`.
+    pub fn state_tensors(&self) -> Vec<(String, Tensor)> {
+        self.inner
+            .borrow()
+            .state_tensors()
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| (i.to_string(), t))
+            .collect()
+    }
+}
+
+impl fmt::Display for OptimizerRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (\nParameter Group 0\n)", self.name)
+    }
+}

@@ -1,0 +1,1422 @@
+//! The torch API of the subset (`docs/scenarios.md`, "Library surface"): torch functions,
+//! `nn` modules, optimizers, and tensor methods and attributes, bound to the runtime.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::args::{Bound, CallArgs};
+use super::builtins::{is_list_method, new_list};
+use super::objects::{ModuleKind, ModuleRef, OptimizerRef};
+use super::value::{Path, Value};
+use super::{Interp, R};
+use crate::nn::{CrossEntropyLoss, Linear, MSELoss, ReLU, Reduction};
+use crate::optim::{Adam, AdamOptions, AdamW, Optimizer, Sgd, SgdOptions};
+use crate::scenario::{BinOp, CmpOp, Span};
+use crate::tensor::{DType, Device, Scalar, Tensor, TensorError};
+
+const NAMESPACES: [&str; 5] = [
+    "torch",
+    "torch.nn",
+    "torch.nn.functional",
+    "torch.optim",
+    "torch.cuda",
+];
+
+/// Functions and classes of each namespace.
+const FUNCTIONS: [(&str, &[&str]); 5] = [
+    (
+        "torch",
+        &[
+            "randn",
+            "rand",
+            "zeros",
+            "ones",
+            "empty",
+            "randint",
+            "tensor",
+            "no_grad",
+            "enable_grad",
+            "manual_seed",
+            "device",
+        ],
+    ),
+    (
+        "torch.nn",
+        &[
+            "Linear",
+            "ReLU",
+            "Sequential",
+            "MSELoss",
+            "CrossEntropyLoss",
+        ],
+    ),
+    (
+        "torch.nn.functional",
+        &["mse_loss", "cross_entropy", "relu"],
+    ),
+    ("torch.optim", &["SGD", "Adam", "AdamW"]),
+    (
+        "torch.cuda",
+        &[
+            "is_available",
+            "empty_cache",
+            "memory_allocated",
+            "memory_reserved",
+            "max_memory_allocated",
+            "max_memory_reserved",
+            "reset_peak_memory_stats",
+            "synchronize",
+            "memory_summary",
+            "device_count",
+        ],
+    ),
+];
+
+/// The value an `import` binds for a module path.
+pub(super) fn namespace(path: &str) -> Value {
+    Value::Path(Path(path.into()))
+}
+
+/// `module.attr` for a torch namespace: a sub-namespace, a function, or a dtype.
+pub(super) fn attribute_of_path(module: &str, attr: &str) -> Option<Value> {
+    let joined = format!("{module}.{attr}");
+    if NAMESPACES.contains(&joined.as_str()) {
+        return Some(namespace(&joined));
+    }
+    if module == "torch" {
+        let dtype = match attr {
+            "float32" | "float" => Some(DType::F32),
+            "int64" | "long" => Some(DType::I64),
+            "bool" => Some(DType::Bool),
+            _ => None,
+        };
+        if let Some(d) = dtype {
+            return Some(Value::DType(d));
+        }
+    }
+    let (_, names) = FUNCTIONS.iter().find(|(m, _)| *m == module)?;
+    names
+        .contains(&attr)
+        .then(|| Value::Path(Path(joined.into())))
+}
+
+/// A device named by a string (`"cuda"`, `"cuda:0"`, `"cpu"`).
+pub(super) fn device_named(s: &str) -> Option<Device> {
+    match s {
+        "cuda" | "cuda:0" => Some(Device::Cuda),
+        "cpu" => Some(Device::Cpu),
+        _ => None,
+    }
+}
+
+fn tensor_err(e: TensorError) -> Result<TensorError, String> {
+    Ok(e)
+}
+
+/// Python's `str()` of a value, as `print` shows it; tensors as PyTorch prints them.
+pub(super) fn display(v: &Value) -> String {
+    match v {
+        Value::Tensor(t) => tensor_repr(t),
+        other => other.to_string(),
+    }
+}
+
+fn tensor_repr(t: &Tensor) -> String {
+    let mut extras = Vec::new();
+    if t.device() == Device::Cuda {
+        extras.push("device='cuda:0'".to_string());
+    }
+    match t.dtype() {
+        DType::I64 if t.numel() == 0 => extras.push("dtype=torch.int64".into()),
+        _ => {}
+    }
+    if let Some(node) = t.grad_fn() {
+        extras.push(format!("grad_fn=<{}>", node.name()));
+    } else if t.requires_grad() {
+        extras.push("requires_grad=True".into());
+    }
+    let body = if !t.has_data() {
+        "...".to_string()
+    } else {
+        let fmt = |x: f64| match t.dtype() {
+            DType::F32 => format!("{x:.4}"),
+            DType::I64 => format!("{}", x as i64),
+            DType::Bool => (if x != 0.0 { "True" } else { "False" }).to_string(),
+        };
+        let values: Vec<f64> = match t.dtype() {
+            DType::I64 => t.to_vec_i64().into_iter().map(|v| v as f64).collect(),
+            _ => t.to_vec_f32().into_iter().map(f64::from).collect(),
+        };
+        if t.dim() == 0 {
+            fmt(values.first().copied().unwrap_or(0.0))
+        } else {
+            let shown: Vec<String> = values.iter().take(6).map(|&x| fmt(x)).collect();
+            let more = if values.len() > 6 { ", ..." } else { "" };
+            format!("[{}{more}]", shown.join(", "))
+        }
+    };
+    if extras.is_empty() {
+        format!("tensor({body})")
+    } else {
+        format!("tensor({body}, {})", extras.join(", "))
+    }
+}
+
+/// The Python number a one-element tensor holds (`item()`): int for integer and bool tensors.
+fn item_value(t: &Tensor) -> Result<Value, TensorError> {
+    let x = t.item()?;
+    Ok(match t.dtype() {
+        DType::F32 => Value::Float(x),
+        DType::I64 => Value::Int(x as i64),
+        DType::Bool => Value::Bool(x != 0.0),
+    })
+}
+
+pub(super) fn item(t: &Tensor) -> Result<f64, TensorError> {
+    t.item()
+}
+
+/// `bool(tensor)`.
+pub(super) fn tensor_bool(t: &Tensor) -> Result<bool, TensorError> {
+    if t.numel() != 1 {
+        return Err(TensorError::Invalid(
+            "Boolean value of Tensor with more than one value is ambiguous".into(),
+        ));
+    }
+    Ok(t.item()? != 0.0)
+}
+
+/// `len(x)` of a tensor or a Sequential.
+pub(super) fn len(v: &Value) -> Result<usize, String> {
+    match v {
+        Value::Tensor(t) => t
+            .shape()
+            .first()
+            .copied()
+            .ok_or_else(|| "TypeError: len() of a 0-d tensor".to_string()),
+        Value::Module(m) => m.children().map(<[ModuleRef]>::len).ok_or_else(|| {
+            format!(
+                "TypeError: object of type '{}' has no len()",
+                module_name(m)
+            )
+        }),
+        other => Err(format!(
+            "TypeError: object of type '{}' has no len()",
+            other.type_name()
+        )),
+    }
+}
+
+fn module_name(m: &ModuleRef) -> &'static str {
+    match &*m.0 {
+        ModuleKind::Linear(_) => "Linear",
+        ModuleKind::ReLU(..) => "ReLU",
+        ModuleKind::Sequential(_) => "Sequential",
+        ModuleKind::MseLoss(_) => "MSELoss",
+        ModuleKind::CrossEntropyLoss(_) => "CrossEntropyLoss",
+    }
+}
+
+/// `model[i]` of a Sequential.
+pub(super) fn module_index(m: &ModuleRef, i: i64) -> Result<Value, String> {
+    let children = m.children().ok_or_else(|| {
+        format!(
+            "TypeError: '{}' object is not subscriptable",
+            module_name(m)
+        )
+    })?;
+    let len = children.len() as i64;
+    let j = if i < 0 { i + len } else { i };
+    if !(0..len).contains(&j) {
+        return Err(format!("IndexError: index {i} is out of range"));
+    }
+    Ok(Value::Module(children[j as usize].clone()))
+}
+
+pub(super) fn neg(t: &Tensor) -> Result<Tensor, TensorError> {
+    t.neg()
+}
+
+fn scalar(v: &Value) -> Option<Scalar> {
+    match v {
+        Value::Int(i) => Some(Scalar::Int(*i)),
+        Value::Bool(b) => Some(Scalar::Int(*b as i64)),
+        Value::Float(f) => Some(Scalar::Float(*f)),
+        _ => None,
+    }
+}
+
+fn unsupported_operands(l: &Value, op: BinOp, r: &Value) -> Result<TensorError, String> {
+    Err(format!(
+        "TypeError: unsupported operand type(s) for {}: '{}' and '{}'",
+        op.symbol(),
+        l.type_name(),
+        r.type_name()
+    ))
+}
+
+/// A binary operator with a tensor on at least one side. Errors are PyTorch's (`Ok`) or
+/// Python's TypeError (`Err`).
+pub(super) fn binary(
+    l: &Value,
+    op: BinOp,
+    r: &Value,
+) -> Result<Value, Result<TensorError, String>> {
+    let result = match (l, r) {
+        (Value::Tensor(a), Value::Tensor(b)) => match op {
+            BinOp::Add => a.add(b),
+            BinOp::Sub => a.sub(b),
+            BinOp::Mul => a.mul(b),
+            BinOp::Div => a.div(b),
+            BinOp::MatMul => a.matmul(b),
+            _ => return Err(unsupported_operands(l, op, r)),
+        },
+        (Value::Tensor(a), other) => {
+            let Some(s) = scalar(other) else {
+                return Err(unsupported_operands(l, op, r));
+            };
+            match op {
+                BinOp::Add => a.add_scalar(s),
+                BinOp::Sub => a.sub_scalar(s),
+                BinOp::Mul => a.mul_scalar(s),
+                BinOp::Div => a.div_scalar(s),
+                BinOp::Pow => a.pow(s.as_f64()),
+                _ => return Err(unsupported_operands(l, op, r)),
+            }
+        }
+        (other, Value::Tensor(b)) => {
+            let Some(s) = scalar(other) else {
+                return Err(unsupported_operands(l, op, r));
+            };
+            match op {
+                BinOp::Add => b.add_scalar(s),
+                BinOp::Mul => b.mul_scalar(s),
+                // `s - t` is torch.rsub: one output, computed here as -t + s in place.
+                BinOp::Sub => b.mul_scalar(Scalar::Int(-1)).and_then(|n| n.add_scalar_(s)),
+                // `s / t` is `t.reciprocal() * s`, as Tensor.__rdiv__ computes it.
+                BinOp::Div => b.pow(-1.0).and_then(|rec| rec.mul_scalar(s)),
+                _ => return Err(unsupported_operands(l, op, r)),
+            }
+        }
+        _ => return Err(unsupported_operands(l, op, r)),
+    };
+    result.map(Value::Tensor).map_err(tensor_err)
+}
+
+/// `t op= rhs` on a tensor: in place, as `Tensor.__iadd__` and friends.
+pub(super) fn inplace_binary(t: &Tensor, op: BinOp, rhs: &Value) -> Result<(), TensorError> {
+    let unsupported = || {
+        TensorError::Invalid(format!(
+            "unsupported operand type(s) for {}=: 'Tensor' and '{}'",
+            op.symbol(),
+            rhs.type_name()
+        ))
+    };
+    match rhs {
+        Value::Tensor(o) => match op {
+            BinOp::Add => t.add_(o),
+            BinOp::Sub => t.sub_(o),
+            BinOp::Mul => t.mul_(o),
+            _ => return Err(unsupported()),
+        },
+        other => {
+            let s = scalar(other).ok_or_else(unsupported)?;
+            match op {
+                BinOp::Add => t.add_scalar_(s),
+                BinOp::Sub => t.sub_scalar_(s),
+                BinOp::Mul => t.mul_scalar_(s),
+                BinOp::Div => t.mul_scalar_(Scalar::Float(1.0 / s.as_f64())),
+                _ => return Err(unsupported()),
+            }
+        }
+    }
+    .map(|_| ())
+}
+
+/// A comparison with a tensor on a side: an element-wise bool tensor. `None` for `is`/`in`,
+/// which compare objects.
+pub(super) fn compare(l: &Value, op: CmpOp, r: &Value) -> Option<Result<Value, TensorError>> {
+    let (t, other, flipped) = match (l, r) {
+        (Value::Tensor(t), o) => (t, o, false),
+        (o, Value::Tensor(t)) => (t, o, true),
+        _ => return None,
+    };
+    // `a < t` is `t > a`.
+    let op = match (op, flipped) {
+        (CmpOp::Lt, true) => CmpOp::Gt,
+        (CmpOp::Gt, true) => CmpOp::Lt,
+        (CmpOp::LtE, true) => CmpOp::GtE,
+        (CmpOp::GtE, true) => CmpOp::LtE,
+        (op, _) => op,
+    };
+    let result = match other {
+        Value::Tensor(o) => match op {
+            CmpOp::Eq => t.eq(o),
+            CmpOp::NotEq => t.ne(o),
+            CmpOp::Lt => t.lt(o),
+            CmpOp::LtE => t.le(o),
+            CmpOp::Gt => t.gt(o),
+            CmpOp::GtE => t.ge(o),
+            _ => return None,
+        },
+        o => {
+            let s = scalar(o)?;
+            match op {
+                CmpOp::Eq => t.eq_scalar(s),
+                CmpOp::NotEq => t.ne_scalar(s),
+                CmpOp::Lt => t.lt_scalar(s),
+                CmpOp::LtE => t.le_scalar(s),
+                CmpOp::Gt => t.gt_scalar(s),
+                CmpOp::GtE => t.ge_scalar(s),
+                _ => return None,
+            }
+        }
+    };
+    Some(result.map(Value::Tensor))
+}
+
+/// Attributes that are values (`x.shape`, `p.grad`, `linear.weight`); `None` when `attr` is a
+/// method or unknown.
+pub(super) fn get_attr(obj: &Value, attr: &str) -> Option<Value> {
+    match obj {
+        Value::Tensor(t) => Some(match attr {
+            "shape" => Value::size(t.shape()),
+            "grad" => t.grad().map_or(Value::None, Value::Tensor),
+            "requires_grad" => Value::Bool(t.requires_grad()),
+            "is_leaf" => Value::Bool(t.is_leaf()),
+            "device" => Value::Device(t.device()),
+            "dtype" => Value::DType(t.dtype()),
+            "grad_fn" => t.grad_fn().map_or(Value::None, |n| {
+                Value::Str(format!("<{}>", n.name()).into())
+            }),
+            "T" if t.dim() == 2 => return t.t().ok().map(Value::Tensor),
+            _ => return None,
+        }),
+        Value::Module(m) => match (&*m.0, attr) {
+            (ModuleKind::Linear(l), "weight") => Some(Value::Tensor(l.weight.clone())),
+            (ModuleKind::Linear(l), "bias") => {
+                Some(l.bias.clone().map_or(Value::None, Value::Tensor))
+            }
+            (_, "training") => Some(Value::Bool(m.is_training())),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `obj.attr = value`.
+pub(super) fn set_attr(obj: &Value, attr: &str, value: Value) -> Result<(), String> {
+    match (obj, attr) {
+        (Value::Tensor(t), "grad") => match value {
+            Value::None => {
+                t.set_grad(None);
+                Ok(())
+            }
+            Value::Tensor(g) => {
+                if g.shape() != t.shape() {
+                    return Err("RuntimeError: assigned grad has data of a different size".into());
+                }
+                t.set_grad(Some(g));
+                Ok(())
+            }
+            other => Err(format!(
+                "TypeError: assigned grad expected to be a Tensor or None but got grad of type {}",
+                other.type_name()
+            )),
+        },
+        (Value::Tensor(t), "requires_grad") => match value {
+            Value::Bool(b) => t
+                .set_requires_grad(b)
+                .map_err(|e| format!("RuntimeError: {e}")),
+            other => Err(format!(
+                "TypeError: requires_grad must be a bool, not {}",
+                other.type_name()
+            )),
+        },
+        (other, _) => Err(format!(
+            "AttributeError: attribute '{attr}' of '{}' objects is not writable in scenarios",
+            other.type_name()
+        )),
+    }
+}
+
+const TENSOR_METHODS: [&str; 26] = [
+    "backward",
+    "detach",
+    "item",
+    "cpu",
+    "cuda",
+    "to",
+    "sum",
+    "mean",
+    "argmax",
+    "relu",
+    "relu_",
+    "add_",
+    "mul_",
+    "sub_",
+    "zero_",
+    "clone",
+    "float",
+    "long",
+    "pow",
+    "t",
+    "numel",
+    "size",
+    "dim",
+    "requires_grad_",
+    "fill_",
+    "tolist",
+];
+const MODULE_METHODS: [&str; 7] = [
+    "to",
+    "cuda",
+    "cpu",
+    "parameters",
+    "train",
+    "eval",
+    "zero_grad",
+];
+const OPTIMIZER_METHODS: [&str; 2] = ["step", "zero_grad"];
+
+/// Whether `obj.name(...)` is a method of the subset.
+pub(super) fn has_method(obj: &Value, name: &str) -> bool {
+    match obj {
+        Value::Tensor(_) => TENSOR_METHODS.contains(&name),
+        Value::Module(_) => MODULE_METHODS.contains(&name),
+        Value::Optimizer(_) => OPTIMIZER_METHODS.contains(&name),
+        Value::List(_) => is_list_method(name),
+        _ => false,
+    }
+}
+
+fn bind(
+    it: &Interp<'_>,
+    args: &CallArgs,
+    func: &str,
+    params: &'static [&'static str],
+    required: usize,
+    span: Span,
+) -> R<Bound> {
+    args.bind(func, params, required)
+        .map_err(|m| it.fail(span, m))
+}
+
+fn expect_tensor(it: &Interp<'_>, v: Option<&Value>, what: &str, span: Span) -> R<Tensor> {
+    match v {
+        Some(Value::Tensor(t)) => Ok(t.clone()),
+        Some(other) => Err(it.fail(
+            span,
+            format!(
+                "TypeError: {what} must be Tensor, not {}",
+                other.type_name()
+            ),
+        )),
+        None => Err(it.fail(span, format!("TypeError: missing argument {what}"))),
+    }
+}
+
+fn expect_int(it: &Interp<'_>, v: &Value, what: &str, span: Span) -> R<i64> {
+    match v {
+        Value::Int(i) => Ok(*i),
+        Value::Bool(b) => Ok(*b as i64),
+        other => Err(it.fail(
+            span,
+            format!("TypeError: {what} must be int, not {}", other.type_name()),
+        )),
+    }
+}
+
+fn expect_float(it: &Interp<'_>, v: &Value, what: &str, span: Span) -> R<f64> {
+    match v {
+        Value::Int(i) => Ok(*i as f64),
+        Value::Float(f) => Ok(*f),
+        Value::Bool(b) => Ok(*b as i64 as f64),
+        other => Err(it.fail(
+            span,
+            format!(
+                "TypeError: {what} must be a number, not {}",
+                other.type_name()
+            ),
+        )),
+    }
+}
+
+fn expect_bool(
+    it: &Interp<'_>,
+    v: Option<&Value>,
+    default: bool,
+    what: &str,
+    span: Span,
+) -> R<bool> {
+    match v {
+        None | Some(Value::None) => Ok(default),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::Int(i)) => Ok(*i != 0),
+        Some(other) => Err(it.fail(
+            span,
+            format!("TypeError: {what} must be bool, not {}", other.type_name()),
+        )),
+    }
+}
+
+fn device_arg(it: &Interp<'_>, v: Option<&Value>, span: Span) -> R<Device> {
+    match v {
+        None | Some(Value::None) => Ok(Device::Cpu),
+        Some(Value::Device(d)) => Ok(*d),
+        Some(Value::Str(s)) => device_named(s).ok_or_else(|| {
+            it.fail(span, format!("RuntimeError: Expected one of cpu, cuda device type at start of device string: {s}"))
+        }),
+        Some(other) => Err(it.fail(span, format!("TypeError: device must be a string or torch.device, not {}", other.type_name()))),
+    }
+}
+
+fn dtype_arg(it: &Interp<'_>, v: Option<&Value>, default: DType, span: Span) -> R<DType> {
+    match v {
+        None | Some(Value::None) => Ok(default),
+        Some(Value::DType(d)) => Ok(*d),
+        Some(other) => Err(it.fail(
+            span,
+            format!(
+                "TypeError: dtype must be torch.dtype, not {}",
+                other.type_name()
+            ),
+        )),
+    }
+}
+
+fn reduction_arg(it: &Interp<'_>, v: Option<&Value>, span: Span) -> R<Reduction> {
+    match v {
+        None => Ok(Reduction::Mean),
+        Some(Value::Str(s)) => match s.as_ref() {
+            "mean" => Ok(Reduction::Mean),
+            "sum" => Ok(Reduction::Sum),
+            "none" => Ok(Reduction::None),
+            other => Err(it.fail(
+                span,
+                format!("ValueError: {other} is not a valid value for reduction"),
+            )),
+        },
+        Some(other) => Err(it.fail(
+            span,
+            format!(
+                "TypeError: reduction must be str, not {}",
+                other.type_name()
+            ),
+        )),
+    }
+}
+
+/// A shape given as `f(2, 3)` or `f((2, 3))` / `f([2, 3])`.
+fn shape_of(it: &Interp<'_>, values: &[Value], span: Span) -> R<Vec<usize>> {
+    let items: Vec<Value> = match values {
+        [Value::Tuple(t)] => t.as_ref().clone(),
+        [Value::List(l)] => l.borrow().iter().map(|s| s.value.clone()).collect(),
+        many => many.to_vec(),
+    };
+    items
+        .iter()
+        .map(|v| {
+            let n = expect_int(it, v, "size", span)?;
+            usize::try_from(n).map_err(|_| {
+                it.fail(
+                    span,
+                    format!("RuntimeError: Trying to create tensor with negative dimension {n}"),
+                )
+            })
+        })
+        .collect()
+}
+
+fn check_rt(it: &Interp<'_>, r: Result<Tensor, TensorError>, span: Span) -> R<Value> {
+    r.map(Value::Tensor).map_err(|e| it.tensor_error(span, e))
+}
+
+/// A factory call: `torch.randn(*size, device=, dtype=, requires_grad=)` and friends.
+fn factory(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let (sizes, low, high): (Vec<Value>, i64, i64) = if name == "randint" {
+        // randint(high, size) or randint(low, high, size)
+        let pos = &args.pos;
+        let (low, high, size) = match pos.as_slice() {
+            [h, s] => (0, expect_int(it, h, "high", span)?, s.clone()),
+            [l, h, s] => (
+                expect_int(it, l, "low", span)?,
+                expect_int(it, h, "high", span)?,
+                s.clone(),
+            ),
+            _ => {
+                return Err(it.fail(
+                    span,
+                    "TypeError: randint() expects (high, size) or (low, high, size)",
+                ))
+            }
+        };
+        (vec![size], low, high)
+    } else {
+        (args.pos.clone(), 0, 0)
+    };
+    args.only_keywords(
+        &format!("torch.{name}"),
+        &["device", "dtype", "requires_grad"],
+    )
+    .map_err(|m| it.fail(span, m))?;
+    let shape = shape_of(it, &sizes, span)?;
+    let device = device_arg(it, args.keyword("device"), span)?;
+    let float_default = if name == "randint" {
+        DType::I64
+    } else {
+        DType::F32
+    };
+    let dtype = dtype_arg(it, args.keyword("dtype"), float_default, span)?;
+    let requires_grad = expect_bool(
+        it,
+        args.keyword("requires_grad"),
+        false,
+        "requires_grad",
+        span,
+    )?;
+    let rt = it.rt.clone();
+    let t = match name {
+        "randn" | "rand" if dtype != DType::F32 => {
+            return Err(it.fail(
+                span,
+                format!(
+                    "RuntimeError: \"normal_kernel_cpu\" not implemented for '{}'",
+                    dtype
+                ),
+            ))
+        }
+        "randn" => rt.randn(&shape, device),
+        "rand" => rt.rand(&shape, device),
+        "zeros" => rt.zeros(&shape, dtype, device),
+        "ones" => rt.ones(&shape, dtype, device),
+        "empty" => rt.empty(&shape, dtype, device),
+        _ => rt.randint(low, high, &shape, device),
+    };
+    let t = t.map_err(|e| it.tensor_error(span, e))?;
+    if requires_grad {
+        t.set_requires_grad(true)
+            .map_err(|e| it.tensor_error(span, e))?;
+    }
+    Ok(Value::Tensor(t))
+}
+
+/// `torch.tensor(data, dtype=, device=, requires_grad=)` from (nested) lists of numbers.
+fn tensor_from_data(it: &mut Interp<'_>, args: CallArgs, span: Span) -> R<Value> {
+    let b = bind(
+        it,
+        &args,
+        "tensor",
+        &["data", "dtype", "device", "requires_grad"],
+        1,
+        span,
+    )?;
+    let mut shape = Vec::new();
+    let mut values = Vec::new();
+    let mut all_int = true;
+    fn flatten(
+        v: &Value,
+        depth: usize,
+        shape: &mut Vec<usize>,
+        out: &mut Vec<f64>,
+        all_int: &mut bool,
+    ) -> Result<(), String> {
+        let items: Vec<Value> = match v {
+            Value::List(l) => l.borrow().iter().map(|s| s.value.clone()).collect(),
+            Value::Tuple(t) => t.as_ref().clone(),
+            Value::Int(i) => {
+                out.push(*i as f64);
+                return if depth == shape.len() {
+                    Ok(())
+                } else {
+                    Err("ValueError: expected sequence".into())
+                };
+            }
+            Value::Bool(x) => {
+                out.push(*x as i64 as f64);
+                return Ok(());
+            }
+            Value::Float(f) => {
+                *all_int = false;
+                out.push(*f);
+                return if depth == shape.len() {
+                    Ok(())
+                } else {
+                    Err("ValueError: expected sequence".into())
+                };
+            }
+            other => {
+                return Err(format!(
+                    "TypeError: Could not infer dtype of {}",
+                    other.type_name()
+                ))
+            }
+        };
+        if depth == shape.len() {
+            shape.push(items.len());
+        } else if shape[depth] != items.len() {
+            return Err(format!(
+                "ValueError: expected sequence of length {} at dim {depth} (got {})",
+                shape[depth],
+                items.len()
+            ));
+        }
+        for item in &items {
+            flatten(item, depth + 1, shape, out, all_int)?;
+        }
+        Ok(())
+    }
+    let data = b.raw("data").cloned().unwrap_or(Value::None);
+    flatten(&data, 0, &mut shape, &mut values, &mut all_int).map_err(|m| it.fail(span, m))?;
+    let device = device_arg(it, b.get("device"), span)?;
+    let dtype = dtype_arg(
+        it,
+        b.get("dtype"),
+        if all_int { DType::I64 } else { DType::F32 },
+        span,
+    )?;
+    let rt = it.rt.clone();
+    let t = match dtype {
+        DType::I64 => rt.tensor_i64(
+            &values.iter().map(|&v| v as i64).collect::<Vec<_>>(),
+            &shape,
+            device,
+        ),
+        DType::F32 => rt.tensor(
+            &values.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+            &shape,
+            device,
+        ),
+        DType::Bool => Err(TensorError::Unsupported(
+            "torch.tensor(..., dtype=torch.bool); compare tensors instead".into(),
+        )),
+    }
+    .map_err(|e| it.tensor_error(span, e))?;
+    if expect_bool(it, b.get("requires_grad"), false, "requires_grad", span)? {
+        t.set_requires_grad(true)
+            .map_err(|e| it.tensor_error(span, e))?;
+    }
+    Ok(Value::Tensor(t))
+}
+
+fn params_arg(it: &Interp<'_>, v: Option<&Value>, span: Span) -> R<Vec<Tensor>> {
+    let items: Vec<Value> = match v {
+        Some(Value::List(l)) => l.borrow().iter().map(|s| s.value.clone()).collect(),
+        Some(Value::Tuple(t)) => t.as_ref().clone(),
+        Some(other) => {
+            return Err(it.fail(span, format!("TypeError: params argument given to the optimizer should be an iterable of Tensors, but got {}", other.type_name())))
+        }
+        None => return Err(it.fail(span, "TypeError: missing argument params")),
+    };
+    let params: Vec<Tensor> = items
+        .iter()
+        .map(|v| match v {
+            Value::Tensor(t) => Ok(t.clone()),
+            other => Err(it.fail(
+                span,
+                format!(
+                    "TypeError: optimizer can only optimize Tensors, but one of the params is {}",
+                    other.type_name()
+                ),
+            )),
+        })
+        .collect::<R<_>>()?;
+    if params.is_empty() {
+        return Err(it.fail(span, "ValueError: optimizer got an empty parameter list"));
+    }
+    Ok(params)
+}
+
+fn optimizer(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let (inner, label): (Box<dyn Optimizer>, &'static str) = if name == "SGD" {
+        let b = bind(
+            it,
+            &args,
+            "SGD",
+            &[
+                "params",
+                "lr",
+                "momentum",
+                "dampening",
+                "weight_decay",
+                "nesterov",
+                "maximize",
+                "foreach",
+            ],
+            1,
+            span,
+        )?;
+        let mut o = SgdOptions::default();
+        if let Some(v) = b.get("lr") {
+            o.lr = expect_float(it, v, "lr", span)?;
+        }
+        if let Some(v) = b.get("momentum") {
+            o.momentum = expect_float(it, v, "momentum", span)?;
+        }
+        if let Some(v) = b.get("dampening") {
+            o.dampening = expect_float(it, v, "dampening", span)?;
+        }
+        if let Some(v) = b.get("weight_decay") {
+            o.weight_decay = expect_float(it, v, "weight_decay", span)?;
+        }
+        o.nesterov = expect_bool(it, b.get("nesterov"), false, "nesterov", span)?;
+        if expect_bool(it, b.get("maximize"), false, "maximize", span)? {
+            return Err(it.fail(span, "maximize=True is not supported in scenarios"));
+        }
+        let params = params_arg(it, b.raw("params"), span)?;
+        (
+            Box::new(Sgd::new(params, o).map_err(|e| it.tensor_error(span, e))?),
+            "SGD",
+        )
+    } else {
+        let b = bind(
+            it,
+            &args,
+            name,
+            &[
+                "params",
+                "lr",
+                "betas",
+                "eps",
+                "weight_decay",
+                "amsgrad",
+                "foreach",
+            ],
+            1,
+            span,
+        )?;
+        let mut o = if name == "AdamW" {
+            AdamW::default_options()
+        } else {
+            AdamOptions::default()
+        };
+        if let Some(v) = b.get("lr") {
+            o.lr = expect_float(it, v, "lr", span)?;
+        }
+        if let Some(v) = b.get("betas") {
+            let pair: Vec<Value> = match v {
+                Value::Tuple(t) => t.as_ref().clone(),
+                Value::List(l) => l.borrow().iter().map(|s| s.value.clone()).collect(),
+                _ => Vec::new(),
+            };
+            let [b1, b2] = pair.as_slice() else {
+                return Err(it.fail(span, "TypeError: betas must be a pair of floats"));
+            };
+            o.betas = (
+                expect_float(it, b1, "betas[0]", span)?,
+                expect_float(it, b2, "betas[1]", span)?,
+            );
+        }
+        if let Some(v) = b.get("eps") {
+            o.eps = expect_float(it, v, "eps", span)?;
+        }
+        if let Some(v) = b.get("weight_decay") {
+            o.weight_decay = expect_float(it, v, "weight_decay", span)?;
+        }
+        if expect_bool(it, b.get("amsgrad"), false, "amsgrad", span)? {
+            return Err(it
+                .fail(span, "amsgrad=True is not supported in scenarios")
+                .with_help("remove amsgrad=True"));
+        }
+        let params = params_arg(it, b.raw("params"), span)?;
+        if name == "AdamW" {
+            (Box::new(AdamW::new(params, o)), "AdamW")
+        } else {
+            (Box::new(Adam::new(params, o)), "Adam")
+        }
+    };
+    Ok(Value::Optimizer(OptimizerRef {
+        inner: Rc::new(RefCell::new(inner)),
+        name: label,
+    }))
+}
+
+/// Calls a torch function or class by its dotted path.
+pub(super) fn call_path(it: &mut Interp<'_>, path: &str, args: CallArgs, span: Span) -> R<Value> {
+    let rt = it.rt.clone();
+    let (module, name) = path.rsplit_once('.').unwrap_or(("", path));
+    match (module, name) {
+        ("torch", "randn" | "rand" | "zeros" | "ones" | "empty" | "randint") => {
+            factory(it, name, args, span)
+        }
+        ("torch", "tensor") => tensor_from_data(it, args, span),
+        ("torch", "no_grad" | "enable_grad") => {
+            bind(it, &args, name, &[], 0, span)?;
+            Ok(Value::GradMode(name == "enable_grad"))
+        }
+        ("torch", "manual_seed") => {
+            let b = bind(it, &args, "manual_seed", &["seed"], 1, span)?;
+            let seed = expect_int(it, b.raw("seed").unwrap_or(&Value::None), "seed", span)?;
+            rt.manual_seed(seed as u64);
+            Ok(Value::None)
+        }
+        ("torch", "device") => {
+            let b = bind(it, &args, "device", &["type"], 1, span)?;
+            Ok(Value::Device(device_arg(it, b.raw("type"), span)?))
+        }
+        ("torch.cuda", _) => cuda(it, name, args, span),
+        ("torch.nn", _) => module_class(it, name, args, span),
+        ("torch.nn.functional", "mse_loss" | "cross_entropy") => {
+            let b = bind(it, &args, name, &["input", "target", "reduction"], 2, span)?;
+            let input = expect_tensor(it, b.raw("input"), "input", span)?;
+            let target = expect_tensor(it, b.raw("target"), "target", span)?;
+            let reduction = reduction_arg(it, b.get("reduction"), span)?;
+            let r = if name == "mse_loss" {
+                input.mse_loss(&target, reduction)
+            } else {
+                input.cross_entropy(&target, reduction)
+            };
+            check_rt(it, r, span)
+        }
+        ("torch.nn.functional", "relu") => {
+            let b = bind(it, &args, "relu", &["input", "inplace"], 1, span)?;
+            let input = expect_tensor(it, b.raw("input"), "input", span)?;
+            let r = if expect_bool(it, b.get("inplace"), false, "inplace", span)? {
+                input.relu_()
+            } else {
+                input.relu()
+            };
+            check_rt(it, r, span)
+        }
+        ("torch.optim", _) => optimizer(it, name, args, span),
+        _ => Err(it
+            .fail(span, format!("{path} is not supported in scenarios"))
+            .with_help("see docs/scenarios.md for the supported torch API")),
+    }
+}
+
+fn cuda(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let rt = it.rt.clone();
+    let params: &'static [&'static str] = match name {
+        "memory_summary" => &["device", "abbreviated"],
+        "is_available" | "device_count" | "empty_cache" => &[],
+        _ => &["device"],
+    };
+    let b = bind(it, &args, &format!("torch.cuda.{name}"), params, 0, span)?;
+    Ok(match name {
+        // From a scenario's view the device is always there: real or simulated.
+        "is_available" => Value::Bool(true),
+        "device_count" => Value::Int(1),
+        "empty_cache" => {
+            rt.allocator_mut()
+                .empty_cache()
+                .map_err(|e| it.tensor_error(span, e.into()))?;
+            Value::None
+        }
+        "memory_allocated" => Value::Int(rt.memory_allocated() as i64),
+        "memory_reserved" => Value::Int(rt.memory_reserved() as i64),
+        "max_memory_allocated" => Value::Int(rt.allocator().max_memory_allocated() as i64),
+        "max_memory_reserved" => Value::Int(rt.allocator().max_memory_reserved() as i64),
+        "reset_peak_memory_stats" => {
+            rt.allocator_mut().reset_peak_memory_stats();
+            Value::None
+        }
+        "synchronize" => Value::None,
+        _ => {
+            let abbreviated = expect_bool(it, b.get("abbreviated"), false, "abbreviated", span)?;
+            Value::Str(rt.allocator().memory_summary(abbreviated).into())
+        }
+    })
+}
+
+fn module_class(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let rt = it.rt.clone();
+    let kind = match name {
+        "Linear" => {
+            let b = bind(
+                it,
+                &args,
+                "Linear",
+                &["in_features", "out_features", "bias", "device"],
+                2,
+                span,
+            )?;
+            let fin = expect_int(
+                it,
+                b.raw("in_features").unwrap_or(&Value::None),
+                "in_features",
+                span,
+            )?;
+            let fout = expect_int(
+                it,
+                b.raw("out_features").unwrap_or(&Value::None),
+                "out_features",
+                span,
+            )?;
+            let (Ok(fin), Ok(fout)) = (usize::try_from(fin), usize::try_from(fout)) else {
+                return Err(it.fail(
+                    span,
+                    "RuntimeError: Trying to create tensor with negative dimension",
+                ));
+            };
+            let bias = expect_bool(it, b.get("bias"), true, "bias", span)?;
+            let device = device_arg(it, b.get("device"), span)?;
+            let layer = Linear::new(&rt, fin, fout, bias).map_err(|e| it.tensor_error(span, e))?;
+            let m = ModuleRef::new(ModuleKind::Linear(layer));
+            if device == Device::Cuda {
+                m.to(device).map_err(|e| it.tensor_error(span, e))?;
+            }
+            return Ok(Value::Module(m));
+        }
+        "ReLU" => {
+            let b = bind(it, &args, "ReLU", &["inplace"], 0, span)?;
+            let inplace = expect_bool(it, b.get("inplace"), false, "inplace", span)?;
+            ModuleKind::ReLU(ReLU::new(inplace), inplace)
+        }
+        "Sequential" => {
+            args.only_keywords("Sequential", &[])
+                .map_err(|m| it.fail(span, m))?;
+            let children = args
+                .pos
+                .iter()
+                .map(|v| match v {
+                    Value::Module(m) => Ok(m.clone()),
+                    other => Err(it.fail(
+                        span,
+                        format!("TypeError: {} is not a Module subclass", other.type_name()),
+                    )),
+                })
+                .collect::<R<Vec<_>>>()?;
+            ModuleKind::Sequential(children)
+        }
+        "MSELoss" | "CrossEntropyLoss" => {
+            let b = bind(it, &args, name, &["reduction"], 0, span)?;
+            let reduction = reduction_arg(it, b.get("reduction"), span)?;
+            if name == "MSELoss" {
+                ModuleKind::MseLoss(MSELoss { reduction })
+            } else {
+                ModuleKind::CrossEntropyLoss(CrossEntropyLoss { reduction })
+            }
+        }
+        _ => {
+            return Err(it.fail(
+                span,
+                format!("torch.nn.{name} is not supported in scenarios"),
+            ))
+        }
+    };
+    Ok(Value::Module(ModuleRef::new(kind)))
+}
+
+/// `module(x)` or `criterion(input, target)`.
+pub(super) fn call_module(
+    it: &mut Interp<'_>,
+    m: &ModuleRef,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    args.only_keywords(module_name(m), &[])
+        .map_err(|msg| it.fail(span, msg))?;
+    let result = match args.pos.as_slice() {
+        [Value::Tensor(x)] => m.forward(x),
+        [Value::Tensor(input), Value::Tensor(target)] => m.loss(input, target),
+        _ => None,
+    };
+    match result {
+        Some(r) => check_rt(it, r, span),
+        None => {
+            let expected = if m
+                .forward(
+                    &it.rt
+                        .empty(&[0], DType::F32, Device::Cpu)
+                        .map_err(|e| it.tensor_error(span, e))?,
+                )
+                .is_some()
+            {
+                "one tensor"
+            } else {
+                "an input and a target tensor"
+            };
+            Err(it.fail(
+                span,
+                format!("TypeError: {}() takes {expected}", module_name(m)),
+            ))
+        }
+    }
+}
+
+/// `receiver.name(args)` for tensors, modules and optimizers.
+pub(super) fn call_method(
+    it: &mut Interp<'_>,
+    recv: Value,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    match &recv {
+        Value::Tensor(t) => tensor_method(it, t, name, args, span),
+        Value::Module(m) => module_method(it, m, name, args, span),
+        Value::Optimizer(o) => {
+            let o = o.clone();
+            match name {
+                "step" => {
+                    bind(it, &args, "step", &["closure"], 0, span)?;
+                    o.inner
+                        .borrow_mut()
+                        .step()
+                        .map_err(|e| it.tensor_error(span, e))?;
+                    Ok(Value::None)
+                }
+                _ => {
+                    let b = bind(it, &args, "zero_grad", &["set_to_none"], 0, span)?;
+                    let set_to_none =
+                        expect_bool(it, b.get("set_to_none"), true, "set_to_none", span)?;
+                    o.inner
+                        .borrow_mut()
+                        .zero_grad(set_to_none)
+                        .map_err(|e| it.tensor_error(span, e))?;
+                    Ok(Value::None)
+                }
+            }
+        }
+        other => Err(it.fail(
+            span,
+            format!(
+                "AttributeError: '{}' object has no attribute '{name}'",
+                other.type_name()
+            ),
+        )),
+    }
+}
+
+fn module_method(
+    it: &mut Interp<'_>,
+    m: &ModuleRef,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let this = Value::Module(m.clone());
+    match name {
+        "to" | "cuda" | "cpu" => {
+            let device = match name {
+                "cuda" => Device::Cuda,
+                "cpu" => Device::Cpu,
+                _ => {
+                    let b = bind(it, &args, "to", &["device"], 1, span)?;
+                    device_arg(it, b.raw("device"), span)?
+                }
+            };
+            if name != "to" {
+                bind(it, &args, name, &["device"], 0, span)?;
+            }
+            m.to(device).map_err(|e| it.tensor_error(span, e))?;
+            Ok(this)
+        }
+        "parameters" => {
+            bind(it, &args, "parameters", &["recurse"], 0, span)?;
+            Ok(new_list(
+                m.parameters().into_iter().map(Value::Tensor).collect(),
+                span,
+            ))
+        }
+        "train" => {
+            let b = bind(it, &args, "train", &["mode"], 0, span)?;
+            m.train(expect_bool(it, b.get("mode"), true, "mode", span)?);
+            Ok(this)
+        }
+        "eval" => {
+            bind(it, &args, "eval", &[], 0, span)?;
+            m.train(false);
+            Ok(this)
+        }
+        _ => {
+            let b = bind(it, &args, "zero_grad", &["set_to_none"], 0, span)?;
+            let set_to_none = expect_bool(it, b.get("set_to_none"), true, "set_to_none", span)?;
+            m.zero_grad(set_to_none)
+                .map_err(|e| it.tensor_error(span, e))?;
+            Ok(Value::None)
+        }
+    }
+}
+
+fn dim_arg(it: &Interp<'_>, v: Option<&Value>, span: Span) -> R<Option<isize>> {
+    match v {
+        None => Ok(None),
+        Some(v) => Ok(Some(expect_int(it, v, "dim", span)? as isize)),
+    }
+}
+
+fn tensor_method(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let r = match name {
+        "backward" => {
+            let b = bind(
+                it,
+                &args,
+                "backward",
+                &["gradient", "retain_graph", "create_graph"],
+                0,
+                span,
+            )?;
+            let gradient = match b.get("gradient") {
+                Some(Value::Tensor(g)) => Some(g.clone()),
+                None => None,
+                Some(other) => {
+                    return Err(it.fail(
+                        span,
+                        format!(
+                            "TypeError: gradient must be Tensor, not {}",
+                            other.type_name()
+                        ),
+                    ))
+                }
+            };
+            if expect_bool(it, b.get("create_graph"), false, "create_graph", span)? {
+                return Err(it.fail(span, "create_graph=True is not supported in scenarios"));
+            }
+            let retain = expect_bool(it, b.get("retain_graph"), false, "retain_graph", span)?;
+            t.backward(gradient.as_ref(), retain)
+                .map_err(|e| it.tensor_error(span, e))?;
+            return Ok(Value::None);
+        }
+        "item" | "tolist" if name == "item" => {
+            bind(it, &args, "item", &[], 0, span)?;
+            return item_value(t).map_err(|e| it.tensor_error(span, e));
+        }
+        "numel" => {
+            bind(it, &args, "numel", &[], 0, span)?;
+            return Ok(Value::Int(t.numel() as i64));
+        }
+        "dim" => {
+            bind(it, &args, "dim", &[], 0, span)?;
+            return Ok(Value::Int(t.dim() as i64));
+        }
+        "size" => {
+            let b = bind(it, &args, "size", &["dim"], 0, span)?;
+            return match dim_arg(it, b.get("dim"), span)? {
+                None => Ok(Value::size(t.shape())),
+                Some(d) => {
+                    let n = t.dim() as isize;
+                    let j = if d < 0 { d + n } else { d };
+                    if !(0..n).contains(&j) {
+                        return Err(it.fail(span, format!("IndexError: Dimension out of range (expected to be in range of [{}, {}], but got {d})", -n, n - 1)));
+                    }
+                    Ok(Value::Int(t.shape()[j as usize] as i64))
+                }
+            };
+        }
+        "detach" | "clone" | "float" | "long" | "relu" | "relu_" | "zero_" | "t" | "cpu"
+        | "cuda" => {
+            bind(it, &args, name, &[], 0, span)?;
+            match name {
+                "detach" => Ok(t.detach()),
+                "clone" => t.clone_tensor(),
+                "float" => t.float(),
+                "long" => t.to_dtype(DType::I64),
+                "relu" => t.relu(),
+                "relu_" => t.relu_(),
+                "zero_" => t.zero_(),
+                "t" => t.t(),
+                "cpu" => t.cpu(),
+                _ => t.cuda(),
+            }
+        }
+        "to" => {
+            args.only_keywords("to", &["device", "dtype"])
+                .map_err(|m| it.fail(span, m))?;
+            let mut out = t.clone();
+            let targets: Vec<&Value> = args
+                .pos
+                .iter()
+                .chain(args.kw.iter().map(|(_, v)| v))
+                .collect();
+            if targets.is_empty() {
+                return Err(it.fail(
+                    span,
+                    "TypeError: to() received an invalid combination of arguments",
+                ));
+            }
+            for target in targets {
+                out = match target {
+                    Value::DType(d) => out.to_dtype(*d),
+                    v => {
+                        let d = device_arg(it, Some(v), span)?;
+                        out.to(d)
+                    }
+                }
+                .map_err(|e| it.tensor_error(span, e))?;
+            }
+            Ok(out)
+        }
+        "sum" | "mean" => {
+            let b = bind(it, &args, name, &["dim", "keepdim"], 0, span)?;
+            let keepdim = expect_bool(it, b.get("keepdim"), false, "keepdim", span)?;
+            match (dim_arg(it, b.get("dim"), span)?, name) {
+                (None, "sum") => t.sum(),
+                (None, _) => t.mean(),
+                (Some(d), "sum") => t.sum_dim(&[d], keepdim),
+                (Some(d), _) => t.mean_dim(&[d], keepdim),
+            }
+        }
+        "argmax" => {
+            let b = bind(it, &args, "argmax", &["dim", "keepdim"], 0, span)?;
+            let keepdim = expect_bool(it, b.get("keepdim"), false, "keepdim", span)?;
+            match dim_arg(it, b.get("dim"), span)? {
+                Some(d) => t.argmax(d, keepdim),
+                None => {
+                    return Err(it
+                        .fail(span, "argmax() without dim is not supported in scenarios")
+                        .with_help("pass dim="))
+                }
+            }
+        }
+        "pow" => {
+            let b = bind(it, &args, "pow", &["exponent"], 1, span)?;
+            let e = expect_float(
+                it,
+                b.raw("exponent").unwrap_or(&Value::None),
+                "exponent",
+                span,
+            )?;
+            t.pow(e)
+        }
+        "add_" | "sub_" | "mul_" | "fill_" => {
+            let b = bind(it, &args, name, &["other", "alpha"], 1, span)?;
+            let other = b.raw("other").cloned().unwrap_or(Value::None);
+            let alpha = match b.get("alpha") {
+                Some(v) => Some(expect_float(it, v, "alpha", span)?),
+                None => None,
+            };
+            match (name, &other, alpha) {
+                ("fill_", v, None) => match scalar(v) {
+                    Some(s) => t.fill_(s),
+                    None => return Err(it.fail(span, "TypeError: fill_() expects a number")),
+                },
+                ("add_", Value::Tensor(o), Some(a)) => t.add_alpha_(o, a),
+                ("sub_", Value::Tensor(o), Some(a)) => t.add_alpha_(o, -a),
+                (_, _, Some(_)) => {
+                    return Err(it.fail(
+                        span,
+                        format!("TypeError: {name}() got an unexpected keyword argument 'alpha'"),
+                    ))
+                }
+                (op, v, None) => {
+                    let bin = match op {
+                        "add_" => BinOp::Add,
+                        "sub_" => BinOp::Sub,
+                        _ => BinOp::Mul,
+                    };
+                    inplace_binary(t, bin, v).map(|()| t.clone())
+                }
+            }
+        }
+        "requires_grad_" => {
+            let b = bind(it, &args, "requires_grad_", &["requires_grad"], 0, span)?;
+            let flag = expect_bool(it, b.get("requires_grad"), true, "requires_grad", span)?;
+            t.set_requires_grad(flag).map(|()| t.clone())
+        }
+        _ => {
+            return Err(it.fail(
+                span,
+                format!("AttributeError: 'Tensor' object has no attribute '{name}'"),
+            ))
+        }
+    };
+    check_rt(it, r, span)
+}
