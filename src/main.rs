@@ -89,30 +89,38 @@ fn run(args: RunArgs) -> ExitCode {
             backend
         }
     };
-    let files = match discover(&args.paths) {
-        Ok(f) if f.is_empty() => return fatal("no scenario files (*.py) found"),
-        Ok(f) => f,
-        Err(e) => return fatal(&e.to_string()),
-    };
+    // Each file with the root its report is named from: the directory it was found under, or
+    // its own folder when given as a file.
+    let mut files = Vec::new();
+    for p in &args.paths {
+        let root = if p.is_dir() {
+            p.clone()
+        } else {
+            p.parent().map(PathBuf::from).unwrap_or_default()
+        };
+        match discover(std::slice::from_ref(p)) {
+            Ok(found) => files.extend(found.into_iter().map(|f| (f, root.clone()))),
+            Err(e) => return fatal(&e.to_string()),
+        }
+    }
+    if files.is_empty() {
+        return fatal("no scenario files (*.py) found");
+    }
     let options = CheckOptions {
         backend,
         device_memory: args.device_memory,
         ..CheckOptions::default()
     };
-    let root = match args.paths.as_slice() {
-        [single] if single.is_dir() => single.clone(),
-        _ => PathBuf::new(),
-    };
     let bar = progress_bar(files.len() as u64);
     let (mut passed, mut failed, mut broken, mut skipped) = (0, 0, 0, 0);
-    for path in &files {
+    for (path, root) in &files {
         bar.set_message(path.display().to_string());
         let outcome = check_file(path, &options);
         bar.inc(1);
         let line = |status: &str| format!("{} ... {status}", path.display());
         match outcome {
             FileOutcome::Checked(report) => {
-                let written = write_reports(&report, &args.report_dir, &report_stem(path, &root));
+                let written = write_reports(&report, &args.report_dir, &report_stem(path, root));
                 if args.format == Format::Json {
                     bar.suspend(|| {
                         println!("{}", serde_json::to_string(&report).unwrap_or_default())
