@@ -106,8 +106,30 @@ fn a_file_that_is_not_utf8_is_an_error_at_its_line_and_column() {
 }
 
 #[test]
-fn a_runtime_error_is_located_and_exits_2() {
-    let dir = temp_dir("name-error");
+fn a_runtime_error_is_located_as_pytorch_words_it_and_exits_2() {
+    let dir = temp_dir("shape");
+    let out = leakharness(
+        &[
+            "run",
+            "tests/fixtures/invalid/shape_mismatch.py",
+            "--backend",
+            "cpu",
+        ],
+        &dir,
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains(
+            "shape_mismatch.py:5:5: error: RuntimeError: mat1 and mat2 shapes cannot be multiplied (8x10 and 16x4)"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn undefined_names_and_unknown_torch_functions_are_found_before_running() {
+    let dir = temp_dir("static");
     let out = leakharness(
         &[
             "run",
@@ -117,11 +139,15 @@ fn a_runtime_error_is_located_and_exits_2() {
         ],
         &dir,
     );
-    let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stdout.contains("name_error.py:4:9: error: NameError: name 'z' is not defined"),
-        "{stdout}"
+        stderr.contains("name_error.py:4:9: error: NameError: name 'z' is not defined"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("name_error.py:5:5: error: `torch.linspace` is not supported in scenarios"),
+        "{stderr}"
     );
 }
 

@@ -77,6 +77,9 @@ pub fn check_file(path: &Path, options: &CheckOptions) -> FileOutcome {
         Err(LoadError::Invalid(errors)) => return FileOutcome::Invalid(errors.to_string()),
         Err(e) => return FileOutcome::Invalid(format!("{}: error: {e}", path.display())),
     };
+    if let Err(errors) = crate::scenario::interp::validate(&scenario) {
+        return FileOutcome::Invalid(errors.to_string());
+    }
     let mut options = options.clone();
     if let Some(b) = &scenario.header.backend {
         options.backend = match b.as_str() {

@@ -112,7 +112,7 @@ pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Rep
                 doubled: at_end_b,
                 doubled_counts: &doubled.counts,
             };
-            leaks.extend(compare(scenario, &first.source, *loop_at, &runs));
+            leaks.extend(compare(scenario, &first.source, *loop_at, &runs, &rt));
         }
     }
 
@@ -497,6 +497,7 @@ fn compare(
     source: &[String],
     loop_at: (u32, u32),
     runs: &Runs<'_>,
+    rt: &Runtime,
 ) -> Vec<Leak> {
     let empty = Held::default();
     let extra_iterations = |at: (u32, u32)| -> u64 {
@@ -554,15 +555,22 @@ fn compare(
                     bytes: grown / extra,
                     count: growth(count_a, count_b) / extra,
                     purpose: site.purpose.to_string(),
-                    stack: Vec::new(),
+                    stack: a
+                        .site_stacks
+                        .get(site)
+                        .and_then(|&id| rt.allocator_mut().stacks().symbolize(id))
+                        .map(|frames| frames.to_vec())
+                        .unwrap_or_default(),
                 })
             })
             .collect();
-        let example = if a.example.is_empty() {
-            &b.example
+        // Show where the growing bytes are; a leak of graph history alone, its longest chain.
+        let (ea, eb) = if bytes > 0 {
+            (&a.example, &b.example)
         } else {
-            &a.example
+            (&a.node_example, &b.node_example)
         };
+        let example = if ea.is_empty() { eb } else { ea };
         leaks.push(Leak {
             help: help(&kinds),
             kinds,

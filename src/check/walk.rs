@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
 
-use crate::alloc::{format_size, BlockId, CachingAllocator};
+use crate::alloc::{format_size, BlockId, CachingAllocator, StackId};
 use crate::autograd::Node;
 use crate::scenario::interp::{Env, Value};
 use crate::scenario::Span;
@@ -44,6 +44,8 @@ pub(super) struct Site {
 pub(super) struct Held {
     /// Bytes and blocks per allocation site.
     pub(super) sites: BTreeMap<Site, (u64, u64)>,
+    /// The stack of one allocation per site.
+    pub(super) site_stacks: BTreeMap<Site, StackId>,
     /// Bytes in all.
     pub(super) bytes: u64,
     /// Autograd nodes reached (AccumulateGrad included).
@@ -58,6 +60,9 @@ pub(super) struct Held {
     pub(super) graph_bytes: u64,
     /// The path to the largest block, from the name down.
     pub(super) example: Vec<String>,
+    /// The longest path through autograd nodes, for leaks of graph history without bytes.
+    pub(super) node_example: Vec<String>,
+    node_example_len: usize,
     example_size: u64,
 }
 
@@ -211,13 +216,14 @@ impl Walker<'_> {
         };
         let size = self.alloc.block_size(block).unwrap_or(0);
         let at = tag.location.as_ref().map_or((0, 0), |l| (l.line, l.column));
-        let entry = held
-            .sites
-            .entry(Site {
-                at,
-                purpose: tag.purpose.name(),
-            })
-            .or_default();
+        let site = Site {
+            at,
+            purpose: tag.purpose.name(),
+        };
+        if let Some(stack) = tag.stack {
+            held.site_stacks.entry(site.clone()).or_insert(stack);
+        }
+        let entry = held.sites.entry(site).or_default();
         entry.0 += size;
         entry.1 += 1;
         held.bytes += size;
@@ -227,18 +233,18 @@ impl Walker<'_> {
         if size > held.example_size || held.example.is_empty() {
             held.example_size = size;
             let mut path = self.path.clone();
-            let shape: Vec<String> = t.shape().iter().map(usize::to_string).collect();
-            let mut leaf = format!(
-                "{} {} ({})",
-                shape.join("×"),
-                dtype_name(t.dtype()),
-                format_size(size)
-            );
+            let dims: Vec<String> = t.shape().iter().map(usize::to_string).collect();
+            let shape = if dims.is_empty() {
+                "scalar".to_string()
+            } else {
+                dims.join("×")
+            };
+            let mut leaf = format!("{shape} {} ({})", dtype_name(t.dtype()), format_size(size));
             if let Some(loc) = &tag.location {
                 leaf.push_str(&format!(", allocated at {loc}"));
             }
             path.push(leaf);
-            held.example = path;
+            held.example = compress(path);
         }
     }
 
@@ -256,6 +262,10 @@ impl Walker<'_> {
         }
         self.in_graph += 1;
         self.path.push(format!("grad_fn {}", node.name()));
+        if self.path.len() > held.node_example_len {
+            held.node_example_len = self.path.len();
+            held.node_example = compress(self.path.clone());
+        }
         for s in saved {
             if let Some(t) = s.tensor {
                 self.path.push(format!("saved {}", s.name));
@@ -272,4 +282,19 @@ impl Walker<'_> {
         self.path.pop();
         self.in_graph -= 1;
     }
+}
+
+/// Collapses runs of the same step (`grad_fn AddBackward0` seven times over, in a running
+/// total's chain) into one step with a count, so paths stay readable.
+fn compress(path: Vec<String>) -> Vec<String> {
+    let mut out: Vec<(String, usize)> = Vec::new();
+    for step in path {
+        match out.last_mut() {
+            Some((last, n)) if *last == step => *n += 1,
+            _ => out.push((step, 1)),
+        }
+    }
+    out.into_iter()
+        .map(|(s, n)| if n == 1 { s } else { format!("{s} (×{n})") })
+        .collect()
 }

@@ -10,6 +10,7 @@ mod args;
 mod builtins;
 mod objects;
 mod torch;
+mod validate;
 mod value;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 
 pub use args::CallArgs;
 pub use objects::{ModuleKind, ModuleRef, OptimizerRef};
+pub use validate::validate;
 pub use value::{ListRef, Slot, Value};
 
 use crate::alloc::{AllocError, Location, LocationGuard, OutOfMemory};
