@@ -1,0 +1,264 @@
+//! The leak checker on small scenarios whose answers follow from PyTorch's rules: each leak kind
+//! with its exact bytes and graph nodes per iteration and its retaining line, bounded patterns
+//! judged clean, and the same findings on cpu and meta for every gallery scenario.
+
+use std::path::Path;
+
+use leakharness::check::{check_scenario, discover, CheckOptions};
+use leakharness::device::Backend;
+use leakharness::report::{LeakKind, Report, Verdict};
+use leakharness::scenario::{load, parse_scenario};
+
+const PRELUDE: &str = "import torch\nimport torch.nn as nn\n\
+device = \"cuda\" if torch.cuda.is_available() else \"cpu\"\n\
+model = nn.Linear(8, 4).to(device)\n\
+opt = torch.optim.SGD(model.parameters(), lr=0.1)\n";
+
+/// Checks `body` after the prelude (5 lines: the body starts at line 6) on `backend`.
+fn check_on(backend: Backend, body: &str) -> Report {
+    let src = format!("{PRELUDE}{body}");
+    let scenario = parse_scenario(Path::new("t.py"), &src).unwrap_or_else(|e| panic!("{e}"));
+    check_scenario(
+        &scenario,
+        &CheckOptions {
+            backend,
+            ..CheckOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+fn check(body: &str) -> Report {
+    let report = check_on(Backend::Cpu, body);
+    assert_eq!(
+        report.after_teardown.after_empty_cache, report.baseline,
+        "every scenario returns to the baseline at teardown"
+    );
+    report
+}
+
+fn one_leak(r: &Report) -> &leakharness::report::Leak {
+    assert_eq!(r.verdict, Verdict::Leak, "{r:#?}");
+    assert_eq!(r.leaks.len(), 1, "{:#?}", r.leaks);
+    &r.leaks[0]
+}
+
+// x: 32x8 f32 = 1024 B; y, the output and its grad: 32x4 f32 = 512 B; the loss: 4 B -> 512 B.
+const STEP: &str = concat!(
+    "    x = torch.randn(32, 8, device=device)\n",
+    "    y = torch.randn(32, 4, device=device)\n",
+    "    loss = nn.functional.mse_loss(model(x), y)\n",
+);
+
+#[test]
+fn a_detached_loss_kept_in_a_list_is_a_tensor_list_leak_of_512_bytes_per_step() {
+    let r = check(&format!("losses = []\nfor step in range(5):\n{STEP}    loss.backward()\n    opt.step()\n    opt.zero_grad()\n    losses.append(loss.detach())\n"));
+    let l = one_leak(&r);
+    assert_eq!(l.kinds, [LeakKind::TensorList]);
+    assert_eq!((l.retained_by.line, l.retained_by.column), (14, 5));
+    assert_eq!(l.retained_by.statement, "losses.append(loss.detach())");
+    assert_eq!(
+        (l.bytes_per_iteration, l.graph_nodes_per_iteration),
+        (512, 0)
+    );
+    assert_eq!(l.alloc_sites.len(), 1);
+    assert_eq!(
+        (
+            l.alloc_sites[0].at.line,
+            l.alloc_sites[0].bytes,
+            l.alloc_sites[0].count
+        ),
+        (10, 512, 1)
+    );
+    assert_eq!(l.retention_path[0], "losses[0]");
+    assert!(l.help.contains("loss.item()"), "{}", l.help);
+}
+
+#[test]
+fn an_attached_loss_kept_after_backward_retains_its_graph() {
+    let r = check(&format!("losses = []\nfor step in range(5):\n{STEP}    loss.backward()\n    opt.step()\n    opt.zero_grad()\n    losses.append(loss)\n"));
+    let l = one_leak(&r);
+    assert_eq!(l.kinds, [LeakKind::TensorList, LeakKind::RetainedGraph]);
+    // Backward freed what the graph saved; the loss itself and 3 nodes per step remain:
+    // MseLossBackward0, AddmmBackward0 and TBackward0 (AccumulateGrad nodes are shared).
+    assert_eq!(
+        (l.bytes_per_iteration, l.graph_nodes_per_iteration),
+        (512, 3)
+    );
+    assert_eq!(l.retained_by.line, 14);
+}
+
+#[test]
+fn retain_graph_with_the_loss_kept_keeps_every_saved_tensor() {
+    let r = check(&format!("kept = []\nfor step in range(4):\n{STEP}    loss.backward(retain_graph=True)\n    opt.zero_grad()\n    kept.append(loss)\n"));
+    let l = one_leak(&r);
+    assert_eq!(l.kinds, [LeakKind::TensorList, LeakKind::RetainedGraph]);
+    // loss 512 + MseLossBackward0's input (the output, 512) and target (y, 512) + AddmmBackward0's
+    // mat1 (x, 1024); mat2 is weight.t(), a view.
+    assert_eq!(
+        (l.bytes_per_iteration, l.graph_nodes_per_iteration),
+        (2560, 3)
+    );
+    assert!(
+        l.retention_path
+            .iter()
+            .any(|s| s.starts_with("grad_fn AddmmBackward0")),
+        "{:?}",
+        l.retention_path
+    );
+}
+
+#[test]
+fn a_running_total_of_attached_losses_is_an_attached_metric() {
+    let r = check(&format!("total = 0\nfor step in range(6):\n{STEP}    loss.backward()\n    opt.step()\n    opt.zero_grad()\n    total += loss\n"));
+    let l = one_leak(&r);
+    assert_eq!(l.kinds, [LeakKind::AttachedMetric]);
+    assert_eq!(
+        (l.retained_by.line, l.retained_by.statement.as_str()),
+        (14, "total += loss")
+    );
+    // The total is updated in place (no bytes), but each step chains its graph: 3 nodes of the
+    // loss and the AddBackward0 of the in-place add.
+    assert_eq!((l.bytes_per_iteration, l.graph_nodes_per_iteration), (0, 4));
+    assert!(l.help.contains("loss.detach() or float(loss)"));
+}
+
+#[test]
+fn evaluation_without_no_grad_keeping_outputs_is_missing_no_grad() {
+    let r = check("outputs = []\nfor step in range(4):\n    x = torch.randn(32, 8, device=device)\n    outputs.append(model(x))\n");
+    let l = one_leak(&r);
+    assert_eq!(l.kinds, [LeakKind::TensorList, LeakKind::MissingNoGrad]);
+    // The 32x4 output (512) and AddmmBackward0's saved input x (1024); AddmmBackward0 + TBackward0.
+    assert_eq!(
+        (l.bytes_per_iteration, l.graph_nodes_per_iteration),
+        (1536, 2)
+    );
+    assert!(l.help.contains("torch.no_grad()"));
+}
+
+#[test]
+fn leaks_in_nested_loops_are_per_inner_iteration() {
+    let r = check(&format!("history = []\nfor epoch in range(2):\n    for step in range(3):\n{}        loss.backward()\n        opt.step()\n        opt.zero_grad()\n        history.append(loss.detach())\n", STEP.replace("    ", "        ")));
+    let l = one_leak(&r);
+    assert_eq!((l.bytes_per_iteration, l.retained_by.line), (512, 15));
+    assert_eq!(
+        r.iterations.len(),
+        2 * 3 + 2,
+        "a checkpoint per step and per epoch"
+    );
+}
+
+#[test]
+fn bounded_patterns_are_clean() {
+    let cases = [
+        // Optimizer state created at the first step, then constant.
+        format!("opt = torch.optim.Adam(model.parameters())\nfor step in range(5):\n{STEP}    loss.backward()\n    opt.step()\n    opt.zero_grad()\n"),
+        // Warm-up: the first two steps keep something, later ones do not.
+        format!("warm = []\nfor step in range(6):\n{STEP}    if step < 2:\n        warm.append(loss.detach())\n"),
+        // A list re-created every epoch.
+        format!("for epoch in range(3):\n    epoch_losses = []\n    for step in range(4):\n{}        epoch_losses.append(loss.detach())\n", STEP.replace("    ", "        ")),
+        // A running total updated in place from detached losses.
+        format!("total = torch.zeros((), device=device)\nfor step in range(5):\n{STEP}    total += loss.detach()\n"),
+        // Logging on the host.
+        format!("log = []\nfor step in range(5):\n{STEP}    loss.backward()\n    log.append(loss.item())\n    opt.zero_grad()\n"),
+        // Evaluation under no_grad keeping its outputs only for the current step.
+        "with torch.no_grad():\n    for step in range(4):\n        out = model(torch.randn(32, 8, device=device))\n".to_string(),
+        // A graph retained for a second backward, then dropped.
+        format!("for step in range(4):\n{STEP}    loss.backward(retain_graph=True)\n    loss.backward()\n    opt.zero_grad()\n"),
+    ];
+    for body in &cases {
+        let r = check(body);
+        assert_eq!(r.verdict, Verdict::Clean, "{body}\n{:#?}", r.leaks);
+        assert!(r.passed);
+    }
+}
+
+#[test]
+fn the_peak_is_broken_down_by_purpose_and_statement() {
+    let r = check(&format!(
+        "for step in range(2):\n{STEP}    loss.backward()\n    opt.step()\n    opt.zero_grad()\n"
+    ));
+    assert!(r.peak.allocated > 0);
+    assert_eq!(r.peak.by_purpose.values().sum::<u64>(), r.peak.allocated);
+    assert_eq!(
+        r.peak.by_purpose["parameter"],
+        512 + 512,
+        "weight 4x8 and bias 4, each rounded to 512"
+    );
+    assert!(r
+        .peak
+        .by_statement
+        .iter()
+        .any(|s| s.at.statement.starts_with("x = torch.randn")));
+}
+
+#[test]
+fn an_oom_reports_the_memory_by_purpose_and_statement() {
+    let src = "#@ expect: oom\n#@ device-memory: 4MiB\nimport torch\nkeep = []\nfor i in range(100):\n    keep.append(torch.zeros(64, 1024, device=\"cuda\"))\n";
+    let scenario = parse_scenario(Path::new("t.py"), src).unwrap();
+    let r = check_scenario(
+        &scenario,
+        &CheckOptions {
+            backend: Backend::Meta,
+            ..CheckOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!((r.verdict, r.passed), (Verdict::Oom, true));
+    let oom = r.oom.expect("oom details");
+    assert!(
+        oom.message
+            .starts_with("CUDA out of memory. Tried to allocate 2.00 MiB."),
+        "{}",
+        oom.message
+    );
+    assert_eq!(oom.at.unwrap().line, 6);
+    // Four 256 KiB tensors fill the first 2 MiB segment... 8 fill both; the ninth needs a third.
+    assert_eq!(oom.memory.by_purpose["user-tensor"], 4 << 20);
+    assert_eq!(oom.memory.by_statement[0].bytes, 4 << 20);
+}
+
+#[test]
+fn cpu_and_meta_find_the_same_for_every_gallery_scenario() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    for path in discover(&[root]).unwrap() {
+        let scenario = load(&path).unwrap();
+        let run = |backend| {
+            check_scenario(
+                &scenario,
+                &CheckOptions {
+                    backend,
+                    ..CheckOptions::default()
+                },
+            )
+            .unwrap()
+        };
+        let (cpu, meta) = (run(Backend::Cpu), run(Backend::Meta));
+        let name = path.display();
+        assert_eq!(cpu.verdict, meta.verdict, "{name}");
+        assert_eq!(cpu.leaks.len(), meta.leaks.len(), "{name}");
+        for (a, b) in cpu.leaks.iter().zip(&meta.leaks) {
+            assert_eq!(
+                (
+                    &a.kinds,
+                    a.retained_by.line,
+                    a.bytes_per_iteration,
+                    a.graph_nodes_per_iteration
+                ),
+                (
+                    &b.kinds,
+                    b.retained_by.line,
+                    b.bytes_per_iteration,
+                    b.graph_nodes_per_iteration
+                ),
+                "{name}"
+            );
+        }
+        assert_eq!(cpu.iterations, meta.iterations, "{name}");
+        assert_eq!(cpu.peak.allocated, meta.peak.allocated, "{name}");
+        assert_eq!(
+            cpu.after_teardown.after_empty_cache, meta.after_teardown.after_empty_cache,
+            "{name}"
+        );
+    }
+}
