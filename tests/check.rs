@@ -262,3 +262,73 @@ fn cpu_and_meta_find_the_same_for_every_gallery_scenario() {
         );
     }
 }
+
+mod rust_api {
+    use leakharness::check::{assert_no_leaks, check, CheckOptions};
+    use leakharness::device::Backend;
+    use leakharness::nn::{Linear, Module};
+    use leakharness::report::{LeakKind, Verdict};
+    use leakharness::tensor::Device;
+
+    fn options() -> CheckOptions {
+        CheckOptions {
+            backend: Backend::Cpu,
+            ..CheckOptions::default()
+        }
+    }
+
+    #[test]
+    fn a_clean_training_loop_passes_the_assertion() {
+        let report = check(&options(), |rt, lp| {
+            let layer = Linear::new(rt, 8, 4, true)?;
+            layer.to(Device::Cuda)?;
+            let mut log = Vec::new();
+            lp.run(5, |_| {
+                let x = rt.randn(&[16, 8], Device::Cuda)?;
+                let loss = layer.forward(&x)?.pow(2.0)?.mean()?;
+                loss.backward(None, false)?;
+                layer.zero_grad(true)?;
+                log.push(loss.item()?);
+                Ok(())
+            })
+        })
+        .unwrap();
+        assert_no_leaks(&report);
+        assert_eq!(report.iterations.len(), 5);
+        assert_eq!(report.after_teardown.after_empty_cache.reserved, 0);
+    }
+
+    #[test]
+    fn kept_losses_leak_with_stacks_that_start_in_the_callers_code() {
+        let report = check(&options(), |rt, lp| {
+            let layer = Linear::new(rt, 8, 4, true)?;
+            layer.to(Device::Cuda)?;
+            let mut kept = Vec::new();
+            lp.run(4, |_| {
+                let x = rt.randn(&[16, 8], Device::Cuda)?;
+                let loss = layer.forward(&x)?.pow(2.0)?.mean()?;
+                loss.backward(None, false)?;
+                kept.push(loss);
+                Ok(())
+            })
+        })
+        .unwrap();
+        assert_eq!(report.verdict, Verdict::Leak);
+        let leak = &report.leaks[0];
+        assert_eq!(leak.kinds, [LeakKind::RetainedGraph]);
+        // The loss (512 B) and its nodes: MeanBackward0, PowBackward0, AddmmBackward0, TBackward0.
+        assert_eq!(
+            (leak.bytes_per_iteration, leak.graph_nodes_per_iteration),
+            (512, 4)
+        );
+        let site = &leak.alloc_sites[0];
+        assert!(
+            site.stack[0]
+                .function
+                .contains("kept_losses_leak_with_stacks_that_start_in_the_callers_code"),
+            "{:#?}",
+            site.stack
+        );
+        assert!(std::panic::catch_unwind(|| assert_no_leaks(&report)).is_err());
+    }
+}

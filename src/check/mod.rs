@@ -7,6 +7,7 @@
 //! loop's end; what is alive at the end of each top-level loop is attributed to the statements
 //! that stored the references holding it, and whatever grows with the count is a leak.
 
+mod api;
 mod files;
 mod walk;
 
@@ -25,6 +26,7 @@ use crate::scenario::interp::{
 };
 use crate::scenario::{Expect, Scenario, Stmt, StmtKind};
 use crate::tensor::TensorError;
+pub use api::{assert_no_leaks, check, Loop};
 pub use files::{check_file, discover, report_stem, FileOutcome};
 use walk::{attribute, Attribution, Held, Root, Via};
 
@@ -166,7 +168,15 @@ pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Rep
 }
 
 fn fresh_runtime(scenario: &Scenario, options: &CheckOptions) -> Result<Runtime, CheckError> {
-    let memory = scenario.header.device_memory.or(options.device_memory);
+    fresh_runtime_for(
+        options,
+        scenario.header.device_memory.or(options.device_memory),
+    )
+}
+
+/// A runtime for one run: `memory` is the simulated capacity on cpu and meta, and an allocator
+/// limit on cuda, whose card has the size it has.
+fn fresh_runtime_for(options: &CheckOptions, memory: Option<u64>) -> Result<Runtime, CheckError> {
     let capacity = if options.backend == Backend::Cuda {
         None
     } else {

@@ -1,0 +1,291 @@
+//! The checker for Rust code that uses the runtime directly, with the scenario protocol: each
+//! loop run through [`Loop::run`] is run once as written and once doubled, and what grows with
+//! its count is a leak.
+
+use std::collections::BTreeMap;
+use std::panic::Location as CallSite;
+
+use super::{fresh_runtime_for, meets, point, CheckError, CheckOptions};
+use crate::alloc::{Frame, Purpose};
+use crate::report::{
+    human_summary, AllocSite, Breakdown, IterationPoint, Leak, LeakKind, Report, StatementRef,
+    Teardown, TeardownBlock, Verdict, SCHEMA_VERSION,
+};
+use crate::runtime::Runtime;
+use crate::scenario::Expect;
+use crate::tensor::TensorError;
+
+/// The loops of a checked program. Pass every loop whose growth should be judged through
+/// [`Loop::run`].
+pub struct Loop {
+    /// Which loop (by order of `run` calls) is doubled in this run.
+    doubled: Option<usize>,
+    next: usize,
+    rt: Runtime,
+    iterations: Vec<IterationPoint>,
+    ends: Vec<LoopEnd>,
+}
+
+struct LoopEnd {
+    at: &'static CallSite<'static>,
+    allocated: u64,
+    nodes: u64,
+    count: u64,
+    sites: BTreeMap<(String, Purpose), (u64, u64, Vec<Frame>)>,
+}
+
+impl Loop {
+    /// Runs `body` for iterations `0..n` (twice as many in the checker's doubled run).
+    #[track_caller]
+    pub fn run(
+        &mut self,
+        n: u32,
+        mut body: impl FnMut(u32) -> Result<(), TensorError>,
+    ) -> Result<(), TensorError> {
+        let at = CallSite::caller();
+        let index = self.next;
+        self.next += 1;
+        let count = if self.doubled == Some(index) {
+            n * 2
+        } else {
+            n
+        };
+        for i in 0..count {
+            body(i)?;
+            self.iterations.push(IterationPoint {
+                loop_line: at.line(),
+                index: vec![i],
+                allocated: self.rt.memory_allocated(),
+                reserved: self.rt.memory_reserved(),
+                graph_nodes: self.rt.live_nodes() as u64,
+            });
+        }
+        let sites = live_sites(&self.rt);
+        self.ends.push(LoopEnd {
+            at,
+            allocated: self.rt.memory_allocated(),
+            nodes: self.rt.live_nodes() as u64,
+            count: u64::from(count),
+            sites,
+        });
+        Ok(())
+    }
+}
+
+/// The first frame of code outside leakharness and the standard library: the caller's.
+fn callers_frames(frames: &[Frame]) -> Vec<Frame> {
+    const INTERNAL: [&str; 7] = [
+        "leakharness::",
+        "<leakharness::",
+        "backtrace::",
+        "core::",
+        "alloc::",
+        "std::",
+        "<alloc::",
+    ];
+    let first = frames
+        .iter()
+        .position(|f| !INTERNAL.iter().any(|p| f.function.starts_with(p)))
+        .unwrap_or(0);
+    frames[first..].to_vec()
+}
+
+/// Live blocks grouped by the caller's allocating line and purpose.
+fn live_sites(rt: &Runtime) -> BTreeMap<(String, Purpose), (u64, u64, Vec<Frame>)> {
+    let snapshot = rt.allocator().snapshot();
+    let mut alloc = rt.allocator_mut();
+    let mut sites: BTreeMap<(String, Purpose), (u64, u64, Vec<Frame>)> = BTreeMap::new();
+    for (_, b) in snapshot.live_blocks() {
+        let Some(tag) = &b.tag else { continue };
+        let frames = tag
+            .stack
+            .and_then(|s| alloc.stacks().symbolize(s))
+            .map(|f| callers_frames(&f))
+            .unwrap_or_default();
+        let key = frames.first().map_or_else(
+            || "(unknown)".to_string(),
+            |f| {
+                format!(
+                    "{} ({}:{})",
+                    f.function,
+                    f.file.as_deref().unwrap_or("?"),
+                    f.line.unwrap_or(0)
+                )
+            },
+        );
+        let entry = sites.entry((key, tag.purpose)).or_insert((0, 0, frames));
+        entry.0 += b.size;
+        entry.1 += 1;
+    }
+    sites
+}
+
+/// Checks a Rust program on the runtime: `program` is called on fresh runtimes, once as written
+/// and once per [`Loop::run`] with that loop doubled. Everything it creates must be dropped when
+/// it returns, as at the end of a Python program.
+///
+/// ```
+/// use leakharness::check::{check, CheckOptions};
+/// use leakharness::device::Backend;
+/// use leakharness::report::Verdict;
+/// use leakharness::tensor::Device;
+///
+/// let options = CheckOptions { backend: Backend::Meta, ..CheckOptions::default() };
+/// let report = check(&options, |rt, lp| {
+///     let mut kept = Vec::new();
+///     lp.run(4, |_| {
+///         kept.push(rt.zeros(&[256], leakharness::tensor::DType::F32, Device::Cuda)?);
+///         Ok(())
+///     })
+/// })
+/// .unwrap();
+/// assert_eq!(report.verdict, Verdict::Leak);
+/// assert_eq!(report.leaks[0].bytes_per_iteration, 1024);
+/// ```
+pub fn check<F>(options: &CheckOptions, program: F) -> Result<Report, CheckError>
+where
+    F: Fn(&Runtime, &mut Loop) -> Result<(), TensorError>,
+{
+    let run = |doubled: Option<usize>| -> Result<(Runtime, Loop, Option<TensorError>), CheckError> {
+        let rt = fresh_runtime_for(options, options.device_memory)?;
+        let mut lp = Loop {
+            doubled,
+            next: 0,
+            rt: rt.clone(),
+            iterations: Vec::new(),
+            ends: Vec::new(),
+        };
+        let error = program(&rt, &mut lp).err();
+        Ok((rt, lp, error))
+    };
+    let (rt, first, error) = run(None)?;
+    let baseline = crate::report::MemoryPoint::default();
+    let after_scope_exit = point(&rt);
+    let _ = rt.allocator_mut().empty_cache();
+    let after_empty_cache = point(&rt);
+    let live_blocks: Vec<TeardownBlock> = if after_empty_cache != baseline {
+        super::teardown_blocks(&rt)
+    } else {
+        Vec::new()
+    };
+
+    let mut leaks = Vec::new();
+    if error.is_none() {
+        for (k, end_a) in first.ends.iter().enumerate() {
+            let (_, doubled, _) = run(Some(k))?;
+            let Some(end_b) = doubled.ends.get(k) else {
+                continue;
+            };
+            let bytes = end_b.allocated.saturating_sub(end_a.allocated);
+            let nodes = end_b.nodes.saturating_sub(end_a.nodes);
+            if bytes == 0 && nodes == 0 {
+                continue;
+            }
+            let extra = end_b.count.saturating_sub(end_a.count).max(1);
+            let alloc_sites = end_b
+                .sites
+                .iter()
+                .filter_map(|(key, (b_bytes, b_count, frames))| {
+                    let (a_bytes, a_count) =
+                        end_a.sites.get(key).map_or((0, 0), |(b, c, _)| (*b, *c));
+                    let grown = b_bytes.saturating_sub(a_bytes);
+                    (grown > 0).then(|| AllocSite {
+                        at: StatementRef {
+                            line: frames.first().and_then(|f| f.line).unwrap_or(1),
+                            column: 1,
+                            statement: key.0.clone(),
+                        },
+                        bytes: grown / extra,
+                        count: b_count.saturating_sub(a_count) / extra,
+                        purpose: key.1.name().to_string(),
+                        stack: frames.clone(),
+                    })
+                })
+                .collect();
+            let kinds = if nodes > 0 {
+                vec![LeakKind::RetainedGraph]
+            } else {
+                vec![LeakKind::TensorList]
+            };
+            leaks.push(Leak {
+                help: super::help(&kinds),
+                kinds,
+                retained_by: StatementRef {
+                    line: end_a.at.line(),
+                    column: end_a.at.column(),
+                    statement: format!("loop at {}:{}", end_a.at.file(), end_a.at.line()),
+                },
+                bytes_per_iteration: bytes / extra,
+                graph_nodes_per_iteration: nodes / extra,
+                alloc_sites,
+                retention_path: Vec::new(),
+            });
+        }
+    }
+    let verdict = match (&error, leaks.is_empty() && live_blocks.is_empty()) {
+        (Some(TensorError::Alloc(crate::alloc::AllocError::OutOfMemory(_))), _) => Verdict::Oom,
+        (Some(_), _) => Verdict::Error,
+        (None, true) => Verdict::Clean,
+        (None, false) => Verdict::Leak,
+    };
+    let passed = meets(&Expect::Clean, verdict, &leaks, live_blocks.is_empty());
+    let device = rt.allocator().device_name();
+    let peak = rt.allocator().max_memory_allocated();
+    Ok(Report {
+        schema_version: SCHEMA_VERSION,
+        scenario: "(Rust program)".into(),
+        description: None,
+        backend: options.backend.to_string(),
+        device,
+        expected: "clean".into(),
+        verdict,
+        passed,
+        leaks,
+        iterations: first.iterations,
+        baseline,
+        after_teardown: Teardown {
+            after_scope_exit,
+            after_empty_cache,
+            live_blocks,
+            driver_free: None,
+        },
+        peak: Breakdown {
+            allocated: peak,
+            ..Breakdown::default()
+        },
+        oom: None,
+        error: error.map(|e| crate::report::ErrorInfo {
+            message: e.to_string(),
+            line: None,
+            column: None,
+        }),
+        output: Vec::new(),
+        source: String::new(),
+    })
+}
+
+/// Panics with the human report unless the program was judged clean: for use in `#[test]`s.
+///
+/// ```should_panic
+/// use leakharness::check::{assert_no_leaks, check, CheckOptions};
+/// use leakharness::device::Backend;
+/// use leakharness::tensor::{DType, Device};
+///
+/// let options = CheckOptions { backend: Backend::Meta, ..CheckOptions::default() };
+/// let report = check(&options, |rt, lp| {
+///     let mut kept = Vec::new();
+///     lp.run(3, |_| Ok(kept.push(rt.zeros(&[8], DType::F32, Device::Cuda)?)))
+/// })
+/// .unwrap();
+/// assert_no_leaks(&report); // panics: `kept` grows every iteration
+/// ```
+#[track_caller]
+pub fn assert_no_leaks(report: &Report) {
+    if report.verdict != Verdict::Clean {
+        panic!(
+            "leakharness found {}:\n{}",
+            report.verdict.name(),
+            human_summary(report)
+        );
+    }
+}
