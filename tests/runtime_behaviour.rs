@@ -373,3 +373,58 @@ fn a_classifier_trained_with_adam_and_cross_entropy_gets_accurate() {
         .purpose
         == Purpose::OptimizerState));
 }
+
+#[test]
+fn absurd_shapes_and_empty_reductions_are_errors_not_panics() {
+    let rt = rt(Backend::Meta);
+    assert!(matches!(
+        rt.zeros(&[usize::MAX, 2], DType::F32, Device::Cuda),
+        Err(TensorError::Invalid(_))
+    ));
+    assert!(matches!(
+        rt.randn(&[usize::MAX / 2], Device::Cuda),
+        Err(TensorError::Invalid(_))
+    ));
+    let e = rt.zeros(&[2, 0], DType::F32, Device::Cuda).unwrap();
+    assert_eq!(
+        e.argmax(1, false).unwrap_err().to_string(),
+        "argmax(): Expected reduction dim 1 to have non-zero size."
+    );
+    assert!(rt.randint(i64::MIN, i64::MAX, &[4], Device::Cuda).is_ok());
+    assert!(rt.tensor(&[1.0], &[2], Device::Cuda).is_err());
+}
+
+#[test]
+fn holding_the_allocator_while_tensors_come_and_go_neither_panics_nor_leaks() {
+    let rt = rt(Backend::Cpu);
+    let x = rt.randn(&[256], Device::Cuda).unwrap();
+    {
+        let stats = rt.allocator();
+        assert_eq!(stats.memory_allocated(), 1024);
+        drop(x);
+        assert!(matches!(
+            rt.randn(&[4], Device::Cuda),
+            Err(TensorError::Invalid(_))
+        ));
+        assert_eq!(
+            stats.memory_allocated(),
+            1024,
+            "the free waits for the guard"
+        );
+    }
+    assert_eq!(rt.memory_allocated(), 0);
+}
+
+#[test]
+fn linear_can_be_created_on_the_device_directly() {
+    let rt = rt(Backend::Meta);
+    let layer = Linear::new_on(&rt, 64, 32, true, Device::Cuda).unwrap();
+    assert_eq!(rt.memory_allocated(), 8192 + 512);
+    for p in layer.parameters() {
+        assert_eq!(
+            rt.allocator().tag(p.block().unwrap()).unwrap().purpose,
+            Purpose::Parameter
+        );
+        assert!(p.requires_grad() && p.is_leaf());
+    }
+}

@@ -106,14 +106,32 @@ impl Linear {
         out_features: usize,
         bias: bool,
     ) -> Result<Linear> {
+        Linear::new_on(rt, in_features, out_features, bias, Device::Cpu)
+    }
+
+    /// `nn.Linear(in_features, out_features, bias, device=device)`: parameters are created
+    /// directly on `device` (tagged as parameters there) and initialized from that device's
+    /// generator.
+    pub fn new_on(
+        rt: &Runtime,
+        in_features: usize,
+        out_features: usize,
+        bias: bool,
+        device: Device,
+    ) -> Result<Linear> {
         let bound = if in_features > 0 {
             1.0 / (in_features as f64).sqrt()
         } else {
             0.0
         };
-        let weight = rt.empty(&[out_features, in_features], DType::F32, Device::Cpu)?;
+        let param = |shape: &[usize]| -> Result<Tensor> {
+            let t = rt.empty(shape, DType::F32, device)?;
+            t.set_purpose(Purpose::Parameter);
+            Ok(t)
+        };
+        let weight = param(&[out_features, in_features])?;
         let bias = if bias {
-            Some(rt.empty(&[out_features], DType::F32, Device::Cpu)?)
+            Some(param(&[out_features])?)
         } else {
             None
         };

@@ -957,6 +957,11 @@ impl Tensor {
             out.write_i64(&[0]);
             return Ok(out);
         }
+        if self.shape()[d] == 0 {
+            return Err(TensorError::Invalid(format!(
+                "argmax(): Expected reduction dim {d} to have non-zero size."
+            )));
+        }
         let mut reduce = vec![false; self.dim()];
         reduce[d] = true;
         let shape = reduced_shape(self.shape(), &reduce, keepdim);
