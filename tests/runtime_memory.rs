@@ -366,6 +366,22 @@ fn retain_graph_keeps_saved_tensors_until_the_graph_is_dropped() {
 }
 
 #[test]
+fn dropping_a_retained_graph_frees_its_saved_tensors() {
+    let rt = rt(Backend::Meta);
+    let model = mlp(&rt, &[64, 256, 10]);
+    let p_bytes = param_bytes(&model.parameters());
+    let x = rt.randn(&[32, 64], Device::Cuda).unwrap();
+    let base = rt.memory_allocated();
+    let loss = model.forward(&x).unwrap().pow(2.0).unwrap().mean().unwrap();
+    loss.backward(None, true).unwrap();
+    // Saved: relu's result (32 KiB), the model output saved by pow (1.5 KiB), and the loss.
+    assert_eq!(rt.memory_allocated(), base + p_bytes + 32768 + 1536 + 512);
+    drop(loss);
+    assert_eq!(rt.memory_allocated(), base + p_bytes);
+    assert_eq!(rt.live_nodes(), 0);
+}
+
+#[test]
 fn appending_losses_grows_every_step_while_keeping_items_does_not() {
     for keep_tensor in [true, false] {
         let rt = rt(Backend::Meta);

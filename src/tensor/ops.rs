@@ -1324,3 +1324,33 @@ impl Tensor {
         autograd::run_backward(self, gradient, retain_graph)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_broadcast_from_the_right() {
+        assert_eq!(broadcast_shapes(&[3, 1], &[4]).unwrap(), vec![3, 4]);
+        assert_eq!(broadcast_shapes(&[], &[2, 2]).unwrap(), vec![2, 2]);
+        assert_eq!(
+            broadcast_shapes(&[2, 3], &[4, 1, 2]).unwrap_err(),
+            TensorError::Broadcast { a: 3, b: 2, dim: 2 }
+        );
+    }
+
+    #[test]
+    fn dimensions_wrap_like_maybe_wrap_dim() {
+        assert_eq!(wrap_dim(-1, 3).unwrap(), 2);
+        assert_eq!(wrap_dim(0, 0).unwrap(), 0);
+        assert!(wrap_dim(3, 3).is_err());
+        assert!(wrap_dim(-4, 3).is_err());
+    }
+
+    #[test]
+    fn promotion_prefers_float_then_int() {
+        assert_eq!(promote(DType::Bool, DType::I64), DType::I64);
+        assert_eq!(promote(DType::I64, DType::F32), DType::F32);
+        assert_eq!(promote(DType::Bool, DType::Bool), DType::Bool);
+    }
+}
