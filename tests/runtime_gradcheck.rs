@@ -373,6 +373,18 @@ case!(
     |x: &[Vec<f64>]| (0..8).map(|k| x[0][k % 4]).collect()
 );
 case!(
+    view_and_flatten,
+    [([2, 3, 2], true)],
+    |t: &[Tensor]| t[0].view(&[3, -1])?.mul_scalar(2.0)?.flatten(0, 1),
+    |x: &[Vec<f64>]| x[0].iter().map(|v| 2.0 * v).collect()
+);
+case!(
+    reshape_of_a_transpose_copies,
+    [([3, 4], true)],
+    |t: &[Tensor]| t[0].t()?.reshape(&[12]),
+    |x: &[Vec<f64>]| transpose(&x[0], 3, 4)
+);
+case!(
     clone,
     [([4], true)],
     |t: &[Tensor]| t[0].clone_tensor(),

@@ -566,3 +566,32 @@ fn empty_tensors_take_no_device_memory() {
     assert_eq!(s.item().unwrap(), 0.0);
     assert_eq!(rt.memory_allocated(), 512);
 }
+
+#[test]
+fn view_allocates_nothing_and_reshape_copies_only_when_it_must() {
+    let rt = rt(Backend::Meta);
+    let x = rt
+        .randn(&[64, 32], Device::Cuda)
+        .unwrap()
+        .requires_grad_(true)
+        .unwrap();
+    let v = x.view(&[-1]).unwrap();
+    assert_eq!(rt.memory_allocated(), 8192);
+    assert_eq!(v.grad_fn().unwrap().name(), "ViewBackward0");
+    assert!(v.shares_storage(&x));
+    let r = x.t().unwrap().reshape(&[-1]).unwrap();
+    assert_eq!(rt.memory_allocated(), 2 * 8192);
+    assert_eq!(r.grad_fn().unwrap().name(), "UnsafeViewBackward0");
+    assert_eq!(
+        x.t().unwrap().view(&[-1]).unwrap_err().to_string(),
+        "view size is not compatible with input tensor's size and stride (at least one dimension spans across two contiguous subspaces). Use .reshape(...) instead."
+    );
+    assert_eq!(
+        x.view(&[5, -1]).unwrap_err().to_string(),
+        "shape '[5, -1]' is invalid for input of size 2048"
+    );
+    // The gradient through the view is an expanded view of the seed reshaped without a copy;
+    // AccumulateGrad then copies it into a dense gradient.
+    v.sum().unwrap().backward(None, false).unwrap();
+    assert_eq!(x.grad().unwrap().shape(), &[64, 32]);
+}
