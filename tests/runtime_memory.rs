@@ -174,6 +174,12 @@ fn adam_state_is_twice_the_parameters_and_constant_after_the_first_step() {
     let rt = rt(Backend::Meta);
     let model = mlp(&rt, &[64, 256, 10]);
     let params = model.parameters();
+    let names: Vec<String> = model
+        .named_parameters()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["0.weight", "0.bias", "2.weight", "2.bias"]);
     let p_bytes = param_bytes(&params);
     assert_eq!(p_bytes, 65536 + 1024 + 10240 + 512);
     let mut opt = Adam::new(params.clone(), AdamOptions::default());

@@ -38,8 +38,17 @@ pub trait Module {
     /// `module(x)`.
     fn forward(&self, x: &Tensor) -> Result<Tensor>;
 
+    /// `module.named_parameters()`: dotted names as PyTorch gives them (`0.weight`), in
+    /// registration order, for reports that say which parameter holds memory.
+    fn named_parameters(&self) -> Vec<(String, Tensor)>;
+
     /// `module.parameters()`, in registration order (children first-to-last).
-    fn parameters(&self) -> Vec<Tensor>;
+    fn parameters(&self) -> Vec<Tensor> {
+        self.named_parameters()
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect()
+    }
 
     /// `module.train(mode)`.
     fn train(&self, mode: bool);
@@ -161,9 +170,9 @@ impl Module for Linear {
         }
     }
 
-    fn parameters(&self) -> Vec<Tensor> {
-        std::iter::once(self.weight.clone())
-            .chain(self.bias.clone())
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        std::iter::once(("weight".to_string(), self.weight.clone()))
+            .chain(self.bias.clone().map(|b| ("bias".to_string(), b)))
             .collect()
     }
 
@@ -202,7 +211,7 @@ impl Module for ReLU {
         }
     }
 
-    fn parameters(&self) -> Vec<Tensor> {
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
         Vec::new()
     }
 
@@ -253,8 +262,16 @@ impl Module for Sequential {
         Ok(h)
     }
 
-    fn parameters(&self) -> Vec<Tensor> {
-        self.modules.iter().flat_map(|m| m.parameters()).collect()
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        self.modules
+            .iter()
+            .enumerate()
+            .flat_map(|(i, m)| {
+                m.named_parameters()
+                    .into_iter()
+                    .map(move |(name, p)| (format!("{i}.{name}"), p))
+            })
+            .collect()
     }
 
     fn train(&self, mode: bool) {
