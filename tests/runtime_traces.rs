@@ -204,7 +204,7 @@ fn run(backend: Backend, ops: &[Op]) -> Outcome {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
     fn cpu_and_meta_make_the_same_allocations(ops in proptest::collection::vec(op(), 1..60)) {

@@ -353,8 +353,9 @@ impl Tensor {
         true
     }
 
-    /// Whether the values are real (false for device tensors on the meta backend, whose
-    /// values are placeholders).
+    /// Whether the values are real: false for device tensors on the meta backend, which has
+    /// no memory, and on the cuda backend, whose kernels do not exist yet (its allocations are
+    /// real; its values are placeholders).
     pub fn has_data(&self) -> bool {
         self.0.storage.borrow().has_data()
     }
