@@ -385,6 +385,32 @@ case!(
     |x: &[Vec<f64>]| transpose(&x[0], 3, 4)
 );
 case!(
+    zero_and_fill_cut_the_history_before_them,
+    [([4], true)],
+    |t: &[Tensor]| {
+        let a = t[0].mul_scalar(2.0)?;
+        a.zero_()?;
+        let b = t[0].mul_scalar(3.0)?;
+        b.fill_(1.5)?;
+        a.add(&b)?.add(&t[0])
+    },
+    |x: &[Vec<f64>]| x[0].iter().map(|v| 1.5 + v).collect()
+);
+case!(
+    in_place_mul_by_a_constant_tensor,
+    [([4], true), ([4], false)],
+    |t: &[Tensor]| {
+        let h = t[0].add_scalar(1.0)?;
+        h.mul_(&t[1])?;
+        h.add_alpha_(&t[0], -0.5)
+    },
+    |x: &[Vec<f64>]| x[0]
+        .iter()
+        .zip(&x[1])
+        .map(|(a, c)| (a + 1.0) * c - 0.5 * a)
+        .collect()
+);
+case!(
     clone,
     [([4], true)],
     |t: &[Tensor]| t[0].clone_tensor(),
