@@ -22,9 +22,9 @@
 use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::rc::Rc;
 
-use crate::alloc::{CachingAllocator, StackCapture};
+use crate::alloc::{BlockId, CachingAllocator, StackCapture};
 use crate::device::{self, Backend, DeviceMemory};
-use crate::tensor::{Device, Result};
+use crate::tensor::{Device, Result, TensorError};
 
 /// How a runtime is set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -46,6 +46,9 @@ struct Inner {
     device_offset: Cell<u64>,
     live_nodes: Cell<usize>,
     next_sequence_nr: Cell<u64>,
+    /// Blocks of storages dropped while the allocator was borrowed (a caller holding
+    /// [`Runtime::allocator`]'s guard); freed at the next access.
+    deferred_frees: RefCell<Vec<BlockId>>,
 }
 
 /// A handle to one runtime; clones share it. Not `Send`: a runtime lives on one thread, which
@@ -90,6 +93,7 @@ impl Runtime {
                 device_offset: Cell::new(0),
                 live_nodes: Cell::new(0),
                 next_sequence_nr: Cell::new(0),
+                deferred_frees: RefCell::new(Vec::new()),
             }),
         }
     }
@@ -101,17 +105,63 @@ impl Runtime {
 
     /// The allocator, as a cell, for [`LocationGuard`](crate::alloc::LocationGuard).
     pub fn allocator_cell(&self) -> &RefCell<CachingAllocator> {
+        self.flush_deferred_frees();
         &self.inner.allocator
     }
 
-    /// The allocator, for statistics, snapshots and the history.
+    /// The allocator, for statistics, snapshots and the history. Tensors dropped while the
+    /// guard lives are freed when the allocator is next reached, not while it is borrowed.
+    ///
+    /// # Panics
+    ///
+    /// When a guard from [`allocator_mut`](Self::allocator_mut) is alive.
     pub fn allocator(&self) -> Ref<'_, CachingAllocator> {
+        self.flush_deferred_frees();
         self.inner.allocator.borrow()
     }
 
     /// The allocator, for `empty_cache()`, limits and peak resets.
+    ///
+    /// # Panics
+    ///
+    /// When another guard from [`allocator`](Self::allocator) or this method is alive.
     pub fn allocator_mut(&self) -> RefMut<'_, CachingAllocator> {
+        self.flush_deferred_frees();
         self.inner.allocator.borrow_mut()
+    }
+
+    /// The allocator for a tensor operation; an error rather than a panic when the caller
+    /// holds a guard on it.
+    pub(crate) fn try_allocator_mut(&self) -> Result<RefMut<'_, CachingAllocator>> {
+        self.flush_deferred_frees();
+        self.inner.allocator.try_borrow_mut().map_err(|_| {
+            TensorError::Invalid(
+                "the allocator is borrowed: drop the guard from Runtime::allocator() before running tensor operations".into(),
+            )
+        })
+    }
+
+    /// Gives a dropped storage's block back, now if the allocator is free, else at the next
+    /// access.
+    pub(crate) fn free_block(&self, block: BlockId) {
+        match self.inner.allocator.try_borrow_mut() {
+            // The block belongs to this allocator and is freed once; an error cannot happen.
+            Ok(mut a) => {
+                let _ = a.free(block);
+            }
+            Err(_) => self.inner.deferred_frees.borrow_mut().push(block),
+        }
+    }
+
+    fn flush_deferred_frees(&self) {
+        if self.inner.deferred_frees.borrow().is_empty() {
+            return;
+        }
+        if let Ok(mut a) = self.inner.allocator.try_borrow_mut() {
+            for block in self.inner.deferred_frees.borrow_mut().drain(..) {
+                let _ = a.free(block);
+            }
+        }
     }
 
     /// `torch.cuda.memory_allocated()`.

@@ -46,36 +46,46 @@ pub(crate) fn run_backward(
     let rt = root.runtime().clone();
     let _no_grad = rt.no_grad();
 
-    let mut dependencies: HashMap<Key, usize> = HashMap::new();
-    let mut seen: HashMap<Key, Rc<Node>> = HashMap::new();
-    let mut stack = vec![edge.node.clone()];
-    seen.insert(Rc::as_ptr(&edge.node), edge.node.clone());
-    while let Some(node) = stack.pop() {
-        for (next, _) in node.edge_nodes().into_iter().flatten() {
+    // Nodes are numbered in discovery order and everything per node lives in vectors indexed
+    // by that number: when a pass stops early on an error, the gradients still buffered are
+    // freed in that order, never in a hash order that would differ from run to run.
+    let mut index: HashMap<Key, usize> = HashMap::new();
+    let mut nodes: Vec<Rc<Node>> = Vec::new();
+    let mut dependencies: Vec<usize> = Vec::new();
+    index.insert(Rc::as_ptr(&edge.node), 0);
+    nodes.push(edge.node.clone());
+    dependencies.push(0);
+    let mut stack = vec![0usize];
+    while let Some(i) = stack.pop() {
+        for (next, _) in nodes[i].edge_nodes().into_iter().flatten() {
             let key = Rc::as_ptr(&next);
-            *dependencies.entry(key).or_insert(0) += 1;
-            if let std::collections::hash_map::Entry::Vacant(e) = seen.entry(key) {
-                e.insert(next.clone());
-                stack.push(next);
-            }
+            let j = match index.get(&key) {
+                Some(&j) => j,
+                None => {
+                    let j = nodes.len();
+                    index.insert(key, j);
+                    nodes.push(next);
+                    dependencies.push(0);
+                    stack.push(j);
+                    j
+                }
+            };
+            dependencies[j] += 1;
         }
     }
+    drop(edge);
 
-    let mut buffers: HashMap<Key, Tensor> = HashMap::new();
+    let mut buffers: Vec<Option<Tensor>> = vec![None; nodes.len()];
+    buffers[0] = Some(grad);
     // Ties (AccumulateGrad nodes all have the highest number) run in the order they became
     // ready, so the schedule never depends on addresses and is the same on every backend.
     let mut ready = BinaryHeap::new();
     let mut pushed = 0u64;
-    let root_key = Rc::as_ptr(&edge.node);
-    buffers.insert(root_key, grad);
-    ready.push((edge.node.sequence_nr(), Reverse(pushed), root_key as usize));
-    drop(edge);
+    ready.push((nodes[0].sequence_nr(), Reverse(pushed), 0usize));
 
-    while let Some((_, _, key)) = ready.pop() {
-        let key = key as Key;
-        let node = seen[&key].clone();
-        let input = buffers.remove(&key);
-        let outputs = match (&node.kind, input) {
+    while let Some((_, _, i)) = ready.pop() {
+        let node = nodes[i].clone();
+        let outputs = match (&node.kind, buffers[i].take()) {
             (_, None) => Vec::new(),
             (Kind::AccumulateGrad { variable }, Some(g)) => {
                 let variable = variable.borrow().clone();
@@ -84,10 +94,10 @@ pub(crate) fn run_backward(
                 }
                 Vec::new()
             }
-            (Kind::Function { .. }, Some(g)) => {
+            (Kind::Function { formula, .. }, Some(g)) => {
                 let edges = node.edge_nodes();
                 let needs: Vec<bool> = edges.iter().map(Option::is_some).collect();
-                let formula = node.formula().expect("function nodes have a formula");
+                node.check_saved()?;
                 let mut outputs = formula.apply(&node, &g, &needs)?;
                 validate_outputs(&node, &mut outputs, &edges)?;
                 // The incoming gradient dies here, after the outputs exist: as in
@@ -102,25 +112,17 @@ pub(crate) fn run_backward(
         }
         for (grad, edge) in outputs {
             let Some((next, _)) = edge else { continue };
-            let next_key = Rc::as_ptr(&next);
+            let j = index[&Rc::as_ptr(&next)];
             if let Some(g) = grad {
-                match buffers.remove(&next_key) {
-                    None => {
-                        buffers.insert(next_key, g);
-                    }
-                    Some(old) => {
-                        let sum = accumulate_input(old, g)?;
-                        buffers.insert(next_key, sum);
-                    }
-                }
+                buffers[j] = Some(match buffers[j].take() {
+                    None => g,
+                    Some(old) => accumulate_input(old, g)?,
+                });
             }
-            let deps = dependencies
-                .get_mut(&next_key)
-                .expect("counted during discovery");
-            *deps -= 1;
-            if *deps == 0 {
+            dependencies[j] -= 1;
+            if dependencies[j] == 0 {
                 pushed += 1;
-                ready.push((next.sequence_nr(), Reverse(pushed), next_key as usize));
+                ready.push((next.sequence_nr(), Reverse(pushed), j));
             }
         }
     }

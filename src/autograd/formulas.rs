@@ -50,6 +50,12 @@ pub(crate) enum Formula {
     Unsqueeze {
         dim: usize,
     },
+    View {
+        self_sizes: Vec<usize>,
+    },
+    UnsafeView {
+        self_sizes: Vec<usize>,
+    },
     Relu,
     Sum {
         self_sizes: Vec<usize>,
@@ -106,6 +112,8 @@ impl Formula {
             Formula::T => "TBackward0",
             Formula::Expand { .. } => "ExpandBackward0",
             Formula::Unsqueeze { .. } => "UnsqueezeBackward0",
+            Formula::View { .. } => "ViewBackward0",
+            Formula::UnsafeView { .. } => "UnsafeViewBackward0",
             Formula::Relu => "ReluBackward0",
             Formula::Sum { .. } => "SumBackward0",
             Formula::SumDim { .. } => "SumBackward1",
@@ -243,6 +251,10 @@ impl Formula {
             Formula::T => out[0] = Some(grad.t()?),
             Formula::Expand { self_sizes } => out[0] = Some(grad.sum_to(self_sizes)?),
             Formula::Unsqueeze { dim } => out[0] = Some(grad.squeeze_dim(*dim)),
+            Formula::View { self_sizes } | Formula::UnsafeView { self_sizes } => {
+                let sizes: Vec<isize> = self_sizes.iter().map(|&d| d as isize).collect();
+                out[0] = Some(grad.reshape(&sizes)?);
+            }
             Formula::Relu => {
                 let result = node.unpack("result")?;
                 out[0] = Some(grad.threshold_backward(&result, 0.0)?);

@@ -202,6 +202,19 @@ impl Node {
         }
     }
 
+    /// Unpacks every saved tensor once, as the generated `apply` does before computing
+    /// anything, so that a released or modified one fails the node before it allocates.
+    pub(crate) fn check_saved(&self) -> Result<()> {
+        let names: Vec<&'static str> = match &self.kind {
+            Kind::Function { saved, .. } => saved.borrow().iter().map(|s| s.name).collect(),
+            Kind::AccumulateGrad { .. } => Vec::new(),
+        };
+        for name in names {
+            self.unpack(name)?;
+        }
+        Ok(())
+    }
+
     /// Frees what the node saved (PyTorch's `release_variables`). The tensors are dropped
     /// after the borrow ends so that graphs they hold can be torn down.
     pub(crate) fn release_saved(&self) {
@@ -227,13 +240,6 @@ impl Node {
                 .map(|e| e.as_ref().map(|e| (e.node.clone(), e.meta.clone())))
                 .collect(),
             Kind::AccumulateGrad { .. } => Vec::new(),
-        }
-    }
-
-    pub(crate) fn formula(&self) -> Option<&Formula> {
-        match &self.kind {
-            Kind::Function { formula, .. } => Some(formula),
-            Kind::AccumulateGrad { .. } => None,
         }
     }
 

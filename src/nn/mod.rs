@@ -38,8 +38,17 @@ pub trait Module {
     /// `module(x)`.
     fn forward(&self, x: &Tensor) -> Result<Tensor>;
 
+    /// `module.named_parameters()`: dotted names as PyTorch gives them (`0.weight`), in
+    /// registration order, for reports that say which parameter holds memory.
+    fn named_parameters(&self) -> Vec<(String, Tensor)>;
+
     /// `module.parameters()`, in registration order (children first-to-last).
-    fn parameters(&self) -> Vec<Tensor>;
+    fn parameters(&self) -> Vec<Tensor> {
+        self.named_parameters()
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect()
+    }
 
     /// `module.train(mode)`.
     fn train(&self, mode: bool);
@@ -106,14 +115,32 @@ impl Linear {
         out_features: usize,
         bias: bool,
     ) -> Result<Linear> {
+        Linear::new_on(rt, in_features, out_features, bias, Device::Cpu)
+    }
+
+    /// `nn.Linear(in_features, out_features, bias, device=device)`: parameters are created
+    /// directly on `device` (tagged as parameters there) and initialized from that device's
+    /// generator.
+    pub fn new_on(
+        rt: &Runtime,
+        in_features: usize,
+        out_features: usize,
+        bias: bool,
+        device: Device,
+    ) -> Result<Linear> {
         let bound = if in_features > 0 {
             1.0 / (in_features as f64).sqrt()
         } else {
             0.0
         };
-        let weight = rt.empty(&[out_features, in_features], DType::F32, Device::Cpu)?;
+        let param = |shape: &[usize]| -> Result<Tensor> {
+            let t = rt.empty(shape, DType::F32, device)?;
+            t.set_purpose(Purpose::Parameter);
+            Ok(t)
+        };
+        let weight = param(&[out_features, in_features])?;
         let bias = if bias {
-            Some(rt.empty(&[out_features], DType::F32, Device::Cpu)?)
+            Some(param(&[out_features])?)
         } else {
             None
         };
@@ -143,9 +170,9 @@ impl Module for Linear {
         }
     }
 
-    fn parameters(&self) -> Vec<Tensor> {
-        std::iter::once(self.weight.clone())
-            .chain(self.bias.clone())
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        std::iter::once(("weight".to_string(), self.weight.clone()))
+            .chain(self.bias.clone().map(|b| ("bias".to_string(), b)))
             .collect()
     }
 
@@ -184,7 +211,7 @@ impl Module for ReLU {
         }
     }
 
-    fn parameters(&self) -> Vec<Tensor> {
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
         Vec::new()
     }
 
@@ -235,8 +262,16 @@ impl Module for Sequential {
         Ok(h)
     }
 
-    fn parameters(&self) -> Vec<Tensor> {
-        self.modules.iter().flat_map(|m| m.parameters()).collect()
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        self.modules
+            .iter()
+            .enumerate()
+            .flat_map(|(i, m)| {
+                m.named_parameters()
+                    .into_iter()
+                    .map(move |(name, p)| (format!("{i}.{name}"), p))
+            })
+            .collect()
     }
 
     fn train(&self, mode: bool) {

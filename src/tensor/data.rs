@@ -184,8 +184,9 @@ impl Tensor {
         }
     }
 
-    /// The values as f32 in row-major order. On the meta backend device values do not exist
-    /// and this returns zeros (a placeholder, like [`item`](Self::item)).
+    /// The values as f32 in row-major order. Where device values do not exist (see
+    /// [`has_data`](Self::has_data)) this returns zeros, a placeholder like
+    /// [`item`](Self::item)'s.
     pub fn to_vec_f32(&self) -> Vec<f32> {
         self.read_f32().unwrap_or_else(|| vec![0.0; self.numel()])
     }
@@ -196,8 +197,9 @@ impl Tensor {
     }
 
     /// `tensor.item()`: the one element as a Python number would hold it (bools as 0 or 1).
-    /// Allocates nothing. On the meta backend a device tensor has no value and this returns
-    /// 0.0, so programs that log their loss run unchanged.
+    /// Allocates nothing. Where a device tensor has no value (the meta backend; see
+    /// [`has_data`](Self::has_data)) this returns 0.0, so programs that log their loss run
+    /// unchanged.
     pub fn item(&self) -> Result<f64> {
         let n = self.numel();
         if n != 1 {

@@ -62,9 +62,9 @@ impl Runtime {
         let t = self.user_tensor(shape, DType::I64, device)?;
         let mut stream = self.random_stream(device, t.numel());
         if t.has_data() {
-            let span = (high - low) as u64;
+            let span = high.wrapping_sub(low) as u64;
             let v: Vec<i64> = (0..t.numel())
-                .map(|_| low + (stream.next_u32() as u64 % span) as i64)
+                .map(|_| low.wrapping_add((stream.next_u32() as u64 % span) as i64))
                 .collect();
             t.write_i64(&v);
         }
@@ -88,7 +88,7 @@ impl Runtime {
     }
 
     fn check_len(&self, len: usize, shape: &[usize]) -> Result<()> {
-        let numel: usize = shape.iter().product();
+        let numel = super::checked_numel(shape)?;
         if len != numel {
             return Err(TensorError::Invalid(format!(
                 "shape '{}' is invalid for input of size {len}",

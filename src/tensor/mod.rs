@@ -210,6 +210,19 @@ pub(crate) fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
     strides
 }
 
+/// Elements of `shape`, or an error when the count overflows.
+pub(crate) fn checked_numel(shape: &[usize]) -> Result<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |n, &s| n.checked_mul(s))
+        .ok_or_else(|| {
+            TensorError::Invalid(format!(
+                "a tensor of shape {} has too many elements",
+                format_shape(shape)
+            ))
+        })
+}
+
 pub(crate) fn format_shape(shape: &[usize]) -> String {
     let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
     format!("[{}]", dims.join(", "))
@@ -234,7 +247,7 @@ impl Tensor {
         device: Device,
         purpose: Purpose,
     ) -> Result<Tensor> {
-        let numel = shape.iter().product();
+        let numel = checked_numel(shape)?;
         let storage = Rc::new(Storage::new(rt, device, numel, dtype, purpose)?);
         Ok(Tensor::from_parts(
             rt,
@@ -340,8 +353,9 @@ impl Tensor {
         true
     }
 
-    /// Whether the values are real (false for device tensors on the meta backend, whose
-    /// values are placeholders).
+    /// Whether the values are real: false for device tensors on the meta backend, which has
+    /// no memory, and on the cuda backend, whose kernels do not exist yet (its allocations are
+    /// real; its values are placeholders).
     pub fn has_data(&self) -> bool {
         self.0.storage.borrow().has_data()
     }

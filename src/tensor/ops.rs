@@ -181,6 +181,56 @@ fn matmul_f32(a: &[f32], b: &[f32], n: usize, k: usize, m: usize) -> Vec<f32> {
     out
 }
 
+/// The strides that view a tensor of `old_shape` and `old_strides` as `new_shape` without a
+/// copy, or `None` when none exist (ATen's `computeStride`): dimensions are matched in
+/// chunks that are contiguous among themselves.
+pub(crate) fn compute_stride(
+    old_shape: &[usize],
+    old_strides: &[usize],
+    new_shape: &[usize],
+) -> Option<Vec<usize>> {
+    if old_shape.is_empty() {
+        return Some(vec![1; new_shape.len()]);
+    }
+    let numel: usize = old_shape.iter().product();
+    if numel == 0 {
+        if old_shape == new_shape {
+            return Some(old_strides.to_vec());
+        }
+        return Some(contiguous_strides(new_shape));
+    }
+    let mut new_strides = vec![0usize; new_shape.len()];
+    let mut view_d = new_shape.len() as isize - 1;
+    let mut chunk_base_stride = *old_strides.last()?;
+    let mut tensor_numel = 1usize;
+    let mut view_numel = 1usize;
+    for tensor_d in (0..old_shape.len()).rev() {
+        tensor_numel *= old_shape[tensor_d];
+        let chunk_ends = tensor_d == 0
+            || (old_shape[tensor_d - 1] != 1
+                && old_strides[tensor_d - 1] != tensor_numel * chunk_base_stride);
+        if chunk_ends {
+            while view_d >= 0 && (view_numel < tensor_numel || new_shape[view_d as usize] == 1) {
+                new_strides[view_d as usize] = view_numel * chunk_base_stride;
+                view_numel *= new_shape[view_d as usize];
+                view_d -= 1;
+            }
+            if view_numel != tensor_numel {
+                return None;
+            }
+            if tensor_d > 0 {
+                chunk_base_stride = old_strides[tensor_d - 1];
+                tensor_numel = 1;
+                view_numel = 1;
+            }
+        }
+    }
+    if view_d != -1 {
+        return None;
+    }
+    Some(new_strides)
+}
+
 /// For each element in row-major order, its position in the result of reducing the marked
 /// dimensions (laid out as the shape with those dimensions set to 1), and the result's length.
 fn reduce_positions(shape: &[usize], reduce: &[bool]) -> (Vec<usize>, usize) {
@@ -757,6 +807,125 @@ impl Tensor {
         Ok(out)
     }
 
+    /// Resolves a shape with at most one -1 against this tensor's element count.
+    fn infer_shape(&self, shape: &[isize]) -> Result<Vec<usize>> {
+        let numel = self.numel();
+        let invalid = || {
+            let dims: Vec<String> = shape.iter().map(isize::to_string).collect();
+            TensorError::Invalid(format!(
+                "shape '[{}]' is invalid for input of size {numel}",
+                dims.join(", ")
+            ))
+        };
+        let mut inferred = None;
+        let mut known = 1usize;
+        for (i, &d) in shape.iter().enumerate() {
+            if d == -1 {
+                if inferred.replace(i).is_some() {
+                    return Err(TensorError::Invalid(
+                        "only one dimension can be inferred".into(),
+                    ));
+                }
+            } else if d < 0 {
+                return Err(TensorError::Invalid(format!("invalid shape dimension {d}")));
+            } else {
+                known = known.checked_mul(d as usize).ok_or_else(invalid)?;
+            }
+        }
+        let mut out: Vec<usize> = shape.iter().map(|&d| d.max(0) as usize).collect();
+        match inferred {
+            Some(i) => {
+                if known == 0 || numel % known != 0 {
+                    return Err(invalid());
+                }
+                out[i] = numel / known;
+            }
+            None if known != numel => return Err(invalid()),
+            None => {}
+        }
+        Ok(out)
+    }
+
+    /// `tensor.view(shape)` (one dimension may be -1): a view, or PyTorch's error when the
+    /// strides do not allow one. ViewBackward0 saves nothing.
+    pub fn view(&self, shape: &[isize]) -> Result<Tensor> {
+        let shape = self.infer_shape(shape)?;
+        let Some(strides) = compute_stride(self.shape(), self.strides(), &shape) else {
+            return Err(TensorError::Invalid(
+                "view size is not compatible with input tensor's size and stride (at least one dimension spans across two contiguous subspaces). Use .reshape(...) instead.".into(),
+            ));
+        };
+        Ok(self.view_with_history(
+            shape,
+            strides,
+            Formula::View {
+                self_sizes: self.shape().to_vec(),
+            },
+        ))
+    }
+
+    fn view_with_history(
+        &self,
+        shape: Vec<usize>,
+        strides: Vec<usize>,
+        formula: Formula,
+    ) -> Tensor {
+        let out = self.view_raw(shape, strides, self.0.offset);
+        if let Some(b) = NodeBuilder::new(&[self]) {
+            b.finish(formula, &out);
+        }
+        out
+    }
+
+    /// `tensor.reshape(shape)`: a view when the strides allow one, else a contiguous copy
+    /// (CloneBackward0, then UnsafeViewBackward0), as `reshape` decides.
+    pub fn reshape(&self, shape: &[isize]) -> Result<Tensor> {
+        let shape = self.infer_shape(shape)?;
+        if let Some(strides) = compute_stride(self.shape(), self.strides(), &shape) {
+            return Ok(self.view_with_history(
+                shape,
+                strides,
+                Formula::View {
+                    self_sizes: self.shape().to_vec(),
+                },
+            ));
+        }
+        let copy = self.clone_tensor()?;
+        let strides = contiguous_strides(&shape);
+        Ok(copy.view_with_history(
+            shape,
+            strides,
+            Formula::UnsafeView {
+                self_sizes: copy.shape().to_vec(),
+            },
+        ))
+    }
+
+    /// `tensor.flatten(start_dim, end_dim)`: `reshape` merging those dimensions.
+    pub fn flatten(&self, start_dim: isize, end_dim: isize) -> Result<Tensor> {
+        if self.dim() == 0 {
+            return self.reshape(&[1]);
+        }
+        let start = wrap_dim(start_dim, self.dim())?;
+        let end = wrap_dim(end_dim, self.dim())?;
+        if start > end {
+            return Err(TensorError::Invalid(
+                "flatten() has invalid args: start_dim cannot come after end_dim".into(),
+            ));
+        }
+        if start == end {
+            return Ok(self.clone());
+        }
+        let merged: usize = self.shape()[start..=end].iter().product();
+        let shape: Vec<isize> = self.shape()[..start]
+            .iter()
+            .chain(std::iter::once(&merged))
+            .chain(&self.shape()[end + 1..])
+            .map(|&d| d as isize)
+            .collect();
+        self.reshape(&shape)
+    }
+
     /// Removes dimension `dim` of size 1 (a view; only backward uses it).
     pub(crate) fn squeeze_dim(&self, dim: usize) -> Tensor {
         let mut shape = self.shape().to_vec();
@@ -984,6 +1153,11 @@ impl Tensor {
             let out = self.new_like(&[], DType::I64, self.device())?;
             out.write_i64(&[0]);
             return Ok(out);
+        }
+        if self.shape()[d] == 0 {
+            return Err(TensorError::Invalid(format!(
+                "argmax(): Expected reduction dim {d} to have non-zero size."
+            )));
         }
         let mut reduce = vec![false; self.dim()];
         reduce[d] = true;
@@ -1345,5 +1519,46 @@ impl Tensor {
     /// `retain_graph`, saved tensors are freed as the pass goes.
     pub fn backward(&self, gradient: Option<&Tensor>, retain_graph: bool) -> Result<()> {
         autograd::run_backward(self, gradient, retain_graph)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_broadcast_from_the_right() {
+        assert_eq!(broadcast_shapes(&[3, 1], &[4]).unwrap(), vec![3, 4]);
+        assert_eq!(broadcast_shapes(&[], &[2, 2]).unwrap(), vec![2, 2]);
+        assert_eq!(
+            broadcast_shapes(&[2, 3], &[4, 1, 2]).unwrap_err(),
+            TensorError::Broadcast { a: 3, b: 2, dim: 2 }
+        );
+    }
+
+    #[test]
+    fn dimensions_wrap_like_maybe_wrap_dim() {
+        assert_eq!(wrap_dim(-1, 3).unwrap(), 2);
+        assert_eq!(wrap_dim(0, 0).unwrap(), 0);
+        assert!(wrap_dim(3, 3).is_err());
+        assert!(wrap_dim(-4, 3).is_err());
+    }
+
+    #[test]
+    fn views_exist_where_aten_finds_strides() {
+        assert_eq!(compute_stride(&[2, 3], &[3, 1], &[6]), Some(vec![1]));
+        assert_eq!(compute_stride(&[2, 3], &[3, 1], &[3, 2]), Some(vec![2, 1]));
+        // A transpose cannot be flattened without a copy.
+        assert_eq!(compute_stride(&[3, 2], &[1, 3], &[6]), None);
+        // An expanded gradient keeps its zero strides.
+        assert_eq!(compute_stride(&[6], &[0], &[2, 3]), Some(vec![0, 0]));
+        assert_eq!(compute_stride(&[], &[], &[1, 1]), Some(vec![1, 1]));
+    }
+
+    #[test]
+    fn promotion_prefers_float_then_int() {
+        assert_eq!(promote(DType::Bool, DType::I64), DType::I64);
+        assert_eq!(promote(DType::I64, DType::F32), DType::F32);
+        assert_eq!(promote(DType::Bool, DType::Bool), DType::Bool);
     }
 }

@@ -40,7 +40,9 @@ impl Storage {
         dtype: DType,
         purpose: Purpose,
     ) -> Result<Self> {
-        let nbytes = numel * dtype.size();
+        let nbytes = numel.checked_mul(dtype.size()).ok_or_else(|| {
+            super::TensorError::Invalid(format!("a tensor of {numel} elements is too large"))
+        })?;
         let (ptr, owner) = if nbytes == 0 {
             (None, Owner::Nothing)
         } else {
@@ -60,7 +62,7 @@ impl Storage {
                     (Some(ptr), Owner::Host(layout))
                 }
                 Device::Cuda => {
-                    let mut allocator = rt.allocator_mut();
+                    let mut allocator = rt.try_allocator_mut()?;
                     let a = allocator.allocate(nbytes as u64, purpose)?;
                     let ptr = allocator.host_address(a.ptr).and_then(NonNull::new);
                     (
@@ -129,7 +131,11 @@ impl Storage {
 
     fn retag(&self, purpose: Purpose, only_temporary: bool) {
         if let Owner::Device { rt, block } = &self.owner {
-            let mut allocator = rt.allocator_mut();
+            // Tags only feed reports: while a caller holds the allocator the retag is skipped
+            // rather than failing the operation.
+            let Ok(mut allocator) = rt.try_allocator_mut() else {
+                return;
+            };
             let current = allocator.tag(*block).map(|t| t.purpose);
             if !only_temporary || current == Some(Purpose::Temporary) {
                 // The block is live while this storage is, so this cannot fail.
@@ -149,11 +155,7 @@ impl Drop for Storage {
                     unsafe { dealloc(ptr.as_ptr(), *layout) };
                 }
             }
-            Owner::Device { rt, block } => {
-                // The block was handed out to this storage and is freed exactly once; an
-                // error would mean the allocator is gone, and then the memory is too.
-                let _ = rt.allocator_mut().free(*block);
-            }
+            Owner::Device { rt, block } => rt.free_block(*block),
         }
     }
 }
