@@ -349,13 +349,33 @@ fn statement_ref(source: &[String], line: u32, column: u32) -> StatementRef {
         0 => "(outside the scenario)".to_string(),
         n => source
             .get(n as usize - 1)
-            .map_or(String::new(), |l| l.trim().to_string()),
+            .map_or(String::new(), |l| without_comment(l).trim().to_string()),
     };
     StatementRef {
         line: line.max(1),
         column: column.max(1),
         statement,
     }
+}
+
+/// A source line without its trailing `# comment` (a `#` inside a string literal stays).
+fn without_comment(line: &str) -> &str {
+    let mut quote = None;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        match (quote, c) {
+            (Some(_), '\\') if !escaped => {
+                escaped = true;
+                continue;
+            }
+            (Some(q), c) if c == q && !escaped => quote = None,
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '#') => return &line[..i],
+            _ => {}
+        }
+        escaped = false;
+    }
+    line
 }
 
 fn source_lines(scenario: &Scenario) -> Vec<String> {
