@@ -48,6 +48,12 @@ struct RunArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
+    /// Stop a scenario after this many executed statements, when its header does not say.
+    #[arg(long, default_value_t = 1_000_000)]
+    max_steps: u64,
+    /// Stop a scenario run after this many seconds of wall time.
+    #[arg(long, default_value_t = 120)]
+    time_limit: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -109,6 +115,8 @@ fn run(args: RunArgs) -> ExitCode {
     let options = CheckOptions {
         backend,
         device_memory: args.device_memory,
+        max_steps: args.max_steps,
+        time_limit: std::time::Duration::from_secs(args.time_limit),
         ..CheckOptions::default()
     };
     let bar = progress_bar(files.len() as u64);

@@ -152,6 +152,28 @@ fn undefined_names_and_unknown_torch_functions_are_found_before_running() {
 }
 
 #[test]
+fn a_runaway_scenario_is_stopped_by_the_statement_limit() {
+    let dir = temp_dir("limit");
+    let out = leakharness(
+        &[
+            "run",
+            "scenarios/clean/gradient_accumulation.py",
+            "--backend",
+            "meta",
+            "--max-steps",
+            "50",
+        ],
+        &dir,
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains("the scenario executed more than 50 statements and was stopped"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn bad_arguments_are_clear_errors() {
     let dir = temp_dir("args");
     let out = leakharness(&["run", "no/such/dir"], &dir);
