@@ -109,10 +109,6 @@ pub(super) fn device_named(s: &str) -> Option<Device> {
     }
 }
 
-fn tensor_err(e: TensorError) -> Result<TensorError, String> {
-    Ok(e)
-}
-
 /// Python's `str()` of a value, as `print` shows it; tensors as PyTorch prints them.
 pub(super) fn display(v: &Value) -> String {
     match v {
@@ -300,7 +296,7 @@ pub(super) fn binary(
         }
         _ => return Err(unsupported_operands(l, op, r)),
     };
-    result.map(Value::Tensor).map_err(tensor_err)
+    result.map(Value::Tensor).map_err(Ok)
 }
 
 /// `t op= rhs` on a tensor: in place, as `Tensor.__iadd__` and friends.
@@ -440,7 +436,7 @@ pub(super) fn set_attr(obj: &Value, attr: &str, value: Value) -> Result<(), Stri
     }
 }
 
-const TENSOR_METHODS: [&str; 26] = [
+const TENSOR_METHODS: [&str; 25] = [
     "backward",
     "detach",
     "item",
@@ -466,7 +462,6 @@ const TENSOR_METHODS: [&str; 26] = [
     "dim",
     "requires_grad_",
     "fill_",
-    "tolist",
 ];
 const MODULE_METHODS: [&str; 7] = [
     "to",
@@ -1275,7 +1270,7 @@ fn tensor_method(
                 .map_err(|e| it.tensor_error(span, e))?;
             return Ok(Value::None);
         }
-        "item" | "tolist" if name == "item" => {
+        "item" => {
             bind(it, &args, "item", &[], 0, span)?;
             return item_value(t).map_err(|e| it.tensor_error(span, e));
         }
