@@ -49,8 +49,13 @@ pub struct StackTable {
     scratch: Vec<usize>,
 }
 
-/// Frames of these modules are the capture machinery itself, not the code that allocated.
-const MACHINERY: [&str; 3] = ["backtrace::", "leakharness::alloc::", "std::rt::"];
+/// The allocator's own frames: everything up to the last of them is the capture machinery
+/// (closures inlined from core included), not the code that allocated.
+const ALLOCATOR: &str = "leakharness::alloc::";
+
+/// Where Rust's runtime starts a thread or `main`: frames from here on are the same for every
+/// stack and say nothing about the allocation.
+const THREAD_START: &str = "std::sys::backtrace::__rust_begin_short_backtrace";
 
 impl StackTable {
     /// Captures the current stack (at most `max_frames` frames) and interns it.
@@ -128,9 +133,26 @@ impl StackTable {
         }
         let first_own = frames
             .iter()
-            .position(|f| !MACHINERY.iter().any(|m| f.function.starts_with(m)))
+            .rposition(|f| f.function.starts_with(ALLOCATOR))
+            .map_or(0, |i| i + 1);
+        let end = frames
+            .iter()
+            .position(|f| f.function.starts_with(THREAD_START))
             .unwrap_or(frames.len());
-        let frames: Arc<[Frame]> = frames.split_off(first_own).into();
+        // The call_once shim that invokes `main` or the thread's closure sits just before it.
+        let end = if end > first_own
+            && frames[end - 1]
+                .function
+                .starts_with("core::ops::function::")
+        {
+            end - 1
+        } else {
+            end
+        };
+        let frames: Arc<[Frame]> = frames
+            .get(first_own..end.max(first_own))
+            .unwrap_or_default()
+            .into();
         self.symbols[idx] = Some(frames.clone());
         Some(frames)
     }
