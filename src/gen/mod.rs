@@ -606,3 +606,40 @@ pub fn leaky_program() -> impl Strategy<Value = Program> {
 pub fn program() -> impl Strategy<Value = Program> {
     program_with(prop_oneof![Just(None), planted_leak().prop_map(Some)].boxed())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+
+    #[test]
+    fn every_program_renders_parses_and_locates_its_plant() {
+        let mut runner = TestRunner::deterministic();
+        for _ in 0..200 {
+            let program = program().new_tree(&mut runner).unwrap().current();
+            let case = program.case().unwrap();
+            if let Some(p) = &case.planted {
+                let line = case
+                    .scenario
+                    .source
+                    .lines()
+                    .nth(p.line as usize - 1)
+                    .unwrap();
+                assert_eq!(line.trim(), p.statement);
+            }
+        }
+    }
+
+    #[test]
+    fn shrinking_all_the_way_gives_a_small_valid_program() {
+        let mut runner = TestRunner::deterministic();
+        let mut tree = leaky_program().new_tree(&mut runner).unwrap();
+        while tree.simplify() {}
+        let program = tree.current();
+        assert!(program.benign.is_empty());
+        assert_eq!(program.widths.len(), 2);
+        assert!(program.steps() >= 2);
+        program.case().unwrap();
+    }
+}
