@@ -12,6 +12,7 @@ pub mod alloc;
 pub mod autograd;
 pub mod check;
 pub mod device;
+pub mod gen;
 pub mod nn;
 pub mod optim;
 pub mod report;

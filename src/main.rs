@@ -9,10 +9,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use leakharness::check::{check_file, discover, report_stem, CheckOptions, FileOutcome};
+use leakharness::check::{
+    check_file, check_scenario, discover, report_stem, CheckOptions, FileOutcome,
+};
 use leakharness::device::{Backend, BackendChoice};
+use leakharness::gen::{self, Program};
 use leakharness::report::{human_summary, write_reports, Verdict};
 use leakharness::scenario::parse_size;
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
 
 #[derive(Parser)]
 #[command(
@@ -29,6 +34,25 @@ struct Cli {
 enum Command {
     /// Check scenario files (or every .py under directories) and write their reports.
     Run(RunArgs),
+    /// Generate random training programs, clean or with one planted leak, check each, and write
+    /// every case the checker misjudges (shrunk) to reports/found/.
+    Explore(ExploreArgs),
+}
+
+#[derive(clap::Args)]
+struct ExploreArgs {
+    /// How many programs to generate.
+    #[arg(long, default_value_t = 256)]
+    cases: u32,
+    /// Seed of the generator; a fresh one when not given (printed in the summary).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Where the tensors live: auto picks cuda when a CUDA device is present, else cpu.
+    #[arg(long, default_value = "auto", value_parser = parse_backend)]
+    backend: BackendChoice,
+    /// Directory for the findings: scenario files and their reports.
+    #[arg(long, default_value = "reports/found")]
+    found_dir: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -77,23 +101,122 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run(args),
+        Command::Explore(args) => explore(args),
     }
 }
 
-fn run(args: RunArgs) -> ExitCode {
-    let backend = match args.backend {
+fn resolve_backend(choice: BackendChoice) -> Result<Backend, ExitCode> {
+    match choice {
         BackendChoice::Exactly(Backend::Cuda) => match leakharness::device::cuda_device_count() {
-            Ok(n) if n > 0 => Backend::Cuda,
-            Ok(_) => return fatal("--backend cuda: no CUDA device is present"),
-            Err(e) => return fatal(&format!("--backend cuda: {e}")),
+            Ok(n) if n > 0 => Ok(Backend::Cuda),
+            Ok(_) => Err(fatal("--backend cuda: no CUDA device is present")),
+            Err(e) => Err(fatal(&format!("--backend cuda: {e}"))),
         },
         choice => {
             let (backend, notice) = choice.resolve();
             if let Some(notice) = notice {
                 eprintln!("note: {notice}");
             }
-            backend
+            Ok(backend)
         }
+    }
+}
+
+/// Checks one generated program; what the checker got wrong about it, if anything.
+fn misjudged(program: &Program, options: &CheckOptions) -> Result<Vec<String>, String> {
+    let case = program.case().map_err(|e| e.to_string())?;
+    let report = check_scenario(&case.scenario, options).map_err(|e| e.to_string())?;
+    Ok(gen::judge(&case, &report)
+        .iter()
+        .map(ToString::to_string)
+        .collect())
+}
+
+fn explore(args: ExploreArgs) -> ExitCode {
+    let backend = match resolve_backend(args.backend) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    let options = CheckOptions {
+        backend,
+        ..CheckOptions::default()
+    };
+    let seed = args.seed.unwrap_or_else(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        nanos as u64
+    });
+    let mut seed_bytes = [0u8; 32];
+    seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    let mut runner = TestRunner::new_with_rng(
+        proptest::test_runner::Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
+    );
+    let strategy = gen::program();
+    let bar = progress_bar(u64::from(args.cases));
+    let mut findings = 0;
+    for n in 0..args.cases {
+        let mut tree = match strategy.new_tree(&mut runner) {
+            Ok(t) => t,
+            Err(e) => return fatal(&format!("cannot generate a program: {e}")),
+        };
+        let mut reasons = match misjudged(&tree.current(), &options) {
+            Ok(r) => r,
+            Err(e) => return fatal(&e),
+        };
+        bar.inc(1);
+        if reasons.is_empty() {
+            continue;
+        }
+        findings += 1;
+        // Shrink as proptest does: simplify while the checker still misjudges, else step back.
+        let mut budget = 256;
+        while budget > 0 && tree.simplify() {
+            budget -= 1;
+            match misjudged(&tree.current(), &options) {
+                Ok(r) if !r.is_empty() => reasons = r,
+                _ => {
+                    if !tree.complicate() {
+                        break;
+                    }
+                }
+            }
+        }
+        let program = tree.current();
+        let written = program.case().map_err(|e| e.to_string()).and_then(|case| {
+            let report = check_scenario(&case.scenario, &options).map_err(|e| e.to_string())?;
+            let note = format!(
+                "Found by leakharness explore --seed {seed} --backend {backend}, case {n}: {}",
+                reasons.join("; ")
+            );
+            gen::write_finding(
+                &case,
+                &[&report],
+                &args.found_dir,
+                &format!("explore-{seed}-{n}"),
+                &note,
+            )
+            .map_err(|e| e.to_string())
+        });
+        bar.suspend(|| match written {
+            Ok(path) => println!("finding: {} ({})", path.display(), reasons.join("; ")),
+            Err(e) => eprintln!("error: cannot write a finding: {e}"),
+        });
+    }
+    bar.finish_and_clear();
+    println!("{} cases, {findings} findings (seed {seed})", args.cases);
+    if findings > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    let backend = match resolve_backend(args.backend) {
+        Ok(b) => b,
+        Err(code) => return code,
     };
     // Each file with the root its report is named from: the directory it was found under, or
     // its own folder when given as a file.

@@ -35,6 +35,49 @@ pub struct RuntimeOptions {
     pub seed: u64,
     /// Stack capture for allocations; `None` keeps the allocator's default.
     pub stack_capture: Option<StackCapture>,
+    /// A deliberate runtime bug, switched on for this runtime only, so that tests can check
+    /// that the property tests catch it.
+    #[cfg(feature = "planted-bugs")]
+    pub planted_bug: Option<PlantedBug>,
+}
+
+/// Deliberate runtime bugs that the property tests (`tests/planted_bugs.rs`) must catch. Each
+/// is a small `#[cfg(feature = "planted-bugs")]` branch at the place of the behaviour it
+/// breaks, active only on a runtime created with it in [`RuntimeOptions::planted_bug`].
+#[cfg(feature = "planted-bugs")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PlantedBug {
+    /// `backward()` never releases the tensors saved for backward.
+    BackwardKeepsSaved,
+    /// `backward(retain_graph=True)` releases the saved tensors anyway.
+    RetainGraphIgnored,
+    /// Operations under `torch.no_grad()` still record autograd nodes.
+    NoGradRecords,
+    /// `zero_grad(set_to_none=True)` zeroes the gradients instead of dropping them.
+    ZeroGradKeepsGrads,
+    /// The allocator never merges a freed block with its free neighbours.
+    NeverCoalesces,
+    /// `empty_cache()` keeps one wholly free segment.
+    EmptyCacheKeepsSegment,
+    /// `detach()` returns the tensor itself, graph and all.
+    DetachKeepsGraph,
+    /// `del a, b` unbinds only the first name.
+    DelFirstNameOnly,
+}
+
+#[cfg(feature = "planted-bugs")]
+impl PlantedBug {
+    /// Every planted bug.
+    pub const ALL: [PlantedBug; 8] = [
+        PlantedBug::BackwardKeepsSaved,
+        PlantedBug::RetainGraphIgnored,
+        PlantedBug::NoGradRecords,
+        PlantedBug::ZeroGradKeepsGrads,
+        PlantedBug::NeverCoalesces,
+        PlantedBug::EmptyCacheKeepsSegment,
+        PlantedBug::DetachKeepsGraph,
+        PlantedBug::DelFirstNameOnly,
+    ];
 }
 
 struct Inner {
@@ -49,6 +92,8 @@ struct Inner {
     /// Blocks of storages dropped while the allocator was borrowed (a caller holding
     /// [`Runtime::allocator`]'s guard); freed at the next access.
     deferred_frees: RefCell<Vec<BlockId>>,
+    #[cfg(feature = "planted-bugs")]
+    planted_bug: Option<PlantedBug>,
 }
 
 /// A handle to one runtime; clones share it. Not `Send`: a runtime lives on one thread, which
@@ -83,6 +128,8 @@ impl Runtime {
         if let Some(capture) = options.stack_capture {
             allocator.set_stack_capture(capture);
         }
+        #[cfg(feature = "planted-bugs")]
+        allocator.set_planted_bug(options.planted_bug);
         Runtime {
             inner: Rc::new(Inner {
                 allocator: RefCell::new(allocator),
@@ -94,6 +141,8 @@ impl Runtime {
                 live_nodes: Cell::new(0),
                 next_sequence_nr: Cell::new(0),
                 deferred_frees: RefCell::new(Vec::new()),
+                #[cfg(feature = "planted-bugs")]
+                planted_bug: options.planted_bug,
             }),
         }
     }
@@ -162,6 +211,12 @@ impl Runtime {
                 let _ = a.free(block);
             }
         }
+    }
+
+    /// Whether `bug` is switched on for this runtime.
+    #[cfg(feature = "planted-bugs")]
+    pub fn planted(&self, bug: PlantedBug) -> bool {
+        self.inner.planted_bug == Some(bug)
     }
 
     /// `torch.cuda.memory_allocated()`.

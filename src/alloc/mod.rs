@@ -229,6 +229,8 @@ pub struct CachingAllocator {
     limit: Option<u64>,
     capture: StackCapture,
     stacks: StackTable,
+    #[cfg(feature = "planted-bugs")]
+    planted_bug: Option<crate::runtime::PlantedBug>,
     history: History,
     location: Option<Arc<Location>>,
     epoch: Instant,
@@ -264,7 +266,15 @@ impl CachingAllocator {
             history: History::new(DEFAULT_HISTORY),
             location: None,
             epoch: Instant::now(),
+            #[cfg(feature = "planted-bugs")]
+            planted_bug: None,
         }
+    }
+
+    /// Switches a deliberate bug on for this allocator (see [`PlantedBug`](crate::runtime::PlantedBug)).
+    #[cfg(feature = "planted-bugs")]
+    pub fn set_planted_bug(&mut self, bug: Option<crate::runtime::PlantedBug>) {
+        self.planted_bug = bug;
     }
 
     /// Sets how stacks are captured from now on.
@@ -694,6 +704,11 @@ impl CachingAllocator {
         if self.block(other).allocated {
             return None;
         }
+        // Planted bug: free neighbours stay apart, so a split segment never becomes whole again.
+        #[cfg(feature = "planted-bugs")]
+        if self.planted_bug == Some(crate::runtime::PlantedBug::NeverCoalesces) {
+            return None;
+        }
         self.remove_free(other);
         let o = self.block(other).clone();
         let b = self.block_mut(idx);
@@ -788,13 +803,19 @@ impl CachingAllocator {
 
     /// Returns every segment that is one free block (`release_cached_blocks`).
     fn release_cached_segments(&mut self) -> Result<u64, AllocError> {
-        let whole: Vec<u32> = self
+        #[allow(unused_mut)] // mutated only by a planted bug
+        let mut whole: Vec<u32> = self
             .free_small
             .iter()
             .chain(self.free_large.iter())
             .map(|k| k.3)
             .filter(|&i| !self.block(i).is_split())
             .collect();
+        // Planted bug: one wholly free segment stays cached.
+        #[cfg(feature = "planted-bugs")]
+        if self.planted_bug == Some(crate::runtime::PlantedBug::EmptyCacheKeepsSegment) {
+            whole.pop();
+        }
         let mut released = 0;
         for idx in whole {
             let number = self.block(idx).segment;

@@ -107,6 +107,12 @@ pub(crate) fn run_backward(
             }
         };
         node.mark_ran();
+        // Planted bugs: saved tensors kept after every backward, or released despite
+        // retain_graph=True.
+        #[cfg(feature = "planted-bugs")]
+        let retain_graph = (retain_graph
+            || rt.planted(crate::runtime::PlantedBug::BackwardKeepsSaved))
+            && !rt.planted(crate::runtime::PlantedBug::RetainGraphIgnored);
         if !retain_graph {
             node.release_saved();
         }

@@ -355,7 +355,13 @@ pub(crate) struct NodeBuilder {
 impl NodeBuilder {
     pub(crate) fn new(inputs: &[&Tensor]) -> Option<NodeBuilder> {
         let rt = inputs.first()?.runtime().clone();
-        if !rt.is_grad_enabled() || !inputs.iter().any(|t| t.requires_grad()) {
+        // Planted bug: grad mode is ignored, so no_grad code records graphs too.
+        #[cfg(feature = "planted-bugs")]
+        let grad_enabled =
+            rt.is_grad_enabled() || rt.planted(crate::runtime::PlantedBug::NoGradRecords);
+        #[cfg(not(feature = "planted-bugs"))]
+        let grad_enabled = rt.is_grad_enabled();
+        if !grad_enabled || !inputs.iter().any(|t| t.requires_grad()) {
             return None;
         }
         Some(NodeBuilder {

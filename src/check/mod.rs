@@ -44,6 +44,9 @@ pub struct CheckOptions {
     pub time_limit: Duration,
     /// Stack capture for every allocation.
     pub stack_capture: StackCapture,
+    /// A deliberate runtime bug for every runtime the checker creates.
+    #[cfg(feature = "planted-bugs")]
+    pub planted_bug: Option<crate::runtime::PlantedBug>,
 }
 
 impl Default for CheckOptions {
@@ -54,6 +57,8 @@ impl Default for CheckOptions {
             max_steps: 1_000_000,
             time_limit: Duration::from_secs(120),
             stack_capture: StackCapture::default(),
+            #[cfg(feature = "planted-bugs")]
+            planted_bug: None,
         }
     }
 }
@@ -98,14 +103,25 @@ pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Rep
     let mut leaks = Vec::new();
     if result.failure.is_none() {
         for (loop_at, at_end) in &first.loop_ends {
-            let mut doubled = Recorder::new(Some(*loop_at), scenario);
-            let scaled = RunOptions {
-                loop_scale: vec![(*loop_at, 2)],
-                ..run_options.clone()
+            let scaled_run = |factor| -> Result<Recorder, CheckError> {
+                let mut recorder = Recorder::new(Some(*loop_at), scenario);
+                let scaled = RunOptions {
+                    loop_scale: vec![(*loop_at, factor)],
+                    ..run_options.clone()
+                };
+                let rt = fresh_runtime(scenario, options)?;
+                interp::run(scenario, &rt, &scaled, &mut recorder);
+                Ok(recorder)
             };
-            let rt_b = fresh_runtime(scenario, options)?;
-            interp::run(scenario, &rt_b, &scaled, &mut doubled);
+            let doubled = scaled_run(2)?;
             let Some(at_end_b) = doubled.loop_ends.get(loop_at) else {
+                continue;
+            };
+            // A third run tells growth from a one-off that first happens between n and 2n
+            // iterations (an optimizer's first step under gradient accumulation, say): only
+            // what grows again from 2n to 3n is a leak.
+            let tripled = scaled_run(3)?;
+            let Some(at_end_c) = tripled.loop_ends.get(loop_at) else {
                 continue;
             };
             let runs = Runs {
@@ -113,6 +129,7 @@ pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Rep
                 first_counts: &first.counts,
                 doubled: at_end_b,
                 doubled_counts: &doubled.counts,
+                tripled: at_end_c,
             };
             leaks.extend(compare(scenario, &first.source, *loop_at, &runs, &rt));
         }
@@ -187,6 +204,8 @@ fn fresh_runtime_for(options: &CheckOptions, memory: Option<u64>) -> Result<Runt
         RuntimeOptions {
             device_memory: capacity,
             stack_capture: Some(options.stack_capture),
+            #[cfg(feature = "planted-bugs")]
+            planted_bug: options.planted_bug,
             ..RuntimeOptions::default()
         },
     )
@@ -480,6 +499,7 @@ struct Runs<'a> {
     first_counts: &'a BTreeMap<(u32, u32), u64>,
     doubled: &'a Attribution,
     doubled_counts: &'a BTreeMap<(u32, u32), u64>,
+    tripled: &'a Attribution,
 }
 
 /// The `for` statements around the statement at `at`, outermost first.
@@ -552,12 +572,16 @@ fn compare(
     for root in roots {
         let a = runs.first.roots.get(root).unwrap_or(&empty);
         let b = runs.doubled.roots.get(root).unwrap_or(&empty);
+        let c = runs.tripled.roots.get(root).unwrap_or(&empty);
         let (bytes, nodes) = (growth(a.bytes, b.bytes), growth(a.nodes, b.nodes));
         if bytes == 0 && nodes == 0 {
             continue;
         }
         explained_bytes += bytes;
         explained_nodes += nodes;
+        if growth(b.bytes, c.bytes) == 0 && growth(b.nodes, c.nodes) == 0 {
+            continue;
+        }
         let extra = extra_iterations(root.at);
         let mut kinds = Vec::new();
         if root.via == Via::ListElement && growth(a.list_tensors, b.list_tensors) > 0 {
@@ -620,7 +644,9 @@ fn compare(
         runs.first.live_nodes + explained_nodes,
         runs.doubled.live_nodes,
     );
-    if hidden_bytes > 0 || hidden_nodes > 0 {
+    let hidden_grows_again = growth(runs.doubled.allocated, runs.tripled.allocated) > 0
+        || growth(runs.doubled.live_nodes, runs.tripled.live_nodes) > 0;
+    if (hidden_bytes > 0 || hidden_nodes > 0) && hidden_grows_again {
         let extra = extra_iterations(loop_at);
         leaks.push(Leak {
             kinds: Vec::new(),

@@ -85,6 +85,12 @@ pub trait Module {
 
 pub(crate) fn zero_grads(params: &[Tensor], set_to_none: bool) -> Result<()> {
     for p in params {
+        // Planted bug: set_to_none is ignored and the gradients are zeroed, keeping their memory.
+        #[cfg(feature = "planted-bugs")]
+        let set_to_none = set_to_none
+            && !p
+                .runtime()
+                .planted(crate::runtime::PlantedBug::ZeroGradKeepsGrads);
         if set_to_none {
             p.set_grad(None);
         } else if let Some(g) = p.grad() {

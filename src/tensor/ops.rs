@@ -939,6 +939,14 @@ impl Tensor {
 
     /// `tensor.detach()`: shares storage and version counter, without history.
     pub fn detach(&self) -> Tensor {
+        // Planted bug: the "detached" tensor is the tensor itself, with its grad_fn.
+        #[cfg(feature = "planted-bugs")]
+        if self
+            .runtime()
+            .planted(crate::runtime::PlantedBug::DetachKeepsGraph)
+        {
+            return self.clone();
+        }
         self.view_raw(
             self.shape().to_vec(),
             self.strides().to_vec(),

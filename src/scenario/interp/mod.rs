@@ -403,6 +403,16 @@ impl Interp<'_> {
                 self.expr(e)?;
             }
             StmtKind::Del(names) => {
+                // Planted bug: only the first name of `del a, b` is unbound.
+                #[cfg(feature = "planted-bugs")]
+                let names = if self
+                    .rt
+                    .planted(crate::runtime::PlantedBug::DelFirstNameOnly)
+                {
+                    &names[..1]
+                } else {
+                    &names[..]
+                };
                 for n in names {
                     let removed = self
                         .env

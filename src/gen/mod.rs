@@ -1,0 +1,645 @@
+//! Proptest strategies for *runnable* training programs, clean by construction or with exactly
+//! one planted leak, together with what the leak checker must say about them.
+//!
+//! A strategy generates a [`Program`]: a small description (layer widths, optimizer, loss, loop
+//! shape, benign statements, an optional [`PlantedLeak`]) that shrinks on its own fields, so a
+//! failing case shrinks to a smaller program that is still valid: fewer benign statements, fewer
+//! iterations (never below two), fewer and narrower layers. [`Program::case`] renders it to
+//! Python, parses it back into a [`Scenario`] with real spans, and returns the [`Case`]: the
+//! scenario plus the ground truth (clean, or the planted leak's kinds, statement line and, where
+//! PyTorch's rules decide them, its exact bytes per iteration).
+//!
+//! [`judge`] compares a checker [`Report`] with that ground truth.
+//!
+//! ```
+//! use proptest::strategy::{Strategy, ValueTree};
+//! use proptest::test_runner::TestRunner;
+//! use leakharness::check::{check_scenario, CheckOptions};
+//! use leakharness::gen;
+//!
+//! let mut runner = TestRunner::deterministic();
+//! let program = gen::program().new_tree(&mut runner).unwrap().current();
+//! let case = program.case().unwrap();
+//! let report = check_scenario(&case.scenario, &CheckOptions::default()).unwrap();
+//! assert!(gen::judge(&case, &report).is_empty());
+//! ```
+
+mod render;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use proptest::collection::vec;
+use proptest::prelude::*;
+
+use crate::report::{write_reports, Report, Verdict, WriteError};
+use crate::scenario::{print_scenario, LeakKind, Scenario, ScenarioErrors};
+
+/// The widest layer a generated program has, so that a case checks in milliseconds.
+pub const MAX_WIDTH: usize = 96;
+/// The largest batch a generated program uses.
+pub const MAX_BATCH: usize = 16;
+
+/// A runnable training program, as a description that renders to a scenario.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Program {
+    /// Feature widths: input, each hidden layer, output. Two to five entries, so one to four
+    /// `nn.Linear` layers, with a ReLU between consecutive layers.
+    pub widths: Vec<usize>,
+    /// Batch size of training and validation batches.
+    pub batch: usize,
+    /// Whether the ReLUs are `nn.ReLU(inplace=True)`.
+    pub relu_inplace: bool,
+    /// The optimizer.
+    pub optimizer: Optimizer,
+    /// The loss function.
+    pub loss: Loss,
+    /// The loop structure.
+    pub shape: Shape,
+    /// How gradients are cleared.
+    pub zero_grad: ZeroGrad,
+    /// Gradient accumulation: step (and clear) every `k` batches, dividing the loss by `k`.
+    pub accumulation: Option<u32>,
+    /// `loss.backward(retain_graph=True)` followed by a second `loss.backward()`.
+    pub double_backward: bool,
+    /// Benign statements, in the order they appear after the optimizer step.
+    pub benign: Vec<Benign>,
+    /// For clean programs: after the loop, delete every device tensor the program names, clear
+    /// the gradients, and assert that only parameters, gradients and optimizer state remain,
+    /// to the byte.
+    pub final_check: bool,
+    /// The one planted leak, if any.
+    pub leak: Option<PlantedLeak>,
+}
+
+/// Optimizers of the generated programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Optimizer {
+    /// `torch.optim.SGD(..., lr=0.01)`: no state.
+    Sgd,
+    /// `torch.optim.SGD(..., momentum=0.9)`: one buffer per parameter.
+    SgdMomentum,
+    /// `torch.optim.Adam`: two buffers per parameter (the step count lives on the host).
+    Adam,
+    /// `torch.optim.AdamW`: as Adam.
+    AdamW,
+}
+
+/// Loss functions of the generated programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loss {
+    /// `nn.functional.mse_loss` against `torch.randn` targets.
+    Mse,
+    /// `nn.functional.cross_entropy` against `torch.randint` class indices.
+    CrossEntropy,
+}
+
+/// The loop structure of a generated program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `for i in range(iterations):`.
+    Single {
+        /// Two to eight.
+        iterations: u32,
+    },
+    /// `for epoch in range(epochs):` around `for i in range(steps):`.
+    Epochs {
+        /// Two to four.
+        epochs: u32,
+        /// One to four, at most eight steps in all.
+        steps: u32,
+    },
+}
+
+/// How a program clears gradients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZeroGrad {
+    /// `model.zero_grad(...)` instead of `opt.zero_grad(...)`.
+    pub on_model: bool,
+    /// The `set_to_none=` argument; `None` leaves PyTorch's default (`True`).
+    pub set_to_none: Option<bool>,
+    /// Clear before the forward pass instead of after the step (ignored with accumulation,
+    /// which clears after each step).
+    pub at_start: bool,
+}
+
+impl ZeroGrad {
+    /// Whether this clearing drops the gradients (PyTorch's default).
+    pub fn drops_gradients(self) -> bool {
+        self.set_to_none.unwrap_or(true)
+    }
+}
+
+/// Statements that keep memory bounded: a program made of them is clean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Benign {
+    /// `if i % every == 0: print("loss", loss.item())`.
+    LogItem {
+        /// Two or three.
+        every: u32,
+    },
+    /// `running_loss += loss.item()`, a host number.
+    RunningItem,
+    /// `running_det += loss.detach()`: one device scalar updated in place.
+    RunningDetached,
+    /// A validation batch under `torch.no_grad()`, its loss summed into a device scalar, or
+    /// added as a host number with `.item()`.
+    Validation {
+        /// Keep the sum as a host number.
+        item: bool,
+    },
+    /// `del out, loss` at the end of the step.
+    DelTemporaries,
+    /// `torch.cuda.empty_cache()`.
+    EmptyCache,
+    /// `out = out.detach()`: rebinding a name to a detached view.
+    RebindDetached,
+    /// `used = torch.cuda.memory_allocated()`.
+    ReadCounter,
+    /// `preds.append(out.argmax(dim=1).cpu())`: host tensors do not count as device memory.
+    HostPredictions,
+    /// A list re-created every epoch (every step in a single loop) collecting `loss.detach()`.
+    ScopedList,
+}
+
+/// The catalogue of injected leaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlantedLeak {
+    /// `kept_losses.append(loss)`: the attached loss, with its graph.
+    AttachedLossList,
+    /// `kept_outputs.append(out)`: the attached model output, with its graph.
+    AttachedOutputList,
+    /// `kept_losses.append(loss.detach())`: one device scalar per step.
+    DetachedLossList,
+    /// `kept_total += loss` from `kept_total = 0`: every step's graph chained to the next.
+    AttachedTotal,
+    /// `kept_metric += (out - y).pow(2).sum()` from attached outputs.
+    AttachedMetric,
+    /// An evaluation batch outside `torch.no_grad()` whose output is kept in a list.
+    EvalOutputsKept,
+    /// An evaluation loss outside `torch.no_grad()` summed into a running total.
+    EvalTotalKept,
+    /// `loss.backward(retain_graph=True)` with the loss kept in a list.
+    RetainedGraphKept,
+}
+
+impl PlantedLeak {
+    /// Every planted leak.
+    pub const ALL: [PlantedLeak; 8] = [
+        PlantedLeak::AttachedLossList,
+        PlantedLeak::AttachedOutputList,
+        PlantedLeak::DetachedLossList,
+        PlantedLeak::AttachedTotal,
+        PlantedLeak::AttachedMetric,
+        PlantedLeak::EvalOutputsKept,
+        PlantedLeak::EvalTotalKept,
+        PlantedLeak::RetainedGraphKept,
+    ];
+
+    /// The kinds the checker must report for this leak (`docs/leaks.md`).
+    pub fn kinds(self) -> Vec<LeakKind> {
+        use LeakKind::*;
+        match self {
+            PlantedLeak::AttachedLossList
+            | PlantedLeak::AttachedOutputList
+            | PlantedLeak::RetainedGraphKept => vec![TensorList, RetainedGraph],
+            PlantedLeak::DetachedLossList => vec![TensorList],
+            PlantedLeak::AttachedTotal | PlantedLeak::AttachedMetric => vec![AttachedMetric],
+            PlantedLeak::EvalOutputsKept => vec![TensorList, MissingNoGrad],
+            PlantedLeak::EvalTotalKept => vec![AttachedMetric, MissingNoGrad],
+        }
+    }
+}
+
+/// A rendered program with its ground truth.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// The description it was rendered from.
+    pub program: Program,
+    /// The scenario, printed and parsed back, so every node has its real span.
+    pub scenario: Scenario,
+    /// What the checker must find, when a leak was planted.
+    pub planted: Option<Planted>,
+}
+
+impl Case {
+    /// Whether the program is clean by construction.
+    pub fn is_clean(&self) -> bool {
+        self.planted.is_none()
+    }
+}
+
+/// The planted leak of a [`Case`], located in the printed scenario.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planted {
+    /// Which leak.
+    pub leak: PlantedLeak,
+    /// The kinds the leak must have.
+    pub kinds: Vec<LeakKind>,
+    /// The line of the retaining statement in the printed scenario.
+    pub line: u32,
+    /// That statement, as printed.
+    pub statement: String,
+    /// Bytes per iteration, where PyTorch's rules decide them exactly.
+    pub bytes_per_iteration: Option<u64>,
+    /// Autograd nodes per iteration, where they are known exactly.
+    pub graph_nodes_per_iteration: Option<u64>,
+}
+
+/// A generated program did not parse back: a bug in the generator.
+#[derive(Debug, thiserror::Error)]
+pub enum GenError {
+    /// The rendered Python is outside the subset.
+    #[error("the generated program does not parse:\n{errors}\n{source_text}")]
+    Unparsable {
+        /// The parser's errors.
+        errors: ScenarioErrors,
+        /// The rendered program.
+        source_text: String,
+    },
+    /// The planted statement is not in the printed scenario.
+    #[error("the planted statement `{0}` is not in the printed program")]
+    PlantLost(String),
+}
+
+impl Program {
+    /// Renders the program and parses it back into a [`Case`].
+    pub fn case(&self) -> Result<Case, GenError> {
+        render::case(self)
+    }
+
+    /// Iterations of the innermost training loop, over the whole run.
+    pub fn steps(&self) -> u32 {
+        match self.shape {
+            Shape::Single { iterations } => iterations,
+            Shape::Epochs { epochs, steps } => epochs * steps,
+        }
+    }
+}
+
+/// Where the checker disagrees with a case's ground truth.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disagreement {
+    /// A clean program was not judged clean.
+    NotClean {
+        /// The verdict given.
+        verdict: Verdict,
+        /// The first leak's statement or the error, for the message.
+        detail: String,
+    },
+    /// No reported leak has the planted kinds at the planted line.
+    PlantNotFound {
+        /// What was reported, for the message.
+        reported: String,
+    },
+    /// The leak was found with other bytes (or nodes) per iteration than PyTorch's rules say.
+    WrongGrowth {
+        /// Predicted bytes and nodes per iteration.
+        expected: (Option<u64>, Option<u64>),
+        /// Reported bytes and nodes per iteration.
+        found: (u64, u64),
+    },
+    /// The cpu and meta backends disagree on a memory figure.
+    BackendsDiffer {
+        /// Which figure, with both values.
+        what: String,
+    },
+    /// Memory did not return to the baseline at teardown.
+    Teardown {
+        /// Baseline allocated and reserved bytes.
+        baseline: (u64, u64),
+        /// Allocated after scope exit, reserved after `empty_cache()`.
+        after: (u64, u64),
+    },
+}
+
+impl fmt::Display for Disagreement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Disagreement::NotClean { verdict, detail } => {
+                write!(
+                    f,
+                    "a clean program was judged {}: {detail}",
+                    verdict_name(*verdict)
+                )
+            }
+            Disagreement::PlantNotFound { reported } => {
+                write!(
+                    f,
+                    "the planted leak was not found; reported: {reported}"
+                )
+            }
+            Disagreement::WrongGrowth { expected, found } => write!(
+                f,
+                "the planted leak grows by {} B and {} nodes per iteration, expected {} B and {} nodes",
+                found.0,
+                found.1,
+                expected.0.map_or("any".into(), |b| b.to_string()),
+                expected.1.map_or("any".into(), |n| n.to_string()),
+            ),
+            Disagreement::BackendsDiffer { what } => {
+                write!(f, "cpu and meta disagree: {what}")
+            }
+            Disagreement::Teardown { baseline, after } => write!(
+                f,
+                "teardown left {} B allocated and {} B reserved; the baseline is {} B and {} B",
+                after.0, after.1, baseline.0, baseline.1
+            ),
+        }
+    }
+}
+
+fn verdict_name(v: Verdict) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{v:?}"))
+}
+
+/// Property (1) and (2): whether the report judges the case as its construction says.
+pub fn judge_verdict(case: &Case, report: &Report) -> Option<Disagreement> {
+    let Some(planted) = &case.planted else {
+        if report.verdict == Verdict::Clean && report.passed {
+            return None;
+        }
+        let detail = match (&report.error, report.leaks.first()) {
+            (Some(e), _) => format!("line {}: {}", e.line.unwrap_or(0), e.message),
+            (None, Some(l)) => format!(
+                "line {} `{}` grows by {} B per iteration",
+                l.retained_by.line, l.retained_by.statement, l.bytes_per_iteration
+            ),
+            (None, None) => "teardown left memory behind".into(),
+        };
+        return Some(Disagreement::NotClean {
+            verdict: report.verdict,
+            detail,
+        });
+    };
+    let found = report.leaks.iter().find(|l| {
+        l.retained_by.line == planted.line && planted.kinds.iter().all(|k| l.kinds.contains(k))
+    });
+    let Some(leak) = found else {
+        let reported: Vec<String> = report
+            .leaks
+            .iter()
+            .map(|l| {
+                let kinds: Vec<&str> = l.kinds.iter().map(|k| k.name()).collect();
+                format!("[{}] at line {}", kinds.join(" "), l.retained_by.line)
+            })
+            .collect();
+        let reported = if reported.is_empty() {
+            format!("no leak (verdict {})", verdict_name(report.verdict))
+        } else {
+            reported.join(", ")
+        };
+        return Some(Disagreement::PlantNotFound { reported });
+    };
+    let bytes_ok = planted
+        .bytes_per_iteration
+        .is_none_or(|b| b == leak.bytes_per_iteration);
+    let nodes_ok = planted
+        .graph_nodes_per_iteration
+        .is_none_or(|n| n == leak.graph_nodes_per_iteration);
+    (!bytes_ok || !nodes_ok).then_some(Disagreement::WrongGrowth {
+        expected: (
+            planted.bytes_per_iteration,
+            planted.graph_nodes_per_iteration,
+        ),
+        found: (leak.bytes_per_iteration, leak.graph_nodes_per_iteration),
+    })
+}
+
+/// Property (3): whether memory returned to the baseline at teardown.
+pub fn judge_teardown(report: &Report) -> Option<Disagreement> {
+    let t = &report.after_teardown;
+    let baseline = (report.baseline.allocated, report.baseline.reserved);
+    let after = (t.after_scope_exit.allocated, t.after_empty_cache.reserved);
+    (after != baseline).then_some(Disagreement::Teardown { baseline, after })
+}
+
+/// Every way the report disagrees with the case's ground truth (properties 1 to 3).
+pub fn judge(case: &Case, report: &Report) -> Vec<Disagreement> {
+    judge_verdict(case, report)
+        .into_iter()
+        .chain(judge_teardown(report))
+        .collect()
+}
+
+/// Property (4): whether two reports of the same case (cpu and meta) agree byte for byte: the
+/// verdict, every leak's line, kinds, bytes and nodes per iteration, the allocated and reserved
+/// bytes at every iteration end, and the peak.
+pub fn judge_backends(a: &Report, b: &Report) -> Option<Disagreement> {
+    let differ = |what: &str, x: String, y: String| {
+        (x != y).then(|| Disagreement::BackendsDiffer {
+            what: format!("{what}: {} says {x}, {} says {y}", a.backend, b.backend),
+        })
+    };
+    let leaks = |r: &Report| -> String {
+        let rows: Vec<String> = r
+            .leaks
+            .iter()
+            .map(|l| {
+                format!(
+                    "line {} {:?} {} B {} nodes",
+                    l.retained_by.line, l.kinds, l.bytes_per_iteration, l.graph_nodes_per_iteration
+                )
+            })
+            .collect();
+        format!("[{}]", rows.join(", "))
+    };
+    let series = |r: &Report| -> String {
+        let rows: Vec<String> = r
+            .iterations
+            .iter()
+            .map(|p| format!("{}/{}", p.allocated, p.reserved))
+            .collect();
+        rows.join(" ")
+    };
+    differ("verdict", verdict_name(a.verdict), verdict_name(b.verdict))
+        .or_else(|| differ("leaks", leaks(a), leaks(b)))
+        .or_else(|| differ("allocated/reserved at iteration ends", series(a), series(b)))
+        .or_else(|| {
+            differ(
+                "peak allocated",
+                a.peak.allocated.to_string(),
+                b.peak.allocated.to_string(),
+            )
+        })
+}
+
+/// Writes a failing case as a scenario file, `<dir>/<stem>.py`, with the header saying what
+/// should happen and `note` (the property, seed and reason) as its description, and each
+/// report next to it: the first as `<stem>.json`/`.md`, the others as `<stem>-<backend>`.
+pub fn write_finding(
+    case: &Case,
+    reports: &[&Report],
+    dir: &Path,
+    stem: &str,
+    note: &str,
+) -> Result<PathBuf, WriteError> {
+    std::fs::create_dir_all(dir).map_err(|source| WriteError {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let path = dir.join(format!("{stem}.py"));
+    let mut scenario = case.scenario.clone();
+    scenario.header.description = Some(note.to_string());
+    std::fs::write(&path, print_scenario(&scenario)).map_err(|source| WriteError {
+        path: path.clone(),
+        source,
+    })?;
+    for (i, report) in reports.iter().enumerate() {
+        let stem = match i {
+            0 => stem.to_string(),
+            _ => format!("{stem}-{}", report.backend),
+        };
+        write_reports(report, dir, &stem)?;
+    }
+    Ok(path)
+}
+
+fn optimizer() -> impl Strategy<Value = Optimizer> {
+    prop_oneof![
+        Just(Optimizer::Sgd),
+        Just(Optimizer::SgdMomentum),
+        Just(Optimizer::Adam),
+        Just(Optimizer::AdamW),
+    ]
+}
+
+fn loss() -> impl Strategy<Value = Loss> {
+    prop_oneof![Just(Loss::Mse), Just(Loss::CrossEntropy)]
+}
+
+fn shape() -> impl Strategy<Value = Shape> {
+    prop_oneof![
+        (2u32..=8).prop_map(|iterations| Shape::Single { iterations }),
+        (2u32..=4)
+            .prop_flat_map(|epochs| (Just(epochs), 1..=8 / epochs))
+            .prop_map(|(epochs, steps)| Shape::Epochs { epochs, steps }),
+    ]
+}
+
+fn zero_grad() -> impl Strategy<Value = ZeroGrad> {
+    (
+        any::<bool>(),
+        prop_oneof![Just(None), any::<bool>().prop_map(Some)],
+        any::<bool>(),
+    )
+        .prop_map(|(on_model, set_to_none, at_start)| ZeroGrad {
+            on_model,
+            set_to_none,
+            at_start,
+        })
+}
+
+/// One benign statement.
+pub fn benign() -> impl Strategy<Value = Benign> {
+    prop_oneof![
+        (2u32..=3).prop_map(|every| Benign::LogItem { every }),
+        Just(Benign::RunningItem),
+        Just(Benign::RunningDetached),
+        any::<bool>().prop_map(|item| Benign::Validation { item }),
+        Just(Benign::DelTemporaries),
+        Just(Benign::EmptyCache),
+        Just(Benign::RebindDetached),
+        Just(Benign::ReadCounter),
+        Just(Benign::HostPredictions),
+        Just(Benign::ScopedList),
+    ]
+}
+
+/// One leak of the catalogue.
+pub fn planted_leak() -> impl Strategy<Value = PlantedLeak> {
+    proptest::sample::select(&PlantedLeak::ALL[..])
+}
+
+fn program_with(leak: BoxedStrategy<Option<PlantedLeak>>) -> impl Strategy<Value = Program> {
+    let model = (
+        vec(1usize..=MAX_WIDTH, 2..=5),
+        1usize..=MAX_BATCH,
+        any::<bool>(),
+        optimizer(),
+        loss(),
+    );
+    let training = (
+        shape(),
+        zero_grad(),
+        prop_oneof![Just(None), (2u32..=4).prop_map(Some)],
+        any::<bool>(),
+        vec(benign(), 0..=6),
+        any::<bool>(),
+    );
+    (model, training, leak).prop_map(
+        |(
+            (widths, batch, relu_inplace, optimizer, loss),
+            (shape, zero_grad, accumulation, double_backward, benign, final_check),
+            leak,
+        )| Program {
+            widths,
+            batch,
+            relu_inplace,
+            optimizer,
+            loss,
+            shape,
+            zero_grad,
+            accumulation,
+            double_backward,
+            benign,
+            final_check: final_check && leak.is_none(),
+            leak,
+        },
+    )
+}
+
+/// Programs that are clean by construction.
+pub fn clean_program() -> impl Strategy<Value = Program> {
+    program_with(Just(None).boxed())
+}
+
+/// Programs with exactly one leak from the catalogue.
+pub fn leaky_program() -> impl Strategy<Value = Program> {
+    program_with(planted_leak().prop_map(Some).boxed())
+}
+
+/// Clean and leaky programs, half and half.
+pub fn program() -> impl Strategy<Value = Program> {
+    program_with(prop_oneof![Just(None), planted_leak().prop_map(Some)].boxed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+
+    #[test]
+    fn every_program_renders_parses_and_locates_its_plant() {
+        let mut runner = TestRunner::deterministic();
+        for _ in 0..200 {
+            let program = program().new_tree(&mut runner).unwrap().current();
+            let case = program.case().unwrap();
+            if let Some(p) = &case.planted {
+                let line = case
+                    .scenario
+                    .source
+                    .lines()
+                    .nth(p.line as usize - 1)
+                    .unwrap();
+                assert_eq!(line.trim(), p.statement);
+            }
+        }
+    }
+
+    #[test]
+    fn shrinking_all_the_way_gives_a_small_valid_program() {
+        let mut runner = TestRunner::deterministic();
+        let mut tree = leaky_program().new_tree(&mut runner).unwrap();
+        while tree.simplify() {}
+        let program = tree.current();
+        assert!(program.benign.is_empty());
+        assert_eq!(program.widths.len(), 2);
+        assert!(program.steps() >= 2);
+        program.case().unwrap();
+    }
+}

@@ -1,0 +1,489 @@
+//! From a [`Program`] description to a scenario, and the ground truth that PyTorch's memory
+//! rules give for it.
+
+use std::path::Path;
+
+use super::{
+    Benign, Case, GenError, Loss, Optimizer, Planted, PlantedLeak, Program, Shape, ZeroGrad,
+};
+use crate::scenario::{
+    parse_scenario, print_scenario, strip_spans, Expect, Scenario, Stmt, StmtKind,
+};
+
+/// The path generated scenarios carry until they are written somewhere.
+const GENERATED_PATH: &str = "generated.py";
+
+/// PyTorch's caching allocator rounds every request up to a multiple of 512 bytes.
+fn rounded(bytes: usize) -> u64 {
+    (bytes.max(1) as u64).div_ceil(512) * 512
+}
+
+struct Lines {
+    text: String,
+}
+
+impl Lines {
+    fn line(&mut self, depth: usize, text: &str) {
+        for _ in 0..depth {
+            self.text.push_str("    ");
+        }
+        self.text.push_str(text);
+        self.text.push('\n');
+    }
+}
+
+pub(super) fn case(program: &Program) -> Result<Case, GenError> {
+    let text = render(program);
+    let parsed = parse(&text)?;
+    // Printing and parsing again gives the file exactly as it will be written out, so the
+    // planted line is the line a reader of `reports/found/` sees.
+    let printed = print_scenario(&parsed);
+    let scenario = parse(&printed)?;
+    let planted = match program.leak {
+        None => None,
+        Some(leak) => {
+            let wanted = planted_statement(program, leak);
+            let stub = parse(&format!("{wanted}\n"))?;
+            let needle = strip_spans(&stub.body);
+            let line = find(&scenario.body, &needle[0])
+                .ok_or_else(|| GenError::PlantLost(wanted.clone()))?;
+            let statement = printed
+                .lines()
+                .nth(line as usize - 1)
+                .map_or(wanted, |l| l.trim().to_string());
+            Some(Planted {
+                leak,
+                kinds: leak.kinds(),
+                line,
+                statement,
+                bytes_per_iteration: predicted_bytes(program, leak),
+                graph_nodes_per_iteration: (leak == PlantedLeak::DetachedLossList).then_some(0),
+            })
+        }
+    };
+    Ok(Case {
+        program: program.clone(),
+        scenario,
+        planted,
+    })
+}
+
+fn parse(text: &str) -> Result<Scenario, GenError> {
+    parse_scenario(Path::new(GENERATED_PATH), text).map_err(|errors| GenError::Unparsable {
+        errors,
+        source_text: text.to_string(),
+    })
+}
+
+/// The line of the first statement, at any depth, equal to `needle` by structure.
+fn find(body: &[Stmt], needle: &Stmt) -> Option<u32> {
+    body.iter().find_map(|s| {
+        if strip_spans(std::slice::from_ref(s))[0] == *needle {
+            return Some(s.span.line);
+        }
+        match &s.kind {
+            StmtKind::For { body, .. } | StmtKind::With { body, .. } => find(body, needle),
+            StmtKind::If { body, orelse, .. } => {
+                find(body, needle).or_else(|| find(orelse, needle))
+            }
+            _ => None,
+        }
+    })
+}
+
+/// The statement that stores the first reference to the leaked memory.
+fn planted_statement(program: &Program, leak: PlantedLeak) -> String {
+    match leak {
+        PlantedLeak::AttachedLossList | PlantedLeak::RetainedGraphKept => {
+            "kept_losses.append(loss)".into()
+        }
+        PlantedLeak::AttachedOutputList => "kept_outputs.append(out)".into(),
+        PlantedLeak::DetachedLossList => "kept_losses.append(loss.detach())".into(),
+        PlantedLeak::AttachedTotal => "kept_total += loss".into(),
+        PlantedLeak::AttachedMetric => match program.loss {
+            Loss::Mse => "kept_metric += (out - y).pow(2).sum()".into(),
+            Loss::CrossEntropy => "kept_metric += out.pow(2).sum()".into(),
+        },
+        PlantedLeak::EvalOutputsKept => "kept_outputs.append(eval_out)".into(),
+        PlantedLeak::EvalTotalKept => {
+            format!(
+                "kept_eval_total += {}",
+                loss_call(program.loss, "model(eval_x)", "eval_y")
+            )
+        }
+    }
+}
+
+fn loss_call(loss: Loss, input: &str, target: &str) -> String {
+    match loss {
+        Loss::Mse => format!("nn.functional.mse_loss({input}, {target})"),
+        Loss::CrossEntropy => format!("nn.functional.cross_entropy({input}, {target})"),
+    }
+}
+
+fn target(program: &Program, name: &str) -> String {
+    let classes = program.widths[program.widths.len() - 1];
+    let b = program.batch;
+    match program.loss {
+        Loss::Mse => format!("{name} = torch.randn({b}, {classes}, device=device)"),
+        Loss::CrossEntropy => {
+            format!("{name} = torch.randint(0, {classes}, ({b},), device=device)")
+        }
+    }
+}
+
+fn zero_grad_call(z: ZeroGrad) -> String {
+    let on = if z.on_model { "model" } else { "opt" };
+    match z.set_to_none {
+        None => format!("{on}.zero_grad()"),
+        Some(true) => format!("{on}.zero_grad(set_to_none=True)"),
+        Some(false) => format!("{on}.zero_grad(set_to_none=False)"),
+    }
+}
+
+fn render(p: &Program) -> String {
+    let mut out = Lines { text: header(p) };
+    out.line(0, "import torch");
+    out.line(0, "import torch.nn as nn");
+    out.line(0, "");
+    out.line(
+        0,
+        "device = \"cuda\" if torch.cuda.is_available() else \"cpu\"",
+    );
+    out.line(0, &format!("model = {}.to(device)", model(p)));
+    out.line(0, &format!("opt = {}", optimizer(p.optimizer)));
+    for (n, b) in p.benign.iter().enumerate() {
+        match b {
+            Benign::RunningItem => out.line(0, &format!("running_loss_{n} = 0.0")),
+            Benign::RunningDetached => out.line(0, &format!("running_det_{n} = 0")),
+            Benign::Validation { item: true } => out.line(0, &format!("val_sum_{n} = 0.0")),
+            Benign::Validation { item: false } => out.line(0, &format!("val_sum_{n} = 0")),
+            Benign::HostPredictions => out.line(0, &format!("preds_{n} = []")),
+            _ => {}
+        }
+    }
+    match p.leak {
+        Some(
+            PlantedLeak::AttachedLossList
+            | PlantedLeak::DetachedLossList
+            | PlantedLeak::RetainedGraphKept,
+        ) => out.line(0, "kept_losses = []"),
+        Some(PlantedLeak::AttachedOutputList | PlantedLeak::EvalOutputsKept) => {
+            out.line(0, "kept_outputs = []")
+        }
+        Some(PlantedLeak::AttachedTotal) => out.line(0, "kept_total = 0"),
+        Some(PlantedLeak::AttachedMetric) => out.line(0, "kept_metric = 0"),
+        Some(PlantedLeak::EvalTotalKept) => out.line(0, "kept_eval_total = 0"),
+        None => {}
+    }
+    if p.accumulation.is_some() {
+        out.line(0, &zero_grad_call(p.zero_grad));
+    }
+    match p.shape {
+        Shape::Single { iterations } => {
+            out.line(0, &format!("for i in range({iterations}):"));
+            for (n, b) in p.benign.iter().enumerate() {
+                if *b == Benign::ScopedList {
+                    out.line(1, &format!("step_losses_{n} = []"));
+                }
+            }
+            step(p, &mut out, 1);
+            epoch_end(p, &mut out, 1);
+        }
+        Shape::Epochs { epochs, steps } => {
+            out.line(0, &format!("for epoch in range({epochs}):"));
+            for (n, b) in p.benign.iter().enumerate() {
+                if *b == Benign::ScopedList {
+                    out.line(1, &format!("step_losses_{n} = []"));
+                }
+            }
+            out.line(1, &format!("for i in range({steps}):"));
+            step(p, &mut out, 2);
+            epoch_end(p, &mut out, 1);
+        }
+    }
+    if p.final_check {
+        final_check(p, &mut out);
+    }
+    out.text
+}
+
+fn header(p: &Program) -> String {
+    let what = match p.leak {
+        None => "a training loop that is clean by construction".to_string(),
+        Some(leak) => format!("a training loop with one planted leak ({leak:?})"),
+    };
+    format!(
+        "# Generated by leakharness::gen: {what}.\n#@ expect: {}\n#@ iterations: {}\n",
+        expect(p),
+        p.steps()
+    )
+}
+
+fn expect(p: &Program) -> Expect {
+    match p.leak {
+        None => Expect::Clean,
+        Some(leak) => Expect::Leak(leak.kinds()),
+    }
+}
+
+fn model(p: &Program) -> String {
+    let relu = if p.relu_inplace {
+        "nn.ReLU(inplace=True)"
+    } else {
+        "nn.ReLU()"
+    };
+    let layers: Vec<String> = p
+        .widths
+        .windows(2)
+        .map(|w| format!("nn.Linear({}, {})", w[0], w[1]))
+        .collect();
+    format!("nn.Sequential({})", layers.join(&format!(", {relu}, ")))
+}
+
+fn optimizer(o: Optimizer) -> String {
+    match o {
+        Optimizer::Sgd => "torch.optim.SGD(model.parameters(), lr=0.01)".into(),
+        Optimizer::SgdMomentum => {
+            "torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)".into()
+        }
+        Optimizer::Adam => "torch.optim.Adam(model.parameters(), lr=0.001)".into(),
+        Optimizer::AdamW => "torch.optim.AdamW(model.parameters(), lr=0.001)".into(),
+    }
+}
+
+/// One training step, then the planted statement and the benign ones.
+fn step(p: &Program, out: &mut Lines, d: usize) {
+    let zero = zero_grad_call(p.zero_grad);
+    if p.zero_grad.at_start && p.accumulation.is_none() {
+        out.line(d, &zero);
+    }
+    out.line(
+        d,
+        &format!(
+            "x = torch.randn({}, {}, device=device)",
+            p.batch, p.widths[0]
+        ),
+    );
+    out.line(d, &target(p, "y"));
+    out.line(d, "out = model(x)");
+    out.line(d, &format!("loss = {}", loss_call(p.loss, "out", "y")));
+    if let Some(k) = p.accumulation {
+        out.line(d, &format!("loss = loss / {k}"));
+    }
+    if p.leak == Some(PlantedLeak::RetainedGraphKept) {
+        out.line(d, "loss.backward(retain_graph=True)");
+    } else if p.double_backward {
+        out.line(d, "loss.backward(retain_graph=True)");
+        out.line(d, "loss.backward()");
+    } else {
+        out.line(d, "loss.backward()");
+    }
+    match p.accumulation {
+        Some(k) => {
+            out.line(d, &format!("if (i + 1) % {k} == 0:"));
+            out.line(d + 1, "opt.step()");
+            out.line(d + 1, &zero);
+        }
+        None => {
+            out.line(d, "opt.step()");
+            if !p.zero_grad.at_start {
+                out.line(d, &zero);
+            }
+        }
+    }
+    if let Some(
+        leak @ (PlantedLeak::AttachedLossList
+        | PlantedLeak::DetachedLossList
+        | PlantedLeak::RetainedGraphKept
+        | PlantedLeak::AttachedOutputList
+        | PlantedLeak::AttachedTotal
+        | PlantedLeak::AttachedMetric),
+    ) = p.leak
+    {
+        out.line(d, &planted_statement(p, leak));
+    }
+    for (n, b) in p.benign.iter().enumerate() {
+        match b {
+            Benign::LogItem { every } => {
+                out.line(d, &format!("if i % {every} == 0:"));
+                out.line(d + 1, "print(\"loss\", loss.item())");
+            }
+            Benign::RunningItem => out.line(d, &format!("running_loss_{n} += loss.item()")),
+            Benign::RunningDetached => out.line(d, &format!("running_det_{n} += loss.detach()")),
+            Benign::Validation { .. } if matches!(p.shape, Shape::Single { .. }) => {
+                validation(p, out, d, n)
+            }
+            Benign::EmptyCache => out.line(d, "torch.cuda.empty_cache()"),
+            Benign::RebindDetached => out.line(d, "out = out.detach()"),
+            Benign::ReadCounter => {
+                out.line(d, &format!("used_{n} = torch.cuda.memory_allocated()"))
+            }
+            Benign::HostPredictions => {
+                out.line(d, &format!("preds_{n}.append(out.argmax(dim=1).cpu())"))
+            }
+            Benign::ScopedList => out.line(d, &format!("step_losses_{n}.append(loss.detach())")),
+            Benign::Validation { .. } | Benign::DelTemporaries => {}
+        }
+    }
+    // Deleting comes last, so that every statement above still finds the names.
+    if p.benign.contains(&Benign::DelTemporaries) {
+        out.line(d, "del out, loss");
+    }
+}
+
+/// Statements that run once per epoch (once per step in a single loop): validation, and the
+/// planted evaluation leaks.
+fn epoch_end(p: &Program, out: &mut Lines, d: usize) {
+    if let Shape::Epochs { .. } = p.shape {
+        for (n, b) in p.benign.iter().enumerate() {
+            if let Benign::Validation { .. } = b {
+                validation(p, out, d, n);
+            }
+        }
+    }
+    match p.leak {
+        Some(PlantedLeak::EvalOutputsKept) => {
+            out.line(
+                d,
+                &format!(
+                    "eval_x = torch.randn({}, {}, device=device)",
+                    p.batch, p.widths[0]
+                ),
+            );
+            out.line(d, "eval_out = model(eval_x)");
+            out.line(d, &planted_statement(p, PlantedLeak::EvalOutputsKept));
+        }
+        Some(PlantedLeak::EvalTotalKept) => {
+            out.line(
+                d,
+                &format!(
+                    "eval_x = torch.randn({}, {}, device=device)",
+                    p.batch, p.widths[0]
+                ),
+            );
+            out.line(d, &target(p, "eval_y"));
+            out.line(d, &planted_statement(p, PlantedLeak::EvalTotalKept));
+        }
+        _ => {}
+    }
+}
+
+fn validation(p: &Program, out: &mut Lines, d: usize, n: usize) {
+    let Benign::Validation { item } = p.benign[n] else {
+        return;
+    };
+    out.line(d, "with torch.no_grad():");
+    out.line(
+        d + 1,
+        &format!(
+            "val_x_{n} = torch.randn({}, {}, device=device)",
+            p.batch, p.widths[0]
+        ),
+    );
+    out.line(d + 1, &target(p, &format!("val_y_{n}")));
+    out.line(d + 1, &format!("val_out_{n} = model(val_x_{n})"));
+    let call = loss_call(p.loss, &format!("val_out_{n}"), &format!("val_y_{n}"));
+    if item {
+        out.line(d + 1, &format!("val_sum_{n} += {call}.item()"));
+    } else {
+        out.line(d + 1, &format!("val_sum_{n} += {call}"));
+    }
+}
+
+/// Every device tensor the program still names after its loop.
+fn device_names(p: &Program) -> Vec<String> {
+    let mut names = vec!["x".to_string(), "y".to_string()];
+    if !p.benign.contains(&Benign::DelTemporaries) {
+        names.push("out".into());
+        names.push("loss".into());
+    }
+    for (n, b) in p.benign.iter().enumerate() {
+        match b {
+            Benign::RunningDetached => names.push(format!("running_det_{n}")),
+            Benign::Validation { item } => {
+                names.extend([
+                    format!("val_x_{n}"),
+                    format!("val_y_{n}"),
+                    format!("val_out_{n}"),
+                ]);
+                if !item {
+                    names.push(format!("val_sum_{n}"));
+                }
+            }
+            Benign::ScopedList => names.push(format!("step_losses_{n}")),
+            _ => {}
+        }
+    }
+    names
+}
+
+/// Deletes everything the loop left and asserts that only what PyTorch keeps between steps
+/// is allocated: parameters, gradients when they are zeroed rather than dropped, and the
+/// optimizer's state once a step ran.
+fn final_check(p: &Program, out: &mut Lines) {
+    out.line(0, &format!("del {}", device_names(p).join(", ")));
+    out.line(0, &zero_grad_call(p.zero_grad));
+    let params = parameter_bytes(p);
+    let grads = if p.zero_grad.drops_gradients() {
+        0
+    } else {
+        params
+    };
+    let per_loop = match p.shape {
+        Shape::Single { iterations } => iterations,
+        Shape::Epochs { steps, .. } => steps,
+    };
+    let stepped = p.accumulation.is_none_or(|k| per_loop >= k);
+    let state = match (stepped, p.optimizer) {
+        (false, _) | (true, Optimizer::Sgd) => 0,
+        (true, Optimizer::SgdMomentum) => params,
+        (true, Optimizer::Adam | Optimizer::AdamW) => 2 * params,
+    };
+    out.line(
+        0,
+        &format!(
+            "assert torch.cuda.memory_allocated() == {}, \"only parameters, gradients and optimizer state remain\"",
+            params + grads + state
+        ),
+    );
+}
+
+fn parameter_bytes(p: &Program) -> u64 {
+    p.widths
+        .windows(2)
+        .map(|w| rounded(w[0] * w[1] * 4) + rounded(w[1] * 4))
+        .sum()
+}
+
+/// What the planted leak keeps per iteration, by PyTorch's rules: which tensors each autograd
+/// node saves, and that `backward()` frees them unless `retain_graph=True`.
+fn predicted_bytes(p: &Program, leak: PlantedLeak) -> Option<u64> {
+    let b = p.batch;
+    let last = p.widths.len() - 1;
+    let input = rounded(b * p.widths[0] * 4);
+    let output = rounded(b * p.widths[last] * 4);
+    // Each Linear saves its input: the hidden activations (after the ReLU, which saves the
+    // same tensor, in place or not) stay with the graph.
+    let hidden: u64 = p.widths[1..last].iter().map(|&w| rounded(b * w * 4)).sum();
+    // What a loss node saves besides the model's graph, and the loss itself.
+    let loss_saved = match p.loss {
+        // MseLossBackward saves the output and the target.
+        Loss::Mse => output + output,
+        // LogSoftmaxBackward saves its result (the logits die); NllLossBackward saves that,
+        // the int64 targets and the total weight.
+        Loss::CrossEntropy => output + rounded(b * 8) + 512,
+    };
+    match leak {
+        // Backward freed what the graph saved; the scalar loss itself remains.
+        PlantedLeak::AttachedLossList | PlantedLeak::DetachedLossList => Some(512),
+        PlantedLeak::AttachedOutputList => Some(output),
+        // An in-place `+=` on the total keeps no tensor: only nodes pile up.
+        PlantedLeak::AttachedTotal => Some(0),
+        // `pow` saves its input, the size of the output.
+        PlantedLeak::AttachedMetric => Some(output),
+        PlantedLeak::EvalOutputsKept => Some(input + hidden + output),
+        PlantedLeak::EvalTotalKept => Some(input + hidden + loss_saved),
+        PlantedLeak::RetainedGraphKept => Some(input + hidden + loss_saved + 512),
+    }
+}
