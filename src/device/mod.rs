@@ -9,6 +9,7 @@
 mod cpu;
 mod cuda;
 mod fault;
+pub mod kernels;
 mod meta;
 
 use std::fmt;
