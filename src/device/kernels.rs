@@ -22,6 +22,7 @@ pub const SOURCES: &[(&str, &str)] = &[
         include_str!("../../kernels/elementwise.cu"),
     ),
     ("reduce.cu", include_str!("../../kernels/reduce.cu")),
+    ("linalg.cu", include_str!("../../kernels/linalg.cu")),
     ("loss.cu", include_str!("../../kernels/loss.cu")),
     ("random.cu", include_str!("../../kernels/random.cu")),
 ];
@@ -38,6 +39,7 @@ pub const KERNEL_NAMES: &[&str] = &[
     "ew_fill",
     "reduce_sum",
     "reduce_argmax",
+    "matmul_strided",
     "log_softmax_forward",
     "log_softmax_backward",
     "nll_loss_forward",
