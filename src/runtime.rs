@@ -23,7 +23,7 @@ use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::rc::Rc;
 
 use crate::alloc::{BlockId, CachingAllocator, StackCapture};
-use crate::device::{self, Backend, DeviceMemory};
+use crate::device::{self, Backend, CudaDevice, DeviceMemory, Gpu};
 use crate::tensor::{Device, Result, TensorError};
 
 /// How a runtime is set up.
@@ -94,6 +94,9 @@ struct Inner {
     deferred_frees: RefCell<Vec<BlockId>>,
     #[cfg(feature = "planted-bugs")]
     planted_bug: Option<PlantedBug>,
+    /// The kernels, stream and cuBLAS handle of a cuda runtime. Declared after the allocator
+    /// so that it is dropped after it: segments are freed while the stream still exists.
+    gpu: Option<Gpu>,
 }
 
 /// A handle to one runtime; clones share it. Not `Send`: a runtime lives on one thread, which
@@ -115,14 +118,26 @@ impl std::fmt::Debug for Runtime {
 
 impl Runtime {
     /// A runtime on a freshly opened device of `backend`.
+    /// On cuda this also compiles the kernels (once per process) and loads them; it fails
+    /// with an error, never a panic, when the driver, a device, NVRTC or cuBLAS is missing.
     pub fn new(backend: Backend, options: RuntimeOptions) -> Result<Runtime> {
+        if backend == Backend::Cuda {
+            let device = CudaDevice::new(0)?;
+            let gpu = Gpu::new(device.context())?;
+            return Ok(Runtime::build(Box::new(device), options, Some(gpu)));
+        }
         let device = device::open(backend, options.device_memory)?;
         Ok(Runtime::with_device(device, options))
     }
 
     /// A runtime over a device opened by the caller (a fault-injecting one, say).
-    /// `options.device_memory` is ignored: the device already has its capacity.
+    /// `options.device_memory` is ignored: the device already has its capacity. A cuda device
+    /// opened this way gets no kernels: its tensors have memory but no values, as on meta.
     pub fn with_device(device: Box<dyn DeviceMemory>, options: RuntimeOptions) -> Runtime {
+        Runtime::build(device, options, None)
+    }
+
+    fn build(device: Box<dyn DeviceMemory>, options: RuntimeOptions, gpu: Option<Gpu>) -> Runtime {
         let backend = device.backend();
         let mut allocator = CachingAllocator::new(device);
         if let Some(capture) = options.stack_capture {
@@ -143,6 +158,7 @@ impl Runtime {
                 deferred_frees: RefCell::new(Vec::new()),
                 #[cfg(feature = "planted-bugs")]
                 planted_bug: options.planted_bug,
+                gpu,
             }),
         }
     }
@@ -150,6 +166,11 @@ impl Runtime {
     /// The backend of the device.
     pub fn backend(&self) -> Backend {
         self.inner.backend
+    }
+
+    /// The GPU executor, on a cuda runtime opened by [`Runtime::new`].
+    pub fn gpu(&self) -> Option<&Gpu> {
+        self.inner.gpu.as_ref()
     }
 
     /// The allocator, as a cell, for [`LocationGuard`](crate::alloc::LocationGuard).
@@ -354,6 +375,12 @@ impl Philox {
             ctr = Self::round(ctr, key);
         }
         ctr
+    }
+
+    /// The key and the block counter the stream starts at, for kernels that draw element `i`
+    /// directly (see kernels/random.cu).
+    pub(crate) fn key_and_counter(&self) -> ([u32; 2], u64) {
+        (self.key, self.counter)
     }
 
     /// The next 32-bit number.

@@ -87,12 +87,15 @@ pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Rep
     let rt = fresh_runtime(scenario, options)?;
     let device = rt.allocator().device_name();
     let baseline = point(&rt);
+    let driver_before = driver_free(&rt);
 
     let mut first = Recorder::new(None, scenario);
     let result = interp::run(scenario, &rt, &run_options, &mut first);
     let after_scope_exit = point(&rt);
     let _ = rt.allocator_mut().empty_cache();
     let after_empty_cache = point(&rt);
+    let driver_free = driver_before.zip(driver_free(&rt));
+    let driver_leak = matches!(driver_free, Some((before, after)) if before != after);
     let live_blocks = if after_empty_cache != baseline {
         teardown_blocks(&rt)
     } else {
@@ -149,14 +152,16 @@ pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Rep
                 column: Some(f.error.col),
             }),
         ),
-        None if !leaks.is_empty() || !live_blocks.is_empty() => (Verdict::Leak, None),
+        None if !leaks.is_empty() || !live_blocks.is_empty() || driver_leak => {
+            (Verdict::Leak, None)
+        }
         None => (Verdict::Clean, None),
     };
     let passed = meets(
         &scenario.header.expect,
         verdict,
         &leaks,
-        live_blocks.is_empty(),
+        live_blocks.is_empty() && !driver_leak,
     );
     Ok(Report {
         schema_version: SCHEMA_VERSION,
@@ -174,7 +179,7 @@ pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Rep
             after_scope_exit,
             after_empty_cache,
             live_blocks,
-            driver_free: None,
+            driver_free,
         },
         peak,
         oom,
@@ -182,6 +187,15 @@ pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Rep
         output: result.output,
         source: scenario.source.clone(),
     })
+}
+
+/// Free device memory as the driver reports it (`cuMemGetInfo`), on cuda. Compared before the
+/// scenario and after its teardown and `empty_cache()`, it catches memory taken outside the
+/// caching allocator; it is only meaningful while nothing else (another scenario, another
+/// process) allocates on the same GPU, so the checker's callers run cuda scenarios one at a
+/// time.
+fn driver_free(rt: &Runtime) -> Option<u64> {
+    rt.gpu()?.mem_get_info().ok().map(|(free, _)| free)
 }
 
 fn fresh_runtime(scenario: &Scenario, options: &CheckOptions) -> Result<Runtime, CheckError> {

@@ -9,6 +9,8 @@
 mod cpu;
 mod cuda;
 mod fault;
+mod gpu;
+pub mod kernels;
 mod meta;
 
 use std::fmt;
@@ -17,6 +19,7 @@ use std::str::FromStr;
 pub use cpu::CpuDevice;
 pub use cuda::{cuda_device_count, CudaDevice};
 pub use fault::FaultInjector;
+pub use gpu::{Arg, BlasMatrix, DTypeCode, Gpu, Grid, Operand, MAX_DIMS};
 pub use meta::MetaDevice;
 
 /// 80 GiB: the simulated capacity of the meta device, and the ceiling of the cpu device, so that
@@ -137,6 +140,15 @@ pub enum DeviceError {
         /// The driver's message.
         message: String,
     },
+    /// cuBLAS could not be loaded.
+    #[error("cuBLAS (libcublas) could not be loaded; put CUDA's lib directory on LD_LIBRARY_PATH")]
+    NoCublas,
+    /// A cuBLAS call failed.
+    #[error("cuBLAS error: {0}")]
+    Cublas(String),
+    /// The kernels could not be compiled.
+    #[error(transparent)]
+    Kernels(#[from] kernels::KernelError),
     /// A backend name that is not auto, cuda, cpu or meta.
     #[error("unknown backend `{0}` (expected auto, cuda, cpu or meta)")]
     UnknownBackend(String),

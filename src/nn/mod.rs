@@ -150,10 +150,10 @@ impl Linear {
         } else {
             None
         };
-        rt.uniform_(&weight, -bound, bound);
+        rt.uniform_(&weight, -bound, bound)?;
         weight.set_requires_grad(true)?;
         if let Some(b) = &bias {
-            rt.uniform_(b, -bound, bound);
+            rt.uniform_(b, -bound, bound)?;
             b.set_requires_grad(true)?;
         }
         Ok(Linear {

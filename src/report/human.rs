@@ -52,6 +52,12 @@ pub fn human_summary(r: &Report) -> String {
             if td.live_blocks.len() == 1 { "" } else { "s" }
         );
     }
+    if let Some(missing) = td.driver_missing() {
+        let _ = writeln!(
+            out,
+            "  the driver reports {missing} bytes less free memory after teardown and empty_cache than before the scenario: device memory taken outside the caching allocator (valid only when one scenario runs on the GPU at a time)"
+        );
+    }
     if let Some(e) = &r.error {
         for line in e.message.lines() {
             let _ = writeln!(out, "  {line}");

@@ -106,6 +106,12 @@ pub fn render_markdown(r: &Report) -> String {
         r.after_teardown.after_empty_cache.allocated,
         r.after_teardown.after_empty_cache.reserved
     );
+    if let Some(missing) = r.after_teardown.driver_missing() {
+        let _ = writeln!(
+            md,
+            "**Driver cross-check failed:** the driver reports {missing} bytes less free memory after teardown and `empty_cache()` than before the scenario: device memory taken outside the caching allocator (valid only when one scenario runs on the GPU at a time).\n"
+        );
+    }
     breakdown(&mut md, "Peak", &r.peak);
     if !r.after_teardown.live_blocks.is_empty() {
         let _ = writeln!(

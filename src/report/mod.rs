@@ -168,6 +168,18 @@ pub struct Teardown {
     pub driver_free: Option<(u64, u64)>,
 }
 
+impl Teardown {
+    /// Bytes the driver reports missing after teardown and `empty_cache()` compared with
+    /// before the scenario (negative when more is free), on cuda: memory taken outside the
+    /// caching allocator. Valid only when nothing else uses the GPU meanwhile (one scenario at
+    /// a time, no other process).
+    pub fn driver_missing(&self) -> Option<i64> {
+        let (before, after) = self.driver_free?;
+        let missing = before as i64 - after as i64;
+        (missing != 0).then_some(missing)
+    }
+}
+
 /// An error raised by the scenario.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorInfo {

@@ -1,8 +1,20 @@
 //! Reading and writing elements. Kernels gather their operands into vectors in row-major order
 //! and write results back; operands are never borrowed while the output is written, which keeps
 //! in-place operations on aliasing views sound.
+//!
+//! On a cuda runtime the same functions copy between the GPU and the host (`item()`,
+//! `to_vec`, `.cpu()`, `torch.tensor(...)`), on the runtime's stream, through host buffers only:
+//! no device memory is allocated for a copy. A failed copy (a driver error, which CUDA keeps
+//! sticky, so the next kernel launch reports it) reads as no values, as on meta.
 
-use super::{DType, Result, Tensor, TensorError};
+use super::{gpu, DType, Result, Scalar, Tensor, TensorError};
+
+/// The lowest and highest of non-empty storage offsets.
+fn span(offsets: &[usize]) -> (usize, usize) {
+    let lo = offsets.iter().copied().min().unwrap_or(0);
+    let hi = offsets.iter().copied().max().unwrap_or(0);
+    (lo, hi)
+}
 
 impl Tensor {
     /// Storage offsets (in elements) of every element, in row-major order.
@@ -32,13 +44,22 @@ impl Tensor {
     }
 
     /// Elements as stored, when the storage has data. `T` must be the storage's element type.
-    fn gather<T: Copy>(&self) -> Option<Vec<T>> {
+    fn gather<T: Copy + Default>(&self) -> Option<Vec<T>> {
         debug_assert_eq!(std::mem::size_of::<T>(), self.dtype().size());
         let numel = self.numel();
         if numel == 0 {
             return Some(Vec::new());
         }
         let storage = self.storage();
+        if let Some(dev) = storage.gpu_ptr() {
+            let gpu = self.runtime().gpu()?;
+            let offsets = self.element_offsets();
+            let (lo, hi) = span(&offsets);
+            let mut buf = vec![T::default(); hi - lo + 1];
+            gpu.download(dev.offset((lo * std::mem::size_of::<T>()) as u64), &mut buf)
+                .ok()?;
+            return Some(offsets.into_iter().map(|o| buf[o - lo]).collect());
+        }
         let base = storage.ptr()?.as_ptr() as *const T;
         if self.is_contiguous() {
             // SAFETY: the storage holds at least offset + numel elements of T (a contiguous
@@ -56,10 +77,33 @@ impl Tensor {
         )
     }
 
-    fn scatter<T: Copy>(&self, values: &[T]) {
+    fn scatter<T: Copy + Default>(&self, values: &[T]) {
         debug_assert_eq!(std::mem::size_of::<T>(), self.dtype().size());
         debug_assert_eq!(values.len(), self.numel());
         let storage = self.storage();
+        if let (Some(dev), Some(gpu)) = (storage.gpu_ptr(), self.runtime().gpu()) {
+            if values.is_empty() {
+                return;
+            }
+            let size = std::mem::size_of::<T>();
+            if self.is_contiguous() {
+                let _ = gpu.upload(dev.offset((self.0.offset * size) as u64), values);
+                return;
+            }
+            // A strided view: read the span it covers, place the values, write the span back
+            // (the stream is idle after the read, so nothing runs in between).
+            let offsets = self.element_offsets();
+            let (lo, hi) = span(&offsets);
+            let at = dev.offset((lo * size) as u64);
+            let mut buf = vec![T::default(); hi - lo + 1];
+            if gpu.download(at, &mut buf).is_ok() {
+                for (o, v) in offsets.into_iter().zip(values) {
+                    buf[o - lo] = *v;
+                }
+                let _ = gpu.upload(at, &buf);
+            }
+            return;
+        }
         let Some(ptr) = storage.ptr() else { return };
         let base = ptr.as_ptr() as *mut T;
         if self.is_contiguous() {
@@ -163,8 +207,12 @@ impl Tensor {
     }
 
     /// Copies `src`'s values into this tensor (same number of elements), through the widest
-    /// type of the two so integers survive.
-    pub(crate) fn copy_values_from(&self, src: &Tensor) {
+    /// type of the two so integers survive: a kernel when both are on the GPU, a copy between
+    /// host and GPU when one is.
+    pub(crate) fn copy_values_from(&self, src: &Tensor) -> Result<()> {
+        if let (Some(g), Some(_)) = (self.gpu(), src.gpu()) {
+            return gpu::copy(g, self, src);
+        }
         match (self.dtype(), src.dtype()) {
             (DType::I64, _) | (_, DType::I64) => {
                 if let Some(v) = src.read_i64() {
@@ -182,6 +230,19 @@ impl Tensor {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Sets every element to `value` (`fill_`, `zeros`, `ones`): a kernel on the GPU.
+    pub(crate) fn fill_values(&self, value: Scalar) -> Result<()> {
+        if let Some(g) = self.gpu() {
+            return gpu::fill(g, self, value);
+        }
+        match value {
+            Scalar::Int(i) => self.write_i64(&vec![i; self.numel()]),
+            Scalar::Float(f) => self.write_f32(&vec![f as f32; self.numel()]),
+        }
+        Ok(())
     }
 
     /// The values as f32 in row-major order. Where device values do not exist (see

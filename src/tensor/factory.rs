@@ -1,7 +1,8 @@
 //! Tensor factories (`torch.randn`, `torch.zeros`, ...). Their device memory is tagged as the
 //! user's own tensors.
 
-use super::{DType, Device, Result, Tensor, TensorError};
+use super::gpu::{self, Draw};
+use super::{DType, Device, Result, Scalar, Tensor, TensorError};
 use crate::alloc::Purpose;
 use crate::runtime::Runtime;
 
@@ -19,14 +20,14 @@ impl Runtime {
     /// `torch.zeros(shape, dtype=dtype, device=device)`.
     pub fn zeros(&self, shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
         let t = self.user_tensor(shape, dtype, device)?;
-        t.write_f32(&vec![0.0; t.numel()]);
+        t.fill_values(Scalar::Float(0.0))?;
         Ok(t)
     }
 
     /// `torch.ones(shape, dtype=dtype, device=device)`.
     pub fn ones(&self, shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
         let t = self.user_tensor(shape, dtype, device)?;
-        t.write_f32(&vec![1.0; t.numel()]);
+        t.fill_values(Scalar::Float(1.0))?;
         Ok(t)
     }
 
@@ -35,7 +36,9 @@ impl Runtime {
     pub fn randn(&self, shape: &[usize], device: Device) -> Result<Tensor> {
         let t = self.user_tensor(shape, DType::F32, device)?;
         let mut stream = self.random_stream(device, t.numel().next_multiple_of(2));
-        if t.has_data() {
+        if let Some(g) = t.gpu() {
+            gpu::random(g, &t, Draw::Normal, stream.key_and_counter())?;
+        } else if t.has_data() {
             t.write_f32(&stream.normals(t.numel()));
         }
         Ok(t)
@@ -45,7 +48,9 @@ impl Runtime {
     pub fn rand(&self, shape: &[usize], device: Device) -> Result<Tensor> {
         let t = self.user_tensor(shape, DType::F32, device)?;
         let mut stream = self.random_stream(device, t.numel());
-        if t.has_data() {
+        if let Some(g) = t.gpu() {
+            gpu::random(g, &t, Draw::Uniform, stream.key_and_counter())?;
+        } else if t.has_data() {
             let v: Vec<f32> = (0..t.numel()).map(|_| stream.uniform()).collect();
             t.write_f32(&v);
         }
@@ -61,8 +66,10 @@ impl Runtime {
         }
         let t = self.user_tensor(shape, DType::I64, device)?;
         let mut stream = self.random_stream(device, t.numel());
-        if t.has_data() {
-            let span = high.wrapping_sub(low) as u64;
+        let span = high.wrapping_sub(low) as u64;
+        if let Some(g) = t.gpu() {
+            gpu::random(g, &t, Draw::Int(low, span), stream.key_and_counter())?;
+        } else if t.has_data() {
             let v: Vec<i64> = (0..t.numel())
                 .map(|_| low.wrapping_add((stream.next_u32() as u64 % span) as i64))
                 .collect();
@@ -100,14 +107,17 @@ impl Runtime {
 
     /// Fills a float tensor with U(low, high) in place from its device's generator
     /// (`tensor.uniform_`), as nn's initializers do. Leaves it at the next version.
-    pub(crate) fn uniform_(&self, t: &Tensor, low: f64, high: f64) {
+    pub(crate) fn uniform_(&self, t: &Tensor, low: f64, high: f64) -> Result<()> {
         let mut stream = self.random_stream(t.device(), t.numel());
-        if t.has_data() {
+        if let Some(g) = t.gpu() {
+            gpu::random(g, t, Draw::Scaled(low, high), stream.key_and_counter())?;
+        } else if t.has_data() {
             let v: Vec<f32> = (0..t.numel())
                 .map(|_| (low + (high - low) * stream.uniform() as f64) as f32)
                 .collect();
             t.write_f32(&v);
         }
         t.bump_version();
+        Ok(())
     }
 }

@@ -2,6 +2,7 @@
 //! allocations (the element-wise loss before reduction, log_softmax's output, nll_loss's
 //! total_weight) are the ones PyTorch makes.
 
+use super::gpu;
 use super::ops::{broadcast_shapes, wrap_dim};
 use super::{format_shape, DType, Result, Tensor, TensorError};
 use crate::autograd::{Formula, NodeBuilder};
@@ -53,7 +54,9 @@ impl Tensor {
     fn binary_squared_difference(&self, target: &Tensor) -> Result<Tensor> {
         let device = super::ops::common_device(self, target)?;
         let out = Tensor::empty_on(self.runtime(), self.shape(), DType::F32, device)?;
-        if let (Some(x), Some(y)) = (self.read_f32(), target.read_f32()) {
+        if let Some(g) = out.gpu() {
+            gpu::binary(g, &out, self, target, DType::F32, (gpu::SQUARED_DIFF, 1.0))?;
+        } else if let (Some(x), Some(y)) = (self.read_f32(), target.read_f32()) {
             out.write_f32(
                 &x.iter()
                     .zip(&y)
@@ -67,7 +70,9 @@ impl Tensor {
     /// Sum or mean of all elements into a new 0-dim tensor, without autograd.
     fn reduce_all(&self, mean: bool) -> Result<Tensor> {
         let out = Tensor::empty_on(self.runtime(), &[], DType::F32, self.device())?;
-        if let Some(x) = self.read_f32() {
+        if let Some(g) = out.gpu() {
+            gpu::reduce_sum(g, &out, self, &vec![true; self.dim()], mean)?;
+        } else if let Some(x) = self.read_f32() {
             let s: f64 = x.iter().map(|&v| v as f64).sum();
             let s = if mean { s / self.numel() as f64 } else { s };
             out.write_f32(&[s as f32]);
@@ -88,7 +93,9 @@ impl Tensor {
             )));
         }
         let out = Tensor::empty_on(self.runtime(), self.shape(), DType::F32, self.device())?;
-        if let Some(x) = self.read_f32() {
+        if let Some(g) = out.gpu() {
+            gpu::log_softmax(g, &out, self, None, split_at_dim(self.shape(), d))?;
+        } else if let Some(x) = self.read_f32() {
             let (outer, size, inner) = split_at_dim(self.shape(), d);
             let mut y = vec![0f32; x.len()];
             for o in 0..outer {
@@ -152,7 +159,19 @@ impl Tensor {
         };
         let out = Tensor::empty_on(self.runtime(), &out_shape, DType::F32, device)?;
         let total_weight = Tensor::empty_on(self.runtime(), &[], DType::F32, device)?;
-        if let (Some(x), Some(t)) = (self.read_f32(), target.read_i64()) {
+        if let Some(g) = out.gpu() {
+            // PyTorch checks target bounds with a device-side assert; here the targets (N
+            // integers) are read back first so that a bad one is an error, as on the host.
+            for &class in target.read_i64().unwrap_or_default().iter() {
+                if class != ignore_index && (class < 0 || class as usize >= c) {
+                    return Err(TensorError::Invalid(format!(
+                        "Target {class} is out of bounds."
+                    )));
+                }
+            }
+            let tensors = [&out, &total_weight, self, target];
+            gpu::nll_loss_forward(g, tensors, reduction_code(reduction), ignore_index)?;
+        } else if let (Some(x), Some(t)) = (self.read_f32(), target.read_i64()) {
             let mut losses = vec![0f32; n];
             let mut count = 0usize;
             for (i, &class) in t.iter().enumerate() {
@@ -203,6 +222,15 @@ impl Tensor {
     }
 }
 
+/// `RED_*` of kernels/loss.cu.
+fn reduction_code(reduction: Reduction) -> i32 {
+    match reduction {
+        Reduction::None => 0,
+        Reduction::Mean => 1,
+        Reduction::Sum => 2,
+    }
+}
+
 fn split_at_dim(shape: &[usize], d: usize) -> (usize, usize, usize) {
     (
         shape[..d].iter().product(),
@@ -224,6 +252,22 @@ pub(crate) fn mse_loss_backward(
     } else {
         2.0
     };
+    if let Some(gpu) = out.gpu() {
+        let g = if grad.dim() == 0 {
+            grad.view_raw(input.shape().to_vec(), vec![0; input.dim()], grad.0.offset)
+        } else if grad.shape() == input.shape() {
+            grad.clone()
+        } else {
+            return Err(TensorError::Invalid(format!(
+                "mse_loss_backward: grad of shape {} for input of shape {}",
+                format_shape(grad.shape()),
+                format_shape(input.shape())
+            )));
+        };
+        let op = gpu::TernaryOp::MseBackward;
+        gpu::ternary(gpu, &out, [&g, input, target], op, norm as f64)?;
+        return Ok(out);
+    }
     let g = if grad.dim() == 0 {
         grad.read_f32().map(|v| vec![v[0]; input.numel()])
     } else if grad.shape() == input.shape() {
@@ -250,7 +294,10 @@ pub(crate) fn mse_loss_backward(
 /// allocation.
 pub(crate) fn log_softmax_backward(grad: &Tensor, result: &Tensor, dim: usize) -> Result<Tensor> {
     let out = Tensor::empty_on(grad.runtime(), grad.shape(), DType::F32, grad.device())?;
-    if let (Some(g), Some(r)) = (grad.read_f32(), result.read_f32()) {
+    if let Some(gpu) = out.gpu() {
+        let split = split_at_dim(grad.shape(), dim);
+        gpu::log_softmax(gpu, &out, grad, Some(result), split)?;
+    } else if let (Some(g), Some(r)) = (grad.read_f32(), result.read_f32()) {
         let (outer, size, inner) = split_at_dim(grad.shape(), dim);
         let mut v = vec![0f32; g.len()];
         for o in 0..outer {
@@ -278,7 +325,10 @@ pub(crate) fn nll_loss_backward(
     total_weight: &Tensor,
 ) -> Result<Tensor> {
     let out = Tensor::empty_on(input.runtime(), input.shape(), DType::F32, input.device())?;
-    if let (Some(g), Some(t), Some(w)) =
+    if let Some(gpu) = out.gpu() {
+        let tensors = [&out, grad, target, total_weight];
+        gpu::nll_loss_backward(gpu, tensors, reduction_code(reduction), ignore_index)?;
+    } else if let (Some(g), Some(t), Some(w)) =
         (grad.read_f32(), target.read_i64(), total_weight.read_f32())
     {
         let c = input.shape()[1];

@@ -23,6 +23,7 @@
 mod data;
 mod error;
 mod factory;
+mod gpu;
 mod loss;
 mod ops;
 mod storage;
@@ -354,8 +355,8 @@ impl Tensor {
     }
 
     /// Whether the values are real: false for device tensors on the meta backend, which has
-    /// no memory, and on the cuda backend, whose kernels do not exist yet (its allocations are
-    /// real; its values are placeholders).
+    /// no memory (and on a cuda device opened without kernels through
+    /// [`Runtime::with_device`]).
     pub fn has_data(&self) -> bool {
         self.0.storage.borrow().has_data()
     }

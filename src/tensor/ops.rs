@@ -1,8 +1,9 @@
 //! Tensor operations. Each allocates what the PyTorch kernel it mirrors allocates (usually just
-//! its output), computes on real memory where there is some (cpu backend, host tensors) and
-//! only allocates on meta, then records the autograd node PyTorch records, saving the tensors
+//! its output), computes on real memory where there is some (on the GPU on the cuda backend,
+//! on the host for the cpu backend and host tensors) and only allocates on meta, then records the autograd node PyTorch records, saving the tensors
 //! PyTorch saves.
 
+use super::gpu::{self, TernaryOp, UnaryOp};
 use super::{contiguous_strides, format_shape, DType, Device, Result, Scalar, Tensor, TensorError};
 use crate::alloc::Purpose;
 use crate::autograd::{self, Formula, NodeBuilder};
@@ -22,6 +23,22 @@ enum Bin {
 }
 
 impl Bin {
+    /// The operation code and alpha of `ew_binary_*` in kernels/elementwise.cu.
+    fn gpu_code(self) -> (i32, f64) {
+        match self {
+            Bin::Add(alpha) => (0, alpha),
+            Bin::Sub(alpha) => (1, alpha),
+            Bin::Mul => (2, 1.0),
+            Bin::Div => (3, 1.0),
+            Bin::Eq => (4, 1.0),
+            Bin::Ne => (5, 1.0),
+            Bin::Lt => (6, 1.0),
+            Bin::Le => (7, 1.0),
+            Bin::Gt => (8, 1.0),
+            Bin::Ge => (9, 1.0),
+        }
+    }
+
     fn is_comparison(self) -> bool {
         matches!(
             self,
@@ -297,7 +314,9 @@ impl Tensor {
         if out.has_data() {
             let a = self.broadcast_view(&shape);
             let b = other.broadcast_view(&shape);
-            if compute == DType::F32 {
+            if let Some(g) = out.gpu() {
+                gpu::binary(g, &out, &a, &b, compute, op.gpu_code())?;
+            } else if compute == DType::F32 {
                 if let (Some(x), Some(y)) = (a.read_f32(), b.read_f32()) {
                     let v: Vec<f32> = x.iter().zip(&y).map(|(&p, &q)| op.f32(p, q)).collect();
                     out.write_f32(&v);
@@ -326,11 +345,15 @@ impl Tensor {
     fn binary_scalar(&self, s: Scalar, op: Bin) -> Result<Tensor> {
         let (compute, out_dtype) = self.scalar_result_type(s, op);
         let out = self.new_like(self.shape(), out_dtype, self.device())?;
-        self.scalar_kernel(s, op, compute, &out);
+        self.scalar_kernel(s, op, compute, &out)?;
         Ok(out)
     }
 
-    fn scalar_kernel(&self, s: Scalar, op: Bin, compute: DType, out: &Tensor) {
+    fn scalar_kernel(&self, s: Scalar, op: Bin, compute: DType, out: &Tensor) -> Result<()> {
+        if let Some(g) = out.gpu() {
+            let b = gpu::scalar_operand(s, compute);
+            return gpu::binary_with(g, out, self, b, compute, op.gpu_code());
+        }
         if compute == DType::F32 {
             if let Some(x) = self.read_f32() {
                 let q = s.as_f64() as f32;
@@ -343,6 +366,7 @@ impl Tensor {
             };
             out.write_i64(&x.iter().map(|&p| op.i64(p, q)).collect::<Vec<_>>());
         }
+        Ok(())
     }
 
     /// A view of this tensor broadcast to `shape` (which it must broadcast to).
@@ -365,9 +389,11 @@ impl Tensor {
         self.view_raw(shape.to_vec(), strides, self.0.offset)
     }
 
-    fn unary_f32(&self, f: impl Fn(f32) -> f32) -> Result<Tensor> {
+    fn unary_f32(&self, op: UnaryOp, f: impl Fn(f32) -> f32) -> Result<Tensor> {
         let out = self.new_like(self.shape(), DType::F32, self.device())?;
-        if let Some(x) = self.read_f32() {
+        if let Some(g) = out.gpu() {
+            gpu::unary(g, &out, self, op)?;
+        } else if let Some(x) = self.read_f32() {
             out.write_f32(&x.into_iter().map(f).collect::<Vec<_>>());
         }
         Ok(out)
@@ -469,7 +495,7 @@ impl Tensor {
     /// `self ** exponent`; the result is float. PowBackward0 saves `self`.
     pub fn pow(&self, exponent: f64) -> Result<Tensor> {
         let e = exponent as f32;
-        let out = self.unary_f32(|x| x.powf(e))?;
+        let out = self.unary_f32(UnaryOp::Pow(e), |x| x.powf(e))?;
         if let Some(mut b) = NodeBuilder::new(&[self]) {
             b.save("self", self);
             b.finish(Formula::Pow { exponent }, &out);
@@ -488,7 +514,7 @@ impl Tensor {
 
     /// `torch.sqrt` (used by optimizers, not differentiable here).
     pub(crate) fn sqrt(&self) -> Result<Tensor> {
-        self.unary_f32(f32::sqrt)
+        self.unary_f32(UnaryOp::Sqrt, f32::sqrt)
     }
 
     // ---- comparisons ------------------------------------------------------------------------
@@ -600,7 +626,9 @@ impl Tensor {
         let device = self.check_mm(mat2)?;
         let shape = [self.shape()[0], mat2.shape()[1]];
         let out = self.new_like(&shape, self.dtype(), device)?;
-        if out.has_data() {
+        if let Some(g) = out.gpu() {
+            gpu::matmul(g, &out, self, mat2, false)?;
+        } else if out.has_data() {
             if let Some(v) = self.mm_values(mat2) {
                 out.write_f32(&v);
             }
@@ -647,7 +675,12 @@ impl Tensor {
         let shape = [mat1.shape()[0], mat2.shape()[1]];
         self.check_expand(&shape)?;
         let out = self.new_like(&shape, mat1.dtype(), device)?;
-        if out.has_data() {
+        if let Some(g) = out.gpu() {
+            // As PyTorch's addmm does on CUDA: the bias broadcast into the result, then one
+            // GEMM accumulating onto it (beta = 1).
+            gpu::copy(g, &out, &self.broadcast_view(&shape))?;
+            gpu::matmul(g, &out, mat1, mat2, true)?;
+        } else if out.has_data() {
             if let (Some(prod), Some(bias)) =
                 (mat1.mm_values(mat2), self.broadcast_view(&shape).read_f32())
             {
@@ -959,9 +992,13 @@ impl Tensor {
     /// `torch.relu`. ReluBackward0 saves the result.
     pub fn relu(&self) -> Result<Tensor> {
         let out = self.new_like(self.shape(), self.dtype(), self.device())?;
-        out.copy_values_from(self);
-        if let Some(v) = out.read_f32() {
-            out.write_f32(&v.into_iter().map(|x| x.max(0.0)).collect::<Vec<_>>());
+        if let Some(g) = out.gpu() {
+            gpu::unary(g, &out, self, UnaryOp::Relu)?;
+        } else {
+            out.copy_values_from(self)?;
+            if let Some(v) = out.read_f32() {
+                out.write_f32(&v.into_iter().map(|x| x.max(0.0)).collect::<Vec<_>>());
+            }
         }
         if let Some(mut b) = NodeBuilder::new(&[self]) {
             b.save_output("result");
@@ -974,7 +1011,9 @@ impl Tensor {
     /// result.
     pub fn relu_(&self) -> Result<Tensor> {
         let builder = self.begin_inplace(&[self])?;
-        if let Some(v) = self.read_f32() {
+        if let Some(g) = self.gpu() {
+            gpu::unary(g, self, self, UnaryOp::Relu)?;
+        } else if let Some(v) = self.read_f32() {
             self.write_f32(&v.into_iter().map(|x| x.max(0.0)).collect::<Vec<_>>());
         }
         self.bump_version();
@@ -989,7 +1028,10 @@ impl Tensor {
     /// the threshold, zero elsewhere.
     pub(crate) fn threshold_backward(&self, result: &Tensor, threshold: f32) -> Result<Tensor> {
         let out = self.new_like(self.shape(), self.dtype(), self.device())?;
-        if let (Some(g), Some(r)) = (self.read_f32(), result.read_f32()) {
+        if let Some(gpu) = out.gpu() {
+            let code = (gpu::THRESHOLD_BACKWARD, threshold as f64);
+            gpu::binary(gpu, &out, self, result, DType::F32, code)?;
+        } else if let (Some(g), Some(r)) = (self.read_f32(), result.read_f32()) {
             let v: Vec<f32> = g
                 .iter()
                 .zip(&r)
@@ -1014,7 +1056,9 @@ impl Tensor {
             DType::I64
         };
         let out = self.new_like(&shape, dtype, self.device())?;
-        if out.has_data() {
+        if let Some(g) = out.gpu() {
+            gpu::reduce_sum(g, &out, self, &reduce, mean)?;
+        } else if out.has_data() {
             let count: usize = self
                 .shape()
                 .iter()
@@ -1159,7 +1203,7 @@ impl Tensor {
         let d = wrap_dim(dim, self.dim())?;
         if self.dim() == 0 {
             let out = self.new_like(&[], DType::I64, self.device())?;
-            out.write_i64(&[0]);
+            out.fill_values(Scalar::Int(0))?;
             return Ok(out);
         }
         if self.shape()[d] == 0 {
@@ -1171,7 +1215,9 @@ impl Tensor {
         reduce[d] = true;
         let shape = reduced_shape(self.shape(), &reduce, keepdim);
         let out = self.new_like(&shape, DType::I64, self.device())?;
-        if let Some(x) = self.read_f32() {
+        if let Some(g) = out.gpu() {
+            gpu::argmax(g, &out, self, d)?;
+        } else if let Some(x) = self.read_f32() {
             let size = self.shape()[d];
             let inner: usize = self.shape()[d + 1..].iter().product();
             let outer: usize = self.shape()[..d].iter().product();
@@ -1198,7 +1244,7 @@ impl Tensor {
     /// `tensor.clone()`: a copy with CloneBackward0 (named so because `Clone` gives handles).
     pub fn clone_tensor(&self) -> Result<Tensor> {
         let out = self.new_like(self.shape(), self.dtype(), self.device())?;
-        out.copy_values_from(self);
+        out.copy_values_from(self)?;
         if let Some(b) = NodeBuilder::new(&[self]) {
             b.finish(Formula::Clone, &out);
         }
@@ -1239,7 +1285,7 @@ impl Tensor {
 
     fn copy_to(&self, dtype: DType, device: Device) -> Result<Tensor> {
         let out = self.new_like(self.shape(), dtype, device)?;
-        out.copy_values_from(self);
+        out.copy_values_from(self)?;
         if dtype.is_floating_point() {
             if let Some(b) = NodeBuilder::new(&[self]) {
                 b.finish(
@@ -1258,7 +1304,7 @@ impl Tensor {
     /// `module.to`, which runs under no_grad).
     pub(crate) fn copy_for(&self, device: Device, purpose: Purpose) -> Result<Tensor> {
         let out = Tensor::empty_for(self.runtime(), self.shape(), self.dtype(), device, purpose)?;
-        out.copy_values_from(self);
+        out.copy_values_from(self)?;
         Ok(out)
     }
 
@@ -1271,21 +1317,21 @@ impl Tensor {
             self.device(),
             purpose,
         )?;
-        out.write_f32(&vec![0.0; out.numel()]);
+        out.fill_values(Scalar::Float(0.0))?;
         Ok(out)
     }
 
     /// `torch.zeros_like(self)`.
     pub fn zeros_like(&self) -> Result<Tensor> {
         let out = self.new_like(self.shape(), self.dtype(), self.device())?;
-        out.write_f32(&vec![0.0; out.numel()]);
+        out.fill_values(Scalar::Float(0.0))?;
         Ok(out)
     }
 
     /// `torch.ones_like(self)`.
     pub fn ones_like(&self) -> Result<Tensor> {
         let out = self.new_like(self.shape(), self.dtype(), self.device())?;
-        out.write_f32(&vec![1.0; out.numel()]);
+        out.fill_values(Scalar::Float(1.0))?;
         Ok(out)
     }
 
@@ -1330,7 +1376,9 @@ impl Tensor {
     fn inplace_binary(&self, other: &Tensor, op: Bin) -> Result<()> {
         let (compute, shape) = self.check_inplace_operand(other)?;
         let b = other.broadcast_view(&shape);
-        if compute == DType::F32 {
+        if let Some(g) = self.gpu() {
+            gpu::binary(g, self, self, &b, compute, op.gpu_code())?;
+        } else if compute == DType::F32 {
             if let (Some(x), Some(y)) = (self.read_f32(), b.read_f32()) {
                 let v: Vec<f32> = x.iter().zip(&y).map(|(&p, &q)| op.f32(p, q)).collect();
                 self.write_f32(&v);
@@ -1351,7 +1399,7 @@ impl Tensor {
                 self.dtype().short_name()
             )));
         }
-        self.scalar_kernel(s, op, compute, self);
+        self.scalar_kernel(s, op, compute, self)?;
         self.bump_version();
         Ok(())
     }
@@ -1434,7 +1482,7 @@ impl Tensor {
     /// `tensor.zero_()`.
     pub fn zero_(&self) -> Result<Tensor> {
         let builder = self.begin_inplace(&[self])?;
-        self.write_f32(&vec![0.0; self.numel()]);
+        self.fill_values(Scalar::Float(0.0))?;
         self.bump_version();
         if let Some(b) = builder {
             b.finish(Formula::Zero, self);
@@ -1446,10 +1494,7 @@ impl Tensor {
     pub fn fill_(&self, s: impl Into<Scalar>) -> Result<Tensor> {
         let s = s.into();
         let builder = self.begin_inplace(&[self])?;
-        match s {
-            Scalar::Int(i) => self.write_i64(&vec![i; self.numel()]),
-            Scalar::Float(f) => self.write_f32(&vec![f as f32; self.numel()]),
-        }
+        self.fill_values(s)?;
         self.bump_version();
         if let Some(b) = builder {
             b.finish(Formula::Fill, self);
@@ -1473,7 +1518,9 @@ impl Tensor {
     pub(crate) fn lerp_(&self, end: &Tensor, weight: f64) -> Result<()> {
         self.check_no_graph(&[self, end], "lerp_")?;
         same_device(self, end)?;
-        if let (Some(a), Some(b)) = (self.read_f32(), end.read_f32()) {
+        if let Some(g) = self.gpu() {
+            gpu::binary(g, self, self, end, DType::F32, (gpu::LERP, weight))?;
+        } else if let (Some(a), Some(b)) = (self.read_f32(), end.read_f32()) {
             let w = weight as f32;
             self.write_f32(
                 &a.iter()
@@ -1488,12 +1535,12 @@ impl Tensor {
 
     /// `self.addcmul_(t1, t2, value)`: `self += value * t1 * t2`.
     pub(crate) fn addcmul_(&self, t1: &Tensor, t2: &Tensor, value: f64) -> Result<()> {
-        self.addc(t1, t2, value, |a, b| a * b, "addcmul_")
+        self.addc(t1, t2, value, TernaryOp::AddcMul, |a, b| a * b, "addcmul_")
     }
 
     /// `self.addcdiv_(t1, t2, value)`: `self += value * t1 / t2`.
     pub(crate) fn addcdiv_(&self, t1: &Tensor, t2: &Tensor, value: f64) -> Result<()> {
-        self.addc(t1, t2, value, |a, b| a / b, "addcdiv_")
+        self.addc(t1, t2, value, TernaryOp::AddcDiv, |a, b| a / b, "addcdiv_")
     }
 
     fn addc(
@@ -1501,13 +1548,17 @@ impl Tensor {
         t1: &Tensor,
         t2: &Tensor,
         value: f64,
+        gpu_op: TernaryOp,
         f: impl Fn(f32, f32) -> f32,
         op: &str,
     ) -> Result<()> {
         self.check_no_graph(&[self, t1, t2], op)?;
         same_device(self, t1)?;
         same_device(self, t2)?;
-        if let (Some(s), Some(a), Some(b)) = (self.read_f32(), t1.read_f32(), t2.read_f32()) {
+        if let Some(g) = self.gpu() {
+            gpu::ternary(g, self, [self, t1, t2], gpu_op, value)?;
+        } else if let (Some(s), Some(a), Some(b)) = (self.read_f32(), t1.read_f32(), t2.read_f32())
+        {
             let v = value as f32;
             let out: Vec<f32> = s
                 .iter()

@@ -8,6 +8,7 @@ use std::ptr::NonNull;
 
 use super::{DType, Device, Result};
 use crate::alloc::{BlockId, Purpose};
+use crate::device::DevicePtr;
 use crate::runtime::Runtime;
 
 /// Host storages are aligned like device blocks so that every dtype can be read in place.
@@ -25,6 +26,9 @@ enum Owner {
 pub(crate) struct Storage {
     /// Where the bytes are; `None` for empty storages and for device storages on meta.
     ptr: Option<NonNull<u8>>,
+    /// The block's address on a cuda runtime with kernels: values live there, reached by
+    /// kernels and copies on the runtime's stream.
+    gpu_ptr: Option<DevicePtr>,
     nbytes: usize,
     device: Device,
     version: Cell<u64>,
@@ -43,6 +47,7 @@ impl Storage {
         let nbytes = numel.checked_mul(dtype.size()).ok_or_else(|| {
             super::TensorError::Invalid(format!("a tensor of {numel} elements is too large"))
         })?;
+        let mut gpu_ptr = None;
         let (ptr, owner) = if nbytes == 0 {
             (None, Owner::Nothing)
         } else {
@@ -65,6 +70,9 @@ impl Storage {
                     let mut allocator = rt.try_allocator_mut()?;
                     let a = allocator.allocate(nbytes as u64, purpose)?;
                     let ptr = allocator.host_address(a.ptr).and_then(NonNull::new);
+                    if ptr.is_none() && rt.gpu().is_some() {
+                        gpu_ptr = Some(a.ptr);
+                    }
                     (
                         ptr,
                         Owner::Device {
@@ -77,6 +85,7 @@ impl Storage {
         };
         Ok(Storage {
             ptr,
+            gpu_ptr,
             nbytes,
             device,
             version: Cell::new(0),
@@ -97,10 +106,16 @@ impl Storage {
         self.ptr
     }
 
-    /// Whether reads and writes reach real memory. Empty storages count as real: there is
-    /// nothing to compute, so results are exact.
+    /// Device address of the bytes on a cuda runtime with kernels.
+    pub(crate) fn gpu_ptr(&self) -> Option<DevicePtr> {
+        self.gpu_ptr
+    }
+
+    /// Whether reads and writes reach real memory (host memory, or GPU memory that kernels
+    /// compute on). Empty storages count as real: there is nothing to compute, so results are
+    /// exact.
     pub(crate) fn has_data(&self) -> bool {
-        self.ptr.is_some() || self.nbytes == 0
+        self.ptr.is_some() || self.gpu_ptr.is_some() || self.nbytes == 0
     }
 
     pub(crate) fn block(&self) -> Option<BlockId> {

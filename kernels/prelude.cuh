@@ -1,0 +1,90 @@
+// Prepended by src/device/kernels.rs to every kernels/*.cu before NVRTC compiles it: NVRTC has
+// no CUDA headers here, so nothing is #included and the few types needed are spelled out.
+// Everything is `static` or `extern "C"`: the files are also compiled as one program, and the
+// Rust side finds kernels by their unmangled names.
+
+typedef long long i64;
+typedef unsigned long long u64;
+typedef unsigned int u32;
+typedef unsigned char u8;
+
+#define MAX_DIMS 8
+
+// Element types, as src/device/gpu.rs numbers them.
+#define DT_F32 0
+#define DT_I64 1
+#define DT_BOOL 2
+
+// One operand of a kernel: a strided view of a storage (or a host number passed by value).
+// The layout matches `Operand` in src/device/gpu.rs field for field.
+struct Operand {
+    u64 ptr;                 // base address of the storage block; 0 for a constant
+    i64 offset;              // first element, in elements
+    i64 shape[MAX_DIMS];     // sizes, outermost first
+    i64 strides[MAX_DIMS];   // in elements; 0 where the operand is broadcast
+    int ndim;
+    int dtype;
+    int is_const;            // a 0-dim host tensor or Python number: const_f / const_i
+    int pad;
+    double const_f;
+    i64 const_i;
+};
+
+// Storage offset of row-major element `i` of the operand's shape.
+static __device__ i64 elem_offset(const Operand& o, i64 i) {
+    i64 off = o.offset;
+    for (int d = o.ndim - 1; d >= 0; --d) {
+        i64 s = o.shape[d];
+        off += (i % s) * o.strides[d];
+        i /= s;
+    }
+    return off;
+}
+
+// Reads element `i` as f32 with the cpu backend's conversions (read_f32 in src/tensor/data.rs):
+// integers round to nearest, bools are 0 or 1.
+static __device__ float load_f32(const Operand& o, i64 i) {
+    if (o.is_const) {
+        if (o.dtype == DT_F32) return (float)o.const_f;
+        if (o.dtype == DT_I64) return (float)o.const_i;
+        return o.const_i != 0 ? 1.0f : 0.0f;
+    }
+    i64 off = elem_offset(o, i);
+    if (o.dtype == DT_F32) return ((const float*)o.ptr)[off];
+    if (o.dtype == DT_I64) return (float)((const i64*)o.ptr)[off];
+    return ((const u8*)o.ptr)[off] != 0 ? 1.0f : 0.0f;
+}
+
+// Reads element `i` as i64 (read_i64): floats truncate toward zero, saturating, NaN to 0, which
+// is what both Rust's `as` and PTX's cvt.rzi do.
+static __device__ i64 load_i64(const Operand& o, i64 i) {
+    if (o.is_const) {
+        if (o.dtype == DT_F32) return (i64)o.const_f;
+        if (o.dtype == DT_I64) return o.const_i;
+        return o.const_i != 0 ? 1 : 0;
+    }
+    i64 off = elem_offset(o, i);
+    if (o.dtype == DT_F32) return (i64)((const float*)o.ptr)[off];
+    if (o.dtype == DT_I64) return ((const i64*)o.ptr)[off];
+    return ((const u8*)o.ptr)[off] != 0 ? 1 : 0;
+}
+
+// Writes element `i` from an f32, converted to the operand's type (write_f32).
+static __device__ void store_f32(const Operand& o, i64 i, float v) {
+    i64 off = elem_offset(o, i);
+    if (o.dtype == DT_F32) ((float*)o.ptr)[off] = v;
+    else if (o.dtype == DT_I64) ((i64*)o.ptr)[off] = (i64)v;
+    else ((u8*)o.ptr)[off] = v != 0.0f ? 1 : 0;
+}
+
+// Writes element `i` from an i64 (write_i64).
+static __device__ void store_i64(const Operand& o, i64 i, i64 v) {
+    i64 off = elem_offset(o, i);
+    if (o.dtype == DT_F32) ((float*)o.ptr)[off] = (float)v;
+    else if (o.dtype == DT_I64) ((i64*)o.ptr)[off] = v;
+    else ((u8*)o.ptr)[off] = v != 0 ? 1 : 0;
+}
+
+// Grid-stride loops: the launch caps the grid, so any element count is covered.
+#define FOR_EACH(i, n) \
+    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)gridDim.x * blockDim.x)

@@ -1,0 +1,61 @@
+// Random numbers: Philox4x32-10 keyed by the seed and counted from the offset the runtime's
+// generator reserved (Runtime::random_stream). Number `i` of a stream is word i % 4 of block
+// counter + i / 4, so a thread drawing element i reproduces the cpu backend's sequence.
+
+static __device__ void philox_block(u64 counter, u32 k0, u32 k1, u32 out[4]) {
+    u32 c0 = (u32)counter, c1 = (u32)(counter >> 32), c2 = 0, c3 = 0;
+    for (int r = 0; r < 10; ++r) {
+        if (r > 0) {
+            k0 += 0x9E3779B9u;
+            k1 += 0xBB67AE85u;
+        }
+        u64 p0 = (u64)0xD2511F53u * c0;
+        u64 p1 = (u64)0xCD9E8D57u * c2;
+        u32 n0 = (u32)(p1 >> 32) ^ c1 ^ k0;
+        u32 n1 = (u32)p1;
+        u32 n2 = (u32)(p0 >> 32) ^ c3 ^ k1;
+        u32 n3 = (u32)p0;
+        c0 = n0; c1 = n1; c2 = n2; c3 = n3;
+    }
+    out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+}
+
+static __device__ u32 philox_u32(u64 counter, u32 k0, u32 k1, i64 i) {
+    u32 block[4];
+    philox_block(counter + (u64)(i / 4), k0, k1, block);
+    return block[i % 4];
+}
+
+// Uniform in [0, 1) from the top 24 bits (Philox::uniform); with `scaled`, mapped to
+// [low, high) in f64 as uniform_ does.
+extern "C" __global__ void random_uniform(Operand out, u32 k0, u32 k1, u64 counter, int scaled, double low, double high, i64 n) {
+    FOR_EACH(i, n) {
+        float u = (float)(philox_u32(counter, k0, k1, i) >> 8) * (1.0f / 16777216.0f);
+        store_f32(out, i, scaled ? (float)(low + (high - low) * (double)u) : u);
+    }
+}
+
+// Standard normals by Box-Muller on pairs (Philox::normals): pair p uses numbers 2p and 2p + 1
+// and gives elements 2p (cosine) and 2p + 1 (sine), computed in f64 then rounded. The device's
+// f64 log/sqrt/cos/sin are within an ulp or two of the host's, so after rounding to f32 the
+// values agree except in rare ties.
+extern "C" __global__ void random_normal(Operand out, u32 k0, u32 k1, u64 counter, i64 n) {
+    FOR_EACH(p, (n + 1) / 2) {
+        u32 x = philox_u32(counter, k0, k1, 2 * p);
+        u32 y = philox_u32(counter, k0, k1, 2 * p + 1);
+        double u1 = ((double)(x >> 8) + 1.0) / 16777216.0;
+        double u2 = (double)(y >> 8) / 16777216.0;
+        double r = sqrt(-2.0 * log(u1));
+        double theta = 2.0 * 3.141592653589793 * u2;
+        store_f32(out, 2 * p, (float)(r * cos(theta)));
+        if (2 * p + 1 < n) store_f32(out, 2 * p + 1, (float)(r * sin(theta)));
+    }
+}
+
+// Integers uniform in [low, low + span) by the modulo the host uses (randint).
+extern "C" __global__ void random_int(Operand out, u32 k0, u32 k1, u64 counter, i64 low, u64 span, i64 n) {
+    FOR_EACH(i, n) {
+        u64 x = (u64)philox_u32(counter, k0, k1, i);
+        store_i64(out, i, (i64)((u64)low + x % span));
+    }
+}

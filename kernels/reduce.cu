@@ -1,0 +1,54 @@
+// Reductions. The host permutes the input's dimensions so that the kept ones come first and the
+// reduced ones last: output element j then reduces input elements j * count .. (j + 1) * count
+// in row-major order of the permuted view, and the output is contiguous.
+
+#define REDUCE_THREADS 256
+
+// sum / mean: one block per output element. Floats accumulate in f64, like the cpu backend,
+// so the result rounded to f32 agrees with it although the order of additions differs.
+// Integers wrap.
+extern "C" __global__ void reduce_sum(Operand out, Operand a, i64 n_out, i64 count, int mean, int as_i64) {
+    __shared__ double partial_f[REDUCE_THREADS];
+    __shared__ u64 partial_i[REDUCE_THREADS];
+    for (i64 j = blockIdx.x; j < n_out; j += gridDim.x) {
+        double sf = 0.0;
+        u64 si = 0;
+        for (i64 k = threadIdx.x; k < count; k += blockDim.x) {
+            if (as_i64) si += (u64)load_i64(a, j * count + k);
+            else sf += (double)load_f32(a, j * count + k);
+        }
+        partial_f[threadIdx.x] = sf;
+        partial_i[threadIdx.x] = si;
+        __syncthreads();
+        for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+            if (threadIdx.x < s) {
+                partial_f[threadIdx.x] += partial_f[threadIdx.x + s];
+                partial_i[threadIdx.x] += partial_i[threadIdx.x + s];
+            }
+            __syncthreads();
+        }
+        if (threadIdx.x == 0) {
+            if (as_i64) store_i64(out, j, (i64)partial_i[0]);
+            else store_f32(out, j, (float)(mean ? partial_f[0] / (double)count : partial_f[0]));
+        }
+        // The next output element reuses the shared arrays.
+        __syncthreads();
+    }
+}
+
+// argmax over the last (permuted) dimension: the first index of the maximum, scanning in order
+// as the cpu backend does (a NaN never wins a comparison).
+extern "C" __global__ void reduce_argmax(Operand out, Operand a, i64 n_out, i64 count) {
+    FOR_EACH(j, n_out) {
+        i64 best = 0;
+        float best_v = load_f32(a, j * count);
+        for (i64 k = 1; k < count; ++k) {
+            float v = load_f32(a, j * count + k);
+            if (v > best_v) {
+                best = k;
+                best_v = v;
+            }
+        }
+        store_i64(out, j, best);
+    }
+}
