@@ -1,15 +1,15 @@
 //! The checker for Rust code that uses the runtime directly, with the scenario protocol: each
-//! loop run through [`Loop::run`] is run once as written and once doubled, and what grows with
+//! loop run through [`Loop::run`] is run as written, doubled and tripled, and what grows with
 //! its count is a leak.
 
 use std::collections::BTreeMap;
 use std::panic::Location as CallSite;
 
-use super::{fresh_runtime_for, meets, point, CheckError, CheckOptions};
+use super::{fresh_runtime_for, meets, CheckError, CheckOptions};
 use crate::alloc::{Frame, Purpose};
 use crate::report::{
     human_summary, AllocSite, Breakdown, IterationPoint, Leak, LeakKind, Report, StatementRef,
-    Teardown, TeardownBlock, Verdict, SCHEMA_VERSION,
+    Verdict, SCHEMA_VERSION,
 };
 use crate::runtime::Runtime;
 use crate::scenario::Expect;
@@ -18,8 +18,9 @@ use crate::tensor::TensorError;
 /// The loops of a checked program. Pass every loop whose growth should be judged through
 /// [`Loop::run`].
 pub struct Loop {
-    /// Which loop (by order of `run` calls) is doubled in this run.
-    doubled: Option<usize>,
+    /// Which loop (by order of `run` calls) runs more times in this run, and how many times
+    /// more.
+    scaled: Option<(usize, u32)>,
     next: usize,
     rt: Runtime,
     iterations: Vec<IterationPoint>,
@@ -35,7 +36,7 @@ struct LoopEnd {
 }
 
 impl Loop {
-    /// Runs `body` for iterations `0..n` (twice as many in the checker's doubled run).
+    /// Runs `body` for iterations `0..n` (more in the checker's scaled runs).
     #[track_caller]
     pub fn run(
         &mut self,
@@ -45,10 +46,9 @@ impl Loop {
         let at = CallSite::caller();
         let index = self.next;
         self.next += 1;
-        let count = if self.doubled == Some(index) {
-            n * 2
-        } else {
-            n
+        let count = match self.scaled {
+            Some((k, factor)) if k == index => n * factor,
+            _ => n,
         };
         for i in 0..count {
             body(i)?;
@@ -121,8 +121,8 @@ fn live_sites(rt: &Runtime) -> BTreeMap<(String, Purpose), (u64, u64, Vec<Frame>
 }
 
 /// Checks a Rust program on the runtime: `program` is called on fresh runtimes, once as written
-/// and once per [`Loop::run`] with that loop doubled. Everything it creates must be dropped when
-/// it returns, as at the end of a Python program.
+/// and twice per [`Loop::run`] with that loop doubled and tripled. Everything it creates must be
+/// dropped when it returns, as at the end of a Python program.
 ///
 /// ```
 /// use leakharness::check::{check, CheckOptions};
@@ -146,39 +146,43 @@ pub fn check<F>(options: &CheckOptions, program: F) -> Result<Report, CheckError
 where
     F: Fn(&Runtime, &mut Loop) -> Result<(), TensorError>,
 {
-    let run = |doubled: Option<usize>| -> Result<(Runtime, Loop, Option<TensorError>), CheckError> {
+    type Run = (Runtime, Loop, Option<TensorError>, Option<u64>);
+    let run = |scaled: Option<(usize, u32)>| -> Result<Run, CheckError> {
         let rt = fresh_runtime_for(options, options.device_memory)?;
+        let driver_before = super::driver_free(&rt);
         let mut lp = Loop {
-            doubled,
+            scaled,
             next: 0,
             rt: rt.clone(),
             iterations: Vec::new(),
             ends: Vec::new(),
         };
         let error = program(&rt, &mut lp).err();
-        Ok((rt, lp, error))
+        Ok((rt, lp, error, driver_before))
     };
-    let (rt, first, error) = run(None)?;
+    let (rt, first, error, driver_before) = run(None)?;
     let baseline = crate::report::MemoryPoint::default();
-    let after_scope_exit = point(&rt);
-    let _ = rt.allocator_mut().empty_cache();
-    let after_empty_cache = point(&rt);
-    let live_blocks: Vec<TeardownBlock> = if after_empty_cache != baseline {
-        super::teardown_blocks(&rt)
-    } else {
-        Vec::new()
-    };
+    let teardown = super::teardown(&rt, baseline, driver_before);
 
     let mut leaks = Vec::new();
     if error.is_none() {
         for (k, end_a) in first.ends.iter().enumerate() {
-            let (_, doubled, _) = run(Some(k))?;
+            let (_, doubled, ..) = run(Some((k, 2)))?;
             let Some(end_b) = doubled.ends.get(k) else {
                 continue;
             };
             let bytes = end_b.allocated.saturating_sub(end_a.allocated);
             let nodes = end_b.nodes.saturating_sub(end_a.nodes);
             if bytes == 0 && nodes == 0 {
+                continue;
+            }
+            // As for scenarios: what first appears between n and 2n iterations and does not
+            // grow again by 3n is a one-off, not a leak.
+            let (_, tripled, ..) = run(Some((k, 3)))?;
+            let Some(end_c) = tripled.ends.get(k) else {
+                continue;
+            };
+            if end_c.allocated <= end_b.allocated && end_c.nodes <= end_b.nodes {
                 continue;
             }
             let extra = end_b.count.saturating_sub(end_a.count).max(1);
@@ -222,13 +226,13 @@ where
             });
         }
     }
-    let verdict = match (&error, leaks.is_empty() && live_blocks.is_empty()) {
+    let verdict = match (&error, leaks.is_empty() && teardown.is_clean(baseline)) {
         (Some(TensorError::Alloc(crate::alloc::AllocError::OutOfMemory(_))), _) => Verdict::Oom,
         (Some(_), _) => Verdict::Error,
         (None, true) => Verdict::Clean,
         (None, false) => Verdict::Leak,
     };
-    let passed = meets(&Expect::Clean, verdict, &leaks, live_blocks.is_empty());
+    let passed = meets(&Expect::Clean, verdict, &leaks, teardown.is_clean(baseline));
     let device = rt.allocator().device_name();
     let peak = rt.allocator().max_memory_allocated();
     Ok(Report {
@@ -243,12 +247,7 @@ where
         leaks,
         iterations: first.iterations,
         baseline,
-        after_teardown: Teardown {
-            after_scope_exit,
-            after_empty_cache,
-            live_blocks,
-            driver_free: None,
-        },
+        after_teardown: teardown,
         peak: Breakdown {
             allocated: peak,
             ..Breakdown::default()

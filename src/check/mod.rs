@@ -91,16 +91,7 @@ pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Rep
 
     let mut first = Recorder::new(None, scenario);
     let result = interp::run(scenario, &rt, &run_options, &mut first);
-    let after_scope_exit = point(&rt);
-    let _ = rt.allocator_mut().empty_cache();
-    let after_empty_cache = point(&rt);
-    let driver_free = driver_before.zip(driver_free(&rt));
-    let driver_leak = matches!(driver_free, Some((before, after)) if before != after);
-    let live_blocks = if after_empty_cache != baseline {
-        teardown_blocks(&rt)
-    } else {
-        Vec::new()
-    };
+    let teardown = teardown(&rt, baseline, driver_before);
     let peak = peak_breakdown(&rt, &first.source);
 
     let mut leaks = Vec::new();
@@ -152,16 +143,14 @@ pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Rep
                 column: Some(f.error.col),
             }),
         ),
-        None if !leaks.is_empty() || !live_blocks.is_empty() || driver_leak => {
-            (Verdict::Leak, None)
-        }
+        None if !leaks.is_empty() || !teardown.is_clean(baseline) => (Verdict::Leak, None),
         None => (Verdict::Clean, None),
     };
     let passed = meets(
         &scenario.header.expect,
         verdict,
         &leaks,
-        live_blocks.is_empty() && !driver_leak,
+        teardown.is_clean(baseline),
     );
     Ok(Report {
         schema_version: SCHEMA_VERSION,
@@ -175,12 +164,7 @@ pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Rep
         leaks,
         iterations: first.iterations,
         baseline,
-        after_teardown: Teardown {
-            after_scope_exit,
-            after_empty_cache,
-            live_blocks,
-            driver_free,
-        },
+        after_teardown: teardown,
         peak,
         oom,
         error,
@@ -196,6 +180,26 @@ pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Rep
 /// time.
 fn driver_free(rt: &Runtime) -> Option<u64> {
     rt.gpu()?.mem_get_info().ok().map(|(free, _)| free)
+}
+
+/// Scope exit has happened: measures it, runs `empty_cache()`, measures again, and lists what
+/// is left (blocks, and on cuda the driver's view). `driver_before` is the driver's free memory
+/// before the program ran.
+fn teardown(rt: &Runtime, baseline: MemoryPoint, driver_before: Option<u64>) -> Teardown {
+    let after_scope_exit = point(rt);
+    let _ = rt.allocator_mut().empty_cache();
+    let after_empty_cache = point(rt);
+    let live_blocks = if after_empty_cache != baseline {
+        teardown_blocks(rt)
+    } else {
+        Vec::new()
+    };
+    Teardown {
+        after_scope_exit,
+        after_empty_cache,
+        live_blocks,
+        driver_free: driver_before.zip(driver_free(rt)),
+    }
 }
 
 fn fresh_runtime(scenario: &Scenario, options: &CheckOptions) -> Result<Runtime, CheckError> {

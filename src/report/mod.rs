@@ -180,6 +180,18 @@ impl Teardown {
     }
 }
 
+impl Teardown {
+    /// Whether everything went back: allocated and reserved at the baseline, no block left,
+    /// and on cuda the driver's free memory where it was.
+    pub fn is_clean(&self, baseline: MemoryPoint) -> bool {
+        self.after_empty_cache == baseline
+            && self.live_blocks.is_empty()
+            && self
+                .driver_free
+                .is_none_or(|(before, after)| before == after)
+    }
+}
+
 /// An error raised by the scenario.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorInfo {
