@@ -24,8 +24,8 @@ pub use value::{ListRef, Slot, Value};
 use crate::alloc::{AllocError, Location, LocationGuard, OutOfMemory};
 use crate::runtime::Runtime;
 use crate::scenario::{
-    AugOp, BinOp, BoolOp, CmpOp, Expr, ExprKind, Scenario, ScenarioError, Span, Stmt, StmtKind,
-    Target, UnaryOp,
+    AugOp, BinOp, BoolOp, CmpOp, Expr, ExprKind, ImportAlias, Scenario, ScenarioError, Span, Stmt,
+    StmtKind, Target, UnaryOp,
 };
 use crate::tensor::TensorError;
 
@@ -246,6 +246,18 @@ struct Interp<'s> {
     file: Arc<str>,
 }
 
+/// The name an `import` item binds and the module path it binds it to: `import torch.nn` binds
+/// `torch` to `torch`; `import torch.nn as nn` binds `nn` to `torch.nn`.
+fn import_binding(a: &ImportAlias) -> (String, String) {
+    match &a.alias {
+        Some(alias) => (alias.clone(), a.name.clone()),
+        None => {
+            let top = a.name.split('.').next().unwrap_or(&a.name).to_string();
+            (top.clone(), top)
+        }
+    }
+}
+
 /// Whether `expr` reads the variable `name`: `x = x + y` rebinds a running total.
 fn mentions(expr: &Expr, name: &str) -> bool {
     match &expr.kind {
@@ -354,14 +366,7 @@ impl Interp<'_> {
         match &stmt.kind {
             StmtKind::Import(aliases) => {
                 for a in aliases {
-                    // `import torch.nn` binds `torch`; `import torch.nn as nn` binds `nn`.
-                    let (name, path) = match &a.alias {
-                        Some(alias) => (alias.clone(), a.name.clone()),
-                        None => {
-                            let top = a.name.split('.').next().unwrap_or(&a.name).to_string();
-                            (top.clone(), top)
-                        }
-                    };
+                    let (name, path) = import_binding(a);
                     self.env
                         .set(&name, torch::namespace(&path), stmt.span, false);
                 }

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::builtins::builtin;
+use super::import_binding;
 use super::torch::attribute_of_path;
 use super::value::Value;
 use crate::scenario::{
@@ -53,13 +54,7 @@ impl Validator<'_> {
             match &s.kind {
                 StmtKind::Import(aliases) => {
                     for a in aliases {
-                        let (name, path) = match &a.alias {
-                            Some(alias) => (alias.clone(), a.name.clone()),
-                            None => {
-                                let top = a.name.split('.').next().unwrap_or(&a.name).to_string();
-                                (top.clone(), top)
-                            }
-                        };
+                        let (name, path) = import_binding(a);
                         self.bound.insert(name.clone());
                         self.namespaces.insert(name, path);
                     }
