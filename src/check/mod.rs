@@ -111,6 +111,9 @@ pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Rep
             let Some(at_end_b) = doubled.loop_ends.get(loop_at) else {
                 continue;
             };
+            if !at_end.grows_into(at_end_b) {
+                continue;
+            }
             // A third run tells growth from a one-off that first happens between n and 2n
             // iterations (an optimizer's first step under gradient accumulation, say): only
             // what grows again from 2n to 3n is a leak.

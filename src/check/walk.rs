@@ -76,6 +76,19 @@ pub(super) struct Attribution {
     pub(super) live_nodes: u64,
 }
 
+impl Attribution {
+    /// Whether anything (a root's bytes or nodes, or the totals) is larger in `later`.
+    pub(super) fn grows_into(&self, later: &Attribution) -> bool {
+        later.allocated > self.allocated
+            || later.live_nodes > self.live_nodes
+            || later.roots.iter().any(|(root, b)| {
+                self.roots
+                    .get(root)
+                    .is_none_or(|a| b.bytes > a.bytes || b.nodes > a.nodes)
+            })
+    }
+}
+
 struct Walker<'a> {
     alloc: &'a CachingAllocator,
     seen_blocks: HashSet<BlockId>,
