@@ -236,3 +236,29 @@ fn json_output_and_reports_follow_the_documented_schema() {
     assert!(dir.join("leaks-design_example.md").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn explore_checks_generated_programs_and_reports_no_findings_for_a_correct_checker() {
+    let dir = temp_dir("explore");
+    let out = Command::new(env!("CARGO_BIN_EXE_leakharness"))
+        .args([
+            "explore",
+            "--cases",
+            "6",
+            "--seed",
+            "3",
+            "--backend",
+            "meta",
+            "--found-dir",
+        ])
+        .arg(&dir)
+        .output()
+        .expect("the binary runs");
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("6 cases, 0 findings (seed 3)"), "{stdout}");
+    assert!(
+        !dir.exists() || std::fs::read_dir(&dir).unwrap().next().is_none(),
+        "no findings written"
+    );
+}
