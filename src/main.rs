@@ -262,11 +262,14 @@ fn run(args: RunArgs) -> ExitCode {
                     (true, v) => format!("ok ({} as expected)", v.name()),
                     (false, _) => "FAILED".to_string(),
                 };
-                let cannot_run = !report.passed && report.verdict == Verdict::Error;
-                if report.passed {
-                    passed += 1;
-                } else if cannot_run {
+                // A scenario that raised an error, or whose report could not be written, could
+                // not be checked; counted once, as broken.
+                let cannot_run =
+                    (!report.passed && report.verdict == Verdict::Error) || written.is_err();
+                if cannot_run {
                     broken += 1;
+                } else if report.passed {
+                    passed += 1;
                 } else {
                     failed += 1;
                 }
@@ -283,7 +286,6 @@ fn run(args: RunArgs) -> ExitCode {
                 }
                 if let Err(e) = written {
                     bar.suspend(|| eprintln!("error: {e}"));
-                    broken += 1;
                 }
             }
             FileOutcome::Invalid(errors) => {

@@ -332,3 +332,35 @@ mod rust_api {
         assert!(std::panic::catch_unwind(|| assert_no_leaks(&report)).is_err());
     }
 }
+
+#[test]
+fn deep_graphs_and_long_histories_are_walked_without_exhausting_the_stack() {
+    // A running total of 3000 attached steps: a 6000-node chain, and an allocator history whose
+    // early events were dropped (the peak is rebuilt from what is left).
+    let r = check_on(
+        Backend::Meta,
+        "w = torch.zeros(1, device=device, requires_grad=True)\ntotal = torch.zeros(1, device=device)\nfor i in range(3000):\n    total = total + w * 2.0\n",
+    );
+    let l = one_leak(&r);
+    assert_eq!(l.kinds, [LeakKind::AttachedMetric]);
+    assert_eq!((l.bytes_per_iteration, l.graph_nodes_per_iteration), (0, 2));
+    assert!(
+        l.retention_path
+            .iter()
+            .any(|s| s == "grad_fn AddBackward0 (×3000)"),
+        "{:?}",
+        l.retention_path
+    );
+}
+
+#[test]
+fn device_tensors_kept_in_nested_lists_are_tensor_list_leaks() {
+    let r = check("hist = []\nfor step in range(4):\n    x = torch.randn(32, 8, device=device)\n    hist.append([model(x).detach()])\n");
+    let l = one_leak(&r);
+    assert_eq!(l.kinds, [LeakKind::TensorList]);
+    assert_eq!(l.bytes_per_iteration, 512);
+    assert_eq!(
+        l.retention_path[..2],
+        ["hist[0]".to_string(), "[0]".to_string()]
+    );
+}

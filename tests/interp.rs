@@ -323,3 +323,35 @@ fn an_oom_is_reported_with_pytorchs_message() {
         f.error
     );
 }
+
+#[test]
+fn lists_stay_acyclic_and_shallow() {
+    let e = error("xs = []\nxs.append(xs)\n");
+    assert!(
+        e.contains("t.py:2:1: error: a list cannot contain itself in scenarios"),
+        "{e}"
+    );
+    let e = error("a = []\nb = [a]\na.extend([b])\n");
+    assert!(e.contains("a list cannot contain itself"), "{e}");
+    let e = error("xs = []\nfor i in range(100):\n    xs = [xs]\n");
+    assert!(e.contains("nested more than 32 deep"), "{e}");
+    assert_eq!(
+        output("xs = [[1], (2, [3])]\nprint(xs)\n"),
+        ["[[1], (2, [3])]"]
+    );
+}
+
+#[test]
+fn ranges_of_any_64_bit_bounds_count_as_python_does() {
+    let out = output("n = 0\nfor i in range(-9223372036854775807, 9223372036854775807, 9223372036854775807):\n    n += 1\nprint(n, i)\n");
+    assert_eq!(
+        out,
+        ["2 0"],
+        "the stop is excluded: -9223372036854775807 and 0"
+    );
+    let e = error("for i in range(0, 9223372036854775807):\n    pass\n");
+    assert!(
+        e.contains("OverflowError: a loop of 9223372036854775807 iterations is too long"),
+        "{e}"
+    );
+}

@@ -791,7 +791,7 @@ fn sizes() {
     assert_eq!(parse_size("3KB"), Ok(3000));
     assert_eq!(parse_size("1TB"), Ok(1_000_000_000_000));
     assert_eq!(parse_size("1TiB"), Ok(1 << 40));
-    assert_eq!(parse_size("0.5B"), Ok(0));
+    assert_eq!(parse_size("0.5B"), Err(SizeError::Zero("0.5B".into())));
     assert_eq!(parse_size(""), Err(SizeError::Empty));
     assert!(matches!(
         parse_size("1.2.3GB"),

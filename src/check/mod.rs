@@ -495,9 +495,11 @@ fn peak_breakdown(rt: &Runtime, source: &[String]) -> Breakdown {
                     });
                 }
             }
-            EventKind::Free { place, size } => {
-                live.remove(place);
-                current -= size;
+            // The history is bounded: a free whose alloc was dropped from it is not counted.
+            EventKind::Free { place, .. } => {
+                if let Some(b) = live.remove(place) {
+                    current -= b.size;
+                }
             }
             EventKind::SetPurpose { place, purpose } => {
                 if let Some(b) = live.get_mut(place) {

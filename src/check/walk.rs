@@ -62,7 +62,6 @@ pub(super) struct Held {
     pub(super) example: Vec<String>,
     /// The longest path through autograd nodes, for leaks of graph history without bytes.
     pub(super) node_example: Vec<String>,
-    node_example_len: usize,
     example_size: u64,
 }
 
@@ -94,8 +93,28 @@ struct Walker<'a> {
     seen_blocks: HashSet<BlockId>,
     seen_nodes: HashSet<*const Node>,
     seen_tensors: HashSet<usize>,
-    path: Vec<String>,
-    in_graph: usize,
+    seen_lists: HashSet<*const ()>,
+    /// Every step walked from the current root: its text and the step it came from. Paths are
+    /// rebuilt from here only when a report needs one, so deep graphs cost no more than their
+    /// size.
+    steps: Vec<(String, Option<usize>)>,
+    /// Whether the current root is a list element (its device tensors are kept by the list).
+    list_root: bool,
+}
+
+/// Something reachable, waiting to be walked.
+enum Item {
+    Value(Value),
+    Tensor(Tensor),
+    Node(Rc<Node>),
+}
+
+struct Work {
+    item: Item,
+    /// The step that led here, in `Walker::steps`.
+    at: Option<usize>,
+    depth: usize,
+    in_graph: bool,
 }
 
 /// Walks every name of `env` and attributes what it reaches.
@@ -105,8 +124,9 @@ pub(super) fn attribute(env: &Env, alloc: &CachingAllocator, live_nodes: u64) ->
         seen_blocks: HashSet::new(),
         seen_nodes: HashSet::new(),
         seen_tensors: HashSet::new(),
-        path: Vec::new(),
-        in_graph: 0,
+        seen_lists: HashSet::new(),
+        steps: Vec::new(),
+        list_root: false,
     };
     let mut out = Attribution {
         allocated: alloc.memory_allocated(),
@@ -122,27 +142,25 @@ pub(super) fn attribute(env: &Env, alloc: &CachingAllocator, live_nodes: u64) ->
         match &b.value {
             Value::List(list) => {
                 // Each element is held by the statement that stored it.
-                let list = list.borrow();
-                for (i, slot) in list.iter().enumerate() {
+                let items: Vec<_> = list
+                    .borrow()
+                    .iter()
+                    .map(|s| (s.value.clone(), s.stored_at))
+                    .collect();
+                w.seen_lists.insert(Rc::as_ptr(list) as *const ());
+                for (i, (value, stored_at)) in items.into_iter().enumerate() {
                     let root = Root {
-                        at: span_at(slot.stored_at),
+                        at: span_at(stored_at),
                         via: Via::ListElement,
                         accumulates: false,
                     };
                     let held = out.roots.entry(root).or_default();
-                    w.path = vec![format!("{}[{i}]", b.name)];
-                    if let Value::Tensor(t) = &slot.value {
-                        if t.device() == Device::Cuda && !w.seen_tensors.contains(&tensor_key(t)) {
-                            held.list_tensors += 1;
-                        }
-                    }
-                    w.value(&slot.value, held);
+                    w.walk(format!("{}[{i}]", b.name), Item::Value(value), true, held);
                 }
             }
             other => {
                 let held = out.roots.entry(name_root).or_default();
-                w.path = vec![b.name.clone()];
-                w.value(other, held);
+                w.walk(b.name.clone(), Item::Value(other.clone()), false, held);
             }
         }
     }
@@ -167,70 +185,162 @@ fn dtype_name(d: DType) -> &'static str {
 }
 
 impl Walker<'_> {
-    fn value(&mut self, v: &Value, held: &mut Held) {
-        match v {
-            Value::Tensor(t) => self.tensor(t, held),
-            Value::List(l) => {
-                let items: Vec<Value> = l.borrow().iter().map(|s| s.value.clone()).collect();
-                for (i, item) in items.iter().enumerate() {
-                    self.path.push(format!("[{i}]"));
-                    self.value(item, held);
-                    self.path.pop();
+    /// Walks everything reachable from one root, depth first, with an explicit stack: autograd
+    /// chains of a running total are as long as the run, far deeper than the thread's stack.
+    fn walk(&mut self, name: String, item: Item, list_root: bool, held: &mut Held) {
+        self.steps.clear();
+        self.steps.push((name, None));
+        self.list_root = list_root;
+        let mut deepest_node: Option<(usize, usize)> = None;
+        let mut stack = vec![Work {
+            item,
+            at: Some(0),
+            depth: 1,
+            in_graph: false,
+        }];
+        while let Some(Work {
+            item,
+            at,
+            depth,
+            in_graph,
+        }) = stack.pop()
+        {
+            let children = match item {
+                Item::Value(v) => self.value(&v),
+                Item::Tensor(t) => self.tensor(&t, at, in_graph, held),
+                Item::Node(n) => {
+                    if !self.seen_nodes.insert(Rc::as_ptr(&n)) {
+                        continue;
+                    }
+                    if deepest_node.is_none_or(|(d, _)| depth > d) {
+                        deepest_node = at.map(|at| (depth, at));
+                    }
+                    self.node(&n, held)
                 }
+            };
+            // Reversed, so that children are walked in their natural order.
+            for (step, item, into_graph) in children.into_iter().rev() {
+                let child_at = match step {
+                    Some(text) => {
+                        self.steps.push((text, at));
+                        Some(self.steps.len() - 1)
+                    }
+                    None => at,
+                };
+                stack.push(Work {
+                    item,
+                    at: child_at,
+                    depth: depth + 1,
+                    in_graph: in_graph || into_graph,
+                });
             }
-            Value::Tuple(t) => {
-                for (i, item) in t.iter().enumerate() {
-                    self.path.push(format!("[{i}]"));
-                    self.value(item, held);
-                    self.path.pop();
-                }
+        }
+        if let Some((_, at)) = deepest_node {
+            let path = self.path_to(Some(at));
+            if path.len() > held.node_example.len() {
+                held.node_example = compress(path);
             }
-            Value::Module(m) => {
-                for (name, p) in m.named_parameters() {
-                    self.path.push(format!(".{name}"));
-                    self.tensor(&p, held);
-                    self.path.pop();
-                }
-            }
-            Value::Optimizer(o) => {
-                for (name, t) in o.state_tensors() {
-                    self.path.push(format!(".state[{name}]"));
-                    self.tensor(&t, held);
-                    self.path.pop();
-                }
-            }
-            Value::Method(recv, _) => self.value(recv, held),
-            _ => {}
         }
     }
 
-    fn tensor(&mut self, t: &Tensor, held: &mut Held) {
+    /// The steps from the root to `at`.
+    fn path_to(&self, mut at: Option<usize>) -> Vec<String> {
+        let mut path = Vec::new();
+        while let Some(i) = at {
+            path.push(self.steps[i].0.clone());
+            at = self.steps[i].1;
+        }
+        path.reverse();
+        path
+    }
+
+    /// The children of a value: list and tuple items, parameters, optimizer state.
+    fn value(&mut self, v: &Value) -> Vec<(Option<String>, Item, bool)> {
+        match v {
+            Value::Tensor(t) => vec![(None, Item::Tensor(t.clone()), false)],
+            Value::List(l) => {
+                if !self.seen_lists.insert(Rc::as_ptr(l) as *const ()) {
+                    return Vec::new();
+                }
+                let items = l
+                    .borrow()
+                    .iter()
+                    .map(|s| s.value.clone())
+                    .collect::<Vec<_>>();
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| (Some(format!("[{i}]")), Item::Value(v), false))
+                    .collect()
+            }
+            Value::Tuple(t) => t
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (Some(format!("[{i}]")), Item::Value(v.clone()), false))
+                .collect(),
+            Value::Module(m) => m
+                .named_parameters()
+                .into_iter()
+                .map(|(n, p)| (Some(format!(".{n}")), Item::Tensor(p), false))
+                .collect(),
+            Value::Optimizer(o) => o
+                .state_tensors()
+                .into_iter()
+                .map(|(n, t)| (Some(format!(".state[{n}]")), Item::Tensor(t), false))
+                .collect(),
+            Value::Method(recv, _) => vec![(None, Item::Value((**recv).clone()), false)],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Claims a tensor's block; its children are its gradient and its `grad_fn`.
+    fn tensor(
+        &mut self,
+        t: &Tensor,
+        at: Option<usize>,
+        in_graph: bool,
+        held: &mut Held,
+    ) -> Vec<(Option<String>, Item, bool)> {
         if !self.seen_tensors.insert(tensor_key(t)) {
-            return;
+            return Vec::new();
+        }
+        if self.list_root && !in_graph && t.device() == Device::Cuda {
+            held.list_tensors += 1;
         }
         if let Some(block) = t.block() {
             if self.seen_blocks.insert(block) {
-                self.claim(block, t, held);
+                self.claim(block, t, at, in_graph, held);
             }
         }
+        let mut children = Vec::new();
         if let Some(g) = t.grad() {
-            self.path.push(".grad".into());
-            self.tensor(&g, held);
-            self.path.pop();
+            children.push((Some(".grad".to_string()), Item::Tensor(g), false));
         }
         if let Some(node) = t.grad_fn() {
-            self.node(&node, held);
+            children.push((
+                Some(format!("grad_fn {}", node.name())),
+                Item::Node(node),
+                true,
+            ));
         }
+        children
     }
 
-    fn claim(&mut self, block: BlockId, t: &Tensor, held: &mut Held) {
+    fn claim(
+        &mut self,
+        block: BlockId,
+        t: &Tensor,
+        at: Option<usize>,
+        in_graph: bool,
+        held: &mut Held,
+    ) {
         let Some(tag) = self.alloc.tag(block) else {
             return;
         };
         let size = self.alloc.block_size(block).unwrap_or(0);
-        let at = tag.location.as_ref().map_or((0, 0), |l| (l.line, l.column));
+        let site_at = tag.location.as_ref().map_or((0, 0), |l| (l.line, l.column));
         let site = Site {
-            at,
+            at: site_at,
             purpose: tag.purpose.name(),
         };
         if let Some(stack) = tag.stack {
@@ -240,12 +350,12 @@ impl Walker<'_> {
         entry.0 += size;
         entry.1 += 1;
         held.bytes += size;
-        if self.in_graph > 0 {
+        if in_graph {
             held.graph_bytes += size;
         }
         if size > held.example_size || held.example.is_empty() {
             held.example_size = size;
-            let mut path = self.path.clone();
+            let mut path = self.path_to(at);
             let dims: Vec<String> = t.shape().iter().map(usize::to_string).collect();
             let shape = if dims.is_empty() {
                 "scalar".to_string()
@@ -261,39 +371,34 @@ impl Walker<'_> {
         }
     }
 
-    fn node(&mut self, node: &Rc<Node>, held: &mut Held) {
-        if !self.seen_nodes.insert(Rc::as_ptr(node)) {
-            return;
-        }
+    /// Counts a node; its children are the tensors it saved, the nodes it points to and, for
+    /// AccumulateGrad, the leaf.
+    fn node(&mut self, node: &Rc<Node>, held: &mut Held) -> Vec<(Option<String>, Item, bool)> {
         held.nodes += 1;
         let saved = node.saved_tensors();
-        let holds_saved = saved.iter().any(|s| s.tensor.is_some());
         if node.backward_ran() {
             held.used_graph_nodes += 1;
-        } else if holds_saved {
+        } else if saved.iter().any(|s| s.tensor.is_some()) {
             held.unused_graph_nodes += 1;
         }
-        self.in_graph += 1;
-        self.path.push(format!("grad_fn {}", node.name()));
-        if self.path.len() > held.node_example_len {
-            held.node_example_len = self.path.len();
-            held.node_example = compress(self.path.clone());
-        }
-        for s in saved {
-            if let Some(t) = s.tensor {
-                self.path.push(format!("saved {}", s.name));
-                self.tensor(&t, held);
-                self.path.pop();
-            }
-        }
+        let mut children: Vec<(Option<String>, Item, bool)> = saved
+            .into_iter()
+            .filter_map(|s| {
+                s.tensor
+                    .map(|t| (Some(format!("saved {}", s.name)), Item::Tensor(t), true))
+            })
+            .collect();
         for next in node.next_functions().into_iter().flatten() {
-            self.node(&next, held);
+            children.push((
+                Some(format!("grad_fn {}", next.name())),
+                Item::Node(next),
+                true,
+            ));
         }
         if let Some(v) = node.variable() {
-            self.tensor(&v, held);
+            children.push((None, Item::Tensor(v), true));
         }
-        self.path.pop();
-        self.in_graph -= 1;
+        children
     }
 }
 

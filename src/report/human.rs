@@ -14,7 +14,7 @@ pub fn human_summary(r: &Report) -> String {
     for l in &r.leaks {
         let kinds: Vec<&str> = l.kinds.iter().map(|k| k.name()).collect();
         let kinds = if kinds.is_empty() {
-            "unattributed".to_string()
+            "held by nothing the program names".to_string()
         } else {
             kinds.join(", ")
         };

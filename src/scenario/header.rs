@@ -145,6 +145,9 @@ pub enum SizeError {
     /// The size does not fit in 64 bits.
     #[error("size `{0}` is too large")]
     TooLarge(String),
+    /// The size is (or rounds down to) zero bytes: no device has no memory.
+    #[error("size `{0}` is zero bytes; give the device some memory, e.g. `8MiB`")]
+    Zero(String),
 }
 
 const UNITS: [(&str, u64); 9] = [
@@ -173,6 +176,7 @@ const UNITS: [(&str, u64); 9] = [
 /// assert_eq!(parse_size("512 MiB"), Ok(512 << 20));
 /// assert_eq!(parse_size("1000"), Ok(1000));
 /// assert!(parse_size("12 parsecs").is_err());
+/// assert!(parse_size("0.5").is_err()); // rounds down to zero bytes
 /// ```
 pub fn parse_size(text: &str) -> Result<u64, SizeError> {
     let text = text.trim();
@@ -206,7 +210,11 @@ pub fn parse_size(text: &str) -> Result<u64, SizeError> {
         .checked_mul(u128::from(multiplier))
         .map(|scaled| scaled / scale)
         .ok_or_else(|| SizeError::TooLarge(text.to_string()))?;
-    u64::try_from(bytes).map_err(|_| SizeError::TooLarge(text.to_string()))
+    match u64::try_from(bytes) {
+        Ok(0) => Err(SizeError::Zero(text.to_string())),
+        Ok(bytes) => Ok(bytes),
+        Err(_) => Err(SizeError::TooLarge(text.to_string())),
+    }
 }
 
 /// Writes a byte count in the largest binary unit that divides it exactly, e.g. `24GiB`, so that
@@ -411,9 +419,13 @@ mod tests {
 
     #[test]
     fn format_size_reads_back() {
-        for bytes in [0, 1, 1000, 1024, 1536, 24 << 30, u64::MAX, 5 << 40] {
+        for bytes in [1, 1000, 1024, 1536, 24 << 30, u64::MAX, 5 << 40] {
             assert_eq!(parse_size(&header_size(bytes)), Ok(bytes), "{bytes}");
         }
+        assert!(matches!(
+            parse_size(&header_size(0)),
+            Err(SizeError::Zero(_))
+        ));
     }
 
     #[test]

@@ -230,6 +230,7 @@ pub(super) fn call_list_method(
         .map_err(|m| fail(it, m))?;
     match (name, &args.pos[..]) {
         ("append", [v]) => {
+            check_nesting(it, Some(list), v, span)?;
             list.borrow_mut().push(Slot {
                 value: v.clone(),
                 stored_at: span,
@@ -238,6 +239,9 @@ pub(super) fn call_list_method(
         }
         ("extend", [v]) => {
             let items = it.iterate(v, span)?;
+            for item in &items {
+                check_nesting(it, Some(list), item, span)?;
+            }
             list.borrow_mut()
                 .extend(items.into_iter().map(|value| Slot {
                     value,
@@ -303,6 +307,46 @@ pub(super) fn call_list_method(
             format!("AttributeError: 'list' object has no attribute '{name}'"),
         )),
     }
+}
+
+/// How deep lists and tuples may nest: printing, comparing, walking and dropping them recurse.
+const MAX_NESTING: usize = 32;
+
+/// Checks that storing `value` in `container` (or in a new list or tuple when `None`) keeps
+/// lists acyclic and shallow. A list that contains itself would never be freed (Python's cycle
+/// collector has no counterpart here), and printing or comparing it would not end.
+pub(super) fn check_nesting(
+    it: &Interp<'_>,
+    container: Option<&ListRef>,
+    value: &Value,
+    span: Span,
+) -> R<()> {
+    let mut stack = vec![(value.clone(), 1usize)];
+    let mut seen = std::collections::HashSet::new();
+    while let Some((v, depth)) = stack.pop() {
+        let items: Vec<Value> = match &v {
+            Value::List(l) => {
+                if container.is_some_and(|c| Rc::ptr_eq(c, l)) {
+                    return Err(it
+                        .fail(span, "a list cannot contain itself in scenarios")
+                        .with_help(
+                            "append a copy of the values you need, or the values themselves",
+                        ));
+                }
+                if !seen.insert(Rc::as_ptr(l)) {
+                    continue;
+                }
+                l.borrow().iter().map(|s| s.value.clone()).collect()
+            }
+            Value::Tuple(t) => t.as_ref().clone(),
+            _ => continue,
+        };
+        if depth >= MAX_NESTING {
+            return Err(it.fail(span, format!("lists and tuples nested more than {MAX_NESTING} deep are not supported in scenarios")));
+        }
+        stack.extend(items.into_iter().map(|i| (i, depth + 1)));
+    }
+    Ok(())
 }
 
 /// The list methods scenarios may call.

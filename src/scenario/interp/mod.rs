@@ -340,7 +340,7 @@ impl Interp<'_> {
                 )
                 .with_help("raise the limit with `#@ max-steps: N`, or make the loops shorter"));
         }
-        if self.steps % 256 == 0 && self.started.elapsed() > self.options.time_limit {
+        if self.started.elapsed() > self.options.time_limit {
             return Err(self.fail(
                 span,
                 format!(
@@ -462,8 +462,11 @@ impl Interp<'_> {
                         self.fail(range.span, "ValueError: range() arg 3 must not be zero"),
                     ));
                 }
-                let count = if (step > 0 && start < stop) || (step < 0 && start > stop) {
-                    ((stop - start).unsigned_abs() - 1) / step.unsigned_abs() + 1
+                // In i128, so that no range of 64-bit ints overflows while counting.
+                let (start_w, stop_w, step_w) =
+                    (i128::from(start), i128::from(stop), i128::from(step));
+                let count: i128 = if (step > 0 && start < stop) || (step < 0 && start > stop) {
+                    ((stop_w - start_w).abs() - 1) / step_w.abs() + 1
                 } else {
                     0
                 };
@@ -472,13 +475,21 @@ impl Interp<'_> {
                     .loop_scale
                     .iter()
                     .find(|(at, _)| *at == (stmt.span.line, stmt.span.col))
-                    .map_or(1, |(_, f)| *f as u64);
+                    .map_or(1, |(_, f)| i128::from(*f));
                 drop(_here);
-                let total = count * scale;
+                // Iteration numbers are u32 in tags and reports; no scenario gets near that.
+                let Ok(total) = u32::try_from(count * scale) else {
+                    return Err(Flow::Failed(self.fail(
+                        range.span,
+                        format!("OverflowError: a loop of {count} iterations is too long for a scenario"),
+                    )));
+                };
                 for k in 0..total {
-                    let i = start + (k as i64) * step;
+                    // A scaled loop can pass the range's end; clamp rather than wrap near the limits.
+                    let i = (start_w + i128::from(k) * step_w)
+                        .clamp(i64::MIN.into(), i64::MAX.into()) as i64;
                     self.env.set(&var.id, Value::Int(i), stmt.span, false);
-                    self.loops.push(k as u32);
+                    self.loops.push(k);
                     let mut result = self.block(body);
                     if result.is_ok() {
                         let end = IterationEnd {
@@ -598,6 +609,9 @@ impl Interp<'_> {
             }
             (Value::List(l), AugOp::Add) => {
                 let items = self.iterate(&rhs, span)?;
+                for item in &items {
+                    builtins::check_nesting(self, Some(l), item, span)?;
+                }
                 l.borrow_mut().extend(items.into_iter().map(|value| Slot {
                     value,
                     stored_at: span,
@@ -644,8 +658,10 @@ impl Interp<'_> {
             ExprKind::List(items) => {
                 let mut slots = Vec::with_capacity(items.len());
                 for item in items {
+                    let value = self.expr(item)?;
+                    builtins::check_nesting(self, None, &value, e.span)?;
                     slots.push(Slot {
-                        value: self.expr(item)?,
+                        value,
                         stored_at: e.span,
                     });
                 }
@@ -654,7 +670,9 @@ impl Interp<'_> {
             ExprKind::Tuple(items) => {
                 let mut values = Vec::with_capacity(items.len());
                 for item in items {
-                    values.push(self.expr(item)?);
+                    let value = self.expr(item)?;
+                    builtins::check_nesting(self, None, &value, e.span)?;
+                    values.push(value);
                 }
                 Value::Tuple(std::rc::Rc::new(values))
             }
