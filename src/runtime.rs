@@ -35,6 +35,10 @@ pub struct RuntimeOptions {
     pub seed: u64,
     /// Stack capture for allocations; `None` keeps the allocator's default.
     pub stack_capture: Option<StackCapture>,
+    /// Name the nodes of operations with a number operand as PyTorch does when called from
+    /// Python, which wraps the number in a 0-dim tensor (`x + 1` has `AddBackward0`), rather
+    /// than as the scalar overloads the Rust API calls (`AddBackward1`). Memory is the same.
+    pub python_scalar_names: bool,
     /// A deliberate runtime bug, switched on for this runtime only, so that tests can check
     /// that the property tests catch it.
     #[cfg(feature = "planted-bugs")]
@@ -83,6 +87,7 @@ impl PlantedBug {
 struct Inner {
     allocator: RefCell<CachingAllocator>,
     backend: Backend,
+    python_scalar_names: bool,
     grad_enabled: Cell<bool>,
     seed: Cell<u64>,
     host_offset: Cell<u64>,
@@ -149,6 +154,7 @@ impl Runtime {
             inner: Rc::new(Inner {
                 allocator: RefCell::new(allocator),
                 backend,
+                python_scalar_names: options.python_scalar_names,
                 grad_enabled: Cell::new(true),
                 seed: Cell::new(options.seed),
                 host_offset: Cell::new(0),
@@ -282,6 +288,12 @@ impl Runtime {
         self.inner.seed.set(seed);
         self.inner.host_offset.set(0);
         self.inner.device_offset.set(0);
+    }
+
+    /// Whether nodes are named as PyTorch names them when called from Python
+    /// ([`RuntimeOptions::python_scalar_names`]).
+    pub fn python_scalar_names(&self) -> bool {
+        self.inner.python_scalar_names
     }
 
     /// Autograd nodes alive now, AccumulateGrad nodes included (see `docs/autograd.md`):

@@ -95,6 +95,18 @@ pub(crate) enum Formula {
 }
 
 impl Formula {
+    /// The name PyTorch gives the node when the operation is called from Python, where a
+    /// number operand is wrapped in a 0-dim tensor and the tensor overload runs.
+    pub(crate) fn python_name(&self) -> &'static str {
+        match self {
+            Formula::AddScalar => "AddBackward0",
+            Formula::SubScalar => "SubBackward0",
+            Formula::MulScalar { .. } => "MulBackward0",
+            Formula::DivScalar { .. } => "DivBackward0",
+            other => other.name(),
+        }
+    }
+
     pub(crate) fn name(&self) -> &'static str {
         match self {
             Formula::Add { .. } => "AddBackward0",

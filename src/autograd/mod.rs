@@ -106,6 +106,9 @@ impl Node {
     /// PyTorch's class name of the node (`AddmmBackward0`, `AccumulateGrad`, ...).
     pub fn name(&self) -> &'static str {
         match &self.kind {
+            Kind::Function { formula, .. } if self.rt.python_scalar_names() => {
+                formula.python_name()
+            }
             Kind::Function { formula, .. } => formula.name(),
             Kind::AccumulateGrad { .. } => "AccumulateGrad",
         }

@@ -148,7 +148,7 @@ where
 {
     type Run = (Runtime, Loop, Option<TensorError>, Option<u64>);
     let run = |scaled: Option<(usize, u32)>| -> Result<Run, CheckError> {
-        let rt = fresh_runtime_for(options, options.device_memory)?;
+        let rt = fresh_runtime_for(options, options.device_memory, false)?;
         let driver_before = super::driver_free(&rt);
         let mut lp = Loop {
             scaled,

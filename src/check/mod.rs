@@ -209,12 +209,19 @@ fn fresh_runtime(scenario: &Scenario, options: &CheckOptions) -> Result<Runtime,
     fresh_runtime_for(
         options,
         scenario.header.device_memory.or(options.device_memory),
+        true,
     )
 }
 
 /// A runtime for one run: `memory` is the simulated capacity on cpu and meta, and an allocator
 /// limit on cuda, whose card has the size it has.
-fn fresh_runtime_for(options: &CheckOptions, memory: Option<u64>) -> Result<Runtime, CheckError> {
+/// `python`: whether the program is a scenario, whose nodes are named as PyTorch names them when
+/// called from Python.
+fn fresh_runtime_for(
+    options: &CheckOptions,
+    memory: Option<u64>,
+    python: bool,
+) -> Result<Runtime, CheckError> {
     let capacity = if options.backend == Backend::Cuda {
         None
     } else {
@@ -225,6 +232,7 @@ fn fresh_runtime_for(options: &CheckOptions, memory: Option<u64>) -> Result<Runt
         RuntimeOptions {
             device_memory: capacity,
             stack_capture: Some(options.stack_capture),
+            python_scalar_names: python,
             #[cfg(feature = "planted-bugs")]
             planted_bug: options.planted_bug,
             ..RuntimeOptions::default()
