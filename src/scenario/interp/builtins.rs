@@ -4,7 +4,7 @@ use std::cmp::Ordering;
 use std::rc::Rc;
 
 use super::value::{ListRef, Path, Slot, Value};
-use super::{CallArgs, Interp, Num, R};
+use super::{number as num, CallArgs, Interp, Num, R};
 use crate::scenario::{BinOp, Span};
 
 const BUILTINS: [&str; 9] = [
@@ -434,15 +434,6 @@ fn as_f64(n: Num) -> f64 {
     match n {
         Num::Int(i) => i as f64,
         Num::Float(f) => f,
-    }
-}
-
-fn num(v: &Value) -> Option<Num> {
-    match v {
-        Value::Int(i) => Some(Num::Int(*i)),
-        Value::Bool(b) => Some(Num::Int(*b as i64)),
-        Value::Float(f) => Some(Num::Float(*f)),
-        _ => None,
     }
 }
 

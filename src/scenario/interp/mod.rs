@@ -979,6 +979,7 @@ pub(crate) enum Num {
     Float(f64),
 }
 
+/// A Python number (bools are ints), or `None` for anything else.
 fn number(v: &Value) -> Option<Num> {
     match v {
         Value::Int(i) => Some(Num::Int(*i)),

@@ -62,13 +62,8 @@ impl ModuleRef {
     /// `module.named_parameters()`, with PyTorch's dotted names (`0.weight`).
     pub fn named_parameters(&self) -> Vec<(String, Tensor)> {
         match &*self.0 {
-            ModuleKind::Linear(l) => {
-                let mut out = vec![("weight".to_string(), l.weight.clone())];
-                if let Some(b) = &l.bias {
-                    out.push(("bias".to_string(), b.clone()));
-                }
-                out
-            }
+            ModuleKind::Linear(l) => l.named_parameters(),
+            // The scenario's own Sequential, of shared children: named as nn.Sequential names.
             ModuleKind::Sequential(children) => children
                 .iter()
                 .enumerate()
