@@ -161,7 +161,7 @@ pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Rep
         description: scenario.header.description.clone(),
         backend: options.backend.to_string(),
         device,
-        expected: expect_text(&scenario.header.expect),
+        expected: scenario.header.expect.to_string(),
         verdict,
         passed,
         leaks,
@@ -272,19 +272,6 @@ fn meets(expect: &Expect, verdict: Verdict, leaks: &[Leak], clean_teardown: bool
                     || kinds
                         .iter()
                         .all(|k| leaks.iter().any(|l| l.kinds.contains(k))))
-        }
-    }
-}
-
-fn expect_text(e: &Expect) -> String {
-    match e {
-        Expect::Clean => "clean".into(),
-        Expect::Oom => "oom".into(),
-        Expect::Error => "error".into(),
-        Expect::Leak(kinds) if kinds.is_empty() => "leak".into(),
-        Expect::Leak(kinds) => {
-            let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
-            format!("leak {}", names.join(" "))
         }
     }
 }
