@@ -1,6 +1,7 @@
 use std::alloc::{alloc, dealloc, Layout};
 use std::collections::HashMap;
 
+use super::capacity::Capacity;
 use super::{Backend, DeviceError, DeviceMemory, DevicePtr, MemInfo, DEFAULT_SIMULATED_CAPACITY};
 use crate::alloc::format_size;
 
@@ -12,8 +13,7 @@ const SEGMENT_ALIGN: usize = 4096;
 /// lazily, so reserving a 20 MiB segment costs only the pages that tensors touch.
 #[derive(Debug)]
 pub struct CpuDevice {
-    capacity: u64,
-    in_use: u64,
+    capacity: Capacity,
     segments: HashMap<u64, Layout>,
 }
 
@@ -21,16 +21,13 @@ impl CpuDevice {
     /// A cpu device of `capacity` bytes; by default the smaller of 80 GiB and the memory the
     /// host reports available.
     pub fn new(capacity: Option<u64>) -> Result<Self, DeviceError> {
-        let capacity = match capacity {
-            Some(0) => return Err(DeviceError::ZeroCapacity),
-            Some(c) => c,
-            None => host_available().map_or(DEFAULT_SIMULATED_CAPACITY, |a| {
+        let capacity = capacity.unwrap_or_else(|| {
+            host_available().map_or(DEFAULT_SIMULATED_CAPACITY, |a| {
                 a.min(DEFAULT_SIMULATED_CAPACITY)
-            }),
-        };
+            })
+        });
         Ok(CpuDevice {
-            capacity,
-            in_use: 0,
+            capacity: Capacity::new(capacity)?,
             segments: HashMap::new(),
         })
     }
@@ -50,14 +47,12 @@ impl DeviceMemory for CpuDevice {
     }
 
     fn name(&self) -> String {
-        format!("cpu (simulated, {})", format_size(self.capacity))
+        format!("cpu (simulated, {})", format_size(self.capacity.total()))
     }
 
     fn alloc_segment(&mut self, size: u64) -> Result<DevicePtr, DeviceError> {
+        self.capacity.check_room(size)?;
         let oom = DeviceError::OutOfMemory { size };
-        if size == 0 || size > self.capacity - self.in_use {
-            return Err(oom);
-        }
         let layout = usize::try_from(size)
             .ok()
             .and_then(|s| Layout::from_size_align(s, SEGMENT_ALIGN).ok())
@@ -67,7 +62,7 @@ impl DeviceMemory for CpuDevice {
         if ptr.is_null() {
             return Err(oom);
         }
-        self.in_use += size;
+        self.capacity.take(size);
         self.segments.insert(ptr as u64, layout);
         Ok(DevicePtr(ptr as u64))
     }
@@ -83,15 +78,12 @@ impl DeviceMemory for CpuDevice {
         // SAFETY: ptr was returned by `alloc` with this layout and is removed from the table,
         // so it is freed exactly once.
         unsafe { dealloc(ptr.0 as *mut u8, layout) };
-        self.in_use -= size;
+        self.capacity.give_back(size);
         Ok(())
     }
 
     fn mem_info(&self) -> Result<MemInfo, DeviceError> {
-        Ok(MemInfo {
-            total: self.capacity,
-            free: self.capacity - self.in_use,
-        })
+        Ok(self.capacity.mem_info())
     }
 
     fn host_address(&self, ptr: DevicePtr) -> Option<*mut u8> {

@@ -1,3 +1,4 @@
+use super::capacity::Capacity;
 use super::{Backend, DeviceError, DeviceMemory, DevicePtr, MemInfo};
 use crate::alloc::format_size;
 
@@ -5,8 +6,7 @@ use crate::alloc::format_size;
 /// address space, so a program "allocating" 80 GiB costs nothing.
 #[derive(Debug)]
 pub struct MetaDevice {
-    capacity: u64,
-    in_use: u64,
+    capacity: Capacity,
     next: u64,
 }
 
@@ -16,12 +16,8 @@ const META_BASE: u64 = 0x7f00_0000_0000;
 impl MetaDevice {
     /// A meta device of `capacity` bytes.
     pub fn new(capacity: u64) -> Result<Self, DeviceError> {
-        if capacity == 0 {
-            return Err(DeviceError::ZeroCapacity);
-        }
         Ok(MetaDevice {
-            capacity,
-            in_use: 0,
+            capacity: Capacity::new(capacity)?,
             next: META_BASE,
         })
     }
@@ -33,33 +29,27 @@ impl DeviceMemory for MetaDevice {
     }
 
     fn name(&self) -> String {
-        format!("meta (simulated, {})", format_size(self.capacity))
+        format!("meta (simulated, {})", format_size(self.capacity.total()))
     }
 
     fn alloc_segment(&mut self, size: u64) -> Result<DevicePtr, DeviceError> {
-        let oom = DeviceError::OutOfMemory { size };
-        if size > self.capacity - self.in_use {
-            return Err(oom);
-        }
+        self.capacity.check_room(size)?;
         // Addresses are never reused: a fresh range per segment keeps a stale pointer from
         // silently aliasing a new segment. 2 MiB alignment, like the driver's.
         let ptr = self.next;
         self.next = ptr
             .checked_add(size.div_ceil(2 << 20) * (2 << 20))
-            .ok_or(oom)?;
-        self.in_use += size;
+            .ok_or(DeviceError::OutOfMemory { size })?;
+        self.capacity.take(size);
         Ok(DevicePtr(ptr))
     }
 
     fn free_segment(&mut self, _ptr: DevicePtr, size: u64) -> Result<(), DeviceError> {
-        self.in_use -= size;
+        self.capacity.give_back(size);
         Ok(())
     }
 
     fn mem_info(&self) -> Result<MemInfo, DeviceError> {
-        Ok(MemInfo {
-            total: self.capacity,
-            free: self.capacity - self.in_use,
-        })
+        Ok(self.capacity.mem_info())
     }
 }

@@ -6,6 +6,7 @@
 //! touched). The allocator never knows which one it talks to, which is what makes the allocator
 //! traces of the three backends identical for the same program.
 
+mod capacity;
 mod cpu;
 mod cuda;
 mod fault;

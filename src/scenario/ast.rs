@@ -328,6 +328,17 @@ pub enum UnaryOp {
     Not,
 }
 
+impl UnaryOp {
+    /// The operator as written in Python (`not` without its following space).
+    pub fn symbol(self) -> &'static str {
+        match self {
+            UnaryOp::Neg => "-",
+            UnaryOp::Pos => "+",
+            UnaryOp::Not => "not",
+        }
+    }
+}
+
 /// Comparison operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CmpOp {

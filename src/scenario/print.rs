@@ -384,12 +384,14 @@ fn bare_expr_to(out: &mut String, expr: &Expr) {
             expr_to(out, right, precedence + 1);
         }
         ExprKind::UnaryOp { op, operand } => {
-            let (symbol, min) = match op {
-                UnaryOp::Neg => ("-", UNARY),
-                UnaryOp::Pos => ("+", UNARY),
-                UnaryOp::Not => ("not ", NOT),
+            out.push_str(op.symbol());
+            let min = match op {
+                UnaryOp::Neg | UnaryOp::Pos => UNARY,
+                UnaryOp::Not => {
+                    out.push(' ');
+                    NOT
+                }
             };
-            out.push_str(symbol);
             expr_to(out, operand, min);
         }
         ExprKind::Compare {

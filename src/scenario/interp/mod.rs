@@ -853,7 +853,7 @@ impl Interp<'_> {
                 span,
                 format!(
                     "TypeError: bad operand type for unary {}: '{}'",
-                    unary_symbol(op),
+                    op.symbol(),
                     v.type_name()
                 ),
             )),
@@ -962,14 +962,6 @@ impl Interp<'_> {
 /// A runtime error as Python shows it: PyTorch raises RuntimeError for all of these.
 fn python_message(e: &TensorError) -> String {
     format!("RuntimeError: {e}")
-}
-
-fn unary_symbol(op: UnaryOp) -> &'static str {
-    match op {
-        UnaryOp::Neg => "-",
-        UnaryOp::Pos => "+",
-        UnaryOp::Not => "not",
-    }
 }
 
 /// A Python number (bools are ints), for arithmetic.
