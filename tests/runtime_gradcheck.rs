@@ -457,6 +457,108 @@ case!(
     |x: &[Vec<f64>]| log_softmax_rows(&x[0], 3, 5)
 );
 
+case!(
+    exp,
+    [([3, 4], true)],
+    |t: &[Tensor]| t[0].exp(),
+    |x: &[Vec<f64>]| x[0].iter().map(|v| v.exp()).collect()
+);
+case!(
+    log,
+    [([3, 4], true)],
+    |t: &[Tensor]| t[0].log(),
+    |x: &[Vec<f64>]| x[0].iter().map(|v| v.ln()).collect(),
+    positive
+);
+case!(
+    sqrt,
+    [([3, 4], true)],
+    |t: &[Tensor]| t[0].sqrt(),
+    |x: &[Vec<f64>]| x[0].iter().map(|v| v.sqrt()).collect(),
+    positive
+);
+case!(
+    tanh,
+    [([3, 4], true)],
+    |t: &[Tensor]| t[0].tanh(),
+    |x: &[Vec<f64>]| x[0].iter().map(|v| v.tanh()).collect()
+);
+case!(
+    sigmoid,
+    [([3, 4], true)],
+    |t: &[Tensor]| t[0].sigmoid(),
+    |x: &[Vec<f64>]| x[0].iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect()
+);
+case!(
+    abs,
+    [([3, 4], true)],
+    |t: &[Tensor]| t[0].abs(),
+    |x: &[Vec<f64>]| x[0].iter().map(|v| v.abs()).collect(),
+    away_from_zero
+);
+case!(
+    gelu,
+    [([3, 4], true)],
+    |t: &[Tensor]| t[0].gelu(),
+    |x: &[Vec<f64>]| x[0]
+        .iter()
+        .map(|v| 0.5 * v * (1.0 + libm::erf(v / std::f64::consts::SQRT_2)))
+        .collect()
+);
+case!(
+    silu,
+    [([3, 4], true)],
+    |t: &[Tensor]| t[0].silu(),
+    |x: &[Vec<f64>]| x[0].iter().map(|v| v / (1.0 + (-v).exp())).collect()
+);
+case!(
+    transpose_then_scale,
+    [([3, 4], true)],
+    |t: &[Tensor]| t[0].transpose(0, -1)?.mul_scalar(2.0),
+    |x: &[Vec<f64>]| transpose(&x[0], 3, 4).iter().map(|v| 2.0 * v).collect()
+);
+case!(
+    permute_3d,
+    [([2, 3, 4], true)],
+    |t: &[Tensor]| t[0].permute(&[2, 0, 1])?.contiguous(),
+    |x: &[Vec<f64>]| {
+        // out[k][i][j] = x[i][j][k]
+        let mut out = vec![0.0; 24];
+        for i in 0..2 {
+            for j in 0..3 {
+                for k in 0..4 {
+                    out[(k * 2 + i) * 3 + j] = x[0][(i * 3 + j) * 4 + k];
+                }
+            }
+        }
+        out
+    }
+);
+case!(
+    squeeze_then_exp,
+    [([3, 1, 4], true)],
+    |t: &[Tensor]| t[0].squeeze(Some(1))?.exp(),
+    |x: &[Vec<f64>]| x[0].iter().map(|v| v.exp()).collect()
+);
+case!(
+    softmax_rows,
+    [([3, 5], true)],
+    |t: &[Tensor]| t[0].softmax(-1),
+    |x: &[Vec<f64>]| log_softmax_rows(&x[0], 3, 5)
+        .iter()
+        .map(|v| v.exp())
+        .collect()
+);
+case!(
+    softmax_over_first_dim,
+    [([3, 5], true)],
+    |t: &[Tensor]| t[0].softmax(0),
+    |x: &[Vec<f64>]| {
+        let t = log_softmax_rows(&transpose(&x[0], 3, 5), 5, 3);
+        transpose(&t, 5, 3).iter().map(|v| v.exp()).collect()
+    }
+);
+
 fn cross_entropy_case(reduction: Reduction) {
     let targets = [2i64, 0, 4];
     check(Case {

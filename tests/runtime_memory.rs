@@ -601,3 +601,92 @@ fn view_allocates_nothing_and_reshape_copies_only_when_it_must() {
     v.sum().unwrap().backward(None, false).unwrap();
     assert_eq!(x.grad().unwrap().shape(), &[64, 32]);
 }
+
+type UnaryFn = fn(&Tensor) -> leakharness::tensor::Result<Tensor>;
+
+/// Element-wise functions: the output is the one allocation; the node keeps `self` or
+/// `result` as derivatives.yaml's formula reads it (docs/autograd.md); backward allocates the
+/// input's gradient plus the temporaries its formula makes (`2 * result` for sqrt,
+/// `self.sgn()` for abs).
+#[test]
+fn pointwise_nodes_keep_what_derivatives_yaml_reads() {
+    let cases: [(UnaryFn, &str, &str, u64); 9] = [
+        (Tensor::exp, "ExpBackward0", "result", 0),
+        (Tensor::log, "LogBackward0", "self", 0),
+        (Tensor::sqrt, "SqrtBackward0", "result", 1),
+        (Tensor::tanh, "TanhBackward0", "result", 0),
+        (Tensor::sigmoid, "SigmoidBackward0", "result", 0),
+        (Tensor::abs, "AbsBackward0", "self", 1),
+        (Tensor::gelu, "GeluBackward0", "self", 0),
+        (Tensor::silu, "SiluBackward0", "self", 0),
+        (|t| t.softmax(1), "SoftmaxBackward0", "result", 0),
+    ];
+    for backend in [Backend::Cpu, Backend::Meta] {
+        for (f, node, saved, temporaries) in cases {
+            let rt = rt(backend);
+            // 32×10 f32: 1,280 bytes, 1,536 rounded.
+            let x = rt
+                .randn(&[32, 10], Device::Cuda)
+                .unwrap()
+                .requires_grad_(true)
+                .unwrap();
+            let y = f(&x).unwrap();
+            assert_eq!(rt.memory_allocated(), 2 * 1536, "{node}: one output");
+            let g = y.grad_fn().unwrap();
+            assert_eq!(g.name(), node);
+            let names: Vec<&str> = g.saved_tensors().iter().map(|s| s.name).collect();
+            assert_eq!(names, [saved], "{node}");
+            let s = y.sum().unwrap();
+            drop((y, g));
+            let kept = if saved == "result" { 1536 } else { 0 };
+            assert_eq!(rt.memory_allocated(), 1536 + kept + 512, "{node}: kept");
+            rt.allocator_mut().reset_peak_memory_stats();
+            s.backward(None, false).unwrap();
+            // x, what the node kept, the loss, the seed gradient, the temporaries and x.grad.
+            let peak = 1536 + kept + 512 + 512 + 1536 * temporaries + 1536;
+            assert_eq!(rt.allocator().max_memory_allocated(), peak, "{node}: peak");
+            assert_eq!(rt.memory_allocated(), 1536 + 512 + 1536, "{node}: after");
+        }
+    }
+}
+
+/// transpose, permute, squeeze and contiguous-when-contiguous are views: no allocation, nodes
+/// that save nothing; contiguous of a permuted tensor copies (CloneBackward0).
+#[test]
+fn shape_ops_are_views_that_save_nothing() {
+    for backend in [Backend::Cpu, Backend::Meta] {
+        let rt = rt(backend);
+        let x = rt
+            .randn(&[2, 1, 3, 4], Device::Cuda)
+            .unwrap()
+            .requires_grad_(true)
+            .unwrap(); // 96 bytes, 512 rounded
+        let t = x.transpose(0, 2).unwrap();
+        let p = x.permute(&[3, 2, 1, 0]).unwrap();
+        let q = x.squeeze(None).unwrap();
+        let q1 = x.squeeze(Some(1)).unwrap();
+        let c = x.contiguous().unwrap();
+        assert!(c.is_same(&x));
+        assert_eq!(rt.memory_allocated(), 512);
+        assert_eq!(t.shape(), &[3, 1, 2, 4]);
+        assert_eq!(p.shape(), &[4, 3, 1, 2]);
+        assert_eq!(q.shape(), &[2, 3, 4]);
+        for (v, node) in [
+            (&t, "TransposeBackward0"),
+            (&p, "PermuteBackward0"),
+            (&q, "SqueezeBackward0"),
+            (&q1, "SqueezeBackward1"),
+        ] {
+            assert!(v.shares_storage(&x));
+            let g = v.grad_fn().unwrap();
+            assert_eq!(g.name(), node);
+            assert!(g.saved_tensors().is_empty());
+        }
+        let copied = p.contiguous().unwrap();
+        assert_eq!(copied.grad_fn().unwrap().name(), "CloneBackward0");
+        assert_eq!(rt.memory_allocated(), 1024);
+        let loss = copied.sum().unwrap().add(&q.sum().unwrap()).unwrap();
+        loss.backward(None, false).unwrap();
+        assert_eq!(x.grad().unwrap().shape(), x.shape());
+    }
+}

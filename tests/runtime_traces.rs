@@ -30,7 +30,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (0..SHAPES.len(), any::<bool>()).prop_map(|(shape, grad)| Op::New { shape, grad }),
         4 => (0u8..4, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Binary { kind, a, b }),
-        4 => (0u8..15, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
+        4 => (0u8..26, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
         2 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Matmul { a, b }),
         2 => (0u8..4, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Loss { kind, a, b }),
         2 => (any::<usize>(), any::<bool>()).prop_map(|(a, retain)| Op::Backward { a, retain }),
@@ -112,6 +112,19 @@ fn run(backend: Backend, ops: &[Op]) -> Outcome {
                                 .and_then(|h| h.add_scalar(1.0))
                                 .and_then(|h| h.cuda()),
                             11 => a.add_scalar_(1.0),
+                            12 => a.exp(),
+                            13 => a.log(),
+                            14 => a.sqrt(),
+                            15 => a.tanh(),
+                            16 => a.sigmoid(),
+                            17 => a.abs(),
+                            18 => a.gelu(),
+                            19 => a.silu(),
+                            20 => a.transpose(0, -1),
+                            21 => a.permute(&(0..a.dim() as isize).rev().collect::<Vec<_>>()),
+                            22 => a.squeeze(None),
+                            23 => a.softmax(-1),
+                            24 => a.t().and_then(|t| t.contiguous()),
                             _ => a.argmax(0, false),
                         }
                         .map_err(|e| e.to_string())?,

@@ -4,7 +4,7 @@
 //! inputs that need one.
 
 use super::Node;
-use crate::tensor::{DType, Device, Reduction, Result, Tensor};
+use crate::tensor::{DType, Device, Keeps, Pointwise, Reduction, Result, Tensor};
 
 /// A node's backward function and the non-tensor values it keeps (scalars, sizes, strides).
 #[derive(Debug, Clone)]
@@ -44,6 +44,18 @@ pub(crate) enum Formula {
         mat2_strides: [usize; 2],
     },
     T,
+    Transpose {
+        dim0: usize,
+        dim1: usize,
+    },
+    Permute {
+        dims: Vec<usize>,
+    },
+    Squeeze {
+        self_sizes: Vec<usize>,
+        /// `squeeze()` of every dimension (SqueezeBackward0) rather than one (SqueezeBackward1).
+        all: bool,
+    },
     Expand {
         self_sizes: Vec<usize>,
     },
@@ -57,6 +69,8 @@ pub(crate) enum Formula {
         self_sizes: Vec<usize>,
     },
     Relu,
+    /// A differentiable element-wise function declared in `src/tensor/pointwise.rs`.
+    Pointwise(Pointwise),
     Sum {
         self_sizes: Vec<usize>,
     },
@@ -86,6 +100,9 @@ pub(crate) enum Formula {
         reduction: Reduction,
     },
     LogSoftmax {
+        dim: usize,
+    },
+    Softmax {
         dim: usize,
     },
     NllLoss {
@@ -122,11 +139,16 @@ impl Formula {
             Formula::Mm { .. } => "MmBackward0",
             Formula::Addmm { .. } => "AddmmBackward0",
             Formula::T => "TBackward0",
+            Formula::Transpose { .. } => "TransposeBackward0",
+            Formula::Permute { .. } => "PermuteBackward0",
+            Formula::Squeeze { all: true, .. } => "SqueezeBackward0",
+            Formula::Squeeze { all: false, .. } => "SqueezeBackward1",
             Formula::Expand { .. } => "ExpandBackward0",
             Formula::Unsqueeze { .. } => "UnsqueezeBackward0",
             Formula::View { .. } => "ViewBackward0",
             Formula::UnsafeView { .. } => "UnsafeViewBackward0",
             Formula::Relu => "ReluBackward0",
+            Formula::Pointwise(f) => f.node_name(),
             Formula::Sum { .. } => "SumBackward0",
             Formula::SumDim { .. } => "SumBackward1",
             Formula::Mean { .. } => "MeanBackward0",
@@ -137,6 +159,7 @@ impl Formula {
             Formula::Fill => "FillBackward0",
             Formula::MseLoss { .. } => "MseLossBackward0",
             Formula::LogSoftmax { .. } => "LogSoftmaxBackward0",
+            Formula::Softmax { .. } => "SoftmaxBackward0",
             Formula::NllLoss { .. } => "NllLossBackward0",
         }
     }
@@ -261,6 +284,22 @@ impl Formula {
                 }
             }
             Formula::T => out[0] = Some(grad.t()?),
+            Formula::Transpose { dim0, dim1 } => {
+                out[0] = Some(grad.transpose(*dim0 as isize, *dim1 as isize)?)
+            }
+            Formula::Permute { dims } => {
+                // permute_backwards: the inverse permutation.
+                let mut inverse = vec![0isize; dims.len()];
+                for (i, &d) in dims.iter().enumerate() {
+                    inverse[d] = i as isize;
+                }
+                out[0] = Some(grad.permute(&inverse)?);
+            }
+            Formula::Squeeze { self_sizes, .. } => {
+                // unsqueeze_to: a view of the gradient with the input's sizes.
+                let sizes: Vec<isize> = self_sizes.iter().map(|&d| d as isize).collect();
+                out[0] = Some(grad.reshape(&sizes)?);
+            }
             Formula::Expand { self_sizes } => out[0] = Some(grad.sum_to(self_sizes)?),
             Formula::Unsqueeze { dim } => out[0] = Some(grad.squeeze_dim(*dim)),
             Formula::View { self_sizes } | Formula::UnsafeView { self_sizes } => {
@@ -270,6 +309,13 @@ impl Formula {
             Formula::Relu => {
                 let result = node.unpack("result")?;
                 out[0] = Some(grad.threshold_backward(&result, 0.0)?);
+            }
+            Formula::Pointwise(f) => {
+                let saved = node.unpack(match f.keeps() {
+                    Keeps::Input => "self",
+                    Keeps::Result => "result",
+                })?;
+                out[0] = Some(f.backward(grad, &saved)?);
             }
             Formula::Sum { self_sizes } => out[0] = Some(grad.expand(self_sizes)?),
             Formula::SumDim {
@@ -311,6 +357,10 @@ impl Formula {
             Formula::LogSoftmax { dim } => {
                 let result = node.unpack("result")?;
                 out[0] = Some(crate::tensor::log_softmax_backward(grad, &result, *dim)?);
+            }
+            Formula::Softmax { dim } => {
+                let result = node.unpack("result")?;
+                out[0] = Some(crate::tensor::softmax_backward(grad, &result, *dim)?);
             }
             Formula::NllLoss {
                 reduction,

@@ -4,33 +4,12 @@
 //! operation through the caching allocator exactly as on cpu and meta, which keeps the three
 //! backends' allocator traces identical.
 //!
-//! Operation codes mirror the `#define`s of kernels/*.cu.
+//! Operation codes are the enums of [`crate::device::kernels`], from which the kernels'
+//! `#define`s are generated.
 
 use super::{DType, Result, Scalar, Tensor, TensorError};
+use crate::device::kernels::{BinaryCode, TernaryCode, UnaryCode};
 use crate::device::{Arg, BlasMatrix, DTypeCode, Gpu, Grid, Operand, MAX_DIMS};
-
-/// `OP_SQUARED_DIFF` of kernels/elementwise.cu.
-pub(crate) const SQUARED_DIFF: i32 = 10;
-/// `OP_THRESHOLD_BACKWARD`.
-pub(crate) const THRESHOLD_BACKWARD: i32 = 11;
-/// `OP_LERP`.
-pub(crate) const LERP: i32 = 12;
-
-/// Unary operations of `ew_unary_f32`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum UnaryOp {
-    Pow(f32),
-    Sqrt,
-    Relu,
-}
-
-/// Ternary operations of `ew_ternary_f32`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TernaryOp {
-    AddcMul = 0,
-    AddcDiv = 1,
-    MseBackward = 2,
-}
 
 fn code(dtype: DType) -> DTypeCode {
     match dtype {
@@ -130,7 +109,7 @@ pub(crate) fn binary(
     a: &Tensor,
     b: &Tensor,
     compute: DType,
-    (op, alpha): (i32, f64),
+    (op, alpha): (BinaryCode, f64),
 ) -> Result<()> {
     let b = b.operand()?;
     binary_with(gpu, out, a, b, compute, (op, alpha))
@@ -143,8 +122,9 @@ pub(crate) fn binary_with(
     a: &Tensor,
     b: Operand,
     compute: DType,
-    (op, alpha): (i32, f64),
+    (op, alpha): (BinaryCode, f64),
 ) -> Result<()> {
+    let op = op.code();
     let grid = Grid::Elements(out.numel() as u64);
     let (o, a) = (out.operand()?, a.operand()?);
     if compute == DType::F32 {
@@ -185,17 +165,12 @@ pub(crate) fn scalar_operand(s: Scalar, compute: DType) -> Operand {
     }
 }
 
-/// `out = op(a)` element-wise, through f32.
-pub(crate) fn unary(gpu: &Gpu, out: &Tensor, a: &Tensor, op: UnaryOp) -> Result<()> {
-    let (code, p) = match op {
-        UnaryOp::Pow(p) => (0, p),
-        UnaryOp::Sqrt => (1, 0.0),
-        UnaryOp::Relu => (2, 0.0),
-    };
+/// `out = op(a; p)` element-wise, through f32.
+pub(crate) fn unary(gpu: &Gpu, out: &Tensor, a: &Tensor, (op, p): (UnaryCode, f32)) -> Result<()> {
     let args = [
         Arg::Op(out.operand()?),
         Arg::Op(a.operand()?),
-        Arg::I32(code),
+        Arg::I32(op.code()),
         Arg::F32(p),
         Arg::I64(n(out)),
     ];
@@ -208,7 +183,7 @@ pub(crate) fn ternary(
     gpu: &Gpu,
     out: &Tensor,
     [a, b, c]: [&Tensor; 3],
-    op: TernaryOp,
+    op: TernaryCode,
     v: f64,
 ) -> Result<()> {
     let args = [
@@ -216,7 +191,7 @@ pub(crate) fn ternary(
         Arg::Op(a.operand()?),
         Arg::Op(b.operand()?),
         Arg::Op(c.operand()?),
-        Arg::I32(op as i32),
+        Arg::I32(op.code()),
         Arg::F32(v as f32),
         Arg::I64(n(out)),
     ];
@@ -406,6 +381,31 @@ pub(crate) fn log_softmax(
             )?;
         }
     }
+    Ok(())
+}
+
+/// `_softmax_backward_data` into the contiguous `out`, along a dimension split as (outer,
+/// size, inner).
+pub(crate) fn softmax_backward(
+    gpu: &Gpu,
+    out: &Tensor,
+    grad: &Tensor,
+    result: &Tensor,
+    (outer, size, inner): (usize, usize, usize),
+) -> Result<()> {
+    let args = [
+        Arg::Op(out.operand()?),
+        Arg::Op(grad.operand()?),
+        Arg::Op(result.operand()?),
+        Arg::I64(outer as i64),
+        Arg::I64(size as i64),
+        Arg::I64(inner as i64),
+    ];
+    gpu.launch(
+        "softmax_backward",
+        Grid::Elements((outer * inner) as u64),
+        &args,
+    )?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@ use super::gpu;
 use super::ops::{broadcast_shapes, wrap_dim};
 use super::{format_shape, DType, Result, Tensor, TensorError};
 use crate::autograd::{Formula, NodeBuilder};
+use crate::device::kernels::UnaryCode;
 
 /// How a loss reduces over elements (`reduction=` in PyTorch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -55,7 +56,14 @@ impl Tensor {
         let device = super::ops::common_device(self, target)?;
         let out = Tensor::empty_on(self.runtime(), self.shape(), DType::F32, device)?;
         if let Some(g) = out.gpu() {
-            gpu::binary(g, &out, self, target, DType::F32, (gpu::SQUARED_DIFF, 1.0))?;
+            gpu::binary(
+                g,
+                &out,
+                self,
+                target,
+                DType::F32,
+                (crate::device::kernels::BinaryCode::SquaredDiff, 1.0),
+            )?;
         } else if let (Some(x), Some(y)) = (self.read_f32(), target.read_f32()) {
             out.write_f32(
                 &x.iter()
@@ -119,6 +127,26 @@ impl Tensor {
         if let Some(mut b) = NodeBuilder::new(&[self]) {
             b.save_output("result");
             b.finish(Formula::LogSoftmax { dim: d }, &out);
+        }
+        Ok(out)
+    }
+
+    /// `F.softmax(self, dim)`: one output, computed as `exp(log_softmax)` in place so that the
+    /// host and the GPU round alike. SoftmaxBackward0 saves the result.
+    pub fn softmax(&self, dim: isize) -> Result<Tensor> {
+        let d = wrap_dim(dim, self.dim())?;
+        let out = {
+            let _no_grad = self.runtime().no_grad();
+            self.log_softmax(dim)?
+        };
+        if let Some(g) = out.gpu() {
+            gpu::unary(g, &out, &out, (UnaryCode::Exp, 0.0))?;
+        } else if let Some(y) = out.read_f32() {
+            out.write_f32(&y.into_iter().map(f32::exp).collect::<Vec<_>>());
+        }
+        if let Some(mut b) = NodeBuilder::new(&[self]) {
+            b.save_output("result");
+            b.finish(Formula::Softmax { dim: d }, &out);
         }
         Ok(out)
     }
@@ -231,7 +259,12 @@ fn reduction_code(reduction: Reduction) -> i32 {
     }
 }
 
+/// (outer, size, inner) around dimension `d`; a 0-dim tensor is one row of one element, as
+/// PyTorch's softmax kernels treat it.
 fn split_at_dim(shape: &[usize], d: usize) -> (usize, usize, usize) {
+    if shape.is_empty() {
+        return (1, 1, 1);
+    }
     (
         shape[..d].iter().product(),
         shape[d],
@@ -264,7 +297,7 @@ pub(crate) fn mse_loss_backward(
                 format_shape(input.shape())
             )));
         };
-        let op = gpu::TernaryOp::MseBackward;
+        let op = crate::device::kernels::TernaryCode::MseBackward;
         gpu::ternary(gpu, &out, [&g, input, target], op, norm as f64)?;
         return Ok(out);
     }
@@ -306,6 +339,29 @@ pub(crate) fn log_softmax_backward(grad: &Tensor, result: &Tensor, dim: usize) -
                 let s: f32 = (0..size).map(|k| g[at(k)]).sum();
                 for k in 0..size {
                     v[at(k)] = g[at(k)] - r[at(k)].exp() * s;
+                }
+            }
+        }
+        out.write_f32(&v);
+    }
+    Ok(out)
+}
+
+/// `_softmax_backward_data`: `result * (grad - (grad * result).sum(dim, keepdim))`, one
+/// allocation.
+pub(crate) fn softmax_backward(grad: &Tensor, result: &Tensor, dim: usize) -> Result<Tensor> {
+    let out = Tensor::empty_on(grad.runtime(), grad.shape(), DType::F32, grad.device())?;
+    let (outer, size, inner) = split_at_dim(grad.shape(), dim);
+    if let Some(gpu) = out.gpu() {
+        gpu::softmax_backward(gpu, &out, grad, result, (outer, size, inner))?;
+    } else if let (Some(g), Some(r)) = (grad.read_f32(), result.read_f32()) {
+        let mut v = vec![0f32; g.len()];
+        for o in 0..outer {
+            for i in 0..inner {
+                let at = |k: usize| (o * size + k) * inner + i;
+                let s: f32 = (0..size).map(|k| g[at(k)] * r[at(k)]).sum();
+                for k in 0..size {
+                    v[at(k)] = r[at(k)] * (g[at(k)] - s);
                 }
             }
         }

@@ -26,6 +26,7 @@ mod factory;
 mod gpu;
 mod loss;
 mod ops;
+mod pointwise;
 mod storage;
 
 use std::cell::{Cell, RefCell};
@@ -34,7 +35,10 @@ use std::rc::{Rc, Weak};
 
 pub use error::{Result, TensorError};
 pub use loss::Reduction;
-pub(crate) use loss::{log_softmax_backward, mse_loss_backward, nll_loss_backward};
+pub(crate) use loss::{
+    log_softmax_backward, mse_loss_backward, nll_loss_backward, softmax_backward,
+};
+pub(crate) use pointwise::{Keeps, Pointwise};
 
 use crate::alloc::{BlockId, Purpose};
 use crate::autograd::{self, Node};

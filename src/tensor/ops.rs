@@ -3,10 +3,12 @@
 //! on the host for the cpu backend and host tensors) and only allocates on meta, then records the autograd node PyTorch records, saving the tensors
 //! PyTorch saves.
 
-use super::gpu::{self, TernaryOp, UnaryOp};
+use super::gpu;
+use super::pointwise::Pointwise;
 use super::{contiguous_strides, format_shape, DType, Device, Result, Scalar, Tensor, TensorError};
 use crate::alloc::Purpose;
 use crate::autograd::{self, Formula, NodeBuilder};
+use crate::device::kernels::{BinaryCode, TernaryCode, UnaryCode};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Bin {
@@ -20,23 +22,31 @@ enum Bin {
     Le,
     Gt,
     Ge,
+    /// The backward of a [`Pointwise`] function: `a` the gradient, `b` what the node saved.
+    Backward(BinaryCode),
 }
 
 impl Bin {
     /// The operation code and alpha of `ew_binary_*` in kernels/elementwise.cu.
-    fn gpu_code(self) -> (i32, f64) {
+    fn gpu_code(self) -> (BinaryCode, f64) {
         match self {
-            Bin::Add(alpha) => (0, alpha),
-            Bin::Sub(alpha) => (1, alpha),
-            Bin::Mul => (2, 1.0),
-            Bin::Div => (3, 1.0),
-            Bin::Eq => (4, 1.0),
-            Bin::Ne => (5, 1.0),
-            Bin::Lt => (6, 1.0),
-            Bin::Le => (7, 1.0),
-            Bin::Gt => (8, 1.0),
-            Bin::Ge => (9, 1.0),
+            Bin::Add(alpha) => (BinaryCode::Add, alpha),
+            Bin::Sub(alpha) => (BinaryCode::Sub, alpha),
+            Bin::Mul => (BinaryCode::Mul, 1.0),
+            Bin::Div => (BinaryCode::Div, 1.0),
+            Bin::Eq => (BinaryCode::Eq, 1.0),
+            Bin::Ne => (BinaryCode::Ne, 1.0),
+            Bin::Lt => (BinaryCode::Lt, 1.0),
+            Bin::Le => (BinaryCode::Le, 1.0),
+            Bin::Gt => (BinaryCode::Gt, 1.0),
+            Bin::Ge => (BinaryCode::Ge, 1.0),
+            Bin::Backward(code) => (code, 1.0),
         }
+    }
+
+    /// Whether the operation computes in f32 whatever its operands' types.
+    fn is_float_only(self) -> bool {
+        matches!(self, Bin::Div | Bin::Backward(_))
     }
 
     fn is_comparison(self) -> bool {
@@ -59,6 +69,7 @@ impl Bin {
             Bin::Le => t(a <= b),
             Bin::Gt => t(a > b),
             Bin::Ge => t(a >= b),
+            Bin::Backward(code) => Pointwise::host_backward(code, a, b),
         }
     }
 
@@ -67,7 +78,7 @@ impl Bin {
             Bin::Add(alpha) => a.wrapping_add((alpha as i64).wrapping_mul(b)),
             Bin::Sub(alpha) => a.wrapping_sub((alpha as i64).wrapping_mul(b)),
             Bin::Mul => a.wrapping_mul(b),
-            Bin::Div => unreachable!("true division computes in f32"),
+            Bin::Div | Bin::Backward(_) => unreachable!("{self:?} computes in f32"),
             Bin::Eq => (a == b) as i64,
             Bin::Ne => (a != b) as i64,
             Bin::Lt => (a < b) as i64,
@@ -180,20 +191,47 @@ fn matrix_strides(t: &Tensor) -> [usize; 2] {
     [t.strides()[0], t.strides()[1]]
 }
 
+/// Products at least this large (multiply-adds) use rayon's threads: below it, handing work to
+/// threads costs more than it saves.
+const PARALLEL_GEMM_FLOPS: usize = 1 << 20;
+
+/// `a (n×k) · b (k×m)`, both row-major, through the `gemm` crate.
 fn matmul_f32(a: &[f32], b: &[f32], n: usize, k: usize, m: usize) -> Vec<f32> {
     let mut out = vec![0.0f32; n * m];
-    for i in 0..n {
-        let row = &mut out[i * m..(i + 1) * m];
-        for p in 0..k {
-            let x = a[i * k + p];
-            if x == 0.0 {
-                continue;
-            }
-            let brow = &b[p * m..(p + 1) * m];
-            for (o, &y) in row.iter_mut().zip(brow) {
-                *o += x * y;
-            }
-        }
+    if out.is_empty() || k == 0 {
+        return out;
+    }
+    assert!(a.len() == n * k && b.len() == k * m, "matmul operand sizes");
+    let parallelism = if n * k * m >= PARALLEL_GEMM_FLOPS {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: `out` holds n×m elements, `a` n×k and `b` k×m (checked above), each row-major
+    // (column stride 1, row stride its width); `out` is a fresh buffer that aliases neither.
+    // With `read_dst` false, `out = 1.0 * a·b`.
+    unsafe {
+        gemm::gemm(
+            n,
+            m,
+            k,
+            out.as_mut_ptr(),
+            1,
+            m as isize,
+            false,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            1,
+            m as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
     }
     out
 }
@@ -301,9 +339,10 @@ impl Tensor {
     fn binary(&self, other: &Tensor, op: Bin) -> Result<Tensor> {
         let device = common_device(self, other)?;
         let shape = broadcast_shapes(self.shape(), other.shape())?;
-        let compute = match op {
-            Bin::Div => DType::F32,
-            _ => promote(self.dtype(), other.dtype()),
+        let compute = if op.is_float_only() {
+            DType::F32
+        } else {
+            promote(self.dtype(), other.dtype())
         };
         let out_dtype = if op.is_comparison() {
             DType::Bool
@@ -331,7 +370,8 @@ impl Tensor {
 
     fn scalar_result_type(&self, s: Scalar, op: Bin) -> (DType, DType) {
         let compute = match (op, self.dtype(), s) {
-            (Bin::Div, _, _) | (_, DType::F32, _) | (_, _, Scalar::Float(_)) => DType::F32,
+            (_, DType::F32, _) | (_, _, Scalar::Float(_)) => DType::F32,
+            (op, _, _) if op.is_float_only() => DType::F32,
             _ => DType::I64,
         };
         let out = if op.is_comparison() {
@@ -389,7 +429,12 @@ impl Tensor {
         self.view_raw(shape.to_vec(), strides, self.0.offset)
     }
 
-    fn unary_f32(&self, op: UnaryOp, f: impl Fn(f32) -> f32) -> Result<Tensor> {
+    /// `self op other` for a backward kernel of [`Pointwise`], broadcasting; no node.
+    pub(crate) fn binary_code(&self, other: &Tensor, code: BinaryCode) -> Result<Tensor> {
+        self.binary(other, Bin::Backward(code))
+    }
+
+    pub(crate) fn unary_f32(&self, op: (UnaryCode, f32), f: impl Fn(f32) -> f32) -> Result<Tensor> {
         let out = self.new_like(self.shape(), DType::F32, self.device())?;
         if let Some(g) = out.gpu() {
             gpu::unary(g, &out, self, op)?;
@@ -495,7 +540,7 @@ impl Tensor {
     /// `self ** exponent`; the result is float. PowBackward0 saves `self`.
     pub fn pow(&self, exponent: f64) -> Result<Tensor> {
         let e = exponent as f32;
-        let out = self.unary_f32(UnaryOp::Pow(e), |x| x.powf(e))?;
+        let out = self.unary_f32((UnaryCode::Pow, e), |x| x.powf(e))?;
         if let Some(mut b) = NodeBuilder::new(&[self]) {
             b.save("self", self);
             b.finish(Formula::Pow { exponent }, &out);
@@ -510,11 +555,6 @@ impl Tensor {
             b.finish(Formula::Neg, &out);
         }
         Ok(out)
-    }
-
-    /// `torch.sqrt` (used by optimizers, not differentiable here).
-    pub(crate) fn sqrt(&self) -> Result<Tensor> {
-        self.unary_f32(UnaryOp::Sqrt, f32::sqrt)
     }
 
     // ---- comparisons ------------------------------------------------------------------------
@@ -959,6 +999,80 @@ impl Tensor {
         self.reshape(&shape)
     }
 
+    /// `tensor.transpose(dim0, dim1)`: a view with two dimensions swapped. TransposeBackward0
+    /// saves only the two dimensions.
+    pub fn transpose(&self, dim0: isize, dim1: isize) -> Result<Tensor> {
+        let (a, b) = (wrap_dim(dim0, self.dim())?, wrap_dim(dim1, self.dim())?);
+        let mut shape = self.shape().to_vec();
+        let mut strides = self.strides().to_vec();
+        if self.dim() > 0 {
+            shape.swap(a, b);
+            strides.swap(a, b);
+        }
+        Ok(self.view_with_history(shape, strides, Formula::Transpose { dim0: a, dim1: b }))
+    }
+
+    /// `tensor.permute(dims)`: a view with the dimensions reordered. PermuteBackward0 saves
+    /// only `dims`.
+    pub fn permute(&self, dims: &[isize]) -> Result<Tensor> {
+        if dims.len() != self.dim() {
+            return Err(TensorError::Invalid(format!(
+                "permute(sparse_coo): number of dimensions in the tensor input does not match the length of the desired ordering of dimensions i.e. input.dim() = {} is not equal to len(dims) = {}",
+                self.dim(),
+                dims.len()
+            )));
+        }
+        let order = self.wrap_dims(dims)?;
+        if order.len() != self.dim() {
+            return Err(TensorError::Invalid(
+                "permute(): duplicate dims are not allowed.".into(),
+            ));
+        }
+        let shape = order.iter().map(|&d| self.shape()[d]).collect();
+        let strides = order.iter().map(|&d| self.strides()[d]).collect();
+        Ok(self.view_with_history(shape, strides, Formula::Permute { dims: order }))
+    }
+
+    /// `tensor.squeeze(dim)` (every dimension of size 1 when `dim` is `None`): a view.
+    /// SqueezeBackward0/1 keep the input's sizes.
+    pub fn squeeze(&self, dim: Option<isize>) -> Result<Tensor> {
+        let drop: Vec<bool> = match dim {
+            None => self.shape().iter().map(|&s| s == 1).collect(),
+            Some(d) => {
+                let d = wrap_dim(d, self.dim())?;
+                (0..self.dim())
+                    .map(|i| i == d && self.shape()[i] == 1)
+                    .collect()
+            }
+        };
+        let keep = |i: &usize| !drop[*i];
+        let shape = (0..self.dim())
+            .filter(keep)
+            .map(|i| self.shape()[i])
+            .collect();
+        let strides = (0..self.dim())
+            .filter(keep)
+            .map(|i| self.strides()[i])
+            .collect();
+        Ok(self.view_with_history(
+            shape,
+            strides,
+            Formula::Squeeze {
+                self_sizes: self.shape().to_vec(),
+                all: dim.is_none(),
+            },
+        ))
+    }
+
+    /// `tensor.contiguous()`: `self` when it already is, else a row-major copy (CloneBackward0,
+    /// as `clone(memory_format=contiguous)` records).
+    pub fn contiguous(&self) -> Result<Tensor> {
+        if self.is_contiguous() {
+            return Ok(self.clone());
+        }
+        self.clone_tensor()
+    }
+
     /// Removes dimension `dim` of size 1 (a view; only backward uses it).
     pub(crate) fn squeeze_dim(&self, dim: usize) -> Tensor {
         let mut shape = self.shape().to_vec();
@@ -993,7 +1107,7 @@ impl Tensor {
     pub fn relu(&self) -> Result<Tensor> {
         let out = self.new_like(self.shape(), self.dtype(), self.device())?;
         if let Some(g) = out.gpu() {
-            gpu::unary(g, &out, self, UnaryOp::Relu)?;
+            gpu::unary(g, &out, self, (UnaryCode::Relu, 0.0))?;
         } else {
             out.copy_values_from(self)?;
             if let Some(v) = out.read_f32() {
@@ -1012,7 +1126,7 @@ impl Tensor {
     pub fn relu_(&self) -> Result<Tensor> {
         let builder = self.begin_inplace(&[self])?;
         if let Some(g) = self.gpu() {
-            gpu::unary(g, self, self, UnaryOp::Relu)?;
+            gpu::unary(g, self, self, (UnaryCode::Relu, 0.0))?;
         } else if let Some(v) = self.read_f32() {
             self.write_f32(&v.into_iter().map(|x| x.max(0.0)).collect::<Vec<_>>());
         }
@@ -1029,7 +1143,7 @@ impl Tensor {
     pub(crate) fn threshold_backward(&self, result: &Tensor, threshold: f32) -> Result<Tensor> {
         let out = self.new_like(self.shape(), self.dtype(), self.device())?;
         if let Some(gpu) = out.gpu() {
-            let code = (gpu::THRESHOLD_BACKWARD, threshold as f64);
+            let code = (BinaryCode::ThresholdBackward, threshold as f64);
             gpu::binary(gpu, &out, self, result, DType::F32, code)?;
         } else if let (Some(g), Some(r)) = (self.read_f32(), result.read_f32()) {
             let v: Vec<f32> = g
@@ -1519,7 +1633,7 @@ impl Tensor {
         self.check_no_graph(&[self, end], "lerp_")?;
         same_device(self, end)?;
         if let Some(g) = self.gpu() {
-            gpu::binary(g, self, self, end, DType::F32, (gpu::LERP, weight))?;
+            gpu::binary(g, self, self, end, DType::F32, (BinaryCode::Lerp, weight))?;
         } else if let (Some(a), Some(b)) = (self.read_f32(), end.read_f32()) {
             let w = weight as f32;
             self.write_f32(
@@ -1535,12 +1649,26 @@ impl Tensor {
 
     /// `self.addcmul_(t1, t2, value)`: `self += value * t1 * t2`.
     pub(crate) fn addcmul_(&self, t1: &Tensor, t2: &Tensor, value: f64) -> Result<()> {
-        self.addc(t1, t2, value, TernaryOp::AddcMul, |a, b| a * b, "addcmul_")
+        self.addc(
+            t1,
+            t2,
+            value,
+            TernaryCode::AddcMul,
+            |a, b| a * b,
+            "addcmul_",
+        )
     }
 
     /// `self.addcdiv_(t1, t2, value)`: `self += value * t1 / t2`.
     pub(crate) fn addcdiv_(&self, t1: &Tensor, t2: &Tensor, value: f64) -> Result<()> {
-        self.addc(t1, t2, value, TernaryOp::AddcDiv, |a, b| a / b, "addcdiv_")
+        self.addc(
+            t1,
+            t2,
+            value,
+            TernaryCode::AddcDiv,
+            |a, b| a / b,
+            "addcdiv_",
+        )
     }
 
     fn addc(
@@ -1548,7 +1676,7 @@ impl Tensor {
         t1: &Tensor,
         t2: &Tensor,
         value: f64,
-        gpu_op: TernaryOp,
+        gpu_op: TernaryCode,
         f: impl Fn(f32, f32) -> f32,
         op: &str,
     ) -> Result<()> {

@@ -22,6 +22,32 @@ const NAMESPACES: [&str; 5] = [
     "torch.cuda",
 ];
 
+/// Operations of one tensor exposed both as `torch.NAME(input, ...)` and as the method
+/// `input.NAME(...)`, with the same parameters after `input` ([`tensor_op`] runs both).
+const TORCH_AND_METHOD: &[&str] = &[
+    "exp",
+    "log",
+    "sqrt",
+    "tanh",
+    "sigmoid",
+    "abs",
+    "transpose",
+    "permute",
+    "squeeze",
+    "unsqueeze",
+    "flatten",
+    "reshape",
+    "softmax",
+    "log_softmax",
+    "matmul",
+];
+
+/// Operations of one tensor in `torch.nn.functional`, run by [`tensor_op`] too.
+const FUNCTIONAL: &[&str] = &["gelu", "silu", "tanh", "sigmoid", "softmax", "log_softmax"];
+
+/// Methods only tensors have (no `torch.*` form here), also run by [`tensor_op`].
+const METHOD_ONLY: &[&str] = &["view", "contiguous"];
+
 /// Functions and classes of each namespace.
 const FUNCTIONS: [(&str, &[&str]); 5] = [
     (
@@ -94,10 +120,13 @@ pub(super) fn attribute_of_path(module: &str, attr: &str) -> Option<Value> {
             return Some(Value::DType(d));
         }
     }
+    let known = match module {
+        "torch" => TORCH_AND_METHOD.contains(&attr),
+        "torch.nn.functional" => FUNCTIONAL.contains(&attr),
+        _ => false,
+    };
     let (_, names) = FUNCTIONS.iter().find(|(m, _)| *m == module)?;
-    names
-        .contains(&attr)
-        .then(|| Value::Path(Path(joined.into())))
+    (known || names.contains(&attr)).then(|| Value::Path(Path(joined.into())))
 }
 
 /// A device named by a string (`"cuda"`, `"cuda:0"`, `"cpu"`).
@@ -436,7 +465,7 @@ pub(super) fn set_attr(obj: &Value, attr: &str, value: Value) -> Result<(), Stri
     }
 }
 
-const TENSOR_METHODS: [&str; 25] = [
+const TENSOR_METHODS: &[&str] = &[
     "backward",
     "detach",
     "item",
@@ -477,7 +506,11 @@ const OPTIMIZER_METHODS: [&str; 2] = ["step", "zero_grad"];
 /// Whether `obj.name(...)` is a method of the subset.
 pub(super) fn has_method(obj: &Value, name: &str) -> bool {
     match obj {
-        Value::Tensor(_) => TENSOR_METHODS.contains(&name),
+        Value::Tensor(_) => {
+            TENSOR_METHODS.contains(&name)
+                || TORCH_AND_METHOD.contains(&name)
+                || METHOD_ONLY.contains(&name)
+        }
         Value::Module(_) => MODULE_METHODS.contains(&name),
         Value::Optimizer(_) => OPTIMIZER_METHODS.contains(&name),
         Value::List(_) => is_list_method(name),
@@ -974,6 +1007,14 @@ pub(super) fn call_path(it: &mut Interp<'_>, path: &str, args: CallArgs, span: S
             check_rt(it, r, span)
         }
         ("torch.optim", _) => optimizer(it, name, args, span),
+        ("torch", op) if TORCH_AND_METHOD.contains(&op) => {
+            let (input, rest) = split_input(it, name, args, span)?;
+            tensor_op(it, &input, name, rest, span)
+        }
+        ("torch.nn.functional", op) if FUNCTIONAL.contains(&op) => {
+            let (input, rest) = split_input(it, name, args, span)?;
+            tensor_op(it, &input, name, rest, span)
+        }
         _ => Err(it
             .fail(span, format!("{path} is not supported in scenarios"))
             .with_help("see docs/scenarios.md for the supported torch API")),
@@ -1406,6 +1447,9 @@ fn tensor_method(
             let flag = expect_bool(it, b.get("requires_grad"), true, "requires_grad", span)?;
             t.set_requires_grad(flag).map(|()| t.clone())
         }
+        op if TORCH_AND_METHOD.contains(&op) || METHOD_ONLY.contains(&op) => {
+            return tensor_op(it, t, name, args, span)
+        }
         _ => {
             return Err(it.fail(
                 span,
@@ -1414,4 +1458,200 @@ fn tensor_method(
         }
     };
     check_rt(it, r, span)
+}
+
+/// The tensor a `torch.NAME(input, ...)` call is about, and the arguments after it.
+fn split_input(
+    it: &Interp<'_>,
+    name: &str,
+    mut args: CallArgs,
+    span: Span,
+) -> R<(Tensor, CallArgs)> {
+    let input = if args.pos.is_empty() {
+        match args.kw.iter().position(|(k, _)| k == "input") {
+            Some(i) => Some(args.kw.remove(i).1),
+            None => None,
+        }
+    } else {
+        Some(args.pos.remove(0))
+    };
+    let input = expect_tensor(
+        it,
+        input.as_ref(),
+        &format!("{name}(): argument 'input'"),
+        span,
+    )?;
+    Ok((input, args))
+}
+
+/// Integers given as `f(1, 0)` or `f((1, 0))` / `f([1, 0])`, negative ones included.
+fn ints_of(it: &Interp<'_>, values: &[Value], what: &str, span: Span) -> R<Vec<isize>> {
+    let items: Vec<Value> = match values {
+        [Value::Tuple(t)] => t.as_ref().clone(),
+        [Value::List(l)] => l.borrow().iter().map(|s| s.value.clone()).collect(),
+        many => many.to_vec(),
+    };
+    items
+        .iter()
+        .map(|v| expect_int(it, v, what, span).map(|i| i as isize))
+        .collect()
+}
+
+fn required_dim(it: &Interp<'_>, b: &Bound, name: &str, span: Span) -> R<isize> {
+    match dim_arg(it, b.get("dim"), span)? {
+        Some(d) => Ok(d),
+        None => Err(it
+            .fail(
+                span,
+                format!("{name}() without dim is not supported in scenarios"),
+            )
+            .with_help("pass dim= (PyTorch deprecates choosing it implicitly)")),
+    }
+}
+
+/// An operation of [`TORCH_AND_METHOD`], [`FUNCTIONAL`] or [`METHOD_ONLY`] on `t`, with the
+/// arguments that follow the tensor.
+fn tensor_op(it: &mut Interp<'_>, t: &Tensor, name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let r = match name {
+        "exp" | "log" | "sqrt" | "tanh" | "sigmoid" | "abs" | "gelu" | "silu" | "contiguous" => {
+            let params: &'static [&'static str] = if name == "gelu" {
+                &["approximate"]
+            } else {
+                &[]
+            };
+            let b = bind(it, &args, name, params, 0, span)?;
+            if let Some(v) = b.get("approximate") {
+                if !matches!(v, Value::Str(s) if s.as_ref() == "none") {
+                    return Err(it
+                        .fail(
+                            span,
+                            "gelu(approximate='tanh') is not supported in scenarios",
+                        )
+                        .with_help("use the default approximate='none'"));
+                }
+            }
+            match name {
+                "exp" => t.exp(),
+                "log" => t.log(),
+                "sqrt" => t.sqrt(),
+                "tanh" => t.tanh(),
+                "sigmoid" => t.sigmoid(),
+                "abs" => t.abs(),
+                "gelu" => t.gelu(),
+                "silu" => t.silu(),
+                _ => t.contiguous(),
+            }
+        }
+        "transpose" => {
+            let b = bind(it, &args, name, &["dim0", "dim1"], 2, span)?;
+            let d0 = expect_int(it, b.raw("dim0").unwrap_or(&Value::None), "dim0", span)?;
+            let d1 = expect_int(it, b.raw("dim1").unwrap_or(&Value::None), "dim1", span)?;
+            t.transpose(d0 as isize, d1 as isize)
+        }
+        "permute" | "view" | "reshape" => {
+            let what = if name == "permute" { "dims" } else { "shape" };
+            args.only_keywords(name, &[what])
+                .map_err(|m| it.fail(span, m))?;
+            let given: Vec<Value> = match args.keyword(what) {
+                Some(v) => vec![v.clone()],
+                None => args.pos.clone(),
+            };
+            let ints = ints_of(it, &given, what, span)?;
+            match name {
+                "permute" => t.permute(&ints),
+                "view" => t.view(&ints),
+                _ => t.reshape(&ints),
+            }
+        }
+        "squeeze" => {
+            let b = bind(it, &args, name, &["dim"], 0, span)?;
+            t.squeeze(dim_arg(it, b.get("dim"), span)?)
+        }
+        "unsqueeze" => {
+            let b = bind(it, &args, name, &["dim"], 1, span)?;
+            let d = expect_int(it, b.raw("dim").unwrap_or(&Value::None), "dim", span)?;
+            // unsqueeze wraps against dim() + 1: -1 appends a dimension.
+            let n = t.dim() as i64 + 1;
+            if d < -n || d >= n {
+                return Err(it.fail(span, format!("IndexError: Dimension out of range (expected to be in range of [{}, {}], but got {d})", -n, n - 1)));
+            }
+            t.unsqueeze(if d < 0 { d + n } else { d } as usize)
+        }
+        "flatten" => {
+            let b = bind(it, &args, name, &["start_dim", "end_dim"], 0, span)?;
+            let start = dim_arg(it, b.get("start_dim"), span)?.unwrap_or(0);
+            let end = match b.get("end_dim") {
+                Some(v) => expect_int(it, v, "end_dim", span)? as isize,
+                None => -1,
+            };
+            t.flatten(start, end)
+        }
+        "softmax" | "log_softmax" => {
+            let b = bind(it, &args, name, &["dim", "dtype"], 0, span)?;
+            if b.get("dtype").is_some() {
+                return Err(it.fail(
+                    span,
+                    format!("{name}(dtype=...) is not supported in scenarios"),
+                ));
+            }
+            let d = required_dim(it, &b, name, span)?;
+            if name == "softmax" {
+                t.softmax(d)
+            } else {
+                t.log_softmax(d)
+            }
+        }
+        "matmul" => {
+            let b = bind(it, &args, name, &["other"], 1, span)?;
+            let other = expect_tensor(it, b.raw("other"), "other", span)?;
+            t.matmul(&other)
+        }
+        _ => {
+            return Err(it.fail(
+                span,
+                format!("AttributeError: 'Tensor' object has no attribute '{name}'"),
+            ))
+        }
+    };
+    check_rt(it, r, span)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The surface table of docs/scenarios.md names every operation the dispatch tables hold.
+    #[test]
+    fn the_docs_list_every_operation_of_the_tables() {
+        let docs = include_str!("../../../docs/scenarios.md");
+        let surface = &docs[docs.find("## Library surface").unwrap()..];
+        for name in TORCH_AND_METHOD.iter().chain(FUNCTIONAL).chain(METHOD_ONLY) {
+            let forms = [
+                format!("`{name}"),
+                format!("`F.{name}"),
+                format!("`torch.{name}"),
+                format!(".{name}("),
+            ];
+            assert!(
+                forms.iter().any(|f| surface.contains(f.as_str())),
+                "docs/scenarios.md does not document `{name}`"
+            );
+        }
+    }
+
+    /// Validation accepts exactly the names dispatch runs.
+    #[test]
+    fn validation_knows_every_operation_of_the_tables() {
+        for name in TORCH_AND_METHOD {
+            assert!(attribute_of_path("torch", name).is_some(), "torch.{name}");
+        }
+        for name in FUNCTIONAL {
+            assert!(
+                attribute_of_path("torch.nn.functional", name).is_some(),
+                "F.{name}"
+            );
+        }
+        assert!(attribute_of_path("torch", "gelu").is_none());
+        assert!(attribute_of_path("torch.nn.functional", "permute").is_none());
+    }
 }
