@@ -182,6 +182,62 @@ fn views_copies_fills_and_in_place_ops_match() {
 }
 
 #[test]
+fn pointwise_functions_match_forward_and_backward() {
+    // The kernels use CUDA's expf/logf/tanhf/erff, the host Rust's and libm's: a few ulps apart.
+    parity("pointwise", 1e-5, |rt| {
+        let a = leaf(rt, &[6, 7])?;
+        let positive = a.abs()?.add_scalar(0.5)?;
+        let y = a
+            .exp()?
+            .add(&positive.log()?)?
+            .add(&positive.sqrt()?)?
+            .add(&a.tanh()?)?
+            .add(&a.sigmoid()?)?
+            .add(&a.gelu()?)?
+            .add(&a.silu()?)?;
+        let s = a.softmax(1)?.mul(&a)?.add(&a.softmax(0)?)?;
+        let loss = y.sum()?.add(&s.sum()?)?;
+        let g = grads(&loss, &[&a])?;
+        let mut out = vec![y.detach(), s.detach()];
+        out.extend(g);
+        Ok(out)
+    });
+}
+
+#[test]
+fn transposed_and_permuted_views_match() {
+    parity("shape views", 1e-5, |rt| {
+        let a = leaf(rt, &[2, 3, 4])?;
+        let p = a.permute(&[2, 0, 1])?;
+        let t = a.transpose(0, 2)?.contiguous()?;
+        let q = a.unsqueeze(1)?.squeeze(None)?.exp()?;
+        let c = Tensor::cat(&[a.clone(), q.clone()], 1)?;
+        let st = Tensor::stack(&[a.clone(), q.clone()], -1)?;
+        let n = a
+            .narrow(2, 1, 2)?
+            .mul(&a.select_dim(1, 0)?.unsqueeze(1)?.narrow(2, 0, 2)?)?;
+        let loss = p
+            .mul(&p)?
+            .sum()?
+            .add(&t.sum()?)?
+            .add(&c.mul(&c)?.sum()?)?
+            .add(&st.sum()?)?
+            .add(&n.sum()?)?;
+        let g = grads(&loss, &[&a])?;
+        let mut out = vec![
+            p.detach().contiguous()?,
+            t.detach(),
+            q.detach(),
+            c.detach(),
+            st.detach(),
+            n.detach(),
+        ];
+        out.extend(g);
+        Ok(out)
+    });
+}
+
+#[test]
 fn reductions_match_forward_and_backward() {
     parity("reductions", 1e-5, |rt| {
         let a = leaf(rt, &[3, 4, 5])?;

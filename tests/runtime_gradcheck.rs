@@ -559,6 +559,54 @@ case!(
     }
 );
 
+case!(
+    cat_along_rows_and_columns,
+    [([2, 3], true), ([1, 3], false), ([3, 3], true)],
+    |t: &[Tensor]| {
+        let rows = Tensor::cat(&[t[0].clone(), t[1].clone(), t[2].clone()], 0)?;
+        Tensor::cat(&[rows.clone(), rows.exp()?], -1)
+    },
+    |x: &[Vec<f64>]| {
+        let rows: Vec<f64> = x.concat();
+        let mut out = Vec::new();
+        for r in rows.chunks(3) {
+            out.extend_from_slice(r);
+            out.extend(r.iter().map(|v| v.exp()));
+        }
+        out
+    }
+);
+case!(
+    stack_in_the_middle,
+    [([2, 3], true), ([2, 3], true)],
+    |t: &[Tensor]| Tensor::stack(&[t[0].clone(), t[1].mul(&t[1])?], 1),
+    |x: &[Vec<f64>]| {
+        // out[i][k][j]: k = 0 from the first input, 1 from the second squared.
+        let mut out = Vec::new();
+        for i in 0..2 {
+            out.extend_from_slice(&x[0][i * 3..i * 3 + 3]);
+            out.extend(x[1][i * 3..i * 3 + 3].iter().map(|v| v * v));
+        }
+        out
+    }
+);
+case!(
+    narrow_and_select,
+    [([4, 5], true)],
+    |t: &[Tensor]| t[0]
+        .narrow(1, 1, 3)?
+        .mul(&t[0].select_dim(0, -1)?.narrow(0, 0, 3)?),
+    |x: &[Vec<f64>]| {
+        let mut out = Vec::new();
+        for i in 0..4 {
+            for j in 1..4 {
+                out.push(x[0][i * 5 + j] * x[0][3 * 5 + j - 1]);
+            }
+        }
+        out
+    }
+);
+
 fn cross_entropy_case(reduction: Reduction) {
     let targets = [2i64, 0, 4];
     check(Case {

@@ -690,3 +690,52 @@ fn shape_ops_are_views_that_save_nothing() {
         assert_eq!(x.grad().unwrap().shape(), x.shape());
     }
 }
+
+/// cat and stack allocate their output only and keep no tensor; narrow and select are views
+/// whose backward allocates a zero gradient of the input's size (slice_backward,
+/// select_backward) besides what AccumulateGrad keeps.
+#[test]
+fn joins_allocate_their_output_and_slices_allocate_in_backward() {
+    for backend in [Backend::Cpu, Backend::Meta] {
+        let rt = rt(backend);
+        // 32×10 f32: 1,280 bytes, 1,536 rounded.
+        let a = rt
+            .randn(&[32, 10], Device::Cuda)
+            .unwrap()
+            .requires_grad_(true)
+            .unwrap();
+        let b = rt.randn(&[32, 10], Device::Cuda).unwrap();
+        let c = Tensor::cat(&[a.clone(), b.clone()], 0).unwrap(); // 2,560 B → 2,560
+        let s = Tensor::stack(&[a.clone(), b.clone()], 2).unwrap();
+        assert_eq!(rt.memory_allocated(), 1536 * 2 + 2560 * 2);
+        assert_eq!(s.shape(), &[32, 10, 2]);
+        for (t, node) in [(&c, "CatBackward0"), (&s, "StackBackward0")] {
+            let g = t.grad_fn().unwrap();
+            assert_eq!(g.name(), node);
+            assert!(g.saved_tensors().is_empty());
+        }
+        drop((c, s));
+        let n = a.narrow(0, 4, 8).unwrap();
+        let row = a.select_dim(1, 3).unwrap();
+        assert!(n.shares_storage(&a) && row.shares_storage(&a));
+        assert_eq!(n.grad_fn().unwrap().name(), "SliceBackward0");
+        assert_eq!(row.grad_fn().unwrap().name(), "SelectBackward0");
+        assert_eq!(rt.memory_allocated(), 1536 * 2);
+        let loss = n.sum().unwrap(); // 512
+        rt.allocator_mut().reset_peak_memory_stats();
+        loss.backward(None, false).unwrap();
+        // a, b, the loss, the seed, and the zero gradient of a's size that becomes a.grad.
+        assert_eq!(
+            rt.allocator().max_memory_allocated(),
+            1536 * 2 + 512 + 512 + 1536
+        );
+        assert_eq!(rt.memory_allocated(), 1536 * 2 + 512 + 1536);
+        let grad = a.grad().unwrap();
+        if backend == Backend::Cpu {
+            let v = grad.to_vec_f32();
+            assert_eq!(v.iter().sum::<f32>(), 80.0, "8 rows of 10 ones");
+            assert_eq!(v[4 * 10], 1.0);
+            assert_eq!(v[3 * 10], 0.0);
+        }
+    }
+}

@@ -59,6 +59,25 @@ pub(crate) enum Formula {
     Expand {
         self_sizes: Vec<usize>,
     },
+    Cat {
+        dim: usize,
+        /// Each input's size along `dim`.
+        sizes: Vec<usize>,
+    },
+    Stack {
+        dim: usize,
+    },
+    Slice {
+        self_sizes: Vec<usize>,
+        dim: usize,
+        start: usize,
+        end: usize,
+    },
+    Select {
+        self_sizes: Vec<usize>,
+        dim: usize,
+        index: usize,
+    },
     Unsqueeze {
         dim: usize,
     },
@@ -144,6 +163,10 @@ impl Formula {
             Formula::Squeeze { all: true, .. } => "SqueezeBackward0",
             Formula::Squeeze { all: false, .. } => "SqueezeBackward1",
             Formula::Expand { .. } => "ExpandBackward0",
+            Formula::Cat { .. } => "CatBackward0",
+            Formula::Stack { .. } => "StackBackward0",
+            Formula::Slice { .. } => "SliceBackward0",
+            Formula::Select { .. } => "SelectBackward0",
             Formula::Unsqueeze { .. } => "UnsqueezeBackward0",
             Formula::View { .. } => "ViewBackward0",
             Formula::UnsafeView { .. } => "UnsafeViewBackward0",
@@ -301,6 +324,42 @@ impl Formula {
                 out[0] = Some(grad.reshape(&sizes)?);
             }
             Formula::Expand { self_sizes } => out[0] = Some(grad.sum_to(self_sizes)?),
+            Formula::Cat { dim, sizes } => {
+                // cat_tensors_backward: narrow views of the gradient.
+                let mut at = 0;
+                for (i, &size) in sizes.iter().enumerate() {
+                    if need(i) {
+                        out[i] = Some(grad.narrow_view(*dim, at, size));
+                    }
+                    at += size;
+                }
+            }
+            Formula::Stack { dim } => {
+                // stack_tensors_backward: grad.unbind(dim).
+                for (i, slot) in out.iter_mut().enumerate() {
+                    if need(i) {
+                        *slot = Some(grad.select_view(*dim, i));
+                    }
+                }
+            }
+            Formula::Slice {
+                self_sizes,
+                dim,
+                start,
+                end,
+            } => {
+                out[0] = Some(grad.scatter_into_zeros(self_sizes, |z| {
+                    z.narrow_view(*dim, *start, end - start)
+                })?);
+            }
+            Formula::Select {
+                self_sizes,
+                dim,
+                index,
+            } => {
+                out[0] =
+                    Some(grad.scatter_into_zeros(self_sizes, |z| z.select_view(*dim, *index))?);
+            }
             Formula::Unsqueeze { dim } => out[0] = Some(grad.squeeze_dim(*dim)),
             Formula::View { self_sizes } | Formula::UnsafeView { self_sizes } => {
                 let sizes: Vec<isize> = self_sizes.iter().map(|&d| d as isize).collect();

@@ -27,6 +27,7 @@ mod gpu;
 mod loss;
 mod ops;
 mod pointwise;
+mod shape;
 mod storage;
 
 use std::cell::{Cell, RefCell};

@@ -756,34 +756,6 @@ impl Tensor {
 
     // ---- views ------------------------------------------------------------------------------
 
-    /// `self[index]`: the sub-tensor at `index` along the first dimension, a view sharing the
-    /// storage (negative indices count from the end). Indexing a tensor that needs grad is not
-    /// supported: its SelectBackward0 is not implemented.
-    pub fn select(&self, index: i64) -> Result<Tensor> {
-        let Some(&len) = self.shape().first() else {
-            return Err(TensorError::Invalid(
-                "invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` in C++ to convert a 0-dim tensor to a number".into(),
-            ));
-        };
-        let i = if index < 0 { index + len as i64 } else { index };
-        if !(0..len as i64).contains(&i) {
-            return Err(TensorError::Invalid(format!(
-                "index {index} is out of bounds for dimension 0 with size {len}"
-            )));
-        }
-        if self.requires_grad() && self.runtime().is_grad_enabled() {
-            return Err(TensorError::Unsupported(
-                "indexing a tensor that requires grad; index its .detach() or use .item() on a reduction".into(),
-            ));
-        }
-        let offset = self.0.offset + i as usize * self.strides()[0];
-        Ok(self.view_raw(
-            self.shape()[1..].to_vec(),
-            self.strides()[1..].to_vec(),
-            offset,
-        ))
-    }
-
     /// `tensor.t()`: a transposed view (no copy). TBackward0 saves nothing.
     pub fn t(&self) -> Result<Tensor> {
         if self.dim() > 2 {

@@ -40,7 +40,12 @@ const TORCH_AND_METHOD: &[&str] = &[
     "softmax",
     "log_softmax",
     "matmul",
+    "narrow",
+    "select",
 ];
+
+/// `torch.*` functions of a list of tensors.
+const TORCH_JOINS: &[&str] = &["cat", "stack"];
 
 /// Operations of one tensor in `torch.nn.functional`, run by [`tensor_op`] too.
 const FUNCTIONAL: &[&str] = &["gelu", "silu", "tanh", "sigmoid", "softmax", "log_softmax"];
@@ -121,7 +126,7 @@ pub(super) fn attribute_of_path(module: &str, attr: &str) -> Option<Value> {
         }
     }
     let known = match module {
-        "torch" => TORCH_AND_METHOD.contains(&attr),
+        "torch" => TORCH_AND_METHOD.contains(&attr) || TORCH_JOINS.contains(&attr),
         "torch.nn.functional" => FUNCTIONAL.contains(&attr),
         _ => false,
     };
@@ -1007,6 +1012,30 @@ pub(super) fn call_path(it: &mut Interp<'_>, path: &str, args: CallArgs, span: S
             check_rt(it, r, span)
         }
         ("torch.optim", _) => optimizer(it, name, args, span),
+        ("torch", op) if TORCH_JOINS.contains(&op) => {
+            let b = bind(it, &args, name, &["tensors", "dim"], 1, span)?;
+            let items: Vec<Value> = match b.raw("tensors") {
+                Some(Value::List(l)) => l.borrow().iter().map(|s| s.value.clone()).collect(),
+                Some(Value::Tuple(t)) => t.as_ref().clone(),
+                _ => {
+                    return Err(it.fail(
+                        span,
+                        format!("TypeError: {name}(): argument 'tensors' must be a tuple or list of Tensors"),
+                    ))
+                }
+            };
+            let tensors = items
+                .iter()
+                .map(|v| expect_tensor(it, Some(v), &format!("{name}(): each of 'tensors'"), span))
+                .collect::<R<Vec<_>>>()?;
+            let dim = dim_arg(it, b.get("dim"), span)?.unwrap_or(0);
+            let r = if name == "cat" {
+                Tensor::cat(&tensors, dim)
+            } else {
+                Tensor::stack(&tensors, dim)
+            };
+            check_rt(it, r, span)
+        }
         ("torch", op) if TORCH_AND_METHOD.contains(&op) => {
             let (input, rest) = split_input(it, name, args, span)?;
             tensor_op(it, &input, name, rest, span)
@@ -1601,6 +1630,20 @@ fn tensor_op(it: &mut Interp<'_>, t: &Tensor, name: &str, args: CallArgs, span: 
                 t.log_softmax(d)
             }
         }
+        "narrow" => {
+            let b = bind(it, &args, name, &["dim", "start", "length"], 3, span)?;
+            let int = |it: &Interp<'_>, p: &str| {
+                expect_int(it, b.raw(p).unwrap_or(&Value::None), p, span)
+            };
+            let (d, start, length) = (int(it, "dim")?, int(it, "start")?, int(it, "length")?);
+            t.narrow(d as isize, start, length)
+        }
+        "select" => {
+            let b = bind(it, &args, name, &["dim", "index"], 2, span)?;
+            let d = expect_int(it, b.raw("dim").unwrap_or(&Value::None), "dim", span)?;
+            let i = expect_int(it, b.raw("index").unwrap_or(&Value::None), "index", span)?;
+            t.select_dim(d as isize, i)
+        }
         "matmul" => {
             let b = bind(it, &args, name, &["other"], 1, span)?;
             let other = expect_tensor(it, b.raw("other"), "other", span)?;
@@ -1625,7 +1668,12 @@ mod tests {
     fn the_docs_list_every_operation_of_the_tables() {
         let docs = include_str!("../../../docs/scenarios.md");
         let surface = &docs[docs.find("## Library surface").unwrap()..];
-        for name in TORCH_AND_METHOD.iter().chain(FUNCTIONAL).chain(METHOD_ONLY) {
+        for name in TORCH_AND_METHOD
+            .iter()
+            .chain(FUNCTIONAL)
+            .chain(METHOD_ONLY)
+            .chain(TORCH_JOINS)
+        {
             let forms = [
                 format!("`{name}"),
                 format!("`F.{name}"),
@@ -1642,7 +1690,7 @@ mod tests {
     /// Validation accepts exactly the names dispatch runs.
     #[test]
     fn validation_knows_every_operation_of_the_tables() {
-        for name in TORCH_AND_METHOD {
+        for name in TORCH_AND_METHOD.iter().chain(TORCH_JOINS) {
             assert!(attribute_of_path("torch", name).is_some(), "torch.{name}");
         }
         for name in FUNCTIONAL {
