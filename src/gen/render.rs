@@ -474,9 +474,15 @@ fn predicted_bytes(p: &Program, leak: PlantedLeak) -> Option<u64> {
         // the int64 targets and the total weight.
         Loss::CrossEntropy => output + rounded(b * 8) + 512,
     };
+    // The loss tensor itself: mse_loss's 0-dim result keeps a storage of the input's size
+    // (docs/fidelity.md); cross_entropy's is a 4-byte block.
+    let loss = match p.loss {
+        Loss::Mse => output,
+        Loss::CrossEntropy => 512,
+    };
     match leak {
-        // Backward freed what the graph saved; the scalar loss itself remains.
-        PlantedLeak::AttachedLossList | PlantedLeak::DetachedLossList => Some(512),
+        // Backward freed what the graph saved; the loss itself remains.
+        PlantedLeak::AttachedLossList | PlantedLeak::DetachedLossList => Some(loss),
         PlantedLeak::AttachedOutputList => Some(output),
         // An in-place `+=` on the total keeps no tensor: only nodes pile up.
         PlantedLeak::AttachedTotal => Some(0),
@@ -484,6 +490,6 @@ fn predicted_bytes(p: &Program, leak: PlantedLeak) -> Option<u64> {
         PlantedLeak::AttachedMetric => Some(output),
         PlantedLeak::EvalOutputsKept => Some(input + hidden + output),
         PlantedLeak::EvalTotalKept => Some(input + hidden + loss_saved),
-        PlantedLeak::RetainedGraphKept => Some(input + hidden + loss_saved + 512),
+        PlantedLeak::RetainedGraphKept => Some(input + hidden + loss_saved + loss),
     }
 }
