@@ -205,6 +205,23 @@ fn pointwise_functions_match_forward_and_backward() {
 }
 
 #[test]
+fn dropout_and_layer_norm_match_forward_and_backward() {
+    parity("dropout and layer_norm", 1e-5, |rt| {
+        let a = leaf(rt, &[9, 2, 6])?;
+        let w = leaf(rt, &[2, 6])?;
+        let b = leaf(rt, &[2, 6])?;
+        let d = a.dropout(0.3, true)?;
+        let y = d.layer_norm(&[2, 6], Some(&w), Some(&b), 1e-5)?;
+        let z = y.layer_norm(&[6], None, None, 1e-5)?;
+        let loss = z.mul(&a)?.sum()?;
+        let g = grads(&loss, &[&a, &w, &b])?;
+        let mut out = vec![d.detach(), y.detach(), z.detach()];
+        out.extend(g);
+        Ok(out)
+    });
+}
+
+#[test]
 fn transposed_and_permuted_views_match() {
     parity("shape views", 1e-5, |rt| {
         let a = leaf(rt, &[2, 3, 4])?;

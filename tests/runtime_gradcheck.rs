@@ -607,6 +607,38 @@ case!(
     }
 );
 
+fn layer_norm_rows(x: &[f64], w: Option<&[f64]>, b: Option<&[f64]>, n: usize) -> Vec<f64> {
+    let mut out = Vec::new();
+    for row in x.chunks(n) {
+        let mean = row.iter().sum::<f64>() / n as f64;
+        let var = row.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
+        for (j, v) in row.iter().enumerate() {
+            let h = (v - mean) / (var + 1e-5).sqrt();
+            out.push(h * w.map_or(1.0, |w| w[j]) + b.map_or(0.0, |b| b[j]));
+        }
+    }
+    out
+}
+
+case!(
+    layer_norm_with_weight_and_bias,
+    [([4, 2, 3], true), ([2, 3], true), ([2, 3], true)],
+    |t: &[Tensor]| t[0].layer_norm(&[2, 3], Some(&t[1]), Some(&t[2]), 1e-5),
+    |x: &[Vec<f64>]| layer_norm_rows(&x[0], Some(&x[1]), Some(&x[2]), 6)
+);
+case!(
+    layer_norm_without_affine,
+    [([3, 5], true)],
+    |t: &[Tensor]| t[0].layer_norm(&[5], None, None, 1e-5),
+    |x: &[Vec<f64>]| layer_norm_rows(&x[0], None, None, 5)
+);
+case!(
+    layer_norm_bias_only_needs_grad,
+    [([3, 4], false), ([4], false), ([4], true)],
+    |t: &[Tensor]| t[0].layer_norm(&[4], Some(&t[1]), Some(&t[2]), 1e-5),
+    |x: &[Vec<f64>]| layer_norm_rows(&x[0], Some(&x[1]), Some(&x[2]), 4)
+);
+
 fn cross_entropy_case(reduction: Reduction) {
     let targets = [2i64, 0, 4];
     check(Case {

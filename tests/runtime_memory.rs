@@ -768,3 +768,74 @@ fn joins_allocate_their_output_and_slices_allocate_in_backward() {
         }
     }
 }
+
+/// Measured on PyTorch 2.11, CUDA (docs/fidelity.md): `F.dropout` of a 32×10 input keeps
+/// 2,048 bytes in 2 allocations (the output and the bool mask NativeDropoutBackward0 saves);
+/// `F.layer_norm(a, (10,))` keeps 2,560 in 3 (the output, and the 32×1 mean and rstd saved
+/// with the input).
+#[test]
+fn dropout_and_layer_norm_allocate_and_save_what_pytorch_does_on_cuda() {
+    for backend in [Backend::Cpu, Backend::Meta] {
+        let rt = rt(backend);
+        let a = rt
+            .randn(&[32, 10], Device::Cuda)
+            .unwrap()
+            .requires_grad_(true)
+            .unwrap();
+        let count = |rt: &Runtime| rt.allocator().stats().allocation.all.allocated;
+        let (base, n0) = (rt.memory_allocated(), count(&rt));
+        let d = a.dropout(0.5, true).unwrap();
+        assert_eq!((rt.memory_allocated() - base, count(&rt) - n0), (2048, 2));
+        let node = d.grad_fn().unwrap();
+        assert_eq!(node.name(), "NativeDropoutBackward0");
+        let saved = node.saved_tensors();
+        assert_eq!(saved.len(), 1);
+        assert_eq!(saved[0].name, "result1");
+        assert_eq!(saved[0].tensor.as_ref().unwrap().dtype(), DType::Bool);
+        drop(node);
+        d.sum().unwrap().backward(None, false).unwrap();
+        if backend == Backend::Cpu {
+            // The gradient is the mask scaled by 1 / (1 - p): 2 where kept, 0 elsewhere, and
+            // kept exactly where the output is not zero.
+            let (g, y) = (a.grad().unwrap().to_vec_f32(), d.to_vec_f32());
+            assert!(g.iter().all(|&v| v == 0.0 || v == 2.0));
+            assert!(g.iter().zip(&y).all(|(&g, &y)| (g != 0.0) == (y != 0.0)));
+            assert!(g.contains(&0.0) && g.contains(&2.0));
+        }
+        drop(d);
+        a.set_grad(None);
+        assert!(a.dropout(0.5, false).unwrap().is_same(&a));
+
+        let (base, n0) = (rt.memory_allocated(), count(&rt));
+        let y = a.layer_norm(&[10], None, None, 1e-5).unwrap();
+        assert_eq!((rt.memory_allocated() - base, count(&rt) - n0), (2560, 3));
+        let node = y.grad_fn().unwrap();
+        assert_eq!(node.name(), "NativeLayerNormBackward0");
+        let names: Vec<&str> = node.saved_tensors().iter().map(|s| s.name).collect();
+        assert_eq!(names, ["input", "result1", "result2"]);
+        let shapes: Vec<Vec<usize>> = node.saved_tensors()[1..]
+            .iter()
+            .map(|s| s.tensor.as_ref().unwrap().shape().to_vec())
+            .collect();
+        assert_eq!(shapes, [vec![32, 1], vec![32, 1]]);
+    }
+}
+
+/// Host tensors take PyTorch's unfused CPU dropout: a float noise tensor, and MulBackward0
+/// saving it.
+#[test]
+fn host_dropout_saves_a_float_noise_tensor() {
+    let rt = rt(Backend::Cpu);
+    let a = rt
+        .randn(&[4, 5], Device::Cpu)
+        .unwrap()
+        .requires_grad_(true)
+        .unwrap();
+    let d = a.dropout(0.25, true).unwrap();
+    let node = d.grad_fn().unwrap();
+    assert_eq!(node.name(), "MulBackward0");
+    let saved = node.saved_tensors();
+    assert_eq!(saved[0].name, "other");
+    assert_eq!(saved[0].tensor.as_ref().unwrap().dtype(), DType::F32);
+    assert_eq!(rt.memory_allocated(), 0);
+}

@@ -124,6 +124,15 @@ pub(crate) enum Formula {
     Softmax {
         dim: usize,
     },
+    NativeDropout {
+        scale: f32,
+    },
+    NativeLayerNorm {
+        /// How many trailing dimensions are normalized.
+        normalized: usize,
+        has_weight: bool,
+        has_bias: bool,
+    },
     NllLoss {
         reduction: Reduction,
         ignore_index: i64,
@@ -183,6 +192,8 @@ impl Formula {
             Formula::MseLoss { .. } => "MseLossBackward0",
             Formula::LogSoftmax { .. } => "LogSoftmaxBackward0",
             Formula::Softmax { .. } => "SoftmaxBackward0",
+            Formula::NativeDropout { .. } => "NativeDropoutBackward0",
+            Formula::NativeLayerNorm { .. } => "NativeLayerNormBackward0",
             Formula::NllLoss { .. } => "NllLossBackward0",
         }
     }
@@ -416,6 +427,41 @@ impl Formula {
             Formula::LogSoftmax { dim } => {
                 let result = node.unpack("result")?;
                 out[0] = Some(crate::tensor::log_softmax_backward(grad, &result, *dim)?);
+            }
+            Formula::NativeDropout { scale } => {
+                let mask = node.unpack("result1")?;
+                out[0] = Some(crate::tensor::dropout_backward(grad, &mask, *scale)?);
+            }
+            Formula::NativeLayerNorm {
+                normalized,
+                has_weight,
+                has_bias,
+            } => {
+                let input = node.unpack("input")?;
+                let mean = node.unpack("result1")?;
+                let rstd = node.unpack("result2")?;
+                let weight = has_weight.then(|| node.unpack("weight")).transpose()?;
+                // Inputs are (input, weight?, bias?): the bias's slot follows the weight's.
+                let bias_slot = 1 + *has_weight as usize;
+                let grads = crate::tensor::layer_norm_backward(
+                    grad,
+                    [&input, &mean, &rstd],
+                    weight.as_ref(),
+                    *normalized,
+                    [
+                        need(0),
+                        *has_weight && need(1),
+                        *has_bias && need(bias_slot),
+                    ],
+                )?;
+                let [dx, dw, db] = grads;
+                out[0] = dx;
+                if *has_weight {
+                    out[1] = dw;
+                }
+                if *has_bias {
+                    out[bias_slot] = db;
+                }
             }
             Formula::Softmax { dim } => {
                 let result = node.unpack("result")?;

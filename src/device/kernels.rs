@@ -25,6 +25,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("linalg.cu", include_str!("../../kernels/linalg.cu")),
     ("loss.cu", include_str!("../../kernels/loss.cu")),
     ("random.cu", include_str!("../../kernels/random.cu")),
+    ("norm.cu", include_str!("../../kernels/norm.cu")),
 ];
 
 /// Every kernel the runtime launches, by its `extern "C"` name. The module loads all of them
@@ -48,6 +49,10 @@ pub const KERNEL_NAMES: &[&str] = &[
     "random_uniform",
     "random_normal",
     "random_int",
+    "dropout_forward",
+    "layer_norm_forward",
+    "layer_norm_backward_input",
+    "layer_norm_backward_params",
 ];
 
 /// Declares one family of operation codes: the Rust enum the runtime launches with, and the

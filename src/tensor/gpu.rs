@@ -454,6 +454,97 @@ pub(crate) fn nll_loss_backward(
     Ok(())
 }
 
+/// `native_dropout`: `out` and `mask` from `x`, element `i` kept when number `i` of the
+/// Philox stream, as a uniform, is below `keep`.
+pub(crate) fn dropout(
+    gpu: &Gpu,
+    [out, mask, x]: [&Tensor; 3],
+    keep: f32,
+    scale: f32,
+    ([k0, k1], counter): ([u32; 2], u64),
+) -> Result<()> {
+    let args = [
+        Arg::Op(out.operand()?),
+        Arg::Op(mask.operand()?),
+        Arg::Op(x.operand()?),
+        Arg::U32(k0),
+        Arg::U32(k1),
+        Arg::U64(counter),
+        Arg::F32(keep),
+        Arg::F32(scale),
+        Arg::I64(n(out)),
+    ];
+    gpu.launch("dropout_forward", Grid::Elements(out.numel() as u64), &args)?;
+    Ok(())
+}
+
+/// A weight or bias operand, or a constant when there is none (1 for the weight, 0 for the
+/// bias), with a flag saying which.
+fn optional_operand(t: Option<&Tensor>, absent: f64) -> Result<Operand> {
+    match t {
+        Some(t) => t.operand(),
+        None => Ok(Operand::constant(DTypeCode::F32, absent, 0)),
+    }
+}
+
+/// `native_layer_norm` over rows of `n` elements: `out`, `mean`, `rstd` from `x`.
+pub(crate) fn layer_norm_forward(
+    gpu: &Gpu,
+    [out, mean, rstd, x]: [&Tensor; 4],
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    (m, n): (usize, usize),
+    eps: f64,
+) -> Result<()> {
+    let args = [
+        Arg::Op(out.flat_operand()?),
+        Arg::Op(mean.flat_operand()?),
+        Arg::Op(rstd.flat_operand()?),
+        Arg::Op(x.operand()?),
+        Arg::Op(optional_operand(weight, 1.0)?),
+        Arg::Op(optional_operand(bias, 0.0)?),
+        Arg::I64(m as i64),
+        Arg::I64(n as i64),
+        Arg::F32(eps as f32),
+    ];
+    gpu.launch("layer_norm_forward", Grid::Elements(m as u64), &args)?;
+    Ok(())
+}
+
+/// `native_layer_norm_backward` into the gradients that exist (`dx`, `dw`, `db`).
+pub(crate) fn layer_norm_backward(
+    gpu: &Gpu,
+    [dy, x, mean, rstd]: [&Tensor; 4],
+    weight: Option<&Tensor>,
+    [dx, dw, db]: [&Option<Tensor>; 3],
+    (m, n): (usize, usize),
+) -> Result<()> {
+    let head = [
+        Arg::Op(dy.operand()?),
+        Arg::Op(x.operand()?),
+        Arg::Op(mean.flat_operand()?),
+        Arg::Op(rstd.flat_operand()?),
+        Arg::Op(optional_operand(weight, 1.0)?),
+    ];
+    let dims = [Arg::I64(m as i64), Arg::I64(n as i64)];
+    if let Some(dx) = dx {
+        let args = [&head[..], &[Arg::Op(dx.flat_operand()?)], &dims[..]].concat();
+        gpu.launch("layer_norm_backward_input", Grid::Elements(m as u64), &args)?;
+    }
+    if dw.is_some() || db.is_some() {
+        let none = Operand::constant(DTypeCode::F32, 0.0, 0);
+        let dw_op = dw.as_ref().map_or(Ok(none), |t| t.flat_operand())?;
+        let db_op = db.as_ref().map_or(Ok(none), |t| t.flat_operand())?;
+        let args = [&head[..], &[Arg::Op(dw_op), Arg::Op(db_op)], &dims[..]].concat();
+        gpu.launch(
+            "layer_norm_backward_params",
+            Grid::Elements(n as u64),
+            &args,
+        )?;
+    }
+    Ok(())
+}
+
 /// What a random kernel draws.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Draw {

@@ -25,6 +25,7 @@ mod error;
 mod factory;
 mod gpu;
 mod loss;
+mod norm;
 mod ops;
 mod pointwise;
 mod shape;
@@ -39,6 +40,7 @@ pub use loss::Reduction;
 pub(crate) use loss::{
     log_softmax_backward, mse_loss_backward, nll_loss_backward, softmax_backward,
 };
+pub(crate) use norm::{dropout_backward, layer_norm_backward};
 pub(crate) use pointwise::{Keeps, Pointwise};
 
 use crate::alloc::{BlockId, Purpose};

@@ -48,7 +48,16 @@ const TORCH_AND_METHOD: &[&str] = &[
 const TORCH_JOINS: &[&str] = &["cat", "stack"];
 
 /// Operations of one tensor in `torch.nn.functional`, run by [`tensor_op`] too.
-const FUNCTIONAL: &[&str] = &["gelu", "silu", "tanh", "sigmoid", "softmax", "log_softmax"];
+const FUNCTIONAL: &[&str] = &[
+    "gelu",
+    "silu",
+    "tanh",
+    "sigmoid",
+    "softmax",
+    "log_softmax",
+    "dropout",
+    "layer_norm",
+];
 
 /// Methods only tensors have (no `torch.*` form here), also run by [`tensor_op`].
 const METHOD_ONLY: &[&str] = &["view", "contiguous"];
@@ -1643,6 +1652,48 @@ fn tensor_op(it: &mut Interp<'_>, t: &Tensor, name: &str, args: CallArgs, span: 
             let d = expect_int(it, b.raw("dim").unwrap_or(&Value::None), "dim", span)?;
             let i = expect_int(it, b.raw("index").unwrap_or(&Value::None), "index", span)?;
             t.select_dim(d as isize, i)
+        }
+        "dropout" => {
+            let b = bind(it, &args, name, &["p", "training", "inplace"], 0, span)?;
+            let p = match b.get("p") {
+                Some(v) => expect_float(it, v, "p", span)?,
+                None => 0.5,
+            };
+            let training = expect_bool(it, b.get("training"), true, "training", span)?;
+            if expect_bool(it, b.get("inplace"), false, "inplace", span)? {
+                return Err(it
+                    .fail(span, "dropout(inplace=True) is not supported in scenarios")
+                    .with_help("use the default inplace=False"));
+            }
+            t.dropout(p, training)
+        }
+        "layer_norm" => {
+            let b = bind(
+                it,
+                &args,
+                name,
+                &["normalized_shape", "weight", "bias", "eps"],
+                1,
+                span,
+            )?;
+            let shape = shape_of(
+                it,
+                std::slice::from_ref(b.raw("normalized_shape").unwrap_or(&Value::None)),
+                span,
+            )?;
+            let weight = match b.get("weight") {
+                Some(v) => Some(expect_tensor(it, Some(v), "weight", span)?),
+                None => None,
+            };
+            let bias = match b.get("bias") {
+                Some(v) => Some(expect_tensor(it, Some(v), "bias", span)?),
+                None => None,
+            };
+            let eps = match b.get("eps") {
+                Some(v) => expect_float(it, v, "eps", span)?,
+                None => 1e-5,
+            };
+            t.layer_norm(&shape, weight.as_ref(), bias.as_ref(), eps)
         }
         "matmul" => {
             let b = bind(it, &args, name, &["other"], 1, span)?;
