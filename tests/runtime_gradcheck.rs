@@ -639,6 +639,13 @@ case!(
     |x: &[Vec<f64>]| layer_norm_rows(&x[0], Some(&x[1]), Some(&x[2]), 4)
 );
 
+case!(
+    l1_loss_sum,
+    [([3, 4], true), ([3, 4], true)],
+    |t: &[Tensor]| t[0].l1_loss(&t[1], Reduction::Sum),
+    |x: &[Vec<f64>]| vec![x[0].iter().zip(&x[1]).map(|(a, b)| (a - b).abs()).sum()]
+);
+
 fn cross_entropy_case(reduction: Reduction) {
     let targets = [2i64, 0, 4];
     check(Case {

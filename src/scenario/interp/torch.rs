@@ -92,7 +92,7 @@ const FUNCTIONS: [(&str, &[&str]); 5] = [
     ),
     (
         "torch.nn.functional",
-        &["mse_loss", "cross_entropy", "relu"],
+        &["mse_loss", "cross_entropy", "relu", "l1_loss", "nll_loss"],
     ),
     ("torch.optim", &["SGD", "Adam", "AdamW"]),
     (
@@ -998,15 +998,16 @@ pub(super) fn call_path(it: &mut Interp<'_>, path: &str, args: CallArgs, span: S
         }
         ("torch.cuda", _) => cuda(it, name, args, span),
         ("torch.nn", _) => module_class(it, name, args, span),
-        ("torch.nn.functional", "mse_loss" | "cross_entropy") => {
+        ("torch.nn.functional", "mse_loss" | "cross_entropy" | "l1_loss" | "nll_loss") => {
             let b = bind(it, &args, name, &["input", "target", "reduction"], 2, span)?;
             let input = expect_tensor(it, b.raw("input"), "input", span)?;
             let target = expect_tensor(it, b.raw("target"), "target", span)?;
             let reduction = reduction_arg(it, b.get("reduction"), span)?;
-            let r = if name == "mse_loss" {
-                input.mse_loss(&target, reduction)
-            } else {
-                input.cross_entropy(&target, reduction)
+            let r = match name {
+                "mse_loss" => input.mse_loss(&target, reduction),
+                "l1_loss" => input.l1_loss(&target, reduction),
+                "nll_loss" => input.nll_loss(&target, reduction),
+                _ => input.cross_entropy(&target, reduction),
             };
             check_rt(it, r, span)
         }
