@@ -286,10 +286,13 @@ fn matrix_products_match_forward_and_backward() {
         let bias = leaf(rt, &[17])?;
         let y = bias.addmm(&x, &w.t()?)?; // nn.Linear
         let z = y.relu()?.matmul(&rt.randn(&[17, 9], Device::Cuda)?)?;
+        let batched = leaf(rt, &[3, 11, 17])?;
+        let folded = batched.matmul(&w)?;
+        let b = batched.matmul(&batched.transpose(1, 2)?)?;
         // sum's gradient is an expanded (stride 0) tensor: the strided kernel's case.
-        let loss = z.sum()?;
-        let g = grads(&loss, &[&x, &w, &bias])?;
-        let mut out = vec![y.detach(), z.detach()];
+        let loss = z.sum()?.add(&folded.sum()?)?.add(&b.sum()?)?;
+        let g = grads(&loss, &[&x, &w, &bias, &batched])?;
+        let mut out = vec![y.detach(), z.detach(), folded.detach(), b.detach()];
         out.extend(g);
         Ok(out)
     });

@@ -646,6 +646,40 @@ case!(
     |x: &[Vec<f64>]| vec![x[0].iter().zip(&x[1]).map(|(a, b)| (a - b).abs()).sum()]
 );
 
+/// (b, n, k) @ (b, k, m) on row-major batches.
+fn bmm_ref(a: &[f64], b: &[f64], batch: usize, n: usize, k: usize, m: usize) -> Vec<f64> {
+    (0..batch)
+        .flat_map(|i| {
+            mm(
+                &a[i * n * k..(i + 1) * n * k],
+                &b[i * k * m..(i + 1) * k * m],
+                n,
+                k,
+                m,
+            )
+        })
+        .collect()
+}
+
+case!(
+    bmm_both,
+    [([3, 2, 4], true), ([3, 4, 5], true)],
+    |t: &[Tensor]| t[0].bmm(&t[1]),
+    |x: &[Vec<f64>]| bmm_ref(&x[0], &x[1], 3, 2, 4, 5)
+);
+case!(
+    matmul_batch_at_matrix_folds,
+    [([2, 3, 4], true), ([4, 5], true)],
+    |t: &[Tensor]| t[0].matmul(&t[1]),
+    |x: &[Vec<f64>]| mm(&x[0], &x[1], 6, 4, 5)
+);
+case!(
+    matmul_4d_batches,
+    [([2, 3, 2, 4], true), ([2, 3, 4, 2], true)],
+    |t: &[Tensor]| t[0].matmul(&t[1]),
+    |x: &[Vec<f64>]| bmm_ref(&x[0], &x[1], 6, 2, 4, 2)
+);
+
 fn cross_entropy_case(reduction: Reduction) {
     let targets = [2i64, 0, 4];
     check(Case {

@@ -873,3 +873,63 @@ fn l1_loss_is_sub_abs_mean() {
         );
     }
 }
+
+/// The node chains of PyTorch 2.15's `matmul` (docs/autograd.md), and bmm's one output.
+#[test]
+fn matmul_decomposes_as_aten_does() {
+    for backend in [Backend::Cpu, Backend::Meta] {
+        let rt = rt(backend);
+        let leaf = |shape: &[usize]| {
+            rt.randn(shape, Device::Cuda)
+                .unwrap()
+                .requires_grad_(true)
+                .unwrap()
+        };
+        let chain = |t: &Tensor| {
+            let mut names = Vec::new();
+            let mut node = t.grad_fn();
+            while let Some(n) = node {
+                names.push(n.name());
+                node = n
+                    .next_functions()
+                    .into_iter()
+                    .flatten()
+                    .find(|f| f.name() != "AccumulateGrad");
+            }
+            names
+        };
+        let (a, w) = (leaf(&[4, 5, 6]), leaf(&[6, 7]));
+        let base = rt.memory_allocated();
+        let y = a.matmul(&w).unwrap();
+        assert_eq!(y.shape(), &[4, 5, 7]);
+        assert_eq!(
+            chain(&y),
+            ["UnsafeViewBackward0", "MmBackward0", "ViewBackward0"]
+        );
+        // One output: 4×5×7 f32 = 560 bytes, 1,024 rounded.
+        assert_eq!(rt.memory_allocated() - base, 1024);
+        drop(y);
+        let b = leaf(&[4, 6, 7]);
+        let base = rt.memory_allocated();
+        let z = a.matmul(&b).unwrap();
+        assert_eq!(
+            chain(&z),
+            [
+                "UnsafeViewBackward0",
+                "BmmBackward0",
+                "ViewBackward0",
+                "ExpandBackward0"
+            ]
+        );
+        assert_eq!(rt.memory_allocated() - base, 1024);
+        let bmm = a.bmm(&b).unwrap();
+        let node = bmm.grad_fn().unwrap();
+        let names: Vec<&str> = node.saved_tensors().iter().map(|s| s.name).collect();
+        assert_eq!(names, ["self", "mat2"]);
+        drop(node);
+        let loss = bmm.sum().unwrap().add(&z.sum().unwrap()).unwrap();
+        loss.backward(None, false).unwrap();
+        assert_eq!(a.grad().unwrap().shape(), a.shape());
+        assert_eq!(b.grad().unwrap().shape(), b.shape());
+    }
+}

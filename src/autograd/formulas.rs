@@ -43,6 +43,7 @@ pub(crate) enum Formula {
         mat2_sizes: [usize; 2],
         mat2_strides: [usize; 2],
     },
+    Bmm,
     T,
     Transpose {
         dim0: usize,
@@ -166,6 +167,7 @@ impl Formula {
             Formula::Neg => "NegBackward0",
             Formula::Mm { .. } => "MmBackward0",
             Formula::Addmm { .. } => "AddmmBackward0",
+            Formula::Bmm => "BmmBackward0",
             Formula::T => "TBackward0",
             Formula::Transpose { .. } => "TransposeBackward0",
             Formula::Permute { .. } => "PermuteBackward0",
@@ -315,6 +317,16 @@ impl Formula {
                         *mat2_strides,
                         *alpha,
                     )?);
+                }
+            }
+            Formula::Bmm => {
+                if need(0) {
+                    let mat2 = node.unpack("mat2")?;
+                    out[0] = Some(grad.bmm(&mat2.transpose(1, 2)?)?);
+                }
+                if need(1) {
+                    let self_ = node.unpack("self")?;
+                    out[1] = Some(self_.transpose(1, 2)?.bmm(grad)?);
                 }
             }
             Formula::T => out[0] = Some(grad.t()?),

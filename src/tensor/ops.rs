@@ -693,16 +693,118 @@ impl Tensor {
         Ok(out)
     }
 
-    /// `self @ other`: the 2-D case, which is `mm`.
+    /// `self @ other`, as ATen's `_matmul_impl` decomposes it: 2-D @ 2-D is `mm`; an N-d
+    /// tensor (N ≥ 3) @ a matrix is folded to 2-D (`reshape`, `mm`, `_unsafe_view`: nodes
+    /// ViewBackward0, MmBackward0, UnsafeViewBackward0); two N-d tensors with the same batch
+    /// dimensions go through `bmm` (ExpandBackward0 and ViewBackward0 on each side,
+    /// BmmBackward0, UnsafeViewBackward0). Other combinations (vectors, broadcast batches, a
+    /// matrix @ a batch) are not supported yet.
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
-        if self.dim() == 2 && other.dim() == 2 {
+        let (d1, d2) = (self.dim(), other.dim());
+        let unsupported = || {
+            TensorError::Unsupported(format!(
+                "matmul of shapes {} and {} (supported: 2-D @ 2-D, N-d @ 2-D, and N-d @ N-d with equal batch dimensions)",
+                format_shape(self.shape()),
+                format_shape(other.shape())
+            ))
+        };
+        if d1 == 2 && d2 == 2 {
             return self.mm(other);
         }
-        Err(TensorError::Unsupported(format!(
-            "matmul of {}-D and {}-D tensors (only 2-D @ 2-D)",
-            self.dim(),
-            other.dim()
-        )))
+        if d1 < 3 || d2 < 2 {
+            return Err(unsupported());
+        }
+        let (n, k) = (self.shape()[d1 - 2], self.shape()[d1 - 1]);
+        let p = other.shape()[d2 - 1];
+        if other.shape()[d2 - 2] != k {
+            return Err(TensorError::Invalid(format!(
+                "Expected size for first two dimensions of batch2 tensor to be: [{}, {k}] but got: [{}, {}].",
+                self.shape()[..d1 - 2].iter().product::<usize>(),
+                other.shape()[..d2 - 2].iter().product::<usize>(),
+                other.shape()[d2 - 2]
+            )));
+        }
+        let mut out_shape = self.shape()[..d1 - 1].to_vec();
+        out_shape.push(p);
+        let out = if d2 == 2 {
+            let folded = self.reshape(&[-1, k as isize])?;
+            folded.mm(other)?
+        } else {
+            let batch = &self.shape()[..d1 - 2];
+            if other.shape()[..d2 - 2] != *batch {
+                return Err(unsupported());
+            }
+            let count: usize = batch.iter().product();
+            let side = |t: &Tensor, rows: usize, cols: usize| -> Result<Tensor> {
+                let mut full = batch.to_vec();
+                full.extend([rows, cols]);
+                t.expand(&full)?
+                    .reshape(&[count as isize, rows as isize, cols as isize])
+            };
+            side(self, n, k)?.bmm(&side(other, k, p)?)?
+        };
+        let strides = contiguous_strides(&out_shape);
+        Ok(out.view_with_history(
+            out_shape,
+            strides,
+            Formula::UnsafeView {
+                self_sizes: out.shape().to_vec(),
+            },
+        ))
+    }
+
+    /// `torch.bmm(self, mat2)`: (b, n, k) @ (b, k, m), one output. BmmBackward0 saves `mat2`
+    /// when `self` needs a gradient and `self` when `mat2` does.
+    pub fn bmm(&self, mat2: &Tensor) -> Result<Tensor> {
+        if self.dim() != 3 || mat2.dim() != 3 {
+            return Err(TensorError::Invalid(format!(
+                "batch1 must be a 3D tensor, batch2 must be a 3D tensor (got {}-D and {}-D)",
+                self.dim(),
+                mat2.dim()
+            )));
+        }
+        let device = same_device(self, mat2)?;
+        let (b, n, k) = (self.shape()[0], self.shape()[1], self.shape()[2]);
+        let m = mat2.shape()[2];
+        if mat2.shape()[0] != b || mat2.shape()[1] != k {
+            return Err(TensorError::Invalid(format!(
+                "Expected size for first two dimensions of batch2 tensor to be: [{b}, {k}] but got: [{}, {}].",
+                mat2.shape()[0],
+                mat2.shape()[1]
+            )));
+        }
+        if self.dtype() != mat2.dtype() {
+            return Err(TensorError::Invalid(format!(
+                "expected scalar type {} but found {}",
+                self.dtype().short_name(),
+                mat2.dtype().short_name()
+            )));
+        }
+        let out = self.new_like(&[b, n, m], self.dtype(), device)?;
+        if out.has_data() {
+            for i in 0..b {
+                let pick = |t: &Tensor| {
+                    let offset = t.0.offset + i * t.strides()[0];
+                    t.view_raw(t.shape()[1..].to_vec(), t.strides()[1..].to_vec(), offset)
+                };
+                let (o, x, y) = (pick(&out), pick(self), pick(mat2));
+                if let Some(g) = out.gpu() {
+                    gpu::matmul(g, &o, &x, &y, false)?;
+                } else if let Some(v) = x.mm_values(&y) {
+                    o.write_f32(&v);
+                }
+            }
+        }
+        if let Some(mut node) = NodeBuilder::new(&[self, mat2]) {
+            if node.needs(1) {
+                node.save("self", self);
+            }
+            if node.needs(0) {
+                node.save("mat2", mat2);
+            }
+            node.finish(Formula::Bmm, &out);
+        }
+        Ok(out)
     }
 
     /// `torch.addmm(self, mat1, mat2)`: `self + mat1 @ mat2` in one kernel (what nn.Linear

@@ -40,6 +40,7 @@ const TORCH_AND_METHOD: &[&str] = &[
     "softmax",
     "log_softmax",
     "matmul",
+    "bmm",
     "narrow",
     "select",
 ];
@@ -1696,10 +1697,17 @@ fn tensor_op(it: &mut Interp<'_>, t: &Tensor, name: &str, args: CallArgs, span: 
             };
             t.layer_norm(&shape, weight.as_ref(), bias.as_ref(), eps)
         }
-        "matmul" => {
-            let b = bind(it, &args, name, &["other"], 1, span)?;
-            let other = expect_tensor(it, b.raw("other"), "other", span)?;
-            t.matmul(&other)
+        "matmul" | "bmm" => {
+            let param = if name == "bmm" { "mat2" } else { "other" };
+            let params: &'static [&'static str] =
+                if name == "bmm" { &["mat2"] } else { &["other"] };
+            let b = bind(it, &args, name, params, 1, span)?;
+            let other = expect_tensor(it, b.raw(param), param, span)?;
+            if name == "bmm" {
+                t.bmm(&other)
+            } else {
+                t.matmul(&other)
+            }
         }
         _ => {
             return Err(it.fail(
