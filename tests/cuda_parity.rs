@@ -260,7 +260,14 @@ fn reductions_match_forward_and_backward() {
         let a = leaf(rt, &[3, 4, 5])?;
         let s = a.sum_dim(&[1], true)?;
         let m = a.mean_dim(&[0, 2], false)?;
-        let loss = s.sum()?.add(&m.mean()?)?.add(&a.mean()?)?;
+        let (mx, mx_i) = a.max_dim(1, false, false)?;
+        let (mn, mn_i) = a.max_dim(-1, true, true)?;
+        let loss = s
+            .sum()?
+            .add(&m.mean()?)?
+            .add(&a.mean()?)?
+            .add(&mx.sum()?)?
+            .add(&mn.sum()?)?;
         let g = grads(&loss, &[&a])?;
         let ints = rt.randint(0, 9, &[4, 6], Device::Cuda)?;
         let mut out = vec![
@@ -269,6 +276,10 @@ fn reductions_match_forward_and_backward() {
             loss.detach(),
             a.detach().argmax(1, false)?,
             a.detach().argmax(-1, true)?,
+            mx.detach(),
+            mx_i,
+            mn.detach(),
+            mn_i,
             ints.sum()?,
             ints.sum_dim(&[0], false)?,
             rt.randn(&[513, 700], Device::Cuda)?.sum_dim(&[1], false)?,

@@ -680,6 +680,24 @@ case!(
     |x: &[Vec<f64>]| bmm_ref(&x[0], &x[1], 6, 2, 4, 2)
 );
 
+case!(
+    max_over_rows,
+    [([3, 4], true)],
+    |t: &[Tensor]| Ok(t[0].max_dim(1, false, false)?.0),
+    |x: &[Vec<f64>]| x[0]
+        .chunks(4)
+        .map(|r| r.iter().cloned().fold(f64::MIN, f64::max))
+        .collect()
+);
+case!(
+    min_over_columns_keepdim,
+    [([3, 4], true)],
+    |t: &[Tensor]| Ok(t[0].max_dim(0, true, true)?.0),
+    |x: &[Vec<f64>]| (0..4)
+        .map(|j| (0..3).map(|i| x[0][i * 4 + j]).fold(f64::MAX, f64::min))
+        .collect()
+);
+
 fn cross_entropy_case(reduction: Reduction) {
     let targets = [2i64, 0, 4];
     check(Case {

@@ -933,3 +933,37 @@ fn matmul_decomposes_as_aten_does() {
         assert_eq!(b.grad().unwrap().shape(), b.shape());
     }
 }
+
+/// Measured on PyTorch 2.11, CUDA (docs/fidelity.md): `a.max(1)` of 32×10 allocates the values
+/// and the int64 indices (2 allocations, 1,024 bytes) and MaxBackward0 saves the indices.
+#[test]
+fn max_dim_keeps_values_and_indices() {
+    for backend in [Backend::Cpu, Backend::Meta] {
+        let rt = rt(backend);
+        let a = rt
+            .randn(&[32, 10], Device::Cuda)
+            .unwrap()
+            .requires_grad_(true)
+            .unwrap();
+        let base = rt.memory_allocated();
+        let (values, indices) = a.max_dim(1, false, false).unwrap();
+        assert_eq!(rt.memory_allocated() - base, 1024);
+        assert_eq!((values.shape(), indices.dtype()), (&[32][..], DType::I64));
+        let node = values.grad_fn().unwrap();
+        assert_eq!(node.name(), "MaxBackward0");
+        let saved = node.saved_tensors();
+        assert_eq!(saved[0].name, "indices");
+        assert!(
+            saved[0].tensor.as_ref().unwrap().is_same(&indices)
+                || saved[0].tensor.as_ref().unwrap().shares_storage(&indices)
+        );
+        drop((node, indices));
+        // The indices stay with the graph.
+        assert_eq!(rt.memory_allocated() - base, 1024);
+        values.sum().unwrap().backward(None, false).unwrap();
+        if backend == Backend::Cpu {
+            let g = a.grad().unwrap().to_vec_f32();
+            assert_eq!(g.iter().sum::<f32>(), 32.0, "one 1 per row");
+        }
+    }
+}

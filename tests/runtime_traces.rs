@@ -30,7 +30,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (0..SHAPES.len(), any::<bool>()).prop_map(|(shape, grad)| Op::New { shape, grad }),
         4 => (0u8..4, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Binary { kind, a, b }),
-        4 => (0u8..33, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
+        4 => (0u8..34, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
         2 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Matmul { a, b }),
         2 => (0u8..4, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Loss { kind, a, b }),
         2 => (any::<usize>(), any::<bool>()).prop_map(|(a, retain)| Op::Backward { a, retain }),
@@ -130,6 +130,7 @@ fn run(backend: Backend, ops: &[Op]) -> Outcome {
                             27 => a.narrow(0, 0, 1),
                             28 => a.select_dim(-1, 0),
                             29 => a.dropout(0.5, true),
+                            32 => a.max_dim(-1, false, a.dim() % 2 == 0).map(|(v, _)| v),
                             31 => a
                                 .unsqueeze(0)
                                 .and_then(|u| Tensor::cat(&[u.clone(), u], 0))

@@ -79,6 +79,12 @@ pub(crate) enum Formula {
         dim: usize,
         index: usize,
     },
+    SelectExtreme {
+        self_sizes: Vec<usize>,
+        dim: usize,
+        keepdim: bool,
+        is_min: bool,
+    },
     Unsqueeze {
         dim: usize,
     },
@@ -178,6 +184,8 @@ impl Formula {
             Formula::Stack { .. } => "StackBackward0",
             Formula::Slice { .. } => "SliceBackward0",
             Formula::Select { .. } => "SelectBackward0",
+            Formula::SelectExtreme { is_min: false, .. } => "MaxBackward0",
+            Formula::SelectExtreme { is_min: true, .. } => "MinBackward0",
             Formula::Unsqueeze { .. } => "UnsqueezeBackward0",
             Formula::View { .. } => "ViewBackward0",
             Formula::UnsafeView { .. } => "UnsafeViewBackward0",
@@ -374,6 +382,21 @@ impl Formula {
                 out[0] = Some(grad.scatter_into_zeros(self_sizes, |z| {
                     z.narrow_view(*dim, *start, end - start)
                 })?);
+            }
+            Formula::SelectExtreme {
+                self_sizes,
+                dim,
+                keepdim,
+                ..
+            } => {
+                let indices = node.unpack("indices")?;
+                // With keepdim=False the reduced dimension comes back as 1 (a view).
+                let (g, idx) = if *keepdim {
+                    (grad.clone(), indices)
+                } else {
+                    (grad.unsqueeze(*dim)?, indices.unsqueeze(*dim)?)
+                };
+                out[0] = Some(g.value_selecting_backward(self_sizes, *dim, &idx)?);
             }
             Formula::Select {
                 self_sizes,

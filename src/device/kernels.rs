@@ -40,6 +40,8 @@ pub const KERNEL_NAMES: &[&str] = &[
     "ew_fill",
     "reduce_sum",
     "reduce_argmax",
+    "reduce_extreme",
+    "scatter_selected",
     "matmul_strided",
     "log_softmax_forward",
     "log_softmax_backward",

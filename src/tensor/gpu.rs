@@ -288,6 +288,52 @@ pub(crate) fn argmax(gpu: &Gpu, out: &Tensor, src: &Tensor, dim: usize) -> Resul
     Ok(())
 }
 
+/// The first maximum (or minimum) of `src` along `dim` and its index, into the contiguous
+/// `values` and `indices`.
+pub(crate) fn extreme(
+    gpu: &Gpu,
+    [values, indices, src]: [&Tensor; 3],
+    dim: usize,
+    is_min: bool,
+) -> Result<()> {
+    let mut reduce = vec![false; src.dim()];
+    reduce[dim] = true;
+    let (order, n_out, count) = kept_then_reduced(src.shape(), &reduce);
+    let args = [
+        Arg::Op(values.flat_operand()?),
+        Arg::Op(indices.flat_operand()?),
+        Arg::Op(src.permuted_operand(&order)?),
+        Arg::I64(n_out as i64),
+        Arg::I64(count as i64),
+        Arg::I32(is_min as i32),
+    ];
+    gpu.launch("reduce_extreme", Grid::Elements(n_out as u64), &args)?;
+    Ok(())
+}
+
+/// Writes `grad` (the reduced shape) into the zero-filled, contiguous `out` at `indices`
+/// along a dimension split as (outer, size, inner).
+pub(crate) fn scatter_selected(
+    gpu: &Gpu,
+    [out, grad, indices]: [&Tensor; 3],
+    (outer, size, inner): (usize, usize, usize),
+) -> Result<()> {
+    let args = [
+        Arg::Op(out.flat_operand()?),
+        Arg::Op(grad.operand()?),
+        Arg::Op(indices.operand()?),
+        Arg::I64(outer as i64),
+        Arg::I64(size as i64),
+        Arg::I64(inner as i64),
+    ];
+    gpu.launch(
+        "scatter_selected",
+        Grid::Elements((outer * inner) as u64),
+        &args,
+    )?;
+    Ok(())
+}
+
 fn blas_matrix(t: &Tensor) -> Option<BlasMatrix> {
     let ptr = t.0.storage.borrow().gpu_ptr()?;
     let at = ptr.offset((t.0.offset * t.dtype().size()) as u64);

@@ -5,7 +5,7 @@
 //! incoming one into its place (`slice_backward`, `select_backward`).
 
 use super::ops::wrap_dim;
-use super::{format_shape, Result, Scalar, Tensor, TensorError};
+use super::{format_shape, gpu, DType, Result, Scalar, Tensor, TensorError};
 use crate::autograd::{Formula, NodeBuilder};
 
 /// Checks the inputs of `cat`/`stack` and returns the dtype and device they share.
@@ -190,6 +190,106 @@ impl Tensor {
     /// `self[index]`: [`select_dim`](Self::select_dim) of dimension 0.
     pub fn select(&self, index: i64) -> Result<Tensor> {
         self.select_dim(0, index)
+    }
+
+    /// `tensor.max(dim, keepdim)` (or `min` with `is_min`): the values, then the int64 indices
+    /// of the first extreme. MaxBackward0/MinBackward0 save `indices`.
+    pub fn max_dim(&self, dim: isize, keepdim: bool, is_min: bool) -> Result<(Tensor, Tensor)> {
+        let name = if is_min { "min" } else { "max" };
+        if self.dim() == 0 {
+            return Err(TensorError::Unsupported(format!(
+                "{name}(dim) of a 0-dim tensor"
+            )));
+        }
+        let d = wrap_dim(dim, self.dim())?;
+        if self.shape()[d] == 0 {
+            return Err(TensorError::Invalid(format!(
+                "{name}(): Expected reduction dim {d} to have non-zero size."
+            )));
+        }
+        if self.dtype() != DType::F32 {
+            return Err(TensorError::Unsupported(format!(
+                "{name}(dim) of a {} tensor",
+                self.dtype()
+            )));
+        }
+        let mut shape = self.shape().to_vec();
+        if keepdim {
+            shape[d] = 1;
+        } else {
+            shape.remove(d);
+        }
+        let rt = self.runtime();
+        let values = Tensor::empty_on(rt, &shape, DType::F32, self.device())?;
+        let indices = Tensor::empty_on(rt, &shape, DType::I64, self.device())?;
+        if let Some(g) = values.gpu() {
+            gpu::extreme(g, [&values, &indices, self], d, is_min)?;
+        } else if let Some(x) = self.read_f32() {
+            let size = self.shape()[d];
+            let inner: usize = self.shape()[d + 1..].iter().product();
+            let outer: usize = self.shape()[..d].iter().product();
+            let (mut v, mut idx) = (Vec::new(), Vec::new());
+            for o in 0..outer {
+                for i in 0..inner {
+                    let at = |k: usize| x[(o * size + k) * inner + i];
+                    let mut best = 0;
+                    for k in 1..size {
+                        let better = if is_min {
+                            at(k) < at(best)
+                        } else {
+                            at(k) > at(best)
+                        };
+                        if better {
+                            best = k;
+                        }
+                    }
+                    v.push(at(best));
+                    idx.push(best as i64);
+                }
+            }
+            values.write_f32(&v);
+            indices.write_i64(&idx);
+        }
+        if let Some(mut b) = NodeBuilder::new(&[self]) {
+            b.save("indices", &indices);
+            b.finish(
+                Formula::SelectExtreme {
+                    self_sizes: self.shape().to_vec(),
+                    dim: d,
+                    keepdim,
+                    is_min,
+                },
+                &values,
+            );
+        }
+        Ok((values, indices))
+    }
+
+    /// `value_selecting_reduction_backward`: zeros of `sizes` with this gradient at `indices`
+    /// along `dim`; one allocation.
+    pub(crate) fn value_selecting_backward(
+        &self,
+        sizes: &[usize],
+        dim: usize,
+        indices: &Tensor,
+    ) -> Result<Tensor> {
+        let out = Tensor::empty_on(self.runtime(), sizes, self.dtype(), self.device())?;
+        out.fill_values(Scalar::Float(0.0))?;
+        let size = sizes[dim];
+        let inner: usize = sizes[dim + 1..].iter().product();
+        let outer: usize = sizes[..dim].iter().product();
+        if let Some(g) = out.gpu() {
+            gpu::scatter_selected(g, [&out, self, indices], (outer, size, inner))?;
+        } else if let (Some(grad), Some(idx), Some(mut v)) =
+            (self.read_f32(), indices.read_i64(), out.read_f32())
+        {
+            for j in 0..outer * inner {
+                let (o, i) = (j / inner, j % inner);
+                v[(o * size + idx[j] as usize) * inner + i] = grad[j];
+            }
+            out.write_f32(&v);
+        }
+        Ok(out)
     }
 
     /// `slice_backward` / `select_backward`: zeros of `sizes` with this gradient copied into

@@ -41,6 +41,8 @@ const TORCH_AND_METHOD: &[&str] = &[
     "log_softmax",
     "matmul",
     "bmm",
+    "max",
+    "min",
     "narrow",
     "select",
 ];
@@ -1640,6 +1642,25 @@ fn tensor_op(it: &mut Interp<'_>, t: &Tensor, name: &str, args: CallArgs, span: 
             } else {
                 t.log_softmax(d)
             }
+        }
+        "max" | "min" => {
+            let b = bind(it, &args, name, &["dim", "keepdim"], 0, span)?;
+            let Some(d) = dim_arg(it, b.get("dim"), span)? else {
+                return Err(it
+                    .fail(
+                        span,
+                        format!("{name}() without dim is not supported in scenarios"),
+                    )
+                    .with_help("pass dim= (the values and indices come back as a tuple)"));
+            };
+            let keepdim = expect_bool(it, b.get("keepdim"), false, "keepdim", span)?;
+            let (values, indices) = t
+                .max_dim(d, keepdim, name == "min")
+                .map_err(|e| it.tensor_error(span, e))?;
+            return Ok(Value::Tuple(Rc::new(vec![
+                Value::Tensor(values),
+                Value::Tensor(indices),
+            ])));
         }
         "narrow" => {
             let b = bind(it, &args, name, &["dim", "start", "length"], 3, span)?;
