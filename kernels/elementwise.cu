@@ -33,6 +33,8 @@ extern "C" __global__ void ew_binary_f32(Operand out, Operand a, Operand b, int 
                 r = x * (cdf + y * pdf);
                 break;
             }
+            case OP_MIN: r = x != x ? x : fminf(x, y); break;
+            case OP_MAX: r = x != x ? x : fmaxf(x, y); break;
             case OP_SILU_BACKWARD: {
                 float s = 1.0f / (1.0f + expf(-y));
                 r = x * s * (1.0f + y * (1.0f - s));

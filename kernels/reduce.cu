@@ -53,6 +53,19 @@ extern "C" __global__ void reduce_argmax(Operand out, Operand a, i64 n_out, i64 
     }
 }
 
+// The 2-norm of all n elements into the 0-dim `out`: one thread summing squares in f64 in
+// order, as the host does (clip_grad_norm_'s per-gradient norms, which are few and small).
+extern "C" __global__ void reduce_norm2(Operand out, Operand a, i64 n) {
+    FOR_EACH(j, 1) {
+        double s = 0.0;
+        for (i64 i = 0; i < n; ++i) {
+            double v = (double)load_f32(a, i);
+            s += v * v;
+        }
+        store_f32(out, 0, (float)sqrt(s));
+    }
+}
+
 // max/min along one dimension (a permuted so that it is innermost): the first extreme value
 // and its index, as the host scans.
 extern "C" __global__ void reduce_extreme(Operand values, Operand indices, Operand a, i64 n_out, i64 count, int is_min) {

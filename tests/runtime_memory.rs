@@ -967,3 +967,68 @@ fn max_dim_keeps_values_and_indices() {
         }
     }
 }
+
+/// `clip_grad_norm_` over the four gradients of Linear(64, 256), Linear(256, 10): PyTorch 2.11
+/// on CUDA (docs/fidelity.md, from `torch.cuda.memory._record_memory_history`) makes 11
+/// allocations in this order of sizes, peaks 3,072 bytes above the gradients and keeps only
+/// the 0-dim total norm; `clip_grad_value_` allocates nothing.
+#[test]
+fn clip_grad_norm_allocates_what_pytorch_does() {
+    use leakharness::alloc::EventKind;
+    use leakharness::nn::{clip_grad_norm_, clip_grad_value_};
+    for backend in [Backend::Cpu, Backend::Meta] {
+        let rt = rt(backend);
+        let model = mlp(&rt, &[64, 256, 10]);
+        let x = rt.randn(&[32, 64], Device::Cuda).unwrap();
+        model
+            .forward(&x)
+            .unwrap()
+            .sum()
+            .unwrap()
+            .backward(None, false)
+            .unwrap();
+        drop(x);
+        let params = model.parameters();
+        let base = rt.memory_allocated();
+        let events_before = rt.allocator().history().trace().len();
+        rt.allocator_mut().reset_peak_memory_stats();
+        let total = clip_grad_norm_(&params, 1.0).unwrap();
+        assert_eq!(total.shape(), &[] as &[usize]);
+        assert_eq!(rt.memory_allocated() - base, 512);
+        assert_eq!(rt.allocator().max_memory_allocated() - base, 3072);
+        let trace = rt.allocator().history().trace();
+        let sizes: Vec<String> = trace[events_before..]
+            .iter()
+            .filter_map(|e| match e {
+                EventKind::Alloc { requested, .. } => Some(format!("+{requested}")),
+                EventKind::Free { .. } => Some("-".to_string()),
+                _ => None,
+            })
+            .collect();
+        // PyTorch's trace, requested bytes of each allocation and each free: the 16-byte
+        // scratch, four 4-byte norms, the scratch freed, the 16-byte stack, the total, ...
+        let expected = [
+            "+16", "+4", "+4", "+4", "+4", "-", "+16", "+4", "-", "-", "-", "-", "-", "+4", "+4",
+            "+4", "-", "-", "+4", "-", "-",
+        ];
+        assert_eq!(sizes, expected);
+        if backend == Backend::Cpu {
+            let norm: f64 = params
+                .iter()
+                .flat_map(|p| p.grad().unwrap().to_vec_f32())
+                .map(|v| (v as f64).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            assert!(norm <= 1.0 + 1e-4, "clipped to max_norm: {norm}");
+        }
+        let before = rt.allocator().stats().allocation.all.allocated;
+        clip_grad_value_(&params, 0.01).unwrap();
+        assert_eq!(rt.allocator().stats().allocation.all.allocated, before);
+        if backend == Backend::Cpu {
+            assert!(params
+                .iter()
+                .flat_map(|p| p.grad().unwrap().to_vec_f32())
+                .all(|v| v.abs() <= 0.01));
+        }
+    }
+}

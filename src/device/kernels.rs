@@ -41,6 +41,7 @@ pub const KERNEL_NAMES: &[&str] = &[
     "reduce_sum",
     "reduce_argmax",
     "reduce_extreme",
+    "reduce_norm2",
     "scatter_selected",
     "matmul_strided",
     "log_softmax_forward",
@@ -131,6 +132,10 @@ op_codes! {
         GeluBackward = "OP_GELU_BACKWARD",
         /// silu's backward, `a` the gradient and `b` the input.
         SiluBackward = "OP_SILU_BACKWARD",
+        /// `min(a, b)`, NaN when `a` is NaN (`clamp(max=b)`).
+        Min = "OP_MIN",
+        /// `max(a, b)`, NaN when `a` is NaN (`clamp(min=b)`).
+        Max = "OP_MAX",
     }
 }
 

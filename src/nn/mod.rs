@@ -26,12 +26,15 @@
 //! assert!(model.parameters().iter().all(|p| p.grad().is_some()));
 //! ```
 
+mod clip;
+
 use std::cell::Cell;
 
 use crate::alloc::Purpose;
 use crate::runtime::Runtime;
 pub use crate::tensor::Reduction;
 use crate::tensor::{DType, Device, Result, Tensor};
+pub use clip::{clip_grad_norm_, clip_grad_value_};
 
 /// A module: `forward` on one input, and its parameters.
 pub trait Module {

@@ -311,6 +311,17 @@ pub(crate) fn extreme(
     Ok(())
 }
 
+/// The 2-norm of all of `src` into the 0-dim `out`.
+pub(crate) fn norm2(gpu: &Gpu, out: &Tensor, src: &Tensor) -> Result<()> {
+    let args = [
+        Arg::Op(out.flat_operand()?),
+        Arg::Op(src.operand()?),
+        Arg::I64(n(src)),
+    ];
+    gpu.launch("reduce_norm2", Grid::Single, &args)?;
+    Ok(())
+}
+
 /// Writes `grad` (the reduced shape) into the zero-filled, contiguous `out` at `indices`
 /// along a dimension split as (outer, size, inner).
 pub(crate) fn scatter_selected(

@@ -189,6 +189,21 @@ impl Tensor {
     }
 }
 
+impl Tensor {
+    /// `torch.linalg.vector_norm(self)` (the 2-norm of every element) into a new 0-dim tensor,
+    /// for code that runs under no_grad (clip_grad_norm_).
+    pub(crate) fn norm2_all(&self) -> Result<Tensor> {
+        let out = Tensor::empty_on(self.runtime(), &[], DType::F32, self.device())?;
+        if let Some(g) = out.gpu() {
+            gpu::norm2(g, &out, self)?;
+        } else if let Some(x) = self.read_f32() {
+            let s: f64 = x.iter().map(|&v| (v as f64) * (v as f64)).sum();
+            out.write_f32(&[s.sqrt() as f32]);
+        }
+        Ok(out)
+    }
+}
+
 /// `native_dropout_backward(grad, mask, scale)`: `grad * mask * scale`, one allocation.
 pub(crate) fn dropout_backward(grad: &Tensor, mask: &Tensor, scale: f32) -> Result<Tensor> {
     grad.mul(mask)?.mul_scalar_(scale as f64)

@@ -24,6 +24,10 @@ enum Bin {
     Ge,
     /// The backward of a [`Pointwise`] function: `a` the gradient, `b` what the node saved.
     Backward(BinaryCode),
+    /// `min(a, b)`, NaN when `a` is NaN.
+    Min,
+    /// `max(a, b)`, NaN when `a` is NaN.
+    Max,
 }
 
 impl Bin {
@@ -41,12 +45,14 @@ impl Bin {
             Bin::Gt => (BinaryCode::Gt, 1.0),
             Bin::Ge => (BinaryCode::Ge, 1.0),
             Bin::Backward(code) => (code, 1.0),
+            Bin::Min => (BinaryCode::Min, 1.0),
+            Bin::Max => (BinaryCode::Max, 1.0),
         }
     }
 
     /// Whether the operation computes in f32 whatever its operands' types.
     fn is_float_only(self) -> bool {
-        matches!(self, Bin::Div | Bin::Backward(_))
+        matches!(self, Bin::Div | Bin::Backward(_) | Bin::Min | Bin::Max)
     }
 
     fn is_comparison(self) -> bool {
@@ -70,6 +76,9 @@ impl Bin {
             Bin::Gt => t(a > b),
             Bin::Ge => t(a >= b),
             Bin::Backward(code) => Pointwise::host_backward(code, a, b),
+            Bin::Min | Bin::Max if a.is_nan() => a,
+            Bin::Min => a.min(b),
+            Bin::Max => a.max(b),
         }
     }
 
@@ -78,7 +87,9 @@ impl Bin {
             Bin::Add(alpha) => a.wrapping_add((alpha as i64).wrapping_mul(b)),
             Bin::Sub(alpha) => a.wrapping_sub((alpha as i64).wrapping_mul(b)),
             Bin::Mul => a.wrapping_mul(b),
-            Bin::Div | Bin::Backward(_) => unreachable!("{self:?} computes in f32"),
+            Bin::Div | Bin::Backward(_) | Bin::Min | Bin::Max => {
+                unreachable!("{self:?} computes in f32")
+            }
             Bin::Eq => (a == b) as i64,
             Bin::Ne => (a != b) as i64,
             Bin::Lt => (a < b) as i64,
@@ -1700,6 +1711,20 @@ impl Tensor {
             return Err(TensorError::InplaceOnLeaf);
         }
         Ok(())
+    }
+
+    /// `torch.clamp(self, max=max)` for code that runs under no_grad (clip_grad_norm_).
+    pub(crate) fn clamp_max_scalar(&self, max: f64) -> Result<Tensor> {
+        self.check_no_graph(&[self], "clamp")?;
+        self.binary_scalar(Scalar::Float(max), Bin::Min)
+    }
+
+    /// `tensor.clamp_(min, max)` for code that runs under no_grad (clip_grad_value_): in place,
+    /// no allocation.
+    pub(crate) fn clamp_(&self, min: Scalar, max: Scalar) -> Result<()> {
+        self.check_no_graph(&[self], "clamp_")?;
+        self.inplace_scalar(min, Bin::Max)?;
+        self.inplace_scalar(max, Bin::Min)
     }
 
     /// `self.lerp_(end, weight)`: `self += weight * (end - self)`.

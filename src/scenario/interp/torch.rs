@@ -14,9 +14,10 @@ use crate::optim::{Adam, AdamOptions, AdamW, Optimizer, Sgd, SgdOptions};
 use crate::scenario::{BinOp, CmpOp, Span};
 use crate::tensor::{DType, Device, Scalar, Tensor, TensorError};
 
-const NAMESPACES: [&str; 5] = [
+const NAMESPACES: [&str; 6] = [
     "torch",
     "torch.nn",
+    "torch.nn.utils",
     "torch.nn.functional",
     "torch.optim",
     "torch.cuda",
@@ -66,7 +67,7 @@ const FUNCTIONAL: &[&str] = &[
 const METHOD_ONLY: &[&str] = &["view", "contiguous"];
 
 /// Functions and classes of each namespace.
-const FUNCTIONS: [(&str, &[&str]); 5] = [
+const FUNCTIONS: [(&str, &[&str]); 6] = [
     (
         "torch",
         &[
@@ -98,6 +99,7 @@ const FUNCTIONS: [(&str, &[&str]); 5] = [
         &["mse_loss", "cross_entropy", "relu", "l1_loss", "nll_loss"],
     ),
     ("torch.optim", &["SGD", "Adam", "AdamW"]),
+    ("torch.nn.utils", &["clip_grad_norm_", "clip_grad_value_"]),
     (
         "torch.cuda",
         &[
@@ -1025,6 +1027,7 @@ pub(super) fn call_path(it: &mut Interp<'_>, path: &str, args: CallArgs, span: S
             check_rt(it, r, span)
         }
         ("torch.optim", _) => optimizer(it, name, args, span),
+        ("torch.nn.utils", _) => clip(it, name, args, span),
         ("torch", op) if TORCH_JOINS.contains(&op) => {
             let b = bind(it, &args, name, &["tensors", "dim"], 1, span)?;
             let items: Vec<Value> = match b.raw("tensors") {
@@ -1060,6 +1063,75 @@ pub(super) fn call_path(it: &mut Interp<'_>, path: &str, args: CallArgs, span: S
         _ => Err(it
             .fail(span, format!("{path} is not supported in scenarios"))
             .with_help("see docs/scenarios.md for the supported torch API")),
+    }
+}
+
+/// `torch.nn.utils.clip_grad_norm_` and `clip_grad_value_`.
+fn clip(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let norm = name == "clip_grad_norm_";
+    let params: &'static [&'static str] = if norm {
+        &[
+            "parameters",
+            "max_norm",
+            "norm_type",
+            "error_if_nonfinite",
+            "foreach",
+        ]
+    } else {
+        &["parameters", "clip_value", "foreach"]
+    };
+    let b = bind(it, &args, name, params, 2, span)?;
+    let tensors: Vec<Tensor> = match b.raw("parameters") {
+        Some(Value::Tensor(t)) => vec![t.clone()],
+        Some(Value::List(l)) => l
+            .borrow()
+            .iter()
+            .map(|s| expect_tensor(it, Some(&s.value), "parameters", span))
+            .collect::<R<_>>()?,
+        Some(Value::Tuple(t)) => t
+            .iter()
+            .map(|v| expect_tensor(it, Some(v), "parameters", span))
+            .collect::<R<_>>()?,
+        Some(other) => {
+            return Err(it.fail(
+                span,
+                format!(
+                    "TypeError: {name}() expects a tensor or a list of tensors, not {}",
+                    other.type_name()
+                ),
+            ))
+        }
+        None => Vec::new(),
+    };
+    let value = params[1];
+    let limit = expect_float(it, b.raw(value).unwrap_or(&Value::None), value, span)?;
+    if norm {
+        if let Some(v) = b.get("norm_type") {
+            if expect_float(it, v, "norm_type", span)? != 2.0 {
+                return Err(it
+                    .fail(span, "clip_grad_norm_ with a norm_type other than 2 is not supported in scenarios")
+                    .with_help("use the default norm_type=2.0"));
+            }
+        }
+        if expect_bool(
+            it,
+            b.get("error_if_nonfinite"),
+            false,
+            "error_if_nonfinite",
+            span,
+        )? {
+            return Err(it.fail(
+                span,
+                "clip_grad_norm_(error_if_nonfinite=True) is not supported in scenarios",
+            ));
+        }
+        if tensors.is_empty() {
+            return check_rt(it, it.rt.tensor(&[0.0], &[], Device::Cpu), span);
+        }
+        check_rt(it, crate::nn::clip_grad_norm_(&tensors, limit), span)
+    } else {
+        crate::nn::clip_grad_value_(&tensors, limit).map_err(|e| it.tensor_error(span, e))?;
+        Ok(Value::None)
     }
 }
 
