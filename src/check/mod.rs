@@ -9,6 +9,7 @@
 
 mod api;
 mod files;
+mod trace;
 mod walk;
 
 use std::collections::BTreeMap;
@@ -28,6 +29,7 @@ use crate::scenario::{Expect, Scenario, Stmt, StmtKind};
 use crate::tensor::TensorError;
 pub use api::{assert_no_leaks, check, Loop};
 pub use files::{check_file, discover, report_stem, FileOutcome};
+pub use trace::{trace_scenario, StatementSample, Trace};
 use walk::{attribute, Attribution, Held, Root, Via};
 
 /// How to check a scenario.

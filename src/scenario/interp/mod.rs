@@ -138,6 +138,10 @@ pub trait Observer {
         Control::Continue
     }
 
+    /// A statement is about to run (each time it runs; compound statements too, once per entry).
+    /// Per-statement memory traces read the allocator here.
+    fn statement_start(&mut self, _rt: &Runtime, _stmt: &Stmt) {}
+
     /// The program ended, failed, or was stopped, and its names are about to be dropped.
     fn before_teardown(&mut self, _rt: &Runtime, _env: &Env, _failure: Option<&Failure>) {}
 }
@@ -361,6 +365,7 @@ impl Interp<'_> {
 
     fn stmt(&mut self, stmt: &Stmt) -> Result<(), Flow> {
         self.step(stmt.span)?;
+        self.observer.statement_start(&self.rt, stmt);
         let rt = self.rt.clone();
         let _here = LocationGuard::enter(rt.allocator_cell(), self.location(stmt.span));
         match &stmt.kind {
