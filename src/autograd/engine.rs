@@ -45,6 +45,7 @@ pub(crate) fn run_backward(
     };
     let rt = root.runtime().clone();
     let _no_grad = rt.no_grad();
+    let _engine_thread = rt.enter_autograd_thread();
 
     // Nodes are numbered in discovery order and everything per node lives in vectors indexed
     // by that number: when a pass stops early on an error, the gradients still buffered are

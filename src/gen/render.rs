@@ -420,10 +420,12 @@ fn device_names(p: &Program) -> Vec<String> {
 
 /// Deletes everything the loop left and asserts that only what PyTorch keeps between steps
 /// is allocated: parameters, gradients when they are zeroed rather than dropped, and the
-/// optimizer's state once a step ran.
+/// optimizer's state once a step ran. cuBLAS's workspaces, which PyTorch keeps for the
+/// process, are given back first: their size depends on the card.
 fn final_check(p: &Program, out: &mut Lines) {
     out.line(0, &format!("del {}", device_names(p).join(", ")));
     out.line(0, &zero_grad_call(p.zero_grad));
+    out.line(0, "torch._C._cuda_clearCublasWorkspaces()");
     let params = parameter_bytes(p);
     let grads = if p.zero_grad.drops_gradients() {
         0
