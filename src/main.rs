@@ -9,13 +9,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use leakharness::base::parse_size;
 use leakharness::check::{
     check_file, check_scenario, discover, report_stem, CheckOptions, FileOutcome,
 };
 use leakharness::device::{Backend, BackendChoice};
 use leakharness::gen::{self, Program};
 use leakharness::report::{human_summary, write_reports, Verdict};
-use leakharness::scenario::parse_size;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
 
