@@ -9,13 +9,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use leakharness::base::parse_size;
 use leakharness::check::{
     check_file, check_scenario, discover, report_stem, trace_scenario, CheckOptions, FileOutcome,
 };
 use leakharness::device::{Backend, BackendChoice};
 use leakharness::gen::{self, Program};
 use leakharness::report::{human_summary, write_reports, Verdict};
-use leakharness::scenario::{load, parse_size, LoadError};
+use leakharness::scenario::{load, LoadError};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
 

@@ -9,7 +9,8 @@ use std::rc::Rc;
 
 use super::{gradient_edge, InputMeta, Kind, Node};
 use crate::alloc::Purpose;
-use crate::tensor::{format_shape, Result, Tensor, TensorError};
+use crate::base::{Result, TensorError};
+use crate::tensor::{format_shape, Tensor};
 
 type Key = *const Node;
 
@@ -112,8 +113,8 @@ pub(crate) fn run_backward(
         // retain_graph=True.
         #[cfg(feature = "planted-bugs")]
         let retain_graph = (retain_graph
-            || rt.planted(crate::runtime::PlantedBug::BackwardKeepsSaved))
-            && !rt.planted(crate::runtime::PlantedBug::RetainGraphIgnored);
+            || rt.planted(crate::base::PlantedBug::BackwardKeepsSaved))
+            && !rt.planted(crate::base::PlantedBug::RetainGraphIgnored);
         if !retain_graph {
             node.release_saved();
         }

@@ -16,17 +16,19 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::alloc::{EventKind, Place, Purpose, StackCapture};
+use crate::base::Expect;
+use crate::base::TensorError;
+use crate::base::{LeakKind, Verdict};
 use crate::device::Backend;
 use crate::report::{
-    AllocSite, Breakdown, ErrorInfo, IterationPoint, Leak, LeakKind, MemoryPoint, OomInfo, Report,
-    StatementBytes, StatementRef, Teardown, TeardownBlock, Verdict, SCHEMA_VERSION,
+    AllocSite, Breakdown, ErrorInfo, IterationPoint, Leak, MemoryPoint, OomInfo, Report,
+    StatementBytes, StatementRef, Teardown, TeardownBlock, SCHEMA_VERSION,
 };
 use crate::runtime::{BlasWorkspaces, Runtime, RuntimeOptions};
 use crate::scenario::interp::{
     self, Control, Env, Failure, FailureKind, IterationEnd, Observer, RunOptions,
 };
-use crate::scenario::{Expect, Scenario, Stmt, StmtKind};
-use crate::tensor::TensorError;
+use crate::scenario::{Scenario, Stmt, StmtKind};
 pub use api::{assert_no_leaks, check, Loop};
 pub use files::{check_file, discover, report_stem, FileOutcome};
 pub use trace::{trace_scenario, StatementSample, Trace};
@@ -48,7 +50,7 @@ pub struct CheckOptions {
     pub stack_capture: StackCapture,
     /// A deliberate runtime bug for every runtime the checker creates.
     #[cfg(feature = "planted-bugs")]
-    pub planted_bug: Option<crate::runtime::PlantedBug>,
+    pub planted_bug: Option<crate::base::PlantedBug>,
 }
 
 impl Default for CheckOptions {

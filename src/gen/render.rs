@@ -6,9 +6,8 @@ use std::path::Path;
 use super::{
     Benign, Case, GenError, Loss, Optimizer, Planted, PlantedLeak, Program, Shape, ZeroGrad,
 };
-use crate::scenario::{
-    parse_scenario, print_scenario, strip_spans, Expect, Scenario, Stmt, StmtKind,
-};
+use crate::base::Expect;
+use crate::scenario::{parse_scenario, print_scenario, strip_spans, Scenario, Stmt, StmtKind};
 
 /// The path generated scenarios carry until they are written somewhere.
 const GENERATED_PATH: &str = "generated.py";

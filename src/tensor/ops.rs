@@ -988,7 +988,7 @@ impl Tensor {
         #[cfg(feature = "planted-bugs")]
         if self
             .runtime()
-            .planted(crate::runtime::PlantedBug::DetachKeepsGraph)
+            .planted(crate::base::PlantedBug::DetachKeepsGraph)
         {
             return self.clone();
         }

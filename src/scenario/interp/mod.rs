@@ -21,13 +21,14 @@ pub use objects::{ModuleKind, ModuleRef, OptimizerRef};
 pub use validate::validate;
 pub use value::{ListRef, Slot, Value};
 
-use crate::alloc::{AllocError, Location, LocationGuard, OutOfMemory};
+use crate::alloc::{Location, LocationGuard};
+use crate::base::TensorError;
+use crate::base::{AllocError, OutOfMemory};
 use crate::runtime::Runtime;
 use crate::scenario::{
     AugOp, BinOp, BoolOp, CmpOp, Expr, ExprKind, ImportAlias, Scenario, ScenarioError, Span, Stmt,
     StmtKind, Target, UnaryOp,
 };
-use crate::tensor::TensorError;
 
 /// Limits and loop scaling for one run.
 #[derive(Debug, Clone)]
@@ -415,10 +416,7 @@ impl Interp<'_> {
             StmtKind::Del(names) => {
                 // Planted bug: only the first name of `del a, b` is unbound.
                 #[cfg(feature = "planted-bugs")]
-                let names = if self
-                    .rt
-                    .planted(crate::runtime::PlantedBug::DelFirstNameOnly)
-                {
+                let names = if self.rt.planted(crate::base::PlantedBug::DelFirstNameOnly) {
                     &names[..1]
                 } else {
                     &names[..]

@@ -9,10 +9,11 @@ use super::builtins::{is_list_method, new_list};
 use super::objects::{ModuleKind, ModuleRef, OptimizerRef};
 use super::value::{Path, Value};
 use super::{Interp, R};
+use crate::base::{DType, Device, TensorError};
 use crate::nn::{CrossEntropyLoss, Linear, MSELoss, ReLU, Reduction};
 use crate::optim::{Adam, AdamOptions, AdamW, Optimizer, Sgd, SgdOptions};
 use crate::scenario::{BinOp, CmpOp, Span};
-use crate::tensor::{DType, Device, Scalar, Tensor, TensorError};
+use crate::tensor::{Scalar, Tensor};
 
 const NAMESPACES: [&str; 6] = [
     "torch",
