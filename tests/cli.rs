@@ -291,6 +291,9 @@ fn trace_prints_the_counters_before_every_simple_statement() {
     assert_eq!(at(14)["allocated"], 0);
     assert_eq!(at(16)["allocated"], 512);
     assert_eq!(at(16)["reserved"], 2 << 20);
-    assert!(samples.iter().all(|s| s["line"] != 15), "line 15 is an `if`");
+    assert!(
+        samples.iter().all(|s| s["line"] != 15),
+        "line 15 is an `if`"
+    );
     assert!(trace["error"].is_null());
 }
