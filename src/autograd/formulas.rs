@@ -4,7 +4,8 @@
 //! inputs that need one.
 
 use super::Node;
-use crate::tensor::{DType, Device, Keeps, Pointwise, Reduction, Result, Tensor};
+use crate::base::{DType, Device, Result};
+use crate::tensor::{Keeps, Pointwise, Reduction, Tensor};
 
 /// A node's backward function and the non-tensor values it keeps (scalars, sizes, strides).
 #[derive(Debug, Clone)]

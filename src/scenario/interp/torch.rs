@@ -9,13 +9,15 @@ use super::builtins::{is_list_method, new_list};
 use super::objects::{ModuleKind, ModuleRef, OptimizerRef};
 use super::value::{Path, Value};
 use super::{Interp, R};
+use crate::base::{DType, Device, TensorError};
 use crate::nn::{CrossEntropyLoss, Linear, MSELoss, ReLU, Reduction};
 use crate::optim::{Adam, AdamOptions, AdamW, Optimizer, Sgd, SgdOptions};
 use crate::scenario::{BinOp, CmpOp, Span};
-use crate::tensor::{DType, Device, Scalar, Tensor, TensorError};
+use crate::tensor::{Scalar, Tensor};
 
-const NAMESPACES: [&str; 6] = [
+const NAMESPACES: [&str; 7] = [
     "torch",
+    "torch._C",
     "torch.nn",
     "torch.nn.utils",
     "torch.nn.functional",
@@ -67,7 +69,9 @@ const FUNCTIONAL: &[&str] = &[
 const METHOD_ONLY: &[&str] = &["view", "contiguous"];
 
 /// Functions and classes of each namespace.
-const FUNCTIONS: [(&str, &[&str]); 6] = [
+const FUNCTIONS: [(&str, &[&str]); 7] = [
+    // Private, but what PyTorch's own tests call to give back the cuBLAS workspaces.
+    ("torch._C", &["_cuda_clearCublasWorkspaces"]),
     (
         "torch",
         &[
@@ -1002,6 +1006,13 @@ pub(super) fn call_path(it: &mut Interp<'_>, path: &str, args: CallArgs, span: S
             Ok(Value::Device(device_arg(it, b.raw("type"), span)?))
         }
         ("torch.cuda", _) => cuda(it, name, args, span),
+        ("torch._C", "_cuda_clearCublasWorkspaces") => {
+            bind(it, &args, path, &[], 0, span)?;
+            it.rt
+                .clear_blas_workspaces()
+                .map_err(|e| it.tensor_error(span, e))?;
+            Ok(Value::None)
+        }
         ("torch.nn", _) => module_class(it, name, args, span),
         ("torch.nn.functional", "mse_loss" | "cross_entropy" | "l1_loss" | "nll_loss") => {
             let b = bind(it, &args, name, &["input", "target", "reduction"], 2, span)?;
