@@ -1,5 +1,6 @@
-//! The interpreter, item by item of the scenario subset (docs/scenarios.md): Python's semantics
-//! for names and numbers, the torch API, and errors located as Python and PyTorch raise them.
+//! The interpreter, construct by construct (docs/scenarios.md): Python's semantics for names,
+//! numbers, functions, classes, exceptions and containers, CPython's moments of freeing memory,
+//! the torch API, and errors located as Python and PyTorch raise them.
 
 use std::path::Path;
 use std::time::Duration;
@@ -325,16 +326,11 @@ fn an_oom_is_reported_with_pytorchs_message() {
 }
 
 #[test]
-fn lists_stay_acyclic_and_shallow() {
-    let e = error("xs = []\nxs.append(xs)\n");
-    assert!(
-        e.contains("t.py:2:1: error: a list cannot contain itself in scenarios"),
-        "{e}"
+fn lists_that_contain_themselves_print_as_python_prints_them() {
+    assert_eq!(
+        output("xs = []\nxs.append(xs)\nprint(xs)\nd = {}\nd['me'] = d\nprint(d)\n"),
+        ["[[...]]", "{'me': {...}}"]
     );
-    let e = error("a = []\nb = [a]\na.extend([b])\n");
-    assert!(e.contains("a list cannot contain itself"), "{e}");
-    let e = error("xs = []\nfor i in range(100):\n    xs = [xs]\n");
-    assert!(e.contains("nested more than 32 deep"), "{e}");
     assert_eq!(
         output("xs = [[1], (2, [3])]\nprint(xs)\n"),
         ["[[1], (2, [3])]"]
@@ -351,7 +347,7 @@ fn ranges_of_any_64_bit_bounds_count_as_python_does() {
     );
     let e = error("for i in range(0, 9223372036854775807):\n    pass\n");
     assert!(
-        e.contains("OverflowError: a loop of 9223372036854775807 iterations is too long"),
+        e.contains("the scenario executed more than 1000000 statements"),
         "{e}"
     );
 }
