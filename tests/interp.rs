@@ -351,3 +351,253 @@ fn ranges_of_any_64_bit_bounds_count_as_python_does() {
         "{e}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Functions, classes and exceptions, and when CPython frees what they hold.
+
+/// Prints `torch.cuda.memory_allocated()` as `m()`.
+const MEM: &str = "import gc\nimport torch\ndef m():\n    print(torch.cuda.memory_allocated())\n";
+
+fn mem_output(body: &str) -> Vec<String> {
+    output(&format!("{MEM}{body}"))
+}
+
+#[test]
+fn a_functions_locals_are_freed_when_it_returns() {
+    let out = mem_output(
+        "def f():\n    x = torch.zeros(256, device='cuda')\n    m()\n    return 1\nf()\nm()\n",
+    );
+    assert_eq!(out, ["1024", "0"]);
+}
+
+#[test]
+fn a_tensor_captured_by_a_closure_lives_as_long_as_the_closure() {
+    let out = mem_output(
+        "def make():\n    t = torch.zeros(256, device='cuda')\n    def g():\n        return t.sum()\n    return g\n\
+         g = make()\nm()\nprint(g().item())\ndel g\nm()\n",
+    );
+    assert_eq!(out, ["1024", "0.0", "0"]);
+}
+
+#[test]
+fn a_kept_exception_keeps_its_tracebacks_frames_and_except_as_unbinds() {
+    let out = mem_output(
+        "def f():\n    big = torch.zeros(256, device='cuda')\n    raise ValueError('no')\n\
+         try:\n    f()\nexcept ValueError as e:\n    kept = e\n\
+         m()\n\
+         del kept\nm()\n\
+         try:\n    f()\nexcept ValueError as e:\n    m()\n\
+         m()\n\
+         try:\n    e\nexcept NameError:\n    print('e is unbound')\n",
+    );
+    assert_eq!(out, ["1024", "0", "1024", "0", "e is unbound"]);
+}
+
+#[test]
+fn a_reference_cycle_is_freed_only_by_the_cyclic_collector() {
+    let out = mem_output(
+        "gc.disable()\nclass Node:\n    pass\n\
+         a = Node()\na.t = torch.zeros(256, device='cuda')\na.me = a\n\
+         del a\nm()\nprint(gc.collect() > 0)\nm()\n\
+         def closure_cycle():\n    t = torch.zeros(256, device='cuda')\n    def f():\n        return f, t\n    return f\n\
+         closure_cycle()\nm()\ngc.collect()\nm()\n",
+    );
+    assert_eq!(out, ["1024", "True", "0", "1024", "0"]);
+}
+
+#[test]
+fn automatic_collections_follow_cpython_thresholds() {
+    // Each iteration leaves one unreachable cycle holding 512 B; generation 0 is collected
+    // once more than 700 tracked objects are alive since its last collection.
+    let out = mem_output(
+        "class Node:\n    pass\n\
+         peak = 0\n\
+         for i in range(2000):\n    a = Node()\n    a.t = torch.zeros(1, device='cuda')\n    a.me = a\n\
+         \x20   peak = max(peak, torch.cuda.memory_allocated())\n\
+         print(peak < 2000 * 512, peak > 100 * 512)\nprint(gc.get_threshold())\n",
+    );
+    assert_eq!(out, ["True True", "(700, 10, 10)"]);
+}
+
+#[test]
+fn deep_recursion_raises_recursion_error_at_pythons_limit() {
+    let e = error("def f(n):\n    return f(n + 1)\nf(0)\n");
+    assert!(
+        e.contains("t.py:2:12: error: RecursionError: maximum recursion depth exceeded"),
+        "{e}"
+    );
+    assert!(e.contains("traceback (most recent call last)"), "{e}");
+    let out = output(
+        "import sys\ndef depth(n):\n    try:\n        return depth(n + 1)\n    except RecursionError:\n        return n\n\
+         print(depth(0) > 990, sys.getrecursionlimit())\n",
+    );
+    assert_eq!(out, ["True 1000"]);
+}
+
+#[test]
+fn an_endless_while_loop_stops_at_the_step_limit() {
+    let (r, _) = run_on(
+        Backend::Meta,
+        "n = 0\nwhile True:\n    n += 1\n",
+        &RunOptions {
+            max_steps: 1000,
+            ..RunOptions::default()
+        },
+    );
+    let e = r.failure.expect("stopped").error.to_string();
+    assert!(e.contains("executed more than 1000 statements"), "{e}");
+}
+
+#[test]
+fn python_2_syntax_is_a_located_syntax_error() {
+    let errors = parse_scenario(Path::new("t.py"), "import torch\nprint \"loss\"\n").unwrap_err();
+    assert_eq!((errors.0[0].line, errors.0[0].col), (2, 7));
+    assert!(errors.0[0].message.starts_with("syntax error"), "{errors}");
+}
+
+#[test]
+fn uncaught_exceptions_read_like_python_tracebacks() {
+    let e = error(
+        "class Trainer:\n    def step(self, k):\n        if k == 2:\n            raise RuntimeError(f'bad step {k}')\n\
+         \x20   def train(self):\n        for k in range(3):\n            self.step(k)\n\
+         Trainer().train()\n",
+    );
+    assert!(
+        e.starts_with("t.py:4:13: error: RuntimeError: bad step 2"),
+        "{e}"
+    );
+    for frame in [
+        "t.py:8:1 in <module>: Trainer().train()",
+        "t.py:7:13 in Trainer.train(): self.step(k)",
+        "t.py:4:13 in Trainer.step(): raise RuntimeError(f'bad step {k}')",
+    ] {
+        assert!(e.contains(frame), "missing {frame:?} in\n{e}");
+    }
+}
+
+#[test]
+fn out_of_memory_is_a_runtime_error_that_except_can_catch() {
+    let out = output(
+        "import torch\n\
+         try:\n    x = torch.zeros(1 << 40, device='cuda')\nexcept RuntimeError as e:\n    print(type(e).__name__, isinstance(e, torch.cuda.OutOfMemoryError))\n",
+    );
+    assert_eq!(out, ["OutOfMemoryError True"]);
+}
+
+#[test]
+fn scoping_is_cpythons() {
+    let out = output(
+        "x = 'global'\n\
+         def read():\n    return x\n\
+         def shadow():\n    x = 'local'\n    return x\n\
+         def unbound():\n    print(x)\n    x = 1\n\
+         def rebind():\n    global x\n    x = 'rebound'\n\
+         def counter():\n    n = 0\n    def inc():\n        nonlocal n\n        n += 1\n        return n\n    return inc\n\
+         print(read(), shadow())\n\
+         try:\n    unbound()\nexcept UnboundLocalError as e:\n    print(e)\n\
+         rebind()\nprint(x)\nc = counter()\nc()\nprint(c())\n\
+         fs = [lambda: i for i in range(3)]\nprint([f() for f in fs], [i for i in range(2)])\n",
+    );
+    assert_eq!(
+        out,
+        [
+            "global local",
+            "cannot access local variable 'x' where it is not associated with a value",
+            "rebound",
+            "2",
+            "[2, 2, 2] [0, 1]"
+        ]
+    );
+}
+
+#[test]
+fn arguments_bind_as_python_binds_them() {
+    let out = output(
+        "def f(a, b=2, *args, c, d=4, **kw):\n    return (a, b, args, c, d, sorted(kw.items()))\n\
+         print(f(1, c=3))\nprint(f(1, 5, 6, 7, c=3, e=8))\nprint(f(*[1, 2], **{'c': 0}))\n\
+         try:\n    f(1)\nexcept TypeError as e:\n    print(e)\n",
+    );
+    assert_eq!(
+        out,
+        [
+            "(1, 2, (), 3, 4, [])",
+            "(1, 5, (6, 7), 3, 4, [('e', 8)])",
+            "(1, 2, (), 0, 4, [])",
+            "f() missing 1 required keyword-only argument: 'c'"
+        ]
+    );
+}
+
+#[test]
+fn classes_inherit_and_decorate_as_python() {
+    let out = output(
+        "class A:\n    count = 0\n    def __init__(self, v):\n        self.v = v\n        A.count += 1\n\
+         \x20   def get(self):\n        return self.v\n\
+         \x20   @property\n    def double(self):\n        return self.v * 2\n\
+         \x20   @staticmethod\n    def s():\n        return 's'\n\
+         \x20   @classmethod\n    def make(cls):\n        return cls(7)\n\
+         \x20   def __repr__(self):\n        return f'A({self.v})'\n\
+         class B(A):\n    def get(self):\n        return super().get() + 100\n\
+         def deco(f):\n    def wrapper(*a, **k):\n        return ('wrapped', f(*a, **k))\n    return wrapper\n\
+         @deco\ndef h(x):\n    return x\n\
+         b = B(1)\nprint(b.get(), b.double, B.s(), B.make(), A.count, isinstance(b, A), h(3))\n",
+    );
+    assert_eq!(out, ["101 2 s A(7) 2 True ('wrapped', 3)"]);
+}
+
+#[test]
+fn nn_module_subclasses_register_what_is_assigned() {
+    let out = output(
+        "import torch\nimport torch.nn as nn\n\
+         class Block(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.lin = nn.Linear(2, 2)\n        self.register_buffer('running', torch.zeros(2))\n\
+         class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = nn.Parameter(torch.ones(3))\n        self.blocks = nn.ModuleList([Block(), Block()])\n        self.plain = torch.zeros(1)\n\
+         \x20   def forward(self, x):\n        for b in self.blocks:\n            x = b.lin(x)\n        return x\n\
+         net = Net()\n\
+         print([n for n, _ in net.named_parameters()])\nprint(list(net.state_dict().keys()))\n\
+         print(len(list(net.modules())), net.training, net.eval().training, net(torch.ones(1, 2)).shape)\n\
+         try:\n    net.w = torch.zeros(3)\nexcept TypeError as e:\n    print(e)\n\
+         seen = []\nh = net.register_forward_hook(lambda m, i, o: seen.append(o.shape))\nnet(torch.ones(1, 2))\nh.remove()\nnet(torch.ones(1, 2))\nprint(seen)\n",
+    );
+    assert_eq!(
+        out,
+        [
+            "['w', 'blocks.0.lin.weight', 'blocks.0.lin.bias', 'blocks.1.lin.weight', 'blocks.1.lin.bias']",
+            "['w', 'blocks.0.lin.weight', 'blocks.0.lin.bias', 'blocks.1.lin.weight', 'blocks.1.lin.bias', 'blocks.0.running', 'blocks.1.running']",
+            "6 True False (1, 2)",
+            "cannot assign 'Tensor' as parameter 'w' (torch.nn.Parameter or None expected)",
+            "[(1, 2)]"
+        ]
+    );
+}
+
+#[test]
+fn loops_in_functions_report_iterations_nested_in_their_callers_loops() {
+    use leakharness::scenario::interp::{Control, IterationEnd, Observer};
+    struct Record(Vec<(u32, Vec<u32>, bool)>);
+    impl Observer for Record {
+        fn iteration_end(&mut self, at: &IterationEnd<'_>) -> Control {
+            self.0.push((at.loop_at.line, at.index.to_vec(), at.last));
+            Control::Continue
+        }
+    }
+    let scenario = parse_scenario(
+        Path::new("t.py"),
+        "def inner():\n    for j in [1, 2]:\n        pass\nk = 0\nwhile k < 2:\n    inner()\n    k += 1\n",
+    )
+    .unwrap();
+    let rt = Runtime::new(Backend::Meta, RuntimeOptions::default()).unwrap();
+    let mut rec = Record(Vec::new());
+    let r = run(&scenario, &rt, &RunOptions::default(), &mut rec);
+    assert!(r.failure.is_none());
+    assert_eq!(
+        rec.0,
+        [
+            (2, vec![0, 0], false),
+            (2, vec![0, 1], true),
+            (5, vec![0], false),
+            (2, vec![1, 0], false),
+            (2, vec![1, 1], true),
+            (5, vec![1], true),
+        ]
+    );
+}

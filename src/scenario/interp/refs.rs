@@ -678,11 +678,9 @@ impl Gc {
         self.track(Tracked::Instance(Rc::downgrade(i)));
     }
 
+    /// Tracks a function; its closure cells are tracked with the frame that made them.
     pub(crate) fn track_function(&mut self, f: &Rc<Function>) {
         self.track(Tracked::Function(Rc::downgrade(f)));
-        for c in &f.closure {
-            self.track(Tracked::Cell(Rc::downgrade(c)));
-        }
     }
 
     pub(crate) fn track_class(&mut self, c: &Rc<Class>) {
@@ -734,9 +732,11 @@ impl Gc {
         for g in 0..=generation {
             tracked.append(&mut self.generations[g]);
         }
+        let mut ids = HashSet::new();
         let objects: Vec<(Tracked, Strong)> = tracked
             .into_iter()
             .filter_map(|t| t.upgrade().map(|s| (t, s)))
+            .filter(|(_, s)| ids.insert(s.id()))
             .collect();
         let index: HashMap<usize, usize> = objects
             .iter()
