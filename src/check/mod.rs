@@ -315,7 +315,12 @@ impl Observer for Recorder {
             });
         }
         if at.index.len() == 1 && at.last {
-            let attribution = attribute(at.env, &at.rt.allocator(), at.rt.live_nodes() as u64);
+            let attribution = attribute(
+                at.env,
+                at.frames,
+                &at.rt.allocator(),
+                at.rt.live_nodes() as u64,
+            );
             self.loop_ends.insert(key, attribution);
             if self.stop_after == Some(key) {
                 return Control::Stop;

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use crate::alloc::{format_size, BlockId, CachingAllocator, StackId};
 use crate::autograd::Node;
-use crate::scenario::interp::{Env, Value};
+use crate::scenario::interp::{Env, FrameRef, Referents, Value};
 use crate::scenario::Span;
 use crate::tensor::{DType, Device, Tensor};
 
@@ -117,8 +117,14 @@ struct Work {
     in_graph: bool,
 }
 
-/// Walks every name of `env` and attributes what it reaches.
-pub(super) fn attribute(env: &Env, alloc: &CachingAllocator, live_nodes: u64) -> Attribution {
+/// Walks every module-level name of `env`, then the locals of the running functions (`frames`,
+/// outermost first; the module frame's names are `env`'s), and attributes what they reach.
+pub(super) fn attribute(
+    env: &Env,
+    frames: &[FrameRef],
+    alloc: &CachingAllocator,
+    live_nodes: u64,
+) -> Attribution {
     let mut w = Walker {
         alloc,
         seen_blocks: HashSet::new(),
@@ -133,13 +139,24 @@ pub(super) fn attribute(env: &Env, alloc: &CachingAllocator, live_nodes: u64) ->
         live_nodes,
         ..Default::default()
     };
-    for b in env.bindings() {
+    let mut roots: Vec<(String, Value, Span, bool)> = env
+        .bindings()
+        .iter()
+        .map(|b| (b.name.clone(), b.value.clone(), b.bound_at, b.accumulates))
+        .collect();
+    for frame in frames.iter().skip(1) {
+        for (name, value) in frame.locals() {
+            let (at, accumulates) = frame.binding(&name).unwrap_or_default();
+            roots.push((name.to_string(), value, at, accumulates));
+        }
+    }
+    for (name, value, bound_at, accumulates) in roots {
         let name_root = Root {
-            at: (b.bound_at.line, b.bound_at.col),
+            at: (bound_at.line, bound_at.col),
             via: Via::Name,
-            accumulates: b.accumulates,
+            accumulates,
         };
-        match &b.value {
+        match &value {
             Value::List(list) => {
                 // Each element is held by the statement that stored it.
                 let items: Vec<_> = list
@@ -155,12 +172,12 @@ pub(super) fn attribute(env: &Env, alloc: &CachingAllocator, live_nodes: u64) ->
                         accumulates: false,
                     };
                     let held = out.roots.entry(root).or_default();
-                    w.walk(format!("{}[{i}]", b.name), Item::Value(value), true, held);
+                    w.walk(format!("{name}[{i}]"), Item::Value(value), true, held);
                 }
             }
             other => {
                 let held = out.roots.entry(name_root).or_default();
-                w.walk(b.name.clone(), Item::Value(other.clone()), false, held);
+                w.walk(name, Item::Value(other.clone()), false, held);
             }
         }
     }
@@ -289,7 +306,19 @@ impl Walker<'_> {
                 .map(|(n, t)| (Some(format!(".state[{n}]")), Item::Tensor(t), false))
                 .collect(),
             Value::Method(recv, _) => vec![(None, Item::Value((**recv).clone()), false)],
-            _ => Vec::new(),
+            // Scenario objects, dicts, closures, exceptions: what the value says it references.
+            other => {
+                if let Some(id) = other.identity() {
+                    if !self.seen_lists.insert(id as *const ()) {
+                        return Vec::new();
+                    }
+                }
+                let mut children = Vec::new();
+                other.referents(&mut |edge, v| {
+                    children.push((Some(edge.to_string()), Item::Value(v.clone()), false))
+                });
+                children
+            }
         }
     }
 

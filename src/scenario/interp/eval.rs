@@ -1465,10 +1465,15 @@ impl Interp<'_> {
     /// methods unwrap.
     pub(crate) fn bind_descriptor(&mut self, f: Value, obj: Value, class: &Rc<Class>) -> Value {
         match &f {
-            Value::Function(_) => Value::BoundMethod(Rc::new(BoundMethod {
-                receiver: obj,
-                func: f,
-            })),
+            Value::Function(_) => {
+                // Tracked: a bound method stored on its own object (a hook) is a cycle.
+                let b = Value::BoundMethod(Rc::new(BoundMethod {
+                    receiver: obj,
+                    func: f,
+                }));
+                self.gc.track_value(&b);
+                b
+            }
             Value::Native(n) => match &**n {
                 Native::StaticMethod(inner) => inner.clone(),
                 Native::ClassMethod(inner) => Value::BoundMethod(Rc::new(BoundMethod {
@@ -1876,6 +1881,14 @@ impl Interp<'_> {
     }
 
     pub(crate) fn binary(&mut self, l: Value, op: BinOp, r: Value, span: Span) -> X<Value> {
+        // `"%.4f" % loss` formats the tensor's number, as `Tensor.__format__` does.
+        if let (Value::Str(fmt), BinOp::Mod) = (&l, op) {
+            let args = match &r {
+                Value::Tuple(t) => t.as_ref().clone(),
+                other => vec![other.clone()],
+            };
+            return Ok(Value::Str(self.percent_format(fmt, &args, span)?.into()));
+        }
         if matches!(l, Value::Tensor(_)) || matches!(r, Value::Tensor(_)) {
             let result = torch::binary(&l, op, &r).map_err(|e| match e {
                 Ok(tensor_error) => self.tensor_error(span, tensor_error),

@@ -312,6 +312,7 @@ fn run_here(
         class_ns: None,
         at: Default::default(),
         func: None,
+        bound_at: Default::default(),
     });
     let mut interp = Interp {
         scenario,
@@ -360,14 +361,19 @@ fn run_here(
         output,
         steps,
         frames,
+        mut gc,
+        handling,
+        pending_limit,
         ..
     } = interp;
-    drop(frames);
-    // Python drops a module's names in reverse order of creation when the program ends.
+    drop((frames, handling, pending_limit));
+    // Python drops a module's names in reverse order of creation when the program ends, then
+    // finalization runs the cyclic collector, which frees what only cycles still hold.
     let mut bindings = env.bindings;
     while let Some(b) = bindings.pop() {
         drop(b);
     }
+    gc.collect(2);
     RunResult {
         failure,
         output,
@@ -570,7 +576,14 @@ impl Interp<'_> {
     /// new one.
     pub(crate) fn store(&mut self, name: &str, v: Value, at: Span, accumulates: bool) {
         let frame = self.frame().clone();
-        match frame.code.access(name) {
+        let access = frame.code.access(name);
+        if matches!(access, Access::Fast(_) | Access::Cell(_)) {
+            frame
+                .bound_at
+                .borrow_mut()
+                .insert(name.into(), (at, accumulates));
+        }
+        match access {
             Access::Fast(i) => {
                 let old = frame.fast.borrow_mut().get_mut(i).map(|s| s.replace(v));
                 drop(old);
@@ -637,6 +650,7 @@ impl Interp<'_> {
             class_ns,
             at: Default::default(),
             func,
+            bound_at: Default::default(),
         });
         self.gc.track_frame(&frame);
         frame

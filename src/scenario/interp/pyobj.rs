@@ -87,6 +87,9 @@ pub struct Frame {
     pub at: Cell<Span>,
     /// The function running, for `super()`.
     pub func: Option<Rc<Function>>,
+    /// For each local bound so far: the statement that last bound it, and whether that
+    /// statement rebound it from its own value (`x += y`, a running total).
+    pub bound_at: RefCell<HashMap<Rc<str>, (Span, bool)>>,
 }
 
 /// A frame, shared by the interpreter's stack and by tracebacks that keep it alive.
@@ -99,6 +102,11 @@ impl Frame {
             ScopeKind::Module => "<module>".into(),
             _ => format!("{}()", self.code.qualname),
         }
+    }
+
+    /// The statement that last bound local `name`, and whether it accumulates.
+    pub fn binding(&self, name: &str) -> Option<(Span, bool)> {
+        self.bound_at.borrow().get(name).copied()
     }
 
     /// The bound locals and cells of this frame, by name, in slot order.
