@@ -601,3 +601,57 @@ fn loops_in_functions_report_iterations_nested_in_their_callers_loops() {
         ]
     );
 }
+
+#[test]
+fn the_modules_training_scripts_import_run() {
+    let out = output(
+        "import math, random, itertools, functools, logging, copy, time, sys, os\n\
+         from collections import defaultdict, deque, OrderedDict, Counter, namedtuple\n\
+         from typing import List, Optional\n\
+         from dataclasses import dataclass, field\n\
+         from tqdm import tqdm\n\
+         import numpy as np\n\
+         import torch\n\
+         logging.basicConfig(level=logging.INFO)\nlog = logging.getLogger('train')\n\
+         @dataclass\nclass Cfg:\n    lr: float = 0.1\n    tags: List[str] = field(default_factory=list)\n\
+         c = Cfg(lr=0.5)\nc.tags.append('a')\n\
+         d = defaultdict(list)\nd['loss'].append(1.0)\n\
+         q = deque([1, 2, 3], maxlen=2)\n\
+         Point = namedtuple('Point', ['x', 'y'])\n\
+         print(c.lr, c.tags, dict(d), list(q), Counter('aab').most_common(1), Point(1, 2).y)\n\
+         print(list(itertools.islice(itertools.count(5), 3)), functools.reduce(lambda a, b: a * b, [2, 3, 4]), math.sqrt(16.0))\n\
+         print([x for x in tqdm(range(3))], np.mean([1.0, 2.0, 3.0]), round(2.5), round(0.125, 2), f'{1234567:,}')\n\
+         log.info('step %d loss %.2f', 3, 0.5)\nlog.debug('hidden')\n\
+         print(OrderedDict([('a', 1)]), sys.getrecursionlimit(), os.environ.get('HOME', 'none'), time.time() >= 0)\n\
+         a = torch.zeros(256, device='cuda')\nb = copy.deepcopy({'t': a})\n\
+         print(torch.cuda.memory_allocated(), b['t'] is a)\n",
+    );
+    assert_eq!(
+        out,
+        [
+            "0.5 ['a'] {'loss': [1.0]} [2, 3] [('a', 2)] 2",
+            "[5, 6, 7] 24 4.0",
+            "[0, 1, 2] 2.0 2 0.12 1,234,567",
+            "INFO:train:step 3 loss 0.50",
+            "OrderedDict({'a': 1}) 1000 none True",
+            "2048 False"
+        ]
+    );
+}
+
+#[test]
+fn an_import_outside_the_list_is_one_clear_error_naming_it() {
+    let errors = parse_scenario(
+        Path::new("t.py"),
+        "import torch\nimport pandas as pd\nfrom sklearn import metrics\n",
+    )
+    .unwrap_err();
+    let messages: Vec<&str> = errors.0.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "importing `pandas` is not supported in scenarios",
+            "importing `sklearn` is not supported in scenarios"
+        ]
+    );
+}

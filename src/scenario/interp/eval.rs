@@ -71,7 +71,7 @@ impl Interp<'_> {
             }
             StmtKind::ImportFrom { module, names } => {
                 for a in names {
-                    let value = stdlib::attribute_of_module(module, &a.name).ok_or_else(|| {
+                    let value = self.module_attr(module, &a.name).ok_or_else(|| {
                         self.raise(
                             "ImportError",
                             format!("cannot import name '{}' from '{module}'", a.name),

@@ -37,7 +37,7 @@ impl Interp<'_> {
                 if attr == "__name__" {
                     return Ok(Value::Str(p.0.rsplit('.').next().unwrap_or(&p.0).into()));
                 }
-                match stdlib::attribute_of_module(&p.0, attr) {
+                match self.module_attr(&p.0, attr) {
                     Some(v) => Ok(v),
                     None => Err(self.no_attribute(&obj, attr, span)),
                 }
@@ -192,6 +192,14 @@ impl Interp<'_> {
                 }
                 Err(self.no_attribute(&obj, attr, span))
             }
+        }
+    }
+
+    /// `module.attr`, with the module state this run owns (`os.environ`).
+    pub(crate) fn module_attr(&mut self, module: &str, attr: &str) -> Option<Value> {
+        match (module, attr) {
+            ("os", "environ") => Some(Value::Dict(self.environ.clone())),
+            _ => stdlib::attribute_of_module(module, attr),
         }
     }
 
