@@ -655,3 +655,30 @@ fn an_import_outside_the_list_is_one_clear_error_naming_it() {
         ]
     );
 }
+
+#[test]
+fn a_generators_frame_lives_until_it_is_exhausted_or_dropped() {
+    let out = mem_output(
+        "def batches(n):\n    buf = torch.zeros(256, device='cuda')\n    for i in range(n):\n        if i == 1:\n            continue\n        x = torch.zeros(128, device='cuda')\n        yield i, x\n    yield from [10, 11]\n\
+         g = batches(3)\nm()\nprint(next(g)[0])\nm()\n\
+         for item in g:\n    print(item if isinstance(item, int) else item[0])\n\
+         m()\ng2 = batches(5)\nnext(g2)\nm()\ndel g2\nm()\n\
+         def count():\n    k = 0\n    while True:\n        got = yield k\n        k += 1\n        if k > 2:\n            return\n\
+         print(list(count()), sum(x * x for x in count()))\n",
+    );
+    assert_eq!(
+        out,
+        [
+            "0",
+            "0",
+            "1536",
+            "2",
+            "10",
+            "11",
+            "0",
+            "1536",
+            "0",
+            "[0, 1, 2] 5"
+        ]
+    );
+}

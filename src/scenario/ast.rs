@@ -459,6 +459,10 @@ pub enum ExprKind {
         /// The `for` clauses, outermost first.
         generators: Vec<Comprehension>,
     },
+    /// `yield value` (a generator function's statement or assignment value).
+    Yield(Option<Box<Expr>>),
+    /// `yield from iterable`.
+    YieldFrom(Box<Expr>),
     /// `{key: value for ...}`.
     DictComp {
         /// The key.
@@ -641,7 +645,13 @@ impl Expr {
                     v.clear_spans();
                 }
             }
+            ExprKind::Yield(value) => {
+                if let Some(v) = value {
+                    v.clear_spans();
+                }
+            }
             ExprKind::Starred(value)
+            | ExprKind::YieldFrom(value)
             | ExprKind::Attribute { value, .. }
             | ExprKind::UnaryOp { operand: value, .. } => value.clear_spans(),
             ExprKind::Call {

@@ -807,13 +807,8 @@ impl Converter<'_> {
                 self.expr(&a.value);
                 return self.reject(range, "`await`", "call the function directly");
             }
-            py::Expr::Yield(_) | py::Expr::YieldFrom(_) => {
-                return self.reject(
-                    range,
-                    "`yield` (a generator function)",
-                    "return a list of the values instead, or iterate a DataLoader",
-                )
-            }
+            py::Expr::Yield(y) => ExprKind::Yield(self.opt_expr(y.value.as_deref())?.map(Box::new)),
+            py::Expr::YieldFrom(y) => ExprKind::YieldFrom(Box::new(self.expr(&y.value)?)),
             py::Expr::Compare(compare) => {
                 let left = self.expr(&compare.left);
                 let comparators = self.exprs(&compare.comparators);

@@ -485,6 +485,7 @@ const ATOM: u8 = 16;
 fn precedence(expr: &Expr) -> u8 {
     match &expr.kind {
         ExprKind::Lambda(_) => LAMBDA,
+        ExprKind::Yield(_) | ExprKind::YieldFrom(_) => LOWEST,
         ExprKind::IfExp { .. } => IF_EXP,
         ExprKind::BoolOp { op: BoolOp::Or, .. } => OR,
         ExprKind::BoolOp {
@@ -721,6 +722,17 @@ fn bare_expr_to(out: &mut String, expr: &Expr) {
         ExprKind::Starred(value) => {
             out.push('*');
             expr_to(out, value, BIT_OR);
+        }
+        ExprKind::Yield(value) => {
+            out.push_str("yield");
+            if let Some(v) = value {
+                out.push(' ');
+                expr_to(out, v, LOWEST);
+            }
+        }
+        ExprKind::YieldFrom(value) => {
+            out.push_str("yield from ");
+            expr_to(out, value, IF_EXP);
         }
         ExprKind::Call {
             func,

@@ -926,6 +926,15 @@ impl Interp<'_> {
                 }
             }
             ExprKind::Lambda(def) => self.make_function(def)?,
+            ExprKind::Yield(_) | ExprKind::YieldFrom(_) => {
+                let f = self
+                    .fail(
+                        e.span,
+                        "RuntimeError: `yield` inside an expression is not supported in scenarios",
+                    )
+                    .with_help("yield as a statement: `yield x`, or `y = yield x`");
+                return self.lift(Err(f));
+            }
             ExprKind::ListComp { elt, generators } => {
                 let mut out = Vec::new();
                 self.comprehension(
@@ -1269,6 +1278,13 @@ impl Interp<'_> {
     ) -> X<Value> {
         let frame = self.new_frame(&f.code, &f.closure, None, Some(f.clone()));
         self.bind_params(f, &frame, args, span)?;
+        if f.code.generator {
+            // The body runs when the generator is iterated; the frame lives in it until then.
+            let g = super::generator::GenState::new(f.clone(), frame);
+            return Ok(Value::Iterator(Rc::new(RefCell::new(Iter::Generator(
+                Box::new(g),
+            )))));
+        }
         self.run_frame(frame, &f.def.body, span)
     }
 
@@ -1641,6 +1657,7 @@ impl Interp<'_> {
     fn advance(&mut self, state: &mut Iter, span: Span) -> X<Option<Value>> {
         Ok(match state {
             Iter::Done => None,
+            Iter::Generator(g) => super::generator::resume(self, g, span)?,
             Iter::List(l, i) => {
                 let v = l.borrow().get(*i).map(|s| s.value.clone());
                 *i += 1;

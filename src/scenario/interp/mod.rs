@@ -21,6 +21,7 @@ mod builtins;
 mod dict;
 mod eval;
 mod exc;
+mod generator;
 mod module;
 mod objects;
 mod ops;

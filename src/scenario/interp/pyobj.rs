@@ -59,6 +59,8 @@ pub struct Code {
     pub own_cells: usize,
     /// Every name the scope mentions.
     pub access: HashMap<Rc<str>, Access>,
+    /// Whether this is a generator function (its body has `yield`).
+    pub generator: bool,
 }
 
 impl Code {
@@ -364,6 +366,8 @@ pub enum Iter {
         /// The step.
         step: usize,
     },
+    /// A generator function's suspended body.
+    Generator(Box<super::generator::GenState>),
     /// Exhausted.
     Done,
 }
@@ -383,6 +387,7 @@ impl Iter {
             Iter::Chain(_) => "itertools.chain",
             Iter::Cycle(..) => "itertools.cycle",
             Iter::Islice { .. } => "itertools.islice",
+            Iter::Generator(_) => "generator",
             Iter::Done => "iterator",
         }
     }

@@ -252,6 +252,11 @@ impl Referents for Value {
                         .chain(inner.iter())
                         .for_each(|v| visit(Edge::Pending, v)),
                     Iter::Islice { inner, .. } => visit(Edge::Pending, inner),
+                    Iter::Generator(g) => {
+                        if let Some(frame) = g.frame() {
+                            frame.referents(visit);
+                        }
+                    }
                     Iter::Range { .. } | Iter::Count(..) | Iter::Done => {}
                 }
             }

@@ -74,6 +74,7 @@ struct Raw {
     nonlocals: Vec<(Rc<str>, Span)>,
     used: IndexSet<Rc<str>>,
     children: Vec<Raw>,
+    generator: bool,
 }
 
 impl Raw {
@@ -88,6 +89,7 @@ impl Raw {
             nonlocals: Vec::new(),
             used: IndexSet::new(),
             children: Vec::new(),
+            generator: false,
         }
     }
 
@@ -401,6 +403,21 @@ impl Walker<'_> {
                 }
             }
             ExprKind::Starred(v) | ExprKind::Attribute { value: v, .. } => self.expr(v),
+            ExprKind::Yield(_) | ExprKind::YieldFrom(_) => {
+                match self.scope.kind {
+                    ScopeKind::Function => self.scope.generator = true,
+                    ScopeKind::Comprehension => self
+                        .errors
+                        .push((e.span, "SyntaxError: 'yield' inside a comprehension".into())),
+                    _ => self
+                        .errors
+                        .push((e.span, "SyntaxError: 'yield' outside function".into())),
+                }
+                match &e.kind {
+                    ExprKind::Yield(Some(v)) | ExprKind::YieldFrom(v) => self.expr(v),
+                    _ => {}
+                }
+            }
             ExprKind::UnaryOp { operand, .. } => self.expr(operand),
             ExprKind::Call {
                 func,
@@ -574,6 +591,7 @@ fn resolve(
                 cells,
                 own_cells: own,
                 access,
+                generator: raw.generator,
             });
             by_node.insert(raw.node, code.clone());
             return (code, free);
@@ -586,6 +604,7 @@ fn resolve(
         own_cells: 0,
         cells,
         access,
+        generator: false,
     });
     if raw.kind != ScopeKind::Module {
         by_node.insert(raw.node, code.clone());

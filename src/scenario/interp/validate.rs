@@ -252,7 +252,7 @@ impl Validator<'_> {
 }
 
 /// The expressions directly in a statement (not in its nested blocks).
-fn stmt_exprs<'a>(s: &'a Stmt, out: &mut Vec<&'a Expr>) {
+pub(super) fn stmt_exprs<'a>(s: &'a Stmt, out: &mut Vec<&'a Expr>) {
     fn target<'a>(t: &'a Target, out: &mut Vec<&'a Expr>) {
         match t {
             Target::Name(_) => {}
@@ -337,7 +337,7 @@ fn stmt_exprs<'a>(s: &'a Stmt, out: &mut Vec<&'a Expr>) {
 
 /// The expressions directly inside an expression (lambda bodies and comprehension parts
 /// included).
-fn expr_children(e: &Expr) -> Vec<&Expr> {
+pub(super) fn expr_children(e: &Expr) -> Vec<&Expr> {
     let mut out: Vec<&Expr> = Vec::new();
     fn fparts<'a>(parts: &'a [FPart], out: &mut Vec<&'a Expr>) {
         for p in parts {
@@ -365,7 +365,10 @@ fn expr_children(e: &Expr) -> Vec<&Expr> {
                 out.push(v);
             }
         }
-        ExprKind::Starred(v) | ExprKind::Attribute { value: v, .. } => out.push(v),
+        ExprKind::Starred(v) | ExprKind::YieldFrom(v) | ExprKind::Attribute { value: v, .. } => {
+            out.push(v)
+        }
+        ExprKind::Yield(v) => out.extend(v.as_deref()),
         ExprKind::UnaryOp { operand, .. } => out.push(operand),
         ExprKind::Call {
             func,
