@@ -2,7 +2,8 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use super::{Breakdown, Report, Verdict};
-use crate::alloc::{format_size, Frame};
+use crate::alloc::Frame;
+use crate::base::format_size;
 
 /// Renders a report as Markdown for a bug ticket: the verdict, a table of leaks, the scenario
 /// with the retaining lines marked, retention paths, fixes, and one symbolized Rust stack per

@@ -14,39 +14,10 @@ pub use markdown::render_markdown;
 pub use write::{write_reports, ReportPaths, WriteError};
 
 use crate::alloc::Frame;
-pub use crate::scenario::LeakKind;
+pub use crate::base::{LeakKind, Verdict};
 
 /// Version of the JSON layout; bumped on any incompatible change (`docs/report-schema.json`).
 pub const SCHEMA_VERSION: u32 = 1;
-
-/// The outcome of a scenario run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    /// No growth and a clean teardown.
-    Clean,
-    /// Memory or graph history grows with the iteration count, or teardown left memory behind.
-    Leak,
-    /// The run ran out of device memory.
-    Oom,
-    /// An `assert` in the scenario failed.
-    AssertionFailed,
-    /// The scenario could not be parsed or raised an error.
-    Error,
-}
-
-impl Verdict {
-    /// The kebab-case name used in headers and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::Clean => "clean",
-            Verdict::Leak => "leak",
-            Verdict::Oom => "oom",
-            Verdict::AssertionFailed => "assertion-failed",
-            Verdict::Error => "error",
-        }
-    }
-}
 
 /// A statement of the scenario.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -17,15 +17,13 @@ pub mod interp;
 mod parse;
 mod print;
 
+pub use crate::base::{header_size, parse_size, Expect, LeakKind, SizeError, UnknownLeakKind};
 pub use ast::{
     strip_spans, BinOp, BoolOp, ClassDef, CmpOp, Comprehension, Expr, ExprKind, FPart, FunctionDef,
     Handler, ImportAlias, Keyword, Name, Param, Params, Span, Stmt, StmtKind, Target, UnaryOp,
     WithItem,
 };
 pub use error::{LoadError, ScenarioError, ScenarioErrors};
-pub use header::{
-    header_size, parse_size, Expect, Header, LeakKind, SizeError, UnknownLeakKind, BACKENDS,
-    HEADER_KEYS,
-};
+pub use header::{Header, BACKENDS, HEADER_KEYS};
 pub use parse::{load, parse_scenario, Scenario, IMPORTABLE_MODULES};
 pub use print::{print_body, print_expr, print_header, print_scenario};

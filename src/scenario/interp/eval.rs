@@ -116,10 +116,7 @@ impl Interp<'_> {
             StmtKind::Del(targets) => {
                 // Planted bug: only the first target of `del a, b` is unbound.
                 #[cfg(feature = "planted-bugs")]
-                let targets = if self
-                    .rt
-                    .planted(crate::runtime::PlantedBug::DelFirstNameOnly)
-                {
+                let targets = if self.rt.planted(crate::base::PlantedBug::DelFirstNameOnly) {
                     &targets[..1]
                 } else {
                     &targets[..]

@@ -52,7 +52,8 @@ pub use refs::{Edge, Referents};
 pub use validate::validate;
 pub use value::{repr, ListRef, Slot, Value};
 
-use crate::alloc::{Location, LocationGuard, OutOfMemory};
+use crate::alloc::{Location, LocationGuard};
+use crate::base::OutOfMemory;
 use crate::runtime::Runtime;
 use crate::scenario::{Scenario, ScenarioError, Span, Stmt};
 use pyobj::{Access, CellRef};
@@ -179,6 +180,10 @@ pub trait Observer {
     fn iteration_end(&mut self, _at: &IterationEnd<'_>) -> Control {
         Control::Continue
     }
+
+    /// A statement is about to run (each time it runs; compound statements too, once per entry).
+    /// Per-statement memory traces read the allocator here.
+    fn statement_start(&mut self, _rt: &Runtime, _stmt: &Stmt) {}
 
     /// The program ended, failed, or was stopped, and its names are about to be dropped.
     fn before_teardown(&mut self, _rt: &Runtime, _env: &Env, _failure: Option<&Failure>) {}
@@ -439,9 +444,9 @@ impl Interp<'_> {
     }
 
     /// A runtime error as PyTorch raises it; out-of-memory keeps its details for the report.
-    pub(crate) fn tensor_error(&self, span: Span, e: crate::tensor::TensorError) -> Failure {
+    pub(crate) fn tensor_error(&self, span: Span, e: crate::base::TensorError) -> Failure {
         match e {
-            crate::tensor::TensorError::Alloc(crate::alloc::AllocError::OutOfMemory(oom)) => {
+            crate::base::TensorError::Alloc(crate::base::AllocError::OutOfMemory(oom)) => {
                 let message = format!("torch.OutOfMemoryError: {}", oom.message);
                 Failure {
                     kind: FailureKind::OutOfMemory(oom),
@@ -518,6 +523,7 @@ impl Interp<'_> {
     fn stmt(&mut self, stmt: &Stmt) -> X<()> {
         self.step(stmt.span)?;
         self.frame().at.set(stmt.span);
+        self.observer.statement_start(&self.rt, stmt);
         let rt = self.rt.clone();
         let here = LocationGuard::enter(rt.allocator_cell(), self.location(stmt.span));
         self.gc_maybe_collect();

@@ -17,8 +17,8 @@ use super::ops::path;
 use super::pyobj::{Class, Instance, ModuleState, Native};
 use super::value::Value;
 use super::{exc, CallArgs, Interp, X};
+use crate::base::Device;
 use crate::scenario::Span;
-use crate::tensor::Device;
 
 /// The library bases that make a class an `nn.Module`.
 pub(super) fn is_module_base(p: &str) -> bool {

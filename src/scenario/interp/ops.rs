@@ -779,7 +779,7 @@ impl Interp<'_> {
                 let r = torch::item(t).map_err(|e| self.tensor_error(span, e));
                 let x = self.lift(r)?;
                 match t.dtype() {
-                    crate::tensor::DType::F32 => Value::Float(x),
+                    crate::base::DType::F32 => Value::Float(x),
                     _ => Value::Int(x as i64),
                 }
             }

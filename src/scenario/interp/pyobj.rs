@@ -7,7 +7,7 @@ use std::rc::{Rc, Weak};
 
 use super::dict::DictRef;
 use super::value::{ListRef, Value};
-use crate::alloc::OutOfMemory;
+use crate::base::OutOfMemory;
 use crate::scenario::{FunctionDef, Span};
 
 /// A variable captured by a closure: shared between the frame that binds it and every function

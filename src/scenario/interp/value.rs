@@ -9,8 +9,9 @@ use std::rc::Rc;
 use super::dict::DictRef;
 use super::objects::{ModuleRef, OptimizerRef};
 use super::pyobj::{BoundMethod, Class, ExcObj, Function, Instance, IterRef, Native};
+use crate::base::{DType, Device};
 use crate::scenario::Span;
-use crate::tensor::{DType, Device, Tensor};
+use crate::tensor::Tensor;
 
 /// A list element, with the statement that stored it: the retaining statement of a leak that
 /// goes through this element.
