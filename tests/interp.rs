@@ -682,3 +682,13 @@ fn a_generators_frame_lives_until_it_is_exhausted_or_dropped() {
         ]
     );
 }
+
+#[test]
+fn dataset_style_objects_iterate_by_getitem_until_index_error() {
+    let out = output(
+        "from torch.utils.data import Dataset\n\
+         class DS(Dataset):\n    def __len__(self):\n        return 3\n    def __getitem__(self, i):\n        if i >= len(self):\n            raise IndexError(i)\n        return i * 2\n\
+         ds = DS()\nprint(list(ds), [x for x in ds], len(ds), ds[1])\n",
+    );
+    assert_eq!(out, ["[0, 2, 4] [0, 2, 4] 3 2"]);
+}

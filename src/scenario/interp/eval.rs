@@ -96,14 +96,9 @@ impl Interp<'_> {
                 if let Some(value) = value {
                     let v = self.expr(value)?;
                     self.assign(target, v, Some(value), stmt.span)?;
-                } else if let (Target::Name(n), Some(ns)) = (target, self.frame().class_ns.clone())
-                {
-                    // A bare annotation in a class body declares a dataclass field.
-                    builtins::note_annotation(&ns, &n.id);
                 }
-                if let (Target::Name(n), Some(ns), Some(_)) =
-                    (target, self.frame().class_ns.clone(), value)
-                {
+                // In a class body, an annotated name is a field `@dataclass` will find.
+                if let (Target::Name(n), Some(ns)) = (target, self.frame().class_ns.clone()) {
                     builtins::note_annotation(&ns, &n.id);
                 }
             }
@@ -1577,9 +1572,9 @@ impl Interp<'_> {
                     return Ok(r);
                 }
                 if self.lookup_method(&v, "__getitem__").is_some() {
-                    return Ok(Value::Iterator(Rc::new(RefCell::new(Iter::Map(
-                        Value::Path(Path("<getitem>".into())),
-                        vec![v.clone()],
+                    return Ok(Value::Iterator(Rc::new(RefCell::new(Iter::GetItem(
+                        v.clone(),
+                        0,
                     )))));
                 }
                 return Err(self.not_iterable(&v, span));
@@ -1697,29 +1692,26 @@ impl Interp<'_> {
                     Some(Value::Tuple(Rc::new(items)))
                 }
             }
-            Iter::Map(f, inners) => {
-                if let Value::Path(p) = f {
-                    if &*p.0 == "<getitem>" {
-                        // The old sequence protocol: `obj[0]`, `obj[1]`, ... until IndexError.
-                        let obj = inners[0].clone();
-                        let i = inners.len() as i64 - 1;
-                        let m = self.lookup_method(&obj, "__getitem__");
-                        let Some(m) = m else { return Ok(None) };
-                        return match self.call(m, CallArgs::positional(vec![Value::Int(i)]), span) {
-                            Ok(v) => {
-                                inners.push(Value::None);
-                                Ok(Some(v))
-                            }
-                            Err(Unwind::Exc(e))
-                                if exc::is_subclass_name(&e.kind, "IndexError")
-                                    || exc::is_subclass_name(&e.kind, "StopIteration") =>
-                            {
-                                Ok(None)
-                            }
-                            Err(u) => Err(u),
-                        };
+            Iter::GetItem(obj, i) => {
+                // The old sequence protocol: `obj[0]`, `obj[1]`, ... until IndexError.
+                let Some(m) = self.lookup_method(obj, "__getitem__") else {
+                    return Ok(None);
+                };
+                match self.call(m, CallArgs::positional(vec![Value::Int(*i)]), span) {
+                    Ok(v) => {
+                        *i += 1;
+                        Some(v)
                     }
+                    Err(Unwind::Exc(e))
+                        if exc::is_subclass_name(&e.kind, "IndexError")
+                            || exc::is_subclass_name(&e.kind, "StopIteration") =>
+                    {
+                        None
+                    }
+                    Err(u) => return Err(u),
                 }
+            }
+            Iter::Map(f, inners) => {
                 let mut items = Vec::with_capacity(inners.len());
                 for i in inners.iter() {
                     match self.next(i, span)? {

@@ -366,6 +366,8 @@ pub enum Iter {
         /// The step.
         step: usize,
     },
+    /// `obj[0]`, `obj[1]`, ... of an object with `__getitem__` and no `__iter__`.
+    GetItem(Value, i64),
     /// A generator function's suspended body.
     Generator(Box<super::generator::GenState>),
     /// Exhausted.
@@ -388,6 +390,7 @@ impl Iter {
             Iter::Cycle(..) => "itertools.cycle",
             Iter::Islice { .. } => "itertools.islice",
             Iter::Generator(_) => "generator",
+            Iter::GetItem(..) => "iterator",
             Iter::Done => "iterator",
         }
     }

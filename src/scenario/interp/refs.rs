@@ -242,7 +242,9 @@ impl Referents for Value {
                 match &*it.borrow() {
                     Iter::List(l, _) => visit(Edge::Pending, &Value::List(l.clone())),
                     Iter::Values(vs, _) => vs.iter().for_each(|v| visit(Edge::Pending, v)),
-                    Iter::Enumerate(v, _) | Iter::Filter(_, v) => visit(Edge::Pending, v),
+                    Iter::Enumerate(v, _) | Iter::Filter(_, v) | Iter::GetItem(v, _) => {
+                        visit(Edge::Pending, v)
+                    }
                     Iter::Zip(vs) | Iter::Map(_, vs) => {
                         vs.iter().for_each(|v| visit(Edge::Pending, v))
                     }
