@@ -29,6 +29,11 @@ fn planted_leaks_are_found_at_their_line_with_their_bytes() {
 }
 
 #[test]
+fn leaks_made_every_epoch_are_found_released_by_the_epoch_loop() {
+    check(Property::ReleasedLeakIsFound);
+}
+
+#[test]
 fn every_program_returns_to_the_baseline_at_teardown() {
     check(Property::TeardownToBaseline);
 }

@@ -18,6 +18,9 @@ pub enum Property {
     CleanIsClean,
     /// (2) A planted leak is found with its kinds, line and predicted bytes per iteration.
     PlantedIsFound,
+    /// (2') A leak planted in the step loop whose list or total is made every epoch is found
+    /// as (2) says, released by the epoch loop.
+    ReleasedLeakIsFound,
     /// (3) Every program returns to the baseline at teardown.
     TeardownToBaseline,
     /// (4) cpu and meta agree byte for byte.
@@ -25,9 +28,10 @@ pub enum Property {
 }
 
 impl Property {
-    pub const ALL: [Property; 4] = [
+    pub const ALL: [Property; 5] = [
         Property::CleanIsClean,
         Property::PlantedIsFound,
+        Property::ReleasedLeakIsFound,
         Property::TeardownToBaseline,
         Property::BackendsAgree,
     ];
@@ -36,6 +40,7 @@ impl Property {
         match self {
             Property::CleanIsClean => "clean_is_clean",
             Property::PlantedIsFound => "planted_is_found",
+            Property::ReleasedLeakIsFound => "released_leak_is_found",
             Property::TeardownToBaseline => "teardown_to_baseline",
             Property::BackendsAgree => "backends_agree",
         }
@@ -46,7 +51,7 @@ impl Property {
     fn default_cases(self) -> u32 {
         match self {
             Property::CleanIsClean | Property::PlantedIsFound => 48,
-            Property::TeardownToBaseline => 32,
+            Property::TeardownToBaseline | Property::ReleasedLeakIsFound => 32,
             Property::BackendsAgree => 24,
         }
     }
@@ -55,6 +60,7 @@ impl Property {
         match self {
             Property::CleanIsClean => gen::clean_program().boxed(),
             Property::PlantedIsFound => gen::leaky_program().boxed(),
+            Property::ReleasedLeakIsFound => gen::released_leak_program().boxed(),
             Property::TeardownToBaseline | Property::BackendsAgree => gen::program().boxed(),
         }
     }
@@ -113,7 +119,7 @@ pub fn holds(
         .case()
         .map_err(|e| TestCaseError::fail(format!("generator bug: {e}")))?;
     match property {
-        Property::CleanIsClean | Property::PlantedIsFound => {
+        Property::CleanIsClean | Property::PlantedIsFound | Property::ReleasedLeakIsFound => {
             let report = check(&case, options)?;
             gen::judge_verdict(&case, &report).map_or(Ok(()), |d| Err(fail(d)))
         }

@@ -119,6 +119,10 @@ pub struct IterationEnd<'a> {
     pub loop_at: Span,
     /// The iteration of each enclosing loop, outermost first, ending with this loop's.
     pub index: &'a [u32],
+    /// The statement of each enclosing loop, outermost first, ending with this loop's
+    /// (`loop_at`): `index[i]` is the iteration of `loops[i]`. The checker tells from it which
+    /// loop releases what an inner loop grows.
+    pub loops: &'a [Span],
     /// Whether this was the loop's last iteration.
     pub last: bool,
 }
@@ -138,6 +142,13 @@ pub trait Observer {
     fn iteration_end(&mut self, _at: &IterationEnd<'_>) -> Control {
         Control::Continue
     }
+
+    /// A `backward()` call just returned without error. The graph it ran through is still
+    /// reachable from whatever held it, with each node's
+    /// [`backward_ran`](crate::autograd::Node::backward_ran) set: the checker tells from it a
+    /// graph that grows to be consumed by one backward (gradient accumulation) from a graph
+    /// that no backward will use.
+    fn backward_ran(&mut self, _rt: &Runtime, _env: &Env) {}
 
     /// The program ended, failed, or was stopped, and its names are about to be dropped.
     fn before_teardown(&mut self, _rt: &Runtime, _env: &Env, _failure: Option<&Failure>) {}
@@ -193,6 +204,7 @@ pub fn run(
         output: Vec::new(),
         steps: 0,
         loops: Vec::new(),
+        loop_spans: Vec::new(),
         started: Instant::now(),
         file: Arc::from(scenario.path.display().to_string()),
     };
@@ -243,6 +255,7 @@ struct Interp<'s> {
     output: Vec<String>,
     steps: u64,
     loops: Vec<u32>,
+    loop_spans: Vec<Span>,
     started: Instant,
     file: Arc<str>,
 }
@@ -317,6 +330,11 @@ impl Interp<'_> {
             }
             other => self.fail(span, python_message(&other)),
         }
+    }
+
+    /// Tells the observer that a `backward()` returned.
+    fn backward_ran(&mut self) {
+        self.observer.backward_ran(&self.rt, &self.env);
     }
 
     fn location(&self, span: Span) -> Arc<Location> {
@@ -488,6 +506,7 @@ impl Interp<'_> {
                         .clamp(i64::MIN.into(), i64::MAX.into()) as i64;
                     self.env.set(&var.id, Value::Int(i), stmt.span, false);
                     self.loops.push(k);
+                    self.loop_spans.push(stmt.span);
                     let mut result = self.block(body);
                     if result.is_ok() {
                         let end = IterationEnd {
@@ -495,6 +514,7 @@ impl Interp<'_> {
                             env: &self.env,
                             loop_at: stmt.span,
                             index: &self.loops,
+                            loops: &self.loop_spans,
                             last: k + 1 == total,
                         };
                         if self.observer.iteration_end(&end) == Control::Stop {
@@ -502,6 +522,7 @@ impl Interp<'_> {
                         }
                     }
                     self.loops.pop();
+                    self.loop_spans.pop();
                     result?;
                 }
             }
