@@ -212,7 +212,7 @@ where
                 vec![LeakKind::TensorList]
             };
             leaks.push(Leak {
-                help: super::help(&kinds),
+                help: super::rules::help(&kinds),
                 kinds,
                 retained_by: StatementRef {
                     line: end_a.at.line(),

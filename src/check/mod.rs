@@ -13,6 +13,7 @@
 mod api;
 mod files;
 mod growth;
+mod rules;
 mod walk;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,7 +22,7 @@ use std::time::Duration;
 use crate::alloc::{EventKind, Place, Purpose, StackCapture};
 use crate::base::Expect;
 use crate::base::TensorError;
-use crate::base::{LeakKind, Verdict};
+use crate::base::Verdict;
 use crate::device::Backend;
 use crate::report::{
     AllocSite, BoundedGrowth, Breakdown, ErrorInfo, Leak, MemoryPoint, OomInfo, Report,
@@ -33,6 +34,7 @@ use crate::scenario::{Scenario, Stmt, StmtKind};
 pub use api::{assert_no_leaks, check, Loop};
 pub use files::{check_file, discover, report_stem, FileOutcome};
 use growth::{growth, Growing, LoopAt, Recorder, Runs};
+use rules::Evidence;
 use walk::{Held, Root, Via};
 
 /// How to check a scenario.
@@ -570,22 +572,15 @@ impl Judge<'_> {
             // one step's graph, built over several inner iterations.
             return;
         }
-        let mut kinds = Vec::new();
-        if g.root.via == Via::ListElement && g.more(|h| h.list_tensors) > 0 {
-            kinds.push(LeakKind::TensorList);
-        }
-        if graph_grows {
-            if g.root.accumulates {
-                kinds.push(LeakKind::AttachedMetric);
-            }
-            if unused_grows {
-                kinds.push(LeakKind::MissingNoGrad);
-            } else if !g.root.accumulates {
-                kinds.push(LeakKind::RetainedGraph);
-            }
-        }
+        let kinds = rules::kinds(&Evidence {
+            list_of_device_tensors_grows: g.root.via == Via::ListElement
+                && g.more(|h| h.list_tensors) > 0,
+            graph_grows,
+            running_total: g.root.accumulates,
+            unused_graph_grows: unused_grows,
+        });
         found.leaks.push(Leak {
-            help: help(&kinds),
+            help: rules::help(&kinds),
             kinds,
             retained_by: statement_ref(self.source, g.root.at.0, g.root.at.1),
             bytes_per_iteration,
@@ -695,21 +690,4 @@ fn enclosing_loops(body: &[Stmt], at: (u32, u32)) -> Vec<(u32, u32)> {
     let mut stack = Vec::new();
     walk(body, at, &mut stack);
     stack
-}
-
-/// The fix for a leak of these kinds.
-fn help(kinds: &[LeakKind]) -> String {
-    if kinds.contains(&LeakKind::AttachedMetric) {
-        "accumulate loss.detach() or float(loss) instead: a running total of attached tensors chains every iteration's graph".into()
-    } else if kinds.contains(&LeakKind::MissingNoGrad) {
-        "wrap the loop in torch.no_grad(): it builds graphs no backward uses, and keeps them through its outputs".into()
-    } else if kinds.contains(&LeakKind::RetainedGraph) && kinds.contains(&LeakKind::TensorList) {
-        "append loss.item() instead (or loss.detach() if you need a tensor): the kept tensor keeps its whole graph".into()
-    } else if kinds.contains(&LeakKind::RetainedGraph) {
-        "keep loss.detach() or loss.item() instead, and do not pass retain_graph=True unless a second backward needs it".into()
-    } else if kinds.contains(&LeakKind::TensorList) {
-        "append loss.item() instead, or move the kept tensors to the host with .cpu(): the list grows every iteration".into()
-    } else {
-        "memory held by this statement grows with every iteration; drop the reference when it is no longer needed".into()
-    }
 }
