@@ -562,3 +562,58 @@ fn device_tensors_kept_in_nested_lists_are_tensor_list_leaks() {
         ["hist[0]".to_string(), "[0]".to_string()]
     );
 }
+
+/// The human summary and the Markdown report of every gallery scenario that leaks or grows,
+/// pinned as insta snapshots (`tests/snapshots/`). What differs between machines is fixed
+/// first: the device's description, and the Rust stacks (their paths and lines move with every
+/// edit of the runtime).
+mod report_snapshots {
+    use std::path::Path;
+
+    use leakharness::check::{check_scenario, discover, CheckOptions};
+    use leakharness::report::{human_summary, render_markdown, Report};
+    use leakharness::scenario::load;
+
+    fn machine_independent(mut r: Report) -> Report {
+        r.device = "cpu (simulated)".into();
+        for l in &mut r.leaks {
+            for s in &mut l.alloc_sites {
+                s.stack.clear();
+            }
+        }
+        for b in &mut r.bounded_growth {
+            for s in &mut b.alloc_sites {
+                s.stack.clear();
+            }
+        }
+        for b in &mut r.after_teardown.live_blocks {
+            b.stack.clear();
+        }
+        r
+    }
+
+    #[test]
+    fn gallery_leak_and_bounded_growth_reports() {
+        // Relative paths (cargo runs tests in the package's root), so that reports name
+        // `scenarios/...` on every machine.
+        let dirs = [
+            Path::new("scenarios/leaks").to_path_buf(),
+            Path::new("scenarios/bounded").to_path_buf(),
+        ];
+        let files = discover(&dirs).unwrap();
+        assert!(files.len() >= 13, "{files:?}");
+        for path in files {
+            let scenario = load(&path).unwrap();
+            let r =
+                machine_independent(check_scenario(&scenario, &CheckOptions::default()).unwrap());
+            assert!(r.passed, "{}", path.display());
+            let stem = path
+                .with_extension("")
+                .display()
+                .to_string()
+                .replace(['/', '\\'], "__");
+            insta::assert_snapshot!(format!("{stem}.human"), human_summary(&r));
+            insta::assert_snapshot!(format!("{stem}.md"), render_markdown(&r));
+        }
+    }
+}

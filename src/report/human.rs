@@ -35,7 +35,15 @@ pub fn human_summary(r: &Report) -> String {
             }
         );
         if let (Some(loop_at), Some(projected)) = (&l.released_by, l.projected_bytes) {
-            let _ = writeln!(out, "    {}", released(loop_at, projected));
+            let _ = writeln!(
+                out,
+                "    {}",
+                released(
+                    loop_at,
+                    projected,
+                    l.graph_nodes_per_iteration * LONG_EPOCH_ITERATIONS
+                )
+            );
         }
         if !l.retention_path.is_empty() {
             let _ = writeln!(out, "    held by {}", l.retention_path.join(" → "));
@@ -53,7 +61,11 @@ pub fn human_summary(r: &Report) -> String {
             "    note: bounded growth, not a leak: {} of detached data per iteration",
             format_size(b.bytes_per_iteration)
         );
-        let _ = writeln!(out, "    {}", released(&b.released_by, b.projected_bytes));
+        let _ = writeln!(
+            out,
+            "    {}",
+            released(&b.released_by, b.projected_bytes, 0)
+        );
         if !b.retention_path.is_empty() {
             let _ = writeln!(out, "    held by {}", b.retention_path.join(" → "));
         }
@@ -96,10 +108,15 @@ pub fn human_summary(r: &Report) -> String {
     out
 }
 
-/// Which loop releases a growth, and what it holds by then in a long epoch.
-fn released(loop_at: &StatementRef, projected: u64) -> String {
+/// Which loop releases a growth, and what it holds by then in a long epoch: bytes, and graph
+/// nodes when there are any.
+fn released(loop_at: &StatementRef, projected: u64, nodes: u64) -> String {
+    let nodes = match nodes {
+        0 => String::new(),
+        n => format!(" and {} graph nodes", thousands(n)),
+    };
     format!(
-        "released by each iteration of line {} `{}`; after {} iterations it holds {}",
+        "released by each iteration of line {} `{}`; after {} iterations it holds {}{nodes}",
         loop_at.line,
         loop_at.statement,
         thousands(LONG_EPOCH_ITERATIONS),

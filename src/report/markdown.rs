@@ -59,10 +59,11 @@ pub fn render_markdown(r: &Report) -> String {
             if let (Some(loop_at), Some(projected)) = (&l.released_by, l.projected_bytes) {
                 let _ = writeln!(
                     md,
-                    "Released by each iteration of line {} (`{}`), but after {LONG_EPOCH_ITERATIONS} iterations of an epoch it holds {} at once.\n",
+                    "Released by each iteration of line {} (`{}`), but after {LONG_EPOCH_ITERATIONS} iterations of an epoch it holds {} and {} graph nodes at once.\n",
                     loop_at.line,
                     loop_at.statement,
-                    format_size(projected)
+                    format_size(projected),
+                    l.graph_nodes_per_iteration * LONG_EPOCH_ITERATIONS
                 );
             }
             if !l.retention_path.is_empty() {
