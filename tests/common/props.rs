@@ -1,5 +1,5 @@
 //! The four properties of the leak checker over generated programs, shared by
-//! `tests/properties.rs` (on the runtime as it is) and `tests/planted_bugs.rs` (with each
+//! `tests/checker/properties.rs` (on the runtime as it is) and `tests/planted_bugs.rs` (with each
 //! planted runtime bug switched on in turn, where at least one property must fail).
 
 use std::path::PathBuf;
@@ -46,7 +46,7 @@ impl Property {
         }
     }
 
-    /// Cases when `PROPTEST_CASES` is unset, chosen so that `tests/properties.rs` stays well
+    /// Cases when `PROPTEST_CASES` is unset, chosen so that `tests/checker/properties.rs` stays well
     /// under two minutes on two cores in a debug build.
     fn default_cases(self) -> u32 {
         match self {
@@ -147,8 +147,11 @@ fn config(property: Property, setup: &Setup) -> Config {
     };
     Config {
         cases,
-        // Persisted failures are replayed first by every later run of tests/properties.rs.
-        source_file: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/properties.rs")),
+        // Persisted failures are replayed first by every later run of the properties.
+        source_file: Some(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/checker/properties.rs"
+        )),
         failure_persistence: if setup.record {
             Config::default().failure_persistence
         } else {
@@ -212,7 +215,7 @@ fn record(
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reports/found");
     let stem = format!("{}-{:016x}", property.name(), setup.seed);
     let note = format!(
-        "Found by property {} (tests/properties.rs), seed {}: {reason}",
+        "Found by property {} (tests/checker/properties.rs), seed {}: {reason}",
         property.name(),
         setup.seed
     );

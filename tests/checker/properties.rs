@@ -4,13 +4,7 @@
 //! for byte. `PROPTEST_CASES` overrides each property's case count; `LEAKHARNESS_SEED` replays
 //! a run. A failure is shrunk and written to `reports/found/` as a scenario file.
 
-// Each test target uses only part of the shared module.
-#[allow(dead_code)]
-mod common {
-    pub mod props;
-}
-
-use common::props::{run, Property, Setup};
+use crate::props::{run, Property, Setup};
 
 fn check(property: Property) {
     if let Err(message) = run(property, &Setup::for_tests()) {
