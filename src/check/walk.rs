@@ -2,7 +2,7 @@
 //! and autograd node for the first name (in order of creation) that reaches it.
 
 use std::collections::{BTreeMap, HashSet};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use crate::alloc::{CachingAllocator, StackId};
 use crate::autograd::Node;
@@ -56,6 +56,9 @@ pub(super) struct Held {
     pub(super) unused_graph_nodes: u64,
     /// Nodes a backward already ran through.
     pub(super) used_graph_nodes: u64,
+    /// The nodes counted in `unused_graph_nodes`, when the walk was asked to keep them: a
+    /// later backward that runs through one of them consumes this root's graph.
+    pub(super) unused: Vec<Weak<Node>>,
     /// Device tensors directly stored as list elements.
     pub(super) list_tensors: u64,
     /// Bytes reached through a `grad_fn`.
@@ -102,6 +105,8 @@ struct Walker<'a> {
     steps: Vec<(String, Option<usize>)>,
     /// Whether the current root is a list element (its device tensors are kept by the list).
     list_root: bool,
+    /// Whether to keep the unused nodes of each root ([`Held::unused`]).
+    keep_unused: bool,
 }
 
 /// Something reachable, waiting to be walked.
@@ -120,12 +125,15 @@ struct Work {
 }
 
 /// Walks every module-level name of `env`, then the locals of the running functions (`frames`,
-/// outermost first; the module frame's names are `env`'s), and attributes what they reach.
+/// outermost first; the module frame's names are `env`'s), and attributes what they reach;
+/// `keep_unused` keeps each root's unused graph nodes, so that a later backward can be seen
+/// consuming them.
 pub(super) fn attribute(
     env: &Env,
     frames: &[FrameRef],
     alloc: &CachingAllocator,
     live_nodes: u64,
+    keep_unused: bool,
 ) -> Attribution {
     let mut w = Walker {
         alloc,
@@ -135,6 +143,7 @@ pub(super) fn attribute(
         seen_lists: HashSet::new(),
         steps: Vec::new(),
         list_root: false,
+        keep_unused,
     };
     let mut out = Attribution {
         allocated: alloc.memory_allocated(),
@@ -411,6 +420,9 @@ impl Walker<'_> {
             held.used_graph_nodes += 1;
         } else if saved.iter().any(|s| s.tensor.is_some()) {
             held.unused_graph_nodes += 1;
+            if self.keep_unused {
+                held.unused.push(Rc::downgrade(node));
+            }
         }
         let mut children: Vec<(Option<String>, Item, bool)> = saved
             .into_iter()

@@ -345,13 +345,13 @@ impl Interp<'_> {
         let mut cond = self.truthy(&t, test.span)?;
         drop(t);
         while cond {
-            self.loops.push(k);
+            self.enter_iteration(at, k);
             let r = self.block(body);
             let broke = match r {
                 Ok(()) | Err(Unwind::Continue) => false,
                 Err(Unwind::Break) => true,
                 Err(other) => {
-                    self.loops.pop();
+                    self.leave_iteration();
                     return Err(other);
                 }
             };
@@ -360,20 +360,20 @@ impl Interp<'_> {
                 let t = match self.expr(test) {
                     Ok(t) => t,
                     Err(u) => {
-                        self.loops.pop();
+                        self.leave_iteration();
                         return Err(u);
                     }
                 };
                 cond = match self.truthy(&t, test.span) {
                     Ok(c) => c,
                     Err(u) => {
-                        self.loops.pop();
+                        self.leave_iteration();
                         return Err(u);
                     }
                 };
             }
             let end = self.iteration_end(at, broke || !cond);
-            self.loops.pop();
+            self.leave_iteration();
             end?;
             if broke {
                 return Ok(());
@@ -412,13 +412,13 @@ impl Interp<'_> {
             let mut next = self.next(&it, iter_span)?;
             while let Some(item) = next {
                 self.assign(target, item, None, at)?;
-                self.loops.push(k);
+                self.enter_iteration(at, k);
                 let r = self.block(body);
                 let broke = match r {
                     Ok(()) | Err(Unwind::Continue) => false,
                     Err(Unwind::Break) => true,
                     Err(other) => {
-                        self.loops.pop();
+                        self.leave_iteration();
                         return Err(other);
                     }
                 };
@@ -431,7 +431,7 @@ impl Interp<'_> {
                     next = match self.next(&it, iter_span) {
                         Ok(n) => n,
                         Err(u) => {
-                            self.loops.pop();
+                            self.leave_iteration();
                             return Err(u);
                         }
                     };
@@ -441,14 +441,14 @@ impl Interp<'_> {
                     next = match self.next(&it, iter_span) {
                         Ok(n) => n,
                         Err(u) => {
-                            self.loops.pop();
+                            self.leave_iteration();
                             return Err(u);
                         }
                     };
                     last = next.is_none() && pass + 1 == passes;
                 }
                 let end = self.iteration_end(at, last);
-                self.loops.pop();
+                self.leave_iteration();
                 end?;
                 if broke {
                     return Ok(());

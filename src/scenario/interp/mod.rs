@@ -161,6 +161,11 @@ pub struct IterationEnd<'a> {
     /// The iteration of each enclosing loop, outermost first, ending with this loop's; loops
     /// of the functions that called this one's enclose it.
     pub index: &'a [u32],
+    /// The statement of each enclosing loop, outermost first, ending with this loop's
+    /// (`loop_at`): `index[i]` is the iteration of `loops[i]`. As with `index`, the loops of the
+    /// calling functions come first. The checker tells from it which loop releases what an
+    /// inner loop grows.
+    pub loops: &'a [Span],
     /// Whether this was the loop's last iteration.
     pub last: bool,
 }
@@ -184,6 +189,13 @@ pub trait Observer {
     /// A statement is about to run (each time it runs; compound statements too, once per entry).
     /// Per-statement memory traces read the allocator here.
     fn statement_start(&mut self, _rt: &Runtime, _stmt: &Stmt) {}
+
+    /// A `backward()` call just returned without error. The graph it ran through is still
+    /// reachable from whatever held it, with each node's
+    /// [`backward_ran`](crate::autograd::Node::backward_ran) set: the checker tells from it a
+    /// graph that grows to be consumed by one backward (gradient accumulation) from a graph
+    /// that no backward will use.
+    fn backward_ran(&mut self, _rt: &Runtime, _env: &Env) {}
 
     /// The program ended, failed, or was stopped, and its names are about to be dropped.
     fn before_teardown(&mut self, _rt: &Runtime, _env: &Env, _failure: Option<&Failure>) {}
@@ -329,6 +341,7 @@ fn run_here(
         output: Vec::new(),
         steps: 0,
         loops: Vec::new(),
+        loop_spans: Vec::new(),
         started: Instant::now(),
         file: Arc::from(scenario.path.display().to_string()),
         scopes,
@@ -395,7 +408,10 @@ pub(crate) struct Interp<'s> {
     env: Env,
     pub(crate) output: Vec<String>,
     steps: u64,
+    /// The iteration of each running loop, outermost first, across the call stack.
     loops: Vec<u32>,
+    /// The statement of each running loop, alongside `loops`.
+    loop_spans: Vec<Span>,
     started: Instant,
     file: Arc<str>,
     scopes: scope::Scopes,
@@ -460,6 +476,23 @@ impl Interp<'_> {
             }
             other => self.fail(span, format!("RuntimeError: {other}")),
         }
+    }
+
+    /// Tells the observer that a `backward()` returned.
+    fn backward_ran(&mut self) {
+        self.observer.backward_ran(&self.rt, &self.env);
+    }
+
+    /// Iteration `k` of the loop at `at` begins.
+    fn enter_iteration(&mut self, at: Span, k: u32) {
+        self.loops.push(k);
+        self.loop_spans.push(at);
+    }
+
+    /// The innermost running iteration is over.
+    fn leave_iteration(&mut self) {
+        self.loops.pop();
+        self.loop_spans.pop();
     }
 
     /// The frame running now.
@@ -818,6 +851,7 @@ impl Interp<'_> {
             frames: &self.frames,
             loop_at,
             index: &self.loops,
+            loops: &self.loop_spans,
             last,
         };
         if self.observer.iteration_end(&end) == Control::Stop {

@@ -1279,6 +1279,7 @@ fn tensor_method(
             let retain = expect_bool(it, b.get("retain_graph"), false, "retain_graph", span)?;
             t.backward(gradient.as_ref(), retain)
                 .map_err(|e| it.tensor_error(span, e))?;
+            it.backward_ran();
             return Ok(Value::None);
         }
         "item" => {

@@ -51,15 +51,16 @@ fn folder_allows(folder: &str, expect: &Expect) -> Result<(), String> {
         ("clean" | "memory", Expect::Clean) => Ok(()),
         ("leaks", Expect::Leak(kinds)) if !kinds.is_empty() => Ok(()),
         ("leaks", Expect::Leak(_)) => Err("a leak scenario names the kinds it expects".into()),
+        ("bounded", Expect::BoundedGrowth) => Ok(()),
         ("oom", Expect::Oom) => Ok(()),
         // Code from public bug threads: whatever the thread settled, leak, clean or error.
         ("real", _) => Ok(()),
         ("errors", Expect::Error) => Ok(()),
-        ("clean" | "memory" | "leaks" | "oom" | "errors", other) => {
+        ("clean" | "memory" | "leaks" | "bounded" | "oom" | "errors", other) => {
             Err(format!("folder `{folder}` does not fit `{other:?}`"))
         }
         _ => Err(format!(
-            "unknown folder `{folder}`; use clean, memory, leaks, oom, errors or real"
+            "unknown folder `{folder}`; use clean, memory, leaks, bounded, oom, errors or real"
         )),
     }
 }
