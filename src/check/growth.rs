@@ -49,11 +49,13 @@ impl LoopSeen {
     /// iteration at any later iteration end of the first execution (the first iterations are
     /// where one-offs such as optimizer state happen). What grows with the loop rises at some
     /// iteration end even when other memory comes and goes (gradients dropped every few
-    /// steps); a loop that never rises is not run again. With fewer than three iterations
-    /// there is nothing to tell, so it is.
+    /// steps); a loop that never rises is not run again. With fewer than four iterations
+    /// there is nothing to tell, so it is: one later iteration end can be the one where memory
+    /// is dropped (an optimizer step after three accumulated batches frees the gradients, more
+    /// than a kept detached loss adds).
     pub(super) fn may_grow(&self) -> bool {
         match self.first_execution[..] {
-            [_, (bytes, nodes), ref later @ ..] if !later.is_empty() => {
+            [_, (bytes, nodes), ref later @ ..] if later.len() >= 2 => {
                 later.iter().any(|&(b, n)| b > bytes || n > nodes)
             }
             _ => true,
