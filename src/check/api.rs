@@ -212,7 +212,7 @@ where
                 vec![LeakKind::TensorList]
             };
             leaks.push(Leak {
-                help: super::help(&kinds),
+                help: super::rules::help(&kinds),
                 kinds,
                 retained_by: StatementRef {
                     line: end_a.at.line(),
@@ -223,6 +223,8 @@ where
                 graph_nodes_per_iteration: nodes / extra,
                 alloc_sites,
                 retention_path: Vec::new(),
+                released_by: None,
+                projected_bytes: None,
             });
         }
     }
@@ -245,6 +247,7 @@ where
         verdict,
         passed,
         leaks,
+        bounded_growth: Vec::new(),
         iterations: first.iterations,
         baseline,
         after_teardown: teardown,

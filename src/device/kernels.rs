@@ -32,7 +32,7 @@ pub const SOURCES: &[(&str, &str)] = &[
 
 /// Every kernel the runtime launches, by its `extern "C"` name. The module loads all of them
 /// when a runtime starts (so a missing one fails there, not in the middle of a scenario), and
-/// `tests/kernels_compile.rs` checks each is an `.entry` of the compiled PTX.
+/// `tests/runtime/kernels_compile.rs` checks each is an `.entry` of the compiled PTX.
 pub const KERNEL_NAMES: &[&str] = &[
     "ew_binary_f32",
     "ew_binary_i64",

@@ -17,7 +17,12 @@ use crate::alloc::Frame;
 pub use crate::base::{LeakKind, Verdict};
 
 /// Version of the JSON layout; bumped on any incompatible change (`docs/report-schema.json`).
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The iterations of "a long epoch", at which growth that an enclosing loop releases is
+/// projected ([`Leak::projected_bytes`], [`BoundedGrowth::projected_bytes`]): a dataset of
+/// 320,000 samples in batches of 32.
+pub const LONG_EPOCH_ITERATIONS: u64 = 10_000;
 
 /// A statement of the scenario.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -65,6 +70,34 @@ pub struct Leak {
     pub retention_path: Vec<String>,
     /// The fix.
     pub help: String,
+    /// The loop whose every iteration releases what grows (the epoch loop around a per-epoch
+    /// list or total); absent when nothing releases it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub released_by: Option<StatementRef>,
+    /// What the growth holds at its peak after [`LONG_EPOCH_ITERATIONS`] iterations, when an
+    /// enclosing loop releases it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub projected_bytes: Option<u64>,
+}
+
+/// Detached data that grows with an inner loop and that an enclosing loop releases
+/// (predictions or `loss.detach()` kept for an epoch metric): not a leak, but memory whose peak
+/// grows with the epoch's length.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoundedGrowth {
+    /// The statement that stores what grows.
+    #[serde(flatten)]
+    pub retained_by: StatementRef,
+    /// Device bytes added per iteration of the loop around that statement.
+    pub bytes_per_iteration: u64,
+    /// The loop whose every iteration releases it.
+    pub released_by: StatementRef,
+    /// The peak after [`LONG_EPOCH_ITERATIONS`] iterations.
+    pub projected_bytes: u64,
+    /// Where the growing memory was allocated.
+    pub alloc_sites: Vec<AllocSite>,
+    /// Who holds one growing allocation, from a named variable down.
+    pub retention_path: Vec<String>,
 }
 
 /// Allocated and reserved bytes at one moment.
@@ -195,6 +228,9 @@ pub struct Report {
     pub passed: bool,
     /// Growth leaks.
     pub leaks: Vec<Leak>,
+    /// Growth that an enclosing loop releases and that holds no graph.
+    #[serde(default)]
+    pub bounded_growth: Vec<BoundedGrowth>,
     /// Allocated, reserved and graph nodes at the end of each loop iteration.
     pub iterations: Vec<IterationPoint>,
     /// Memory before the program ran.

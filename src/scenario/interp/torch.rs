@@ -1434,6 +1434,7 @@ fn tensor_method(
             let retain = expect_bool(it, b.get("retain_graph"), false, "retain_graph", span)?;
             t.backward(gradient.as_ref(), retain)
                 .map_err(|e| it.tensor_error(span, e))?;
+            it.backward_ran();
             return Ok(Value::None);
         }
         "item" => {
@@ -1827,11 +1828,11 @@ fn tensor_op(it: &mut Interp<'_>, t: &Tensor, name: &str, args: CallArgs, span: 
 mod tests {
     use super::*;
 
-    /// The surface table of docs/scenarios.md names every operation the dispatch tables hold.
+    /// The torch API table of docs/scenarios.md names every operation the dispatch tables hold.
     #[test]
     fn the_docs_list_every_operation_of_the_tables() {
         let docs = include_str!("../../../docs/scenarios.md");
-        let surface = &docs[docs.find("## Library surface").unwrap()..];
+        let surface = &docs[docs.find("## The torch API that runs").unwrap()..];
         for name in TORCH_AND_METHOD
             .iter()
             .chain(FUNCTIONAL)

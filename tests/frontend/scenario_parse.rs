@@ -1,5 +1,5 @@
-//! The scenario front end: parsing the subset, rejecting everything else with located errors,
-//! header comments, and printing back to Python.
+//! The scenario front end: parsing Python into the scenario AST, rejecting what the engine does
+//! not run with located errors (all in one round), header comments, and printing back to Python.
 
 use std::path::Path;
 
@@ -90,7 +90,7 @@ fn call(func: Expr, args: Vec<Expr>, keywords: Vec<(&str, Expr)>) -> Expr {
         keywords: keywords
             .into_iter()
             .map(|(name, value)| Keyword {
-                name: name.to_string(),
+                name: Some(name.to_string()),
                 value,
                 span: Span::default(),
             })
@@ -127,9 +127,13 @@ fn alias(name: &str, alias: Option<&str>) -> ImportAlias {
 
 fn assign(target: &str, value: Expr) -> Stmt {
     s(StmtKind::Assign {
-        target: Target::Name(Name::new(target)),
+        targets: vec![Target::Name(Name::new(target))],
         value,
     })
+}
+
+fn tname(id: &str) -> Target {
+    Target::Name(Name::new(id))
 }
 
 fn body_of(source: &str) -> Vec<Stmt> {
@@ -184,19 +188,46 @@ fn assignments() {
     assert_eq!(
         body_of("a, b = t\n"),
         vec![s(StmtKind::Assign {
-            target: Target::Tuple(vec![Name::new("a"), Name::new("b")], Span::default()),
+            targets: vec![Target::Tuple(vec![tname("a"), tname("b")], Span::default())],
             value: name("t"),
         })]
     );
     assert_eq!(
         body_of("p.grad = None\n"),
         vec![s(StmtKind::Assign {
-            target: Target::Attribute {
+            targets: vec![Target::Attribute {
                 value: name("p"),
                 attr: "grad".to_string(),
                 span: Span::default(),
-            },
+            }],
             value: e(ExprKind::None),
+        })]
+    );
+    assert_eq!(
+        body_of("a = d[k] = 1\n"),
+        vec![s(StmtKind::Assign {
+            targets: vec![
+                tname("a"),
+                Target::Subscript {
+                    value: name("d"),
+                    index: name("k"),
+                    span: Span::default(),
+                }
+            ],
+            value: int(1),
+        })]
+    );
+    assert_eq!(
+        body_of("first, *rest = xs\n"),
+        vec![s(StmtKind::Assign {
+            targets: vec![Target::Tuple(
+                vec![
+                    tname("first"),
+                    Target::Starred(Box::new(tname("rest")), Span::default())
+                ],
+                Span::default()
+            )],
+            value: name("xs"),
         })]
     );
 }
@@ -204,16 +235,20 @@ fn assignments() {
 #[test]
 fn augmented_assignments() {
     let ops = [
-        ("+=", AugOp::Add),
-        ("-=", AugOp::Sub),
-        ("*=", AugOp::Mul),
-        ("/=", AugOp::Div),
+        ("+=", BinOp::Add),
+        ("-=", BinOp::Sub),
+        ("*=", BinOp::Mul),
+        ("/=", BinOp::Div),
+        ("//=", BinOp::FloorDiv),
+        ("**=", BinOp::Pow),
+        ("|=", BinOp::BitOr),
+        ("<<=", BinOp::LShift),
     ];
     for (text, op) in ops {
         assert_eq!(
             body_of(&format!("total {text} loss.item()\n")),
             vec![s(StmtKind::AugAssign {
-                target: Name::new("total"),
+                target: tname("total"),
                 op,
                 value: call(attr(name("loss"), "item"), vec![], vec![]),
             })],
@@ -232,7 +267,7 @@ fn expression_del_assert_pass() {
                 vec![],
                 vec![]
             ))),
-            s(StmtKind::Del(vec![Name::new("x"), Name::new("y")])),
+            s(StmtKind::Del(vec![tname("x"), tname("y")])),
             s(StmtKind::Assert {
                 test: name("x"),
                 msg: None
@@ -248,23 +283,22 @@ fn expression_del_assert_pass() {
 
 #[test]
 fn nested_for_loops_over_range() {
-    let range = |args| RangeCall {
-        args,
-        span: Span::default(),
-    };
+    let range = |args| call(name("range"), args, vec![]);
     assert_eq!(
         body_of("for i in range(8):\n    for j in range(1, 9, 2):\n        pass\n    x = i\n"),
         vec![s(StmtKind::For {
-            var: Name::new("i"),
-            range: range(vec![int(8)]),
+            target: tname("i"),
+            iter: range(vec![int(8)]),
             body: vec![
                 s(StmtKind::For {
-                    var: Name::new("j"),
-                    range: range(vec![int(1), int(9), int(2)]),
+                    target: tname("j"),
+                    iter: range(vec![int(1), int(9), int(2)]),
                     body: vec![s(StmtKind::Pass)],
+                    orelse: vec![],
                 }),
                 assign("x", name("i")),
             ],
+            orelse: vec![],
         })]
     );
 }
@@ -275,14 +309,17 @@ fn with_blocks_take_any_context() {
         assert_eq!(
             body_of(&format!("with torch.{context}():\n    pass\n")),
             vec![s(StmtKind::With {
-                context: call(attr(name("torch"), context), vec![], vec![]),
+                items: vec![WithItem {
+                    context: call(attr(name("torch"), context), vec![], vec![]),
+                    target: None,
+                }],
                 body: vec![s(StmtKind::Pass)],
             })]
         );
     }
     assert!(matches!(
-        body_of("with ctx:\n    pass\n")[0].kind,
-        StmtKind::With { .. }
+        body_of("with a as x, b:\n    pass\n")[0].kind,
+        StmtKind::With { ref items, .. } if items.len() == 2 && items[0].target.is_some()
     ));
 }
 
@@ -444,25 +481,28 @@ fn spans_of_nested_nodes_are_one_based_character_columns() {
     let source = "x = 1\nfor i in range(2):\n    y = \"é\" + foo(a, b=c[-1])\n";
     let body = parse(source).unwrap().body;
     let StmtKind::For {
-        var,
-        range,
+        target,
+        iter,
         body: loop_body,
+        ..
     } = &body[1].kind
     else {
         panic!("expected a for loop: {:?}", body[1]);
     };
     assert_eq!(body[1].span, span(2, 1, 3, 30));
-    assert_eq!(var.span, span(2, 5, 2, 6));
-    assert_eq!(range.span, span(2, 10, 2, 18));
-    assert_eq!(range.args[0].span, span(2, 16, 2, 17));
+    assert_eq!(target.span(), span(2, 5, 2, 6));
+    assert_eq!(iter.span, span(2, 10, 2, 18));
+    let ExprKind::Call { args, .. } = &iter.kind else {
+        panic!("expected a call: {iter:?}");
+    };
+    assert_eq!(args[0].span, span(2, 16, 2, 17));
     let stmt = &loop_body[0];
     assert_eq!(stmt.span, span(3, 5, 3, 30));
-    let StmtKind::Assign {
-        target: Target::Name(y),
-        value,
-    } = &stmt.kind
-    else {
+    let StmtKind::Assign { targets, value } = &stmt.kind else {
         panic!("expected an assignment: {stmt:?}");
+    };
+    let [Target::Name(y)] = targets.as_slice() else {
+        panic!("expected one name target: {targets:?}");
     };
     assert_eq!(y.span, span(3, 5, 3, 6));
     assert_eq!(value.span, span(3, 9, 3, 30));
@@ -505,105 +545,42 @@ fn errors_of(source: &str) -> Vec<ScenarioError> {
 }
 
 #[test]
-fn constructs_outside_the_subset_are_rejected_at_their_location() {
+fn constructs_the_engine_does_not_run_are_rejected_at_their_location() {
     let cases: &[(&str, u32, u32, &str)] = &[
-        ("class M:\n    pass\n", 1, 1, "class definition"),
-        ("x = 1\ndef f():\n    pass\n", 2, 1, "function definition"),
         (
             "async def f():\n    pass\n",
             1,
             1,
             "async function definition",
         ),
-        ("while True:\n    pass\n", 1, 1, "`while` loop"),
-        (
-            "try:\n    pass\nexcept Exception:\n    pass\n",
-            1,
-            1,
-            "`try` statement",
-        ),
-        ("f = lambda: 1\n", 1, 5, "lambda"),
-        ("xs = [i for i in range(3)]\n", 1, 6, "list comprehension"),
-        ("s = {i for i in range(3)}\n", 1, 5, "set comprehension"),
-        ("d = {i: i for i in range(3)}\n", 1, 5, "dict comprehension"),
-        ("g = (i for i in range(3))\n", 1, 5, "generator expression"),
-        ("print(*xs)\n", 1, 7, "starred argument"),
-        ("x = [*xs]\n", 1, 6, "starred expression"),
-        ("print(f\"{x}\")\n", 1, 7, "f-string"),
-        ("global x\n", 1, 1, "`global`"),
-        ("return 1\n", 1, 1, "`return`"),
-        ("yield 1\n", 1, 1, "`yield`"),
         ("await f()\n", 1, 1, "`await`"),
-        ("for i in range(3):\n    break\n", 2, 5, "`break`"),
-        ("for i in range(3):\n    continue\n", 2, 5, "`continue`"),
-        ("import numpy as np\n", 1, 8, "importing `numpy`"),
+        ("import requests\n", 1, 8, "importing `requests`"),
         (
-            "import torch, torch.utils.data\n",
+            "import torch, torchvision.models\n",
             1,
             15,
-            "importing `torch.utils.data`",
+            "importing `torchvision.models`",
         ),
-        ("from os import path\n", 1, 1, "importing `os`"),
+        ("from PIL import Image\n", 1, 1, "importing `PIL`"),
         ("from . import x\n", 1, 1, "importing `.`"),
         ("from torch import *\n", 1, 19, "`import *`"),
-        (
-            "for x in xs:\n    pass\n",
-            1,
-            10,
-            "something other than `range(...)`",
-        ),
-        (
-            "for x in range(n=3):\n    pass\n",
-            1,
-            10,
-            "something other than `range(...)`",
-        ),
-        (
-            "for i, j in range(3):\n    pass\n",
-            1,
-            5,
-            "target other than one name",
-        ),
-        (
-            "for i in range(3):\n    pass\nelse:\n    pass\n",
-            4,
-            5,
-            "`for ... else`",
-        ),
-        ("xs[0] = 1\n", 1, 1, "assignment to an item"),
-        (
-            "a, xs[0] = t\n",
-            1,
-            4,
-            "unpacking into something other than a name",
-        ),
-        ("[a, b] = t\n", 1, 1, "this assignment target"),
-        ("a = b = 1\n", 1, 1, "chained assignment"),
-        ("x: int = 1\n", 1, 1, "annotated assignment"),
-        ("x.y += 1\n", 1, 1, "augmented assignment to an attribute"),
-        ("x <<= 1\n", 1, 1, "`<<=`"),
-        ("y = x[1:]\n", 1, 7, "slice"),
         ("if (n := 3):\n    pass\n", 1, 5, "assignment expression"),
-        ("s = {1, 2}\n", 1, 5, "set literal"),
-        ("d = {}\n", 1, 5, "dict literal"),
-        ("x = ~y\n", 1, 5, "`~` operator"),
-        ("x = a | b\n", 1, 5, "`|` operator"),
-        (
-            "with torch.no_grad() as g:\n    pass\n",
-            1,
-            25,
-            "`with ... as`",
-        ),
-        ("with a, b:\n    pass\n", 1, 1, "several context managers"),
-        ("raise ValueError()\n", 1, 1, "`raise`"),
-        ("f(**kw)\n", 1, 3, "`**` argument"),
         ("x = 100000000000000000000\n", 1, 5, "integer literal"),
         ("x = b'a'\n", 1, 5, "bytes literal"),
         ("x = 1j\n", 1, 5, "complex literal"),
-        ("x = ...\n", 1, 5, "`...`"),
-        ("del x[0]\n", 1, 5, "`del` of anything but a variable"),
-        ("@dec\ndef f():\n    pass\n", 1, 2, "decorator"),
         ("match x:\n    case 1:\n        pass\n", 1, 1, "`match`"),
+        (
+            "try:\n    pass\nexcept* ValueError:\n    pass\n",
+            1,
+            1,
+            "`except*`",
+        ),
+        (
+            "async def f():\n    async with a:\n        pass\n",
+            1,
+            1,
+            "async",
+        ),
     ];
     for &(source, line, col, construct) in cases {
         let errors = errors_of(source);
@@ -625,29 +602,83 @@ fn constructs_outside_the_subset_are_rejected_at_their_location() {
 }
 
 #[test]
-fn errors_say_what_to_write_instead() {
-    let help = |source: &str| errors_of(source)[0].help.clone().unwrap();
-    assert!(help("while True:\n    pass\n").contains("`for i in range(n):`"));
-    assert!(help("def f():\n    pass\n").contains("inline the function body"));
-    assert!(help("xs = [i for i in range(3)]\n").contains("use a list and append"));
+fn python_that_training_scripts_use_parses() {
+    let source = r#"import time, math, random, gc, logging
+from collections import defaultdict, deque
+from typing import List, Optional
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, d: int = 4, *, hidden=8, **kw) -> None:
+        super().__init__()
+        self.fc = nn.Linear(d, hidden)
+
+    @property
+    def size(self):
+        return 1
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+def train(model, steps, *args, log=print):
+    history = defaultdict(list)
+    for i, (x, y) in enumerate(zip(range(steps), range(steps))):
+        try:
+            loss = model(torch.randn(2, 4))
+        except (RuntimeError, ValueError) as e:
+            raise RuntimeError("bad") from e
+        else:
+            history["loss"].append(loss.item())
+        finally:
+            pass
+        if i % 2 == 0:
+            continue
+        while False:
+            break
+        else:
+            pass
+    stats = {k: sum(v) / len(v) for k, v in history.items() if v}
+    names = [n for n, _ in model.named_parameters()]
+    total = sum(x ** 2 for x in range(3))
+    log(f"{total:.3f} {names!r} {stats}")
+    return stats
+
+
+if __name__ == "__main__":
+    counter = 0
+    def bump():
+        global counter
+        counter += 1
+    f = lambda a, b=2: a * b
+    x: float = 1.0
+    d = {**{"a": 1}, "b": 2}
+    s = {1, 2} | {3}
+    first, *rest = [1, 2, 3]
+    del d["a"], rest[0]
+    train(Net(), 2)
+"#;
+    let scenario = parse(source).unwrap();
+    let printed = print_scenario(&scenario);
+    let again = parse(&printed).unwrap_or_else(|e| panic!("{e}\n{printed}"));
+    assert_eq!(strip_spans(&scenario.body), strip_spans(&again.body));
 }
 
 #[test]
 fn all_errors_are_reported_at_once_in_source_order() {
-    let source = "import numpy\nwhile True:\n    xs = [i for i in y]\nclass C:\n    def f(self):\n        return 1\nz = lambda: 0\n";
+    let source = "import numpy, requests\nwhile True:\n    xs = [b'i' for i in y]\nclass C:\n    async def f(self):\n        return 1\nz = lambda: (n := 0)\n";
     let positions: Vec<(u32, u32)> = errors_of(source).iter().map(|e| (e.line, e.col)).collect();
-    assert_eq!(
-        positions,
-        vec![(1, 8), (2, 1), (3, 10), (4, 1), (5, 5), (6, 9), (7, 5)]
-    );
+    assert_eq!(positions, vec![(1, 15), (3, 11), (5, 5), (7, 14)]);
 }
 
 #[test]
 fn error_display_is_rustc_like() {
-    let error = &errors_of("x = 1\ny = [i for i in range(3)]\n")[0];
+    let error = &errors_of("x = 1\ny = b'abc'\n")[0];
     assert_eq!(
         error.to_string(),
-        "s.py:2:5: error: a list comprehension is not supported in scenarios\n  |\n2 | y = [i for i in range(3)]\n  |     ^\n  = help: use a list and append: `xs = []` then `for i in range(n):` with `xs.append(...)`"
+        "s.py:2:5: error: a bytes literal is not supported in scenarios\n  |\n2 | y = b'abc'\n  |     ^\n  = help: use a str literal"
     );
 }
 
@@ -776,7 +807,7 @@ fn bad_header_values_and_unknown_keys_are_located() {
 
 #[test]
 fn header_and_body_errors_are_reported_together() {
-    let errors = errors_of("#@ expect: maybe\nwhile True:\n    pass\n");
+    let errors = errors_of("#@ expect: maybe\nx = b'a'\n");
     let lines: Vec<u32> = errors.iter().map(|e| e.line).collect();
     assert_eq!(lines, vec![1, 2]);
 }
@@ -820,7 +851,7 @@ fn a_tuple_context_keeps_meaning_one_context_manager() {
     let body = body_of(source);
     assert!(matches!(
         &body[0].kind,
-        StmtKind::With { context: Expr { kind: ExprKind::Tuple(items), .. }, .. } if items.len() == 1
+        StmtKind::With { items, .. } if matches!(&items[0].context.kind, ExprKind::Tuple(t) if t.len() == 1)
     ));
     assert_eq!(print_body(&body), source);
 }

@@ -4,13 +4,7 @@
 //! for byte. `PROPTEST_CASES` overrides each property's case count; `LEAKHARNESS_SEED` replays
 //! a run. A failure is shrunk and written to `reports/found/` as a scenario file.
 
-// Each test target uses only part of the shared module.
-#[allow(dead_code)]
-mod common {
-    pub mod props;
-}
-
-use common::props::{run, Property, Setup};
+use crate::props::{run, Property, Setup};
 
 fn check(property: Property) {
     if let Err(message) = run(property, &Setup::for_tests()) {
@@ -26,6 +20,11 @@ fn clean_programs_are_judged_clean() {
 #[test]
 fn planted_leaks_are_found_at_their_line_with_their_bytes() {
     check(Property::PlantedIsFound);
+}
+
+#[test]
+fn leaks_made_every_epoch_are_found_released_by_the_epoch_loop() {
+    check(Property::ReleasedLeakIsFound);
 }
 
 #[test]

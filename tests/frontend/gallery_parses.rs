@@ -51,13 +51,16 @@ fn folder_allows(folder: &str, expect: &Expect) -> Result<(), String> {
         ("clean" | "memory", Expect::Clean) => Ok(()),
         ("leaks", Expect::Leak(kinds)) if !kinds.is_empty() => Ok(()),
         ("leaks", Expect::Leak(_)) => Err("a leak scenario names the kinds it expects".into()),
+        ("bounded", Expect::BoundedGrowth) => Ok(()),
         ("oom", Expect::Oom) => Ok(()),
+        // Code from public bug threads: whatever the thread settled, leak, clean or error.
+        ("real", _) => Ok(()),
         ("errors", Expect::Error) => Ok(()),
-        ("clean" | "memory" | "leaks" | "oom" | "errors", other) => {
+        ("clean" | "memory" | "leaks" | "bounded" | "oom" | "errors", other) => {
             Err(format!("folder `{folder}` does not fit `{other:?}`"))
         }
         _ => Err(format!(
-            "unknown folder `{folder}`; use clean, memory, leaks, oom or errors"
+            "unknown folder `{folder}`; use clean, memory, leaks, bounded, oom, errors or real"
         )),
     }
 }
@@ -100,6 +103,16 @@ fn every_gallery_scenario_parses_describes_itself_and_expects_what_its_folder_sa
         }
 
         let folder = rel.split('/').next().unwrap_or("");
+        let cites_its_source = scenario
+            .header
+            .description
+            .as_deref()
+            .is_some_and(|d| d.contains("(https://"));
+        if folder == "real" && !cites_its_source {
+            problems.push(format!(
+                "{rel}: a real scenario cites its thread: `(https://...)` in the description"
+            ));
+        }
         if let Err(why) = folder_allows(folder, &scenario.header.expect) {
             problems.push(format!("{rel}: {why}"));
         }

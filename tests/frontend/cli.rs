@@ -76,7 +76,7 @@ fn invalid_scenarios_exit_2_with_every_error_located() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     for expected in [
-        "tests/fixtures/invalid/unsupported.py:3:8: error: importing `numpy` is not supported in scenarios",
+        "tests/fixtures/invalid/unsupported.py:3:8: error: importing `requests` is not supported in scenarios",
         "tests/fixtures/invalid/unsupported.py:5:1: error:",
         "tests/fixtures/invalid/unsupported.py:8:1: error:",
     ] {
