@@ -14,7 +14,7 @@ use leakharness::check::{
 };
 use leakharness::device::{Backend, BackendChoice};
 use leakharness::gen::{self, Program};
-use leakharness::report::{human_summary, write_reports, Verdict};
+use leakharness::report::{human_summary, report_events, write_reports, Report, Verdict};
 use leakharness::scenario::parse_size;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
@@ -84,8 +84,10 @@ struct RunArgs {
 enum Format {
     /// A line per scenario, as cargo test prints them, and details for failures.
     Human,
-    /// One JSON report per line.
+    /// One JSON report per line, for every file (one that cannot run gets verdict `error`).
     Json,
+    /// One event per line: started, iteration, leak, finished, per scenario.
+    Jsonl,
 }
 
 fn parse_backend(s: &str) -> Result<BackendChoice, String> {
@@ -242,21 +244,31 @@ fn run(args: RunArgs) -> ExitCode {
         time_limit: std::time::Duration::from_secs(args.time_limit),
         ..CheckOptions::default()
     };
+    let command = command_line();
     let bar = progress_bar(files.len() as u64);
     let (mut passed, mut failed, mut broken, mut skipped) = (0, 0, 0, 0);
+    // Machine-readable output has a line for every file, whatever happened to it.
+    let emit = |report: &Report| match args.format {
+        Format::Human => {}
+        Format::Json => {
+            bar.suspend(|| println!("{}", serde_json::to_string(report).unwrap_or_default()))
+        }
+        Format::Jsonl => bar.suspend(|| {
+            for event in report_events(report) {
+                println!("{event}");
+            }
+        }),
+    };
     for (path, root) in &files {
         bar.set_message(path.display().to_string());
         let outcome = check_file(path, &options);
         bar.inc(1);
         let line = |status: &str| format!("{} ... {status}", path.display());
         match outcome {
-            FileOutcome::Checked(report) => {
+            FileOutcome::Checked(mut report) => {
+                report.command = Some(command.clone());
                 let written = write_reports(&report, &args.report_dir, &report_stem(path, root));
-                if args.format == Format::Json {
-                    bar.suspend(|| {
-                        println!("{}", serde_json::to_string(&report).unwrap_or_default())
-                    });
-                }
+                emit(&report);
                 let status = match (report.passed, report.verdict) {
                     (true, Verdict::Clean) => "ok".to_string(),
                     (true, v) => format!("ok ({} as expected)", v.name()),
@@ -290,20 +302,45 @@ fn run(args: RunArgs) -> ExitCode {
             }
             FileOutcome::Invalid(errors) => {
                 broken += 1;
+                emit(&Report::could_not_run(
+                    &path.display().to_string(),
+                    backend,
+                    &errors,
+                ));
                 bar.suspend(|| {
-                    println!("{}", line("ERROR"));
+                    if args.format == Format::Human {
+                        println!("{}", line("ERROR"));
+                    }
                     eprintln!("{errors}");
                 });
             }
             FileOutcome::Skipped(reason) => {
                 skipped += 1;
-                bar.suspend(|| println!("{}", line(&format!("ignored, {reason}"))));
+                bar.suspend(|| match args.format {
+                    Format::Human => println!("{}", line(&format!("ignored, {reason}"))),
+                    Format::Json | Format::Jsonl => println!(
+                        "{}",
+                        serde_json::json!({
+                            "event": "skipped",
+                            "scenario": path.display().to_string(),
+                            "reason": reason,
+                        })
+                    ),
+                });
             }
             FileOutcome::CannotRun(e) => {
                 broken += 1;
+                let message = format!("{}: error: {e}", path.display());
+                emit(&Report::could_not_run(
+                    &path.display().to_string(),
+                    backend,
+                    &message,
+                ));
                 bar.suspend(|| {
-                    println!("{}", line("ERROR"));
-                    eprintln!("{}: error: {e}", path.display());
+                    if args.format == Format::Human {
+                        println!("{}", line("ERROR"));
+                    }
+                    eprintln!("{message}");
                 });
             }
         }
@@ -323,6 +360,26 @@ fn run(args: RunArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The command line as typed, for reports: arguments that a shell would split or expand are
+/// single-quoted, so the line can be pasted back into a shell.
+fn command_line() -> String {
+    let quote = |arg: String| {
+        let plain = !arg.is_empty()
+            && arg
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+        if plain {
+            arg
+        } else {
+            format!("'{}'", arg.replace('\'', r"'\''"))
+        }
+    };
+    std::iter::once("leakharness".to_string())
+        .chain(std::env::args().skip(1).map(quote))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn progress_bar(len: u64) -> ProgressBar {

@@ -5,15 +5,20 @@ use std::path::Path;
 
 use leakharness::check::{check_file, CheckOptions, FileOutcome};
 use leakharness::device::Backend;
-use leakharness::report::{render_markdown, Report};
+use leakharness::report::{human_summary, render_markdown, Report};
 
 fn report(path: &str, backend: Backend) -> Report {
     let options = CheckOptions {
         backend,
         ..CheckOptions::default()
     };
-    match check_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join(path), &options) {
-        FileOutcome::Checked(r) => *r,
+    // Relative to the package root, where cargo runs tests, so snapshots name it portably.
+    match check_file(Path::new(path), &options) {
+        FileOutcome::Checked(mut r) => {
+            // The platform differs between the machines that run the tests; the rest must not.
+            r.environment.os = "linux x86_64".into();
+            *r
+        }
         other => panic!("{path} was not checked: {other:?}"),
     }
 }
@@ -32,4 +37,125 @@ fn identical_runs_give_identical_reports_on_the_simulated_devices() {
         );
         assert_eq!(render_markdown(&a), render_markdown(&b), "{backend}");
     }
+}
+
+/// What a ticket gets for a leak found as expected, and for a scenario that misses its
+/// expectation: the Markdown report and the human summary, reviewed as snapshots.
+#[test]
+fn markdown_and_human_reports_of_a_leak() {
+    let mut r = report("scenarios/leaks/losses_appended_attached.py", Backend::Meta);
+    r.command =
+        Some("leakharness run scenarios/leaks/losses_appended_attached.py --backend meta".into());
+    insta::assert_snapshot!("leak_as_expected.md", render_markdown(&r));
+    insta::assert_snapshot!("leak_as_expected.human", human_summary(&r));
+    let failing = report(
+        "tests/fixtures/failing/claims_clean_but_leaks.py",
+        Backend::Meta,
+    );
+    insta::assert_snapshot!("unexpected_leak.md", render_markdown(&failing));
+    insta::assert_snapshot!("unexpected_leak.human", human_summary(&failing));
+}
+
+#[test]
+fn markdown_of_a_clean_run_and_of_an_oom() {
+    let clean = report("scenarios/clean/losses_appended_item.py", Backend::Meta);
+    insta::assert_snapshot!("clean.md", render_markdown(&clean));
+    let oom = report("scenarios/oom/adam_on_small_device.py", Backend::Meta);
+    insta::assert_snapshot!("oom.md", render_markdown(&oom));
+}
+
+fn leakharness(args: &[&str], report_dir: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_leakharness"))
+        .args(args)
+        .arg("--report-dir")
+        .arg(report_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("leakharness-reports-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn json_output_is_a_valid_report_for_a_file_that_does_not_parse() {
+    let dir = temp_dir("json-invalid");
+    let out = leakharness(
+        &[
+            "run",
+            "tests/fixtures/invalid/unsupported.py",
+            "scenarios/leaks/design_example.py",
+            "--backend",
+            "meta",
+            "--format",
+            "json",
+        ],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("docs/report-schema.json").unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let reports: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(reports.len(), 2, "{stdout}");
+    for r in &reports {
+        let errors: Vec<String> = validator.iter_errors(r).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+    let by_name = |name: &str| {
+        reports
+            .iter()
+            .find(|r| r["scenario"].as_str().unwrap().ends_with(name))
+            .unwrap()
+    };
+    let invalid = by_name("unsupported.py");
+    assert_eq!(invalid["verdict"], "error");
+    assert_eq!(invalid["error"]["line"], 3);
+    assert!(by_name("design_example.py")["command"]
+        .as_str()
+        .unwrap()
+        .starts_with("leakharness run "));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn jsonl_output_is_one_event_a_line() {
+    let dir = temp_dir("jsonl");
+    let out = leakharness(
+        &[
+            "run",
+            "tests/fixtures/failing/claims_clean_but_leaks.py",
+            "--backend",
+            "meta",
+            "--format",
+            "jsonl",
+        ],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let events: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.first(), Some(&"started"));
+    assert_eq!(names.last(), Some(&"finished"));
+    assert!(
+        names.contains(&"iteration") && names.contains(&"leak"),
+        "{names:?}"
+    );
+    assert_eq!(events.last().unwrap()["outcome"], "Unexpected leak");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -58,6 +58,7 @@ impl Loop {
                 allocated: self.rt.memory_allocated(),
                 reserved: self.rt.memory_reserved(),
                 graph_nodes: self.rt.live_nodes() as u64,
+                at_event: self.rt.allocator().history().total_recorded(),
             });
         }
         let sites = live_sites(&self.rt);
@@ -235,6 +236,7 @@ where
     let passed = meets(&Expect::Clean, verdict, &leaks, teardown.is_clean(baseline));
     let device = rt.allocator().device_name();
     let peak = rt.allocator().max_memory_allocated();
+    let (events, events_dropped) = super::history(&rt);
     Ok(Report {
         schema_version: SCHEMA_VERSION,
         scenario: "(Rust program)".into(),
@@ -259,7 +261,11 @@ where
             column: None,
         }),
         output: Vec::new(),
+        environment: crate::report::Environment::current(options.backend),
+        command: None,
         source: String::new(),
+        events,
+        events_dropped,
     })
 }
 

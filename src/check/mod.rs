@@ -17,8 +17,9 @@ use std::time::Duration;
 use crate::alloc::{EventKind, Place, Purpose, StackCapture};
 use crate::device::Backend;
 use crate::report::{
-    AllocSite, Breakdown, ErrorInfo, IterationPoint, Leak, LeakKind, MemoryPoint, OomInfo, Report,
-    StatementBytes, StatementRef, Teardown, TeardownBlock, Verdict, SCHEMA_VERSION,
+    AllocSite, Breakdown, Environment, ErrorInfo, IterationPoint, Leak, LeakKind, MemoryPoint,
+    OomInfo, Report, StatementBytes, StatementRef, Teardown, TeardownBlock, Verdict,
+    SCHEMA_VERSION,
 };
 use crate::runtime::{Runtime, RuntimeOptions};
 use crate::scenario::interp::{
@@ -149,6 +150,7 @@ pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Rep
         None if !leaks.is_empty() || !teardown.is_clean(baseline) => (Verdict::Leak, None),
         None => (Verdict::Clean, None),
     };
+    let (events, events_dropped) = history(&rt);
     let passed = meets(
         &scenario.header.expect,
         verdict,
@@ -172,8 +174,20 @@ pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Rep
         oom,
         error,
         output: result.output,
+        environment: Environment::current(options.backend),
+        command: None,
         source: scenario.source.clone(),
+        events,
+        events_dropped,
     })
+}
+
+/// The events the bounded history of `rt` keeps, and how many it recorded before them.
+fn history(rt: &Runtime) -> (Vec<crate::alloc::Event>, u64) {
+    let alloc = rt.allocator();
+    let events: Vec<_> = alloc.history().events().cloned().collect();
+    let dropped = alloc.history().total_recorded() - events.len() as u64;
+    (events, dropped)
 }
 
 /// Free device memory as the driver reports it (`cuMemGetInfo`), on cuda. Compared before the
@@ -312,6 +326,7 @@ impl Observer for Recorder {
                 allocated: at.rt.memory_allocated(),
                 reserved: at.rt.memory_reserved(),
                 graph_nodes: at.rt.live_nodes() as u64,
+                at_event: at.rt.allocator().history().total_recorded(),
             });
         }
         if at.index.len() == 1 && at.last {

@@ -67,6 +67,19 @@ pub enum KernelError {
     },
 }
 
+/// NVRTC's CUDA version (`nvrtcVersion`) as (major, minor), when libnvrtc loads.
+pub fn nvrtc_version() -> Option<(u32, u32)> {
+    if !nvrtc_available() {
+        return None;
+    }
+    let (mut major, mut minor) = (0, 0);
+    // SAFETY: the library is present and both pointers are valid for the call.
+    unsafe { nvrtc::sys::nvrtcVersion(&mut major, &mut minor) }
+        .result()
+        .ok()?;
+    Some((u32::try_from(major).ok()?, u32::try_from(minor).ok()?))
+}
+
 /// Whether libnvrtc can be loaded. Safe on any machine.
 pub fn nvrtc_available() -> bool {
     // SAFETY: only tries to open the shared library by its candidate names.
