@@ -14,7 +14,11 @@ use leakharness::check::{
 };
 use leakharness::device::{Backend, BackendChoice};
 use leakharness::gen::{self, Program};
-use leakharness::report::{human_summary, report_events, write_reports, Report, Verdict};
+use leakharness::report::{
+    human_summary, outcome, render_junit, report_events, snapshot_pickle, trace_events,
+    write_atomically, write_reports, CaseResult, ExportError, JunitCase, Report, Verdict,
+    WriteError,
+};
 use leakharness::scenario::parse_size;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
@@ -72,6 +76,16 @@ struct RunArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
+    /// Also write a JUnit XML file with one test case per scenario, for CI.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Also write <stem>.trace.json per scenario: Chrome trace events for ui.perfetto.dev.
+    #[arg(long)]
+    trace_events: bool,
+    /// Also write <stem>.pickle per scenario: a PyTorch memory snapshot for
+    /// pytorch.org/memory_viz.
+    #[arg(long)]
+    snapshot: bool,
     /// Stop a scenario after this many executed statements, when its header does not say.
     #[arg(long, default_value_t = 1_000_000)]
     max_steps: u64,
@@ -259,16 +273,41 @@ fn run(args: RunArgs) -> ExitCode {
             }
         }),
     };
+    let mut cases = Vec::new();
     for (path, root) in &files {
         bar.set_message(path.display().to_string());
-        let outcome = check_file(path, &options);
+        let started = std::time::Instant::now();
+        let checked = check_file(path, &options);
+        let seconds = started.elapsed().as_secs_f64();
         bar.inc(1);
         let line = |status: &str| format!("{} ... {status}", path.display());
-        match outcome {
+        let case = |result| JunitCase {
+            name: path.display().to_string(),
+            seconds,
+            result,
+        };
+        match checked {
             FileOutcome::Checked(mut report) => {
                 report.command = Some(command.clone());
-                let written = write_reports(&report, &args.report_dir, &report_stem(path, root));
+                let stem = report_stem(path, root);
+                let written = write_reports(&report, &args.report_dir, &stem).and_then(|paths| {
+                    write_exports(&report, &args, &stem)?;
+                    Ok(paths)
+                });
                 emit(&report);
+                cases.push(case(if report.passed {
+                    CaseResult::Passed
+                } else if report.verdict == Verdict::Error {
+                    CaseResult::Error {
+                        message: outcome(&report).into(),
+                        text: human_summary(&report),
+                    }
+                } else {
+                    CaseResult::Failed {
+                        message: outcome(&report).into(),
+                        text: human_summary(&report),
+                    }
+                }));
                 let status = match (report.passed, report.verdict) {
                     (true, Verdict::Clean) => "ok".to_string(),
                     (true, v) => format!("ok ({} as expected)", v.name()),
@@ -302,6 +341,10 @@ fn run(args: RunArgs) -> ExitCode {
             }
             FileOutcome::Invalid(errors) => {
                 broken += 1;
+                cases.push(case(CaseResult::Error {
+                    message: "invalid scenario".into(),
+                    text: errors.clone(),
+                }));
                 emit(&Report::could_not_run(
                     &path.display().to_string(),
                     backend,
@@ -316,6 +359,7 @@ fn run(args: RunArgs) -> ExitCode {
             }
             FileOutcome::Skipped(reason) => {
                 skipped += 1;
+                cases.push(case(CaseResult::Skipped(reason.clone())));
                 bar.suspend(|| match args.format {
                     Format::Human => println!("{}", line(&format!("ignored, {reason}"))),
                     Format::Json | Format::Jsonl => println!(
@@ -331,6 +375,10 @@ fn run(args: RunArgs) -> ExitCode {
             FileOutcome::CannotRun(e) => {
                 broken += 1;
                 let message = format!("{}: error: {e}", path.display());
+                cases.push(case(CaseResult::Error {
+                    message: "cannot run".into(),
+                    text: message.clone(),
+                }));
                 emit(&Report::could_not_run(
                     &path.display().to_string(),
                     backend,
@@ -346,6 +394,12 @@ fn run(args: RunArgs) -> ExitCode {
         }
     }
     bar.finish_and_clear();
+    if let Some(junit) = &args.junit {
+        if let Err(e) = write_atomically(junit, render_junit("leakharness", &cases).as_bytes()) {
+            eprintln!("error: cannot write {}: {e}", junit.display());
+            broken += 1;
+        }
+    }
     if args.format == Format::Human {
         let mut summary = format!("{passed} passed, {} failed", failed + broken);
         if skipped > 0 {
@@ -360,6 +414,27 @@ fn run(args: RunArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The exports asked for beside the JSON and Markdown reports.
+fn write_exports(report: &Report, args: &RunArgs, stem: &str) -> Result<(), WriteError> {
+    let dir = &args.report_dir;
+    let mut files: Vec<(PathBuf, Result<Vec<u8>, ExportError>)> = Vec::new();
+    if args.trace_events {
+        let trace = trace_events(report).map(|t| t.to_string().into_bytes());
+        files.push((dir.join(format!("{stem}.trace.json")), trace));
+    }
+    if args.snapshot {
+        files.push((dir.join(format!("{stem}.pickle")), snapshot_pickle(report)));
+    }
+    for (path, bytes) in files {
+        let bytes = bytes.map_err(|e| WriteError {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        write_atomically(&path, &bytes).map_err(|source| WriteError { path, source })?;
+    }
+    Ok(())
 }
 
 /// The command line as typed, for reports: arguments that a shell would split or expand are

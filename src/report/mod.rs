@@ -3,8 +3,11 @@
 
 mod human;
 mod jsonl;
+mod junit;
 mod markdown;
+mod snapshot;
 mod source;
+mod trace;
 mod write;
 
 use std::collections::BTreeMap;
@@ -13,9 +16,12 @@ use serde::{Deserialize, Serialize};
 
 pub use human::human_summary;
 pub use jsonl::report_events;
+pub use junit::{render_junit, CaseResult, JunitCase};
 pub use markdown::render_markdown;
+pub use snapshot::{memory_snapshot, snapshot_pickle};
 pub use source::scenario_function;
-pub use write::{write_reports, ReportPaths, WriteError};
+pub use trace::trace_events;
+pub use write::{write_atomically, write_reports, ReportPaths, WriteError};
 
 use crate::alloc::{format_size, Event, Frame};
 use crate::device::Backend;
@@ -51,6 +57,21 @@ impl Verdict {
             Verdict::Error => "error",
         }
     }
+}
+
+/// An export could not be made from a report.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The allocator's bounded history dropped the run's first events, so the memory over time
+    /// cannot be rebuilt.
+    #[error("the allocator history dropped the run's first {dropped} events; the timeline cannot be rebuilt (the run is longer than the history keeps)")]
+    HistoryTruncated {
+        /// Events dropped.
+        dropped: u64,
+    },
+    /// The encoder failed.
+    #[error("cannot encode the export: {0}")]
+    Encode(String),
 }
 
 /// The outcome in plain words, as a ticket's title says it: "Leak found, as expected",

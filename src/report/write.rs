@@ -47,7 +47,9 @@ pub fn write_reports(report: &Report, dir: &Path, stem: &str) -> Result<ReportPa
     })
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes `bytes` to `path` through a temporary file in the same directory renamed into place,
+/// so a reader never sees half a file and a failure leaves the previous one untouched.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
