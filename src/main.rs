@@ -15,9 +15,9 @@ use leakharness::check::{
 use leakharness::device::{Backend, BackendChoice};
 use leakharness::gen::{self, Program};
 use leakharness::report::{
-    human_summary, outcome, render_junit, report_events, snapshot_pickle, trace_events,
-    write_atomically, write_reports, CaseResult, ExportError, JunitCase, Report, Verdict,
-    WriteError,
+    human_summary, outcome, render_index, render_junit, report_events, snapshot_pickle,
+    trace_events, write_atomically, write_reports, CaseResult, ExportError, JunitCase, Report,
+    Verdict, WriteError,
 };
 use leakharness::scenario::parse_size;
 use proptest::strategy::{Strategy, ValueTree};
@@ -274,6 +274,7 @@ fn run(args: RunArgs) -> ExitCode {
         }),
     };
     let mut cases = Vec::new();
+    let mut pages = Vec::new();
     for (path, root) in &files {
         bar.set_message(path.display().to_string());
         let started = std::time::Instant::now();
@@ -337,6 +338,10 @@ fn run(args: RunArgs) -> ExitCode {
                 }
                 if let Err(e) = written {
                     bar.suspend(|| eprintln!("error: {e}"));
+                } else {
+                    // The index needs the summary, not the run's event history.
+                    report.events = Vec::new();
+                    pages.push((stem, *report));
                 }
             }
             FileOutcome::Invalid(errors) => {
@@ -394,6 +399,14 @@ fn run(args: RunArgs) -> ExitCode {
         }
     }
     bar.finish_and_clear();
+    if !pages.is_empty() {
+        let listed: Vec<(String, &Report)> = pages.iter().map(|(s, r)| (s.clone(), r)).collect();
+        let index = args.report_dir.join("index.html");
+        if let Err(e) = write_atomically(&index, render_index(&listed).as_bytes()) {
+            eprintln!("error: cannot write {}: {e}", index.display());
+            broken += 1;
+        }
+    }
     if let Some(junit) = &args.junit {
         if let Err(e) = write_atomically(junit, render_junit("leakharness", &cases).as_bytes()) {
             eprintln!("error: cannot write {}: {e}", junit.display());

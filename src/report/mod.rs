@@ -1,6 +1,9 @@
-//! Leak reports: one per scenario run, as versioned JSON for machines and CI artifacts and as
-//! Markdown for bug tickets, written atomically.
+//! Leak reports: one per scenario run, as versioned JSON for machines and CI artifacts, as
+//! Markdown for bug tickets and as a self-contained HTML page, written atomically; and the
+//! exports other tools open (`docs/report-formats.md`): a PyTorch memory snapshot, Chrome trace
+//! events, JUnit XML and a JSON-lines event stream.
 
+mod html;
 mod human;
 mod jsonl;
 mod junit;
@@ -14,6 +17,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use html::{render_html, render_index};
 pub use human::human_summary;
 pub use jsonl::report_events;
 pub use junit::{render_junit, CaseResult, JunitCase};
