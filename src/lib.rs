@@ -6,13 +6,15 @@
 //! [`optim`]), which has PyTorch's memory behaviour; every allocation goes through the caching
 //! allocator in [`alloc`], which follows PyTorch's rules and tags each block, over raw segments
 //! from a [`device`] backend (cuda, cpu or meta); the leak checker in [`check`] runs scenarios
-//! and its findings become a [`report`].
+//! and its findings become a [`report`]. [`harness`] turns a folder of scenarios into one
+//! `cargo test` test per file, in any crate.
 
 pub mod alloc;
 pub mod autograd;
 pub mod check;
 pub mod device;
 pub mod gen;
+pub mod harness;
 pub mod nn;
 pub mod optim;
 pub mod report;
