@@ -340,14 +340,25 @@ impl Interp<'_> {
                 )
                 .with_help("raise the limit with `#@ max-steps: N`, or make the loops shorter"));
         }
-        if self.started.elapsed() > self.options.time_limit {
-            return Err(self.fail(
+        let elapsed = self.started.elapsed();
+        if elapsed > self.options.time_limit {
+            let stopped = self.fail(
                 span,
                 format!(
-                    "the scenario ran longer than {:?} and was stopped",
-                    self.options.time_limit
+                    "the scenario ran longer than {:?} (stopped after {:.1}s, {} statements) and was stopped",
+                    self.options.time_limit,
+                    elapsed.as_secs_f64(),
+                    self.steps
                 ),
-            ));
+            );
+            // Real arithmetic is what takes the time on cpu; the memory verdict does not need it.
+            return Err(if self.rt.backend() == crate::device::Backend::Cpu {
+                stopped.with_help(
+                    "for memory-only checking, `--backend meta` runs the same scenario without arithmetic, far faster; or raise `--time-limit`",
+                )
+            } else {
+                stopped.with_help("raise `--time-limit`, or make the loops shorter")
+            });
         }
         Ok(())
     }
