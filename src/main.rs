@@ -328,7 +328,10 @@ fn run(args: RunArgs) -> ExitCode {
                 if args.format == Format::Human {
                     bar.suspend(|| {
                         println!("{}", line(&status));
-                        if !report.passed || !report.leaks.is_empty() {
+                        if !report.passed
+                            || !report.leaks.is_empty()
+                            || !report.stale_allowances.is_empty()
+                        {
                             print!("{}", human_summary(&report));
                         }
                         if let (false, Ok(p)) = (report.passed, &written) {

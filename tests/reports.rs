@@ -159,3 +159,66 @@ fn jsonl_output_is_one_event_a_line() {
     assert_eq!(events.last().unwrap()["outcome"], "Unexpected leak");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn allowed_leaks_pass_and_stale_allowances_are_reported() {
+    let r = report("tests/fixtures/allowed/accepted_history.py", Backend::Meta);
+    assert!(r.passed, "{}", human_summary(&r));
+    assert_eq!(leakharness::report::outcome(&r), "Allowed leak");
+    let allowed = r.leaks[0].allowed.as_deref().unwrap();
+    assert!(
+        allowed.contains("(header): the caller trims the history every epoch"),
+        "{allowed}"
+    );
+    let stale: Vec<&str> = r
+        .stale_allowances
+        .iter()
+        .map(|a| a.reason.as_str())
+        .collect();
+    assert_eq!(stale, ["fixed long ago", "no longer happens"]);
+    // Named as the user would, relative to where they run.
+    assert_eq!(r.stale_allowances[1].from, "tests/fixtures/allowed/leakharness.toml");
+    let md = render_markdown(&r);
+    assert!(md.contains("**Allowed:** allowed up to 1024 bytes per iteration"), "{md}");
+    assert!(md.contains("## Stale allowances"), "{md}");
+    assert!(human_summary(&r).contains("stale allowance"));
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("docs/report-schema.json").unwrap()).unwrap();
+    let json = serde_json::to_value(&r).unwrap();
+    let errors: Vec<String> = jsonschema::validator_for(&schema)
+        .unwrap()
+        .iter_errors(&json)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
+#[test]
+fn a_bad_leakharness_toml_is_an_error_at_its_line_and_column() {
+    let dir = temp_dir("bad-toml");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        "tests/fixtures/allowed/accepted_history.py",
+        dir.join("s.py"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("leakharness.toml"),
+        "[[allow]]\nreason = \"x\"\nmax-per-iteration = \"1KiB\"\nsize = 3\n",
+    )
+    .unwrap();
+    match check_file(
+        &dir.join("s.py"),
+        &CheckOptions {
+            backend: Backend::Meta,
+            ..CheckOptions::default()
+        },
+    ) {
+        FileOutcome::Invalid(message) => assert!(
+            message.contains("leakharness.toml:4:1: error: unknown field `size`"),
+            "{message}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

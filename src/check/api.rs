@@ -224,6 +224,7 @@ where
                 graph_nodes_per_iteration: nodes / extra,
                 alloc_sites,
                 retention_path: Vec::new(),
+                allowed: None,
             });
         }
     }
@@ -261,6 +262,7 @@ where
             column: None,
         }),
         output: Vec::new(),
+        stale_allowances: Vec::new(),
         environment: crate::report::Environment::current(options.backend),
         command: None,
         source: String::new(),

@@ -174,6 +174,7 @@ pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Rep
         oom,
         error,
         output: result.output,
+        stale_allowances: Vec::new(),
         environment: Environment::current(options.backend),
         command: None,
         source: scenario.source.clone(),
@@ -666,6 +667,7 @@ fn compare(
             graph_nodes_per_iteration: nodes / extra,
             alloc_sites,
             retention_path: example.clone(),
+            allowed: None,
         });
     }
     // Growth that no name reaches is held by something the program cannot see: a runtime bug.
@@ -691,6 +693,7 @@ fn compare(
             help: "memory grows with this loop but nothing the program names holds it: a bug in the runtime; \
                    the teardown section lists the blocks left behind with their stacks"
                 .into(),
+            allowed: None,
         });
     }
     leaks

@@ -66,6 +66,20 @@ pub fn render_html(r: &Report) -> String {
     if let Some(oom) = &r.oom {
         let _ = writeln!(h, "<h2>Out of memory</h2><pre>{}</pre>", esc(&oom.message));
     }
+    if !r.stale_allowances.is_empty() {
+        h.push_str(
+            "<h2>Stale allowances</h2><p>These accept no leak any more; remove them.</p><ul>",
+        );
+        for a in &r.stale_allowances {
+            let _ = write!(
+                h,
+                "<li><code>{}</code> ({})</li>",
+                esc(&a.to_string()),
+                esc(&a.from)
+            );
+        }
+        h.push_str("</ul>\n");
+    }
     timeline(&mut h, r);
     for (i, l) in r.leaks.iter().enumerate() {
         let kinds: Vec<&str> = l.kinds.iter().map(|k| k.name()).collect();
@@ -80,6 +94,9 @@ pub fn render_html(r: &Report) -> String {
             l.graph_nodes_per_iteration,
             esc(&l.help)
         );
+        if let Some(allowed) = &l.allowed {
+            let _ = writeln!(h, "<p><b>Allowed:</b> {}</p>", esc(allowed));
+        }
         if !l.retention_path.is_empty() {
             h.push_str("<p>Held by:</p><ol class=\"path\">");
             for step in &l.retention_path {

@@ -37,7 +37,17 @@ pub fn human_summary(r: &Report) -> String {
         if !l.retention_path.is_empty() {
             let _ = writeln!(out, "    held by {}", l.retention_path.join(" → "));
         }
+        if let Some(allowed) = &l.allowed {
+            let _ = writeln!(out, "    {allowed}");
+        }
         let _ = writeln!(out, "    help: {}", l.help);
+    }
+    for a in &r.stale_allowances {
+        let _ = writeln!(
+            out,
+            "  stale allowance, it accepts no leak any more (remove it): {a} ({})",
+            a.from
+        );
     }
     let td = &r.after_teardown;
     if !td.live_blocks.is_empty() {

@@ -42,6 +42,16 @@ pub fn render_markdown(r: &Report) -> String {
     if !r.leaks.is_empty() {
         leaks(&mut md, r);
     }
+    if !r.stale_allowances.is_empty() {
+        let _ = writeln!(
+            md,
+            "## Stale allowances\n\nThese accept no leak any more; remove them.\n"
+        );
+        for a in &r.stale_allowances {
+            let _ = writeln!(md, "- `{a}` ({})", a.from);
+        }
+        md.push('\n');
+    }
     iterations(&mut md, r);
     let marked: BTreeSet<u32> = r.leaks.iter().map(|l| l.retained_by.line).collect();
     if !r.source.is_empty() {
@@ -135,7 +145,10 @@ fn leaks(md: &mut String, r: &Report) {
         "## Leaks\n\n| line | statement | kinds | per iteration | graph nodes / iteration |\n|---|---|---|---|---|"
     );
     for l in &r.leaks {
-        let kinds: Vec<&str> = l.kinds.iter().map(|k| k.name()).collect();
+        let mut kinds: Vec<&str> = l.kinds.iter().map(|k| k.name()).collect();
+        if l.allowed.is_some() {
+            kinds.push("(allowed)");
+        }
         let _ = writeln!(
             md,
             "| {} | `{}` | {} | {} | {} |",
@@ -186,6 +199,9 @@ fn leaks(md: &mut String, r: &Report) {
     md.push('\n');
     for (i, l) in r.leaks.iter().enumerate() {
         let _ = writeln!(md, "### Leak {} at line {}\n", i + 1, l.retained_by.line);
+        if let Some(allowed) = &l.allowed {
+            let _ = writeln!(md, "**Allowed:** {allowed}\n");
+        }
         let _ = writeln!(md, "**Fix:** {}\n", l.help);
         if !l.retention_path.is_empty() {
             let _ = writeln!(

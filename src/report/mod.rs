@@ -3,6 +3,7 @@
 //! exports other tools open (`docs/report-formats.md`): a PyTorch memory snapshot, Chrome trace
 //! events, JUnit XML and a JSON-lines event stream.
 
+mod allow;
 mod html;
 mod human;
 mod jsonl;
@@ -17,6 +18,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use allow::{config_allowances, Allowance, ConfigError};
 pub use html::{render_html, render_index};
 pub use human::human_summary;
 pub use jsonl::report_events;
@@ -79,10 +81,15 @@ pub enum ExportError {
 }
 
 /// The outcome in plain words, as a ticket's title says it: "Leak found, as expected",
-/// "Unexpected leak", "Clean", ...
+/// "Unexpected leak", "Clean", "Allowed leak" (every leak accepted by an allowance), ...
 pub fn outcome(r: &Report) -> &'static str {
     match (r.passed, r.verdict) {
         (true, Verdict::Clean) => "Clean",
+        (true, Verdict::Leak)
+            if r.leaks.iter().all(|l| l.allowed.is_some()) && r.expected == "clean" =>
+        {
+            "Allowed leak"
+        }
         (true, Verdict::Leak) => "Leak found, as expected",
         (true, Verdict::Oom) => "Out of memory, as expected",
         (true, Verdict::Error | Verdict::AssertionFailed) => "Error, as expected",
@@ -151,6 +158,10 @@ pub struct Leak {
     pub retention_path: Vec<String>,
     /// The fix.
     pub help: String,
+    /// Why the leak is accepted, when an allowance accepts it (`leakharness.toml` or the
+    /// header's `#@ allow:`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub allowed: Option<String>,
 }
 
 /// Allocated and reserved bytes at one moment.
@@ -300,6 +311,9 @@ pub struct Report {
     pub error: Option<ErrorInfo>,
     /// What the scenario printed.
     pub output: Vec<String>,
+    /// Allowances that accept no leak any more: remove them.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub stale_allowances: Vec<Allowance>,
     /// Versions and platform, for a bug ticket.
     #[serde(default)]
     pub environment: Environment,
@@ -346,6 +360,7 @@ impl Report {
                 column: at.map(|a| a.1),
             }),
             output: Vec::new(),
+            stale_allowances: Vec::new(),
             environment: Environment::current(backend),
             command: None,
             source: String::new(),
@@ -444,6 +459,7 @@ pub(crate) mod tests {
                 }],
                 retention_path: vec!["losses[0]".into(), "scalar f32 (512 bytes)".into()],
                 help: "append loss.item() instead".into(),
+                allowed: None,
             }],
             iterations: (0..2)
                 .map(|i| IterationPoint {
@@ -464,6 +480,7 @@ pub(crate) mod tests {
             oom: None,
             error: None,
             output: Vec::new(),
+            stale_allowances: Vec::new(),
             environment: Environment {
                 leakharness: "0.1.0".into(),
                 os: "linux x86_64".into(),
