@@ -1,6 +1,7 @@
 //! The files other tools open: the PyTorch memory snapshot (pytorch.org/memory_viz), Chrome
 //! trace events (ui.perfetto.dev) and JUnit XML (CI), made by `leakharness run`.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -236,7 +237,13 @@ fn junit_has_a_case_per_scenario_and_follows_the_junit_schema() {
         Err(_) if std::env::var("LEAKHARNESS_REQUIRE_XMLLINT").as_deref() == Ok("1") => {
             panic!("LEAKHARNESS_REQUIRE_XMLLINT=1 but xmllint cannot run")
         }
-        Err(e) => eprintln!("SKIPPED: the JUnit schema check needs xmllint (libxml2-utils): {e}"),
+        // Straight to stderr: the harness would hide eprintln! output of a passing test.
+        Err(e) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "junit_has_a_case_per_scenario_and_follows_the_junit_schema: skipped the schema check: no xmllint (apt-get install libxml2-utils): {e}"
+            );
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -177,9 +177,15 @@ fn allowed_leaks_pass_and_stale_allowances_are_reported() {
         .collect();
     assert_eq!(stale, ["fixed long ago", "no longer happens"]);
     // Named as the user would, relative to where they run.
-    assert_eq!(r.stale_allowances[1].from, "tests/fixtures/allowed/leakharness.toml");
+    assert_eq!(
+        r.stale_allowances[1].from,
+        "tests/fixtures/allowed/leakharness.toml"
+    );
     let md = render_markdown(&r);
-    assert!(md.contains("**Allowed:** allowed up to 1024 bytes per iteration"), "{md}");
+    assert!(
+        md.contains("**Allowed:** allowed up to 1024 bytes per iteration"),
+        "{md}"
+    );
     assert!(md.contains("## Stale allowances"), "{md}");
     assert!(human_summary(&r).contains("stale allowance"));
     let schema: serde_json::Value =
