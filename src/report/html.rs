@@ -189,30 +189,69 @@ pub fn render_html(r: &Report) -> String {
     h
 }
 
-/// Allocated and reserved bytes (left axis) and live graph nodes (right axis) at the end of
-/// every loop iteration, as an inline SVG line chart.
+/// One line of a chart: its values at each iteration end.
+struct Series<'a> {
+    name: &'a str,
+    colour: &'a str,
+    values: Vec<u64>,
+    /// Whether the values are bytes (axis labels as sizes) or counts.
+    bytes: bool,
+}
+
+impl Series<'_> {
+    fn label(&self, v: u64) -> String {
+        if self.bytes {
+            format_size(v)
+        } else {
+            format!("{v} {}", self.name)
+        }
+    }
+}
+
+/// The timeline at the end of every loop iteration, as inline SVG: allocated bytes with live
+/// graph nodes, then reserved bytes. Each axis spans its series' own range, labelled at both
+/// ends, so growth of a few hundred bytes beside megabytes of cache still shows.
 fn timeline(h: &mut String, r: &Report) {
     if r.iterations.is_empty() {
         return;
     }
-    let (w, ht, left, right, top, bottom) = (800.0, 260.0, 90.0, 70.0, 15.0, 30.0);
+    let its = &r.iterations;
+    let allocated = Series {
+        name: "allocated",
+        colour: COLOURS[0],
+        values: its.iter().map(|p| p.allocated).collect(),
+        bytes: true,
+    };
+    let reserved = Series {
+        name: "reserved",
+        colour: COLOURS[1],
+        values: its.iter().map(|p| p.reserved).collect(),
+        bytes: true,
+    };
+    let nodes = Series {
+        name: "graph nodes",
+        colour: COLOURS[2],
+        values: its.iter().map(|p| p.graph_nodes).collect(),
+        bytes: false,
+    };
+    h.push_str("<h2>Memory over iterations</h2>");
+    chart(h, &allocated, Some(&nodes));
+    chart(h, &reserved, None);
+    let _ = writeln!(
+        h,
+        "<p class=\"legend\"><span style=\"color:{}\">■ allocated</span><span style=\"color:{}\">┅ graph nodes (right axis)</span><span style=\"color:{}\">■ reserved</span> at the end of each of the {} loop iterations, in order</p>",
+        COLOURS[0],
+        COLOURS[2],
+        COLOURS[1],
+        its.len()
+    );
+}
+
+fn chart(h: &mut String, left_series: &Series<'_>, right_series: Option<&Series<'_>>) {
+    let (w, ht, left, right, top, bottom) = (800.0, 200.0, 90.0, 110.0, 12.0, 12.0);
     let plot_w = w - left - right;
     let plot_h = ht - top - bottom;
-    let n = r.iterations.len();
-    let max_bytes = r
-        .iterations
-        .iter()
-        .map(|p| p.reserved.max(p.allocated))
-        .max()
-        .unwrap_or(0)
-        .max(1) as f64;
-    let max_nodes = r
-        .iterations
-        .iter()
-        .map(|p| p.graph_nodes)
-        .max()
-        .unwrap_or(0)
-        .max(1) as f64;
+    let n = left_series.values.len();
     let x = |i: usize| {
         if n == 1 {
             left + plot_w / 2.0
@@ -220,51 +259,66 @@ fn timeline(h: &mut String, r: &Report) {
             left + plot_w * i as f64 / (n - 1) as f64
         }
     };
-    let y = |v: f64, max: f64| top + plot_h * (1.0 - v / max);
-    let series = |value: &dyn Fn(usize) -> f64, max: f64| {
-        (0..n)
-            .map(|i| format!("{:.1},{:.1}", x(i), y(value(i), max)))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    let its = &r.iterations;
+    let mut aria = left_series.name.to_string();
+    if let Some(s) = right_series {
+        aria = format!("{aria} and {}", s.name);
+    }
     let _ = write!(
         h,
-        "<h2>Memory over iterations</h2><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{ht}\" viewBox=\"0 0 {w} {ht}\" role=\"img\" aria-label=\"allocated, reserved and graph nodes per iteration\">\
-<rect x=\"{left}\" y=\"{top}\" width=\"{plot_w}\" height=\"{plot_h}\" fill=\"#fafafa\" stroke=\"#999\"/>\
-<text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">{}</text><text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">0</text>\
-<text x=\"{}\" y=\"{}\" font-size=\"11\">{} nodes</text><text x=\"{}\" y=\"{}\" font-size=\"11\">0</text>\
-<text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">iteration (1 to {n}, all loops in order)</text>",
-        left - 5.0,
-        top + 10.0,
-        esc(&format_size(max_bytes as u64)),
-        left - 5.0,
-        top + plot_h,
-        w - right + 5.0,
-        top + 10.0,
-        max_nodes,
-        w - right + 5.0,
-        top + plot_h,
-        left + plot_w / 2.0,
-        ht - 8.0,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{ht}\" viewBox=\"0 0 {w} {ht}\" role=\"img\" aria-label=\"{aria} per iteration\"><rect x=\"{left}\" y=\"{top}\" width=\"{plot_w}\" height=\"{plot_h}\" fill=\"#fafafa\" stroke=\"#999\"/>"
     );
-    let lines = [
-        series(&|i| its[i].allocated as f64, max_bytes),
-        series(&|i| its[i].reserved as f64, max_bytes),
-        series(&|i| its[i].graph_nodes as f64, max_nodes),
-    ];
-    for (points, colour) in lines.iter().zip(COLOURS) {
+    for (series, on_left) in
+        std::iter::once((left_series, true)).chain(right_series.map(|s| (s, false)))
+    {
+        let min = series.values.iter().copied().min().unwrap_or(0);
+        let max = series.values.iter().copied().max().unwrap_or(0);
+        // A flat series sits mid-height rather than on an edge.
+        let span = (max - min) as f64;
+        let y = |v: u64| {
+            if span == 0.0 {
+                top + plot_h / 2.0
+            } else {
+                top + plot_h * (1.0 - (v - min) as f64 / span)
+            }
+        };
+        let points: Vec<String> = series
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| format!("{:.1},{:.1}", x(i), y(v)))
+            .collect();
+        // The right-hand series is dashed: when both grow alike they coincide, and both show.
+        let dash = if on_left {
+            ""
+        } else {
+            " stroke-dasharray=\"6 5\""
+        };
         let _ = write!(
             h,
-            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{points}\"/>"
+            "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{dash} points=\"{}\"/>",
+            series.colour,
+            points.join(" ")
         );
+        let (tx, anchor) = if on_left {
+            (left - 5.0, "end")
+        } else {
+            (w - right + 5.0, "start")
+        };
+        let mut labels = vec![(y(max), series.label(max))];
+        if max != min {
+            labels.push((y(min), series.label(min)));
+        }
+        for (ty, text) in labels {
+            let _ = write!(
+                h,
+                "<text x=\"{tx}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"{anchor}\" fill=\"{}\">{}</text>",
+                ty + 4.0,
+                series.colour,
+                esc(&text)
+            );
+        }
     }
-    h.push_str("</svg>");
-    let _ = writeln!(
-        h,
-        "<p class=\"legend\"><span style=\"color:{}\">■ allocated</span><span style=\"color:{}\">■ reserved</span><span style=\"color:{}\">■ graph nodes (right axis)</span></p>",
-        COLOURS[0], COLOURS[1], COLOURS[2]
-    );
+    h.push_str("</svg>\n");
 }
 
 /// The index of a run: one row per scenario, linking to its page `<stem>.html`.
