@@ -30,9 +30,11 @@ struct Segment {
 }
 
 /// The snapshot of the run as a Python value: `segments` (each with its blocks, contiguous,
-/// free gaps as `inactive` blocks) as they stand at the end of the run, and `device_traces`
-/// with one trace for device 0 of every alloc, free and segment event, each with the scenario
-/// frame that made it and, for blocks, the block's purpose as `category`.
+/// free gaps as `inactive` blocks) as they stand at the end of the last loop iteration (the
+/// moment a training script would dump its snapshot, with whatever leaked still held; the end
+/// of the run for a scenario without loops), and `device_traces` with one trace for device 0
+/// of every alloc, free and segment event up to then, each with the scenario frame that made it
+/// and, for blocks, the block's purpose as `category`.
 ///
 /// An error when the bounded history dropped the run's first events, since the state cannot
 /// be rebuilt without them.
@@ -53,7 +55,12 @@ pub fn memory_snapshot(r: &Report) -> Result<Value, ExportError> {
     let mut segments: BTreeMap<u64, Segment> = BTreeMap::new();
     let mut next_address = FIRST_SEGMENT;
     let mut trace = Vec::new();
-    for event in &r.events {
+    let until = r.iterations.iter().map(|p| p.at_event).max();
+    for event in r
+        .events
+        .iter()
+        .take_while(|e| until.is_none_or(|end| e.seq < end))
+    {
         let time_us = event.time_ns / 1000;
         let here = frames(event.location.as_deref());
         let entry = |action: &str, addr: u64, size: u64, category: &str| {
