@@ -1,8 +1,8 @@
 //! A crate of one's own runs its scenarios under `cargo test` through the public harness:
 //! `examples/user-crate` depends on leakharness by path and has a `leaks/` folder of scenarios.
 //!
-//! Its build shares this package's target directory, so only leakharness itself and the
-//! example are compiled again; the dependencies are already built.
+//! Its build shares this package's target directory and lock file, so only leakharness itself
+//! and the example are compiled again; the dependencies are already built.
 
 use std::process::Command;
 
@@ -12,6 +12,13 @@ fn the_example_crate_runs_its_own_scenarios_under_cargo_test() {
     let reports =
         std::env::temp_dir().join(format!("leakharness-user-crate-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&reports);
+    // The example resolves its dependencies from this package's lock file: the same versions,
+    // all already downloaded and built, so it builds offline and only compiles what differs.
+    std::fs::copy(
+        format!("{root}/Cargo.lock"),
+        format!("{root}/examples/user-crate/Cargo.lock"),
+    )
+    .expect("the lock file is copied");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .args(["test", "--offline", "--manifest-path"])
