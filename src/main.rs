@@ -311,6 +311,10 @@ fn run(args: RunArgs) -> ExitCode {
                 }));
                 let status = match (report.passed, report.verdict) {
                     (true, Verdict::Clean) => "ok".to_string(),
+                    // Passing a clean expectation with a leak takes an allowance for every leak.
+                    (true, Verdict::Leak) if report.expected == "clean" => {
+                        "ok (leak allowed)".to_string()
+                    }
                     (true, v) => format!("ok ({} as expected)", v.name()),
                     (false, _) => "FAILED".to_string(),
                 };

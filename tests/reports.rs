@@ -228,3 +228,23 @@ fn a_bad_leakharness_toml_is_an_error_at_its_line_and_column() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_command_line_says_a_leak_is_allowed_and_lists_stale_allowances() {
+    let dir = temp_dir("allowed-cli");
+    let out = leakharness(
+        &["run", "tests/fixtures/allowed", "--backend", "meta"],
+        &dir,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("accepted_history.py ... ok (leak allowed)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("stale allowance, it accepts no leak any more (remove it): line 99"),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
