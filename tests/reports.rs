@@ -5,7 +5,7 @@ use std::path::Path;
 
 use leakharness::check::{check_file, CheckOptions, FileOutcome};
 use leakharness::device::Backend;
-use leakharness::report::{human_summary, render_markdown, Report};
+use leakharness::report::{human_summary, memory_snapshot, render_html, render_markdown, Report};
 
 fn report(path: &str, backend: Backend) -> Report {
     let options = CheckOptions {
@@ -36,6 +36,16 @@ fn identical_runs_give_identical_reports_on_the_simulated_devices() {
             "{backend}"
         );
         assert_eq!(render_markdown(&a), render_markdown(&b), "{backend}");
+        assert_eq!(render_html(&a), render_html(&b), "{backend}");
+        // The memory snapshot too, but for its timestamps.
+        let without_times = |r: &Report| {
+            let mut snapshot = memory_snapshot(r).unwrap();
+            for event in snapshot["device_traces"][0].as_array_mut().unwrap() {
+                event["time_us"] = 0.into();
+            }
+            snapshot
+        };
+        assert_eq!(without_times(&a), without_times(&b), "{backend}");
     }
 }
 
