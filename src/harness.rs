@@ -87,6 +87,7 @@ impl Harness {
                 .map(|f| (b, f))
                 .map_err(|e| e.to_string())
         });
+        let rerun = rerun_command();
         let trials = match found {
             Ok((backend, files)) => files
                 .into_iter()
@@ -95,7 +96,7 @@ impl Harness {
                         backend,
                         ..self.options.clone()
                     };
-                    trial(path, &self.root, options, report_dir.clone())
+                    trial(path, &self.root, options, report_dir.clone(), &rerun)
                 })
                 .collect(),
             // A setup problem is reported as a failing test rather than a panic of the harness.
@@ -116,15 +117,45 @@ fn backend() -> Result<Backend, String> {
     }
 }
 
-fn trial(path: PathBuf, root: &Path, options: CheckOptions, report_dir: PathBuf) -> Trial {
+/// The command that reruns one test of this binary, up to the test's name: `cargo test --test
+/// leaks -- --exact`, with the backend variable when it is set. Cargo names a test binary
+/// `<target>-<16 hex digits>`.
+fn rerun_command() -> String {
+    let target = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .map(|stem| match stem.rsplit_once('-') {
+            Some((target, hash))
+                if hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()) =>
+            {
+                target.to_string()
+            }
+            _ => stem,
+        })
+        .unwrap_or_else(|| "scenarios".into());
+    let backend = std::env::var("LEAKHARNESS_BACKEND")
+        .map(|b| format!("LEAKHARNESS_BACKEND={b} "))
+        .unwrap_or_default();
+    format!("{backend}cargo test --test {target} -- --exact")
+}
+
+fn trial(
+    path: PathBuf,
+    root: &Path,
+    options: CheckOptions,
+    report_dir: PathBuf,
+    rerun: &str,
+) -> Trial {
     let name = path
         .strip_prefix(root)
         .unwrap_or(&path)
         .display()
         .to_string();
     let stem = report_stem(&path, root);
+    let command = format!("{rerun} {name}");
     Trial::ignorable_test(name, move || match check_file(&path, &options) {
-        FileOutcome::Checked(report) => {
+        FileOutcome::Checked(mut report) => {
+            report.command = Some(command);
             let written = write_reports(&report, &report_dir, &stem)
                 .map_err(|e| Failed::from(e.to_string()))?;
             if report.passed {

@@ -45,7 +45,13 @@ fn the_example_crate_runs_its_own_scenarios_under_cargo_test() {
             "missing {expected:?} in:\n{stdout}"
         );
     }
-    // The reports went where the variable said.
-    assert!(reports.join("eval_without_no_grad.md").exists());
+    // The reports went where the variable said, with the command that reruns the test.
+    let md = std::fs::read_to_string(reports.join("eval_without_no_grad.md")).unwrap();
+    assert!(
+        md.contains(
+            "LEAKHARNESS_BACKEND=meta cargo test --test leaks -- --exact eval_without_no_grad.py"
+        ),
+        "{md}"
+    );
     let _ = std::fs::remove_dir_all(&reports);
 }
