@@ -6,11 +6,12 @@
 //! [`optim`]), which has PyTorch's memory behaviour; every allocation goes through the caching
 //! allocator in [`alloc`], which follows PyTorch's rules and tags each block, over raw segments
 //! from a [`device`] backend (cuda, cpu or meta); the leak checker in [`check`] runs scenarios
-//! and its findings become a [`report`]. [`harness`] turns a folder of scenarios into one
-//! `cargo test` test per file, in any crate.
+//! and its findings become a [`report`]. [`base`] is the vocabulary they all share.
+//! [`harness`] turns a folder of scenarios into one `cargo test` test per file, in any crate.
 
 pub mod alloc;
 pub mod autograd;
+pub mod base;
 pub mod check;
 pub mod device;
 pub mod gen;

@@ -3,14 +3,15 @@
 //! Exit status: 0 when every scenario meets its expectation, 1 when any does not, 2 when any
 //! cannot be parsed or run.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use leakharness::base::parse_size;
 use leakharness::check::{
-    check_file, check_scenario, discover, report_stem, CheckOptions, FileOutcome,
+    check_file, check_scenario, discover, report_stem, trace_scenario, CheckOptions, FileOutcome,
 };
 use leakharness::device::{Backend, BackendChoice};
 use leakharness::gen::{self, Program};
@@ -19,7 +20,7 @@ use leakharness::report::{
     trace_events, write_atomically, write_reports, CaseResult, ExportError, JunitCase, Report,
     Verdict, WriteError,
 };
-use leakharness::scenario::parse_size;
+use leakharness::scenario::{load, LoadError};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
 
@@ -38,6 +39,9 @@ struct Cli {
 enum Command {
     /// Check scenario files (or every .py under directories) and write their reports.
     Run(RunArgs),
+    /// Run one scenario once and print, as JSON, the device counters just before each statement
+    /// (compare with `benches/pytorch_trace.py`, which records the same under PyTorch).
+    Trace(TraceArgs),
     /// Generate random training programs, clean or with one planted leak, check each, and write
     /// every case the checker misjudges (shrunk) to reports/found/.
     Explore(ExploreArgs),
@@ -57,6 +61,18 @@ struct ExploreArgs {
     /// Directory for the findings: scenario files and their reports.
     #[arg(long, default_value = "reports/found")]
     found_dir: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct TraceArgs {
+    /// The scenario file.
+    path: PathBuf,
+    /// Where the tensors live: auto picks cuda when a CUDA device is present, else cpu.
+    #[arg(long, default_value = "auto", value_parser = parse_backend)]
+    backend: BackendChoice,
+    /// Device memory when the scenario's header does not set it (e.g. 24GiB).
+    #[arg(long, value_parser = parse_device_memory)]
+    device_memory: Option<u64>,
 }
 
 #[derive(clap::Args)]
@@ -118,6 +134,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Explore(args) => explore(args),
+        Command::Trace(args) => trace(args),
     }
 }
 
@@ -136,6 +153,45 @@ fn resolve_backend(choice: BackendChoice) -> Result<Backend, ExitCode> {
             Ok(backend)
         }
     }
+}
+
+fn trace(args: TraceArgs) -> ExitCode {
+    let backend = match resolve_backend(args.backend) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    let scenario = match load(&args.path) {
+        Ok(s) => s,
+        Err(LoadError::Invalid(errors)) => return invalid(&errors.to_string()),
+        Err(e) => return invalid(&format!("{}: error: {e}", args.path.display())),
+    };
+    if let Err(errors) = leakharness::scenario::interp::validate(&scenario) {
+        return invalid(&errors.to_string());
+    }
+    let options = CheckOptions {
+        backend,
+        device_memory: args.device_memory,
+        ..CheckOptions::default()
+    };
+    match trace_scenario(&scenario, &options) {
+        Ok(trace) => {
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`| head`) ends the output quietly, as for any filter.
+            match serde_json::to_writer(&mut out, &trace)
+                .and_then(|()| writeln!(out).map_err(serde_json::Error::io))
+            {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.is_io() => ExitCode::SUCCESS,
+                Err(e) => fatal(&e.to_string()),
+            }
+        }
+        Err(e) => fatal(&e.to_string()),
+    }
+}
+
+fn invalid(errors: &str) -> ExitCode {
+    eprintln!("{errors}");
+    ExitCode::from(2)
 }
 
 /// Checks one generated program; what the checker got wrong about it, if anything.

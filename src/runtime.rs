@@ -22,9 +22,11 @@
 use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::rc::Rc;
 
-use crate::alloc::{BlockId, CachingAllocator, StackCapture};
-use crate::device::{self, Backend, CudaDevice, DeviceMemory, Gpu};
-use crate::tensor::{Device, Result, TensorError};
+use crate::alloc::{CachingAllocator, Purpose, StackCapture};
+#[cfg(feature = "planted-bugs")]
+pub use crate::base::PlantedBug;
+use crate::base::{BlockId, Device, Result, TensorError};
+use crate::device::{self, Backend, CudaDevice, DeviceMemory, DevicePtr, Gpu};
 
 /// How a runtime is set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -39,49 +41,88 @@ pub struct RuntimeOptions {
     /// Python, which wraps the number in a 0-dim tensor (`x + 1` has `AddBackward0`), rather
     /// than as the scalar overloads the Rust API calls (`AddBackward1`). Memory is the same.
     pub python_scalar_names: bool,
+    /// The cuBLAS workspaces PyTorch takes from its caching allocator at the first matrix
+    /// product of each thread; `None` models none (the runtime's own unit tests count only
+    /// what operations allocate). The leak checker turns them on, as PyTorch has them.
+    pub blas_workspaces: Option<BlasWorkspaces>,
     /// A deliberate runtime bug, switched on for this runtime only, so that tests can check
     /// that the property tests catch it.
     #[cfg(feature = "planted-bugs")]
     pub planted_bug: Option<PlantedBug>,
 }
 
-/// Deliberate runtime bugs that the property tests (`tests/planted_bugs.rs`) must catch. Each
-/// is a small `#[cfg(feature = "planted-bugs")]` branch at the place of the behaviour it
-/// breaks, active only on a runtime created with it in [`RuntimeOptions::planted_bug`].
-#[cfg(feature = "planted-bugs")]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PlantedBug {
-    /// `backward()` never releases the tensors saved for backward.
-    BackwardKeepsSaved,
-    /// `backward(retain_graph=True)` releases the saved tensors anyway.
-    RetainGraphIgnored,
-    /// Operations under `torch.no_grad()` still record autograd nodes.
-    NoGradRecords,
-    /// `zero_grad(set_to_none=True)` zeroes the gradients instead of dropping them.
-    ZeroGradKeepsGrads,
-    /// The allocator never merges a freed block with its free neighbours.
-    NeverCoalesces,
-    /// `empty_cache()` keeps one wholly free segment.
-    EmptyCacheKeepsSegment,
-    /// `detach()` returns the tensor itself, graph and all.
-    DetachKeepsGraph,
-    /// `del a, b` unbinds only the first name.
-    DelFirstNameOnly,
+/// The sizes of the workspaces PyTorch allocates for cuBLAS (`CublasHandlePool.cpp`): one
+/// cuBLAS workspace per (handle, stream), where handles are per thread, so the thread a
+/// program runs on and the autograd engine's device thread that runs backward each get one at
+/// their first product; and one cuBLASLt workspace per (handle, stream) at the first product
+/// that takes the cuBLASLt path (`addmm` with a 1-D bias: every `nn.Linear`). Both live until
+/// the process ends or `torch._C._cuda_clearCublasWorkspaces()`; `empty_cache()` keeps them.
+///
+/// ```
+/// use leakharness::runtime::BlasWorkspaces;
+///
+/// // PyTorch's defaults on an H100 or H200 (compute capability 9.0) and on an A100 (8.0).
+/// assert_eq!(BlasWorkspaces::pytorch_default(9, 0).cublas, 32 << 20);
+/// assert_eq!(BlasWorkspaces::pytorch_default(8, 0).cublas, (8 << 20) + (128 << 10));
+/// assert_eq!(BlasWorkspaces::pytorch_default(8, 0).cublaslt, 1 << 20);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlasWorkspaces {
+    /// Bytes of each cuBLAS workspace (`CUBLAS_WORKSPACE_CONFIG`).
+    pub cublas: u64,
+    /// Bytes of each cuBLASLt workspace (`CUBLASLT_WORKSPACE_SIZE`).
+    pub cublaslt: u64,
 }
 
-#[cfg(feature = "planted-bugs")]
-impl PlantedBug {
-    /// Every planted bug.
-    pub const ALL: [PlantedBug; 8] = [
-        PlantedBug::BackwardKeepsSaved,
-        PlantedBug::RetainGraphIgnored,
-        PlantedBug::NoGradRecords,
-        PlantedBug::ZeroGradKeepsGrads,
-        PlantedBug::NeverCoalesces,
-        PlantedBug::EmptyCacheKeepsSegment,
-        PlantedBug::DetachKeepsGraph,
-        PlantedBug::DelFirstNameOnly,
-    ];
+impl BlasWorkspaces {
+    /// PyTorch's default sizes (2.11) on a device of compute capability `major.minor`:
+    /// `:4096:8` (32 MiB) on sm_90, `:4096:2:16:8` (8 MiB + 128 KiB) elsewhere; 1 MiB for
+    /// cuBLASLt, which PyTorch keeps apart from the cuBLAS one unless
+    /// `TORCH_CUBLASLT_UNIFIED_WORKSPACE=1`.
+    pub fn pytorch_default(major: u32, minor: u32) -> BlasWorkspaces {
+        let cublas = if (major, minor) == (9, 0) {
+            4096 * 8 * 1024
+        } else {
+            4096 * 1024 * 2 + 16 * 1024 * 8
+        };
+        BlasWorkspaces {
+            cublas,
+            cublaslt: 1024 * 1024,
+        }
+    }
+}
+
+/// Which cuBLAS entry point a product goes through, for its workspaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BlasCall {
+    /// `cublasSgemm` and friends: the cuBLAS workspace.
+    Gemm,
+    /// `cublasLtMatmul` with a bias epilogue: the cuBLAS workspace (taken when the handle is
+    /// fetched), then the cuBLASLt one.
+    GemmLt,
+}
+
+/// Marks a backward pass; see [`Runtime::enter_autograd_thread`].
+pub(crate) struct AutogradThread {
+    rt: Runtime,
+    before: bool,
+}
+
+impl Drop for AutogradThread {
+    fn drop(&mut self) {
+        self.rt.inner.on_autograd_thread.set(self.before);
+    }
+}
+
+/// One workspace block, held by the runtime as PyTorch's handle pool holds it.
+#[derive(Debug, Clone, Copy)]
+struct Workspace {
+    /// On the autograd engine's thread (backward) rather than the program's.
+    autograd_thread: bool,
+    lt: bool,
+    block: BlockId,
+    ptr: DevicePtr,
+    bytes: u64,
 }
 
 struct Inner {
@@ -97,6 +138,11 @@ struct Inner {
     /// Blocks of storages dropped while the allocator was borrowed (a caller holding
     /// [`Runtime::allocator`]'s guard); freed at the next access.
     deferred_frees: RefCell<Vec<BlockId>>,
+    blas_workspaces: Cell<Option<BlasWorkspaces>>,
+    workspaces: RefCell<Vec<Workspace>>,
+    /// Whether the autograd engine is running backward: PyTorch runs it on a thread of its own,
+    /// whose cuBLAS handle has workspaces of its own.
+    on_autograd_thread: Cell<bool>,
     #[cfg(feature = "planted-bugs")]
     planted_bug: Option<PlantedBug>,
     /// The kernels, stream and cuBLAS handle of a cuda runtime. Declared after the allocator
@@ -162,6 +208,9 @@ impl Runtime {
                 live_nodes: Cell::new(0),
                 next_sequence_nr: Cell::new(0),
                 deferred_frees: RefCell::new(Vec::new()),
+                blas_workspaces: Cell::new(options.blas_workspaces),
+                workspaces: RefCell::new(Vec::new()),
+                on_autograd_thread: Cell::new(false),
                 #[cfg(feature = "planted-bugs")]
                 planted_bug: options.planted_bug,
                 gpu,
@@ -237,6 +286,96 @@ impl Runtime {
             for block in self.inner.deferred_frees.borrow_mut().drain(..) {
                 let _ = a.free(block);
             }
+        }
+    }
+
+    /// Models PyTorch's cuBLAS workspaces from now on (or stops, with `None`).
+    pub fn set_blas_workspaces(&self, sizes: Option<BlasWorkspaces>) {
+        self.inner.blas_workspaces.set(sizes);
+    }
+
+    /// The compute capability of a cuda runtime's device, from the architecture its kernels
+    /// were compiled for.
+    pub fn compute_capability(&self) -> Option<(u32, u32)> {
+        let digits = self.gpu()?.arch().strip_prefix("compute_")?;
+        let value: u32 = digits.parse().ok()?;
+        Some((value / 10, value % 10))
+    }
+
+    /// Takes the workspaces a product through `call` needs on the current thread, the first
+    /// time, from the caching allocator (after the product's output, as PyTorch allocates the
+    /// output before it fetches the handle), and points cuBLAS at the cuBLAS one.
+    pub(crate) fn blas_workspace(&self, call: BlasCall) -> Result<()> {
+        let Some(sizes) = self.inner.blas_workspaces.get() else {
+            return Ok(());
+        };
+        let cublas = self.workspace(false, sizes.cublas)?;
+        if call == BlasCall::GemmLt {
+            self.workspace(true, sizes.cublaslt)?;
+        }
+        if let Some(gpu) = self.gpu() {
+            gpu.set_blas_workspace(cublas.ptr, cublas.bytes)?;
+        }
+        Ok(())
+    }
+
+    fn workspace(&self, lt: bool, bytes: u64) -> Result<Workspace> {
+        let autograd_thread = self.inner.on_autograd_thread.get();
+        let existing = self
+            .inner
+            .workspaces
+            .borrow()
+            .iter()
+            .copied()
+            .find(|w| w.autograd_thread == autograd_thread && w.lt == lt);
+        if let Some(w) = existing {
+            return Ok(w);
+        }
+        let a = self
+            .try_allocator_mut()?
+            .allocate(bytes, Purpose::Workspace)?;
+        let w = Workspace {
+            autograd_thread,
+            lt,
+            block: a.id,
+            ptr: a.ptr,
+            bytes,
+        };
+        self.inner.workspaces.borrow_mut().push(w);
+        Ok(w)
+    }
+
+    /// `torch._C._cuda_clearCublasWorkspaces()`: gives every cuBLAS workspace back to the
+    /// caching allocator (as cached blocks; `empty_cache()` then returns their segments).
+    pub fn clear_blas_workspaces(&self) -> Result<()> {
+        if let Some(gpu) = self.gpu() {
+            gpu.set_blas_workspace(DevicePtr(0), 0)?;
+        }
+        let cleared: Vec<Workspace> = self.inner.workspaces.borrow_mut().drain(..).collect();
+        for w in cleared {
+            self.free_block(w.block);
+        }
+        Ok(())
+    }
+
+    /// Bytes held by cuBLAS workspaces.
+    pub fn blas_workspace_bytes(&self) -> u64 {
+        let allocator = self.allocator();
+        self.inner
+            .workspaces
+            .borrow()
+            .iter()
+            .filter_map(|w| allocator.block_size(w.block))
+            .sum()
+    }
+
+    /// Until the guard drops, operations run as on the autograd engine's thread, whose cuBLAS
+    /// handle (and so workspace) is its own.
+    pub(crate) fn enter_autograd_thread(&self) -> AutogradThread {
+        let before = self.inner.on_autograd_thread.replace(true);
+        AutogradThread {
+            rt: self.clone(),
+            before,
         }
     }
 
@@ -463,5 +602,74 @@ mod tests {
         assert_eq!(b, Philox::block(1, [0, 0])[0]);
         rt.manual_seed(0);
         assert_eq!(rt.random_stream(Device::Cuda, 1).next_u32(), a);
+    }
+
+    /// PyTorch 2.11 on an H200, measured with `benches/pytorch_trace.py` (docs/gpu.md): the
+    /// first `nn.Linear` forward takes the 32 MiB cuBLAS workspace and the 1 MiB cuBLASLt one
+    /// after its output; the first backward, on the autograd engine's thread, another 32 MiB;
+    /// later steps take nothing more; clearing them leaves only tensors.
+    #[test]
+    fn blas_workspaces_are_taken_once_per_thread_as_pytorch_takes_them() {
+        use crate::nn::{Linear, Module};
+        let rt = Runtime::new(
+            Backend::Meta,
+            RuntimeOptions {
+                blas_workspaces: Some(BlasWorkspaces::pytorch_default(9, 0)),
+                ..RuntimeOptions::default()
+            },
+        )
+        .unwrap();
+        let layer = Linear::new_on(&rt, 64, 10, true, Device::Cuda).unwrap();
+        let params = rt.memory_allocated();
+        // The 10x64 f32 weight is 2560 B (five 512 B units), the bias one 512 B block.
+        assert_eq!(params, 2560 + 512);
+        let x = rt.randn(&[32, 64], Device::Cuda).unwrap();
+        let before_forward = rt.memory_allocated();
+        let out = layer.forward(&x).unwrap();
+        // The 32x10 output (1280 B, rounded to 1536), then 32 MiB and 1 MiB of workspace.
+        assert_eq!(
+            rt.memory_allocated() - before_forward,
+            1536 + (32 << 20) + (1 << 20)
+        );
+        let loss = out.sum().unwrap();
+        let before_backward = rt.memory_allocated();
+        loss.backward(None, false).unwrap();
+        let gradients = params;
+        assert_eq!(
+            rt.memory_allocated() - before_backward,
+            gradients + (32 << 20)
+        );
+        assert_eq!(rt.blas_workspace_bytes(), 65 << 20);
+        let again = layer.forward(&x).unwrap().sum().unwrap();
+        again.backward(None, false).unwrap();
+        assert_eq!(rt.blas_workspace_bytes(), 65 << 20);
+        drop((again, loss, out, x));
+        rt.clear_blas_workspaces().unwrap();
+        assert_eq!(rt.memory_allocated(), params + gradients);
+    }
+
+    #[test]
+    fn host_products_and_runtimes_without_the_model_take_no_workspace() {
+        let modelled = Runtime::new(
+            Backend::Meta,
+            RuntimeOptions {
+                blas_workspaces: Some(BlasWorkspaces::pytorch_default(8, 0)),
+                ..RuntimeOptions::default()
+            },
+        )
+        .unwrap();
+        let a = modelled.randn(&[4, 4], Device::Cpu).unwrap();
+        let _p = a.mm(&a).unwrap();
+        assert_eq!(modelled.blas_workspace_bytes(), 0);
+        let b = modelled.randn(&[4, 4], Device::Cuda).unwrap();
+        let _q = b.mm(&b).unwrap();
+        // A plain product takes the cuBLAS workspace only: 8 MiB + 128 KiB off sm_90.
+        assert_eq!(modelled.blas_workspace_bytes(), (8 << 20) + (128 << 10));
+
+        let plain = Runtime::new(Backend::Meta, RuntimeOptions::default()).unwrap();
+        let c = plain.randn(&[4, 4], Device::Cuda).unwrap();
+        let _r = c.mm(&c).unwrap();
+        assert_eq!(plain.blas_workspace_bytes(), 0);
+        assert_eq!(plain.memory_allocated(), 2 * 512);
     }
 }

@@ -262,3 +262,38 @@ fn explore_checks_generated_programs_and_reports_no_findings_for_a_correct_check
         "no findings written"
     );
 }
+
+/// `leakharness trace` gives the counters before each simple statement, in execution order,
+/// in the shape `benches/pytorch_trace.py` records under PyTorch.
+#[test]
+fn trace_prints_the_counters_before_every_simple_statement() {
+    let out = Command::new(env!("CARGO_BIN_EXE_leakharness"))
+        .args([
+            "trace",
+            "scenarios/memory/allocator_rounding_and_segments.py",
+            "--backend",
+            "meta",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let trace: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON value");
+    let samples = trace["samples"].as_array().expect("samples");
+    let at = |line: u64| {
+        samples
+            .iter()
+            .find(|s| s["line"] == line)
+            .unwrap_or_else(|| panic!("a sample for line {line}"))
+    };
+    // Nothing before `scale = torch.tensor(1.0)` on line 14; its 512-byte block before the
+    // assertion on line 16; the `if` header on line 15 is never sampled.
+    assert_eq!(at(14)["allocated"], 0);
+    assert_eq!(at(16)["allocated"], 512);
+    assert_eq!(at(16)["reserved"], 2 << 20);
+    assert!(
+        samples.iter().all(|s| s["line"] != 15),
+        "line 15 is an `if`"
+    );
+    assert!(trace["error"].is_null());
+}

@@ -9,8 +9,8 @@ mod common {
 }
 
 use common::props::{run, Property, Setup};
+use leakharness::base::PlantedBug;
 use leakharness::check::CheckOptions;
-use leakharness::runtime::PlantedBug;
 
 /// A fixed seed, so that which property catches which bug is the same on every run.
 const SEED: u64 = 8;

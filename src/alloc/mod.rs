@@ -33,13 +33,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
+pub use crate::base::{format_size, AllocError, BlockId, OutOfMemory};
 pub use history::{BlockInfo, BlockState, Event, EventKind, History, Place, SegmentInfo, Snapshot};
 pub use stacks::{Frame, StackCapture, StackId, StackTable};
 pub use stats::{MemoryStats, Pool, Stat, StatArray};
-pub use summary::{format_size, memory_summary};
+pub use summary::memory_summary;
 pub use tag::{Location, Purpose, Tag};
 
-use crate::device::{Backend, DeviceError, DeviceMemory, DevicePtr, MemInfo};
+use crate::base::DeviceError;
+use crate::device::{Backend, DeviceMemory, DevicePtr, MemInfo};
 
 /// Every size is rounded up to a multiple of this (kMinBlockSize).
 pub const MIN_BLOCK_SIZE: u64 = 512;
@@ -110,14 +112,6 @@ pub fn should_split(pool: Pool, block_size: u64, size: u64) -> bool {
     }
 }
 
-/// A block handle. The generation makes a handle of a freed block invalid even when its slot is
-/// reused, so a double free is an error instead of freeing someone else's memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-pub struct BlockId {
-    index: u32,
-    generation: u32,
-}
-
 /// A block handed out by [`CachingAllocator::allocate`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Allocation {
@@ -129,58 +123,6 @@ pub struct Allocation {
     pub size: u64,
     /// Size asked for.
     pub requested: u64,
-}
-
-/// The details of an out-of-memory error, and PyTorch's message for it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct OutOfMemory {
-    /// The rounded size asked for.
-    pub size: u64,
-    /// The segment size that could not be had ("Tried to allocate ...").
-    pub alloc_size: u64,
-    /// Device capacity.
-    pub total: u64,
-    /// Device free memory.
-    pub free: u64,
-    /// Bytes allocated at the time.
-    pub allocated: u64,
-    /// Bytes reserved at the time.
-    pub reserved: u64,
-    /// The allocator's limit, when one is set.
-    pub limit: Option<u64>,
-    /// The message, worded as PyTorch words it.
-    pub message: String,
-}
-
-/// Errors of the caching allocator.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AllocError {
-    /// A request for zero bytes (empty tensors take no device memory).
-    #[error("cannot allocate 0 bytes: empty tensors take no device memory")]
-    ZeroSize,
-    /// A request so large that rounding it overflows.
-    #[error("cannot allocate {requested} bytes: the size overflows when rounded")]
-    TooLarge {
-        /// The size asked for.
-        requested: u64,
-    },
-    /// The device is full even after releasing the cache.
-    #[error("{}", .0.message)]
-    OutOfMemory(Box<OutOfMemory>),
-    /// A handle that is not a live block of this allocator (freed already, or never its own).
-    #[error("block {0:?} is not allocated by this allocator (double free?)")]
-    InvalidBlock(BlockId),
-    /// A limit below the memory that is in use.
-    #[error("cannot limit device memory to {limit} bytes: {in_use} bytes are in use")]
-    LimitBelowUsage {
-        /// The limit asked for.
-        limit: u64,
-        /// Bytes reserved that cannot be released.
-        in_use: u64,
-    },
-    /// The device failed for another reason than lack of memory.
-    #[error(transparent)]
-    Device(#[from] DeviceError),
 }
 
 #[derive(Debug, Clone)]
@@ -230,7 +172,7 @@ pub struct CachingAllocator {
     capture: StackCapture,
     stacks: StackTable,
     #[cfg(feature = "planted-bugs")]
-    planted_bug: Option<crate::runtime::PlantedBug>,
+    planted_bug: Option<crate::base::PlantedBug>,
     history: History,
     location: Option<Arc<Location>>,
     epoch: Instant,
@@ -271,9 +213,9 @@ impl CachingAllocator {
         }
     }
 
-    /// Switches a deliberate bug on for this allocator (see [`PlantedBug`](crate::runtime::PlantedBug)).
+    /// Switches a deliberate bug on for this allocator (see [`PlantedBug`](crate::base::PlantedBug)).
     #[cfg(feature = "planted-bugs")]
-    pub fn set_planted_bug(&mut self, bug: Option<crate::runtime::PlantedBug>) {
+    pub fn set_planted_bug(&mut self, bug: Option<crate::base::PlantedBug>) {
         self.planted_bug = bug;
     }
 
@@ -706,7 +648,7 @@ impl CachingAllocator {
         }
         // Planted bug: free neighbours stay apart, so a split segment never becomes whole again.
         #[cfg(feature = "planted-bugs")]
-        if self.planted_bug == Some(crate::runtime::PlantedBug::NeverCoalesces) {
+        if self.planted_bug == Some(crate::base::PlantedBug::NeverCoalesces) {
             return None;
         }
         self.remove_free(other);
@@ -813,7 +755,7 @@ impl CachingAllocator {
             .collect();
         // Planted bug: one wholly free segment stays cached.
         #[cfg(feature = "planted-bugs")]
-        if self.planted_bug == Some(crate::runtime::PlantedBug::EmptyCacheKeepsSegment) {
+        if self.planted_bug == Some(crate::base::PlantedBug::EmptyCacheKeepsSegment) {
             whole.pop();
         }
         let mut released = 0;

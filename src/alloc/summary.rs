@@ -2,28 +2,6 @@
 
 use super::stats::{MemoryStats, Stat, StatArray};
 
-/// Formats bytes as c10's `format_size` does in out-of-memory messages: bytes up to 1 KiB, then
-/// KiB, MiB and GiB with two decimals ("20.00 MiB").
-///
-/// ```
-/// assert_eq!(leakharness::alloc::format_size(512), "512 bytes");
-/// assert_eq!(leakharness::alloc::format_size(20 << 20), "20.00 MiB");
-/// ```
-pub fn format_size(size: u64) -> String {
-    const KIB: u64 = 1024;
-    const MIB: u64 = KIB * 1024;
-    const GIB: u64 = MIB * 1024;
-    if size <= KIB {
-        format!("{size} bytes")
-    } else if size <= MIB {
-        format!("{:.2} KiB", size as f64 / KIB as f64)
-    } else if size <= GIB {
-        format!("{:.2} MiB", size as f64 / MIB as f64)
-    } else {
-        format!("{:.2} GiB", size as f64 / GIB as f64)
-    }
-}
-
 /// `_format_size` of torch/cuda/memory.py: integer division down to the unit at which the
 /// row's reference value falls under 768 of it.
 fn summary_size(value: i64, reference: i64) -> String {

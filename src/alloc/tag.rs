@@ -23,17 +23,21 @@ pub enum Purpose {
     Temporary,
     /// A tensor the program created itself (randn, zeros, ...).
     UserTensor,
+    /// A cuBLAS or cuBLASLt workspace, which PyTorch takes from its caching allocator at a
+    /// thread's first matrix product and keeps for the life of the process.
+    Workspace,
 }
 
 impl Purpose {
     /// All purposes, in report order.
-    pub const ALL: [Purpose; 6] = [
+    pub const ALL: [Purpose; 7] = [
         Purpose::Parameter,
         Purpose::Gradient,
         Purpose::SavedActivation,
         Purpose::OptimizerState,
         Purpose::Temporary,
         Purpose::UserTensor,
+        Purpose::Workspace,
     ];
 
     /// The kebab-case name used in reports.
@@ -45,6 +49,7 @@ impl Purpose {
             Purpose::OptimizerState => "optimizer-state",
             Purpose::Temporary => "temporary",
             Purpose::UserTensor => "user-tensor",
+            Purpose::Workspace => "workspace",
         }
     }
 }

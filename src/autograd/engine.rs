@@ -9,7 +9,8 @@ use std::rc::Rc;
 
 use super::{gradient_edge, InputMeta, Kind, Node};
 use crate::alloc::Purpose;
-use crate::tensor::{format_shape, Result, Tensor, TensorError};
+use crate::base::{Result, TensorError};
+use crate::tensor::{format_shape, Tensor};
 
 type Key = *const Node;
 
@@ -45,6 +46,7 @@ pub(crate) fn run_backward(
     };
     let rt = root.runtime().clone();
     let _no_grad = rt.no_grad();
+    let _engine_thread = rt.enter_autograd_thread();
 
     // Nodes are numbered in discovery order and everything per node lives in vectors indexed
     // by that number: when a pass stops early on an error, the gradients still buffered are
@@ -111,8 +113,8 @@ pub(crate) fn run_backward(
         // retain_graph=True.
         #[cfg(feature = "planted-bugs")]
         let retain_graph = (retain_graph
-            || rt.planted(crate::runtime::PlantedBug::BackwardKeepsSaved))
-            && !rt.planted(crate::runtime::PlantedBug::RetainGraphIgnored);
+            || rt.planted(crate::base::PlantedBug::BackwardKeepsSaved))
+            && !rt.planted(crate::base::PlantedBug::RetainGraphIgnored);
         if !retain_graph {
             node.release_saved();
         }

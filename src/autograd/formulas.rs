@@ -4,7 +4,8 @@
 //! inputs that need one.
 
 use super::Node;
-use crate::tensor::{DType, Device, Reduction, Result, Tensor};
+use crate::base::{DType, Device, Result};
+use crate::tensor::{Reduction, Tensor};
 
 /// A node's backward function and the non-tensor values it keeps (scalars, sizes, strides).
 #[derive(Debug, Clone)]

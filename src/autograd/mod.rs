@@ -13,8 +13,9 @@ pub(crate) use engine::run_backward;
 pub(crate) use formulas::Formula;
 
 use crate::alloc::Purpose;
+use crate::base::{DType, Device, Result, TensorError};
 use crate::runtime::Runtime;
-use crate::tensor::{DType, Device, Result, Tensor, TensorError};
+use crate::tensor::Tensor;
 
 /// What the gradient flowing along an edge must look like: the input's shape, type and
 /// device at the time of the operation (PyTorch's InputMetadata).
@@ -361,7 +362,7 @@ impl NodeBuilder {
         // Planted bug: grad mode is ignored, so no_grad code records graphs too.
         #[cfg(feature = "planted-bugs")]
         let grad_enabled =
-            rt.is_grad_enabled() || rt.planted(crate::runtime::PlantedBug::NoGradRecords);
+            rt.is_grad_enabled() || rt.planted(crate::base::PlantedBug::NoGradRecords);
         #[cfg(not(feature = "planted-bugs"))]
         let grad_enabled = rt.is_grad_enabled();
         if !grad_enabled || !inputs.iter().any(|t| t.requires_grad()) {

@@ -7,13 +7,13 @@ use std::panic::Location as CallSite;
 
 use super::{fresh_runtime_for, meets, CheckError, CheckOptions};
 use crate::alloc::{Frame, Purpose};
+use crate::base::Expect;
+use crate::base::TensorError;
+use crate::base::{LeakKind, Verdict};
 use crate::report::{
-    human_summary, AllocSite, Breakdown, IterationPoint, Leak, LeakKind, Report, StatementRef,
-    Verdict, SCHEMA_VERSION,
+    human_summary, AllocSite, Breakdown, IterationPoint, Leak, Report, StatementRef, SCHEMA_VERSION,
 };
 use crate::runtime::Runtime;
-use crate::scenario::Expect;
-use crate::tensor::TensorError;
 
 /// The loops of a checked program. Pass every loop whose growth should be judged through
 /// [`Loop::run`].
@@ -229,7 +229,7 @@ where
         }
     }
     let verdict = match (&error, leaks.is_empty() && teardown.is_clean(baseline)) {
-        (Some(TensorError::Alloc(crate::alloc::AllocError::OutOfMemory(_))), _) => Verdict::Oom,
+        (Some(TensorError::Alloc(crate::base::AllocError::OutOfMemory(_))), _) => Verdict::Oom,
         (Some(_), _) => Verdict::Error,
         (None, true) => Verdict::Clean,
         (None, false) => Verdict::Leak,

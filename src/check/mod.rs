@@ -9,26 +9,29 @@
 
 mod api;
 mod files;
+mod trace;
 mod walk;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::alloc::{EventKind, Place, Purpose, StackCapture};
+use crate::base::Expect;
+use crate::base::TensorError;
+use crate::base::{LeakKind, Verdict};
 use crate::device::Backend;
 use crate::report::{
-    AllocSite, Breakdown, Environment, ErrorInfo, IterationPoint, Leak, LeakKind, MemoryPoint,
-    OomInfo, Report, StatementBytes, StatementRef, Teardown, TeardownBlock, Verdict,
-    SCHEMA_VERSION,
+    AllocSite, Breakdown, Environment, ErrorInfo, IterationPoint, Leak, MemoryPoint, OomInfo,
+    Report, StatementBytes, StatementRef, Teardown, TeardownBlock, SCHEMA_VERSION,
 };
-use crate::runtime::{Runtime, RuntimeOptions};
+use crate::runtime::{BlasWorkspaces, Runtime, RuntimeOptions};
 use crate::scenario::interp::{
     self, Control, Env, Failure, FailureKind, IterationEnd, Observer, RunOptions,
 };
-use crate::scenario::{Expect, Scenario, Stmt, StmtKind};
-use crate::tensor::TensorError;
+use crate::scenario::{Scenario, Stmt, StmtKind};
 pub use api::{assert_no_leaks, check, Loop};
 pub use files::{check_file, discover, report_stem, FileOutcome};
+pub use trace::{trace_scenario, StatementSample, Trace};
 use walk::{attribute, Attribution, Held, Root, Via};
 
 /// How to check a scenario.
@@ -47,7 +50,7 @@ pub struct CheckOptions {
     pub stack_capture: StackCapture,
     /// A deliberate runtime bug for every runtime the checker creates.
     #[cfg(feature = "planted-bugs")]
-    pub planted_bug: Option<crate::runtime::PlantedBug>,
+    pub planted_bug: Option<crate::base::PlantedBug>,
 }
 
 impl Default for CheckOptions {
@@ -204,6 +207,9 @@ fn driver_free(rt: &Runtime) -> Option<u64> {
 /// is left (blocks, and on cuda the driver's view). `driver_before` is the driver's free memory
 /// before the program ran.
 fn teardown(rt: &Runtime, baseline: MemoryPoint, driver_before: Option<u64>) -> Teardown {
+    // The cuBLAS workspaces belong to the process, not the program: PyTorch frees them at
+    // exit, so the program's own teardown is measured without them.
+    let _ = rt.clear_blas_workspaces();
     let after_scope_exit = point(rt);
     let _ = rt.allocator_mut().empty_cache();
     let after_empty_cache = point(rt);
@@ -257,6 +263,9 @@ fn fresh_runtime_for(
         backend: options.backend,
         source,
     })?;
+    // The simulated devices stand for an 80 GiB H100-class card (compute capability 9.0).
+    let (major, minor) = rt.compute_capability().unwrap_or((9, 0));
+    rt.set_blas_workspaces(Some(BlasWorkspaces::pytorch_default(major, minor)));
     if options.backend == Backend::Cuda {
         rt.allocator_mut()
             .set_memory_limit(memory)

@@ -4,11 +4,13 @@
 use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
 
-use crate::alloc::{format_size, BlockId, CachingAllocator, StackId};
+use crate::alloc::{CachingAllocator, StackId};
 use crate::autograd::Node;
+use crate::base::{format_size, BlockId};
+use crate::base::{DType, Device};
 use crate::scenario::interp::{Env, Value};
 use crate::scenario::Span;
-use crate::tensor::{DType, Device, Tensor};
+use crate::tensor::Tensor;
 
 /// How a reference chain starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

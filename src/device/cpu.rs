@@ -3,7 +3,7 @@ use std::collections::HashMap;
 
 use super::capacity::Capacity;
 use super::{Backend, DeviceError, DeviceMemory, DevicePtr, MemInfo, DEFAULT_SIMULATED_CAPACITY};
-use crate::alloc::format_size;
+use crate::base::format_size;
 
 /// Alignment of host segments: a page, so every 512-byte block in them is aligned for any dtype.
 const SEGMENT_ALIGN: usize = 4096;

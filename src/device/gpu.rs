@@ -295,6 +295,19 @@ impl Gpu {
             .map_err(driver("cuStreamSynchronize"))
     }
 
+    /// Hands cuBLAS the workspace it may use for the next products: a block of the caching
+    /// allocator, as PyTorch's `setWorkspaceForHandle` does, so cuBLAS takes no device memory
+    /// of its own.
+    pub fn set_blas_workspace(&self, ptr: DevicePtr, bytes: u64) -> Result<(), DeviceError> {
+        let bytes = usize::try_from(bytes)
+            .map_err(|_| DeviceError::Cublas(format!("workspace of {bytes} bytes")))?;
+        // SAFETY: the handle is live; the block stays allocated until the runtime clears its
+        // workspaces, which first points cuBLAS back at no workspace.
+        unsafe { cublas::sys::cublasSetWorkspace_v2(*self.blas.handle(), ptr.0 as *mut _, bytes) }
+            .result()
+            .map_err(|e| DeviceError::Cublas(e.to_string()))
+    }
+
     /// Row-major `c (n×m) = a (n×k) · b (k×m) + beta · c` through cuBLAS, which is
     /// column-major: a row-major matrix is its transpose in column-major order, so the product
     /// is computed as `cᵀ = bᵀ · aᵀ` (operands swapped, `m` and `n` swapped). Each operand is

@@ -11,6 +11,8 @@ use std::sync::{Mutex, OnceLock};
 
 use cudarc::nvrtc::{self, CompileError, CompileOptions, Ptx};
 
+pub use crate::base::KernelError;
+
 /// Declarations every source uses (the operand layout, loads and stores with conversion),
 /// prepended to each file: NVRTC has no CUDA headers to include here.
 pub const PRELUDE: &str = include_str!("../../kernels/prelude.cuh");
@@ -48,24 +50,6 @@ pub const KERNEL_NAMES: &[&str] = &[
     "random_normal",
     "random_int",
 ];
-
-/// Why kernels could not be compiled.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum KernelError {
-    /// libnvrtc could not be loaded.
-    #[error("NVRTC (libnvrtc) could not be loaded; put CUDA's lib directory (or the nvidia-cuda-nvrtc Python package's nvidia/cu13/lib) on LD_LIBRARY_PATH")]
-    NoNvrtc,
-    /// NVRTC rejected a source; `log` is its compiler output.
-    #[error("NVRTC could not compile {file} for {arch}: {log}")]
-    Compile {
-        /// The source file (`all` for the whole program).
-        file: String,
-        /// The virtual architecture, e.g. `compute_90`.
-        arch: String,
-        /// NVRTC's log, or its error code when there is no log.
-        log: String,
-    },
-}
 
 /// NVRTC's CUDA version (`nvrtcVersion`) as (major, minor), when libnvrtc loads.
 pub fn nvrtc_version() -> Option<(u32, u32)> {

@@ -1,6 +1,6 @@
 use super::capacity::Capacity;
 use super::{Backend, DeviceError, DeviceMemory, DevicePtr, MemInfo};
-use crate::alloc::format_size;
+use crate::base::format_size;
 
 /// A simulated device with no memory behind it: segments are address ranges in a made-up
 /// address space, so a program "allocating" 80 GiB costs nothing.

@@ -17,6 +17,7 @@ mod meta;
 use std::fmt;
 use std::str::FromStr;
 
+pub use crate::base::DeviceError;
 pub use cpu::CpuDevice;
 pub use cuda::{cuda_device_count, cuda_driver_version, CudaDevice};
 pub use fault::FaultInjector;
@@ -116,46 +117,6 @@ pub struct MemInfo {
     pub total: u64,
     /// What a new segment could still take.
     pub free: u64,
-}
-
-/// Errors of the device layer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DeviceError {
-    /// The device has no room for the segment (cudaErrorMemoryAllocation).
-    #[error("device out of memory allocating a {size}-byte segment")]
-    OutOfMemory {
-        /// Size of the segment that was asked for.
-        size: u64,
-    },
-    /// No CUDA driver library could be loaded.
-    #[error("the CUDA driver (libcuda) could not be loaded")]
-    NoDriver,
-    /// The driver loaded but there is no device.
-    #[error("no CUDA device is present")]
-    NoDevice,
-    /// A call into the CUDA driver failed.
-    #[error("CUDA driver error in {call}: {message}")]
-    Driver {
-        /// The driver call.
-        call: &'static str,
-        /// The driver's message.
-        message: String,
-    },
-    /// cuBLAS could not be loaded.
-    #[error("cuBLAS (libcublas) could not be loaded; put CUDA's lib directory on LD_LIBRARY_PATH")]
-    NoCublas,
-    /// A cuBLAS call failed.
-    #[error("cuBLAS error: {0}")]
-    Cublas(String),
-    /// The kernels could not be compiled.
-    #[error(transparent)]
-    Kernels(#[from] kernels::KernelError),
-    /// A backend name that is not auto, cuda, cpu or meta.
-    #[error("unknown backend `{0}` (expected auto, cuda, cpu or meta)")]
-    UnknownBackend(String),
-    /// A capacity of zero bytes.
-    #[error("device capacity must be more than 0 bytes")]
-    ZeroCapacity,
 }
 
 /// Raw device memory: segments in, segments out. The caching allocator is its only client.

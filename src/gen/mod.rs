@@ -32,8 +32,10 @@ use std::path::{Path, PathBuf};
 use proptest::collection::vec;
 use proptest::prelude::*;
 
-use crate::report::{write_reports, Report, Verdict, WriteError};
-use crate::scenario::{print_scenario, LeakKind, Scenario, ScenarioErrors};
+use crate::base::LeakKind;
+use crate::base::Verdict;
+use crate::report::{write_reports, Report, WriteError};
+use crate::scenario::{print_scenario, Scenario, ScenarioErrors};
 
 /// The widest layer a generated program has, so that a case checks in milliseconds.
 pub const MAX_WIDTH: usize = 96;

@@ -6,9 +6,8 @@ use std::path::Path;
 use super::{
     Benign, Case, GenError, Loss, Optimizer, Planted, PlantedLeak, Program, Shape, ZeroGrad,
 };
-use crate::scenario::{
-    parse_scenario, print_scenario, strip_spans, Expect, Scenario, Stmt, StmtKind,
-};
+use crate::base::Expect;
+use crate::scenario::{parse_scenario, print_scenario, strip_spans, Scenario, Stmt, StmtKind};
 
 /// The path generated scenarios carry until they are written somewhere.
 const GENERATED_PATH: &str = "generated.py";
@@ -420,10 +419,12 @@ fn device_names(p: &Program) -> Vec<String> {
 
 /// Deletes everything the loop left and asserts that only what PyTorch keeps between steps
 /// is allocated: parameters, gradients when they are zeroed rather than dropped, and the
-/// optimizer's state once a step ran.
+/// optimizer's state once a step ran. cuBLAS's workspaces, which PyTorch keeps for the
+/// process, are given back first: their size depends on the card.
 fn final_check(p: &Program, out: &mut Lines) {
     out.line(0, &format!("del {}", device_names(p).join(", ")));
     out.line(0, &zero_grad_call(p.zero_grad));
+    out.line(0, "torch._C._cuda_clearCublasWorkspaces()");
     let params = parameter_bytes(p);
     let grads = if p.zero_grad.drops_gradients() {
         0

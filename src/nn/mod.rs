@@ -29,9 +29,10 @@
 use std::cell::Cell;
 
 use crate::alloc::Purpose;
+use crate::base::{DType, Device, Result};
 use crate::runtime::Runtime;
 pub use crate::tensor::Reduction;
-use crate::tensor::{DType, Device, Result, Tensor};
+use crate::tensor::Tensor;
 
 /// A module: `forward` on one input, and its parameters.
 pub trait Module {
@@ -90,7 +91,7 @@ pub(crate) fn zero_grads(params: &[Tensor], set_to_none: bool) -> Result<()> {
         let set_to_none = set_to_none
             && !p
                 .runtime()
-                .planted(crate::runtime::PlantedBug::ZeroGradKeepsGrads);
+                .planted(crate::base::PlantedBug::ZeroGradKeepsGrads);
         if set_to_none {
             p.set_grad(None);
         } else if let Some(g) = p.grad() {

@@ -1,6 +1,7 @@
 use super::Optimizer;
 use crate::alloc::Purpose;
-use crate::tensor::{DType, Device, Result, Tensor};
+use crate::base::{DType, Device, Result};
+use crate::tensor::Tensor;
 
 /// `torch.optim.Adam`'s and `AdamW`'s hyper-parameters (amsgrad is not supported).
 #[derive(Debug, Clone, Copy, PartialEq)]

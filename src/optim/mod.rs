@@ -27,7 +27,8 @@ mod sgd;
 pub use adam::{Adam, AdamOptions, AdamW};
 pub use sgd::{Sgd, SgdOptions};
 
-use crate::tensor::{Result, Tensor};
+use crate::base::Result;
+use crate::tensor::Tensor;
 
 /// What every optimizer does.
 pub trait Optimizer {

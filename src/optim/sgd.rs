@@ -1,6 +1,7 @@
 use super::Optimizer;
 use crate::alloc::Purpose;
-use crate::tensor::{Result, Tensor, TensorError};
+use crate::base::{Result, TensorError};
+use crate::tensor::Tensor;
 
 /// `torch.optim.SGD`'s hyper-parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -28,7 +28,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::{exact_size, Leak, Report, Verdict};
-use crate::scenario::{parse_size, LeakKind};
+use crate::base::{parse_size, LeakKind};
 
 /// One accepted leak.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use super::{exact_size, outcome, scenario_function, Report};
-use crate::alloc::format_size;
+use crate::base::format_size;
 
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:70em;color:#222;padding:0 1em}\
 h1{font-size:1.5em}h1.fail{color:#b00020}h1.pass{color:#1b5e20}\

@@ -1,7 +1,7 @@
 use std::fmt::Write;
 
 use super::{exact_size, Report, Verdict};
-use crate::alloc::format_size;
+use crate::base::format_size;
 
 /// The short human report of a scenario that did not meet its expectation (or of a leak that
 /// did): what was expected and found, each leak's line with its kinds, growth and fix, and the

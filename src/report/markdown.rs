@@ -3,7 +3,8 @@ use std::fmt::Write;
 
 use super::source::scenario_function;
 use super::{exact_size, outcome, Breakdown, Report, Verdict};
-use crate::alloc::{format_size, Frame};
+use crate::alloc::Frame;
+use crate::base::format_size;
 
 /// Most rows of the memory-over-iterations table; longer runs show their first and last rows.
 const ITERATION_ROWS: usize = 24;

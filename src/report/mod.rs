@@ -29,41 +29,13 @@ pub use source::scenario_function;
 pub use trace::trace_events;
 pub use write::{write_atomically, write_reports, ReportPaths, WriteError};
 
-use crate::alloc::{format_size, Event, Frame};
+use crate::alloc::{Event, Frame};
+use crate::base::format_size;
+pub use crate::base::{LeakKind, Verdict};
 use crate::device::Backend;
-pub use crate::scenario::LeakKind;
 
 /// Version of the JSON layout; bumped on any incompatible change (`docs/report-schema.json`).
 pub const SCHEMA_VERSION: u32 = 1;
-
-/// The outcome of a scenario run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    /// No growth and a clean teardown.
-    Clean,
-    /// Memory or graph history grows with the iteration count, or teardown left memory behind.
-    Leak,
-    /// The run ran out of device memory.
-    Oom,
-    /// An `assert` in the scenario failed.
-    AssertionFailed,
-    /// The scenario could not be parsed or raised an error.
-    Error,
-}
-
-impl Verdict {
-    /// The kebab-case name used in headers and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::Clean => "clean",
-            Verdict::Leak => "leak",
-            Verdict::Oom => "oom",
-            Verdict::AssertionFailed => "assertion-failed",
-            Verdict::Error => "error",
-        }
-    }
-}
 
 /// An export could not be made from a report.
 #[derive(Debug, thiserror::Error)]

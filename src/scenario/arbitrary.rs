@@ -19,8 +19,9 @@ use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
 
 use super::ast::*;
-use super::header::{Expect, Header, LeakKind, BACKENDS};
+use super::header::{Header, BACKENDS};
 use super::parse::IMPORTABLE_MODULES;
+use crate::base::{Expect, LeakKind};
 
 const NAMES: [&str; 13] = [
     "x", "y", "loss", "model", "opt", "losses", "total", "step", "i", "F", "nn", "torch", "device",

@@ -17,14 +17,12 @@ pub mod interp;
 mod parse;
 mod print;
 
+pub use crate::base::{header_size, parse_size, Expect, LeakKind, SizeError, UnknownLeakKind};
 pub use ast::{
     strip_spans, AugOp, BinOp, BoolOp, CmpOp, Expr, ExprKind, ImportAlias, Keyword, Name,
     RangeCall, Span, Stmt, StmtKind, Target, UnaryOp,
 };
 pub use error::{LoadError, ScenarioError, ScenarioErrors};
-pub use header::{
-    header_size, parse_size, Expect, Header, LeakKind, SizeError, UnknownLeakKind, BACKENDS,
-    HEADER_KEYS,
-};
+pub use header::{Header, BACKENDS, HEADER_KEYS};
 pub use parse::{load, parse_scenario, Scenario, IMPORTABLE_MODULES};
 pub use print::{print_body, print_expr, print_header, print_scenario};

@@ -8,8 +8,9 @@
 use std::fmt::Write;
 
 use super::ast::*;
-use super::header::{header_size, Header};
+use super::header::Header;
 use super::parse::Scenario;
+use crate::base::header_size;
 
 /// Prints a whole scenario: its header as `#@ key: value` lines (the description first, as a
 /// plain comment), then its body.

@@ -21,7 +21,6 @@
 //! ```
 
 mod data;
-mod error;
 mod factory;
 mod gpu;
 mod loss;
@@ -32,87 +31,15 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::{Rc, Weak};
 
-pub use error::{Result, TensorError};
+pub use crate::base::{DType, Device, Result, TensorError};
 pub use loss::Reduction;
 pub(crate) use loss::{log_softmax_backward, mse_loss_backward, nll_loss_backward};
 
-use crate::alloc::{BlockId, Purpose};
+use crate::alloc::Purpose;
 use crate::autograd::{self, Node};
+use crate::base::BlockId;
 use crate::runtime::Runtime;
 use storage::Storage;
-
-/// Element type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DType {
-    /// `torch.float32`.
-    F32,
-    /// `torch.int64`.
-    I64,
-    /// `torch.bool`.
-    Bool,
-}
-
-impl DType {
-    /// Bytes per element, as PyTorch stores them.
-    pub fn size(self) -> usize {
-        match self {
-            DType::F32 => 4,
-            DType::I64 => 8,
-            DType::Bool => 1,
-        }
-    }
-
-    /// Whether tensors of this type can require grad.
-    pub fn is_floating_point(self) -> bool {
-        self == DType::F32
-    }
-
-    fn legacy_name(self) -> &'static str {
-        match self {
-            DType::F32 => "FloatTensor",
-            DType::I64 => "LongTensor",
-            DType::Bool => "BoolTensor",
-        }
-    }
-
-    fn short_name(self) -> &'static str {
-        match self {
-            DType::F32 => "Float",
-            DType::I64 => "Long",
-            DType::Bool => "Bool",
-        }
-    }
-}
-
-impl fmt::Display for DType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            DType::F32 => "torch.float32",
-            DType::I64 => "torch.int64",
-            DType::Bool => "torch.bool",
-        })
-    }
-}
-
-/// Where a tensor lives, as a scenario sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Device {
-    /// The runtime's device (real or simulated): counted by the allocator.
-    Cuda,
-    /// Host memory: not device memory, not counted.
-    Cpu,
-}
-
-impl fmt::Display for Device {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Device::Cuda => "cuda:0",
-            Device::Cpu => "cpu",
-        })
-    }
-}
 
 /// A Python number: ints keep integer tensors integer, floats make them float, as in PyTorch.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -7,6 +7,7 @@ use super::gpu::{self, TernaryOp, UnaryOp};
 use super::{contiguous_strides, format_shape, DType, Device, Result, Scalar, Tensor, TensorError};
 use crate::alloc::Purpose;
 use crate::autograd::{self, Formula, NodeBuilder};
+use crate::runtime::BlasCall;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Bin {
@@ -626,6 +627,9 @@ impl Tensor {
         let device = self.check_mm(mat2)?;
         let shape = [self.shape()[0], mat2.shape()[1]];
         let out = self.new_like(&shape, self.dtype(), device)?;
+        if device == Device::Cuda {
+            self.runtime().blas_workspace(BlasCall::Gemm)?;
+        }
         if let Some(g) = out.gpu() {
             gpu::matmul(g, &out, self, mat2, false)?;
         } else if out.has_data() {
@@ -675,6 +679,14 @@ impl Tensor {
         let shape = [mat1.shape()[0], mat2.shape()[1]];
         self.check_expand(&shape)?;
         let out = self.new_like(&shape, mat1.dtype(), device)?;
+        if device == Device::Cuda {
+            // PyTorch's addmm on CUDA takes the cuBLASLt path (a bias epilogue) for a 1-D bias
+            // when mat2 has more than one row and column: every nn.Linear with two or more
+            // inputs and outputs, a batch of one included (measured on an H200, docs/gpu.md).
+            let lt = self.dim() == 1 && mat2.shape().iter().all(|&d| d > 1);
+            let call = if lt { BlasCall::GemmLt } else { BlasCall::Gemm };
+            mat1.runtime().blas_workspace(call)?;
+        }
         if let Some(g) = out.gpu() {
             // As PyTorch's addmm does on CUDA: the bias broadcast into the result, then one
             // GEMM accumulating onto it (beta = 1).
@@ -976,7 +988,7 @@ impl Tensor {
         #[cfg(feature = "planted-bugs")]
         if self
             .runtime()
-            .planted(crate::runtime::PlantedBug::DetachKeepsGraph)
+            .planted(crate::base::PlantedBug::DetachKeepsGraph)
         {
             return self.clone();
         }

@@ -7,7 +7,8 @@ use std::cell::Cell;
 use std::ptr::NonNull;
 
 use super::{DType, Device, Result};
-use crate::alloc::{BlockId, Purpose};
+use crate::alloc::Purpose;
+use crate::base::BlockId;
 use crate::device::DevicePtr;
 use crate::runtime::Runtime;
 

@@ -21,13 +21,14 @@ pub use objects::{ModuleKind, ModuleRef, OptimizerRef};
 pub use validate::validate;
 pub use value::{ListRef, Slot, Value};
 
-use crate::alloc::{AllocError, Location, LocationGuard, OutOfMemory};
+use crate::alloc::{Location, LocationGuard};
+use crate::base::TensorError;
+use crate::base::{AllocError, OutOfMemory};
 use crate::runtime::Runtime;
 use crate::scenario::{
     AugOp, BinOp, BoolOp, CmpOp, Expr, ExprKind, ImportAlias, Scenario, ScenarioError, Span, Stmt,
     StmtKind, Target, UnaryOp,
 };
-use crate::tensor::TensorError;
 
 /// Limits and loop scaling for one run.
 #[derive(Debug, Clone)]
@@ -137,6 +138,10 @@ pub trait Observer {
     fn iteration_end(&mut self, _at: &IterationEnd<'_>) -> Control {
         Control::Continue
     }
+
+    /// A statement is about to run (each time it runs; compound statements too, once per entry).
+    /// Per-statement memory traces read the allocator here.
+    fn statement_start(&mut self, _rt: &Runtime, _stmt: &Stmt) {}
 
     /// The program ended, failed, or was stopped, and its names are about to be dropped.
     fn before_teardown(&mut self, _rt: &Runtime, _env: &Env, _failure: Option<&Failure>) {}
@@ -372,6 +377,7 @@ impl Interp<'_> {
 
     fn stmt(&mut self, stmt: &Stmt) -> Result<(), Flow> {
         self.step(stmt.span)?;
+        self.observer.statement_start(&self.rt, stmt);
         let rt = self.rt.clone();
         let _here = LocationGuard::enter(rt.allocator_cell(), self.location(stmt.span));
         match &stmt.kind {
@@ -421,10 +427,7 @@ impl Interp<'_> {
             StmtKind::Del(names) => {
                 // Planted bug: only the first name of `del a, b` is unbound.
                 #[cfg(feature = "planted-bugs")]
-                let names = if self
-                    .rt
-                    .planted(crate::runtime::PlantedBug::DelFirstNameOnly)
-                {
+                let names = if self.rt.planted(crate::base::PlantedBug::DelFirstNameOnly) {
                     &names[..1]
                 } else {
                     &names[..]

@@ -4,9 +4,10 @@ use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
 
+use crate::base::{Device, Result};
 use crate::nn::{self, CrossEntropyLoss, Linear, MSELoss, Module as _, ReLU};
 use crate::optim::Optimizer;
-use crate::tensor::{Device, Result, Tensor};
+use crate::tensor::Tensor;
 
 /// An `nn` module held by scenario names; `model[0]` shares the child with `model`.
 #[derive(Clone)]

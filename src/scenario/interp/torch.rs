@@ -9,13 +9,15 @@ use super::builtins::{is_list_method, new_list};
 use super::objects::{ModuleKind, ModuleRef, OptimizerRef};
 use super::value::{Path, Value};
 use super::{Interp, R};
+use crate::base::{DType, Device, TensorError};
 use crate::nn::{CrossEntropyLoss, Linear, MSELoss, ReLU, Reduction};
 use crate::optim::{Adam, AdamOptions, AdamW, Optimizer, Sgd, SgdOptions};
 use crate::scenario::{BinOp, CmpOp, Span};
-use crate::tensor::{DType, Device, Scalar, Tensor, TensorError};
+use crate::tensor::{Scalar, Tensor};
 
-const NAMESPACES: [&str; 5] = [
+const NAMESPACES: [&str; 6] = [
     "torch",
+    "torch._C",
     "torch.nn",
     "torch.nn.functional",
     "torch.optim",
@@ -23,7 +25,9 @@ const NAMESPACES: [&str; 5] = [
 ];
 
 /// Functions and classes of each namespace.
-const FUNCTIONS: [(&str, &[&str]); 5] = [
+const FUNCTIONS: [(&str, &[&str]); 6] = [
+    // Private, but what PyTorch's own tests call to give back the cuBLAS workspaces.
+    ("torch._C", &["_cuda_clearCublasWorkspaces"]),
     (
         "torch",
         &[
@@ -950,6 +954,13 @@ pub(super) fn call_path(it: &mut Interp<'_>, path: &str, args: CallArgs, span: S
             Ok(Value::Device(device_arg(it, b.raw("type"), span)?))
         }
         ("torch.cuda", _) => cuda(it, name, args, span),
+        ("torch._C", "_cuda_clearCublasWorkspaces") => {
+            bind(it, &args, path, &[], 0, span)?;
+            it.rt
+                .clear_blas_workspaces()
+                .map_err(|e| it.tensor_error(span, e))?;
+            Ok(Value::None)
+        }
         ("torch.nn", _) => module_class(it, name, args, span),
         ("torch.nn.functional", "mse_loss" | "cross_entropy") => {
             let b = bind(it, &args, name, &["input", "target", "reduction"], 2, span)?;

@@ -6,8 +6,9 @@ use std::fmt;
 use std::rc::Rc;
 
 use super::objects::{ModuleRef, OptimizerRef};
+use crate::base::{DType, Device};
 use crate::scenario::Span;
-use crate::tensor::{DType, Device, Tensor};
+use crate::tensor::Tensor;
 
 /// A list element, with the statement that stored it: the retaining statement of a leak that
 /// goes through this element.

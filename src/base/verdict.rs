@@ -1,0 +1,124 @@
+//! What a run can conclude and what a scenario can expect of it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// The outcome of a scenario run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// No growth and a clean teardown.
+    Clean,
+    /// Memory or graph history grows with the iteration count, or teardown left memory behind.
+    Leak,
+    /// The run ran out of device memory.
+    Oom,
+    /// An `assert` in the scenario failed.
+    AssertionFailed,
+    /// The scenario could not be parsed or raised an error.
+    Error,
+}
+
+impl Verdict {
+    /// The kebab-case name used in headers and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Clean => "clean",
+            Verdict::Leak => "leak",
+            Verdict::Oom => "oom",
+            Verdict::AssertionFailed => "assertion-failed",
+            Verdict::Error => "error",
+        }
+    }
+}
+
+/// The verdict a scenario expects.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Expect {
+    /// No leak, no error (`#@ expect: clean`, or no `expect` key).
+    #[default]
+    Clean,
+    /// A leak of each of these kinds (`#@ expect: leak retained-graph`); an empty list
+    /// (`#@ expect: leak`) accepts a leak of any kind.
+    Leak(Vec<LeakKind>),
+    /// Running out of device memory (`#@ expect: oom`).
+    Oom,
+    /// A runtime error in the scenario (`#@ expect: error`).
+    Error,
+}
+
+impl fmt::Display for Expect {
+    /// The value as written after `#@ expect:`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expect::Clean => f.write_str("clean"),
+            Expect::Oom => f.write_str("oom"),
+            Expect::Error => f.write_str("error"),
+            Expect::Leak(kinds) => {
+                f.write_str("leak")?;
+                for kind in kinds {
+                    write!(f, " {kind}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The kinds of growth leak the checker names (defined in `docs/leaks.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LeakKind {
+    /// Tensors kept in a list across iterations.
+    TensorList,
+    /// An autograd graph kept alive through a kept tensor.
+    RetainedGraph,
+    /// A running total or metric still attached to the graph.
+    AttachedMetric,
+    /// Graphs built and never used by a backward, kept through their outputs.
+    MissingNoGrad,
+}
+
+impl LeakKind {
+    /// Every kind, in documentation order.
+    pub const ALL: [LeakKind; 4] = [
+        LeakKind::TensorList,
+        LeakKind::RetainedGraph,
+        LeakKind::AttachedMetric,
+        LeakKind::MissingNoGrad,
+    ];
+
+    /// The kind's name as written in headers and reports, e.g. `retained-graph`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LeakKind::TensorList => "tensor-list",
+            LeakKind::RetainedGraph => "retained-graph",
+            LeakKind::AttachedMetric => "attached-metric",
+            LeakKind::MissingNoGrad => "missing-no-grad",
+        }
+    }
+}
+
+impl fmt::Display for LeakKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A leak kind name that is not one of [`LeakKind::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown leak kind `{0}`; expected one of tensor-list, retained-graph, attached-metric, missing-no-grad")]
+pub struct UnknownLeakKind(pub String);
+
+impl FromStr for LeakKind {
+    type Err = UnknownLeakKind;
+
+    fn from_str(s: &str) -> Result<LeakKind, UnknownLeakKind> {
+        LeakKind::ALL
+            .into_iter()
+            .find(|kind| kind.name() == s)
+            .ok_or_else(|| UnknownLeakKind(s.to_string()))
+    }
+}

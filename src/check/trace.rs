@@ -1,0 +1,90 @@
+//! Per-statement memory traces: the allocator's counters just before each simple statement runs,
+//! in the order the statements run. `benches/pytorch_trace.py` records the same counters under
+//! PyTorch (`torch.cuda.memory_allocated()`, `memory_reserved()`, `max_memory_allocated()`), so
+//! the runtime's memory behaviour can be compared with the framework's statement by statement.
+
+use serde::Serialize;
+
+use super::{fresh_runtime, CheckError, CheckOptions};
+use crate::runtime::Runtime;
+use crate::scenario::interp::{self, Observer, RunOptions};
+use crate::scenario::{Scenario, Stmt, StmtKind};
+
+/// The device counters just before one statement ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatementSample {
+    /// The statement's first line (1-based).
+    pub line: u32,
+    /// `memory_allocated()` in bytes.
+    pub allocated: u64,
+    /// `memory_reserved()` in bytes.
+    pub reserved: u64,
+    /// `max_memory_allocated()` since the run began, in bytes.
+    pub peak_allocated: u64,
+}
+
+/// The samples of one run, and how it ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct Trace {
+    /// One sample per executed simple statement, in execution order.
+    pub samples: Vec<StatementSample>,
+    /// The counters once the program ended, before its names were dropped.
+    pub at_end: Option<StatementSample>,
+    /// The scenario's error, when it stopped on one (`torch.OutOfMemoryError: ...` included).
+    pub error: Option<String>,
+}
+
+/// Runs `scenario` once on a fresh runtime and samples the counters before every simple
+/// statement (`for`, `while`, `if` and `with` headers are not sampled: CPython reports their
+/// lines at different moments than they run, so a comparison would misalign).
+pub fn trace_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Trace, CheckError> {
+    let rt = fresh_runtime(scenario, options)?;
+    let run_options = RunOptions {
+        max_steps: scenario.header.max_steps.unwrap_or(options.max_steps),
+        time_limit: options.time_limit,
+        loop_scale: Vec::new(),
+    };
+    let mut sampler = Sampler::default();
+    let result = interp::run(scenario, &rt, &run_options, &mut sampler);
+    Ok(Trace {
+        samples: sampler.samples,
+        at_end: sampler.at_end,
+        error: result.failure.map(|f| f.error.to_string()),
+    })
+}
+
+#[derive(Default)]
+struct Sampler {
+    samples: Vec<StatementSample>,
+    at_end: Option<StatementSample>,
+}
+
+fn sample(rt: &Runtime, line: u32) -> StatementSample {
+    StatementSample {
+        line,
+        allocated: rt.memory_allocated(),
+        reserved: rt.memory_reserved(),
+        peak_allocated: rt.allocator().max_memory_allocated(),
+    }
+}
+
+impl Observer for Sampler {
+    fn statement_start(&mut self, rt: &Runtime, stmt: &Stmt) {
+        let compound = matches!(
+            stmt.kind,
+            StmtKind::For { .. } | StmtKind::With { .. } | StmtKind::If { .. }
+        );
+        if !compound {
+            self.samples.push(sample(rt, stmt.span.line));
+        }
+    }
+
+    fn before_teardown(
+        &mut self,
+        rt: &Runtime,
+        _env: &interp::Env,
+        _failure: Option<&interp::Failure>,
+    ) {
+        self.at_end = Some(sample(rt, 0));
+    }
+}
