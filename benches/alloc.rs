@@ -1,7 +1,7 @@
 //! Allocator hot paths: a cached alloc+free pair with and without stack capture, symbolizing a
 //! stack, and the system allocator for scale. Figures in docs/benchmarks.md.
 
-use leakharness::alloc::{CachingAllocator, Purpose, StackCapture};
+use leakharness::alloc::{CachingAllocator, Purpose, StackCapture, StackTable, Unwinder};
 use leakharness::device::MetaDevice;
 
 fn main() {
@@ -23,6 +23,7 @@ fn cached_alloc_free(bencher: divan::Bencher) {
     let mut a = warm_allocator(StackCapture {
         enabled: false,
         max_frames: 0,
+        ..StackCapture::default()
     });
     bencher.bench_local(|| {
         let x = a
@@ -32,17 +33,51 @@ fn cached_alloc_free(bencher: divan::Bencher) {
     });
 }
 
-#[divan::bench(args = [8, 32])]
-fn cached_alloc_free_with_stack(bencher: divan::Bencher, frames: usize) {
+const UNWINDERS: [Unwinder; 2] = [Unwinder::FramePointers, Unwinder::Dwarf];
+
+#[divan::bench(args = UNWINDERS)]
+fn cached_alloc_free_with_stack(bencher: divan::Bencher, unwinder: Unwinder) {
     let mut a = warm_allocator(StackCapture {
         enabled: true,
-        max_frames: frames,
+        max_frames: 32,
+        unwinder,
     });
     bencher.bench_local(|| {
         let x = a
             .allocate(divan::black_box(4096), Purpose::Temporary)
             .unwrap();
         a.free(x.id).unwrap();
+    });
+}
+
+/// Calls itself `depth` times, then runs `f`: a stack deep enough for 32 frames whatever the
+/// harness's own depth.
+#[inline(never)]
+fn at_depth<R>(depth: usize, f: &mut impl FnMut() -> R) -> R {
+    if depth == 0 {
+        f()
+    } else {
+        let r = at_depth(depth - 1, f);
+        divan::black_box(depth);
+        r
+    }
+}
+
+/// One 32-frame capture and its interning (a repeated stack: one hash lookup).
+#[divan::bench(args = UNWINDERS)]
+fn capture_32_frames(bencher: divan::Bencher, unwinder: Unwinder) {
+    let mut table = StackTable::default();
+    let mut bencher = Some(bencher);
+    at_depth(40, &mut || {
+        if let Some(b) = bencher.take() {
+            b.bench_local(|| table.capture(32, unwinder));
+        }
+        let id = table.capture(32, unwinder);
+        assert_eq!(
+            table.ips(id).map(<[usize]>::len),
+            Some(32),
+            "a full 32-frame stack"
+        );
     });
 }
 

@@ -27,7 +27,7 @@ fn setup(backend: Backend, capture: bool) -> Setup {
         RuntimeOptions {
             stack_capture: Some(StackCapture {
                 enabled: capture,
-                max_frames: 32,
+                ..StackCapture::default()
             }),
             ..RuntimeOptions::default()
         },

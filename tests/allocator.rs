@@ -351,7 +351,7 @@ fn tags_carry_purpose_and_stack() {
     assert_eq!(a.stacks().len(), n + 1);
     a.set_stack_capture(StackCapture {
         enabled: false,
-        max_frames: 32,
+        ..StackCapture::default()
     });
     let y = a.allocate(64, Purpose::Temporary).unwrap();
     assert_eq!(a.tag(y.id).unwrap().stack, None);

@@ -140,6 +140,7 @@ impl StateMachineTest for AllocatorMachine {
         alloc.set_stack_capture(leakharness::alloc::StackCapture {
             enabled: false,
             max_frames: 0,
+            ..leakharness::alloc::StackCapture::default()
         });
         Sut {
             alloc,

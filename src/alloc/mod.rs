@@ -22,6 +22,7 @@
 //! assert_eq!(a.memory_reserved(), 0);
 //! ```
 
+mod frames;
 mod history;
 mod stacks;
 mod stats;
@@ -35,7 +36,7 @@ use std::time::Instant;
 
 pub use crate::base::{format_size, AllocError, BlockId, OutOfMemory};
 pub use history::{BlockInfo, BlockState, Event, EventKind, History, Place, SegmentInfo, Snapshot};
-pub use stacks::{Frame, StackCapture, StackId, StackTable};
+pub use stacks::{Frame, StackCapture, StackId, StackTable, Unwinder};
 pub use stats::{MemoryStats, Pool, Stat, StatArray};
 pub use summary::memory_summary;
 pub use tag::{Location, Purpose, Tag};
@@ -343,10 +344,10 @@ impl CachingAllocator {
         let size = round_size(requested).ok_or(too_large.clone())?;
         let alloc_size = allocation_size(size).ok_or(too_large)?;
         let pool = pool_for(size);
-        let stack = self
-            .capture
-            .enabled
-            .then(|| self.stacks.capture(self.capture.max_frames));
+        let stack = self.capture.enabled.then(|| {
+            self.stacks
+                .capture(self.capture.max_frames, self.capture.unwinder)
+        });
 
         let idx = match self.take_free_block(pool, size) {
             Some(idx) => idx,

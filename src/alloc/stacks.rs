@@ -18,6 +18,8 @@ pub struct StackCapture {
     pub enabled: bool,
     /// At most this many frames, innermost first.
     pub max_frames: usize,
+    /// How the stack is walked.
+    pub unwinder: Unwinder,
 }
 
 impl Default for StackCapture {
@@ -25,8 +27,20 @@ impl Default for StackCapture {
         StackCapture {
             enabled: true,
             max_frames: 32,
+            unwinder: Unwinder::FramePointers,
         }
     }
+}
+
+/// How a stack is walked. Both give the same return addresses where frame pointers are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unwinder {
+    /// The frame-pointer chain, where the thread's first capture showed it agrees with the
+    /// DWARF unwinder (builds with `force-frame-pointers`, as this repository's); the DWARF
+    /// unwinder elsewhere.
+    FramePointers,
+    /// Always the DWARF unwinder (the `backtrace` crate).
+    Dwarf,
 }
 
 /// One symbolized frame.
@@ -59,22 +73,13 @@ const THREAD_START: &str = "std::sys::backtrace::__rust_begin_short_backtrace";
 
 impl StackTable {
     /// Captures the current stack (at most `max_frames` frames) and interns it.
-    pub fn capture(&mut self, max_frames: usize) -> StackId {
+    pub fn capture(&mut self, max_frames: usize, unwinder: Unwinder) -> StackId {
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
-        let mut push = |frame: &backtrace::Frame| {
-            scratch.push(frame.ip() as usize);
-            scratch.len() < max_frames
-        };
-        // The synchronized `trace` takes a process-wide lock that only Windows' dbghelp needs;
-        // with scenarios checked in parallel threads it would serialize every allocation.
-        #[cfg(unix)]
-        // SAFETY: on unix the unwinder (libgcc's _Unwind_Backtrace) is thread-safe.
-        unsafe {
-            backtrace::trace_unsynchronized(&mut push)
-        };
-        #[cfg(not(unix))]
-        backtrace::trace(&mut push);
+        match unwinder {
+            Unwinder::FramePointers => super::frames::capture(&mut scratch, max_frames),
+            Unwinder::Dwarf => super::frames::unwind(&mut scratch, max_frames),
+        }
         let id = self.intern(&scratch);
         self.scratch = scratch;
         id
