@@ -1,5 +1,6 @@
 //! Time to check a 10-iteration MLP training scenario, re-runs included (the checker runs it
-//! as written and once more with its loop doubled). Figures in docs/benchmarks.md.
+//! as written, and again doubled only when its memory or graph rises after the second
+//! iteration, which this clean loop's does not). Figures in docs/benchmarks.md.
 
 use std::path::Path;
 

@@ -9,6 +9,7 @@ OUT="${OUT:-gpu-out}"
 mkdir -p "$OUT"
 bin=gpu-run/bin
 
+# kernels_compile and cuda_parity are modules of the `runtime` test binary, run by filter.
 # The test binaries find scenarios/ through the checkout path they were built in.
 built_in="${BUILT_IN:-/work/main}"
 if [ -n "$built_in" ] && [ ! -e "$built_in" ]; then
@@ -29,9 +30,9 @@ export LEAKHARNESS_REQUIRE_CUDA=1 LEAKHARNESS_REQUIRE_NVRTC=1
 status() { echo "$1: exit $2" >> "$OUT/summary.txt"; }
 : > "$OUT/summary.txt"
 
-timeout 120 "$bin/kernels_compile" --test-threads=1 > "$OUT/kernels_compile.log" 2>&1
+timeout 120 "$bin/runtime" kernels_compile --test-threads=1 > "$OUT/kernels_compile.log" 2>&1
 status kernels_compile $?
-timeout 240 "$bin/cuda_parity" --test-threads=1 > "$OUT/cuda_parity.log" 2>&1
+timeout 240 "$bin/runtime" cuda_parity --test-threads=1 > "$OUT/cuda_parity.log" 2>&1
 status cuda_parity $?
 LEAKHARNESS_BACKEND=cuda timeout 240 "$bin/scenarios" --test-threads=1 > "$OUT/scenarios_cuda.log" 2>&1
 status scenarios_cuda $?

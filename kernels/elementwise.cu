@@ -3,20 +3,8 @@
 // broadcasting alike. Arithmetic is the cpu backend's, operation by operation; NVRTC compiles
 // with --fmad=false so that `a + alpha * b` rounds twice, as it does on the host.
 
-// Binary operation codes, as `BinaryOp` in src/device/gpu.rs numbers them.
-#define OP_ADD 0            // a + alpha * b
-#define OP_SUB 1            // a - alpha * b
-#define OP_MUL 2
-#define OP_DIV 3
-#define OP_EQ 4
-#define OP_NE 5
-#define OP_LT 6
-#define OP_LE 7
-#define OP_GT 8
-#define OP_GE 9
-#define OP_SQUARED_DIFF 10  // (a - b) * (a - b), mse_loss's element-wise loss
-#define OP_THRESHOLD_BACKWARD 11  // b <= alpha ? 0 : a, ReLU's backward (a = grad, b = result)
-#define OP_LERP 12          // a + alpha * (b - a)
+// Operation codes (OP_*) are generated from the enums of src/device/kernels.rs into the prelude;
+// a unit test there checks that each has its `case` here.
 
 extern "C" __global__ void ew_binary_f32(Operand out, Operand a, Operand b, int op, float alpha, i64 n) {
     FOR_EACH(i, n) {
@@ -36,7 +24,23 @@ extern "C" __global__ void ew_binary_f32(Operand out, Operand a, Operand b, int 
             case OP_GE: r = x >= y ? 1.0f : 0.0f; break;
             case OP_SQUARED_DIFF: r = (x - y) * (x - y); break;
             case OP_THRESHOLD_BACKWARD: r = y <= alpha ? 0.0f : x; break;
-            default: r = x + alpha * (y - x); break;
+            case OP_LERP: r = x + alpha * (y - x); break;
+            case OP_TANH_BACKWARD: r = x * (1.0f - y * y); break;
+            case OP_SIGMOID_BACKWARD: r = x * ((1.0f - y) * y); break;
+            case OP_GELU_BACKWARD: {
+                float cdf = 0.5f * (1.0f + erff(y * 0.70710678118654752f));
+                float pdf = expf(-0.5f * y * y) * 0.39894228040143268f;
+                r = x * (cdf + y * pdf);
+                break;
+            }
+            case OP_MIN: r = x != x ? x : fminf(x, y); break;
+            case OP_MAX: r = x != x ? x : fmaxf(x, y); break;
+            case OP_SILU_BACKWARD: {
+                float s = 1.0f / (1.0f + expf(-y));
+                r = x * s * (1.0f + y * (1.0f - s));
+                break;
+            }
+            default: r = __int_as_float(0x7fc00000); break;
         }
         store_f32(out, i, r);
     }
@@ -59,16 +63,12 @@ extern "C" __global__ void ew_binary_i64(Operand out, Operand a, Operand b, int 
             case OP_LT: r = x < y; break;
             case OP_LE: r = x <= y; break;
             case OP_GT: r = x > y; break;
-            default: r = x >= y; break;
+            case OP_GE: r = x >= y; break;
+            default: r = 0; break;
         }
         store_i64(out, i, r);
     }
 }
-
-// Unary operation codes, as `UnaryOp` in src/device/gpu.rs numbers them.
-#define OP_POW 0    // x ** p
-#define OP_SQRT 1
-#define OP_RELU 2   // max(x, 0); NaN becomes 0 as with f32::max
 
 extern "C" __global__ void ew_unary_f32(Operand out, Operand a, int op, float p, i64 n) {
     FOR_EACH(i, n) {
@@ -77,16 +77,20 @@ extern "C" __global__ void ew_unary_f32(Operand out, Operand a, int op, float p,
         switch (op) {
             case OP_POW: r = powf(x, p); break;
             case OP_SQRT: r = sqrtf(x); break;
-            default: r = fmaxf(x, 0.0f); break;
+            case OP_RELU: r = fmaxf(x, 0.0f); break;
+            case OP_EXP: r = expf(x); break;
+            case OP_LOG: r = logf(x); break;
+            case OP_TANH: r = tanhf(x); break;
+            case OP_SIGMOID: r = 1.0f / (1.0f + expf(-x)); break;
+            case OP_ABS: r = fabsf(x); break;
+            case OP_SIGN: r = x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x); break;
+            case OP_GELU: r = 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); break;
+            case OP_SILU: r = x / (1.0f + expf(-x)); break;
+            default: r = __int_as_float(0x7fc00000); break;
         }
         store_f32(out, i, r);
     }
 }
-
-// Ternary operation codes, as `TernaryOp` in src/device/gpu.rs numbers them.
-#define OP_ADDCMUL 0       // a + v * (b * c)
-#define OP_ADDCDIV 1       // a + v * (b / c)
-#define OP_MSE_BACKWARD 2  // v * (b - c) * a, with a = grad, b = input, c = target
 
 extern "C" __global__ void ew_ternary_f32(Operand out, Operand a, Operand b, Operand c, int op, float v, i64 n) {
     FOR_EACH(i, n) {
@@ -97,7 +101,8 @@ extern "C" __global__ void ew_ternary_f32(Operand out, Operand a, Operand b, Ope
         switch (op) {
             case OP_ADDCMUL: r = x + v * (y * z); break;
             case OP_ADDCDIV: r = x + v * (y / z); break;
-            default: r = v * (y - z) * x; break;
+            case OP_MSE_BACKWARD: r = v * (y - z) * x; break;
+            default: r = __int_as_float(0x7fc00000); break;
         }
         store_f32(out, i, r);
     }

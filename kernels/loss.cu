@@ -30,6 +30,21 @@ extern "C" __global__ void log_softmax_backward(Operand out, Operand g, Operand 
     }
 }
 
+// _softmax_backward_data: result * (grad - sum(grad * result)), the sum in f32 in order.
+extern "C" __global__ void softmax_backward(Operand out, Operand g, Operand r, i64 outer, i64 size, i64 inner) {
+    FOR_EACH(row, outer * inner) {
+        i64 o = row / inner, i = row % inner;
+        i64 base = o * size * inner + i;
+        float s = 0.0f;
+        for (i64 k = 0; k < size; ++k) s += load_f32(g, base + k * inner) * load_f32(r, base + k * inner);
+        for (i64 k = 0; k < size; ++k) {
+            i64 e = base + k * inner;
+            float y = load_f32(r, e);
+            store_f32(out, e, y * (load_f32(g, e) - s));
+        }
+    }
+}
+
 // Reduction codes, as `Reduction` in src/tensor/loss.rs orders them.
 #define RED_NONE 0
 #define RED_MEAN 1

@@ -1,30 +1,5 @@
-// Random numbers: Philox4x32-10 keyed by the seed and counted from the offset the runtime's
-// generator reserved (Runtime::random_stream). Number `i` of a stream is word i % 4 of block
-// counter + i / 4, so a thread drawing element i reproduces the cpu backend's sequence.
-
-static __device__ void philox_block(u64 counter, u32 k0, u32 k1, u32 out[4]) {
-    u32 c0 = (u32)counter, c1 = (u32)(counter >> 32), c2 = 0, c3 = 0;
-    for (int r = 0; r < 10; ++r) {
-        if (r > 0) {
-            k0 += 0x9E3779B9u;
-            k1 += 0xBB67AE85u;
-        }
-        u64 p0 = (u64)0xD2511F53u * c0;
-        u64 p1 = (u64)0xCD9E8D57u * c2;
-        u32 n0 = (u32)(p1 >> 32) ^ c1 ^ k0;
-        u32 n1 = (u32)p1;
-        u32 n2 = (u32)(p0 >> 32) ^ c3 ^ k1;
-        u32 n3 = (u32)p0;
-        c0 = n0; c1 = n1; c2 = n2; c3 = n3;
-    }
-    out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
-}
-
-static __device__ u32 philox_u32(u64 counter, u32 k0, u32 k1, i64 i) {
-    u32 block[4];
-    philox_block(counter + (u64)(i / 4), k0, k1, block);
-    return block[i % 4];
-}
+// Random numbers: Philox4x32-10 (philox_u32, in the prelude, which dropout shares) keyed by the
+// seed and counted from the offset the runtime's generator reserved (Runtime::random_stream).
 
 // Uniform in [0, 1) from the top 24 bits (Philox::uniform); with `scaled`, mapped to
 // [low, high) in f64 as uniform_ does.

@@ -52,3 +52,44 @@ extern "C" __global__ void reduce_argmax(Operand out, Operand a, i64 n_out, i64 
         store_i64(out, j, best);
     }
 }
+
+// The 2-norm of all n elements into the 0-dim `out`: one thread summing squares in f64 in
+// order, as the host does (clip_grad_norm_'s per-gradient norms, which are few and small).
+extern "C" __global__ void reduce_norm2(Operand out, Operand a, i64 n) {
+    FOR_EACH(j, 1) {
+        double s = 0.0;
+        for (i64 i = 0; i < n; ++i) {
+            double v = (double)load_f32(a, i);
+            s += v * v;
+        }
+        store_f32(out, 0, (float)sqrt(s));
+    }
+}
+
+// max/min along one dimension (a permuted so that it is innermost): the first extreme value
+// and its index, as the host scans.
+extern "C" __global__ void reduce_extreme(Operand values, Operand indices, Operand a, i64 n_out, i64 count, int is_min) {
+    FOR_EACH(j, n_out) {
+        i64 best = 0;
+        float best_v = load_f32(a, j * count);
+        for (i64 k = 1; k < count; ++k) {
+            float v = load_f32(a, j * count + k);
+            if (is_min ? v < best_v : v > best_v) {
+                best = k;
+                best_v = v;
+            }
+        }
+        store_f32(values, j, best_v);
+        store_i64(indices, j, best);
+    }
+}
+
+// value_selecting_reduction_backward after the zero fill: out (outer, size, inner) gets grad
+// (outer, inner) at each index.
+extern "C" __global__ void scatter_selected(Operand out, Operand grad, Operand indices, i64 outer, i64 size, i64 inner) {
+    FOR_EACH(j, outer * inner) {
+        i64 o = j / inner, i = j % inner;
+        i64 k = load_i64(indices, j);
+        store_f32(out, (o * size + k) * inner + i, load_f32(grad, j));
+    }
+}

@@ -391,6 +391,7 @@ fn run(args: RunArgs) -> ExitCode {
                         if !report.passed
                             || !report.leaks.is_empty()
                             || !report.stale_allowances.is_empty()
+                            || !report.bounded_growth.is_empty()
                         {
                             print!("{}", human_summary(&report));
                         }

@@ -1,5 +1,5 @@
 //! Switches each planted runtime bug on in turn and runs the properties of
-//! `tests/properties.rs` with their default case counts: a bug is caught when at least one
+//! `tests/checker/properties.rs` with their default case counts: a bug is caught when at least one
 //! property fails, and every bug must be caught.
 
 // Each test target uses only part of the shared module.

@@ -1,4 +1,4 @@
-# Appending loss.detach() drops the graph but still keeps one 0-dim device tensor per step (4 bytes, 512 after the allocator's rounding), which docs/leaks.md calls a tensor-list leak.
+# Appending loss.detach() drops the graph but still keeps one 0-dim device tensor per step, whose storage is mse_loss's 32x10 result buffer (1280 bytes, 1536 after the allocator's rounding), which docs/leaks.md calls a tensor-list leak.
 #@ expect: leak tensor-list
 #@ iterations: 8
 import torch
@@ -16,5 +16,5 @@ for step in range(8):
     loss = nn.functional.mse_loss(model(x), y)
     loss.backward()
     optimizer.step()
-    # No graph, but the detached tensor shares the loss's 512-byte device block.
+    # No graph, but the detached tensor shares the loss's 1536-byte device block.
     losses.append(loss.detach())    # fix: losses.append(loss.item())

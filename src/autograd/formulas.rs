@@ -5,7 +5,7 @@
 
 use super::Node;
 use crate::base::{DType, Device, Result};
-use crate::tensor::{Reduction, Tensor};
+use crate::tensor::{Keeps, Pointwise, Reduction, Tensor};
 
 /// A node's backward function and the non-tensor values it keeps (scalars, sizes, strides).
 #[derive(Debug, Clone)]
@@ -44,9 +44,47 @@ pub(crate) enum Formula {
         mat2_sizes: [usize; 2],
         mat2_strides: [usize; 2],
     },
+    Bmm,
     T,
+    Transpose {
+        dim0: usize,
+        dim1: usize,
+    },
+    Permute {
+        dims: Vec<usize>,
+    },
+    Squeeze {
+        self_sizes: Vec<usize>,
+        /// `squeeze()` of every dimension (SqueezeBackward0) rather than one (SqueezeBackward1).
+        all: bool,
+    },
     Expand {
         self_sizes: Vec<usize>,
+    },
+    Cat {
+        dim: usize,
+        /// Each input's size along `dim`.
+        sizes: Vec<usize>,
+    },
+    Stack {
+        dim: usize,
+    },
+    Slice {
+        self_sizes: Vec<usize>,
+        dim: usize,
+        start: usize,
+        end: usize,
+    },
+    Select {
+        self_sizes: Vec<usize>,
+        dim: usize,
+        index: usize,
+    },
+    SelectExtreme {
+        self_sizes: Vec<usize>,
+        dim: usize,
+        keepdim: bool,
+        is_min: bool,
     },
     Unsqueeze {
         dim: usize,
@@ -58,6 +96,8 @@ pub(crate) enum Formula {
         self_sizes: Vec<usize>,
     },
     Relu,
+    /// A differentiable element-wise function declared in `src/tensor/pointwise.rs`.
+    Pointwise(Pointwise),
     Sum {
         self_sizes: Vec<usize>,
     },
@@ -88,6 +128,18 @@ pub(crate) enum Formula {
     },
     LogSoftmax {
         dim: usize,
+    },
+    Softmax {
+        dim: usize,
+    },
+    NativeDropout {
+        scale: f32,
+    },
+    NativeLayerNorm {
+        /// How many trailing dimensions are normalized.
+        normalized: usize,
+        has_weight: bool,
+        has_bias: bool,
     },
     NllLoss {
         reduction: Reduction,
@@ -122,12 +174,24 @@ impl Formula {
             Formula::Neg => "NegBackward0",
             Formula::Mm { .. } => "MmBackward0",
             Formula::Addmm { .. } => "AddmmBackward0",
+            Formula::Bmm => "BmmBackward0",
             Formula::T => "TBackward0",
+            Formula::Transpose { .. } => "TransposeBackward0",
+            Formula::Permute { .. } => "PermuteBackward0",
+            Formula::Squeeze { all: true, .. } => "SqueezeBackward0",
+            Formula::Squeeze { all: false, .. } => "SqueezeBackward1",
             Formula::Expand { .. } => "ExpandBackward0",
+            Formula::Cat { .. } => "CatBackward0",
+            Formula::Stack { .. } => "StackBackward0",
+            Formula::Slice { .. } => "SliceBackward0",
+            Formula::Select { .. } => "SelectBackward0",
+            Formula::SelectExtreme { is_min: false, .. } => "MaxBackward0",
+            Formula::SelectExtreme { is_min: true, .. } => "MinBackward0",
             Formula::Unsqueeze { .. } => "UnsqueezeBackward0",
             Formula::View { .. } => "ViewBackward0",
             Formula::UnsafeView { .. } => "UnsafeViewBackward0",
             Formula::Relu => "ReluBackward0",
+            Formula::Pointwise(f) => f.node_name(),
             Formula::Sum { .. } => "SumBackward0",
             Formula::SumDim { .. } => "SumBackward1",
             Formula::Mean { .. } => "MeanBackward0",
@@ -138,6 +202,9 @@ impl Formula {
             Formula::Fill => "FillBackward0",
             Formula::MseLoss { .. } => "MseLossBackward0",
             Formula::LogSoftmax { .. } => "LogSoftmaxBackward0",
+            Formula::Softmax { .. } => "SoftmaxBackward0",
+            Formula::NativeDropout { .. } => "NativeDropoutBackward0",
+            Formula::NativeLayerNorm { .. } => "NativeLayerNormBackward0",
             Formula::NllLoss { .. } => "NllLossBackward0",
         }
     }
@@ -261,8 +328,85 @@ impl Formula {
                     )?);
                 }
             }
+            Formula::Bmm => {
+                if need(0) {
+                    let mat2 = node.unpack("mat2")?;
+                    out[0] = Some(grad.bmm(&mat2.transpose(1, 2)?)?);
+                }
+                if need(1) {
+                    let self_ = node.unpack("self")?;
+                    out[1] = Some(self_.transpose(1, 2)?.bmm(grad)?);
+                }
+            }
             Formula::T => out[0] = Some(grad.t()?),
+            Formula::Transpose { dim0, dim1 } => {
+                out[0] = Some(grad.transpose(*dim0 as isize, *dim1 as isize)?)
+            }
+            Formula::Permute { dims } => {
+                // permute_backwards: the inverse permutation.
+                let mut inverse = vec![0isize; dims.len()];
+                for (i, &d) in dims.iter().enumerate() {
+                    inverse[d] = i as isize;
+                }
+                out[0] = Some(grad.permute(&inverse)?);
+            }
+            Formula::Squeeze { self_sizes, .. } => {
+                // unsqueeze_to: a view of the gradient with the input's sizes.
+                let sizes: Vec<isize> = self_sizes.iter().map(|&d| d as isize).collect();
+                out[0] = Some(grad.reshape(&sizes)?);
+            }
             Formula::Expand { self_sizes } => out[0] = Some(grad.sum_to(self_sizes)?),
+            Formula::Cat { dim, sizes } => {
+                // cat_tensors_backward: narrow views of the gradient.
+                let mut at = 0;
+                for (i, &size) in sizes.iter().enumerate() {
+                    if need(i) {
+                        out[i] = Some(grad.narrow_view(*dim, at, size));
+                    }
+                    at += size;
+                }
+            }
+            Formula::Stack { dim } => {
+                // stack_tensors_backward: grad.unbind(dim).
+                for (i, slot) in out.iter_mut().enumerate() {
+                    if need(i) {
+                        *slot = Some(grad.select_view(*dim, i));
+                    }
+                }
+            }
+            Formula::Slice {
+                self_sizes,
+                dim,
+                start,
+                end,
+            } => {
+                out[0] = Some(grad.scatter_into_zeros(self_sizes, |z| {
+                    z.narrow_view(*dim, *start, end - start)
+                })?);
+            }
+            Formula::SelectExtreme {
+                self_sizes,
+                dim,
+                keepdim,
+                ..
+            } => {
+                let indices = node.unpack("indices")?;
+                // With keepdim=False the reduced dimension comes back as 1 (a view).
+                let (g, idx) = if *keepdim {
+                    (grad.clone(), indices)
+                } else {
+                    (grad.unsqueeze(*dim)?, indices.unsqueeze(*dim)?)
+                };
+                out[0] = Some(g.value_selecting_backward(self_sizes, *dim, &idx)?);
+            }
+            Formula::Select {
+                self_sizes,
+                dim,
+                index,
+            } => {
+                out[0] =
+                    Some(grad.scatter_into_zeros(self_sizes, |z| z.select_view(*dim, *index))?);
+            }
             Formula::Unsqueeze { dim } => out[0] = Some(grad.squeeze_dim(*dim)),
             Formula::View { self_sizes } | Formula::UnsafeView { self_sizes } => {
                 let sizes: Vec<isize> = self_sizes.iter().map(|&d| d as isize).collect();
@@ -271,6 +415,13 @@ impl Formula {
             Formula::Relu => {
                 let result = node.unpack("result")?;
                 out[0] = Some(grad.threshold_backward(&result, 0.0)?);
+            }
+            Formula::Pointwise(f) => {
+                let saved = node.unpack(match f.keeps() {
+                    Keeps::Input => "self",
+                    Keeps::Result => "result",
+                })?;
+                out[0] = Some(f.backward(grad, &saved)?);
             }
             Formula::Sum { self_sizes } => out[0] = Some(grad.expand(self_sizes)?),
             Formula::SumDim {
@@ -312,6 +463,45 @@ impl Formula {
             Formula::LogSoftmax { dim } => {
                 let result = node.unpack("result")?;
                 out[0] = Some(crate::tensor::log_softmax_backward(grad, &result, *dim)?);
+            }
+            Formula::NativeDropout { scale } => {
+                let mask = node.unpack("result1")?;
+                out[0] = Some(crate::tensor::dropout_backward(grad, &mask, *scale)?);
+            }
+            Formula::NativeLayerNorm {
+                normalized,
+                has_weight,
+                has_bias,
+            } => {
+                let input = node.unpack("input")?;
+                let mean = node.unpack("result1")?;
+                let rstd = node.unpack("result2")?;
+                let weight = has_weight.then(|| node.unpack("weight")).transpose()?;
+                // Inputs are (input, weight?, bias?): the bias's slot follows the weight's.
+                let bias_slot = 1 + *has_weight as usize;
+                let grads = crate::tensor::layer_norm_backward(
+                    grad,
+                    [&input, &mean, &rstd],
+                    weight.as_ref(),
+                    *normalized,
+                    [
+                        need(0),
+                        *has_weight && need(1),
+                        *has_bias && need(bias_slot),
+                    ],
+                )?;
+                let [dx, dw, db] = grads;
+                out[0] = dx;
+                if *has_weight {
+                    out[1] = dw;
+                }
+                if *has_bias {
+                    out[bias_slot] = db;
+                }
+            }
+            Formula::Softmax { dim } => {
+                let result = node.unpack("result")?;
+                out[0] = Some(crate::tensor::softmax_backward(grad, &result, *dim)?);
             }
             Formula::NllLoss {
                 reduction,

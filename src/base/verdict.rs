@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 pub enum Verdict {
     /// No growth and a clean teardown.
     Clean,
+    /// No leak, but detached data that an enclosing loop releases grows with an inner loop
+    /// (predictions kept for an epoch metric): fine for the epochs the scenario runs, and a
+    /// cost that grows with the epoch's length.
+    BoundedGrowth,
     /// Memory or graph history grows with the iteration count, or teardown left memory behind.
     Leak,
     /// The run ran out of device memory.
@@ -26,6 +30,7 @@ impl Verdict {
     pub fn name(self) -> &'static str {
         match self {
             Verdict::Clean => "clean",
+            Verdict::BoundedGrowth => "bounded-growth",
             Verdict::Leak => "leak",
             Verdict::Oom => "oom",
             Verdict::AssertionFailed => "assertion-failed",
@@ -40,6 +45,8 @@ pub enum Expect {
     /// No leak, no error (`#@ expect: clean`, or no `expect` key).
     #[default]
     Clean,
+    /// Bounded growth and no leak (`#@ expect: bounded-growth`).
+    BoundedGrowth,
     /// A leak of each of these kinds (`#@ expect: leak retained-graph`); an empty list
     /// (`#@ expect: leak`) accepts a leak of any kind.
     Leak(Vec<LeakKind>),
@@ -54,6 +61,7 @@ impl fmt::Display for Expect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Expect::Clean => f.write_str("clean"),
+            Expect::BoundedGrowth => f.write_str("bounded-growth"),
             Expect::Oom => f.write_str("oom"),
             Expect::Error => f.write_str("error"),
             Expect::Leak(kinds) => {

@@ -213,7 +213,7 @@ where
                 vec![LeakKind::TensorList]
             };
             leaks.push(Leak {
-                help: super::help(&kinds),
+                help: super::rules::help(&kinds),
                 kinds,
                 retained_by: StatementRef {
                     line: end_a.at.line(),
@@ -225,6 +225,8 @@ where
                 alloc_sites,
                 retention_path: Vec::new(),
                 allowed: None,
+                released_by: None,
+                projected_bytes: None,
             });
         }
     }
@@ -248,6 +250,7 @@ where
         verdict,
         passed,
         leaks,
+        bounded_growth: Vec::new(),
         iterations: first.iterations,
         baseline,
         after_teardown: teardown,

@@ -3,36 +3,42 @@
 //! returns to the baseline, and fills a [`Report`].
 //!
 //! The protocol (`docs/leaks.md`): a run as written, with a checkpoint at the end of every loop
-//! iteration; one more run per top-level loop with that loop's count doubled, stopped at the
-//! loop's end; what is alive at the end of each top-level loop is attributed to the statements
-//! that stored the references holding it, and whatever grows with the count is a leak.
+//! iteration; for every loop, at any depth, that may grow, one more run with that loop's count
+//! doubled (and one tripled when that grew), measured at the end of the loop's first execution;
+//! what is alive then is attributed to the statements that stored the references holding it.
+//! What grows with the count and nothing releases is a leak; what an enclosing loop releases
+//! is a leak when it holds graph no backward will use, the step's own graph when a backward
+//! consumes it, and bounded growth when it is detached data.
 
 mod api;
 mod files;
+mod growth;
+mod rules;
 mod trace;
 mod walk;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::alloc::{EventKind, Place, Purpose, StackCapture};
 use crate::base::Expect;
 use crate::base::TensorError;
-use crate::base::{LeakKind, Verdict};
+use crate::base::Verdict;
 use crate::device::Backend;
 use crate::report::{
-    AllocSite, Breakdown, Environment, ErrorInfo, IterationPoint, Leak, MemoryPoint, OomInfo,
-    Report, StatementBytes, StatementRef, Teardown, TeardownBlock, SCHEMA_VERSION,
+    AllocSite, BoundedGrowth, Breakdown, Environment, ErrorInfo, Leak, MemoryPoint, OomInfo,
+    Report, StatementBytes, StatementRef, Teardown, TeardownBlock, LONG_EPOCH_ITERATIONS,
+    SCHEMA_VERSION,
 };
 use crate::runtime::{BlasWorkspaces, Runtime, RuntimeOptions};
-use crate::scenario::interp::{
-    self, Control, Env, Failure, FailureKind, IterationEnd, Observer, RunOptions,
-};
+use crate::scenario::interp::{self, Failure, FailureKind, RunOptions};
 use crate::scenario::{Scenario, Stmt, StmtKind};
 pub use api::{assert_no_leaks, check, Loop};
 pub use files::{check_file, discover, report_stem, FileOutcome};
+use growth::{growth, Growing, LoopAt, Measured, Recorder, Runs};
+use rules::Evidence;
 pub use trace::{trace_scenario, StatementSample, Trace};
-use walk::{attribute, Attribution, Held, Root, Via};
+use walk::{Held, Root, Via};
 
 /// How to check a scenario.
 #[derive(Debug, Clone)]
@@ -93,48 +99,16 @@ pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Rep
     let baseline = point(&rt);
     let driver_before = driver_free(&rt);
 
-    let mut first = Recorder::new(None, scenario);
+    let mut first = Recorder::as_written(source_lines(scenario));
     let result = interp::run(scenario, &rt, &run_options, &mut first);
     let teardown = teardown(&rt, baseline, driver_before);
     let peak = peak_breakdown(&rt, &first.source);
 
-    let mut leaks = Vec::new();
-    if result.failure.is_none() {
-        for (loop_at, at_end) in &first.loop_ends {
-            let scaled_run = |factor| -> Result<Recorder, CheckError> {
-                let mut recorder = Recorder::new(Some(*loop_at), scenario);
-                let scaled = RunOptions {
-                    loop_scale: vec![(*loop_at, factor)],
-                    ..run_options.clone()
-                };
-                let rt = fresh_runtime(scenario, options)?;
-                interp::run(scenario, &rt, &scaled, &mut recorder);
-                Ok(recorder)
-            };
-            let doubled = scaled_run(2)?;
-            let Some(at_end_b) = doubled.loop_ends.get(loop_at) else {
-                continue;
-            };
-            if !at_end.grows_into(at_end_b) {
-                continue;
-            }
-            // A third run tells growth from a one-off that first happens between n and 2n
-            // iterations (an optimizer's first step under gradient accumulation, say): only
-            // what grows again from 2n to 3n is a leak.
-            let tripled = scaled_run(3)?;
-            let Some(at_end_c) = tripled.loop_ends.get(loop_at) else {
-                continue;
-            };
-            let runs = Runs {
-                first: at_end,
-                first_counts: &first.counts,
-                doubled: at_end_b,
-                doubled_counts: &doubled.counts,
-                tripled: at_end_c,
-            };
-            leaks.extend(compare(scenario, &first.source, *loop_at, &runs, &rt));
-        }
-    }
+    let found = match result.failure {
+        None => find_growth(scenario, &first, options, &run_options, &rt)?,
+        Some(_) => Found::default(),
+    };
+    let Found { leaks, bounded } = found;
 
     let oom = first.oom.take();
     let (verdict, error) = match &result.failure {
@@ -151,6 +125,7 @@ pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Rep
             }),
         ),
         None if !leaks.is_empty() || !teardown.is_clean(baseline) => (Verdict::Leak, None),
+        None if !bounded.is_empty() => (Verdict::BoundedGrowth, None),
         None => (Verdict::Clean, None),
     };
     let (events, events_dropped) = history(&rt);
@@ -170,6 +145,7 @@ pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Rep
         verdict,
         passed,
         leaks,
+        bounded_growth: bounded,
         iterations: first.iterations,
         baseline,
         after_teardown: teardown,
@@ -287,7 +263,9 @@ fn point(rt: &Runtime) -> MemoryPoint {
 /// Whether a verdict meets the scenario's expectation.
 fn meets(expect: &Expect, verdict: Verdict, leaks: &[Leak], clean_teardown: bool) -> bool {
     match expect {
-        Expect::Clean => verdict == Verdict::Clean,
+        // Bounded growth is not a failure: it is reported, and expected only when named.
+        Expect::Clean => matches!(verdict, Verdict::Clean | Verdict::BoundedGrowth),
+        Expect::BoundedGrowth => verdict == Verdict::BoundedGrowth,
         Expect::Oom => verdict == Verdict::Oom,
         Expect::Error => verdict == Verdict::Error,
         Expect::Leak(kinds) => {
@@ -300,73 +278,25 @@ fn meets(expect: &Expect, verdict: Verdict, leaks: &[Leak], clean_teardown: bool
     }
 }
 
-/// Watches a run: checkpoints at every iteration end, what is alive at the end of top-level
-/// loops, and the memory at an out-of-memory error.
-struct Recorder {
-    /// In a doubled run, the loop to stop after.
-    stop_after: Option<(u32, u32)>,
-    iterations: Vec<IterationPoint>,
-    counts: BTreeMap<(u32, u32), u64>,
-    loop_ends: BTreeMap<(u32, u32), Attribution>,
-    oom: Option<OomInfo>,
-    source: Vec<String>,
-}
-
-impl Recorder {
-    fn new(stop_after: Option<(u32, u32)>, scenario: &Scenario) -> Recorder {
-        Recorder {
-            stop_after,
-            iterations: Vec::new(),
-            counts: BTreeMap::new(),
-            loop_ends: BTreeMap::new(),
-            oom: None,
-            source: source_lines(scenario),
-        }
-    }
-}
-
-impl Observer for Recorder {
-    fn iteration_end(&mut self, at: &IterationEnd<'_>) -> Control {
-        let key = (at.loop_at.line, at.loop_at.col);
-        *self.counts.entry(key).or_default() += 1;
-        if self.stop_after.is_none() {
-            self.iterations.push(IterationPoint {
-                loop_line: at.loop_at.line,
-                index: at.index.to_vec(),
-                allocated: at.rt.memory_allocated(),
-                reserved: at.rt.memory_reserved(),
-                graph_nodes: at.rt.live_nodes() as u64,
-                at_event: at.rt.allocator().history().total_recorded(),
-            });
-        }
-        if at.index.len() == 1 && at.last {
-            let attribution = attribute(at.env, &at.rt.allocator(), at.rt.live_nodes() as u64);
-            self.loop_ends.insert(key, attribution);
-            if self.stop_after == Some(key) {
-                return Control::Stop;
-            }
-        }
-        Control::Continue
-    }
-
-    fn before_teardown(&mut self, rt: &Runtime, _env: &Env, failure: Option<&Failure>) {
-        if let Some(Failure {
-            kind: FailureKind::OutOfMemory(oom),
-            error,
-        }) = failure
-        {
-            let at = StatementRef {
-                line: error.line,
-                column: error.col,
-                statement: error.source_line.trim().to_string(),
-            };
-            self.oom = Some(OomInfo {
-                message: oom.message.clone(),
-                at: Some(at),
-                memory: live_breakdown(rt, &self.source),
-            });
-        }
-    }
+/// The out-of-memory error of a failed run, with the memory at that moment.
+fn oom_info(rt: &Runtime, source: &[String], failure: Option<&Failure>) -> Option<OomInfo> {
+    let Some(Failure {
+        kind: FailureKind::OutOfMemory(oom),
+        error,
+    }) = failure
+    else {
+        return None;
+    };
+    let at = StatementRef {
+        line: error.line,
+        column: error.col,
+        statement: error.source_line.trim().to_string(),
+    };
+    Some(OomInfo {
+        message: oom.message.clone(),
+        at: Some(at),
+        memory: live_breakdown(rt, source),
+    })
 }
 
 /// Memory now, by purpose and by allocating statement.
@@ -536,16 +466,247 @@ fn peak_breakdown(rt: &Runtime, source: &[String]) -> Breakdown {
     peak
 }
 
-/// What two runs left alive at the end of one top-level loop.
-struct Runs<'a> {
-    first: &'a Attribution,
-    first_counts: &'a BTreeMap<(u32, u32), u64>,
-    doubled: &'a Attribution,
-    doubled_counts: &'a BTreeMap<(u32, u32), u64>,
-    tripled: &'a Attribution,
+/// What the growth runs found.
+#[derive(Default)]
+struct Found {
+    leaks: Vec<Leak>,
+    bounded: Vec<BoundedGrowth>,
 }
 
-/// The `for` statements around the statement at `at`, outermost first.
+/// Runs every loop that may grow doubled (and tripled when that grew), outer loops first, and
+/// judges what grows (`docs/leaks.md`).
+fn find_growth(
+    scenario: &Scenario,
+    first: &Recorder,
+    options: &CheckOptions,
+    run_options: &RunOptions,
+    rt: &Runtime,
+) -> Result<Found, CheckError> {
+    let mut order: Vec<(usize, LoopAt)> = first
+        .loops
+        .iter()
+        .map(|(at, seen)| (seen.depth(&first.loops), *at))
+        .collect();
+    order.sort();
+    let mut growing: BTreeMap<LoopAt, BTreeSet<Root>> = BTreeMap::new();
+    let mut found = Found::default();
+    for (_, at) in order {
+        let seen = &first.loops[&at];
+        let Some(measured) = &seen.measured else {
+            continue;
+        };
+        if !seen.may_grow() {
+            continue;
+        }
+        let scaled_run = |factor, after| -> Result<Recorder, CheckError> {
+            let mut recorder = Recorder::scaled(at, after, first.source.clone());
+            let scaled = RunOptions {
+                loop_scale: vec![(at, factor)],
+                ..run_options.clone()
+            };
+            let rt = fresh_runtime(scenario, options)?;
+            interp::run(scenario, &rt, &scaled, &mut recorder);
+            Ok(recorder)
+        };
+        let doubled = scaled_run(2, None)?;
+        let Some(doubled_m) = doubled.measured(at) else {
+            continue;
+        };
+        let ran = |m: &Measured| m.counts.get(&at).copied().unwrap_or(0);
+        // A `while`, or a `for` over a one-shot iterator, runs as written whatever the scale:
+        // its growth is measured within its first execution instead, after a third, two thirds
+        // and three thirds of its iterations (rounded down to a multiple of three).
+        let third = seen.iterations() / 3;
+        let sampled = if ran(doubled_m) > ran(measured) {
+            None
+        } else if third == 0 {
+            continue;
+        } else {
+            Some((scaled_run(1, Some(third))?, scaled_run(1, Some(2 * third))?))
+        };
+        let (first_m, doubled_m) = match &sampled {
+            None => (measured, doubled_m),
+            Some((a, b)) => match (a.measured(at), b.measured(at)) {
+                (Some(a), Some(b)) => (a, b),
+                _ => continue,
+            },
+        };
+        if !first_m.alive.grows_into(&doubled_m.alive) {
+            continue;
+        }
+        // A third run tells growth from a one-off that first happens between n and 2n
+        // iterations (an optimizer's first step under gradient accumulation, say): only what
+        // grows again from 2n to 3n grows with the loop.
+        let tripled = match &sampled {
+            None => scaled_run(3, None)?,
+            Some(_) => scaled_run(1, Some(3 * third))?,
+        };
+        let Some(tripled_m) = tripled.measured(at) else {
+            continue;
+        };
+        let runs = Runs {
+            first: first_m,
+            doubled: doubled_m,
+            tripled: tripled_m,
+        };
+        let (roots, hidden) = runs.growing();
+        let judge = Judge {
+            scenario,
+            source: &first.source,
+            rt,
+            runs: &runs,
+            at,
+        };
+        for g in &roots {
+            growing.entry(at).or_default().insert(g.root);
+            let released_by = match seen.parent {
+                None => None,
+                // The enclosing loop grows it too: judged there.
+                Some(p) if growing.get(&p).is_some_and(|r| r.contains(&g.root)) => continue,
+                Some(p) => Some(p),
+            };
+            judge.growing(g, released_by, &mut found);
+        }
+        if let (Some((bytes, nodes)), None) = (hidden, seen.parent) {
+            found.leaks.push(judge.hidden(bytes, nodes));
+        }
+    }
+    Ok(found)
+}
+
+/// Judges what grows with one loop.
+struct Judge<'a> {
+    scenario: &'a Scenario,
+    source: &'a [String],
+    rt: &'a Runtime,
+    runs: &'a Runs<'a>,
+    /// The loop that was scaled.
+    at: LoopAt,
+}
+
+impl Judge<'_> {
+    /// A leak, bounded growth, or the step's own graph under construction (nothing to report).
+    /// `released_by` is the enclosing loop whose iterations release the growth, if any.
+    fn growing(&self, g: &Growing<'_>, released_by: Option<LoopAt>, found: &mut Found) {
+        let around = *enclosing_loops(&self.scenario.body, g.root.at)
+            .last()
+            .unwrap_or(&self.at);
+        let extra = self.runs.extra_iterations(around);
+        let bytes_per_iteration = g.bytes / extra;
+        let released = released_by.map(|(line, column)| statement_ref(self.source, line, column));
+        let graph_grows = g.nodes > 0 || g.more(|h| h.graph_bytes) > 0;
+        if let (Some(released_by), false) = (&released, graph_grows) {
+            found.bounded.push(BoundedGrowth {
+                retained_by: statement_ref(self.source, g.root.at.0, g.root.at.1),
+                bytes_per_iteration,
+                released_by: released_by.clone(),
+                projected_bytes: bytes_per_iteration.saturating_mul(LONG_EPOCH_ITERATIONS),
+                alloc_sites: self.alloc_sites(g, extra),
+                retention_path: example(g),
+            });
+            return;
+        }
+        let unused_grows = g.more(|h| h.unused_graph_nodes) > 0;
+        let used_grows = g.more(|h| h.used_graph_nodes) > 0;
+        if released.is_some()
+            && unused_grows
+            && !used_grows
+            && self.runs.doubled.consumed.contains(&g.root)
+        {
+            // A backward later in the same iteration of the enclosing loop runs through it:
+            // one step's graph, built over several inner iterations.
+            return;
+        }
+        let kinds = rules::kinds(&Evidence {
+            list_of_device_tensors_grows: g.root.via == Via::ListElement
+                && g.more(|h| h.list_tensors) > 0,
+            graph_grows,
+            running_total: g.root.accumulates,
+            unused_graph_grows: unused_grows,
+        });
+        found.leaks.push(Leak {
+            help: rules::help(&kinds),
+            kinds,
+            retained_by: statement_ref(self.source, g.root.at.0, g.root.at.1),
+            bytes_per_iteration,
+            graph_nodes_per_iteration: g.nodes / extra,
+            alloc_sites: self.alloc_sites(g, extra),
+            retention_path: example(g),
+            projected_bytes: released
+                .as_ref()
+                .map(|_| bytes_per_iteration.saturating_mul(LONG_EPOCH_ITERATIONS)),
+            released_by: released,
+            allowed: None,
+        });
+    }
+
+    /// Growth that no name reaches: held by something the program cannot see, a runtime bug.
+    fn hidden(&self, bytes: u64, nodes: u64) -> Leak {
+        let extra = self.runs.extra_iterations(self.at);
+        Leak {
+            kinds: Vec::new(),
+            retained_by: statement_ref(self.source, self.at.0, self.at.1),
+            bytes_per_iteration: bytes / extra,
+            graph_nodes_per_iteration: nodes / extra,
+            alloc_sites: Vec::new(),
+            retention_path: Vec::new(),
+            help: "memory grows with this loop but nothing the program names holds it: a bug in the runtime; \
+                   the teardown section lists the blocks left behind with their stacks"
+                .into(),
+            released_by: None,
+            projected_bytes: None,
+            allowed: None,
+        }
+    }
+
+    /// Where the growing bytes were allocated, per iteration.
+    fn alloc_sites(&self, g: &Growing<'_>, extra: u64) -> Vec<AllocSite> {
+        g.doubled
+            .sites
+            .iter()
+            .filter_map(|(site, &(bytes_b, count_b))| {
+                let (bytes_a, count_a) = g
+                    .first
+                    .and_then(|a| a.sites.get(site).copied())
+                    .unwrap_or((0, 0));
+                let grown = growth(bytes_a, bytes_b);
+                (grown > 0).then(|| AllocSite {
+                    at: statement_ref(self.source, site.at.0, site.at.1),
+                    bytes: grown / extra,
+                    count: growth(count_a, count_b) / extra,
+                    purpose: site.purpose.to_string(),
+                    stack: g
+                        .first
+                        .unwrap_or(g.doubled)
+                        .site_stacks
+                        .get(site)
+                        .and_then(|&id| self.rt.allocator_mut().stacks().symbolize(id))
+                        .map(|frames| frames.to_vec())
+                        .unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Where the growing bytes are; for growth of graph history alone, its longest chain.
+fn example(g: &Growing<'_>) -> Vec<String> {
+    let pick = |h: &Held| {
+        if g.bytes > 0 {
+            h.example.clone()
+        } else {
+            h.node_example.clone()
+        }
+    };
+    match g.first.map(pick) {
+        Some(path) if !path.is_empty() => path,
+        _ => pick(g.doubled),
+    }
+}
+
+/// The loops around the statement at `at` in the source, outermost first: `for` and `while`
+/// bodies, at any depth of `if`, `with`, `try`, functions and classes. The loops around a `def`
+/// do not run its body, so they do not count for a statement inside it.
 fn enclosing_loops(body: &[Stmt], at: (u32, u32)) -> Vec<(u32, u32)> {
     fn walk(body: &[Stmt], at: (u32, u32), stack: &mut Vec<(u32, u32)>) -> bool {
         for s in body {
@@ -556,21 +717,22 @@ fn enclosing_loops(body: &[Stmt], at: (u32, u32)) -> Vec<(u32, u32)> {
             if !inside {
                 continue;
             }
-            match &s.kind {
-                StmtKind::For { body, .. } => {
+            let is_loop = matches!(s.kind, StmtKind::For { .. } | StmtKind::While { .. });
+            if matches!(s.kind, StmtKind::FunctionDef(_) | StmtKind::ClassDef(_)) {
+                stack.clear();
+            }
+            for (i, block) in s.blocks().into_iter().enumerate() {
+                // A loop's first block is its body; its `else` runs after the last iteration.
+                let in_body = is_loop && i == 0;
+                if in_body {
                     stack.push((s.span.line, s.span.col));
-                    if walk(body, at, stack) {
-                        return true;
-                    }
+                }
+                if walk(block, at, stack) {
+                    return true;
+                }
+                if in_body {
                     stack.pop();
                 }
-                StmtKind::With { body, .. } if walk(body, at, stack) => return true,
-                StmtKind::If { body, orelse, .. }
-                    if walk(body, at, stack) || walk(orelse, at, stack) =>
-                {
-                    return true
-                }
-                _ => {}
             }
         }
         false
@@ -578,149 +740,4 @@ fn enclosing_loops(body: &[Stmt], at: (u32, u32)) -> Vec<(u32, u32)> {
     let mut stack = Vec::new();
     walk(body, at, &mut stack);
     stack
-}
-
-fn growth(a: u64, b: u64) -> u64 {
-    b.saturating_sub(a)
-}
-
-/// Leaks of one top-level loop: what the doubled run holds more of, root by root.
-fn compare(
-    scenario: &Scenario,
-    source: &[String],
-    loop_at: (u32, u32),
-    runs: &Runs<'_>,
-    rt: &Runtime,
-) -> Vec<Leak> {
-    let empty = Held::default();
-    let extra_iterations = |at: (u32, u32)| -> u64 {
-        let around = *enclosing_loops(&scenario.body, at)
-            .last()
-            .unwrap_or(&loop_at);
-        let a = runs.first_counts.get(&around).copied().unwrap_or(0);
-        let b = runs.doubled_counts.get(&around).copied().unwrap_or(0);
-        growth(a, b).max(1)
-    };
-    let mut roots: Vec<&Root> = runs
-        .first
-        .roots
-        .keys()
-        .chain(runs.doubled.roots.keys())
-        .collect();
-    roots.sort();
-    roots.dedup();
-    let mut leaks = Vec::new();
-    let mut explained_bytes = 0;
-    let mut explained_nodes = 0;
-    for root in roots {
-        let a = runs.first.roots.get(root).unwrap_or(&empty);
-        let b = runs.doubled.roots.get(root).unwrap_or(&empty);
-        let c = runs.tripled.roots.get(root).unwrap_or(&empty);
-        let (bytes, nodes) = (growth(a.bytes, b.bytes), growth(a.nodes, b.nodes));
-        if bytes == 0 && nodes == 0 {
-            continue;
-        }
-        explained_bytes += bytes;
-        explained_nodes += nodes;
-        if growth(b.bytes, c.bytes) == 0 && growth(b.nodes, c.nodes) == 0 {
-            continue;
-        }
-        let extra = extra_iterations(root.at);
-        let mut kinds = Vec::new();
-        if root.via == Via::ListElement && growth(a.list_tensors, b.list_tensors) > 0 {
-            kinds.push(LeakKind::TensorList);
-        }
-        let graph_grows = nodes > 0 || growth(a.graph_bytes, b.graph_bytes) > 0;
-        if graph_grows {
-            if root.accumulates {
-                kinds.push(LeakKind::AttachedMetric);
-            }
-            if growth(a.unused_graph_nodes, b.unused_graph_nodes) > 0 {
-                kinds.push(LeakKind::MissingNoGrad);
-            } else if !root.accumulates {
-                kinds.push(LeakKind::RetainedGraph);
-            }
-        }
-        let alloc_sites = b
-            .sites
-            .iter()
-            .filter_map(|(site, &(bytes_b, count_b))| {
-                let (bytes_a, count_a) = a.sites.get(site).copied().unwrap_or((0, 0));
-                let grown = growth(bytes_a, bytes_b);
-                (grown > 0).then(|| AllocSite {
-                    at: statement_ref(source, site.at.0, site.at.1),
-                    bytes: grown / extra,
-                    count: growth(count_a, count_b) / extra,
-                    purpose: site.purpose.to_string(),
-                    stack: a
-                        .site_stacks
-                        .get(site)
-                        .and_then(|&id| rt.allocator_mut().stacks().symbolize(id))
-                        .map(|frames| frames.to_vec())
-                        .unwrap_or_default(),
-                })
-            })
-            .collect();
-        // Show where the growing bytes are; a leak of graph history alone, its longest chain.
-        let (ea, eb) = if bytes > 0 {
-            (&a.example, &b.example)
-        } else {
-            (&a.node_example, &b.node_example)
-        };
-        let example = if ea.is_empty() { eb } else { ea };
-        leaks.push(Leak {
-            help: help(&kinds),
-            kinds,
-            retained_by: statement_ref(source, root.at.0, root.at.1),
-            bytes_per_iteration: bytes / extra,
-            graph_nodes_per_iteration: nodes / extra,
-            alloc_sites,
-            retention_path: example.clone(),
-            allowed: None,
-        });
-    }
-    // Growth that no name reaches is held by something the program cannot see: a runtime bug.
-    let hidden_bytes = growth(
-        runs.first.allocated + explained_bytes,
-        runs.doubled.allocated,
-    );
-    let hidden_nodes = growth(
-        runs.first.live_nodes + explained_nodes,
-        runs.doubled.live_nodes,
-    );
-    let hidden_grows_again = growth(runs.doubled.allocated, runs.tripled.allocated) > 0
-        || growth(runs.doubled.live_nodes, runs.tripled.live_nodes) > 0;
-    if (hidden_bytes > 0 || hidden_nodes > 0) && hidden_grows_again {
-        let extra = extra_iterations(loop_at);
-        leaks.push(Leak {
-            kinds: Vec::new(),
-            retained_by: statement_ref(source, loop_at.0, loop_at.1),
-            bytes_per_iteration: hidden_bytes / extra,
-            graph_nodes_per_iteration: hidden_nodes / extra,
-            alloc_sites: Vec::new(),
-            retention_path: Vec::new(),
-            help: "memory grows with this loop but nothing the program names holds it: a bug in the runtime; \
-                   the teardown section lists the blocks left behind with their stacks"
-                .into(),
-            allowed: None,
-        });
-    }
-    leaks
-}
-
-/// The fix for a leak of these kinds.
-fn help(kinds: &[LeakKind]) -> String {
-    if kinds.contains(&LeakKind::AttachedMetric) {
-        "accumulate loss.detach() or float(loss) instead: a running total of attached tensors chains every iteration's graph".into()
-    } else if kinds.contains(&LeakKind::MissingNoGrad) {
-        "wrap the loop in torch.no_grad(): it builds graphs no backward uses, and keeps them through its outputs".into()
-    } else if kinds.contains(&LeakKind::RetainedGraph) && kinds.contains(&LeakKind::TensorList) {
-        "append loss.item() instead (or loss.detach() if you need a tensor): the kept tensor keeps its whole graph".into()
-    } else if kinds.contains(&LeakKind::RetainedGraph) {
-        "keep loss.detach() or loss.item() instead, and do not pass retain_graph=True unless a second backward needs it".into()
-    } else if kinds.contains(&LeakKind::TensorList) {
-        "append loss.item() instead, or move the kept tensors to the host with .cpu(): the list grows every iteration".into()
-    } else {
-        "memory held by this statement grows with every iteration; drop the reference when it is no longer needed".into()
-    }
 }

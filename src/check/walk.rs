@@ -2,13 +2,13 @@
 //! and autograd node for the first name (in order of creation) that reaches it.
 
 use std::collections::{BTreeMap, HashSet};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use crate::alloc::{CachingAllocator, StackId};
 use crate::autograd::Node;
 use crate::base::{format_size, BlockId};
 use crate::base::{DType, Device};
-use crate::scenario::interp::{Env, Value};
+use crate::scenario::interp::{Env, FrameRef, Referents, Value};
 use crate::scenario::Span;
 use crate::tensor::Tensor;
 
@@ -56,6 +56,9 @@ pub(super) struct Held {
     pub(super) unused_graph_nodes: u64,
     /// Nodes a backward already ran through.
     pub(super) used_graph_nodes: u64,
+    /// The nodes counted in `unused_graph_nodes`, when the walk was asked to keep them: a
+    /// later backward that runs through one of them consumes this root's graph.
+    pub(super) unused: Vec<Weak<Node>>,
     /// Device tensors directly stored as list elements.
     pub(super) list_tensors: u64,
     /// Bytes reached through a `grad_fn`.
@@ -102,6 +105,8 @@ struct Walker<'a> {
     steps: Vec<(String, Option<usize>)>,
     /// Whether the current root is a list element (its device tensors are kept by the list).
     list_root: bool,
+    /// Whether to keep the unused nodes of each root ([`Held::unused`]).
+    keep_unused: bool,
 }
 
 /// Something reachable, waiting to be walked.
@@ -119,8 +124,17 @@ struct Work {
     in_graph: bool,
 }
 
-/// Walks every name of `env` and attributes what it reaches.
-pub(super) fn attribute(env: &Env, alloc: &CachingAllocator, live_nodes: u64) -> Attribution {
+/// Walks every module-level name of `env`, then the locals of the running functions (`frames`,
+/// outermost first; the module frame's names are `env`'s), and attributes what they reach;
+/// `keep_unused` keeps each root's unused graph nodes, so that a later backward can be seen
+/// consuming them.
+pub(super) fn attribute(
+    env: &Env,
+    frames: &[FrameRef],
+    alloc: &CachingAllocator,
+    live_nodes: u64,
+    keep_unused: bool,
+) -> Attribution {
     let mut w = Walker {
         alloc,
         seen_blocks: HashSet::new(),
@@ -129,19 +143,31 @@ pub(super) fn attribute(env: &Env, alloc: &CachingAllocator, live_nodes: u64) ->
         seen_lists: HashSet::new(),
         steps: Vec::new(),
         list_root: false,
+        keep_unused,
     };
     let mut out = Attribution {
         allocated: alloc.memory_allocated(),
         live_nodes,
         ..Default::default()
     };
-    for b in env.bindings() {
+    let mut roots: Vec<(String, Value, Span, bool)> = env
+        .bindings()
+        .iter()
+        .map(|b| (b.name.clone(), b.value.clone(), b.bound_at, b.accumulates))
+        .collect();
+    for frame in frames.iter().skip(1) {
+        for (name, value) in frame.locals() {
+            let (at, accumulates) = frame.binding(&name).unwrap_or_default();
+            roots.push((name.to_string(), value, at, accumulates));
+        }
+    }
+    for (name, value, bound_at, accumulates) in roots {
         let name_root = Root {
-            at: (b.bound_at.line, b.bound_at.col),
+            at: (bound_at.line, bound_at.col),
             via: Via::Name,
-            accumulates: b.accumulates,
+            accumulates,
         };
-        match &b.value {
+        match &value {
             Value::List(list) => {
                 // Each element is held by the statement that stored it.
                 let items: Vec<_> = list
@@ -157,12 +183,12 @@ pub(super) fn attribute(env: &Env, alloc: &CachingAllocator, live_nodes: u64) ->
                         accumulates: false,
                     };
                     let held = out.roots.entry(root).or_default();
-                    w.walk(format!("{}[{i}]", b.name), Item::Value(value), true, held);
+                    w.walk(format!("{name}[{i}]"), Item::Value(value), true, held);
                 }
             }
             other => {
                 let held = out.roots.entry(name_root).or_default();
-                w.walk(b.name.clone(), Item::Value(other.clone()), false, held);
+                w.walk(name, Item::Value(other.clone()), false, held);
             }
         }
     }
@@ -291,7 +317,19 @@ impl Walker<'_> {
                 .map(|(n, t)| (Some(format!(".state[{n}]")), Item::Tensor(t), false))
                 .collect(),
             Value::Method(recv, _) => vec![(None, Item::Value((**recv).clone()), false)],
-            _ => Vec::new(),
+            // Scenario objects, dicts, closures, exceptions: what the value says it references.
+            other => {
+                if let Some(id) = other.identity() {
+                    if !self.seen_lists.insert(id as *const ()) {
+                        return Vec::new();
+                    }
+                }
+                let mut children = Vec::new();
+                other.referents(&mut |edge, v| {
+                    children.push((Some(edge.to_string()), Item::Value(v.clone()), false))
+                });
+                children
+            }
         }
     }
 
@@ -382,6 +420,9 @@ impl Walker<'_> {
             held.used_graph_nodes += 1;
         } else if saved.iter().any(|s| s.tensor.is_some()) {
             held.unused_graph_nodes += 1;
+            if self.keep_unused {
+                held.unused.push(Rc::downgrade(node));
+            }
         }
         let mut children: Vec<(Option<String>, Item, bool)> = saved
             .into_iter()

@@ -27,11 +27,12 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("linalg.cu", include_str!("../../kernels/linalg.cu")),
     ("loss.cu", include_str!("../../kernels/loss.cu")),
     ("random.cu", include_str!("../../kernels/random.cu")),
+    ("norm.cu", include_str!("../../kernels/norm.cu")),
 ];
 
 /// Every kernel the runtime launches, by its `extern "C"` name. The module loads all of them
 /// when a runtime starts (so a missing one fails there, not in the middle of a scenario), and
-/// `tests/kernels_compile.rs` checks each is an `.entry` of the compiled PTX.
+/// `tests/runtime/kernels_compile.rs` checks each is an `.entry` of the compiled PTX.
 pub const KERNEL_NAMES: &[&str] = &[
     "ew_binary_f32",
     "ew_binary_i64",
@@ -41,14 +42,22 @@ pub const KERNEL_NAMES: &[&str] = &[
     "ew_fill",
     "reduce_sum",
     "reduce_argmax",
+    "reduce_extreme",
+    "reduce_norm2",
+    "scatter_selected",
     "matmul_strided",
     "log_softmax_forward",
     "log_softmax_backward",
+    "softmax_backward",
     "nll_loss_forward",
     "nll_loss_backward",
     "random_uniform",
     "random_normal",
     "random_int",
+    "dropout_forward",
+    "layer_norm_forward",
+    "layer_norm_backward_input",
+    "layer_norm_backward_params",
 ];
 
 /// NVRTC's CUDA version (`nvrtcVersion`) as (major, minor), when libnvrtc loads.
@@ -62,6 +71,162 @@ pub fn nvrtc_version() -> Option<(u32, u32)> {
         .result()
         .ok()?;
     Some((u32::try_from(major).ok()?, u32::try_from(minor).ok()?))
+}
+
+/// Declares one family of operation codes: the Rust enum the runtime launches with, and the
+/// `#define`s [`op_defines`] writes into the prelude, so that a code means the same operation
+/// on both sides by construction.
+macro_rules! op_codes {
+    (
+        $(#[$meta:meta])*
+        $name:ident in $kernel:literal {
+            $($(#[$vmeta:meta])* $variant:ident = $symbol:literal,)*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        impl $name {
+            /// Every code, in numbering order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+            /// The kernel that switches on these codes.
+            pub const KERNEL: &'static str = $kernel;
+
+            /// The number passed to the kernel.
+            pub fn code(self) -> i32 {
+                self as i32
+            }
+
+            /// The `#define` name the kernel's `case` uses.
+            pub fn symbol(self) -> &'static str {
+                match self {
+                    $($name::$variant => $symbol,)*
+                }
+            }
+        }
+    };
+}
+
+op_codes! {
+    /// Operations of `ew_binary_f32` and `ew_binary_i64` (the integer kernel has the first ten).
+    BinaryCode in "ew_binary_f32" {
+        /// `a + alpha * b`.
+        Add = "OP_ADD",
+        /// `a - alpha * b`.
+        Sub = "OP_SUB",
+        /// `a * b`.
+        Mul = "OP_MUL",
+        /// `a / b`.
+        Div = "OP_DIV",
+        /// `a == b`.
+        Eq = "OP_EQ",
+        /// `a != b`.
+        Ne = "OP_NE",
+        /// `a < b`.
+        Lt = "OP_LT",
+        /// `a <= b`.
+        Le = "OP_LE",
+        /// `a > b`.
+        Gt = "OP_GT",
+        /// `a >= b`.
+        Ge = "OP_GE",
+        /// `(a - b) * (a - b)`, mse_loss's element-wise loss.
+        SquaredDiff = "OP_SQUARED_DIFF",
+        /// `b <= alpha ? 0 : a`: ReLU's backward (`a` the gradient, `b` the result).
+        ThresholdBackward = "OP_THRESHOLD_BACKWARD",
+        /// `a + alpha * (b - a)`.
+        Lerp = "OP_LERP",
+        /// `a * (1 - b * b)`: tanh's backward (`b` the result).
+        TanhBackward = "OP_TANH_BACKWARD",
+        /// `a * (b * (1 - b))`: sigmoid's backward (`b` the result).
+        SigmoidBackward = "OP_SIGMOID_BACKWARD",
+        /// gelu's backward, `a` the gradient and `b` the input.
+        GeluBackward = "OP_GELU_BACKWARD",
+        /// silu's backward, `a` the gradient and `b` the input.
+        SiluBackward = "OP_SILU_BACKWARD",
+        /// `min(a, b)`, NaN when `a` is NaN (`clamp(max=b)`).
+        Min = "OP_MIN",
+        /// `max(a, b)`, NaN when `a` is NaN (`clamp(min=b)`).
+        Max = "OP_MAX",
+    }
+}
+
+op_codes! {
+    /// Operations of `ew_unary_f32` (`p` is the one parameter some take).
+    UnaryCode in "ew_unary_f32" {
+        /// `x ** p`.
+        Pow = "OP_POW",
+        /// `sqrt(x)`.
+        Sqrt = "OP_SQRT",
+        /// `max(x, 0)`; NaN becomes 0, as with `f32::max`.
+        Relu = "OP_RELU",
+        /// `exp(x)`.
+        Exp = "OP_EXP",
+        /// `log(x)`.
+        Log = "OP_LOG",
+        /// `tanh(x)`.
+        Tanh = "OP_TANH",
+        /// `1 / (1 + exp(-x))`.
+        Sigmoid = "OP_SIGMOID",
+        /// `|x|`.
+        Abs = "OP_ABS",
+        /// `sign(x)` (0 at 0), what `sgn` is for real numbers.
+        Sign = "OP_SIGN",
+        /// gelu with the exact (erf) form.
+        Gelu = "OP_GELU",
+        /// `x * sigmoid(x)`.
+        Silu = "OP_SILU",
+    }
+}
+
+op_codes! {
+    /// Operations of `ew_ternary_f32`.
+    TernaryCode in "ew_ternary_f32" {
+        /// `a + v * (b * c)`.
+        AddcMul = "OP_ADDCMUL",
+        /// `a + v * (b / c)`.
+        AddcDiv = "OP_ADDCDIV",
+        /// `v * (b - c) * a`, with `a` the gradient, `b` the input, `c` the target.
+        MseBackward = "OP_MSE_BACKWARD",
+    }
+}
+
+/// Every family of operation codes: its kernel, and each code's symbol and number.
+pub fn op_code_families() -> Vec<(&'static str, Vec<(&'static str, i32)>)> {
+    fn family<T: Copy>(
+        kernel: &'static str,
+        all: &[T],
+        f: impl Fn(T) -> (&'static str, i32),
+    ) -> (&'static str, Vec<(&'static str, i32)>) {
+        (kernel, all.iter().map(|&c| f(c)).collect())
+    }
+    vec![
+        family(BinaryCode::KERNEL, BinaryCode::ALL, |c| {
+            (c.symbol(), c.code())
+        }),
+        family(UnaryCode::KERNEL, UnaryCode::ALL, |c| {
+            (c.symbol(), c.code())
+        }),
+        family(TernaryCode::KERNEL, TernaryCode::ALL, |c| {
+            (c.symbol(), c.code())
+        }),
+    ]
+}
+
+/// The `#define` of every operation code, generated from the Rust enums and put into the
+/// prelude, so the kernels never keep numbers of their own.
+pub fn op_defines() -> String {
+    let mut out = String::from("// Generated from the op-code enums of src/device/kernels.rs.\n");
+    for (kernel, codes) in op_code_families() {
+        out.push_str(&format!("// {kernel}\n"));
+        for (symbol, code) in codes {
+            out.push_str(&format!("#define {symbol} {code}\n"));
+        }
+    }
+    out
 }
 
 /// Whether libnvrtc can be loaded. Safe on any machine.
@@ -108,7 +273,15 @@ fn compile(file: &str, source: String, arch: &str) -> Result<Ptx, KernelError> {
 /// One source with the prelude in front; `#line` keeps NVRTC's messages pointing at the
 /// file's own lines.
 fn with_prelude(file: &str, source: &str) -> String {
-    format!("#line 1 \"prelude.cuh\"\n{PRELUDE}\n#line 1 \"{file}\"\n{source}\n")
+    format!("{}#line 1 \"{file}\"\n{source}\n", prelude())
+}
+
+/// The prelude and the generated operation codes, as every compilation starts.
+fn prelude() -> String {
+    format!(
+        "#line 1 \"prelude.cuh\"\n{PRELUDE}\n#line 1 \"op_codes\"\n{}",
+        op_defines()
+    )
 }
 
 /// Compiles `source` (named `file` in messages) with the prelude in front, for `arch`.
@@ -133,7 +306,7 @@ pub fn compile_file(file: &str, arch: &str) -> Result<Ptx, KernelError> {
 /// Compiles every source as one program (one module to load), for `arch`. Needs NVRTC, not a
 /// GPU.
 pub fn compile_all(arch: &str) -> Result<Ptx, KernelError> {
-    let mut program = format!("#line 1 \"prelude.cuh\"\n{PRELUDE}\n");
+    let mut program = prelude();
     for (file, source) in SOURCES {
         program.push_str(&format!("#line 1 \"{file}\"\n{source}\n"));
     }
@@ -183,4 +356,51 @@ pub fn ptx_entries(ptx: &str) -> Vec<String> {
             Some(rest[..end].to_string())
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The body of `kernel` in the sources: from its signature to the next kernel.
+    fn kernel_body(kernel: &str) -> &'static str {
+        let signature = format!("void {kernel}(");
+        SOURCES
+            .iter()
+            .find_map(|(_, source)| {
+                let start = source.find(&signature)?;
+                let rest = &source[start..];
+                let end = rest[1..].find("extern \"C\"").map_or(rest.len(), |e| e + 1);
+                Some(&rest[..end])
+            })
+            .unwrap_or_else(|| panic!("no kernel {kernel} in kernels/*.cu"))
+    }
+
+    #[test]
+    fn every_operation_code_has_a_case_in_its_kernel() {
+        for (kernel, codes) in op_code_families() {
+            let body = kernel_body(kernel);
+            for (symbol, _) in codes {
+                assert!(
+                    body.contains(&format!("case {symbol}:")),
+                    "{kernel} has no `case {symbol}:`"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_kernels_define_no_operation_codes_of_their_own() {
+        for (file, source) in SOURCES {
+            assert!(
+                !source.contains("#define OP_"),
+                "{file} defines an OP_ code; add it to the enums in src/device/kernels.rs"
+            );
+        }
+        let defines = op_defines();
+        assert!(defines.contains("#define OP_ADD 0\n"));
+        assert!(defines.contains("#define OP_LERP 12\n"));
+        assert!(defines.contains("#define OP_RELU 2\n"));
+        assert!(defines.contains("#define OP_MSE_BACKWARD 2\n"));
+    }
 }

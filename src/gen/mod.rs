@@ -72,6 +72,10 @@ pub struct Program {
     pub final_check: bool,
     /// The one planted leak, if any.
     pub leak: Option<PlantedLeak>,
+    /// Whether the planted leak's list or total is made anew at the start of every epoch, so
+    /// that the epoch loop releases it and only the step loop grows it. It applies to
+    /// [`Shape::Epochs`] and the leaks planted in the step ([`Program::leak_released_by_epoch`]).
+    pub leak_per_epoch: bool,
 }
 
 /// Optimizers of the generated programs.
@@ -198,6 +202,16 @@ impl PlantedLeak {
         PlantedLeak::RetainedGraphKept,
     ];
 
+    /// The leaks planted in the training step whose growth holds graph: the ones whose list or
+    /// total can be made every epoch and still leak ([`Program::leak_per_epoch`]).
+    pub const IN_STEP_WITH_GRAPH: [PlantedLeak; 5] = [
+        PlantedLeak::AttachedLossList,
+        PlantedLeak::AttachedOutputList,
+        PlantedLeak::RetainedGraphKept,
+        PlantedLeak::AttachedTotal,
+        PlantedLeak::AttachedMetric,
+    ];
+
     /// The kinds the checker must report for this leak (`docs/leaks.md`).
     pub fn kinds(self) -> Vec<LeakKind> {
         use LeakKind::*;
@@ -222,6 +236,9 @@ pub struct Case {
     pub scenario: Scenario,
     /// What the checker must find, when a leak was planted.
     pub planted: Option<Planted>,
+    /// For a clean program that is judged bounded growth
+    /// ([`Program::expects_bounded_growth`]), the line of the statement that grows.
+    pub bounded_growth_at: Option<u32>,
 }
 
 impl Case {
@@ -246,6 +263,9 @@ pub struct Planted {
     pub bytes_per_iteration: Option<u64>,
     /// Autograd nodes per iteration, where they are known exactly.
     pub graph_nodes_per_iteration: Option<u64>,
+    /// The line of the epoch loop that releases the leak, when its container is made every
+    /// epoch ([`Program::leak_released_by_epoch`]); `None` when nothing releases it.
+    pub released_by: Option<u32>,
 }
 
 /// A generated program did not parse back: a bug in the generator.
@@ -270,6 +290,26 @@ impl Program {
         render::case(self)
     }
 
+    /// Whether the planted leak's container is made every epoch ([`Program::leak_per_epoch`]
+    /// in an epoch loop), for a leak planted in the step whose growth holds graph. A list of
+    /// detached losses made every epoch is not a leak but bounded growth, the benign
+    /// [`Benign::ScopedList`]; the evaluation leaks run once per epoch, outside the step loop.
+    pub fn leak_released_by_epoch(&self) -> bool {
+        self.leak_per_epoch
+            && matches!(self.shape, Shape::Epochs { .. })
+            && self
+                .leak
+                .is_some_and(|leak| PlantedLeak::IN_STEP_WITH_GRAPH.contains(&leak))
+    }
+
+    /// Whether a clean program is judged bounded growth: a [`Benign::ScopedList`] made every
+    /// epoch collects one detached loss per step, which the epoch loop releases.
+    pub fn expects_bounded_growth(&self) -> bool {
+        self.leak.is_none()
+            && matches!(self.shape, Shape::Epochs { .. })
+            && self.benign.contains(&Benign::ScopedList)
+    }
+
     /// Iterations of the innermost training loop, over the whole run.
     pub fn steps(&self) -> u32 {
         match self.shape {
@@ -282,7 +322,8 @@ impl Program {
 /// Where the checker disagrees with a case's ground truth.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Disagreement {
-    /// A clean program was not judged clean.
+    /// A clean program was not judged clean (or bounded growth, where it collects detached
+    /// data every epoch).
     NotClean {
         /// The verdict given.
         verdict: Verdict,
@@ -361,7 +402,16 @@ fn verdict_name(v: Verdict) -> String {
 /// Property (1) and (2): whether the report judges the case as its construction says.
 pub fn judge_verdict(case: &Case, report: &Report) -> Option<Disagreement> {
     let Some(planted) = &case.planted else {
-        if report.verdict == Verdict::Clean && report.passed {
+        let bounded_at: Vec<u32> = report
+            .bounded_growth
+            .iter()
+            .map(|b| b.retained_by.line)
+            .collect();
+        let as_built = match case.bounded_growth_at {
+            None => report.verdict == Verdict::Clean,
+            Some(line) => report.verdict == Verdict::BoundedGrowth && bounded_at.contains(&line),
+        };
+        if as_built && report.passed {
             return None;
         }
         let detail = match (&report.error, report.leaks.first()) {
@@ -370,7 +420,15 @@ pub fn judge_verdict(case: &Case, report: &Report) -> Option<Disagreement> {
                 "line {} `{}` grows by {} B per iteration",
                 l.retained_by.line, l.retained_by.statement, l.bytes_per_iteration
             ),
-            (None, None) => "teardown left memory behind".into(),
+            (None, None) => match case.bounded_growth_at {
+                Some(line) => format!(
+                    "expected bounded growth at line {line}, found it at lines {bounded_at:?}"
+                ),
+                None if !bounded_at.is_empty() => {
+                    format!("bounded growth at lines {bounded_at:?}")
+                }
+                None => "teardown left memory behind".into(),
+            },
         };
         return Some(Disagreement::NotClean {
             verdict: report.verdict,
@@ -378,7 +436,9 @@ pub fn judge_verdict(case: &Case, report: &Report) -> Option<Disagreement> {
         });
     };
     let found = report.leaks.iter().find(|l| {
-        l.retained_by.line == planted.line && planted.kinds.iter().all(|k| l.kinds.contains(k))
+        l.retained_by.line == planted.line
+            && planted.kinds.iter().all(|k| l.kinds.contains(k))
+            && l.released_by.as_ref().map(|s| s.line) == planted.released_by
     });
     let Some(leak) = found else {
         let reported: Vec<String> = report
@@ -386,7 +446,15 @@ pub fn judge_verdict(case: &Case, report: &Report) -> Option<Disagreement> {
             .iter()
             .map(|l| {
                 let kinds: Vec<&str> = l.kinds.iter().map(|k| k.name()).collect();
-                format!("[{}] at line {}", kinds.join(" "), l.retained_by.line)
+                let released = l
+                    .released_by
+                    .as_ref()
+                    .map_or(String::new(), |s| format!(" released by line {}", s.line));
+                format!(
+                    "[{}] at line {}{released}",
+                    kinds.join(" "),
+                    l.retained_by.line
+                )
             })
             .collect();
         let reported = if reported.is_empty() {
@@ -446,6 +514,12 @@ pub fn judge_backends(a: &Report, b: &Report) -> Option<Disagreement> {
                     l.retained_by.line, l.kinds, l.bytes_per_iteration, l.graph_nodes_per_iteration
                 )
             })
+            .chain(r.bounded_growth.iter().map(|b| {
+                format!(
+                    "line {} bounded {} B",
+                    b.retained_by.line, b.bytes_per_iteration
+                )
+            }))
             .collect();
         format!("[{}]", rows.join(", "))
     };
@@ -571,11 +645,12 @@ fn program_with(leak: BoxedStrategy<Option<PlantedLeak>>) -> impl Strategy<Value
         any::<bool>(),
         vec(benign(), 0..=6),
         any::<bool>(),
+        any::<bool>(),
     );
     (model, training, leak).prop_map(
         |(
             (widths, batch, relu_inplace, optimizer, loss),
-            (shape, zero_grad, accumulation, double_backward, benign, final_check),
+            (shape, zero_grad, accumulation, double_backward, benign, final_check, per_epoch),
             leak,
         )| Program {
             widths,
@@ -590,6 +665,7 @@ fn program_with(leak: BoxedStrategy<Option<PlantedLeak>>) -> impl Strategy<Value
             benign,
             final_check: final_check && leak.is_none(),
             leak,
+            leak_per_epoch: per_epoch,
         },
     )
 }
@@ -602,6 +678,21 @@ pub fn clean_program() -> impl Strategy<Value = Program> {
 /// Programs with exactly one leak from the catalogue.
 pub fn leaky_program() -> impl Strategy<Value = Program> {
     program_with(planted_leak().prop_map(Some).boxed())
+}
+
+/// Programs with one leak planted in the step loop of an epoch loop, its list or total made
+/// every epoch: growth that the epoch loop releases, a leak all the same because it holds
+/// graph.
+pub fn released_leak_program() -> impl Strategy<Value = Program> {
+    let leak = proptest::sample::select(&PlantedLeak::IN_STEP_WITH_GRAPH[..]).prop_map(Some);
+    (program_with(leak.boxed()), 2u32..=4, 1u32..=4).prop_map(|(mut program, epochs, steps)| {
+        program.shape = Shape::Epochs {
+            epochs,
+            steps: steps.min(8 / epochs),
+        };
+        program.leak_per_epoch = true;
+        program
+    })
 }
 
 /// Clean and leaky programs, half and half.
@@ -630,6 +721,28 @@ mod tests {
                     .unwrap();
                 assert_eq!(line.trim(), p.statement);
             }
+        }
+    }
+
+    #[test]
+    fn a_leak_made_every_epoch_is_made_inside_the_epoch_loop_and_released_by_it() {
+        let mut runner = TestRunner::deterministic();
+        for _ in 0..50 {
+            let program = released_leak_program()
+                .new_tree(&mut runner)
+                .unwrap()
+                .current();
+            let case = program.case().unwrap();
+            let planted = case.planted.expect("a planted leak");
+            let epoch_line = planted.released_by.expect("released by the epoch loop");
+            let lines: Vec<&str> = case.scenario.source.lines().collect();
+            assert!(lines[epoch_line as usize - 1].starts_with("for epoch in range("));
+            let container = lines[epoch_line as usize..]
+                .iter()
+                .find(|l| l.trim_start().starts_with("kept_"))
+                .expect("the container is made in the epoch loop");
+            assert!(container.starts_with("    kept_"), "{container}");
+            assert!(planted.line > epoch_line);
         }
     }
 

@@ -57,13 +57,27 @@ pub(super) fn case(program: &Program) -> Result<Case, GenError> {
                 statement,
                 bytes_per_iteration: predicted_bytes(program, leak),
                 graph_nodes_per_iteration: (leak == PlantedLeak::DetachedLossList).then_some(0),
+                released_by: program
+                    .leak_released_by_epoch()
+                    .then(|| epoch_loop_line(&scenario.body))
+                    .flatten(),
             })
         }
+    };
+    let bounded_growth_at = match program.benign.iter().position(|b| *b == Benign::ScopedList) {
+        Some(n) if program.expects_bounded_growth() => {
+            let wanted = scoped_list_append(n);
+            let stub = parse(&format!("{wanted}\n"))?;
+            let needle = strip_spans(&stub.body);
+            Some(find(&scenario.body, &needle[0]).ok_or(GenError::PlantLost(wanted))?)
+        }
+        _ => None,
     };
     Ok(Case {
         program: program.clone(),
         scenario,
         planted,
+        bounded_growth_at,
     })
 }
 
@@ -72,6 +86,18 @@ fn parse(text: &str) -> Result<Scenario, GenError> {
         errors,
         source_text: text.to_string(),
     })
+}
+
+/// The line of the epoch loop, the first top-level `for`.
+fn epoch_loop_line(body: &[Stmt]) -> Option<u32> {
+    body.iter()
+        .find(|s| matches!(s.kind, StmtKind::For { .. }))
+        .map(|s| s.span.line)
+}
+
+/// The statement of [`Benign::ScopedList`] number `n`.
+fn scoped_list_append(n: usize) -> String {
+    format!("step_losses_{n}.append(loss.detach())")
 }
 
 /// The line of the first statement, at any depth, equal to `needle` by structure.
@@ -161,19 +187,8 @@ fn render(p: &Program) -> String {
             _ => {}
         }
     }
-    match p.leak {
-        Some(
-            PlantedLeak::AttachedLossList
-            | PlantedLeak::DetachedLossList
-            | PlantedLeak::RetainedGraphKept,
-        ) => out.line(0, "kept_losses = []"),
-        Some(PlantedLeak::AttachedOutputList | PlantedLeak::EvalOutputsKept) => {
-            out.line(0, "kept_outputs = []")
-        }
-        Some(PlantedLeak::AttachedTotal) => out.line(0, "kept_total = 0"),
-        Some(PlantedLeak::AttachedMetric) => out.line(0, "kept_metric = 0"),
-        Some(PlantedLeak::EvalTotalKept) => out.line(0, "kept_eval_total = 0"),
-        None => {}
+    if !p.leak_released_by_epoch() {
+        leak_container(p, &mut out, 0);
     }
     if p.accumulation.is_some() {
         out.line(0, &zero_grad_call(p.zero_grad));
@@ -191,6 +206,11 @@ fn render(p: &Program) -> String {
         }
         Shape::Epochs { epochs, steps } => {
             out.line(0, &format!("for epoch in range({epochs}):"));
+            // Made before the benign lists, as before the loops: a block two names reach is
+            // attributed to the older name, and the plant's predicted bytes count all of it.
+            if p.leak_released_by_epoch() {
+                leak_container(p, &mut out, 1);
+            }
             for (n, b) in p.benign.iter().enumerate() {
                 if *b == Benign::ScopedList {
                     out.line(1, &format!("step_losses_{n} = []"));
@@ -207,9 +227,30 @@ fn render(p: &Program) -> String {
     out.text
 }
 
+/// The list or total the planted leak keeps its memory in, made at depth `d`.
+fn leak_container(p: &Program, out: &mut Lines, d: usize) {
+    match p.leak {
+        Some(
+            PlantedLeak::AttachedLossList
+            | PlantedLeak::DetachedLossList
+            | PlantedLeak::RetainedGraphKept,
+        ) => out.line(d, "kept_losses = []"),
+        Some(PlantedLeak::AttachedOutputList | PlantedLeak::EvalOutputsKept) => {
+            out.line(d, "kept_outputs = []")
+        }
+        Some(PlantedLeak::AttachedTotal) => out.line(d, "kept_total = 0"),
+        Some(PlantedLeak::AttachedMetric) => out.line(d, "kept_metric = 0"),
+        Some(PlantedLeak::EvalTotalKept) => out.line(d, "kept_eval_total = 0"),
+        None => {}
+    }
+}
+
 fn header(p: &Program) -> String {
     let what = match p.leak {
         None => "a training loop that is clean by construction".to_string(),
+        Some(leak) if p.leak_released_by_epoch() => {
+            format!("a training loop with one planted leak ({leak:?}) made every epoch")
+        }
         Some(leak) => format!("a training loop with one planted leak ({leak:?})"),
     };
     format!(
@@ -221,6 +262,7 @@ fn header(p: &Program) -> String {
 
 fn expect(p: &Program) -> Expect {
     match p.leak {
+        None if p.expects_bounded_growth() => Expect::BoundedGrowth,
         None => Expect::Clean,
         Some(leak) => Expect::Leak(leak.kinds()),
     }
@@ -321,7 +363,7 @@ fn step(p: &Program, out: &mut Lines, d: usize) {
             Benign::HostPredictions => {
                 out.line(d, &format!("preds_{n}.append(out.argmax(dim=1).cpu())"))
             }
-            Benign::ScopedList => out.line(d, &format!("step_losses_{n}.append(loss.detach())")),
+            Benign::ScopedList => out.line(d, &scoped_list_append(n)),
             Benign::Validation { .. } | Benign::DelTemporaries => {}
         }
     }
@@ -475,9 +517,16 @@ fn predicted_bytes(p: &Program, leak: PlantedLeak) -> Option<u64> {
         // the int64 targets and the total weight.
         Loss::CrossEntropy => output + rounded(b * 8) + 512,
     };
+    // The loss tensor itself: mse_loss's 0-dim result keeps a storage of the input's size
+    // (docs/fidelity.md); cross_entropy's is a 4-byte block, and so is the quotient that
+    // gradient accumulation divides the loss into (the undivided loss dies with the name).
+    let loss = match (p.loss, p.accumulation) {
+        (Loss::Mse, None) => output,
+        _ => 512,
+    };
     match leak {
-        // Backward freed what the graph saved; the scalar loss itself remains.
-        PlantedLeak::AttachedLossList | PlantedLeak::DetachedLossList => Some(512),
+        // Backward freed what the graph saved; the loss itself remains.
+        PlantedLeak::AttachedLossList | PlantedLeak::DetachedLossList => Some(loss),
         PlantedLeak::AttachedOutputList => Some(output),
         // An in-place `+=` on the total keeps no tensor: only nodes pile up.
         PlantedLeak::AttachedTotal => Some(0),
@@ -485,6 +534,6 @@ fn predicted_bytes(p: &Program, leak: PlantedLeak) -> Option<u64> {
         PlantedLeak::AttachedMetric => Some(output),
         PlantedLeak::EvalOutputsKept => Some(input + hidden + output),
         PlantedLeak::EvalTotalKept => Some(input + hidden + loss_saved),
-        PlantedLeak::RetainedGraphKept => Some(input + hidden + loss_saved + 512),
+        PlantedLeak::RetainedGraphKept => Some(input + hidden + loss_saved + loss),
     }
 }

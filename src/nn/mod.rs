@@ -26,6 +26,8 @@
 //! assert!(model.parameters().iter().all(|p| p.grad().is_some()));
 //! ```
 
+mod clip;
+
 use std::cell::Cell;
 
 use crate::alloc::Purpose;
@@ -33,6 +35,7 @@ use crate::base::{DType, Device, Result};
 use crate::runtime::Runtime;
 pub use crate::tensor::Reduction;
 use crate::tensor::Tensor;
+pub use clip::{clip_grad_norm_, clip_grad_value_};
 
 /// A module: `forward` on one input, and its parameters.
 pub trait Module {

@@ -1,6 +1,6 @@
 use std::fmt::Write;
 
-use super::{exact_size, Report, Verdict};
+use super::{exact_size, Report, StatementRef, Verdict, LONG_EPOCH_ITERATIONS};
 use crate::base::format_size;
 
 /// The short human report of a scenario that did not meet its expectation (or of a leak that
@@ -34,6 +34,17 @@ pub fn human_summary(r: &Report) -> String {
                 "s"
             }
         );
+        if let (Some(loop_at), Some(projected)) = (&l.released_by, l.projected_bytes) {
+            let _ = writeln!(
+                out,
+                "    {}",
+                released(
+                    loop_at,
+                    projected,
+                    l.graph_nodes_per_iteration * LONG_EPOCH_ITERATIONS
+                )
+            );
+        }
         if !l.retention_path.is_empty() {
             let _ = writeln!(out, "    held by {}", l.retention_path.join(" → "));
         }
@@ -48,6 +59,26 @@ pub fn human_summary(r: &Report) -> String {
             "  stale allowance, it accepts no leak any more (remove it): {a} ({})",
             a.from
         );
+    }
+    for b in &r.bounded_growth {
+        let _ = writeln!(
+            out,
+            "  {}:{}:{}: {}",
+            r.scenario, b.retained_by.line, b.retained_by.column, b.retained_by.statement
+        );
+        let _ = writeln!(
+            out,
+            "    note: bounded growth, not a leak: {} of detached data per iteration",
+            format_size(b.bytes_per_iteration)
+        );
+        let _ = writeln!(
+            out,
+            "    {}",
+            released(&b.released_by, b.projected_bytes, 0)
+        );
+        if !b.retention_path.is_empty() {
+            let _ = writeln!(out, "    held by {}", b.retention_path.join(" → "));
+        }
     }
     let td = &r.after_teardown;
     if !td.live_blocks.is_empty() {
@@ -83,6 +114,35 @@ pub fn human_summary(r: &Report) -> String {
                 .collect();
             let _ = writeln!(out, "  memory at the failure: {}", parts.join(", "));
         }
+    }
+    out
+}
+
+/// Which loop releases a growth, and what it holds by then in a long epoch: bytes, and graph
+/// nodes when there are any.
+fn released(loop_at: &StatementRef, projected: u64, nodes: u64) -> String {
+    let nodes = match nodes {
+        0 => String::new(),
+        n => format!(" and {} graph nodes", thousands(n)),
+    };
+    format!(
+        "released by each iteration of line {} `{}`; after {} iterations it holds {}{nodes}",
+        loop_at.line,
+        loop_at.statement,
+        thousands(LONG_EPOCH_ITERATIONS),
+        format_size(projected)
+    )
+}
+
+/// `10000` as `10,000`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
     }
     out
 }

@@ -2,7 +2,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use super::source::scenario_function;
-use super::{exact_size, outcome, Breakdown, Report, Verdict};
+use super::{exact_size, outcome, Breakdown, Report, Verdict, LONG_EPOCH_ITERATIONS};
 use crate::alloc::Frame;
 use crate::base::format_size;
 
@@ -42,6 +42,22 @@ pub fn render_markdown(r: &Report) -> String {
     }
     if !r.leaks.is_empty() {
         leaks(&mut md, r);
+    }
+    if !r.bounded_growth.is_empty() {
+        let _ = writeln!(md, "## Bounded growth\n\nNot a leak: detached data an inner loop collects and an enclosing loop releases. Its peak grows with the epoch's length.\n\n| line | statement | per iteration | released by | after {LONG_EPOCH_ITERATIONS} iterations |\n|---|---|---|---|---|");
+        for b in &r.bounded_growth {
+            let _ = writeln!(
+                md,
+                "| {} | `{}` | {} | line {} (`{}`) | {} |",
+                b.retained_by.line,
+                b.retained_by.statement,
+                exact_size(b.bytes_per_iteration),
+                b.released_by.line,
+                b.released_by.statement,
+                exact_size(b.projected_bytes)
+            );
+        }
+        md.push('\n');
     }
     if !r.stale_allowances.is_empty() {
         let _ = writeln!(
@@ -108,6 +124,12 @@ pub fn render_markdown(r: &Report) -> String {
     }
     if !r.output.is_empty() {
         let _ = writeln!(md, "## Output\n\n```text\n{}\n```\n", r.output.join("\n"));
+    }
+    if r.verdict == Verdict::BoundedGrowth {
+        let _ = writeln!(
+            md,
+            "No leak: what grows is released by an enclosing loop and holds no graph; teardown returned to the baseline."
+        );
     }
     if r.verdict == Verdict::Clean && r.leaks.is_empty() {
         let _ = writeln!(
@@ -204,6 +226,16 @@ fn leaks(md: &mut String, r: &Report) {
             let _ = writeln!(md, "**Allowed:** {allowed}\n");
         }
         let _ = writeln!(md, "**Fix:** {}\n", l.help);
+        if let (Some(loop_at), Some(projected)) = (&l.released_by, l.projected_bytes) {
+            let _ = writeln!(
+                md,
+                "Released by each iteration of line {} (`{}`), but after {LONG_EPOCH_ITERATIONS} iterations of an epoch it holds {} and {} graph nodes at once.\n",
+                loop_at.line,
+                loop_at.statement,
+                exact_size(projected),
+                l.graph_nodes_per_iteration * LONG_EPOCH_ITERATIONS
+            );
+        }
         if !l.retention_path.is_empty() {
             let _ = writeln!(
                 md,

@@ -35,7 +35,12 @@ pub use crate::base::{LeakKind, Verdict};
 use crate::device::Backend;
 
 /// Version of the JSON layout; bumped on any incompatible change (`docs/report-schema.json`).
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 3;
+
+/// The iterations of "a long epoch", at which growth that an enclosing loop releases is
+/// projected ([`Leak::projected_bytes`], [`BoundedGrowth::projected_bytes`]): a dataset of
+/// 320,000 samples in batches of 32.
+pub const LONG_EPOCH_ITERATIONS: u64 = 10_000;
 
 /// An export could not be made from a report.
 #[derive(Debug, thiserror::Error)]
@@ -65,11 +70,16 @@ pub fn outcome(r: &Report) -> &'static str {
         (true, Verdict::Leak) => "Leak found, as expected",
         (true, Verdict::Oom) => "Out of memory, as expected",
         (true, Verdict::Error | Verdict::AssertionFailed) => "Error, as expected",
+        (true, Verdict::BoundedGrowth) if r.expected == "bounded-growth" => {
+            "Bounded growth, as expected"
+        }
+        (true, Verdict::BoundedGrowth) => "No leak, bounded growth",
         (false, Verdict::Clean) => "No leak found, but one was expected",
         (false, Verdict::Leak) => "Unexpected leak",
         (false, Verdict::Oom) => "Unexpected out-of-memory",
         (false, Verdict::AssertionFailed) => "Assertion failed",
         (false, Verdict::Error) => "The scenario could not run",
+        (false, Verdict::BoundedGrowth) => "Unexpected bounded growth",
     }
 }
 
@@ -134,6 +144,34 @@ pub struct Leak {
     /// header's `#@ allow:`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub allowed: Option<String>,
+    /// The loop whose every iteration releases what grows (the epoch loop around a per-epoch
+    /// list or total); absent when nothing releases it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub released_by: Option<StatementRef>,
+    /// What the growth holds at its peak after [`LONG_EPOCH_ITERATIONS`] iterations, when an
+    /// enclosing loop releases it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub projected_bytes: Option<u64>,
+}
+
+/// Detached data that grows with an inner loop and that an enclosing loop releases
+/// (predictions or `loss.detach()` kept for an epoch metric): not a leak, but memory whose peak
+/// grows with the epoch's length.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoundedGrowth {
+    /// The statement that stores what grows.
+    #[serde(flatten)]
+    pub retained_by: StatementRef,
+    /// Device bytes added per iteration of the loop around that statement.
+    pub bytes_per_iteration: u64,
+    /// The loop whose every iteration releases it.
+    pub released_by: StatementRef,
+    /// The peak after [`LONG_EPOCH_ITERATIONS`] iterations.
+    pub projected_bytes: u64,
+    /// Where the growing memory was allocated.
+    pub alloc_sites: Vec<AllocSite>,
+    /// Who holds one growing allocation, from a named variable down.
+    pub retention_path: Vec<String>,
 }
 
 /// Allocated and reserved bytes at one moment.
@@ -267,6 +305,9 @@ pub struct Report {
     pub passed: bool,
     /// Growth leaks.
     pub leaks: Vec<Leak>,
+    /// Growth that an enclosing loop releases and that holds no graph.
+    #[serde(default)]
+    pub bounded_growth: Vec<BoundedGrowth>,
     /// Allocated, reserved and graph nodes at the end of each loop iteration.
     pub iterations: Vec<IterationPoint>,
     /// Memory before the program ran.
@@ -321,6 +362,7 @@ impl Report {
             verdict: Verdict::Error,
             passed: false,
             leaks: Vec::new(),
+            bounded_growth: Vec::new(),
             iterations: Vec::new(),
             baseline: MemoryPoint::default(),
             after_teardown: Teardown::default(),
@@ -432,7 +474,10 @@ pub(crate) mod tests {
                 retention_path: vec!["losses[0]".into(), "scalar f32 (512 bytes)".into()],
                 help: "append loss.item() instead".into(),
                 allowed: None,
+                released_by: None,
+                projected_bytes: None,
             }],
+            bounded_growth: Vec::new(),
             iterations: (0..2)
                 .map(|i| IterationPoint {
                     loop_line: 5,

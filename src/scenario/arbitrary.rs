@@ -90,6 +90,11 @@ fn bin_op() -> impl Strategy<Value = BinOp> {
         BinOp::Mod,
         BinOp::MatMul,
         BinOp::Pow,
+        BinOp::LShift,
+        BinOp::RShift,
+        BinOp::BitAnd,
+        BinOp::BitOr,
+        BinOp::BitXor,
     ])
 }
 
@@ -129,7 +134,7 @@ pub fn expr_strategy() -> BoxedStrategy<Expr> {
                             .into_iter()
                             .zip(values)
                             .map(|(name, value)| Keyword {
-                                name: name.to_string(),
+                                name: Some(name.to_string()),
                                 value,
                                 span: Span::default(),
                             })
@@ -144,7 +149,12 @@ pub fn expr_strategy() -> BoxedStrategy<Expr> {
                     right
                 }),
                 (
-                    select(vec![UnaryOp::Neg, UnaryOp::Pos, UnaryOp::Not]),
+                    select(vec![
+                        UnaryOp::Neg,
+                        UnaryOp::Pos,
+                        UnaryOp::Not,
+                        UnaryOp::Invert
+                    ]),
                     boxed()
                 )
                     .prop_map(|(op, operand)| ExprKind::UnaryOp { op, operand }),
@@ -166,6 +176,33 @@ pub fn expr_strategy() -> BoxedStrategy<Expr> {
                     body,
                     orelse
                 }),
+                vec((inner.clone(), inner.clone()), 0..3).prop_map(|items| ExprKind::Dict(
+                    items.into_iter().map(|(k, v)| (Some(k), v)).collect()
+                )),
+                vec(inner.clone(), 1..3).prop_map(ExprKind::Set),
+                (boxed(), name(), boxed(), vec(inner.clone(), 0..2)).prop_map(
+                    |(elt, var, iter, ifs)| ExprKind::ListComp {
+                        elt,
+                        generators: vec![Comprehension {
+                            target: Target::Name(var),
+                            iter: *iter,
+                            ifs,
+                        }],
+                    }
+                ),
+                (
+                    boxed(),
+                    proptest::option::of(boxed()),
+                    proptest::option::of(boxed())
+                )
+                    .prop_map(|(value, lower, upper)| ExprKind::Subscript {
+                        value,
+                        index: Box::new(expr(ExprKind::Slice {
+                            lower,
+                            upper,
+                            step: None
+                        })),
+                    }),
             ]
             .prop_map(expr)
         })
@@ -175,7 +212,15 @@ pub fn expr_strategy() -> BoxedStrategy<Expr> {
 fn target() -> impl Strategy<Value = Target> {
     prop_oneof![
         name().prop_map(Target::Name),
-        vec(name(), 1..4).prop_map(|names| Target::Tuple(names, Span::default())),
+        vec(name(), 1..4).prop_map(|names| Target::Tuple(
+            names.into_iter().map(Target::Name).collect(),
+            Span::default()
+        )),
+        (expr_strategy(), expr_strategy()).prop_map(|(value, index)| Target::Subscript {
+            value,
+            index,
+            span: Span::default(),
+        }),
         (expr_strategy(), attribute()).prop_map(|(value, attr)| Target::Attribute {
             value,
             attr,
@@ -203,15 +248,18 @@ fn simple_stmt_strategy() -> BoxedStrategy<Stmt> {
                 module: module.to_string(),
                 names,
             }),
-        (target(), expr_strategy()).prop_map(|(target, value)| StmtKind::Assign { target, value }),
-        (
-            name(),
-            select(vec![AugOp::Add, AugOp::Sub, AugOp::Mul, AugOp::Div]),
-            expr_strategy(),
-        )
-            .prop_map(|(target, op, value)| StmtKind::AugAssign { target, op, value }),
+        (vec(target(), 1..3), expr_strategy())
+            .prop_map(|(targets, value)| StmtKind::Assign { targets, value }),
+        (target(), bin_op(), expr_strategy()).prop_map(|(target, op, value)| StmtKind::AugAssign {
+            target,
+            op,
+            value
+        }),
         expr_strategy().prop_map(StmtKind::Expr),
-        vec(name(), 1..3).prop_map(StmtKind::Del),
+        vec(name().prop_map(Target::Name), 1..3).prop_map(StmtKind::Del),
+        proptest::option::of(expr_strategy()).prop_map(StmtKind::Return),
+        Just(StmtKind::Break),
+        Just(StmtKind::Continue),
         (expr_strategy(), proptest::option::of(expr_strategy()))
             .prop_map(|(test, msg)| StmtKind::Assert { test, msg }),
         Just(StmtKind::Pass),
@@ -226,18 +274,64 @@ pub fn stmt_strategy() -> BoxedStrategy<Stmt> {
         .prop_recursive(3, 24, 3, |inner| {
             let block = || vec(inner.clone(), 1..4);
             prop_oneof![
-                (name(), vec(expr_strategy(), 1..=3), block()).prop_map(|(var, args, body)| {
-                    StmtKind::For {
-                        var,
-                        range: RangeCall {
-                            args,
-                            span: Span::default(),
-                        },
+                (target(), expr_strategy(), block(), vec(inner.clone(), 0..2)).prop_map(
+                    |(target, iter, body, orelse)| StmtKind::For {
+                        target,
+                        iter,
+                        body,
+                        orelse,
+                    }
+                ),
+                (expr_strategy(), block(), vec(inner.clone(), 0..2))
+                    .prop_map(|(test, body, orelse)| StmtKind::While { test, body, orelse }),
+                (expr_strategy(), proptest::option::of(name()), block()).prop_map(
+                    |(context, var, body)| StmtKind::With {
+                        items: vec![WithItem {
+                            context,
+                            target: var.map(Target::Name),
+                        }],
                         body,
                     }
-                }),
-                (expr_strategy(), block())
-                    .prop_map(|(context, body)| StmtKind::With { context, body }),
+                ),
+                (
+                    name(),
+                    subsequence(&NAMES[..], 0..3)
+                        .prop_map(|ns| ns.into_iter().map(Name::new).collect::<Vec<_>>()),
+                    block()
+                )
+                    .prop_map(|(name, args, body)| {
+                        StmtKind::FunctionDef(std::rc::Rc::new(FunctionDef {
+                            name,
+                            params: Params {
+                                args: args
+                                    .into_iter()
+                                    .map(|name| Param {
+                                        name,
+                                        default: None,
+                                        annotation: None,
+                                    })
+                                    .collect(),
+                                ..Params::default()
+                            },
+                            body,
+                            decorators: Vec::new(),
+                            returns: None,
+                            is_lambda: false,
+                        }))
+                    }),
+                (block(), proptest::option::of(name()), block()).prop_map(
+                    |(body, name, handler)| StmtKind::Try {
+                        body,
+                        handlers: vec![Handler {
+                            typ: Some(expr(ExprKind::Name("Exception".into()))),
+                            name,
+                            body: handler,
+                            span: Span::default(),
+                        }],
+                        orelse: Vec::new(),
+                        finalbody: Vec::new(),
+                    }
+                ),
                 (expr_strategy(), block(), vec(inner.clone(), 0..3))
                     .prop_map(|(test, body, orelse)| StmtKind::If { test, body, orelse }),
             ]

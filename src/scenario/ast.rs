@@ -1,4 +1,4 @@
-//! The scenario AST: leakharness's own syntax tree for the supported subset of Python.
+//! The scenario AST: leakharness's own syntax tree for the Python that scenarios may use.
 //!
 //! The tree is deliberately independent of the parser's types, so that the interpreter, the
 //! printer and the random generators depend only on the subset, not on a parser version.
@@ -32,7 +32,7 @@ pub struct Name {
     pub span: Span,
 }
 
-/// A statement of the subset.
+/// A statement.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stmt {
     /// What the statement is.
@@ -41,7 +41,7 @@ pub struct Stmt {
     pub span: Span,
 }
 
-/// The statements of the subset.
+/// The statements scenarios may use: Python 3's, less `async`, `match` and `type`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StmtKind {
     /// `import torch`, `import torch.nn as nn`, `import torch, torch.optim as optim`.
@@ -53,39 +53,60 @@ pub enum StmtKind {
         /// The imported names with their optional aliases.
         names: Vec<ImportAlias>,
     },
-    /// `target = value`.
+    /// `a = b = value`: one or more targets, assigned left to right.
     Assign {
-        /// Where the value goes.
-        target: Target,
+        /// Where the value goes, in the order Python assigns them.
+        targets: Vec<Target>,
         /// The assigned value.
         value: Expr,
     },
-    /// `name += value` and the other augmented assignments of [`AugOp`].
+    /// `target: annotation = value`; the annotation is never evaluated (as under
+    /// `from __future__ import annotations`).
+    AnnAssign {
+        /// Where the value goes.
+        target: Target,
+        /// The annotation, kept for printing.
+        annotation: Expr,
+        /// The value, if any.
+        value: Option<Expr>,
+    },
+    /// `target op= value`, for every binary operator.
     AugAssign {
-        /// The updated variable.
-        target: Name,
+        /// The updated name, attribute or item.
+        target: Target,
         /// The operator before `=`.
-        op: AugOp,
+        op: BinOp,
         /// The right-hand side.
         value: Expr,
     },
     /// An expression evaluated for its effect, e.g. `loss.backward()`.
     Expr(Expr),
-    /// `del a, b`.
-    Del(Vec<Name>),
-    /// `for var in range(args):` with its body.
+    /// `del a, b.c, d[0]`.
+    Del(Vec<Target>),
+    /// `for target in iter:` with its body and `else` block.
     For {
-        /// The loop variable.
-        var: Name,
-        /// The `range(...)` call being iterated.
-        range: RangeCall,
+        /// The loop variable(s).
+        target: Target,
+        /// The iterated expression.
+        iter: Expr,
         /// The loop body, never empty.
         body: Vec<Stmt>,
+        /// Run when the loop ends without `break`.
+        orelse: Vec<Stmt>,
     },
-    /// `with context:` with its body; which contexts exist is the interpreter's business.
+    /// `while test:` with its body and `else` block.
+    While {
+        /// The condition.
+        test: Expr,
+        /// The loop body, never empty.
+        body: Vec<Stmt>,
+        /// Run when the loop ends without `break`.
+        orelse: Vec<Stmt>,
+    },
+    /// `with a as x, b:` with its body.
     With {
-        /// The context manager expression, e.g. `torch.no_grad()`.
-        context: Expr,
+        /// The context managers, entered left to right.
+        items: Vec<WithItem>,
         /// The block body, never empty.
         body: Vec<Stmt>,
     },
@@ -108,6 +129,118 @@ pub enum StmtKind {
     },
     /// `pass`.
     Pass,
+    /// `break`.
+    Break,
+    /// `continue`.
+    Continue,
+    /// `return` or `return value`.
+    Return(Option<Expr>),
+    /// `def name(params):` with its decorators.
+    FunctionDef(std::rc::Rc<FunctionDef>),
+    /// `class Name(bases):` with its decorators.
+    ClassDef(std::rc::Rc<ClassDef>),
+    /// `try:` with handlers, `else` and `finally`.
+    Try {
+        /// The guarded block.
+        body: Vec<Stmt>,
+        /// The `except` clauses, in order.
+        handlers: Vec<Handler>,
+        /// Run when the body raised nothing.
+        orelse: Vec<Stmt>,
+        /// Run however the statement is left.
+        finalbody: Vec<Stmt>,
+    },
+    /// `raise`, `raise exc`, `raise exc from cause`.
+    Raise {
+        /// The exception (a class or an instance); re-raises the handled one when absent.
+        exc: Option<Expr>,
+        /// The `from` clause.
+        cause: Option<Expr>,
+    },
+    /// `global a, b`.
+    Global(Vec<Name>),
+    /// `nonlocal a, b`.
+    Nonlocal(Vec<Name>),
+}
+
+/// One `context as target` item of a `with` statement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WithItem {
+    /// The context manager.
+    pub context: Expr,
+    /// Where `__enter__`'s result goes.
+    pub target: Option<Target>,
+}
+
+/// One `except` clause.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Handler {
+    /// The exception class or tuple of classes; a bare `except:` when absent.
+    pub typ: Option<Expr>,
+    /// The name after `as`.
+    pub name: Option<Name>,
+    /// The clause's body.
+    pub body: Vec<Stmt>,
+    /// The whole clause.
+    pub span: Span,
+}
+
+/// A function: `def` statements and lambdas (whose body is one `return`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionDef {
+    /// The function's name (`<lambda>` for lambdas).
+    pub name: Name,
+    /// Its parameters.
+    pub params: Params,
+    /// Its body.
+    pub body: Vec<Stmt>,
+    /// Decorators, outermost first.
+    pub decorators: Vec<Expr>,
+    /// The return annotation, never evaluated.
+    pub returns: Option<Expr>,
+    /// Whether this is a lambda, printed as `lambda params: expr`.
+    pub is_lambda: bool,
+}
+
+/// The parameters of a function, in Python's order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Params {
+    /// Positional-or-keyword parameters, the positional-only ones first.
+    pub args: Vec<Param>,
+    /// How many of `args` are positional-only (before `/`).
+    pub posonly: usize,
+    /// `*args`.
+    pub vararg: Option<Param>,
+    /// Keyword-only parameters (after `*` or `*args`).
+    pub kwonly: Vec<Param>,
+    /// `**kwargs`.
+    pub kwarg: Option<Param>,
+}
+
+/// One parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param {
+    /// Its name.
+    pub name: Name,
+    /// Its default value, evaluated once when the `def` runs.
+    pub default: Option<Expr>,
+    /// Its annotation, never evaluated.
+    pub annotation: Option<Expr>,
+}
+
+/// A `class` statement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassDef {
+    /// The class name.
+    pub name: Name,
+    /// The base classes.
+    pub bases: Vec<Expr>,
+    /// Keywords of the class line (`metaclass=...`).
+    pub keywords: Vec<Keyword>,
+    /// The class body.
+    pub body: Vec<Stmt>,
+    /// Decorators, outermost first.
+    pub decorators: Vec<Expr>,
 }
 
 /// One `module as alias` (or `name as alias`) item of an import statement.
@@ -121,22 +254,15 @@ pub struct ImportAlias {
     pub span: Span,
 }
 
-/// The `range(...)` call of a `for` loop.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RangeCall {
-    /// The positional arguments: `stop`, or `start, stop`, or `start, stop, step`.
-    pub args: Vec<Expr>,
-    /// The whole call.
-    pub span: Span,
-}
-
-/// The left-hand side of an assignment.
+/// The left-hand side of an assignment, a `for` target, a `del` target.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Target {
     /// `x = ...`.
     Name(Name),
-    /// `a, b = ...`; the span covers the whole tuple.
-    Tuple(Vec<Name>, Span),
+    /// `a, (b, *c) = ...` and `[a, b] = ...`; the span covers the whole tuple.
+    Tuple(Vec<Target>, Span),
+    /// `*rest` inside a tuple target.
+    Starred(Box<Target>, Span),
     /// `p.grad = ...`.
     Attribute {
         /// The object whose attribute is set.
@@ -146,40 +272,64 @@ pub enum Target {
         /// The whole target.
         span: Span,
     },
+    /// `d[k] = ...`.
+    Subscript {
+        /// The container.
+        value: Expr,
+        /// The key, index or slice.
+        index: Expr,
+        /// The whole target.
+        span: Span,
+    },
 }
 
-/// Operators of augmented assignment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AugOp {
-    /// `+=`
-    Add,
-    /// `-=`
-    Sub,
-    /// `*=`
-    Mul,
-    /// `/=`
-    Div,
-}
-
-impl AugOp {
-    /// The binary operator this augmented assignment applies.
-    pub fn bin_op(self) -> BinOp {
+impl Target {
+    /// Where the target was written.
+    pub fn span(&self) -> Span {
         match self {
-            AugOp::Add => BinOp::Add,
-            AugOp::Sub => BinOp::Sub,
-            AugOp::Mul => BinOp::Mul,
-            AugOp::Div => BinOp::Div,
+            Target::Name(n) => n.span,
+            Target::Tuple(_, span)
+            | Target::Starred(_, span)
+            | Target::Attribute { span, .. }
+            | Target::Subscript { span, .. } => *span,
         }
     }
 }
 
-/// An expression of the subset.
+/// An expression.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expr {
     /// What the expression is.
     pub kind: ExprKind,
     /// Where it was written.
     pub span: Span,
+}
+
+/// One `for target in iter if cond` clause of a comprehension.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comprehension {
+    /// The loop variable(s).
+    pub target: Target,
+    /// The iterated expression.
+    pub iter: Expr,
+    /// The `if` filters.
+    pub ifs: Vec<Expr>,
+}
+
+/// A piece of an f-string.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FPart {
+    /// Literal text.
+    Lit(String),
+    /// `{value!conversion:spec}`.
+    Value {
+        /// The formatted expression.
+        value: Box<Expr>,
+        /// `'r'`, `'s'` or `'a'`.
+        conversion: Option<char>,
+        /// The format spec, itself an f-string.
+        spec: Vec<FPart>,
+    },
 }
 
 /// The expressions of the subset.
@@ -195,19 +345,29 @@ pub enum ExprKind {
     Bool(bool),
     /// `None`.
     None,
+    /// `...`.
+    Ellipsis,
     /// A string literal, with escapes resolved.
     Str(String),
+    /// An f-string.
+    FString(Vec<FPart>),
     /// A variable or module name.
     Name(String),
-    /// `[a, b]`.
+    /// `[a, *b]`.
     List(Vec<Expr>),
     /// `(a, b)` or `a, b`.
     Tuple(Vec<Expr>),
-    /// `func(args, key=value)`.
+    /// `{a, b}`.
+    Set(Vec<Expr>),
+    /// `{k: v, **d}`: a `None` key is a `**` unpacking.
+    Dict(Vec<(Option<Expr>, Expr)>),
+    /// `*value` in a call or a literal.
+    Starred(Box<Expr>),
+    /// `func(args, key=value, **kw)`.
     Call {
         /// The called expression.
         func: Box<Expr>,
-        /// Positional arguments, in order.
+        /// Positional arguments, in order (`Starred` for `*args`).
         args: Vec<Expr>,
         /// Keyword arguments, in order.
         keywords: Vec<Keyword>,
@@ -219,12 +379,21 @@ pub enum ExprKind {
         /// The attribute name.
         attr: String,
     },
-    /// `value[index]`; the index is a single expression (slices are not in the subset).
+    /// `value[index]`.
     Subscript {
         /// The indexed object.
         value: Box<Expr>,
-        /// The index, e.g. `0` or `-1`.
+        /// The index: an expression, a `Slice`, or a tuple of them.
         index: Box<Expr>,
+    },
+    /// `lower:upper:step` inside a subscript.
+    Slice {
+        /// Start.
+        lower: Option<Box<Expr>>,
+        /// Stop.
+        upper: Option<Box<Expr>>,
+        /// Step.
+        step: Option<Box<Expr>>,
     },
     /// `left op right`.
     BinOp {
@@ -267,13 +436,49 @@ pub enum ExprKind {
         /// The value otherwise.
         orelse: Box<Expr>,
     },
+    /// `lambda params: body`, as a function whose body is `return body`.
+    Lambda(std::rc::Rc<FunctionDef>),
+    /// `[elt for ...]`.
+    ListComp {
+        /// The element.
+        elt: Box<Expr>,
+        /// The `for` clauses, outermost first.
+        generators: Vec<Comprehension>,
+    },
+    /// `{elt for ...}`.
+    SetComp {
+        /// The element.
+        elt: Box<Expr>,
+        /// The `for` clauses, outermost first.
+        generators: Vec<Comprehension>,
+    },
+    /// `(elt for ...)`.
+    GeneratorExp {
+        /// The element.
+        elt: Box<Expr>,
+        /// The `for` clauses, outermost first.
+        generators: Vec<Comprehension>,
+    },
+    /// `yield value` (a generator function's statement or assignment value).
+    Yield(Option<Box<Expr>>),
+    /// `yield from iterable`.
+    YieldFrom(Box<Expr>),
+    /// `{key: value for ...}`.
+    DictComp {
+        /// The key.
+        key: Box<Expr>,
+        /// The value.
+        value: Box<Expr>,
+        /// The `for` clauses, outermost first.
+        generators: Vec<Comprehension>,
+    },
 }
 
-/// A `name=value` argument of a call.
+/// A `name=value` argument of a call, or `**value` when `name` is `None`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Keyword {
-    /// The parameter name.
-    pub name: String,
+    /// The parameter name; `None` for `**mapping`.
+    pub name: Option<String>,
     /// The argument.
     pub value: Expr,
     /// The whole `name=value`.
@@ -299,6 +504,16 @@ pub enum BinOp {
     MatMul,
     /// `**`
     Pow,
+    /// `<<`
+    LShift,
+    /// `>>`
+    RShift,
+    /// `&`
+    BitAnd,
+    /// `|`
+    BitOr,
+    /// `^`
+    BitXor,
 }
 
 impl BinOp {
@@ -313,6 +528,11 @@ impl BinOp {
             BinOp::Mod => "%",
             BinOp::MatMul => "@",
             BinOp::Pow => "**",
+            BinOp::LShift => "<<",
+            BinOp::RShift => ">>",
+            BinOp::BitAnd => "&",
+            BinOp::BitOr => "|",
+            BinOp::BitXor => "^",
         }
     }
 }
@@ -326,6 +546,8 @@ pub enum UnaryOp {
     Pos,
     /// `not x`
     Not,
+    /// `~x`
+    Invert,
 }
 
 impl UnaryOp {
@@ -335,6 +557,7 @@ impl UnaryOp {
             UnaryOp::Neg => "-",
             UnaryOp::Pos => "+",
             UnaryOp::Not => "not",
+            UnaryOp::Invert => "~",
         }
     }
 }
@@ -403,51 +626,105 @@ impl Expr {
     /// Sets every span in this expression to [`Span::default()`].
     pub fn clear_spans(&mut self) {
         self.span = Span::default();
+        let all = |items: &mut Vec<Expr>| items.iter_mut().for_each(Expr::clear_spans);
         match &mut self.kind {
             ExprKind::Int(_)
             | ExprKind::Float(_)
             | ExprKind::Bool(_)
             | ExprKind::None
+            | ExprKind::Ellipsis
             | ExprKind::Str(_)
             | ExprKind::Name(_) => {}
-            ExprKind::List(items) | ExprKind::Tuple(items) => {
-                items.iter_mut().for_each(Expr::clear_spans)
+            ExprKind::FString(parts) => clear_fparts(parts),
+            ExprKind::List(items) | ExprKind::Tuple(items) | ExprKind::Set(items) => all(items),
+            ExprKind::Dict(items) => {
+                for (k, v) in items {
+                    if let Some(k) = k {
+                        k.clear_spans();
+                    }
+                    v.clear_spans();
+                }
             }
+            ExprKind::Yield(value) => {
+                if let Some(v) = value {
+                    v.clear_spans();
+                }
+            }
+            ExprKind::Starred(value)
+            | ExprKind::YieldFrom(value)
+            | ExprKind::Attribute { value, .. }
+            | ExprKind::UnaryOp { operand: value, .. } => value.clear_spans(),
             ExprKind::Call {
                 func,
                 args,
                 keywords,
             } => {
                 func.clear_spans();
-                args.iter_mut().for_each(Expr::clear_spans);
+                all(args);
                 for keyword in keywords {
                     keyword.span = Span::default();
                     keyword.value.clear_spans();
                 }
             }
-            ExprKind::Attribute { value, .. } => value.clear_spans(),
             ExprKind::Subscript { value, index } => {
                 value.clear_spans();
                 index.clear_spans();
+            }
+            ExprKind::Slice { lower, upper, step } => {
+                for e in [lower, upper, step].into_iter().flatten() {
+                    e.clear_spans();
+                }
             }
             ExprKind::BinOp { left, right, .. } => {
                 left.clear_spans();
                 right.clear_spans();
             }
-            ExprKind::UnaryOp { operand, .. } => operand.clear_spans(),
             ExprKind::Compare {
                 left, comparators, ..
             } => {
                 left.clear_spans();
-                comparators.iter_mut().for_each(Expr::clear_spans);
+                all(comparators);
             }
-            ExprKind::BoolOp { values, .. } => values.iter_mut().for_each(Expr::clear_spans),
+            ExprKind::BoolOp { values, .. } => all(values),
             ExprKind::IfExp { test, body, orelse } => {
                 test.clear_spans();
                 body.clear_spans();
                 orelse.clear_spans();
             }
+            ExprKind::Lambda(def) => std::rc::Rc::make_mut(def).clear_spans(),
+            ExprKind::ListComp { elt, generators }
+            | ExprKind::SetComp { elt, generators }
+            | ExprKind::GeneratorExp { elt, generators } => {
+                elt.clear_spans();
+                clear_generators(generators);
+            }
+            ExprKind::DictComp {
+                key,
+                value,
+                generators,
+            } => {
+                key.clear_spans();
+                value.clear_spans();
+                clear_generators(generators);
+            }
         }
+    }
+}
+
+fn clear_fparts(parts: &mut [FPart]) {
+    for part in parts {
+        if let FPart::Value { value, spec, .. } = part {
+            value.clear_spans();
+            clear_fparts(spec);
+        }
+    }
+}
+
+fn clear_generators(generators: &mut [Comprehension]) {
+    for g in generators {
+        g.target.clear_spans();
+        g.iter.clear_spans();
+        g.ifs.iter_mut().for_each(Expr::clear_spans);
     }
 }
 
@@ -457,6 +734,61 @@ impl Name {
         Name {
             id: id.into(),
             span: Span::default(),
+        }
+    }
+}
+
+impl Target {
+    fn clear_spans(&mut self) {
+        match self {
+            Target::Name(n) => n.span = Span::default(),
+            Target::Tuple(items, span) => {
+                *span = Span::default();
+                items.iter_mut().for_each(Target::clear_spans);
+            }
+            Target::Starred(inner, span) => {
+                *span = Span::default();
+                inner.clear_spans();
+            }
+            Target::Attribute { value, span, .. } => {
+                *span = Span::default();
+                value.clear_spans();
+            }
+            Target::Subscript { value, index, span } => {
+                *span = Span::default();
+                value.clear_spans();
+                index.clear_spans();
+            }
+        }
+    }
+}
+
+impl Param {
+    fn clear_spans(&mut self) {
+        self.name.span = Span::default();
+        for e in [&mut self.default, &mut self.annotation]
+            .into_iter()
+            .flatten()
+        {
+            e.clear_spans();
+        }
+    }
+}
+
+impl FunctionDef {
+    fn clear_spans(&mut self) {
+        self.name.span = Span::default();
+        let p = &mut self.params;
+        p.args
+            .iter_mut()
+            .chain(p.vararg.iter_mut())
+            .chain(p.kwonly.iter_mut())
+            .chain(p.kwarg.iter_mut())
+            .for_each(Param::clear_spans);
+        self.body.iter_mut().for_each(Stmt::clear_spans);
+        self.decorators.iter_mut().for_each(Expr::clear_spans);
+        if let Some(r) = &mut self.returns {
+            r.clear_spans();
         }
     }
 }
@@ -474,45 +806,61 @@ impl Stmt {
     /// [`Span::default()`].
     pub fn clear_spans(&mut self) {
         self.span = Span::default();
+        let block = |b: &mut Vec<Stmt>| b.iter_mut().for_each(Stmt::clear_spans);
         match &mut self.kind {
             StmtKind::Import(names) | StmtKind::ImportFrom { names, .. } => {
                 names.iter_mut().for_each(|n| n.span = Span::default())
             }
-            StmtKind::Assign { target, value } => {
-                match target {
-                    Target::Name(name) => name.span = Span::default(),
-                    Target::Tuple(names, span) => {
-                        *span = Span::default();
-                        names.iter_mut().for_each(|n| n.span = Span::default());
-                    }
-                    Target::Attribute { value, span, .. } => {
-                        *span = Span::default();
-                        value.clear_spans();
-                    }
-                }
+            StmtKind::Assign { targets, value } => {
+                targets.iter_mut().for_each(Target::clear_spans);
                 value.clear_spans();
             }
+            StmtKind::AnnAssign {
+                target,
+                annotation,
+                value,
+            } => {
+                target.clear_spans();
+                annotation.clear_spans();
+                if let Some(v) = value {
+                    v.clear_spans();
+                }
+            }
             StmtKind::AugAssign { target, value, .. } => {
-                target.span = Span::default();
+                target.clear_spans();
                 value.clear_spans();
             }
             StmtKind::Expr(expr) => expr.clear_spans(),
-            StmtKind::Del(names) => names.iter_mut().for_each(|n| n.span = Span::default()),
-            StmtKind::For { var, range, body } => {
-                var.span = Span::default();
-                range.span = Span::default();
-                range.args.iter_mut().for_each(Expr::clear_spans);
-                body.iter_mut().for_each(Stmt::clear_spans);
+            StmtKind::Return(value) => {
+                if let Some(v) = value {
+                    v.clear_spans();
+                }
             }
-            StmtKind::With { context, body } => {
-                context.clear_spans();
-                body.iter_mut().for_each(Stmt::clear_spans);
+            StmtKind::Del(targets) => targets.iter_mut().for_each(Target::clear_spans),
+            StmtKind::For {
+                target,
+                iter,
+                body,
+                orelse,
+            } => {
+                target.clear_spans();
+                iter.clear_spans();
+                block(body);
+                block(orelse);
             }
-            StmtKind::If { test, body, orelse } => {
+            StmtKind::While { test, body, orelse } | StmtKind::If { test, body, orelse } => {
                 test.clear_spans();
-                body.iter_mut()
-                    .chain(orelse.iter_mut())
-                    .for_each(Stmt::clear_spans);
+                block(body);
+                block(orelse);
+            }
+            StmtKind::With { items, body } => {
+                for item in items {
+                    item.context.clear_spans();
+                    if let Some(t) = &mut item.target {
+                        t.clear_spans();
+                    }
+                }
+                block(body);
             }
             StmtKind::Assert { test, msg } => {
                 test.clear_spans();
@@ -520,7 +868,73 @@ impl Stmt {
                     msg.clear_spans();
                 }
             }
-            StmtKind::Pass => {}
+            StmtKind::Pass | StmtKind::Break | StmtKind::Continue => {}
+            StmtKind::FunctionDef(def) => std::rc::Rc::make_mut(def).clear_spans(),
+            StmtKind::ClassDef(class) => {
+                let class = std::rc::Rc::make_mut(class);
+                class.name.span = Span::default();
+                class.bases.iter_mut().for_each(Expr::clear_spans);
+                for k in &mut class.keywords {
+                    k.span = Span::default();
+                    k.value.clear_spans();
+                }
+                block(&mut class.body);
+                class.decorators.iter_mut().for_each(Expr::clear_spans);
+            }
+            StmtKind::Try {
+                body,
+                handlers,
+                orelse,
+                finalbody,
+            } => {
+                block(body);
+                for h in handlers {
+                    h.span = Span::default();
+                    if let Some(t) = &mut h.typ {
+                        t.clear_spans();
+                    }
+                    if let Some(n) = &mut h.name {
+                        n.span = Span::default();
+                    }
+                    block(&mut h.body);
+                }
+                block(orelse);
+                block(finalbody);
+            }
+            StmtKind::Raise { exc, cause } => {
+                for e in [exc, cause].into_iter().flatten() {
+                    e.clear_spans();
+                }
+            }
+            StmtKind::Global(names) | StmtKind::Nonlocal(names) => {
+                names.iter_mut().for_each(|n| n.span = Span::default())
+            }
+        }
+    }
+
+    /// The blocks directly inside this statement (bodies, branches, handlers), for walks that
+    /// look for statements at any depth.
+    pub fn blocks(&self) -> Vec<&[Stmt]> {
+        match &self.kind {
+            StmtKind::For { body, orelse, .. }
+            | StmtKind::While { body, orelse, .. }
+            | StmtKind::If { body, orelse, .. } => vec![body, orelse],
+            StmtKind::With { body, .. } => vec![body],
+            StmtKind::FunctionDef(def) => vec![&def.body],
+            StmtKind::ClassDef(class) => vec![&class.body],
+            StmtKind::Try {
+                body,
+                handlers,
+                orelse,
+                finalbody,
+            } => {
+                let mut blocks: Vec<&[Stmt]> = vec![body];
+                blocks.extend(handlers.iter().map(|h| h.body.as_slice()));
+                blocks.push(orelse);
+                blocks.push(finalbody);
+                blocks
+            }
+            _ => Vec::new(),
         }
     }
 }

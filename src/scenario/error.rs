@@ -37,6 +37,10 @@ pub struct ScenarioError {
     pub source_line: String,
     /// What to write instead, if there is a useful hint.
     pub help: Option<String>,
+    /// For errors raised while running: the scenario frames the exception passed through,
+    /// outermost first, each as `path:line:col in function(): source line` (Python's traceback,
+    /// innermost last). Empty for errors found before running.
+    pub traceback: Vec<String>,
 }
 
 impl ScenarioError {
@@ -69,12 +73,19 @@ impl ScenarioError {
             message: message.into(),
             source_line,
             help: None,
+            traceback: Vec::new(),
         }
     }
 
     /// The same error with a hint saying what to write instead.
     pub fn with_help(mut self, help: impl Into<String>) -> ScenarioError {
         self.help = Some(help.into());
+        self
+    }
+
+    /// Attaches the traceback of a run-time error (see [`ScenarioError::traceback`]).
+    pub fn with_traceback(mut self, traceback: Vec<String>) -> ScenarioError {
+        self.traceback = traceback;
         self
     }
 }
@@ -101,6 +112,13 @@ impl fmt::Display for ScenarioError {
             .map(|c| if c == '\t' { '\t' } else { ' ' })
             .collect();
         write!(f, "{gutter} | {pad}^")?;
+        // One frame is the line above; a traceback says more only with two or more.
+        if self.traceback.len() > 1 {
+            write!(f, "\n{gutter} = traceback (most recent call last):")?;
+            for line in &self.traceback {
+                write!(f, "\n{gutter}     {line}")?;
+            }
+        }
         if let Some(help) = &self.help {
             write!(f, "\n{gutter} = help: {help}")?;
         }

@@ -187,6 +187,7 @@ fn parse_expect(value: &str) -> Result<Expect, String> {
     };
     match verdict {
         "clean" => no_more(Expect::Clean),
+        "bounded-growth" => no_more(Expect::BoundedGrowth),
         "oom" => no_more(Expect::Oom),
         "error" => no_more(Expect::Error),
         "leak" => rest
@@ -195,7 +196,7 @@ fn parse_expect(value: &str) -> Result<Expect, String> {
             .collect::<Result<Vec<_>, _>>()
             .map(Expect::Leak),
         other => Err(format!(
-            "expected `clean`, `leak <kind>...`, `oom` or `error`, found `{other}`"
+            "expected `clean`, `bounded-growth`, `leak <kind>...`, `oom` or `error`, found `{other}`"
         )),
     }
 }

@@ -1,8 +1,8 @@
-//! Scenarios: small training programs in a subset of PyTorch's Python, with `#@` header comments
-//! saying what running them must produce.
+//! Scenarios: training programs in Python with PyTorch, with `#@` header comments saying what
+//! running them must produce.
 //!
 //! The front end turns a `.py` file into a [`Scenario`] ([`parse_scenario`], [`load`]), rejecting
-//! everything outside the subset before anything runs, and turns a scenario back into Python
+//! everything the engine does not run before anything runs, and turns a scenario back into Python
 //! ([`print_scenario`]). [`arbitrary`] generates random scenario ASTs for property tests.
 //! The subset is documented in `docs/scenarios.md`.
 
@@ -19,8 +19,9 @@ mod print;
 
 pub use crate::base::{header_size, parse_size, Expect, LeakKind, SizeError, UnknownLeakKind};
 pub use ast::{
-    strip_spans, AugOp, BinOp, BoolOp, CmpOp, Expr, ExprKind, ImportAlias, Keyword, Name,
-    RangeCall, Span, Stmt, StmtKind, Target, UnaryOp,
+    strip_spans, BinOp, BoolOp, ClassDef, CmpOp, Comprehension, Expr, ExprKind, FPart, FunctionDef,
+    Handler, ImportAlias, Keyword, Name, Param, Params, Span, Stmt, StmtKind, Target, UnaryOp,
+    WithItem,
 };
 pub use error::{LoadError, ScenarioError, ScenarioErrors};
 pub use header::{Header, BACKENDS, HEADER_KEYS};

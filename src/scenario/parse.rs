@@ -5,6 +5,7 @@
 //! problem in the file, and nothing is run unless the whole file is inside the subset.
 
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use rustpython_parser::ast as py;
 use rustpython_parser::ast::Ranged;
@@ -28,9 +29,38 @@ pub struct Scenario {
     pub body: Vec<Stmt>,
 }
 
-/// The modules a scenario may import.
-pub const IMPORTABLE_MODULES: [&str; 4] =
-    ["torch", "torch.nn", "torch.nn.functional", "torch.optim"];
+/// The modules a scenario may import: torch's, and the standard-library and third-party modules
+/// that training scripts import (chosen from the scripts of `scenarios/real/`; see
+/// `docs/scenarios.md`). Submodules of these are importable too when the interpreter knows them.
+pub const IMPORTABLE_MODULES: [&str; 27] = [
+    "torch",
+    "torch.nn",
+    "torch.nn.functional",
+    "torch.optim",
+    "torch.cuda",
+    "torch.autograd",
+    "torch.utils",
+    "torch.utils.data",
+    "__future__",
+    "collections",
+    "copy",
+    "dataclasses",
+    "functools",
+    "gc",
+    "itertools",
+    "logging",
+    "math",
+    "numpy",
+    "os",
+    "random",
+    "sys",
+    "time",
+    "tqdm",
+    "tqdm.auto",
+    "typing",
+    "warnings",
+    "contextlib",
+];
 
 /// Parses scenario `source`, read from `path`, into a [`Scenario`].
 ///
@@ -46,7 +76,7 @@ pub const IMPORTABLE_MODULES: [&str; 4] =
 /// assert_eq!(scenario.header.expect, Expect::Oom);
 /// assert!(matches!(scenario.body[1].kind, StmtKind::Assign { .. }));
 ///
-/// let errors = parse_scenario(Path::new("s.py"), "while True:\n    pass\n").unwrap_err();
+/// let errors = parse_scenario(Path::new("s.py"), "async def f():\n    pass\n").unwrap_err();
 /// assert_eq!((errors.0[0].line, errors.0[0].col), (1, 1));
 /// ```
 pub fn parse_scenario(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
@@ -167,12 +197,26 @@ struct Converter<'a> {
     errors: Vec<ScenarioError>,
 }
 
+/// Collects the `Option`s of a list of conversions: every item is converted (so every error is
+/// reported), and the list succeeds only if all of them do.
+fn all<T>(items: Vec<Option<T>>) -> Option<Vec<T>> {
+    items.into_iter().collect()
+}
+
+fn opt<T>(value: Option<Option<T>>) -> Option<Option<T>> {
+    match value {
+        Some(Some(v)) => Some(Some(v)),
+        Some(None) => None,
+        None => Some(None),
+    }
+}
+
 impl Converter<'_> {
     fn span(&self, range: TextRange) -> Span {
         self.lines.range(range)
     }
 
-    /// Records that `construct`, at `range`, is outside the subset.
+    /// Records that `construct`, at `range`, is not supported.
     fn reject<T>(&mut self, range: TextRange, construct: &str, help: &str) -> Option<T> {
         let span = self.span(range);
         self.errors.push(
@@ -191,151 +235,120 @@ impl Converter<'_> {
         stmts.iter().filter_map(|s| self.stmt(s)).collect()
     }
 
+    /// Converts a block, which succeeds only if every statement in it does.
+    fn block(&mut self, stmts: &[py::Stmt]) -> Option<Vec<Stmt>> {
+        let before = self.errors.len();
+        let body = self.body(stmts);
+        (self.errors.len() == before).then_some(body)
+    }
+
     /// Converts each expression, reporting all failures, and succeeds only if all succeed.
     fn exprs(&mut self, exprs: &[py::Expr]) -> Option<Vec<Expr>> {
         let converted: Vec<Option<Expr>> = exprs.iter().map(|e| self.expr(e)).collect();
-        converted.into_iter().collect()
+        all(converted)
     }
 
-    /// Walks the bodies of a rejected compound statement so that problems inside it are
-    /// reported in the same run.
-    fn check_nested(&mut self, bodies: &[&[py::Stmt]]) {
-        for body in bodies {
-            self.body(body);
-        }
-    }
-
-    fn reject_decorators(&mut self, decorators: &[py::Expr]) {
-        for decorator in decorators {
-            self.reject::<()>(
-                decorator.range(),
-                "a decorator",
-                "inline the function body where it is called",
-            );
-        }
+    fn opt_expr(&mut self, e: Option<&py::Expr>) -> Option<Option<Expr>> {
+        opt(e.map(|e| self.expr(e)))
     }
 
     fn stmt(&mut self, stmt: &py::Stmt) -> Option<Stmt> {
         let range = stmt.range();
         let kind = match stmt {
-            py::Stmt::FunctionDef(def) => {
-                self.reject_decorators(&def.decorator_list);
-                self.check_nested(&[&def.body]);
-                return self.reject(
-                    range,
-                    "a function definition",
-                    "inline the function body where it is called",
-                );
-            }
+            py::Stmt::FunctionDef(def) => StmtKind::FunctionDef(Rc::new(self.function(
+                def.name.as_str(),
+                range,
+                &def.args,
+                &def.body,
+                &def.decorator_list,
+                def.returns.as_deref(),
+            )?)),
             py::Stmt::AsyncFunctionDef(def) => {
-                self.reject_decorators(&def.decorator_list);
-                self.check_nested(&[&def.body]);
+                self.body(&def.body);
                 return self.reject(
                     range,
                     "an async function definition",
-                    "inline the function body where it is called",
+                    "scenarios run synchronously; make it a plain `def`",
                 );
             }
             py::Stmt::ClassDef(class) => {
-                self.reject_decorators(&class.decorator_list);
-                self.check_nested(&[&class.body]);
-                return self.reject(
-                    range,
-                    "a class definition",
-                    "build models from library modules, e.g. `nn.Sequential(nn.Linear(4, 8), nn.ReLU())`",
-                );
+                let name = Name {
+                    id: class.name.to_string(),
+                    span: self.span(range),
+                };
+                let bases = self.exprs(&class.bases);
+                let keywords = all(class.keywords.iter().map(|k| self.keyword(k)).collect());
+                let body = self.block(&class.body);
+                let decorators = self.exprs(&class.decorator_list);
+                StmtKind::ClassDef(Rc::new(ClassDef {
+                    name,
+                    bases: bases?,
+                    keywords: keywords?,
+                    body: body?,
+                    decorators: decorators?,
+                }))
             }
-            py::Stmt::Return(_) => {
-                return self.reject(
-                    range,
-                    "`return`",
-                    "scenarios have no functions; remove the `return`",
-                )
-            }
+            py::Stmt::Return(ret) => StmtKind::Return(self.opt_expr(ret.value.as_deref())?),
             py::Stmt::Delete(del) => {
-                let names: Vec<Option<Name>> = del
-                    .targets
-                    .iter()
-                    .map(|target| match target {
-                        py::Expr::Name(name) => Some(self.name(name)),
-                        other => self.reject(
-                            other.range(),
-                            "`del` of anything but a variable",
-                            "delete variables only, e.g. `del x`",
-                        ),
-                    })
-                    .collect();
-                StmtKind::Del(names.into_iter().collect::<Option<_>>()?)
+                let targets = all(del.targets.iter().map(|t| self.target(t)).collect());
+                StmtKind::Del(targets?)
             }
             py::Stmt::Assign(assign) => {
-                if assign.targets.len() > 1 {
-                    self.expr(&assign.value);
-                    return self.reject(
-                        range,
-                        "chained assignment",
-                        "write one assignment per line",
-                    );
-                }
-                let target = assign.targets.first().and_then(|t| self.target(t));
+                let targets = all(assign.targets.iter().map(|t| self.target(t)).collect());
                 let value = self.expr(&assign.value);
                 StmtKind::Assign {
-                    target: target?,
+                    targets: targets?,
                     value: value?,
                 }
             }
             py::Stmt::AugAssign(aug) => {
-                let target = match aug.target.as_ref() {
-                    py::Expr::Name(name) => Some(self.name(name)),
-                    other => self.reject(
-                        other.range(),
-                        "augmented assignment to an attribute or item",
-                        "update a variable, e.g. `total += x`, or assign with `=`",
-                    ),
-                };
-                let op = match aug.op {
-                    py::Operator::Add => Some(AugOp::Add),
-                    py::Operator::Sub => Some(AugOp::Sub),
-                    py::Operator::Mult => Some(AugOp::Mul),
-                    py::Operator::Div => Some(AugOp::Div),
-                    other => self.reject(
-                        range,
-                        &format!("`{}=`", operator_symbol(other)),
-                        "use `+=`, `-=`, `*=` or `/=`, or write `x = x op y`",
-                    ),
-                };
+                let target = self.target(&aug.target);
                 let value = self.expr(&aug.value);
                 StmtKind::AugAssign {
                     target: target?,
-                    op: op?,
+                    op: bin_op(aug.op),
                     value: value?,
                 }
             }
-            py::Stmt::AnnAssign(_) => {
-                return self.reject(
-                    range,
-                    "an annotated assignment",
-                    "drop the type annotation: `x = value`",
-                )
+            py::Stmt::AnnAssign(ann) => {
+                let target = self.target(&ann.target);
+                let annotation = self.expr(&ann.annotation);
+                let value = self.opt_expr(ann.value.as_deref());
+                StmtKind::AnnAssign {
+                    target: target?,
+                    annotation: annotation?,
+                    value: value?,
+                }
             }
             py::Stmt::TypeAlias(_) => {
                 return self.reject(range, "a `type` alias", "remove the type alias")
             }
-            py::Stmt::For(for_) => return self.for_loop(for_, range),
+            py::Stmt::For(for_) => {
+                let target = self.target(&for_.target);
+                let iter = self.expr(&for_.iter);
+                let body = self.block(&for_.body);
+                let orelse = self.block(&for_.orelse);
+                StmtKind::For {
+                    target: target?,
+                    iter: iter?,
+                    body: body?,
+                    orelse: orelse?,
+                }
+            }
             py::Stmt::AsyncFor(for_) => {
-                self.check_nested(&[&for_.body, &for_.orelse]);
-                return self.reject(
-                    range,
-                    "`async for`",
-                    "write the loop as `for i in range(n):`",
-                );
+                self.body(&for_.body);
+                self.body(&for_.orelse);
+                return self.reject(range, "`async for`", "write a plain `for` loop");
             }
             py::Stmt::While(while_) => {
-                self.check_nested(&[&while_.body, &while_.orelse]);
-                return self.reject(
-                    range,
-                    "a `while` loop",
-                    "write the loop as `for i in range(n):`",
-                );
+                let test = self.expr(&while_.test);
+                let body = self.block(&while_.body);
+                let orelse = self.block(&while_.orelse);
+                StmtKind::While {
+                    test: test?,
+                    body: body?,
+                    orelse: orelse?,
+                }
             }
             py::Stmt::If(if_) => {
                 let test = self.expr(&if_.test);
@@ -347,38 +360,56 @@ impl Converter<'_> {
                     orelse: orelse?,
                 }
             }
-            py::Stmt::With(with) => return self.with(with, range),
+            py::Stmt::With(with) => {
+                let items: Vec<Option<WithItem>> = with
+                    .items
+                    .iter()
+                    .map(|item| {
+                        let context = self.expr(&item.context_expr);
+                        let target = opt(item.optional_vars.as_deref().map(|t| self.target(t)));
+                        Some(WithItem {
+                            context: context?,
+                            target: target?,
+                        })
+                    })
+                    .collect();
+                let body = self.block(&with.body);
+                StmtKind::With {
+                    items: all(items)?,
+                    body: body?,
+                }
+            }
             py::Stmt::AsyncWith(with) => {
-                self.check_nested(&[&with.body]);
-                return self.reject(range, "`async with`", "write `with torch.no_grad():`");
+                self.body(&with.body);
+                return self.reject(range, "`async with`", "write a plain `with`");
             }
-            py::Stmt::Match(_) => {
-                return self.reject(range, "a `match` statement", "use `if`, `elif` and `else`")
+            py::Stmt::Match(m) => {
+                for case in &m.cases {
+                    self.body(&case.body);
+                }
+                return self.reject(range, "a `match` statement", "use `if`, `elif` and `else`");
             }
-            py::Stmt::Raise(_) => {
-                return self.reject(range, "`raise`", "use `assert condition, \"message\"`")
+            py::Stmt::Raise(raise) => {
+                let exc = self.opt_expr(raise.exc.as_deref());
+                let cause = self.opt_expr(raise.cause.as_deref());
+                StmtKind::Raise {
+                    exc: exc?,
+                    cause: cause?,
+                }
             }
             py::Stmt::Try(try_) => {
-                let handlers = handler_bodies(&try_.handlers);
-                self.check_nested(&[&try_.body, &try_.orelse, &try_.finalbody]);
-                self.check_nested(&handlers);
-                return self.reject(range, "a `try` statement", TRY_HELP);
+                self.try_stmt(&try_.body, &try_.handlers, &try_.orelse, &try_.finalbody)?
             }
             py::Stmt::TryStar(try_) => {
-                let handlers = handler_bodies(&try_.handlers);
-                self.check_nested(&[&try_.body, &try_.orelse, &try_.finalbody]);
-                self.check_nested(&handlers);
-                return self.reject(range, "a `try` statement", TRY_HELP);
+                self.try_stmt(&try_.body, &try_.handlers, &try_.orelse, &try_.finalbody);
+                return self.reject(range, "`except*`", "use a plain `except`");
             }
             py::Stmt::Assert(assert) => {
                 let test = self.expr(&assert.test);
-                let msg = assert.msg.as_deref().map(|m| self.expr(m));
+                let msg = self.opt_expr(assert.msg.as_deref());
                 StmtKind::Assert {
                     test: test?,
-                    msg: match msg {
-                        Some(msg) => Some(msg?),
-                        None => None,
-                    },
+                    msg: msg?,
                 }
             }
             py::Stmt::Import(import) => {
@@ -386,19 +417,19 @@ impl Converter<'_> {
                     .names
                     .iter()
                     .map(|alias| {
-                        if IMPORTABLE_MODULES.contains(&alias.name.as_str()) {
+                        if importable(alias.name.as_str()) {
                             Some(self.alias(alias))
                         } else {
                             self.reject_import(alias.range(), alias.name.as_str())
                         }
                     })
                     .collect();
-                StmtKind::Import(names.into_iter().collect::<Option<_>>()?)
+                StmtKind::Import(all(names)?)
             }
             py::Stmt::ImportFrom(import) => {
                 let module = import.module.as_ref().map_or("", |m| m.as_str());
                 let level = import.level.map_or(0, |level| level.to_u32());
-                if level > 0 || !IMPORTABLE_MODULES.contains(&module) {
+                if level > 0 || !importable(module) {
                     let shown = format!("{}{module}", ".".repeat(level as usize));
                     return self.reject_import(range, &shown);
                 }
@@ -419,35 +450,15 @@ impl Converter<'_> {
                     .collect();
                 StmtKind::ImportFrom {
                     module: module.to_string(),
-                    names: names.into_iter().collect::<Option<_>>()?,
+                    names: all(names)?,
                 }
             }
-            py::Stmt::Global(_) | py::Stmt::Nonlocal(_) => {
-                let construct = if stmt.is_global_stmt() {
-                    "`global`"
-                } else {
-                    "`nonlocal`"
-                };
-                return self.reject(
-                    range,
-                    construct,
-                    "scenarios have a single scope; remove the declaration",
-                );
-            }
+            py::Stmt::Global(g) => StmtKind::Global(self.identifiers(&g.names, range)),
+            py::Stmt::Nonlocal(n) => StmtKind::Nonlocal(self.identifiers(&n.names, range)),
             py::Stmt::Expr(expr) => StmtKind::Expr(self.expr(&expr.value)?),
             py::Stmt::Pass(_) => StmtKind::Pass,
-            py::Stmt::Break(_) | py::Stmt::Continue(_) => {
-                let construct = if stmt.is_break_stmt() {
-                    "`break`"
-                } else {
-                    "`continue`"
-                };
-                return self.reject(
-                    range,
-                    construct,
-                    "loop over a smaller `range(...)`, or guard the rest of the body with `if`",
-                );
-            }
+            py::Stmt::Break(_) => StmtKind::Break,
+            py::Stmt::Continue(_) => StmtKind::Continue,
         };
         Some(Stmt {
             kind,
@@ -455,93 +466,123 @@ impl Converter<'_> {
         })
     }
 
-    /// Converts a block, which succeeds only if every statement in it does.
-    fn block(&mut self, stmts: &[py::Stmt]) -> Option<Vec<Stmt>> {
-        let before = self.errors.len();
-        let body = self.body(stmts);
-        (self.errors.len() == before).then_some(body)
+    fn identifiers(&self, names: &[py::Identifier], range: TextRange) -> Vec<Name> {
+        let span = self.span(range);
+        names
+            .iter()
+            .map(|n| Name {
+                id: n.to_string(),
+                span,
+            })
+            .collect()
+    }
+
+    fn try_stmt(
+        &mut self,
+        body: &[py::Stmt],
+        handlers: &[py::ExceptHandler],
+        orelse: &[py::Stmt],
+        finalbody: &[py::Stmt],
+    ) -> Option<StmtKind> {
+        let body = self.block(body);
+        let handlers: Vec<Option<Handler>> = handlers
+            .iter()
+            .map(|py::ExceptHandler::ExceptHandler(h)| {
+                let span = self.span(h.range);
+                let typ = self.opt_expr(h.type_.as_deref());
+                let body = self.block(&h.body);
+                Some(Handler {
+                    typ: typ?,
+                    name: h.name.as_ref().map(|n| Name {
+                        id: n.to_string(),
+                        span,
+                    }),
+                    body: body?,
+                    span,
+                })
+            })
+            .collect();
+        let orelse = self.block(orelse);
+        let finalbody = self.block(finalbody);
+        Some(StmtKind::Try {
+            body: body?,
+            handlers: all(handlers)?,
+            orelse: orelse?,
+            finalbody: finalbody?,
+        })
+    }
+
+    fn function(
+        &mut self,
+        name: &str,
+        range: TextRange,
+        args: &py::Arguments,
+        body: &[py::Stmt],
+        decorators: &[py::Expr],
+        returns: Option<&py::Expr>,
+    ) -> Option<FunctionDef> {
+        let params = self.params(args);
+        let body = self.block(body);
+        let decorators = self.exprs(decorators);
+        let returns = self.opt_expr(returns);
+        Some(FunctionDef {
+            name: Name {
+                id: name.to_string(),
+                span: self.span(range),
+            },
+            params: params?,
+            body: body?,
+            decorators: decorators?,
+            returns: returns?,
+            is_lambda: false,
+        })
+    }
+
+    fn param(&mut self, arg: &py::Arg, default: Option<&py::Expr>) -> Option<Param> {
+        let default = self.opt_expr(default);
+        let annotation = self.opt_expr(arg.annotation.as_deref());
+        Some(Param {
+            name: Name {
+                id: arg.arg.to_string(),
+                span: self.span(arg.range),
+            },
+            default: default?,
+            annotation: annotation?,
+        })
+    }
+
+    fn params(&mut self, args: &py::Arguments) -> Option<Params> {
+        let positional: Vec<Option<Param>> = args
+            .posonlyargs
+            .iter()
+            .chain(&args.args)
+            .map(|a| self.param(&a.def, a.default.as_deref()))
+            .collect();
+        let kwonly: Vec<Option<Param>> = args
+            .kwonlyargs
+            .iter()
+            .map(|a| self.param(&a.def, a.default.as_deref()))
+            .collect();
+        let vararg = opt(args.vararg.as_deref().map(|a| self.param(a, None)));
+        let kwarg = opt(args.kwarg.as_deref().map(|a| self.param(a, None)));
+        Some(Params {
+            args: all(positional)?,
+            posonly: args.posonlyargs.len(),
+            vararg: vararg?,
+            kwonly: all(kwonly)?,
+            kwarg: kwarg?,
+        })
     }
 
     fn reject_import<T>(&mut self, range: TextRange, module: &str) -> Option<T> {
         self.reject(
             range,
             &format!("importing `{module}`"),
-            "scenarios may import only torch, torch.nn, torch.nn.functional and torch.optim",
+            &format!(
+                "scenarios may import {}; replace what the module gives with random tensors",
+                IMPORTABLE_MODULES.join(", ")
+            ),
         )
-    }
-
-    fn for_loop(&mut self, for_: &py::StmtFor, range: TextRange) -> Option<Stmt> {
-        let var = match for_.target.as_ref() {
-            py::Expr::Name(name) => Some(self.name(name)),
-            other => self.reject(
-                other.range(),
-                "a `for` loop target other than one name",
-                "loop over indices with `for i in range(len(xs)):` and index with `xs[i]`",
-            ),
-        };
-        let range_call = match for_.iter.as_ref() {
-            py::Expr::Call(call)
-                if matches!(call.func.as_ref(), py::Expr::Name(f) if f.id.as_str() == "range")
-                    && call.keywords.is_empty()
-                    && (1..=3).contains(&call.args.len()) =>
-            {
-                self.exprs(&call.args).map(|args| RangeCall {
-                    args,
-                    span: self.span(call.range),
-                })
-            }
-            other => self.reject(
-                other.range(),
-                "a `for` loop over something other than `range(...)`",
-                "write the loop as `for i in range(n):` and index into lists with `xs[i]`",
-            ),
-        };
-        let orelse = if let Some(first) = for_.orelse.first() {
-            self.check_nested(&[&for_.orelse]);
-            self.reject(
-                first.range(),
-                "`for ... else`",
-                "move the `else` block after the loop",
-            )
-        } else {
-            Some(())
-        };
-        let body = self.block(&for_.body);
-        orelse?;
-        Some(Stmt {
-            kind: StmtKind::For {
-                var: var?,
-                range: range_call?,
-                body: body?,
-            },
-            span: self.span(range),
-        })
-    }
-
-    fn with(&mut self, with: &py::StmtWith, range: TextRange) -> Option<Stmt> {
-        let context = match with.items.as_slice() {
-            [item] => match &item.optional_vars {
-                Some(vars) => self.reject(
-                    vars.range(),
-                    "`with ... as`",
-                    "write the block as `with torch.no_grad():`, without `as`",
-                ),
-                None => self.expr(&item.context_expr),
-            },
-            _ => self.reject(
-                range,
-                "a `with` statement with several context managers",
-                "nest one `with` block inside another",
-            ),
-        };
-        let body = self.block(&with.body);
-        Some(Stmt {
-            kind: StmtKind::With {
-                context: context?,
-                body: body?,
-            },
-            span: self.span(range),
-        })
     }
 
     fn name(&self, name: &py::ExprName) -> Name {
@@ -555,46 +596,101 @@ impl Converter<'_> {
         ImportAlias {
             name: alias.name.to_string(),
             alias: alias.asname.as_ref().map(|a| a.to_string()),
-            span: self.span(alias.range),
+            span: self.span(alias.range()),
         }
     }
 
     fn target(&mut self, target: &py::Expr) -> Option<Target> {
-        const HELP: &str =
-            "assign to a name (`x = ...`), a tuple of names (`a, b = ...`) or an attribute (`p.grad = None`)";
+        let span = self.span(target.range());
         match target {
             py::Expr::Name(name) => Some(Target::Name(self.name(name))),
-            py::Expr::Tuple(tuple) => {
-                let names: Vec<Option<Name>> = tuple
-                    .elts
-                    .iter()
-                    .map(|elt| match elt {
-                        py::Expr::Name(name) => Some(self.name(name)),
-                        other => self.reject(
-                            other.range(),
-                            "unpacking into something other than a name",
-                            HELP,
-                        ),
-                    })
-                    .collect();
-                let names = names.into_iter().collect::<Option<_>>()?;
-                Some(Target::Tuple(names, self.span(tuple.range)))
+            py::Expr::Tuple(py::ExprTuple { elts, .. })
+            | py::Expr::List(py::ExprList { elts, .. }) => {
+                let items = all(elts.iter().map(|e| self.target(e)).collect());
+                Some(Target::Tuple(items?, span))
             }
-            py::Expr::Attribute(attribute) => {
-                let value = self.expr(&attribute.value)?;
-                Some(Target::Attribute {
-                    value,
-                    attr: attribute.attr.to_string(),
-                    span: self.span(attribute.range),
+            py::Expr::Starred(starred) => {
+                let inner = self.target(&starred.value)?;
+                Some(Target::Starred(Box::new(inner), span))
+            }
+            py::Expr::Attribute(attribute) => Some(Target::Attribute {
+                value: self.expr(&attribute.value)?,
+                attr: attribute.attr.to_string(),
+                span,
+            }),
+            py::Expr::Subscript(subscript) => {
+                let value = self.expr(&subscript.value);
+                let index = self.expr(&subscript.slice);
+                Some(Target::Subscript {
+                    value: value?,
+                    index: index?,
+                    span,
                 })
             }
-            py::Expr::Subscript(_) => self.reject(
-                target.range(),
-                "assignment to an item (`x[i] = ...`)",
-                "build lists with `append`, or assign to a name",
+            other => self.reject(
+                other.range(),
+                "this assignment target",
+                "assign to a name, an attribute, an item or a tuple of them",
             ),
-            other => self.reject(other.range(), "this assignment target", HELP),
         }
+    }
+
+    fn comprehensions(&mut self, generators: &[py::Comprehension]) -> Option<Vec<Comprehension>> {
+        let converted: Vec<Option<Comprehension>> = generators
+            .iter()
+            .map(|g| {
+                if g.is_async {
+                    return self.reject(
+                        g.iter.range(),
+                        "`async for` in a comprehension",
+                        "use a plain `for`",
+                    );
+                }
+                let target = self.target(&g.target);
+                let iter = self.expr(&g.iter);
+                let ifs = self.exprs(&g.ifs);
+                Some(Comprehension {
+                    target: target?,
+                    iter: iter?,
+                    ifs: ifs?,
+                })
+            })
+            .collect();
+        all(converted)
+    }
+
+    /// The pieces of an f-string (or of a format spec, itself a joined string).
+    fn fparts(&mut self, values: &[py::Expr]) -> Option<Vec<FPart>> {
+        let parts: Vec<Option<FPart>> = values
+            .iter()
+            .map(|v| match v {
+                py::Expr::Constant(c) => match &c.value {
+                    py::Constant::Str(s) => Some(FPart::Lit(s.clone())),
+                    _ => self.reject(c.range, "this f-string piece", "use text and `{value}`"),
+                },
+                py::Expr::FormattedValue(f) => {
+                    let value = self.expr(&f.value);
+                    let spec = match f.format_spec.as_deref() {
+                        None => Some(Vec::new()),
+                        Some(py::Expr::JoinedStr(j)) => self.fparts(&j.values),
+                        Some(other) => self.fparts(std::slice::from_ref(other)),
+                    };
+                    let conversion = match f.conversion {
+                        py::ConversionFlag::None => None,
+                        py::ConversionFlag::Str => Some('s'),
+                        py::ConversionFlag::Repr => Some('r'),
+                        py::ConversionFlag::Ascii => Some('a'),
+                    };
+                    Some(FPart::Value {
+                        value: Box::new(value?),
+                        conversion,
+                        spec: spec?,
+                    })
+                }
+                other => self.reject(other.range(), "this f-string piece", "use `{value}`"),
+            })
+            .collect();
+        all(parts)
     }
 
     fn expr(&mut self, expr: &py::Expr) -> Option<Expr> {
@@ -607,60 +703,51 @@ impl Converter<'_> {
                 },
                 values: self.exprs(&bool_op.values)?,
             },
-            py::Expr::NamedExpr(_) => {
+            py::Expr::NamedExpr(named) => {
+                self.expr(&named.value);
                 return self.reject(
                     range,
                     "an assignment expression (`:=`)",
                     "assign the value on its own line first",
-                )
+                );
             }
             py::Expr::BinOp(bin) => {
-                let op = match bin.op {
-                    py::Operator::Add => Some(BinOp::Add),
-                    py::Operator::Sub => Some(BinOp::Sub),
-                    py::Operator::Mult => Some(BinOp::Mul),
-                    py::Operator::Div => Some(BinOp::Div),
-                    py::Operator::FloorDiv => Some(BinOp::FloorDiv),
-                    py::Operator::Mod => Some(BinOp::Mod),
-                    py::Operator::MatMult => Some(BinOp::MatMul),
-                    py::Operator::Pow => Some(BinOp::Pow),
-                    other => self.reject(
-                        range,
-                        &format!("the `{}` operator", operator_symbol(other)),
-                        "use + - * / // % @ or **",
-                    ),
-                };
                 let left = self.expr(&bin.left);
                 let right = self.expr(&bin.right);
                 ExprKind::BinOp {
                     left: Box::new(left?),
-                    op: op?,
+                    op: bin_op(bin.op),
                     right: Box::new(right?),
                 }
             }
-            py::Expr::UnaryOp(unary) => {
-                let op = match unary.op {
-                    py::UnaryOp::USub => Some(UnaryOp::Neg),
-                    py::UnaryOp::UAdd => Some(UnaryOp::Pos),
-                    py::UnaryOp::Not => Some(UnaryOp::Not),
-                    py::UnaryOp::Invert => self.reject(
-                        range,
-                        "the `~` operator",
-                        "use `not` for booleans, or arithmetic",
-                    ),
-                };
-                let operand = self.expr(&unary.operand);
-                ExprKind::UnaryOp {
-                    op: op?,
-                    operand: Box::new(operand?),
-                }
-            }
-            py::Expr::Lambda(_) => {
-                return self.reject(
-                    range,
-                    "a lambda",
-                    "write the expression where the function would be called",
-                )
+            py::Expr::UnaryOp(unary) => ExprKind::UnaryOp {
+                op: match unary.op {
+                    py::UnaryOp::USub => UnaryOp::Neg,
+                    py::UnaryOp::UAdd => UnaryOp::Pos,
+                    py::UnaryOp::Not => UnaryOp::Not,
+                    py::UnaryOp::Invert => UnaryOp::Invert,
+                },
+                operand: Box::new(self.expr(&unary.operand)?),
+            },
+            py::Expr::Lambda(lambda) => {
+                let params = self.params(&lambda.args);
+                let body = self.expr(&lambda.body);
+                let span = self.span(range);
+                let body = body?;
+                ExprKind::Lambda(Rc::new(FunctionDef {
+                    name: Name {
+                        id: "<lambda>".into(),
+                        span,
+                    },
+                    params: params?,
+                    body: vec![Stmt {
+                        span: body.span,
+                        kind: StmtKind::Return(Some(body)),
+                    }],
+                    decorators: Vec::new(),
+                    returns: None,
+                    is_lambda: true,
+                }))
             }
             py::Expr::IfExp(if_exp) => {
                 let body = self.expr(&if_exp.body);
@@ -672,32 +759,56 @@ impl Converter<'_> {
                     orelse: Box::new(orelse?),
                 }
             }
-            py::Expr::Dict(_) => {
-                return self.reject(range, "a dict literal", "use separate variables, or a list")
+            py::Expr::Dict(dict) => {
+                let items: Vec<Option<(Option<Expr>, Expr)>> = dict
+                    .keys
+                    .iter()
+                    .zip(&dict.values)
+                    .map(|(k, v)| {
+                        let k = self.opt_expr(k.as_ref());
+                        let v = self.expr(v);
+                        Some((k?, v?))
+                    })
+                    .collect();
+                ExprKind::Dict(all(items)?)
             }
-            py::Expr::Set(_) => return self.reject(range, "a set literal", "use a list"),
-            py::Expr::ListComp(_) => {
-                return self.reject(range, "a list comprehension", COMPREHENSION_HELP)
+            py::Expr::Set(set) => ExprKind::Set(self.exprs(&set.elts)?),
+            py::Expr::ListComp(c) => {
+                let elt = self.expr(&c.elt);
+                ExprKind::ListComp {
+                    generators: self.comprehensions(&c.generators)?,
+                    elt: Box::new(elt?),
+                }
             }
-            py::Expr::SetComp(_) => {
-                return self.reject(range, "a set comprehension", COMPREHENSION_HELP)
+            py::Expr::SetComp(c) => {
+                let elt = self.expr(&c.elt);
+                ExprKind::SetComp {
+                    generators: self.comprehensions(&c.generators)?,
+                    elt: Box::new(elt?),
+                }
             }
-            py::Expr::DictComp(_) => {
-                return self.reject(range, "a dict comprehension", COMPREHENSION_HELP)
+            py::Expr::GeneratorExp(c) => {
+                let elt = self.expr(&c.elt);
+                ExprKind::GeneratorExp {
+                    generators: self.comprehensions(&c.generators)?,
+                    elt: Box::new(elt?),
+                }
             }
-            py::Expr::GeneratorExp(_) => {
-                return self.reject(range, "a generator expression", COMPREHENSION_HELP)
+            py::Expr::DictComp(c) => {
+                let key = self.expr(&c.key);
+                let value = self.expr(&c.value);
+                ExprKind::DictComp {
+                    generators: self.comprehensions(&c.generators)?,
+                    key: Box::new(key?),
+                    value: Box::new(value?),
+                }
             }
-            py::Expr::Await(_) => {
-                return self.reject(range, "`await`", "call the function directly")
+            py::Expr::Await(a) => {
+                self.expr(&a.value);
+                return self.reject(range, "`await`", "call the function directly");
             }
-            py::Expr::Yield(_) | py::Expr::YieldFrom(_) => {
-                return self.reject(
-                    range,
-                    "`yield`",
-                    "scenarios have no functions; compute the values in a loop",
-                )
-            }
+            py::Expr::Yield(y) => ExprKind::Yield(self.opt_expr(y.value.as_deref())?.map(Box::new)),
+            py::Expr::YieldFrom(y) => ExprKind::YieldFrom(Box::new(self.expr(&y.value)?)),
             py::Expr::Compare(compare) => {
                 let left = self.expr(&compare.left);
                 let comparators = self.exprs(&compare.comparators);
@@ -709,18 +820,7 @@ impl Converter<'_> {
             }
             py::Expr::Call(call) => {
                 let func = self.expr(&call.func);
-                let args: Vec<Option<Expr>> = call
-                    .args
-                    .iter()
-                    .map(|arg| match arg {
-                        py::Expr::Starred(_) => self.reject(
-                            arg.range(),
-                            "a starred argument (`*args`)",
-                            "pass the arguments one by one",
-                        ),
-                        other => self.expr(other),
-                    })
-                    .collect();
+                let args = self.exprs(&call.args);
                 let keywords: Vec<Option<Keyword>> = call
                     .keywords
                     .iter()
@@ -728,15 +828,14 @@ impl Converter<'_> {
                     .collect();
                 ExprKind::Call {
                     func: Box::new(func?),
-                    args: args.into_iter().collect::<Option<_>>()?,
-                    keywords: keywords.into_iter().collect::<Option<_>>()?,
+                    args: args?,
+                    keywords: all(keywords)?,
                 }
             }
-            py::Expr::FormattedValue(_) | py::Expr::JoinedStr(_) => return self.reject(
-                range,
-                "an f-string",
-                "pass the values to `print` as separate arguments: `print(\"loss\", loss.item())`",
-            ),
+            py::Expr::JoinedStr(joined) => ExprKind::FString(self.fparts(&joined.values)?),
+            py::Expr::FormattedValue(_) => {
+                ExprKind::FString(self.fparts(std::slice::from_ref(expr))?)
+            }
             py::Expr::Constant(constant) => return self.constant(&constant.value, range),
             py::Expr::Attribute(attribute) => ExprKind::Attribute {
                 value: Box::new(self.expr(&attribute.value)?),
@@ -750,22 +849,19 @@ impl Converter<'_> {
                     index: Box::new(index?),
                 }
             }
-            py::Expr::Starred(_) => {
-                return self.reject(
-                    range,
-                    "a starred expression",
-                    "write the elements out one by one",
-                )
-            }
+            py::Expr::Starred(starred) => ExprKind::Starred(Box::new(self.expr(&starred.value)?)),
             py::Expr::Name(name) => ExprKind::Name(name.id.to_string()),
             py::Expr::List(list) => ExprKind::List(self.exprs(&list.elts)?),
             py::Expr::Tuple(tuple) => ExprKind::Tuple(self.exprs(&tuple.elts)?),
-            py::Expr::Slice(_) => {
-                return self.reject(
-                    range,
-                    "a slice",
-                    "index with a single position, e.g. `x[0]` or `x[-1]`",
-                )
+            py::Expr::Slice(slice) => {
+                let lower = self.opt_expr(slice.lower.as_deref());
+                let upper = self.opt_expr(slice.upper.as_deref());
+                let step = self.opt_expr(slice.step.as_deref());
+                ExprKind::Slice {
+                    lower: lower?.map(Box::new),
+                    upper: upper?.map(Box::new),
+                    step: step?.map(Box::new),
+                }
             }
         };
         Some(Expr {
@@ -775,15 +871,8 @@ impl Converter<'_> {
     }
 
     fn keyword(&mut self, keyword: &py::Keyword) -> Option<Keyword> {
-        let Some(name) = &keyword.arg else {
-            return self.reject(
-                keyword.range,
-                "a `**` argument",
-                "pass keyword arguments by name, e.g. `lr=0.1`",
-            );
-        };
         Some(Keyword {
-            name: name.to_string(),
+            name: keyword.arg.as_ref().map(|n| n.to_string()),
             value: self.expr(&keyword.value)?,
             span: self.span(keyword.range),
         })
@@ -811,9 +900,7 @@ impl Converter<'_> {
             py::Constant::Complex { .. } => {
                 return self.reject(range, "a complex literal", "use a float")
             }
-            py::Constant::Ellipsis => {
-                return self.reject(range, "`...`", "write `pass`, or `None` for a value")
-            }
+            py::Constant::Ellipsis => ExprKind::Ellipsis,
             py::Constant::Tuple(_) => {
                 return self.reject(range, "a constant tuple", "write the tuple as `(a, b)`")
             }
@@ -825,17 +912,28 @@ impl Converter<'_> {
     }
 }
 
-const TRY_HELP: &str =
-    "remove the `try` and keep its body; a scenario that must fail says `#@ expect: error`";
+/// Whether `module` may be imported: a listed module or a submodule of one the interpreter
+/// knows (`torch.nn.functional`, `collections.abc` are checked when the import runs).
+fn importable(module: &str) -> bool {
+    IMPORTABLE_MODULES.contains(&module)
+}
 
-const COMPREHENSION_HELP: &str =
-    "use a list and append: `xs = []` then `for i in range(n):` with `xs.append(...)`";
-
-fn handler_bodies(handlers: &[py::ExceptHandler]) -> Vec<&[py::Stmt]> {
-    handlers
-        .iter()
-        .map(|py::ExceptHandler::ExceptHandler(handler)| handler.body.as_slice())
-        .collect()
+fn bin_op(op: py::Operator) -> BinOp {
+    match op {
+        py::Operator::Add => BinOp::Add,
+        py::Operator::Sub => BinOp::Sub,
+        py::Operator::Mult => BinOp::Mul,
+        py::Operator::MatMult => BinOp::MatMul,
+        py::Operator::Div => BinOp::Div,
+        py::Operator::Mod => BinOp::Mod,
+        py::Operator::Pow => BinOp::Pow,
+        py::Operator::LShift => BinOp::LShift,
+        py::Operator::RShift => BinOp::RShift,
+        py::Operator::BitOr => BinOp::BitOr,
+        py::Operator::BitXor => BinOp::BitXor,
+        py::Operator::BitAnd => BinOp::BitAnd,
+        py::Operator::FloorDiv => BinOp::FloorDiv,
+    }
 }
 
 fn cmp_op(op: py::CmpOp) -> CmpOp {
@@ -850,24 +948,6 @@ fn cmp_op(op: py::CmpOp) -> CmpOp {
         py::CmpOp::IsNot => CmpOp::IsNot,
         py::CmpOp::In => CmpOp::In,
         py::CmpOp::NotIn => CmpOp::NotIn,
-    }
-}
-
-fn operator_symbol(op: py::Operator) -> &'static str {
-    match op {
-        py::Operator::Add => "+",
-        py::Operator::Sub => "-",
-        py::Operator::Mult => "*",
-        py::Operator::MatMult => "@",
-        py::Operator::Div => "/",
-        py::Operator::Mod => "%",
-        py::Operator::Pow => "**",
-        py::Operator::LShift => "<<",
-        py::Operator::RShift => ">>",
-        py::Operator::BitOr => "|",
-        py::Operator::BitXor => "^",
-        py::Operator::BitAnd => "&",
-        py::Operator::FloorDiv => "//",
     }
 }
 

@@ -127,38 +127,122 @@ fn stmt_to(out: &mut String, stmt: &Stmt, depth: usize) {
             let _ = write!(out, "from {module} import ");
             aliases_to(out, names);
         }
-        StmtKind::Assign { target, value } => {
-            target_to(out, target);
-            out.push_str(" = ");
+        StmtKind::Assign { targets, value } => {
+            for target in targets {
+                top_target_to(out, target);
+                out.push_str(" = ");
+            }
             expr_to(out, value, LOWEST);
         }
+        StmtKind::AnnAssign {
+            target,
+            annotation,
+            value,
+        } => {
+            target_to(out, target);
+            out.push_str(": ");
+            expr_to(out, annotation, IF_EXP);
+            if let Some(value) = value {
+                out.push_str(" = ");
+                expr_to(out, value, LOWEST);
+            }
+        }
         StmtKind::AugAssign { target, op, value } => {
-            let _ = write!(out, "{} {}= ", target.id, op.bin_op().symbol());
+            target_to(out, target);
+            let _ = write!(out, " {}= ", op.symbol());
             expr_to(out, value, LOWEST);
         }
         StmtKind::Expr(expr) => expr_to(out, expr, LOWEST),
-        StmtKind::Del(names) => {
+        StmtKind::Del(targets) => {
             out.push_str("del ");
-            names_to(out, names);
+            for (i, t) in targets.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                target_to(out, t);
+            }
         }
-        StmtKind::For { var, range, body } => {
-            let _ = write!(out, "for {} in range(", var.id);
-            comma_separated(out, &range.args);
-            out.push_str("):\n");
+        StmtKind::Return(value) => {
+            out.push_str("return");
+            if let Some(value) = value {
+                out.push(' ');
+                expr_to(out, value, LOWEST);
+            }
+        }
+        StmtKind::Pass => out.push_str("pass"),
+        StmtKind::Break => out.push_str("break"),
+        StmtKind::Continue => out.push_str("continue"),
+        StmtKind::Global(names) | StmtKind::Nonlocal(names) => {
+            out.push_str(if matches!(stmt.kind, StmtKind::Global(_)) {
+                "global "
+            } else {
+                "nonlocal "
+            });
+            let ids: Vec<&str> = names.iter().map(|n| n.id.as_str()).collect();
+            out.push_str(&ids.join(", "));
+        }
+        StmtKind::Raise { exc, cause } => {
+            out.push_str("raise");
+            if let Some(exc) = exc {
+                out.push(' ');
+                expr_to(out, exc, IF_EXP);
+            }
+            if let Some(cause) = cause {
+                out.push_str(" from ");
+                expr_to(out, cause, IF_EXP);
+            }
+        }
+        StmtKind::Assert { test, msg } => {
+            out.push_str("assert ");
+            expr_to(out, test, IF_EXP);
+            if let Some(msg) = msg {
+                out.push_str(", ");
+                expr_to(out, msg, IF_EXP);
+            }
+        }
+        StmtKind::For {
+            target,
+            iter,
+            body,
+            orelse,
+        } => {
+            out.push_str("for ");
+            top_target_to(out, target);
+            out.push_str(" in ");
+            expr_to(out, iter, LOWEST);
+            out.push_str(":\n");
             block_to(out, body, depth + 1);
+            else_to(out, orelse, depth);
             return;
         }
-        StmtKind::With { context, body } => {
-            // `with (a, b):` means two context managers, so a tuple needs a second pair.
-            if matches!(context.kind, ExprKind::Tuple(_)) {
-                out.push_str("with (");
-                expr_to(out, context, LOWEST);
-                out.push_str("):\n");
-            } else {
-                out.push_str("with ");
-                expr_to(out, context, LOWEST);
-                out.push_str(":\n");
+        StmtKind::While { test, body, orelse } => {
+            out.push_str("while ");
+            expr_to(out, test, LOWEST);
+            out.push_str(":\n");
+            block_to(out, body, depth + 1);
+            else_to(out, orelse, depth);
+            return;
+        }
+        StmtKind::With { items, body } => {
+            out.push_str("with ");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                // `with (a, b):` means two context managers, so a tuple needs a second pair.
+                if matches!(item.context.kind, ExprKind::Tuple(_)) {
+                    out.push('(');
+                    expr_to(out, &item.context, LOWEST);
+                    out.push(')');
+                } else {
+                    expr_to(out, &item.context, IF_EXP);
+                }
+                if let Some(target) = &item.target {
+                    out.push_str(" as ");
+                    target_to(out, target);
+                }
             }
+            out.push_str(":\n");
             block_to(out, body, depth + 1);
             return;
         }
@@ -166,17 +250,131 @@ fn stmt_to(out: &mut String, stmt: &Stmt, depth: usize) {
             if_to(out, "if", test, body, orelse, depth);
             return;
         }
-        StmtKind::Assert { test, msg } => {
-            out.push_str("assert ");
-            expr_to(out, test, LOWEST);
-            if let Some(msg) = msg {
-                out.push_str(", ");
-                expr_to(out, msg, LOWEST);
+        StmtKind::Try {
+            body,
+            handlers,
+            orelse,
+            finalbody,
+        } => {
+            out.push_str("try:\n");
+            block_to(out, body, depth + 1);
+            for h in handlers {
+                indent(out, depth);
+                out.push_str("except");
+                if let Some(typ) = &h.typ {
+                    out.push(' ');
+                    expr_to(out, typ, IF_EXP);
+                }
+                if let Some(name) = &h.name {
+                    let _ = write!(out, " as {}", name.id);
+                }
+                out.push_str(":\n");
+                block_to(out, &h.body, depth + 1);
             }
+            else_to(out, orelse, depth);
+            if !finalbody.is_empty() || handlers.is_empty() {
+                indent(out, depth);
+                out.push_str("finally:\n");
+                block_to(out, finalbody, depth + 1);
+            }
+            return;
         }
-        StmtKind::Pass => out.push_str("pass"),
+        StmtKind::FunctionDef(def) => {
+            decorators_to(out, &def.decorators, depth);
+            let _ = write!(out, "def {}(", def.name.id);
+            params_to(out, &def.params, true);
+            out.push(')');
+            if let Some(returns) = &def.returns {
+                out.push_str(" -> ");
+                expr_to(out, returns, IF_EXP);
+            }
+            out.push_str(":\n");
+            block_to(out, &def.body, depth + 1);
+            return;
+        }
+        StmtKind::ClassDef(class) => {
+            decorators_to(out, &class.decorators, depth);
+            let _ = write!(out, "class {}", class.name.id);
+            if !class.bases.is_empty() || !class.keywords.is_empty() {
+                out.push('(');
+                comma_separated(out, &class.bases);
+                keywords_to(out, &class.keywords, !class.bases.is_empty());
+                out.push(')');
+            }
+            out.push_str(":\n");
+            block_to(out, &class.body, depth + 1);
+            return;
+        }
     }
     out.push('\n');
+}
+
+fn else_to(out: &mut String, orelse: &[Stmt], depth: usize) {
+    if !orelse.is_empty() {
+        indent(out, depth);
+        out.push_str("else:\n");
+        block_to(out, orelse, depth + 1);
+    }
+}
+
+fn decorators_to(out: &mut String, decorators: &[Expr], depth: usize) {
+    for d in decorators {
+        out.push('@');
+        expr_to(out, d, LOWEST);
+        out.push('\n');
+        indent(out, depth);
+    }
+}
+
+fn param_to(out: &mut String, p: &Param, annotations: bool) {
+    out.push_str(&p.name.id);
+    match (&p.annotation, annotations) {
+        (Some(a), true) => {
+            out.push_str(": ");
+            expr_to(out, a, IF_EXP);
+            if let Some(d) = &p.default {
+                out.push_str(" = ");
+                expr_to(out, d, IF_EXP);
+            }
+        }
+        _ => {
+            if let Some(d) = &p.default {
+                out.push('=');
+                expr_to(out, d, IF_EXP);
+            }
+        }
+    }
+}
+
+/// Parameters as written; lambdas cannot have annotations.
+fn params_to(out: &mut String, params: &Params, annotations: bool) {
+    let mut parts: Vec<String> = Vec::new();
+    for (i, p) in params.args.iter().enumerate() {
+        let mut s = String::new();
+        param_to(&mut s, p, annotations);
+        parts.push(s);
+        if i + 1 == params.posonly {
+            parts.push("/".into());
+        }
+    }
+    if let Some(v) = &params.vararg {
+        let mut s = String::from("*");
+        param_to(&mut s, v, annotations);
+        parts.push(s);
+    } else if !params.kwonly.is_empty() {
+        parts.push("*".into());
+    }
+    for p in &params.kwonly {
+        let mut s = String::new();
+        param_to(&mut s, p, annotations);
+        parts.push(s);
+    }
+    if let Some(k) = &params.kwarg {
+        let mut s = String::from("**");
+        param_to(&mut s, k, annotations);
+        parts.push(s);
+    }
+    out.push_str(&parts.join(", "));
 }
 
 fn if_to(
@@ -221,46 +419,77 @@ fn aliases_to(out: &mut String, names: &[ImportAlias]) {
     }
 }
 
-fn names_to(out: &mut String, names: &[Name]) {
-    let ids: Vec<&str> = names.iter().map(|n| n.id.as_str()).collect();
-    out.push_str(&ids.join(", "));
+/// A target where a bare tuple reads back the same: `a, b = ...`, `for i, x in ...`.
+fn top_target_to(out: &mut String, target: &Target) {
+    match target {
+        Target::Tuple(items, _) if items.len() >= 2 => {
+            for (i, t) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                target_to(out, t);
+            }
+        }
+        other => target_to(out, other),
+    }
 }
 
 fn target_to(out: &mut String, target: &Target) {
     match target {
         Target::Name(name) => out.push_str(&name.id),
-        Target::Tuple(names, _) if names.len() >= 2 => names_to(out, names),
-        Target::Tuple(names, _) => {
+        Target::Tuple(items, _) => {
             out.push('(');
-            names_to(out, names);
-            if names.len() == 1 {
+            for (i, t) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                target_to(out, t);
+            }
+            if items.len() == 1 {
                 out.push(',');
             }
             out.push(')');
         }
+        Target::Starred(inner, _) => {
+            out.push('*');
+            target_to(out, inner);
+        }
         Target::Attribute { value, attr, .. } => {
             primary_value_to(out, value);
             let _ = write!(out, ".{attr}");
+        }
+        Target::Subscript { value, index, .. } => {
+            primary_value_to(out, value);
+            out.push('[');
+            subscript_index_to(out, index);
+            out.push(']');
         }
     }
 }
 
 // Binding strength, loosest first, following the Python grammar.
 const LOWEST: u8 = 0;
-const IF_EXP: u8 = 1;
-const OR: u8 = 2;
-const AND: u8 = 3;
-const NOT: u8 = 4;
-const COMPARE: u8 = 5;
-const SUM: u8 = 6;
-const PRODUCT: u8 = 7;
-const UNARY: u8 = 8;
-const POWER: u8 = 9;
-const PRIMARY: u8 = 10;
-const ATOM: u8 = 11;
+const LAMBDA: u8 = 1;
+const IF_EXP: u8 = 2;
+const OR: u8 = 3;
+const AND: u8 = 4;
+const NOT: u8 = 5;
+const COMPARE: u8 = 6;
+const BIT_OR: u8 = 7;
+const BIT_XOR: u8 = 8;
+const BIT_AND: u8 = 9;
+const SHIFT: u8 = 10;
+const SUM: u8 = 11;
+const PRODUCT: u8 = 12;
+const UNARY: u8 = 13;
+const POWER: u8 = 14;
+const PRIMARY: u8 = 15;
+const ATOM: u8 = 16;
 
 fn precedence(expr: &Expr) -> u8 {
     match &expr.kind {
+        ExprKind::Lambda(_) => LAMBDA,
+        ExprKind::Yield(_) | ExprKind::YieldFrom(_) => LOWEST,
         ExprKind::IfExp { .. } => IF_EXP,
         ExprKind::BoolOp { op: BoolOp::Or, .. } => OR,
         ExprKind::BoolOp {
@@ -276,12 +505,19 @@ fn precedence(expr: &Expr) -> u8 {
         ExprKind::Float(f) if f.is_sign_negative() && !f.is_nan() => UNARY,
         ExprKind::Float(f) if f.is_nan() => PRIMARY,
         ExprKind::Call { .. } | ExprKind::Attribute { .. } | ExprKind::Subscript { .. } => PRIMARY,
+        // A bare tuple, slice or starred item only reads back right where a comma list is
+        // allowed; everywhere else they are parenthesized.
+        ExprKind::Starred(_) | ExprKind::Slice { .. } => LOWEST,
         _ => ATOM,
     }
 }
 
 fn bin_precedence(op: BinOp) -> u8 {
     match op {
+        BinOp::BitOr => BIT_OR,
+        BinOp::BitXor => BIT_XOR,
+        BinOp::BitAnd => BIT_AND,
+        BinOp::LShift | BinOp::RShift => SHIFT,
         BinOp::Add | BinOp::Sub => SUM,
         BinOp::Mul | BinOp::Div | BinOp::FloorDiv | BinOp::Mod | BinOp::MatMul => PRODUCT,
         BinOp::Pow => POWER,
@@ -311,12 +547,121 @@ fn primary_value_to(out: &mut String, value: &Expr) {
     }
 }
 
+/// An item of a list, tuple, set or call: `*x` stays bare there.
+fn item_to(out: &mut String, item: &Expr) {
+    if let ExprKind::Starred(value) = &item.kind {
+        out.push('*');
+        expr_to(out, value, BIT_OR);
+    } else {
+        expr_to(out, item, IF_EXP);
+    }
+}
+
 fn comma_separated(out: &mut String, items: &[Expr]) {
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
-        expr_to(out, item, IF_EXP);
+        item_to(out, item);
+    }
+}
+
+fn keywords_to(out: &mut String, keywords: &[Keyword], mut comma: bool) {
+    for keyword in keywords {
+        if comma {
+            out.push_str(", ");
+        }
+        comma = true;
+        match &keyword.name {
+            Some(name) => {
+                let _ = write!(out, "{name}=");
+            }
+            None => out.push_str("**"),
+        }
+        expr_to(out, &keyword.value, IF_EXP);
+    }
+}
+
+/// What goes between `[` and `]`: slices and tuples of them stay bare.
+fn subscript_index_to(out: &mut String, index: &Expr) {
+    match &index.kind {
+        ExprKind::Slice { .. } => bare_expr_to(out, index),
+        ExprKind::Tuple(items) if !items.is_empty() => {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                if matches!(item.kind, ExprKind::Slice { .. }) {
+                    bare_expr_to(out, item);
+                } else {
+                    item_to(out, item);
+                }
+            }
+            if items.len() == 1 {
+                out.push(',');
+            }
+        }
+        _ => expr_to(out, index, IF_EXP),
+    }
+}
+
+fn generators_to(out: &mut String, generators: &[Comprehension]) {
+    for g in generators {
+        out.push_str(" for ");
+        match &g.target {
+            Target::Tuple(items, _) if !items.is_empty() => {
+                for (i, t) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    target_to(out, t);
+                }
+                if items.len() == 1 {
+                    out.push(',');
+                }
+            }
+            t => target_to(out, t),
+        }
+        out.push_str(" in ");
+        expr_to(out, &g.iter, OR);
+        for cond in &g.ifs {
+            out.push_str(" if ");
+            expr_to(out, cond, OR);
+        }
+    }
+}
+
+fn fparts_to(out: &mut String, parts: &[FPart], quote: char) {
+    for part in parts {
+        match part {
+            FPart::Lit(s) => {
+                let mut escaped = String::new();
+                string_body_to(&mut escaped, s, quote);
+                out.push_str(&escaped.replace('{', "{{").replace('}', "}}"));
+            }
+            FPart::Value {
+                value,
+                conversion,
+                spec,
+            } => {
+                out.push('{');
+                // A space keeps `{ {a: b}}` from reading as an escaped brace.
+                let mut inner = String::new();
+                expr_to(&mut inner, value, IF_EXP);
+                if inner.starts_with('{') {
+                    out.push(' ');
+                }
+                out.push_str(&inner);
+                if let Some(c) = conversion {
+                    let _ = write!(out, "!{c}");
+                }
+                if !spec.is_empty() {
+                    out.push(':');
+                    fparts_to(out, spec, quote);
+                }
+                out.push('}');
+            }
+        }
     }
 }
 
@@ -329,7 +674,15 @@ fn bare_expr_to(out: &mut String, expr: &Expr) {
         ExprKind::Bool(true) => out.push_str("True"),
         ExprKind::Bool(false) => out.push_str("False"),
         ExprKind::None => out.push_str("None"),
+        ExprKind::Ellipsis => out.push_str("..."),
         ExprKind::Str(s) => string_to(out, s),
+        ExprKind::FString(parts) => {
+            // Python before 3.12 forbids the f-string's own quote inside its expressions, so
+            // they use the other one.
+            out.push_str("f'");
+            fparts_to(out, parts, '\'');
+            out.push('\'');
+        }
         ExprKind::Name(name) => out.push_str(name),
         ExprKind::List(items) => {
             out.push('[');
@@ -344,6 +697,47 @@ fn bare_expr_to(out: &mut String, expr: &Expr) {
             }
             out.push(')');
         }
+        ExprKind::Set(items) if items.is_empty() => out.push_str("set()"),
+        ExprKind::Set(items) => {
+            out.push('{');
+            comma_separated(out, items);
+            out.push('}');
+        }
+        ExprKind::Dict(items) => {
+            out.push('{');
+            for (i, (k, v)) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                match k {
+                    Some(k) => {
+                        expr_to(out, k, IF_EXP);
+                        out.push_str(": ");
+                        expr_to(out, v, IF_EXP);
+                    }
+                    None => {
+                        out.push_str("**");
+                        expr_to(out, v, BIT_OR);
+                    }
+                }
+            }
+            out.push('}');
+        }
+        ExprKind::Starred(value) => {
+            out.push('*');
+            expr_to(out, value, BIT_OR);
+        }
+        ExprKind::Yield(value) => {
+            out.push_str("yield");
+            if let Some(v) = value {
+                out.push(' ');
+                expr_to(out, v, LOWEST);
+            }
+        }
+        ExprKind::YieldFrom(value) => {
+            out.push_str("yield from ");
+            expr_to(out, value, IF_EXP);
+        }
         ExprKind::Call {
             func,
             args,
@@ -351,14 +745,9 @@ fn bare_expr_to(out: &mut String, expr: &Expr) {
         } => {
             primary_value_to(out, func);
             out.push('(');
+            // A lone generator expression argument keeps its own parentheses.
             comma_separated(out, args);
-            for (i, keyword) in keywords.iter().enumerate() {
-                if i > 0 || !args.is_empty() {
-                    out.push_str(", ");
-                }
-                let _ = write!(out, "{}=", keyword.name);
-                expr_to(out, &keyword.value, IF_EXP);
-            }
+            keywords_to(out, keywords, !args.is_empty());
             out.push(')');
         }
         ExprKind::Attribute { value, attr } => {
@@ -368,8 +757,21 @@ fn bare_expr_to(out: &mut String, expr: &Expr) {
         ExprKind::Subscript { value, index } => {
             primary_value_to(out, value);
             out.push('[');
-            expr_to(out, index, IF_EXP);
+            subscript_index_to(out, index);
             out.push(']');
+        }
+        ExprKind::Slice { lower, upper, step } => {
+            if let Some(l) = lower {
+                expr_to(out, l, IF_EXP);
+            }
+            out.push(':');
+            if let Some(u) = upper {
+                expr_to(out, u, IF_EXP);
+            }
+            if let Some(s) = step {
+                out.push(':');
+                expr_to(out, s, IF_EXP);
+            }
         }
         ExprKind::BinOp {
             left,
@@ -390,7 +792,7 @@ fn bare_expr_to(out: &mut String, expr: &Expr) {
         ExprKind::UnaryOp { op, operand } => {
             out.push_str(op.symbol());
             let min = match op {
-                UnaryOp::Neg | UnaryOp::Pos => UNARY,
+                UnaryOp::Neg | UnaryOp::Pos | UnaryOp::Invert => UNARY,
                 UnaryOp::Not => {
                     out.push(' ');
                     NOT
@@ -427,6 +829,55 @@ fn bare_expr_to(out: &mut String, expr: &Expr) {
             expr_to(out, test, IF_EXP + 1);
             out.push_str(" else ");
             expr_to(out, orelse, IF_EXP);
+        }
+        ExprKind::Lambda(def) => {
+            out.push_str("lambda");
+            let mut params = String::new();
+            params_to(&mut params, &def.params, false);
+            if !params.is_empty() {
+                out.push(' ');
+                out.push_str(&params);
+            }
+            out.push_str(": ");
+            if let [Stmt {
+                kind: StmtKind::Return(Some(body)),
+                ..
+            }] = def.body.as_slice()
+            {
+                expr_to(out, body, IF_EXP);
+            } else {
+                out.push_str("None");
+            }
+        }
+        ExprKind::ListComp { elt, generators } => {
+            out.push('[');
+            expr_to(out, elt, IF_EXP);
+            generators_to(out, generators);
+            out.push(']');
+        }
+        ExprKind::SetComp { elt, generators } => {
+            out.push('{');
+            expr_to(out, elt, IF_EXP);
+            generators_to(out, generators);
+            out.push('}');
+        }
+        ExprKind::GeneratorExp { elt, generators } => {
+            out.push('(');
+            expr_to(out, elt, IF_EXP);
+            generators_to(out, generators);
+            out.push(')');
+        }
+        ExprKind::DictComp {
+            key,
+            value,
+            generators,
+        } => {
+            out.push('{');
+            expr_to(out, key, IF_EXP);
+            out.push_str(": ");
+            expr_to(out, value, IF_EXP);
+            generators_to(out, generators);
+            out.push('}');
         }
     }
 }
@@ -474,6 +925,12 @@ fn string_to(out: &mut String, s: &str) {
         '"'
     };
     out.push(quote);
+    string_body_to(out, s, quote);
+    out.push(quote);
+}
+
+/// The characters of a string literal between its quotes, escaped.
+fn string_body_to(out: &mut String, s: &str, quote: char) {
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -496,7 +953,6 @@ fn string_to(out: &mut String, s: &str) {
             c => out.push(c),
         }
     }
-    out.push(quote);
 }
 
 #[cfg(test)]
@@ -561,7 +1017,10 @@ mod tests {
     fn a_tuple_context_gets_its_own_parentheses() {
         let one = Expr::new(ExprKind::Tuple(vec![Expr::new(ExprKind::Int(0))]));
         let stmt = Stmt::new(StmtKind::With {
-            context: one,
+            items: vec![WithItem {
+                context: one,
+                target: None,
+            }],
             body: vec![Stmt::new(StmtKind::Pass)],
         });
         assert_eq!(print_body(&[stmt]), "with ((0,)):\n    pass\n");
@@ -570,7 +1029,10 @@ mod tests {
     #[test]
     fn empty_blocks_print_as_pass() {
         let stmt = Stmt::new(StmtKind::With {
-            context: Expr::new(ExprKind::Name("ctx".into())),
+            items: vec![WithItem {
+                context: Expr::new(ExprKind::Name("ctx".into())),
+                target: None,
+            }],
             body: vec![],
         });
         assert_eq!(print_body(&[stmt]), "with ctx:\n    pass\n");

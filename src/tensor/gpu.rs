@@ -4,33 +4,12 @@
 //! operation through the caching allocator exactly as on cpu and meta, which keeps the three
 //! backends' allocator traces identical.
 //!
-//! Operation codes mirror the `#define`s of kernels/*.cu.
+//! Operation codes are the enums of [`crate::device::kernels`], from which the kernels'
+//! `#define`s are generated.
 
 use super::{DType, Result, Scalar, Tensor, TensorError};
+use crate::device::kernels::{BinaryCode, TernaryCode, UnaryCode};
 use crate::device::{Arg, BlasMatrix, DTypeCode, Gpu, Grid, Operand, MAX_DIMS};
-
-/// `OP_SQUARED_DIFF` of kernels/elementwise.cu.
-pub(crate) const SQUARED_DIFF: i32 = 10;
-/// `OP_THRESHOLD_BACKWARD`.
-pub(crate) const THRESHOLD_BACKWARD: i32 = 11;
-/// `OP_LERP`.
-pub(crate) const LERP: i32 = 12;
-
-/// Unary operations of `ew_unary_f32`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum UnaryOp {
-    Pow(f32),
-    Sqrt,
-    Relu,
-}
-
-/// Ternary operations of `ew_ternary_f32`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TernaryOp {
-    AddcMul = 0,
-    AddcDiv = 1,
-    MseBackward = 2,
-}
 
 fn code(dtype: DType) -> DTypeCode {
     match dtype {
@@ -130,7 +109,7 @@ pub(crate) fn binary(
     a: &Tensor,
     b: &Tensor,
     compute: DType,
-    (op, alpha): (i32, f64),
+    (op, alpha): (BinaryCode, f64),
 ) -> Result<()> {
     let b = b.operand()?;
     binary_with(gpu, out, a, b, compute, (op, alpha))
@@ -143,8 +122,9 @@ pub(crate) fn binary_with(
     a: &Tensor,
     b: Operand,
     compute: DType,
-    (op, alpha): (i32, f64),
+    (op, alpha): (BinaryCode, f64),
 ) -> Result<()> {
+    let op = op.code();
     let grid = Grid::Elements(out.numel() as u64);
     let (o, a) = (out.operand()?, a.operand()?);
     if compute == DType::F32 {
@@ -185,17 +165,12 @@ pub(crate) fn scalar_operand(s: Scalar, compute: DType) -> Operand {
     }
 }
 
-/// `out = op(a)` element-wise, through f32.
-pub(crate) fn unary(gpu: &Gpu, out: &Tensor, a: &Tensor, op: UnaryOp) -> Result<()> {
-    let (code, p) = match op {
-        UnaryOp::Pow(p) => (0, p),
-        UnaryOp::Sqrt => (1, 0.0),
-        UnaryOp::Relu => (2, 0.0),
-    };
+/// `out = op(a; p)` element-wise, through f32.
+pub(crate) fn unary(gpu: &Gpu, out: &Tensor, a: &Tensor, (op, p): (UnaryCode, f32)) -> Result<()> {
     let args = [
         Arg::Op(out.operand()?),
         Arg::Op(a.operand()?),
-        Arg::I32(code),
+        Arg::I32(op.code()),
         Arg::F32(p),
         Arg::I64(n(out)),
     ];
@@ -208,7 +183,7 @@ pub(crate) fn ternary(
     gpu: &Gpu,
     out: &Tensor,
     [a, b, c]: [&Tensor; 3],
-    op: TernaryOp,
+    op: TernaryCode,
     v: f64,
 ) -> Result<()> {
     let args = [
@@ -216,7 +191,7 @@ pub(crate) fn ternary(
         Arg::Op(a.operand()?),
         Arg::Op(b.operand()?),
         Arg::Op(c.operand()?),
-        Arg::I32(op as i32),
+        Arg::I32(op.code()),
         Arg::F32(v as f32),
         Arg::I64(n(out)),
     ];
@@ -310,6 +285,63 @@ pub(crate) fn argmax(gpu: &Gpu, out: &Tensor, src: &Tensor, dim: usize) -> Resul
         Arg::I64(count as i64),
     ];
     gpu.launch("reduce_argmax", Grid::Elements(n_out as u64), &args)?;
+    Ok(())
+}
+
+/// The first maximum (or minimum) of `src` along `dim` and its index, into the contiguous
+/// `values` and `indices`.
+pub(crate) fn extreme(
+    gpu: &Gpu,
+    [values, indices, src]: [&Tensor; 3],
+    dim: usize,
+    is_min: bool,
+) -> Result<()> {
+    let mut reduce = vec![false; src.dim()];
+    reduce[dim] = true;
+    let (order, n_out, count) = kept_then_reduced(src.shape(), &reduce);
+    let args = [
+        Arg::Op(values.flat_operand()?),
+        Arg::Op(indices.flat_operand()?),
+        Arg::Op(src.permuted_operand(&order)?),
+        Arg::I64(n_out as i64),
+        Arg::I64(count as i64),
+        Arg::I32(is_min as i32),
+    ];
+    gpu.launch("reduce_extreme", Grid::Elements(n_out as u64), &args)?;
+    Ok(())
+}
+
+/// The 2-norm of all of `src` into the 0-dim `out`.
+pub(crate) fn norm2(gpu: &Gpu, out: &Tensor, src: &Tensor) -> Result<()> {
+    let args = [
+        Arg::Op(out.flat_operand()?),
+        Arg::Op(src.operand()?),
+        Arg::I64(n(src)),
+    ];
+    gpu.launch("reduce_norm2", Grid::Single, &args)?;
+    Ok(())
+}
+
+/// Writes `grad` (the reduced shape) into the zero-filled, contiguous `out` at `indices`
+/// along a dimension split as (outer, size, inner).
+pub(crate) fn scatter_selected(
+    gpu: &Gpu,
+    [out, grad, indices]: [&Tensor; 3],
+    (outer, size, inner): (usize, usize, usize),
+) -> Result<()> {
+    let args = [
+        Arg::Op(out.flat_operand()?),
+        Arg::Op(grad.operand()?),
+        Arg::Op(indices.operand()?),
+        Arg::I64(outer as i64),
+        Arg::I64(size as i64),
+        Arg::I64(inner as i64),
+    ];
+    gpu.launch(
+        "scatter_selected",
+        Grid::Elements((outer * inner) as u64),
+        &args,
+    )?;
     Ok(())
 }
 
@@ -409,6 +441,31 @@ pub(crate) fn log_softmax(
     Ok(())
 }
 
+/// `_softmax_backward_data` into the contiguous `out`, along a dimension split as (outer,
+/// size, inner).
+pub(crate) fn softmax_backward(
+    gpu: &Gpu,
+    out: &Tensor,
+    grad: &Tensor,
+    result: &Tensor,
+    (outer, size, inner): (usize, usize, usize),
+) -> Result<()> {
+    let args = [
+        Arg::Op(out.operand()?),
+        Arg::Op(grad.operand()?),
+        Arg::Op(result.operand()?),
+        Arg::I64(outer as i64),
+        Arg::I64(size as i64),
+        Arg::I64(inner as i64),
+    ];
+    gpu.launch(
+        "softmax_backward",
+        Grid::Elements((outer * inner) as u64),
+        &args,
+    )?;
+    Ok(())
+}
+
 /// nll_loss forward: `out` and `total_weight` from log-probabilities `x` (N, C) and targets
 /// `t` whose bounds the caller checked. `reduction` is 0 none, 1 mean, 2 sum.
 pub(crate) fn nll_loss_forward(
@@ -451,6 +508,97 @@ pub(crate) fn nll_loss_backward(
         Arg::I64(ignore_index),
     ];
     gpu.launch("nll_loss_backward", Grid::Elements(rows as u64), &args)?;
+    Ok(())
+}
+
+/// `native_dropout`: `out` and `mask` from `x`, element `i` kept when number `i` of the
+/// Philox stream, as a uniform, is below `keep`.
+pub(crate) fn dropout(
+    gpu: &Gpu,
+    [out, mask, x]: [&Tensor; 3],
+    keep: f32,
+    scale: f32,
+    ([k0, k1], counter): ([u32; 2], u64),
+) -> Result<()> {
+    let args = [
+        Arg::Op(out.operand()?),
+        Arg::Op(mask.operand()?),
+        Arg::Op(x.operand()?),
+        Arg::U32(k0),
+        Arg::U32(k1),
+        Arg::U64(counter),
+        Arg::F32(keep),
+        Arg::F32(scale),
+        Arg::I64(n(out)),
+    ];
+    gpu.launch("dropout_forward", Grid::Elements(out.numel() as u64), &args)?;
+    Ok(())
+}
+
+/// A weight or bias operand, or a constant when there is none (1 for the weight, 0 for the
+/// bias), with a flag saying which.
+fn optional_operand(t: Option<&Tensor>, absent: f64) -> Result<Operand> {
+    match t {
+        Some(t) => t.operand(),
+        None => Ok(Operand::constant(DTypeCode::F32, absent, 0)),
+    }
+}
+
+/// `native_layer_norm` over rows of `n` elements: `out`, `mean`, `rstd` from `x`.
+pub(crate) fn layer_norm_forward(
+    gpu: &Gpu,
+    [out, mean, rstd, x]: [&Tensor; 4],
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    (m, n): (usize, usize),
+    eps: f64,
+) -> Result<()> {
+    let args = [
+        Arg::Op(out.flat_operand()?),
+        Arg::Op(mean.flat_operand()?),
+        Arg::Op(rstd.flat_operand()?),
+        Arg::Op(x.operand()?),
+        Arg::Op(optional_operand(weight, 1.0)?),
+        Arg::Op(optional_operand(bias, 0.0)?),
+        Arg::I64(m as i64),
+        Arg::I64(n as i64),
+        Arg::F32(eps as f32),
+    ];
+    gpu.launch("layer_norm_forward", Grid::Elements(m as u64), &args)?;
+    Ok(())
+}
+
+/// `native_layer_norm_backward` into the gradients that exist (`dx`, `dw`, `db`).
+pub(crate) fn layer_norm_backward(
+    gpu: &Gpu,
+    [dy, x, mean, rstd]: [&Tensor; 4],
+    weight: Option<&Tensor>,
+    [dx, dw, db]: [&Option<Tensor>; 3],
+    (m, n): (usize, usize),
+) -> Result<()> {
+    let head = [
+        Arg::Op(dy.operand()?),
+        Arg::Op(x.operand()?),
+        Arg::Op(mean.flat_operand()?),
+        Arg::Op(rstd.flat_operand()?),
+        Arg::Op(optional_operand(weight, 1.0)?),
+    ];
+    let dims = [Arg::I64(m as i64), Arg::I64(n as i64)];
+    if let Some(dx) = dx {
+        let args = [&head[..], &[Arg::Op(dx.flat_operand()?)], &dims[..]].concat();
+        gpu.launch("layer_norm_backward_input", Grid::Elements(m as u64), &args)?;
+    }
+    if dw.is_some() || db.is_some() {
+        let none = Operand::constant(DTypeCode::F32, 0.0, 0);
+        let dw_op = dw.as_ref().map_or(Ok(none), |t| t.flat_operand())?;
+        let db_op = db.as_ref().map_or(Ok(none), |t| t.flat_operand())?;
+        let args = [&head[..], &[Arg::Op(dw_op), Arg::Op(db_op)], &dims[..]].concat();
+        gpu.launch(
+            "layer_norm_backward_params",
+            Grid::Elements(n as u64),
+            &args,
+        )?;
+    }
     Ok(())
 }
 

@@ -24,7 +24,10 @@ mod data;
 mod factory;
 mod gpu;
 mod loss;
+mod norm;
 mod ops;
+mod pointwise;
+mod shape;
 mod storage;
 
 use std::cell::{Cell, RefCell};
@@ -33,7 +36,11 @@ use std::rc::{Rc, Weak};
 
 pub use crate::base::{DType, Device, Result, TensorError};
 pub use loss::Reduction;
-pub(crate) use loss::{log_softmax_backward, mse_loss_backward, nll_loss_backward};
+pub(crate) use loss::{
+    log_softmax_backward, mse_loss_backward, nll_loss_backward, softmax_backward,
+};
+pub(crate) use norm::{dropout_backward, layer_norm_backward};
+pub(crate) use pointwise::{Keeps, Pointwise};
 
 use crate::alloc::Purpose;
 use crate::autograd::{self, Node};

@@ -3,10 +3,12 @@
 //! on the host for the cpu backend and host tensors) and only allocates on meta, then records the autograd node PyTorch records, saving the tensors
 //! PyTorch saves.
 
-use super::gpu::{self, TernaryOp, UnaryOp};
+use super::gpu;
+use super::pointwise::Pointwise;
 use super::{contiguous_strides, format_shape, DType, Device, Result, Scalar, Tensor, TensorError};
 use crate::alloc::Purpose;
 use crate::autograd::{self, Formula, NodeBuilder};
+use crate::device::kernels::{BinaryCode, TernaryCode, UnaryCode};
 use crate::runtime::BlasCall;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -21,23 +23,37 @@ enum Bin {
     Le,
     Gt,
     Ge,
+    /// The backward of a [`Pointwise`] function: `a` the gradient, `b` what the node saved.
+    Backward(BinaryCode),
+    /// `min(a, b)`, NaN when `a` is NaN.
+    Min,
+    /// `max(a, b)`, NaN when `a` is NaN.
+    Max,
 }
 
 impl Bin {
     /// The operation code and alpha of `ew_binary_*` in kernels/elementwise.cu.
-    fn gpu_code(self) -> (i32, f64) {
+    fn gpu_code(self) -> (BinaryCode, f64) {
         match self {
-            Bin::Add(alpha) => (0, alpha),
-            Bin::Sub(alpha) => (1, alpha),
-            Bin::Mul => (2, 1.0),
-            Bin::Div => (3, 1.0),
-            Bin::Eq => (4, 1.0),
-            Bin::Ne => (5, 1.0),
-            Bin::Lt => (6, 1.0),
-            Bin::Le => (7, 1.0),
-            Bin::Gt => (8, 1.0),
-            Bin::Ge => (9, 1.0),
+            Bin::Add(alpha) => (BinaryCode::Add, alpha),
+            Bin::Sub(alpha) => (BinaryCode::Sub, alpha),
+            Bin::Mul => (BinaryCode::Mul, 1.0),
+            Bin::Div => (BinaryCode::Div, 1.0),
+            Bin::Eq => (BinaryCode::Eq, 1.0),
+            Bin::Ne => (BinaryCode::Ne, 1.0),
+            Bin::Lt => (BinaryCode::Lt, 1.0),
+            Bin::Le => (BinaryCode::Le, 1.0),
+            Bin::Gt => (BinaryCode::Gt, 1.0),
+            Bin::Ge => (BinaryCode::Ge, 1.0),
+            Bin::Backward(code) => (code, 1.0),
+            Bin::Min => (BinaryCode::Min, 1.0),
+            Bin::Max => (BinaryCode::Max, 1.0),
         }
+    }
+
+    /// Whether the operation computes in f32 whatever its operands' types.
+    fn is_float_only(self) -> bool {
+        matches!(self, Bin::Div | Bin::Backward(_) | Bin::Min | Bin::Max)
     }
 
     fn is_comparison(self) -> bool {
@@ -60,6 +76,10 @@ impl Bin {
             Bin::Le => t(a <= b),
             Bin::Gt => t(a > b),
             Bin::Ge => t(a >= b),
+            Bin::Backward(code) => Pointwise::host_backward(code, a, b),
+            Bin::Min | Bin::Max if a.is_nan() => a,
+            Bin::Min => a.min(b),
+            Bin::Max => a.max(b),
         }
     }
 
@@ -68,7 +88,9 @@ impl Bin {
             Bin::Add(alpha) => a.wrapping_add((alpha as i64).wrapping_mul(b)),
             Bin::Sub(alpha) => a.wrapping_sub((alpha as i64).wrapping_mul(b)),
             Bin::Mul => a.wrapping_mul(b),
-            Bin::Div => unreachable!("true division computes in f32"),
+            Bin::Div | Bin::Backward(_) | Bin::Min | Bin::Max => {
+                unreachable!("{self:?} computes in f32")
+            }
             Bin::Eq => (a == b) as i64,
             Bin::Ne => (a != b) as i64,
             Bin::Lt => (a < b) as i64,
@@ -181,20 +203,47 @@ fn matrix_strides(t: &Tensor) -> [usize; 2] {
     [t.strides()[0], t.strides()[1]]
 }
 
+/// Products at least this large (multiply-adds) use rayon's threads: below it, handing work to
+/// threads costs more than it saves.
+const PARALLEL_GEMM_FLOPS: usize = 1 << 20;
+
+/// `a (n×k) · b (k×m)`, both row-major, through the `gemm` crate.
 fn matmul_f32(a: &[f32], b: &[f32], n: usize, k: usize, m: usize) -> Vec<f32> {
     let mut out = vec![0.0f32; n * m];
-    for i in 0..n {
-        let row = &mut out[i * m..(i + 1) * m];
-        for p in 0..k {
-            let x = a[i * k + p];
-            if x == 0.0 {
-                continue;
-            }
-            let brow = &b[p * m..(p + 1) * m];
-            for (o, &y) in row.iter_mut().zip(brow) {
-                *o += x * y;
-            }
-        }
+    if out.is_empty() || k == 0 {
+        return out;
+    }
+    assert!(a.len() == n * k && b.len() == k * m, "matmul operand sizes");
+    let parallelism = if n * k * m >= PARALLEL_GEMM_FLOPS {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: `out` holds n×m elements, `a` n×k and `b` k×m (checked above), each row-major
+    // (column stride 1, row stride its width); `out` is a fresh buffer that aliases neither.
+    // With `read_dst` false, `out = 1.0 * a·b`.
+    unsafe {
+        gemm::gemm(
+            n,
+            m,
+            k,
+            out.as_mut_ptr(),
+            1,
+            m as isize,
+            false,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            1,
+            m as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
     }
     out
 }
@@ -302,9 +351,10 @@ impl Tensor {
     fn binary(&self, other: &Tensor, op: Bin) -> Result<Tensor> {
         let device = common_device(self, other)?;
         let shape = broadcast_shapes(self.shape(), other.shape())?;
-        let compute = match op {
-            Bin::Div => DType::F32,
-            _ => promote(self.dtype(), other.dtype()),
+        let compute = if op.is_float_only() {
+            DType::F32
+        } else {
+            promote(self.dtype(), other.dtype())
         };
         let out_dtype = if op.is_comparison() {
             DType::Bool
@@ -332,7 +382,8 @@ impl Tensor {
 
     fn scalar_result_type(&self, s: Scalar, op: Bin) -> (DType, DType) {
         let compute = match (op, self.dtype(), s) {
-            (Bin::Div, _, _) | (_, DType::F32, _) | (_, _, Scalar::Float(_)) => DType::F32,
+            (_, DType::F32, _) | (_, _, Scalar::Float(_)) => DType::F32,
+            (op, _, _) if op.is_float_only() => DType::F32,
             _ => DType::I64,
         };
         let out = if op.is_comparison() {
@@ -390,7 +441,12 @@ impl Tensor {
         self.view_raw(shape.to_vec(), strides, self.0.offset)
     }
 
-    fn unary_f32(&self, op: UnaryOp, f: impl Fn(f32) -> f32) -> Result<Tensor> {
+    /// `self op other` for a backward kernel of [`Pointwise`], broadcasting; no node.
+    pub(crate) fn binary_code(&self, other: &Tensor, code: BinaryCode) -> Result<Tensor> {
+        self.binary(other, Bin::Backward(code))
+    }
+
+    pub(crate) fn unary_f32(&self, op: (UnaryCode, f32), f: impl Fn(f32) -> f32) -> Result<Tensor> {
         let out = self.new_like(self.shape(), DType::F32, self.device())?;
         if let Some(g) = out.gpu() {
             gpu::unary(g, &out, self, op)?;
@@ -496,7 +552,7 @@ impl Tensor {
     /// `self ** exponent`; the result is float. PowBackward0 saves `self`.
     pub fn pow(&self, exponent: f64) -> Result<Tensor> {
         let e = exponent as f32;
-        let out = self.unary_f32(UnaryOp::Pow(e), |x| x.powf(e))?;
+        let out = self.unary_f32((UnaryCode::Pow, e), |x| x.powf(e))?;
         if let Some(mut b) = NodeBuilder::new(&[self]) {
             b.save("self", self);
             b.finish(Formula::Pow { exponent }, &out);
@@ -511,11 +567,6 @@ impl Tensor {
             b.finish(Formula::Neg, &out);
         }
         Ok(out)
-    }
-
-    /// `torch.sqrt` (used by optimizers, not differentiable here).
-    pub(crate) fn sqrt(&self) -> Result<Tensor> {
-        self.unary_f32(UnaryOp::Sqrt, f32::sqrt)
     }
 
     // ---- comparisons ------------------------------------------------------------------------
@@ -657,16 +708,118 @@ impl Tensor {
         Ok(out)
     }
 
-    /// `self @ other`: the 2-D case, which is `mm`.
+    /// `self @ other`, as ATen's `_matmul_impl` decomposes it: 2-D @ 2-D is `mm`; an N-d
+    /// tensor (N ≥ 3) @ a matrix is folded to 2-D (`reshape`, `mm`, `_unsafe_view`: nodes
+    /// ViewBackward0, MmBackward0, UnsafeViewBackward0); two N-d tensors with the same batch
+    /// dimensions go through `bmm` (ExpandBackward0 and ViewBackward0 on each side,
+    /// BmmBackward0, UnsafeViewBackward0). Other combinations (vectors, broadcast batches, a
+    /// matrix @ a batch) are not supported yet.
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
-        if self.dim() == 2 && other.dim() == 2 {
+        let (d1, d2) = (self.dim(), other.dim());
+        let unsupported = || {
+            TensorError::Unsupported(format!(
+                "matmul of shapes {} and {} (supported: 2-D @ 2-D, N-d @ 2-D, and N-d @ N-d with equal batch dimensions)",
+                format_shape(self.shape()),
+                format_shape(other.shape())
+            ))
+        };
+        if d1 == 2 && d2 == 2 {
             return self.mm(other);
         }
-        Err(TensorError::Unsupported(format!(
-            "matmul of {}-D and {}-D tensors (only 2-D @ 2-D)",
-            self.dim(),
-            other.dim()
-        )))
+        if d1 < 3 || d2 < 2 {
+            return Err(unsupported());
+        }
+        let (n, k) = (self.shape()[d1 - 2], self.shape()[d1 - 1]);
+        let p = other.shape()[d2 - 1];
+        if other.shape()[d2 - 2] != k {
+            return Err(TensorError::Invalid(format!(
+                "Expected size for first two dimensions of batch2 tensor to be: [{}, {k}] but got: [{}, {}].",
+                self.shape()[..d1 - 2].iter().product::<usize>(),
+                other.shape()[..d2 - 2].iter().product::<usize>(),
+                other.shape()[d2 - 2]
+            )));
+        }
+        let mut out_shape = self.shape()[..d1 - 1].to_vec();
+        out_shape.push(p);
+        let out = if d2 == 2 {
+            let folded = self.reshape(&[-1, k as isize])?;
+            folded.mm(other)?
+        } else {
+            let batch = &self.shape()[..d1 - 2];
+            if other.shape()[..d2 - 2] != *batch {
+                return Err(unsupported());
+            }
+            let count: usize = batch.iter().product();
+            let side = |t: &Tensor, rows: usize, cols: usize| -> Result<Tensor> {
+                let mut full = batch.to_vec();
+                full.extend([rows, cols]);
+                t.expand(&full)?
+                    .reshape(&[count as isize, rows as isize, cols as isize])
+            };
+            side(self, n, k)?.bmm(&side(other, k, p)?)?
+        };
+        let strides = contiguous_strides(&out_shape);
+        Ok(out.view_with_history(
+            out_shape,
+            strides,
+            Formula::UnsafeView {
+                self_sizes: out.shape().to_vec(),
+            },
+        ))
+    }
+
+    /// `torch.bmm(self, mat2)`: (b, n, k) @ (b, k, m), one output. BmmBackward0 saves `mat2`
+    /// when `self` needs a gradient and `self` when `mat2` does.
+    pub fn bmm(&self, mat2: &Tensor) -> Result<Tensor> {
+        if self.dim() != 3 || mat2.dim() != 3 {
+            return Err(TensorError::Invalid(format!(
+                "batch1 must be a 3D tensor, batch2 must be a 3D tensor (got {}-D and {}-D)",
+                self.dim(),
+                mat2.dim()
+            )));
+        }
+        let device = same_device(self, mat2)?;
+        let (b, n, k) = (self.shape()[0], self.shape()[1], self.shape()[2]);
+        let m = mat2.shape()[2];
+        if mat2.shape()[0] != b || mat2.shape()[1] != k {
+            return Err(TensorError::Invalid(format!(
+                "Expected size for first two dimensions of batch2 tensor to be: [{b}, {k}] but got: [{}, {}].",
+                mat2.shape()[0],
+                mat2.shape()[1]
+            )));
+        }
+        if self.dtype() != mat2.dtype() {
+            return Err(TensorError::Invalid(format!(
+                "expected scalar type {} but found {}",
+                self.dtype().short_name(),
+                mat2.dtype().short_name()
+            )));
+        }
+        let out = self.new_like(&[b, n, m], self.dtype(), device)?;
+        if out.has_data() {
+            for i in 0..b {
+                let pick = |t: &Tensor| {
+                    let offset = t.0.offset + i * t.strides()[0];
+                    t.view_raw(t.shape()[1..].to_vec(), t.strides()[1..].to_vec(), offset)
+                };
+                let (o, x, y) = (pick(&out), pick(self), pick(mat2));
+                if let Some(g) = out.gpu() {
+                    gpu::matmul(g, &o, &x, &y, false)?;
+                } else if let Some(v) = x.mm_values(&y) {
+                    o.write_f32(&v);
+                }
+            }
+        }
+        if let Some(mut node) = NodeBuilder::new(&[self, mat2]) {
+            if node.needs(1) {
+                node.save("self", self);
+            }
+            if node.needs(0) {
+                node.save("mat2", mat2);
+            }
+            node.finish(Formula::Bmm, &out);
+        }
+        Ok(out)
     }
 
     /// `torch.addmm(self, mat1, mat2)`: `self + mat1 @ mat2` in one kernel (what nn.Linear
@@ -727,34 +880,6 @@ impl Tensor {
     }
 
     // ---- views ------------------------------------------------------------------------------
-
-    /// `self[index]`: the sub-tensor at `index` along the first dimension, a view sharing the
-    /// storage (negative indices count from the end). Indexing a tensor that needs grad is not
-    /// supported: its SelectBackward0 is not implemented.
-    pub fn select(&self, index: i64) -> Result<Tensor> {
-        let Some(&len) = self.shape().first() else {
-            return Err(TensorError::Invalid(
-                "invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` in C++ to convert a 0-dim tensor to a number".into(),
-            ));
-        };
-        let i = if index < 0 { index + len as i64 } else { index };
-        if !(0..len as i64).contains(&i) {
-            return Err(TensorError::Invalid(format!(
-                "index {index} is out of bounds for dimension 0 with size {len}"
-            )));
-        }
-        if self.requires_grad() && self.runtime().is_grad_enabled() {
-            return Err(TensorError::Unsupported(
-                "indexing a tensor that requires grad; index its .detach() or use .item() on a reduction".into(),
-            ));
-        }
-        let offset = self.0.offset + i as usize * self.strides()[0];
-        Ok(self.view_raw(
-            self.shape()[1..].to_vec(),
-            self.strides()[1..].to_vec(),
-            offset,
-        ))
-    }
 
     /// `tensor.t()`: a transposed view (no copy). TBackward0 saves nothing.
     pub fn t(&self) -> Result<Tensor> {
@@ -971,6 +1096,80 @@ impl Tensor {
         self.reshape(&shape)
     }
 
+    /// `tensor.transpose(dim0, dim1)`: a view with two dimensions swapped. TransposeBackward0
+    /// saves only the two dimensions.
+    pub fn transpose(&self, dim0: isize, dim1: isize) -> Result<Tensor> {
+        let (a, b) = (wrap_dim(dim0, self.dim())?, wrap_dim(dim1, self.dim())?);
+        let mut shape = self.shape().to_vec();
+        let mut strides = self.strides().to_vec();
+        if self.dim() > 0 {
+            shape.swap(a, b);
+            strides.swap(a, b);
+        }
+        Ok(self.view_with_history(shape, strides, Formula::Transpose { dim0: a, dim1: b }))
+    }
+
+    /// `tensor.permute(dims)`: a view with the dimensions reordered. PermuteBackward0 saves
+    /// only `dims`.
+    pub fn permute(&self, dims: &[isize]) -> Result<Tensor> {
+        if dims.len() != self.dim() {
+            return Err(TensorError::Invalid(format!(
+                "permute(sparse_coo): number of dimensions in the tensor input does not match the length of the desired ordering of dimensions i.e. input.dim() = {} is not equal to len(dims) = {}",
+                self.dim(),
+                dims.len()
+            )));
+        }
+        let order = self.wrap_dims(dims)?;
+        if order.len() != self.dim() {
+            return Err(TensorError::Invalid(
+                "permute(): duplicate dims are not allowed.".into(),
+            ));
+        }
+        let shape = order.iter().map(|&d| self.shape()[d]).collect();
+        let strides = order.iter().map(|&d| self.strides()[d]).collect();
+        Ok(self.view_with_history(shape, strides, Formula::Permute { dims: order }))
+    }
+
+    /// `tensor.squeeze(dim)` (every dimension of size 1 when `dim` is `None`): a view.
+    /// SqueezeBackward0/1 keep the input's sizes.
+    pub fn squeeze(&self, dim: Option<isize>) -> Result<Tensor> {
+        let drop: Vec<bool> = match dim {
+            None => self.shape().iter().map(|&s| s == 1).collect(),
+            Some(d) => {
+                let d = wrap_dim(d, self.dim())?;
+                (0..self.dim())
+                    .map(|i| i == d && self.shape()[i] == 1)
+                    .collect()
+            }
+        };
+        let keep = |i: &usize| !drop[*i];
+        let shape = (0..self.dim())
+            .filter(keep)
+            .map(|i| self.shape()[i])
+            .collect();
+        let strides = (0..self.dim())
+            .filter(keep)
+            .map(|i| self.strides()[i])
+            .collect();
+        Ok(self.view_with_history(
+            shape,
+            strides,
+            Formula::Squeeze {
+                self_sizes: self.shape().to_vec(),
+                all: dim.is_none(),
+            },
+        ))
+    }
+
+    /// `tensor.contiguous()`: `self` when it already is, else a row-major copy (CloneBackward0,
+    /// as `clone(memory_format=contiguous)` records).
+    pub fn contiguous(&self) -> Result<Tensor> {
+        if self.is_contiguous() {
+            return Ok(self.clone());
+        }
+        self.clone_tensor()
+    }
+
     /// Removes dimension `dim` of size 1 (a view; only backward uses it).
     pub(crate) fn squeeze_dim(&self, dim: usize) -> Tensor {
         let mut shape = self.shape().to_vec();
@@ -1005,7 +1204,7 @@ impl Tensor {
     pub fn relu(&self) -> Result<Tensor> {
         let out = self.new_like(self.shape(), self.dtype(), self.device())?;
         if let Some(g) = out.gpu() {
-            gpu::unary(g, &out, self, UnaryOp::Relu)?;
+            gpu::unary(g, &out, self, (UnaryCode::Relu, 0.0))?;
         } else {
             out.copy_values_from(self)?;
             if let Some(v) = out.read_f32() {
@@ -1024,7 +1223,7 @@ impl Tensor {
     pub fn relu_(&self) -> Result<Tensor> {
         let builder = self.begin_inplace(&[self])?;
         if let Some(g) = self.gpu() {
-            gpu::unary(g, self, self, UnaryOp::Relu)?;
+            gpu::unary(g, self, self, (UnaryCode::Relu, 0.0))?;
         } else if let Some(v) = self.read_f32() {
             self.write_f32(&v.into_iter().map(|x| x.max(0.0)).collect::<Vec<_>>());
         }
@@ -1041,7 +1240,7 @@ impl Tensor {
     pub(crate) fn threshold_backward(&self, result: &Tensor, threshold: f32) -> Result<Tensor> {
         let out = self.new_like(self.shape(), self.dtype(), self.device())?;
         if let Some(gpu) = out.gpu() {
-            let code = (gpu::THRESHOLD_BACKWARD, threshold as f64);
+            let code = (BinaryCode::ThresholdBackward, threshold as f64);
             gpu::binary(gpu, &out, self, result, DType::F32, code)?;
         } else if let (Some(g), Some(r)) = (self.read_f32(), result.read_f32()) {
             let v: Vec<f32> = g
@@ -1526,12 +1725,26 @@ impl Tensor {
         Ok(())
     }
 
+    /// `torch.clamp(self, max=max)` for code that runs under no_grad (clip_grad_norm_).
+    pub(crate) fn clamp_max_scalar(&self, max: f64) -> Result<Tensor> {
+        self.check_no_graph(&[self], "clamp")?;
+        self.binary_scalar(Scalar::Float(max), Bin::Min)
+    }
+
+    /// `tensor.clamp_(min, max)` for code that runs under no_grad (clip_grad_value_): in place,
+    /// no allocation.
+    pub(crate) fn clamp_(&self, min: Scalar, max: Scalar) -> Result<()> {
+        self.check_no_graph(&[self], "clamp_")?;
+        self.inplace_scalar(min, Bin::Max)?;
+        self.inplace_scalar(max, Bin::Min)
+    }
+
     /// `self.lerp_(end, weight)`: `self += weight * (end - self)`.
     pub(crate) fn lerp_(&self, end: &Tensor, weight: f64) -> Result<()> {
         self.check_no_graph(&[self, end], "lerp_")?;
         same_device(self, end)?;
         if let Some(g) = self.gpu() {
-            gpu::binary(g, self, self, end, DType::F32, (gpu::LERP, weight))?;
+            gpu::binary(g, self, self, end, DType::F32, (BinaryCode::Lerp, weight))?;
         } else if let (Some(a), Some(b)) = (self.read_f32(), end.read_f32()) {
             let w = weight as f32;
             self.write_f32(
@@ -1547,12 +1760,26 @@ impl Tensor {
 
     /// `self.addcmul_(t1, t2, value)`: `self += value * t1 * t2`.
     pub(crate) fn addcmul_(&self, t1: &Tensor, t2: &Tensor, value: f64) -> Result<()> {
-        self.addc(t1, t2, value, TernaryOp::AddcMul, |a, b| a * b, "addcmul_")
+        self.addc(
+            t1,
+            t2,
+            value,
+            TernaryCode::AddcMul,
+            |a, b| a * b,
+            "addcmul_",
+        )
     }
 
     /// `self.addcdiv_(t1, t2, value)`: `self += value * t1 / t2`.
     pub(crate) fn addcdiv_(&self, t1: &Tensor, t2: &Tensor, value: f64) -> Result<()> {
-        self.addc(t1, t2, value, TernaryOp::AddcDiv, |a, b| a / b, "addcdiv_")
+        self.addc(
+            t1,
+            t2,
+            value,
+            TernaryCode::AddcDiv,
+            |a, b| a / b,
+            "addcdiv_",
+        )
     }
 
     fn addc(
@@ -1560,7 +1787,7 @@ impl Tensor {
         t1: &Tensor,
         t2: &Tensor,
         value: f64,
-        gpu_op: TernaryOp,
+        gpu_op: TernaryCode,
         f: impl Fn(f32, f32) -> f32,
         op: &str,
     ) -> Result<()> {

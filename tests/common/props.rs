@@ -1,5 +1,5 @@
 //! The four properties of the leak checker over generated programs, shared by
-//! `tests/properties.rs` (on the runtime as it is) and `tests/planted_bugs.rs` (with each
+//! `tests/checker/properties.rs` (on the runtime as it is) and `tests/planted_bugs.rs` (with each
 //! planted runtime bug switched on in turn, where at least one property must fail).
 
 use std::path::PathBuf;
@@ -18,6 +18,9 @@ pub enum Property {
     CleanIsClean,
     /// (2) A planted leak is found with its kinds, line and predicted bytes per iteration.
     PlantedIsFound,
+    /// (2') A leak planted in the step loop whose list or total is made every epoch is found
+    /// as (2) says, released by the epoch loop.
+    ReleasedLeakIsFound,
     /// (3) Every program returns to the baseline at teardown.
     TeardownToBaseline,
     /// (4) cpu and meta agree byte for byte.
@@ -25,9 +28,10 @@ pub enum Property {
 }
 
 impl Property {
-    pub const ALL: [Property; 4] = [
+    pub const ALL: [Property; 5] = [
         Property::CleanIsClean,
         Property::PlantedIsFound,
+        Property::ReleasedLeakIsFound,
         Property::TeardownToBaseline,
         Property::BackendsAgree,
     ];
@@ -36,17 +40,18 @@ impl Property {
         match self {
             Property::CleanIsClean => "clean_is_clean",
             Property::PlantedIsFound => "planted_is_found",
+            Property::ReleasedLeakIsFound => "released_leak_is_found",
             Property::TeardownToBaseline => "teardown_to_baseline",
             Property::BackendsAgree => "backends_agree",
         }
     }
 
-    /// Cases when `PROPTEST_CASES` is unset, chosen so that `tests/properties.rs` stays well
+    /// Cases when `PROPTEST_CASES` is unset, chosen so that `tests/checker/properties.rs` stays well
     /// under two minutes on two cores in a debug build.
     fn default_cases(self) -> u32 {
         match self {
             Property::CleanIsClean | Property::PlantedIsFound => 48,
-            Property::TeardownToBaseline => 32,
+            Property::TeardownToBaseline | Property::ReleasedLeakIsFound => 32,
             Property::BackendsAgree => 24,
         }
     }
@@ -55,6 +60,7 @@ impl Property {
         match self {
             Property::CleanIsClean => gen::clean_program().boxed(),
             Property::PlantedIsFound => gen::leaky_program().boxed(),
+            Property::ReleasedLeakIsFound => gen::released_leak_program().boxed(),
             Property::TeardownToBaseline | Property::BackendsAgree => gen::program().boxed(),
         }
     }
@@ -113,7 +119,7 @@ pub fn holds(
         .case()
         .map_err(|e| TestCaseError::fail(format!("generator bug: {e}")))?;
     match property {
-        Property::CleanIsClean | Property::PlantedIsFound => {
+        Property::CleanIsClean | Property::PlantedIsFound | Property::ReleasedLeakIsFound => {
             let report = check(&case, options)?;
             gen::judge_verdict(&case, &report).map_or(Ok(()), |d| Err(fail(d)))
         }
@@ -141,8 +147,11 @@ fn config(property: Property, setup: &Setup) -> Config {
     };
     Config {
         cases,
-        // Persisted failures are replayed first by every later run of tests/properties.rs.
-        source_file: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/properties.rs")),
+        // Persisted failures are replayed first by every later run of the properties.
+        source_file: Some(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/checker/properties.rs"
+        )),
         failure_persistence: if setup.record {
             Config::default().failure_persistence
         } else {
@@ -206,7 +215,7 @@ fn record(
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reports/found");
     let stem = format!("{}-{:016x}", property.name(), setup.seed);
     let note = format!(
-        "Found by property {} (tests/properties.rs), seed {}: {reason}",
+        "Found by property {} (tests/checker/properties.rs), seed {}: {reason}",
         property.name(),
         setup.seed
     );

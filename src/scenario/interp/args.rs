@@ -35,6 +35,14 @@ impl Bound {
 }
 
 impl CallArgs {
+    /// Positional arguments only.
+    pub fn positional(pos: Vec<Value>) -> CallArgs {
+        CallArgs {
+            pos,
+            kw: Vec::new(),
+        }
+    }
+
     /// Binds to `params`, of which the first `required` must be given, as Python binds a call to
     /// `def f(a, b, c=..., *, d=...)`: positionally in order, or by keyword.
     pub fn bind(

@@ -1,34 +1,68 @@
-//! The interpreter: runs a parsed scenario on a [`Runtime`], with Python's module-level name
-//! semantics, and tells an [`Observer`] about loop iterations and the end of the program.
+//! The interpreter: runs a parsed scenario on a [`Runtime`] as CPython would run it, and tells an
+//! [`Observer`] about loop iterations and the end of the program.
 //!
-//! Names live in one module scope. Rebinding a name drops its old value and `del` drops it,
-//! exactly when Python's reference counting would; at the end of the program every name is
-//! dropped in reverse order of creation. Every allocation made while a statement runs is tagged
-//! with that statement's location and the iteration of each enclosing loop.
+//! The engine is a tree-walking interpreter with CPython's semantics wherever memory can tell
+//! the difference:
+//! - names are resolved by a symbol-table pass ([`scope`]) into function locals, closure cells
+//!   and module globals, each frame owning its locals, so that a function's locals are freed when
+//!   it returns and a captured variable lives as long as the closures that share its cell;
+//! - values are reference counted ([`Value`] holds `Rc`s), so an object is freed at the moment
+//!   its last reference goes, as CPython frees it; reference cycles are freed only by the cyclic
+//!   collector ([`refs`]), at `gc.collect()` and at CPython 3.12's automatic collections;
+//! - exceptions are objects with a traceback that keeps its frames, and their locals, alive;
+//!   `except ... as e` unbinds `e` at the end of the handler.
+//!
+//! Every allocation made while a statement runs is tagged with that statement's location and the
+//! iteration of each enclosing loop (dynamically enclosing: a loop in a function called from a
+//! loop is nested in it).
 
 mod args;
 mod builtins;
+mod dict;
+mod eval;
+mod exc;
+mod generator;
+mod module;
 mod objects;
+mod ops;
+mod pyobj;
+pub mod refs;
+mod scope;
+mod stdlib;
+// The bindings return `Failure` by value, which the traceback made larger than clippy's
+// default for error types; boxing it there would touch every binding for no gain.
+#[allow(clippy::result_large_err)]
 mod torch;
 mod validate;
 mod value;
 
+use std::collections::HashSet;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use args::CallArgs;
+pub use dict::{Dict, DictKind, DictRef, Key};
 pub use objects::{ModuleKind, ModuleRef, OptimizerRef};
+pub use pyobj::{
+    BoundMethod, Class, Code, ExcObj, Frame, FrameRef, Function, Instance, Iter, ModuleState,
+    Native,
+};
+pub use refs::{Edge, Referents};
 pub use validate::validate;
-pub use value::{ListRef, Slot, Value};
+pub use value::{repr, ListRef, Slot, Value};
 
 use crate::alloc::{Location, LocationGuard};
-use crate::base::TensorError;
-use crate::base::{AllocError, OutOfMemory};
+use crate::base::OutOfMemory;
 use crate::runtime::Runtime;
-use crate::scenario::{
-    AugOp, BinOp, BoolOp, CmpOp, Expr, ExprKind, ImportAlias, Scenario, ScenarioError, Span, Stmt,
-    StmtKind, Target, UnaryOp,
-};
+use crate::scenario::{Scenario, ScenarioError, Span, Stmt};
+use pyobj::{Access, CellRef};
+
+/// CPython's default recursion limit (`sys.getrecursionlimit()`).
+pub const RECURSION_LIMIT: usize = 1000;
+
+/// The highest limit `sys.setrecursionlimit` may set: what the interpreter's stack holds.
+pub const MAX_RECURSION_LIMIT: usize = 5000;
 
 /// Limits and loop scaling for one run.
 #[derive(Debug, Clone)]
@@ -38,7 +72,9 @@ pub struct RunOptions {
     /// The run stops with an error after this much wall time.
     pub time_limit: Duration,
     /// Loops (by the line and column of their `for`) whose iteration count is multiplied, so the
-    /// leak checker can compare a run against one with more iterations.
+    /// leak checker can compare a run against one with more iterations. A `for` over a range
+    /// runs a longer range; a `for` over a list, a dict or another re-iterable object iterates
+    /// it again; `while` loops and loops over one-shot iterators are not scaled.
     pub loop_scale: Vec<((u32, u32), u32)>,
 }
 
@@ -52,7 +88,7 @@ impl Default for RunOptions {
     }
 }
 
-/// A name of the program and what it holds.
+/// A module-level name of the program and what it holds.
 #[derive(Debug, Clone)]
 pub struct Binding {
     /// The name.
@@ -89,10 +125,12 @@ impl Env {
     fn set(&mut self, name: &str, value: Value, bound_at: Span, accumulates: bool) {
         match self.bindings.iter_mut().find(|b| b.name == name) {
             Some(b) => {
-                // The old value is dropped here, when Python would drop it.
-                b.value = value;
+                // The old value is dropped when this function returns, after the name holds the
+                // new one: when Python drops it.
+                let old = std::mem::replace(&mut b.value, value);
                 b.bound_at = bound_at;
                 b.accumulates = accumulates;
+                drop(old);
             }
             None => self.bindings.push(Binding {
                 name: name.to_string(),
@@ -113,12 +151,21 @@ impl Env {
 pub struct IterationEnd<'a> {
     /// The runtime.
     pub rt: &'a Runtime,
-    /// The program's names at that moment.
+    /// The program's module-level names at that moment.
     pub env: &'a Env,
-    /// The `for` statement.
+    /// The frames running at that moment, outermost (`<module>`) first; their locals, cells
+    /// and what those reference are listed by [`Referents`].
+    pub frames: &'a [FrameRef],
+    /// The `for` or `while` statement.
     pub loop_at: Span,
-    /// The iteration of each enclosing loop, outermost first, ending with this loop's.
+    /// The iteration of each enclosing loop, outermost first, ending with this loop's; loops
+    /// of the functions that called this one's enclose it.
     pub index: &'a [u32],
+    /// The statement of each enclosing loop, outermost first, ending with this loop's
+    /// (`loop_at`): `index[i]` is the iteration of `loops[i]`. As with `index`, the loops of the
+    /// calling functions come first. The checker tells from it which loop releases what an
+    /// inner loop grows.
+    pub loops: &'a [Span],
     /// Whether this was the loop's last iteration.
     pub last: bool,
 }
@@ -143,6 +190,13 @@ pub trait Observer {
     /// Per-statement memory traces read the allocator here.
     fn statement_start(&mut self, _rt: &Runtime, _stmt: &Stmt) {}
 
+    /// A `backward()` call just returned without error. The graph it ran through is still
+    /// reachable from whatever held it, with each node's
+    /// [`backward_ran`](crate::autograd::Node::backward_ran) set: the checker tells from it a
+    /// graph that grows to be consumed by one backward (gradient accumulation) from a graph
+    /// that no backward will use.
+    fn backward_ran(&mut self, _rt: &Runtime, _env: &Env) {}
+
     /// The program ended, failed, or was stopped, and its names are about to be dropped.
     fn before_teardown(&mut self, _rt: &Runtime, _env: &Env, _failure: Option<&Failure>) {}
 }
@@ -153,11 +207,11 @@ impl Observer for () {}
 /// Why a run stopped early.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FailureKind {
-    /// An `assert` failed.
+    /// An `assert` failed (an uncaught `AssertionError`).
     Assertion,
-    /// The device ran out of memory.
+    /// The device ran out of memory (an uncaught `torch.OutOfMemoryError`).
     OutOfMemory(Box<OutOfMemory>),
-    /// Any other error: Python's or PyTorch's exception, or a limit.
+    /// Any other uncaught exception, or a limit.
     Error,
 }
 
@@ -166,7 +220,7 @@ pub enum FailureKind {
 pub struct Failure {
     /// Its kind.
     pub kind: FailureKind,
-    /// The message at its location.
+    /// The message at its location, with the scenario traceback.
     pub error: ScenarioError,
 }
 
@@ -175,19 +229,109 @@ pub struct Failure {
 pub struct RunResult {
     /// `None` when the program ran to its end.
     pub failure: Option<Failure>,
-    /// Lines printed by the program.
+    /// Lines printed (and logged) by the program.
     pub output: Vec<String>,
     /// Statements executed.
     pub steps: u64,
 }
 
-/// Runs `scenario` on `rt` to its end (or its first error), then drops every name.
+/// Why execution left a block or an expression early.
+#[derive(Debug)]
+pub(crate) enum Unwind {
+    /// An exception propagates.
+    Exc(Rc<ExcObj>),
+    /// `return value`.
+    Return(Value),
+    /// `break`.
+    Break,
+    /// `continue`.
+    Continue,
+    /// The observer asked to stop: nothing catches this.
+    Stop,
+}
+
+/// The result of interpreter steps.
+pub(crate) type X<T> = Result<T, Unwind>;
+
+/// The result of torch bindings and builtins that report errors as messages.
+pub(crate) type R<T> = Result<T, Failure>;
+
+/// Moves the interpreter's borrowed state onto its own thread.
+struct AssertSend<T>(T);
+
+// SAFETY: `run` blocks in `join` until the interpreter thread has finished, so the runtime, the
+// observer and everything they hold (`Rc`s, `RefCell`s) are only ever used by one thread at a
+// time, and none of it is thread-local: the runtime keeps grad mode and allocator state per
+// instance, not per thread.
+unsafe impl<T> Send for AssertSend<T> {}
+
+impl<T> AssertSend<T> {
+    fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+/// The interpreter's own stack: deep Python recursion (up to [`RECURSION_LIMIT`] frames) must
+/// raise `RecursionError`, never overflow the Rust stack of a test thread (2 MiB by default).
+/// The memory is reserved, not committed, until used.
+const INTERPRETER_STACK: usize = 1 << 30;
+
+/// Runs `scenario` on `rt` to its end (or its first uncaught exception), then drops every name.
 pub fn run(
     scenario: &Scenario,
     rt: &Runtime,
     options: &RunOptions,
     observer: &mut dyn Observer,
 ) -> RunResult {
+    let path = scenario.path.clone();
+    let source = scenario.source.clone();
+    let state = AssertSend((scenario, rt, options, observer));
+    std::thread::scope(|s| {
+        let handle = std::thread::Builder::new()
+            .name("scenario".into())
+            .stack_size(INTERPRETER_STACK)
+            .spawn_scoped(s, move || {
+                let (scenario, rt, options, observer) = state.into_inner();
+                AssertSend(run_here(scenario, rt, options, observer))
+            });
+        match handle {
+            Ok(h) => match h.join() {
+                Ok(result) => result.into_inner(),
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            Err(e) => RunResult {
+                failure: Some(Failure {
+                    kind: FailureKind::Error,
+                    error: ScenarioError::new(
+                        path,
+                        Span::default(),
+                        &source,
+                        format!("RuntimeError: cannot start the interpreter thread: {e}"),
+                    ),
+                }),
+                output: Vec::new(),
+                steps: 0,
+            },
+        }
+    })
+}
+
+fn run_here(
+    scenario: &Scenario,
+    rt: &Runtime,
+    options: &RunOptions,
+    observer: &mut dyn Observer,
+) -> RunResult {
+    let scopes = scope::Scopes::analyze(&scenario.body);
+    let module_frame = Rc::new(Frame {
+        code: scopes.module.clone(),
+        fast: Default::default(),
+        cells: Vec::new(),
+        class_ns: None,
+        at: Default::default(),
+        func: None,
+        bound_at: Default::default(),
+    });
     let mut interp = Interp {
         scenario,
         rt: rt.clone(),
@@ -197,24 +341,58 @@ pub fn run(
         output: Vec::new(),
         steps: 0,
         loops: Vec::new(),
+        loop_spans: Vec::new(),
         started: Instant::now(),
         file: Arc::from(scenario.path.display().to_string()),
+        scopes,
+        frames: vec![module_frame],
+        handling: Vec::new(),
+        gc: refs::Gc::default(),
+        parameters: HashSet::new(),
+        stopping: false,
+        pending_limit: None,
+        recursion_limit: RECURSION_LIMIT,
+        random_state: 0,
+        log_level: 30,
+        environ: Dict::shared(DictKind::Plain),
     };
-    let failure = match interp.block(&scenario.body) {
-        Ok(()) | Err(Flow::Stopped) => None,
-        Err(Flow::Failed(f)) => Some(f),
+    interp.env.set(
+        "__name__",
+        Value::Str("__main__".into()),
+        Span::default(),
+        false,
+    );
+    let outcome = interp.block(&scenario.body);
+    let failure = match outcome {
+        Err(Unwind::Stop) if interp.pending_limit.is_some() => {
+            let e = interp.pending_limit.take().expect("checked above");
+            Some(interp.uncaught(&e))
+        }
+        Ok(()) | Err(Unwind::Stop) => None,
+        Err(Unwind::Exc(e)) => Some(interp.uncaught(&e)),
+        Err(Unwind::Return(_) | Unwind::Break | Unwind::Continue) => None,
     };
     interp
         .observer
         .before_teardown(&interp.rt, &interp.env, failure.as_ref());
     let Interp {
-        env, output, steps, ..
+        env,
+        output,
+        steps,
+        frames,
+        mut gc,
+        handling,
+        pending_limit,
+        ..
     } = interp;
-    // Python drops a module's names in reverse order of creation when the program ends.
+    drop((frames, handling, pending_limit));
+    // Python drops a module's names in reverse order of creation when the program ends, then
+    // finalization runs the cyclic collector, which frees what only cycles still hold.
     let mut bindings = env.bindings;
     while let Some(b) = bindings.pop() {
         drop(b);
     }
+    gc.collect(2);
     RunResult {
         failure,
         output,
@@ -222,38 +400,46 @@ pub fn run(
     }
 }
 
-/// Why execution left a block early.
-enum Flow {
-    /// An error, assertion or limit.
-    Failed(Failure),
-    /// The observer asked to stop.
-    Stopped,
-}
-
-impl From<Failure> for Flow {
-    fn from(f: Failure) -> Flow {
-        Flow::Failed(f)
-    }
-}
-
-type R<T> = Result<T, Failure>;
-
-struct Interp<'s> {
+pub(crate) struct Interp<'s> {
     scenario: &'s Scenario,
-    rt: Runtime,
+    pub(crate) rt: Runtime,
     options: &'s RunOptions,
     observer: &'s mut dyn Observer,
     env: Env,
-    output: Vec<String>,
+    pub(crate) output: Vec<String>,
     steps: u64,
+    /// The iteration of each running loop, outermost first, across the call stack.
     loops: Vec<u32>,
+    /// The statement of each running loop, alongside `loops`.
+    loop_spans: Vec<Span>,
     started: Instant,
     file: Arc<str>,
+    scopes: scope::Scopes,
+    /// The call stack: the module frame first.
+    frames: Vec<FrameRef>,
+    /// The exceptions being handled, innermost last (bare `raise`, `__context__`).
+    handling: Vec<Rc<ExcObj>>,
+    gc: refs::Gc,
+    /// Tensors made by `nn.Parameter`, by identity: assigning one to a module attribute
+    /// registers it.
+    parameters: HashSet<usize>,
+    /// Set once the observer stopped the run or a limit was hit: no `except` catches that.
+    stopping: bool,
+    /// The error of a limit that stopped the run.
+    pending_limit: Option<Rc<ExcObj>>,
+    /// `sys.getrecursionlimit()`.
+    recursion_limit: usize,
+    /// The state of the `random` module.
+    random_state: u64,
+    /// The level `logging` shows from (`logging.basicConfig(level=...)`; WARNING by default).
+    log_level: i64,
+    /// `os.environ`.
+    environ: DictRef,
 }
 
 /// The name an `import` item binds and the module path it binds it to: `import torch.nn` binds
 /// `torch` to `torch`; `import torch.nn as nn` binds `nn` to `torch.nn`.
-fn import_binding(a: &ImportAlias) -> (String, String) {
+fn import_binding(a: &crate::scenario::ImportAlias) -> (String, String) {
     match &a.alias {
         Some(alias) => (alias.clone(), a.name.clone()),
         None => {
@@ -263,41 +449,10 @@ fn import_binding(a: &ImportAlias) -> (String, String) {
     }
 }
 
-/// Whether `expr` reads the variable `name`: `x = x + y` rebinds a running total.
-fn mentions(expr: &Expr, name: &str) -> bool {
-    match &expr.kind {
-        ExprKind::Name(n) => n == name,
-        ExprKind::Int(_)
-        | ExprKind::Float(_)
-        | ExprKind::Bool(_)
-        | ExprKind::None
-        | ExprKind::Str(_) => false,
-        ExprKind::List(items) | ExprKind::Tuple(items) => items.iter().any(|e| mentions(e, name)),
-        ExprKind::Call {
-            func,
-            args,
-            keywords,
-        } => {
-            mentions(func, name)
-                || args.iter().any(|e| mentions(e, name))
-                || keywords.iter().any(|k| mentions(&k.value, name))
-        }
-        ExprKind::Attribute { value, .. } => mentions(value, name),
-        ExprKind::Subscript { value, index } => mentions(value, name) || mentions(index, name),
-        ExprKind::BinOp { left, right, .. } => mentions(left, name) || mentions(right, name),
-        ExprKind::UnaryOp { operand, .. } => mentions(operand, name),
-        ExprKind::Compare {
-            left, comparators, ..
-        } => mentions(left, name) || comparators.iter().any(|e| mentions(e, name)),
-        ExprKind::BoolOp { values, .. } => values.iter().any(|e| mentions(e, name)),
-        ExprKind::IfExp { test, body, orelse } => {
-            mentions(test, name) || mentions(body, name) || mentions(orelse, name)
-        }
-    }
-}
-
 impl Interp<'_> {
-    fn fail(&self, span: Span, message: impl Into<String>) -> Failure {
+    /// An error at `span` as a [`Failure`]; the message starts with the exception type
+    /// (`TypeError: ...`), which decides the exception it becomes.
+    pub(crate) fn fail(&self, span: Span, message: impl Into<String>) -> Failure {
         Failure {
             kind: FailureKind::Error,
             error: ScenarioError::new(&self.scenario.path, span, &self.scenario.source, message),
@@ -305,9 +460,9 @@ impl Interp<'_> {
     }
 
     /// A runtime error as PyTorch raises it; out-of-memory keeps its details for the report.
-    fn tensor_error(&self, span: Span, e: TensorError) -> Failure {
+    pub(crate) fn tensor_error(&self, span: Span, e: crate::base::TensorError) -> Failure {
         match e {
-            TensorError::Alloc(AllocError::OutOfMemory(oom)) => {
+            crate::base::TensorError::Alloc(crate::base::AllocError::OutOfMemory(oom)) => {
                 let message = format!("torch.OutOfMemoryError: {}", oom.message);
                 Failure {
                     kind: FailureKind::OutOfMemory(oom),
@@ -319,8 +474,32 @@ impl Interp<'_> {
                     ),
                 }
             }
-            other => self.fail(span, python_message(&other)),
+            other => self.fail(span, format!("RuntimeError: {other}")),
         }
+    }
+
+    /// Tells the observer that a `backward()` returned.
+    fn backward_ran(&mut self) {
+        self.observer.backward_ran(&self.rt, &self.env);
+    }
+
+    /// Iteration `k` of the loop at `at` begins.
+    fn enter_iteration(&mut self, at: Span, k: u32) {
+        self.loops.push(k);
+        self.loop_spans.push(at);
+    }
+
+    /// The innermost running iteration is over.
+    fn leave_iteration(&mut self) {
+        self.loops.pop();
+        self.loop_spans.pop();
+    }
+
+    /// The frame running now.
+    fn frame(&self) -> &FrameRef {
+        self.frames
+            .last()
+            .expect("the module frame is never popped")
     }
 
     fn location(&self, span: Span) -> Arc<Location> {
@@ -332,650 +511,387 @@ impl Interp<'_> {
         })
     }
 
-    fn step(&mut self, span: Span) -> R<()> {
+    fn step(&mut self, span: Span) -> X<()> {
         self.steps += 1;
         if self.steps > self.options.max_steps {
-            return Err(self
+            let f = self
                 .fail(
                     span,
                     format!(
-                        "the scenario executed more than {} statements and was stopped",
+                        "RuntimeError: the scenario executed more than {} statements and was stopped",
                         self.options.max_steps
                     ),
                 )
-                .with_help("raise the limit with `#@ max-steps: N`, or make the loops shorter"));
+                .with_help("raise the limit with `#@ max-steps: N`, or make the loops shorter");
+            return Err(self.limit(f));
         }
         let elapsed = self.started.elapsed();
         if elapsed > self.options.time_limit {
             let stopped = self.fail(
                 span,
                 format!(
-                    "the scenario ran longer than {:?} (stopped after {:.1}s, {} statements) and was stopped",
+                    "RuntimeError: the scenario ran longer than {:?} (stopped after {:.1}s, {} statements) and was stopped",
                     self.options.time_limit,
                     elapsed.as_secs_f64(),
                     self.steps
                 ),
             );
             // Real arithmetic is what takes the time on cpu; the memory verdict does not need it.
-            return Err(if self.rt.backend() == crate::device::Backend::Cpu {
+            let f = if self.rt.backend() == crate::device::Backend::Cpu {
                 stopped.with_help(
                     "for memory-only checking, `--backend meta` runs the same scenario without arithmetic, far faster; or raise `--time-limit`",
                 )
             } else {
                 stopped.with_help("raise `--time-limit`, or make the loops shorter")
-            });
+            };
+            return Err(self.limit(f));
         }
         Ok(())
     }
 
-    fn block(&mut self, body: &[Stmt]) -> Result<(), Flow> {
+    /// A limit of the run: an exception no `except` catches, so the run ends here.
+    fn limit(&mut self, f: Failure) -> Unwind {
+        let e = self.exc_from_failure(f);
+        self.stopping = true;
+        self.pending_limit = Some(e);
+        Unwind::Stop
+    }
+
+    pub(crate) fn block(&mut self, body: &[Stmt]) -> X<()> {
         for stmt in body {
             self.stmt(stmt)?;
         }
         Ok(())
     }
 
-    fn stmt(&mut self, stmt: &Stmt) -> Result<(), Flow> {
+    fn stmt(&mut self, stmt: &Stmt) -> X<()> {
         self.step(stmt.span)?;
+        self.frame().at.set(stmt.span);
         self.observer.statement_start(&self.rt, stmt);
         let rt = self.rt.clone();
-        let _here = LocationGuard::enter(rt.allocator_cell(), self.location(stmt.span));
-        match &stmt.kind {
-            StmtKind::Import(aliases) => {
-                for a in aliases {
-                    let (name, path) = import_binding(a);
-                    self.env
-                        .set(&name, torch::namespace(&path), stmt.span, false);
-                }
-            }
-            StmtKind::ImportFrom { module, names } => {
-                for a in names {
-                    let value = torch::attribute_of_path(module, &a.name).ok_or_else(|| {
-                        self.fail(
-                            a.span,
-                            format!(
-                                "ImportError: cannot import name '{}' from '{module}'",
-                                a.name
-                            ),
-                        )
-                    })?;
-                    self.env.set(
-                        a.alias.as_deref().unwrap_or(&a.name),
-                        value,
-                        stmt.span,
-                        false,
-                    );
-                }
-            }
-            StmtKind::Assign { target, value } => {
-                let v = self.expr(value)?;
-                self.assign(target, v, value, stmt.span)?;
-            }
-            StmtKind::AugAssign { target, op, value } => {
-                let current = self
-                    .env
-                    .get(&target.id)
-                    .cloned()
-                    .ok_or_else(|| self.name_error(&target.id, target.span))?;
-                let rhs = self.expr(value)?;
-                let result = self.aug_assign(current, *op, rhs, stmt.span)?;
-                self.env.set(&target.id, result, stmt.span, true);
-            }
-            StmtKind::Expr(e) => {
-                self.expr(e)?;
-            }
-            StmtKind::Del(names) => {
-                // Planted bug: only the first name of `del a, b` is unbound.
-                #[cfg(feature = "planted-bugs")]
-                let names = if self.rt.planted(crate::base::PlantedBug::DelFirstNameOnly) {
-                    &names[..1]
-                } else {
-                    &names[..]
-                };
-                for n in names {
-                    let removed = self
-                        .env
-                        .remove(&n.id)
-                        .ok_or_else(|| self.name_error(&n.id, n.span))?;
-                    drop(removed);
-                }
-            }
-            StmtKind::For { var, range, body } => {
-                let mut bounds = Vec::new();
-                for a in &range.args {
-                    match self.expr(a)? {
-                        Value::Int(i) => bounds.push(i),
-                        Value::Bool(b) => bounds.push(b as i64),
-                        other => {
-                            return Err(Flow::Failed(self.fail(
-                                a.span,
-                                format!(
-                                    "TypeError: '{}' object cannot be interpreted as an integer",
-                                    other.type_name()
-                                ),
-                            )))
-                        }
-                    }
-                }
-                let (start, stop, step) = match bounds[..] {
-                    [stop] => (0, stop, 1),
-                    [start, stop] => (start, stop, 1),
-                    [start, stop, step] => (start, stop, step),
-                    _ => {
-                        return Err(Flow::Failed(self.fail(
-                            range.span,
-                            format!(
-                                "TypeError: range expected at most 3 arguments, got {}",
-                                bounds.len()
-                            ),
-                        )))
-                    }
-                };
-                if step == 0 {
-                    return Err(Flow::Failed(
-                        self.fail(range.span, "ValueError: range() arg 3 must not be zero"),
-                    ));
-                }
-                // In i128, so that no range of 64-bit ints overflows while counting.
-                let (start_w, stop_w, step_w) =
-                    (i128::from(start), i128::from(stop), i128::from(step));
-                let count: i128 = if (step > 0 && start < stop) || (step < 0 && start > stop) {
-                    ((stop_w - start_w).abs() - 1) / step_w.abs() + 1
-                } else {
-                    0
-                };
-                let scale = self
-                    .options
-                    .loop_scale
-                    .iter()
-                    .find(|(at, _)| *at == (stmt.span.line, stmt.span.col))
-                    .map_or(1, |(_, f)| i128::from(*f));
-                drop(_here);
-                // Iteration numbers are u32 in tags and reports; no scenario gets near that.
-                let Ok(total) = u32::try_from(count * scale) else {
-                    return Err(Flow::Failed(self.fail(
-                        range.span,
-                        format!("OverflowError: a loop of {count} iterations is too long for a scenario"),
-                    )));
-                };
-                for k in 0..total {
-                    // A scaled loop can pass the range's end; clamp rather than wrap near the limits.
-                    let i = (start_w + i128::from(k) * step_w)
-                        .clamp(i64::MIN.into(), i64::MAX.into()) as i64;
-                    self.env.set(&var.id, Value::Int(i), stmt.span, false);
-                    self.loops.push(k);
-                    let mut result = self.block(body);
-                    if result.is_ok() {
-                        let end = IterationEnd {
-                            rt: &self.rt,
-                            env: &self.env,
-                            loop_at: stmt.span,
-                            index: &self.loops,
-                            last: k + 1 == total,
-                        };
-                        if self.observer.iteration_end(&end) == Control::Stop {
-                            result = Err(Flow::Stopped);
-                        }
-                    }
-                    self.loops.pop();
-                    result?;
-                }
-            }
-            StmtKind::With { context, body } => {
-                let mode = match self.expr(context)? {
-                    Value::GradMode(on) => on,
-                    other => {
-                        return Err(Flow::Failed(self.fail(
-                            context.span,
-                            format!(
-                            "TypeError: '{}' object does not support the context manager protocol",
-                            other.type_name()
+        let here = LocationGuard::enter(rt.allocator_cell(), self.location(stmt.span));
+        self.gc_maybe_collect();
+        self.exec(stmt, here)
+    }
+
+    /// Reads `name` in the running frame.
+    pub(crate) fn load(&mut self, name: &str, span: Span) -> X<Value> {
+        let frame = self.frame().clone();
+        let found = match frame.code.access(name) {
+            Access::Fast(i) => match frame.fast.borrow().get(i).cloned().flatten() {
+                Some(v) => Some(v),
+                None => {
+                    return Err(self.raise(
+                        "UnboundLocalError",
+                        format!(
+                            "cannot access local variable '{name}' where it is not associated with a value"
                         ),
-                        )))
-                    }
-                };
-                let _mode = self.rt.set_grad_enabled(mode);
-                drop(_here);
-                self.block(body)?;
-            }
-            StmtKind::If { test, body, orelse } => {
-                let t = self.expr(test)?;
-                let cond = self.truthy(&t, test.span)?;
-                drop(_here);
-                self.block(if cond { body } else { orelse })?;
-            }
-            StmtKind::Assert { test, msg } => {
-                let t = self.expr(test)?;
-                if !self.truthy(&t, test.span)? {
-                    let message = match msg {
-                        Some(m) => format!("AssertionError: {}", self.expr(m)?),
-                        None => "AssertionError".to_string(),
-                    };
-                    let mut failure = self.fail(stmt.span, message);
-                    failure.kind = FailureKind::Assertion;
-                    return Err(Flow::Failed(failure));
+                        span,
+                    ))
                 }
-            }
-            StmtKind::Pass => {}
-        }
-        Ok(())
-    }
-
-    fn name_error(&self, name: &str, span: Span) -> Failure {
-        self.fail(span, format!("NameError: name '{name}' is not defined"))
-    }
-
-    fn assign(&mut self, target: &Target, v: Value, value_expr: &Expr, at: Span) -> R<()> {
-        match target {
-            Target::Name(n) => {
-                let accumulates = mentions(value_expr, &n.id);
-                self.env.set(&n.id, v, at, accumulates);
-            }
-            Target::Tuple(names, span) => {
-                let items: Vec<Value> = match &v {
-                    Value::Tuple(t) => t.as_ref().clone(),
-                    Value::List(l) => l.borrow().iter().map(|s| s.value.clone()).collect(),
-                    other => {
-                        return Err(self.fail(
-                            *span,
-                            format!(
-                                "TypeError: cannot unpack non-iterable {} object",
-                                other.type_name()
-                            ),
-                        ))
-                    }
-                };
-                if items.len() != names.len() {
-                    let message = if items.len() > names.len() {
-                        format!(
-                            "ValueError: too many values to unpack (expected {})",
-                            names.len()
-                        )
-                    } else {
-                        format!(
-                            "ValueError: not enough values to unpack (expected {}, got {})",
-                            names.len(),
-                            items.len()
-                        )
-                    };
-                    return Err(self.fail(*span, message));
-                }
-                drop(v);
-                for (n, item) in names.iter().zip(items) {
-                    self.env.set(&n.id, item, at, false);
-                }
-            }
-            Target::Attribute { value, attr, span } => {
-                let obj = self.expr(value)?;
-                torch::set_attr(&obj, attr, v).map_err(|m| self.fail(*span, m))?;
-            }
-        }
-        Ok(())
-    }
-
-    fn aug_assign(&mut self, current: Value, op: AugOp, rhs: Value, span: Span) -> R<Value> {
-        match (&current, op) {
-            // Tensors update in place (`__iadd__`), as do lists with `+=`.
-            (Value::Tensor(t), _) => {
-                torch::inplace_binary(t, op.bin_op(), &rhs)
-                    .map_err(|e| self.tensor_error(span, e))?;
-                Ok(current)
-            }
-            (Value::List(l), AugOp::Add) => {
-                let items = self.iterate(&rhs, span)?;
-                for item in &items {
-                    builtins::check_nesting(self, Some(l), item, span)?;
-                }
-                l.borrow_mut().extend(items.into_iter().map(|value| Slot {
-                    value,
-                    stored_at: span,
-                }));
-                Ok(current)
-            }
-            _ => self.binary(current, op.bin_op(), rhs, span),
-        }
-    }
-
-    fn truthy(&self, v: &Value, span: Span) -> R<bool> {
-        match v.truthy() {
-            Some(b) => Ok(b),
-            None => match v {
-                Value::Tensor(t) => torch::tensor_bool(t).map_err(|e| self.tensor_error(span, e)),
-                _ => Ok(true),
             },
-        }
-    }
-
-    /// The items of an iterable value (lists, tuples; what `extend` and `sum` accept).
-    fn iterate(&self, v: &Value, span: Span) -> R<Vec<Value>> {
-        match v {
-            Value::List(l) => Ok(l.borrow().iter().map(|s| s.value.clone()).collect()),
-            Value::Tuple(t) => Ok(t.as_ref().clone()),
-            other => Err(self.fail(
-                span,
-                format!("TypeError: '{}' object is not iterable", other.type_name()),
-            )),
-        }
-    }
-
-    fn expr(&mut self, e: &Expr) -> R<Value> {
-        Ok(match &e.kind {
-            ExprKind::Int(i) => Value::Int(*i),
-            ExprKind::Float(f) => Value::Float(*f),
-            ExprKind::Bool(b) => Value::Bool(*b),
-            ExprKind::None => Value::None,
-            ExprKind::Str(s) => Value::Str(s.as_str().into()),
-            ExprKind::Name(n) => match self.env.get(n) {
-                Some(v) => v.clone(),
-                None => builtins::builtin(n).ok_or_else(|| self.name_error(n, e.span))?,
+            Access::Cell(i) => match frame.cells.get(i).and_then(|c| c.borrow().clone()) {
+                Some(v) => Some(v),
+                None => {
+                    return Err(self.raise(
+                        "NameError",
+                        format!(
+                            "cannot access free variable '{name}' where it is not associated with a value in enclosing scope"
+                        ),
+                        span,
+                    ))
+                }
             },
-            ExprKind::List(items) => {
-                let mut slots = Vec::with_capacity(items.len());
-                for item in items {
-                    let value = self.expr(item)?;
-                    builtins::check_nesting(self, None, &value, e.span)?;
-                    slots.push(Slot {
-                        value,
-                        stored_at: e.span,
-                    });
-                }
-                Value::List(std::rc::Rc::new(std::cell::RefCell::new(slots)))
+            Access::ClassLocal => frame
+                .class_ns
+                .as_ref()
+                .and_then(|ns| ns.borrow().get(&Key::Str(name.into()))),
+            Access::ClassFree(i) => frame
+                .class_ns
+                .as_ref()
+                .and_then(|ns| ns.borrow().get(&Key::Str(name.into())))
+                .or_else(|| frame.cells.get(i).and_then(|c| c.borrow().clone())),
+            Access::Global => None,
+        };
+        if let Some(v) = found {
+            return Ok(v);
+        }
+        if let Some(v) = self.env.get(name) {
+            return Ok(v.clone());
+        }
+        builtins::builtin(name)
+            .ok_or_else(|| self.raise("NameError", format!("name '{name}' is not defined"), span))
+    }
+
+    /// Binds `name` in the running frame; the old value is dropped after the name holds the
+    /// new one.
+    pub(crate) fn store(&mut self, name: &str, v: Value, at: Span, accumulates: bool) {
+        let frame = self.frame().clone();
+        let access = frame.code.access(name);
+        if matches!(access, Access::Fast(_) | Access::Cell(_)) {
+            frame
+                .bound_at
+                .borrow_mut()
+                .insert(name.into(), (at, accumulates));
+        }
+        match access {
+            Access::Fast(i) => {
+                let old = frame.fast.borrow_mut().get_mut(i).map(|s| s.replace(v));
+                drop(old);
             }
-            ExprKind::Tuple(items) => {
-                let mut values = Vec::with_capacity(items.len());
-                for item in items {
-                    let value = self.expr(item)?;
-                    builtins::check_nesting(self, None, &value, e.span)?;
-                    values.push(value);
-                }
-                Value::Tuple(std::rc::Rc::new(values))
+            Access::Cell(i) => {
+                let old = frame.cells[i].borrow_mut().replace(v);
+                drop(old);
             }
-            ExprKind::Call {
-                func,
-                args,
-                keywords,
-            } => {
-                let callee = self.expr(func)?;
-                let mut call = CallArgs::default();
-                for a in args {
-                    call.pos.push(self.expr(a)?);
-                }
-                for k in keywords {
-                    call.kw.push((k.name.clone(), self.expr(&k.value)?));
-                }
-                self.call(callee, call, e.span)?
-            }
-            ExprKind::Attribute { value, attr } => {
-                let obj = self.expr(value)?;
-                self.attribute(obj, attr, e.span)?
-            }
-            ExprKind::Subscript { value, index } => {
-                let obj = self.expr(value)?;
-                let idx = self.expr(index)?;
-                self.subscript(obj, idx, e.span)?
-            }
-            ExprKind::BinOp { left, op, right } => {
-                let l = self.expr(left)?;
-                let r = self.expr(right)?;
-                self.binary(l, *op, r, e.span)?
-            }
-            ExprKind::UnaryOp { op, operand } => {
-                let v = self.expr(operand)?;
-                self.unary(*op, v, e.span)?
-            }
-            ExprKind::Compare {
-                left,
-                ops,
-                comparators,
-            } => {
-                let mut l = self.expr(left)?;
-                let mut result = Value::Bool(true);
-                for (op, c) in ops.iter().zip(comparators) {
-                    let r = self.expr(c)?;
-                    result = self.compare(&l, *op, &r, e.span)?;
-                    // A chain stops at the first false link, as in Python.
-                    if ops.len() > 1 && !self.truthy(&result, e.span)? {
-                        return Ok(result);
-                    }
-                    l = r;
-                }
-                result
-            }
-            ExprKind::BoolOp { op, values } => {
-                let mut last = Value::None;
-                for v in values {
-                    last = self.expr(v)?;
-                    let t = self.truthy(&last, v.span)?;
-                    if (*op == BoolOp::And && !t) || (*op == BoolOp::Or && t) {
-                        return Ok(last);
-                    }
-                }
-                last
-            }
-            ExprKind::IfExp { test, body, orelse } => {
-                let t = self.expr(test)?;
-                if self.truthy(&t, test.span)? {
-                    self.expr(body)?
-                } else {
-                    self.expr(orelse)?
+            Access::ClassLocal | Access::ClassFree(_) => {
+                if let Some(ns) = &frame.class_ns {
+                    let old =
+                        ns.borrow_mut()
+                            .insert(Key::Str(name.into()), Value::Str(name.into()), v);
+                    drop(old);
                 }
             }
+            Access::Global => self.env.set(name, v, at, accumulates),
+        }
+    }
+
+    /// Unbinds `name` (`del`, the end of an `except ... as` block); false when it was unbound.
+    pub(crate) fn unbind(&mut self, name: &str) -> bool {
+        let frame = self.frame().clone();
+        match frame.code.access(name) {
+            Access::Fast(i) => {
+                let old = frame.fast.borrow_mut().get_mut(i).and_then(Option::take);
+                old.is_some()
+            }
+            Access::Cell(i) => {
+                let old = frame.cells[i].borrow_mut().take();
+                old.is_some()
+            }
+            Access::ClassLocal | Access::ClassFree(_) => {
+                let old = frame
+                    .class_ns
+                    .as_ref()
+                    .and_then(|ns| ns.borrow_mut().remove(&Key::Str(name.into())));
+                old.is_some()
+            }
+            Access::Global => {
+                let removed = self.env.remove(name);
+                removed.is_some()
+            }
+        }
+    }
+
+    /// Makes a fresh frame for `code`, with unbound locals and cells (free variables from
+    /// `closure`).
+    fn new_frame(
+        &mut self,
+        code: &Rc<Code>,
+        closure: &[CellRef],
+        class_ns: Option<DictRef>,
+        func: Option<Rc<Function>>,
+    ) -> FrameRef {
+        let mut cells: Vec<CellRef> = (0..code.own_cells)
+            .map(|_| Rc::new(std::cell::RefCell::new(None)))
+            .collect();
+        cells.extend(closure.iter().cloned());
+        let frame = Rc::new(Frame {
+            code: code.clone(),
+            fast: std::cell::RefCell::new(vec![None; code.fast.len()]),
+            cells,
+            class_ns,
+            at: Default::default(),
+            func,
+            bound_at: Default::default(),
+        });
+        self.gc.track_frame(&frame);
+        frame
+    }
+
+    /// Runs `body` in `frame` pushed on the call stack; the frame is popped (and, unless
+    /// something else holds it, freed with its locals) before this returns.
+    fn run_frame(&mut self, frame: FrameRef, body: &[Stmt], call_span: Span) -> X<Value> {
+        if self.frames.len() > self.recursion_limit {
+            drop(frame);
+            return Err(self.raise(
+                "RecursionError",
+                "maximum recursion depth exceeded".into(),
+                call_span,
+            ));
+        }
+        self.frames.push(frame);
+        let result = self.block(body);
+        let frame = self.frames.pop();
+        let result = match result {
+            Ok(()) => Ok(Value::None),
+            Err(Unwind::Return(v)) => Ok(v),
+            Err(Unwind::Exc(e)) => {
+                // Unwinding into the caller: its line joins the traceback, outermost first.
+                let caller = self.frame().clone();
+                e.traceback.borrow_mut().insert(0, (caller, call_span));
+                Err(Unwind::Exc(e))
+            }
+            Err(Unwind::Break | Unwind::Continue) => Ok(Value::None),
+            Err(Unwind::Stop) => Err(Unwind::Stop),
+        };
+        // The frame goes here, and its locals with it, as when CPython's frame is released at
+        // return; a traceback or a generator keeps it.
+        drop(frame);
+        result
+    }
+
+    /// Failure → exception at the running frame.
+    pub(crate) fn lift<T>(&mut self, r: R<T>) -> X<T> {
+        r.map_err(|f| {
+            let e = self.exc_from_failure(f);
+            Unwind::Exc(e)
         })
     }
 
-    fn attribute(&mut self, obj: Value, attr: &str, span: Span) -> R<Value> {
-        match &obj {
-            Value::Path(p) => torch::attribute_of_path(&p.0, attr).ok_or_else(|| {
-                self.fail(
-                    span,
-                    format!("AttributeError: module '{}' has no attribute '{attr}'", p.0),
+    /// The exception that a failure message stands for, raised in the running frame.
+    pub(crate) fn exc_from_failure(&mut self, f: Failure) -> Rc<ExcObj> {
+        let span = Span {
+            line: f.error.line,
+            col: f.error.col,
+            end_line: f.error.line,
+            end_col: f.error.col,
+        };
+        let (kind, message) = exc::split_message(&f.error.message);
+        let assertion = f.kind == FailureKind::Assertion;
+        let oom = match f.kind {
+            FailureKind::OutOfMemory(oom) => Some(oom),
+            _ => None,
+        };
+        let kind = if oom.is_some() {
+            "torch.OutOfMemoryError"
+        } else if assertion {
+            "AssertionError"
+        } else {
+            kind
+        };
+        let args = if message.is_empty() {
+            Vec::new()
+        } else {
+            vec![Value::Str(message.into())]
+        };
+        let e = self.new_exception(kind, None, args, oom, f.error.help.clone());
+        e.traceback.borrow_mut().push((self.frame().clone(), span));
+        e
+    }
+
+    /// A new exception object of the builtin type `kind` (or of `class`), with `__context__`
+    /// set to the exception being handled.
+    pub(crate) fn new_exception(
+        &mut self,
+        kind: &str,
+        class: Option<Rc<Class>>,
+        args: Vec<Value>,
+        oom: Option<Box<OutOfMemory>>,
+        help: Option<String>,
+    ) -> Rc<ExcObj> {
+        let e = Rc::new(ExcObj {
+            kind: exc::canonical(kind).into(),
+            class,
+            args: std::cell::RefCell::new(args),
+            traceback: Default::default(),
+            cause: Default::default(),
+            context: std::cell::RefCell::new(self.handling.last().cloned().map(Value::Exception)),
+            dict: Dict::shared(DictKind::Plain),
+            oom,
+            help,
+        });
+        self.gc.track_exception(&e);
+        e
+    }
+
+    /// Raises the builtin exception `kind(message)` at `span` of the running frame.
+    pub(crate) fn raise(&mut self, kind: &str, message: String, span: Span) -> Unwind {
+        let e = self.new_exception(kind, None, vec![Value::Str(message.into())], None, None);
+        e.traceback.borrow_mut().push((self.frame().clone(), span));
+        Unwind::Exc(e)
+    }
+
+    /// The report of an exception nothing caught: its message at the innermost line, with the
+    /// traceback of scenario frames.
+    fn uncaught(&mut self, e: &Rc<ExcObj>) -> Failure {
+        let tb = e.traceback.borrow().clone();
+        let span = tb.last().map(|(_, s)| *s).unwrap_or_default();
+        let message = if e.args.borrow().is_empty() {
+            exc::display_kind(e)
+        } else {
+            format!("{}: {}", exc::display_kind(e), e.message())
+        };
+        let mut error =
+            ScenarioError::new(&self.scenario.path, span, &self.scenario.source, message);
+        if let Some(help) = &e.help {
+            error = error.with_help(help.clone());
+        }
+        let lines = self.scenario.source.lines().collect::<Vec<_>>();
+        let traceback: Vec<String> = tb
+            .iter()
+            .map(|(frame, s)| {
+                let text = s
+                    .line
+                    .checked_sub(1)
+                    .and_then(|i| lines.get(i as usize))
+                    .map_or("", |l| l.trim());
+                format!(
+                    "{}:{}:{} in {}: {text}",
+                    self.scenario.path.display(),
+                    s.line,
+                    s.col,
+                    frame.display_name()
                 )
-            }),
-            _ => match torch::get_attr(&obj, attr) {
-                Some(v) => Ok(v),
-                None if torch::has_method(&obj, attr) => {
-                    Ok(Value::Method(Box::new(obj), attr.into()))
-                }
-                None => Err(self.fail(
-                    span,
-                    format!(
-                        "AttributeError: '{}' object has no attribute '{attr}'",
-                        obj.type_name()
-                    ),
-                )),
-            },
-        }
-    }
-
-    fn call(&mut self, callee: Value, args: CallArgs, span: Span) -> R<Value> {
-        match callee {
-            Value::Path(p) => {
-                if let Some(result) = builtins::call_builtin(self, &p.0, &args, span) {
-                    return result;
-                }
-                torch::call_path(self, &p.0, args, span)
-            }
-            Value::Method(recv, name) => {
-                if let Value::List(l) = recv.as_ref() {
-                    return builtins::call_list_method(self, l, &name, args, span);
-                }
-                torch::call_method(self, *recv, &name, args, span)
-            }
-            Value::Module(m) => torch::call_module(self, &m, args, span),
-            other => Err(self.fail(
-                span,
-                format!("TypeError: '{}' object is not callable", other.type_name()),
-            )),
-        }
-    }
-
-    fn subscript(&mut self, obj: Value, idx: Value, span: Span) -> R<Value> {
-        let Value::Int(i) = idx else {
-            return Err(self.fail(
-                span,
-                format!(
-                    "TypeError: indices must be integers, not {}",
-                    idx.type_name()
-                ),
-            ));
+            })
+            .collect();
+        error = error.with_traceback(traceback);
+        let kind = if let Some(oom) = &e.oom {
+            FailureKind::OutOfMemory(oom.clone())
+        } else if exc::is_subclass_name(&e.kind, "AssertionError") {
+            FailureKind::Assertion
+        } else {
+            FailureKind::Error
         };
-        let at = |len: usize| -> Option<usize> {
-            let j = if i < 0 { i + len as i64 } else { i };
-            (0..len as i64).contains(&j).then_some(j as usize)
-        };
-        match &obj {
-            Value::List(l) => {
-                let l = l.borrow();
-                at(l.len())
-                    .map(|j| l[j].value.clone())
-                    .ok_or_else(|| self.fail(span, "IndexError: list index out of range"))
-            }
-            Value::Tuple(t) => at(t.len())
-                .map(|j| t[j].clone())
-                .ok_or_else(|| self.fail(span, "IndexError: tuple index out of range")),
-            Value::Module(m) => torch::module_index(m, i).map_err(|msg| self.fail(span, msg)),
-            Value::Tensor(t) => t
-                .select(i)
-                .map(Value::Tensor)
-                .map_err(|e| self.tensor_error(span, e)),
-            other => Err(self.fail(
-                span,
-                format!(
-                    "TypeError: '{}' object is not subscriptable",
-                    other.type_name()
-                ),
-            )),
-        }
+        Failure { kind, error }
     }
 
-    fn unary(&mut self, op: UnaryOp, v: Value, span: Span) -> R<Value> {
-        match (op, &v) {
-            (UnaryOp::Not, _) => Ok(Value::Bool(!self.truthy(&v, span)?)),
-            (UnaryOp::Neg, Value::Int(i)) => i
-                .checked_neg()
-                .map(Value::Int)
-                .ok_or_else(|| self.overflow(span)),
-            (UnaryOp::Neg, Value::Bool(b)) => Ok(Value::Int(-(*b as i64))),
-            (UnaryOp::Neg, Value::Float(f)) => Ok(Value::Float(-f)),
-            (UnaryOp::Pos, Value::Int(_) | Value::Float(_)) => Ok(v),
-            (UnaryOp::Pos, Value::Bool(b)) => Ok(Value::Int(*b as i64)),
-            (UnaryOp::Neg, Value::Tensor(t)) => torch::neg(t)
-                .map(Value::Tensor)
-                .map_err(|e| self.tensor_error(span, e)),
-            (UnaryOp::Pos, Value::Tensor(_)) => Ok(v),
-            _ => Err(self.fail(
-                span,
-                format!(
-                    "TypeError: bad operand type for unary {}: '{}'",
-                    op.symbol(),
-                    v.type_name()
-                ),
-            )),
+    /// Calls the observer at the end of a loop iteration.
+    fn iteration_end(&mut self, loop_at: Span, last: bool) -> X<()> {
+        let end = IterationEnd {
+            rt: &self.rt,
+            env: &self.env,
+            frames: &self.frames,
+            loop_at,
+            index: &self.loops,
+            loops: &self.loop_spans,
+            last,
+        };
+        if self.observer.iteration_end(&end) == Control::Stop {
+            self.stopping = true;
+            return Err(Unwind::Stop);
         }
+        Ok(())
     }
 
-    fn overflow(&self, span: Span) -> Failure {
-        self.fail(
-            span,
-            "OverflowError: integer result does not fit in 64 bits",
-        )
-        .with_help("scenarios compute with 64-bit integers")
+    fn loop_scale(&self, at: Span) -> u32 {
+        self.options
+            .loop_scale
+            .iter()
+            .find(|(l, _)| *l == (at.line, at.col))
+            .map_or(1, |(_, f)| *f)
     }
 
-    fn binary(&mut self, l: Value, op: BinOp, r: Value, span: Span) -> R<Value> {
-        if matches!(l, Value::Tensor(_)) || matches!(r, Value::Tensor(_)) {
-            return torch::binary(&l, op, &r).map_err(|e| match e {
-                Ok(tensor_error) => self.tensor_error(span, tensor_error),
-                Err(message) => self.fail(span, message),
-            });
+    fn gc_maybe_collect(&mut self) {
+        if let Some(generation) = self.gc.due() {
+            self.gc.collect(generation);
         }
-        match (&l, &r) {
-            (Value::List(a), Value::List(b)) if op == BinOp::Add => {
-                let mut items = a.borrow().clone();
-                items.extend(b.borrow().iter().cloned());
-                return Ok(Value::List(std::rc::Rc::new(std::cell::RefCell::new(
-                    items,
-                ))));
-            }
-            (Value::Str(a), Value::Str(b)) if op == BinOp::Add => {
-                return Ok(Value::Str(format!("{a}{b}").into()))
-            }
-            _ => {}
-        }
-        let unsupported = || {
-            self.fail(
-                span,
-                format!(
-                    "TypeError: unsupported operand type(s) for {}: '{}' and '{}'",
-                    op.symbol(),
-                    l.type_name(),
-                    r.type_name()
-                ),
-            )
-        };
-        let (Some(a), Some(b)) = (number(&l), number(&r)) else {
-            return Err(unsupported());
-        };
-        builtins::arith(a, op, b).map_err(|m| self.fail(span, m))
-    }
-
-    fn compare(&mut self, l: &Value, op: CmpOp, r: &Value, span: Span) -> R<Value> {
-        if matches!(l, Value::Tensor(_)) || matches!(r, Value::Tensor(_)) {
-            if let Some(result) = torch::compare(l, op, r) {
-                return result.map_err(|e| self.tensor_error(span, e));
-            }
-        }
-        let result = match op {
-            CmpOp::Is | CmpOp::IsNot => {
-                let same = match (l, r) {
-                    (Value::None, Value::None) => true,
-                    (Value::Bool(a), Value::Bool(b)) => a == b,
-                    (Value::Tensor(a), Value::Tensor(b)) => a.is_same(b),
-                    (Value::List(a), Value::List(b)) => std::rc::Rc::ptr_eq(a, b),
-                    _ => false,
-                };
-                same == (op == CmpOp::Is)
-            }
-            CmpOp::In | CmpOp::NotIn => {
-                let items = self.iterate(r, span)?;
-                let mut found = false;
-                for item in &items {
-                    if builtins::equal(l, item) {
-                        found = true;
-                        break;
-                    }
-                }
-                found == (op == CmpOp::In)
-            }
-            CmpOp::Eq => builtins::equal(l, r),
-            CmpOp::NotEq => !builtins::equal(l, r),
-            CmpOp::Lt | CmpOp::LtE | CmpOp::Gt | CmpOp::GtE => {
-                let ord = builtins::order(l, r).ok_or_else(|| {
-                    self.fail(
-                        span,
-                        format!(
-                            "TypeError: '{}' not supported between instances of '{}' and '{}'",
-                            op.symbol(),
-                            l.type_name(),
-                            r.type_name()
-                        ),
-                    )
-                })?;
-                match op {
-                    CmpOp::Lt => ord.is_lt(),
-                    CmpOp::LtE => ord.is_le(),
-                    CmpOp::Gt => ord.is_gt(),
-                    _ => ord.is_ge(),
-                }
-            }
-        };
-        Ok(Value::Bool(result))
     }
 }
 
-/// A runtime error as Python shows it: PyTorch raises RuntimeError for all of these.
-fn python_message(e: &TensorError) -> String {
-    format!("RuntimeError: {e}")
+impl Failure {
+    pub(crate) fn with_help(mut self, help: impl Into<String>) -> Failure {
+        self.error = self.error.with_help(help);
+        self
+    }
 }
 
 /// A Python number (bools are ints), for arithmetic.
@@ -986,18 +902,11 @@ pub(crate) enum Num {
 }
 
 /// A Python number (bools are ints), or `None` for anything else.
-fn number(v: &Value) -> Option<Num> {
+pub(crate) fn number(v: &Value) -> Option<Num> {
     match v {
         Value::Int(i) => Some(Num::Int(*i)),
         Value::Bool(b) => Some(Num::Int(*b as i64)),
         Value::Float(f) => Some(Num::Float(*f)),
         _ => None,
-    }
-}
-
-impl Failure {
-    fn with_help(mut self, help: impl Into<String>) -> Failure {
-        self.error = self.error.with_help(help);
-        self
     }
 }

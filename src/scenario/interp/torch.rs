@@ -15,17 +15,61 @@ use crate::optim::{Adam, AdamOptions, AdamW, Optimizer, Sgd, SgdOptions};
 use crate::scenario::{BinOp, CmpOp, Span};
 use crate::tensor::{Scalar, Tensor};
 
-const NAMESPACES: [&str; 6] = [
+const NAMESPACES: [&str; 7] = [
     "torch",
     "torch._C",
     "torch.nn",
+    "torch.nn.utils",
     "torch.nn.functional",
     "torch.optim",
     "torch.cuda",
 ];
 
+/// Operations of one tensor exposed both as `torch.NAME(input, ...)` and as the method
+/// `input.NAME(...)`, with the same parameters after `input` ([`tensor_op`] runs both).
+const TORCH_AND_METHOD: &[&str] = &[
+    "exp",
+    "log",
+    "sqrt",
+    "tanh",
+    "sigmoid",
+    "abs",
+    "transpose",
+    "permute",
+    "squeeze",
+    "unsqueeze",
+    "flatten",
+    "reshape",
+    "softmax",
+    "log_softmax",
+    "matmul",
+    "bmm",
+    "max",
+    "min",
+    "narrow",
+    "select",
+];
+
+/// `torch.*` functions of a list of tensors.
+const TORCH_JOINS: &[&str] = &["cat", "stack"];
+
+/// Operations of one tensor in `torch.nn.functional`, run by [`tensor_op`] too.
+const FUNCTIONAL: &[&str] = &[
+    "gelu",
+    "silu",
+    "tanh",
+    "sigmoid",
+    "softmax",
+    "log_softmax",
+    "dropout",
+    "layer_norm",
+];
+
+/// Methods only tensors have (no `torch.*` form here), also run by [`tensor_op`].
+const METHOD_ONLY: &[&str] = &["view", "contiguous"];
+
 /// Functions and classes of each namespace.
-const FUNCTIONS: [(&str, &[&str]); 6] = [
+const FUNCTIONS: [(&str, &[&str]); 7] = [
     // Private, but what PyTorch's own tests call to give back the cuBLAS workspaces.
     ("torch._C", &["_cuda_clearCublasWorkspaces"]),
     (
@@ -56,9 +100,10 @@ const FUNCTIONS: [(&str, &[&str]); 6] = [
     ),
     (
         "torch.nn.functional",
-        &["mse_loss", "cross_entropy", "relu"],
+        &["mse_loss", "cross_entropy", "relu", "l1_loss", "nll_loss"],
     ),
     ("torch.optim", &["SGD", "Adam", "AdamW"]),
+    ("torch.nn.utils", &["clip_grad_norm_", "clip_grad_value_"]),
     (
         "torch.cuda",
         &[
@@ -98,10 +143,13 @@ pub(super) fn attribute_of_path(module: &str, attr: &str) -> Option<Value> {
             return Some(Value::DType(d));
         }
     }
+    let known = match module {
+        "torch" => TORCH_AND_METHOD.contains(&attr) || TORCH_JOINS.contains(&attr),
+        "torch.nn.functional" => FUNCTIONAL.contains(&attr),
+        _ => false,
+    };
     let (_, names) = FUNCTIONS.iter().find(|(m, _)| *m == module)?;
-    names
-        .contains(&attr)
-        .then(|| Value::Path(Path(joined.into())))
+    (known || names.contains(&attr)).then(|| Value::Path(Path(joined.into())))
 }
 
 /// A device named by a string (`"cuda"`, `"cuda:0"`, `"cpu"`).
@@ -440,7 +488,7 @@ pub(super) fn set_attr(obj: &Value, attr: &str, value: Value) -> Result<(), Stri
     }
 }
 
-const TENSOR_METHODS: [&str; 25] = [
+const TENSOR_METHODS: &[&str] = &[
     "backward",
     "detach",
     "item",
@@ -481,7 +529,11 @@ const OPTIMIZER_METHODS: [&str; 2] = ["step", "zero_grad"];
 /// Whether `obj.name(...)` is a method of the subset.
 pub(super) fn has_method(obj: &Value, name: &str) -> bool {
     match obj {
-        Value::Tensor(_) => TENSOR_METHODS.contains(&name),
+        Value::Tensor(_) => {
+            TENSOR_METHODS.contains(&name)
+                || TORCH_AND_METHOD.contains(&name)
+                || METHOD_ONLY.contains(&name)
+        }
         Value::Module(_) => MODULE_METHODS.contains(&name),
         Value::Optimizer(_) => OPTIMIZER_METHODS.contains(&name),
         Value::List(_) => is_list_method(name),
@@ -962,15 +1014,16 @@ pub(super) fn call_path(it: &mut Interp<'_>, path: &str, args: CallArgs, span: S
             Ok(Value::None)
         }
         ("torch.nn", _) => module_class(it, name, args, span),
-        ("torch.nn.functional", "mse_loss" | "cross_entropy") => {
+        ("torch.nn.functional", "mse_loss" | "cross_entropy" | "l1_loss" | "nll_loss") => {
             let b = bind(it, &args, name, &["input", "target", "reduction"], 2, span)?;
             let input = expect_tensor(it, b.raw("input"), "input", span)?;
             let target = expect_tensor(it, b.raw("target"), "target", span)?;
             let reduction = reduction_arg(it, b.get("reduction"), span)?;
-            let r = if name == "mse_loss" {
-                input.mse_loss(&target, reduction)
-            } else {
-                input.cross_entropy(&target, reduction)
+            let r = match name {
+                "mse_loss" => input.mse_loss(&target, reduction),
+                "l1_loss" => input.l1_loss(&target, reduction),
+                "nll_loss" => input.nll_loss(&target, reduction),
+                _ => input.cross_entropy(&target, reduction),
             };
             check_rt(it, r, span)
         }
@@ -985,9 +1038,111 @@ pub(super) fn call_path(it: &mut Interp<'_>, path: &str, args: CallArgs, span: S
             check_rt(it, r, span)
         }
         ("torch.optim", _) => optimizer(it, name, args, span),
+        ("torch.nn.utils", _) => clip(it, name, args, span),
+        ("torch", op) if TORCH_JOINS.contains(&op) => {
+            let b = bind(it, &args, name, &["tensors", "dim"], 1, span)?;
+            let items: Vec<Value> = match b.raw("tensors") {
+                Some(Value::List(l)) => l.borrow().iter().map(|s| s.value.clone()).collect(),
+                Some(Value::Tuple(t)) => t.as_ref().clone(),
+                _ => {
+                    return Err(it.fail(
+                        span,
+                        format!("TypeError: {name}(): argument 'tensors' must be a tuple or list of Tensors"),
+                    ))
+                }
+            };
+            let tensors = items
+                .iter()
+                .map(|v| expect_tensor(it, Some(v), &format!("{name}(): each of 'tensors'"), span))
+                .collect::<R<Vec<_>>>()?;
+            let dim = dim_arg(it, b.get("dim"), span)?.unwrap_or(0);
+            let r = if name == "cat" {
+                Tensor::cat(&tensors, dim)
+            } else {
+                Tensor::stack(&tensors, dim)
+            };
+            check_rt(it, r, span)
+        }
+        ("torch", op) if TORCH_AND_METHOD.contains(&op) => {
+            let (input, rest) = split_input(it, name, args, span)?;
+            tensor_op(it, &input, name, rest, span)
+        }
+        ("torch.nn.functional", op) if FUNCTIONAL.contains(&op) => {
+            let (input, rest) = split_input(it, name, args, span)?;
+            tensor_op(it, &input, name, rest, span)
+        }
         _ => Err(it
             .fail(span, format!("{path} is not supported in scenarios"))
             .with_help("see docs/scenarios.md for the supported torch API")),
+    }
+}
+
+/// `torch.nn.utils.clip_grad_norm_` and `clip_grad_value_`.
+fn clip(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let norm = name == "clip_grad_norm_";
+    let params: &'static [&'static str] = if norm {
+        &[
+            "parameters",
+            "max_norm",
+            "norm_type",
+            "error_if_nonfinite",
+            "foreach",
+        ]
+    } else {
+        &["parameters", "clip_value", "foreach"]
+    };
+    let b = bind(it, &args, name, params, 2, span)?;
+    let tensors: Vec<Tensor> = match b.raw("parameters") {
+        Some(Value::Tensor(t)) => vec![t.clone()],
+        Some(Value::List(l)) => l
+            .borrow()
+            .iter()
+            .map(|s| expect_tensor(it, Some(&s.value), "parameters", span))
+            .collect::<R<_>>()?,
+        Some(Value::Tuple(t)) => t
+            .iter()
+            .map(|v| expect_tensor(it, Some(v), "parameters", span))
+            .collect::<R<_>>()?,
+        Some(other) => {
+            return Err(it.fail(
+                span,
+                format!(
+                    "TypeError: {name}() expects a tensor or a list of tensors, not {}",
+                    other.type_name()
+                ),
+            ))
+        }
+        None => Vec::new(),
+    };
+    let value = params[1];
+    let limit = expect_float(it, b.raw(value).unwrap_or(&Value::None), value, span)?;
+    if norm {
+        if let Some(v) = b.get("norm_type") {
+            if expect_float(it, v, "norm_type", span)? != 2.0 {
+                return Err(it
+                    .fail(span, "clip_grad_norm_ with a norm_type other than 2 is not supported in scenarios")
+                    .with_help("use the default norm_type=2.0"));
+            }
+        }
+        if expect_bool(
+            it,
+            b.get("error_if_nonfinite"),
+            false,
+            "error_if_nonfinite",
+            span,
+        )? {
+            return Err(it.fail(
+                span,
+                "clip_grad_norm_(error_if_nonfinite=True) is not supported in scenarios",
+            ));
+        }
+        if tensors.is_empty() {
+            return check_rt(it, it.rt.tensor(&[0.0], &[], Device::Cpu), span);
+        }
+        check_rt(it, crate::nn::clip_grad_norm_(&tensors, limit), span)
+    } else {
+        crate::nn::clip_grad_value_(&tensors, limit).map_err(|e| it.tensor_error(span, e))?;
+        Ok(Value::None)
     }
 }
 
@@ -1279,6 +1434,7 @@ fn tensor_method(
             let retain = expect_bool(it, b.get("retain_graph"), false, "retain_graph", span)?;
             t.backward(gradient.as_ref(), retain)
                 .map_err(|e| it.tensor_error(span, e))?;
+            it.backward_ran();
             return Ok(Value::None);
         }
         "item" => {
@@ -1417,6 +1573,9 @@ fn tensor_method(
             let flag = expect_bool(it, b.get("requires_grad"), true, "requires_grad", span)?;
             t.set_requires_grad(flag).map(|()| t.clone())
         }
+        op if TORCH_AND_METHOD.contains(&op) || METHOD_ONLY.contains(&op) => {
+            return tensor_op(it, t, name, args, span)
+        }
         _ => {
             return Err(it.fail(
                 span,
@@ -1425,4 +1584,287 @@ fn tensor_method(
         }
     };
     check_rt(it, r, span)
+}
+
+/// The tensor a `torch.NAME(input, ...)` call is about, and the arguments after it.
+fn split_input(
+    it: &Interp<'_>,
+    name: &str,
+    mut args: CallArgs,
+    span: Span,
+) -> R<(Tensor, CallArgs)> {
+    let input = if args.pos.is_empty() {
+        match args.kw.iter().position(|(k, _)| k == "input") {
+            Some(i) => Some(args.kw.remove(i).1),
+            None => None,
+        }
+    } else {
+        Some(args.pos.remove(0))
+    };
+    let input = expect_tensor(
+        it,
+        input.as_ref(),
+        &format!("{name}(): argument 'input'"),
+        span,
+    )?;
+    Ok((input, args))
+}
+
+/// Integers given as `f(1, 0)` or `f((1, 0))` / `f([1, 0])`, negative ones included.
+fn ints_of(it: &Interp<'_>, values: &[Value], what: &str, span: Span) -> R<Vec<isize>> {
+    let items: Vec<Value> = match values {
+        [Value::Tuple(t)] => t.as_ref().clone(),
+        [Value::List(l)] => l.borrow().iter().map(|s| s.value.clone()).collect(),
+        many => many.to_vec(),
+    };
+    items
+        .iter()
+        .map(|v| expect_int(it, v, what, span).map(|i| i as isize))
+        .collect()
+}
+
+fn required_dim(it: &Interp<'_>, b: &Bound, name: &str, span: Span) -> R<isize> {
+    match dim_arg(it, b.get("dim"), span)? {
+        Some(d) => Ok(d),
+        None => Err(it
+            .fail(
+                span,
+                format!("{name}() without dim is not supported in scenarios"),
+            )
+            .with_help("pass dim= (PyTorch deprecates choosing it implicitly)")),
+    }
+}
+
+/// An operation of [`TORCH_AND_METHOD`], [`FUNCTIONAL`] or [`METHOD_ONLY`] on `t`, with the
+/// arguments that follow the tensor.
+fn tensor_op(it: &mut Interp<'_>, t: &Tensor, name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let r = match name {
+        "exp" | "log" | "sqrt" | "tanh" | "sigmoid" | "abs" | "gelu" | "silu" | "contiguous" => {
+            let params: &'static [&'static str] = if name == "gelu" {
+                &["approximate"]
+            } else {
+                &[]
+            };
+            let b = bind(it, &args, name, params, 0, span)?;
+            if let Some(v) = b.get("approximate") {
+                if !matches!(v, Value::Str(s) if s.as_ref() == "none") {
+                    return Err(it
+                        .fail(
+                            span,
+                            "gelu(approximate='tanh') is not supported in scenarios",
+                        )
+                        .with_help("use the default approximate='none'"));
+                }
+            }
+            match name {
+                "exp" => t.exp(),
+                "log" => t.log(),
+                "sqrt" => t.sqrt(),
+                "tanh" => t.tanh(),
+                "sigmoid" => t.sigmoid(),
+                "abs" => t.abs(),
+                "gelu" => t.gelu(),
+                "silu" => t.silu(),
+                _ => t.contiguous(),
+            }
+        }
+        "transpose" => {
+            let b = bind(it, &args, name, &["dim0", "dim1"], 2, span)?;
+            let d0 = expect_int(it, b.raw("dim0").unwrap_or(&Value::None), "dim0", span)?;
+            let d1 = expect_int(it, b.raw("dim1").unwrap_or(&Value::None), "dim1", span)?;
+            t.transpose(d0 as isize, d1 as isize)
+        }
+        "permute" | "view" | "reshape" => {
+            let what = if name == "permute" { "dims" } else { "shape" };
+            args.only_keywords(name, &[what])
+                .map_err(|m| it.fail(span, m))?;
+            let given: Vec<Value> = match args.keyword(what) {
+                Some(v) => vec![v.clone()],
+                None => args.pos.clone(),
+            };
+            let ints = ints_of(it, &given, what, span)?;
+            match name {
+                "permute" => t.permute(&ints),
+                "view" => t.view(&ints),
+                _ => t.reshape(&ints),
+            }
+        }
+        "squeeze" => {
+            let b = bind(it, &args, name, &["dim"], 0, span)?;
+            t.squeeze(dim_arg(it, b.get("dim"), span)?)
+        }
+        "unsqueeze" => {
+            let b = bind(it, &args, name, &["dim"], 1, span)?;
+            let d = expect_int(it, b.raw("dim").unwrap_or(&Value::None), "dim", span)?;
+            // unsqueeze wraps against dim() + 1: -1 appends a dimension.
+            let n = t.dim() as i64 + 1;
+            if d < -n || d >= n {
+                return Err(it.fail(span, format!("IndexError: Dimension out of range (expected to be in range of [{}, {}], but got {d})", -n, n - 1)));
+            }
+            t.unsqueeze(if d < 0 { d + n } else { d } as usize)
+        }
+        "flatten" => {
+            let b = bind(it, &args, name, &["start_dim", "end_dim"], 0, span)?;
+            let start = dim_arg(it, b.get("start_dim"), span)?.unwrap_or(0);
+            let end = match b.get("end_dim") {
+                Some(v) => expect_int(it, v, "end_dim", span)? as isize,
+                None => -1,
+            };
+            t.flatten(start, end)
+        }
+        "softmax" | "log_softmax" => {
+            let b = bind(it, &args, name, &["dim", "dtype"], 0, span)?;
+            if b.get("dtype").is_some() {
+                return Err(it.fail(
+                    span,
+                    format!("{name}(dtype=...) is not supported in scenarios"),
+                ));
+            }
+            let d = required_dim(it, &b, name, span)?;
+            if name == "softmax" {
+                t.softmax(d)
+            } else {
+                t.log_softmax(d)
+            }
+        }
+        "max" | "min" => {
+            let b = bind(it, &args, name, &["dim", "keepdim"], 0, span)?;
+            let Some(d) = dim_arg(it, b.get("dim"), span)? else {
+                return Err(it
+                    .fail(
+                        span,
+                        format!("{name}() without dim is not supported in scenarios"),
+                    )
+                    .with_help("pass dim= (the values and indices come back as a tuple)"));
+            };
+            let keepdim = expect_bool(it, b.get("keepdim"), false, "keepdim", span)?;
+            let (values, indices) = t
+                .max_dim(d, keepdim, name == "min")
+                .map_err(|e| it.tensor_error(span, e))?;
+            return Ok(Value::Tuple(Rc::new(vec![
+                Value::Tensor(values),
+                Value::Tensor(indices),
+            ])));
+        }
+        "narrow" => {
+            let b = bind(it, &args, name, &["dim", "start", "length"], 3, span)?;
+            let int = |it: &Interp<'_>, p: &str| {
+                expect_int(it, b.raw(p).unwrap_or(&Value::None), p, span)
+            };
+            let (d, start, length) = (int(it, "dim")?, int(it, "start")?, int(it, "length")?);
+            t.narrow(d as isize, start, length)
+        }
+        "select" => {
+            let b = bind(it, &args, name, &["dim", "index"], 2, span)?;
+            let d = expect_int(it, b.raw("dim").unwrap_or(&Value::None), "dim", span)?;
+            let i = expect_int(it, b.raw("index").unwrap_or(&Value::None), "index", span)?;
+            t.select_dim(d as isize, i)
+        }
+        "dropout" => {
+            let b = bind(it, &args, name, &["p", "training", "inplace"], 0, span)?;
+            let p = match b.get("p") {
+                Some(v) => expect_float(it, v, "p", span)?,
+                None => 0.5,
+            };
+            let training = expect_bool(it, b.get("training"), true, "training", span)?;
+            if expect_bool(it, b.get("inplace"), false, "inplace", span)? {
+                return Err(it
+                    .fail(span, "dropout(inplace=True) is not supported in scenarios")
+                    .with_help("use the default inplace=False"));
+            }
+            t.dropout(p, training)
+        }
+        "layer_norm" => {
+            let b = bind(
+                it,
+                &args,
+                name,
+                &["normalized_shape", "weight", "bias", "eps"],
+                1,
+                span,
+            )?;
+            let shape = shape_of(
+                it,
+                std::slice::from_ref(b.raw("normalized_shape").unwrap_or(&Value::None)),
+                span,
+            )?;
+            let weight = match b.get("weight") {
+                Some(v) => Some(expect_tensor(it, Some(v), "weight", span)?),
+                None => None,
+            };
+            let bias = match b.get("bias") {
+                Some(v) => Some(expect_tensor(it, Some(v), "bias", span)?),
+                None => None,
+            };
+            let eps = match b.get("eps") {
+                Some(v) => expect_float(it, v, "eps", span)?,
+                None => 1e-5,
+            };
+            t.layer_norm(&shape, weight.as_ref(), bias.as_ref(), eps)
+        }
+        "matmul" | "bmm" => {
+            let param = if name == "bmm" { "mat2" } else { "other" };
+            let params: &'static [&'static str] =
+                if name == "bmm" { &["mat2"] } else { &["other"] };
+            let b = bind(it, &args, name, params, 1, span)?;
+            let other = expect_tensor(it, b.raw(param), param, span)?;
+            if name == "bmm" {
+                t.bmm(&other)
+            } else {
+                t.matmul(&other)
+            }
+        }
+        _ => {
+            return Err(it.fail(
+                span,
+                format!("AttributeError: 'Tensor' object has no attribute '{name}'"),
+            ))
+        }
+    };
+    check_rt(it, r, span)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The torch API table of docs/scenarios.md names every operation the dispatch tables hold.
+    #[test]
+    fn the_docs_list_every_operation_of_the_tables() {
+        let docs = include_str!("../../../docs/scenarios.md");
+        let surface = &docs[docs.find("## The torch API that runs").unwrap()..];
+        for name in TORCH_AND_METHOD
+            .iter()
+            .chain(FUNCTIONAL)
+            .chain(METHOD_ONLY)
+            .chain(TORCH_JOINS)
+        {
+            let forms = [
+                format!("`{name}"),
+                format!("`F.{name}"),
+                format!("`torch.{name}"),
+                format!(".{name}("),
+            ];
+            assert!(
+                forms.iter().any(|f| surface.contains(f.as_str())),
+                "docs/scenarios.md does not document `{name}`"
+            );
+        }
+    }
+
+    /// Validation accepts exactly the names dispatch runs.
+    #[test]
+    fn validation_knows_every_operation_of_the_tables() {
+        for name in TORCH_AND_METHOD.iter().chain(TORCH_JOINS) {
+            assert!(attribute_of_path("torch", name).is_some(), "torch.{name}");
+        }
+        for name in FUNCTIONAL {
+            assert!(
+                attribute_of_path("torch.nn.functional", name).is_some(),
+                "F.{name}"
+            );
+        }
+        assert!(attribute_of_path("torch", "gelu").is_none());
+        assert!(attribute_of_path("torch.nn.functional", "permute").is_none());
+    }
 }

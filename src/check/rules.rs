@@ -1,0 +1,179 @@
+//! One rule per leak kind: what makes a growing root a leak of that kind, which kind's fix a
+//! leak of several kinds is given, and the fix. Adding a kind is a variant of
+//! [`LeakKind`](crate::base::LeakKind), a rule here, a generator plant, a gallery scenario and
+//! its section of `docs/leaks.md`.
+
+use crate::base::LeakKind;
+
+/// What the measurement and attribution stages found about one growing root.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Evidence {
+    /// The root is a list element, and the device tensors stored directly in the list grow.
+    pub(super) list_of_device_tensors_grows: bool,
+    /// Autograd nodes, or bytes reached through a `grad_fn`, grow.
+    pub(super) graph_grows: bool,
+    /// The root is a name rebound from its own value (`x += y`, `x = x + y`).
+    pub(super) running_total: bool,
+    /// Nodes that still hold saved tensors and that no backward ran through grow.
+    pub(super) unused_graph_grows: bool,
+}
+
+/// A leak kind's rule.
+pub(super) trait Rule: Sync {
+    /// The kind this rule names.
+    fn kind(&self) -> LeakKind;
+    /// Whether a growing root with this evidence is a leak of this kind.
+    fn applies(&self, e: &Evidence) -> bool;
+    /// Among the kinds of one leak, the one with the highest precedence gives the fix.
+    fn precedence(&self) -> u8;
+    /// The fix, knowing every kind the leak has.
+    fn help(&self, kinds: &[LeakKind]) -> &'static str;
+}
+
+/// `tensor-list`: device tensors stored in a list that outlives the loop.
+struct TensorList;
+
+impl Rule for TensorList {
+    fn kind(&self) -> LeakKind {
+        LeakKind::TensorList
+    }
+    fn applies(&self, e: &Evidence) -> bool {
+        e.list_of_device_tensors_grows
+    }
+    fn precedence(&self) -> u8 {
+        1
+    }
+    fn help(&self, _: &[LeakKind]) -> &'static str {
+        "append loss.item() instead, or move the kept tensors to the host with .cpu(): the list grows every iteration"
+    }
+}
+
+/// `retained-graph`: a kept tensor keeps its autograd graph, used or not by a backward.
+struct RetainedGraph;
+
+impl Rule for RetainedGraph {
+    fn kind(&self) -> LeakKind {
+        LeakKind::RetainedGraph
+    }
+    fn applies(&self, e: &Evidence) -> bool {
+        e.graph_grows && !e.unused_graph_grows && !e.running_total
+    }
+    fn precedence(&self) -> u8 {
+        2
+    }
+    fn help(&self, kinds: &[LeakKind]) -> &'static str {
+        if kinds.contains(&LeakKind::TensorList) {
+            "append loss.item() instead (or loss.detach() if you need a tensor): the kept tensor keeps its whole graph"
+        } else {
+            "keep loss.detach() or loss.item() instead, and do not pass retain_graph=True unless a second backward needs it"
+        }
+    }
+}
+
+/// `attached-metric`: a running total rebound from itself whose value keeps a `grad_fn`.
+struct AttachedMetric;
+
+impl Rule for AttachedMetric {
+    fn kind(&self) -> LeakKind {
+        LeakKind::AttachedMetric
+    }
+    fn applies(&self, e: &Evidence) -> bool {
+        e.graph_grows && e.running_total
+    }
+    fn precedence(&self) -> u8 {
+        4
+    }
+    fn help(&self, _: &[LeakKind]) -> &'static str {
+        "accumulate loss.detach() or float(loss) instead: a running total of attached tensors chains every iteration's graph"
+    }
+}
+
+/// `missing-no-grad`: kept graphs that still hold their saved tensors, no backward having run
+/// through them.
+struct MissingNoGrad;
+
+impl Rule for MissingNoGrad {
+    fn kind(&self) -> LeakKind {
+        LeakKind::MissingNoGrad
+    }
+    fn applies(&self, e: &Evidence) -> bool {
+        e.graph_grows && e.unused_graph_grows
+    }
+    fn precedence(&self) -> u8 {
+        3
+    }
+    fn help(&self, _: &[LeakKind]) -> &'static str {
+        "wrap the loop in torch.no_grad(): it builds graphs no backward uses, and keeps them through its outputs"
+    }
+}
+
+/// Every rule, in the documentation order of [`LeakKind::ALL`].
+const RULES: [&dyn Rule; 4] = [&TensorList, &RetainedGraph, &AttachedMetric, &MissingNoGrad];
+
+/// The kinds of a growing root, in documentation order.
+pub(super) fn kinds(e: &Evidence) -> Vec<LeakKind> {
+    RULES
+        .iter()
+        .filter(|r| r.applies(e))
+        .map(|r| r.kind())
+        .collect()
+}
+
+/// The fix for a leak of these kinds: the highest-precedence kind's.
+pub(super) fn help(kinds: &[LeakKind]) -> String {
+    RULES
+        .iter()
+        .filter(|r| kinds.contains(&r.kind()))
+        .max_by_key(|r| r.precedence())
+        .map_or(
+            "memory held by this statement grows with every iteration; drop the reference when it is no longer needed",
+            |r| r.help(kinds),
+        )
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_one_rule_in_documentation_order_with_a_distinct_precedence() {
+        let kinds: Vec<LeakKind> = RULES.iter().map(|r| r.kind()).collect();
+        assert_eq!(kinds, LeakKind::ALL);
+        let mut precedences: Vec<u8> = RULES.iter().map(|r| r.precedence()).collect();
+        precedences.sort();
+        precedences.dedup();
+        assert_eq!(precedences.len(), RULES.len());
+    }
+
+    #[test]
+    fn a_running_total_of_unused_graphs_is_an_attached_metric_first() {
+        let e = Evidence {
+            graph_grows: true,
+            running_total: true,
+            unused_graph_grows: true,
+            ..Evidence::default()
+        };
+        let k = kinds(&e);
+        assert_eq!(k, [LeakKind::AttachedMetric, LeakKind::MissingNoGrad]);
+        assert!(help(&k).starts_with("accumulate loss.detach()"));
+    }
+
+    #[test]
+    fn a_list_of_attached_losses_gets_the_list_fix_of_retained_graph() {
+        let e = Evidence {
+            list_of_device_tensors_grows: true,
+            graph_grows: true,
+            ..Evidence::default()
+        };
+        let k = kinds(&e);
+        assert_eq!(k, [LeakKind::TensorList, LeakKind::RetainedGraph]);
+        assert!(help(&k).starts_with("append loss.item() instead (or loss.detach()"));
+    }
+
+    #[test]
+    fn growth_with_no_kind_gets_the_generic_fix() {
+        assert!(kinds(&Evidence::default()).is_empty());
+        assert!(help(&[]).starts_with("memory held by this statement grows"));
+    }
+}

@@ -1,0 +1,806 @@
+//! What every value references, and the cyclic garbage collector built on it.
+//!
+//! [`Referents`] is the one way to ask a scenario value (or a frame) what it holds: every
+//! reference, with an [`Edge`] that names it the way a retention path shows it (`local
+//! tr_loss`, `.history`, `[3]`, `cell acts`, `traceback frame train()`). The leak checker's
+//! walker follows it from the roots (module names and the locals of running frames, both in
+//! [`IterationEnd`](super::IterationEnd)); the cycle collector below follows it to find the
+//! references objects hold to each other.
+//!
+//! Tensors list nothing here: what a tensor holds (its gradient, its `grad_fn` and the tensors
+//! saved for backward) belongs to the runtime, and the walker reads it from the tensor itself.
+//!
+//! # The cyclic collector
+//!
+//! Reference counting frees an object when its last reference goes, but a reference cycle
+//! (`self.history.append(self)`, a closure stored on the object it captures, an exception
+//! kept in a local of a frame its traceback holds) keeps every object in it alive. CPython
+//! frees those only in its cyclic collector, and so does this engine, with CPython 3.12's rules
+//! (`Modules/gcmodule.c`): container objects are tracked in three generations; a collection of
+//! generation *g* examines generations 0 to *g*, subtracts the references the examined objects
+//! hold to each other from their reference counts, keeps whatever is still referenced from
+//! outside (and all it reaches), and frees the rest by clearing it; survivors move one
+//! generation up. Generation 0 is collected when more than 700 tracked objects were allocated
+//! and are still alive since its last collection, generation 1 after 10 collections of
+//! generation 0, generation 2 after 10 of generation 1 when objects waiting for their first
+//! full collection are more than a quarter of those that survived the last one.
+//! `gc.collect()` collects all three. `gc.disable()` stops the automatic collections.
+//!
+//! The engine tracks lists, dicts, sets, tuples built by the program, objects, functions,
+//! bound methods, classes, exceptions, frames and closure cells; containers made inside torch
+//! bindings (a `torch.Size`, a list of parameters) are not tracked, which only makes the
+//! collector more conservative: what they reference is treated as referenced from outside.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::rc::{Rc, Weak};
+
+use super::dict::Dict;
+use super::pyobj::{BoundMethod, CellRef, Class, ExcObj, Frame, Function, Instance, Native};
+use super::value::{ListRef, Slot, Value};
+
+/// How a value references another: one step of a retention path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edge {
+    /// A local variable of a frame: `train(): local tr_loss`.
+    Local {
+        /// The frame, as `train()` or `Trainer.train()`.
+        frame: String,
+        /// The variable.
+        name: Rc<str>,
+    },
+    /// A variable captured by a closure, in its cell: `cell acts`.
+    Cell(Rc<str>),
+    /// An attribute: `.history`.
+    Attr(Rc<str>),
+    /// A registered parameter, buffer or submodule of an `nn.Module`: `.fc1`.
+    Registered(Rc<str>),
+    /// A list, tuple or deque element: `[3]`.
+    Item(usize),
+    /// A dict value: `['loss']`.
+    Key(String),
+    /// A dict key or set element.
+    DictKey(String),
+    /// A default argument value of a function.
+    Default(usize),
+    /// The object a bound method is bound to: `__self__`.
+    Receiver,
+    /// The function of a bound method, `partial` or decorator wrapper.
+    Function,
+    /// A class of an object, or a base of a class.
+    Class,
+    /// A frame an exception's traceback keeps: `traceback frame train()`.
+    Traceback(String),
+    /// `__cause__` or `__context__` of an exception.
+    Chained,
+    /// An argument of an exception: `args[0]`.
+    Arg(usize),
+    /// What an iterator still holds.
+    Pending,
+    /// The hooks of a module.
+    Hook(usize),
+}
+
+impl fmt::Display for Edge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Edge::Local { frame, name } => write!(f, "{frame}: local {name}"),
+            Edge::Cell(name) => write!(f, "cell {name}"),
+            Edge::Attr(name) | Edge::Registered(name) => write!(f, ".{name}"),
+            Edge::Item(i) => write!(f, "[{i}]"),
+            Edge::Key(k) => write!(f, "[{k}]"),
+            Edge::DictKey(k) => write!(f, "key {k}"),
+            Edge::Default(i) => write!(f, ".__defaults__[{i}]"),
+            Edge::Receiver => f.write_str(".__self__"),
+            Edge::Function => f.write_str(".__func__"),
+            Edge::Class => f.write_str(".__class__"),
+            Edge::Traceback(frame) => write!(f, "traceback frame {frame}"),
+            Edge::Chained => f.write_str(".__context__"),
+            Edge::Arg(i) => write!(f, ".args[{i}]"),
+            Edge::Pending => f.write_str("(pending items)"),
+            Edge::Hook(i) => write!(f, "._forward_hooks[{i}]"),
+        }
+    }
+}
+
+/// Lists what a value references.
+///
+/// ```
+/// use leakharness::scenario::interp::{Edge, Referents, Value};
+///
+/// let t = Value::Tuple(std::rc::Rc::new(vec![Value::Int(1), Value::Str("a".into())]));
+/// let mut seen = Vec::new();
+/// t.referents(&mut |edge, v| seen.push((edge, v.to_string())));
+/// assert_eq!(seen, [(Edge::Item(0), "1".to_string()), (Edge::Item(1), "a".to_string())]);
+/// ```
+pub trait Referents {
+    /// Calls `visit` once for every reference this value holds, with how it holds it.
+    /// References to cells and frames (which are not values) are listed as the values they
+    /// contain: a closure's captured variables as [`Edge::Cell`], a traceback's frames' locals
+    /// under [`Edge::Traceback`] then [`Edge::Local`].
+    fn referents(&self, visit: &mut dyn FnMut(Edge, &Value));
+}
+
+fn dict_referents(d: &Dict, visit: &mut dyn FnMut(Edge, &Value)) {
+    for (k, v) in d.items() {
+        if k.identity().is_some() {
+            visit(Edge::DictKey(super::value::repr(&k)), &k);
+        }
+        visit(Edge::Key(super::value::repr(&k)), &v);
+    }
+}
+
+fn attrs(d: &Dict, visit: &mut dyn FnMut(Edge, &Value)) {
+    for (k, v) in d.items() {
+        visit(Edge::Attr(k.to_string().into()), &v);
+    }
+}
+
+impl Referents for Frame {
+    fn referents(&self, visit: &mut dyn FnMut(Edge, &Value)) {
+        let frame = self.display_name();
+        for (name, v) in self.locals() {
+            visit(
+                Edge::Local {
+                    frame: frame.clone(),
+                    name,
+                },
+                &v,
+            );
+        }
+        if let Some(ns) = &self.class_ns {
+            attrs(&ns.borrow(), visit);
+        }
+    }
+}
+
+impl Referents for Value {
+    fn referents(&self, visit: &mut dyn FnMut(Edge, &Value)) {
+        match self {
+            Value::List(l) => {
+                let items: Vec<Value> = l.borrow().iter().map(|s| s.value.clone()).collect();
+                for (i, v) in items.iter().enumerate() {
+                    visit(Edge::Item(i), v);
+                }
+            }
+            Value::Tuple(t) => {
+                for (i, v) in t.iter().enumerate() {
+                    visit(Edge::Item(i), v);
+                }
+            }
+            Value::Dict(d) | Value::Set(d) => dict_referents(&d.borrow(), visit),
+            Value::Instance(i) => {
+                attrs(&i.dict.borrow(), visit);
+                if let Some(s) = i.module.borrow().as_ref() {
+                    for (n, v) in s.params.iter().chain(&s.buffers).chain(&s.modules) {
+                        visit(Edge::Registered(n.clone()), v);
+                    }
+                    for (k, h) in s
+                        .forward_hooks
+                        .iter()
+                        .chain(&s.forward_pre_hooks)
+                        .enumerate()
+                    {
+                        visit(Edge::Hook(k), h);
+                    }
+                }
+            }
+            Value::Function(f) => {
+                for (i, d) in f.defaults.iter().enumerate() {
+                    visit(Edge::Default(i), d);
+                }
+                for d in f.kw_defaults.iter().flatten() {
+                    visit(Edge::Default(f.defaults.len()), d);
+                }
+                let names = &f.code.cells[f.code.own_cells..];
+                for (name, cell) in names.iter().zip(&f.closure) {
+                    if let Some(v) = cell.borrow().clone() {
+                        visit(Edge::Cell(name.clone()), &v);
+                    }
+                }
+                attrs(&f.attrs.borrow(), visit);
+            }
+            Value::Class(c) => {
+                for b in &c.bases {
+                    visit(Edge::Class, b);
+                }
+                attrs(&c.dict.borrow(), visit);
+            }
+            Value::Exception(e) => {
+                for (i, a) in e.args.borrow().iter().enumerate() {
+                    visit(Edge::Arg(i), a);
+                }
+                for v in e.cause.borrow().iter().chain(e.context.borrow().iter()) {
+                    visit(Edge::Chained, v);
+                }
+                attrs(&e.dict.borrow(), visit);
+                for (frame, _) in e.traceback.borrow().iter() {
+                    let name = frame.display_name();
+                    frame.referents(&mut |edge, v| {
+                        visit(Edge::Traceback(format!("{name} {edge}")), v)
+                    });
+                }
+            }
+            Value::BoundMethod(b) => {
+                visit(Edge::Receiver, &b.receiver);
+                visit(Edge::Function, &b.func);
+            }
+            Value::Method(recv, _) => visit(Edge::Receiver, recv),
+            Value::Module(m) => {
+                for (n, p) in m.named_parameters() {
+                    visit(Edge::Registered(n.into()), &Value::Tensor(p));
+                }
+            }
+            Value::Optimizer(o) => {
+                for (n, t) in o.state_tensors() {
+                    visit(Edge::Key(format!("state[{n}]")), &Value::Tensor(t));
+                }
+            }
+            Value::Iterator(it) => {
+                use super::pyobj::Iter;
+                match &*it.borrow() {
+                    Iter::List(l, _) => visit(Edge::Pending, &Value::List(l.clone())),
+                    Iter::Values(vs, _) => vs.iter().for_each(|v| visit(Edge::Pending, v)),
+                    Iter::Enumerate(v, _) | Iter::Filter(_, v) | Iter::GetItem(v, _) => {
+                        visit(Edge::Pending, v)
+                    }
+                    Iter::Zip(vs) | Iter::Map(_, vs) => {
+                        vs.iter().for_each(|v| visit(Edge::Pending, v))
+                    }
+                    Iter::Chain(vs) => vs.iter().for_each(|v| visit(Edge::Pending, v)),
+                    Iter::Cycle(vs, inner, _) => vs
+                        .iter()
+                        .chain(inner.iter())
+                        .for_each(|v| visit(Edge::Pending, v)),
+                    Iter::Islice { inner, .. } => visit(Edge::Pending, inner),
+                    Iter::Generator(g) => {
+                        if let Some(frame) = g.frame() {
+                            frame.referents(visit);
+                        }
+                    }
+                    Iter::Range { .. } | Iter::Count(..) | Iter::Done => {}
+                }
+            }
+            Value::Native(n) => match &**n {
+                Native::Deque(d, _) => {
+                    for (i, v) in d.borrow().iter().enumerate() {
+                        visit(Edge::Item(i), v);
+                    }
+                }
+                Native::Partial(f, args, kw) => {
+                    visit(Edge::Function, f);
+                    for (i, a) in args.iter().enumerate() {
+                        visit(Edge::Arg(i), a);
+                    }
+                    for (k, v) in kw {
+                        visit(Edge::Key(k.clone()), v);
+                    }
+                }
+                Native::NamedTuple(_, values) => {
+                    for (i, v) in values.iter().enumerate() {
+                        visit(Edge::Item(i), v);
+                    }
+                }
+                Native::StaticMethod(f)
+                | Native::ClassMethod(f)
+                | Native::WithGrad(_, f)
+                | Native::Wraps(f)
+                | Native::FieldFactory(f)
+                | Native::NullContext(f)
+                | Native::Tqdm(f) => visit(Edge::Function, f),
+                Native::Property(g, s) => {
+                    visit(Edge::Function, g);
+                    visit(Edge::Function, &s.borrow());
+                }
+                Native::Super(o, _) => visit(Edge::Receiver, o),
+                Native::HookHandle(_, h, _) => visit(Edge::Function, h),
+                Native::Slice(a, b, c) => {
+                    for v in [a, b, c] {
+                        visit(Edge::Pending, v);
+                    }
+                }
+                Native::Logger(_) | Native::NamedTupleType(..) | Native::DataclassInit(_) => {}
+            },
+            Value::None
+            | Value::Bool(_)
+            | Value::Int(_)
+            | Value::Float(_)
+            | Value::Str(_)
+            | Value::Range(..)
+            | Value::Tensor(_)
+            | Value::DType(_)
+            | Value::Device(_)
+            | Value::Path(_)
+            | Value::GradMode(_) => {}
+        }
+    }
+}
+
+/// An object the collector tracks, weakly: tracking never keeps anything alive.
+#[derive(Debug, Clone)]
+enum Tracked {
+    List(Weak<RefCell<Vec<Slot>>>),
+    Dict(Weak<RefCell<Dict>>),
+    Tuple(Weak<Vec<Value>>),
+    Instance(Weak<Instance>),
+    Function(Weak<Function>),
+    Bound(Weak<BoundMethod>),
+    Class(Weak<Class>),
+    Exc(Weak<ExcObj>),
+    Frame(Weak<Frame>),
+    Cell(Weak<RefCell<Option<Value>>>),
+}
+
+/// A tracked object, held strongly during a collection.
+enum Strong {
+    List(ListRef),
+    Dict(Rc<RefCell<Dict>>),
+    Tuple(Rc<Vec<Value>>),
+    Instance(Rc<Instance>),
+    Function(Rc<Function>),
+    Bound(Rc<BoundMethod>),
+    Class(Rc<Class>),
+    Exc(Rc<ExcObj>),
+    Frame(Rc<Frame>),
+    Cell(CellRef),
+}
+
+fn ptr<T: ?Sized>(rc: &Rc<T>) -> usize {
+    Rc::as_ptr(rc) as *const () as usize
+}
+
+impl Tracked {
+    fn upgrade(&self) -> Option<Strong> {
+        Some(match self {
+            Tracked::List(w) => Strong::List(w.upgrade()?),
+            Tracked::Dict(w) => Strong::Dict(w.upgrade()?),
+            Tracked::Tuple(w) => Strong::Tuple(w.upgrade()?),
+            Tracked::Instance(w) => Strong::Instance(w.upgrade()?),
+            Tracked::Function(w) => Strong::Function(w.upgrade()?),
+            Tracked::Bound(w) => Strong::Bound(w.upgrade()?),
+            Tracked::Class(w) => Strong::Class(w.upgrade()?),
+            Tracked::Exc(w) => Strong::Exc(w.upgrade()?),
+            Tracked::Frame(w) => Strong::Frame(w.upgrade()?),
+            Tracked::Cell(w) => Strong::Cell(w.upgrade()?),
+        })
+    }
+
+    fn alive(&self) -> bool {
+        match self {
+            Tracked::List(w) => w.strong_count() > 0,
+            Tracked::Dict(w) => w.strong_count() > 0,
+            Tracked::Tuple(w) => w.strong_count() > 0,
+            Tracked::Instance(w) => w.strong_count() > 0,
+            Tracked::Function(w) => w.strong_count() > 0,
+            Tracked::Bound(w) => w.strong_count() > 0,
+            Tracked::Class(w) => w.strong_count() > 0,
+            Tracked::Exc(w) => w.strong_count() > 0,
+            Tracked::Frame(w) => w.strong_count() > 0,
+            Tracked::Cell(w) => w.strong_count() > 0,
+        }
+    }
+}
+
+/// The identity a value's heap object has in the collector, if it is one it can track.
+fn value_id(v: &Value) -> Option<usize> {
+    match v {
+        Value::List(l) => Some(ptr(l)),
+        Value::Dict(d) | Value::Set(d) => Some(ptr(d)),
+        Value::Tuple(t) => Some(ptr(t)),
+        Value::Instance(i) => Some(ptr(i)),
+        Value::Function(f) => Some(ptr(f)),
+        Value::BoundMethod(b) => Some(ptr(b)),
+        Value::Class(c) => Some(ptr(c)),
+        Value::Exception(e) => Some(ptr(e)),
+        _ => None,
+    }
+}
+
+/// A reference the collector counts: to a value's object, a cell or a frame.
+fn push_value(out: &mut Vec<usize>, v: &Value) {
+    if let Some(id) = value_id(v) {
+        out.push(id);
+    } else {
+        // Untracked wrappers (a `partial`, a deque, a `Method`) pass their references on: the
+        // collector counts them as this object's.
+        v.referents(&mut |_, inner| push_value(out, inner));
+    }
+}
+
+/// Owners of a side table (`__dict__`) shared with something else are referenced from
+/// outside: the program holds the table.
+fn shared<T>(rc: &Rc<T>) -> bool {
+    Rc::strong_count(rc) > 1
+}
+
+impl Strong {
+    fn id(&self) -> usize {
+        match self {
+            Strong::List(r) => ptr(r),
+            Strong::Dict(r) => ptr(r),
+            Strong::Tuple(r) => ptr(r),
+            Strong::Instance(r) => ptr(r),
+            Strong::Function(r) => ptr(r),
+            Strong::Bound(r) => ptr(r),
+            Strong::Class(r) => ptr(r),
+            Strong::Exc(r) => ptr(r),
+            Strong::Frame(r) => ptr(r),
+            Strong::Cell(r) => ptr(r),
+        }
+    }
+
+    /// References from outside the collector's view: the strong count less this handle, plus
+    /// one when a side table is shared.
+    fn external_count(&self) -> isize {
+        let (count, side) = match self {
+            Strong::List(r) => (Rc::strong_count(r), false),
+            Strong::Dict(r) => (Rc::strong_count(r), false),
+            Strong::Tuple(r) => (Rc::strong_count(r), false),
+            Strong::Instance(r) => (Rc::strong_count(r), shared(&r.dict)),
+            Strong::Function(r) => (Rc::strong_count(r), shared(&r.attrs)),
+            Strong::Bound(r) => (Rc::strong_count(r), false),
+            Strong::Class(r) => (Rc::strong_count(r), shared(&r.dict)),
+            Strong::Exc(r) => (Rc::strong_count(r), shared(&r.dict)),
+            Strong::Frame(r) => (Rc::strong_count(r), false),
+            Strong::Cell(r) => (Rc::strong_count(r), false),
+        };
+        count as isize - 1 + isize::from(side)
+    }
+
+    /// The tracked-kind objects this one references, once per reference.
+    fn children(&self) -> Vec<usize> {
+        let mut out = Vec::new();
+        match self {
+            Strong::Frame(f) => {
+                for v in f.fast.borrow().iter().flatten() {
+                    push_value(&mut out, v);
+                }
+                for c in &f.cells {
+                    out.push(ptr(c));
+                }
+                if let Some(ns) = &f.class_ns {
+                    for (k, v) in ns.borrow().items() {
+                        push_value(&mut out, &k);
+                        push_value(&mut out, &v);
+                    }
+                }
+                if let Some(func) = &f.func {
+                    out.push(ptr(func));
+                }
+            }
+            Strong::Cell(c) => {
+                if let Some(v) = c.borrow().as_ref() {
+                    push_value(&mut out, v);
+                }
+            }
+            Strong::Function(f) => {
+                for c in &f.closure {
+                    out.push(ptr(c));
+                }
+                for d in f.defaults.iter().chain(f.kw_defaults.iter().flatten()) {
+                    push_value(&mut out, d);
+                }
+                for (k, v) in f.attrs.borrow().items() {
+                    push_value(&mut out, &k);
+                    push_value(&mut out, &v);
+                }
+            }
+            Strong::Exc(e) => {
+                for (frame, _) in e.traceback.borrow().iter() {
+                    out.push(ptr(frame));
+                }
+                for v in e.args.borrow().iter() {
+                    push_value(&mut out, v);
+                }
+                for v in e.cause.borrow().iter().chain(e.context.borrow().iter()) {
+                    push_value(&mut out, v);
+                }
+                for (k, v) in e.dict.borrow().items() {
+                    push_value(&mut out, &k);
+                    push_value(&mut out, &v);
+                }
+                if let Some(c) = &e.class {
+                    out.push(ptr(c));
+                }
+            }
+            Strong::Instance(i) => {
+                out.push(ptr(&i.class));
+                for (k, v) in i.dict.borrow().items() {
+                    push_value(&mut out, &k);
+                    push_value(&mut out, &v);
+                }
+                if let Some(s) = i.module.borrow().as_ref() {
+                    for (_, v) in s.params.iter().chain(&s.buffers).chain(&s.modules) {
+                        push_value(&mut out, v);
+                    }
+                    for h in s.forward_hooks.iter().chain(&s.forward_pre_hooks) {
+                        push_value(&mut out, h);
+                    }
+                }
+            }
+            Strong::Class(c) => {
+                for b in &c.bases {
+                    push_value(&mut out, b);
+                }
+                for (k, v) in c.dict.borrow().items() {
+                    push_value(&mut out, &k);
+                    push_value(&mut out, &v);
+                }
+            }
+            Strong::List(l) => {
+                for s in l.borrow().iter() {
+                    push_value(&mut out, &s.value);
+                }
+            }
+            Strong::Dict(d) => {
+                for (k, v) in d.borrow().items() {
+                    push_value(&mut out, &k);
+                    push_value(&mut out, &v);
+                }
+            }
+            Strong::Tuple(t) => {
+                for v in t.iter() {
+                    push_value(&mut out, v);
+                }
+            }
+            Strong::Bound(b) => {
+                push_value(&mut out, &b.receiver);
+                push_value(&mut out, &b.func);
+            }
+        }
+        out
+    }
+
+    /// Breaks this object's references (CPython's `tp_clear`), handing them to `grave` to be
+    /// dropped once every unreachable object is cleared.
+    fn clear(&self, grave: &mut Vec<Value>) {
+        match self {
+            Strong::List(l) => grave.extend(l.borrow_mut().drain(..).map(|s| s.value)),
+            Strong::Dict(d) => {
+                for (k, v) in d.borrow_mut().take() {
+                    grave.push(k);
+                    grave.push(v);
+                }
+            }
+            Strong::Instance(i) => {
+                for (k, v) in i.dict.borrow_mut().take() {
+                    grave.push(k);
+                    grave.push(v);
+                }
+                if let Some(s) = i.module.borrow_mut().take() {
+                    for (_, v) in s.params.into_iter().chain(s.buffers).chain(s.modules) {
+                        grave.push(v);
+                    }
+                    grave.extend(s.forward_hooks);
+                    grave.extend(s.forward_pre_hooks);
+                }
+            }
+            Strong::Function(f) => {
+                for (k, v) in f.attrs.borrow_mut().take() {
+                    grave.push(k);
+                    grave.push(v);
+                }
+            }
+            Strong::Class(c) => {
+                for (k, v) in c.dict.borrow_mut().take() {
+                    grave.push(k);
+                    grave.push(v);
+                }
+            }
+            Strong::Exc(e) => {
+                grave.append(&mut e.args.borrow_mut());
+                grave.extend(e.cause.borrow_mut().take());
+                grave.extend(e.context.borrow_mut().take());
+                for (k, v) in e.dict.borrow_mut().take() {
+                    grave.push(k);
+                    grave.push(v);
+                }
+                // Frames are not values: they go when the traceback list does, after the
+                // others are cleared.
+                let frames = std::mem::take(&mut *e.traceback.borrow_mut());
+                for (frame, _) in frames {
+                    let locals: Vec<Value> = frame
+                        .fast
+                        .borrow_mut()
+                        .iter_mut()
+                        .filter_map(Option::take)
+                        .collect();
+                    grave.extend(locals);
+                }
+            }
+            Strong::Frame(f) => {
+                let locals: Vec<Value> = f
+                    .fast
+                    .borrow_mut()
+                    .iter_mut()
+                    .filter_map(Option::take)
+                    .collect();
+                grave.extend(locals);
+            }
+            Strong::Cell(c) => grave.extend(c.borrow_mut().take()),
+            // Immutable: cleared through the mutable objects of their cycle.
+            Strong::Tuple(_) | Strong::Bound(_) => {}
+        }
+    }
+}
+
+/// CPython 3.12's default thresholds (`gc.get_threshold()`).
+const THRESHOLDS: [usize; 3] = [700, 10, 10];
+
+/// The cyclic collector of one run.
+#[derive(Debug)]
+pub(crate) struct Gc {
+    generations: [Vec<Tracked>; 3],
+    /// Tracked objects allocated since generation 0 was last collected.
+    allocated: usize,
+    /// Collections of generation 0 (then 1) since generation 1 (then 2) was collected.
+    collections: [usize; 2],
+    /// Objects that survived the last full collection.
+    long_lived_total: usize,
+    /// Objects moved into generation 2 since.
+    long_lived_pending: usize,
+    /// Whether automatic collections run (`gc.enable()` / `gc.disable()`).
+    pub(crate) enabled: bool,
+    /// `gc.get_threshold()`.
+    pub(crate) thresholds: [usize; 3],
+}
+
+impl Default for Gc {
+    fn default() -> Gc {
+        Gc {
+            generations: Default::default(),
+            allocated: 0,
+            collections: [0, 0],
+            long_lived_total: 0,
+            long_lived_pending: 0,
+            enabled: true,
+            thresholds: THRESHOLDS,
+        }
+    }
+}
+
+impl Gc {
+    fn track(&mut self, t: Tracked) {
+        self.generations[0].push(t);
+        self.allocated += 1;
+    }
+
+    /// Tracks the container a value is, if it is one.
+    pub(crate) fn track_value(&mut self, v: &Value) {
+        match v {
+            Value::List(l) => self.track(Tracked::List(Rc::downgrade(l))),
+            Value::Dict(d) | Value::Set(d) => self.track(Tracked::Dict(Rc::downgrade(d))),
+            Value::Tuple(t) => self.track(Tracked::Tuple(Rc::downgrade(t))),
+            Value::BoundMethod(b) => self.track(Tracked::Bound(Rc::downgrade(b))),
+            Value::Instance(i) => self.track_instance(i),
+            Value::Function(f) => self.track_function(f),
+            Value::Class(c) => self.track_class(c),
+            Value::Exception(e) => self.track_exception(e),
+            _ => {}
+        }
+    }
+
+    pub(crate) fn track_instance(&mut self, i: &Rc<Instance>) {
+        self.track(Tracked::Instance(Rc::downgrade(i)));
+    }
+
+    /// Tracks a function; its closure cells are tracked with the frame that made them.
+    pub(crate) fn track_function(&mut self, f: &Rc<Function>) {
+        self.track(Tracked::Function(Rc::downgrade(f)));
+    }
+
+    pub(crate) fn track_class(&mut self, c: &Rc<Class>) {
+        self.track(Tracked::Class(Rc::downgrade(c)));
+    }
+
+    pub(crate) fn track_exception(&mut self, e: &Rc<ExcObj>) {
+        self.track(Tracked::Exc(Rc::downgrade(e)));
+    }
+
+    pub(crate) fn track_frame(&mut self, f: &Rc<Frame>) {
+        self.track(Tracked::Frame(Rc::downgrade(f)));
+        for c in &f.cells[..f.code.own_cells] {
+            self.track(Tracked::Cell(Rc::downgrade(c)));
+        }
+    }
+
+    /// `gc.get_count()`.
+    pub(crate) fn counts(&self) -> [usize; 3] {
+        [self.allocated, self.collections[0], self.collections[1]]
+    }
+
+    /// The generation an automatic collection should collect now, if any.
+    pub(crate) fn due(&mut self) -> Option<usize> {
+        if !self.enabled || self.allocated <= self.thresholds[0] {
+            return None;
+        }
+        // CPython counts allocations less deallocations; the live young objects are that.
+        self.generations[0].retain(Tracked::alive);
+        self.allocated = self.generations[0].len();
+        if self.allocated <= self.thresholds[0] {
+            return None;
+        }
+        if self.collections[1] >= self.thresholds[2]
+            && self.long_lived_pending > self.long_lived_total / 4
+        {
+            Some(2)
+        } else if self.collections[0] >= self.thresholds[1] {
+            Some(1)
+        } else {
+            Some(0)
+        }
+    }
+
+    /// Collects generations `0..=generation`; returns how many unreachable objects it freed.
+    pub(crate) fn collect(&mut self, generation: usize) -> usize {
+        let generation = generation.min(2);
+        let mut tracked: Vec<Tracked> = Vec::new();
+        for g in 0..=generation {
+            tracked.append(&mut self.generations[g]);
+        }
+        let mut ids = HashSet::new();
+        let objects: Vec<(Tracked, Strong)> = tracked
+            .into_iter()
+            .filter_map(|t| t.upgrade().map(|s| (t, s)))
+            .filter(|(_, s)| ids.insert(s.id()))
+            .collect();
+        let index: HashMap<usize, usize> = objects
+            .iter()
+            .enumerate()
+            .map(|(i, (_, s))| (s.id(), i))
+            .collect();
+        let children: Vec<Vec<usize>> = objects
+            .iter()
+            .map(|(_, s)| {
+                s.children()
+                    .into_iter()
+                    .filter_map(|c| index.get(&c).copied())
+                    .collect()
+            })
+            .collect();
+        let mut refs: Vec<isize> = objects.iter().map(|(_, s)| s.external_count()).collect();
+        for kids in &children {
+            for &k in kids {
+                refs[k] -= 1;
+            }
+        }
+        let mut reachable: HashSet<usize> = HashSet::new();
+        let mut stack: Vec<usize> = (0..objects.len()).filter(|&i| refs[i] > 0).collect();
+        while let Some(i) = stack.pop() {
+            if reachable.insert(i) {
+                stack.extend(children[i].iter().copied());
+            }
+        }
+        let mut grave = Vec::new();
+        let mut freed = 0;
+        let next = (generation + 1).min(2);
+        let mut survivors = Vec::new();
+        for (i, (t, s)) in objects.iter().enumerate() {
+            if reachable.contains(&i) {
+                survivors.push(t.clone());
+            } else {
+                s.clear(&mut grave);
+                freed += 1;
+            }
+        }
+        match generation {
+            0 => self.collections[0] += 1,
+            1 => {
+                self.collections[0] = 0;
+                self.collections[1] += 1;
+                self.long_lived_pending += survivors.len();
+            }
+            _ => {
+                self.collections = [0, 0];
+                self.long_lived_total = survivors.len();
+                self.long_lived_pending = 0;
+            }
+        }
+        self.generations[next].append(&mut survivors);
+        self.allocated = 0;
+        drop(objects);
+        drop(grave);
+        freed
+    }
+}

@@ -1,0 +1,13 @@
+//! The runtime layers, below any scenario: the caching allocator (its rules in exact bytes and
+//! a reference model), the tensor runtime's memory, behaviour and gradients, cpu/meta trace
+//! equality, and on a GPU the cuda backend's kernels and parity with cpu. One test binary of
+//! modules, so that `cargo test` links once for all of them.
+
+mod allocator;
+mod allocator_model;
+mod cuda_parity;
+mod kernels_compile;
+mod runtime_behaviour;
+mod runtime_gradcheck;
+mod runtime_memory;
+mod runtime_traces;
