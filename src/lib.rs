@@ -7,6 +7,7 @@
 //! allocator in [`alloc`], which follows PyTorch's rules and tags each block, over raw segments
 //! from a [`device`] backend (cuda, cpu or meta); the leak checker in [`check`] runs scenarios
 //! and its findings become a [`report`]. [`base`] is the vocabulary they all share.
+//! [`harness`] turns a folder of scenarios into one `cargo test` test per file, in any crate.
 
 pub mod alloc;
 pub mod autograd;
@@ -14,6 +15,7 @@ pub mod base;
 pub mod check;
 pub mod device;
 pub mod gen;
+pub mod harness;
 pub mod nn;
 pub mod optim;
 pub mod report;

@@ -15,7 +15,11 @@ use leakharness::check::{
 };
 use leakharness::device::{Backend, BackendChoice};
 use leakharness::gen::{self, Program};
-use leakharness::report::{human_summary, write_reports, Verdict};
+use leakharness::report::{
+    human_summary, outcome, render_index, render_junit, report_events, snapshot_pickle,
+    trace_events, write_atomically, write_reports, CaseResult, ExportError, JunitCase, Report,
+    Verdict, WriteError,
+};
 use leakharness::scenario::{load, LoadError};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
@@ -88,6 +92,16 @@ struct RunArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
+    /// Also write a JUnit XML file with one test case per scenario, for CI.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Also write <stem>.trace.json per scenario: Chrome trace events for ui.perfetto.dev.
+    #[arg(long)]
+    trace_events: bool,
+    /// Also write <stem>.pickle per scenario: a PyTorch memory snapshot for
+    /// pytorch.org/memory_viz.
+    #[arg(long)]
+    snapshot: bool,
     /// Stop a scenario after this many executed statements, when its header does not say.
     #[arg(long, default_value_t = 1_000_000)]
     max_steps: u64,
@@ -100,8 +114,10 @@ struct RunArgs {
 enum Format {
     /// A line per scenario, as cargo test prints them, and details for failures.
     Human,
-    /// One JSON report per line.
+    /// One JSON report per line, for every file (one that cannot run gets verdict `error`).
     Json,
+    /// One event per line: started, iteration, leak, finished, per scenario.
+    Jsonl,
 }
 
 fn parse_backend(s: &str) -> Result<BackendChoice, String> {
@@ -298,23 +314,63 @@ fn run(args: RunArgs) -> ExitCode {
         time_limit: std::time::Duration::from_secs(args.time_limit),
         ..CheckOptions::default()
     };
+    let command = command_line();
     let bar = progress_bar(files.len() as u64);
     let (mut passed, mut failed, mut broken, mut skipped) = (0, 0, 0, 0);
+    // Machine-readable output has a line for every file, whatever happened to it.
+    let emit = |report: &Report| match args.format {
+        Format::Human => {}
+        Format::Json => {
+            bar.suspend(|| println!("{}", serde_json::to_string(report).unwrap_or_default()))
+        }
+        Format::Jsonl => bar.suspend(|| {
+            for event in report_events(report) {
+                println!("{event}");
+            }
+        }),
+    };
+    let mut cases = Vec::new();
+    let mut pages = Vec::new();
     for (path, root) in &files {
         bar.set_message(path.display().to_string());
-        let outcome = check_file(path, &options);
+        let started = std::time::Instant::now();
+        let checked = check_file(path, &options);
+        let seconds = started.elapsed().as_secs_f64();
         bar.inc(1);
         let line = |status: &str| format!("{} ... {status}", path.display());
-        match outcome {
-            FileOutcome::Checked(report) => {
-                let written = write_reports(&report, &args.report_dir, &report_stem(path, root));
-                if args.format == Format::Json {
-                    bar.suspend(|| {
-                        println!("{}", serde_json::to_string(&report).unwrap_or_default())
-                    });
-                }
+        let case = |result| JunitCase {
+            name: path.display().to_string(),
+            seconds,
+            result,
+        };
+        match checked {
+            FileOutcome::Checked(mut report) => {
+                report.command = Some(command.clone());
+                let stem = report_stem(path, root);
+                let written = write_reports(&report, &args.report_dir, &stem).and_then(|paths| {
+                    write_exports(&report, &args, &stem)?;
+                    Ok(paths)
+                });
+                emit(&report);
+                cases.push(case(if report.passed {
+                    CaseResult::Passed
+                } else if report.verdict == Verdict::Error {
+                    CaseResult::Error {
+                        message: outcome(&report).into(),
+                        text: human_summary(&report),
+                    }
+                } else {
+                    CaseResult::Failed {
+                        message: outcome(&report).into(),
+                        text: human_summary(&report),
+                    }
+                }));
                 let status = match (report.passed, report.verdict) {
                     (true, Verdict::Clean) => "ok".to_string(),
+                    // Passing a clean expectation with a leak takes an allowance for every leak.
+                    (true, Verdict::Leak) if report.expected == "clean" => {
+                        "ok (leak allowed)".to_string()
+                    }
                     (true, v) => format!("ok ({} as expected)", v.name()),
                     (false, _) => "FAILED".to_string(),
                 };
@@ -334,6 +390,7 @@ fn run(args: RunArgs) -> ExitCode {
                         println!("{}", line(&status));
                         if !report.passed
                             || !report.leaks.is_empty()
+                            || !report.stale_allowances.is_empty()
                             || !report.bounded_growth.is_empty()
                         {
                             print!("{}", human_summary(&report));
@@ -345,29 +402,81 @@ fn run(args: RunArgs) -> ExitCode {
                 }
                 if let Err(e) = written {
                     bar.suspend(|| eprintln!("error: {e}"));
+                } else {
+                    // The index needs the summary, not the run's event history.
+                    report.events = Vec::new();
+                    pages.push((stem, *report));
                 }
             }
             FileOutcome::Invalid(errors) => {
                 broken += 1;
+                cases.push(case(CaseResult::Error {
+                    message: "invalid scenario".into(),
+                    text: errors.clone(),
+                }));
+                emit(&Report::could_not_run(
+                    &path.display().to_string(),
+                    backend,
+                    &errors,
+                ));
                 bar.suspend(|| {
-                    println!("{}", line("ERROR"));
+                    if args.format == Format::Human {
+                        println!("{}", line("ERROR"));
+                    }
                     eprintln!("{errors}");
                 });
             }
             FileOutcome::Skipped(reason) => {
                 skipped += 1;
-                bar.suspend(|| println!("{}", line(&format!("ignored, {reason}"))));
+                cases.push(case(CaseResult::Skipped(reason.clone())));
+                bar.suspend(|| match args.format {
+                    Format::Human => println!("{}", line(&format!("ignored, {reason}"))),
+                    Format::Json | Format::Jsonl => println!(
+                        "{}",
+                        serde_json::json!({
+                            "event": "skipped",
+                            "scenario": path.display().to_string(),
+                            "reason": reason,
+                        })
+                    ),
+                });
             }
             FileOutcome::CannotRun(e) => {
                 broken += 1;
+                let message = format!("{}: error: {e}", path.display());
+                cases.push(case(CaseResult::Error {
+                    message: "cannot run".into(),
+                    text: message.clone(),
+                }));
+                emit(&Report::could_not_run(
+                    &path.display().to_string(),
+                    backend,
+                    &message,
+                ));
                 bar.suspend(|| {
-                    println!("{}", line("ERROR"));
-                    eprintln!("{}: error: {e}", path.display());
+                    if args.format == Format::Human {
+                        println!("{}", line("ERROR"));
+                    }
+                    eprintln!("{message}");
                 });
             }
         }
     }
     bar.finish_and_clear();
+    if !pages.is_empty() {
+        let listed: Vec<(String, &Report)> = pages.iter().map(|(s, r)| (s.clone(), r)).collect();
+        let index = args.report_dir.join("index.html");
+        if let Err(e) = write_atomically(&index, render_index(&listed).as_bytes()) {
+            eprintln!("error: cannot write {}: {e}", index.display());
+            broken += 1;
+        }
+    }
+    if let Some(junit) = &args.junit {
+        if let Err(e) = write_atomically(junit, render_junit("leakharness", &cases).as_bytes()) {
+            eprintln!("error: cannot write {}: {e}", junit.display());
+            broken += 1;
+        }
+    }
     if args.format == Format::Human {
         let mut summary = format!("{passed} passed, {} failed", failed + broken);
         if skipped > 0 {
@@ -382,6 +491,47 @@ fn run(args: RunArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The exports asked for beside the JSON and Markdown reports.
+fn write_exports(report: &Report, args: &RunArgs, stem: &str) -> Result<(), WriteError> {
+    let dir = &args.report_dir;
+    let mut files: Vec<(PathBuf, Result<Vec<u8>, ExportError>)> = Vec::new();
+    if args.trace_events {
+        let trace = trace_events(report).map(|t| t.to_string().into_bytes());
+        files.push((dir.join(format!("{stem}.trace.json")), trace));
+    }
+    if args.snapshot {
+        files.push((dir.join(format!("{stem}.pickle")), snapshot_pickle(report)));
+    }
+    for (path, bytes) in files {
+        let bytes = bytes.map_err(|e| WriteError {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        write_atomically(&path, &bytes).map_err(|source| WriteError { path, source })?;
+    }
+    Ok(())
+}
+
+/// The command line as typed, for reports: arguments that a shell would split or expand are
+/// single-quoted, so the line can be pasted back into a shell.
+fn command_line() -> String {
+    let quote = |arg: String| {
+        let plain = !arg.is_empty()
+            && arg
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+        if plain {
+            arg
+        } else {
+            format!("'{}'", arg.replace('\'', r"'\''"))
+        }
+    };
+    std::iter::once("leakharness".to_string())
+        .chain(std::env::args().skip(1).map(quote))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn progress_bar(len: u64) -> ProgressBar {

@@ -50,3 +50,42 @@ fn every_planted_bug_is_caught() {
     say(&format!("caught {}/{n} planted bugs", n - missed.len()));
     assert!(missed.is_empty(), "missed planted bugs: {missed:?}");
 }
+
+/// A runtime bug is the one place a Rust stack means something to the reader: the Markdown
+/// report of memory the runtime leaks at teardown carries the allocating Rust stack, in the
+/// teardown section and nowhere else.
+#[test]
+fn a_runtime_leak_report_shows_the_rust_stack_only_for_teardown() {
+    use leakharness::check::{check_file, FileOutcome};
+    use leakharness::device::Backend;
+    let options = CheckOptions {
+        backend: Backend::Meta,
+        // Graph nodes recorded under no_grad keep tensors nothing in the program can reach.
+        planted_bug: Some(PlantedBug::NoGradRecords),
+        ..CheckOptions::default()
+    };
+    let report = match check_file(
+        std::path::Path::new("scenarios/memory/del_empty_cache_returns_to_baseline.py"),
+        &options,
+    ) {
+        FileOutcome::Checked(r) => r,
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        !report.after_teardown.live_blocks.is_empty(),
+        "the bug leaks at teardown"
+    );
+    let md = leakharness::report::render_markdown(&report);
+    let teardown = md
+        .find("## Memory left after teardown")
+        .expect("a teardown section");
+    let stack = md
+        .find("<details><summary>Rust stack")
+        .expect("a Rust stack");
+    assert!(
+        stack > teardown,
+        "the only Rust stack is in the teardown section:\n{md}"
+    );
+    assert_eq!(md.matches("<details>").count(), 1, "{md}");
+    assert!(md.contains("leakharness::"), "{md}");
+}

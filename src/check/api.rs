@@ -58,6 +58,7 @@ impl Loop {
                 allocated: self.rt.memory_allocated(),
                 reserved: self.rt.memory_reserved(),
                 graph_nodes: self.rt.live_nodes() as u64,
+                at_event: self.rt.allocator().history().total_recorded(),
             });
         }
         let sites = live_sites(&self.rt);
@@ -223,6 +224,7 @@ where
                 graph_nodes_per_iteration: nodes / extra,
                 alloc_sites,
                 retention_path: Vec::new(),
+                allowed: None,
                 released_by: None,
                 projected_bytes: None,
             });
@@ -237,6 +239,7 @@ where
     let passed = meets(&Expect::Clean, verdict, &leaks, teardown.is_clean(baseline));
     let device = rt.allocator().device_name();
     let peak = rt.allocator().max_memory_allocated();
+    let (events, events_dropped) = super::history(&rt);
     Ok(Report {
         schema_version: SCHEMA_VERSION,
         scenario: "(Rust program)".into(),
@@ -262,7 +265,12 @@ where
             column: None,
         }),
         output: Vec::new(),
+        stale_allowances: Vec::new(),
+        environment: crate::report::Environment::current(options.backend),
+        command: None,
         source: String::new(),
+        events,
+        events_dropped,
     })
 }
 

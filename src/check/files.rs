@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::{check_scenario, CheckError, CheckOptions};
 use crate::device::{cuda_device_count, Backend};
-use crate::report::Report;
+use crate::report::{config_allowances, Report};
 use crate::scenario::{load, LoadError};
 
 /// What checking one file gave.
@@ -93,8 +93,17 @@ pub fn check_file(path: &Path, options: &CheckOptions) -> FileOutcome {
             "needs a CUDA device (`#@ backend: cuda`), and none is present".into(),
         );
     }
+    // Accepted leaks: the header's, then those of the nearest leakharness.toml.
+    let mut allowances = scenario.header.allow.clone();
+    match config_allowances(path) {
+        Ok(more) => allowances.extend(more),
+        Err(e) => return FileOutcome::Invalid(e.to_string()),
+    }
     match check_scenario(&scenario, &options) {
-        Ok(report) => FileOutcome::Checked(Box::new(report)),
+        Ok(mut report) => {
+            report.apply_allowances(&allowances);
+            FileOutcome::Checked(Box::new(report))
+        }
         Err(e) => FileOutcome::CannotRun(e),
     }
 }

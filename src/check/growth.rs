@@ -157,6 +157,7 @@ impl Observer for Recorder {
                     allocated: at.rt.memory_allocated(),
                     reserved: at.rt.memory_reserved(),
                     graph_nodes: at.rt.live_nodes() as u64,
+                    at_event: at.rt.allocator().history().total_recorded(),
                 });
                 (None, None)
             }

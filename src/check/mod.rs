@@ -26,8 +26,9 @@ use crate::base::TensorError;
 use crate::base::Verdict;
 use crate::device::Backend;
 use crate::report::{
-    AllocSite, BoundedGrowth, Breakdown, ErrorInfo, Leak, MemoryPoint, OomInfo, Report,
-    StatementBytes, StatementRef, Teardown, TeardownBlock, LONG_EPOCH_ITERATIONS, SCHEMA_VERSION,
+    AllocSite, BoundedGrowth, Breakdown, Environment, ErrorInfo, Leak, MemoryPoint, OomInfo,
+    Report, StatementBytes, StatementRef, Teardown, TeardownBlock, LONG_EPOCH_ITERATIONS,
+    SCHEMA_VERSION,
 };
 use crate::runtime::{BlasWorkspaces, Runtime, RuntimeOptions};
 use crate::scenario::interp::{self, Failure, FailureKind, RunOptions};
@@ -127,6 +128,7 @@ pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Rep
         None if !bounded.is_empty() => (Verdict::BoundedGrowth, None),
         None => (Verdict::Clean, None),
     };
+    let (events, events_dropped) = history(&rt);
     let passed = meets(
         &scenario.header.expect,
         verdict,
@@ -151,8 +153,21 @@ pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Rep
         oom,
         error,
         output: result.output,
+        stale_allowances: Vec::new(),
+        environment: Environment::current(options.backend),
+        command: None,
         source: scenario.source.clone(),
+        events,
+        events_dropped,
     })
+}
+
+/// The events the bounded history of `rt` keeps, and how many it recorded before them.
+fn history(rt: &Runtime) -> (Vec<crate::alloc::Event>, u64) {
+    let alloc = rt.allocator();
+    let events: Vec<_> = alloc.history().events().cloned().collect();
+    let dropped = alloc.history().total_recorded() - events.len() as u64;
+    (events, dropped)
 }
 
 /// Free device memory as the driver reports it (`cuMemGetInfo`), on cuda. Compared before the
@@ -621,6 +636,7 @@ impl Judge<'_> {
                 .as_ref()
                 .map(|_| bytes_per_iteration.saturating_mul(LONG_EPOCH_ITERATIONS)),
             released_by: released,
+            allowed: None,
         });
     }
 
@@ -639,6 +655,7 @@ impl Judge<'_> {
                 .into(),
             released_by: None,
             projected_bytes: None,
+            allowed: None,
         }
     }
 

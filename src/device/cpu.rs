@@ -18,16 +18,12 @@ pub struct CpuDevice {
 }
 
 impl CpuDevice {
-    /// A cpu device of `capacity` bytes; by default the smaller of 80 GiB and the memory the
-    /// host reports available.
+    /// A cpu device of `capacity` bytes, 80 GiB by default whatever the host has, so that the
+    /// same scenario gives the same report (device name, out-of-memory point) on every machine.
+    /// The host still backs every segment: one it cannot give is refused as out of memory.
     pub fn new(capacity: Option<u64>) -> Result<Self, DeviceError> {
-        let capacity = capacity.unwrap_or_else(|| {
-            host_available().map_or(DEFAULT_SIMULATED_CAPACITY, |a| {
-                a.min(DEFAULT_SIMULATED_CAPACITY)
-            })
-        });
         Ok(CpuDevice {
-            capacity: Capacity::new(capacity)?,
+            capacity: Capacity::new(capacity.unwrap_or(DEFAULT_SIMULATED_CAPACITY))?,
             segments: HashMap::new(),
         })
     }
@@ -53,6 +49,11 @@ impl DeviceMemory for CpuDevice {
     fn alloc_segment(&mut self, size: u64) -> Result<DevicePtr, DeviceError> {
         self.capacity.check_room(size)?;
         let oom = DeviceError::OutOfMemory { size };
+        // A segment larger than what the host can give without swapping would only be backed
+        // lazily and end in the kernel's OOM killer; refusing it keeps the failure a Python one.
+        if host_available().is_some_and(|available| size > available) {
+            return Err(oom);
+        }
         let layout = usize::try_from(size)
             .ok()
             .and_then(|s| Layout::from_size_align(s, SEGMENT_ALIGN).ok())

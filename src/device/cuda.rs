@@ -33,6 +33,21 @@ pub fn cuda_device_count() -> Result<usize, DeviceError> {
     Ok(usize::try_from(n).unwrap_or(0))
 }
 
+/// The CUDA version the installed driver supports (`cuDriverGetVersion`), as (major, minor).
+pub fn cuda_driver_version() -> Result<(u32, u32), DeviceError> {
+    // SAFETY: only tries to load the library.
+    if !unsafe { sys::is_culib_present() } {
+        return Err(DeviceError::NoDriver);
+    }
+    let mut version = 0;
+    // SAFETY: the library is present and the pointer is valid for the call.
+    unsafe { sys::cuDriverGetVersion(&mut version) }
+        .result()
+        .map_err(|e| driver_error("cuDriverGetVersion", e))?;
+    let version = u32::try_from(version).unwrap_or(0);
+    Ok((version / 1000, version % 1000 / 10))
+}
+
 impl CudaDevice {
     /// Opens device `ordinal` and binds its primary context to this thread.
     pub fn new(ordinal: usize) -> Result<Self, DeviceError> {

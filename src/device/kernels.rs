@@ -60,6 +60,19 @@ pub const KERNEL_NAMES: &[&str] = &[
     "layer_norm_backward_params",
 ];
 
+/// NVRTC's CUDA version (`nvrtcVersion`) as (major, minor), when libnvrtc loads.
+pub fn nvrtc_version() -> Option<(u32, u32)> {
+    if !nvrtc_available() {
+        return None;
+    }
+    let (mut major, mut minor) = (0, 0);
+    // SAFETY: the library is present and both pointers are valid for the call.
+    unsafe { nvrtc::sys::nvrtcVersion(&mut major, &mut minor) }
+        .result()
+        .ok()?;
+    Some((u32::try_from(major).ok()?, u32::try_from(minor).ok()?))
+}
+
 /// Declares one family of operation codes: the Rust enum the runtime launches with, and the
 /// `#define`s [`op_defines`] writes into the prelude, so that a code means the same operation
 /// on both sides by construction.

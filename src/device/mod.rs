@@ -19,7 +19,7 @@ use std::str::FromStr;
 
 pub use crate::base::DeviceError;
 pub use cpu::CpuDevice;
-pub use cuda::{cuda_device_count, CudaDevice};
+pub use cuda::{cuda_device_count, cuda_driver_version, CudaDevice};
 pub use fault::FaultInjector;
 pub use gpu::{Arg, BlasMatrix, DTypeCode, Gpu, Grid, Operand, MAX_DIMS};
 pub use meta::MetaDevice;

@@ -1,6 +1,6 @@
 use std::fmt::Write;
 
-use super::{Report, StatementRef, Verdict, LONG_EPOCH_ITERATIONS};
+use super::{exact_size, Report, StatementRef, Verdict, LONG_EPOCH_ITERATIONS};
 use crate::base::format_size;
 
 /// The short human report of a scenario that did not meet its expectation (or of a leak that
@@ -26,7 +26,7 @@ pub fn human_summary(r: &Report) -> String {
         let _ = writeln!(
             out,
             "    {kinds}: {} and {} graph node{} per iteration",
-            format_size(l.bytes_per_iteration),
+            exact_size(l.bytes_per_iteration),
             l.graph_nodes_per_iteration,
             if l.graph_nodes_per_iteration == 1 {
                 ""
@@ -48,7 +48,17 @@ pub fn human_summary(r: &Report) -> String {
         if !l.retention_path.is_empty() {
             let _ = writeln!(out, "    held by {}", l.retention_path.join(" → "));
         }
+        if let Some(allowed) = &l.allowed {
+            let _ = writeln!(out, "    {allowed}");
+        }
         let _ = writeln!(out, "    help: {}", l.help);
+    }
+    for a in &r.stale_allowances {
+        let _ = writeln!(
+            out,
+            "  stale allowance, it accepts no leak any more (remove it): {a} ({})",
+            a.from
+        );
     }
     for b in &r.bounded_growth {
         let _ = writeln!(
@@ -75,10 +85,10 @@ pub fn human_summary(r: &Report) -> String {
         let _ = writeln!(
             out,
             "  teardown left {} allocated and {} reserved (baseline {} and {}): {} block{} nothing can reach",
-            td.after_empty_cache.allocated,
-            td.after_empty_cache.reserved,
-            r.baseline.allocated,
-            r.baseline.reserved,
+            exact_size(td.after_empty_cache.allocated),
+            exact_size(td.after_empty_cache.reserved),
+            exact_size(r.baseline.allocated),
+            exact_size(r.baseline.reserved),
             td.live_blocks.len(),
             if td.live_blocks.len() == 1 { "" } else { "s" }
         );

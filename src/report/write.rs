@@ -2,7 +2,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{render_markdown, Report};
+use super::{render_html, render_markdown, Report};
 
 /// Where a report was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,6 +11,8 @@ pub struct ReportPaths {
     pub json: PathBuf,
     /// The Markdown report.
     pub markdown: PathBuf,
+    /// The HTML page.
+    pub html: PathBuf,
 }
 
 /// A report could not be written.
@@ -24,7 +26,7 @@ pub struct WriteError {
     pub source: std::io::Error,
 }
 
-/// Writes `<dir>/<stem>.json` and `<dir>/<stem>.md`. Each file is written to a temporary file in
+/// Writes `<dir>/<stem>.json`, `<dir>/<stem>.md` and `<dir>/<stem>.html`. Each file is written to a temporary file in
 /// the same directory and renamed into place, so a reader never sees half a report, and a
 /// failure leaves any previous report untouched.
 pub fn write_reports(report: &Report, dir: &Path, stem: &str) -> Result<ReportPaths, WriteError> {
@@ -41,13 +43,18 @@ pub fn write_reports(report: &Report, dir: &Path, stem: &str) -> Result<ReportPa
     })?;
     write_atomically(&json_path, json.as_bytes()).map_err(err(&json_path))?;
     write_atomically(&md_path, render_markdown(report).as_bytes()).map_err(err(&md_path))?;
+    let html_path = dir.join(format!("{stem}.html"));
+    write_atomically(&html_path, render_html(report).as_bytes()).map_err(err(&html_path))?;
     Ok(ReportPaths {
         json: json_path,
         markdown: md_path,
+        html: html_path,
     })
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes `bytes` to `path` through a temporary file in the same directory renamed into place,
+/// so a reader never sees half a file and a failure leaves the previous one untouched.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())

@@ -369,6 +369,7 @@ pub fn header_strategy() -> BoxedStrategy<Header> {
                 backend,
                 iterations,
                 description,
+                allow: Vec::new(),
             },
         )
         .boxed()

@@ -12,12 +12,13 @@ use super::error::ScenarioError;
 use crate::base::{parse_size, Expect, LeakKind};
 
 /// The header keys, in the order the printer writes them.
-pub const HEADER_KEYS: [&str; 5] = [
+pub const HEADER_KEYS: [&str; 6] = [
     "expect",
     "device-memory",
     "max-steps",
     "backend",
     "iterations",
+    "allow",
 ];
 
 /// The backends a scenario may ask for with `#@ backend:`.
@@ -36,6 +37,9 @@ pub struct Header {
     pub backend: Option<String>,
     /// `#@ iterations:` — informational: how many iterations the main loop runs.
     pub iterations: Option<u64>,
+    /// `#@ allow:` — accepted leaks, one a line ([`crate::report::Allowance`]).
+    #[serde(default)]
+    pub allow: Vec<crate::report::Allowance>,
     /// The first plain `# ...` comment line of the header, without the `#`.
     pub description: Option<String>,
 }
@@ -100,7 +104,8 @@ pub(crate) fn parse_header(path: &Path, source: &str) -> Result<Header, Vec<Scen
         let key = key.trim();
         let value = value.trim();
         let value_offset = char_col(raw_line, value);
-        if seen.contains(&key) {
+        // Allowances are one a line; every other key is given once.
+        if seen.contains(&key) && key != "allow" {
             errors.push(
                 error(key_offset, format!("header key `{key}` is given twice"))
                     .with_help("keep one line per key"),
@@ -114,6 +119,7 @@ pub(crate) fn parse_header(path: &Path, source: &str) -> Result<Header, Vec<Scen
                 .map_err(|e| e.to_string()),
             "max-steps" => parse_count(value).map(|n| header.max_steps = Some(n)),
             "iterations" => parse_count(value).map(|n| header.iterations = Some(n)),
+            "allow" => value.parse().map(|a| header.allow.push(a)),
             "backend" => {
                 if BACKENDS.contains(&value) {
                     header.backend = Some(value.to_string());

@@ -630,7 +630,7 @@ fn device_tensors_kept_in_nested_lists_are_tensor_list_leaks() {
 }
 
 /// The human summary and the Markdown report of every gallery scenario that leaks or grows,
-/// pinned as insta snapshots (`tests/snapshots/`). What differs between machines is fixed
+/// pinned as insta snapshots (`tests/checker/snapshots/`). What differs between machines is fixed
 /// first: the device's description, and the Rust stacks (their paths and lines move with every
 /// edit of the runtime).
 mod report_snapshots {

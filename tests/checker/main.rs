@@ -1,5 +1,6 @@
 //! The leak checker: its findings on small scenarios and the gallery in PyTorch's exact bytes,
-//! snapshots of its reports, and its properties over generated programs. One test binary of
+//! snapshots of its reports, the files other tools open (HTML in a real browser, memory snapshot,
+//! trace events, JUnit), and its properties over generated programs. One test binary of
 //! modules.
 
 // The properties share this module with tests/planted_bugs.rs, which uses another part of it.
@@ -8,4 +9,7 @@
 mod props;
 
 mod check;
+mod exports;
+mod html_browser;
 mod properties;
+mod reports;

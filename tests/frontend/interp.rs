@@ -286,6 +286,19 @@ fn limits_stop_runaway_scenarios() {
         .error
         .to_string()
         .contains("ran longer than"));
+    // On cpu, where arithmetic takes the time, the message says how long it ran and points
+    // to the meta backend.
+    let (r, _) = run_on(
+        Backend::Cpu,
+        src,
+        &RunOptions {
+            time_limit: Duration::ZERO,
+            ..RunOptions::default()
+        },
+    );
+    let message = r.failure.expect("stopped").error.to_string();
+    assert!(message.contains("stopped after "), "{message}");
+    assert!(message.contains("`--backend meta`"), "{message}");
 }
 
 #[test]

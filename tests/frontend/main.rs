@@ -1,7 +1,9 @@
 //! What users write and run: parsing scenarios, the interpreter's Python and torch semantics,
-//! the gallery's files, and the `leakharness` command line. One test binary of modules.
+//! the gallery's files, the `leakharness` command line, and a user's own crate running its
+//! scenarios under `cargo test`. One test binary of modules.
 
 mod cli;
 mod gallery_parses;
 mod interp;
 mod scenario_parse;
+mod user_crate;

@@ -748,6 +748,7 @@ fn header_keys() {
             backend: Some("meta".to_string()),
             iterations: Some(8),
             description: Some("Keeps every loss.".to_string()),
+            allow: Vec::new(),
         }
     );
     assert_eq!(header_of("x = 1\n"), Header::default());

@@ -94,3 +94,13 @@ fn a_kernel_that_does_not_compile_fails_with_nvrtcs_log() {
     );
     assert!(kernels::compile_file("missing.cu", ARCH).is_err());
 }
+
+#[test]
+fn nvrtc_reports_its_cuda_version_for_the_reports() {
+    if !nvrtc_or_skip("nvrtc_reports_its_cuda_version_for_the_reports") {
+        return;
+    }
+    let (major, minor) = kernels::nvrtc_version().expect("a loaded NVRTC reports its version");
+    // CUDA's NVRTC versions: 11.x, 12.x, 13.x so far.
+    assert!((11..100).contains(&major) && minor < 100, "{major}.{minor}");
+}

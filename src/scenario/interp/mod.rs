@@ -525,14 +525,25 @@ impl Interp<'_> {
                 .with_help("raise the limit with `#@ max-steps: N`, or make the loops shorter");
             return Err(self.limit(f));
         }
-        if self.started.elapsed() > self.options.time_limit {
-            let f = self.fail(
+        let elapsed = self.started.elapsed();
+        if elapsed > self.options.time_limit {
+            let stopped = self.fail(
                 span,
                 format!(
-                    "RuntimeError: the scenario ran longer than {:?} and was stopped",
-                    self.options.time_limit
+                    "RuntimeError: the scenario ran longer than {:?} (stopped after {:.1}s, {} statements) and was stopped",
+                    self.options.time_limit,
+                    elapsed.as_secs_f64(),
+                    self.steps
                 ),
             );
+            // Real arithmetic is what takes the time on cpu; the memory verdict does not need it.
+            let f = if self.rt.backend() == crate::device::Backend::Cpu {
+                stopped.with_help(
+                    "for memory-only checking, `--backend meta` runs the same scenario without arithmetic, far faster; or raise `--time-limit`",
+                )
+            } else {
+                stopped.with_help("raise `--time-limit`, or make the loops shorter")
+            };
             return Err(self.limit(f));
         }
         Ok(())
