@@ -35,8 +35,9 @@ pub struct Trace {
 }
 
 /// Runs `scenario` once on a fresh runtime and samples the counters before every simple
-/// statement (`for`, `while`, `if` and `with` headers are not sampled: CPython reports their
-/// lines at different moments than they run, so a comparison would misalign).
+/// statement (the headers of `for`, `while`, `if`, `with`, `try`, `def` and `class` are not
+/// sampled: CPython reports their lines at other moments than they run, so a comparison would
+/// misalign; nor are `global` and `nonlocal`, which compile to no code).
 pub fn trace_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Trace, CheckError> {
     let rt = fresh_runtime(scenario, options)?;
     let run_options = RunOptions {
@@ -70,11 +71,21 @@ fn sample(rt: &Runtime, line: u32) -> StatementSample {
 
 impl Observer for Sampler {
     fn statement_start(&mut self, rt: &Runtime, stmt: &Stmt) {
-        let compound = matches!(
+        // Headers of compound statements run at other moments under CPython's tracer, and
+        // `global`/`nonlocal` compile to no code at all: neither is sampled.
+        let unsampled = matches!(
             stmt.kind,
-            StmtKind::For { .. } | StmtKind::With { .. } | StmtKind::If { .. }
+            StmtKind::For { .. }
+                | StmtKind::While { .. }
+                | StmtKind::With { .. }
+                | StmtKind::If { .. }
+                | StmtKind::Try { .. }
+                | StmtKind::FunctionDef(_)
+                | StmtKind::ClassDef(_)
+                | StmtKind::Global(_)
+                | StmtKind::Nonlocal(_)
         );
-        if !compound {
+        if !unsampled {
             self.samples.push(sample(rt, stmt.span.line));
         }
     }
