@@ -928,16 +928,7 @@ impl Interp<'_> {
                 return self.lift(Err(f));
             }
             ExprKind::ListComp { elt, generators } => {
-                let mut out = Vec::new();
-                self.comprehension(
-                    e,
-                    generators,
-                    &mut |it, out_ref: &mut Vec<Value>| {
-                        out_ref.push(it.expr(elt)?);
-                        Ok(())
-                    },
-                    &mut out,
-                )?;
+                let out = self.comprehension_values(e, elt, generators)?;
                 let l = builtins::new_list(out, e.span);
                 self.gc.track_value(&l);
                 l
@@ -945,32 +936,14 @@ impl Interp<'_> {
             ExprKind::GeneratorExp { elt, generators } => {
                 // Evaluated eagerly: the values a consumer would draw one by one are all made
                 // first (docs/scenarios.md lists this difference).
-                let mut out = Vec::new();
-                self.comprehension(
-                    e,
-                    generators,
-                    &mut |it, out_ref: &mut Vec<Value>| {
-                        out_ref.push(it.expr(elt)?);
-                        Ok(())
-                    },
-                    &mut out,
-                )?;
+                let out = self.comprehension_values(e, elt, generators)?;
                 Value::Iterator(Rc::new(RefCell::new(Iter::Values(
                     VecDeque::from(out),
                     "generator",
                 ))))
             }
             ExprKind::SetComp { elt, generators } => {
-                let mut out = Vec::new();
-                self.comprehension(
-                    e,
-                    generators,
-                    &mut |it, out_ref: &mut Vec<Value>| {
-                        out_ref.push(it.expr(elt)?);
-                        Ok(())
-                    },
-                    &mut out,
-                )?;
+                let out = self.comprehension_values(e, elt, generators)?;
                 let set = Dict::shared(DictKind::Plain);
                 for v in out {
                     let k = self.key(&v, e.span)?;
@@ -1024,6 +997,27 @@ impl Interp<'_> {
     }
 
     /// Runs a comprehension in its own frame, calling `each` for every innermost iteration.
+    /// The values `elt` takes over `generators`, in order: a list, set or generator
+    /// comprehension's elements.
+    fn comprehension_values(
+        &mut self,
+        e: &Expr,
+        elt: &Expr,
+        generators: &[Comprehension],
+    ) -> X<Vec<Value>> {
+        let mut out = Vec::new();
+        self.comprehension(
+            e,
+            generators,
+            &mut |it, out_ref: &mut Vec<Value>| {
+                out_ref.push(it.expr(elt)?);
+                Ok(())
+            },
+            &mut out,
+        )?;
+        Ok(out)
+    }
+
     fn comprehension(
         &mut self,
         e: &Expr,
