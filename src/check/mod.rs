@@ -87,13 +87,18 @@ pub enum CheckError {
     },
 }
 
-/// Checks one parsed scenario and returns its report.
-pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Report, CheckError> {
-    let run_options = RunOptions {
+/// How one run of `scenario` is limited: its header's step limit, else the options'.
+fn run_options(scenario: &Scenario, options: &CheckOptions) -> RunOptions {
+    RunOptions {
         max_steps: scenario.header.max_steps.unwrap_or(options.max_steps),
         time_limit: options.time_limit,
         loop_scale: Vec::new(),
-    };
+    }
+}
+
+/// Checks one parsed scenario and returns its report.
+pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Report, CheckError> {
+    let run_options = run_options(scenario, options);
     let rt = fresh_runtime(scenario, options)?;
     let device = rt.allocator().device_name();
     let baseline = point(&rt);

@@ -5,9 +5,9 @@
 
 use serde::Serialize;
 
-use super::{fresh_runtime, CheckError, CheckOptions};
+use super::{fresh_runtime, run_options, CheckError, CheckOptions};
 use crate::runtime::Runtime;
-use crate::scenario::interp::{self, Observer, RunOptions};
+use crate::scenario::interp::{self, Observer};
 use crate::scenario::{Scenario, Stmt, StmtKind};
 
 /// The device counters just before one statement ran.
@@ -40,11 +40,7 @@ pub struct Trace {
 /// misalign; nor are `global` and `nonlocal`, which compile to no code).
 pub fn trace_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Trace, CheckError> {
     let rt = fresh_runtime(scenario, options)?;
-    let run_options = RunOptions {
-        max_steps: scenario.header.max_steps.unwrap_or(options.max_steps),
-        time_limit: options.time_limit,
-        loop_scale: Vec::new(),
-    };
+    let run_options = run_options(scenario, options);
     let mut sampler = Sampler::default();
     let result = interp::run(scenario, &rt, &run_options, &mut sampler);
     Ok(Trace {
@@ -61,11 +57,12 @@ struct Sampler {
 }
 
 fn sample(rt: &Runtime, line: u32) -> StatementSample {
+    let allocator = rt.allocator();
     StatementSample {
         line,
-        allocated: rt.memory_allocated(),
-        reserved: rt.memory_reserved(),
-        peak_allocated: rt.allocator().max_memory_allocated(),
+        allocated: allocator.memory_allocated(),
+        reserved: allocator.memory_reserved(),
+        peak_allocated: allocator.max_memory_allocated(),
     }
 }
 
