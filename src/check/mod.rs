@@ -13,6 +13,7 @@
 mod api;
 mod files;
 mod growth;
+pub mod plan;
 mod rules;
 mod subject;
 mod trace;
