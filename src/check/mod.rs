@@ -14,6 +14,7 @@ mod api;
 mod files;
 mod growth;
 mod rules;
+mod statement;
 mod trace;
 mod walk;
 
@@ -628,6 +629,8 @@ impl Judge<'_> {
             graph_grows,
             running_total: g.root.accumulates,
             unused_graph_grows: unused_grows,
+            carried_state: g.root.via == Via::Name
+                && statement::carries_state(&self.scenario.body, g.root.at),
         });
         found.leaks.push(Leak {
             help: rules::help(&kinds),
