@@ -14,6 +14,7 @@ mod api;
 mod files;
 mod growth;
 mod rules;
+mod statement;
 mod subject;
 mod trace;
 mod walk;
@@ -662,6 +663,7 @@ impl<S: Subject> Judge<'_, S> {
             graph_grows,
             running_total: g.root.accumulates,
             unused_graph_grows: unused_grows,
+            carried_state: g.root.via == Via::Name && self.subject.carries_state(g.root.at),
         });
         found.leaks.push(Leak {
             help: rules::help(&kinds),
