@@ -22,6 +22,7 @@
 //! assert_eq!(a.memory_reserved(), 0);
 //! ```
 
+mod bins;
 mod frames;
 mod history;
 mod stacks;
@@ -30,7 +31,7 @@ mod summary;
 mod tag;
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -42,6 +43,7 @@ pub use summary::memory_summary;
 pub use tag::{Location, Purpose, Tag};
 
 use crate::base::DeviceError;
+use bins::{FreeBins, FreeKey};
 use crate::device::{Backend, DeviceMemory, DevicePtr, MemInfo};
 
 /// Every size is rounded up to a multiple of this (kMinBlockSize).
@@ -153,11 +155,6 @@ struct Segment {
     first: u32,
 }
 
-/// Key of a free block in its pool, ordered like PyTorch's BlockComparatorSize: by size, then by
-/// position. Position is (segment number, offset) rather than the raw address so that the
-/// choice among equal sizes, and so every trace, is the same on every backend.
-type FreeKey = (u64, u64, u64, u32);
-
 /// A caching allocator over one device. Not shared between threads: each runtime owns one.
 pub struct CachingAllocator {
     device: Box<dyn DeviceMemory>,
@@ -166,8 +163,8 @@ pub struct CachingAllocator {
     vacant: Vec<u32>,
     segments: BTreeMap<u64, Segment>,
     next_segment: u64,
-    free_small: BTreeSet<FreeKey>,
-    free_large: BTreeSet<FreeKey>,
+    free_small: FreeBins,
+    free_large: FreeBins,
     stats: MemoryStats,
     limit: Option<u64>,
     capture: StackCapture,
@@ -200,8 +197,8 @@ impl CachingAllocator {
             vacant: Vec::new(),
             segments: BTreeMap::new(),
             next_segment: 0,
-            free_small: BTreeSet::new(),
-            free_large: BTreeSet::new(),
+            free_small: FreeBins::default(),
+            free_large: FreeBins::default(),
             stats: MemoryStats::default(),
             limit: None,
             capture: StackCapture::default(),
@@ -618,7 +615,7 @@ impl CachingAllocator {
         (b.pool, (b.size, b.segment, b.offset, idx))
     }
 
-    fn free_set(&mut self, pool: Pool) -> &mut BTreeSet<FreeKey> {
+    fn free_set(&mut self, pool: Pool) -> &mut FreeBins {
         match pool {
             Pool::Small => &mut self.free_small,
             Pool::Large => &mut self.free_large,
@@ -632,12 +629,13 @@ impl CachingAllocator {
 
     fn remove_free(&mut self, idx: u32) {
         let (pool, key) = self.free_key(idx);
-        self.free_set(pool).remove(&key);
+        let removed = self.free_set(pool).remove(&key);
+        debug_assert!(removed, "a free block is in its pool's bins");
     }
 
     /// Best fit: the smallest free block of at least `size`, lowest position first.
     fn take_free_block(&mut self, pool: Pool, size: u64) -> Option<u32> {
-        let key = *self.free_set(pool).range((size, 0, 0, 0)..).next()?;
+        let key = self.free_set(pool).best_fit(size)?;
         self.free_set(pool).remove(&key);
         Some(key.3)
     }
