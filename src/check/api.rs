@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::panic::Location as CallSite;
 
 use super::{fresh_runtime_for, meets, CheckError, CheckOptions};
+use crate::alloc::AllocatorConfig;
 use crate::alloc::{Frame, Purpose};
 use crate::base::Expect;
 use crate::base::TensorError;
@@ -149,7 +150,12 @@ where
 {
     type Run = (Runtime, Loop, Option<TensorError>, Option<u64>);
     let run = |scaled: Option<(usize, u32)>| -> Result<Run, CheckError> {
-        let rt = fresh_runtime_for(options, options.device_memory, false)?;
+        let rt = fresh_runtime_for(
+            options,
+            options.device_memory,
+            AllocatorConfig::default(),
+            false,
+        )?;
         let driver_before = super::driver_free(&rt);
         let mut lp = Loop {
             scaled,
