@@ -22,7 +22,7 @@ mod walk;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::alloc::{EventKind, Place, Purpose, StackCapture};
+use crate::alloc::{AllocatorConfig, EventKind, Place, Purpose, StackCapture};
 use crate::base::Expect;
 use crate::base::TensorError;
 use crate::base::Verdict;
@@ -241,6 +241,7 @@ fn fresh_runtime(scenario: &Scenario, options: &CheckOptions) -> Result<Runtime,
     fresh_runtime_for(
         options,
         scenario.header.device_memory.or(options.device_memory),
+        scenario.header.allocator_config(),
         true,
     )
 }
@@ -252,6 +253,7 @@ fn fresh_runtime(scenario: &Scenario, options: &CheckOptions) -> Result<Runtime,
 fn fresh_runtime_for(
     options: &CheckOptions,
     memory: Option<u64>,
+    allocator_config: AllocatorConfig,
     python: bool,
 ) -> Result<Runtime, CheckError> {
     let capacity = if options.backend == Backend::Cuda {
@@ -264,6 +266,7 @@ fn fresh_runtime_for(
         RuntimeOptions {
             device_memory: capacity,
             stack_capture: Some(options.stack_capture),
+            allocator_config,
             python_scalar_names: python,
             #[cfg(feature = "planted-bugs")]
             planted_bug: options.planted_bug,
