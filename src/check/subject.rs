@@ -43,6 +43,11 @@ pub(super) trait Subject {
     fn stack(&self, frames: &[Frame]) -> Vec<Frame> {
         frames.to_vec()
     }
+    /// Whether the statement at `at` rebinds a state from a call that takes its previous value
+    /// (`hidden = cell(x, hidden)`); only a program with source statements can tell.
+    fn carries_state(&self, _at: (u32, u32)) -> bool {
+        false
+    }
 }
 
 /// A parsed scenario, run by the interpreter.
@@ -58,6 +63,10 @@ impl Subject for ScenarioSubject<'_> {
 
     fn fresh_runtime(&self) -> Result<Runtime, CheckError> {
         fresh_runtime(self.scenario, self.options)
+    }
+
+    fn carries_state(&self, at: (u32, u32)) -> bool {
+        super::statement::carries_state(&self.scenario.body, at)
     }
 
     fn run(
