@@ -34,7 +34,7 @@ use crate::runtime::{BlasWorkspaces, Runtime, RuntimeOptions};
 use crate::scenario::interp::{self, Failure, FailureKind, RunOptions};
 use crate::scenario::{Scenario, Stmt, StmtKind};
 pub use api::{assert_no_leaks, check, Loop};
-pub use files::{check_file, discover, report_stem, FileOutcome};
+pub use files::{check_file, discover, report_stem, report_stems, FileOutcome};
 use growth::{growth, Growing, LoopAt, Measured, Recorder, Runs};
 use rules::Evidence;
 pub use trace::{trace_scenario, StatementSample, Trace};

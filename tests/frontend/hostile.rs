@@ -160,3 +160,123 @@ fn a_byte_order_mark_does_not_hide_the_first_header_line() {
         parse_scenario(Path::new("h.py"), "\u{feff}#@ expect: oom\nimport torch\n").unwrap();
     assert_eq!(scenario.header.expect, Expect::Oom);
 }
+
+mod cli {
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Output};
+
+    fn leakharness(args: &[&str], dir: &Path) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_leakharness"))
+            .args(args)
+            .arg("--report-dir")
+            .arg(dir.join("reports"))
+            .current_dir(dir)
+            .output()
+            .expect("the binary runs")
+    }
+
+    fn fresh(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("lh-hostile-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    const CLEAN: &str = "import torch\nx = torch.zeros(4, device='cuda')\n";
+
+    #[test]
+    fn scenarios_with_the_same_name_get_reports_of_their_own() {
+        let dir = fresh("names");
+        for sub in ["a", "b"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+            std::fs::write(dir.join(sub).join("s.py"), CLEAN).unwrap();
+        }
+        let out = leakharness(&["run", "a/s.py", "b/s.py", "--backend", "meta"], &dir);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let reports = dir.join("reports");
+        let first: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(reports.join("s.json")).unwrap()).unwrap();
+        let second: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(reports.join("s~2.json")).unwrap()).unwrap();
+        assert_eq!(first["scenario"], "a/s.py");
+        assert_eq!(second["scenario"], "b/s.py");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn discovery_walks_each_directory_once_and_reads_only_regular_files() {
+        let dir = fresh("discover");
+        let tree = dir.join("tree");
+        std::fs::create_dir_all(tree.join("sub")).unwrap();
+        std::fs::write(tree.join("sub").join("s.py"), CLEAN).unwrap();
+        // Two links back to the top: without a visited set, 2^depth paths.
+        std::os::unix::fs::symlink(&tree, tree.join("sub").join("up")).unwrap();
+        std::os::unix::fs::symlink(&tree, tree.join("sub").join("again")).unwrap();
+        let fifo = std::ffi::CString::new(tree.join("x.py").to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let out = leakharness(&["run", "tree", "--backend", "meta"], &dir);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{stdout}");
+        assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
+        // Named on the command line, a FIFO is refused rather than read.
+        let out = leakharness(&["run", "tree/x.py", "--backend", "meta"], &dir);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("tree/x.py: not a regular file"), "{stderr}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn json_output_is_only_json_and_a_parse_error_is_a_report_with_verdict_error() {
+        let dir = fresh("json");
+        std::fs::write(
+            dir.join("bad.py"),
+            format!("x = {}1{}\n", "(".repeat(300), ")".repeat(300)),
+        )
+        .unwrap();
+        let out = leakharness(&["run", "bad.py", "--format", "json"], &dir);
+        assert_eq!(out.status.code(), Some(2));
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let report: serde_json::Value = serde_json::from_str(stdout.trim()).expect("only JSON");
+        assert_eq!(report["verdict"], "error");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("bad.py:1:205: error: syntax error: too many nested parentheses"),
+            "{stderr}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn escape_sequences_in_a_scenario_reach_the_terminal_as_text() {
+        let dir = fresh("escape");
+        std::fs::write(
+            dir.join("e.py"),
+            "x = 1 # \x1b[2J\x1b]0;title\x07\ny := 2\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("r.py"), "raise ValueError('\x1b[31mred')\n").unwrap();
+        for file in ["e.py", "r.py"] {
+            let out = leakharness(&["run", file, "--backend", "meta"], &dir);
+            assert_eq!(out.status.code(), Some(2));
+            for stream in [&out.stdout, &out.stderr] {
+                let text = String::from_utf8_lossy(stream);
+                assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text}");
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_header_after_a_byte_order_mark_is_kept() {
+        let dir = fresh("bom");
+        std::fs::write(dir.join("b.py"), format!("\u{feff}#@ expect: oom\n{CLEAN}")).unwrap();
+        let out = leakharness(&["run", "b.py", "--backend", "meta"], &dir);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{stdout}");
+        assert!(stdout.contains("expected oom"), "{stdout}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
