@@ -161,6 +161,82 @@ fn a_byte_order_mark_does_not_hide_the_first_header_line() {
     assert_eq!(scenario.header.expect, Expect::Oom);
 }
 
+fn run_on(backend: Backend, source: &str) -> (RunResult, Runtime) {
+    let scenario = parse_scenario(Path::new("h.py"), source).unwrap_or_else(|e| panic!("{e}"));
+    let rt = Runtime::new(backend, RuntimeOptions::default()).unwrap();
+    let result = run(&scenario, &rt, &RunOptions::default(), &mut ());
+    (result, rt)
+}
+
+fn failure(result: &RunResult) -> String {
+    let failure = result.failure.as_ref().expect("the program fails");
+    format!(
+        "{}:{}: {}",
+        failure.error.line, failure.error.col, failure.error.message
+    )
+}
+
+#[test]
+fn a_host_tensor_the_host_cannot_hold_is_pytorchs_runtime_error() {
+    // 2^61 float32 elements: more bytes than any address space; PyTorch's allocator fails the
+    // same way for 10^9 elements under a 4 GiB `ulimit -v`.
+    let (result, _) = run_on(
+        Backend::Cpu,
+        "import torch
+x = torch.zeros(2**61)
+",
+    );
+    assert_eq!(
+        failure(&result),
+        "2:5: RuntimeError: [enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: \
+         can't allocate memory: you tried to allocate 9223372036854775808 bytes. Error code 12 \
+         (Cannot allocate memory)"
+    );
+}
+
+#[test]
+fn python_sequences_the_host_cannot_hold_are_memory_errors() {
+    for expr in [
+        "[0] * 2**62",
+        "(0,) * 2**62",
+        "'ab' * 2**61",
+        "[0, 1] * 2**62",
+    ] {
+        let (result, _) = run_on(
+            Backend::Meta,
+            &format!(
+                "x = {expr}
+"
+            ),
+        );
+        assert_eq!(failure(&result), "1:5: MemoryError: ", "{expr}");
+    }
+    // Caught as CPython's would be, and the program goes on.
+    let (result, _) = run_on(
+        Backend::Meta,
+        "try:\n    x = [0] * 2**62\nexcept MemoryError:\n    print('caught')\n",
+    );
+    assert_eq!(result.output, ["caught"]);
+}
+
+#[test]
+fn meta_tensors_never_hold_values_however_large() {
+    let (result, rt) = run_on(
+        Backend::Meta,
+        "#@ device-memory: 1TiB
+import torch
+x = torch.zeros(10**10, device='cuda')
+y = torch.ones(10**10, device='cuda')
+x.fill_(3)
+y.zero_()
+print(x.shape[0])
+",
+    );
+    assert!(result.failure.is_none(), "{}", failure(&result));
+    assert_eq!(result.output, ["10000000000"]);
+    assert_eq!(rt.memory_allocated(), 0, "every name dropped at the end");
+}
+
 mod cli {
     use std::path::{Path, PathBuf};
     use std::process::{Command, Output};
@@ -277,6 +353,24 @@ mod cli {
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(1), "{stdout}");
         assert!(stdout.contains("expected oom"), "{stdout}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_device_memory_header_of_the_largest_size_is_a_capacity_not_an_allocation() {
+        let dir = fresh("capacity");
+        let max = format!("#@ device-memory: {}\n{CLEAN}", u64::MAX);
+        std::fs::write(dir.join("max.py"), max).unwrap();
+        for backend in ["cpu", "meta"] {
+            let out = leakharness(&["run", "max.py", "--backend", backend], &dir);
+            assert_eq!(out.status.code(), Some(0), "{backend}: {out:?}");
+        }
+        let past = format!("#@ device-memory: 18446744073709551616\n{CLEAN}");
+        std::fs::write(dir.join("past.py"), past).unwrap();
+        let out = leakharness(&["run", "past.py", "--backend", "meta"], &dir);
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("past.py:1:"), "{stderr}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
