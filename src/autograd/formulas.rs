@@ -5,7 +5,7 @@
 
 use super::Node;
 use crate::base::{DType, Device, Result};
-use crate::tensor::{Keeps, Pointwise, Reduction, Tensor};
+use crate::tensor::{Extremum, Keeps, Pointwise, Reduction, Tensor};
 
 /// A node's backward function and the non-tensor values it keeps (scalars, sizes, strides).
 #[derive(Debug, Clone)]
@@ -145,6 +145,21 @@ pub(crate) enum Formula {
         reduction: Reduction,
         ignore_index: i64,
     },
+    /// `clamp` with numbers (the Scalar overload, ClampBackward1).
+    Clamp {
+        min: Option<f64>,
+        max: Option<f64>,
+    },
+    ClampMin {
+        min: f64,
+    },
+    ClampMax {
+        max: f64,
+    },
+    /// `maximum` / `minimum` of two tensors.
+    Extremum(Extremum),
+    /// `where(condition, self, other)`; the condition is saved, not an input.
+    Where,
 }
 
 impl Formula {
@@ -206,6 +221,12 @@ impl Formula {
             Formula::NativeDropout { .. } => "NativeDropoutBackward0",
             Formula::NativeLayerNorm { .. } => "NativeLayerNormBackward0",
             Formula::NllLoss { .. } => "NllLossBackward0",
+            Formula::Clamp { .. } => "ClampBackward1",
+            Formula::ClampMin { .. } => "ClampMinBackward0",
+            Formula::ClampMax { .. } => "ClampMaxBackward0",
+            Formula::Extremum(Extremum::Maximum) => "MaximumBackward0",
+            Formula::Extremum(Extremum::Minimum) => "MinimumBackward0",
+            Formula::Where => "WhereBackward0",
         }
     }
 
@@ -518,6 +539,42 @@ impl Formula {
                     *ignore_index,
                     &total_weight,
                 )?);
+            }
+            Formula::Clamp { min, max } => {
+                let self_ = node.unpack("self")?;
+                out[0] = Some(crate::tensor::clamp_backward(grad, &self_, *min, *max)?);
+            }
+            Formula::ClampMin { min } => {
+                let self_ = node.unpack("self")?;
+                out[0] = Some(crate::tensor::clamp_bound_backward(
+                    grad, &self_, *min, true,
+                )?);
+            }
+            Formula::ClampMax { max } => {
+                let self_ = node.unpack("self")?;
+                out[0] = Some(crate::tensor::clamp_bound_backward(
+                    grad, &self_, *max, false,
+                )?);
+            }
+            Formula::Extremum(which) => {
+                let self_ = node.unpack("self")?;
+                let other = node.unpack("other")?;
+                for (slot, for_self) in [(0, true), (1, false)] {
+                    if need(slot) {
+                        out[slot] = Some(crate::tensor::extremum_backward(
+                            grad, &self_, &other, *which, for_self,
+                        )?);
+                    }
+                }
+            }
+            Formula::Where => {
+                let condition = node.unpack("condition")?;
+                for (slot, for_self) in [(0, true), (1, false)] {
+                    if need(slot) {
+                        out[slot] =
+                            Some(crate::tensor::where_backward(grad, &condition, for_self)?);
+                    }
+                }
             }
         }
         Ok(out)

@@ -705,3 +705,33 @@ fn dataset_style_objects_iterate_by_getitem_until_index_error() {
     );
     assert_eq!(out, ["[0, 2, 4] [0, 2, 4] 3 2"]);
 }
+
+#[test]
+fn clamp_maximum_and_where_run_as_functions_and_methods() {
+    let out = output(
+        "import torch\n\
+         x = torch.tensor([[-1.0, 0.25, 2.0]], requires_grad=True)\n\
+         y = torch.tensor([[0.5, 0.5, 0.5]])\n\
+         a = x.clamp(min=-0.5, max=1.0)\n\
+         print(a.grad_fn, a.sum().item())\n\
+         print(torch.clamp_min(x, 0.0).sum().item(), x.clamp_max(max=0.0).sum().item())\n\
+         print(torch.maximum(x, y).grad_fn, x.minimum(y).sum().item())\n\
+         w = torch.where(x > 0, x, 0.0)\n\
+         print(w.grad_fn, w.sum().item(), x.where(x < 0, y).sum().item())\n\
+         (w.sum() + torch.maximum(x, y).sum()).backward()\n\
+         print(x.grad.sum().item())\n",
+    );
+    assert_eq!(
+        out,
+        [
+            "<ClampBackward1> 0.75",
+            "2.25 -1.0",
+            "<MaximumBackward0> -0.25",
+            "<WhereBackward0> 2.25 0.0",
+            // where passes x's gradient where x > 0 (two elements), maximum where x wins (one).
+            "3.0",
+        ]
+    );
+    assert!(error("import torch\nx = torch.ones(2)\nx.clamp()\n")
+        .contains("At least one of 'min' or 'max' must not be None"));
+}

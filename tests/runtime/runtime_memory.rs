@@ -1032,3 +1032,85 @@ fn clip_grad_norm_allocates_what_pytorch_does() {
         }
     }
 }
+
+/// clamp, clamp_min, maximum and where: one output each, the nodes save what
+/// derivatives.yaml reads, and backward allocates FunctionsManual.cpp's masks, its 0-dim zero
+/// on the device, `grad / 2` and the `where` outputs.
+#[test]
+fn choices_save_what_derivatives_yaml_reads_and_backward_allocates_its_masks() {
+    // 32×10: f32 1,280 bytes (1,536 rounded), a bool mask 320 (512), a 0-dim value 512.
+    let (f, b, s) = (1536, 512, 512);
+    type Choice = fn(&Tensor, &Tensor, &Tensor) -> leakharness::tensor::Result<Tensor>;
+    // (op, node, saved, backward peak beyond x, y, the condition, the sum and the seed)
+    let cases: [(Choice, &str, &[&str], u64); 4] = [
+        // zero, self >= min, self <= max, the where output.
+        (
+            |x, _, _| x.clamp(Some(-0.5), Some(0.5)),
+            "ClampBackward1",
+            &["self"],
+            s + 2 * b + f,
+        ),
+        // zero, self > min, the where output.
+        (
+            |x, _, _| x.clamp_min(0.1),
+            "ClampMinBackward0",
+            &["self"],
+            s + b + f,
+        ),
+        // self's gradient, then other's: eq, grad / 2, where, the losing mask.
+        (
+            |x, y, _| x.maximum(y),
+            "MaximumBackward0",
+            &["self", "other"],
+            f + (2 * b + 2 * f),
+        ),
+        // the condition is the caller's; one where output per input (the 0 is a host number).
+        (
+            |x, y, c| Tensor::r#where(c, x, y),
+            "WhereBackward0",
+            &["condition"],
+            2 * f,
+        ),
+    ];
+    for backend in [Backend::Cpu, Backend::Meta] {
+        for (op, node, saved, peak) in cases {
+            let rt = rt(backend);
+            let x = rt
+                .randn(&[32, 10], Device::Cuda)
+                .unwrap()
+                .requires_grad_(true)
+                .unwrap();
+            let y = rt
+                .randn(&[32, 10], Device::Cuda)
+                .unwrap()
+                .requires_grad_(true)
+                .unwrap();
+            let c = x.detach().gt_scalar(0.0).unwrap();
+            let base = 2 * f + b;
+            assert_eq!(rt.memory_allocated(), base, "{node}: inputs");
+            let out = op(&x, &y, &c).unwrap();
+            assert_eq!(rt.memory_allocated(), base + f, "{node}: one output");
+            let g = out.grad_fn().unwrap();
+            assert_eq!(g.name(), node);
+            let names: Vec<&str> = g.saved_tensors().iter().map(|t| t.name).collect();
+            assert_eq!(names, saved, "{node}");
+            let loss = out.sum().unwrap();
+            drop((out, g));
+            // What the nodes save is the caller's: nothing beyond the sum stays.
+            assert_eq!(rt.memory_allocated(), base + s, "{node}: kept");
+            rt.allocator_mut().reset_peak_memory_stats();
+            loss.backward(None, false).unwrap();
+            let grads = if node == "ClampBackward1" || node == "ClampMinBackward0" {
+                1
+            } else {
+                2
+            };
+            assert_eq!(
+                rt.allocator().max_memory_allocated(),
+                base + s + s + peak,
+                "{node}: peak"
+            );
+            assert_eq!(rt.memory_allocated(), base + s + grads * f, "{node}: after");
+        }
+    }
+}
