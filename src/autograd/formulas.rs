@@ -74,7 +74,9 @@ pub(crate) enum Formula {
         dim: usize,
         start: usize,
         end: usize,
+        step: usize,
     },
+    Alias,
     Select {
         self_sizes: Vec<usize>,
         dim: usize,
@@ -199,6 +201,7 @@ impl Formula {
             Formula::Cat { .. } => "CatBackward0",
             Formula::Stack { .. } => "StackBackward0",
             Formula::Slice { .. } => "SliceBackward0",
+            Formula::Alias => "AliasBackward0",
             Formula::Select { .. } => "SelectBackward0",
             Formula::SelectExtreme { is_min: false, .. } => "MaxBackward0",
             Formula::SelectExtreme { is_min: true, .. } => "MinBackward0",
@@ -249,7 +252,9 @@ impl Formula {
                     out[1] = Some(maybe_multiply(grad, *alpha)?);
                 }
             }
-            Formula::AddScalar | Formula::SubScalar | Formula::Clone => out[0] = Some(grad.clone()),
+            Formula::AddScalar | Formula::SubScalar | Formula::Clone | Formula::Alias => {
+                out[0] = Some(grad.clone())
+            }
             Formula::Sub { alpha } => {
                 if need(0) {
                     out[0] = Some(grad.clone());
@@ -400,10 +405,12 @@ impl Formula {
                 dim,
                 start,
                 end,
+                step,
             } => {
-                out[0] = Some(grad.scatter_into_zeros(self_sizes, |z| {
-                    z.narrow_view(*dim, *start, end - start)
-                })?);
+                out[0] =
+                    Some(grad.scatter_into_zeros(self_sizes, |z| {
+                        z.slice_view(*dim, *start, *end, *step)
+                    })?);
             }
             Formula::SelectExtreme {
                 self_sizes,

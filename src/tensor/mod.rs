@@ -45,6 +45,7 @@ pub(crate) use loss::{
 };
 pub(crate) use norm::{dropout_backward, layer_norm_backward};
 pub(crate) use pointwise::{Keeps, Pointwise};
+pub use shape::TensorIndex;
 
 use crate::alloc::Purpose;
 use crate::autograd::{self, Node};

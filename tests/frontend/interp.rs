@@ -735,3 +735,28 @@ fn clamp_maximum_and_where_run_as_functions_and_methods() {
     assert!(error("import torch\nx = torch.ones(2)\nx.clamp()\n")
         .contains("At least one of 'min' or 'max' must not be None"));
 }
+
+#[test]
+fn basic_tensor_indexing_makes_pytorchs_views() {
+    let out = output(
+        "import torch\n\
+         x = torch.randn(4, 5, 6, device='cuda', requires_grad=True)\n\
+         before = torch.cuda.memory_allocated()\n\
+         views = [x[:], x[:, 0], x[..., -1], x[None], x[::2], x[...], x[:, :, :], x[1:, None, 2], x[:, -1, :]]\n\
+         print([tuple(v.shape) for v in views])\n\
+         print(' '.join(str(v.grad_fn) for v in views))\n\
+         print(torch.cuda.memory_allocated() - before)\n",
+    );
+    assert_eq!(
+        out,
+        [
+            "[(4, 5, 6), (4, 6), (4, 5), (1, 4, 5, 6), (2, 5, 6), (4, 5, 6), (4, 5, 6), (3, 1, 6), (4, 6)]",
+            "<SliceBackward0> <SelectBackward0> <SelectBackward0> <UnsqueezeBackward0> <SliceBackward0> <AliasBackward0> <AliasBackward0> <SelectBackward0> <SelectBackward0>",
+            "0",
+        ]
+    );
+    assert!(error("import torch\nx = torch.ones(2, 3)\nx[0, 0, 0]\n")
+        .contains("too many indices for tensor of dimension 2"));
+    assert!(error("import torch\nx = torch.ones(2, 3)\nx[x > 0]\n")
+        .contains("indexing a tensor with Tensor is not supported in scenarios yet"));
+}

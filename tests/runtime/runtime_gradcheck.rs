@@ -797,3 +797,16 @@ case!(
         .map(|k| if x[0][k] > 0.0 { x[1][k] } else { x[2][k % 4] })
         .collect()
 );
+
+case!(
+    strided_slice_and_select,
+    [([4, 5], true)],
+    |t: &[Tensor]| t[0]
+        .slice(1, Some(-4), None, 2)?
+        .slice(0, Some(1), Some(3), 1),
+    // rows 1..3, columns 1 and 3
+    |x: &[Vec<f64>]| [1, 2]
+        .iter()
+        .flat_map(|r| [1, 3].map(|c| x[0][r * 5 + c]))
+        .collect()
+);

@@ -7,7 +7,7 @@ use leakharness::device::Backend;
 use leakharness::nn::{CrossEntropyLoss, Linear, MSELoss, Module, ReLU, Reduction, Sequential};
 use leakharness::optim::{Adam, AdamOptions, AdamW, Optimizer, Sgd, SgdOptions};
 use leakharness::runtime::{Runtime, RuntimeOptions};
-use leakharness::tensor::{DType, Device, Tensor, TensorError};
+use leakharness::tensor::{DType, Device, Tensor, TensorError, TensorIndex};
 
 fn rt(backend: Backend) -> Runtime {
     Runtime::new(backend, RuntimeOptions::default()).unwrap()
@@ -1112,5 +1112,80 @@ fn choices_save_what_derivatives_yaml_reads_and_backward_allocates_its_masks() {
             );
             assert_eq!(rt.memory_allocated(), base + s + grads * f, "{node}: after");
         }
+    }
+}
+
+/// Basic indexing is views, as `THPVariable_getitem` makes them: the nodes PyTorch 2.15 records
+/// for each form (checked with `grad_fn` chains), no allocation; a strided slice's backward
+/// allocates one zero tensor of the input's sizes.
+#[test]
+fn basic_indexing_is_views_with_pytorchs_nodes() {
+    use TensorIndex::{Ellipsis, Int, None as New, Slice};
+    let all = Slice(None, None, 1);
+    /// The index, whether it is a tuple, the shape, the nodes from the output back.
+    type Case<'a> = (&'a [TensorIndex], bool, &'a [usize], &'a [&'a str]);
+    let cases: [Case; 9] = [
+        (&[all], false, &[4, 5, 6], &["SliceBackward0"]),
+        (&[all, Int(0)], true, &[4, 6], &["SelectBackward0"]),
+        (&[Ellipsis, Int(-1)], true, &[4, 5], &["SelectBackward0"]),
+        (&[New], false, &[1, 4, 5, 6], &["UnsqueezeBackward0"]),
+        (
+            &[Slice(None, None, 2)],
+            false,
+            &[2, 5, 6],
+            &["SliceBackward0"],
+        ),
+        (&[Ellipsis], false, &[4, 5, 6], &["AliasBackward0"]),
+        (&[all, all, all], true, &[4, 5, 6], &["AliasBackward0"]),
+        (
+            &[Int(0), Int(1)],
+            true,
+            &[6],
+            &["SelectBackward0", "SelectBackward0"],
+        ),
+        (
+            &[Slice(Some(1), None, 1), New, Int(2)],
+            true,
+            &[3, 1, 6],
+            &["SelectBackward0", "UnsqueezeBackward0", "SliceBackward0"],
+        ),
+    ];
+    for backend in [Backend::Cpu, Backend::Meta] {
+        for (index, tuple, shape, nodes) in cases {
+            let rt = rt(backend);
+            // 4×5×6 f32: 480 bytes, 512 rounded.
+            let x = rt
+                .randn(&[4, 5, 6], Device::Cuda)
+                .unwrap()
+                .requires_grad_(true)
+                .unwrap();
+            let y = x.index(index, tuple).unwrap();
+            assert_eq!(y.shape(), shape, "{index:?}");
+            assert!(y.shares_storage(&x), "{index:?}: a view");
+            assert_eq!(rt.memory_allocated(), 512, "{index:?}: nothing allocated");
+            let mut chain = Vec::new();
+            let mut node = y.grad_fn();
+            while let Some(n) = node.filter(|n| n.name() != "AccumulateGrad") {
+                chain.push(n.name());
+                node = n.next_functions().into_iter().flatten().next();
+            }
+            assert_eq!(chain, nodes, "{index:?}");
+        }
+        let rt = rt(backend);
+        let x = rt
+            .randn(&[4, 5, 6], Device::Cuda)
+            .unwrap()
+            .requires_grad_(true)
+            .unwrap();
+        let loss = x
+            .index(&[all, Slice(Some(1), Some(-1), 2)], true)
+            .unwrap()
+            .sum()
+            .unwrap();
+        rt.allocator_mut().reset_peak_memory_stats();
+        loss.backward(None, false).unwrap();
+        // x, the loss, the seed, then the zeros of x's sizes that become x.grad.
+        assert_eq!(rt.allocator().max_memory_allocated(), 512 * 4);
+        assert_eq!(rt.memory_allocated(), 512 * 3);
     }
 }
