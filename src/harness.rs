@@ -35,7 +35,7 @@ use std::process::ExitCode;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 use crate::check::plan::{backend_from_env, Checked, Exports, PlannedFile, RunPlan};
-use crate::check::{discover, CheckOptions};
+use crate::check::{discover, report_stem, CheckOptions};
 use crate::report::human_summary;
 
 /// A folder of scenarios run as tests.
@@ -93,6 +93,7 @@ impl Harness {
                 .into_iter()
                 .map(|path| {
                     let file = PlannedFile {
+                        stem: report_stem(&path, &self.root),
                         path,
                         root: self.root.clone(),
                     };

@@ -15,8 +15,8 @@ use leakharness::check::{trace_scenario, CheckOptions};
 use leakharness::device::{Backend, BackendChoice};
 use leakharness::gen::{self, Exploration, ExploreEvent};
 use leakharness::report::{
-    human_summary, outcome, render_index, render_junit, report_events, write_atomically,
-    CaseResult, JunitCase, Report, Reporter, RunEvent, Verdict,
+    human_summary, outcome, remove_stale_temporaries, render_index, render_junit, report_events,
+    write_atomically, CaseResult, JunitCase, Report, Reporter, RunEvent, Verdict,
 };
 use leakharness::scenario::{load, LoadError};
 
@@ -240,6 +240,10 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(files) => files,
         Err(e) => return fatal(&e.to_string()),
     };
+    // A run killed between writing a report and renaming it left its temporary file behind.
+    if let Err(e) = remove_stale_temporaries(&args.report_dir) {
+        eprintln!("warning: cannot clean {}: {e}", args.report_dir.display());
+    }
     let plan = RunPlan {
         options: CheckOptions {
             backend,

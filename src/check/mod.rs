@@ -37,7 +37,7 @@ use crate::runtime::{BlasWorkspaces, Runtime, RuntimeOptions};
 use crate::scenario::interp::{Failure, FailureKind, RunOptions};
 use crate::scenario::{Scenario, Stmt, StmtKind};
 pub use api::{assert_no_leaks, check, Loop};
-pub use files::{check_file, discover, report_stem, FileOutcome};
+pub use files::{check_file, discover, report_stem, report_stems, FileOutcome};
 use growth::{growth, Growing, LoopAt, Measured, Recorder, Runs};
 use rules::Evidence;
 use subject::{ScenarioSubject, Subject};

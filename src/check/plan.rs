@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::{check_file, discover, report_stem, CheckOptions, FileOutcome};
+use super::{check_file, discover, report_stems, CheckOptions, FileOutcome};
 use crate::device::{cuda_device_count, Backend, BackendChoice};
 use crate::report::{
     snapshot_pickle, trace_events, write_atomically, write_reports, ExportError, Report,
@@ -70,16 +70,12 @@ pub struct PlannedFile {
     /// The folder its report is named from: the directory it was found under, or its own
     /// folder when given as a file.
     pub root: PathBuf,
+    /// The name of its reports, distinct from every other file's of the run
+    /// ([`report_stems`]).
+    pub stem: String,
 }
 
-impl PlannedFile {
-    /// The name of its reports ([`report_stem`]).
-    pub fn stem(&self) -> String {
-        report_stem(&self.path, &self.root)
-    }
-}
-
-/// Every scenario file under `paths` ([`discover`]), each with its root.
+/// Every scenario file under `paths` ([`discover`]), each with its root and its report name.
 pub fn plan_files(paths: &[PathBuf]) -> Result<Vec<PlannedFile>, PlanError> {
     let mut files = Vec::new();
     for p in paths {
@@ -89,15 +85,17 @@ pub fn plan_files(paths: &[PathBuf]) -> Result<Vec<PlannedFile>, PlanError> {
             p.parent().map(PathBuf::from).unwrap_or_default()
         };
         let found = discover(std::slice::from_ref(p))?;
-        files.extend(found.into_iter().map(|path| PlannedFile {
-            path,
-            root: root.clone(),
-        }));
+        files.extend(found.into_iter().map(|path| (path, root.clone())));
     }
     if files.is_empty() {
         return Err(PlanError::NoFiles);
     }
-    Ok(files)
+    let stems = report_stems(&files);
+    Ok(files
+        .into_iter()
+        .zip(stems)
+        .map(|((path, root), stem)| PlannedFile { path, root, stem })
+        .collect())
 }
 
 /// Files written beside the JSON, Markdown and HTML reports.
@@ -161,9 +159,9 @@ impl RunPlan {
         match check_file(&file.path, &self.options) {
             FileOutcome::Checked(mut report) => {
                 report.command = self.command.clone();
-                let stem = file.stem();
-                let written = write_reports(&report, &self.report_dir, &stem).and_then(|paths| {
-                    self.write_exports(&report, &stem)?;
+                let stem = &file.stem;
+                let written = write_reports(&report, &self.report_dir, stem).and_then(|paths| {
+                    self.write_exports(&report, stem)?;
                     Ok(paths)
                 });
                 Checked::Report { report, written }
@@ -200,7 +198,7 @@ impl RunPlan {
                     }
                     reporter.event(&RunEvent::Finished {
                         path,
-                        stem: &file.stem(),
+                        stem: &file.stem,
                         report,
                         written: written.as_ref(),
                         seconds,

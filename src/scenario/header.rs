@@ -84,8 +84,9 @@ pub(crate) fn parse_header(path: &Path, source: &str) -> Result<Header, Vec<Scen
                 end_col: col,
             }
         };
-        let error =
-            |col: usize, message: String| ScenarioError::new(path, at(col), source, message);
+        let error = |col: usize, message: String| {
+            ScenarioError::with_source_line(path, at(col), raw_line, message)
+        };
         if in_header && !(line.is_empty() || line.starts_with('#')) {
             in_header = false;
         }
