@@ -319,6 +319,7 @@ fn run(args: RunArgs) -> ExitCode {
         ..CheckOptions::default()
     };
     let command = command_line();
+    let interrupt = Interrupt::install(files.len());
     let bar = progress_bar(files.len() as u64);
     let (mut passed, mut failed, mut broken, mut skipped) = (0, 0, 0, 0);
     // Machine-readable output has a line for every file, whatever happened to it.
@@ -337,11 +338,18 @@ fn run(args: RunArgs) -> ExitCode {
     let mut pages = Vec::new();
     let stems = report_stems(&files);
     for ((path, _), stem) in files.iter().zip(stems) {
+        if interrupt.requested() {
+            break;
+        }
         bar.set_message(path.display().to_string());
         let started = std::time::Instant::now();
         let checked = check_file(path, &options);
         let seconds = started.elapsed().as_secs_f64();
         bar.inc(1);
+        if interrupt.requested() {
+            // Stopped part way (or finished after the signal): no report, no verdict.
+            break;
+        }
         let line = |status: &str| format!("{} ... {status}", path.display());
         let case = |result| JunitCase {
             name: path.display().to_string(),
@@ -465,8 +473,12 @@ fn run(args: RunArgs) -> ExitCode {
                 });
             }
         }
+        interrupt.finished_one();
     }
     bar.finish_and_clear();
+    if interrupt.requested() {
+        eprintln!("{}", interrupt.summary());
+    }
     if !pages.is_empty() {
         let listed: Vec<(String, &Report)> = pages.iter().map(|(s, r)| (s.clone(), r)).collect();
         let index = args.report_dir.join("index.html");
@@ -488,7 +500,9 @@ fn run(args: RunArgs) -> ExitCode {
         }
         println!("\n{summary}");
     }
-    if broken > 0 {
+    if interrupt.requested() {
+        ExitCode::from(INTERRUPTED)
+    } else if broken > 0 {
         ExitCode::from(2)
     } else if failed > 0 {
         ExitCode::from(1)
@@ -536,6 +550,80 @@ fn command_line() -> String {
         .chain(std::env::args().skip(1).map(quote))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The exit status of a run stopped by SIGINT or SIGTERM: 128 + SIGINT, as shells report it.
+const INTERRUPTED: u8 = 130;
+
+/// How long a run may take to stop by itself after a signal before the handler ends the
+/// process: reports are written to temporary names and renamed, so ending it mid-check loses
+/// only the file being checked, and the next run removes its temporary files.
+const STOP_WITHIN: std::time::Duration = std::time::Duration::from_millis(900);
+
+/// What a run shares with its signal handler: whether a stop was asked for, and how many files
+/// were done, for the line the handler prints if it has to end the process itself.
+#[derive(Clone)]
+struct Interrupt {
+    state: std::sync::Arc<InterruptState>,
+}
+
+struct InterruptState {
+    requested: std::sync::atomic::AtomicBool,
+    finished: std::sync::atomic::AtomicUsize,
+    total: usize,
+}
+
+impl Interrupt {
+    /// Handles SIGINT and SIGTERM for a run over `total` files: the first asks the run to stop
+    /// after the file being checked, and ends the process if that takes longer than
+    /// [`STOP_WITHIN`]; a second ends it at once.
+    fn install(total: usize) -> Interrupt {
+        let interrupt = Interrupt {
+            state: std::sync::Arc::new(InterruptState {
+                requested: false.into(),
+                finished: 0.into(),
+                total,
+            }),
+        };
+        let handler = interrupt.clone();
+        let installed = ctrlc::set_handler(move || {
+            use std::sync::atomic::Ordering;
+            if handler.state.requested.swap(true, Ordering::SeqCst) {
+                std::process::exit(INTERRUPTED.into());
+            }
+            std::thread::sleep(STOP_WITHIN);
+            eprintln!("{}", handler.summary());
+            std::process::exit(INTERRUPTED.into());
+        });
+        if let Err(e) = installed {
+            eprintln!("warning: cannot handle Ctrl-C: {e}");
+        }
+        interrupt
+    }
+
+    fn requested(&self) -> bool {
+        self.state
+            .requested
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Counts one more file as done.
+    fn finished_one(&self) {
+        self.state
+            .finished
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn summary(&self) -> String {
+        let done = self
+            .state
+            .finished
+            .load(std::sync::atomic::Ordering::SeqCst);
+        format!(
+            "interrupted: {done} of {} scenario files checked; no report for the rest",
+            self.state.total
+        )
+    }
 }
 
 fn progress_bar(len: u64) -> ProgressBar {

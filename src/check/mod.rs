@@ -18,7 +18,7 @@ mod trace;
 mod walk;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::alloc::{EventKind, Place, Purpose, StackCapture};
 use crate::base::Expect;
@@ -50,7 +50,8 @@ pub struct CheckOptions {
     pub device_memory: Option<u64>,
     /// Limit on executed statements when the header does not set one.
     pub max_steps: u64,
-    /// Wall-time limit of each run.
+    /// Wall-time limit of the whole check of a scenario: its run as written and every scaled
+    /// re-run together.
     pub time_limit: Duration,
     /// Stack capture for every allocation.
     pub stack_capture: StackCapture,
@@ -76,6 +77,10 @@ impl Default for CheckOptions {
 /// The checker could not run the scenario at all.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
+    /// The runs that measure growth did not finish within the time limit, which bounds the
+    /// whole check (the run as written reports its own overrun as an error verdict).
+    #[error("the check ran longer than {0:?} over the scenario's re-runs and was stopped; raise `--time-limit`, or check with `--backend meta`, which skips the arithmetic")]
+    TimeLimit(Duration),
     /// The device could not be opened.
     #[error("cannot open the {backend} backend: {source}")]
     Device {
@@ -98,6 +103,7 @@ fn run_options(scenario: &Scenario, options: &CheckOptions) -> RunOptions {
 
 /// Checks one parsed scenario and returns its report.
 pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Report, CheckError> {
+    let deadline = Instant::now() + options.time_limit;
     let run_options = run_options(scenario, options);
     let rt = fresh_runtime(scenario, options)?;
     let device = rt.allocator().device_name();
@@ -110,7 +116,7 @@ pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Rep
     let peak = peak_breakdown(&rt, &first.source);
 
     let found = match result.failure {
-        None => find_growth(scenario, &first, options, &run_options, &rt)?,
+        None => find_growth(scenario, &first, options, &run_options, deadline, &rt)?,
         Some(_) => Found::default(),
     };
     let Found { leaks, bounded } = found;
@@ -485,6 +491,7 @@ fn find_growth(
     first: &Recorder,
     options: &CheckOptions,
     run_options: &RunOptions,
+    deadline: Instant,
     rt: &Runtime,
 ) -> Result<Found, CheckError> {
     let mut order: Vec<(usize, LoopAt)> = first
@@ -507,10 +514,15 @@ fn find_growth(
             let mut recorder = Recorder::scaled(at, after, first.source.clone());
             let scaled = RunOptions {
                 loop_scale: vec![(at, factor)],
+                // Re-runs share what the run as written left of the file's time.
+                time_limit: deadline.saturating_duration_since(Instant::now()),
                 ..run_options.clone()
             };
             let rt = fresh_runtime(scenario, options)?;
-            interp::run(scenario, &rt, &scaled, &mut recorder);
+            let result = interp::run(scenario, &rt, &scaled, &mut recorder);
+            if result.failure.is_some() && Instant::now() >= deadline {
+                return Err(CheckError::TimeLimit(options.time_limit));
+            }
             Ok(recorder)
         };
         let doubled = scaled_run(2, None)?;
