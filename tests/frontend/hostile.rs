@@ -422,3 +422,28 @@ mod cli {
         }
     }
 }
+
+/// The fuzz targets' own code, so that a saved finding replays exactly as the fuzzer ran it.
+#[path = "../../fuzz/src/lib.rs"]
+mod fuzz_targets;
+
+#[test]
+fn every_saved_fuzz_finding_runs_without_a_crash_or_a_hang() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
+    let mut replayed = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("py") => fuzz_targets::scenario(&bytes),
+            Some("bin") => fuzz_targets::allocator(&bytes),
+            _ => continue,
+        }
+        replayed += 1;
+    }
+    assert!(
+        replayed >= 15,
+        "only {replayed} fuzz regressions found in {}",
+        dir.display()
+    );
+}
