@@ -265,14 +265,21 @@ fn run(args: RunArgs) -> ExitCode {
         bar: progress_bar(plan.files.len() as u64),
         cases: Vec::new(),
         pages: Vec::new(),
+        interrupt: Interrupt::install(plan.files.len()),
     };
     let RunTotals {
         passed,
         failed,
         mut broken,
         skipped,
-    } = plan.run(&mut output);
+    } = {
+        let interrupt = output.interrupt.clone();
+        plan.run_until(&mut output, &|| interrupt.requested())
+    };
     output.bar.finish_and_clear();
+    if output.interrupt.requested() {
+        eprintln!("{}", output.interrupt.summary());
+    }
     if !output.pages.is_empty() {
         let listed: Vec<(String, &Report)> =
             output.pages.iter().map(|(s, r)| (s.clone(), r)).collect();
@@ -296,7 +303,9 @@ fn run(args: RunArgs) -> ExitCode {
         }
         println!("\n{summary}");
     }
-    if broken > 0 {
+    if output.interrupt.requested() {
+        ExitCode::from(INTERRUPTED)
+    } else if broken > 0 {
         ExitCode::from(2)
     } else if failed > 0 {
         ExitCode::from(1)
@@ -313,6 +322,8 @@ struct Output {
     cases: Vec<JunitCase>,
     /// Each written report's stem and summary.
     pages: Vec<(String, Report)>,
+    /// Whether Ctrl-C or SIGTERM asked the run to stop, and how many files were done by then.
+    interrupt: Interrupt,
 }
 
 impl Output {
@@ -341,7 +352,10 @@ impl Reporter for Output {
             result,
         };
         match *event {
-            RunEvent::Started { path } => self.bar.set_message(path.display().to_string()),
+            RunEvent::Started { path } => {
+                self.bar.set_message(path.display().to_string());
+                return;
+            }
             RunEvent::Finished {
                 path,
                 stem,
@@ -452,6 +466,8 @@ impl Reporter for Output {
                 });
             }
         }
+        // Every event but `Started` ends a file.
+        self.interrupt.finished_one();
     }
 }
 
@@ -473,6 +489,80 @@ fn command_line() -> String {
         .chain(std::env::args().skip(1).map(quote))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The exit status of a run stopped by SIGINT or SIGTERM: 128 + SIGINT, as shells report it.
+const INTERRUPTED: u8 = 130;
+
+/// How long a run may take to stop by itself after a signal before the handler ends the
+/// process: reports are written to temporary names and renamed, so ending it mid-check loses
+/// only the file being checked, and the next run removes its temporary files.
+const STOP_WITHIN: std::time::Duration = std::time::Duration::from_millis(900);
+
+/// What a run shares with its signal handler: whether a stop was asked for, and how many files
+/// were done, for the line the handler prints if it has to end the process itself.
+#[derive(Clone)]
+struct Interrupt {
+    state: std::sync::Arc<InterruptState>,
+}
+
+struct InterruptState {
+    requested: std::sync::atomic::AtomicBool,
+    finished: std::sync::atomic::AtomicUsize,
+    total: usize,
+}
+
+impl Interrupt {
+    /// Handles SIGINT and SIGTERM for a run over `total` files: the first asks the run to stop
+    /// after the file being checked, and ends the process if that takes longer than
+    /// [`STOP_WITHIN`]; a second ends it at once.
+    fn install(total: usize) -> Interrupt {
+        let interrupt = Interrupt {
+            state: std::sync::Arc::new(InterruptState {
+                requested: false.into(),
+                finished: 0.into(),
+                total,
+            }),
+        };
+        let handler = interrupt.clone();
+        let installed = ctrlc::set_handler(move || {
+            use std::sync::atomic::Ordering;
+            if handler.state.requested.swap(true, Ordering::SeqCst) {
+                std::process::exit(INTERRUPTED.into());
+            }
+            std::thread::sleep(STOP_WITHIN);
+            eprintln!("{}", handler.summary());
+            std::process::exit(INTERRUPTED.into());
+        });
+        if let Err(e) = installed {
+            eprintln!("warning: cannot handle Ctrl-C: {e}");
+        }
+        interrupt
+    }
+
+    fn requested(&self) -> bool {
+        self.state
+            .requested
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Counts one more file as done.
+    fn finished_one(&self) {
+        self.state
+            .finished
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn summary(&self) -> String {
+        let done = self
+            .state
+            .finished
+            .load(std::sync::atomic::Ordering::SeqCst);
+        format!(
+            "interrupted: {done} of {} scenario files checked; no report for the rest",
+            self.state.total
+        )
+    }
 }
 
 fn progress_bar(len: u64) -> ProgressBar {

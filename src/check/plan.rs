@@ -156,7 +156,12 @@ pub struct RunPlan {
 impl RunPlan {
     /// Checks one file and writes its reports and exports.
     pub fn check_one(&self, file: &PlannedFile) -> Checked {
-        match check_file(&file.path, &self.options) {
+        self.write(file, check_file(&file.path, &self.options))
+    }
+
+    /// Writes the reports and exports of a file's outcome.
+    fn write(&self, file: &PlannedFile, outcome: FileOutcome) -> Checked {
+        match outcome {
             FileOutcome::Checked(mut report) => {
                 report.command = self.command.clone();
                 let stem = &file.stem;
@@ -176,12 +181,25 @@ impl RunPlan {
 
     /// Checks every file in order, telling `reporter` what happens, and counts the outcomes.
     pub fn run(&self, reporter: &mut dyn Reporter) -> RunTotals {
+        self.run_until(reporter, &|| false)
+    }
+
+    /// As [`RunPlan::run`], stopping before the next file once `stop` says so (Ctrl-C). A file
+    /// whose check ends after that gets no report: its verdict may stand on a cut-short run.
+    pub fn run_until(&self, reporter: &mut dyn Reporter, stop: &dyn Fn() -> bool) -> RunTotals {
         let mut totals = RunTotals::default();
         for file in &self.files {
+            if stop() {
+                break;
+            }
             let path = file.path.as_path();
             reporter.event(&RunEvent::Started { path });
             let started = Instant::now();
-            let checked = self.check_one(file);
+            let outcome = check_file(&file.path, &self.options);
+            if stop() {
+                break;
+            }
+            let checked = self.write(file, outcome);
             let seconds = started.elapsed().as_secs_f64();
             match &checked {
                 Checked::Report { report, written } => {
