@@ -7,6 +7,7 @@ mod allocator;
 mod allocator_model;
 mod cuda_parity;
 mod kernels_compile;
+mod runtime_autograd;
 mod runtime_behaviour;
 mod runtime_gradcheck;
 mod runtime_memory;

@@ -360,6 +360,9 @@ pub(super) fn call_path(it: &mut Interp<'_>, path: &str, args: CallArgs, span: S
         let e = it.new_exception(path, None, args.pos, None, None);
         return Ok(Value::Exception(e));
     }
+    if let Some(r) = super::autograd::call(it, path, &args, span) {
+        return r;
+    }
     if let Some(r) = stdlib::call(it, path, &args, span) {
         return r;
     }
@@ -1839,6 +1842,17 @@ pub(super) fn call_method(
             }
         }
         Value::Native(n) => return stdlib::call_native_method(it, &n.clone(), name, args, span),
+        Value::Tensor(t) => {
+            if let Some(r) = super::autograd::tensor_method(it, &t.clone(), name, &args, span) {
+                return r;
+            }
+        }
+        Value::Class(c) if name == "apply" && super::autograd::is_function_class(c) => {
+            return super::autograd::apply(it, &c.clone(), args, span)
+        }
+        Value::Instance(i) if super::autograd::is_ctx(i) => {
+            return super::autograd::ctx_method(it, &i.clone(), name, args, span)
+        }
         _ => {}
     }
     if let Some(r) = super::module::call_library_module_method(it, &recv, name, &args, span) {

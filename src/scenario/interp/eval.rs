@@ -498,6 +498,14 @@ impl Interp<'_> {
                     value: manager.clone(),
                     grad: None,
                 }),
+                // The call already set the mode; the guard puts back the one it replaced.
+                Native::GradModeSet(previous, mode) => {
+                    self.rt.set_grad_mode(*previous);
+                    Ok(Entered {
+                        value: Value::None,
+                        grad: Some(self.rt.set_grad_enabled(*mode)),
+                    })
+                }
                 _ => Err(self.not_a_context_manager(manager, span)),
             },
             Value::Instance(_) => {

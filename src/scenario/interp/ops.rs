@@ -60,6 +60,14 @@ impl Interp<'_> {
                 if let Some(v) = i.dict.borrow().get(&Key::Str(attr.into())) {
                     return Ok(v);
                 }
+                if super::autograd::is_ctx(&i) {
+                    if attr == "saved_tensors" {
+                        return super::autograd::saved_tensors(self, &i, span);
+                    }
+                    if super::autograd::is_ctx_method(attr) {
+                        return Ok(Value::Method(Box::new(obj.clone()), attr.into()));
+                    }
+                }
                 if let Some(v) = super::module::module_attr(&i, attr) {
                     return Ok(v);
                 }
@@ -100,6 +108,9 @@ impl Interp<'_> {
                         },
                         _ => v,
                     }),
+                    None if attr == "apply" && super::autograd::is_function_class(&c) => {
+                        Ok(Value::Method(Box::new(obj.clone()), attr.into()))
+                    }
                     None => match c.builtin_base.as_deref() {
                         // `nn.Module.forward`-style reads through a subclass reach the base.
                         Some(base) if base != "object" => {

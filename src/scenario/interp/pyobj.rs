@@ -437,6 +437,11 @@ pub enum Native {
     HookHandle(Weak<Instance>, Value, bool),
     /// `dataclasses.field(default_factory=f)`.
     FieldFactory(Value),
+    /// What `tensor.register_hook` returns.
+    TensorHookHandle(crate::autograd::HookHandle),
+    /// `torch.set_grad_enabled(mode)`: the mode it replaced (put back when used as a context
+    /// manager) and the mode it set.
+    GradModeSet(bool, bool),
 }
 
 impl Native {
@@ -461,7 +466,8 @@ impl Native {
             Native::Super(..) => "super".into(),
             Native::WithGrad(..) => "function".into(),
             Native::Slice(..) => "slice".into(),
-            Native::HookHandle(..) => "RemovableHandle".into(),
+            Native::HookHandle(..) | Native::TensorHookHandle(_) => "RemovableHandle".into(),
+            Native::GradModeSet(..) => "set_grad_enabled".into(),
             Native::FieldFactory(_) => "Field".into(),
         }
     }

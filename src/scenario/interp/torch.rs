@@ -84,6 +84,9 @@ const FUNCTIONS: [(&str, &[&str]); 7] = [
             "tensor",
             "no_grad",
             "enable_grad",
+            "set_grad_enabled",
+            "is_grad_enabled",
+            "inference_mode",
             "manual_seed",
             "device",
         ],
@@ -490,6 +493,7 @@ pub(super) fn set_attr(obj: &Value, attr: &str, value: Value) -> Result<(), Stri
 
 const TENSOR_METHODS: &[&str] = &[
     "backward",
+    "register_hook",
     "detach",
     "item",
     "cpu",
@@ -1406,37 +1410,6 @@ fn tensor_method(
     span: Span,
 ) -> R<Value> {
     let r = match name {
-        "backward" => {
-            let b = bind(
-                it,
-                &args,
-                "backward",
-                &["gradient", "retain_graph", "create_graph"],
-                0,
-                span,
-            )?;
-            let gradient = match b.get("gradient") {
-                Some(Value::Tensor(g)) => Some(g.clone()),
-                None => None,
-                Some(other) => {
-                    return Err(it.fail(
-                        span,
-                        format!(
-                            "TypeError: gradient must be Tensor, not {}",
-                            other.type_name()
-                        ),
-                    ))
-                }
-            };
-            if expect_bool(it, b.get("create_graph"), false, "create_graph", span)? {
-                return Err(it.fail(span, "create_graph=True is not supported in scenarios"));
-            }
-            let retain = expect_bool(it, b.get("retain_graph"), false, "retain_graph", span)?;
-            t.backward(gradient.as_ref(), retain)
-                .map_err(|e| it.tensor_error(span, e))?;
-            it.backward_ran();
-            return Ok(Value::None);
-        }
         "item" => {
             bind(it, &args, "item", &[], 0, span)?;
             return item_value(t).map_err(|e| it.tensor_error(span, e));
