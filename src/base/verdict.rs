@@ -87,15 +87,19 @@ pub enum LeakKind {
     AttachedMetric,
     /// Graphs built and never used by a backward, kept through their outputs.
     MissingNoGrad,
+    /// A state rebound every iteration from a call that takes its previous value, never
+    /// detached: each iteration's graph hangs off the next one's (a recurrent hidden state).
+    CarriedState,
 }
 
 impl LeakKind {
     /// Every kind, in documentation order.
-    pub const ALL: [LeakKind; 4] = [
+    pub const ALL: [LeakKind; 5] = [
         LeakKind::TensorList,
         LeakKind::RetainedGraph,
         LeakKind::AttachedMetric,
         LeakKind::MissingNoGrad,
+        LeakKind::CarriedState,
     ];
 
     /// The kind's name as written in headers and reports, e.g. `retained-graph`.
@@ -105,6 +109,7 @@ impl LeakKind {
             LeakKind::RetainedGraph => "retained-graph",
             LeakKind::AttachedMetric => "attached-metric",
             LeakKind::MissingNoGrad => "missing-no-grad",
+            LeakKind::CarriedState => "carried-state",
         }
     }
 }
@@ -117,7 +122,7 @@ impl fmt::Display for LeakKind {
 
 /// A leak kind name that is not one of [`LeakKind::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown leak kind `{0}`; expected one of tensor-list, retained-graph, attached-metric, missing-no-grad")]
+#[error("unknown leak kind `{0}`; expected one of tensor-list, retained-graph, attached-metric, missing-no-grad, carried-state")]
 pub struct UnknownLeakKind(pub String);
 
 impl FromStr for LeakKind {

@@ -16,6 +16,9 @@ pub(super) struct Evidence {
     pub(super) running_total: bool,
     /// Nodes that still hold saved tensors and that no backward ran through grow.
     pub(super) unused_graph_grows: bool,
+    /// The root is a name rebound from a call that takes its previous value
+    /// (`hidden = cell(x, hidden)`; `statement::carries_state`).
+    pub(super) carried_state: bool,
 }
 
 /// A leak kind's rule.
@@ -56,7 +59,7 @@ impl Rule for RetainedGraph {
         LeakKind::RetainedGraph
     }
     fn applies(&self, e: &Evidence) -> bool {
-        e.graph_grows && !e.unused_graph_grows && !e.running_total
+        e.graph_grows && !e.unused_graph_grows && !e.running_total && !e.carried_state
     }
     fn precedence(&self) -> u8 {
         2
@@ -78,7 +81,7 @@ impl Rule for AttachedMetric {
         LeakKind::AttachedMetric
     }
     fn applies(&self, e: &Evidence) -> bool {
-        e.graph_grows && e.running_total
+        e.graph_grows && e.running_total && !e.carried_state
     }
     fn precedence(&self) -> u8 {
         4
@@ -107,8 +110,39 @@ impl Rule for MissingNoGrad {
     }
 }
 
+/// `carried-state`: a state rebound from a call that takes its previous value, whose graph
+/// grows, each iteration's hanging off the next one's.
+struct CarriedState;
+
+impl Rule for CarriedState {
+    fn kind(&self) -> LeakKind {
+        LeakKind::CarriedState
+    }
+    fn applies(&self, e: &Evidence) -> bool {
+        e.graph_grows && e.carried_state
+    }
+    fn precedence(&self) -> u8 {
+        5
+    }
+    fn help(&self, kinds: &[LeakKind]) -> &'static str {
+        if kinds.contains(&LeakKind::MissingNoGrad) {
+            "wrap the loop in torch.no_grad() when no backward needs the state (inference, generation); to train through it, \
+             carry hidden.detach() every k steps (truncated backpropagation): the state chains every iteration's graph to the next"
+        } else {
+            "detach the carried state once its backward has run (hidden = hidden.detach(), truncated backpropagation through time): \
+             the state chains every iteration's graph to the next"
+        }
+    }
+}
+
 /// Every rule, in the documentation order of [`LeakKind::ALL`].
-const RULES: [&dyn Rule; 4] = [&TensorList, &RetainedGraph, &AttachedMetric, &MissingNoGrad];
+const RULES: [&dyn Rule; 5] = [
+    &TensorList,
+    &RetainedGraph,
+    &AttachedMetric,
+    &MissingNoGrad,
+    &CarriedState,
+];
 
 /// The kinds of a growing root, in documentation order.
 pub(super) fn kinds(e: &Evidence) -> Vec<LeakKind> {
@@ -169,6 +203,28 @@ mod tests {
         let k = kinds(&e);
         assert_eq!(k, [LeakKind::TensorList, LeakKind::RetainedGraph]);
         assert!(help(&k).starts_with("append loss.item() instead (or loss.detach()"));
+    }
+
+    #[test]
+    fn a_state_carried_through_a_call_is_carried_state_not_a_running_total() {
+        let e = Evidence {
+            graph_grows: true,
+            running_total: true,
+            unused_graph_grows: true,
+            carried_state: true,
+            ..Evidence::default()
+        };
+        let k = kinds(&e);
+        assert_eq!(k, [LeakKind::MissingNoGrad, LeakKind::CarriedState]);
+        assert!(help(&k)
+            .starts_with("wrap the loop in torch.no_grad() when no backward needs the state"));
+        let trained = Evidence {
+            unused_graph_grows: false,
+            ..e
+        };
+        let k = kinds(&trained);
+        assert_eq!(k, [LeakKind::CarriedState]);
+        assert!(help(&k).starts_with("detach the carried state"));
     }
 
     #[test]

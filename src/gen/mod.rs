@@ -24,6 +24,7 @@
 //! assert!(gen::judge(&case, &report).is_empty());
 //! ```
 
+mod explore;
 mod render;
 
 use std::fmt;
@@ -36,6 +37,7 @@ use crate::base::LeakKind;
 use crate::base::Verdict;
 use crate::report::{write_reports, Report, WriteError};
 use crate::scenario::{print_scenario, Scenario, ScenarioErrors};
+pub use explore::{explore, Exploration, ExploreError, ExploreEvent, Explored};
 
 /// The widest layer a generated program has, so that a case checks in milliseconds.
 pub const MAX_WIDTH: usize = 96;
@@ -166,6 +168,9 @@ pub enum Benign {
     HostPredictions,
     /// A list re-created every epoch (every step in a single loop) collecting `loss.detach()`.
     ScopedList,
+    /// `carried_n = carry(carried_n, out.detach())`: a state carried through a helper from
+    /// detached outputs, the fixed form of [`PlantedLeak::CarriedState`].
+    CarriedDetached,
 }
 
 /// The catalogue of injected leaks.
@@ -187,11 +192,14 @@ pub enum PlantedLeak {
     EvalTotalKept,
     /// `loss.backward(retain_graph=True)` with the loss kept in a list.
     RetainedGraphKept,
+    /// `kept_state = carry(kept_state, out)`: a state carried through a helper from attached
+    /// outputs, every step's graph hanging off the next state.
+    CarriedState,
 }
 
 impl PlantedLeak {
     /// Every planted leak.
-    pub const ALL: [PlantedLeak; 8] = [
+    pub const ALL: [PlantedLeak; 9] = [
         PlantedLeak::AttachedLossList,
         PlantedLeak::AttachedOutputList,
         PlantedLeak::DetachedLossList,
@@ -200,16 +208,18 @@ impl PlantedLeak {
         PlantedLeak::EvalOutputsKept,
         PlantedLeak::EvalTotalKept,
         PlantedLeak::RetainedGraphKept,
+        PlantedLeak::CarriedState,
     ];
 
     /// The leaks planted in the training step whose growth holds graph: the ones whose list or
     /// total can be made every epoch and still leak ([`Program::leak_per_epoch`]).
-    pub const IN_STEP_WITH_GRAPH: [PlantedLeak; 5] = [
+    pub const IN_STEP_WITH_GRAPH: [PlantedLeak; 6] = [
         PlantedLeak::AttachedLossList,
         PlantedLeak::AttachedOutputList,
         PlantedLeak::RetainedGraphKept,
         PlantedLeak::AttachedTotal,
         PlantedLeak::AttachedMetric,
+        PlantedLeak::CarriedState,
     ];
 
     /// The kinds the checker must report for this leak (`docs/leaks.md`).
@@ -223,6 +233,7 @@ impl PlantedLeak {
             PlantedLeak::AttachedTotal | PlantedLeak::AttachedMetric => vec![AttachedMetric],
             PlantedLeak::EvalOutputsKept => vec![TensorList, MissingNoGrad],
             PlantedLeak::EvalTotalKept => vec![AttachedMetric, MissingNoGrad],
+            PlantedLeak::CarriedState => vec![CarriedState],
         }
     }
 }
@@ -622,6 +633,7 @@ pub fn benign() -> impl Strategy<Value = Benign> {
         Just(Benign::ReadCounter),
         Just(Benign::HostPredictions),
         Just(Benign::ScopedList),
+        Just(Benign::CarriedDetached),
     ]
 }
 

@@ -130,6 +130,7 @@ fn planted_statement(program: &Program, leak: PlantedLeak) -> String {
             Loss::CrossEntropy => "kept_metric += out.pow(2).sum()".into(),
         },
         PlantedLeak::EvalOutputsKept => "kept_outputs.append(eval_out)".into(),
+        PlantedLeak::CarriedState => "kept_state = carry(kept_state, out)".into(),
         PlantedLeak::EvalTotalKept => {
             format!(
                 "kept_eval_total += {}",
@@ -184,8 +185,13 @@ fn render(p: &Program) -> String {
             Benign::Validation { item: true } => out.line(0, &format!("val_sum_{n} = 0.0")),
             Benign::Validation { item: false } => out.line(0, &format!("val_sum_{n} = 0")),
             Benign::HostPredictions => out.line(0, &format!("preds_{n} = []")),
+            Benign::CarriedDetached => out.line(0, &format!("carried_{n} = {}", state_zeros(p))),
             _ => {}
         }
+    }
+    if p.leak == Some(PlantedLeak::CarriedState) || p.benign.contains(&Benign::CarriedDetached) {
+        out.line(0, "def carry(state, value):");
+        out.line(1, "return 0.9 * state + 0.1 * value.mean(0)");
     }
     if !p.leak_released_by_epoch() {
         leak_container(p, &mut out, 0);
@@ -227,6 +233,14 @@ fn render(p: &Program) -> String {
     out.text
 }
 
+/// A zero state of the output's width, for the helper `carry` to update.
+fn state_zeros(p: &Program) -> String {
+    format!(
+        "torch.zeros({}, device=device)",
+        p.widths[p.widths.len() - 1]
+    )
+}
+
 /// The list or total the planted leak keeps its memory in, made at depth `d`.
 fn leak_container(p: &Program, out: &mut Lines, d: usize) {
     match p.leak {
@@ -241,6 +255,7 @@ fn leak_container(p: &Program, out: &mut Lines, d: usize) {
         Some(PlantedLeak::AttachedTotal) => out.line(d, "kept_total = 0"),
         Some(PlantedLeak::AttachedMetric) => out.line(d, "kept_metric = 0"),
         Some(PlantedLeak::EvalTotalKept) => out.line(d, "kept_eval_total = 0"),
+        Some(PlantedLeak::CarriedState) => out.line(d, &format!("kept_state = {}", state_zeros(p))),
         None => {}
     }
 }
@@ -339,7 +354,8 @@ fn step(p: &Program, out: &mut Lines, d: usize) {
         | PlantedLeak::RetainedGraphKept
         | PlantedLeak::AttachedOutputList
         | PlantedLeak::AttachedTotal
-        | PlantedLeak::AttachedMetric),
+        | PlantedLeak::AttachedMetric
+        | PlantedLeak::CarriedState),
     ) = p.leak
     {
         out.line(d, &planted_statement(p, leak));
@@ -364,6 +380,10 @@ fn step(p: &Program, out: &mut Lines, d: usize) {
                 out.line(d, &format!("preds_{n}.append(out.argmax(dim=1).cpu())"))
             }
             Benign::ScopedList => out.line(d, &scoped_list_append(n)),
+            Benign::CarriedDetached => out.line(
+                d,
+                &format!("carried_{n} = carry(carried_{n}, out.detach())"),
+            ),
             Benign::Validation { .. } | Benign::DelTemporaries => {}
         }
     }
@@ -453,6 +473,7 @@ fn device_names(p: &Program) -> Vec<String> {
                 }
             }
             Benign::ScopedList => names.push(format!("step_losses_{n}")),
+            Benign::CarriedDetached => names.push(format!("carried_{n}")),
             _ => {}
         }
     }
@@ -535,5 +556,8 @@ fn predicted_bytes(p: &Program, leak: PlantedLeak) -> Option<u64> {
         PlantedLeak::EvalOutputsKept => Some(input + hidden + output),
         PlantedLeak::EvalTotalKept => Some(input + hidden + loss_saved),
         PlantedLeak::RetainedGraphKept => Some(input + hidden + loss_saved + loss),
+        // Scalar products save no tensor and `mean` only sizes; backward freed what the
+        // model's graph saved: only nodes pile up.
+        PlantedLeak::CarriedState => Some(0),
     }
 }

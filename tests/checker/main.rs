@@ -11,5 +11,6 @@ mod props;
 mod check;
 mod exports;
 mod html_browser;
+mod patterns;
 mod properties;
 mod reports;

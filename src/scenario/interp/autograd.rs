@@ -305,67 +305,90 @@ fn bound(
     })
 }
 
-/// `torch.autograd.*`, `torch.set_grad_enabled`, `torch.inference_mode`; `None` for other
-/// paths.
-pub(super) fn call(it: &mut Interp<'_>, p: &str, args: &CallArgs, span: Span) -> Option<X<Value>> {
-    Some(match p {
-        "torch.autograd.grad" => autograd_grad(it, args, span),
-        "torch.autograd.backward" => (|| {
-            let b = bound(
-                it,
-                args.bind(
-                    "backward",
-                    &[
-                        "tensors",
-                        "grad_tensors",
-                        "retain_graph",
-                        "create_graph",
-                        "inputs",
-                    ],
-                    1,
-                ),
-                span,
-            )?;
-            if b.get("inputs").is_some() {
-                return Err(it.raise(
-                    "NotImplementedError",
-                    "backward(inputs=...) is not supported in scenarios; use torch.autograd.grad"
-                        .into(),
-                    span,
-                ));
-            }
-            let roots = tensors(it, b.raw("tensors"), "tensors", span)?;
-            let grads = optional_tensors(it, b.get("grad_tensors"), "grad_tensors", span)?;
-            let options = BackwardOptions {
-                retain_graph: bool_arg(it, b.get("retain_graph"), "retain_graph", span)?,
-                create_graph: bool_arg(it, b.get("create_graph"), "create_graph", span)?
-                    .unwrap_or(false),
-            };
-            run_backward(it, &roots, &grads, options, span)
-        })(),
-        "torch.set_grad_enabled" => (|| {
-            let b = bound(it, args.bind("set_grad_enabled", &["mode"], 1), span)?;
-            let Some(mode) = bool_arg(it, b.get("mode"), "mode", span)? else {
-                return Err(it.raise("TypeError", "set_grad_enabled() needs a bool".into(), span));
-            };
-            // Takes effect at the call, as in PyTorch; as a context manager it puts back the
-            // mode it found.
-            let previous = it.rt.is_grad_enabled();
-            it.rt.set_grad_mode(mode);
-            Ok(Value::Native(Rc::new(super::pyobj::Native::GradModeSet(
-                previous, mode,
-            ))))
-        })(),
-        "torch.inference_mode" => (|| {
-            let b = bound(it, args.bind("inference_mode", &["mode"], 0), span)?;
-            let mode = bool_arg(it, b.get("mode"), "mode", span)?.unwrap_or(true);
-            // Memory-wise inference mode is no_grad: no graph, nothing saved (inference
-            // tensors also skip version counters, which hold no memory).
-            Ok(Value::GradMode(!mode))
-        })(),
-        "torch.is_grad_enabled" => Ok(Value::Bool(it.rt.is_grad_enabled())),
-        _ => return None,
-    })
+/// `torch.autograd.backward(tensors, grad_tensors, retain_graph, create_graph)`.
+pub(super) fn backward_function(
+    it: &mut Interp<'_>,
+    _name: &str,
+    args: CallArgs,
+    span: Span,
+) -> X<Value> {
+    let b = bound(
+        it,
+        args.bind(
+            "backward",
+            &[
+                "tensors",
+                "grad_tensors",
+                "retain_graph",
+                "create_graph",
+                "inputs",
+            ],
+            1,
+        ),
+        span,
+    )?;
+    if b.get("inputs").is_some() {
+        return Err(inputs_unsupported(it, span));
+    }
+    let roots = tensors(it, b.raw("tensors"), "tensors", span)?;
+    let grads = optional_tensors(it, b.get("grad_tensors"), "grad_tensors", span)?;
+    let options = BackwardOptions {
+        retain_graph: bool_arg(it, b.get("retain_graph"), "retain_graph", span)?,
+        create_graph: bool_arg(it, b.get("create_graph"), "create_graph", span)?.unwrap_or(false),
+    };
+    run_backward(it, &roots, &grads, options, span)
+}
+
+fn inputs_unsupported(it: &mut Interp<'_>, span: Span) -> Unwind {
+    it.raise(
+        "NotImplementedError",
+        "backward(inputs=...) is not supported in scenarios; use torch.autograd.grad".into(),
+        span,
+    )
+}
+
+/// `torch.set_grad_enabled(mode)`: takes effect at the call, as in PyTorch; as a context
+/// manager it puts back the mode it found.
+pub(super) fn set_grad_enabled(
+    it: &mut Interp<'_>,
+    _name: &str,
+    args: CallArgs,
+    span: Span,
+) -> X<Value> {
+    let b = bound(it, args.bind("set_grad_enabled", &["mode"], 1), span)?;
+    let Some(mode) = bool_arg(it, b.get("mode"), "mode", span)? else {
+        return Err(it.raise("TypeError", "set_grad_enabled() needs a bool".into(), span));
+    };
+    let previous = it.rt.is_grad_enabled();
+    it.rt.set_grad_mode(mode);
+    Ok(Value::Native(Rc::new(super::pyobj::Native::GradModeSet(
+        previous, mode,
+    ))))
+}
+
+/// `torch.inference_mode(mode=True)`, as a context or a decorator. Memory-wise it is
+/// `no_grad`: no graph, nothing saved (inference tensors also skip version counters, which
+/// hold no memory).
+pub(super) fn inference_mode(
+    it: &mut Interp<'_>,
+    _name: &str,
+    args: CallArgs,
+    span: Span,
+) -> X<Value> {
+    let b = bound(it, args.bind("inference_mode", &["mode"], 0), span)?;
+    let mode = bool_arg(it, b.get("mode"), "mode", span)?.unwrap_or(true);
+    Ok(Value::GradMode(!mode))
+}
+
+/// `torch.is_grad_enabled()`.
+pub(super) fn is_grad_enabled(
+    it: &mut Interp<'_>,
+    _name: &str,
+    args: CallArgs,
+    span: Span,
+) -> X<Value> {
+    bound(it, args.bind("is_grad_enabled", &[], 0), span)?;
+    Ok(Value::Bool(it.rt.is_grad_enabled()))
 }
 
 fn run_backward(
@@ -386,7 +409,9 @@ fn run_backward(
     Ok(Value::None)
 }
 
-fn autograd_grad(it: &mut Interp<'_>, args: &CallArgs, span: Span) -> X<Value> {
+/// `torch.autograd.grad(outputs, inputs, grad_outputs, retain_graph, create_graph,
+/// allow_unused, materialize_grads)`: a tuple of gradients.
+pub(super) fn grad(it: &mut Interp<'_>, _name: &str, args: CallArgs, span: Span) -> X<Value> {
     let b = bound(
         it,
         args.bind(
@@ -447,64 +472,61 @@ fn autograd_grad(it: &mut Interp<'_>, args: &CallArgs, span: Span) -> X<Value> {
     Ok(Value::Tuple(Rc::new(out)))
 }
 
-/// `tensor.backward(...)` and `tensor.register_hook(hook)`; `None` for other methods.
-pub(super) fn tensor_method(
+/// `tensor.backward(gradient, retain_graph, create_graph)`.
+pub(super) fn backward_method(
     it: &mut Interp<'_>,
     t: &Tensor,
-    name: &str,
-    args: &CallArgs,
+    _name: &str,
+    args: CallArgs,
     span: Span,
-) -> Option<X<Value>> {
-    Some(match name {
-        "backward" => (|| {
-            let b = bound(
-                it,
-                args.bind(
-                    "backward",
-                    &["gradient", "retain_graph", "create_graph", "inputs"],
-                    0,
-                ),
+) -> X<Value> {
+    let b = bound(
+        it,
+        args.bind(
+            "backward",
+            &["gradient", "retain_graph", "create_graph", "inputs"],
+            0,
+        ),
+        span,
+    )?;
+    if b.get("inputs").is_some() {
+        return Err(inputs_unsupported(it, span));
+    }
+    let gradient = match b.get("gradient") {
+        Some(Value::Tensor(g)) => Some(g.clone()),
+        None => None,
+        Some(other) => {
+            return Err(it.raise(
+                "TypeError",
+                format!("gradient must be Tensor, not {}", other.type_name()),
                 span,
-            )?;
-            if b.get("inputs").is_some() {
-                return Err(it.raise(
-                    "NotImplementedError",
-                    "backward(inputs=...) is not supported in scenarios; use torch.autograd.grad"
-                        .into(),
-                    span,
-                ));
-            }
-            let gradient = match b.get("gradient") {
-                Some(Value::Tensor(g)) => Some(g.clone()),
-                None => None,
-                Some(other) => {
-                    return Err(it.raise(
-                        "TypeError",
-                        format!("gradient must be Tensor, not {}", other.type_name()),
-                        span,
-                    ))
-                }
-            };
-            let options = BackwardOptions {
-                retain_graph: bool_arg(it, b.get("retain_graph"), "retain_graph", span)?,
-                create_graph: bool_arg(it, b.get("create_graph"), "create_graph", span)?
-                    .unwrap_or(false),
-            };
-            run_backward(it, std::slice::from_ref(t), &[gradient], options, span)
-        })(),
-        "register_hook" => (|| {
-            let b = bound(it, args.bind("register_hook", &["hook"], 1), span)?;
-            let hook = b.raw("hook").cloned().unwrap_or(Value::None);
-            let handle = t
-                .register_hook(hold(hook))
-                .map_err(|e| it.tensor_error(span, e));
-            let handle = it.lift(handle)?;
-            Ok(Value::Native(Rc::new(
-                super::pyobj::Native::TensorHookHandle(handle),
-            )))
-        })(),
-        _ => return None,
-    })
+            ))
+        }
+    };
+    let options = BackwardOptions {
+        retain_graph: bool_arg(it, b.get("retain_graph"), "retain_graph", span)?,
+        create_graph: bool_arg(it, b.get("create_graph"), "create_graph", span)?.unwrap_or(false),
+    };
+    run_backward(it, std::slice::from_ref(t), &[gradient], options, span)
+}
+
+/// `tensor.register_hook(hook)`: a `RemovableHandle`.
+pub(super) fn register_hook(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    _name: &str,
+    args: CallArgs,
+    span: Span,
+) -> X<Value> {
+    let b = bound(it, args.bind("register_hook", &["hook"], 1), span)?;
+    let hook = b.raw("hook").cloned().unwrap_or(Value::None);
+    let handle = t
+        .register_hook(hold(hook))
+        .map_err(|e| it.tensor_error(span, e));
+    let handle = it.lift(handle)?;
+    Ok(Value::Native(Rc::new(
+        super::pyobj::Native::TensorHookHandle(handle),
+    )))
 }
 
 /// `MyFunction.apply(*args)` (`THPFunction_apply`): `forward(ctx, *args)` runs with grad mode

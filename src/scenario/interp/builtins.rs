@@ -360,9 +360,6 @@ pub(super) fn call_path(it: &mut Interp<'_>, path: &str, args: CallArgs, span: S
         let e = it.new_exception(path, None, args.pos, None, None);
         return Ok(Value::Exception(e));
     }
-    if let Some(r) = super::autograd::call(it, path, &args, span) {
-        return r;
-    }
     if let Some(r) = stdlib::call(it, path, &args, span) {
         return r;
     }
@@ -381,8 +378,7 @@ pub(super) fn call_path(it: &mut Interp<'_>, path: &str, args: CallArgs, span: S
             *v = new_list(items, span);
         }
     }
-    let r = torch::call_path(it, path, args, span);
-    it.lift(r)
+    torch::call_path(it, path, args, span)
 }
 
 fn type_error(it: &mut Interp<'_>, span: Span, message: String) -> Unwind {
@@ -1842,11 +1838,6 @@ pub(super) fn call_method(
             }
         }
         Value::Native(n) => return stdlib::call_native_method(it, &n.clone(), name, args, span),
-        Value::Tensor(t) => {
-            if let Some(r) = super::autograd::tensor_method(it, &t.clone(), name, &args, span) {
-                return r;
-            }
-        }
         Value::Class(c) if name == "apply" && super::autograd::is_function_class(c) => {
             return super::autograd::apply(it, &c.clone(), args, span)
         }
@@ -1858,6 +1849,5 @@ pub(super) fn call_method(
     if let Some(r) = super::module::call_library_module_method(it, &recv, name, &args, span) {
         return r;
     }
-    let r = torch::call_method(it, recv, name, args, span);
-    it.lift(r)
+    torch::call_method(it, recv, name, args, span)
 }

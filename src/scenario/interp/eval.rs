@@ -1545,6 +1545,7 @@ impl Interp<'_> {
             Value::Native(n) => match &**n {
                 Native::Deque(d, _) => Iter::Values(d.borrow().clone(), "deque_iterator"),
                 Native::Tqdm(inner) => return self.iter(inner.clone(), span),
+                Native::DataLoader(l) => super::data::loader_iter(self, &l.clone(), span)?,
                 Native::NamedTuple(_, values) => {
                     Iter::Values(values.iter().cloned().collect(), "tuple_iterator")
                 }

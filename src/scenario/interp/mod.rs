@@ -19,6 +19,7 @@
 mod args;
 mod autograd;
 mod builtins;
+mod data;
 mod dict;
 mod eval;
 mod exc;

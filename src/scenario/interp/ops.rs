@@ -476,6 +476,18 @@ impl Interp<'_> {
                     let values = values.clone();
                     self.get_item(Value::Tuple(values), idx, span)
                 }
+                Native::TensorDataset(tensors) => {
+                    let mut items = Vec::with_capacity(tensors.len());
+                    for t in tensors.clone() {
+                        items.push(self.get_item(t, idx.clone(), span)?);
+                    }
+                    Ok(Value::Tuple(Rc::new(items)))
+                }
+                Native::Subset(dataset, indices) => {
+                    let p = self.position(&idx, indices.len(), "list", span)?;
+                    let (dataset, i) = (dataset.clone(), indices[p]);
+                    self.get_item(dataset, Value::Int(i), span)
+                }
                 Native::Deque(d, _) => {
                     let len = d.borrow().len();
                     let p = self.position(&idx, len, "deque", span)?;
@@ -702,6 +714,15 @@ impl Interp<'_> {
             Value::Native(n) => match &**n {
                 Native::Deque(d, _) => d.borrow().len(),
                 Native::NamedTuple(_, values) => values.len(),
+                Native::TensorDataset(tensors) => match tensors.first() {
+                    Some(Value::Tensor(t)) => t.shape().first().copied().unwrap_or(0),
+                    _ => 0,
+                },
+                Native::Subset(_, indices) => indices.len(),
+                Native::DataLoader(l) => {
+                    let l = l.clone();
+                    return super::data::loader_len(self, &l, span);
+                }
                 Native::Tqdm(inner) => {
                     let inner = inner.clone();
                     return self.len_of(&inner, span);

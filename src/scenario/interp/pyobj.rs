@@ -442,6 +442,14 @@ pub enum Native {
     /// `torch.set_grad_enabled(mode)`: the mode it replaced (put back when used as a context
     /// manager) and the mode it set.
     GradModeSet(bool, bool),
+    /// `torch.utils.data.TensorDataset(*tensors)`.
+    TensorDataset(Vec<Value>),
+    /// `torch.utils.data.Subset(dataset, indices)` (also what `random_split` returns).
+    Subset(Value, Vec<i64>),
+    /// `torch.utils.data.DataLoader`.
+    DataLoader(Rc<super::data::Loader>),
+    /// What a loader's iterator calls on each batch's indices: fetch and collate.
+    FetchBatch(Rc<super::data::Loader>),
 }
 
 impl Native {
@@ -468,6 +476,10 @@ impl Native {
             Native::Slice(..) => "slice".into(),
             Native::HookHandle(..) | Native::TensorHookHandle(_) => "RemovableHandle".into(),
             Native::GradModeSet(..) => "set_grad_enabled".into(),
+            Native::TensorDataset(_) => "TensorDataset".into(),
+            Native::Subset(..) => "Subset".into(),
+            Native::DataLoader(_) => "DataLoader".into(),
+            Native::FetchBatch(_) => "function".into(),
             Native::FieldFactory(_) => "Field".into(),
         }
     }

@@ -300,6 +300,17 @@ impl Referents for Value {
                         visit(Edge::Pending, v);
                     }
                 }
+                Native::TensorDataset(tensors) => {
+                    for (i, t) in tensors.iter().enumerate() {
+                        visit(Edge::Item(i), t);
+                    }
+                }
+                Native::Subset(dataset, _) => visit(Edge::Attr("dataset".into()), dataset),
+                Native::DataLoader(l) | Native::FetchBatch(l) => {
+                    for v in l.referents() {
+                        visit(Edge::Attr("dataset".into()), v);
+                    }
+                }
                 // A tensor hook's handle holds the hook list and the hook weakly.
                 Native::Logger(_)
                 | Native::NamedTupleType(..)

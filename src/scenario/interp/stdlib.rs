@@ -840,6 +840,10 @@ pub(super) fn call_native(
     span: Span,
 ) -> X<Value> {
     match &**n {
+        Native::FetchBatch(loader) => {
+            let indices = args.pos.first().cloned().unwrap_or(Value::None);
+            super::data::fetch(it, loader, &indices, span)
+        }
         Native::Partial(f, pos, kw) => {
             let mut all = CallArgs {
                 pos: pos.clone(),

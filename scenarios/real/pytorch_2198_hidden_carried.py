@@ -1,0 +1,22 @@
+# A recurrent cell run over a long stream, its hidden state fed back without detach: every step's graph hangs off the next step's state, so memory grows with the stream's length (https://github.com/pytorch/pytorch/issues/2198).
+#@ expect: leak missing-no-grad carried-state
+import torch
+import torch.nn as nn
+
+
+class Cell(nn.Module):
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.ih = nn.Linear(input_size, hidden_size)
+        self.hh = nn.Linear(hidden_size, hidden_size)
+
+    def forward(self, x, h):
+        h = torch.tanh(self.ih(x) + self.hh(h))
+        return h, h
+
+
+rnn = Cell(32, 64).cuda()
+hidden = torch.zeros(16, 64, device="cuda")
+for i in range(6):
+    data = torch.rand(16, 32, device="cuda")
+    out, hidden = rnn(data, hidden)  # fix: hidden = hidden.detach() every few steps

@@ -1,0 +1,90 @@
+//! What a retaining statement is, read from the scenario's source: evidence the rules need
+//! that the values alone do not carry (a value does not know the call that made it).
+
+use crate::scenario::{Expr, ExprKind, Stmt, StmtKind, Target};
+
+/// The statement that starts at `at` (line, column), at any depth of `body`.
+pub(super) fn find(body: &[Stmt], at: (u32, u32)) -> Option<&Stmt> {
+    for s in body {
+        if (s.span.line, s.span.col) == at {
+            return Some(s);
+        }
+        let inside = (s.span.line, s.span.col) <= at && at < (s.span.end_line, s.span.end_col);
+        if inside {
+            if let Some(found) = s.blocks().into_iter().find_map(|b| find(b, at)) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
+/// Calls that combine a running value with a new one: rebinding a name from one of them is a
+/// running total (`total = torch.add(total, loss)`), not a carried state.
+const COMBINING: [&str; 6] = ["add", "sum", "cat", "stack", "concat", "maximum"];
+
+/// Whether the statement at `at` carries a state: an assignment whose value is a call (of a
+/// user function, a module, a method of another object) that takes a name the statement binds,
+/// as `hidden = cell(x, hidden)` or `out, (h, c) = lstm(x, (h, c))`. A method of the bound
+/// value itself (`total = total.add(loss)`) and the combining functions of [`COMBINING`] make a
+/// running total instead.
+pub(super) fn carries_state(body: &[Stmt], at: (u32, u32)) -> bool {
+    let Some(Stmt {
+        kind: StmtKind::Assign { targets, value },
+        ..
+    }) = find(body, at)
+    else {
+        return false;
+    };
+    let ExprKind::Call {
+        func,
+        args,
+        keywords,
+    } = &value.kind
+    else {
+        return false;
+    };
+    let mut bound = Vec::new();
+    for t in targets {
+        names(t, &mut bound);
+    }
+    let callee = match &func.kind {
+        ExprKind::Name(n) => n.as_str(),
+        ExprKind::Attribute { value, attr } => {
+            if let ExprKind::Name(receiver) = &value.kind {
+                if bound.contains(&receiver.as_str()) {
+                    return false;
+                }
+            }
+            attr.as_str()
+        }
+        _ => "",
+    };
+    if COMBINING.contains(&callee) {
+        return false;
+    }
+    bound.iter().any(|name| {
+        args.iter().any(|a| mentions(a, name)) || keywords.iter().any(|k| mentions(&k.value, name))
+    })
+}
+
+/// The names a target binds.
+fn names<'a>(t: &'a Target, out: &mut Vec<&'a str>) {
+    match t {
+        Target::Name(n) => out.push(&n.id),
+        Target::Tuple(items, _) => items.iter().for_each(|i| names(i, out)),
+        Target::Starred(inner, _) => names(inner, out),
+        _ => {}
+    }
+}
+
+/// Whether `name` is passed on by `e`: the name itself, or inside a tuple or list of them. An
+/// expression computed from the name (`h * 0.5`, `h.detach()`) is a new value, not the state.
+fn mentions(e: &Expr, name: &str) -> bool {
+    match &e.kind {
+        ExprKind::Name(n) => n == name,
+        ExprKind::Tuple(items) | ExprKind::List(items) => items.iter().any(|i| mentions(i, name)),
+        ExprKind::Starred(inner) => mentions(inner, name),
+        _ => false,
+    }
+}

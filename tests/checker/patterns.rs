@@ -1,0 +1,130 @@
+//! The leak patterns beyond the textbook four (`docs/leaks.md`): each gallery scenario, leaking
+//! and fixed, with its kinds, retaining line, exact bytes and graph nodes per iteration, and the
+//! fix its help text gives.
+
+use std::path::Path;
+
+use leakharness::check::{check_scenario, CheckOptions};
+use leakharness::report::{LeakKind, Verdict};
+use leakharness::scenario::load;
+
+/// One leak a pattern scenario must report: its line, kinds, bytes and nodes per iteration,
+/// and how its help text starts.
+type Row = (u32, &'static [LeakKind], u64, u64, &'static str);
+
+struct Pattern {
+    file: &'static str,
+    verdict: Verdict,
+    leaks: &'static [Row],
+}
+
+const PATTERNS: &[Pattern] = &[
+    // Per step, outside no_grad: the 16×64 tanh result saved by TanhBackward0 (4096 B, the new
+    // hidden state) and the 16×32 input saved by the input AddmmBackward0 (2048 B); six nodes
+    // (Tanh, Add, two Addmm, two T), the weights' AccumulateGrads being shared.
+    Pattern {
+        file: "real/pytorch_2198_hidden_carried.py",
+        verdict: Verdict::Leak,
+        leaks: &[(
+            22,
+            &[LeakKind::MissingNoGrad, LeakKind::CarriedState],
+            4096 + 2048,
+            6,
+            "wrap the loop in torch.no_grad() when no backward needs the state",
+        )],
+    },
+    Pattern {
+        file: "real/pytorch_2198_hidden_detached.py",
+        verdict: Verdict::Clean,
+        leaks: &[],
+    },
+    // After backward: Add, two scalar Muls, Mean, Relu, Addmm and T per step; backward freed
+    // what Relu and Addmm saved and the scalar Muls save no tensor, so 0 B.
+    Pattern {
+        file: "leaks/carried_state_function.py",
+        verdict: Verdict::Leak,
+        leaks: &[(
+            21,
+            &[LeakKind::CarriedState],
+            0,
+            7,
+            "detach the carried state once its backward has run",
+        )],
+    },
+    Pattern {
+        file: "clean/carried_state_truncated_bptt.py",
+        verdict: Verdict::Clean,
+        leaks: &[],
+    },
+];
+
+#[test]
+fn every_pattern_scenario_reports_its_kinds_bytes_nodes_and_fix() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    for p in PATTERNS {
+        let scenario = load(&root.join(p.file)).unwrap();
+        let r = check_scenario(&scenario, &CheckOptions::default()).unwrap();
+        let name = p.file;
+        assert_eq!(r.verdict, p.verdict, "{name}: {:#?}", r.leaks);
+        assert!(r.passed, "{name}");
+        let found: Vec<Row> = r
+            .leaks
+            .iter()
+            .zip(p.leaks)
+            .map(|(l, want)| {
+                let help = if l.help.starts_with(want.4) {
+                    want.4
+                } else {
+                    ""
+                };
+                (
+                    l.retained_by.line,
+                    if l.kinds == want.1 { want.1 } else { &[] },
+                    l.bytes_per_iteration,
+                    l.graph_nodes_per_iteration,
+                    help,
+                )
+            })
+            .collect();
+        assert_eq!(r.leaks.len(), p.leaks.len(), "{name}: {:#?}", r.leaks);
+        assert_eq!(found, p.leaks, "{name}: {:#?}", r.leaks);
+    }
+}
+
+/// The plants of the new patterns, each on a few generated programs: found with their kinds at
+/// their line (and predicted bytes), and their fixed forms, as benign statements, judged clean.
+#[test]
+fn new_plants_are_found_and_their_fixed_forms_are_clean() {
+    use leakharness::gen::{self, Benign, PlantedLeak};
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+
+    let plants = [(PlantedLeak::CarriedState, Benign::CarriedDetached)];
+    let mut runner = TestRunner::deterministic();
+    for (leak, fixed) in plants {
+        for _ in 0..4 {
+            let mut program = gen::program().new_tree(&mut runner).unwrap().current();
+            program.leak = Some(leak);
+            program.final_check = false;
+            let case = program.case().unwrap();
+            let report = check_scenario(&case.scenario, &CheckOptions::default()).unwrap();
+            let wrong = gen::judge(&case, &report);
+            assert!(
+                wrong.is_empty(),
+                "{leak:?}: {wrong:?}\n{}",
+                case.scenario.source
+            );
+
+            program.leak = None;
+            program.benign.push(fixed);
+            let case = program.case().unwrap();
+            let report = check_scenario(&case.scenario, &CheckOptions::default()).unwrap();
+            let wrong = gen::judge(&case, &report);
+            assert!(
+                wrong.is_empty(),
+                "{fixed:?}: {wrong:?}\n{}",
+                case.scenario.source
+            );
+        }
+    }
+}
