@@ -102,6 +102,8 @@ extern "C" __global__ void ew_ternary_f32(Operand out, Operand a, Operand b, Ope
             case OP_ADDCMUL: r = x + v * (y * z); break;
             case OP_ADDCDIV: r = x + v * (y / z); break;
             case OP_MSE_BACKWARD: r = v * (y - z) * x; break;
+            case OP_WHERE: r = x != 0.0f ? y : z; break;
+            case OP_MASKED_FILL: r = y != 0.0f ? v : x; break;
             default: r = __int_as_float(0x7fc00000); break;
         }
         store_f32(out, i, r);

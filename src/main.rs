@@ -11,14 +11,14 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use leakharness::base::parse_size;
 use leakharness::check::{
-    check_file, discover, report_stem, trace_scenario, CheckOptions, FileOutcome,
+    check_file, discover, report_stems, trace_scenario, CheckOptions, FileOutcome,
 };
 use leakharness::device::{Backend, BackendChoice};
 use leakharness::gen::{self, Exploration, ExploreEvent};
 use leakharness::report::{
-    human_summary, outcome, render_index, render_junit, report_events, snapshot_pickle,
-    trace_events, write_atomically, write_reports, CaseResult, ExportError, JunitCase, Report,
-    Verdict, WriteError,
+    human_summary, outcome, remove_stale_temporaries, render_index, render_junit, report_events,
+    snapshot_pickle, trace_events, write_atomically, write_reports, CaseResult, ExportError,
+    JunitCase, Report, Verdict, WriteError,
 };
 use leakharness::scenario::{load, LoadError};
 
@@ -259,6 +259,10 @@ fn run(args: RunArgs) -> ExitCode {
     if files.is_empty() {
         return fatal("no scenario files (*.py) found");
     }
+    // A run killed between writing a report and renaming it left its temporary file behind.
+    if let Err(e) = remove_stale_temporaries(&args.report_dir) {
+        eprintln!("warning: cannot clean {}: {e}", args.report_dir.display());
+    }
     let options = CheckOptions {
         backend,
         device_memory: args.device_memory,
@@ -283,7 +287,8 @@ fn run(args: RunArgs) -> ExitCode {
     };
     let mut cases = Vec::new();
     let mut pages = Vec::new();
-    for (path, root) in &files {
+    let stems = report_stems(&files);
+    for ((path, _), stem) in files.iter().zip(stems) {
         bar.set_message(path.display().to_string());
         let started = std::time::Instant::now();
         let checked = check_file(path, &options);
@@ -298,7 +303,6 @@ fn run(args: RunArgs) -> ExitCode {
         match checked {
             FileOutcome::Checked(mut report) => {
                 report.command = Some(command.clone());
-                let stem = report_stem(path, root);
                 let written = write_reports(&report, &args.report_dir, &stem).and_then(|paths| {
                     write_exports(&report, &args, &stem)?;
                     Ok(paths)

@@ -191,6 +191,10 @@ op_codes! {
         AddcDiv = "OP_ADDCDIV",
         /// `v * (b - c) * a`, with `a` the gradient, `b` the input, `c` the target.
         MseBackward = "OP_MSE_BACKWARD",
+        /// `a != 0 ? b : c`: `torch.where` with `a` the condition.
+        Where = "OP_WHERE",
+        /// `b != 0 ? v : a`: `masked_fill_` with `a` the tensor filled in place, `b` the mask.
+        MaskedFill = "OP_MASKED_FILL",
     }
 }
 

@@ -27,7 +27,9 @@ pub use markdown::render_markdown;
 pub use snapshot::{memory_snapshot, snapshot_pickle};
 pub use source::scenario_function;
 pub use trace::trace_events;
-pub use write::{write_atomically, write_reports, ReportPaths, WriteError};
+pub use write::{
+    remove_stale_temporaries, write_atomically, write_reports, ReportPaths, WriteError,
+};
 
 use crate::alloc::{Event, Frame};
 use crate::base::format_size;

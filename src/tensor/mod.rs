@@ -20,6 +20,7 @@
 //! assert!(loss.item().unwrap() >= 0.0);
 //! ```
 
+mod choose;
 mod data;
 mod factory;
 mod gpu;
@@ -35,12 +36,16 @@ use std::fmt;
 use std::rc::{Rc, Weak};
 
 pub use crate::base::{DType, Device, Result, TensorError};
+pub(crate) use choose::{
+    clamp_backward, clamp_bound_backward, extremum_backward, where_backward, Extremum,
+};
 pub use loss::Reduction;
 pub(crate) use loss::{
     log_softmax_backward, mse_loss_backward, nll_loss_backward, softmax_backward,
 };
 pub(crate) use norm::{dropout_backward, layer_norm_backward};
 pub(crate) use pointwise::{Keeps, Pointwise};
+pub use shape::TensorIndex;
 
 use crate::alloc::Purpose;
 use crate::autograd::{self, Node};

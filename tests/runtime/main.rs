@@ -5,6 +5,7 @@
 
 mod allocator;
 mod allocator_model;
+mod allocator_options;
 mod cuda_parity;
 mod kernels_compile;
 mod runtime_autograd;

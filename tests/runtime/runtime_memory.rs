@@ -7,7 +7,7 @@ use leakharness::device::Backend;
 use leakharness::nn::{CrossEntropyLoss, Linear, MSELoss, Module, ReLU, Reduction, Sequential};
 use leakharness::optim::{Adam, AdamOptions, AdamW, Optimizer, Sgd, SgdOptions};
 use leakharness::runtime::{Runtime, RuntimeOptions};
-use leakharness::tensor::{DType, Device, Tensor, TensorError};
+use leakharness::tensor::{DType, Device, Tensor, TensorError, TensorIndex};
 
 fn rt(backend: Backend) -> Runtime {
     Runtime::new(backend, RuntimeOptions::default()).unwrap()
@@ -1037,5 +1037,162 @@ fn clip_grad_norm_allocates_what_pytorch_does() {
                 .flat_map(|p| p.grad().unwrap().to_vec_f32())
                 .all(|v| v.abs() <= 0.01));
         }
+    }
+}
+
+/// clamp, clamp_min, maximum and where: one output each, the nodes save what
+/// derivatives.yaml reads, and backward allocates FunctionsManual.cpp's masks, its 0-dim zero
+/// on the device, `grad / 2` and the `where` outputs.
+#[test]
+fn choices_save_what_derivatives_yaml_reads_and_backward_allocates_its_masks() {
+    // 32×10: f32 1,280 bytes (1,536 rounded), a bool mask 320 (512), a 0-dim value 512.
+    let (f, b, s) = (1536, 512, 512);
+    type Choice = fn(&Tensor, &Tensor, &Tensor) -> leakharness::tensor::Result<Tensor>;
+    // (op, node, saved, backward peak beyond x, y, the condition, the sum and the seed)
+    let cases: [(Choice, &str, &[&str], u64); 4] = [
+        // zero, self >= min, self <= max, the where output.
+        (
+            |x, _, _| x.clamp(Some(-0.5), Some(0.5)),
+            "ClampBackward1",
+            &["self"],
+            s + 2 * b + f,
+        ),
+        // zero, self > min, the where output.
+        (
+            |x, _, _| x.clamp_min(0.1),
+            "ClampMinBackward0",
+            &["self"],
+            s + b + f,
+        ),
+        // self's gradient, then other's: eq, grad / 2, where, the losing mask.
+        (
+            |x, y, _| x.maximum(y),
+            "MaximumBackward0",
+            &["self", "other"],
+            f + (2 * b + 2 * f),
+        ),
+        // the condition is the caller's; one where output per input (the 0 is a host number).
+        (
+            |x, y, c| Tensor::r#where(c, x, y),
+            "WhereBackward0",
+            &["condition"],
+            2 * f,
+        ),
+    ];
+    for backend in [Backend::Cpu, Backend::Meta] {
+        for (op, node, saved, peak) in cases {
+            let rt = rt(backend);
+            let x = rt
+                .randn(&[32, 10], Device::Cuda)
+                .unwrap()
+                .requires_grad_(true)
+                .unwrap();
+            let y = rt
+                .randn(&[32, 10], Device::Cuda)
+                .unwrap()
+                .requires_grad_(true)
+                .unwrap();
+            let c = x.detach().gt_scalar(0.0).unwrap();
+            let base = 2 * f + b;
+            assert_eq!(rt.memory_allocated(), base, "{node}: inputs");
+            let out = op(&x, &y, &c).unwrap();
+            assert_eq!(rt.memory_allocated(), base + f, "{node}: one output");
+            let g = out.grad_fn().unwrap();
+            assert_eq!(g.name(), node);
+            let names: Vec<&str> = g.saved_tensors().iter().map(|t| t.name).collect();
+            assert_eq!(names, saved, "{node}");
+            let loss = out.sum().unwrap();
+            drop((out, g));
+            // What the nodes save is the caller's: nothing beyond the sum stays.
+            assert_eq!(rt.memory_allocated(), base + s, "{node}: kept");
+            rt.allocator_mut().reset_peak_memory_stats();
+            loss.backward(None, false).unwrap();
+            let grads = if node == "ClampBackward1" || node == "ClampMinBackward0" {
+                1
+            } else {
+                2
+            };
+            assert_eq!(
+                rt.allocator().max_memory_allocated(),
+                base + s + s + peak,
+                "{node}: peak"
+            );
+            assert_eq!(rt.memory_allocated(), base + s + grads * f, "{node}: after");
+        }
+    }
+}
+
+/// Basic indexing is views, as `THPVariable_getitem` makes them: the nodes PyTorch 2.15 records
+/// for each form (checked with `grad_fn` chains), no allocation; a strided slice's backward
+/// allocates one zero tensor of the input's sizes.
+#[test]
+fn basic_indexing_is_views_with_pytorchs_nodes() {
+    use TensorIndex::{Ellipsis, Int, None as New, Slice};
+    let all = Slice(None, None, 1);
+    /// The index, whether it is a tuple, the shape, the nodes from the output back.
+    type Case<'a> = (&'a [TensorIndex], bool, &'a [usize], &'a [&'a str]);
+    let cases: [Case; 9] = [
+        (&[all], false, &[4, 5, 6], &["SliceBackward0"]),
+        (&[all, Int(0)], true, &[4, 6], &["SelectBackward0"]),
+        (&[Ellipsis, Int(-1)], true, &[4, 5], &["SelectBackward0"]),
+        (&[New], false, &[1, 4, 5, 6], &["UnsqueezeBackward0"]),
+        (
+            &[Slice(None, None, 2)],
+            false,
+            &[2, 5, 6],
+            &["SliceBackward0"],
+        ),
+        (&[Ellipsis], false, &[4, 5, 6], &["AliasBackward0"]),
+        (&[all, all, all], true, &[4, 5, 6], &["AliasBackward0"]),
+        (
+            &[Int(0), Int(1)],
+            true,
+            &[6],
+            &["SelectBackward0", "SelectBackward0"],
+        ),
+        (
+            &[Slice(Some(1), None, 1), New, Int(2)],
+            true,
+            &[3, 1, 6],
+            &["SelectBackward0", "UnsqueezeBackward0", "SliceBackward0"],
+        ),
+    ];
+    for backend in [Backend::Cpu, Backend::Meta] {
+        for (index, tuple, shape, nodes) in cases {
+            let rt = rt(backend);
+            // 4×5×6 f32: 480 bytes, 512 rounded.
+            let x = rt
+                .randn(&[4, 5, 6], Device::Cuda)
+                .unwrap()
+                .requires_grad_(true)
+                .unwrap();
+            let y = x.index(index, tuple).unwrap();
+            assert_eq!(y.shape(), shape, "{index:?}");
+            assert!(y.shares_storage(&x), "{index:?}: a view");
+            assert_eq!(rt.memory_allocated(), 512, "{index:?}: nothing allocated");
+            let mut chain = Vec::new();
+            let mut node = y.grad_fn();
+            while let Some(n) = node.filter(|n| n.name() != "AccumulateGrad") {
+                chain.push(n.name().to_string());
+                node = n.next_functions().into_iter().flatten().next();
+            }
+            assert_eq!(chain, nodes, "{index:?}");
+        }
+        let rt = rt(backend);
+        let x = rt
+            .randn(&[4, 5, 6], Device::Cuda)
+            .unwrap()
+            .requires_grad_(true)
+            .unwrap();
+        let loss = x
+            .index(&[all, Slice(Some(1), Some(-1), 2)], true)
+            .unwrap()
+            .sum()
+            .unwrap();
+        rt.allocator_mut().reset_peak_memory_stats();
+        loss.backward(None, false).unwrap();
+        // x, the loss, the seed, then the zeros of x's sizes that become x.grad.
+        assert_eq!(rt.allocator().max_memory_allocated(), 512 * 4);
+        assert_eq!(rt.memory_allocated(), 512 * 3);
     }
 }

@@ -513,24 +513,17 @@ impl Interp<'_> {
                 let r = torch::module_index(m, i).map_err(|msg| self.fail(span, msg));
                 self.lift(r)
             }
-            Value::Tensor(t) => match (&idx, slice) {
-                (Value::Int(i), None) => {
-                    let r = t.select(*i).map_err(|e| self.tensor_error(span, e));
-                    Ok(Value::Tensor(self.lift(r)?))
-                }
-                _ => {
-                    let f = self
-                        .fail(
-                            span,
-                            format!(
-                                "RuntimeError: indexing a tensor with {} is not supported in scenarios yet",
-                                idx.type_name()
-                            ),
-                        )
-                        .with_help("index with one integer, e.g. `x[0]`");
-                    self.lift(Err(f))
-                }
-            },
+            Value::Tensor(t) => {
+                let r = match torch::tensor_index(&idx) {
+                    Ok((items, is_tuple)) => t
+                        .index(&items, is_tuple)
+                        .map_err(|e| self.tensor_error(span, e)),
+                    Err(msg) => Err(self.fail(span, msg).with_help(
+                        "index with integers, slices, None and ... (indexing with tensors is not supported yet)",
+                    )),
+                };
+                Ok(Value::Tensor(self.lift(r)?))
+            }
             Value::Path(p) => {
                 // `List[int]`, `Dict[str, float]`, `Optional[Tensor]`: typing's generics are
                 // accepted and mean nothing at run time.
