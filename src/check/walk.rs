@@ -16,7 +16,7 @@ use crate::alloc::{CachingAllocator, StackId};
 use crate::autograd::Node;
 use crate::base::{format_size, BlockId};
 use crate::base::{DType, Device};
-use crate::scenario::interp::{Env, FrameRef, Referents, Value};
+use crate::scenario::interp::{program_value, Env, FrameRef, Referents, Value};
 use crate::scenario::Span;
 use crate::tensor::Tensor;
 
@@ -338,6 +338,12 @@ impl Walker<'_> {
                 true,
             ));
         }
+        // A leaf keeps its `register_hook` hooks, and with them what their closures capture.
+        for hook in t.hooks() {
+            if let Some(v) = program_value(&hook) {
+                children.push((Some("hook".to_string()), Item::Value(v.clone()), false));
+            }
+        }
         children
     }
 
@@ -415,6 +421,18 @@ impl Walker<'_> {
         }
         if let Some(v) = node.variable() {
             children.push((None, Item::Tensor(v), true));
+        }
+        // The hooks of the tensor the node produced, and a custom Function's ctx with every
+        // attribute the program put on it.
+        for hook in node.hooks() {
+            if let Some(v) = program_value(&hook) {
+                children.push((Some("hook".to_string()), Item::Value(v.clone()), true));
+            }
+        }
+        if let Some(ctx) = node.custom_ctx() {
+            if let Some(v) = program_value(&ctx) {
+                children.push((Some("ctx".to_string()), Item::Value(v.clone()), true));
+            }
         }
         children
     }

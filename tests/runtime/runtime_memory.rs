@@ -98,12 +98,19 @@ fn linear_saves_input_and_weight_view_and_allocates_nothing_for_the_transpose() 
     let saved: Vec<&str> = node.saved_tensors().iter().map(|s| s.name).collect();
     // x does not require grad, so mat2 (weight.t()) is not needed: only mat1 is saved.
     assert_eq!(saved, ["mat1"]);
-    let next: Vec<Option<&str>> = node
+    let next: Vec<Option<String>> = node
         .next_functions()
         .iter()
-        .map(|n| n.as_ref().map(|n| n.name()))
+        .map(|n| n.as_ref().map(|n| n.name().to_string()))
         .collect();
-    assert_eq!(next, [Some("AccumulateGrad"), None, Some("TBackward0")]);
+    assert_eq!(
+        next,
+        [
+            Some("AccumulateGrad".into()),
+            None,
+            Some("TBackward0".into())
+        ]
+    );
 
     y.sum().unwrap().backward(None, false).unwrap();
     // weight.grad is the mm output, contiguous after TBackward0 and stolen without a copy;
@@ -889,7 +896,7 @@ fn matmul_decomposes_as_aten_does() {
             let mut names = Vec::new();
             let mut node = t.grad_fn();
             while let Some(n) = node {
-                names.push(n.name());
+                names.push(n.name().to_string());
                 node = n
                     .next_functions()
                     .into_iter()
@@ -1166,7 +1173,7 @@ fn basic_indexing_is_views_with_pytorchs_nodes() {
             let mut chain = Vec::new();
             let mut node = y.grad_fn();
             while let Some(n) = node.filter(|n| n.name() != "AccumulateGrad") {
-                chain.push(n.name());
+                chain.push(n.name().to_string());
                 node = n.next_functions().into_iter().flatten().next();
             }
             assert_eq!(chain, nodes, "{index:?}");

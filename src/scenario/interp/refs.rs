@@ -333,7 +333,23 @@ impl Referents for Value {
                         visit(Edge::Pending, v);
                     }
                 }
-                Native::Logger(_) | Native::NamedTupleType(..) | Native::DataclassInit(_) => {}
+                Native::TensorDataset(tensors) => {
+                    for (i, t) in tensors.iter().enumerate() {
+                        visit(Edge::Item(i), t);
+                    }
+                }
+                Native::Subset(dataset, _) => visit(Edge::Attr("dataset".into()), dataset),
+                Native::DataLoader(l) | Native::FetchBatch(l) => {
+                    for v in l.referents() {
+                        visit(Edge::Attr("dataset".into()), v);
+                    }
+                }
+                // A tensor hook's handle holds the hook list and the hook weakly.
+                Native::Logger(_)
+                | Native::NamedTupleType(..)
+                | Native::DataclassInit(_)
+                | Native::TensorHookHandle(_)
+                | Native::GradModeSet(..) => {}
             },
             Value::None
             | Value::Bool(_)
@@ -542,6 +558,12 @@ impl Strong {
                 for (k, v) in i.dict.borrow().items() {
                     push_value(&mut out, &k);
                     push_value(&mut out, &v);
+                    if super::autograd::owned_output_of(&v, i) {
+                        // `ctx.out = out`: the output's node owns this ctx, and PyTorch's
+                        // `THPVariable_subclass_traverse` visits `grad_fn` of a tensor only
+                        // its Python object holds, so the collector sees the cycle.
+                        out.push(ptr(i));
+                    }
                 }
                 if let Some(s) = i.module.borrow().as_ref() {
                     for (_, v) in s.params.iter().chain(&s.buffers).chain(&s.modules) {
