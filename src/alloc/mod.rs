@@ -375,9 +375,11 @@ impl CachingAllocator {
         if requested == 0 {
             return Err(AllocError::ZeroSize);
         }
-        let too_large = AllocError::TooLarge { requested };
-        let size = self.config.round_size(requested).ok_or(too_large.clone())?;
-        let alloc_size = allocation_size(size).ok_or(too_large)?;
+        // Built only on the error path: constructing and dropping it every call showed in the
+        // cached path's profile.
+        let too_large = || AllocError::TooLarge { requested };
+        let size = self.config.round_size(requested).ok_or_else(too_large)?;
+        let alloc_size = allocation_size(size).ok_or_else(too_large)?;
         let pool = pool_for(size);
         let stack = self.capture.enabled.then(|| {
             self.stacks
