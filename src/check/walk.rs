@@ -386,6 +386,17 @@ impl Walker<'_> {
             let mut leaf = format!("{shape} {} ({})", dtype_name(t.dtype()), format_size(size));
             if let Some(loc) = &tag.location {
                 leaf.push_str(&format!(", allocated at {loc}"));
+                // The calls that led there, innermost first, when it ran inside a function.
+                let callers: Vec<String> = loc
+                    .stack
+                    .map(|id| {
+                        let frames = self.alloc.py_stacks().frames(id);
+                        frames.skip(1).map(ToString::to_string).collect()
+                    })
+                    .unwrap_or_default();
+                if !callers.is_empty() {
+                    leaf.push_str(&format!(", called from {}", callers.join(", called from ")));
+                }
             }
             path.push(leaf);
             held.example = compress(path);
