@@ -131,6 +131,10 @@ pub(crate) enum Formula {
     MseLoss {
         reduction: Reduction,
     },
+    SmoothL1Loss {
+        reduction: Reduction,
+        beta: f64,
+    },
     LogSoftmax {
         dim: usize,
     },
@@ -223,6 +227,7 @@ impl Formula {
             Formula::Fill => "FillBackward0",
             Formula::Copy => "CopyBackwards",
             Formula::MseLoss { .. } => "MseLossBackward0",
+            Formula::SmoothL1Loss { .. } => "SmoothL1LossBackward0",
             Formula::LogSoftmax { .. } => "LogSoftmaxBackward0",
             Formula::Softmax { .. } => "SoftmaxBackward0",
             Formula::NativeDropout { .. } => "NativeDropoutBackward0",
@@ -498,6 +503,20 @@ impl Formula {
                 if need(1) {
                     out[1] = Some(crate::tensor::mse_loss_backward(
                         grad, &target, &self_, *reduction,
+                    )?);
+                }
+            }
+            Formula::SmoothL1Loss { reduction, beta } => {
+                let self_ = node.unpack("self")?;
+                let target = node.unpack("target")?;
+                if need(0) {
+                    out[0] = Some(crate::tensor::smooth_l1_loss_backward(
+                        grad, &self_, &target, *reduction, *beta,
+                    )?);
+                }
+                if need(1) {
+                    out[1] = Some(crate::tensor::smooth_l1_loss_backward(
+                        grad, &target, &self_, *reduction, *beta,
                     )?);
                 }
             }

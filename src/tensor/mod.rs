@@ -41,7 +41,8 @@ pub(crate) use choose::{
 };
 pub use loss::Reduction;
 pub(crate) use loss::{
-    log_softmax_backward, mse_loss_backward, nll_loss_backward, softmax_backward,
+    log_softmax_backward, mse_loss_backward, nll_loss_backward, smooth_l1_loss_backward,
+    softmax_backward,
 };
 pub(crate) use norm::{dropout_backward, layer_norm_backward};
 pub(crate) use pointwise::{Keeps, Pointwise};

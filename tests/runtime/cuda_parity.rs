@@ -342,9 +342,11 @@ fn losses_match_forward_and_backward() {
         for reduction in [Reduction::Mean, Reduction::Sum, Reduction::None] {
             let ce = x.cross_entropy(&y, reduction)?;
             let mse = x.mse_loss(&target, reduction)?;
-            let loss = ce.sum()?.add(&mse.sum()?)?;
+            let smooth = x.smooth_l1_loss(&target, reduction, 0.5)?;
+            let loss = ce.sum()?.add(&mse.sum()?)?.add(&smooth.sum()?)?;
             out.push(ce.detach());
             out.push(mse.detach());
+            out.push(smooth.detach());
             out.extend(grads(&loss, &[&x])?);
             x.set_grad(None);
         }

@@ -810,3 +810,30 @@ case!(
         .flat_map(|r| [1, 3].map(|c| x[0][r * 5 + c]))
         .collect()
 );
+
+fn smooth_l1(d: f64, beta: f64) -> f64 {
+    if d.abs() < beta {
+        0.5 * d * d / beta
+    } else {
+        d.abs() - 0.5 * beta
+    }
+}
+
+case!(
+    smooth_l1_loss_mean_both,
+    [([3, 4], true), ([3, 4], true)],
+    |t: &[Tensor]| t[0].smooth_l1_loss(&t[1], Reduction::Mean, 0.7),
+    |x: &[Vec<f64>]| vec![
+        x[0].iter()
+            .zip(&x[1])
+            .map(|(a, b)| smooth_l1(a - b, 0.7))
+            .sum::<f64>()
+            / 12.0
+    ]
+);
+case!(
+    smooth_l1_loss_none_broadcast,
+    [([3, 4], true), ([4], false)],
+    |t: &[Tensor]| t[0].smooth_l1_loss(&t[1], Reduction::None, 1.0),
+    |x: &[Vec<f64>]| broadcast(&x[0], &x[1], |a, b| smooth_l1(a - b, 1.0), 3, 4, true)
+);

@@ -1239,3 +1239,58 @@ fn rmsprop_and_adagrad_state_and_step_temporaries() {
     assert_eq!(rt.allocator().max_memory_allocated() - before, 2 * 4096);
     assert_eq!(ada.state_tensors().len(), 1);
 }
+
+/// smooth_l1_loss allocates as mse_loss does (docs/fidelity.md, measured on 2.11 cuda: kept
+/// 1,536, peak 3,072, two allocations): the result's storage of the input's size first, then
+/// the element-wise loss, freed. SmoothL1LossBackward0 saves `self` and `target`; its backward
+/// allocates one tensor of the input's shape per input that needs grad.
+#[test]
+fn smooth_l1_loss_keeps_a_result_of_the_inputs_size() {
+    for backend in [Backend::Cpu, Backend::Meta] {
+        let rt = rt(backend);
+        let a = rt
+            .randn(&[32, 10], Device::Cuda)
+            .unwrap()
+            .requires_grad_(true)
+            .unwrap();
+        let b = rt.randn(&[32, 10], Device::Cuda).unwrap();
+        rt.allocator_mut().reset_peak_memory_stats();
+        let allocations = rt.allocator().stats().allocation.all.allocated;
+        let loss = a.smooth_l1_loss(&b, Reduction::Mean, 1.0).unwrap();
+        assert_eq!(loss.shape(), &[] as &[usize]);
+        assert_eq!(loss.storage_nbytes(), 1280);
+        assert_eq!(
+            rt.allocator().stats().allocation.all.allocated - allocations,
+            2
+        );
+        assert_eq!(rt.memory_allocated(), 2 * 1536 + 1536);
+        assert_eq!(rt.allocator().max_memory_allocated(), 2 * 1536 + 3072);
+        let g = loss.grad_fn().unwrap();
+        assert_eq!(g.name(), "SmoothL1LossBackward0");
+        let saved: Vec<&str> = g.saved_tensors().iter().map(|t| t.name).collect();
+        assert_eq!(saved, ["self", "target"]);
+        drop(g);
+        rt.allocator_mut().reset_peak_memory_stats();
+        loss.backward(None, false).unwrap();
+        // a, b, the loss, the seed, and a's gradient.
+        assert_eq!(rt.allocator().max_memory_allocated(), 3 * 1536 + 512 + 1536);
+        assert_eq!(rt.memory_allocated(), 3 * 1536 + 1536);
+        if backend == Backend::Cpu {
+            let (x, y) = (a.to_vec_f32(), b.to_vec_f32());
+            let expected: f64 = x
+                .iter()
+                .zip(&y)
+                .map(|(p, q)| {
+                    let d = (p - q).abs() as f64;
+                    if d < 1.0 {
+                        0.5 * d * d
+                    } else {
+                        d - 0.5
+                    }
+                })
+                .sum::<f64>()
+                / 320.0;
+            assert!((loss.item().unwrap() - expected).abs() < 1e-5);
+        }
+    }
+}

@@ -32,7 +32,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (0u8..7, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Binary { kind, a, b }),
         4 => (0u8..39, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
         2 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Matmul { a, b }),
-        2 => (0u8..4, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Loss { kind, a, b }),
+        2 => (0u8..5, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Loss { kind, a, b }),
         2 => (any::<usize>(), any::<bool>()).prop_map(|(a, retain)| Op::Backward { a, retain }),
         2 => any::<usize>().prop_map(|a| Op::Drop { a }),
         1 => Just(Op::ZeroGrads),
@@ -173,6 +173,7 @@ fn run(backend: Backend, ops: &[Op]) -> Outcome {
                                     Device::Cuda,
                                 )
                                 .and_then(|t| a.cross_entropy(&t, Reduction::Mean)),
+                            3 => a.smooth_l1_loss(&b, Reduction::Mean, 1.0),
                             _ => model.forward(&a),
                         }
                         .map_err(|e| e.to_string())?,
