@@ -1197,6 +1197,49 @@ fn basic_indexing_is_views_with_pytorchs_nodes() {
     }
 }
 
+/// `_single_tensor_rmsprop` and `_single_tensor_adagrad` per parameter: RMSprop's `avg =
+/// square_avg.sqrt()` is one parameter-sized temporary; Adagrad's `state_sum.sqrt() + eps`
+/// holds two at once. Adagrad's `sum` exists from its constructor.
+#[test]
+fn rmsprop_and_adagrad_state_and_step_temporaries() {
+    use leakharness::optim::{Adagrad, AdagradOptions, Rmsprop, RmspropOptions};
+    let rt = rt(Backend::Cpu);
+    let w = rt
+        .randn(&[1024], Device::Cuda)
+        .unwrap()
+        .requires_grad_(true)
+        .unwrap(); // 4096 B
+    let grad = || {
+        w.mul_scalar(2.0)
+            .unwrap()
+            .sum()
+            .unwrap()
+            .backward(None, false)
+            .unwrap();
+    };
+    let base = rt.memory_allocated();
+    let mut rms = Rmsprop::new(vec![w.clone()], RmspropOptions::default()).unwrap();
+    assert_eq!(rt.memory_allocated(), base);
+    grad();
+    rt.allocator_mut().reset_peak_memory_stats();
+    let before = rt.memory_allocated();
+    rms.step().unwrap();
+    assert_eq!(rt.memory_allocated() - before, 4096, "square_avg");
+    assert_eq!(rt.allocator().max_memory_allocated() - before, 2 * 4096);
+    w.set_grad(None);
+    drop(rms);
+    let base = rt.memory_allocated();
+    let mut ada = Adagrad::new(vec![w.clone()], AdagradOptions::default()).unwrap();
+    assert_eq!(rt.memory_allocated() - base, 4096, "sum, before any step");
+    grad();
+    rt.allocator_mut().reset_peak_memory_stats();
+    let before = rt.memory_allocated();
+    ada.step().unwrap();
+    assert_eq!(rt.memory_allocated(), before);
+    assert_eq!(rt.allocator().max_memory_allocated() - before, 2 * 4096);
+    assert_eq!(ada.state_tensors().len(), 1);
+}
+
 /// smooth_l1_loss allocates as mse_loss does (docs/fidelity.md, measured on 2.11 cuda: kept
 /// 1,536, peak 3,072, two allocations): the result's storage of the input's size first, then
 /// the element-wise loss, freed. SmoothL1LossBackward0 saves `self` and `target`; its backward

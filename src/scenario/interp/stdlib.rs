@@ -160,10 +160,7 @@ const MODULES: [(&str, &[&str]); 23] = [
     ("warnings", &["warn", "filterwarnings", "simplefilter"]),
     ("contextlib", &["nullcontext", "suppress"]),
     ("__future__", &["annotations", "print_function", "division"]),
-    (
-        "torch.autograd",
-        &["Variable", "grad", "backward", "Function"],
-    ),
+    ("torch.autograd", &["Variable", "Function"]),
     ("torch.utils", &["data"]),
     ("torch.utils.data", &["Dataset", "IterableDataset"]),
 ];
