@@ -90,16 +90,20 @@ pub enum LeakKind {
     /// A state rebound every iteration from a call that takes its previous value, never
     /// detached: each iteration's graph hangs off the next one's (a recurrent hidden state).
     CarriedState,
+    /// An exception kept after its `except` block, holding its traceback's frames and their
+    /// tensors.
+    KeptException,
 }
 
 impl LeakKind {
     /// Every kind, in documentation order.
-    pub const ALL: [LeakKind; 5] = [
+    pub const ALL: [LeakKind; 6] = [
         LeakKind::TensorList,
         LeakKind::RetainedGraph,
         LeakKind::AttachedMetric,
         LeakKind::MissingNoGrad,
         LeakKind::CarriedState,
+        LeakKind::KeptException,
     ];
 
     /// The kind's name as written in headers and reports, e.g. `retained-graph`.
@@ -110,6 +114,7 @@ impl LeakKind {
             LeakKind::AttachedMetric => "attached-metric",
             LeakKind::MissingNoGrad => "missing-no-grad",
             LeakKind::CarriedState => "carried-state",
+            LeakKind::KeptException => "kept-exception",
         }
     }
 }
@@ -122,7 +127,7 @@ impl fmt::Display for LeakKind {
 
 /// A leak kind name that is not one of [`LeakKind::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown leak kind `{0}`; expected one of tensor-list, retained-graph, attached-metric, missing-no-grad, carried-state")]
+#[error("unknown leak kind `{0}`; expected one of tensor-list, retained-graph, attached-metric, missing-no-grad, carried-state, kept-exception")]
 pub struct UnknownLeakKind(pub String);
 
 impl FromStr for LeakKind {

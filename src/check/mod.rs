@@ -631,6 +631,7 @@ impl Judge<'_> {
             unused_graph_grows: unused_grows,
             carried_state: g.root.via == Via::Name
                 && statement::carries_state(&self.scenario.body, g.root.at),
+            exception_grows: g.reach_grows(|h| h.through_exception),
         });
         found.leaks.push(Leak {
             help: rules::help(&kinds),

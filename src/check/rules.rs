@@ -19,6 +19,8 @@ pub(super) struct Evidence {
     /// The root is a name rebound from a call that takes its previous value
     /// (`hidden = cell(x, hidden)`; `statement::carries_state`).
     pub(super) carried_state: bool,
+    /// What an exception object reaches (its traceback's frames) grows.
+    pub(super) exception_grows: bool,
 }
 
 /// A leak kind's rule.
@@ -135,13 +137,34 @@ impl Rule for CarriedState {
     }
 }
 
+/// `kept-exception`: exceptions kept after their `except` block, and with them their
+/// tracebacks' frames and what those frames' locals hold.
+struct KeptException;
+
+impl Rule for KeptException {
+    fn kind(&self) -> LeakKind {
+        LeakKind::KeptException
+    }
+    fn applies(&self, e: &Evidence) -> bool {
+        e.exception_grows
+    }
+    fn precedence(&self) -> u8 {
+        6
+    }
+    fn help(&self, _: &[LeakKind]) -> &'static str {
+        "keep str(e) or traceback.format_exc() instead of the exception, and retry outside the except block: \
+         a kept exception holds its traceback's frames and every tensor their locals reference"
+    }
+}
+
 /// Every rule, in the documentation order of [`LeakKind::ALL`].
-const RULES: [&dyn Rule; 5] = [
+const RULES: [&dyn Rule; 6] = [
     &TensorList,
     &RetainedGraph,
     &AttachedMetric,
     &MissingNoGrad,
     &CarriedState,
+    &KeptException,
 ];
 
 /// The kinds of a growing root, in documentation order.
@@ -225,6 +248,19 @@ mod tests {
         let k = kinds(&trained);
         assert_eq!(k, [LeakKind::CarriedState]);
         assert!(help(&k).starts_with("detach the carried state"));
+    }
+
+    #[test]
+    fn graph_kept_by_an_exception_gets_the_exception_fix() {
+        let e = Evidence {
+            graph_grows: true,
+            unused_graph_grows: true,
+            exception_grows: true,
+            ..Evidence::default()
+        };
+        let k = kinds(&e);
+        assert_eq!(k, [LeakKind::MissingNoGrad, LeakKind::KeptException]);
+        assert!(help(&k).starts_with("keep str(e)"));
     }
 
     #[test]

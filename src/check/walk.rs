@@ -8,7 +8,7 @@ use crate::alloc::{CachingAllocator, StackId};
 use crate::autograd::Node;
 use crate::base::{format_size, BlockId};
 use crate::base::{DType, Device};
-use crate::scenario::interp::{Env, FrameRef, Referents, Value};
+use crate::scenario::interp::{Edge, Env, FrameRef, Referents, Value};
 use crate::scenario::Span;
 use crate::tensor::Tensor;
 
@@ -41,6 +41,50 @@ pub(super) struct Site {
     pub(super) purpose: &'static str,
 }
 
+/// What a chain passed through on its way to a block or node, for the rules that name a leak
+/// by its holder rather than by what it holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Route {
+    /// An exception object (its traceback's frames, its args, its attributes).
+    pub(super) exception: bool,
+    /// A module's hook.
+    pub(super) hook: bool,
+    /// A closure's captured variable.
+    pub(super) cell: bool,
+}
+
+impl Route {
+    /// The route one step further, along `edge` out of `from`.
+    fn through(self, from: &Value, edge: &Edge) -> Route {
+        Route {
+            exception: self.exception || matches!(from, Value::Exception(_)),
+            hook: self.hook || matches!(edge, Edge::Hook(_)),
+            cell: self.cell || matches!(edge, Edge::Cell(_)),
+        }
+    }
+}
+
+/// Bytes and autograd nodes reached along one kind of route.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Reach {
+    /// Bytes of the blocks claimed.
+    pub(super) bytes: u64,
+    /// Autograd nodes counted.
+    pub(super) nodes: u64,
+}
+
+impl Reach {
+    fn add(&mut self, bytes: u64, nodes: u64) {
+        self.bytes += bytes;
+        self.nodes += nodes;
+    }
+
+    /// Whether `later` reaches more.
+    pub(super) fn grows_into(&self, later: &Reach) -> bool {
+        later.bytes > self.bytes || later.nodes > self.nodes
+    }
+}
+
 /// What one root holds.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Held {
@@ -63,11 +107,32 @@ pub(super) struct Held {
     pub(super) list_tensors: u64,
     /// Bytes reached through a `grad_fn`.
     pub(super) graph_bytes: u64,
+    /// What is reached through an exception object.
+    pub(super) through_exception: Reach,
+    /// What is reached through a module's hook.
+    pub(super) through_hook: Reach,
+    /// What is reached through a closure's captured variable.
+    pub(super) through_cell: Reach,
     /// The path to the largest block, from the name down.
     pub(super) example: Vec<String>,
     /// The longest path through autograd nodes, for leaks of graph history without bytes.
     pub(super) node_example: Vec<String>,
     example_size: u64,
+}
+
+impl Held {
+    /// Counts `bytes` and `nodes` reached along `route`.
+    fn reach(&mut self, route: Route, bytes: u64, nodes: u64) {
+        if route.exception {
+            self.through_exception.add(bytes, nodes);
+        }
+        if route.hook {
+            self.through_hook.add(bytes, nodes);
+        }
+        if route.cell {
+            self.through_cell.add(bytes, nodes);
+        }
+    }
 }
 
 /// Everything alive at one moment, attributed to roots.
@@ -122,7 +187,12 @@ struct Work {
     at: Option<usize>,
     depth: usize,
     in_graph: bool,
+    route: Route,
 }
+
+/// A child of a walked item: the step's text (none for a step that adds nothing to a path),
+/// the item, whether the step enters an autograd graph, and the route to it.
+type Child = (Option<String>, Item, bool, Route);
 
 /// Walks every module-level name of `env`, then the locals of the running functions (`frames`,
 /// outermost first; the module frame's names are `env`'s), and attributes what they reach;
@@ -225,17 +295,19 @@ impl Walker<'_> {
             at: Some(0),
             depth: 1,
             in_graph: false,
+            route: Route::default(),
         }];
         while let Some(Work {
             item,
             at,
             depth,
             in_graph,
+            route,
         }) = stack.pop()
         {
             let children = match item {
-                Item::Value(v) => self.value(&v),
-                Item::Tensor(t) => self.tensor(&t, at, in_graph, held),
+                Item::Value(v) => self.value(&v, route),
+                Item::Tensor(t) => self.tensor(&t, at, in_graph, route, held),
                 Item::Node(n) => {
                     if !self.seen_nodes.insert(Rc::as_ptr(&n)) {
                         continue;
@@ -243,11 +315,11 @@ impl Walker<'_> {
                     if deepest_node.is_none_or(|(d, _)| depth > d) {
                         deepest_node = at.map(|at| (depth, at));
                     }
-                    self.node(&n, held)
+                    self.node(&n, route, held)
                 }
             };
             // Reversed, so that children are walked in their natural order.
-            for (step, item, into_graph) in children.into_iter().rev() {
+            for (step, item, into_graph, route) in children.into_iter().rev() {
                 let child_at = match step {
                     Some(text) => {
                         self.steps.push((text, at));
@@ -260,6 +332,7 @@ impl Walker<'_> {
                     at: child_at,
                     depth: depth + 1,
                     in_graph: in_graph || into_graph,
+                    route,
                 });
             }
         }
@@ -283,9 +356,9 @@ impl Walker<'_> {
     }
 
     /// The children of a value: list and tuple items, parameters, optimizer state.
-    fn value(&mut self, v: &Value) -> Vec<(Option<String>, Item, bool)> {
+    fn value(&mut self, v: &Value, route: Route) -> Vec<Child> {
         match v {
-            Value::Tensor(t) => vec![(None, Item::Tensor(t.clone()), false)],
+            Value::Tensor(t) => vec![(None, Item::Tensor(t.clone()), false, route)],
             Value::List(l) => {
                 if !self.seen_lists.insert(Rc::as_ptr(l) as *const ()) {
                     return Vec::new();
@@ -298,25 +371,25 @@ impl Walker<'_> {
                 items
                     .into_iter()
                     .enumerate()
-                    .map(|(i, v)| (Some(format!("[{i}]")), Item::Value(v), false))
+                    .map(|(i, v)| (Some(format!("[{i}]")), Item::Value(v), false, route))
                     .collect()
             }
             Value::Tuple(t) => t
                 .iter()
                 .enumerate()
-                .map(|(i, v)| (Some(format!("[{i}]")), Item::Value(v.clone()), false))
+                .map(|(i, v)| (Some(format!("[{i}]")), Item::Value(v.clone()), false, route))
                 .collect(),
             Value::Module(m) => m
                 .named_parameters()
                 .into_iter()
-                .map(|(n, p)| (Some(format!(".{n}")), Item::Tensor(p), false))
+                .map(|(n, p)| (Some(format!(".{n}")), Item::Tensor(p), false, route))
                 .collect(),
             Value::Optimizer(o) => o
                 .state_tensors()
                 .into_iter()
-                .map(|(n, t)| (Some(format!(".state[{n}]")), Item::Tensor(t), false))
+                .map(|(n, t)| (Some(format!(".state[{n}]")), Item::Tensor(t), false, route))
                 .collect(),
-            Value::Method(recv, _) => vec![(None, Item::Value((**recv).clone()), false)],
+            Value::Method(recv, _) => vec![(None, Item::Value((**recv).clone()), false, route)],
             // Scenario objects, dicts, closures, exceptions: what the value says it references.
             other => {
                 if let Some(id) = other.identity() {
@@ -326,7 +399,8 @@ impl Walker<'_> {
                 }
                 let mut children = Vec::new();
                 other.referents(&mut |edge, v| {
-                    children.push((Some(edge.to_string()), Item::Value(v.clone()), false))
+                    let route = route.through(other, &edge);
+                    children.push((Some(edge.to_string()), Item::Value(v.clone()), false, route))
                 });
                 children
             }
@@ -339,28 +413,32 @@ impl Walker<'_> {
         t: &Tensor,
         at: Option<usize>,
         in_graph: bool,
+        route: Route,
         held: &mut Held,
-    ) -> Vec<(Option<String>, Item, bool)> {
+    ) -> Vec<Child> {
         if !self.seen_tensors.insert(tensor_key(t)) {
             return Vec::new();
         }
-        if self.list_root && !in_graph && t.device() == Device::Cuda {
+        // A tensor is the list's when the list stores it, not when an exception, hook or
+        // closure in the list reaches it.
+        if self.list_root && !in_graph && route == Route::default() && t.device() == Device::Cuda {
             held.list_tensors += 1;
         }
         if let Some(block) = t.block() {
             if self.seen_blocks.insert(block) {
-                self.claim(block, t, at, in_graph, held);
+                self.claim(block, t, at, in_graph, route, held);
             }
         }
         let mut children = Vec::new();
         if let Some(g) = t.grad() {
-            children.push((Some(".grad".to_string()), Item::Tensor(g), false));
+            children.push((Some(".grad".to_string()), Item::Tensor(g), false, route));
         }
         if let Some(node) = t.grad_fn() {
             children.push((
                 Some(format!("grad_fn {}", node.name())),
                 Item::Node(node),
                 true,
+                route,
             ));
         }
         children
@@ -372,6 +450,7 @@ impl Walker<'_> {
         t: &Tensor,
         at: Option<usize>,
         in_graph: bool,
+        route: Route,
         held: &mut Held,
     ) {
         let Some(tag) = self.alloc.tag(block) else {
@@ -393,6 +472,7 @@ impl Walker<'_> {
         if in_graph {
             held.graph_bytes += size;
         }
+        held.reach(route, size, 0);
         if size > held.example_size || held.example.is_empty() {
             held.example_size = size;
             let mut path = self.path_to(at);
@@ -413,8 +493,9 @@ impl Walker<'_> {
 
     /// Counts a node; its children are the tensors it saved, the nodes it points to and, for
     /// AccumulateGrad, the leaf.
-    fn node(&mut self, node: &Rc<Node>, held: &mut Held) -> Vec<(Option<String>, Item, bool)> {
+    fn node(&mut self, node: &Rc<Node>, route: Route, held: &mut Held) -> Vec<Child> {
         held.nodes += 1;
+        held.reach(route, 0, 1);
         let saved = node.saved_tensors();
         if node.backward_ran() {
             held.used_graph_nodes += 1;
@@ -424,11 +505,17 @@ impl Walker<'_> {
                 held.unused.push(Rc::downgrade(node));
             }
         }
-        let mut children: Vec<(Option<String>, Item, bool)> = saved
+        let mut children: Vec<Child> = saved
             .into_iter()
             .filter_map(|s| {
-                s.tensor
-                    .map(|t| (Some(format!("saved {}", s.name)), Item::Tensor(t), true))
+                s.tensor.map(|t| {
+                    (
+                        Some(format!("saved {}", s.name)),
+                        Item::Tensor(t),
+                        true,
+                        route,
+                    )
+                })
             })
             .collect();
         for next in node.next_functions().into_iter().flatten() {
@@ -436,10 +523,11 @@ impl Walker<'_> {
                 Some(format!("grad_fn {}", next.name())),
                 Item::Node(next),
                 true,
+                route,
             ));
         }
         if let Some(v) = node.variable() {
-            children.push((None, Item::Tensor(v), true));
+            children.push((None, Item::Tensor(v), true, route));
         }
         children
     }

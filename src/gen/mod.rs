@@ -169,6 +169,9 @@ pub enum Benign {
     /// `carried_n = carry(carried_n, out.detach())`: a state carried through a helper from
     /// detached outputs, the fixed form of [`PlantedLeak::CarriedState`].
     CarriedDetached,
+    /// `errors_n.append(str(err))` in a handler around `audit(out)`, which always raises: the
+    /// fixed form of [`PlantedLeak::KeptException`].
+    ErrorAsText,
 }
 
 /// The catalogue of injected leaks.
@@ -193,11 +196,14 @@ pub enum PlantedLeak {
     /// `kept_state = carry(kept_state, out)`: a state carried through a helper from attached
     /// outputs, every step's graph hanging off the next state.
     CarriedState,
+    /// `kept_errors.append(err)` in a handler around `audit(out)`, which always raises: each
+    /// kept exception holds the frame of `audit()`, with the output and its scaled copy.
+    KeptException,
 }
 
 impl PlantedLeak {
     /// Every planted leak.
-    pub const ALL: [PlantedLeak; 9] = [
+    pub const ALL: [PlantedLeak; 10] = [
         PlantedLeak::AttachedLossList,
         PlantedLeak::AttachedOutputList,
         PlantedLeak::DetachedLossList,
@@ -207,17 +213,19 @@ impl PlantedLeak {
         PlantedLeak::EvalTotalKept,
         PlantedLeak::RetainedGraphKept,
         PlantedLeak::CarriedState,
+        PlantedLeak::KeptException,
     ];
 
     /// The leaks planted in the training step whose growth holds graph: the ones whose list or
     /// total can be made every epoch and still leak ([`Program::leak_per_epoch`]).
-    pub const IN_STEP_WITH_GRAPH: [PlantedLeak; 6] = [
+    pub const IN_STEP_WITH_GRAPH: [PlantedLeak; 7] = [
         PlantedLeak::AttachedLossList,
         PlantedLeak::AttachedOutputList,
         PlantedLeak::RetainedGraphKept,
         PlantedLeak::AttachedTotal,
         PlantedLeak::AttachedMetric,
         PlantedLeak::CarriedState,
+        PlantedLeak::KeptException,
     ];
 
     /// The kinds the checker must report for this leak (`docs/leaks.md`).
@@ -232,6 +240,7 @@ impl PlantedLeak {
             PlantedLeak::EvalOutputsKept => vec![TensorList, MissingNoGrad],
             PlantedLeak::EvalTotalKept => vec![AttachedMetric, MissingNoGrad],
             PlantedLeak::CarriedState => vec![CarriedState],
+            PlantedLeak::KeptException => vec![KeptException],
         }
     }
 }
@@ -632,6 +641,7 @@ pub fn benign() -> impl Strategy<Value = Benign> {
         Just(Benign::HostPredictions),
         Just(Benign::ScopedList),
         Just(Benign::CarriedDetached),
+        Just(Benign::ErrorAsText),
     ]
 }
 

@@ -106,13 +106,7 @@ fn find(body: &[Stmt], needle: &Stmt) -> Option<u32> {
         if strip_spans(std::slice::from_ref(s))[0] == *needle {
             return Some(s.span.line);
         }
-        match &s.kind {
-            StmtKind::For { body, .. } | StmtKind::With { body, .. } => find(body, needle),
-            StmtKind::If { body, orelse, .. } => {
-                find(body, needle).or_else(|| find(orelse, needle))
-            }
-            _ => None,
-        }
+        s.blocks().into_iter().find_map(|b| find(b, needle))
     })
 }
 
@@ -131,6 +125,7 @@ fn planted_statement(program: &Program, leak: PlantedLeak) -> String {
         },
         PlantedLeak::EvalOutputsKept => "kept_outputs.append(eval_out)".into(),
         PlantedLeak::CarriedState => "kept_state = carry(kept_state, out)".into(),
+        PlantedLeak::KeptException => "kept_errors.append(err)".into(),
         PlantedLeak::EvalTotalKept => {
             format!(
                 "kept_eval_total += {}",
@@ -186,8 +181,14 @@ fn render(p: &Program) -> String {
             Benign::Validation { item: false } => out.line(0, &format!("val_sum_{n} = 0")),
             Benign::HostPredictions => out.line(0, &format!("preds_{n} = []")),
             Benign::CarriedDetached => out.line(0, &format!("carried_{n} = {}", state_zeros(p))),
+            Benign::ErrorAsText => out.line(0, &format!("errors_{n} = []")),
             _ => {}
         }
+    }
+    if p.leak == Some(PlantedLeak::KeptException) || p.benign.contains(&Benign::ErrorAsText) {
+        out.line(0, "def audit(value):");
+        out.line(1, "scaled = value * 2.0");
+        out.line(1, "raise RuntimeError(\"audit failed\")");
     }
     if p.leak == Some(PlantedLeak::CarriedState) || p.benign.contains(&Benign::CarriedDetached) {
         out.line(0, "def carry(state, value):");
@@ -233,6 +234,14 @@ fn render(p: &Program) -> String {
     out.text
 }
 
+/// `audit(out)` in a `try`, whose handler runs `handle`.
+fn audited(out: &mut Lines, d: usize, handle: &str) {
+    out.line(d, "try:");
+    out.line(d + 1, "audit(out)");
+    out.line(d, "except RuntimeError as err:");
+    out.line(d + 1, handle);
+}
+
 /// A zero state of the output's width, for the helper `carry` to update.
 fn state_zeros(p: &Program) -> String {
     format!(
@@ -256,6 +265,7 @@ fn leak_container(p: &Program, out: &mut Lines, d: usize) {
         Some(PlantedLeak::AttachedMetric) => out.line(d, "kept_metric = 0"),
         Some(PlantedLeak::EvalTotalKept) => out.line(d, "kept_eval_total = 0"),
         Some(PlantedLeak::CarriedState) => out.line(d, &format!("kept_state = {}", state_zeros(p))),
+        Some(PlantedLeak::KeptException) => out.line(d, "kept_errors = []"),
         None => {}
     }
 }
@@ -360,6 +370,9 @@ fn step(p: &Program, out: &mut Lines, d: usize) {
     {
         out.line(d, &planted_statement(p, leak));
     }
+    if p.leak == Some(PlantedLeak::KeptException) {
+        audited(out, d, &planted_statement(p, PlantedLeak::KeptException));
+    }
     for (n, b) in p.benign.iter().enumerate() {
         match b {
             Benign::LogItem { every } => {
@@ -384,6 +397,7 @@ fn step(p: &Program, out: &mut Lines, d: usize) {
                 d,
                 &format!("carried_{n} = carry(carried_{n}, out.detach())"),
             ),
+            Benign::ErrorAsText => audited(out, d, &format!("errors_{n}.append(str(err))")),
             Benign::Validation { .. } | Benign::DelTemporaries => {}
         }
     }
@@ -559,5 +573,8 @@ fn predicted_bytes(p: &Program, leak: PlantedLeak) -> Option<u64> {
         // Scalar products save no tensor and `mean` only sizes; backward freed what the
         // model's graph saved: only nodes pile up.
         PlantedLeak::CarriedState => Some(0),
+        // The frame of `audit()` keeps the output and its scaled copy; the scalar product
+        // saves no tensor, and backward freed what the model's graph saved.
+        PlantedLeak::KeptException => Some(2 * output),
     }
 }

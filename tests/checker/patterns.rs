@@ -56,6 +56,52 @@ const PATTERNS: &[Pattern] = &[
         verdict: Verdict::Clean,
         leaks: &[],
     },
+    // Every other batch runs out of memory in the first layer (16384×4096 f32 is 256 MiB of a
+    // 128 MiB device, which the cuBLAS workspaces of the forward and backward threads leave
+    // room for at 8 rows); the kept error's frame of train_step() holds that 16384×16 f32
+    // batch: 1 MiB per failure, 512 KiB per iteration, no graph (nothing was recorded).
+    Pattern {
+        file: "leaks/oom_retry_keeps_exception.py",
+        verdict: Verdict::Leak,
+        leaks: &[(26, &[LeakKind::KeptException], 524288, 0, "keep str(e)")],
+    },
+    Pattern {
+        file: "clean/oom_retry_keeps_message.py",
+        verdict: Verdict::Clean,
+        leaks: &[],
+    },
+    // Every step fails in the decoder; the traceback's frame of forward() keeps batch and mask
+    // (32×64 f32, 8192 B each) and features (32×128 f32, 16384 B, also saved by
+    // ReluBackward0), with Relu, Addmm and T nodes no backward ran through.
+    Pattern {
+        file: "leaks/exc_info_kept.py",
+        verdict: Verdict::Leak,
+        leaks: &[(
+            24,
+            &[LeakKind::MissingNoGrad, LeakKind::KeptException],
+            8192 + 8192 + 16384,
+            3,
+            "keep str(e)",
+        )],
+    },
+    // Odd steps fail: the frame of training_step() keeps hidden (9×256 f32, 9216 B) and the
+    // 9×64 batch its Addmm saved (2304 → 2560 B): 11776 B per failure, 5888 B per iteration.
+    Pattern {
+        file: "real/ipython_11572_kept_exceptions.py",
+        verdict: Verdict::Leak,
+        leaks: &[(
+            23,
+            &[LeakKind::MissingNoGrad, LeakKind::KeptException],
+            5888,
+            1,
+            "keep str(e)",
+        )],
+    },
+    Pattern {
+        file: "real/ipython_11572_errors_as_text.py",
+        verdict: Verdict::Clean,
+        leaks: &[],
+    },
 ];
 
 #[test]
@@ -99,7 +145,10 @@ fn new_plants_are_found_and_their_fixed_forms_are_clean() {
     use proptest::strategy::{Strategy, ValueTree};
     use proptest::test_runner::TestRunner;
 
-    let plants = [(PlantedLeak::CarriedState, Benign::CarriedDetached)];
+    let plants = [
+        (PlantedLeak::CarriedState, Benign::CarriedDetached),
+        (PlantedLeak::KeptException, Benign::ErrorAsText),
+    ];
     let mut runner = TestRunner::deterministic();
     for (leak, fixed) in plants {
         for _ in 0..4 {

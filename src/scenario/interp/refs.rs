@@ -70,7 +70,7 @@ pub enum Edge {
     Function,
     /// A class of an object, or a base of a class.
     Class,
-    /// A frame an exception's traceback keeps: `traceback frame train()`.
+    /// A reference of a frame an exception's traceback keeps: `traceback frame train(): local x`.
     Traceback(String),
     /// `__cause__` or `__context__` of an exception.
     Chained,
@@ -215,11 +215,9 @@ impl Referents for Value {
                     visit(Edge::Chained, v);
                 }
                 attrs(&e.dict.borrow(), visit);
+                // A frame's edges name it already (`train(): local x`).
                 for (frame, _) in e.traceback.borrow().iter() {
-                    let name = frame.display_name();
-                    frame.referents(&mut |edge, v| {
-                        visit(Edge::Traceback(format!("{name} {edge}")), v)
-                    });
+                    frame.referents(&mut |edge, v| visit(Edge::Traceback(edge.to_string()), v));
                 }
             }
             Value::BoundMethod(b) => {
