@@ -11,18 +11,16 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use leakharness::base::parse_size;
 use leakharness::check::{
-    check_file, check_scenario, discover, report_stem, trace_scenario, CheckOptions, FileOutcome,
+    check_file, discover, report_stem, trace_scenario, CheckOptions, FileOutcome,
 };
 use leakharness::device::{Backend, BackendChoice};
-use leakharness::gen::{self, Program};
+use leakharness::gen::{self, Exploration, ExploreEvent};
 use leakharness::report::{
     human_summary, outcome, render_index, render_junit, report_events, snapshot_pickle,
     trace_events, write_atomically, write_reports, CaseResult, ExportError, JunitCase, Report,
     Verdict, WriteError,
 };
 use leakharness::scenario::{load, LoadError};
-use proptest::strategy::{Strategy, ValueTree};
-use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
 
 #[derive(Parser)]
 #[command(
@@ -194,24 +192,10 @@ fn invalid(errors: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Checks one generated program; what the checker got wrong about it, if anything.
-fn misjudged(program: &Program, options: &CheckOptions) -> Result<Vec<String>, String> {
-    let case = program.case().map_err(|e| e.to_string())?;
-    let report = check_scenario(&case.scenario, options).map_err(|e| e.to_string())?;
-    Ok(gen::judge(&case, &report)
-        .iter()
-        .map(ToString::to_string)
-        .collect())
-}
-
 fn explore(args: ExploreArgs) -> ExitCode {
     let backend = match resolve_backend(args.backend) {
         Ok(b) => b,
         Err(code) => return code,
-    };
-    let options = CheckOptions {
-        backend,
-        ..CheckOptions::default()
     };
     let seed = args.seed.unwrap_or_else(|| {
         let nanos = std::time::SystemTime::now()
@@ -219,69 +203,37 @@ fn explore(args: ExploreArgs) -> ExitCode {
             .map_or(0, |d| d.as_nanos());
         nanos as u64
     });
-    let mut seed_bytes = [0u8; 32];
-    seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    let mut runner = TestRunner::new_with_rng(
-        proptest::test_runner::Config::default(),
-        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
-    );
-    let strategy = gen::program();
+    let exploration = Exploration {
+        cases: args.cases,
+        seed,
+        options: CheckOptions {
+            backend,
+            ..CheckOptions::default()
+        },
+        found_dir: args.found_dir,
+        shrink_budget: 256,
+    };
     let bar = progress_bar(u64::from(args.cases));
-    let mut findings = 0;
-    for n in 0..args.cases {
-        let mut tree = match strategy.new_tree(&mut runner) {
-            Ok(t) => t,
-            Err(e) => return fatal(&format!("cannot generate a program: {e}")),
-        };
-        let mut reasons = match misjudged(&tree.current(), &options) {
-            Ok(r) => r,
-            Err(e) => return fatal(&e),
-        };
-        bar.inc(1);
-        if reasons.is_empty() {
-            continue;
+    let explored = gen::explore(&exploration, &mut |event| match event {
+        ExploreEvent::Checked { .. } => bar.inc(1),
+        ExploreEvent::Finding { path, reasons, .. } => {
+            bar.suspend(|| println!("finding: {} ({})", path.display(), reasons.join("; ")))
         }
-        findings += 1;
-        // Shrink as proptest does: simplify while the checker still misjudges, else step back.
-        let mut budget = 256;
-        while budget > 0 && tree.simplify() {
-            budget -= 1;
-            match misjudged(&tree.current(), &options) {
-                Ok(r) if !r.is_empty() => reasons = r,
-                _ => {
-                    if !tree.complicate() {
-                        break;
-                    }
-                }
+        ExploreEvent::NotWritten { error, .. } => {
+            bar.suspend(|| eprintln!("error: cannot write a finding: {error}"))
+        }
+    });
+    bar.finish_and_clear();
+    match explored {
+        Ok(e) => {
+            println!("{} cases, {} findings (seed {seed})", e.cases, e.findings);
+            if e.findings > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
             }
         }
-        let program = tree.current();
-        let written = program.case().map_err(|e| e.to_string()).and_then(|case| {
-            let report = check_scenario(&case.scenario, &options).map_err(|e| e.to_string())?;
-            let note = format!(
-                "Found by leakharness explore --seed {seed} --backend {backend}, case {n}: {}",
-                reasons.join("; ")
-            );
-            gen::write_finding(
-                &case,
-                &[&report],
-                &args.found_dir,
-                &format!("explore-{seed}-{n}"),
-                &note,
-            )
-            .map_err(|e| e.to_string())
-        });
-        bar.suspend(|| match written {
-            Ok(path) => println!("finding: {} ({})", path.display(), reasons.join("; ")),
-            Err(e) => eprintln!("error: cannot write a finding: {e}"),
-        });
-    }
-    bar.finish_and_clear();
-    println!("{} cases, {findings} findings (seed {seed})", args.cases);
-    if findings > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
+        Err(e) => fatal(&e.to_string()),
     }
 }
 

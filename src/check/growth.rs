@@ -145,14 +145,33 @@ fn key(span: crate::scenario::Span) -> LoopAt {
     (span.line, span.col)
 }
 
-impl Observer for Recorder {
-    fn iteration_end(&mut self, at: &IterationEnd<'_>) -> Control {
-        let here = key(at.loop_at);
+/// The end of one loop iteration, as any [`Subject`](super::subject::Subject) tells it.
+pub(super) struct LoopIterationEnd<'a> {
+    pub(super) rt: &'a Runtime,
+    /// The loop.
+    pub(super) here: LoopAt,
+    /// The iteration of each enclosing loop, outermost first, ending with this loop's.
+    pub(super) index: &'a [u32],
+    /// The loop around it in this run.
+    pub(super) parent: Option<LoopAt>,
+    /// Whether this was its last iteration.
+    pub(super) last: bool,
+}
+
+impl Recorder {
+    /// Records one iteration end; `attribute` says who holds what is alive now (keeping each
+    /// root's unused graph nodes when asked), and is called only where a loop is measured.
+    pub(super) fn loop_iteration_end(
+        &mut self,
+        at: LoopIterationEnd<'_>,
+        attribute: &mut dyn FnMut(bool) -> Attribution,
+    ) -> Control {
+        let here = at.here;
         *self.counts.entry(here).or_default() += 1;
         let (target, after) = match self.mode {
             Mode::AsWritten => {
                 self.iterations.push(IterationPoint {
-                    loop_line: at.loop_at.line,
+                    loop_line: here.0,
                     index: at.index.to_vec(),
                     allocated: at.rt.memory_allocated(),
                     reserved: at.rt.memory_reserved(),
@@ -172,7 +191,7 @@ impl Observer for Recorder {
         if target.is_some_and(|t| t != here) {
             return Control::Continue;
         }
-        let parent = at.loops.len().checked_sub(2).map(|i| key(at.loops[i]));
+        let parent = at.parent;
         let seen = self.loops.entry(here).or_insert_with(|| LoopSeen {
             parent,
             ..LoopSeen::default()
@@ -185,14 +204,7 @@ impl Observer for Recorder {
         if !at.last && after != Some(seen.first_execution.len()) {
             return Control::Continue;
         }
-        let keep_unused = target.is_some();
-        let alive = attribute(
-            at.env,
-            at.frames,
-            &at.rt.allocator(),
-            at.rt.live_nodes() as u64,
-            keep_unused,
-        );
+        let alive = attribute(target.is_some());
         let unused = alive
             .roots
             .iter()
@@ -218,6 +230,27 @@ impl Observer for Recorder {
                 Control::Continue
             }
         }
+    }
+}
+
+impl Observer for Recorder {
+    fn iteration_end(&mut self, at: &IterationEnd<'_>) -> Control {
+        let end = LoopIterationEnd {
+            rt: at.rt,
+            here: key(at.loop_at),
+            index: at.index,
+            parent: at.loops.len().checked_sub(2).map(|i| key(at.loops[i])),
+            last: at.last,
+        };
+        self.loop_iteration_end(end, &mut |keep_unused| {
+            attribute(
+                at.env,
+                at.frames,
+                &at.rt.allocator(),
+                at.rt.live_nodes() as u64,
+                keep_unused,
+            )
+        })
     }
 
     fn backward_ran(&mut self, _rt: &Runtime, _env: &Env) {

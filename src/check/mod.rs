@@ -15,6 +15,7 @@ mod files;
 mod growth;
 mod rules;
 mod statement;
+mod subject;
 mod trace;
 mod walk;
 
@@ -32,12 +33,13 @@ use crate::report::{
     SCHEMA_VERSION,
 };
 use crate::runtime::{BlasWorkspaces, Runtime, RuntimeOptions};
-use crate::scenario::interp::{self, Failure, FailureKind, RunOptions};
+use crate::scenario::interp::{Failure, FailureKind, RunOptions};
 use crate::scenario::{Scenario, Stmt, StmtKind};
 pub use api::{assert_no_leaks, check, Loop};
 pub use files::{check_file, discover, report_stem, FileOutcome};
 use growth::{growth, Growing, LoopAt, Measured, Recorder, Runs};
 use rules::Evidence;
+use subject::{ScenarioSubject, Subject};
 pub use trace::{trace_scenario, StatementSample, Trace};
 use walk::{Held, Root, Via};
 
@@ -99,19 +101,27 @@ fn run_options(scenario: &Scenario, options: &CheckOptions) -> RunOptions {
 
 /// Checks one parsed scenario and returns its report.
 pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Report, CheckError> {
-    let run_options = run_options(scenario, options);
-    let rt = fresh_runtime(scenario, options)?;
+    let subject = ScenarioSubject {
+        scenario,
+        options,
+        run_options: run_options(scenario, options),
+        source: source_lines(scenario),
+    };
+    let rt = Subject::fresh_runtime(&subject)?;
     let device = rt.allocator().device_name();
     let baseline = point(&rt);
     let driver_before = driver_free(&rt);
 
-    let mut first = Recorder::as_written(source_lines(scenario));
-    let result = interp::run(scenario, &rt, &run_options, &mut first);
-    let teardown = teardown(&rt, baseline, driver_before);
+    let mut first = Recorder::as_written(subject.source.clone());
+    let result = subject.run(&rt, None, &mut first);
+    let mut teardown = teardown(&rt, baseline, driver_before);
+    if result.failure.is_none() && teardown.driver_missing().is_some() {
+        teardown.driver_free = warm_driver_free(&subject, subject.source.clone())?;
+    }
     let peak = peak_breakdown(&rt, &first.source);
 
     let found = match result.failure {
-        None => find_growth(scenario, &first, options, &run_options, &rt)?,
+        None => find_growth(&subject, &first, &rt)?,
         Some(_) => Found::default(),
     };
     let Found { leaks, bounded } = found;
@@ -130,9 +140,10 @@ pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Rep
                 column: Some(f.error.col),
             }),
         ),
-        None if !leaks.is_empty() || !teardown.is_clean(baseline) => (Verdict::Leak, None),
-        None if !bounded.is_empty() => (Verdict::BoundedGrowth, None),
-        None => (Verdict::Clean, None),
+        None => (
+            verdict_of(&leaks, &bounded, teardown.is_clean(baseline)),
+            None,
+        ),
     };
     let (events, events_dropped) = history(&rt);
     let passed = meets(
@@ -183,6 +194,24 @@ fn history(rt: &Runtime) -> (Vec<crate::alloc::Event>, u64) {
 /// time.
 fn driver_free(rt: &Runtime) -> Option<u64> {
     rt.gpu()?.mem_get_info().ok().map(|(free, _)| free)
+}
+
+/// The driver's free memory before and after a second run of the program, on cuda.
+///
+/// The first launch of a kernel in a process may place its code in device memory (CUDA loads
+/// modules lazily, cuBLAS its kernels on first use), and that memory stays with the process, not
+/// the program. A program whose first run leaves the driver's free memory lower is run once
+/// more, warm: memory taken outside the caching allocator on every run is still caught there,
+/// and one-time loading is not reported as the program's.
+fn warm_driver_free<S: Subject>(
+    subject: &S,
+    source: Vec<String>,
+) -> Result<Option<(u64, u64)>, CheckError> {
+    let rt = subject.fresh_runtime()?;
+    let baseline = point(&rt);
+    let before = driver_free(&rt);
+    subject.run(&rt, None, &mut Recorder::as_written(source));
+    Ok(teardown(&rt, baseline, before).driver_free)
 }
 
 /// Scope exit has happened: measures it, runs `empty_cache()`, measures again, and lists what
@@ -263,6 +292,17 @@ fn point(rt: &Runtime) -> MemoryPoint {
     MemoryPoint {
         allocated: rt.memory_allocated(),
         reserved: rt.memory_reserved(),
+    }
+}
+
+/// The verdict of a run that ended normally.
+fn verdict_of(leaks: &[Leak], bounded: &[BoundedGrowth], clean_teardown: bool) -> Verdict {
+    if !leaks.is_empty() || !clean_teardown {
+        Verdict::Leak
+    } else if !bounded.is_empty() {
+        Verdict::BoundedGrowth
+    } else {
+        Verdict::Clean
     }
 }
 
@@ -481,11 +521,9 @@ struct Found {
 
 /// Runs every loop that may grow doubled (and tripled when that grew), outer loops first, and
 /// judges what grows (`docs/leaks.md`).
-fn find_growth(
-    scenario: &Scenario,
+fn find_growth<S: Subject>(
+    subject: &S,
     first: &Recorder,
-    options: &CheckOptions,
-    run_options: &RunOptions,
     rt: &Runtime,
 ) -> Result<Found, CheckError> {
     let mut order: Vec<(usize, LoopAt)> = first
@@ -506,12 +544,8 @@ fn find_growth(
         }
         let scaled_run = |factor, after| -> Result<Recorder, CheckError> {
             let mut recorder = Recorder::scaled(at, after, first.source.clone());
-            let scaled = RunOptions {
-                loop_scale: vec![(at, factor)],
-                ..run_options.clone()
-            };
-            let rt = fresh_runtime(scenario, options)?;
-            interp::run(scenario, &rt, &scaled, &mut recorder);
+            let rt = subject.fresh_runtime()?;
+            subject.run(&rt, Some((at, factor)), &mut recorder);
             Ok(recorder)
         };
         let doubled = scaled_run(2, None)?;
@@ -557,8 +591,7 @@ fn find_growth(
         };
         let (roots, hidden) = runs.growing();
         let judge = Judge {
-            scenario,
-            source: &first.source,
+            subject,
             rt,
             runs: &runs,
             at,
@@ -581,34 +614,35 @@ fn find_growth(
 }
 
 /// Judges what grows with one loop.
-struct Judge<'a> {
-    scenario: &'a Scenario,
-    source: &'a [String],
+struct Judge<'a, S> {
+    subject: &'a S,
     rt: &'a Runtime,
     runs: &'a Runs<'a>,
     /// The loop that was scaled.
     at: LoopAt,
 }
 
-impl Judge<'_> {
+impl<S: Subject> Judge<'_, S> {
     /// A leak, bounded growth, or the step's own graph under construction (nothing to report).
     /// `released_by` is the enclosing loop whose iterations release the growth, if any.
     fn growing(&self, g: &Growing<'_>, released_by: Option<LoopAt>, found: &mut Found) {
-        let around = *enclosing_loops(&self.scenario.body, g.root.at)
+        let around = *self
+            .subject
+            .loops_around(g.root.at)
             .last()
             .unwrap_or(&self.at);
         let extra = self.runs.extra_iterations(around);
         let bytes_per_iteration = g.bytes / extra;
-        let released = released_by.map(|(line, column)| statement_ref(self.source, line, column));
+        let released = released_by.map(|at| self.subject.statement(at));
         let graph_grows = g.nodes > 0 || g.more(|h| h.graph_bytes) > 0;
         if let (Some(released_by), false) = (&released, graph_grows) {
             found.bounded.push(BoundedGrowth {
-                retained_by: statement_ref(self.source, g.root.at.0, g.root.at.1),
+                retained_by: self.subject.retained_by(g),
                 bytes_per_iteration,
                 released_by: released_by.clone(),
                 projected_bytes: bytes_per_iteration.saturating_mul(LONG_EPOCH_ITERATIONS),
                 alloc_sites: self.alloc_sites(g, extra),
-                retention_path: example(g),
+                retention_path: self.subject.retention_path(g),
             });
             return;
         }
@@ -624,23 +658,22 @@ impl Judge<'_> {
             return;
         }
         let kinds = rules::kinds(&Evidence {
-            list_of_device_tensors_grows: g.root.via == Via::ListElement
+            list_of_device_tensors_grows: matches!(g.root.via, Via::ListElement | Via::Program)
                 && g.more(|h| h.list_tensors) > 0,
             graph_grows,
             running_total: g.root.accumulates,
             unused_graph_grows: unused_grows,
-            carried_state: g.root.via == Via::Name
-                && statement::carries_state(&self.scenario.body, g.root.at),
+            carried_state: g.root.via == Via::Name && self.subject.carries_state(g.root.at),
             exception_grows: g.reach_grows(|h| h.through_exception),
         });
         found.leaks.push(Leak {
             help: rules::help(&kinds),
             kinds,
-            retained_by: statement_ref(self.source, g.root.at.0, g.root.at.1),
+            retained_by: self.subject.retained_by(g),
             bytes_per_iteration,
             graph_nodes_per_iteration: g.nodes / extra,
             alloc_sites: self.alloc_sites(g, extra),
-            retention_path: example(g),
+            retention_path: self.subject.retention_path(g),
             projected_bytes: released
                 .as_ref()
                 .map(|_| bytes_per_iteration.saturating_mul(LONG_EPOCH_ITERATIONS)),
@@ -654,7 +687,7 @@ impl Judge<'_> {
         let extra = self.runs.extra_iterations(self.at);
         Leak {
             kinds: Vec::new(),
-            retained_by: statement_ref(self.source, self.at.0, self.at.1),
+            retained_by: self.subject.statement(self.at),
             bytes_per_iteration: bytes / extra,
             graph_nodes_per_iteration: nodes / extra,
             alloc_sites: Vec::new(),
@@ -680,7 +713,7 @@ impl Judge<'_> {
                     .unwrap_or((0, 0));
                 let grown = growth(bytes_a, bytes_b);
                 (grown > 0).then(|| AllocSite {
-                    at: statement_ref(self.source, site.at.0, site.at.1),
+                    at: self.subject.statement(site.at),
                     bytes: grown / extra,
                     count: growth(count_a, count_b) / extra,
                     purpose: site.purpose.to_string(),
@@ -690,7 +723,7 @@ impl Judge<'_> {
                         .site_stacks
                         .get(site)
                         .and_then(|&id| self.rt.allocator_mut().stacks().symbolize(id))
-                        .map(|frames| frames.to_vec())
+                        .map(|frames| self.subject.stack(&frames))
                         .unwrap_or_default(),
                 })
             })
@@ -707,10 +740,44 @@ fn example(g: &Growing<'_>) -> Vec<String> {
             h.node_example.clone()
         }
     };
-    match g.first.map(pick) {
+    let path = match g.first.map(pick) {
         Some(path) if !path.is_empty() => path,
         _ => pick(g.doubled),
+    };
+    fold_repeats(&path)
+}
+
+/// The longest run a repeated group in a chain may have and still be one group: a carried
+/// state's graph repeats a step's few nodes once per iteration.
+const LONGEST_REPEATED_GROUP: usize = 4;
+
+/// `path` with each run of a repeated group of links written once with its count, as
+/// `6 × [grad_fn AddBackward0 → grad_fn MulBackward0]`: a chain through every iteration's graph
+/// grows with the run, and the repeat is what the reader needs to see.
+fn fold_repeats(path: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < path.len() {
+        let mut best = (1, 1);
+        for len in 1..=LONGEST_REPEATED_GROUP.min(path.len() - i) {
+            let group = &path[i..i + len];
+            let times = 1 + path[i + len..]
+                .chunks_exact(len)
+                .take_while(|next| *next == group)
+                .count();
+            if times >= 2 && times * len > best.0 * best.1 {
+                best = (len, times);
+            }
+        }
+        let (len, times) = best;
+        if times == 1 {
+            out.push(path[i].clone());
+        } else {
+            out.push(format!("{times} × [{}]", path[i..i + len].join(" → ")));
+        }
+        i += len * times;
     }
+    out
 }
 
 /// The loops around the statement at `at` in the source, outermost first: `for` and `while`
@@ -749,4 +816,48 @@ fn enclosing_loops(body: &[Stmt], at: (u32, u32)) -> Vec<(u32, u32)> {
     let mut stack = Vec::new();
     walk(body, at, &mut stack);
     stack
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fold_repeats;
+
+    fn chain(links: &[&str]) -> Vec<String> {
+        links.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_repeated_group_of_links_is_written_once_with_its_count() {
+        let mut links = vec!["hidden"];
+        for _ in 0..6 {
+            links.extend(["grad_fn AddBackward0", "grad_fn MulBackward0"]);
+        }
+        links.extend(["grad_fn MeanBackward1", "grad_fn AccumulateGrad"]);
+        assert_eq!(
+            fold_repeats(&chain(&links)),
+            chain(&[
+                "hidden",
+                "6 × [grad_fn AddBackward0 → grad_fn MulBackward0]",
+                "grad_fn MeanBackward1",
+                "grad_fn AccumulateGrad",
+            ])
+        );
+    }
+
+    #[test]
+    fn a_chain_without_repeats_is_unchanged() {
+        let links = chain(&[
+            "losses",
+            "[0]",
+            "grad_fn MseLossBackward0",
+            "grad_fn AddmmBackward0",
+        ]);
+        assert_eq!(fold_repeats(&links), links);
+    }
+
+    #[test]
+    fn the_smallest_group_that_covers_the_longest_run_wins() {
+        let links = chain(&["a", "b", "a", "b", "a", "b", "c", "c", "c", "c"]);
+        assert_eq!(fold_repeats(&links), chain(&["3 × [a → b]", "4 × [c]"]));
+    }
 }

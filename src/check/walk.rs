@@ -19,6 +19,9 @@ pub(super) enum Via {
     Name,
     /// A list element.
     ListElement,
+    /// Whatever a Rust program checked through [`check`](super::check) keeps: its variables
+    /// have no names the checker can read, and the tensors it keeps count as kept elements.
+    Program,
 }
 
 /// The statement that stored the first reference of a chain, and what kind of reference.

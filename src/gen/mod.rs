@@ -24,6 +24,7 @@
 //! assert!(gen::judge(&case, &report).is_empty());
 //! ```
 
+mod explore;
 mod render;
 
 use std::fmt;
@@ -36,6 +37,7 @@ use crate::base::LeakKind;
 use crate::base::Verdict;
 use crate::report::{write_reports, Report, WriteError};
 use crate::scenario::{print_scenario, Scenario, ScenarioErrors};
+pub use explore::{explore, Exploration, ExploreError, ExploreEvent, Explored};
 
 /// The widest layer a generated program has, so that a case checks in milliseconds.
 pub const MAX_WIDTH: usize = 96;

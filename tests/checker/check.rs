@@ -528,10 +528,13 @@ fn the_top_level_history_of_the_gallery_is_released_by_nothing() {
 }
 
 mod rust_api {
-    use leakharness::check::{assert_no_leaks, check, CheckOptions};
+    use std::path::Path;
+
+    use leakharness::check::{assert_no_leaks, check, check_scenario, CheckOptions};
     use leakharness::device::Backend;
     use leakharness::nn::{Linear, Module};
     use leakharness::report::{LeakKind, Verdict};
+    use leakharness::scenario::parse_scenario;
     use leakharness::tensor::Device;
 
     fn options() -> CheckOptions {
@@ -563,6 +566,65 @@ mod rust_api {
     }
 
     #[test]
+    fn the_rust_api_and_a_scenario_of_the_same_program_find_the_same_leak() {
+        let src = "import torch\n\
+                   w = torch.randn(16, device=\"cuda\", requires_grad=True)\n\
+                   kept = []\n\
+                   for i in range(4):\n    kept.append((w * 2.0).sum())\n";
+        let scenario = parse_scenario(Path::new("same.py"), src).unwrap();
+        let from_scenario = check_scenario(&scenario, &options()).unwrap();
+        let push_line = line!() + 5;
+        let from_rust = check(&options(), |rt, lp| {
+            let w = rt.randn(&[16], Device::Cuda)?.requires_grad_(true)?;
+            let mut kept = Vec::new();
+            lp.run(4, |_| {
+                kept.push(w.mul_scalar(2.0)?.sum()?);
+                Ok(())
+            })
+        })
+        .unwrap();
+        let (s, r) = (&from_scenario.leaks, &from_rust.leaks);
+        assert_eq!((s.len(), r.len()), (1, 1), "{s:#?}\n{r:#?}");
+        // The kept sums (512 B each) and their graphs (MulBackward0, SumBackward0).
+        assert_eq!(s[0].kinds, [LeakKind::TensorList, LeakKind::RetainedGraph]);
+        assert_eq!(r[0].kinds, s[0].kinds);
+        assert_eq!(
+            (r[0].bytes_per_iteration, r[0].graph_nodes_per_iteration),
+            (s[0].bytes_per_iteration, s[0].graph_nodes_per_iteration)
+        );
+        assert_eq!(
+            (s[0].bytes_per_iteration, s[0].graph_nodes_per_iteration),
+            (512, 2)
+        );
+        assert_eq!(r[0].help, s[0].help);
+        // The retaining statement, each in its own source: the append, and the push.
+        assert_eq!(
+            (s[0].retained_by.line, s[0].retained_by.statement.as_str()),
+            (5, "kept.append((w * 2.0).sum())")
+        );
+        assert_eq!(r[0].retained_by.line, push_line, "{:#?}", r[0].retained_by);
+        assert!(
+            r[0].retained_by
+                .statement
+                .contains("the_rust_api_and_a_scenario_of_the_same_program_find_the_same_leak")
+                && r[0].retained_by.statement.contains("check.rs"),
+            "{:#?}",
+            r[0].retained_by
+        );
+        // The chain that holds it, from the loop down to the kept tensor.
+        assert!(
+            r[0].retention_path[0].starts_with("what the program keeps across the loop at ")
+                && r[0]
+                    .retention_path
+                    .last()
+                    .unwrap()
+                    .starts_with("512 bytes temporary, allocated at "),
+            "{:?}",
+            r[0].retention_path
+        );
+    }
+
+    #[test]
     fn kept_losses_leak_with_stacks_that_start_in_the_callers_code() {
         let report = check(&options(), |rt, lp| {
             let layer = Linear::new(rt, 8, 4, true)?;
@@ -579,7 +641,9 @@ mod rust_api {
         .unwrap();
         assert_eq!(report.verdict, Verdict::Leak);
         let leak = &report.leaks[0];
-        assert_eq!(leak.kinds, [LeakKind::RetainedGraph]);
+        // As for `losses.append(loss)` in a scenario: the kept tensors grow, and so does the
+        // graph each keeps (a backward ran through it, so it is retained, not unused).
+        assert_eq!(leak.kinds, [LeakKind::TensorList, LeakKind::RetainedGraph]);
         // The loss (512 B) and its nodes: MeanBackward0, PowBackward0, AddmmBackward0, TBackward0.
         assert_eq!(
             (leak.bytes_per_iteration, leak.graph_nodes_per_iteration),

@@ -1,0 +1,336 @@
+//! `torch.*`, `torch.cuda.*` and `torch._C`: factories, grad modes, joins, and the caching
+//! allocator's statistics.
+
+use super::super::args::CallArgs;
+use super::super::value::Value;
+use super::super::{Interp, R};
+use super::args::{
+    bind, check_rt, device_arg, dim_arg, dtype_arg, expect_bool, expect_int, expect_tensor,
+    shape_of,
+};
+use super::tensor;
+use super::{entry, Function, Run};
+use crate::base::{DType, TensorError};
+use crate::scenario::Span;
+use crate::tensor::Tensor;
+
+/// `torch.*`: functions of their own, and tensor methods called as `torch.NAME(input, ...)`.
+pub(super) const TORCH: &[Function] = &[
+    entry("randn", Run::Call(factory)),
+    entry("rand", Run::Call(factory)),
+    entry("zeros", Run::Call(factory)),
+    entry("ones", Run::Call(factory)),
+    entry("empty", Run::Call(factory)),
+    entry("randint", Run::Call(factory)),
+    entry("tensor", Run::Call(tensor_from_data)),
+    entry("no_grad", Run::Call(grad_mode)),
+    entry("enable_grad", Run::Call(grad_mode)),
+    entry("manual_seed", Run::Call(manual_seed)),
+    entry("device", Run::Call(device)),
+    entry("cat", Run::Call(join)),
+    entry("stack", Run::Call(join)),
+    entry("exp", Run::OnInput(tensor::unary)),
+    entry("log", Run::OnInput(tensor::unary)),
+    entry("sqrt", Run::OnInput(tensor::unary)),
+    entry("tanh", Run::OnInput(tensor::unary)),
+    entry("sigmoid", Run::OnInput(tensor::unary)),
+    entry("abs", Run::OnInput(tensor::unary)),
+    entry("transpose", Run::OnInput(tensor::transpose)),
+    entry("permute", Run::OnInput(tensor::shape_op)),
+    entry("reshape", Run::OnInput(tensor::shape_op)),
+    entry("squeeze", Run::OnInput(tensor::squeeze)),
+    entry("unsqueeze", Run::OnInput(tensor::unsqueeze)),
+    entry("flatten", Run::OnInput(tensor::flatten)),
+    entry("softmax", Run::OnInput(tensor::softmax)),
+    entry("log_softmax", Run::OnInput(tensor::softmax)),
+    entry("matmul", Run::OnInput(tensor::matmul)),
+    entry("bmm", Run::OnInput(tensor::matmul)),
+    entry("max", Run::OnInput(tensor::extremum)),
+    entry("min", Run::OnInput(tensor::extremum)),
+    entry("narrow", Run::OnInput(tensor::narrow)),
+    entry("select", Run::OnInput(tensor::select)),
+];
+
+/// `torch._C`: private, but what PyTorch's own tests call to give back the cuBLAS workspaces.
+pub(super) const TORCH_C: &[Function] = &[entry(
+    "_cuda_clearCublasWorkspaces",
+    Run::Call(clear_cublas_workspaces),
+)];
+
+/// `torch.cuda.*`: the device is always there (real or simulated), and its statistics are the
+/// caching allocator's.
+pub(super) const CUDA: &[Function] = &[
+    entry("is_available", Run::Call(cuda)),
+    entry("empty_cache", Run::Call(cuda)),
+    entry("memory_allocated", Run::Call(cuda)),
+    entry("memory_reserved", Run::Call(cuda)),
+    entry("max_memory_allocated", Run::Call(cuda)),
+    entry("max_memory_reserved", Run::Call(cuda)),
+    entry("reset_peak_memory_stats", Run::Call(cuda)),
+    entry("synchronize", Run::Call(cuda)),
+    entry("memory_summary", Run::Call(cuda)),
+    entry("device_count", Run::Call(cuda)),
+];
+
+/// `torch.no_grad()` and `torch.enable_grad()`, as `with` contexts.
+fn grad_mode(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value> {
+    bind(it, &args, name, &[], 0, span)?;
+    Ok(Value::GradMode(name == "enable_grad"))
+}
+
+/// `torch.manual_seed(seed)`.
+fn manual_seed(it: &mut Interp<'_>, _name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let b = bind(it, &args, "manual_seed", &["seed"], 1, span)?;
+    let seed = expect_int(it, b.raw("seed").unwrap_or(&Value::None), "seed", span)?;
+    it.rt.manual_seed(seed as u64);
+    Ok(Value::None)
+}
+
+/// `torch.device(type)`.
+fn device(it: &mut Interp<'_>, _name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let b = bind(it, &args, "device", &["type"], 1, span)?;
+    Ok(Value::Device(device_arg(it, b.raw("type"), span)?))
+}
+
+/// `torch._C._cuda_clearCublasWorkspaces()`.
+fn clear_cublas_workspaces(
+    it: &mut Interp<'_>,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    bind(it, &args, &format!("torch._C.{name}"), &[], 0, span)?;
+    it.rt
+        .clear_blas_workspaces()
+        .map_err(|e| it.tensor_error(span, e))?;
+    Ok(Value::None)
+}
+
+/// `torch.cat(tensors, dim=0)` and `torch.stack(tensors, dim=0)`.
+fn join(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let b = bind(it, &args, name, &["tensors", "dim"], 1, span)?;
+    let items: Vec<Value> = match b.raw("tensors") {
+        Some(Value::List(l)) => l.borrow().iter().map(|s| s.value.clone()).collect(),
+        Some(Value::Tuple(t)) => t.as_ref().clone(),
+        _ => {
+            return Err(it.fail(
+                span,
+                format!(
+                    "TypeError: {name}(): argument 'tensors' must be a tuple or list of Tensors"
+                ),
+            ))
+        }
+    };
+    let tensors = items
+        .iter()
+        .map(|v| expect_tensor(it, Some(v), &format!("{name}(): each of 'tensors'"), span))
+        .collect::<R<Vec<_>>>()?;
+    let dim = dim_arg(it, b.get("dim"), span)?.unwrap_or(0);
+    let r = if name == "cat" {
+        Tensor::cat(&tensors, dim)
+    } else {
+        Tensor::stack(&tensors, dim)
+    };
+    check_rt(it, r, span)
+}
+
+/// A factory call: `torch.randn(*size, device=, dtype=, requires_grad=)` and friends.
+fn factory(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let (sizes, low, high): (Vec<Value>, i64, i64) = if name == "randint" {
+        // randint(high, size) or randint(low, high, size)
+        let pos = &args.pos;
+        let (low, high, size) = match pos.as_slice() {
+            [h, s] => (0, expect_int(it, h, "high", span)?, s.clone()),
+            [l, h, s] => (
+                expect_int(it, l, "low", span)?,
+                expect_int(it, h, "high", span)?,
+                s.clone(),
+            ),
+            _ => {
+                return Err(it.fail(
+                    span,
+                    "TypeError: randint() expects (high, size) or (low, high, size)",
+                ))
+            }
+        };
+        (vec![size], low, high)
+    } else {
+        (args.pos.clone(), 0, 0)
+    };
+    args.only_keywords(
+        &format!("torch.{name}"),
+        &["device", "dtype", "requires_grad"],
+    )
+    .map_err(|m| it.fail(span, m))?;
+    let shape = shape_of(it, &sizes, span)?;
+    let device = device_arg(it, args.keyword("device"), span)?;
+    let float_default = if name == "randint" {
+        DType::I64
+    } else {
+        DType::F32
+    };
+    let dtype = dtype_arg(it, args.keyword("dtype"), float_default, span)?;
+    let requires_grad = expect_bool(
+        it,
+        args.keyword("requires_grad"),
+        false,
+        "requires_grad",
+        span,
+    )?;
+    let rt = it.rt.clone();
+    let t = match name {
+        "randn" | "rand" if dtype != DType::F32 => {
+            return Err(it.fail(
+                span,
+                format!(
+                    "RuntimeError: \"normal_kernel_cpu\" not implemented for '{}'",
+                    dtype
+                ),
+            ))
+        }
+        "randn" => rt.randn(&shape, device),
+        "rand" => rt.rand(&shape, device),
+        "zeros" => rt.zeros(&shape, dtype, device),
+        "ones" => rt.ones(&shape, dtype, device),
+        "empty" => rt.empty(&shape, dtype, device),
+        _ => rt.randint(low, high, &shape, device),
+    };
+    let t = t.map_err(|e| it.tensor_error(span, e))?;
+    if requires_grad {
+        t.set_requires_grad(true)
+            .map_err(|e| it.tensor_error(span, e))?;
+    }
+    Ok(Value::Tensor(t))
+}
+
+/// `torch.tensor(data, dtype=, device=, requires_grad=)` from (nested) lists of numbers.
+fn tensor_from_data(it: &mut Interp<'_>, _name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let b = bind(
+        it,
+        &args,
+        "tensor",
+        &["data", "dtype", "device", "requires_grad"],
+        1,
+        span,
+    )?;
+    let mut shape = Vec::new();
+    let mut values = Vec::new();
+    let mut all_int = true;
+    fn flatten(
+        v: &Value,
+        depth: usize,
+        shape: &mut Vec<usize>,
+        out: &mut Vec<f64>,
+        all_int: &mut bool,
+    ) -> Result<(), String> {
+        let items: Vec<Value> = match v {
+            Value::List(l) => l.borrow().iter().map(|s| s.value.clone()).collect(),
+            Value::Tuple(t) => t.as_ref().clone(),
+            Value::Int(i) => {
+                out.push(*i as f64);
+                return if depth == shape.len() {
+                    Ok(())
+                } else {
+                    Err("ValueError: expected sequence".into())
+                };
+            }
+            Value::Bool(x) => {
+                out.push(*x as i64 as f64);
+                return Ok(());
+            }
+            Value::Float(f) => {
+                *all_int = false;
+                out.push(*f);
+                return if depth == shape.len() {
+                    Ok(())
+                } else {
+                    Err("ValueError: expected sequence".into())
+                };
+            }
+            other => {
+                return Err(format!(
+                    "TypeError: Could not infer dtype of {}",
+                    other.type_name()
+                ))
+            }
+        };
+        if depth == shape.len() {
+            shape.push(items.len());
+        } else if shape[depth] != items.len() {
+            return Err(format!(
+                "ValueError: expected sequence of length {} at dim {depth} (got {})",
+                shape[depth],
+                items.len()
+            ));
+        }
+        for item in &items {
+            flatten(item, depth + 1, shape, out, all_int)?;
+        }
+        Ok(())
+    }
+    let data = b.raw("data").cloned().unwrap_or(Value::None);
+    flatten(&data, 0, &mut shape, &mut values, &mut all_int).map_err(|m| it.fail(span, m))?;
+    let device = device_arg(it, b.get("device"), span)?;
+    let dtype = dtype_arg(
+        it,
+        b.get("dtype"),
+        if all_int { DType::I64 } else { DType::F32 },
+        span,
+    )?;
+    let rt = it.rt.clone();
+    let t = match dtype {
+        DType::I64 => rt.tensor_i64(
+            &values.iter().map(|&v| v as i64).collect::<Vec<_>>(),
+            &shape,
+            device,
+        ),
+        DType::F32 => rt.tensor(
+            &values.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+            &shape,
+            device,
+        ),
+        DType::Bool => Err(TensorError::Unsupported(
+            "torch.tensor(..., dtype=torch.bool); compare tensors instead".into(),
+        )),
+    }
+    .map_err(|e| it.tensor_error(span, e))?;
+    if expect_bool(it, b.get("requires_grad"), false, "requires_grad", span)? {
+        t.set_requires_grad(true)
+            .map_err(|e| it.tensor_error(span, e))?;
+    }
+    Ok(Value::Tensor(t))
+}
+
+fn cuda(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let rt = it.rt.clone();
+    let params: &'static [&'static str] = match name {
+        "memory_summary" => &["device", "abbreviated"],
+        "is_available" | "device_count" | "empty_cache" => &[],
+        _ => &["device"],
+    };
+    let b = bind(it, &args, &format!("torch.cuda.{name}"), params, 0, span)?;
+    Ok(match name {
+        // From a scenario's view the device is always there: real or simulated.
+        "is_available" => Value::Bool(true),
+        "device_count" => Value::Int(1),
+        "empty_cache" => {
+            rt.allocator_mut()
+                .empty_cache()
+                .map_err(|e| it.tensor_error(span, e.into()))?;
+            Value::None
+        }
+        "memory_allocated" => Value::Int(rt.memory_allocated() as i64),
+        "memory_reserved" => Value::Int(rt.memory_reserved() as i64),
+        "max_memory_allocated" => Value::Int(rt.allocator().max_memory_allocated() as i64),
+        "max_memory_reserved" => Value::Int(rt.allocator().max_memory_reserved() as i64),
+        "reset_peak_memory_stats" => {
+            rt.allocator_mut().reset_peak_memory_stats();
+            Value::None
+        }
+        "synchronize" => Value::None,
+        _ => {
+            let abbreviated = expect_bool(it, b.get("abbreviated"), false, "abbreviated", span)?;
+            Value::Str(rt.allocator().memory_summary(abbreviated).into())
+        }
+    })
+}

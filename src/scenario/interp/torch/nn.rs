@@ -1,0 +1,332 @@
+//! `torch.nn` classes, `torch.nn.functional`, `torch.nn.utils`, and the methods of the
+//! built-in modules.
+
+use super::super::args::CallArgs;
+use super::super::builtins::new_list;
+use super::super::objects::{ModuleKind, ModuleRef};
+use super::super::value::Value;
+use super::super::{Interp, R};
+use super::args::{
+    bind, check_rt, device_arg, expect_bool, expect_float, expect_int, expect_tensor, reduction_arg,
+};
+use super::values::module_name;
+use super::{entry, tensor, Entry, Function, ModuleMethodFn, Run};
+use crate::base::{DType, Device};
+use crate::nn::{CrossEntropyLoss, Linear, MSELoss, ReLU};
+use crate::scenario::Span;
+use crate::tensor::Tensor;
+
+/// `torch.nn` classes.
+pub(super) const MODULES: &[Function] = &[
+    entry("Linear", Run::Call(module_class)),
+    entry("ReLU", Run::Call(module_class)),
+    entry("Sequential", Run::Call(module_class)),
+    entry("MSELoss", Run::Call(module_class)),
+    entry("CrossEntropyLoss", Run::Call(module_class)),
+];
+
+/// `torch.nn.functional`: losses, and tensor ops whose `F.*` form is the only one here.
+pub(super) const FUNCTIONAL: &[Function] = &[
+    entry("mse_loss", Run::Call(loss)),
+    entry("cross_entropy", Run::Call(loss)),
+    entry("l1_loss", Run::Call(loss)),
+    entry("nll_loss", Run::Call(loss)),
+    entry("relu", Run::Call(relu)),
+    entry("gelu", Run::OnInput(tensor::unary)),
+    entry("silu", Run::OnInput(tensor::unary)),
+    entry("tanh", Run::OnInput(tensor::unary)),
+    entry("sigmoid", Run::OnInput(tensor::unary)),
+    entry("softmax", Run::OnInput(tensor::softmax)),
+    entry("log_softmax", Run::OnInput(tensor::softmax)),
+    entry("dropout", Run::OnInput(tensor::dropout)),
+    entry("layer_norm", Run::OnInput(tensor::layer_norm)),
+];
+
+/// `torch.nn.utils`.
+pub(super) const UTILS: &[Function] = &[
+    entry("clip_grad_norm_", Run::Call(clip)),
+    entry("clip_grad_value_", Run::Call(clip)),
+];
+
+/// Methods of the built-in modules (`nn.Module` subclasses are the interpreter's own).
+pub(super) const MODULE_METHODS: &[Entry<ModuleMethodFn>] = &[
+    entry("to", move_to),
+    entry("cuda", move_to),
+    entry("cpu", move_to),
+    entry("parameters", parameters),
+    entry("train", train),
+    entry("eval", eval),
+    entry("zero_grad", zero_grad),
+];
+
+/// `F.mse_loss`, `F.cross_entropy`, `F.l1_loss`, `F.nll_loss`: `(input, target, reduction=)`.
+fn loss(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let b = bind(it, &args, name, &["input", "target", "reduction"], 2, span)?;
+    let input = expect_tensor(it, b.raw("input"), "input", span)?;
+    let target = expect_tensor(it, b.raw("target"), "target", span)?;
+    let reduction = reduction_arg(it, b.get("reduction"), span)?;
+    let r = match name {
+        "mse_loss" => input.mse_loss(&target, reduction),
+        "l1_loss" => input.l1_loss(&target, reduction),
+        "nll_loss" => input.nll_loss(&target, reduction),
+        _ => input.cross_entropy(&target, reduction),
+    };
+    check_rt(it, r, span)
+}
+
+/// `F.relu(input, inplace=False)`.
+fn relu(it: &mut Interp<'_>, _name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let b = bind(it, &args, "relu", &["input", "inplace"], 1, span)?;
+    let input = expect_tensor(it, b.raw("input"), "input", span)?;
+    let r = if expect_bool(it, b.get("inplace"), false, "inplace", span)? {
+        input.relu_()
+    } else {
+        input.relu()
+    };
+    check_rt(it, r, span)
+}
+
+/// `torch.nn.utils.clip_grad_norm_` and `clip_grad_value_`.
+fn clip(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let norm = name == "clip_grad_norm_";
+    let params: &'static [&'static str] = if norm {
+        &[
+            "parameters",
+            "max_norm",
+            "norm_type",
+            "error_if_nonfinite",
+            "foreach",
+        ]
+    } else {
+        &["parameters", "clip_value", "foreach"]
+    };
+    let b = bind(it, &args, name, params, 2, span)?;
+    let tensors: Vec<Tensor> = match b.raw("parameters") {
+        Some(Value::Tensor(t)) => vec![t.clone()],
+        Some(Value::List(l)) => l
+            .borrow()
+            .iter()
+            .map(|s| expect_tensor(it, Some(&s.value), "parameters", span))
+            .collect::<R<_>>()?,
+        Some(Value::Tuple(t)) => t
+            .iter()
+            .map(|v| expect_tensor(it, Some(v), "parameters", span))
+            .collect::<R<_>>()?,
+        Some(other) => {
+            return Err(it.fail(
+                span,
+                format!(
+                    "TypeError: {name}() expects a tensor or a list of tensors, not {}",
+                    other.type_name()
+                ),
+            ))
+        }
+        None => Vec::new(),
+    };
+    let value = params[1];
+    let limit = expect_float(it, b.raw(value).unwrap_or(&Value::None), value, span)?;
+    if norm {
+        if let Some(v) = b.get("norm_type") {
+            if expect_float(it, v, "norm_type", span)? != 2.0 {
+                return Err(it
+                    .fail(span, "clip_grad_norm_ with a norm_type other than 2 is not supported in scenarios")
+                    .with_help("use the default norm_type=2.0"));
+            }
+        }
+        if expect_bool(
+            it,
+            b.get("error_if_nonfinite"),
+            false,
+            "error_if_nonfinite",
+            span,
+        )? {
+            return Err(it.fail(
+                span,
+                "clip_grad_norm_(error_if_nonfinite=True) is not supported in scenarios",
+            ));
+        }
+        if tensors.is_empty() {
+            return check_rt(it, it.rt.tensor(&[0.0], &[], Device::Cpu), span);
+        }
+        check_rt(it, crate::nn::clip_grad_norm_(&tensors, limit), span)
+    } else {
+        crate::nn::clip_grad_value_(&tensors, limit).map_err(|e| it.tensor_error(span, e))?;
+        Ok(Value::None)
+    }
+}
+fn module_class(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let rt = it.rt.clone();
+    let kind = match name {
+        "Linear" => {
+            let b = bind(
+                it,
+                &args,
+                "Linear",
+                &["in_features", "out_features", "bias", "device"],
+                2,
+                span,
+            )?;
+            let fin = expect_int(
+                it,
+                b.raw("in_features").unwrap_or(&Value::None),
+                "in_features",
+                span,
+            )?;
+            let fout = expect_int(
+                it,
+                b.raw("out_features").unwrap_or(&Value::None),
+                "out_features",
+                span,
+            )?;
+            let (Ok(fin), Ok(fout)) = (usize::try_from(fin), usize::try_from(fout)) else {
+                return Err(it.fail(
+                    span,
+                    "RuntimeError: Trying to create tensor with negative dimension",
+                ));
+            };
+            let bias = expect_bool(it, b.get("bias"), true, "bias", span)?;
+            let device = device_arg(it, b.get("device"), span)?;
+            let layer = Linear::new(&rt, fin, fout, bias).map_err(|e| it.tensor_error(span, e))?;
+            let m = ModuleRef::new(ModuleKind::Linear(layer));
+            if device == Device::Cuda {
+                m.to(device).map_err(|e| it.tensor_error(span, e))?;
+            }
+            return Ok(Value::Module(m));
+        }
+        "ReLU" => {
+            let b = bind(it, &args, "ReLU", &["inplace"], 0, span)?;
+            let inplace = expect_bool(it, b.get("inplace"), false, "inplace", span)?;
+            ModuleKind::ReLU(ReLU::new(inplace), inplace)
+        }
+        "Sequential" => {
+            args.only_keywords("Sequential", &[])
+                .map_err(|m| it.fail(span, m))?;
+            let children = args
+                .pos
+                .iter()
+                .map(|v| match v {
+                    Value::Module(m) => Ok(m.clone()),
+                    other => Err(it.fail(
+                        span,
+                        format!("TypeError: {} is not a Module subclass", other.type_name()),
+                    )),
+                })
+                .collect::<R<Vec<_>>>()?;
+            ModuleKind::Sequential(children)
+        }
+        "MSELoss" | "CrossEntropyLoss" => {
+            let b = bind(it, &args, name, &["reduction"], 0, span)?;
+            let reduction = reduction_arg(it, b.get("reduction"), span)?;
+            if name == "MSELoss" {
+                ModuleKind::MseLoss(MSELoss { reduction })
+            } else {
+                ModuleKind::CrossEntropyLoss(CrossEntropyLoss { reduction })
+            }
+        }
+        _ => {
+            return Err(it.fail(
+                span,
+                format!("torch.nn.{name} is not supported in scenarios"),
+            ))
+        }
+    };
+    Ok(Value::Module(ModuleRef::new(kind)))
+}
+
+/// `module(x)` or `criterion(input, target)`.
+pub(in super::super) fn call_module(
+    it: &mut Interp<'_>,
+    m: &ModuleRef,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    args.only_keywords(module_name(m), &[])
+        .map_err(|msg| it.fail(span, msg))?;
+    let result = match args.pos.as_slice() {
+        [Value::Tensor(x)] => m.forward(x),
+        [Value::Tensor(input), Value::Tensor(target)] => m.loss(input, target),
+        _ => None,
+    };
+    match result {
+        Some(r) => check_rt(it, r, span),
+        None => {
+            let expected = if m
+                .forward(
+                    &it.rt
+                        .empty(&[0], DType::F32, Device::Cpu)
+                        .map_err(|e| it.tensor_error(span, e))?,
+                )
+                .is_some()
+            {
+                "one tensor"
+            } else {
+                "an input and a target tensor"
+            };
+            Err(it.fail(
+                span,
+                format!("TypeError: {}() takes {expected}", module_name(m)),
+            ))
+        }
+    }
+}
+
+/// `module.to(device)`, `.cuda()`, `.cpu()`: parameters move in place.
+fn move_to(it: &mut Interp<'_>, m: &ModuleRef, name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let device = match name {
+        "cuda" => Device::Cuda,
+        "cpu" => Device::Cpu,
+        _ => {
+            let b = bind(it, &args, "to", &["device"], 1, span)?;
+            device_arg(it, b.raw("device"), span)?
+        }
+    };
+    if name != "to" {
+        bind(it, &args, name, &["device"], 0, span)?;
+    }
+    m.to(device).map_err(|e| it.tensor_error(span, e))?;
+    Ok(Value::Module(m.clone()))
+}
+
+/// `module.parameters()`, as a list.
+fn parameters(
+    it: &mut Interp<'_>,
+    m: &ModuleRef,
+    _name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    bind(it, &args, "parameters", &["recurse"], 0, span)?;
+    Ok(new_list(
+        m.parameters().into_iter().map(Value::Tensor).collect(),
+        span,
+    ))
+}
+
+/// `module.train(mode=True)`.
+fn train(it: &mut Interp<'_>, m: &ModuleRef, _name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let b = bind(it, &args, "train", &["mode"], 0, span)?;
+    m.train(expect_bool(it, b.get("mode"), true, "mode", span)?);
+    Ok(Value::Module(m.clone()))
+}
+
+/// `module.eval()`.
+fn eval(it: &mut Interp<'_>, m: &ModuleRef, _name: &str, args: CallArgs, span: Span) -> R<Value> {
+    bind(it, &args, "eval", &[], 0, span)?;
+    m.train(false);
+    Ok(Value::Module(m.clone()))
+}
+
+/// `module.zero_grad(set_to_none=True)`.
+fn zero_grad(
+    it: &mut Interp<'_>,
+    m: &ModuleRef,
+    _name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let b = bind(it, &args, "zero_grad", &["set_to_none"], 0, span)?;
+    let set_to_none = expect_bool(it, b.get("set_to_none"), true, "set_to_none", span)?;
+    m.zero_grad(set_to_none)
+        .map_err(|e| it.tensor_error(span, e))?;
+    Ok(Value::None)
+}

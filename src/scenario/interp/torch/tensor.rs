@@ -1,0 +1,565 @@
+//! Tensor methods (`x.exp()`, `loss.backward()`): the table, and the handlers that the
+//! `torch.*` and `torch.nn.functional` forms of the same ops share (`torch.exp(x)`, `F.gelu(x)`).
+
+use std::rc::Rc;
+
+use super::super::args::CallArgs;
+use super::super::value::Value;
+use super::super::{Interp, R};
+use super::args::{
+    bind, check_rt, device_arg, dim_arg, expect_bool, expect_float, expect_int, expect_tensor,
+    ints_of, required_dim, shape_of,
+};
+use super::values::{inplace_binary, item_value, scalar};
+use super::{entry, Entry, MethodFn};
+use crate::base::DType;
+use crate::scenario::{BinOp, Span};
+use crate::tensor::Tensor;
+
+/// Every method of `Tensor` scenarios may call.
+pub(super) const METHODS: &[Entry<MethodFn>] = &[
+    entry("backward", backward),
+    entry("item", item),
+    entry("numel", numel),
+    entry("dim", dim),
+    entry("size", size),
+    entry("detach", no_args),
+    entry("clone", no_args),
+    entry("float", no_args),
+    entry("long", no_args),
+    entry("relu", no_args),
+    entry("relu_", no_args),
+    entry("zero_", no_args),
+    entry("t", no_args),
+    entry("cpu", no_args),
+    entry("cuda", no_args),
+    entry("to", to),
+    entry("sum", reduce),
+    entry("mean", reduce),
+    entry("argmax", argmax),
+    entry("pow", pow),
+    entry("add_", inplace_arith),
+    entry("sub_", inplace_arith),
+    entry("mul_", inplace_arith),
+    entry("fill_", inplace_arith),
+    entry("requires_grad_", requires_grad_),
+    entry("exp", unary),
+    entry("log", unary),
+    entry("sqrt", unary),
+    entry("tanh", unary),
+    entry("sigmoid", unary),
+    entry("abs", unary),
+    entry("contiguous", unary),
+    entry("transpose", transpose),
+    entry("permute", shape_op),
+    entry("view", shape_op),
+    entry("reshape", shape_op),
+    entry("squeeze", squeeze),
+    entry("unsqueeze", unsqueeze),
+    entry("flatten", flatten),
+    entry("softmax", softmax),
+    entry("log_softmax", softmax),
+    entry("max", extremum),
+    entry("min", extremum),
+    entry("narrow", narrow),
+    entry("select", select),
+    entry("matmul", matmul),
+    entry("bmm", matmul),
+];
+
+/// `backward`.
+fn backward(it: &mut Interp<'_>, t: &Tensor, _name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let b = bind(
+        it,
+        &args,
+        "backward",
+        &["gradient", "retain_graph", "create_graph"],
+        0,
+        span,
+    )?;
+    let gradient = match b.get("gradient") {
+        Some(Value::Tensor(g)) => Some(g.clone()),
+        None => None,
+        Some(other) => {
+            return Err(it.fail(
+                span,
+                format!(
+                    "TypeError: gradient must be Tensor, not {}",
+                    other.type_name()
+                ),
+            ))
+        }
+    };
+    if expect_bool(it, b.get("create_graph"), false, "create_graph", span)? {
+        return Err(it.fail(span, "create_graph=True is not supported in scenarios"));
+    }
+    let retain = expect_bool(it, b.get("retain_graph"), false, "retain_graph", span)?;
+    t.backward(gradient.as_ref(), retain)
+        .map_err(|e| it.tensor_error(span, e))?;
+    it.backward_ran();
+    Ok(Value::None)
+}
+
+/// `item`.
+fn item(it: &mut Interp<'_>, t: &Tensor, _name: &str, args: CallArgs, span: Span) -> R<Value> {
+    bind(it, &args, "item", &[], 0, span)?;
+    item_value(t).map_err(|e| it.tensor_error(span, e))
+}
+
+/// `numel`.
+fn numel(it: &mut Interp<'_>, t: &Tensor, _name: &str, args: CallArgs, span: Span) -> R<Value> {
+    bind(it, &args, "numel", &[], 0, span)?;
+    Ok(Value::Int(t.numel() as i64))
+}
+
+/// `dim`.
+fn dim(it: &mut Interp<'_>, t: &Tensor, _name: &str, args: CallArgs, span: Span) -> R<Value> {
+    bind(it, &args, "dim", &[], 0, span)?;
+    Ok(Value::Int(t.dim() as i64))
+}
+
+/// `size`.
+fn size(it: &mut Interp<'_>, t: &Tensor, _name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let b = bind(it, &args, "size", &["dim"], 0, span)?;
+    match dim_arg(it, b.get("dim"), span)? {
+        None => Ok(Value::size(t.shape())),
+        Some(d) => {
+            let n = t.dim() as isize;
+            let j = if d < 0 { d + n } else { d };
+            if !(0..n).contains(&j) {
+                return Err(it.fail(span, format!("IndexError: Dimension out of range (expected to be in range of [{}, {}], but got {d})", -n, n - 1)));
+            }
+            Ok(Value::Int(t.shape()[j as usize] as i64))
+        }
+    }
+}
+
+/// `detach`, `clone`, `float`, `long`, `relu`, `relu_`, `zero_`, `t`, `cpu`, `cuda`.
+fn no_args(it: &mut Interp<'_>, t: &Tensor, name: &str, args: CallArgs, span: Span) -> R<Value> {
+    bind(it, &args, name, &[], 0, span)?;
+    let r = match name {
+        "detach" => Ok(t.detach()),
+        "clone" => t.clone_tensor(),
+        "float" => t.float(),
+        "long" => t.to_dtype(DType::I64),
+        "relu" => t.relu(),
+        "relu_" => t.relu_(),
+        "zero_" => t.zero_(),
+        "t" => t.t(),
+        "cpu" => t.cpu(),
+        _ => t.cuda(),
+    };
+    check_rt(it, r, span)
+}
+
+/// `to`.
+fn to(it: &mut Interp<'_>, t: &Tensor, _name: &str, args: CallArgs, span: Span) -> R<Value> {
+    args.only_keywords("to", &["device", "dtype"])
+        .map_err(|m| it.fail(span, m))?;
+    let mut out = t.clone();
+    let targets: Vec<&Value> = args
+        .pos
+        .iter()
+        .chain(args.kw.iter().map(|(_, v)| v))
+        .collect();
+    if targets.is_empty() {
+        return Err(it.fail(
+            span,
+            "TypeError: to() received an invalid combination of arguments",
+        ));
+    }
+    for target in targets {
+        out = match target {
+            Value::DType(d) => out.to_dtype(*d),
+            v => {
+                let d = device_arg(it, Some(v), span)?;
+                out.to(d)
+            }
+        }
+        .map_err(|e| it.tensor_error(span, e))?;
+    }
+    let r = Ok(out);
+    check_rt(it, r, span)
+}
+
+/// `sum`, `mean`.
+fn reduce(it: &mut Interp<'_>, t: &Tensor, name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let b = bind(it, &args, name, &["dim", "keepdim"], 0, span)?;
+    let keepdim = expect_bool(it, b.get("keepdim"), false, "keepdim", span)?;
+    let r = match (dim_arg(it, b.get("dim"), span)?, name) {
+        (None, "sum") => t.sum(),
+        (None, _) => t.mean(),
+        (Some(d), "sum") => t.sum_dim(&[d], keepdim),
+        (Some(d), _) => t.mean_dim(&[d], keepdim),
+    };
+    check_rt(it, r, span)
+}
+
+/// `argmax`.
+fn argmax(it: &mut Interp<'_>, t: &Tensor, _name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let b = bind(it, &args, "argmax", &["dim", "keepdim"], 0, span)?;
+    let keepdim = expect_bool(it, b.get("keepdim"), false, "keepdim", span)?;
+    let r = match dim_arg(it, b.get("dim"), span)? {
+        Some(d) => t.argmax(d, keepdim),
+        None => {
+            return Err(it
+                .fail(span, "argmax() without dim is not supported in scenarios")
+                .with_help("pass dim="))
+        }
+    };
+    check_rt(it, r, span)
+}
+
+/// `pow`.
+fn pow(it: &mut Interp<'_>, t: &Tensor, _name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let b = bind(it, &args, "pow", &["exponent"], 1, span)?;
+    let e = expect_float(
+        it,
+        b.raw("exponent").unwrap_or(&Value::None),
+        "exponent",
+        span,
+    )?;
+    let r = t.pow(e);
+    check_rt(it, r, span)
+}
+
+/// `add_`, `sub_`, `mul_`, `fill_`.
+fn inplace_arith(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let b = bind(it, &args, name, &["other", "alpha"], 1, span)?;
+    let other = b.raw("other").cloned().unwrap_or(Value::None);
+    let alpha = match b.get("alpha") {
+        Some(v) => Some(expect_float(it, v, "alpha", span)?),
+        None => None,
+    };
+    let r = match (name, &other, alpha) {
+        ("fill_", v, None) => match scalar(v) {
+            Some(s) => t.fill_(s),
+            None => return Err(it.fail(span, "TypeError: fill_() expects a number")),
+        },
+        ("add_", Value::Tensor(o), Some(a)) => t.add_alpha_(o, a),
+        ("sub_", Value::Tensor(o), Some(a)) => t.add_alpha_(o, -a),
+        (_, _, Some(_)) => {
+            return Err(it.fail(
+                span,
+                format!("TypeError: {name}() got an unexpected keyword argument 'alpha'"),
+            ))
+        }
+        (op, v, None) => {
+            let bin = match op {
+                "add_" => BinOp::Add,
+                "sub_" => BinOp::Sub,
+                _ => BinOp::Mul,
+            };
+            inplace_binary(t, bin, v).map(|()| t.clone())
+        }
+    };
+    check_rt(it, r, span)
+}
+
+/// `requires_grad_`.
+fn requires_grad_(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    _name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let b = bind(it, &args, "requires_grad_", &["requires_grad"], 0, span)?;
+    let flag = expect_bool(it, b.get("requires_grad"), true, "requires_grad", span)?;
+    let r = t.set_requires_grad(flag).map(|()| t.clone());
+    check_rt(it, r, span)
+}
+
+/// `exp`, `log`, `sqrt`, `tanh`, `sigmoid`, `abs`, `gelu`, `silu`, `contiguous`.
+pub(super) fn unary(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let params: &'static [&'static str] = if name == "gelu" {
+        &["approximate"]
+    } else {
+        &[]
+    };
+    let b = bind(it, &args, name, params, 0, span)?;
+    if let Some(v) = b.get("approximate") {
+        if !matches!(v, Value::Str(s) if s.as_ref() == "none") {
+            return Err(it
+                .fail(
+                    span,
+                    "gelu(approximate='tanh') is not supported in scenarios",
+                )
+                .with_help("use the default approximate='none'"));
+        }
+    }
+    let r = match name {
+        "exp" => t.exp(),
+        "log" => t.log(),
+        "sqrt" => t.sqrt(),
+        "tanh" => t.tanh(),
+        "sigmoid" => t.sigmoid(),
+        "abs" => t.abs(),
+        "gelu" => t.gelu(),
+        "silu" => t.silu(),
+        _ => t.contiguous(),
+    };
+    check_rt(it, r, span)
+}
+
+/// `transpose`.
+pub(super) fn transpose(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let b = bind(it, &args, name, &["dim0", "dim1"], 2, span)?;
+    let d0 = expect_int(it, b.raw("dim0").unwrap_or(&Value::None), "dim0", span)?;
+    let d1 = expect_int(it, b.raw("dim1").unwrap_or(&Value::None), "dim1", span)?;
+    let r = t.transpose(d0 as isize, d1 as isize);
+    check_rt(it, r, span)
+}
+
+/// `permute`, `view`, `reshape`.
+pub(super) fn shape_op(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let what = if name == "permute" { "dims" } else { "shape" };
+    args.only_keywords(name, &[what])
+        .map_err(|m| it.fail(span, m))?;
+    let given: Vec<Value> = match args.keyword(what) {
+        Some(v) => vec![v.clone()],
+        None => args.pos.clone(),
+    };
+    let ints = ints_of(it, &given, what, span)?;
+    let r = match name {
+        "permute" => t.permute(&ints),
+        "view" => t.view(&ints),
+        _ => t.reshape(&ints),
+    };
+    check_rt(it, r, span)
+}
+
+/// `squeeze`.
+pub(super) fn squeeze(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let b = bind(it, &args, name, &["dim"], 0, span)?;
+    let r = t.squeeze(dim_arg(it, b.get("dim"), span)?);
+    check_rt(it, r, span)
+}
+
+/// `unsqueeze`.
+pub(super) fn unsqueeze(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let b = bind(it, &args, name, &["dim"], 1, span)?;
+    let d = expect_int(it, b.raw("dim").unwrap_or(&Value::None), "dim", span)?;
+    // unsqueeze wraps against dim() + 1: -1 appends a dimension.
+    let n = t.dim() as i64 + 1;
+    if d < -n || d >= n {
+        return Err(it.fail(span, format!("IndexError: Dimension out of range (expected to be in range of [{}, {}], but got {d})", -n, n - 1)));
+    }
+    let r = t.unsqueeze(if d < 0 { d + n } else { d } as usize);
+    check_rt(it, r, span)
+}
+
+/// `flatten`.
+pub(super) fn flatten(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let b = bind(it, &args, name, &["start_dim", "end_dim"], 0, span)?;
+    let start = dim_arg(it, b.get("start_dim"), span)?.unwrap_or(0);
+    let end = match b.get("end_dim") {
+        Some(v) => expect_int(it, v, "end_dim", span)? as isize,
+        None => -1,
+    };
+    let r = t.flatten(start, end);
+    check_rt(it, r, span)
+}
+
+/// `softmax`, `log_softmax`.
+pub(super) fn softmax(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let b = bind(it, &args, name, &["dim", "dtype"], 0, span)?;
+    if b.get("dtype").is_some() {
+        return Err(it.fail(
+            span,
+            format!("{name}(dtype=...) is not supported in scenarios"),
+        ));
+    }
+    let d = required_dim(it, &b, name, span)?;
+    let r = if name == "softmax" {
+        t.softmax(d)
+    } else {
+        t.log_softmax(d)
+    };
+    check_rt(it, r, span)
+}
+
+/// `max`, `min`.
+pub(super) fn extremum(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let b = bind(it, &args, name, &["dim", "keepdim"], 0, span)?;
+    let Some(d) = dim_arg(it, b.get("dim"), span)? else {
+        return Err(it
+            .fail(
+                span,
+                format!("{name}() without dim is not supported in scenarios"),
+            )
+            .with_help("pass dim= (the values and indices come back as a tuple)"));
+    };
+    let keepdim = expect_bool(it, b.get("keepdim"), false, "keepdim", span)?;
+    let (values, indices) = t
+        .max_dim(d, keepdim, name == "min")
+        .map_err(|e| it.tensor_error(span, e))?;
+    Ok(Value::Tuple(Rc::new(vec![
+        Value::Tensor(values),
+        Value::Tensor(indices),
+    ])))
+}
+
+/// `narrow`.
+pub(super) fn narrow(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let b = bind(it, &args, name, &["dim", "start", "length"], 3, span)?;
+    let int = |it: &Interp<'_>, p: &str| expect_int(it, b.raw(p).unwrap_or(&Value::None), p, span);
+    let (d, start, length) = (int(it, "dim")?, int(it, "start")?, int(it, "length")?);
+    let r = t.narrow(d as isize, start, length);
+    check_rt(it, r, span)
+}
+
+/// `select`.
+pub(super) fn select(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let b = bind(it, &args, name, &["dim", "index"], 2, span)?;
+    let d = expect_int(it, b.raw("dim").unwrap_or(&Value::None), "dim", span)?;
+    let i = expect_int(it, b.raw("index").unwrap_or(&Value::None), "index", span)?;
+    let r = t.select_dim(d as isize, i);
+    check_rt(it, r, span)
+}
+
+/// `dropout`.
+pub(super) fn dropout(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let b = bind(it, &args, name, &["p", "training", "inplace"], 0, span)?;
+    let p = match b.get("p") {
+        Some(v) => expect_float(it, v, "p", span)?,
+        None => 0.5,
+    };
+    let training = expect_bool(it, b.get("training"), true, "training", span)?;
+    if expect_bool(it, b.get("inplace"), false, "inplace", span)? {
+        return Err(it
+            .fail(span, "dropout(inplace=True) is not supported in scenarios")
+            .with_help("use the default inplace=False"));
+    }
+    let r = t.dropout(p, training);
+    check_rt(it, r, span)
+}
+
+/// `layer_norm`.
+pub(super) fn layer_norm(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let b = bind(
+        it,
+        &args,
+        name,
+        &["normalized_shape", "weight", "bias", "eps"],
+        1,
+        span,
+    )?;
+    let shape = shape_of(
+        it,
+        std::slice::from_ref(b.raw("normalized_shape").unwrap_or(&Value::None)),
+        span,
+    )?;
+    let weight = match b.get("weight") {
+        Some(v) => Some(expect_tensor(it, Some(v), "weight", span)?),
+        None => None,
+    };
+    let bias = match b.get("bias") {
+        Some(v) => Some(expect_tensor(it, Some(v), "bias", span)?),
+        None => None,
+    };
+    let eps = match b.get("eps") {
+        Some(v) => expect_float(it, v, "eps", span)?,
+        None => 1e-5,
+    };
+    let r = t.layer_norm(&shape, weight.as_ref(), bias.as_ref(), eps);
+    check_rt(it, r, span)
+}
+
+/// `matmul`, `bmm`.
+pub(super) fn matmul(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let param = if name == "bmm" { "mat2" } else { "other" };
+    let params: &'static [&'static str] = if name == "bmm" { &["mat2"] } else { &["other"] };
+    let b = bind(it, &args, name, params, 1, span)?;
+    let other = expect_tensor(it, b.raw(param), param, span)?;
+    let r = if name == "bmm" {
+        t.bmm(&other)
+    } else {
+        t.matmul(&other)
+    };
+    check_rt(it, r, span)
+}
