@@ -246,6 +246,7 @@ impl Observer for Recorder {
             attribute(
                 at.env,
                 at.frames,
+                at.cycles.garbage(),
                 &at.rt.allocator(),
                 at.rt.live_nodes() as u64,
                 keep_unused,

@@ -1,7 +1,7 @@
 //! Who holds what: a walk of every reference from the program's names, claiming each live block
 //! and autograd node for the first name (in order of creation) that reaches it.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::{Rc, Weak};
 
 use crate::alloc::{CachingAllocator, StackId};
@@ -22,6 +22,9 @@ pub(super) enum Via {
     /// Whatever a Rust program checked through [`check`](super::check) keeps: its variables
     /// have no names the checker can read, and the tensors it keeps count as kept elements.
     Program,
+    /// Objects no name reaches, kept alive only by reference cycles among them: the cyclic
+    /// collector's garbage, until it runs.
+    Cycle,
 }
 
 /// The statement that stored the first reference of a chain, and what kind of reference.
@@ -116,6 +119,8 @@ pub(super) struct Held {
     pub(super) through_hook: Reach,
     /// What is reached through a closure's captured variable.
     pub(super) through_cell: Reach,
+    /// Hooks registered on the modules reached.
+    pub(super) hooks: u64,
     /// The path to the largest block, from the name down.
     pub(super) example: Vec<String>,
     /// The longest path through autograd nodes, for leaks of graph history without bytes.
@@ -198,12 +203,13 @@ struct Work {
 type Child = (Option<String>, Item, bool, Route);
 
 /// Walks every module-level name of `env`, then the locals of the running functions (`frames`,
-/// outermost first; the module frame's names are `env`'s), and attributes what they reach;
-/// `keep_unused` keeps each root's unused graph nodes, so that a later backward can be seen
-/// consuming them.
+/// outermost first; the module frame's names are `env`'s), then the objects only cycles keep
+/// (`garbage`, [`Via::Cycle`]), and attributes what they reach; `keep_unused` keeps each
+/// root's unused graph nodes, so that a later backward can be seen consuming them.
 pub(super) fn attribute(
     env: &Env,
     frames: &[FrameRef],
+    garbage: Vec<Value>,
     alloc: &CachingAllocator,
     live_nodes: u64,
     keep_unused: bool,
@@ -265,8 +271,69 @@ pub(super) fn attribute(
             }
         }
     }
+    let cycle_root = Root {
+        at: (0, 0),
+        via: Via::Cycle,
+        accumulates: false,
+    };
+    let ids: HashSet<usize> = garbage.iter().filter_map(Value::identity).collect();
+    for value in &garbage {
+        // An object of a cycle already walked was reached through it.
+        if value
+            .identity()
+            .is_some_and(|id| w.seen_lists.contains(&(id as *const ())))
+        {
+            continue;
+        }
+        let held = out.roots.entry(cycle_root).or_default();
+        w.walk(
+            cycle_name(value, &ids),
+            Item::Value(value.clone()),
+            false,
+            held,
+        );
+    }
     out.roots.retain(|_, h| h.bytes > 0 || h.nodes > 0);
     out
+}
+
+/// A cycle through `start` among the objects `garbage` names, as a retention path's first
+/// step: `cycle LeakyModule → ._forward_hooks[0] → function → cell self → LeakyModule`.
+fn cycle_name(start: &Value, garbage: &HashSet<usize>) -> String {
+    let label = |v: &Value| match v {
+        Value::Function(f) => format!("function {}", f.code.qualname),
+        other => other.type_name(),
+    };
+    let Some(start_id) = start.identity() else {
+        return format!("unreachable {}", label(start));
+    };
+    // Breadth first, so the cycle named is a shortest one.
+    let mut came_from: HashMap<usize, (usize, String, Value)> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([start.clone()]);
+    while let Some(v) = queue.pop_front() {
+        let from = v.identity().unwrap_or(0);
+        let mut next = Vec::new();
+        v.referents(&mut |edge, child| next.push((edge.to_string(), child.clone())));
+        for (edge, child) in next {
+            let Some(id) = child.identity() else { continue };
+            if id == start_id {
+                let mut steps = vec![format!("{edge} → {}", label(start))];
+                let mut at = from;
+                while at != start_id {
+                    let (prev, edge, value) = &came_from[&at];
+                    steps.push(format!("{edge} → {}", label(value)));
+                    at = *prev;
+                }
+                steps.reverse();
+                return format!("cycle {} → {}", label(start), steps.join(" → "));
+            }
+            if garbage.contains(&id) && !came_from.contains_key(&id) {
+                came_from.insert(id, (from, edge, child.clone()));
+                queue.push_back(child);
+            }
+        }
+    }
+    format!("unreachable {}", label(start))
 }
 
 fn span_at(s: Span) -> (u32, u32) {
@@ -309,7 +376,7 @@ impl Walker<'_> {
         }) = stack.pop()
         {
             let children = match item {
-                Item::Value(v) => self.value(&v, route),
+                Item::Value(v) => self.value(&v, route, held),
                 Item::Tensor(t) => self.tensor(&t, at, in_graph, route, held),
                 Item::Node(n) => {
                     if !self.seen_nodes.insert(Rc::as_ptr(&n)) {
@@ -359,7 +426,7 @@ impl Walker<'_> {
     }
 
     /// The children of a value: list and tuple items, parameters, optimizer state.
-    fn value(&mut self, v: &Value, route: Route) -> Vec<Child> {
+    fn value(&mut self, v: &Value, route: Route, held: &mut Held) -> Vec<Child> {
         match v {
             Value::Tensor(t) => vec![(None, Item::Tensor(t.clone()), false, route)],
             Value::List(l) => {
@@ -402,6 +469,9 @@ impl Walker<'_> {
                 }
                 let mut children = Vec::new();
                 other.referents(&mut |edge, v| {
+                    if let Edge::Hook(_) = edge {
+                        held.hooks += 1;
+                    }
                     let route = route.through(other, &edge);
                     children.push((Some(edge.to_string()), Item::Value(v.clone()), false, route))
                 });

@@ -174,6 +174,9 @@ pub enum Benign {
     /// `errors_n.append(str(err))` in a handler around `audit(out)`, which always raises: the
     /// fixed form of [`PlantedLeak::KeptException`].
     ErrorAsText,
+    /// A dict that references itself, holding the detached output, dropped and freed by
+    /// `gc.collect()`: a reference cycle collected on purpose.
+    CycleCollected,
 }
 
 /// The catalogue of injected leaks.
@@ -201,11 +204,15 @@ pub enum PlantedLeak {
     /// `kept_errors.append(err)` in a handler around `audit(out)`, which always raises: each
     /// kept exception holds the frame of `audit()`, with the output and its scaled copy.
     KeptException,
+    /// `kept_cycle = {"out": out}` and `kept_cycle["self"] = kept_cycle`: each step's dict,
+    /// with the attached output, is a cycle once the name moves on, reported at the outermost
+    /// loop.
+    ReferenceCycle,
 }
 
 impl PlantedLeak {
     /// Every planted leak.
-    pub const ALL: [PlantedLeak; 10] = [
+    pub const ALL: [PlantedLeak; 11] = [
         PlantedLeak::AttachedLossList,
         PlantedLeak::AttachedOutputList,
         PlantedLeak::DetachedLossList,
@@ -216,6 +223,7 @@ impl PlantedLeak {
         PlantedLeak::RetainedGraphKept,
         PlantedLeak::CarriedState,
         PlantedLeak::KeptException,
+        PlantedLeak::ReferenceCycle,
     ];
 
     /// The leaks planted in the training step whose growth holds graph: the ones whose list or
@@ -243,6 +251,7 @@ impl PlantedLeak {
             PlantedLeak::EvalTotalKept => vec![AttachedMetric, MissingNoGrad],
             PlantedLeak::CarriedState => vec![CarriedState],
             PlantedLeak::KeptException => vec![KeptException],
+            PlantedLeak::ReferenceCycle => vec![ReferenceCycle],
         }
     }
 }
@@ -644,6 +653,7 @@ pub fn benign() -> impl Strategy<Value = Benign> {
         Just(Benign::ScopedList),
         Just(Benign::CarriedDetached),
         Just(Benign::ErrorAsText),
+        Just(Benign::CycleCollected),
     ]
 }
 

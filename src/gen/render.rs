@@ -44,8 +44,13 @@ pub(super) fn case(program: &Program) -> Result<Case, GenError> {
             let wanted = planted_statement(program, leak);
             let stub = parse(&format!("{wanted}\n"))?;
             let needle = strip_spans(&stub.body);
-            let line = find(&scenario.body, &needle[0])
+            let mut line = find(&scenario.body, &needle[0])
                 .ok_or_else(|| GenError::PlantLost(wanted.clone()))?;
+            if leak == PlantedLeak::ReferenceCycle {
+                // Garbage has no retaining statement: it is reported at the loop it grows
+                // with, the outermost.
+                line = epoch_loop_line(&scenario.body).unwrap_or(line);
+            }
             let statement = printed
                 .lines()
                 .nth(line as usize - 1)
@@ -126,6 +131,7 @@ fn planted_statement(program: &Program, leak: PlantedLeak) -> String {
         PlantedLeak::EvalOutputsKept => "kept_outputs.append(eval_out)".into(),
         PlantedLeak::CarriedState => "kept_state = carry(kept_state, out)".into(),
         PlantedLeak::KeptException => "kept_errors.append(err)".into(),
+        PlantedLeak::ReferenceCycle => "kept_cycle[\"self\"] = kept_cycle".into(),
         PlantedLeak::EvalTotalKept => {
             format!(
                 "kept_eval_total += {}",
@@ -164,6 +170,9 @@ fn zero_grad_call(z: ZeroGrad) -> String {
 
 fn render(p: &Program) -> String {
     let mut out = Lines { text: header(p) };
+    if p.benign.contains(&Benign::CycleCollected) {
+        out.line(0, "import gc");
+    }
     out.line(0, "import torch");
     out.line(0, "import torch.nn as nn");
     out.line(0, "");
@@ -266,7 +275,8 @@ fn leak_container(p: &Program, out: &mut Lines, d: usize) {
         Some(PlantedLeak::EvalTotalKept) => out.line(d, "kept_eval_total = 0"),
         Some(PlantedLeak::CarriedState) => out.line(d, &format!("kept_state = {}", state_zeros(p))),
         Some(PlantedLeak::KeptException) => out.line(d, "kept_errors = []"),
-        None => {}
+        // Made in the step: each step's dict is dropped into a cycle when the next one is.
+        Some(PlantedLeak::ReferenceCycle) | None => {}
     }
 }
 
@@ -373,6 +383,10 @@ fn step(p: &Program, out: &mut Lines, d: usize) {
     if p.leak == Some(PlantedLeak::KeptException) {
         audited(out, d, &planted_statement(p, PlantedLeak::KeptException));
     }
+    if p.leak == Some(PlantedLeak::ReferenceCycle) {
+        out.line(d, "kept_cycle = {\"out\": out}");
+        out.line(d, &planted_statement(p, PlantedLeak::ReferenceCycle));
+    }
     for (n, b) in p.benign.iter().enumerate() {
         match b {
             Benign::LogItem { every } => {
@@ -398,6 +412,12 @@ fn step(p: &Program, out: &mut Lines, d: usize) {
                 &format!("carried_{n} = carry(carried_{n}, out.detach())"),
             ),
             Benign::ErrorAsText => audited(out, d, &format!("errors_{n}.append(str(err))")),
+            Benign::CycleCollected => {
+                out.line(d, &format!("snapshot_{n} = {{\"out\": out.detach()}}"));
+                out.line(d, &format!("snapshot_{n}[\"self\"] = snapshot_{n}"));
+                out.line(d, &format!("snapshot_{n} = None"));
+                out.line(d, "gc.collect()");
+            }
             Benign::Validation { .. } | Benign::DelTemporaries => {}
         }
     }
@@ -576,5 +596,11 @@ fn predicted_bytes(p: &Program, leak: PlantedLeak) -> Option<u64> {
         // The frame of `audit()` keeps the output and its scaled copy; the scalar product
         // saves no tensor, and backward freed what the model's graph saved.
         PlantedLeak::KeptException => Some(2 * output),
+        // Each step's dict keeps that step's output (backward freed what its graph saved),
+        // counted per iteration of the outermost loop.
+        PlantedLeak::ReferenceCycle => Some(match p.shape {
+            Shape::Single { .. } => output,
+            Shape::Epochs { steps, .. } => u64::from(steps) * output,
+        }),
     }
 }

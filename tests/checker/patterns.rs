@@ -102,6 +102,72 @@ const PATTERNS: &[Pattern] = &[
         verdict: Verdict::Clean,
         leaks: &[],
     },
+    // Each step's tree (a 64×64 f32 root value and its relu, 16384 B each) is a cycle through
+    // `children` and `parent`; nothing collects it within six steps.
+    Pattern {
+        file: "leaks/reference_cycle_tree.py",
+        verdict: Verdict::Leak,
+        leaks: &[(15, &[LeakKind::ReferenceCycle], 32768, 0, "break the cycle")],
+    },
+    Pattern {
+        file: "clean/reference_cycle_broken.py",
+        verdict: Verdict::Clean,
+        leaks: &[],
+    },
+    // Each LeakyModule's two 256×256 Linears (262144 + 1024 B each) stay in the cycle its
+    // forward hook's closure makes through `self`.
+    Pattern {
+        file: "real/pytorch_46386_hook_cycle_without_collect.py",
+        verdict: Verdict::Leak,
+        leaks: &[(
+            19,
+            &[LeakKind::ReferenceCycle],
+            2 * (262144 + 1024),
+            0,
+            "break the cycle",
+        )],
+    },
+    Pattern {
+        file: "real/pytorch_46386_hook_cycle_collected.py",
+        verdict: Verdict::Clean,
+        leaks: &[],
+    },
+    // Every step's hook keeps, through its closure's cell, the 32×64 f32 batch (8192 B); the
+    // model's name reaches them first, through `._forward_hooks`.
+    Pattern {
+        file: "leaks/hook_registered_every_step.py",
+        verdict: Verdict::Leak,
+        leaks: &[(
+            23,
+            &[LeakKind::HookCapture, LeakKind::HookAccumulation],
+            8192,
+            0,
+            "register the hook once",
+        )],
+    },
+    Pattern {
+        file: "clean/hook_removed_every_step.py",
+        verdict: Verdict::Clean,
+        leaks: &[],
+    },
+    // The hook appends each image's 8×32 f32 feature output (1024 B), attached: Relu (which
+    // saved that output), Addmm and T stay with it, backward having freed Addmm's input.
+    Pattern {
+        file: "real/gradcam_71_hook_activations.py",
+        verdict: Verdict::Leak,
+        leaks: &[(
+            45,
+            &[LeakKind::RetainedGraph, LeakKind::HookCapture],
+            1024,
+            3,
+            "have the hook or closure keep output.detach()",
+        )],
+    },
+    Pattern {
+        file: "real/gradcam_71_hook_activations_on_host.py",
+        verdict: Verdict::Clean,
+        leaks: &[],
+    },
 ];
 
 #[test]
@@ -148,6 +214,7 @@ fn new_plants_are_found_and_their_fixed_forms_are_clean() {
     let plants = [
         (PlantedLeak::CarriedState, Benign::CarriedDetached),
         (PlantedLeak::KeptException, Benign::ErrorAsText),
+        (PlantedLeak::ReferenceCycle, Benign::CycleCollected),
     ];
     let mut runner = TestRunner::deterministic();
     for (leak, fixed) in plants {

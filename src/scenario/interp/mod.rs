@@ -48,7 +48,7 @@ pub use pyobj::{
     BoundMethod, Class, Code, ExcObj, Frame, FrameRef, Function, Instance, Iter, ModuleState,
     Native,
 };
-pub use refs::{Edge, Referents};
+pub use refs::{Cycles, Edge, Referents};
 pub use validate::validate;
 pub use value::{repr, ListRef, Slot, Value};
 
@@ -168,6 +168,8 @@ pub struct IterationEnd<'a> {
     pub loops: &'a [Span],
     /// Whether this was the loop's last iteration.
     pub last: bool,
+    /// What the cyclic collector would free at that moment.
+    pub cycles: Cycles<'a>,
 }
 
 /// Whether a run goes on after an observer has seen an iteration end.
@@ -356,6 +358,11 @@ fn run_here(
         log_level: 30,
         environ: Dict::shared(DictKind::Plain),
     };
+    #[cfg(feature = "planted-bugs")]
+    {
+        interp.gc.misses_dict_cycles =
+            rt.planted(crate::base::PlantedBug::CollectorMissesDictCycles);
+    }
     interp.env.set(
         "__name__",
         Value::Str("__main__".into()),
@@ -864,6 +871,7 @@ impl Interp<'_> {
             index: &self.loops,
             loops: &self.loop_spans,
             last,
+            cycles: Cycles(&self.gc),
         };
         if self.observer.iteration_end(&end) == Control::Stop {
             self.stopping = true;
