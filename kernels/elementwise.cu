@@ -23,6 +23,11 @@ extern "C" __global__ void ew_binary_f32(Operand out, Operand a, Operand b, int 
             case OP_GT: r = x > y ? 1.0f : 0.0f; break;
             case OP_GE: r = x >= y ? 1.0f : 0.0f; break;
             case OP_SQUARED_DIFF: r = (x - y) * (x - y); break;
+            case OP_SMOOTH_L1: {
+                float d = fabsf(x - y);
+                r = d < alpha ? 0.5f * d * d / alpha : d - 0.5f * alpha;
+                break;
+            }
             case OP_THRESHOLD_BACKWARD: r = y <= alpha ? 0.0f : x; break;
             case OP_LERP: r = x + alpha * (y - x); break;
             case OP_TANH_BACKWARD: r = x * (1.0f - y * y); break;
@@ -92,7 +97,7 @@ extern "C" __global__ void ew_unary_f32(Operand out, Operand a, int op, float p,
     }
 }
 
-extern "C" __global__ void ew_ternary_f32(Operand out, Operand a, Operand b, Operand c, int op, float v, i64 n) {
+extern "C" __global__ void ew_ternary_f32(Operand out, Operand a, Operand b, Operand c, int op, float v, float w, i64 n) {
     FOR_EACH(i, n) {
         float x = load_f32(a, i);
         float y = load_f32(b, i);
@@ -102,6 +107,13 @@ extern "C" __global__ void ew_ternary_f32(Operand out, Operand a, Operand b, Ope
             case OP_ADDCMUL: r = x + v * (y * z); break;
             case OP_ADDCDIV: r = x + v * (y / z); break;
             case OP_MSE_BACKWARD: r = v * (y - z) * x; break;
+            case OP_WHERE: r = x != 0.0f ? y : z; break;
+            case OP_MASKED_FILL: r = y != 0.0f ? v : x; break;
+            case OP_SMOOTH_L1_BACKWARD: {
+                float d = y - z;
+                r = d < -w ? -v * x : (d > w ? v * x : v * d * x / w);
+                break;
+            }
             default: r = __int_as_float(0x7fc00000); break;
         }
         store_f32(out, i, r);

@@ -22,14 +22,14 @@
 use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::rc::Rc;
 
-use crate::alloc::{CachingAllocator, Purpose, StackCapture};
+use crate::alloc::{AllocatorConfig, CachingAllocator, Purpose, StackCapture};
 #[cfg(feature = "planted-bugs")]
 pub use crate::base::PlantedBug;
 use crate::base::{BlockId, Device, Result, TensorError};
 use crate::device::{self, Backend, CudaDevice, DeviceMemory, DevicePtr, Gpu};
 
 /// How a runtime is set up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct RuntimeOptions {
     /// Capacity of a simulated device (cpu, meta); `None` for the backend's default.
     pub device_memory: Option<u64>,
@@ -37,6 +37,9 @@ pub struct RuntimeOptions {
     pub seed: u64,
     /// Stack capture for allocations; `None` keeps the allocator's default.
     pub stack_capture: Option<StackCapture>,
+    /// The caching allocator's `PYTORCH_CUDA_ALLOC_CONF` options; the default is PyTorch's
+    /// with the variable unset.
+    pub allocator_config: AllocatorConfig,
     /// Name the nodes of operations with a number operand as PyTorch does when called from
     /// Python, which wraps the number in a 0-dim tensor (`x + 1` has `AddBackward0`), rather
     /// than as the scalar overloads the Rust API calls (`AddBackward1`). Memory is the same.
@@ -194,6 +197,7 @@ impl Runtime {
         if let Some(capture) = options.stack_capture {
             allocator.set_stack_capture(capture);
         }
+        allocator.set_config(options.allocator_config);
         #[cfg(feature = "planted-bugs")]
         allocator.set_planted_bug(options.planted_bug);
         Runtime {
@@ -398,6 +402,12 @@ impl Runtime {
     /// `torch.is_grad_enabled()`.
     pub fn is_grad_enabled(&self) -> bool {
         self.inner.grad_enabled.get()
+    }
+
+    /// `torch.set_grad_enabled(mode)` as a statement: grad mode stays `enabled` until set
+    /// again.
+    pub fn set_grad_mode(&self, enabled: bool) {
+        self.inner.grad_enabled.set(enabled);
     }
 
     /// `torch.no_grad()`: grad mode is off until the guard is dropped.

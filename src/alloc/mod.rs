@@ -22,6 +22,8 @@
 //! assert_eq!(a.memory_reserved(), 0);
 //! ```
 
+mod bins;
+mod config;
 mod frames;
 mod history;
 mod stacks;
@@ -30,11 +32,12 @@ mod summary;
 mod tag;
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 pub use crate::base::{format_size, AllocError, BlockId, OutOfMemory};
+pub use config::{AllocatorConfig, ConfigError};
 pub use history::{BlockInfo, BlockState, Event, EventKind, History, Place, SegmentInfo, Snapshot};
 pub use stacks::{Frame, StackCapture, StackId, StackTable, Unwinder};
 pub use stats::{MemoryStats, Pool, Stat, StatArray};
@@ -43,6 +46,7 @@ pub use tag::{Location, Purpose, Tag};
 
 use crate::base::DeviceError;
 use crate::device::{Backend, DeviceMemory, DevicePtr, MemInfo};
+use bins::{FreeBins, FreeKey};
 
 /// Every size is rounded up to a multiple of this (kMinBlockSize).
 pub const MIN_BLOCK_SIZE: u64 = 512;
@@ -137,6 +141,9 @@ struct Block {
     prev: Option<u32>,
     next: Option<u32>,
     tag: Option<Tag>,
+    /// Its pool's count of free-block searches when it last became free (`gc_count_base`):
+    /// how long a cached block has gone unused, for `garbage_collection_threshold`.
+    gc_base: u64,
 }
 
 impl Block {
@@ -153,11 +160,6 @@ struct Segment {
     first: u32,
 }
 
-/// Key of a free block in its pool, ordered like PyTorch's BlockComparatorSize: by size, then by
-/// position. Position is (segment number, offset) rather than the raw address so that the
-/// choice among equal sizes, and so every trace, is the same on every backend.
-type FreeKey = (u64, u64, u64, u32);
-
 /// A caching allocator over one device. Not shared between threads: each runtime owns one.
 pub struct CachingAllocator {
     device: Box<dyn DeviceMemory>,
@@ -166,8 +168,12 @@ pub struct CachingAllocator {
     vacant: Vec<u32>,
     segments: BTreeMap<u64, Segment>,
     next_segment: u64,
-    free_small: BTreeSet<FreeKey>,
-    free_large: BTreeSet<FreeKey>,
+    free_small: FreeBins,
+    free_large: FreeBins,
+    /// Free-block searches per pool (`get_free_blocks_call_count`), counted only while garbage
+    /// collection is on, as PyTorch counts them.
+    searches: [u64; 2],
+    config: AllocatorConfig,
     stats: MemoryStats,
     limit: Option<u64>,
     capture: StackCapture,
@@ -200,8 +206,10 @@ impl CachingAllocator {
             vacant: Vec::new(),
             segments: BTreeMap::new(),
             next_segment: 0,
-            free_small: BTreeSet::new(),
-            free_large: BTreeSet::new(),
+            free_small: FreeBins::default(),
+            free_large: FreeBins::default(),
+            searches: [0; 2],
+            config: AllocatorConfig::default(),
             stats: MemoryStats::default(),
             limit: None,
             capture: StackCapture::default(),
@@ -264,6 +272,19 @@ impl CachingAllocator {
     /// The scenario location allocations are tagged with now.
     pub fn location(&self) -> Option<&Arc<Location>> {
         self.location.as_ref()
+    }
+
+    /// Follows `config` from now on, as `torch.cuda.memory._set_allocator_settings` does: blocks
+    /// already cached keep their sizes, later requests are rounded, matched, split and
+    /// released by the new options.
+    pub fn set_config(&mut self, config: AllocatorConfig) {
+        self.stats.max_split_size = config.max_split_size;
+        self.config = config;
+    }
+
+    /// The options the allocator follows.
+    pub fn config(&self) -> &AllocatorConfig {
+        &self.config
     }
 
     /// Limits the bytes this allocator may reserve, like
@@ -341,7 +362,7 @@ impl CachingAllocator {
             return Err(AllocError::ZeroSize);
         }
         let too_large = AllocError::TooLarge { requested };
-        let size = round_size(requested).ok_or(too_large.clone())?;
+        let size = self.config.round_size(requested).ok_or(too_large.clone())?;
         let alloc_size = allocation_size(size).ok_or(too_large)?;
         let pool = pool_for(size);
         let stack = self.capture.enabled.then(|| {
@@ -351,7 +372,12 @@ impl CachingAllocator {
 
         let idx = match self.take_free_block(pool, size) {
             Some(idx) => idx,
-            None => self.alloc_segment_with_retry(pool, size, alloc_size)?,
+            None => {
+                if self.gc_enabled() {
+                    self.garbage_collect()?;
+                }
+                self.alloc_segment_with_retry(pool, size, alloc_size)?
+            }
         };
 
         let block = self.blocks[idx as usize]
@@ -359,7 +385,7 @@ impl CachingAllocator {
             .expect("free block exists");
         let already_split = block.is_split();
         let (segment, offset, block_size) = (block.segment, block.offset, block.size);
-        if should_split(pool, block_size, size) {
+        if self.should_split(pool, block_size, size) {
             let remaining = Block {
                 segment,
                 offset: offset + size,
@@ -370,6 +396,7 @@ impl CachingAllocator {
                 prev: Some(idx),
                 next: block.next,
                 tag: None,
+                gc_base: 0,
             };
             let rem_size = remaining.size;
             let rem_next = remaining.next;
@@ -410,6 +437,9 @@ impl CachingAllocator {
         self.stats.active.increase(pool, 1);
         self.stats.active_bytes.increase(pool, size);
         self.stats.requested_bytes.increase(pool, requested);
+        if size >= self.config.max_split_size() {
+            self.stats.oversize_allocations.increase(1);
+        }
         let place = Place { segment, offset };
         self.record(
             EventKind::Alloc {
@@ -447,6 +477,9 @@ impl CachingAllocator {
         block.requested = 0;
         self.stats.allocation.decrease(pool, 1);
         self.stats.allocated_bytes.decrease(pool, original);
+        if original >= self.config.max_split_size() {
+            self.stats.oversize_allocations.decrease(1);
+        }
 
         let mut net_blocks: i64 = 0;
         let mut net_bytes: i64 = 0;
@@ -515,6 +548,7 @@ impl CachingAllocator {
 
     /// `torch.cuda.empty_cache()`: returns every wholly free segment to the device.
     pub fn empty_cache(&mut self) -> Result<u64, AllocError> {
+        self.stats.num_sync_all_streams += 1;
         let released = self.release_cached_segments()?;
         let location = self.location.clone();
         self.record(EventKind::EmptyCache { released }, None, location);
@@ -618,7 +652,7 @@ impl CachingAllocator {
         (b.pool, (b.size, b.segment, b.offset, idx))
     }
 
-    fn free_set(&mut self, pool: Pool) -> &mut BTreeSet<FreeKey> {
+    fn free_set(&mut self, pool: Pool) -> &mut FreeBins {
         match pool {
             Pool::Small => &mut self.free_small,
             Pool::Large => &mut self.free_large,
@@ -627,19 +661,94 @@ impl CachingAllocator {
 
     fn insert_free(&mut self, idx: u32) {
         let (pool, key) = self.free_key(idx);
+        let searches = self.searches[pool as usize];
+        self.block_mut(idx).gc_base = searches;
         self.free_set(pool).insert(key);
     }
 
     fn remove_free(&mut self, idx: u32) {
         let (pool, key) = self.free_key(idx);
-        self.free_set(pool).remove(&key);
+        let removed = self.free_set(pool).remove(&key);
+        debug_assert!(removed, "a free block is in its pool's bins");
     }
 
-    /// Best fit: the smallest free block of at least `size`, lowest position first.
+    /// Best fit (`get_free_block`): the smallest free block of at least `size`, lowest
+    /// position first, unless `max_split_size` rules it out: an oversize block serves neither
+    /// a smaller request nor one it exceeds by `max_non_split_rounding` or more.
     fn take_free_block(&mut self, pool: Pool, size: u64) -> Option<u32> {
-        let key = *self.free_set(pool).range((size, 0, 0, 0)..).next()?;
+        if self.gc_enabled() {
+            self.searches[pool as usize] += 1;
+        }
+        let key = self.free_set(pool).best_fit(size)?;
+        let max_split = self.config.max_split_size();
+        if size < max_split && key.0 >= max_split {
+            return None;
+        }
+        if size >= max_split && key.0 >= size.saturating_add(self.config.max_non_split_rounding()) {
+            return None;
+        }
         self.free_set(pool).remove(&key);
         Some(key.3)
+    }
+
+    /// `should_split`: in the small pool when at least 512 bytes remain; in the large pool
+    /// when more than 1 MiB remains and the request is under `max_split_size`.
+    fn should_split(&self, pool: Pool, block_size: u64, size: u64) -> bool {
+        should_split(pool, block_size, size)
+            && (pool == Pool::Small || size < self.config.max_split_size())
+    }
+
+    /// Garbage collection runs only with both a threshold and a memory limit, as PyTorch's
+    /// needs `set_per_process_memory_fraction`.
+    fn gc_enabled(&self) -> bool {
+        self.limit.is_some() && self.config.garbage_collection_threshold.is_some()
+    }
+
+    /// `garbage_collect_cached_blocks`: when reserved memory is over the threshold's share of
+    /// the limit, releases unsplit cached large blocks whose age (free-block searches since
+    /// they became free) is at least the average, in pool order, recomputing the average each
+    /// round, until the excess is reclaimed or nothing more can be freed.
+    fn garbage_collect(&mut self) -> Result<(), AllocError> {
+        let (Some(limit), Some(fraction)) = (self.limit, self.config.garbage_collection_threshold)
+        else {
+            return Ok(());
+        };
+        let threshold = (fraction * limit as f64) as u64;
+        let reserved = self.memory_reserved();
+        if reserved <= threshold {
+            return Ok(());
+        }
+        let target = reserved - threshold;
+        let now = self.searches[Pool::Large as usize];
+        let age = |a: &Self, idx: u32| now - a.block(idx).gc_base;
+        let freeable: Vec<u32> = self
+            .free_large
+            .iter()
+            .map(|k| k.3)
+            .filter(|&i| !self.block(i).is_split())
+            .collect();
+        let mut total_age: u64 = freeable.iter().map(|&i| age(self, i)).sum();
+        let mut count = freeable.len() as u64;
+        let mut reclaimed = 0;
+        let mut freed_one = true;
+        while reclaimed < target && freed_one && count > 0 {
+            let threshold_age = total_age as f64 / count as f64;
+            freed_one = false;
+            let candidates: Vec<u32> = self
+                .free_large
+                .iter()
+                .map(|k| k.3)
+                .filter(|&i| !self.block(i).is_split() && age(self, i) as f64 >= threshold_age)
+                .collect();
+            for idx in candidates {
+                freed_one = true;
+                reclaimed += self.block(idx).size;
+                total_age -= age(self, idx);
+                count -= 1;
+                self.release_segment_of(idx)?;
+            }
+        }
+        Ok(())
     }
 
     /// Merges free neighbour `other` into `idx`; returns the bytes it brought.
@@ -688,8 +797,16 @@ impl CachingAllocator {
             Err(DeviceError::OutOfMemory { .. }) => {}
             Err(e) => return Err(e.into()),
         }
-        // As PyTorch does with its default configuration: release every cached segment, then
-        // try once more, counting the retry whether or not anything was released.
+        if self.release_available_cached_blocks(pool, size)? {
+            match self.alloc_segment(pool, alloc_size) {
+                Ok(idx) => return Ok(idx),
+                Err(DeviceError::OutOfMemory { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // Then, as PyTorch does: release every cached segment (a synchronization of all
+        // streams) and try once more, counting the retry whether or not anything was released.
+        self.stats.num_sync_all_streams += 1;
         self.release_cached_segments()?;
         self.stats.num_alloc_retries += 1;
         match self.alloc_segment(pool, alloc_size) {
@@ -718,6 +835,7 @@ impl CachingAllocator {
             prev: None,
             next: None,
             tag: None,
+            gc_base: 0,
         });
         self.segments.insert(
             number,
@@ -730,6 +848,9 @@ impl CachingAllocator {
         );
         self.stats.segment.increase(pool, 1);
         self.stats.reserved_bytes.increase(pool, size);
+        if size >= self.config.max_split_size() {
+            self.stats.oversize_segments.increase(1);
+        }
         self.stats.num_device_alloc += 1;
         let location = self.location.clone();
         self.record(
@@ -761,27 +882,79 @@ impl CachingAllocator {
         }
         let mut released = 0;
         for idx in whole {
-            let number = self.block(idx).segment;
-            let seg = self.segments[&number].clone();
-            self.device.free_segment(seg.ptr, seg.size)?;
-            self.remove_free(idx);
-            self.remove_block(idx);
-            self.segments.remove(&number);
-            self.stats.segment.decrease(seg.pool, 1);
-            self.stats.reserved_bytes.decrease(seg.pool, seg.size);
-            self.stats.num_device_free += 1;
-            released += seg.size;
-            let location = self.location.clone();
-            self.record(
-                EventKind::SegmentFree {
-                    segment: number,
-                    size: seg.size,
-                },
-                None,
-                location,
-            );
+            released += self.release_segment_of(idx)?;
         }
         Ok(released)
+    }
+
+    /// `release_available_cached_blocks`: with `max_split_size` set, releases the smallest
+    /// cached oversize block of the pool that covers the request (at least `max_split_size`),
+    /// or else oversize blocks from the largest down until their sizes add up to it. Returns
+    /// whether enough was released.
+    fn release_available_cached_blocks(
+        &mut self,
+        pool: Pool,
+        size: u64,
+    ) -> Result<bool, AllocError> {
+        let Some(max_split) = self.config.max_split_size else {
+            return Ok(false);
+        };
+        let wanted = size.max(max_split);
+        if let Some(key) = self.free_set(pool).best_fit(wanted) {
+            // Oversize blocks are whole segments unless the options changed after the segment
+            // was split; such a block cannot go back to the device alone.
+            if self.block(key.3).is_split() {
+                return Ok(false);
+            }
+            self.release_segment_of(key.3)?;
+            return Ok(true);
+        }
+        let bins = match pool {
+            Pool::Small => &self.free_small,
+            Pool::Large => &self.free_large,
+        };
+        let largest: Vec<FreeKey> = bins
+            .iter()
+            .rev()
+            .take_while(|k| k.0 >= max_split)
+            .filter(|k| !self.block(k.3).is_split())
+            .copied()
+            .collect();
+        let mut released = 0;
+        for key in largest {
+            if released >= wanted {
+                break;
+            }
+            released += key.0;
+            self.release_segment_of(key.3)?;
+        }
+        Ok(released >= wanted)
+    }
+
+    /// Returns the segment that free block `idx` wholly covers to the device (`release_block`).
+    fn release_segment_of(&mut self, idx: u32) -> Result<u64, AllocError> {
+        let number = self.block(idx).segment;
+        let seg = self.segments[&number].clone();
+        self.device.free_segment(seg.ptr, seg.size)?;
+        self.remove_free(idx);
+        self.remove_block(idx);
+        self.segments.remove(&number);
+        self.stats.segment.decrease(seg.pool, 1);
+        self.stats.reserved_bytes.decrease(seg.pool, seg.size);
+        if seg.size >= self.config.max_split_size() {
+            self.stats.oversize_segments.decrease(1);
+        }
+        self.stats.num_device_free += 1;
+        let location = self.location.clone();
+        self.record(
+            EventKind::SegmentFree {
+                segment: number,
+                size: seg.size,
+            },
+            None,
+            location,
+        );
+        Ok(seg.size)
     }
 
     fn out_of_memory(&mut self, size: u64, alloc_size: u64) -> AllocError {

@@ -143,6 +143,11 @@ pub struct MemoryStats {
     pub oversize_segments: Stat,
     /// Device allocations retried after releasing the cache.
     pub num_alloc_retries: u64,
+    /// Full releases of the cache (`empty_cache()`, and the release before an allocation's
+    /// retry), each of which synchronizes every stream in PyTorch.
+    pub num_sync_all_streams: u64,
+    /// `max_split_size` of the allocator's configuration; `None` when unlimited.
+    pub max_split_size: Option<u64>,
     /// Out-of-memory errors raised.
     pub num_ooms: u64,
     /// Segments allocated from the device.
@@ -173,6 +178,7 @@ impl MemoryStats {
         self.oversize_allocations.reset_accumulated();
         self.oversize_segments.reset_accumulated();
         self.num_alloc_retries = 0;
+        self.num_sync_all_streams = 0;
         self.num_ooms = 0;
         self.num_device_alloc = 0;
         self.num_device_free = 0;
@@ -225,11 +231,17 @@ impl MemoryStats {
         put_stat("oversize_segments".into(), &self.oversize_segments);
         out.insert("num_alloc_retries".into(), self.num_alloc_retries as i64);
         out.insert("num_ooms".into(), self.num_ooms as i64);
-        out.insert("num_sync_all_streams".into(), 0);
+        out.insert(
+            "num_sync_all_streams".into(),
+            self.num_sync_all_streams as i64,
+        );
         out.insert("num_device_alloc".into(), self.num_device_alloc as i64);
         out.insert("num_device_free".into(), self.num_device_free as i64);
         // SIZE_MAX read back as a signed integer, as PyTorch reports an unset max_split_size.
-        out.insert("max_split_size".into(), -1);
+        out.insert(
+            "max_split_size".into(),
+            self.max_split_size.map_or(-1, |s| s as i64),
+        );
         out
     }
 }

@@ -5,7 +5,7 @@
 
 use super::Node;
 use crate::base::{DType, Device, Result};
-use crate::tensor::{Keeps, Pointwise, Reduction, Tensor};
+use crate::tensor::{Extremum, Keeps, Pointwise, Reduction, Tensor};
 
 /// A node's backward function and the non-tensor values it keeps (scalars, sizes, strides).
 #[derive(Debug, Clone)]
@@ -74,7 +74,9 @@ pub(crate) enum Formula {
         dim: usize,
         start: usize,
         end: usize,
+        step: usize,
     },
+    Alias,
     Select {
         self_sizes: Vec<usize>,
         dim: usize,
@@ -123,8 +125,15 @@ pub(crate) enum Formula {
     },
     Zero,
     Fill,
+    /// `self.copy_(src)` into a tensor that needs no gradient (inputs `self`, `src`): what
+    /// AccumulateGrad records when it copies a first gradient under create_graph.
+    Copy,
     MseLoss {
         reduction: Reduction,
+    },
+    SmoothL1Loss {
+        reduction: Reduction,
+        beta: f64,
     },
     LogSoftmax {
         dim: usize,
@@ -145,6 +154,21 @@ pub(crate) enum Formula {
         reduction: Reduction,
         ignore_index: i64,
     },
+    /// `clamp` with numbers (the Scalar overload, ClampBackward1).
+    Clamp {
+        min: Option<f64>,
+        max: Option<f64>,
+    },
+    ClampMin {
+        min: f64,
+    },
+    ClampMax {
+        max: f64,
+    },
+    /// `maximum` / `minimum` of two tensors.
+    Extremum(Extremum),
+    /// `where(condition, self, other)`; the condition is saved, not an input.
+    Where,
 }
 
 impl Formula {
@@ -184,6 +208,7 @@ impl Formula {
             Formula::Cat { .. } => "CatBackward0",
             Formula::Stack { .. } => "StackBackward0",
             Formula::Slice { .. } => "SliceBackward0",
+            Formula::Alias => "AliasBackward0",
             Formula::Select { .. } => "SelectBackward0",
             Formula::SelectExtreme { is_min: false, .. } => "MaxBackward0",
             Formula::SelectExtreme { is_min: true, .. } => "MinBackward0",
@@ -200,12 +225,20 @@ impl Formula {
             Formula::ToCopy { .. } => "ToCopyBackward0",
             Formula::Zero => "ZeroBackward0",
             Formula::Fill => "FillBackward0",
+            Formula::Copy => "CopyBackwards",
             Formula::MseLoss { .. } => "MseLossBackward0",
+            Formula::SmoothL1Loss { .. } => "SmoothL1LossBackward0",
             Formula::LogSoftmax { .. } => "LogSoftmaxBackward0",
             Formula::Softmax { .. } => "SoftmaxBackward0",
             Formula::NativeDropout { .. } => "NativeDropoutBackward0",
             Formula::NativeLayerNorm { .. } => "NativeLayerNormBackward0",
             Formula::NllLoss { .. } => "NllLossBackward0",
+            Formula::Clamp { .. } => "ClampBackward1",
+            Formula::ClampMin { .. } => "ClampMinBackward0",
+            Formula::ClampMax { .. } => "ClampMaxBackward0",
+            Formula::Extremum(Extremum::Maximum) => "MaximumBackward0",
+            Formula::Extremum(Extremum::Minimum) => "MinimumBackward0",
+            Formula::Where => "WhereBackward0",
         }
     }
 
@@ -228,7 +261,9 @@ impl Formula {
                     out[1] = Some(maybe_multiply(grad, *alpha)?);
                 }
             }
-            Formula::AddScalar | Formula::SubScalar | Formula::Clone => out[0] = Some(grad.clone()),
+            Formula::AddScalar | Formula::SubScalar | Formula::Clone | Formula::Alias => {
+                out[0] = Some(grad.clone())
+            }
             Formula::Sub { alpha } => {
                 if need(0) {
                     out[0] = Some(grad.clone());
@@ -379,10 +414,12 @@ impl Formula {
                 dim,
                 start,
                 end,
+                step,
             } => {
-                out[0] = Some(grad.scatter_into_zeros(self_sizes, |z| {
-                    z.narrow_view(*dim, *start, end - start)
-                })?);
+                out[0] =
+                    Some(grad.scatter_into_zeros(self_sizes, |z| {
+                        z.slice_view(*dim, *start, *end, *step)
+                    })?);
             }
             Formula::SelectExtreme {
                 self_sizes,
@@ -446,6 +483,15 @@ impl Formula {
             }
             Formula::ToCopy { dtype, device } => out[0] = Some(grad.to_dtype(*dtype)?.to(*device)?),
             Formula::Zero | Formula::Fill => out[0] = Some(grad.zeros_like()?),
+            Formula::Copy => {
+                // self: zeros_like(grad); src: grad (cast back by validate_outputs).
+                if need(0) {
+                    out[0] = Some(grad.zeros_like()?);
+                }
+                if need(1) {
+                    out[1] = Some(grad.clone());
+                }
+            }
             Formula::MseLoss { reduction } => {
                 let self_ = node.unpack("self")?;
                 let target = node.unpack("target")?;
@@ -457,6 +503,20 @@ impl Formula {
                 if need(1) {
                     out[1] = Some(crate::tensor::mse_loss_backward(
                         grad, &target, &self_, *reduction,
+                    )?);
+                }
+            }
+            Formula::SmoothL1Loss { reduction, beta } => {
+                let self_ = node.unpack("self")?;
+                let target = node.unpack("target")?;
+                if need(0) {
+                    out[0] = Some(crate::tensor::smooth_l1_loss_backward(
+                        grad, &self_, &target, *reduction, *beta,
+                    )?);
+                }
+                if need(1) {
+                    out[1] = Some(crate::tensor::smooth_l1_loss_backward(
+                        grad, &target, &self_, *reduction, *beta,
                     )?);
                 }
             }
@@ -518,6 +578,42 @@ impl Formula {
                     *ignore_index,
                     &total_weight,
                 )?);
+            }
+            Formula::Clamp { min, max } => {
+                let self_ = node.unpack("self")?;
+                out[0] = Some(crate::tensor::clamp_backward(grad, &self_, *min, *max)?);
+            }
+            Formula::ClampMin { min } => {
+                let self_ = node.unpack("self")?;
+                out[0] = Some(crate::tensor::clamp_bound_backward(
+                    grad, &self_, *min, true,
+                )?);
+            }
+            Formula::ClampMax { max } => {
+                let self_ = node.unpack("self")?;
+                out[0] = Some(crate::tensor::clamp_bound_backward(
+                    grad, &self_, *max, false,
+                )?);
+            }
+            Formula::Extremum(which) => {
+                let self_ = node.unpack("self")?;
+                let other = node.unpack("other")?;
+                for (slot, for_self) in [(0, true), (1, false)] {
+                    if need(slot) {
+                        out[slot] = Some(crate::tensor::extremum_backward(
+                            grad, &self_, &other, *which, for_self,
+                        )?);
+                    }
+                }
+            }
+            Formula::Where => {
+                let condition = node.unpack("condition")?;
+                for (slot, for_self) in [(0, true), (1, false)] {
+                    if need(slot) {
+                        out[slot] =
+                            Some(crate::tensor::where_backward(grad, &condition, for_self)?);
+                    }
+                }
             }
         }
         Ok(out)

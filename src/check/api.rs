@@ -18,6 +18,7 @@ use super::growth::{growth, Growing, LoopAt, LoopIterationEnd, Recorder};
 use super::subject::Subject;
 use super::walk::{Attribution, Held, Root, Site, Via};
 use super::{driver_free, fresh_runtime_for, meets, teardown, CheckError, CheckOptions, Found};
+use crate::alloc::AllocatorConfig;
 use crate::alloc::{Frame, Purpose};
 use crate::base::Verdict;
 use crate::base::{format_size, Expect, TensorError};
@@ -202,7 +203,12 @@ where
     type Outcome = Option<TensorError>;
 
     fn fresh_runtime(&self) -> Result<Runtime, CheckError> {
-        fresh_runtime_for(self.options, self.options.device_memory, false)
+        fresh_runtime_for(
+            self.options,
+            self.options.device_memory,
+            AllocatorConfig::default(),
+            false,
+        )
     }
 
     fn run(

@@ -1,5 +1,6 @@
 //! Scenario files: finding them, naming their reports, and checking one from disk.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::{check_scenario, CheckError, CheckOptions};
@@ -21,17 +22,27 @@ pub enum FileOutcome {
 }
 
 /// Every scenario file under `paths`: files as given, directories searched recursively for
-/// `.py` files; sorted so runs list them in a stable order. A path that does not exist is an
-/// error naming it.
+/// `.py` files; sorted so runs list them in a stable order. A path that does not exist, or that is
+/// neither a directory nor a regular file (a FIFO would block the read forever), is an error
+/// naming it. Each real directory is searched once, however many symbolic links lead to it, so
+/// links that loop back end the search rather than repeat it; in directories only regular files
+/// (or links to them) are taken.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, std::io::Error> {
     let mut found = Vec::new();
+    let mut visited = HashSet::new();
     for p in paths {
-        let meta = std::fs::metadata(p)
-            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display())))?;
+        let named =
+            |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", p.display()));
+        let meta = std::fs::metadata(p).map_err(named)?;
         if meta.is_dir() {
-            collect(p, &mut found)?;
-        } else {
+            collect(p, &mut visited, &mut found).map_err(named)?;
+        } else if meta.is_file() {
             found.push(p.clone());
+        } else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{}: not a regular file or a directory", p.display()),
+            ));
         }
     }
     found.sort();
@@ -39,13 +50,29 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, std::io::Error> {
     Ok(found)
 }
 
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), std::io::Error> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            collect(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "py") {
-            out.push(path);
+/// Walks `root` without recursion: a worklist of directories, each entered once by its
+/// canonical path.
+fn collect(
+    root: &Path,
+    visited: &mut HashSet<PathBuf>,
+    out: &mut Vec<PathBuf>,
+) -> Result<(), std::io::Error> {
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        if !visited.insert(std::fs::canonicalize(&dir)?) {
+            continue;
+        }
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            // Follows links; a dangling link is skipped like any file that is not a scenario.
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            if meta.is_dir() {
+                pending.push(path);
+            } else if meta.is_file() && path.extension().is_some_and(|e| e == "py") {
+                out.push(path);
+            }
         }
     }
     Ok(())
@@ -67,6 +94,39 @@ pub fn report_stem(path: &Path, root: &Path) -> String {
     } else {
         stem
     }
+}
+
+/// The report names of several scenarios checked in one run, each `(path, root)` as
+/// [`report_stem`] takes them, in order. Names are distinct by construction: a name already
+/// given (`a/s.py` and `b/s.py`, each given as a file, are both `s`) gets the first free
+/// `~2`, `~3`, ... suffix, so one report never replaces another.
+///
+/// ```
+/// use std::path::PathBuf;
+/// use leakharness::check::report_stems;
+///
+/// let files = [
+///     (PathBuf::from("a/s.py"), PathBuf::from("a")),
+///     (PathBuf::from("b/s.py"), PathBuf::from("b")),
+///     (PathBuf::from("c/s~2.py"), PathBuf::from("c")),
+/// ];
+/// assert_eq!(report_stems(&files), ["s", "s~2", "s~2~2"]);
+/// ```
+pub fn report_stems(files: &[(PathBuf, PathBuf)]) -> Vec<String> {
+    let mut used = HashSet::new();
+    files
+        .iter()
+        .map(|(path, root)| {
+            let stem = report_stem(path, root);
+            let mut unique = stem.clone();
+            let mut n = 1;
+            while !used.insert(unique.clone()) {
+                n += 1;
+                unique = format!("{stem}~{n}");
+            }
+            unique
+        })
+        .collect()
 }
 
 /// Loads and checks one scenario file. A `#@ backend:` header overrides `options.backend`; a

@@ -151,6 +151,8 @@ op_codes! {
         Min = "OP_MIN",
         /// `max(a, b)`, NaN when `a` is NaN (`clamp(min=b)`).
         Max = "OP_MAX",
+        /// smooth_l1_loss's element-wise loss of `a - b` with `beta = alpha`.
+        SmoothL1 = "OP_SMOOTH_L1",
     }
 }
 
@@ -191,6 +193,13 @@ op_codes! {
         AddcDiv = "OP_ADDCDIV",
         /// `v * (b - c) * a`, with `a` the gradient, `b` the input, `c` the target.
         MseBackward = "OP_MSE_BACKWARD",
+        /// `a != 0 ? b : c`: `torch.where` with `a` the condition.
+        Where = "OP_WHERE",
+        /// `b != 0 ? v : a`: `masked_fill_` with `a` the tensor filled in place, `b` the mask.
+        MaskedFill = "OP_MASKED_FILL",
+        /// smooth_l1_loss_backward: `a` the gradient, `b` the input, `c` the target, `v` the
+        /// reduction's norm, `w` beta.
+        SmoothL1Backward = "OP_SMOOTH_L1_BACKWARD",
     }
 }
 

@@ -369,6 +369,7 @@ pub fn header_strategy() -> BoxedStrategy<Header> {
                 backend,
                 iterations,
                 description,
+                alloc_conf: None,
                 allow: Vec::new(),
             },
         )

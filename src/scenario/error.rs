@@ -64,14 +64,24 @@ impl ScenarioError {
             .line
             .checked_sub(1)
             .and_then(|index| source.lines().nth(index as usize))
-            .unwrap_or("")
-            .to_string();
+            .unwrap_or("");
+        ScenarioError::with_source_line(path, span, source_line, message)
+    }
+
+    /// An error whose line the caller has already found (the parser's line index), so that a
+    /// file with many errors is not rescanned for each.
+    pub(crate) fn with_source_line(
+        path: impl Into<PathBuf>,
+        span: Span,
+        source_line: &str,
+        message: impl Into<String>,
+    ) -> ScenarioError {
         ScenarioError {
             path: path.into(),
             line: span.line,
             col: span.col,
             message: message.into(),
-            source_line,
+            source_line: source_line.to_string(),
             help: None,
             traceback: Vec::new(),
         }
@@ -90,37 +100,73 @@ impl ScenarioError {
     }
 }
 
+/// `text` with every control character but the tab written as Python writes it in a `repr`
+/// (`\x1b`, `\x85`): scenario text reaches terminals, and an escape sequence in it must show as
+/// text rather than drive the terminal.
+pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        push_escaped(&mut out, c);
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() && c != '\t'
+}
+
+fn push_escaped(out: &mut String, c: char) {
+    use std::fmt::Write as _;
+    if needs_escape(c) {
+        let _ = write!(out, "\\x{:02x}", u32::from(c));
+    } else {
+        out.push(c);
+    }
+}
+
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
             "{}:{}:{}: error: {}",
-            self.path.display(),
+            escape_control(&self.path.display().to_string()),
             self.line,
             self.col,
-            self.message
+            escape_control(&self.message)
         )?;
         let number = self.line.to_string();
         let gutter = " ".repeat(number.len());
         writeln!(f, "{gutter} |")?;
-        writeln!(f, "{number} | {}", self.source_line)?;
-        // Copy tabs from the source line so the caret lines up however wide the terminal draws them.
-        let pad: String = self
+        writeln!(f, "{number} | {}", escape_control(&self.source_line))?;
+        // Copy tabs from the source line so the caret lines up however wide the terminal draws
+        // them, and count an escaped character as wide as its escape.
+        let mut pad = String::new();
+        for c in self
             .source_line
             .chars()
             .take(self.col.saturating_sub(1) as usize)
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
+        {
+            let before = pad.len();
+            push_escaped(&mut pad, c);
+            if c != '\t' {
+                let width = pad[before..].chars().count();
+                pad.truncate(before);
+                pad.extend(std::iter::repeat_n(' ', width));
+            }
+        }
         write!(f, "{gutter} | {pad}^")?;
         // One frame is the line above; a traceback says more only with two or more.
         if self.traceback.len() > 1 {
             write!(f, "\n{gutter} = traceback (most recent call last):")?;
             for line in &self.traceback {
-                write!(f, "\n{gutter}     {line}")?;
+                write!(f, "\n{gutter}     {}", escape_control(line))?;
             }
         }
         if let Some(help) = &self.help {
-            write!(f, "\n{gutter} = help: {help}")?;
+            write!(f, "\n{gutter} = help: {}", escape_control(help))?;
         }
         Ok(())
     }
@@ -190,6 +236,15 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "a.py:2:3: error: bad\n  |\n2 | \tab\n  | \t ^"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_escaped_and_the_caret_still_lines_up() {
+        let err = ScenarioError::new("a.py", at(1, 3), "\x1b[2Jx = 1\n", "bad \x07");
+        assert_eq!(
+            err.to_string(),
+            "a.py:1:3: error: bad \\x07\n  |\n1 | \\x1b[2Jx = 1\n  |      ^"
         );
     }
 

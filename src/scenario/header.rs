@@ -9,15 +9,17 @@ use serde::{Deserialize, Serialize};
 
 use super::ast::Span;
 use super::error::ScenarioError;
+use crate::alloc::AllocatorConfig;
 use crate::base::{parse_size, Expect, LeakKind};
 
 /// The header keys, in the order the printer writes them.
-pub const HEADER_KEYS: [&str; 6] = [
+pub const HEADER_KEYS: [&str; 7] = [
     "expect",
     "device-memory",
     "max-steps",
     "backend",
     "iterations",
+    "alloc-conf",
     "allow",
 ];
 
@@ -37,11 +39,26 @@ pub struct Header {
     pub backend: Option<String>,
     /// `#@ iterations:` — informational: how many iterations the main loop runs.
     pub iterations: Option<u64>,
+    /// `#@ alloc-conf:` — the caching allocator's options, as `PYTORCH_CUDA_ALLOC_CONF` would
+    /// give them (`max_split_size_mb:128,garbage_collection_threshold:0.6`), kept as written;
+    /// checked when the header is read, so [`Header::allocator_config`] cannot fail.
+    #[serde(default)]
+    pub alloc_conf: Option<String>,
     /// `#@ allow:` — accepted leaks, one a line ([`crate::report::Allowance`]).
     #[serde(default)]
     pub allow: Vec<crate::report::Allowance>,
     /// The first plain `# ...` comment line of the header, without the `#`.
     pub description: Option<String>,
+}
+
+impl Header {
+    /// The allocator options of `#@ alloc-conf:`; PyTorch's defaults when absent.
+    pub fn allocator_config(&self) -> AllocatorConfig {
+        self.alloc_conf
+            .as_deref()
+            .and_then(|text| text.parse().ok())
+            .unwrap_or_default()
+    }
 }
 
 /// Reads the header from the comment lines at the top of `source`.
@@ -67,8 +84,9 @@ pub(crate) fn parse_header(path: &Path, source: &str) -> Result<Header, Vec<Scen
                 end_col: col,
             }
         };
-        let error =
-            |col: usize, message: String| ScenarioError::new(path, at(col), source, message);
+        let error = |col: usize, message: String| {
+            ScenarioError::with_source_line(path, at(col), raw_line, message)
+        };
         if in_header && !(line.is_empty() || line.starts_with('#')) {
             in_header = false;
         }
@@ -120,6 +138,21 @@ pub(crate) fn parse_header(path: &Path, source: &str) -> Result<Header, Vec<Scen
             "max-steps" => parse_count(value).map(|n| header.max_steps = Some(n)),
             "iterations" => parse_count(value).map(|n| header.iterations = Some(n)),
             "allow" => value.parse().map(|a| header.allow.push(a)),
+            "alloc-conf" => match value.parse::<AllocatorConfig>() {
+                Ok(_) => {
+                    header.alloc_conf = Some(value.to_string());
+                    Ok(())
+                }
+                Err(e) => {
+                    let col = value_offset + value.get(..e.offset).map_or(0, |s| s.chars().count());
+                    errors.push(
+                        error(col, format!("bad value for `alloc-conf`: {}", e.message))
+                            .with_help("write options as PYTORCH_CUDA_ALLOC_CONF takes them, e.g. `max_split_size_mb:128,roundup_power2_divisions:4`"),
+                    );
+                    seen.push(key);
+                    continue;
+                }
+            },
             "backend" => {
                 if BACKENDS.contains(&value) {
                     header.backend = Some(value.to_string());

@@ -23,7 +23,7 @@ pub use ast::{
     Handler, ImportAlias, Keyword, Name, Param, Params, Span, Stmt, StmtKind, Target, UnaryOp,
     WithItem,
 };
-pub use error::{LoadError, ScenarioError, ScenarioErrors};
+pub use error::{escape_control, LoadError, ScenarioError, ScenarioErrors};
 pub use header::{Header, BACKENDS, HEADER_KEYS};
 pub use parse::{load, parse_scenario, Scenario, IMPORTABLE_MODULES};
 pub use print::{print_body, print_expr, print_header, print_scenario};

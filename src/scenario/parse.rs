@@ -9,8 +9,9 @@ use std::rc::Rc;
 
 use rustpython_parser::ast as py;
 use rustpython_parser::ast::Ranged;
+use rustpython_parser::lexer::lex;
 use rustpython_parser::text_size::TextRange;
-use rustpython_parser::{parse, Mode};
+use rustpython_parser::{parse_tokens, Mode, Tok};
 
 use super::ast::*;
 use super::error::{LoadError, ScenarioError, ScenarioErrors};
@@ -80,33 +81,33 @@ pub const IMPORTABLE_MODULES: [&str; 27] = [
 /// assert_eq!((errors.0[0].line, errors.0[0].col), (1, 1));
 /// ```
 pub fn parse_scenario(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
+    // CPython's tokenizer skips a UTF-8 byte-order mark; lines and columns count after it.
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     let mut errors = Vec::new();
     let header = parse_header(path, source).unwrap_or_else(|header_errors| {
         errors.extend(header_errors);
         Header::default()
     });
-    let mut converter = Converter {
-        path,
-        source,
-        lines: LineIndex::new(source),
-        errors: Vec::new(),
-    };
-    let body = match parse(source, Mode::Module, &path.to_string_lossy()) {
-        Ok(py::Mod::Module(module)) => converter.body(&module.body),
-        Ok(_) => Vec::new(),
-        Err(error) => {
-            let offset = usize::from(error.offset);
-            let span = converter.lines.span(offset, offset);
-            converter.errors.push(ScenarioError::new(
-                path,
-                span,
-                source,
-                format!("syntax error: {}", error.error),
-            ));
-            Vec::new()
+    let lines = LineIndex::new(source);
+    // The parser's own tree nests as deep as the input (a 100,000-term `a + a + ...` is a
+    // 100,000-deep tree) and is dropped recursively: that happens on a stack sized for it.
+    let converted = std::thread::scope(|s| {
+        let spawned = std::thread::Builder::new()
+            .name("parser".into())
+            .stack_size(PARSER_STACK)
+            .spawn_scoped(s, || Converted(convert(path, source, &lines)));
+        match spawned {
+            Ok(handle) => {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                    .0
+            }
+            Err(_) => convert(path, source, &lines),
         }
-    };
-    errors.extend(converter.errors);
+    });
+    let (body, converter_errors) = converted;
+    errors.extend(converter_errors);
     if errors.is_empty() {
         Ok(Scenario {
             path: path.to_path_buf(),
@@ -118,6 +119,89 @@ pub fn parse_scenario(path: &Path, source: &str) -> Result<Scenario, ScenarioErr
         errors.sort_by_key(|e| (e.line, e.col));
         Err(ScenarioErrors(errors))
     }
+}
+
+/// The converted statements and errors, moved out of the parser thread.
+struct Converted((Vec<Stmt>, Vec<ScenarioError>));
+
+// SAFETY: the tree's `Rc`s are all created on the parser thread, and the thread keeps no clone
+// of any of them once `convert` returns: the whole tree moves to the caller, which only reads it
+// after `join`, so no reference count is ever touched by two threads.
+unsafe impl Send for Converted {}
+
+/// CPython's tokenizer refuses more than 200 open brackets (`MAXLEVEL`, Parser/tokenizer.h).
+const MAX_PAREN_LEVEL: usize = 200;
+/// CPython's tokenizer refuses a 100th indentation level (`MAXINDENT`, Parser/tokenizer.h).
+const MAX_INDENT: usize = 100;
+/// The deepest expression tree the converter accepts. CPython's compiler stops at three times
+/// the recursion limit (`COMPILER_STACK_FRAME_SCALE`, Python/compile.c); the passes after this
+/// one (validation, printing) run on the caller's stack, so the limit here is the recursion
+/// limit itself, which no written program comes near (docs/reliability.md).
+const MAX_EXPR_DEPTH: usize = 1000;
+/// The stack the parser's tree is converted and dropped on: reserved, committed only as used.
+const PARSER_STACK: usize = 256 << 20;
+
+/// Parses and converts `source`, stopping, as CPython's tokenizer does, at the first bracket or
+/// indentation past its limit.
+fn convert(path: &Path, source: &str, lines: &LineIndex) -> (Vec<Stmt>, Vec<ScenarioError>) {
+    let mut converter = Converter {
+        path,
+        lines,
+        errors: Vec::new(),
+        depth: 0,
+        too_deep: false,
+    };
+    let mut limit: Option<(usize, &str)> = None;
+    let (mut level, mut indent) = (0usize, 0usize);
+    let tokens = lex(source, Mode::Module).map_while(|token| {
+        if let Ok((tok, range)) = &token {
+            let exceeded = match tok {
+                Tok::Lpar | Tok::Lsqb | Tok::Lbrace => {
+                    level += 1;
+                    (level > MAX_PAREN_LEVEL).then_some("too many nested parentheses")
+                }
+                Tok::Rpar | Tok::Rsqb | Tok::Rbrace => {
+                    level = level.saturating_sub(1);
+                    None
+                }
+                Tok::Indent => {
+                    indent += 1;
+                    (indent >= MAX_INDENT).then_some("too many levels of indentation")
+                }
+                Tok::Dedent => {
+                    indent = indent.saturating_sub(1);
+                    None
+                }
+                _ => None,
+            };
+            if let Some(message) = exceeded {
+                limit = Some((usize::from(range.start()), message));
+                return None;
+            }
+        }
+        Some(token)
+    });
+    let parsed = parse_tokens(tokens, Mode::Module, &path.to_string_lossy());
+    let body = match (limit, parsed) {
+        (Some((offset, message)), _) => {
+            let span = lines.span(offset, offset);
+            converter
+                .errors
+                .push(converter.error(span, format!("syntax error: {message}")));
+            Vec::new()
+        }
+        (None, Ok(py::Mod::Module(module))) => converter.body(&module.body),
+        (None, Ok(_)) => Vec::new(),
+        (None, Err(error)) => {
+            let offset = usize::from(error.offset);
+            let span = lines.span(offset, offset);
+            converter
+                .errors
+                .push(converter.error(span, format!("syntax error: {}", error.error)));
+            Vec::new()
+        }
+    };
+    (body, converter.errors)
 }
 
 /// Reads and parses the scenario file at `path`.
@@ -143,10 +227,21 @@ pub fn load(path: &Path) -> Result<Scenario, LoadError> {
 }
 
 /// Byte offsets of line starts, to turn the parser's byte offsets into 1-based line and
-/// character column.
+/// character column: a binary search for the line, and, for the column, a count of characters
+/// kept every [`CHECKPOINT`] bytes, so that each position costs the same however long its line
+/// (a 100,000-element literal on one line has 100,000 positions).
 struct LineIndex<'a> {
     source: &'a str,
     starts: Vec<usize>,
+    /// `chars[k]`: how many characters start before byte `k * CHECKPOINT`.
+    chars: Vec<usize>,
+}
+
+const CHECKPOINT: usize = 64;
+
+/// Whether `byte` starts a character (is not a UTF-8 continuation byte).
+fn starts_char(byte: &u8) -> bool {
+    (*byte as i8) >= -0x40
 }
 
 impl<'a> LineIndex<'a> {
@@ -154,20 +249,50 @@ impl<'a> LineIndex<'a> {
         let starts = std::iter::once(0)
             .chain(source.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
-        LineIndex { source, starts }
+        let mut chars = vec![0];
+        let mut count = 0;
+        for chunk in source.as_bytes().chunks(CHECKPOINT) {
+            count += chunk.iter().filter(|b| starts_char(b)).count();
+            chars.push(count);
+        }
+        LineIndex {
+            source,
+            starts,
+            chars,
+        }
+    }
+
+    /// How many characters start before byte `offset` (a byte inside a character counts it).
+    fn chars_before(&self, offset: usize) -> usize {
+        let offset = offset.min(self.source.len());
+        let block = offset / CHECKPOINT;
+        let rest = &self.source.as_bytes()[block * CHECKPOINT..offset];
+        self.chars[block] + rest.iter().filter(|b| starts_char(b)).count()
     }
 
     fn position(&self, offset: usize) -> (u32, u32) {
         let line = self.starts.partition_point(|&start| start <= offset).max(1);
         let start = self.starts.get(line - 1).copied().unwrap_or(0);
-        let col = self
-            .source
-            .get(start..)
-            .unwrap_or("")
-            .char_indices()
-            .take_while(|&(i, _)| start + i < offset)
-            .count();
+        let col = self.chars_before(offset) - self.chars_before(start);
         (to_u32(line), to_u32(col + 1))
+    }
+
+    /// The text of 1-based `line`, without its line ending; empty past the end.
+    fn line_text(&self, line: u32) -> &'a str {
+        let Some(&start) = (line as usize)
+            .checked_sub(1)
+            .and_then(|i| self.starts.get(i))
+        else {
+            return "";
+        };
+        let end = self
+            .starts
+            .get(line as usize)
+            .copied()
+            .unwrap_or(self.source.len());
+        let text = &self.source[start..end];
+        let text = text.strip_suffix('\n').unwrap_or(text);
+        text.strip_suffix('\r').unwrap_or(text)
     }
 
     fn span(&self, start: usize, end: usize) -> Span {
@@ -192,9 +317,12 @@ fn to_u32(n: usize) -> u32 {
 
 struct Converter<'a> {
     path: &'a Path,
-    source: &'a str,
-    lines: LineIndex<'a>,
+    lines: &'a LineIndex<'a>,
     errors: Vec<ScenarioError>,
+    /// How many expressions enclose the one being converted.
+    depth: usize,
+    /// Whether an expression past [`MAX_EXPR_DEPTH`] has been reported.
+    too_deep: bool,
 }
 
 /// Collects the `Option`s of a list of conversions: every item is converted (so every error is
@@ -216,18 +344,16 @@ impl Converter<'_> {
         self.lines.range(range)
     }
 
+    /// An error at `span`, quoting its line from the index rather than rescanning the file.
+    fn error(&self, span: Span, message: String) -> ScenarioError {
+        ScenarioError::with_source_line(self.path, span, self.lines.line_text(span.line), message)
+    }
+
     /// Records that `construct`, at `range`, is not supported.
     fn reject<T>(&mut self, range: TextRange, construct: &str, help: &str) -> Option<T> {
         let span = self.span(range);
-        self.errors.push(
-            ScenarioError::new(
-                self.path,
-                span,
-                self.source,
-                format!("{construct} is not supported in scenarios"),
-            )
-            .with_help(help),
-        );
+        let error = self.error(span, format!("{construct} is not supported in scenarios"));
+        self.errors.push(error.with_help(help));
         None
     }
 
@@ -693,7 +819,28 @@ impl Converter<'_> {
         all(parts)
     }
 
+    /// Converts `expr`, refusing trees deeper than [`MAX_EXPR_DEPTH`] as CPython's compiler
+    /// does, so that no input can exhaust the stack here or in the passes after this one.
     fn expr(&mut self, expr: &py::Expr) -> Option<Expr> {
+        if self.depth == MAX_EXPR_DEPTH {
+            // CPython stops compiling at the first; one error says all there is to say.
+            if !self.too_deep {
+                self.too_deep = true;
+                let span = self.span(expr.range());
+                self.errors.push(self.error(
+                    span,
+                    "RecursionError: maximum recursion depth exceeded during compilation".into(),
+                ));
+            }
+            return None;
+        }
+        self.depth += 1;
+        let converted = self.expr_within_depth(expr);
+        self.depth -= 1;
+        converted
+    }
+
+    fn expr_within_depth(&mut self, expr: &py::Expr) -> Option<Expr> {
         let range = expr.range();
         let kind = match expr {
             py::Expr::BoolOp(bool_op) => ExprKind::BoolOp {

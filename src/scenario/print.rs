@@ -56,6 +56,9 @@ pub fn print_header(header: &Header) -> String {
     if let Some(iterations) = header.iterations {
         push_line(&mut out, &format!("#@ iterations: {iterations}"));
     }
+    if let Some(conf) = &header.alloc_conf {
+        push_line(&mut out, &format!("#@ alloc-conf: {conf}"));
+    }
     for allowance in &header.allow {
         push_line(&mut out, &format!("#@ allow: {allowance}"));
     }

@@ -238,11 +238,41 @@ impl Tensor {
         if let Some(g) = self.gpu() {
             return gpu::fill(g, self, value);
         }
-        match value {
-            Scalar::Int(i) => self.write_i64(&vec![i; self.numel()]),
-            Scalar::Float(f) => self.write_f32(&vec![f as f32; self.numel()]),
+        // Values are set where they live: a vector of them first would cost a second tensor's
+        // worth of host memory, and on meta, which has no values, a full-size buffer for nothing.
+        if !self.has_data() {
+            return Ok(());
+        }
+        // The conversions `write_f32` and `write_i64` make.
+        match (self.dtype(), value) {
+            (DType::F32, Scalar::Int(i)) => self.fill_with(i as f32),
+            (DType::F32, Scalar::Float(f)) => self.fill_with(f as f32),
+            (DType::I64, Scalar::Int(i)) => self.fill_with(i),
+            (DType::I64, Scalar::Float(f)) => self.fill_with(f as f32 as i64),
+            (DType::Bool, Scalar::Int(i)) => self.fill_with(u8::from(i != 0)),
+            (DType::Bool, Scalar::Float(f)) => self.fill_with(u8::from(f as f32 != 0.0)),
         }
         Ok(())
+    }
+
+    /// Writes `value` to every element of a host-addressable storage. `T` must be the
+    /// storage's element type.
+    fn fill_with<T: Copy>(&self, value: T) {
+        debug_assert_eq!(std::mem::size_of::<T>(), self.dtype().size());
+        let numel = self.numel();
+        let storage = self.storage();
+        let Some(ptr) = storage.ptr() else { return };
+        let base = ptr.as_ptr() as *mut T;
+        if self.is_contiguous() {
+            // SAFETY: as in `gather`: the storage holds offset + numel aligned elements of T,
+            // and no other reference to them lives while this one does.
+            unsafe { std::slice::from_raw_parts_mut(base.add(self.0.offset), numel) }.fill(value);
+            return;
+        }
+        for o in self.element_offsets() {
+            // SAFETY: every offset of a valid view lies inside its storage.
+            unsafe { base.add(o).write(value) };
+        }
     }
 
     /// The values as f32 in row-major order. Where device values do not exist (see

@@ -182,9 +182,20 @@ pub(crate) fn unary(gpu: &Gpu, out: &Tensor, a: &Tensor, (op, p): (UnaryCode, f3
 pub(crate) fn ternary(
     gpu: &Gpu,
     out: &Tensor,
-    [a, b, c]: [&Tensor; 3],
+    operands: [&Tensor; 3],
     op: TernaryCode,
     v: f64,
+) -> Result<()> {
+    ternary_with(gpu, out, operands, op, (v, 0.0))
+}
+
+/// [`ternary`] for the operations that take a second number `w`.
+pub(crate) fn ternary_with(
+    gpu: &Gpu,
+    out: &Tensor,
+    [a, b, c]: [&Tensor; 3],
+    op: TernaryCode,
+    (v, w): (f64, f64),
 ) -> Result<()> {
     let args = [
         Arg::Op(out.operand()?),
@@ -193,6 +204,7 @@ pub(crate) fn ternary(
         Arg::Op(c.operand()?),
         Arg::I32(op.code()),
         Arg::F32(v as f32),
+        Arg::F32(w as f32),
         Arg::I64(n(out)),
     ];
     gpu.launch("ew_ternary_f32", Grid::Elements(out.numel() as u64), &args)?;

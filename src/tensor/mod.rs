@@ -20,6 +20,7 @@
 //! assert!(loss.item().unwrap() >= 0.0);
 //! ```
 
+mod choose;
 mod data;
 mod factory;
 mod gpu;
@@ -35,12 +36,17 @@ use std::fmt;
 use std::rc::{Rc, Weak};
 
 pub use crate::base::{DType, Device, Result, TensorError};
+pub(crate) use choose::{
+    clamp_backward, clamp_bound_backward, extremum_backward, where_backward, Extremum,
+};
 pub use loss::Reduction;
 pub(crate) use loss::{
-    log_softmax_backward, mse_loss_backward, nll_loss_backward, softmax_backward,
+    log_softmax_backward, mse_loss_backward, nll_loss_backward, smooth_l1_loss_backward,
+    softmax_backward,
 };
 pub(crate) use norm::{dropout_backward, layer_norm_backward};
 pub(crate) use pointwise::{Keeps, Pointwise};
+pub use shape::TensorIndex;
 
 use crate::alloc::Purpose;
 use crate::autograd::{self, Node};
@@ -107,6 +113,8 @@ pub(crate) struct TensorImpl {
     pub(crate) grad_fn: RefCell<Option<Rc<Node>>>,
     /// Held weakly, as PyTorch does: the graph owns the AccumulateGrad node, not the leaf.
     pub(crate) grad_accumulator: RefCell<Weak<Node>>,
+    /// A leaf's `register_hook` hooks (a non-leaf's live on its `grad_fn`).
+    pub(crate) hooks: RefCell<Option<Rc<RefCell<Vec<crate::autograd::ProgramObject>>>>>,
 }
 
 impl Drop for TensorImpl {
@@ -216,6 +224,7 @@ impl Tensor {
             grad: RefCell::new(None),
             grad_fn: RefCell::new(None),
             grad_accumulator: RefCell::new(Weak::new()),
+            hooks: RefCell::new(None),
         }))
     }
 

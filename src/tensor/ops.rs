@@ -12,7 +12,7 @@ use crate::device::kernels::{BinaryCode, TernaryCode, UnaryCode};
 use crate::runtime::BlasCall;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Bin {
+pub(super) enum Bin {
     Add(f64),
     Sub(f64),
     Mul,
@@ -102,7 +102,7 @@ impl Bin {
 }
 
 /// PyTorch's type promotion for the three types: float beats int beats bool.
-fn promote(a: DType, b: DType) -> DType {
+pub(super) fn promote(a: DType, b: DType) -> DType {
     if a == DType::F32 || b == DType::F32 {
         DType::F32
     } else if a == DType::I64 || b == DType::I64 {
@@ -343,12 +343,12 @@ fn reduced_shape(shape: &[usize], reduce: &[bool], keepdim: bool) -> Vec<usize> 
 }
 
 impl Tensor {
-    fn new_like(&self, shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+    pub(super) fn new_like(&self, shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
         Tensor::empty_on(self.runtime(), shape, dtype, device)
     }
 
     /// Broadcasts both operands and applies `op` element by element into a new tensor.
-    fn binary(&self, other: &Tensor, op: Bin) -> Result<Tensor> {
+    pub(super) fn binary(&self, other: &Tensor, op: Bin) -> Result<Tensor> {
         let device = common_device(self, other)?;
         let shape = broadcast_shapes(self.shape(), other.shape())?;
         let compute = if op.is_float_only() {
@@ -394,7 +394,7 @@ impl Tensor {
         (compute, out)
     }
 
-    fn binary_scalar(&self, s: Scalar, op: Bin) -> Result<Tensor> {
+    pub(super) fn binary_scalar(&self, s: Scalar, op: Bin) -> Result<Tensor> {
         let (compute, out_dtype) = self.scalar_result_type(s, op);
         let out = self.new_like(self.shape(), out_dtype, self.device())?;
         self.scalar_kernel(s, op, compute, &out)?;
@@ -422,7 +422,7 @@ impl Tensor {
     }
 
     /// A view of this tensor broadcast to `shape` (which it must broadcast to).
-    fn broadcast_view(&self, shape: &[usize]) -> Tensor {
+    pub(super) fn broadcast_view(&self, shape: &[usize]) -> Tensor {
         if self.shape() == shape {
             return self.clone();
         }
@@ -1584,7 +1584,7 @@ impl Tensor {
         Ok((compute, shape))
     }
 
-    fn inplace_binary(&self, other: &Tensor, op: Bin) -> Result<()> {
+    pub(super) fn inplace_binary(&self, other: &Tensor, op: Bin) -> Result<()> {
         let (compute, shape) = self.check_inplace_operand(other)?;
         let b = other.broadcast_view(&shape);
         if let Some(g) = self.gpu() {
@@ -1602,7 +1602,7 @@ impl Tensor {
         Ok(())
     }
 
-    fn inplace_scalar(&self, s: Scalar, op: Bin) -> Result<()> {
+    pub(super) fn inplace_scalar(&self, s: Scalar, op: Bin) -> Result<()> {
         let (compute, _) = self.scalar_result_type(s, op);
         if compute == DType::F32 && self.dtype() != DType::F32 {
             return Err(TensorError::Invalid(format!(

@@ -8,6 +8,19 @@ use super::ops::wrap_dim;
 use super::{format_shape, gpu, DType, Result, Scalar, Tensor, TensorError};
 use crate::autograd::{Formula, NodeBuilder};
 
+/// One element of a basic index (`t[1, :, None, ...]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TensorIndex {
+    /// An integer: selects (the dimension goes away).
+    Int(i64),
+    /// `start:end:step`, each bound optional as in Python.
+    Slice(Option<i64>, Option<i64>, i64),
+    /// `None`: a new dimension of size 1.
+    None,
+    /// `...`: as many whole dimensions as the other indices leave.
+    Ellipsis,
+}
+
 /// Checks the inputs of `cat`/`stack` and returns the dtype and device they share.
 fn check_join(op: &str, tensors: &[Tensor]) -> Result<()> {
     let Some(first) = tensors.first() else {
@@ -41,6 +54,16 @@ impl Tensor {
         shape[dim] = length;
         let offset = self.0.offset + start * self.strides()[dim];
         self.view_raw(shape, self.strides().to_vec(), offset)
+    }
+
+    /// Every `step`-th element of `start..end` along `dim`, a view without history.
+    fn slice_raw(&self, dim: usize, start: usize, end: usize, step: usize) -> Tensor {
+        let mut shape = self.shape().to_vec();
+        let mut strides = self.strides().to_vec();
+        shape[dim] = (end - start).div_ceil(step);
+        let offset = self.0.offset + start * strides[dim];
+        strides[dim] *= step;
+        self.view_raw(shape, strides, offset)
     }
 
     /// The sub-tensor at `index` of dimension `dim`, a view without history.
@@ -150,6 +173,7 @@ impl Tensor {
                     dim: d,
                     start,
                     end: start + length,
+                    step: 1,
                 },
                 &out,
             );
@@ -185,6 +209,120 @@ impl Tensor {
             );
         }
         Ok(out)
+    }
+
+    /// `tensor.slice(dim, start, end, step)` (`t[start:end:step]`): a view. Bounds are
+    /// Python's (negative counts from the end, out-of-range clamps); SliceBackward0 keeps the
+    /// input's sizes, dim, start, end and step.
+    pub fn slice(
+        &self,
+        dim: isize,
+        start: Option<i64>,
+        end: Option<i64>,
+        step: i64,
+    ) -> Result<Tensor> {
+        if self.dim() == 0 {
+            return Err(TensorError::Invalid(
+                "slice() cannot be applied to a 0-dim tensor.".into(),
+            ));
+        }
+        if step <= 0 {
+            return Err(TensorError::Invalid("slice step must be positive".into()));
+        }
+        let d = wrap_dim(dim, self.dim())?;
+        let size = self.shape()[d] as i64;
+        let bound = |v: i64| (if v < 0 { v + size } else { v }).clamp(0, size) as usize;
+        let start = start.map_or(0, bound);
+        let end = end.map_or(size as usize, bound).max(start);
+        let step = step as usize;
+        let out = self.slice_raw(d, start, end, step);
+        if let Some(b) = NodeBuilder::new(&[self]) {
+            b.finish(
+                Formula::Slice {
+                    self_sizes: self.shape().to_vec(),
+                    dim: d,
+                    start,
+                    end,
+                    step,
+                },
+                &out,
+            );
+        }
+        Ok(out)
+    }
+
+    /// `torch.alias(self)`: a view of all of it, what `x[...]` and `x[:, :]` return.
+    /// AliasBackward0 saves nothing.
+    pub fn alias(&self) -> Tensor {
+        let out = self.view_raw(
+            self.shape().to_vec(),
+            self.strides().to_vec(),
+            self.0.offset,
+        );
+        if let Some(b) = NodeBuilder::new(&[self]) {
+            b.finish(Formula::Alias, &out);
+        }
+        out
+    }
+
+    /// `self[index]` for basic indices (integers, slices, `None`, `...`), as
+    /// `THPVariable_getitem` and `applySlicing` do it: an integer selects, a slice slices
+    /// (skipped inside a tuple when it takes the whole dimension), `None` unsqueezes, and an
+    /// index that changed nothing returns an alias. Every result is a view.
+    pub fn index(&self, index: &[TensorIndex], is_tuple: bool) -> Result<Tensor> {
+        if !is_tuple {
+            match index {
+                [TensorIndex::None] => return self.unsqueeze(0),
+                [TensorIndex::Ellipsis] => return Ok(self.alias()),
+                [TensorIndex::Int(i)] => return self.select(*i),
+                [TensorIndex::Slice(a, b, c)] => return self.slice(0, *a, *b, *c),
+                _ => {}
+            }
+        }
+        let specified = index
+            .iter()
+            .filter(|i| matches!(i, TensorIndex::Int(_) | TensorIndex::Slice(..)))
+            .count();
+        if specified > self.dim() {
+            return Err(TensorError::Invalid(format!(
+                "too many indices for tensor of dimension {}",
+                self.dim()
+            )));
+        }
+        if index
+            .iter()
+            .filter(|i| **i == TensorIndex::Ellipsis)
+            .count()
+            > 1
+        {
+            return Err(TensorError::Invalid(
+                "an index can only have a single ellipsis ('...')".into(),
+            ));
+        }
+        let mut result = self.clone();
+        let mut dim = 0usize;
+        for item in index {
+            match *item {
+                TensorIndex::Int(i) => result = result.select_dim(dim as isize, i)?,
+                TensorIndex::Slice(a, b, c) => {
+                    let size = result.shape()[dim] as i64;
+                    let whole = a.unwrap_or(0) == 0 && b.is_none_or(|e| e >= size) && c == 1;
+                    if !whole {
+                        result = result.slice(dim as isize, a, b, c)?;
+                    }
+                    dim += 1;
+                }
+                TensorIndex::None => {
+                    result = result.unsqueeze(dim)?;
+                    dim += 1;
+                }
+                TensorIndex::Ellipsis => dim += self.dim() - specified,
+            }
+        }
+        if result.is_same(self) {
+            return Ok(self.alias());
+        }
+        Ok(result)
     }
 
     /// `self[index]`: [`select_dim`](Self::select_dim) of dimension 0.
@@ -308,6 +446,11 @@ impl Tensor {
     /// The gradient views `cat`'s backward hands out: `grad.narrow(dim, offset, size)`.
     pub(crate) fn narrow_view(&self, dim: usize, start: usize, length: usize) -> Tensor {
         self.narrow_raw(dim, start, length)
+    }
+
+    /// Where `slice_backward` copies the gradient: `zeros.slice(dim, start, end, step)`.
+    pub(crate) fn slice_view(&self, dim: usize, start: usize, end: usize, step: usize) -> Tensor {
+        self.slice_raw(dim, start, end, step)
     }
 
     /// The gradient views `stack`'s backward hands out: `grad.select(dim, i)`.

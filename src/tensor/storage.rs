@@ -36,6 +36,16 @@ pub(crate) struct Storage {
     owner: Owner,
 }
 
+/// PyTorch's error when the host cannot give a tensor its memory: c10's DefaultCPUAllocator on
+/// Linux (c10/core/impl/alloc_cpu.cpp, checked with torch 2.15.0 under `ulimit -v`; see
+/// docs/reliability.md).
+fn host_out_of_memory(nbytes: usize) -> super::TensorError {
+    super::TensorError::Invalid(format!(
+        "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate \
+         memory: you tried to allocate {nbytes} bytes. Error code 12 (Cannot allocate memory)"
+    ))
+}
+
 impl Storage {
     /// Zero-filled on the host; uninitialized (as `torch.empty`) on the device.
     pub(crate) fn new(
@@ -54,17 +64,13 @@ impl Storage {
         } else {
             match device {
                 Device::Cpu => {
-                    let layout = Layout::from_size_align(nbytes, HOST_ALIGN).map_err(|_| {
-                        super::TensorError::Invalid(format!(
-                            "cannot allocate {nbytes} bytes of host memory"
-                        ))
-                    })?;
+                    // A size past what a layout can describe fails in PyTorch's posix_memalign
+                    // too: the same error either way.
+                    let layout = Layout::from_size_align(nbytes, HOST_ALIGN)
+                        .map_err(|_| host_out_of_memory(nbytes))?;
                     // SAFETY: the layout has a non-zero size.
-                    let ptr = NonNull::new(unsafe { alloc_zeroed(layout) }).ok_or_else(|| {
-                        super::TensorError::Invalid(format!(
-                            "host out of memory allocating {nbytes} bytes"
-                        ))
-                    })?;
+                    let ptr = NonNull::new(unsafe { alloc_zeroed(layout) })
+                        .ok_or_else(|| host_out_of_memory(nbytes))?;
                     (Some(ptr), Owner::Host(layout))
                 }
                 Device::Cuda => {

@@ -705,3 +705,58 @@ fn dataset_style_objects_iterate_by_getitem_until_index_error() {
     );
     assert_eq!(out, ["[0, 2, 4] [0, 2, 4] 3 2"]);
 }
+
+#[test]
+fn clamp_maximum_and_where_run_as_functions_and_methods() {
+    let out = output(
+        "import torch\n\
+         x = torch.tensor([[-1.0, 0.25, 2.0]], requires_grad=True)\n\
+         y = torch.tensor([[0.5, 0.5, 0.5]])\n\
+         a = x.clamp(min=-0.5, max=1.0)\n\
+         print(a.grad_fn, a.sum().item())\n\
+         print(torch.clamp_min(x, 0.0).sum().item(), x.clamp_max(max=0.0).sum().item())\n\
+         print(torch.maximum(x, y).grad_fn, x.minimum(y).sum().item())\n\
+         w = torch.where(x > 0, x, 0.0)\n\
+         print(w.grad_fn, w.sum().item(), x.where(x < 0, y).sum().item())\n\
+         (w.sum() + torch.maximum(x, y).sum()).backward()\n\
+         print(x.grad.sum().item())\n",
+    );
+    assert_eq!(
+        out,
+        [
+            "<ClampBackward1> 0.75",
+            "2.25 -1.0",
+            "<MaximumBackward0> -0.25",
+            "<WhereBackward0> 2.25 0.0",
+            // where passes x's gradient where x > 0 (two elements), maximum where x wins (one).
+            "3.0",
+        ]
+    );
+    assert!(error("import torch\nx = torch.ones(2)\nx.clamp()\n")
+        .contains("At least one of 'min' or 'max' must not be None"));
+}
+
+#[test]
+fn basic_tensor_indexing_makes_pytorchs_views() {
+    let out = output(
+        "import torch\n\
+         x = torch.randn(4, 5, 6, device='cuda', requires_grad=True)\n\
+         before = torch.cuda.memory_allocated()\n\
+         views = [x[:], x[:, 0], x[..., -1], x[None], x[::2], x[...], x[:, :, :], x[1:, None, 2], x[:, -1, :]]\n\
+         print([tuple(v.shape) for v in views])\n\
+         print(' '.join(str(v.grad_fn) for v in views))\n\
+         print(torch.cuda.memory_allocated() - before)\n",
+    );
+    assert_eq!(
+        out,
+        [
+            "[(4, 5, 6), (4, 6), (4, 5), (1, 4, 5, 6), (2, 5, 6), (4, 5, 6), (4, 5, 6), (3, 1, 6), (4, 6)]",
+            "<SliceBackward0> <SelectBackward0> <SelectBackward0> <UnsqueezeBackward0> <SliceBackward0> <AliasBackward0> <AliasBackward0> <SelectBackward0> <SelectBackward0>",
+            "0",
+        ]
+    );
+    assert!(error("import torch\nx = torch.ones(2, 3)\nx[0, 0, 0]\n")
+        .contains("too many indices for tensor of dimension 2"));
+    assert!(error("import torch\nx = torch.ones(2, 3)\nx[x > 0]\n")
+        .contains("indexing a tensor with Tensor is not supported in scenarios yet"));
+}

@@ -4,6 +4,7 @@
 
 mod cli;
 mod gallery_parses;
+mod hostile;
 mod interp;
 mod scenario_parse;
 mod user_crate;

@@ -737,7 +737,7 @@ fn header_of(source: &str) -> Header {
 #[test]
 fn header_keys() {
     let header = header_of(
-        "#!/usr/bin/env python\n# Keeps every loss.\n# More words.\n\n#@ expect: leak tensor-list, retained-graph\n#@ device-memory: 24GiB\n#@ max-steps: 10000\n#@ backend: meta\n#@ iterations: 8\nimport torch\n",
+        "#!/usr/bin/env python\n# Keeps every loss.\n# More words.\n\n#@ expect: leak tensor-list, retained-graph\n#@ device-memory: 24GiB\n#@ max-steps: 10000\n#@ backend: meta\n#@ iterations: 8\n#@ alloc-conf: max_split_size_mb:128, roundup_power2_divisions:4\nimport torch\n",
     );
     assert_eq!(
         header,
@@ -748,8 +748,14 @@ fn header_keys() {
             backend: Some("meta".to_string()),
             iterations: Some(8),
             description: Some("Keeps every loss.".to_string()),
+            alloc_conf: Some("max_split_size_mb:128, roundup_power2_divisions:4".to_string()),
             allow: Vec::new(),
         }
+    );
+    assert_eq!(header.allocator_config().max_split_size, Some(128 << 20));
+    assert_eq!(
+        header.allocator_config().roundup_power2_divisions(1 << 20),
+        4
     );
     assert_eq!(header_of("x = 1\n"), Header::default());
     assert_eq!(header_of("x = 1\n").expect, Expect::Clean);
@@ -778,6 +784,24 @@ fn bad_header_values_and_unknown_keys_are_located() {
         ("#@ max-steps: many\n", 1, 15, "whole number"),
         ("#@ iterations: -1\n", 1, 16, "whole number"),
         ("#@ backend: tpu\n", 1, 13, "unknown backend"),
+        (
+            "#@ alloc-conf: max_split_size_mb:8\n",
+            1,
+            34,
+            "max_split_size_mb too small, must be >= 20",
+        ),
+        (
+            "#@ alloc-conf: expandable_segments:True\n",
+            1,
+            36,
+            "not modelled yet",
+        ),
+        (
+            "#@ alloc-conf: max_split_mb:64\n",
+            1,
+            16,
+            "Unrecognized CachingAllocator option: max_split_mb",
+        ),
         (
             "# text\n#@ colour: red\n",
             2,

@@ -108,6 +108,22 @@ struct Sut {
     handles: BTreeMap<usize, Option<leakharness::alloc::Allocation>>,
 }
 
+/// The address of the cached block PyTorch's `get_free_block` picks for `size`, worked out from
+/// the snapshot: the smallest inactive block of the request's pool that is large enough, the
+/// lowest (segment, offset) among equal sizes. `None` when a new segment is needed.
+fn best_fit(a: &CachingAllocator, size: u64) -> Option<u64> {
+    let rounded = round_size(size).unwrap();
+    let pool = leakharness::alloc::pool_for(rounded);
+    a.snapshot()
+        .segments
+        .iter()
+        .filter(|s| s.pool == pool)
+        .flat_map(|s| s.blocks.iter().map(move |b| (b, s.segment)))
+        .filter(|(b, _)| b.state == BlockState::Inactive && b.size >= rounded)
+        .min_by_key(|(b, segment)| (b.size, *segment, b.offset))
+        .map(|(b, _)| b.address.0)
+}
+
 /// An out-of-memory is legitimate only if no cached block of the request's pool could hold it
 /// and a new segment would not fit under the capacity or limit.
 fn assert_oom_was_unavoidable(a: &CachingAllocator, size: u64) {
@@ -152,8 +168,15 @@ impl StateMachineTest for AllocatorMachine {
         match t {
             Transition::Alloc(size) => {
                 let slot = model.requests.len() - 1;
+                let best = best_fit(&sut.alloc, size);
                 match sut.alloc.allocate(size, Purpose::Temporary) {
                     Ok(a) => {
+                        if let Some(address) = best {
+                            assert_eq!(
+                                a.ptr.0, address,
+                                "{size} bytes: not the block PyTorch's best fit picks"
+                            );
+                        }
                         let rounded = round_size(size).unwrap();
                         // A block is handed out whole only when too little would remain to split.
                         let unsplit_limit = if rounded <= SMALL_SIZE {

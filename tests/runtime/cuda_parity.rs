@@ -205,6 +205,29 @@ fn pointwise_functions_match_forward_and_backward() {
 }
 
 #[test]
+fn clamp_maximum_and_where_match_forward_and_backward() {
+    // ew_binary's OP_MIN/OP_MAX, ew_ternary's OP_WHERE and OP_MASKED_FILL, bool masks.
+    parity("choices", 0.0, |rt| {
+        let a = leaf(rt, &[5, 6])?;
+        let b = leaf(rt, &[6])?;
+        let clamped = a
+            .clamp(Some(-0.5), Some(0.5))?
+            .add(&a.clamp_min(0.2)?)?
+            .add(&a.clamp_max(-0.1)?)?;
+        // Ties on purpose: maximum(a, a) splits the gradient in halves.
+        let m = a.maximum(&b)?.add(&a.minimum(&b)?)?.add(&a.maximum(&a)?)?;
+        let w = Tensor::r#where(&a.gt(&b)?, &a, &b)?;
+        // A strided slice: its backward copies into a strided view of zeros.
+        let w = w.add(&a.slice(1, Some(1), None, 2)?.sum_dim(&[1], true)?)?;
+        let loss = clamped.sum()?.add(&m.sum()?)?.add(&w.sum()?)?;
+        let g = grads(&loss, &[&a, &b])?;
+        let mut out = vec![clamped.detach(), m.detach(), w.detach()];
+        out.extend(g);
+        Ok(out)
+    });
+}
+
+#[test]
 fn dropout_and_layer_norm_match_forward_and_backward() {
     parity("dropout and layer_norm", 1e-5, |rt| {
         let a = leaf(rt, &[9, 2, 6])?;
@@ -319,9 +342,11 @@ fn losses_match_forward_and_backward() {
         for reduction in [Reduction::Mean, Reduction::Sum, Reduction::None] {
             let ce = x.cross_entropy(&y, reduction)?;
             let mse = x.mse_loss(&target, reduction)?;
-            let loss = ce.sum()?.add(&mse.sum()?)?;
+            let smooth = x.smooth_l1_loss(&target, reduction, 0.5)?;
+            let loss = ce.sum()?.add(&mse.sum()?)?.add(&smooth.sum()?)?;
             out.push(ce.detach());
             out.push(mse.detach());
+            out.push(smooth.detach());
             out.extend(grads(&loss, &[&x])?);
             x.set_grad(None);
         }

@@ -752,3 +752,88 @@ fn gradients_meeting_in_one_node_are_summed() {
         shape_values: identity,
     });
 }
+
+case!(
+    clamp_both_bounds,
+    [([3, 4], true)],
+    |t: &[Tensor]| t[0].clamp(Some(-0.5), Some(0.5)),
+    |x: &[Vec<f64>]| x[0].iter().map(|v| v.clamp(-0.5, 0.5)).collect()
+);
+case!(
+    clamp_min_only,
+    [([3, 4], true)],
+    |t: &[Tensor]| t[0].clamp(Some(0.2), None),
+    |x: &[Vec<f64>]| x[0].iter().map(|v| v.max(0.2)).collect()
+);
+case!(
+    clamp_min_function,
+    [([3, 4], true)],
+    |t: &[Tensor]| t[0].clamp_min(-0.2),
+    |x: &[Vec<f64>]| x[0].iter().map(|v| v.max(-0.2)).collect()
+);
+case!(
+    clamp_max_function,
+    [([3, 4], true)],
+    |t: &[Tensor]| t[0].clamp_max(0.3),
+    |x: &[Vec<f64>]| x[0].iter().map(|v| v.min(0.3)).collect()
+);
+case!(
+    maximum_broadcast,
+    [([3, 4], true), ([4], true)],
+    |t: &[Tensor]| t[0].maximum(&t[1]),
+    |x: &[Vec<f64>]| broadcast(&x[0], &x[1], f64::max, 3, 4, true)
+);
+case!(
+    minimum_both,
+    [([3, 4], true), ([3, 4], true)],
+    |t: &[Tensor]| t[0].minimum(&t[1]),
+    |x: &[Vec<f64>]| broadcast(&x[0], &x[1], f64::min, 3, 4, false)
+);
+case!(
+    where_broadcast,
+    [([3, 4], false), ([3, 4], true), ([4], true)],
+    |t: &[Tensor]| Tensor::r#where(&t[0].gt_scalar(0.0)?, &t[1], &t[2]),
+    |x: &[Vec<f64>]| (0..12)
+        .map(|k| if x[0][k] > 0.0 { x[1][k] } else { x[2][k % 4] })
+        .collect()
+);
+
+case!(
+    strided_slice_and_select,
+    [([4, 5], true)],
+    |t: &[Tensor]| t[0]
+        .slice(1, Some(-4), None, 2)?
+        .slice(0, Some(1), Some(3), 1),
+    // rows 1..3, columns 1 and 3
+    |x: &[Vec<f64>]| [1, 2]
+        .iter()
+        .flat_map(|r| [1, 3].map(|c| x[0][r * 5 + c]))
+        .collect()
+);
+
+fn smooth_l1(d: f64, beta: f64) -> f64 {
+    if d.abs() < beta {
+        0.5 * d * d / beta
+    } else {
+        d.abs() - 0.5 * beta
+    }
+}
+
+case!(
+    smooth_l1_loss_mean_both,
+    [([3, 4], true), ([3, 4], true)],
+    |t: &[Tensor]| t[0].smooth_l1_loss(&t[1], Reduction::Mean, 0.7),
+    |x: &[Vec<f64>]| vec![
+        x[0].iter()
+            .zip(&x[1])
+            .map(|(a, b)| smooth_l1(a - b, 0.7))
+            .sum::<f64>()
+            / 12.0
+    ]
+);
+case!(
+    smooth_l1_loss_none_broadcast,
+    [([3, 4], true), ([4], false)],
+    |t: &[Tensor]| t[0].smooth_l1_loss(&t[1], Reduction::None, 1.0),
+    |x: &[Vec<f64>]| broadcast(&x[0], &x[1], |a, b| smooth_l1(a - b, 1.0), 3, 4, true)
+);

@@ -29,10 +29,10 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (0..SHAPES.len(), any::<bool>()).prop_map(|(shape, grad)| Op::New { shape, grad }),
-        4 => (0u8..4, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Binary { kind, a, b }),
-        4 => (0u8..34, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
+        4 => (0u8..7, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Binary { kind, a, b }),
+        4 => (0u8..39, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
         2 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Matmul { a, b }),
-        2 => (0u8..4, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Loss { kind, a, b }),
+        2 => (0u8..5, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Loss { kind, a, b }),
         2 => (any::<usize>(), any::<bool>()).prop_map(|(a, retain)| Op::Backward { a, retain }),
         2 => any::<usize>().prop_map(|a| Op::Drop { a }),
         1 => Just(Op::ZeroGrads),
@@ -88,7 +88,10 @@ fn run(backend: Backend, ops: &[Op]) -> Outcome {
                             0 => a.add(&b),
                             1 => a.sub(&b),
                             2 => a.mul(&b),
-                            _ => a.div(&b),
+                            3 => a.div(&b),
+                            4 => a.maximum(&b),
+                            5 => a.minimum(&b),
+                            _ => a.gt(&b).and_then(|c| Tensor::r#where(&c, &a, &b)),
                         }
                         .map_err(|e| e.to_string())?,
                     )
@@ -141,6 +144,11 @@ fn run(backend: Backend, ops: &[Op]) -> Outcome {
                                 None,
                                 1e-5,
                             ),
+                            33 => a.clamp(Some(-0.5), Some(0.5)),
+                            34 => a.clamp_min(0.1),
+                            35 => a.clamp_max(0.1),
+                            36 => a.slice(-1, Some(1), None, 2),
+                            37 => Ok(a.alias()),
                             _ => a.argmax(0, false),
                         }
                         .map_err(|e| e.to_string())?,
@@ -165,6 +173,7 @@ fn run(backend: Backend, ops: &[Op]) -> Outcome {
                                     Device::Cuda,
                                 )
                                 .and_then(|t| a.cross_entropy(&t, Reduction::Mean)),
+                            3 => a.smooth_l1_loss(&b, Reduction::Mean, 1.0),
                             _ => model.forward(&a),
                         }
                         .map_err(|e| e.to_string())?,

@@ -378,8 +378,7 @@ pub(super) fn call_path(it: &mut Interp<'_>, path: &str, args: CallArgs, span: S
             *v = new_list(items, span);
         }
     }
-    let r = torch::call_path(it, path, args, span);
-    it.lift(r)
+    torch::call_path(it, path, args, span)
 }
 
 fn type_error(it: &mut Interp<'_>, span: Span, message: String) -> Unwind {
@@ -1044,6 +1043,22 @@ fn to_int(it: &mut Interp<'_>, v: &Value, span: Span) -> X<Value> {
     }
 }
 
+/// An empty vector with room for `len * times + more` items, or Python's `MemoryError` when
+/// the host cannot give it (CPython raises it where its allocation fails; a Rust allocation
+/// failure would abort the process instead).
+fn sized<T>(it: &mut Interp<'_>, span: Span, len: usize, times: usize, more: usize) -> X<Vec<T>> {
+    let mut out = Vec::new();
+    let fits = len
+        .checked_mul(times)
+        .and_then(|n| n.checked_add(more))
+        .is_some_and(|n| out.try_reserve_exact(n).is_ok());
+    if fits {
+        Ok(out)
+    } else {
+        Err(it.raise("MemoryError", String::new(), span))
+    }
+}
+
 /// `+` and `*` of sequences, `|` of sets and dicts, `%` of strings.
 pub(super) fn sequence_op(
     it: &mut Interp<'_>,
@@ -1054,28 +1069,41 @@ pub(super) fn sequence_op(
 ) -> X<Option<Value>> {
     Ok(Some(match (l, op, r) {
         (Value::List(a), BinOp::Add, Value::List(b)) => {
-            let mut items = a.borrow().clone();
-            items.extend(b.borrow().iter().cloned());
+            let (a, b) = (a.borrow(), b.borrow());
+            let mut items = sized(it, span, a.len(), 1, b.len())?;
+            items.extend(a.iter().cloned());
+            items.extend(b.iter().cloned());
             Value::List(Rc::new(RefCell::new(items)))
         }
         (Value::Tuple(a), BinOp::Add, Value::Tuple(b)) => {
-            let mut items = a.as_ref().clone();
+            let mut items = sized(it, span, a.len(), 1, b.len())?;
+            items.extend(a.iter().cloned());
             items.extend(b.iter().cloned());
             Value::Tuple(Rc::new(items))
         }
-        (Value::Str(a), BinOp::Add, Value::Str(b)) => Value::Str(format!("{a}{b}").into()),
+        (Value::Str(a), BinOp::Add, Value::Str(b)) => {
+            let mut out =
+                String::from_utf8(sized(it, span, a.len(), 1, b.len())?).unwrap_or_default();
+            out.push_str(a);
+            out.push_str(b);
+            Value::Str(out.into())
+        }
         (Value::Str(s), BinOp::Mul, n) | (n, BinOp::Mul, Value::Str(s))
             if matches!(n, Value::Int(_) | Value::Bool(_)) =>
         {
             let k = int_arg(it, n, span)?.max(0) as usize;
-            Value::Str(s.repeat(k).into())
+            let mut out = String::from_utf8(sized(it, span, s.len(), k, 0)?).unwrap_or_default();
+            for _ in 0..k {
+                out.push_str(s);
+            }
+            Value::Str(out.into())
         }
         (Value::List(l), BinOp::Mul, n) | (n, BinOp::Mul, Value::List(l))
             if matches!(n, Value::Int(_) | Value::Bool(_)) =>
         {
             let k = int_arg(it, n, span)?.max(0) as usize;
             let items: Vec<Value> = l.borrow().iter().map(|s| s.value.clone()).collect();
-            let mut out = Vec::with_capacity(items.len() * k);
+            let mut out = sized(it, span, items.len(), k, 0)?;
             for _ in 0..k {
                 out.extend(items.iter().cloned());
             }
@@ -1085,7 +1113,7 @@ pub(super) fn sequence_op(
             if matches!(n, Value::Int(_) | Value::Bool(_)) =>
         {
             let k = int_arg(it, n, span)?.max(0) as usize;
-            let mut out = Vec::with_capacity(t.len() * k);
+            let mut out = sized(it, span, t.len(), k, 0)?;
             for _ in 0..k {
                 out.extend(t.iter().cloned());
             }
@@ -1839,11 +1867,16 @@ pub(super) fn call_method(
             }
         }
         Value::Native(n) => return stdlib::call_native_method(it, &n.clone(), name, args, span),
+        Value::Class(c) if name == "apply" && super::autograd::is_function_class(c) => {
+            return super::autograd::apply(it, &c.clone(), args, span)
+        }
+        Value::Instance(i) if super::autograd::is_ctx(i) => {
+            return super::autograd::ctx_method(it, &i.clone(), name, args, span)
+        }
         _ => {}
     }
     if let Some(r) = super::module::call_library_module_method(it, &recv, name, &args, span) {
         return r;
     }
-    let r = torch::call_method(it, recv, name, args, span);
-    it.lift(r)
+    torch::call_method(it, recv, name, args, span)
 }

@@ -17,7 +17,9 @@
 //! loop is nested in it).
 
 mod args;
+mod autograd;
 mod builtins;
+mod data;
 mod dict;
 mod eval;
 mod exc;
@@ -42,6 +44,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use args::CallArgs;
+pub use autograd::program_value;
 pub use dict::{Dict, DictKind, DictRef, Key};
 pub use objects::{ModuleKind, ModuleRef, OptimizerRef};
 pub use pyobj::{
@@ -357,6 +360,7 @@ fn run_here(
         random_state: 0,
         log_level: 30,
         environ: Dict::shared(DictKind::Plain),
+        running_backward: Vec::new(),
     };
     #[cfg(feature = "planted-bugs")]
     {
@@ -442,6 +446,9 @@ pub(crate) struct Interp<'s> {
     log_level: i64,
     /// `os.environ`.
     environ: DictRef,
+    /// The nodes of the custom Functions whose `backward` is running, innermost last: where
+    /// `ctx.saved_tensors` finds what its node saved.
+    running_backward: Vec<Rc<crate::autograd::Node>>,
 }
 
 /// The name an `import` item binds and the module path it binds it to: `import torch.nn` binds

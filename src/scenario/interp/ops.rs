@@ -60,6 +60,14 @@ impl Interp<'_> {
                 if let Some(v) = i.dict.borrow().get(&Key::Str(attr.into())) {
                     return Ok(v);
                 }
+                if super::autograd::is_ctx(&i) {
+                    if attr == "saved_tensors" {
+                        return super::autograd::saved_tensors(self, &i, span);
+                    }
+                    if super::autograd::is_ctx_method(attr) {
+                        return Ok(Value::Method(Box::new(obj.clone()), attr.into()));
+                    }
+                }
                 if let Some(v) = super::module::module_attr(&i, attr) {
                     return Ok(v);
                 }
@@ -100,6 +108,9 @@ impl Interp<'_> {
                         },
                         _ => v,
                     }),
+                    None if attr == "apply" && super::autograd::is_function_class(&c) => {
+                        Ok(Value::Method(Box::new(obj.clone()), attr.into()))
+                    }
                     None => match c.builtin_base.as_deref() {
                         // `nn.Module.forward`-style reads through a subclass reach the base.
                         Some(base) if base != "object" => {
@@ -465,6 +476,18 @@ impl Interp<'_> {
                     let values = values.clone();
                     self.get_item(Value::Tuple(values), idx, span)
                 }
+                Native::TensorDataset(tensors) => {
+                    let mut items = Vec::with_capacity(tensors.len());
+                    for t in tensors.clone() {
+                        items.push(self.get_item(t, idx.clone(), span)?);
+                    }
+                    Ok(Value::Tuple(Rc::new(items)))
+                }
+                Native::Subset(dataset, indices) => {
+                    let p = self.position(&idx, indices.len(), "list", span)?;
+                    let (dataset, i) = (dataset.clone(), indices[p]);
+                    self.get_item(dataset, Value::Int(i), span)
+                }
                 Native::Deque(d, _) => {
                     let len = d.borrow().len();
                     let p = self.position(&idx, len, "deque", span)?;
@@ -490,24 +513,17 @@ impl Interp<'_> {
                 let r = torch::module_index(m, i).map_err(|msg| self.fail(span, msg));
                 self.lift(r)
             }
-            Value::Tensor(t) => match (&idx, slice) {
-                (Value::Int(i), None) => {
-                    let r = t.select(*i).map_err(|e| self.tensor_error(span, e));
-                    Ok(Value::Tensor(self.lift(r)?))
-                }
-                _ => {
-                    let f = self
-                        .fail(
-                            span,
-                            format!(
-                                "RuntimeError: indexing a tensor with {} is not supported in scenarios yet",
-                                idx.type_name()
-                            ),
-                        )
-                        .with_help("index with one integer, e.g. `x[0]`");
-                    self.lift(Err(f))
-                }
-            },
+            Value::Tensor(t) => {
+                let r = match torch::tensor_index(&idx) {
+                    Ok((items, is_tuple)) => t
+                        .index(&items, is_tuple)
+                        .map_err(|e| self.tensor_error(span, e)),
+                    Err(msg) => Err(self.fail(span, msg).with_help(
+                        "index with integers, slices, None and ... (indexing with tensors is not supported yet)",
+                    )),
+                };
+                Ok(Value::Tensor(self.lift(r)?))
+            }
             Value::Path(p) => {
                 // `List[int]`, `Dict[str, float]`, `Optional[Tensor]`: typing's generics are
                 // accepted and mean nothing at run time.
@@ -691,6 +707,15 @@ impl Interp<'_> {
             Value::Native(n) => match &**n {
                 Native::Deque(d, _) => d.borrow().len(),
                 Native::NamedTuple(_, values) => values.len(),
+                Native::TensorDataset(tensors) => match tensors.first() {
+                    Some(Value::Tensor(t)) => t.shape().first().copied().unwrap_or(0),
+                    _ => 0,
+                },
+                Native::Subset(_, indices) => indices.len(),
+                Native::DataLoader(l) => {
+                    let l = l.clone();
+                    return super::data::loader_len(self, &l, span);
+                }
                 Native::Tqdm(inner) => {
                     let inner = inner.clone();
                     return self.len_of(&inner, span);

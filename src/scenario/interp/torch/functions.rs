@@ -2,6 +2,7 @@
 //! allocator's statistics.
 
 use super::super::args::CallArgs;
+use super::super::autograd as engine;
 use super::super::value::Value;
 use super::super::{Interp, R};
 use super::args::{
@@ -25,6 +26,9 @@ pub(super) const TORCH: &[Function] = &[
     entry("tensor", Run::Call(tensor_from_data)),
     entry("no_grad", Run::Call(grad_mode)),
     entry("enable_grad", Run::Call(grad_mode)),
+    entry("set_grad_enabled", Run::Python(engine::set_grad_enabled)),
+    entry("is_grad_enabled", Run::Python(engine::is_grad_enabled)),
+    entry("inference_mode", Run::Python(engine::inference_mode)),
     entry("manual_seed", Run::Call(manual_seed)),
     entry("device", Run::Call(device)),
     entry("cat", Run::Call(join)),
@@ -49,6 +53,12 @@ pub(super) const TORCH: &[Function] = &[
     entry("min", Run::OnInput(tensor::extremum)),
     entry("narrow", Run::OnInput(tensor::narrow)),
     entry("select", Run::OnInput(tensor::select)),
+    entry("clamp", Run::OnInput(tensor::clamp)),
+    entry("clamp_min", Run::OnInput(tensor::clamp_bound)),
+    entry("clamp_max", Run::OnInput(tensor::clamp_bound)),
+    entry("maximum", Run::OnInput(tensor::binary_extremum)),
+    entry("minimum", Run::OnInput(tensor::binary_extremum)),
+    entry("where", Run::Call(where_)),
 ];
 
 /// `torch._C`: private, but what PyTorch's own tests call to give back the cuBLAS workspaces.
@@ -71,6 +81,23 @@ pub(super) const CUDA: &[Function] = &[
     entry("memory_summary", Run::Call(cuda)),
     entry("device_count", Run::Call(cuda)),
 ];
+
+/// `torch.where(condition, input, other)`; `input` and `other` may be numbers.
+fn where_(it: &mut Interp<'_>, _name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let b = bind(
+        it,
+        &args,
+        "where",
+        &["condition", "input", "other"],
+        3,
+        span,
+    )?;
+    let condition = expect_tensor(it, b.raw("condition"), "condition", span)?;
+    let input = tensor::tensor_or_number(it, b.raw("input"), "input", span)?;
+    let other = tensor::tensor_or_number(it, b.raw("other"), "other", span)?;
+    let r = Tensor::r#where(&condition, &input, &other);
+    check_rt(it, r, span)
+}
 
 /// `torch.no_grad()` and `torch.enable_grad()`, as `with` contexts.
 fn grad_mode(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value> {

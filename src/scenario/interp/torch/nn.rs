@@ -31,6 +31,7 @@ pub(super) const FUNCTIONAL: &[Function] = &[
     entry("cross_entropy", Run::Call(loss)),
     entry("l1_loss", Run::Call(loss)),
     entry("nll_loss", Run::Call(loss)),
+    entry("smooth_l1_loss", Run::Call(smooth_l1_loss)),
     entry("relu", Run::Call(relu)),
     entry("gelu", Run::OnInput(tensor::unary)),
     entry("silu", Run::OnInput(tensor::unary)),
@@ -71,6 +72,45 @@ fn loss(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value>
         "nll_loss" => input.nll_loss(&target, reduction),
         _ => input.cross_entropy(&target, reduction),
     };
+    check_rt(it, r, span)
+}
+
+/// `F.smooth_l1_loss(input, target, size_average=None, reduce=None, reduction='mean',
+/// beta=1.0)`; the legacy `size_average` and `reduce` must stay `None`.
+fn smooth_l1_loss(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let b = bind(
+        it,
+        &args,
+        name,
+        &[
+            "input",
+            "target",
+            "size_average",
+            "reduce",
+            "reduction",
+            "beta",
+        ],
+        2,
+        span,
+    )?;
+    for legacy in ["size_average", "reduce"] {
+        if b.get(legacy).is_some_and(|v| !matches!(v, Value::None)) {
+            return Err(it
+                .fail(
+                    span,
+                    format!("{name}({legacy}=...) is not supported in scenarios"),
+                )
+                .with_help("use reduction= (size_average and reduce are deprecated)"));
+        }
+    }
+    let input = expect_tensor(it, b.raw("input"), "input", span)?;
+    let target = expect_tensor(it, b.raw("target"), "target", span)?;
+    let reduction = reduction_arg(it, b.get("reduction"), span)?;
+    let beta = match b.get("beta") {
+        Some(v) => expect_float(it, v, "beta", span)?,
+        None => 1.0,
+    };
+    let r = input.smooth_l1_loss(&target, reduction, beta);
     check_rt(it, r, span)
 }
 

@@ -18,7 +18,6 @@ use crate::tensor::Tensor;
 
 /// Every method of `Tensor` scenarios may call.
 pub(super) const METHODS: &[Entry<MethodFn>] = &[
-    entry("backward", backward),
     entry("item", item),
     entry("numel", numel),
     entry("dim", dim),
@@ -65,39 +64,120 @@ pub(super) const METHODS: &[Entry<MethodFn>] = &[
     entry("select", select),
     entry("matmul", matmul),
     entry("bmm", matmul),
+    entry("clamp", clamp),
+    entry("clamp_min", clamp_bound),
+    entry("clamp_max", clamp_bound),
+    entry("maximum", binary_extremum),
+    entry("minimum", binary_extremum),
+    entry("where", where_method),
 ];
 
-/// `backward`.
-fn backward(it: &mut Interp<'_>, t: &Tensor, _name: &str, args: CallArgs, span: Span) -> R<Value> {
-    let b = bind(
-        it,
-        &args,
-        "backward",
-        &["gradient", "retain_graph", "create_graph"],
-        0,
-        span,
-    )?;
-    let gradient = match b.get("gradient") {
-        Some(Value::Tensor(g)) => Some(g.clone()),
-        None => None,
-        Some(other) => {
-            return Err(it.fail(
-                span,
-                format!(
-                    "TypeError: gradient must be Tensor, not {}",
-                    other.type_name()
-                ),
-            ))
-        }
-    };
-    if expect_bool(it, b.get("create_graph"), false, "create_graph", span)? {
-        return Err(it.fail(span, "create_graph=True is not supported in scenarios"));
+/// A number argument that may be `None` (`clamp(min=None)`).
+fn optional_float(it: &Interp<'_>, v: Option<&Value>, what: &str, span: Span) -> R<Option<f64>> {
+    match v {
+        None | Some(Value::None) => Ok(None),
+        Some(v) => expect_float(it, v, what, span).map(Some),
     }
-    let retain = expect_bool(it, b.get("retain_graph"), false, "retain_graph", span)?;
-    t.backward(gradient.as_ref(), retain)
-        .map_err(|e| it.tensor_error(span, e))?;
-    it.backward_ran();
-    Ok(Value::None)
+}
+
+/// `clamp(min=None, max=None)` with numbers.
+pub(super) fn clamp(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let b = bind(it, &args, name, &["min", "max"], 0, span)?;
+    if matches!(b.get("min"), Some(Value::Tensor(_)))
+        || matches!(b.get("max"), Some(Value::Tensor(_)))
+    {
+        return Err(it
+            .fail(
+                span,
+                "clamp() with tensor bounds is not supported in scenarios",
+            )
+            .with_help("pass numbers, or use torch.maximum / torch.minimum"));
+    }
+    let min = optional_float(it, b.get("min"), "min", span)?;
+    let max = optional_float(it, b.get("max"), "max", span)?;
+    let r = t.clamp(min, max);
+    check_rt(it, r, span)
+}
+
+/// `clamp_min(min)` and `clamp_max(max)` with a number.
+pub(super) fn clamp_bound(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let param: &'static [&'static str] = if name == "clamp_min" {
+        &["min"]
+    } else {
+        &["max"]
+    };
+    let b = bind(it, &args, name, param, 1, span)?;
+    let bound = expect_float(it, b.raw(param[0]).unwrap_or(&Value::None), param[0], span)?;
+    let r = if name == "clamp_min" {
+        t.clamp_min(bound)
+    } else {
+        t.clamp_max(bound)
+    };
+    check_rt(it, r, span)
+}
+
+/// `maximum(other)` and `minimum(other)`.
+pub(super) fn binary_extremum(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let b = bind(it, &args, name, &["other"], 1, span)?;
+    let other = expect_tensor(it, b.raw("other"), "other", span)?;
+    let r = if name == "maximum" {
+        t.maximum(&other)
+    } else {
+        t.minimum(&other)
+    };
+    check_rt(it, r, span)
+}
+
+/// A tensor operand that may be a Python number, wrapped in a 0-dim host tensor as PyTorch
+/// wraps it (no device memory).
+pub(super) fn tensor_or_number(
+    it: &Interp<'_>,
+    v: Option<&Value>,
+    what: &str,
+    span: Span,
+) -> R<Tensor> {
+    match v {
+        Some(n @ (Value::Int(_) | Value::Float(_) | Value::Bool(_))) => {
+            let x = expect_float(it, n, what, span)?;
+            it.rt
+                .tensor(&[x as f32], &[], crate::base::Device::Cpu)
+                .map_err(|e| it.tensor_error(span, e))
+        }
+        other => expect_tensor(it, other, what, span),
+    }
+}
+
+/// `x.where(condition, other)`: `torch.where(condition, x, other)`.
+fn where_method(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    _name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let b = bind(it, &args, "where", &["condition", "other"], 2, span)?;
+    let condition = expect_tensor(it, b.raw("condition"), "condition", span)?;
+    let other = tensor_or_number(it, b.raw("other"), "other", span)?;
+    let r = Tensor::r#where(&condition, t, &other);
+    check_rt(it, r, span)
 }
 
 /// `item`.

@@ -1,10 +1,11 @@
 //! Tensors as Python values: their `str()`, truth, length, operators and attributes.
 
 use super::super::objects::{ModuleKind, ModuleRef};
+use super::super::pyobj::Native;
 use super::super::value::Value;
 use crate::base::{DType, Device, TensorError};
 use crate::scenario::{BinOp, CmpOp};
-use crate::tensor::{Scalar, Tensor};
+use crate::tensor::{Scalar, Tensor, TensorIndex};
 
 /// A device named by a string (`"cuda"`, `"cuda:0"`, `"cpu"`).
 pub(in super::super) fn device_named(s: &str) -> Option<Device> {
@@ -347,5 +348,47 @@ pub(in super::super) fn set_attr(obj: &Value, attr: &str, value: Value) -> Resul
             "AttributeError: attribute '{attr}' of '{}' objects is not writable in scenarios",
             other.type_name()
         )),
+    }
+}
+
+/// The basic index `t[idx]` means (integers, slices, `None`, `...`, or a tuple of them), and
+/// whether it was a tuple; `Err` with the message for an index scenarios cannot use yet.
+pub(in super::super) fn tensor_index(idx: &Value) -> Result<(Vec<TensorIndex>, bool), String> {
+    fn bound(v: &Value) -> Result<Option<i64>, String> {
+        match v {
+            Value::None => Ok(None),
+            Value::Int(i) => Ok(Some(*i)),
+            Value::Bool(b) => Ok(Some(*b as i64)),
+            other => Err(format!(
+                "TypeError: slice indices must be integers or None, not {}",
+                other.type_name()
+            )),
+        }
+    }
+    fn one(v: &Value) -> Result<TensorIndex, String> {
+        match v {
+            Value::Int(i) => Ok(TensorIndex::Int(*i)),
+            Value::None => Ok(TensorIndex::None),
+            Value::Path(p) if &*p.0 == "Ellipsis" => Ok(TensorIndex::Ellipsis),
+            Value::Native(n) => match &**n {
+                Native::Slice(a, b, c) => Ok(TensorIndex::Slice(
+                    bound(a)?,
+                    bound(b)?,
+                    bound(c)?.unwrap_or(1),
+                )),
+                _ => Err(unsupported(v)),
+            },
+            other => Err(unsupported(other)),
+        }
+    }
+    fn unsupported(v: &Value) -> String {
+        format!(
+            "RuntimeError: indexing a tensor with {} is not supported in scenarios yet",
+            v.type_name()
+        )
+    }
+    match idx {
+        Value::Tuple(items) => Ok((items.iter().map(one).collect::<Result<_, _>>()?, true)),
+        other => Ok((vec![one(other)?], false)),
     }
 }

@@ -1,0 +1,449 @@
+//! Hostile input (issue 17): nesting, sizes and bytes that a pasted file may hold end in
+//! CPython's or PyTorch's error at a location, never in a crash, a hang or a quadratic wait.
+
+use std::path::Path;
+
+use leakharness::device::Backend;
+use leakharness::runtime::{Runtime, RuntimeOptions};
+use leakharness::scenario::interp::{run, RunOptions, RunResult};
+use leakharness::scenario::{parse_scenario, Expect, ScenarioErrors};
+
+const DEEP: usize = 10_000;
+/// Big inputs in tests; `benches/hostile.rs` times them at 100,000 on the release build, where
+/// a debug build would take tens of seconds in the parser alone.
+const BIG: usize = 10_000;
+
+fn errors(source: &str) -> ScenarioErrors {
+    parse_scenario(Path::new("h.py"), source).expect_err("the file is refused")
+}
+
+/// The single error a source gives, as `line:col: message`.
+fn only_error(source: &str) -> String {
+    let errors = errors(source);
+    assert_eq!(errors.0.len(), 1, "{errors}");
+    let e = &errors.0[0];
+    format!("{}:{}: {}", e.line, e.col, e.message)
+}
+
+fn run_cpu(source: &str) -> RunResult {
+    let scenario = parse_scenario(Path::new("h.py"), source).unwrap_or_else(|e| panic!("{e}"));
+    let rt = Runtime::new(Backend::Cpu, RuntimeOptions::default()).unwrap();
+    run(&scenario, &rt, &RunOptions::default(), &mut ())
+}
+
+#[test]
+fn brackets_past_cpythons_200_levels_are_a_syntax_error_at_the_201st() {
+    let parens = format!("x = {}1{}\n", "(".repeat(DEEP), ")".repeat(DEEP));
+    let lists = format!("x = {}{}\n", "[".repeat(DEEP), "]".repeat(DEEP));
+    let tuples = format!("x = {}1,{}\n", "(".repeat(DEEP), ",)".repeat(DEEP));
+    let calls = format!("x = {}{}\n", "f(".repeat(DEEP), ")".repeat(DEEP));
+    let dicts = format!("x = {}{}\n", "{1: ".repeat(DEEP), "}".repeat(DEEP));
+    for (kind, source) in [("parens", parens), ("lists", lists), ("tuples", tuples)] {
+        assert_eq!(
+            only_error(&source),
+            "1:205: syntax error: too many nested parentheses",
+            "{kind}"
+        );
+    }
+    assert_eq!(
+        only_error(&dicts),
+        "1:805: syntax error: too many nested parentheses"
+    );
+    // `f(` is two characters: the 201st bracket opens at column 5 + 2 * 200 + 1.
+    assert_eq!(
+        only_error(&calls),
+        "1:406: syntax error: too many nested parentheses"
+    );
+    // 200 levels are fine.
+    let fine = format!("x = {}1{}\n", "[".repeat(200), "]".repeat(200));
+    parse_scenario(Path::new("h.py"), &fine).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn indentation_past_cpythons_100_levels_is_an_error_at_line_101() {
+    let ifs: String = (0..DEEP)
+        .map(|i| format!("{}if x:\n", " ".repeat(i)))
+        .collect::<String>()
+        + &" ".repeat(DEEP)
+        + "pass\n";
+    assert_eq!(
+        only_error(&ifs),
+        "101:1: syntax error: too many levels of indentation"
+    );
+    // 10,000 levels take 50 MB of indentation; the ifs above show that, a thousand defs do here.
+    let defs: String = (0..1000)
+        .map(|i| format!("{}def f():\n", " ".repeat(i)))
+        .collect::<String>()
+        + &" ".repeat(1000)
+        + "pass\n";
+    assert_eq!(
+        only_error(&defs),
+        "101:1: syntax error: too many levels of indentation"
+    );
+}
+
+#[test]
+fn expression_trees_past_the_recursion_limit_are_a_recursion_error() {
+    let attributes = format!("x = a{}\n", ".b".repeat(DEEP));
+    let unary = format!("x = {}1\n", "-".repeat(DEEP));
+    let nots = format!("x = {}a\n", "not ".repeat(DEEP));
+    let sums = format!("x = a{}\n", " + a".repeat(DEEP));
+    for (kind, source) in [
+        ("attributes", attributes),
+        ("unary", unary),
+        ("nots", nots),
+        ("sums", sums),
+    ] {
+        let error = only_error(&source);
+        assert!(
+            error
+                .ends_with(": RecursionError: maximum recursion depth exceeded during compilation"),
+            "{kind}: {error}"
+        );
+    }
+    // A thousand levels are inside the limit, as in CPython.
+    let fine = format!("x = {}1\n", "-".repeat(999));
+    parse_scenario(Path::new("h.py"), &fine).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn long_flat_input_parses_and_runs() {
+    let terms = vec!["a"; BIG];
+    let chain = format!(
+        "a = 1\nx = {}\ny = {}\n",
+        terms.join(" and "),
+        terms.join(" or ")
+    );
+    let numbers: Vec<String> = (0..BIG).map(|i| i.to_string()).collect();
+    let literal = format!("x = [{}]\nprint(len(x))\n", numbers.join(", "));
+    let result = run_cpu(&chain);
+    assert!(result.failure.is_none(), "{:?}", result.failure);
+    let result = run_cpu(&literal);
+    assert!(result.failure.is_none(), "{:?}", result.failure);
+    assert_eq!(result.output, [BIG.to_string()]);
+}
+
+#[test]
+fn every_one_of_ten_thousand_errors_is_reported_in_order() {
+    let source = "x = (y := 1)\n".repeat(BIG);
+    let errors = errors(&source);
+    assert_eq!(errors.0.len(), BIG);
+    let last = &errors.0[BIG - 1];
+    assert_eq!((last.line, last.col), (BIG as u32, 6));
+    assert_eq!(last.source_line, "x = (y := 1)");
+}
+
+#[test]
+fn print_and_tensor_of_ten_thousand_values_run() {
+    let numbers: Vec<String> = (0..BIG).map(|i| (i % 10).to_string()).collect();
+    let printed = run_cpu(&format!("print({})\n", numbers.join(", ")));
+    assert!(printed.failure.is_none(), "{:?}", printed.failure);
+    assert_eq!(printed.output[0].len(), 2 * BIG - 1);
+    let tensor = run_cpu(&format!(
+        "import torch\nt = torch.tensor([{}])\nprint(t.shape[0])\n",
+        numbers.join(", ")
+    ));
+    assert!(tensor.failure.is_none(), "{:?}", tensor.failure);
+    assert_eq!(tensor.output, [BIG.to_string()]);
+}
+
+#[test]
+fn a_byte_order_mark_does_not_hide_the_first_header_line() {
+    let scenario = parse_scenario(
+        Path::new("h.py"),
+        "\u{feff}#@ expect: oom\nimport torch\nx = (y := 1)\n",
+    );
+    let errors = scenario.expect_err("the walrus is refused");
+    // Columns count after the mark, as CPython's do.
+    assert_eq!((errors.0[0].line, errors.0[0].col), (3, 6));
+    let scenario =
+        parse_scenario(Path::new("h.py"), "\u{feff}#@ expect: oom\nimport torch\n").unwrap();
+    assert_eq!(scenario.header.expect, Expect::Oom);
+}
+
+fn run_on(backend: Backend, source: &str) -> (RunResult, Runtime) {
+    let scenario = parse_scenario(Path::new("h.py"), source).unwrap_or_else(|e| panic!("{e}"));
+    let rt = Runtime::new(backend, RuntimeOptions::default()).unwrap();
+    let result = run(&scenario, &rt, &RunOptions::default(), &mut ());
+    (result, rt)
+}
+
+fn failure(result: &RunResult) -> String {
+    let failure = result.failure.as_ref().expect("the program fails");
+    format!(
+        "{}:{}: {}",
+        failure.error.line, failure.error.col, failure.error.message
+    )
+}
+
+#[test]
+fn a_host_tensor_the_host_cannot_hold_is_pytorchs_runtime_error() {
+    // 2^61 float32 elements: more bytes than any address space; PyTorch's allocator fails the
+    // same way for 10^9 elements under a 4 GiB `ulimit -v`.
+    let (result, _) = run_on(
+        Backend::Cpu,
+        "import torch
+x = torch.zeros(2**61)
+",
+    );
+    assert_eq!(
+        failure(&result),
+        "2:5: RuntimeError: [enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: \
+         can't allocate memory: you tried to allocate 9223372036854775808 bytes. Error code 12 \
+         (Cannot allocate memory)"
+    );
+}
+
+#[test]
+fn python_sequences_the_host_cannot_hold_are_memory_errors() {
+    for expr in [
+        "[0] * 2**62",
+        "(0,) * 2**62",
+        "'ab' * 2**61",
+        "[0, 1] * 2**62",
+    ] {
+        let (result, _) = run_on(
+            Backend::Meta,
+            &format!(
+                "x = {expr}
+"
+            ),
+        );
+        assert_eq!(failure(&result), "1:5: MemoryError: ", "{expr}");
+    }
+    // Caught as CPython's would be, and the program goes on.
+    let (result, _) = run_on(
+        Backend::Meta,
+        "try:\n    x = [0] * 2**62\nexcept MemoryError:\n    print('caught')\n",
+    );
+    assert_eq!(result.output, ["caught"]);
+}
+
+#[test]
+fn meta_tensors_never_hold_values_however_large() {
+    let (result, rt) = run_on(
+        Backend::Meta,
+        "#@ device-memory: 1TiB
+import torch
+x = torch.zeros(10**10, device='cuda')
+y = torch.ones(10**10, device='cuda')
+x.fill_(3)
+y.zero_()
+print(x.shape[0])
+",
+    );
+    assert!(result.failure.is_none(), "{}", failure(&result));
+    assert_eq!(result.output, ["10000000000"]);
+    assert_eq!(rt.memory_allocated(), 0, "every name dropped at the end");
+}
+
+mod cli {
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Output};
+
+    fn leakharness(args: &[&str], dir: &Path) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_leakharness"))
+            .args(args)
+            .arg("--report-dir")
+            .arg(dir.join("reports"))
+            .current_dir(dir)
+            .output()
+            .expect("the binary runs")
+    }
+
+    fn fresh(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("lh-hostile-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    const CLEAN: &str = "import torch\nx = torch.zeros(4, device='cuda')\n";
+
+    #[test]
+    fn scenarios_with_the_same_name_get_reports_of_their_own() {
+        let dir = fresh("names");
+        for sub in ["a", "b"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+            std::fs::write(dir.join(sub).join("s.py"), CLEAN).unwrap();
+        }
+        let out = leakharness(&["run", "a/s.py", "b/s.py", "--backend", "meta"], &dir);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let reports = dir.join("reports");
+        let first: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(reports.join("s.json")).unwrap()).unwrap();
+        let second: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(reports.join("s~2.json")).unwrap()).unwrap();
+        assert_eq!(first["scenario"], "a/s.py");
+        assert_eq!(second["scenario"], "b/s.py");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn discovery_walks_each_directory_once_and_reads_only_regular_files() {
+        let dir = fresh("discover");
+        let tree = dir.join("tree");
+        std::fs::create_dir_all(tree.join("sub")).unwrap();
+        std::fs::write(tree.join("sub").join("s.py"), CLEAN).unwrap();
+        // Two links back to the top: without a visited set, 2^depth paths.
+        std::os::unix::fs::symlink(&tree, tree.join("sub").join("up")).unwrap();
+        std::os::unix::fs::symlink(&tree, tree.join("sub").join("again")).unwrap();
+        let fifo = std::ffi::CString::new(tree.join("x.py").to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let out = leakharness(&["run", "tree", "--backend", "meta"], &dir);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{stdout}");
+        assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
+        // Named on the command line, a FIFO is refused rather than read.
+        let out = leakharness(&["run", "tree/x.py", "--backend", "meta"], &dir);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("tree/x.py: not a regular file"), "{stderr}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn json_output_is_only_json_and_a_parse_error_is_a_report_with_verdict_error() {
+        let dir = fresh("json");
+        std::fs::write(
+            dir.join("bad.py"),
+            format!("x = {}1{}\n", "(".repeat(300), ")".repeat(300)),
+        )
+        .unwrap();
+        let out = leakharness(&["run", "bad.py", "--format", "json"], &dir);
+        assert_eq!(out.status.code(), Some(2));
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let report: serde_json::Value = serde_json::from_str(stdout.trim()).expect("only JSON");
+        assert_eq!(report["verdict"], "error");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("bad.py:1:205: error: syntax error: too many nested parentheses"),
+            "{stderr}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn escape_sequences_in_a_scenario_reach_the_terminal_as_text() {
+        let dir = fresh("escape");
+        std::fs::write(
+            dir.join("e.py"),
+            "x = 1 # \x1b[2J\x1b]0;title\x07\ny := 2\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("r.py"), "raise ValueError('\x1b[31mred')\n").unwrap();
+        for file in ["e.py", "r.py"] {
+            let out = leakharness(&["run", file, "--backend", "meta"], &dir);
+            assert_eq!(out.status.code(), Some(2));
+            for stream in [&out.stdout, &out.stderr] {
+                let text = String::from_utf8_lossy(stream);
+                assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text}");
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_header_after_a_byte_order_mark_is_kept() {
+        let dir = fresh("bom");
+        std::fs::write(dir.join("b.py"), format!("\u{feff}#@ expect: oom\n{CLEAN}")).unwrap();
+        let out = leakharness(&["run", "b.py", "--backend", "meta"], &dir);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{stdout}");
+        assert!(stdout.contains("expected oom"), "{stdout}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_device_memory_header_of_the_largest_size_is_a_capacity_not_an_allocation() {
+        let dir = fresh("capacity");
+        let max = format!("#@ device-memory: {}\n{CLEAN}", u64::MAX);
+        std::fs::write(dir.join("max.py"), max).unwrap();
+        for backend in ["cpu", "meta"] {
+            let out = leakharness(&["run", "max.py", "--backend", backend], &dir);
+            assert_eq!(out.status.code(), Some(0), "{backend}: {out:?}");
+        }
+        let past = format!("#@ device-memory: 18446744073709551616\n{CLEAN}");
+        std::fs::write(dir.join("past.py"), past).unwrap();
+        let out = leakharness(&["run", "past.py", "--backend", "meta"], &dir);
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("past.py:1:"), "{stderr}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn sigint_and_sigterm_stop_within_a_second_and_leave_no_partial_report() {
+        for signal in [libc::SIGINT, libc::SIGTERM] {
+            let dir = fresh(&format!("signal{signal}"));
+            std::fs::write(dir.join("a.py"), CLEAN).unwrap();
+            std::fs::write(dir.join("b.py"), "for i in range(10**12):\n    pass\n").unwrap();
+            let child = Command::new(env!("CARGO_BIN_EXE_leakharness"))
+                .args(["run", "a.py", "b.py", "--backend", "meta"])
+                .args(["--max-steps", "1000000000000", "--time-limit", "600"])
+                .arg("--report-dir")
+                .arg(dir.join("reports"))
+                .current_dir(&dir)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let first = dir.join("reports").join("a.json");
+            let waited = std::time::Instant::now();
+            while !first.exists() {
+                assert!(waited.elapsed().as_secs() < 60, "a.py is never reported");
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            // b.py is running now, with no end for a long time.
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            let id = libc::pid_t::try_from(child.id()).unwrap();
+            let sent = std::time::Instant::now();
+            // SAFETY: sending a signal to the child this test started.
+            assert_eq!(unsafe { libc::kill(id, signal) }, 0);
+            let out = child.wait_with_output().unwrap();
+            let took = sent.elapsed();
+            assert!(took.as_millis() < 1500, "stopped after {took:?}");
+            assert_eq!(out.status.code(), Some(130));
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                stderr.contains("interrupted: 1 of 2 scenario files checked"),
+                "{stderr}"
+            );
+            let left: Vec<String> = std::fs::read_dir(dir.join("reports"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|name| name.starts_with('b') || name.ends_with(".tmp"))
+                .collect();
+            assert!(left.is_empty(), "{left:?}");
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+}
+
+/// The fuzz targets' own code, so that a saved finding replays exactly as the fuzzer ran it.
+#[path = "../../fuzz/src/lib.rs"]
+mod fuzz_targets;
+
+#[test]
+fn every_saved_fuzz_finding_runs_without_a_crash_or_a_hang() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
+    let mut replayed = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("py") => fuzz_targets::scenario(&bytes),
+            Some("bin") => fuzz_targets::allocator(&bytes),
+            _ => continue,
+        }
+        replayed += 1;
+    }
+    assert!(
+        replayed >= 15,
+        "only {replayed} fuzz regressions found in {}",
+        dir.display()
+    );
+}
