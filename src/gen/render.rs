@@ -630,7 +630,9 @@ fn predicted_bytes(p: &Program, leak: PlantedLeak) -> Option<u64> {
         PlantedLeak::CarriedState => Some(0),
         // The frame of `audit()` keeps the output and its scaled copy; the scalar product
         // saves no tensor, and backward freed what the model's graph saved.
-        PlantedLeak::KeptException => Some(2 * output),
+        // In a function or method, the traceback also keeps the running frame, whose other
+        // locals (a per-epoch list) the kept exceptions may be the first to reach.
+        PlantedLeak::KeptException => (p.style == Style::Script).then_some(2 * output),
         // Each step's dict keeps that step's output (backward freed what its graph saved),
         // counted per iteration of the outermost loop.
         PlantedLeak::ReferenceCycle => Some(match p.shape {
