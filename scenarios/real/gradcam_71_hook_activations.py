@@ -1,5 +1,5 @@
 # Grad-CAM's forward hook appends every activation to a list on the device, so visualizing many images fills the GPU (https://github.com/jacobgil/pytorch-grad-cam/issues/71).
-#@ expect: leak
+#@ expect: leak hook-capture
 import torch
 import torch.nn as nn
 

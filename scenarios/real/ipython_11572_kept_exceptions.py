@@ -1,5 +1,5 @@
 # Keeping caught exceptions keeps their tracebacks, and the frames' locals with them: here the activations of every failed step stay on the device (https://github.com/ipython/ipython/pull/11572).
-#@ expect: leak
+#@ expect: leak missing-no-grad kept-exception
 import torch
 import torch.nn as nn
 

@@ -1,5 +1,5 @@
 # A forward hook defined in __init__ that calls `self` makes every module a reference cycle: the models made in the loop stay on the device until the cyclic collector runs (https://github.com/pytorch/pytorch/issues/46386).
-#@ expect: leak
+#@ expect: leak reference-cycle
 import gc
 import torch
 import torch.nn as nn

@@ -21,11 +21,16 @@ pub enum PlantedBug {
     DetachKeepsGraph,
     /// `del a, b` unbinds only the first name.
     DelFirstNameOnly,
+    /// The cyclic collector finds a cycle of dicts unreachable but never frees it.
+    CollectorMissesDictCycles,
+    /// An exception stays on the interpreter's stack of handled exceptions after its `except`
+    /// block, and with it its traceback's frames.
+    HandledExceptionKept,
 }
 
 impl PlantedBug {
     /// Every planted bug.
-    pub const ALL: [PlantedBug; 8] = [
+    pub const ALL: [PlantedBug; 10] = [
         PlantedBug::BackwardKeepsSaved,
         PlantedBug::RetainGraphIgnored,
         PlantedBug::NoGradRecords,
@@ -34,5 +39,7 @@ impl PlantedBug {
         PlantedBug::EmptyCacheKeepsSegment,
         PlantedBug::DetachKeepsGraph,
         PlantedBug::DelFirstNameOnly,
+        PlantedBug::CollectorMissesDictCycles,
+        PlantedBug::HandledExceptionKept,
     ];
 }

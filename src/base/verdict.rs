@@ -90,16 +90,29 @@ pub enum LeakKind {
     /// A state rebound every iteration from a call that takes its previous value, never
     /// detached: each iteration's graph hangs off the next one's (a recurrent hidden state).
     CarriedState,
+    /// An exception kept after its `except` block, holding its traceback's frames and their
+    /// tensors.
+    KeptException,
+    /// Memory that only reference cycles keep alive, freed only by the cyclic collector.
+    ReferenceCycle,
+    /// Tensors kept by a hook or a closure that stores them in a container it captured.
+    HookCapture,
+    /// Hooks registered every iteration and never removed, each keeping what it captured.
+    HookAccumulation,
 }
 
 impl LeakKind {
     /// Every kind, in documentation order.
-    pub const ALL: [LeakKind; 5] = [
+    pub const ALL: [LeakKind; 9] = [
         LeakKind::TensorList,
         LeakKind::RetainedGraph,
         LeakKind::AttachedMetric,
         LeakKind::MissingNoGrad,
         LeakKind::CarriedState,
+        LeakKind::KeptException,
+        LeakKind::ReferenceCycle,
+        LeakKind::HookCapture,
+        LeakKind::HookAccumulation,
     ];
 
     /// The kind's name as written in headers and reports, e.g. `retained-graph`.
@@ -110,6 +123,10 @@ impl LeakKind {
             LeakKind::AttachedMetric => "attached-metric",
             LeakKind::MissingNoGrad => "missing-no-grad",
             LeakKind::CarriedState => "carried-state",
+            LeakKind::KeptException => "kept-exception",
+            LeakKind::ReferenceCycle => "reference-cycle",
+            LeakKind::HookCapture => "hook-capture",
+            LeakKind::HookAccumulation => "hook-accumulation",
         }
     }
 }
@@ -122,7 +139,7 @@ impl fmt::Display for LeakKind {
 
 /// A leak kind name that is not one of [`LeakKind::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown leak kind `{0}`; expected one of tensor-list, retained-graph, attached-metric, missing-no-grad, carried-state")]
+#[error("unknown leak kind `{0}`; expected one of tensor-list, retained-graph, attached-metric, missing-no-grad, carried-state, kept-exception, reference-cycle, hook-capture, hook-accumulation")]
 pub struct UnknownLeakKind(pub String);
 
 impl FromStr for LeakKind {

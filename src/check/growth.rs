@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::walk::{attribute, Attribution, Held, Root};
+use super::walk::{attribute, Attribution, Held, Reach, Root};
 use crate::report::{IterationPoint, OomInfo};
 use crate::runtime::Runtime;
 use crate::scenario::interp::{Control, Env, IterationEnd, Observer};
@@ -246,6 +246,7 @@ impl Observer for Recorder {
             attribute(
                 at.env,
                 at.frames,
+                at.cycles.garbage(),
                 &at.rt.allocator(),
                 at.rt.live_nodes() as u64,
                 keep_unused,
@@ -373,6 +374,14 @@ impl<'a> Runs<'a> {
 }
 
 impl Growing<'_> {
+    /// Whether the root reaches more bytes or nodes along one kind of route in the doubled
+    /// run.
+    pub(super) fn reach_grows(&self, route: impl Fn(&Held) -> Reach) -> bool {
+        self.first
+            .map_or(Reach::default(), &route)
+            .grows_into(&route(self.doubled))
+    }
+
     /// How much more of `what` the root holds in the doubled run.
     pub(super) fn more(&self, what: impl Fn(&Held) -> u64) -> u64 {
         growth(self.first.map_or(0, &what), what(self.doubled))

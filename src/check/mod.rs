@@ -677,11 +677,21 @@ impl<S: Subject> Judge<'_, S> {
             running_total: g.root.accumulates,
             unused_graph_grows: unused_grows,
             carried_state: g.root.via == Via::Name && self.subject.carries_state(g.root.at),
+            exception_grows: g.reach_grows(|h| h.through_exception),
+            in_cycle: g.root.via == Via::Cycle,
+            hook_or_closure_grows: g.reach_grows(|h| h.through_hook)
+                || g.reach_grows(|h| h.through_cell),
+            hooks_grow: g.more(|h| h.hooks) > 0,
         });
+        // Garbage is held by no statement: it is reported at the loop that makes it.
+        let retained_by = match g.root.via {
+            Via::Cycle => self.subject.statement(self.at),
+            _ => self.subject.retained_by(g),
+        };
         found.leaks.push(Leak {
             help: rules::help(&kinds),
             kinds,
-            retained_by: self.subject.retained_by(g),
+            retained_by,
             bytes_per_iteration,
             graph_nodes_per_iteration: g.nodes / extra,
             alloc_sites: self.alloc_sites(g, extra),

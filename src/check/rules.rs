@@ -19,6 +19,14 @@ pub(super) struct Evidence {
     /// The root is a name rebound from a call that takes its previous value
     /// (`hidden = cell(x, hidden)`; `statement::carries_state`).
     pub(super) carried_state: bool,
+    /// What an exception object reaches (its traceback's frames) grows.
+    pub(super) exception_grows: bool,
+    /// The root is the cyclic collector's garbage: objects no name reaches, kept by cycles.
+    pub(super) in_cycle: bool,
+    /// What a module's hook or a closure's captured variable reaches grows.
+    pub(super) hook_or_closure_grows: bool,
+    /// The number of hooks on the modules the root reaches grows.
+    pub(super) hooks_grow: bool,
 }
 
 /// A leak kind's rule.
@@ -135,13 +143,97 @@ impl Rule for CarriedState {
     }
 }
 
+/// `kept-exception`: exceptions kept after their `except` block, and with them their
+/// tracebacks' frames and what those frames' locals hold.
+struct KeptException;
+
+impl Rule for KeptException {
+    fn kind(&self) -> LeakKind {
+        LeakKind::KeptException
+    }
+    fn applies(&self, e: &Evidence) -> bool {
+        e.exception_grows
+    }
+    fn precedence(&self) -> u8 {
+        6
+    }
+    fn help(&self, _: &[LeakKind]) -> &'static str {
+        "keep str(e) or traceback.format_exc() instead of the exception, and retry outside the except block: \
+         a kept exception holds its traceback's frames and every tensor their locals reference"
+    }
+}
+
+/// `reference-cycle`: memory that no name reaches, kept by a reference cycle until the cyclic
+/// collector runs.
+struct ReferenceCycle;
+
+impl Rule for ReferenceCycle {
+    fn kind(&self) -> LeakKind {
+        LeakKind::ReferenceCycle
+    }
+    fn applies(&self, e: &Evidence) -> bool {
+        e.in_cycle
+    }
+    fn precedence(&self) -> u8 {
+        7
+    }
+    fn help(&self, _: &[LeakKind]) -> &'static str {
+        "break the cycle the path names (a hook or closure that captures its own module: use the module it is \
+         passed, or a weakref), or call gc.collect() after dropping it: only the cyclic collector frees this memory, \
+         and gc.collect() does"
+    }
+}
+
+/// `hook-capture`: tensors kept through a hook or a closure, in a container it captured.
+struct HookCapture;
+
+impl Rule for HookCapture {
+    fn kind(&self) -> LeakKind {
+        LeakKind::HookCapture
+    }
+    fn applies(&self, e: &Evidence) -> bool {
+        // A hook or closure in a cycle of garbage is the cycle's doing (reference-cycle).
+        e.hook_or_closure_grows && !e.in_cycle
+    }
+    fn precedence(&self) -> u8 {
+        8
+    }
+    fn help(&self, _: &[LeakKind]) -> &'static str {
+        "have the hook or closure keep output.detach() (or .cpu(), or a number), and clear its container once the values \
+         are used: what it stores stays as long as the hook or closure does"
+    }
+}
+
+/// `hook-accumulation`: hooks registered every iteration and never removed.
+struct HookAccumulation;
+
+impl Rule for HookAccumulation {
+    fn kind(&self) -> LeakKind {
+        LeakKind::HookAccumulation
+    }
+    fn applies(&self, e: &Evidence) -> bool {
+        e.hooks_grow && !e.in_cycle
+    }
+    fn precedence(&self) -> u8 {
+        9
+    }
+    fn help(&self, _: &[LeakKind]) -> &'static str {
+        "register the hook once, before the loop, or keep the handle register_forward_hook returns and call \
+         handle.remove() after use: every registered hook stays, with what it captured, and runs on every forward"
+    }
+}
+
 /// Every rule, in the documentation order of [`LeakKind::ALL`].
-const RULES: [&dyn Rule; 5] = [
+const RULES: [&dyn Rule; 9] = [
     &TensorList,
     &RetainedGraph,
     &AttachedMetric,
     &MissingNoGrad,
     &CarriedState,
+    &KeptException,
+    &ReferenceCycle,
+    &HookCapture,
+    &HookAccumulation,
 ];
 
 /// The kinds of a growing root, in documentation order.
@@ -225,6 +317,48 @@ mod tests {
         let k = kinds(&trained);
         assert_eq!(k, [LeakKind::CarriedState]);
         assert!(help(&k).starts_with("detach the carried state"));
+    }
+
+    #[test]
+    fn graph_kept_by_an_exception_gets_the_exception_fix() {
+        let e = Evidence {
+            graph_grows: true,
+            unused_graph_grows: true,
+            exception_grows: true,
+            ..Evidence::default()
+        };
+        let k = kinds(&e);
+        assert_eq!(k, [LeakKind::MissingNoGrad, LeakKind::KeptException]);
+        assert!(help(&k).starts_with("keep str(e)"));
+    }
+
+    #[test]
+    fn garbage_kept_by_a_cycle_gets_the_cycle_fix() {
+        let e = Evidence {
+            in_cycle: true,
+            ..Evidence::default()
+        };
+        let k = kinds(&e);
+        assert_eq!(k, [LeakKind::ReferenceCycle]);
+        assert!(help(&k).starts_with("break the cycle"));
+        assert!(help(&k).ends_with("and gc.collect() does"));
+    }
+
+    #[test]
+    fn hooks_piling_up_get_the_removal_fix_over_the_capture_fix() {
+        let e = Evidence {
+            hook_or_closure_grows: true,
+            ..Evidence::default()
+        };
+        assert_eq!(kinds(&e), [LeakKind::HookCapture]);
+        assert!(help(&kinds(&e)).starts_with("have the hook or closure keep output.detach()"));
+        let e = Evidence {
+            hooks_grow: true,
+            ..e
+        };
+        let k = kinds(&e);
+        assert_eq!(k, [LeakKind::HookCapture, LeakKind::HookAccumulation]);
+        assert!(help(&k).starts_with("register the hook once"));
     }
 
     #[test]

@@ -9,14 +9,14 @@
 //! objects shared by many others (a DAG of modules sharing children) cost their number, not
 //! their paths.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::{Rc, Weak};
 
 use crate::alloc::{CachingAllocator, StackId};
 use crate::autograd::Node;
 use crate::base::{format_size, BlockId};
 use crate::base::{DType, Device};
-use crate::scenario::interp::{program_value, Env, FrameRef, Referents, Value};
+use crate::scenario::interp::{program_value, Edge, Env, FrameRef, Referents, Value};
 use crate::scenario::Span;
 use crate::tensor::Tensor;
 
@@ -30,6 +30,9 @@ pub(super) enum Via {
     /// Whatever a Rust program checked through [`check`](super::check) keeps: its variables
     /// have no names the checker can read, and the tensors it keeps count as kept elements.
     Program,
+    /// Objects no name reaches, kept alive only by reference cycles among them: the cyclic
+    /// collector's garbage, until it runs.
+    Cycle,
 }
 
 /// The statement that stored the first reference of a chain, and what kind of reference.
@@ -50,6 +53,55 @@ pub(super) struct Site {
     pub(super) at: (u32, u32),
     /// Purpose name.
     pub(super) purpose: &'static str,
+}
+
+/// What a chain passed through on its way to a block or node, for the rules that name a leak
+/// by its holder rather than by what it holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Route {
+    /// An exception object (its traceback's frames, its args, its attributes).
+    pub(super) exception: bool,
+    /// A hook: a module's, or a tensor's.
+    pub(super) hook: bool,
+    /// A closure's captured variable.
+    pub(super) cell: bool,
+}
+
+impl Route {
+    /// The route one step further, along `edge` out of `from`.
+    fn through(self, from: &Value, edge: &Edge) -> Route {
+        Route {
+            exception: self.exception || matches!(from, Value::Exception(_)),
+            hook: self.hook || matches!(edge, Edge::Hook(_)),
+            cell: self.cell || matches!(edge, Edge::Cell(_)),
+        }
+    }
+
+    /// The route into a tensor's or a node's hook.
+    fn into_hook(self) -> Route {
+        Route { hook: true, ..self }
+    }
+}
+
+/// Bytes and autograd nodes reached along one kind of route.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Reach {
+    /// Bytes of the blocks claimed.
+    pub(super) bytes: u64,
+    /// Autograd nodes counted.
+    pub(super) nodes: u64,
+}
+
+impl Reach {
+    fn add(&mut self, bytes: u64, nodes: u64) {
+        self.bytes += bytes;
+        self.nodes += nodes;
+    }
+
+    /// Whether `later` reaches more.
+    pub(super) fn grows_into(&self, later: &Reach) -> bool {
+        later.bytes > self.bytes || later.nodes > self.nodes
+    }
 }
 
 /// What one root holds.
@@ -74,11 +126,34 @@ pub(super) struct Held {
     pub(super) list_tensors: u64,
     /// Bytes reached through a `grad_fn`.
     pub(super) graph_bytes: u64,
+    /// What is reached through an exception object.
+    pub(super) through_exception: Reach,
+    /// What is reached through a hook.
+    pub(super) through_hook: Reach,
+    /// What is reached through a closure's captured variable.
+    pub(super) through_cell: Reach,
+    /// Hooks registered on the modules reached.
+    pub(super) hooks: u64,
     /// The path to the largest block, from the name down.
     pub(super) example: Vec<String>,
     /// The longest path through autograd nodes, for leaks of graph history without bytes.
     pub(super) node_example: Vec<String>,
     example_size: u64,
+}
+
+impl Held {
+    /// Counts `bytes` and `nodes` reached along `route`.
+    fn reach(&mut self, route: Route, bytes: u64, nodes: u64) {
+        if route.exception {
+            self.through_exception.add(bytes, nodes);
+        }
+        if route.hook {
+            self.through_hook.add(bytes, nodes);
+        }
+        if route.cell {
+            self.through_cell.add(bytes, nodes);
+        }
+    }
 }
 
 /// Everything alive at one moment, attributed to roots.
@@ -134,15 +209,21 @@ struct Work {
     at: Option<usize>,
     depth: usize,
     in_graph: bool,
+    route: Route,
 }
 
+/// A child of a walked item: the step's text (none for a step that adds nothing to a path),
+/// the item, whether the step enters an autograd graph, and the route to it.
+type Child = (Option<String>, Item, bool, Route);
+
 /// Walks every module-level name of `env`, then the locals of the running functions (`frames`,
-/// outermost first; the module frame's names are `env`'s), and attributes what they reach;
-/// `keep_unused` keeps each root's unused graph nodes, so that a later backward can be seen
-/// consuming them.
+/// outermost first; the module frame's names are `env`'s), then the objects only cycles keep
+/// (`garbage`, [`Via::Cycle`]), and attributes what they reach; `keep_unused` keeps each
+/// root's unused graph nodes, so that a later backward can be seen consuming them.
 pub(super) fn attribute(
     env: &Env,
     frames: &[FrameRef],
+    garbage: Vec<Value>,
     alloc: &CachingAllocator,
     live_nodes: u64,
     keep_unused: bool,
@@ -201,8 +282,69 @@ pub(super) fn attribute(
             }
         }
     }
+    let cycle_root = Root {
+        at: (0, 0),
+        via: Via::Cycle,
+        accumulates: false,
+    };
+    let ids: HashSet<usize> = garbage.iter().filter_map(Value::identity).collect();
+    for value in &garbage {
+        // An object of a cycle already walked was reached through it.
+        if value
+            .identity()
+            .is_some_and(|id| w.seen_values.contains(&id))
+        {
+            continue;
+        }
+        let held = out.roots.entry(cycle_root).or_default();
+        w.walk(
+            cycle_name(value, &ids),
+            Item::Value(value.clone()),
+            false,
+            held,
+        );
+    }
     out.roots.retain(|_, h| h.bytes > 0 || h.nodes > 0);
     out
+}
+
+/// A cycle through `start` among the objects `garbage` names, as a retention path's first
+/// step: `cycle LeakyModule → ._forward_hooks[0] → function fw_hook → cell self → LeakyModule`.
+fn cycle_name(start: &Value, garbage: &HashSet<usize>) -> String {
+    let label = |v: &Value| match v {
+        Value::Function(f) => format!("function {}", f.code.qualname),
+        other => other.type_name(),
+    };
+    let Some(start_id) = start.identity() else {
+        return format!("unreachable {}", label(start));
+    };
+    // Breadth first, so the cycle named is a shortest one.
+    let mut came_from: HashMap<usize, (usize, String, Value)> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([start.clone()]);
+    while let Some(v) = queue.pop_front() {
+        let from = v.identity().unwrap_or(0);
+        let mut next = Vec::new();
+        v.referents(&mut |edge, child| next.push((edge.to_string(), child.clone())));
+        for (edge, child) in next {
+            let Some(id) = child.identity() else { continue };
+            if id == start_id {
+                let mut steps = vec![format!("{edge} → {}", label(start))];
+                let mut at = from;
+                while at != start_id {
+                    let (prev, edge, value) = &came_from[&at];
+                    steps.push(format!("{edge} → {}", label(value)));
+                    at = *prev;
+                }
+                steps.reverse();
+                return format!("cycle {} → {}", label(start), steps.join(" → "));
+            }
+            if garbage.contains(&id) && !came_from.contains_key(&id) {
+                came_from.insert(id, (from, edge, child.clone()));
+                queue.push_back(child);
+            }
+        }
+    }
+    format!("unreachable {}", label(start))
 }
 
 fn span_at(s: Span) -> (u32, u32) {
@@ -234,17 +376,19 @@ impl Walker<'_> {
             at: Some(0),
             depth: 1,
             in_graph: false,
+            route: Route::default(),
         }];
         while let Some(Work {
             item,
             at,
             depth,
             in_graph,
+            route,
         }) = stack.pop()
         {
             let children = match item {
-                Item::Value(v) => self.value(&v),
-                Item::Tensor(t) => self.tensor(&t, at, in_graph, held),
+                Item::Value(v) => self.value(&v, route, held),
+                Item::Tensor(t) => self.tensor(&t, at, in_graph, route, held),
                 Item::Node(n) => {
                     if !self.seen_nodes.insert(Rc::as_ptr(&n)) {
                         continue;
@@ -252,11 +396,11 @@ impl Walker<'_> {
                     if deepest_node.is_none_or(|(d, _)| depth > d) {
                         deepest_node = at.map(|at| (depth, at));
                     }
-                    self.node(&n, held)
+                    self.node(&n, route, held)
                 }
             };
             // Reversed, so that children are walked in their natural order.
-            for (step, item, into_graph) in children.into_iter().rev() {
+            for (step, item, into_graph, route) in children.into_iter().rev() {
                 let child_at = match step {
                     Some(text) => {
                         self.steps.push((text, at));
@@ -269,6 +413,7 @@ impl Walker<'_> {
                     at: child_at,
                     depth: depth + 1,
                     in_graph: in_graph || into_graph,
+                    route,
                 });
             }
         }
@@ -294,16 +439,25 @@ impl Walker<'_> {
     /// The children of a value: a tensor, or what the value says it references
     /// ([`Referents`]); a value with an identity is walked once, however many references
     /// reach it.
-    fn value(&mut self, v: &Value) -> Vec<(Option<String>, Item, bool)> {
+    fn value(&mut self, v: &Value, route: Route, held: &mut Held) -> Vec<Child> {
         if let Some(t) = v.tensor() {
-            return vec![(None, Item::Tensor(t.clone()), false)];
+            return vec![(None, Item::Tensor(t.clone()), false, route)];
         }
         if v.identity().is_some_and(|id| !self.seen_values.insert(id)) {
             return Vec::new();
         }
         let mut children = Vec::new();
-        v.referents(&mut |edge, v| {
-            children.push((Some(edge.to_string()), Item::Value(v.clone()), false))
+        v.referents(&mut |edge, child| {
+            if let Edge::Hook(_) = edge {
+                held.hooks += 1;
+            }
+            let route = route.through(v, &edge);
+            children.push((
+                Some(edge.to_string()),
+                Item::Value(child.clone()),
+                false,
+                route,
+            ))
         });
         children
     }
@@ -314,34 +468,44 @@ impl Walker<'_> {
         t: &Tensor,
         at: Option<usize>,
         in_graph: bool,
+        route: Route,
         held: &mut Held,
-    ) -> Vec<(Option<String>, Item, bool)> {
+    ) -> Vec<Child> {
         if !self.seen_tensors.insert(tensor_key(t)) {
             return Vec::new();
         }
-        if self.list_root && !in_graph && t.device() == Device::Cuda {
+        // A tensor is the list's when the list stores it, not when an exception, hook or
+        // closure in the list reaches it.
+        if self.list_root && !in_graph && route == Route::default() && t.device() == Device::Cuda {
             held.list_tensors += 1;
         }
         if let Some(block) = t.block() {
             if self.seen_blocks.insert(block) {
-                self.claim(block, t, at, in_graph, held);
+                self.claim(block, t, at, in_graph, route, held);
             }
         }
         let mut children = Vec::new();
         if let Some(g) = t.grad() {
-            children.push((Some(".grad".to_string()), Item::Tensor(g), false));
+            children.push((Some(".grad".to_string()), Item::Tensor(g), false, route));
         }
         if let Some(node) = t.grad_fn() {
             children.push((
                 Some(format!("grad_fn {}", node.name())),
                 Item::Node(node),
                 true,
+                route,
             ));
         }
         // A leaf keeps its `register_hook` hooks, and with them what their closures capture.
         for hook in t.hooks() {
             if let Some(v) = program_value(&hook) {
-                children.push((Some("hook".to_string()), Item::Value(v.clone()), false));
+                held.hooks += 1;
+                children.push((
+                    Some("hook".to_string()),
+                    Item::Value(v.clone()),
+                    false,
+                    route.into_hook(),
+                ));
             }
         }
         children
@@ -353,6 +517,7 @@ impl Walker<'_> {
         t: &Tensor,
         at: Option<usize>,
         in_graph: bool,
+        route: Route,
         held: &mut Held,
     ) {
         let Some(tag) = self.alloc.tag(block) else {
@@ -374,6 +539,7 @@ impl Walker<'_> {
         if in_graph {
             held.graph_bytes += size;
         }
+        held.reach(route, size, 0);
         if size > held.example_size || held.example.is_empty() {
             held.example_size = size;
             let mut path = self.path_to(at);
@@ -405,8 +571,9 @@ impl Walker<'_> {
 
     /// Counts a node; its children are the tensors it saved, the nodes it points to and, for
     /// AccumulateGrad, the leaf.
-    fn node(&mut self, node: &Rc<Node>, held: &mut Held) -> Vec<(Option<String>, Item, bool)> {
+    fn node(&mut self, node: &Rc<Node>, route: Route, held: &mut Held) -> Vec<Child> {
         held.nodes += 1;
+        held.reach(route, 0, 1);
         let saved = node.saved_tensors();
         if node.backward_ran() {
             held.used_graph_nodes += 1;
@@ -416,11 +583,17 @@ impl Walker<'_> {
                 held.unused.push(Rc::downgrade(node));
             }
         }
-        let mut children: Vec<(Option<String>, Item, bool)> = saved
+        let mut children: Vec<Child> = saved
             .into_iter()
             .filter_map(|s| {
-                s.tensor
-                    .map(|t| (Some(format!("saved {}", s.name)), Item::Tensor(t), true))
+                s.tensor.map(|t| {
+                    (
+                        Some(format!("saved {}", s.name)),
+                        Item::Tensor(t),
+                        true,
+                        route,
+                    )
+                })
             })
             .collect();
         for next in node.next_functions().into_iter().flatten() {
@@ -428,21 +601,28 @@ impl Walker<'_> {
                 Some(format!("grad_fn {}", next.name())),
                 Item::Node(next),
                 true,
+                route,
             ));
         }
         if let Some(v) = node.variable() {
-            children.push((None, Item::Tensor(v), true));
+            children.push((None, Item::Tensor(v), true, route));
         }
         // The hooks of the tensor the node produced, and a custom Function's ctx with every
         // attribute the program put on it.
         for hook in node.hooks() {
             if let Some(v) = program_value(&hook) {
-                children.push((Some("hook".to_string()), Item::Value(v.clone()), true));
+                held.hooks += 1;
+                children.push((
+                    Some("hook".to_string()),
+                    Item::Value(v.clone()),
+                    true,
+                    route.into_hook(),
+                ));
             }
         }
         if let Some(ctx) = node.custom_ctx() {
             if let Some(v) = program_value(&ctx) {
-                children.push((Some("ctx".to_string()), Item::Value(v.clone()), true));
+                children.push((Some("ctx".to_string()), Item::Value(v.clone()), true, route));
             }
         }
         children
@@ -487,6 +667,7 @@ mod tests {
                 self.0 = Some(attribute(
                     at.env,
                     at.frames,
+                    at.cycles.garbage(),
                     &at.rt.allocator(),
                     at.rt.live_nodes() as u64,
                     false,

@@ -188,12 +188,26 @@ pub enum Benign {
     /// `carried_n = carry(carried_n, out.detach())`: a state carried through a helper from
     /// detached outputs, the fixed form of [`PlantedLeak::CarriedState`].
     CarriedDetached,
+    /// `errors_n.append(str(err))` in a handler around `audit(out)`, which always raises: the
+    /// fixed form of [`PlantedLeak::KeptException`].
+    ErrorAsText,
+    /// A dict that references itself, holding the detached output, dropped and freed by
+    /// `gc.collect()`: a reference cycle collected on purpose.
+    CycleCollected,
     /// Metrics kept in a dict of host numbers: `metrics["loss"] += loss.item()` and a step
     /// count.
     MetricsDict,
     /// A comprehension over the batch's tensors, keeping host numbers:
     /// `sizes = [t.shape[0] for t in (x, y)]`.
     BatchSizes,
+}
+
+impl Benign {
+    /// Whether the statement can go with `leak`: a `gc.collect()` would free a planted
+    /// reference cycle.
+    pub fn compatible_with(self, leak: Option<PlantedLeak>) -> bool {
+        !(self == Benign::CycleCollected && leak == Some(PlantedLeak::ReferenceCycle))
+    }
 }
 
 /// The catalogue of injected leaks.
@@ -218,11 +232,18 @@ pub enum PlantedLeak {
     /// `kept_state = carry(kept_state, out)`: a state carried through a helper from attached
     /// outputs, every step's graph hanging off the next state.
     CarriedState,
+    /// `kept_errors.append(err)` in a handler around `audit(out)`, which always raises: each
+    /// kept exception holds the frame of `audit()`, with the output and its scaled copy.
+    KeptException,
+    /// `kept_cycle = {"out": out}` and `kept_cycle["self"] = kept_cycle`: each step's dict,
+    /// with the attached output, is a cycle once the name moves on, reported at the outermost
+    /// loop.
+    ReferenceCycle,
 }
 
 impl PlantedLeak {
     /// Every planted leak.
-    pub const ALL: [PlantedLeak; 9] = [
+    pub const ALL: [PlantedLeak; 11] = [
         PlantedLeak::AttachedLossList,
         PlantedLeak::AttachedOutputList,
         PlantedLeak::DetachedLossList,
@@ -232,17 +253,20 @@ impl PlantedLeak {
         PlantedLeak::EvalTotalKept,
         PlantedLeak::RetainedGraphKept,
         PlantedLeak::CarriedState,
+        PlantedLeak::KeptException,
+        PlantedLeak::ReferenceCycle,
     ];
 
     /// The leaks planted in the training step whose growth holds graph: the ones whose list or
     /// total can be made every epoch and still leak ([`Program::leak_per_epoch`]).
-    pub const IN_STEP_WITH_GRAPH: [PlantedLeak; 6] = [
+    pub const IN_STEP_WITH_GRAPH: [PlantedLeak; 7] = [
         PlantedLeak::AttachedLossList,
         PlantedLeak::AttachedOutputList,
         PlantedLeak::RetainedGraphKept,
         PlantedLeak::AttachedTotal,
         PlantedLeak::AttachedMetric,
         PlantedLeak::CarriedState,
+        PlantedLeak::KeptException,
     ];
 
     /// The kinds the checker must report for this leak (`docs/leaks.md`).
@@ -257,6 +281,8 @@ impl PlantedLeak {
             PlantedLeak::EvalOutputsKept => vec![TensorList, MissingNoGrad],
             PlantedLeak::EvalTotalKept => vec![AttachedMetric, MissingNoGrad],
             PlantedLeak::CarriedState => vec![CarriedState],
+            PlantedLeak::KeptException => vec![KeptException],
+            PlantedLeak::ReferenceCycle => vec![ReferenceCycle],
         }
     }
 }
@@ -657,6 +683,8 @@ pub fn benign() -> impl Strategy<Value = Benign> {
         Just(Benign::HostPredictions),
         Just(Benign::ScopedList),
         Just(Benign::CarriedDetached),
+        Just(Benign::ErrorAsText),
+        Just(Benign::CycleCollected),
         Just(Benign::MetricsDict),
         Just(Benign::BatchSizes),
     ]
@@ -718,7 +746,10 @@ fn program_with(leak: BoxedStrategy<Option<PlantedLeak>>) -> impl Strategy<Value
             zero_grad,
             accumulation,
             double_backward,
-            benign,
+            benign: benign
+                .into_iter()
+                .filter(|b| b.compatible_with(leak))
+                .collect(),
             final_check: final_check && leak.is_none(),
             leak,
             leak_per_epoch: per_epoch,

@@ -44,8 +44,13 @@ pub(super) fn case(program: &Program) -> Result<Case, GenError> {
             let wanted = planted_statement(program, leak);
             let stub = parse(&format!("{wanted}\n"))?;
             let needle = strip_spans(&stub.body);
-            let line = find(&scenario.body, &needle[0])
+            let mut line = find(&scenario.body, &needle[0])
                 .ok_or_else(|| GenError::PlantLost(wanted.clone()))?;
+            if leak == PlantedLeak::ReferenceCycle {
+                // Garbage has no retaining statement: it is reported at the loop it grows
+                // with, the outermost.
+                line = epoch_loop_line(&scenario.body).unwrap_or(line);
+            }
             let statement = printed
                 .lines()
                 .nth(line as usize - 1)
@@ -128,6 +133,8 @@ fn planted_statement(program: &Program, leak: PlantedLeak) -> String {
         },
         PlantedLeak::EvalOutputsKept => "kept_outputs.append(eval_out)".into(),
         PlantedLeak::CarriedState => "kept_state = carry(kept_state, out)".into(),
+        PlantedLeak::KeptException => "kept_errors.append(err)".into(),
+        PlantedLeak::ReferenceCycle => "kept_cycle[\"self\"] = kept_cycle".into(),
         PlantedLeak::EvalTotalKept => {
             format!(
                 "kept_eval_total += {}",
@@ -166,6 +173,9 @@ fn zero_grad_call(z: ZeroGrad) -> String {
 
 fn render(p: &Program) -> String {
     let mut out = Lines { text: header(p) };
+    if p.benign.contains(&Benign::CycleCollected) {
+        out.line(0, "import gc");
+    }
     out.line(0, "import torch");
     out.line(0, "import torch.nn as nn");
     out.line(0, "");
@@ -175,6 +185,11 @@ fn render(p: &Program) -> String {
     );
     out.line(0, &format!("model = {}.to(device)", model(p)));
     out.line(0, &format!("opt = {}", optimizer(p.optimizer)));
+    if p.leak == Some(PlantedLeak::KeptException) || p.benign.contains(&Benign::ErrorAsText) {
+        out.line(0, "def audit(value):");
+        out.line(1, "scaled = value * 2.0");
+        out.line(1, "raise RuntimeError(\"audit failed\")");
+    }
     if p.leak == Some(PlantedLeak::CarriedState) || p.benign.contains(&Benign::CarriedDetached) {
         out.line(0, "def carry(state, value):");
         out.line(1, "return 0.9 * state + 0.1 * value.mean(0)");
@@ -212,6 +227,7 @@ fn training(p: &Program, out: &mut Lines, d: usize) {
             Benign::Validation { item: false } => out.line(d, &format!("val_sum_{n} = 0")),
             Benign::HostPredictions => out.line(d, &format!("preds_{n} = []")),
             Benign::CarriedDetached => out.line(d, &format!("carried_{n} = {}", state_zeros(p))),
+            Benign::ErrorAsText => out.line(d, &format!("errors_{n} = []")),
             Benign::MetricsDict => {
                 out.line(d, &format!("metrics_{n} = {{\"loss\": 0.0, \"steps\": 0}}"))
             }
@@ -257,6 +273,14 @@ fn training(p: &Program, out: &mut Lines, d: usize) {
     }
 }
 
+/// `audit(out)` in a `try`, whose handler runs `handle`.
+fn audited(out: &mut Lines, d: usize, handle: &str) {
+    out.line(d, "try:");
+    out.line(d + 1, "audit(out)");
+    out.line(d, "except RuntimeError as err:");
+    out.line(d + 1, handle);
+}
+
 /// A zero state of the output's width, for the helper `carry` to update.
 fn state_zeros(p: &Program) -> String {
     format!(
@@ -280,7 +304,9 @@ fn leak_container(p: &Program, out: &mut Lines, d: usize) {
         Some(PlantedLeak::AttachedMetric) => out.line(d, "kept_metric = 0"),
         Some(PlantedLeak::EvalTotalKept) => out.line(d, "kept_eval_total = 0"),
         Some(PlantedLeak::CarriedState) => out.line(d, &format!("kept_state = {}", state_zeros(p))),
-        None => {}
+        Some(PlantedLeak::KeptException) => out.line(d, "kept_errors = []"),
+        // Made in the step: each step's dict is dropped into a cycle when the next one is.
+        Some(PlantedLeak::ReferenceCycle) | None => {}
     }
 }
 
@@ -384,6 +410,13 @@ fn step(p: &Program, out: &mut Lines, d: usize) {
     {
         out.line(d, &planted_statement(p, leak));
     }
+    if p.leak == Some(PlantedLeak::KeptException) {
+        audited(out, d, &planted_statement(p, PlantedLeak::KeptException));
+    }
+    if p.leak == Some(PlantedLeak::ReferenceCycle) {
+        out.line(d, "kept_cycle = {\"out\": out}");
+        out.line(d, &planted_statement(p, PlantedLeak::ReferenceCycle));
+    }
     for (n, b) in p.benign.iter().enumerate() {
         match b {
             Benign::LogItem { every } => {
@@ -408,6 +441,13 @@ fn step(p: &Program, out: &mut Lines, d: usize) {
                 d,
                 &format!("carried_{n} = carry(carried_{n}, out.detach())"),
             ),
+            Benign::ErrorAsText => audited(out, d, &format!("errors_{n}.append(str(err))")),
+            Benign::CycleCollected => {
+                out.line(d, &format!("snapshot_{n} = {{\"out\": out.detach()}}"));
+                out.line(d, &format!("snapshot_{n}[\"self\"] = snapshot_{n}"));
+                out.line(d, &format!("snapshot_{n} = None"));
+                out.line(d, "gc.collect()");
+            }
             Benign::MetricsDict => {
                 out.line(d, &format!("metrics_{n}[\"loss\"] += loss.item()"));
                 out.line(d, &format!("metrics_{n}[\"steps\"] += 1"));
@@ -588,5 +628,16 @@ fn predicted_bytes(p: &Program, leak: PlantedLeak) -> Option<u64> {
         // Scalar products save no tensor and `mean` only sizes; backward freed what the
         // model's graph saved: only nodes pile up.
         PlantedLeak::CarriedState => Some(0),
+        // The frame of `audit()` keeps the output and its scaled copy; the scalar product
+        // saves no tensor, and backward freed what the model's graph saved.
+        // In a function or method, the traceback also keeps the running frame, whose other
+        // locals (a per-epoch list) the kept exceptions may be the first to reach.
+        PlantedLeak::KeptException => (p.style == Style::Script).then_some(2 * output),
+        // Each step's dict keeps that step's output (backward freed what its graph saved),
+        // counted per iteration of the outermost loop.
+        PlantedLeak::ReferenceCycle => Some(match p.shape {
+            Shape::Single { .. } => output,
+            Shape::Epochs { steps, .. } => u64::from(steps) * output,
+        }),
     }
 }

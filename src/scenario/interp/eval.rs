@@ -306,7 +306,16 @@ impl Interp<'_> {
                     }
                     self.handling.push(e.clone());
                     let r = self.block(&h.body);
-                    self.handling.pop();
+                    // Planted bug: the handled exception stays on the stack, frames and all.
+                    #[cfg(feature = "planted-bugs")]
+                    let release = !self
+                        .rt
+                        .planted(crate::base::PlantedBug::HandledExceptionKept);
+                    #[cfg(not(feature = "planted-bugs"))]
+                    let release = true;
+                    if release {
+                        self.handling.pop();
+                    }
                     if let Some(n) = &h.name {
                         // `except E as e` ends with `del e`, as CPython compiles it.
                         self.unbind(&n.id);

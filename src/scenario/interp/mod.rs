@@ -51,7 +51,7 @@ pub use pyobj::{
     BoundMethod, Class, Code, ExcObj, Frame, FrameRef, Function, Instance, Iter, ModuleState,
     Native,
 };
-pub use refs::{Edge, Referents};
+pub use refs::{Cycles, Edge, Referents};
 pub use validate::validate;
 pub use value::{repr, ListRef, Slot, Value};
 
@@ -171,6 +171,8 @@ pub struct IterationEnd<'a> {
     pub loops: &'a [Span],
     /// Whether this was the loop's last iteration.
     pub last: bool,
+    /// What the cyclic collector would free at that moment.
+    pub cycles: Cycles<'a>,
 }
 
 /// Whether a run goes on after an observer has seen an iteration end.
@@ -361,6 +363,11 @@ fn run_here(
         environ: Dict::shared(DictKind::Plain),
         running_backward: Vec::new(),
     };
+    #[cfg(feature = "planted-bugs")]
+    {
+        interp.gc.misses_dict_cycles =
+            rt.planted(crate::base::PlantedBug::CollectorMissesDictCycles);
+    }
     interp.env.set(
         "__name__",
         Value::Str("__main__".into()),
@@ -889,6 +896,7 @@ impl Interp<'_> {
             index: &self.loops,
             loops: &self.loop_spans,
             last,
+            cycles: Cycles(&self.gc),
         };
         if self.observer.iteration_end(&end) == Control::Stop {
             self.stopping = true;

@@ -72,7 +72,7 @@ pub enum Edge {
     Function,
     /// A class of an object, or a base of a class.
     Class,
-    /// A frame an exception's traceback keeps: `traceback frame train()`.
+    /// A reference of a frame an exception's traceback keeps: `traceback frame train(): local x`.
     Traceback(String),
     /// `__cause__` or `__context__` of an exception.
     Chained,
@@ -248,11 +248,9 @@ impl Referents for Value {
                     visit(Edge::Chained, v);
                 }
                 attrs(&e.dict.borrow(), visit);
+                // A frame's edges name it already (`train(): local x`).
                 for (frame, _) in e.traceback.borrow().iter() {
-                    let name = frame.display_name();
-                    frame.referents(&mut |edge, v| {
-                        visit(Edge::Traceback(format!("{name} {edge}")), v)
-                    });
+                    frame.referents(&mut |edge, v| visit(Edge::Traceback(edge.to_string()), v));
                 }
             }
             Value::BoundMethod(b) => {
@@ -363,6 +361,24 @@ impl Referents for Value {
             | Value::Path(_)
             | Value::GradMode(_) => {}
         }
+    }
+}
+
+/// A view of one run's cyclic collector, for an observer: what it would free now.
+#[derive(Clone, Copy)]
+pub struct Cycles<'a>(pub(crate) &'a Gc);
+
+impl Cycles<'_> {
+    /// The objects that only reference cycles keep alive, which the next full collection
+    /// (`gc.collect()`) frees; frames and cells are reached through them.
+    pub fn garbage(&self) -> Vec<Value> {
+        self.0.unreachable()
+    }
+}
+
+impl fmt::Debug for Cycles<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Cycles")
     }
 }
 
@@ -607,6 +623,22 @@ impl Strong {
         out
     }
 
+    /// The object as a value, for those that are values (frames and cells are reached
+    /// through the functions, generators and tracebacks that hold them).
+    fn value(&self) -> Option<Value> {
+        Some(match self {
+            Strong::List(r) => Value::List(r.clone()),
+            Strong::Dict(r) => Value::Dict(r.clone()),
+            Strong::Tuple(r) => Value::Tuple(r.clone()),
+            Strong::Instance(r) => Value::Instance(r.clone()),
+            Strong::Function(r) => Value::Function(r.clone()),
+            Strong::Bound(r) => Value::BoundMethod(r.clone()),
+            Strong::Class(r) => Value::Class(r.clone()),
+            Strong::Exc(r) => Value::Exception(r.clone()),
+            Strong::Frame(_) | Strong::Cell(_) => return None,
+        })
+    }
+
     /// Breaks this object's references (CPython's `tp_clear`), handing them to `grave` to be
     /// dropped once every unreachable object is cleared.
     fn clear(&self, grave: &mut Vec<Value>) {
@@ -680,6 +712,46 @@ impl Strong {
     }
 }
 
+/// The live objects of `tracked`, each once, and the indices of those referenced from outside
+/// them or reachable from such: CPython's `update_refs`, `subtract_refs` and
+/// `move_unreachable`.
+fn analyse(tracked: Vec<Tracked>) -> (Vec<(Tracked, Strong)>, HashSet<usize>) {
+    let mut ids = HashSet::new();
+    let objects: Vec<(Tracked, Strong)> = tracked
+        .into_iter()
+        .filter_map(|t| t.upgrade().map(|s| (t, s)))
+        .filter(|(_, s)| ids.insert(s.id()))
+        .collect();
+    let index: HashMap<usize, usize> = objects
+        .iter()
+        .enumerate()
+        .map(|(i, (_, s))| (s.id(), i))
+        .collect();
+    let children: Vec<Vec<usize>> = objects
+        .iter()
+        .map(|(_, s)| {
+            s.children()
+                .into_iter()
+                .filter_map(|c| index.get(&c).copied())
+                .collect()
+        })
+        .collect();
+    let mut refs: Vec<isize> = objects.iter().map(|(_, s)| s.external_count()).collect();
+    for kids in &children {
+        for &k in kids {
+            refs[k] -= 1;
+        }
+    }
+    let mut reachable: HashSet<usize> = HashSet::new();
+    let mut stack: Vec<usize> = (0..objects.len()).filter(|&i| refs[i] > 0).collect();
+    while let Some(i) = stack.pop() {
+        if reachable.insert(i) {
+            stack.extend(children[i].iter().copied());
+        }
+    }
+    (objects, reachable)
+}
+
 /// CPython 3.12's default thresholds (`gc.get_threshold()`).
 const THRESHOLDS: [usize; 3] = [700, 10, 10];
 
@@ -699,6 +771,9 @@ pub(crate) struct Gc {
     pub(crate) enabled: bool,
     /// `gc.get_threshold()`.
     pub(crate) thresholds: [usize; 3],
+    /// Planted bug: unreachable dicts are left uncleared and untracked.
+    #[cfg(feature = "planted-bugs")]
+    pub(crate) misses_dict_cycles: bool,
 }
 
 impl Default for Gc {
@@ -711,6 +786,8 @@ impl Default for Gc {
             long_lived_pending: 0,
             enabled: true,
             thresholds: THRESHOLDS,
+            #[cfg(feature = "planted-bugs")]
+            misses_dict_cycles: false,
         }
     }
 }
@@ -787,6 +864,19 @@ impl Gc {
         }
     }
 
+    /// The objects the collector would free if it collected every generation now, without
+    /// collecting: what only reference cycles keep alive (`gc.collect()` would free them).
+    pub(crate) fn unreachable(&self) -> Vec<Value> {
+        let tracked: Vec<Tracked> = self.generations.iter().flatten().cloned().collect();
+        let (objects, reachable) = analyse(tracked);
+        objects
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !reachable.contains(i))
+            .filter_map(|(_, (_, s))| s.value())
+            .collect()
+    }
+
     /// Collects generations `0..=generation`; returns how many unreachable objects it freed.
     pub(crate) fn collect(&mut self, generation: usize) -> usize {
         let generation = generation.min(2);
@@ -794,44 +884,16 @@ impl Gc {
         for g in 0..=generation {
             tracked.append(&mut self.generations[g]);
         }
-        let mut ids = HashSet::new();
-        let objects: Vec<(Tracked, Strong)> = tracked
-            .into_iter()
-            .filter_map(|t| t.upgrade().map(|s| (t, s)))
-            .filter(|(_, s)| ids.insert(s.id()))
-            .collect();
-        let index: HashMap<usize, usize> = objects
-            .iter()
-            .enumerate()
-            .map(|(i, (_, s))| (s.id(), i))
-            .collect();
-        let children: Vec<Vec<usize>> = objects
-            .iter()
-            .map(|(_, s)| {
-                s.children()
-                    .into_iter()
-                    .filter_map(|c| index.get(&c).copied())
-                    .collect()
-            })
-            .collect();
-        let mut refs: Vec<isize> = objects.iter().map(|(_, s)| s.external_count()).collect();
-        for kids in &children {
-            for &k in kids {
-                refs[k] -= 1;
-            }
-        }
-        let mut reachable: HashSet<usize> = HashSet::new();
-        let mut stack: Vec<usize> = (0..objects.len()).filter(|&i| refs[i] > 0).collect();
-        while let Some(i) = stack.pop() {
-            if reachable.insert(i) {
-                stack.extend(children[i].iter().copied());
-            }
-        }
+        let (objects, reachable) = analyse(tracked);
         let mut grave = Vec::new();
         let mut freed = 0;
         let next = (generation + 1).min(2);
         let mut survivors = Vec::new();
         for (i, (t, s)) in objects.iter().enumerate() {
+            #[cfg(feature = "planted-bugs")]
+            if self.misses_dict_cycles && matches!(s, Strong::Dict(_)) {
+                continue;
+            }
             if reachable.contains(&i) {
                 survivors.push(t.clone());
             } else {

@@ -142,6 +142,7 @@ const MODULES: [(&str, &[&str]); 23] = [
             "version",
             "version_info",
             "exit",
+            "exc_info",
             "getrecursionlimit",
             "setrecursionlimit",
             "maxsize",
@@ -546,6 +547,15 @@ fn call_known(
         ("os", "cpu_count") => Ok(Value::Int(1)),
         ("os", "getpid") => Ok(Value::Int(1)),
         ("sys", "exit") => Err(it.raise("SystemExit", String::new(), span)),
+        // The traceback is the exception itself, as `__traceback__` gives it: it holds the
+        // same frames.
+        ("sys", "exc_info") => Ok(Value::Tuple(Rc::new(match it.handling.last() {
+            Some(e) => {
+                let e = Value::Exception(e.clone());
+                vec![super::builtins::type_of(&e), e.clone(), e]
+            }
+            None => vec![Value::None, Value::None, Value::None],
+        }))),
         ("sys", "getrecursionlimit") => Ok(Value::Int(it.recursion_limit as i64)),
         ("sys", "setrecursionlimit") => {
             if let Some(Value::Int(n)) = args.pos.first() {

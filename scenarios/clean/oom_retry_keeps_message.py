@@ -1,0 +1,27 @@
+# The fix of the skipped-batch loop: keep what the error says, so its traceback, and the frame of train_step() holding the batch, go at the end of the handler.
+#@ expect: clean
+#@ device-memory: 128MiB
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(16, 4096), nn.ReLU(), nn.Linear(4096, 1)).cuda()
+opt = torch.optim.SGD(model.parameters(), lr=0.01)
+failures = []
+
+
+def train_step(batch):
+    loss = model(batch).pow(2).mean()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+for step in range(6):
+    rows = 8 if step % 2 == 0 else 16384
+    batch = torch.randn(rows, 16, device="cuda")
+    try:
+        train_step(batch)
+    except torch.OutOfMemoryError as e:
+        failures.append(str(e))
+print(len(failures), "batches skipped")
