@@ -1244,3 +1244,32 @@ fn smooth_l1_loss_keeps_a_result_of_the_inputs_size() {
         }
     }
 }
+
+/// Modules without parameters allocate what their functions do: Identity returns its input
+/// (no allocation, no node), Dropout in training the output and its bool mask, in eval the
+/// input itself, GELU one output.
+#[test]
+fn stateless_modules_allocate_what_their_functions_do() {
+    use leakharness::nn::{LayerFn, Stateless};
+    for backend in [Backend::Cpu, Backend::Meta] {
+        let rt = rt(backend);
+        // 32×10 f32: 1,536 rounded; its bool mask 512.
+        let x = rt
+            .randn(&[32, 10], Device::Cuda)
+            .unwrap()
+            .requires_grad_(true)
+            .unwrap();
+        let identity = Stateless::new(LayerFn::Identity);
+        assert!(identity.forward(&x).unwrap().is_same(&x));
+        let dropout = Stateless::new(LayerFn::Dropout { p: 0.5 });
+        let y = dropout.forward(&x).unwrap();
+        assert_eq!(y.grad_fn().unwrap().name(), "NativeDropoutBackward0");
+        assert_eq!(rt.memory_allocated(), 1536 + 1536 + 512);
+        drop(y);
+        dropout.eval();
+        assert!(dropout.forward(&x).unwrap().is_same(&x));
+        let gelu = Stateless::new(LayerFn::Gelu).forward(&x).unwrap();
+        assert_eq!(gelu.grad_fn().unwrap().name(), "GeluBackward0");
+        assert_eq!(rt.memory_allocated(), 1536 + 1536);
+    }
+}
