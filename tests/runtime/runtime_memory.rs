@@ -1273,3 +1273,24 @@ fn stateless_modules_allocate_what_their_functions_do() {
         assert_eq!(rt.memory_allocated(), 1536 + 1536);
     }
 }
+
+/// argmin, like argmax: one int64 output of the reduced shape, no node, the first minimum.
+#[test]
+fn argmin_allocates_its_int64_indices_only() {
+    for backend in [Backend::Cpu, Backend::Meta] {
+        let rt = rt(backend);
+        let x = rt
+            .tensor(&[3.0, -1.0, -1.0, 2.0, 0.5, 7.0], &[2, 3], Device::Cuda)
+            .unwrap()
+            .requires_grad_(true)
+            .unwrap();
+        let i = x.argmin(1, false).unwrap();
+        assert_eq!((i.shape(), i.dtype()), (&[2][..], DType::I64));
+        assert!(i.grad_fn().is_none());
+        assert_eq!(rt.memory_allocated(), 512 + 512);
+        if backend == Backend::Cpu {
+            assert_eq!(i.to_vec_i64(), [1, 1]);
+            assert_eq!(x.argmin(0, true).unwrap().to_vec_i64(), [1, 0, 0]);
+        }
+    }
+}
