@@ -34,9 +34,9 @@ use std::process::ExitCode;
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
-use crate::check::{check_file, discover, report_stem, CheckOptions, FileOutcome};
-use crate::device::Backend;
-use crate::report::{human_summary, write_reports};
+use crate::check::plan::{backend_from_env, Checked, Exports, PlannedFile, RunPlan};
+use crate::check::{discover, report_stem, CheckOptions};
+use crate::report::human_summary;
 
 /// A folder of scenarios run as tests.
 #[derive(Debug, Clone)]
@@ -82,7 +82,7 @@ impl Harness {
                     .join("target")
                     .join("scenario-reports")
             });
-        let found = backend().and_then(|b| {
+        let found = backend_from_env().and_then(|b| {
             discover(std::slice::from_ref(&self.root))
                 .map(|f| (b, f))
                 .map_err(|e| e.to_string())
@@ -92,28 +92,28 @@ impl Harness {
             Ok((backend, files)) => files
                 .into_iter()
                 .map(|path| {
-                    let options = CheckOptions {
-                        backend,
-                        ..self.options.clone()
+                    let file = PlannedFile {
+                        stem: report_stem(&path, &self.root),
+                        path,
+                        root: self.root.clone(),
                     };
-                    trial(path, &self.root, options, report_dir.clone(), &rerun)
+                    let plan = RunPlan {
+                        options: CheckOptions {
+                            backend,
+                            ..self.options.clone()
+                        },
+                        files: Vec::new(),
+                        report_dir: report_dir.clone(),
+                        command: None,
+                        exports: Exports::default(),
+                    };
+                    trial(file, plan, &rerun)
                 })
                 .collect(),
             // A setup problem is reported as a failing test rather than a panic of the harness.
             Err(e) => vec![Trial::test("scenarios", move || Err(e.into()))],
         };
         libtest_mimic::run(&args, trials).exit_code()
-    }
-}
-
-fn backend() -> Result<Backend, String> {
-    match std::env::var("LEAKHARNESS_BACKEND").as_deref() {
-        Err(_) | Ok("cpu") => Ok(Backend::Cpu),
-        Ok("meta") => Ok(Backend::Meta),
-        Ok("cuda") => Ok(Backend::Cuda),
-        Ok(other) => Err(format!(
-            "LEAKHARNESS_BACKEND={other}: expected cuda, cpu or meta"
-        )),
     }
 }
 
@@ -139,25 +139,18 @@ fn rerun_command() -> String {
     format!("{backend}cargo test --test {target} -- --exact")
 }
 
-fn trial(
-    path: PathBuf,
-    root: &Path,
-    options: CheckOptions,
-    report_dir: PathBuf,
-    rerun: &str,
-) -> Trial {
-    let name = path
-        .strip_prefix(root)
-        .unwrap_or(&path)
+/// One scenario as a test: checked, with its reports written, by the run plan's own step.
+fn trial(file: PlannedFile, mut plan: RunPlan, rerun: &str) -> Trial {
+    let name = file
+        .path
+        .strip_prefix(&file.root)
+        .unwrap_or(&file.path)
         .display()
         .to_string();
-    let stem = report_stem(&path, root);
-    let command = format!("{rerun} {name}");
-    Trial::ignorable_test(name, move || match check_file(&path, &options) {
-        FileOutcome::Checked(mut report) => {
-            report.command = Some(command);
-            let written = write_reports(&report, &report_dir, &stem)
-                .map_err(|e| Failed::from(e.to_string()))?;
+    plan.command = Some(format!("{rerun} {name}"));
+    Trial::ignorable_test(name, move || match plan.check_one(&file) {
+        Checked::Report { report, written } => {
+            let written = written.map_err(|e| Failed::from(e.to_string()))?;
             if report.passed {
                 Ok(Completion::Completed)
             } else {
@@ -170,13 +163,12 @@ fn trial(
             }
         }
         // A machine that must have a GPU fails instead of skipping.
-        FileOutcome::Skipped(reason)
+        Checked::Skipped(reason)
             if std::env::var("LEAKHARNESS_REQUIRE_CUDA").as_deref() == Ok("1") =>
         {
             Err(format!("LEAKHARNESS_REQUIRE_CUDA=1: {reason}").into())
         }
-        FileOutcome::Skipped(reason) => Ok(Completion::ignored_with(reason)),
-        FileOutcome::Invalid(errors) => Err(errors.into()),
-        FileOutcome::CannotRun(e) => Err(e.to_string().into()),
+        Checked::Skipped(reason) => Ok(Completion::ignored_with(reason)),
+        Checked::Invalid(message) | Checked::CannotRun(message) => Err(message.into()),
     })
 }

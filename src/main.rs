@@ -4,21 +4,19 @@
 //! cannot be parsed or run.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use leakharness::base::parse_size;
-use leakharness::check::{
-    check_file, discover, report_stems, trace_scenario, CheckOptions, FileOutcome,
-};
+use leakharness::check::plan::{self, plan_files, Exports, RunPlan, RunTotals};
+use leakharness::check::{trace_scenario, CheckOptions};
 use leakharness::device::{Backend, BackendChoice};
 use leakharness::gen::{self, Exploration, ExploreEvent};
 use leakharness::report::{
     human_summary, outcome, remove_stale_temporaries, render_index, render_junit, report_events,
-    snapshot_pickle, trace_events, write_atomically, write_reports, CaseResult, ExportError,
-    JunitCase, Report, Verdict, WriteError,
+    write_atomically, CaseResult, JunitCase, Report, Reporter, RunEvent, Verdict,
 };
 use leakharness::scenario::{load, LoadError};
 
@@ -136,20 +134,16 @@ fn main() -> ExitCode {
     }
 }
 
+/// The backend, resolved as for every command ([`plan::resolve_backend`]), its notice told.
 fn resolve_backend(choice: BackendChoice) -> Result<Backend, ExitCode> {
-    match choice {
-        BackendChoice::Exactly(Backend::Cuda) => match leakharness::device::cuda_device_count() {
-            Ok(n) if n > 0 => Ok(Backend::Cuda),
-            Ok(_) => Err(fatal("--backend cuda: no CUDA device is present")),
-            Err(e) => Err(fatal(&format!("--backend cuda: {e}"))),
-        },
-        choice => {
-            let (backend, notice) = choice.resolve();
+    match plan::resolve_backend(choice) {
+        Ok((backend, notice)) => {
             if let Some(notice) = notice {
                 eprintln!("note: {notice}");
             }
             Ok(backend)
         }
+        Err(e) => Err(fatal(&e.to_string())),
     }
 }
 
@@ -242,185 +236,53 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(b) => b,
         Err(code) => return code,
     };
-    // Each file with the root its report is named from: the directory it was found under, or
-    // its own folder when given as a file.
-    let mut files = Vec::new();
-    for p in &args.paths {
-        let root = if p.is_dir() {
-            p.clone()
-        } else {
-            p.parent().map(PathBuf::from).unwrap_or_default()
-        };
-        match discover(std::slice::from_ref(p)) {
-            Ok(found) => files.extend(found.into_iter().map(|f| (f, root.clone()))),
-            Err(e) => return fatal(&e.to_string()),
-        }
-    }
-    if files.is_empty() {
-        return fatal("no scenario files (*.py) found");
-    }
+    let files = match plan_files(&args.paths) {
+        Ok(files) => files,
+        Err(e) => return fatal(&e.to_string()),
+    };
     // A run killed between writing a report and renaming it left its temporary file behind.
     if let Err(e) = remove_stale_temporaries(&args.report_dir) {
         eprintln!("warning: cannot clean {}: {e}", args.report_dir.display());
     }
-    let options = CheckOptions {
-        backend,
-        device_memory: args.device_memory,
-        max_steps: args.max_steps,
-        time_limit: std::time::Duration::from_secs(args.time_limit),
-        ..CheckOptions::default()
+    let plan = RunPlan {
+        options: CheckOptions {
+            backend,
+            device_memory: args.device_memory,
+            max_steps: args.max_steps,
+            time_limit: std::time::Duration::from_secs(args.time_limit),
+            ..CheckOptions::default()
+        },
+        report_dir: args.report_dir.clone(),
+        command: Some(command_line()),
+        exports: Exports {
+            trace_events: args.trace_events,
+            snapshot: args.snapshot,
+        },
+        files,
     };
-    let command = command_line();
-    let bar = progress_bar(files.len() as u64);
-    let (mut passed, mut failed, mut broken, mut skipped) = (0, 0, 0, 0);
-    // Machine-readable output has a line for every file, whatever happened to it.
-    let emit = |report: &Report| match args.format {
-        Format::Human => {}
-        Format::Json => {
-            bar.suspend(|| println!("{}", serde_json::to_string(report).unwrap_or_default()))
-        }
-        Format::Jsonl => bar.suspend(|| {
-            for event in report_events(report) {
-                println!("{event}");
-            }
-        }),
+    let mut output = Output {
+        format: args.format,
+        bar: progress_bar(plan.files.len() as u64),
+        cases: Vec::new(),
+        pages: Vec::new(),
+        interrupt: Interrupt::install(plan.files.len()),
     };
-    let mut cases = Vec::new();
-    let mut pages = Vec::new();
-    let stems = report_stems(&files);
-    for ((path, _), stem) in files.iter().zip(stems) {
-        bar.set_message(path.display().to_string());
-        let started = std::time::Instant::now();
-        let checked = check_file(path, &options);
-        let seconds = started.elapsed().as_secs_f64();
-        bar.inc(1);
-        let line = |status: &str| format!("{} ... {status}", path.display());
-        let case = |result| JunitCase {
-            name: path.display().to_string(),
-            seconds,
-            result,
-        };
-        match checked {
-            FileOutcome::Checked(mut report) => {
-                report.command = Some(command.clone());
-                let written = write_reports(&report, &args.report_dir, &stem).and_then(|paths| {
-                    write_exports(&report, &args, &stem)?;
-                    Ok(paths)
-                });
-                emit(&report);
-                cases.push(case(if report.passed {
-                    CaseResult::Passed
-                } else if report.verdict == Verdict::Error {
-                    CaseResult::Error {
-                        message: outcome(&report).into(),
-                        text: human_summary(&report),
-                    }
-                } else {
-                    CaseResult::Failed {
-                        message: outcome(&report).into(),
-                        text: human_summary(&report),
-                    }
-                }));
-                let status = match (report.passed, report.verdict) {
-                    (true, Verdict::Clean) => "ok".to_string(),
-                    // Passing a clean expectation with a leak takes an allowance for every leak.
-                    (true, Verdict::Leak) if report.expected == "clean" => {
-                        "ok (leak allowed)".to_string()
-                    }
-                    (true, v) => format!("ok ({} as expected)", v.name()),
-                    (false, _) => "FAILED".to_string(),
-                };
-                // A scenario that raised an error, or whose report could not be written, could
-                // not be checked; counted once, as broken.
-                let cannot_run =
-                    (!report.passed && report.verdict == Verdict::Error) || written.is_err();
-                if cannot_run {
-                    broken += 1;
-                } else if report.passed {
-                    passed += 1;
-                } else {
-                    failed += 1;
-                }
-                if args.format == Format::Human {
-                    bar.suspend(|| {
-                        println!("{}", line(&status));
-                        if !report.passed
-                            || !report.leaks.is_empty()
-                            || !report.stale_allowances.is_empty()
-                            || !report.bounded_growth.is_empty()
-                        {
-                            print!("{}", human_summary(&report));
-                        }
-                        if let (false, Ok(p)) = (report.passed, &written) {
-                            println!("  report: {}", p.markdown.display());
-                        }
-                    });
-                }
-                if let Err(e) = written {
-                    bar.suspend(|| eprintln!("error: {e}"));
-                } else {
-                    // The index needs the summary, not the run's event history.
-                    report.events = Vec::new();
-                    pages.push((stem, *report));
-                }
-            }
-            FileOutcome::Invalid(errors) => {
-                broken += 1;
-                cases.push(case(CaseResult::Error {
-                    message: "invalid scenario".into(),
-                    text: errors.clone(),
-                }));
-                emit(&Report::could_not_run(
-                    &path.display().to_string(),
-                    backend,
-                    &errors,
-                ));
-                bar.suspend(|| {
-                    if args.format == Format::Human {
-                        println!("{}", line("ERROR"));
-                    }
-                    eprintln!("{errors}");
-                });
-            }
-            FileOutcome::Skipped(reason) => {
-                skipped += 1;
-                cases.push(case(CaseResult::Skipped(reason.clone())));
-                bar.suspend(|| match args.format {
-                    Format::Human => println!("{}", line(&format!("ignored, {reason}"))),
-                    Format::Json | Format::Jsonl => println!(
-                        "{}",
-                        serde_json::json!({
-                            "event": "skipped",
-                            "scenario": path.display().to_string(),
-                            "reason": reason,
-                        })
-                    ),
-                });
-            }
-            FileOutcome::CannotRun(e) => {
-                broken += 1;
-                let message = format!("{}: error: {e}", path.display());
-                cases.push(case(CaseResult::Error {
-                    message: "cannot run".into(),
-                    text: message.clone(),
-                }));
-                emit(&Report::could_not_run(
-                    &path.display().to_string(),
-                    backend,
-                    &message,
-                ));
-                bar.suspend(|| {
-                    if args.format == Format::Human {
-                        println!("{}", line("ERROR"));
-                    }
-                    eprintln!("{message}");
-                });
-            }
-        }
+    let RunTotals {
+        passed,
+        failed,
+        mut broken,
+        skipped,
+    } = {
+        let interrupt = output.interrupt.clone();
+        plan.run_until(&mut output, &|| interrupt.requested())
+    };
+    output.bar.finish_and_clear();
+    if output.interrupt.requested() {
+        eprintln!("{}", output.interrupt.summary());
     }
-    bar.finish_and_clear();
-    if !pages.is_empty() {
-        let listed: Vec<(String, &Report)> = pages.iter().map(|(s, r)| (s.clone(), r)).collect();
+    if !output.pages.is_empty() {
+        let listed: Vec<(String, &Report)> =
+            output.pages.iter().map(|(s, r)| (s.clone(), r)).collect();
         let index = args.report_dir.join("index.html");
         if let Err(e) = write_atomically(&index, render_index(&listed).as_bytes()) {
             eprintln!("error: cannot write {}: {e}", index.display());
@@ -428,7 +290,8 @@ fn run(args: RunArgs) -> ExitCode {
         }
     }
     if let Some(junit) = &args.junit {
-        if let Err(e) = write_atomically(junit, render_junit("leakharness", &cases).as_bytes()) {
+        let xml = render_junit("leakharness", &output.cases);
+        if let Err(e) = write_atomically(junit, xml.as_bytes()) {
             eprintln!("error: cannot write {}: {e}", junit.display());
             broken += 1;
         }
@@ -440,7 +303,9 @@ fn run(args: RunArgs) -> ExitCode {
         }
         println!("\n{summary}");
     }
-    if broken > 0 {
+    if output.interrupt.requested() {
+        ExitCode::from(INTERRUPTED)
+    } else if broken > 0 {
         ExitCode::from(2)
     } else if failed > 0 {
         ExitCode::from(1)
@@ -449,25 +314,161 @@ fn run(args: RunArgs) -> ExitCode {
     }
 }
 
-/// The exports asked for beside the JSON and Markdown reports.
-fn write_exports(report: &Report, args: &RunArgs, stem: &str) -> Result<(), WriteError> {
-    let dir = &args.report_dir;
-    let mut files: Vec<(PathBuf, Result<Vec<u8>, ExportError>)> = Vec::new();
-    if args.trace_events {
-        let trace = trace_events(report).map(|t| t.to_string().into_bytes());
-        files.push((dir.join(format!("{stem}.trace.json")), trace));
+/// `leakharness run`'s reporter: each event rendered in the chosen format above the progress
+/// bar, and what the JUnit file and the HTML index need kept.
+struct Output {
+    format: Format,
+    bar: ProgressBar,
+    cases: Vec<JunitCase>,
+    /// Each written report's stem and summary.
+    pages: Vec<(String, Report)>,
+    /// Whether Ctrl-C or SIGTERM asked the run to stop, and how many files were done by then.
+    interrupt: Interrupt,
+}
+
+impl Output {
+    /// Machine-readable output has a line for every file, whatever happened to it.
+    fn emit(&self, report: &Report) {
+        match self.format {
+            Format::Human => {}
+            Format::Json => self
+                .bar
+                .suspend(|| println!("{}", serde_json::to_string(report).unwrap_or_default())),
+            Format::Jsonl => self.bar.suspend(|| {
+                for event in report_events(report) {
+                    println!("{event}");
+                }
+            }),
+        }
     }
-    if args.snapshot {
-        files.push((dir.join(format!("{stem}.pickle")), snapshot_pickle(report)));
+}
+
+impl Reporter for Output {
+    fn event(&mut self, event: &RunEvent<'_>) {
+        let line = |path: &Path, status: &str| format!("{} ... {status}", path.display());
+        let case = |path: &Path, seconds, result| JunitCase {
+            name: path.display().to_string(),
+            seconds,
+            result,
+        };
+        match *event {
+            RunEvent::Started { path } => {
+                self.bar.set_message(path.display().to_string());
+                return;
+            }
+            RunEvent::Finished {
+                path,
+                stem,
+                report,
+                written,
+                seconds,
+            } => {
+                self.bar.inc(1);
+                self.emit(report);
+                self.cases.push(case(
+                    path,
+                    seconds,
+                    if report.passed {
+                        CaseResult::Passed
+                    } else if report.verdict == Verdict::Error {
+                        CaseResult::Error {
+                            message: outcome(report).into(),
+                            text: human_summary(report),
+                        }
+                    } else {
+                        CaseResult::Failed {
+                            message: outcome(report).into(),
+                            text: human_summary(report),
+                        }
+                    },
+                ));
+                let status = match (report.passed, report.verdict) {
+                    (true, Verdict::Clean) => "ok".to_string(),
+                    // Passing a clean expectation with a leak takes an allowance for every leak.
+                    (true, Verdict::Leak) if report.expected == "clean" => {
+                        "ok (leak allowed)".to_string()
+                    }
+                    (true, v) => format!("ok ({} as expected)", v.name()),
+                    (false, _) => "FAILED".to_string(),
+                };
+                if self.format == Format::Human {
+                    self.bar.suspend(|| {
+                        println!("{}", line(path, &status));
+                        if !report.passed
+                            || !report.leaks.is_empty()
+                            || !report.stale_allowances.is_empty()
+                            || !report.bounded_growth.is_empty()
+                        {
+                            print!("{}", human_summary(report));
+                        }
+                        if let (false, Ok(p)) = (report.passed, written) {
+                            println!("  report: {}", p.markdown.display());
+                        }
+                    });
+                }
+                match written {
+                    Err(e) => self.bar.suspend(|| eprintln!("error: {e}")),
+                    Ok(_) => {
+                        // The index needs the summary, not the run's event history.
+                        let mut page = report.clone();
+                        page.events = Vec::new();
+                        self.pages.push((stem.to_string(), page));
+                    }
+                }
+            }
+            RunEvent::Error {
+                path,
+                message,
+                invalid,
+                report,
+                seconds,
+            } => {
+                self.bar.inc(1);
+                self.cases.push(case(
+                    path,
+                    seconds,
+                    CaseResult::Error {
+                        message: if invalid {
+                            "invalid scenario"
+                        } else {
+                            "cannot run"
+                        }
+                        .into(),
+                        text: message.to_string(),
+                    },
+                ));
+                self.emit(report);
+                self.bar.suspend(|| {
+                    if self.format == Format::Human {
+                        println!("{}", line(path, "ERROR"));
+                    }
+                    eprintln!("{message}");
+                });
+            }
+            RunEvent::Skipped {
+                path,
+                reason,
+                seconds,
+            } => {
+                self.bar.inc(1);
+                self.cases
+                    .push(case(path, seconds, CaseResult::Skipped(reason.to_string())));
+                self.bar.suspend(|| match self.format {
+                    Format::Human => println!("{}", line(path, &format!("ignored, {reason}"))),
+                    Format::Json | Format::Jsonl => println!(
+                        "{}",
+                        serde_json::json!({
+                            "event": "skipped",
+                            "scenario": path.display().to_string(),
+                            "reason": reason,
+                        })
+                    ),
+                });
+            }
+        }
+        // Every event but `Started` ends a file.
+        self.interrupt.finished_one();
     }
-    for (path, bytes) in files {
-        let bytes = bytes.map_err(|e| WriteError {
-            path: path.clone(),
-            source: std::io::Error::other(e),
-        })?;
-        write_atomically(&path, &bytes).map_err(|source| WriteError { path, source })?;
-    }
-    Ok(())
 }
 
 /// The command line as typed, for reports: arguments that a shell would split or expand are
@@ -488,6 +489,80 @@ fn command_line() -> String {
         .chain(std::env::args().skip(1).map(quote))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The exit status of a run stopped by SIGINT or SIGTERM: 128 + SIGINT, as shells report it.
+const INTERRUPTED: u8 = 130;
+
+/// How long a run may take to stop by itself after a signal before the handler ends the
+/// process: reports are written to temporary names and renamed, so ending it mid-check loses
+/// only the file being checked, and the next run removes its temporary files.
+const STOP_WITHIN: std::time::Duration = std::time::Duration::from_millis(900);
+
+/// What a run shares with its signal handler: whether a stop was asked for, and how many files
+/// were done, for the line the handler prints if it has to end the process itself.
+#[derive(Clone)]
+struct Interrupt {
+    state: std::sync::Arc<InterruptState>,
+}
+
+struct InterruptState {
+    requested: std::sync::atomic::AtomicBool,
+    finished: std::sync::atomic::AtomicUsize,
+    total: usize,
+}
+
+impl Interrupt {
+    /// Handles SIGINT and SIGTERM for a run over `total` files: the first asks the run to stop
+    /// after the file being checked, and ends the process if that takes longer than
+    /// [`STOP_WITHIN`]; a second ends it at once.
+    fn install(total: usize) -> Interrupt {
+        let interrupt = Interrupt {
+            state: std::sync::Arc::new(InterruptState {
+                requested: false.into(),
+                finished: 0.into(),
+                total,
+            }),
+        };
+        let handler = interrupt.clone();
+        let installed = ctrlc::set_handler(move || {
+            use std::sync::atomic::Ordering;
+            if handler.state.requested.swap(true, Ordering::SeqCst) {
+                std::process::exit(INTERRUPTED.into());
+            }
+            std::thread::sleep(STOP_WITHIN);
+            eprintln!("{}", handler.summary());
+            std::process::exit(INTERRUPTED.into());
+        });
+        if let Err(e) = installed {
+            eprintln!("warning: cannot handle Ctrl-C: {e}");
+        }
+        interrupt
+    }
+
+    fn requested(&self) -> bool {
+        self.state
+            .requested
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Counts one more file as done.
+    fn finished_one(&self) {
+        self.state
+            .finished
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn summary(&self) -> String {
+        let done = self
+            .state
+            .finished
+            .load(std::sync::atomic::Ordering::SeqCst);
+        format!(
+            "interrupted: {done} of {} scenario files checked; no report for the rest",
+            self.state.total
+        )
+    }
 }
 
 fn progress_bar(len: u64) -> ProgressBar {

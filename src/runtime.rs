@@ -404,6 +404,12 @@ impl Runtime {
         self.inner.grad_enabled.get()
     }
 
+    /// `torch.set_grad_enabled(mode)` as a statement: grad mode stays `enabled` until set
+    /// again.
+    pub fn set_grad_mode(&self, enabled: bool) {
+        self.inner.grad_enabled.set(enabled);
+    }
+
     /// `torch.no_grad()`: grad mode is off until the guard is dropped.
     #[must_use = "grad mode is restored when the guard is dropped"]
     pub fn no_grad(&self) -> GradModeGuard {

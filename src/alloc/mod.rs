@@ -26,6 +26,7 @@ mod bins;
 mod config;
 mod frames;
 mod history;
+mod pystack;
 mod stacks;
 mod stats;
 mod summary;
@@ -39,6 +40,7 @@ use std::time::Instant;
 pub use crate::base::{format_size, AllocError, BlockId, OutOfMemory};
 pub use config::{AllocatorConfig, ConfigError};
 pub use history::{BlockInfo, BlockState, Event, EventKind, History, Place, SegmentInfo, Snapshot};
+pub use pystack::{PyFrame, PyStackId, PyStackTable};
 pub use stacks::{Frame, StackCapture, StackId, StackTable, Unwinder};
 pub use stats::{MemoryStats, Pool, Stat, StatArray};
 pub use summary::memory_summary;
@@ -178,6 +180,7 @@ pub struct CachingAllocator {
     limit: Option<u64>,
     capture: StackCapture,
     stacks: StackTable,
+    py_stacks: PyStackTable,
     #[cfg(feature = "planted-bugs")]
     planted_bug: Option<crate::base::PlantedBug>,
     history: History,
@@ -214,6 +217,7 @@ impl CachingAllocator {
             limit: None,
             capture: StackCapture::default(),
             stacks: StackTable::default(),
+            py_stacks: PyStackTable::default(),
             history: History::new(DEFAULT_HISTORY),
             location: None,
             epoch: Instant::now(),
@@ -351,6 +355,16 @@ impl CachingAllocator {
         &self.history
     }
 
+    /// The interned scenario call stacks that [`Location::stack`] ids refer to.
+    pub fn py_stacks(&self) -> &PyStackTable {
+        &self.py_stacks
+    }
+
+    /// The scenario call stacks, for the interpreter to intern the stack of each statement.
+    pub fn py_stacks_mut(&mut self) -> &mut PyStackTable {
+        &mut self.py_stacks
+    }
+
     /// The interned stacks, for symbolizing.
     pub fn stacks(&mut self) -> &mut StackTable {
         &mut self.stacks
@@ -361,9 +375,11 @@ impl CachingAllocator {
         if requested == 0 {
             return Err(AllocError::ZeroSize);
         }
-        let too_large = AllocError::TooLarge { requested };
-        let size = self.config.round_size(requested).ok_or(too_large.clone())?;
-        let alloc_size = allocation_size(size).ok_or(too_large)?;
+        // Built only on the error path: constructing and dropping it every call showed in the
+        // cached path's profile.
+        let too_large = || AllocError::TooLarge { requested };
+        let size = self.config.round_size(requested).ok_or_else(too_large)?;
+        let alloc_size = allocation_size(size).ok_or_else(too_large)?;
         let pool = pool_for(size);
         let stack = self.capture.enabled.then(|| {
             self.stacks
@@ -1026,7 +1042,7 @@ impl Drop for CachingAllocator {
 /// use leakharness::device::MetaDevice;
 ///
 /// let a = RefCell::new(CachingAllocator::new(Box::new(MetaDevice::new(1 << 30).unwrap())));
-/// let here = Arc::new(Location { file: "x.py".into(), line: 3, column: 1, iterations: vec![0] });
+/// let here = Arc::new(Location { file: "x.py".into(), line: 3, column: 1, iterations: vec![0], stack: None });
 /// {
 ///     let _g = LocationGuard::enter(&a, here.clone());
 ///     let x = a.borrow_mut().allocate(4, Purpose::UserTensor).unwrap();

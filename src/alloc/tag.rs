@@ -72,6 +72,10 @@ pub struct Location {
     pub column: u32,
     /// Iteration (0-based) of each enclosing loop, outermost first.
     pub iterations: Vec<u32>,
+    /// The scenario call stack of the statement (this statement, the call that ran its
+    /// function, ...), interned in the allocator's [`PyStackTable`](super::PyStackTable).
+    #[serde(skip)]
+    pub stack: Option<super::PyStackId>,
 }
 
 impl fmt::Display for Location {

@@ -7,12 +7,70 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::rc::Rc;
 
-use super::{gradient_edge, InputMeta, Kind, Node};
+use super::{gradient_edge, Backward, Formula, InputMeta, Kind, Node, NodeBuilder, ProgramObject};
 use crate::alloc::Purpose;
 use crate::base::{Result, TensorError};
 use crate::tensor::{format_shape, Tensor};
 
 type Key = *const Node;
+
+/// How a backward pass runs: `retain_graph` and `create_graph` of `torch.autograd.backward`
+/// and `torch.autograd.grad`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BackwardOptions {
+    /// Keep what the nodes saved; `None` is PyTorch's default, `create_graph`.
+    pub retain_graph: Option<bool>,
+    /// Run the backward formulas with grad mode on, so that the gradients have a `grad_fn`
+    /// (double backward). A leaf's `.grad` then holds a graph that holds the leaf: the cycle
+    /// of pytorch#7343, broken only by resetting `.grad`.
+    pub create_graph: bool,
+}
+
+impl BackwardOptions {
+    fn retain(&self) -> bool {
+        self.retain_graph.unwrap_or(self.create_graph)
+    }
+}
+
+/// What the engine calls back into while it runs: the program's tensor hooks and custom
+/// Functions' `backward`. The interpreter implements it for its Python objects; a Rust
+/// program that registers neither passes [`NoCallbacks`].
+pub trait Callbacks {
+    /// Runs a hook of `tensor.register_hook` on `grad`; `Some` replaces the gradient.
+    fn tensor_hook(&mut self, hook: &ProgramObject, grad: &Tensor) -> Result<Option<Tensor>>;
+    /// Runs a custom Function's `backward(ctx, grad)`, whose node is `node`: one gradient
+    /// per tensor input of `forward` (its edges), `None` where there is none.
+    fn custom_backward(
+        &mut self,
+        ctx: &ProgramObject,
+        node: &Rc<Node>,
+        grad: &Tensor,
+    ) -> Result<Vec<Option<Tensor>>>;
+}
+
+/// Callbacks of a program that registers no hooks and defines no Function.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCallbacks;
+
+impl Callbacks for NoCallbacks {
+    fn tensor_hook(&mut self, _: &ProgramObject, _: &Tensor) -> Result<Option<Tensor>> {
+        Err(TensorError::Invalid(
+            "a tensor hook reached a backward pass run without callbacks".into(),
+        ))
+    }
+
+    fn custom_backward(
+        &mut self,
+        _: &ProgramObject,
+        node: &Rc<Node>,
+        _: &Tensor,
+    ) -> Result<Vec<Option<Tensor>>> {
+        Err(TensorError::Invalid(format!(
+            "{} reached a backward pass run without callbacks",
+            node.name()
+        )))
+    }
+}
 
 /// `root.backward(gradient, retain_graph)`.
 pub(crate) fn run_backward(
@@ -20,121 +78,369 @@ pub(crate) fn run_backward(
     gradient: Option<&Tensor>,
     retain_graph: bool,
 ) -> Result<()> {
-    if !root.requires_grad() {
-        return Err(TensorError::NoGradFn);
+    backward(
+        std::slice::from_ref(root),
+        &[gradient.cloned()],
+        BackwardOptions {
+            retain_graph: Some(retain_graph),
+            create_graph: false,
+        },
+        &mut NoCallbacks,
+    )
+}
+
+/// `torch.autograd.backward(tensors, grad_tensors, retain_graph, create_graph)`: gradients
+/// of the leaves reachable from `tensors` accumulate into their `.grad`.
+pub fn backward(
+    tensors: &[Tensor],
+    grad_tensors: &[Option<Tensor>],
+    options: BackwardOptions,
+    callbacks: &mut dyn Callbacks,
+) -> Result<()> {
+    let roots = root_gradients(tensors, grad_tensors)?;
+    Pass::new(roots, None, options, callbacks)?.run()?;
+    Ok(())
+}
+
+/// `torch.autograd.grad(outputs, inputs, grad_outputs, retain_graph, create_graph,
+/// allow_unused)`: the gradients of `inputs`, returned instead of accumulated; only the nodes
+/// on a path to an input run (and release what they saved).
+pub fn grad(
+    outputs: &[Tensor],
+    grad_outputs: &[Option<Tensor>],
+    inputs: &[Tensor],
+    options: BackwardOptions,
+    allow_unused: bool,
+    callbacks: &mut dyn Callbacks,
+) -> Result<Vec<Option<Tensor>>> {
+    let roots = root_gradients(outputs, grad_outputs)?;
+    let mut input_nodes = Vec::with_capacity(inputs.len());
+    for t in inputs {
+        let Some(edge) = gradient_edge(t) else {
+            return Err(TensorError::Invalid(
+                "One of the differentiated Tensors does not require grad".into(),
+            ));
+        };
+        input_nodes.push(edge.node);
     }
-    let grad = match gradient {
-        None => {
-            if root.numel() != 1 {
-                return Err(TensorError::ImplicitGradNotScalar);
-            }
-            root.ones_like()?
-        }
-        Some(g) => {
-            if g.shape() != root.shape() {
-                return Err(TensorError::Invalid(format!(
-                    "Mismatch in shape: grad_output[0] has a shape of torch.Size({}) and output[0] has a shape of torch.Size({}).",
-                    format_shape(g.shape()),
-                    format_shape(root.shape())
-                )));
-            }
-            g.clone()
-        }
-    };
-    let Some(edge) = gradient_edge(root) else {
-        return Err(TensorError::NoGradFn);
-    };
-    let rt = root.runtime().clone();
-    let _no_grad = rt.no_grad();
-    let _engine_thread = rt.enter_autograd_thread();
-
-    // Nodes are numbered in discovery order and everything per node lives in vectors indexed
-    // by that number: when a pass stops early on an error, the gradients still buffered are
-    // freed in that order, never in a hash order that would differ from run to run.
-    let mut index: HashMap<Key, usize> = HashMap::new();
-    let mut nodes: Vec<Rc<Node>> = Vec::new();
-    let mut dependencies: Vec<usize> = Vec::new();
-    index.insert(Rc::as_ptr(&edge.node), 0);
-    nodes.push(edge.node.clone());
-    dependencies.push(0);
-    let mut stack = vec![0usize];
-    while let Some(i) = stack.pop() {
-        for (next, _) in nodes[i].edge_nodes().into_iter().flatten() {
-            let key = Rc::as_ptr(&next);
-            let j = match index.get(&key) {
-                Some(&j) => j,
-                None => {
-                    let j = nodes.len();
-                    index.insert(key, j);
-                    nodes.push(next);
-                    dependencies.push(0);
-                    stack.push(j);
-                    j
-                }
-            };
-            dependencies[j] += 1;
-        }
+    let captured = Pass::new(roots, Some(input_nodes), options, callbacks)?.run()?;
+    if !allow_unused && captured.iter().any(Option::is_none) {
+        return Err(TensorError::Invalid(
+            "One of the differentiated Tensors appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior.".into(),
+        ));
     }
-    drop(edge);
+    Ok(captured)
+}
 
-    let mut buffers: Vec<Option<Tensor>> = vec![None; nodes.len()];
-    buffers[0] = Some(grad);
-    // Ties (AccumulateGrad nodes all have the highest number) run in the order they became
-    // ready, so the schedule never depends on addresses and is the same on every backend.
-    let mut ready = BinaryHeap::new();
-    let mut pushed = 0u64;
-    ready.push((nodes[0].sequence_nr(), Reverse(pushed), 0usize));
-
-    while let Some((_, _, i)) = ready.pop() {
-        let node = nodes[i].clone();
-        let outputs = match (&node.kind, buffers[i].take()) {
-            (_, None) => Vec::new(),
-            (Kind::AccumulateGrad { variable }, Some(g)) => {
-                let variable = variable.borrow().clone();
-                if let Some(v) = variable {
-                    accumulate_grad(&v, g)?;
+/// The gradient each root starts with: the given one (checked against the root's shape), or
+/// ones for a one-element root.
+fn root_gradients(roots: &[Tensor], grads: &[Option<Tensor>]) -> Result<Vec<(Rc<Node>, Tensor)>> {
+    if !grads.is_empty() && grads.len() != roots.len() {
+        return Err(TensorError::Invalid(format!(
+            "grad can be implicitly created only for scalar outputs: got {} tensors and {} gradients",
+            roots.len(),
+            grads.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(roots.len());
+    for (i, root) in roots.iter().enumerate() {
+        if !root.requires_grad() {
+            return Err(if i == 0 {
+                TensorError::NoGradFn
+            } else {
+                TensorError::Invalid(format!(
+                    "element {i} of tensors does not require grad and does not have a grad_fn"
+                ))
+            });
+        }
+        let grad = match grads.get(i).cloned().flatten() {
+            None => {
+                if root.numel() != 1 {
+                    return Err(TensorError::ImplicitGradNotScalar);
                 }
-                Vec::new()
+                root.ones_like()?
             }
-            (Kind::Function { formula, .. }, Some(g)) => {
-                let edges = node.edge_nodes();
-                let needs: Vec<bool> = edges.iter().map(Option::is_some).collect();
-                node.check_saved()?;
-                let mut outputs = formula.apply(&node, &g, &needs)?;
-                validate_outputs(&node, &mut outputs, &edges)?;
-                // The incoming gradient dies here, after the outputs exist: as in
-                // `call_function`, where the input buffer outlives the node's apply.
-                drop(g);
-                outputs.into_iter().zip(edges).collect()
+            Some(g) => {
+                if g.shape() != root.shape() {
+                    return Err(TensorError::Invalid(format!(
+                        "Mismatch in shape: grad_output[{i}] has a shape of torch.Size({}) and output[{i}] has a shape of torch.Size({}).",
+                        format_shape(g.shape()),
+                        format_shape(root.shape())
+                    )));
+                }
+                g
             }
         };
-        node.mark_ran();
+        let Some(edge) = gradient_edge(root) else {
+            return Err(TensorError::NoGradFn);
+        };
+        out.push((edge.node, grad));
+    }
+    Ok(out)
+}
+
+/// One backward pass (a GraphTask): the nodes reachable from the roots, numbered in
+/// discovery order, with everything per node in vectors indexed by that number: when a pass
+/// stops early on an error, the gradients still buffered are freed in that order, never in a
+/// hash order that would differ from run to run.
+struct Pass<'a> {
+    nodes: Vec<Rc<Node>>,
+    index: HashMap<Key, usize>,
+    dependencies: Vec<usize>,
+    buffers: Vec<Option<Tensor>>,
+    /// Whether a node runs (`exec_info`): every node for `backward`, only those on a path to
+    /// an input for `grad`.
+    runs: Vec<bool>,
+    /// Whether a gradient must flow into a node: it runs, or it is an input of `grad`.
+    needed: Vec<bool>,
+    /// For `grad`: which node each input's gradient is captured at.
+    captures: Option<Vec<usize>>,
+    options: BackwardOptions,
+    callbacks: &'a mut dyn Callbacks,
+    roots: Vec<usize>,
+}
+
+impl<'a> Pass<'a> {
+    fn new(
+        roots: Vec<(Rc<Node>, Tensor)>,
+        inputs: Option<Vec<Rc<Node>>>,
+        options: BackwardOptions,
+        callbacks: &'a mut dyn Callbacks,
+    ) -> Result<Pass<'a>> {
+        let mut pass = Pass {
+            nodes: Vec::new(),
+            index: HashMap::new(),
+            dependencies: Vec::new(),
+            buffers: Vec::new(),
+            runs: Vec::new(),
+            needed: Vec::new(),
+            captures: None,
+            options,
+            callbacks,
+            roots: Vec::new(),
+        };
+        let mut children: Vec<Vec<usize>> = Vec::new();
+        let mut stack = Vec::new();
+        let mut root_grads = Vec::new();
+        for (node, grad) in roots {
+            let (i, new) = pass.discover(node, &mut children);
+            if new {
+                stack.push(i);
+            }
+            root_grads.push((i, grad));
+        }
+        while let Some(i) = stack.pop() {
+            for (next, _) in pass.nodes[i].edge_nodes().into_iter().flatten() {
+                let (j, new) = pass.discover(next, &mut children);
+                if new {
+                    stack.push(j);
+                }
+                children[i].push(j);
+                pass.dependencies[j] += 1;
+            }
+        }
+        let n = pass.nodes.len();
+        match inputs {
+            None => {
+                pass.runs = vec![true; n];
+                pass.needed = vec![true; n];
+            }
+            Some(inputs) => {
+                // An input outside the graph is never reached: its gradient stays None.
+                let captures: Vec<usize> = inputs
+                    .iter()
+                    .map(|node| {
+                        pass.index
+                            .get(&Rc::as_ptr(node))
+                            .copied()
+                            .unwrap_or(usize::MAX)
+                    })
+                    .collect();
+                let mut is_input = vec![false; n];
+                for &c in captures.iter().filter(|&&c| c != usize::MAX) {
+                    is_input[c] = true;
+                }
+                // Children come after their first parent in discovery order only for trees;
+                // iterate to a fixed point, which a DAG reaches in as many rounds as it is deep.
+                pass.needed = is_input.clone();
+                pass.runs = vec![false; n];
+                let mut changed = true;
+                while changed {
+                    changed = false;
+                    for i in (0..n).rev() {
+                        if !pass.runs[i] && children[i].iter().any(|&j| pass.needed[j]) {
+                            pass.runs[i] = true;
+                            pass.needed[i] = true;
+                            changed = true;
+                        }
+                    }
+                }
+                pass.captures = Some(captures);
+            }
+        }
+        pass.buffers = vec![None; n];
+        for (i, grad) in root_grads {
+            pass.add_to_buffer(i, grad)?;
+            if !pass.roots.contains(&i) {
+                pass.roots.push(i);
+            }
+        }
+        Ok(pass)
+    }
+
+    fn discover(&mut self, node: Rc<Node>, children: &mut Vec<Vec<usize>>) -> (usize, bool) {
+        let key = Rc::as_ptr(&node);
+        if let Some(&i) = self.index.get(&key) {
+            return (i, false);
+        }
+        let i = self.nodes.len();
+        self.index.insert(key, i);
+        self.nodes.push(node);
+        self.dependencies.push(0);
+        children.push(Vec::new());
+        (i, true)
+    }
+
+    fn add_to_buffer(&mut self, i: usize, g: Tensor) -> Result<()> {
+        let grad_mode = self.options.create_graph;
+        self.buffers[i] = Some(match self.buffers[i].take() {
+            None => g,
+            Some(old) => accumulate_input(old, g, grad_mode)?,
+        });
+        Ok(())
+    }
+
+    /// Runs the pass; for `grad`, returns the captured gradients in the inputs' order.
+    fn run(mut self) -> Result<Vec<Option<Tensor>>> {
+        let mut captured: Vec<Option<Tensor>> =
+            vec![None; self.captures.as_ref().map_or(0, Vec::len)];
+        let Some(&first) = self.roots.first() else {
+            return Ok(captured);
+        };
+        let rt = self.nodes[first].rt.clone();
+        let _grad_mode = rt.set_grad_enabled(self.options.create_graph);
+        let _engine_thread = rt.enter_autograd_thread();
+        let retain_graph = self.options.retain();
         // Planted bugs: saved tensors kept after every backward, or released despite
         // retain_graph=True.
         #[cfg(feature = "planted-bugs")]
         let retain_graph = (retain_graph
             || rt.planted(crate::base::PlantedBug::BackwardKeepsSaved))
             && !rt.planted(crate::base::PlantedBug::RetainGraphIgnored);
-        if !retain_graph {
-            node.release_saved();
-        }
-        for (grad, edge) in outputs {
-            let Some((next, _)) = edge else { continue };
-            let j = index[&Rc::as_ptr(&next)];
-            if let Some(g) = grad {
-                buffers[j] = Some(match buffers[j].take() {
-                    None => g,
-                    Some(old) => accumulate_input(old, g)?,
-                });
-            }
-            dependencies[j] -= 1;
-            if dependencies[j] == 0 {
+
+        // Ties (AccumulateGrad nodes all have the highest number) run in the order they became
+        // ready, so the schedule never depends on addresses and is the same on every backend.
+        let mut ready = BinaryHeap::new();
+        let mut pushed = 0u64;
+        for &i in &self.roots {
+            if self.dependencies[i] == 0 && self.needed[i] {
                 pushed += 1;
-                ready.push((next.sequence_nr(), Reverse(pushed), j));
+                ready.push((self.nodes[i].sequence_nr(), Reverse(pushed), i));
             }
         }
+
+        while let Some((_, _, i)) = ready.pop() {
+            let node = self.nodes[i].clone();
+            let mut grad = self.buffers[i].take();
+            if let Some(g) = &grad {
+                grad = Some(self.run_hooks(&node, g.clone())?);
+            }
+            if let Some(captures) = &self.captures {
+                for (k, &c) in captures.iter().enumerate() {
+                    if c == i {
+                        captured[k] = grad.clone();
+                    }
+                }
+            }
+            if !self.runs[i] {
+                continue;
+            }
+            let outputs = match (&node.kind, grad) {
+                (_, None) => Vec::new(),
+                (Kind::AccumulateGrad { variable }, Some(g)) => {
+                    let variable = variable.borrow().clone();
+                    if let Some(v) = variable {
+                        accumulate_grad(&v, g, self.options.create_graph)?;
+                    }
+                    Vec::new()
+                }
+                (Kind::Function { backward, .. }, Some(g)) => {
+                    let edges = node.edge_nodes();
+                    node.check_saved()?;
+                    let mut outputs = match backward {
+                        Backward::Formula(formula) => {
+                            let needs: Vec<bool> = edges
+                                .iter()
+                                .map(|e| {
+                                    e.as_ref().is_some_and(|(next, _)| {
+                                        self.needed[self.index[&Rc::as_ptr(next)]]
+                                    })
+                                })
+                                .collect();
+                            formula.apply(&node, &g, &needs)?
+                        }
+                        Backward::Custom { ctx, .. } => {
+                            let ctx = ctx.clone();
+                            let outputs = self.callbacks.custom_backward(&ctx, &node, &g)?;
+                            if outputs.len() != edges.len() {
+                                return Err(TensorError::Invalid(format!(
+                                    "function {} returned an incorrect number of gradients (expected {}, got {})",
+                                    node.name(),
+                                    edges.len(),
+                                    outputs.len()
+                                )));
+                            }
+                            outputs
+                        }
+                    };
+                    validate_outputs(&node, &mut outputs, &edges)?;
+                    // The incoming gradient dies here, after the outputs exist: as in
+                    // `call_function`, where the input buffer outlives the node's apply.
+                    drop(g);
+                    outputs.into_iter().zip(edges).collect()
+                }
+            };
+            node.mark_ran();
+            if !retain_graph {
+                node.release_saved();
+            }
+            for (grad, edge) in outputs {
+                let Some((next, _)) = edge else { continue };
+                let j = self.index[&Rc::as_ptr(&next)];
+                if !self.needed[j] {
+                    continue;
+                }
+                if let Some(g) = grad {
+                    self.add_to_buffer(j, g)?;
+                }
+                self.dependencies[j] -= 1;
+                if self.dependencies[j] == 0 {
+                    pushed += 1;
+                    ready.push((next.sequence_nr(), Reverse(pushed), j));
+                }
+            }
+        }
+        Ok(captured)
     }
-    Ok(())
+
+    /// The tensor hooks of what `node` computes the gradient for, in registration order, each
+    /// given the previous one's result (`call_tensor_pre_hooks`); a leaf's live on the leaf.
+    fn run_hooks(&mut self, node: &Node, mut grad: Tensor) -> Result<Tensor> {
+        let hooks = match &node.kind {
+            Kind::AccumulateGrad { variable } => variable
+                .borrow()
+                .as_ref()
+                .map(Tensor::hooks)
+                .unwrap_or_default(),
+            Kind::Function { .. } => node.hooks(),
+        };
+        for hook in hooks {
+            if let Some(new) = self.callbacks.tensor_hook(&hook, &grad)? {
+                grad = new;
+            }
+        }
+        Ok(grad)
+    }
 }
 
 /// Makes each gradient match its input's metadata (`validate_outputs`): reduce broadcast
@@ -188,9 +494,12 @@ fn can_accumulate_inplace(t: &Tensor) -> bool {
     t.is_contiguous() && t.use_count() == 1 && t.storage_use_count() == 1
 }
 
-/// `InputBuffer::accumulate` with grad mode off: reuse whichever buffer is ours alone.
-fn accumulate_input(old: Tensor, new: Tensor) -> Result<Tensor> {
-    if can_accumulate_inplace(&old) {
+/// `InputBuffer::accumulate`: with grad mode off, reuse whichever buffer is ours alone; with
+/// it on (create_graph), add out of place, recording AddBackward0.
+fn accumulate_input(old: Tensor, new: Tensor, grad_mode: bool) -> Result<Tensor> {
+    if grad_mode {
+        old.add(&new)
+    } else if can_accumulate_inplace(&old) {
         old.add_(&new)?;
         Ok(old)
     } else if can_accumulate_inplace(&new) {
@@ -201,12 +510,31 @@ fn accumulate_input(old: Tensor, new: Tensor) -> Result<Tensor> {
     }
 }
 
-/// AccumulateGrad (accumulate_grad.h) with grad mode off: a first gradient is stolen when
+/// AccumulateGrad (accumulate_grad.h). With grad mode off: a first gradient is stolen when
 /// nothing else holds it and its layout matches the variable's, else copied in the variable's
-/// layout; a later one is added in place.
-fn accumulate_grad(variable: &Tensor, new_grad: Tensor) -> Result<()> {
+/// layout; a later one is added in place. With grad mode on (create_graph): a first gradient
+/// is always copied (`clone_obey_contract`: `new_empty_strided` + `copy_`, recording
+/// CopyBackwards), a later one added out of place, so `.grad` keeps the graph.
+fn accumulate_grad(variable: &Tensor, new_grad: Tensor, grad_mode: bool) -> Result<()> {
     let existing = variable.grad();
     match existing {
+        None if grad_mode => {
+            let grad = Tensor::empty_for(
+                new_grad.runtime(),
+                variable.shape(),
+                variable.dtype(),
+                variable.device(),
+                Purpose::Gradient,
+            )?;
+            grad.copy_values_from(&new_grad)?;
+            if let Some(builder) = NodeBuilder::new(&[&grad, &new_grad]) {
+                builder.finish(Formula::Copy, &grad);
+            }
+            variable.set_grad(Some(grad));
+        }
+        Some(g) if grad_mode => {
+            variable.set_grad(Some(g.add(&new_grad)?));
+        }
         None => {
             let stealable = new_grad.use_count() == 1 && obeys_layout_contract(&new_grad, variable);
             let grad = if stealable {

@@ -125,6 +125,9 @@ pub(crate) enum Formula {
     },
     Zero,
     Fill,
+    /// `self.copy_(src)` into a tensor that needs no gradient (inputs `self`, `src`): what
+    /// AccumulateGrad records when it copies a first gradient under create_graph.
+    Copy,
     MseLoss {
         reduction: Reduction,
     },
@@ -222,6 +225,7 @@ impl Formula {
             Formula::ToCopy { .. } => "ToCopyBackward0",
             Formula::Zero => "ZeroBackward0",
             Formula::Fill => "FillBackward0",
+            Formula::Copy => "CopyBackwards",
             Formula::MseLoss { .. } => "MseLossBackward0",
             Formula::SmoothL1Loss { .. } => "SmoothL1LossBackward0",
             Formula::LogSoftmax { .. } => "LogSoftmaxBackward0",
@@ -479,6 +483,15 @@ impl Formula {
             }
             Formula::ToCopy { dtype, device } => out[0] = Some(grad.to_dtype(*dtype)?.to(*device)?),
             Formula::Zero | Formula::Fill => out[0] = Some(grad.zeros_like()?),
+            Formula::Copy => {
+                // self: zeros_like(grad); src: grad (cast back by validate_outputs).
+                if need(0) {
+                    out[0] = Some(grad.zeros_like()?);
+                }
+                if need(1) {
+                    out[1] = Some(grad.clone());
+                }
+            }
             Formula::MseLoss { reduction } => {
                 let self_ = node.unpack("self")?;
                 let target = node.unpack("target")?;

@@ -6,10 +6,13 @@
 mod engine;
 mod formulas;
 
+use std::any::Any;
+use std::borrow::Cow;
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 pub(crate) use engine::run_backward;
+pub use engine::{backward, grad, BackwardOptions, Callbacks, NoCallbacks};
 pub(crate) use formulas::Formula;
 
 use crate::alloc::Purpose;
@@ -37,7 +40,10 @@ enum SavedState {
         version: u64,
         /// Name of the node whose output this was, for the version error's "which is output 0
         /// of ReluBackward0".
-        output_of: Option<&'static str>,
+        output_of: Option<Cow<'static, str>>,
+        /// Whether this is the node's own output, saved without its history (PyTorch's
+        /// `is_output`): unpacked under grad mode it gets the node back as its `grad_fn`.
+        is_output: bool,
     },
     Released,
 }
@@ -47,9 +53,75 @@ struct Saved {
     state: SavedState,
 }
 
+/// An object of the program that drives the runtime (a Python hook, a custom Function's
+/// `ctx`), held by the graph the way PyTorch's nodes hold Python objects. The runtime never
+/// looks inside; the program's [`Callbacks`] run it, and its leak walker follows it.
+pub type ProgramObject = Rc<dyn Any>;
+
+/// Hooks of one tensor, in registration order, shared with the handles that remove them.
+type HookList = Rc<RefCell<Vec<ProgramObject>>>;
+
+/// What `tensor.register_hook(hook)` returns: `remove()` takes the hook off the tensor (or
+/// its `grad_fn`) again. It holds neither, as PyTorch's `RemovableHandle` holds its dict weakly.
+#[derive(Debug, Clone)]
+pub struct HookHandle {
+    list: Weak<RefCell<Vec<ProgramObject>>>,
+    hook: Weak<dyn Any>,
+}
+
+impl HookHandle {
+    /// `handle.remove()`: drops the hook; a second call, or one after the tensor died, does
+    /// nothing.
+    pub fn remove(&self) {
+        let Some(list) = self.list.upgrade() else {
+            return;
+        };
+        let removed: Vec<ProgramObject> = {
+            let mut hooks = list.borrow_mut();
+            let (gone, kept) = hooks
+                .drain(..)
+                .partition(|h| Weak::ptr_eq(&Rc::downgrade(h), &self.hook));
+            *hooks = kept;
+            gone
+        };
+        // Dropped after the borrow: the hook's closure may hold the last handle of anything.
+        drop(removed);
+    }
+}
+
+fn register(slot: &RefCell<Option<HookList>>, hook: ProgramObject) -> HookHandle {
+    let list = slot
+        .borrow_mut()
+        .get_or_insert_with(Default::default)
+        .clone();
+    let handle = HookHandle {
+        list: Rc::downgrade(&list),
+        hook: Rc::downgrade(&hook),
+    };
+    list.borrow_mut().push(hook);
+    handle
+}
+
+fn hooks_of(slot: &RefCell<Option<HookList>>) -> Vec<ProgramObject> {
+    slot.borrow()
+        .as_ref()
+        .map(|l| l.borrow().clone())
+        .unwrap_or_default()
+}
+
+/// What runs a node's backward.
+pub(crate) enum Backward {
+    /// A built-in operation's formula.
+    Formula(Formula),
+    /// A `torch.autograd.Function` subclass (PyTorch's PyNode): its `backward` is the
+    /// program's, called through [`Callbacks::custom_backward`] with `ctx`, which the node
+    /// owns (with every attribute the program put on it) for as long as the node lives.
+    Custom { name: Rc<str>, ctx: ProgramObject },
+}
+
 enum Kind {
     Function {
-        formula: Formula,
+        backward: Backward,
         edges: RefCell<Vec<Option<Edge>>>,
         saved: RefCell<Vec<Saved>>,
     },
@@ -67,6 +139,11 @@ pub struct Node {
     /// Whether a backward pass has run this node: tells a graph kept after its backward from
     /// one no backward ever used (evaluation outside `no_grad`).
     ran: std::cell::Cell<bool>,
+    /// Hooks registered on the tensor this node produced (`tensor_pre_hooks`): they run on
+    /// the gradient before the node does, and the node keeps them (and what they capture).
+    hooks: RefCell<Option<HookList>>,
+    /// This node, weakly: what a saved output's unpacking under create_graph points back to.
+    me: RefCell<Weak<Node>>,
 }
 
 /// A tensor a node saved, as [`Node::saved_tensors`] shows it.
@@ -101,18 +178,79 @@ impl Node {
             sequence_nr,
             kind,
             ran: std::cell::Cell::new(false),
+            hooks: RefCell::new(None),
+            me: RefCell::new(Weak::new()),
         }
     }
 
-    /// PyTorch's class name of the node (`AddmmBackward0`, `AccumulateGrad`, ...).
-    pub fn name(&self) -> &'static str {
+    fn shared(self) -> Rc<Node> {
+        let node = Rc::new(self);
+        *node.me.borrow_mut() = Rc::downgrade(&node);
+        node
+    }
+
+    /// PyTorch's class name of the node (`AddmmBackward0`, `AccumulateGrad`, `MyFnBackward`
+    /// for a custom Function `MyFn`, ...).
+    pub fn name(&self) -> &str {
         match &self.kind {
-            Kind::Function { formula, .. } if self.rt.python_scalar_names() => {
-                formula.python_name()
-            }
-            Kind::Function { formula, .. } => formula.name(),
-            Kind::AccumulateGrad { .. } => "AccumulateGrad",
+            Kind::Function {
+                backward: Backward::Custom { name, .. },
+                ..
+            } => name,
+            _ => self.static_name().unwrap_or_default(),
         }
+    }
+
+    fn static_name(&self) -> Option<&'static str> {
+        Some(match &self.kind {
+            Kind::Function {
+                backward: Backward::Formula(formula),
+                ..
+            } if self.rt.python_scalar_names() => formula.python_name(),
+            Kind::Function {
+                backward: Backward::Formula(formula),
+                ..
+            } => formula.name(),
+            Kind::Function { .. } => return None,
+            Kind::AccumulateGrad { .. } => "AccumulateGrad",
+        })
+    }
+
+    fn owned_name(&self) -> Cow<'static, str> {
+        match self.static_name() {
+            Some(name) => Cow::Borrowed(name),
+            None => Cow::Owned(self.name().to_string()),
+        }
+    }
+
+    /// The `ctx` of a custom Function's node: the program's object, with its attributes.
+    pub fn custom_ctx(&self) -> Option<ProgramObject> {
+        match &self.kind {
+            Kind::Function {
+                backward: Backward::Custom { ctx, .. },
+                ..
+            } => Some(ctx.clone()),
+            _ => None,
+        }
+    }
+
+    /// The hooks registered on the tensor this node produced, in the order they run.
+    pub fn hooks(&self) -> Vec<ProgramObject> {
+        hooks_of(&self.hooks)
+    }
+
+    /// `ctx.saved_tensors` of a custom Function: what `save_for_backward` saved, or PyTorch's
+    /// error once backward released it.
+    pub fn unpack_saved(&self) -> Result<Vec<Tensor>> {
+        let names: Vec<&'static str> = match &self.kind {
+            Kind::Function { saved, .. } => saved.borrow().iter().map(|s| s.name).collect(),
+            Kind::AccumulateGrad { .. } => Vec::new(),
+        };
+        let mut out = Vec::with_capacity(names.len());
+        for i in 0..names.len() {
+            out.push(self.unpack_at(i)?);
+        }
+        Ok(out)
     }
 
     /// Whether a backward pass has run through this node.
@@ -176,19 +314,30 @@ impl Node {
                 self.name()
             )));
         };
-        let saved = saved.borrow();
-        let Some(s) = saved.iter().find(|s| s.name == name) else {
+        let Some(at) = saved.borrow().iter().position(|s| s.name == name) else {
             return Err(TensorError::Invalid(format!(
                 "{} did not save `{name}`",
                 self.name()
             )));
         };
-        match &s.state {
+        self.unpack_at(at)
+    }
+
+    fn unpack_at(&self, at: usize) -> Result<Tensor> {
+        let Kind::Function { saved, .. } = &self.kind else {
+            return Err(TensorError::Invalid(format!(
+                "{} saves nothing",
+                self.name()
+            )));
+        };
+        let saved = saved.borrow();
+        match &saved[at].state {
             SavedState::Released => Err(TensorError::BackwardTwice),
             SavedState::Saved {
                 tensor,
                 version,
                 output_of,
+                is_output,
             } => {
                 let current = tensor.version();
                 if current != *version {
@@ -202,21 +351,32 @@ impl Node {
                     return Err(TensorError::VersionMismatch(message));
                 }
                 Ok(tensor.clone())
+                    .map(|t| (t, *is_output))
+                    .map(|(t, is_output)| self.restore_history(t, is_output))
             }
         }
+    }
+
+    /// `SavedVariable::unpack` of an output under grad mode (create_graph): the output with
+    /// this node as its history again, so that the double-backward graph reaches it. The
+    /// node is found again through a weak self-reference, as PyTorch keeps `weak_grad_fn_`.
+    fn restore_history(&self, t: Tensor, is_output: bool) -> Tensor {
+        if !is_output || !self.rt.is_grad_enabled() {
+            return t;
+        }
+        let Some(me) = self.me.borrow().upgrade() else {
+            return t;
+        };
+        let out = t.view_raw(t.shape().to_vec(), t.strides().to_vec(), t.0.offset);
+        out.0.requires_grad.set(true);
+        out.set_grad_fn(Some(me));
+        out
     }
 
     /// Unpacks every saved tensor once, as the generated `apply` does before computing
     /// anything, so that a released or modified one fails the node before it allocates.
     pub(crate) fn check_saved(&self) -> Result<()> {
-        let names: Vec<&'static str> = match &self.kind {
-            Kind::Function { saved, .. } => saved.borrow().iter().map(|s| s.name).collect(),
-            Kind::AccumulateGrad { .. } => Vec::new(),
-        };
-        for name in names {
-            self.unpack(name)?;
-        }
-        Ok(())
+        self.unpack_saved().map(drop)
     }
 
     /// Frees what the node saved (PyTorch's `release_variables`). The tensors are dropped
@@ -251,7 +411,17 @@ impl Node {
     /// recurses no further (see [`drop_graph`]).
     fn take_children(&mut self, stack: &mut Vec<Rc<Node>>) {
         match &mut self.kind {
-            Kind::Function { edges, saved, .. } => {
+            Kind::Function {
+                edges,
+                saved,
+                backward,
+            } => {
+                // A custom Function's ctx can hold tensors (and their graphs): dropped here,
+                // after the node's own references are moved out.
+                if let Backward::Custom { ctx, .. } = backward {
+                    let ctx = std::mem::replace(ctx, Rc::new(()));
+                    drop(ctx);
+                }
                 for edge in edges.get_mut().drain(..).flatten() {
                     stack.push(edge.node);
                 }
@@ -337,12 +507,13 @@ pub(crate) fn grad_accumulator(t: &Tensor) -> Rc<Node> {
     if let Some(node) = t.0.grad_accumulator.borrow().upgrade() {
         return node;
     }
-    let node = Rc::new(Node::new(
+    let node = Node::new(
         t.runtime(),
         Kind::AccumulateGrad {
             variable: RefCell::new(Some(t.clone())),
         },
-    ));
+    )
+    .shared();
     *t.0.grad_accumulator.borrow_mut() = Rc::downgrade(&node);
     node
 }
@@ -388,7 +559,8 @@ impl NodeBuilder {
             state: SavedState::Saved {
                 tensor: t.clone(),
                 version: t.version(),
-                output_of: t.grad_fn().map(|n| n.name()),
+                output_of: t.grad_fn().map(|n| n.owned_name()),
+                is_output: false,
             },
         });
     }
@@ -412,19 +584,97 @@ impl NodeBuilder {
                 state: SavedState::Saved {
                     version: out.version(),
                     tensor: alias,
-                    output_of: Some(name),
+                    output_of: Some(Cow::Borrowed(name)),
+                    is_output: true,
                 },
             });
         }
-        let node = Rc::new(Node::new(
+        let node = Node::new(
             &self.rt,
             Kind::Function {
-                formula,
+                backward: Backward::Formula(formula),
                 edges: RefCell::new(self.edges),
                 saved: RefCell::new(self.saved),
             },
-        ));
+        )
+        .shared();
         out.0.requires_grad.set(true);
         out.set_grad_fn(Some(node));
     }
+}
+
+impl Tensor {
+    /// `tensor.register_hook(hook)`: `hook` runs on the tensor's gradient during backward
+    /// (through [`Callbacks::tensor_hook`]) and may replace it. On a tensor with a `grad_fn`
+    /// the node keeps the hook, as PyTorch's `tensor_pre_hooks`; on a leaf, the tensor does.
+    pub fn register_hook(&self, hook: ProgramObject) -> Result<HookHandle> {
+        if !self.requires_grad() {
+            return Err(TensorError::Invalid(
+                "cannot register a hook on a tensor that doesn't require gradient".into(),
+            ));
+        }
+        Ok(match self.grad_fn() {
+            Some(node) => register(&node.hooks, hook),
+            None => register(&self.0.hooks, hook),
+        })
+    }
+
+    /// The hooks a leaf keeps (a non-leaf's are its `grad_fn`'s, [`Node::hooks`]).
+    pub fn hooks(&self) -> Vec<ProgramObject> {
+        hooks_of(&self.0.hooks)
+    }
+}
+
+/// Records the node of a `torch.autograd.Function` subclass's `apply` (PyTorch's
+/// `THPFunction_apply`), when grad mode is on and an input requires grad: one edge per tensor
+/// input, what `ctx.save_for_backward` got saved as PyTorch's SavedVariables (an output is
+/// saved without its history, so the node does not hold itself), and `ctx` owned by the node.
+/// `out` must be a tensor `forward` made (not one of `inputs`). Returns whether a node was
+/// made.
+pub fn record_custom(
+    name: &str,
+    ctx: ProgramObject,
+    inputs: &[&Tensor],
+    to_save: &[Tensor],
+    out: &Tensor,
+) -> bool {
+    let Some(builder) = NodeBuilder::new(inputs) else {
+        return false;
+    };
+    let saved = to_save
+        .iter()
+        .map(|t| {
+            t.storage().promote_purpose(Purpose::SavedActivation);
+            let is_output = t.id() == out.id();
+            let tensor = if is_output {
+                out.view_raw(out.shape().to_vec(), out.strides().to_vec(), out.0.offset)
+            } else {
+                t.clone()
+            };
+            Saved {
+                name: "saved_tensors",
+                state: SavedState::Saved {
+                    version: t.version(),
+                    output_of: t.grad_fn().map(|n| n.owned_name()),
+                    is_output,
+                    tensor,
+                },
+            }
+        })
+        .collect();
+    let node = Node::new(
+        &builder.rt,
+        Kind::Function {
+            backward: Backward::Custom {
+                name: format!("{name}Backward").into(),
+                ctx,
+            },
+            edges: RefCell::new(builder.edges),
+            saved: RefCell::new(saved),
+        },
+    )
+    .shared();
+    out.0.requires_grad.set(true);
+    out.set_grad_fn(Some(node));
+    true
 }

@@ -13,6 +13,7 @@
 mod api;
 mod files;
 mod growth;
+pub mod plan;
 mod rules;
 mod statement;
 mod subject;
@@ -20,7 +21,7 @@ mod trace;
 mod walk;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::alloc::{AllocatorConfig, EventKind, Place, Purpose, StackCapture};
 use crate::base::Expect;
@@ -53,7 +54,8 @@ pub struct CheckOptions {
     pub device_memory: Option<u64>,
     /// Limit on executed statements when the header does not set one.
     pub max_steps: u64,
-    /// Wall-time limit of each run.
+    /// Wall-time limit of the whole check of a scenario: its run as written and every scaled
+    /// re-run together.
     pub time_limit: Duration,
     /// Stack capture for every allocation.
     pub stack_capture: StackCapture,
@@ -79,6 +81,10 @@ impl Default for CheckOptions {
 /// The checker could not run the scenario at all.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
+    /// The runs that measure growth did not finish within the time limit, which bounds the
+    /// whole check (the run as written reports its own overrun as an error verdict).
+    #[error("the check ran longer than {0:?} over the scenario's re-runs and was stopped; raise `--time-limit`, or check with `--backend meta`, which skips the arithmetic")]
+    TimeLimit(Duration),
     /// The device could not be opened.
     #[error("cannot open the {backend} backend: {source}")]
     Device {
@@ -106,6 +112,7 @@ pub fn check_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Rep
         options,
         run_options: run_options(scenario, options),
         source: source_lines(scenario),
+        deadline: Instant::now() + options.time_limit,
     };
     let rt = Subject::fresh_runtime(&subject)?;
     let device = rt.allocator().device_name();
@@ -549,6 +556,9 @@ fn find_growth<S: Subject>(
             let mut recorder = Recorder::scaled(at, after, first.source.clone());
             let rt = subject.fresh_runtime()?;
             subject.run(&rt, Some((at, factor)), &mut recorder);
+            if let Some(e) = subject.out_of_time() {
+                return Err(e);
+            }
             Ok(recorder)
         };
         let doubled = scaled_run(2, None)?;

@@ -4,6 +4,8 @@
 //! trait, so a scenario and a Rust program checked through [`check`](super::check) are measured,
 //! classified and reported alike.
 
+use std::time::Instant;
+
 use super::growth::{Growing, LoopAt, Recorder};
 use super::{enclosing_loops, example, fresh_runtime, statement_ref, CheckError, CheckOptions};
 use crate::alloc::Frame;
@@ -48,6 +50,10 @@ pub(super) trait Subject {
     fn carries_state(&self, _at: (u32, u32)) -> bool {
         false
     }
+    /// The error that ends the check when the program has used up its time, re-runs included.
+    fn out_of_time(&self) -> Option<CheckError> {
+        None
+    }
 }
 
 /// A parsed scenario, run by the interpreter.
@@ -56,6 +62,8 @@ pub(super) struct ScenarioSubject<'a> {
     pub(super) options: &'a CheckOptions,
     pub(super) run_options: RunOptions,
     pub(super) source: Vec<String>,
+    /// When the file's time is up: the run as written and its re-runs share one time limit.
+    pub(super) deadline: Instant,
 }
 
 impl Subject for ScenarioSubject<'_> {
@@ -69,6 +77,10 @@ impl Subject for ScenarioSubject<'_> {
         super::statement::carries_state(&self.scenario.body, at)
     }
 
+    fn out_of_time(&self) -> Option<CheckError> {
+        (Instant::now() >= self.deadline).then_some(CheckError::TimeLimit(self.options.time_limit))
+    }
+
     fn run(
         &self,
         rt: &Runtime,
@@ -77,6 +89,7 @@ impl Subject for ScenarioSubject<'_> {
     ) -> RunResult {
         let options = RunOptions {
             loop_scale: scale.into_iter().collect(),
+            time_limit: self.deadline.saturating_duration_since(Instant::now()),
             ..self.run_options.clone()
         };
         interp::run(self.scenario, rt, &options, recorder)

@@ -78,6 +78,23 @@ pub struct Program {
     /// that the epoch loop releases it and only the step loop grows it. It applies to
     /// [`Shape::Epochs`] and the leaks planted in the step ([`Program::leak_released_by_epoch`]).
     pub leak_per_epoch: bool,
+    /// Where the training loop is written: at module level, in a function, or in a method.
+    pub style: Style,
+}
+
+/// Where a generated program writes its training loop, as real training scripts do. Whatever
+/// the style, the loop, its containers and the planted leak are the same statements, so the
+/// ground truth (kinds, bytes, the planted line's text) does not change; the checker must
+/// find the leak among a function's or a method's locals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// At module level.
+    Script,
+    /// In `def train(model, opt):`, called once.
+    Function,
+    /// In `Trainer.fit(self)` of a `class Trainer` that keeps the model and the optimizer as
+    /// attributes, called as `Trainer(model, opt).fit()`.
+    Trainer,
 }
 
 /// Optimizers of the generated programs.
@@ -171,6 +188,12 @@ pub enum Benign {
     /// `carried_n = carry(carried_n, out.detach())`: a state carried through a helper from
     /// detached outputs, the fixed form of [`PlantedLeak::CarriedState`].
     CarriedDetached,
+    /// Metrics kept in a dict of host numbers: `metrics["loss"] += loss.item()` and a step
+    /// count.
+    MetricsDict,
+    /// A comprehension over the batch's tensors, keeping host numbers:
+    /// `sizes = [t.shape[0] for t in (x, y)]`.
+    BatchSizes,
 }
 
 /// The catalogue of injected leaks.
@@ -634,6 +657,17 @@ pub fn benign() -> impl Strategy<Value = Benign> {
         Just(Benign::HostPredictions),
         Just(Benign::ScopedList),
         Just(Benign::CarriedDetached),
+        Just(Benign::MetricsDict),
+        Just(Benign::BatchSizes),
+    ]
+}
+
+/// Script first, so that a failing case shrinks to a module-level loop.
+fn style() -> impl Strategy<Value = Style> {
+    prop_oneof![
+        Just(Style::Script),
+        Just(Style::Function),
+        Just(Style::Trainer)
     ]
 }
 
@@ -658,11 +692,21 @@ fn program_with(leak: BoxedStrategy<Option<PlantedLeak>>) -> impl Strategy<Value
         vec(benign(), 0..=6),
         any::<bool>(),
         any::<bool>(),
+        style(),
     );
     (model, training, leak).prop_map(
         |(
             (widths, batch, relu_inplace, optimizer, loss),
-            (shape, zero_grad, accumulation, double_backward, benign, final_check, per_epoch),
+            (
+                shape,
+                zero_grad,
+                accumulation,
+                double_backward,
+                benign,
+                final_check,
+                per_epoch,
+                style,
+            ),
             leak,
         )| Program {
             widths,
@@ -678,6 +722,7 @@ fn program_with(leak: BoxedStrategy<Option<PlantedLeak>>) -> impl Strategy<Value
             final_check: final_check && leak.is_none(),
             leak,
             leak_per_epoch: per_epoch,
+            style,
         },
     )
 }
@@ -748,13 +793,47 @@ mod tests {
             let planted = case.planted.expect("a planted leak");
             let epoch_line = planted.released_by.expect("released by the epoch loop");
             let lines: Vec<&str> = case.scenario.source.lines().collect();
-            assert!(lines[epoch_line as usize - 1].starts_with("for epoch in range("));
+            let epoch = lines[epoch_line as usize - 1];
+            assert!(epoch.trim_start().starts_with("for epoch in range("));
             let container = lines[epoch_line as usize..]
                 .iter()
                 .find(|l| l.trim_start().starts_with("kept_"))
                 .expect("the container is made in the epoch loop");
-            assert!(container.starts_with("    kept_"), "{container}");
+            let indent = |l: &str| l.len() - l.trim_start().len();
+            assert_eq!(indent(container), indent(epoch) + 4, "{container}");
             assert!(planted.line > epoch_line);
+        }
+    }
+
+    #[test]
+    fn leaks_planted_in_a_function_or_a_trainer_method_are_found_at_their_line() {
+        use crate::check::{check_scenario, CheckOptions};
+        use crate::device::Backend;
+
+        let options = CheckOptions {
+            backend: Backend::Meta,
+            ..CheckOptions::default()
+        };
+        let mut runner = TestRunner::deterministic();
+        for (style, opening) in [
+            (Style::Function, "def train(model, opt):"),
+            (Style::Trainer, "class Trainer:"),
+        ] {
+            for leak in [PlantedLeak::AttachedLossList, PlantedLeak::AttachedTotal] {
+                let mut program = leaky_program().new_tree(&mut runner).unwrap().current();
+                program.style = style;
+                program.leak = Some(leak);
+                program.benign = vec![Benign::MetricsDict, Benign::BatchSizes];
+                let case = program.case().unwrap();
+                assert!(
+                    case.scenario.source.contains(opening),
+                    "{}",
+                    case.scenario.source
+                );
+                let report = check_scenario(&case.scenario, &options).unwrap();
+                let wrong = judge(&case, &report);
+                assert!(wrong.is_empty(), "{wrong:?}\n{}", case.scenario.source);
+            }
         }
     }
 
@@ -765,6 +844,7 @@ mod tests {
         while tree.simplify() {}
         let program = tree.current();
         assert!(program.benign.is_empty());
+        assert_eq!(program.style, Style::Script);
         assert_eq!(program.widths.len(), 2);
         assert!(program.steps() >= 2);
         program.case().unwrap();

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::{
-    Benign, Case, GenError, Loss, Optimizer, Planted, PlantedLeak, Program, Shape, ZeroGrad,
+    Benign, Case, GenError, Loss, Optimizer, Planted, PlantedLeak, Program, Shape, Style, ZeroGrad,
 };
 use crate::base::Expect;
 use crate::scenario::{parse_scenario, print_scenario, strip_spans, Scenario, Stmt, StmtKind};
@@ -88,11 +88,13 @@ fn parse(text: &str) -> Result<Scenario, GenError> {
     })
 }
 
-/// The line of the epoch loop, the first top-level `for`.
+/// The line of the epoch loop, the first `for` (at module level, or in the function or
+/// method the style puts the loop in).
 fn epoch_loop_line(body: &[Stmt]) -> Option<u32> {
-    body.iter()
-        .find(|s| matches!(s.kind, StmtKind::For { .. }))
-        .map(|s| s.span.line)
+    body.iter().find_map(|s| match s.kind {
+        StmtKind::For { .. } => Some(s.span.line),
+        _ => s.blocks().into_iter().find_map(epoch_loop_line),
+    })
 }
 
 /// The statement of [`Benign::ScopedList`] number `n`.
@@ -100,19 +102,14 @@ fn scoped_list_append(n: usize) -> String {
     format!("step_losses_{n}.append(loss.detach())")
 }
 
-/// The line of the first statement, at any depth, equal to `needle` by structure.
+/// The line of the first statement, at any depth (functions and classes included), equal to
+/// `needle` by structure.
 fn find(body: &[Stmt], needle: &Stmt) -> Option<u32> {
     body.iter().find_map(|s| {
         if strip_spans(std::slice::from_ref(s))[0] == *needle {
             return Some(s.span.line);
         }
-        match &s.kind {
-            StmtKind::For { body, .. } | StmtKind::With { body, .. } => find(body, needle),
-            StmtKind::If { body, orelse, .. } => {
-                find(body, needle).or_else(|| find(orelse, needle))
-            }
-            _ => None,
-        }
+        s.blocks().into_iter().find_map(|b| find(b, needle))
     })
 }
 
@@ -178,59 +175,86 @@ fn render(p: &Program) -> String {
     );
     out.line(0, &format!("model = {}.to(device)", model(p)));
     out.line(0, &format!("opt = {}", optimizer(p.optimizer)));
-    for (n, b) in p.benign.iter().enumerate() {
-        match b {
-            Benign::RunningItem => out.line(0, &format!("running_loss_{n} = 0.0")),
-            Benign::RunningDetached => out.line(0, &format!("running_det_{n} = 0")),
-            Benign::Validation { item: true } => out.line(0, &format!("val_sum_{n} = 0.0")),
-            Benign::Validation { item: false } => out.line(0, &format!("val_sum_{n} = 0")),
-            Benign::HostPredictions => out.line(0, &format!("preds_{n} = []")),
-            Benign::CarriedDetached => out.line(0, &format!("carried_{n} = {}", state_zeros(p))),
-            _ => {}
-        }
-    }
     if p.leak == Some(PlantedLeak::CarriedState) || p.benign.contains(&Benign::CarriedDetached) {
         out.line(0, "def carry(state, value):");
         out.line(1, "return 0.9 * state + 0.1 * value.mean(0)");
     }
+    match p.style {
+        Style::Script => training(p, &mut out, 0),
+        Style::Function => {
+            out.line(0, "def train(model, opt):");
+            training(p, &mut out, 1);
+            out.line(0, "train(model, opt)");
+        }
+        Style::Trainer => {
+            out.line(0, "class Trainer:");
+            out.line(1, "def __init__(self, model, opt):");
+            out.line(2, "self.model = model");
+            out.line(2, "self.opt = opt");
+            out.line(1, "def fit(self):");
+            out.line(2, "model = self.model");
+            out.line(2, "opt = self.opt");
+            training(p, &mut out, 2);
+            out.line(0, "Trainer(model, opt).fit()");
+        }
+    }
+    out.text
+}
+
+/// The training loop and everything it uses, at depth `d`: module level, or the body of the
+/// function or method the style writes.
+fn training(p: &Program, out: &mut Lines, d: usize) {
+    for (n, b) in p.benign.iter().enumerate() {
+        match b {
+            Benign::RunningItem => out.line(d, &format!("running_loss_{n} = 0.0")),
+            Benign::RunningDetached => out.line(d, &format!("running_det_{n} = 0")),
+            Benign::Validation { item: true } => out.line(d, &format!("val_sum_{n} = 0.0")),
+            Benign::Validation { item: false } => out.line(d, &format!("val_sum_{n} = 0")),
+            Benign::HostPredictions => out.line(d, &format!("preds_{n} = []")),
+            Benign::CarriedDetached => out.line(d, &format!("carried_{n} = {}", state_zeros(p))),
+            Benign::MetricsDict => {
+                out.line(d, &format!("metrics_{n} = {{\"loss\": 0.0, \"steps\": 0}}"))
+            }
+            _ => {}
+        }
+    }
     if !p.leak_released_by_epoch() {
-        leak_container(p, &mut out, 0);
+        leak_container(p, out, d);
     }
     if p.accumulation.is_some() {
-        out.line(0, &zero_grad_call(p.zero_grad));
+        out.line(d, &zero_grad_call(p.zero_grad));
     }
     match p.shape {
         Shape::Single { iterations } => {
-            out.line(0, &format!("for i in range({iterations}):"));
+            out.line(d, &format!("for i in range({iterations}):"));
             for (n, b) in p.benign.iter().enumerate() {
                 if *b == Benign::ScopedList {
-                    out.line(1, &format!("step_losses_{n} = []"));
+                    out.line(d + 1, &format!("step_losses_{n} = []"));
                 }
             }
-            step(p, &mut out, 1);
-            epoch_end(p, &mut out, 1);
+            step(p, out, d + 1);
+            epoch_end(p, out, d + 1);
         }
         Shape::Epochs { epochs, steps } => {
-            out.line(0, &format!("for epoch in range({epochs}):"));
+            out.line(d, &format!("for epoch in range({epochs}):"));
             // Made before the benign lists, as before the loops: a block two names reach is
             // attributed to the older name, and the plant's predicted bytes count all of it.
             if p.leak_released_by_epoch() {
-                leak_container(p, &mut out, 1);
+                leak_container(p, out, d + 1);
             }
             for (n, b) in p.benign.iter().enumerate() {
                 if *b == Benign::ScopedList {
-                    out.line(1, &format!("step_losses_{n} = []"));
+                    out.line(d + 1, &format!("step_losses_{n} = []"));
                 }
             }
-            out.line(1, &format!("for i in range({steps}):"));
-            step(p, &mut out, 2);
-            epoch_end(p, &mut out, 1);
+            out.line(d + 1, &format!("for i in range({steps}):"));
+            step(p, out, d + 2);
+            epoch_end(p, out, d + 1);
         }
     }
     if p.final_check {
-        final_check(p, &mut out);
+        final_check(p, out, d);
     }
-    out.text
 }
 
 /// A zero state of the output's width, for the helper `carry` to update.
@@ -384,6 +408,11 @@ fn step(p: &Program, out: &mut Lines, d: usize) {
                 d,
                 &format!("carried_{n} = carry(carried_{n}, out.detach())"),
             ),
+            Benign::MetricsDict => {
+                out.line(d, &format!("metrics_{n}[\"loss\"] += loss.item()"));
+                out.line(d, &format!("metrics_{n}[\"steps\"] += 1"));
+            }
+            Benign::BatchSizes => out.line(d, &format!("sizes_{n} = [t.shape[0] for t in (x, y)]")),
             Benign::Validation { .. } | Benign::DelTemporaries => {}
         }
     }
@@ -484,10 +513,10 @@ fn device_names(p: &Program) -> Vec<String> {
 /// is allocated: parameters, gradients when they are zeroed rather than dropped, and the
 /// optimizer's state once a step ran. cuBLAS's workspaces, which PyTorch keeps for the
 /// process, are given back first: their size depends on the card.
-fn final_check(p: &Program, out: &mut Lines) {
-    out.line(0, &format!("del {}", device_names(p).join(", ")));
-    out.line(0, &zero_grad_call(p.zero_grad));
-    out.line(0, "torch._C._cuda_clearCublasWorkspaces()");
+fn final_check(p: &Program, out: &mut Lines, d: usize) {
+    out.line(d, &format!("del {}", device_names(p).join(", ")));
+    out.line(d, &zero_grad_call(p.zero_grad));
+    out.line(d, "torch._C._cuda_clearCublasWorkspaces()");
     let params = parameter_bytes(p);
     let grads = if p.zero_grad.drops_gradients() {
         0
@@ -505,7 +534,7 @@ fn final_check(p: &Program, out: &mut Lines) {
         (true, Optimizer::Adam | Optimizer::AdamW) => 2 * params,
     };
     out.line(
-        0,
+        d,
         &format!(
             "assert torch.cuda.memory_allocated() == {}, \"only parameters, gradients and optimizer state remain\"",
             params + grads + state

@@ -1,6 +1,7 @@
 //! Optimizers with the state and temporaries of PyTorch's single-tensor (`foreach=False`)
-//! implementations in `torch/optim/sgd.py` and `torch/optim/adam.py`: state is created lazily
-//! at the first step, and each step allocates the temporaries those loops allocate.
+//! implementations in `torch/optim/sgd.py`, `adam.py`, `rmsprop.py` and `adagrad.py`: state
+//! is created lazily at the first step (Adagrad's by its constructor), and each step
+//! allocates the temporaries those loops allocate.
 //!
 //! ```
 //! use leakharness::device::Backend;
@@ -21,10 +22,14 @@
 //! assert_eq!(rt.memory_allocated() - before, 2 * (65536 + 512));
 //! ```
 
+mod adagrad;
 mod adam;
+mod rmsprop;
 mod sgd;
 
+pub use adagrad::{Adagrad, AdagradOptions};
 pub use adam::{Adam, AdamOptions, AdamW};
+pub use rmsprop::{Rmsprop, RmspropOptions};
 pub use sgd::{Sgd, SgdOptions};
 
 use crate::base::Result;

@@ -15,6 +15,7 @@ mod trace;
 mod write;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -525,4 +526,56 @@ pub(crate) mod tests {
         assert_eq!(r.verdict, Verdict::Error);
         assert!(!r.passed);
     }
+}
+
+/// What happened to one scenario file of a run, as reporters see it: for each file `Started`,
+/// then one of `Finished`, `Error` or `Skipped`.
+#[derive(Debug)]
+pub enum RunEvent<'a> {
+    /// Checking the file begins.
+    Started {
+        /// The file.
+        path: &'a Path,
+    },
+    /// The file was checked.
+    Finished {
+        /// The file.
+        path: &'a Path,
+        /// The name its reports were written under.
+        stem: &'a str,
+        /// Its report.
+        report: &'a Report,
+        /// Where the report was written, or why it could not be.
+        written: Result<&'a ReportPaths, &'a WriteError>,
+        /// Wall time of the check.
+        seconds: f64,
+    },
+    /// The file could not be checked.
+    Error {
+        /// The file.
+        path: &'a Path,
+        /// Every `path:line:col: error:` found, or why the checker could not run.
+        message: &'a str,
+        /// Whether the file is not a valid scenario (rather than one the checker could not run).
+        invalid: bool,
+        /// The report machine-readable output gives for it ([`Report::could_not_run`]).
+        report: &'a Report,
+        /// Wall time until the error.
+        seconds: f64,
+    },
+    /// The file needs what is not here (a CUDA device).
+    Skipped {
+        /// The file.
+        path: &'a Path,
+        /// Why.
+        reason: &'a str,
+        /// Wall time until it was skipped.
+        seconds: f64,
+    },
+}
+
+/// Renders a run's events: the human summary, JSON, JSON lines, JUnit.
+pub trait Reporter {
+    /// One event, in the order they happen.
+    fn event(&mut self, event: &RunEvent<'_>);
 }

@@ -113,6 +113,8 @@ pub(crate) struct TensorImpl {
     pub(crate) grad_fn: RefCell<Option<Rc<Node>>>,
     /// Held weakly, as PyTorch does: the graph owns the AccumulateGrad node, not the leaf.
     pub(crate) grad_accumulator: RefCell<Weak<Node>>,
+    /// A leaf's `register_hook` hooks (a non-leaf's live on its `grad_fn`).
+    pub(crate) hooks: RefCell<Option<Rc<RefCell<Vec<crate::autograd::ProgramObject>>>>>,
 }
 
 impl Drop for TensorImpl {
@@ -222,6 +224,7 @@ impl Tensor {
             grad: RefCell::new(None),
             grad_fn: RefCell::new(None),
             grad_accumulator: RefCell::new(Weak::new()),
+            hooks: RefCell::new(None),
         }))
     }
 

@@ -75,6 +75,10 @@ pub struct Setup {
     pub seed: u64,
     /// Whether a failure is written to `reports/found/` and persisted in proptest-regressions.
     pub record: bool,
+    /// Whether a failing program is shrunk before it is reported. Shrinking reruns the checker
+    /// on every smaller candidate, which is most of the time a caught bug costs; a caller that
+    /// only asks whether a property fails turns it off.
+    pub shrink: bool,
 }
 
 impl Setup {
@@ -89,6 +93,7 @@ impl Setup {
             options: CheckOptions::default(),
             seed,
             record: true,
+            shrink: true,
         }
     }
 }
@@ -156,6 +161,11 @@ fn config(property: Property, setup: &Setup) -> Config {
             Config::default().failure_persistence
         } else {
             None
+        },
+        max_shrink_iters: if setup.shrink {
+            Config::default().max_shrink_iters
+        } else {
+            0
         },
         ..Config::default()
     }

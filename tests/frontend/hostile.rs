@@ -373,4 +373,77 @@ mod cli {
         assert!(stderr.contains("past.py:1:"), "{stderr}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[cfg(unix)]
+    #[test]
+    fn sigint_and_sigterm_stop_within_a_second_and_leave_no_partial_report() {
+        for signal in [libc::SIGINT, libc::SIGTERM] {
+            let dir = fresh(&format!("signal{signal}"));
+            std::fs::write(dir.join("a.py"), CLEAN).unwrap();
+            std::fs::write(dir.join("b.py"), "for i in range(10**12):\n    pass\n").unwrap();
+            let child = Command::new(env!("CARGO_BIN_EXE_leakharness"))
+                .args(["run", "a.py", "b.py", "--backend", "meta"])
+                .args(["--max-steps", "1000000000000", "--time-limit", "600"])
+                .arg("--report-dir")
+                .arg(dir.join("reports"))
+                .current_dir(&dir)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let first = dir.join("reports").join("a.json");
+            let waited = std::time::Instant::now();
+            while !first.exists() {
+                assert!(waited.elapsed().as_secs() < 60, "a.py is never reported");
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            // b.py is running now, with no end for a long time.
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            let id = libc::pid_t::try_from(child.id()).unwrap();
+            let sent = std::time::Instant::now();
+            // SAFETY: sending a signal to the child this test started.
+            assert_eq!(unsafe { libc::kill(id, signal) }, 0);
+            let out = child.wait_with_output().unwrap();
+            let took = sent.elapsed();
+            assert!(took.as_millis() < 1500, "stopped after {took:?}");
+            assert_eq!(out.status.code(), Some(130));
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                stderr.contains("interrupted: 1 of 2 scenario files checked"),
+                "{stderr}"
+            );
+            let left: Vec<String> = std::fs::read_dir(dir.join("reports"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|name| name.starts_with('b') || name.ends_with(".tmp"))
+                .collect();
+            assert!(left.is_empty(), "{left:?}");
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+}
+
+/// The fuzz targets' own code, so that a saved finding replays exactly as the fuzzer ran it.
+#[path = "../../fuzz/src/lib.rs"]
+mod fuzz_targets;
+
+#[test]
+fn every_saved_fuzz_finding_runs_without_a_crash_or_a_hang() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
+    let mut replayed = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("py") => fuzz_targets::scenario(&bytes),
+            Some("bin") => fuzz_targets::allocator(&bytes),
+            _ => continue,
+        }
+        replayed += 1;
+    }
+    assert!(
+        replayed >= 15,
+        "only {replayed} fuzz regressions found in {}",
+        dir.display()
+    );
 }

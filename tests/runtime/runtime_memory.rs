@@ -98,12 +98,19 @@ fn linear_saves_input_and_weight_view_and_allocates_nothing_for_the_transpose() 
     let saved: Vec<&str> = node.saved_tensors().iter().map(|s| s.name).collect();
     // x does not require grad, so mat2 (weight.t()) is not needed: only mat1 is saved.
     assert_eq!(saved, ["mat1"]);
-    let next: Vec<Option<&str>> = node
+    let next: Vec<Option<String>> = node
         .next_functions()
         .iter()
-        .map(|n| n.as_ref().map(|n| n.name()))
+        .map(|n| n.as_ref().map(|n| n.name().to_string()))
         .collect();
-    assert_eq!(next, [Some("AccumulateGrad"), None, Some("TBackward0")]);
+    assert_eq!(
+        next,
+        [
+            Some("AccumulateGrad".into()),
+            None,
+            Some("TBackward0".into())
+        ]
+    );
 
     y.sum().unwrap().backward(None, false).unwrap();
     // weight.grad is the mm output, contiguous after TBackward0 and stolen without a copy;
@@ -889,7 +896,7 @@ fn matmul_decomposes_as_aten_does() {
             let mut names = Vec::new();
             let mut node = t.grad_fn();
             while let Some(n) = node {
-                names.push(n.name());
+                names.push(n.name().to_string());
                 node = n
                     .next_functions()
                     .into_iter()
@@ -1166,7 +1173,7 @@ fn basic_indexing_is_views_with_pytorchs_nodes() {
             let mut chain = Vec::new();
             let mut node = y.grad_fn();
             while let Some(n) = node.filter(|n| n.name() != "AccumulateGrad") {
-                chain.push(n.name());
+                chain.push(n.name().to_string());
                 node = n.next_functions().into_iter().flatten().next();
             }
             assert_eq!(chain, nodes, "{index:?}");
@@ -1188,6 +1195,49 @@ fn basic_indexing_is_views_with_pytorchs_nodes() {
         assert_eq!(rt.allocator().max_memory_allocated(), 512 * 4);
         assert_eq!(rt.memory_allocated(), 512 * 3);
     }
+}
+
+/// `_single_tensor_rmsprop` and `_single_tensor_adagrad` per parameter: RMSprop's `avg =
+/// square_avg.sqrt()` is one parameter-sized temporary; Adagrad's `state_sum.sqrt() + eps`
+/// holds two at once. Adagrad's `sum` exists from its constructor.
+#[test]
+fn rmsprop_and_adagrad_state_and_step_temporaries() {
+    use leakharness::optim::{Adagrad, AdagradOptions, Rmsprop, RmspropOptions};
+    let rt = rt(Backend::Cpu);
+    let w = rt
+        .randn(&[1024], Device::Cuda)
+        .unwrap()
+        .requires_grad_(true)
+        .unwrap(); // 4096 B
+    let grad = || {
+        w.mul_scalar(2.0)
+            .unwrap()
+            .sum()
+            .unwrap()
+            .backward(None, false)
+            .unwrap();
+    };
+    let base = rt.memory_allocated();
+    let mut rms = Rmsprop::new(vec![w.clone()], RmspropOptions::default()).unwrap();
+    assert_eq!(rt.memory_allocated(), base);
+    grad();
+    rt.allocator_mut().reset_peak_memory_stats();
+    let before = rt.memory_allocated();
+    rms.step().unwrap();
+    assert_eq!(rt.memory_allocated() - before, 4096, "square_avg");
+    assert_eq!(rt.allocator().max_memory_allocated() - before, 2 * 4096);
+    w.set_grad(None);
+    drop(rms);
+    let base = rt.memory_allocated();
+    let mut ada = Adagrad::new(vec![w.clone()], AdagradOptions::default()).unwrap();
+    assert_eq!(rt.memory_allocated() - base, 4096, "sum, before any step");
+    grad();
+    rt.allocator_mut().reset_peak_memory_stats();
+    let before = rt.memory_allocated();
+    ada.step().unwrap();
+    assert_eq!(rt.memory_allocated(), before);
+    assert_eq!(rt.allocator().max_memory_allocated() - before, 2 * 4096);
+    assert_eq!(ada.state_tensors().len(), 1);
 }
 
 /// smooth_l1_loss allocates as mse_loss does (docs/fidelity.md, measured on 2.11 cuda: kept

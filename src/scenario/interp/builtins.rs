@@ -378,8 +378,7 @@ pub(super) fn call_path(it: &mut Interp<'_>, path: &str, args: CallArgs, span: S
             *v = new_list(items, span);
         }
     }
-    let r = torch::call_path(it, path, args, span);
-    it.lift(r)
+    torch::call_path(it, path, args, span)
 }
 
 fn type_error(it: &mut Interp<'_>, span: Span, message: String) -> Unwind {
@@ -1868,11 +1867,16 @@ pub(super) fn call_method(
             }
         }
         Value::Native(n) => return stdlib::call_native_method(it, &n.clone(), name, args, span),
+        Value::Class(c) if name == "apply" && super::autograd::is_function_class(c) => {
+            return super::autograd::apply(it, &c.clone(), args, span)
+        }
+        Value::Instance(i) if super::autograd::is_ctx(i) => {
+            return super::autograd::ctx_method(it, &i.clone(), name, args, span)
+        }
         _ => {}
     }
     if let Some(r) = super::module::call_library_module_method(it, &recv, name, &args, span) {
         return r;
     }
-    let r = torch::call_method(it, recv, name, args, span);
-    it.lift(r)
+    torch::call_method(it, recv, name, args, span)
 }

@@ -498,6 +498,14 @@ impl Interp<'_> {
                     value: manager.clone(),
                     grad: None,
                 }),
+                // The call already set the mode; the guard puts back the one it replaced.
+                Native::GradModeSet(previous, mode) => {
+                    self.rt.set_grad_mode(*previous);
+                    Ok(Entered {
+                        value: Value::None,
+                        grad: Some(self.rt.set_grad_enabled(*mode)),
+                    })
+                }
                 _ => Err(self.not_a_context_manager(manager, span)),
             },
             Value::Instance(_) => {
@@ -1537,6 +1545,7 @@ impl Interp<'_> {
             Value::Native(n) => match &**n {
                 Native::Deque(d, _) => Iter::Values(d.borrow().clone(), "deque_iterator"),
                 Native::Tqdm(inner) => return self.iter(inner.clone(), span),
+                Native::DataLoader(l) => super::data::loader_iter(self, &l.clone(), span)?,
                 Native::NamedTuple(_, values) => {
                     Iter::Values(values.iter().cloned().collect(), "tuple_iterator")
                 }

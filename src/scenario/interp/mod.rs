@@ -17,7 +17,9 @@
 //! loop is nested in it).
 
 mod args;
+mod autograd;
 mod builtins;
+mod data;
 mod dict;
 mod eval;
 mod exc;
@@ -42,6 +44,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use args::CallArgs;
+pub use autograd::program_value;
 pub use dict::{Dict, DictKind, DictRef, Key};
 pub use objects::{ModuleKind, ModuleRef, OptimizerRef};
 pub use pyobj::{
@@ -346,6 +349,7 @@ fn run_here(
         file: Arc::from(scenario.path.display().to_string()),
         scopes,
         frames: vec![module_frame],
+        statement_stacks: Vec::new(),
         handling: Vec::new(),
         gc: refs::Gc::default(),
         parameters: HashSet::new(),
@@ -355,6 +359,7 @@ fn run_here(
         random_state: 0,
         log_level: 30,
         environ: Dict::shared(DictKind::Plain),
+        running_backward: Vec::new(),
     };
     interp.env.set(
         "__name__",
@@ -417,6 +422,9 @@ pub(crate) struct Interp<'s> {
     scopes: scope::Scopes,
     /// The call stack: the module frame first.
     frames: Vec<FrameRef>,
+    /// For each frame of `frames`, the interned call stack of the statement it runs now
+    /// (entries above the running frame are stale and cut when the next statement starts).
+    statement_stacks: Vec<Option<crate::alloc::PyStackId>>,
     /// The exceptions being handled, innermost last (bare `raise`, `__context__`).
     handling: Vec<Rc<ExcObj>>,
     gc: refs::Gc,
@@ -435,6 +443,9 @@ pub(crate) struct Interp<'s> {
     log_level: i64,
     /// `os.environ`.
     environ: DictRef,
+    /// The nodes of the custom Functions whose `backward` is running, innermost last: where
+    /// `ctx.saved_tensors` finds what its node saved.
+    running_backward: Vec<Rc<crate::autograd::Node>>,
 }
 
 /// The name an `import` item binds and the module path it binds it to: `import torch.nn` binds
@@ -502,12 +513,26 @@ impl Interp<'_> {
             .expect("the module frame is never popped")
     }
 
-    fn location(&self, span: Span) -> Arc<Location> {
+    /// The location of statement `span` in the running frame, with its call stack: the
+    /// statement interned on top of the stack of the statement running in the calling frame,
+    /// one lookup rather than a walk of the frames.
+    fn location(&mut self, span: Span) -> Arc<Location> {
+        let depth = self.frames.len();
+        self.statement_stacks.resize(depth, None);
+        let caller = depth.checked_sub(2).and_then(|i| self.statement_stacks[i]);
+        let stack = self
+            .rt
+            .allocator_cell()
+            .borrow_mut()
+            .py_stacks_mut()
+            .intern(caller, &self.file, span.line, span.col);
+        self.statement_stacks[depth - 1] = Some(stack);
         Arc::new(Location {
             file: self.file.clone(),
             line: span.line,
             column: span.col,
             iterations: self.loops.clone(),
+            stack: Some(stack),
         })
     }
 

@@ -60,6 +60,14 @@ impl Interp<'_> {
                 if let Some(v) = i.dict.borrow().get(&Key::Str(attr.into())) {
                     return Ok(v);
                 }
+                if super::autograd::is_ctx(&i) {
+                    if attr == "saved_tensors" {
+                        return super::autograd::saved_tensors(self, &i, span);
+                    }
+                    if super::autograd::is_ctx_method(attr) {
+                        return Ok(Value::Method(Box::new(obj.clone()), attr.into()));
+                    }
+                }
                 if let Some(v) = super::module::module_attr(&i, attr) {
                     return Ok(v);
                 }
@@ -100,6 +108,9 @@ impl Interp<'_> {
                         },
                         _ => v,
                     }),
+                    None if attr == "apply" && super::autograd::is_function_class(&c) => {
+                        Ok(Value::Method(Box::new(obj.clone()), attr.into()))
+                    }
                     None => match c.builtin_base.as_deref() {
                         // `nn.Module.forward`-style reads through a subclass reach the base.
                         Some(base) if base != "object" => {
@@ -465,6 +476,18 @@ impl Interp<'_> {
                     let values = values.clone();
                     self.get_item(Value::Tuple(values), idx, span)
                 }
+                Native::TensorDataset(tensors) => {
+                    let mut items = Vec::with_capacity(tensors.len());
+                    for t in tensors.clone() {
+                        items.push(self.get_item(t, idx.clone(), span)?);
+                    }
+                    Ok(Value::Tuple(Rc::new(items)))
+                }
+                Native::Subset(dataset, indices) => {
+                    let p = self.position(&idx, indices.len(), "list", span)?;
+                    let (dataset, i) = (dataset.clone(), indices[p]);
+                    self.get_item(dataset, Value::Int(i), span)
+                }
                 Native::Deque(d, _) => {
                     let len = d.borrow().len();
                     let p = self.position(&idx, len, "deque", span)?;
@@ -684,6 +707,15 @@ impl Interp<'_> {
             Value::Native(n) => match &**n {
                 Native::Deque(d, _) => d.borrow().len(),
                 Native::NamedTuple(_, values) => values.len(),
+                Native::TensorDataset(tensors) => match tensors.first() {
+                    Some(Value::Tensor(t)) => t.shape().first().copied().unwrap_or(0),
+                    _ => 0,
+                },
+                Native::Subset(_, indices) => indices.len(),
+                Native::DataLoader(l) => {
+                    let l = l.clone();
+                    return super::data::loader_len(self, &l, span);
+                }
                 Native::Tqdm(inner) => {
                     let inner = inner.clone();
                     return self.len_of(&inner, span);

@@ -437,6 +437,19 @@ pub enum Native {
     HookHandle(Weak<Instance>, Value, bool),
     /// `dataclasses.field(default_factory=f)`.
     FieldFactory(Value),
+    /// What `tensor.register_hook` returns.
+    TensorHookHandle(crate::autograd::HookHandle),
+    /// `torch.set_grad_enabled(mode)`: the mode it replaced (put back when used as a context
+    /// manager) and the mode it set.
+    GradModeSet(bool, bool),
+    /// `torch.utils.data.TensorDataset(*tensors)`.
+    TensorDataset(Vec<Value>),
+    /// `torch.utils.data.Subset(dataset, indices)` (also what `random_split` returns).
+    Subset(Value, Vec<i64>),
+    /// `torch.utils.data.DataLoader`.
+    DataLoader(Rc<super::data::Loader>),
+    /// What a loader's iterator calls on each batch's indices: fetch and collate.
+    FetchBatch(Rc<super::data::Loader>),
 }
 
 impl Native {
@@ -461,7 +474,12 @@ impl Native {
             Native::Super(..) => "super".into(),
             Native::WithGrad(..) => "function".into(),
             Native::Slice(..) => "slice".into(),
-            Native::HookHandle(..) => "RemovableHandle".into(),
+            Native::HookHandle(..) | Native::TensorHookHandle(_) => "RemovableHandle".into(),
+            Native::GradModeSet(..) => "set_grad_enabled".into(),
+            Native::TensorDataset(_) => "TensorDataset".into(),
+            Native::Subset(..) => "Subset".into(),
+            Native::DataLoader(_) => "DataLoader".into(),
+            Native::FetchBatch(_) => "function".into(),
             Native::FieldFactory(_) => "Field".into(),
         }
     }

@@ -39,6 +39,8 @@ use std::rc::{Rc, Weak};
 use super::dict::Dict;
 use super::pyobj::{BoundMethod, CellRef, Class, ExcObj, Frame, Function, Instance, Native};
 use super::value::{ListRef, Slot, Value};
+use crate::scenario::Span;
+use crate::tensor::Tensor;
 
 /// How a value references another: one step of a retention path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +122,18 @@ pub trait Referents {
     /// contain: a closure's captured variables as [`Edge::Cell`], a traceback's frames' locals
     /// under [`Edge::Traceback`] then [`Edge::Local`].
     fn referents(&self, visit: &mut dyn FnMut(Edge, &Value));
+
+    /// The runtime tensor this value is, if it is one: what a tensor holds (its gradient, its
+    /// `grad_fn` and the tensors saved for backward) is read from the tensor itself.
+    fn tensor(&self) -> Option<&Tensor> {
+        None
+    }
+
+    /// For a list, each element with the statement that stored it (`losses.append(loss)`):
+    /// the leak checker attributes a list's elements to those statements.
+    fn stored_elements(&self) -> Option<Vec<(Value, Span)>> {
+        None
+    }
 }
 
 fn dict_referents(d: &Dict, visit: &mut dyn FnMut(Edge, &Value)) {
@@ -156,6 +170,25 @@ impl Referents for Frame {
 }
 
 impl Referents for Value {
+    fn tensor(&self) -> Option<&Tensor> {
+        match self {
+            Value::Tensor(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    fn stored_elements(&self) -> Option<Vec<(Value, Span)>> {
+        match self {
+            Value::List(l) => Some(
+                l.borrow()
+                    .iter()
+                    .map(|s| (s.value.clone(), s.stored_at))
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
     fn referents(&self, visit: &mut dyn FnMut(Edge, &Value)) {
         match self {
             Value::List(l) => {
@@ -234,7 +267,7 @@ impl Referents for Value {
             }
             Value::Optimizer(o) => {
                 for (n, t) in o.state_tensors() {
-                    visit(Edge::Key(format!("state[{n}]")), &Value::Tensor(t));
+                    visit(Edge::Attr(format!("state[{n}]").into()), &Value::Tensor(t));
                 }
             }
             Value::Iterator(it) => {
@@ -300,7 +333,23 @@ impl Referents for Value {
                         visit(Edge::Pending, v);
                     }
                 }
-                Native::Logger(_) | Native::NamedTupleType(..) | Native::DataclassInit(_) => {}
+                Native::TensorDataset(tensors) => {
+                    for (i, t) in tensors.iter().enumerate() {
+                        visit(Edge::Item(i), t);
+                    }
+                }
+                Native::Subset(dataset, _) => visit(Edge::Attr("dataset".into()), dataset),
+                Native::DataLoader(l) | Native::FetchBatch(l) => {
+                    for v in l.referents() {
+                        visit(Edge::Attr("dataset".into()), v);
+                    }
+                }
+                // A tensor hook's handle holds the hook list and the hook weakly.
+                Native::Logger(_)
+                | Native::NamedTupleType(..)
+                | Native::DataclassInit(_)
+                | Native::TensorHookHandle(_)
+                | Native::GradModeSet(..) => {}
             },
             Value::None
             | Value::Bool(_)
@@ -509,6 +558,12 @@ impl Strong {
                 for (k, v) in i.dict.borrow().items() {
                     push_value(&mut out, &k);
                     push_value(&mut out, &v);
+                    if super::autograd::owned_output_of(&v, i) {
+                        // `ctx.out = out`: the output's node owns this ctx, and PyTorch's
+                        // `THPVariable_subclass_traverse` visits `grad_fn` of a tensor only
+                        // its Python object holds, so the collector sees the cycle.
+                        out.push(ptr(i));
+                    }
                 }
                 if let Some(s) = i.module.borrow().as_ref() {
                     for (_, v) in s.params.iter().chain(&s.buffers).chain(&s.modules) {

@@ -160,7 +160,7 @@ const MODULES: [(&str, &[&str]); 23] = [
     ("warnings", &["warn", "filterwarnings", "simplefilter"]),
     ("contextlib", &["nullcontext", "suppress"]),
     ("__future__", &["annotations", "print_function", "division"]),
-    ("torch.autograd", &["Variable"]),
+    ("torch.autograd", &["Variable", "Function"]),
     ("torch.utils", &["data"]),
     ("torch.utils.data", &["Dataset", "IterableDataset"]),
 ];
@@ -837,6 +837,10 @@ pub(super) fn call_native(
     span: Span,
 ) -> X<Value> {
     match &**n {
+        Native::FetchBatch(loader) => {
+            let indices = args.pos.first().cloned().unwrap_or(Value::None);
+            super::data::fetch(it, loader, &indices, span)
+        }
         Native::Partial(f, pos, kw) => {
             let mut all = CallArgs {
                 pos: pos.clone(),
@@ -1068,6 +1072,10 @@ pub(super) fn call_native_method(
                 RefCell::new(fset),
             ))))
         }
+        Native::TensorHookHandle(handle) if name == "remove" => {
+            handle.remove();
+            Ok(Value::None)
+        }
         Native::HookHandle(module, hook, pre) if name == "remove" => {
             if let Some(m) = module.upgrade() {
                 if let Some(state) = m.module.borrow_mut().as_mut() {
@@ -1124,7 +1132,7 @@ pub(super) fn native_attr(
             "fset" => Ok(fset.borrow().clone()),
             _ => Err(no_attr(it, obj, attr, span)),
         },
-        Native::HookHandle(..) if attr == "remove" => {
+        Native::HookHandle(..) | Native::TensorHookHandle(_) if attr == "remove" => {
             Ok(Value::Method(Box::new(obj.clone()), attr.into()))
         }
         Native::Tqdm(_) => {

@@ -2,6 +2,7 @@
 //! allocator's statistics.
 
 use super::super::args::CallArgs;
+use super::super::autograd as engine;
 use super::super::value::Value;
 use super::super::{Interp, R};
 use super::args::{
@@ -25,6 +26,9 @@ pub(super) const TORCH: &[Function] = &[
     entry("tensor", Run::Call(tensor_from_data)),
     entry("no_grad", Run::Call(grad_mode)),
     entry("enable_grad", Run::Call(grad_mode)),
+    entry("set_grad_enabled", Run::Python(engine::set_grad_enabled)),
+    entry("is_grad_enabled", Run::Python(engine::is_grad_enabled)),
+    entry("inference_mode", Run::Python(engine::inference_mode)),
     entry("manual_seed", Run::Call(manual_seed)),
     entry("device", Run::Call(device)),
     entry("cat", Run::Call(join)),

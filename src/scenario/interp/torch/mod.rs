@@ -9,6 +9,8 @@
 //! new op is a handler and one line per surface it appears on.
 
 mod args;
+mod autograd;
+mod data;
 mod functions;
 mod nn;
 mod optim;
@@ -25,7 +27,7 @@ use super::args::CallArgs;
 use super::builtins::is_list_method;
 use super::objects::{ModuleRef, OptimizerRef};
 use super::value::{Path, Value};
-use super::{Interp, R};
+use super::{Interp, R, X};
 use crate::base::DType;
 use crate::scenario::Span;
 use crate::tensor::Tensor;
@@ -50,6 +52,10 @@ fn find<F>(table: &'static [Entry<F>], name: &str) -> Option<&'static Entry<F>> 
 /// arguments after the receiver.
 type MethodFn = fn(&mut Interp<'_>, &Tensor, &str, CallArgs, Span) -> R<Value>;
 
+/// A tensor method that runs the autograd engine, which calls back into the program: what a
+/// hook or a custom Function raises comes back as the exception itself.
+type EngineMethodFn = fn(&mut Interp<'_>, &Tensor, &str, CallArgs, Span) -> X<Value>;
+
 /// What a module-level function runs.
 #[derive(Clone, Copy)]
 enum Run {
@@ -57,6 +63,10 @@ enum Run {
     Call(fn(&mut Interp<'_>, &str, CallArgs, Span) -> R<Value>),
     /// `f(input, *args)`: the tensor method handler of the same name, on `input`.
     OnInput(MethodFn),
+    /// A function that may run the program's Python (a hook or a custom Function through the
+    /// autograd engine, a Dataset's `__getitem__`): what that raises comes back as the
+    /// exception itself.
+    Python(fn(&mut Interp<'_>, &str, CallArgs, Span) -> X<Value>),
 }
 
 /// A function or class of a module namespace.
@@ -64,8 +74,10 @@ type Function = Entry<Run>;
 
 /// Every torch namespace and its functions and classes; a namespace is also an attribute of
 /// its parent (`torch.nn`, `torch.cuda`).
-const NAMESPACES: [(&str, &[Function]); 7] = [
+const NAMESPACES: [(&str, &[Function]); 9] = [
     ("torch", functions::TORCH),
+    ("torch.autograd", autograd::AUTOGRAD),
+    ("torch.utils.data", data::DATA),
     ("torch._C", functions::TORCH_C),
     ("torch.cuda", functions::CUDA),
     ("torch.nn", nn::MODULES),
@@ -103,7 +115,9 @@ pub(super) fn attribute_of_path(module: &str, attr: &str) -> Option<Value> {
 /// Whether `obj.name(...)` is a method of the subset.
 pub(super) fn has_method(obj: &Value, name: &str) -> bool {
     match obj {
-        Value::Tensor(_) => find(tensor::METHODS, name).is_some(),
+        Value::Tensor(_) => {
+            find(tensor::METHODS, name).is_some() || find(autograd::METHODS, name).is_some()
+        }
         Value::Module(_) => find(nn::MODULE_METHODS, name).is_some(),
         Value::Optimizer(_) => find(optim::OPTIMIZER_METHODS, name).is_some(),
         Value::List(_) => is_list_method(name),
@@ -112,22 +126,22 @@ pub(super) fn has_method(obj: &Value, name: &str) -> bool {
 }
 
 /// Calls a torch function or class by its dotted path.
-pub(super) fn call_path(it: &mut Interp<'_>, path: &str, args: CallArgs, span: Span) -> R<Value> {
+pub(super) fn call_path(it: &mut Interp<'_>, path: &str, args: CallArgs, span: Span) -> X<Value> {
     let (module, name) = path.rsplit_once('.').unwrap_or(("", path));
     let function = NAMESPACES
         .iter()
         .find(|(m, _)| *m == module)
         .and_then(|(_, table)| find(table, name));
-    match function.map(|f| f.run) {
+    let r = match function.map(|f| f.run) {
+        Some(Run::Python(run)) => return run(it, name, args, span),
         Some(Run::Call(run)) => run(it, name, args, span),
-        Some(Run::OnInput(run)) => {
-            let (input, rest) = args::split_input(it, name, args, span)?;
-            run(it, &input, name, rest, span)
-        }
+        Some(Run::OnInput(run)) => args::split_input(it, name, args, span)
+            .and_then(|(input, rest)| run(it, &input, name, rest, span)),
         None => Err(it
             .fail(span, format!("{path} is not supported in scenarios"))
             .with_help("see docs/scenarios.md for the supported torch API")),
-    }
+    };
+    it.lift(r)
 }
 
 /// `receiver.name(args)` for tensors, modules and optimizers.
@@ -137,7 +151,12 @@ pub(super) fn call_method(
     name: &str,
     args: CallArgs,
     span: Span,
-) -> R<Value> {
+) -> X<Value> {
+    if let Value::Tensor(t) = &recv {
+        if let Some(m) = find(autograd::METHODS, name) {
+            return (m.run)(it, t, name, args, span);
+        }
+    }
     let found = match &recv {
         Value::Tensor(t) => find(tensor::METHODS, name).map(|m| (m.run)(it, t, name, args, span)),
         Value::Module(m) => {
@@ -148,7 +167,7 @@ pub(super) fn call_method(
         }
         _ => None,
     };
-    found.unwrap_or_else(|| {
+    let r = found.unwrap_or_else(|| {
         Err(it.fail(
             span,
             format!(
@@ -156,7 +175,8 @@ pub(super) fn call_method(
                 recv.type_name()
             ),
         ))
-    })
+    });
+    it.lift(r)
 }
 
 /// A method of a built-in module (`Linear`, `Sequential`, a loss).
@@ -178,7 +198,10 @@ mod tests {
             out.push_str(&format!("- {title}: {}\n", names.join(", ")));
         }
         let mut out = String::new();
-        line(&mut out, "`Tensor` methods", tensor::METHODS);
+        let mut methods: Vec<&str> = tensor::METHODS.iter().map(|e| e.name).collect();
+        methods.extend(autograd::METHODS.iter().map(|e| e.name));
+        let methods: Vec<Entry<()>> = methods.into_iter().map(|n| entry(n, ())).collect();
+        line(&mut out, "`Tensor` methods", &methods);
         line(
             &mut out,
             "`nn.Module` methods (built-in modules)",
@@ -228,7 +251,11 @@ mod tests {
             .iter()
             .filter(|(m, _)| matches!(*m, "torch" | "torch.nn.functional"))
             .flat_map(|(_, table)| table.iter().map(|f| f.name));
-        for name in tensor::METHODS.iter().map(|m| m.name).chain(functions) {
+        let methods = tensor::METHODS
+            .iter()
+            .map(|m| m.name)
+            .chain(autograd::METHODS.iter().map(|m| m.name));
+        for name in methods.chain(functions) {
             let forms = [
                 format!("`{name}"),
                 format!("`F.{name}"),
@@ -270,6 +297,10 @@ mod tests {
             assert_eq!(before, names.len(), "{what} repeats a name");
         }
         unique("Tensor methods", tensor::METHODS);
+        unique("engine Tensor methods", autograd::METHODS);
+        for m in autograd::METHODS {
+            assert!(find(tensor::METHODS, m.name).is_none(), "{} twice", m.name);
+        }
         unique("module methods", nn::MODULE_METHODS);
         unique("optimizer methods", optim::OPTIMIZER_METHODS);
         for (module, table) in NAMESPACES {

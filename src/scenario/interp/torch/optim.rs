@@ -9,7 +9,10 @@ use super::super::value::Value;
 use super::super::{Interp, R};
 use super::args::{bind, expect_bool, expect_float};
 use super::{entry, Entry, Function, OptimizerMethodFn, Run};
-use crate::optim::{Adam, AdamOptions, AdamW, Optimizer, Sgd, SgdOptions};
+use crate::optim::{
+    Adagrad, AdagradOptions, Adam, AdamOptions, AdamW, Optimizer, Rmsprop, RmspropOptions, Sgd,
+    SgdOptions,
+};
 use crate::scenario::Span;
 use crate::tensor::Tensor;
 
@@ -18,6 +21,8 @@ pub(super) const OPTIMIZERS: &[Function] = &[
     entry("SGD", Run::Call(optimizer)),
     entry("Adam", Run::Call(optimizer)),
     entry("AdamW", Run::Call(optimizer)),
+    entry("RMSprop", Run::Call(rmsprop)),
+    entry("Adagrad", Run::Call(adagrad)),
 ];
 
 /// Methods of an optimizer.
@@ -187,4 +192,117 @@ fn optimizer(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<V
         inner: Rc::new(RefCell::new(inner)),
         name: label,
     }))
+}
+
+/// Reads the float keyword arguments of an optimizer into its options.
+fn floats(
+    it: &Interp<'_>,
+    b: &super::super::args::Bound,
+    fields: &mut [(&str, &mut f64)],
+    span: Span,
+) -> R<()> {
+    for (name, field) in fields.iter_mut() {
+        if let Some(v) = b.get(name) {
+            **field = expect_float(it, v, name, span)?;
+        }
+    }
+    Ok(())
+}
+
+fn wrap(inner: Box<dyn Optimizer>, name: &'static str) -> Value {
+    Value::Optimizer(OptimizerRef {
+        inner: Rc::new(RefCell::new(inner)),
+        name,
+    })
+}
+
+/// `torch.optim.RMSprop(params, lr=0.01, alpha=0.99, eps=1e-08, weight_decay=0, momentum=0,
+/// centered=False, ...)`.
+fn rmsprop(it: &mut Interp<'_>, _name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let b = bind(
+        it,
+        &args,
+        "RMSprop",
+        &[
+            "params",
+            "lr",
+            "alpha",
+            "eps",
+            "weight_decay",
+            "momentum",
+            "centered",
+            "capturable",
+            "foreach",
+            "maximize",
+            "differentiable",
+        ],
+        1,
+        span,
+    )?;
+    let mut o = RmspropOptions::default();
+    floats(
+        it,
+        &b,
+        &mut [
+            ("lr", &mut o.lr),
+            ("alpha", &mut o.alpha),
+            ("eps", &mut o.eps),
+            ("weight_decay", &mut o.weight_decay),
+            ("momentum", &mut o.momentum),
+        ],
+        span,
+    )?;
+    o.centered = expect_bool(it, b.get("centered"), false, "centered", span)?;
+    if expect_bool(it, b.get("maximize"), false, "maximize", span)? {
+        return Err(it.fail(span, "maximize=True is not supported in scenarios"));
+    }
+    let params = params_arg(it, b.raw("params"), span)?;
+    let opt = Rmsprop::new(params, o).map_err(|e| it.tensor_error(span, e))?;
+    Ok(wrap(Box::new(opt), "RMSprop"))
+}
+
+/// `torch.optim.Adagrad(params, lr=0.01, lr_decay=0, weight_decay=0,
+/// initial_accumulator_value=0, eps=1e-10, ...)`: its state exists from here on.
+fn adagrad(it: &mut Interp<'_>, _name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let b = bind(
+        it,
+        &args,
+        "Adagrad",
+        &[
+            "params",
+            "lr",
+            "lr_decay",
+            "weight_decay",
+            "initial_accumulator_value",
+            "eps",
+            "foreach",
+            "maximize",
+            "differentiable",
+            "fused",
+        ],
+        1,
+        span,
+    )?;
+    let mut o = AdagradOptions::default();
+    floats(
+        it,
+        &b,
+        &mut [
+            ("lr", &mut o.lr),
+            ("lr_decay", &mut o.lr_decay),
+            ("weight_decay", &mut o.weight_decay),
+            (
+                "initial_accumulator_value",
+                &mut o.initial_accumulator_value,
+            ),
+            ("eps", &mut o.eps),
+        ],
+        span,
+    )?;
+    if expect_bool(it, b.get("maximize"), false, "maximize", span)? {
+        return Err(it.fail(span, "maximize=True is not supported in scenarios"));
+    }
+    let params = params_arg(it, b.raw("params"), span)?;
+    let opt = Adagrad::new(params, o).map_err(|e| it.tensor_error(span, e))?;
+    Ok(wrap(Box::new(opt), "Adagrad"))
 }

@@ -18,7 +18,6 @@ use crate::tensor::Tensor;
 
 /// Every method of `Tensor` scenarios may call.
 pub(super) const METHODS: &[Entry<MethodFn>] = &[
-    entry("backward", backward),
     entry("item", item),
     entry("numel", numel),
     entry("dim", dim),
@@ -180,39 +179,6 @@ fn where_method(
     let other = tensor_or_number(it, b.raw("other"), "other", span)?;
     let r = Tensor::r#where(&condition, t, &other);
     check_rt(it, r, span)
-}
-
-/// `backward`.
-fn backward(it: &mut Interp<'_>, t: &Tensor, _name: &str, args: CallArgs, span: Span) -> R<Value> {
-    let b = bind(
-        it,
-        &args,
-        "backward",
-        &["gradient", "retain_graph", "create_graph"],
-        0,
-        span,
-    )?;
-    let gradient = match b.get("gradient") {
-        Some(Value::Tensor(g)) => Some(g.clone()),
-        None => None,
-        Some(other) => {
-            return Err(it.fail(
-                span,
-                format!(
-                    "TypeError: gradient must be Tensor, not {}",
-                    other.type_name()
-                ),
-            ))
-        }
-    };
-    if expect_bool(it, b.get("create_graph"), false, "create_graph", span)? {
-        return Err(it.fail(span, "create_graph=True is not supported in scenarios"));
-    }
-    let retain = expect_bool(it, b.get("retain_graph"), false, "retain_graph", span)?;
-    t.backward(gradient.as_ref(), retain)
-        .map_err(|e| it.tensor_error(span, e))?;
-    it.backward_ran();
-    Ok(Value::None)
 }
 
 /// `item`.
