@@ -38,13 +38,14 @@ extern "C" __global__ void reduce_sum(Operand out, Operand a, i64 n_out, i64 cou
 
 // argmax over the last (permuted) dimension: the first index of the maximum, scanning in order
 // as the cpu backend does (a NaN never wins a comparison).
-extern "C" __global__ void reduce_argmax(Operand out, Operand a, i64 n_out, i64 count) {
+// argmax, or argmin with is_min: the first extreme of each row, as the host finds it.
+extern "C" __global__ void reduce_argmax(Operand out, Operand a, i64 n_out, i64 count, int is_min) {
     FOR_EACH(j, n_out) {
         i64 best = 0;
         float best_v = load_f32(a, j * count);
         for (i64 k = 1; k < count; ++k) {
             float v = load_f32(a, j * count + k);
-            if (v > best_v) {
+            if (is_min ? v < best_v : v > best_v) {
                 best = k;
                 best_v = v;
             }

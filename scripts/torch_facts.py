@@ -51,6 +51,16 @@ def probes():
         "squeeze": lambda d: x(32, 1, 10).to(d).squeeze(),
         "squeeze dim": lambda d: x(32, 1, 10).to(d).squeeze(1),
         "contiguous of t()": lambda d: x(32, 10).to(d).t().contiguous(),
+        "clamp min max": lambda d: x(32, 10).to(d).clamp(min=-0.5, max=0.5),
+        "clamp_min": lambda d: x(32, 10).to(d).clamp_min(0.1),
+        "clamp_max": lambda d: x(32, 10).to(d).clamp_max(0.1),
+        "maximum": lambda d: torch.maximum(x(32, 10).to(d), x(32, 10).to(d)),
+        "minimum": lambda d: torch.minimum(x(32, 10).to(d), x(32, 10).to(d)),
+        "where": lambda d: (lambda a: torch.where(a > 0, a, x(32, 10).to(d)))(x(32, 10).to(d)),
+        "slice step": lambda d: x(4, 5, 6).to(d)[::2],
+        "index ellipsis": lambda d: x(4, 5, 6).to(d)[...],
+        "index None": lambda d: x(4, 5, 6).to(d)[None],
+        "smooth_l1_loss mean 32x10": lambda d: F.smooth_l1_loss(x(32, 10).to(d), torch.randn(32, 10, device=d)),
     }
 
 

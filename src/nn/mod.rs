@@ -27,6 +27,7 @@
 //! ```
 
 mod clip;
+mod layers;
 
 use std::cell::Cell;
 
@@ -36,6 +37,7 @@ use crate::runtime::Runtime;
 pub use crate::tensor::Reduction;
 use crate::tensor::Tensor;
 pub use clip::{clip_grad_norm_, clip_grad_value_};
+pub use layers::{LayerFn, Stateless};
 
 /// A module: `forward` on one input, and its parameters.
 pub trait Module {

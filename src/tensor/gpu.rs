@@ -286,7 +286,13 @@ pub(crate) fn reduce_sum(
 }
 
 /// Index of the first maximum of `src` along `dim` into the contiguous int64 `out`.
-pub(crate) fn argmax(gpu: &Gpu, out: &Tensor, src: &Tensor, dim: usize) -> Result<()> {
+pub(crate) fn argmax(
+    gpu: &Gpu,
+    out: &Tensor,
+    src: &Tensor,
+    dim: usize,
+    is_min: bool,
+) -> Result<()> {
     let mut reduce = vec![false; src.dim()];
     reduce[dim] = true;
     let (order, n_out, count) = kept_then_reduced(src.shape(), &reduce);
@@ -295,6 +301,7 @@ pub(crate) fn argmax(gpu: &Gpu, out: &Tensor, src: &Tensor, dim: usize) -> Resul
         Arg::Op(src.permuted_operand(&order)?),
         Arg::I64(n_out as i64),
         Arg::I64(count as i64),
+        Arg::I32(is_min as i32),
     ];
     gpu.launch("reduce_argmax", Grid::Elements(n_out as u64), &args)?;
     Ok(())

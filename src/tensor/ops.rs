@@ -1411,6 +1411,16 @@ impl Tensor {
 
     /// `tensor.argmax(dim, keepdim)`: int64 indices of the first maximum.
     pub fn argmax(&self, dim: isize, keepdim: bool) -> Result<Tensor> {
+        self.arg_extreme(dim, keepdim, false)
+    }
+
+    /// `tensor.argmin(dim, keepdim)`: int64 indices of the first minimum; not differentiable.
+    pub fn argmin(&self, dim: isize, keepdim: bool) -> Result<Tensor> {
+        self.arg_extreme(dim, keepdim, true)
+    }
+
+    fn arg_extreme(&self, dim: isize, keepdim: bool, is_min: bool) -> Result<Tensor> {
+        let name = if is_min { "argmin" } else { "argmax" };
         let d = wrap_dim(dim, self.dim())?;
         if self.dim() == 0 {
             let out = self.new_like(&[], DType::I64, self.device())?;
@@ -1419,7 +1429,7 @@ impl Tensor {
         }
         if self.shape()[d] == 0 {
             return Err(TensorError::Invalid(format!(
-                "argmax(): Expected reduction dim {d} to have non-zero size."
+                "{name}(): Expected reduction dim {d} to have non-zero size."
             )));
         }
         let mut reduce = vec![false; self.dim()];
@@ -1427,7 +1437,7 @@ impl Tensor {
         let shape = reduced_shape(self.shape(), &reduce, keepdim);
         let out = self.new_like(&shape, DType::I64, self.device())?;
         if let Some(g) = out.gpu() {
-            gpu::argmax(g, &out, self, d)?;
+            gpu::argmax(g, &out, self, d, is_min)?;
         } else if let Some(x) = self.read_f32() {
             let size = self.shape()[d];
             let inner: usize = self.shape()[d + 1..].iter().product();
@@ -1438,7 +1448,8 @@ impl Tensor {
                     let mut best = 0;
                     for k in 1..size {
                         let v = x[(o * size + k) * inner + i];
-                        if v > x[(o * size + best) * inner + i] {
+                        let b = x[(o * size + best) * inner + i];
+                        if (is_min && v < b) || (!is_min && v > b) {
                             best = k;
                         }
                     }

@@ -760,3 +760,47 @@ fn basic_tensor_indexing_makes_pytorchs_views() {
     assert!(error("import torch\nx = torch.ones(2, 3)\nx[x > 0]\n")
         .contains("indexing a tensor with Tensor is not supported in scenarios yet"));
 }
+
+#[test]
+fn modules_without_parameters_run_and_follow_train_and_eval() {
+    let (r, rt) = run_on(
+        Backend::Cpu,
+        "import torch\n\
+         import torch.nn as nn\n\
+         model = nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.GELU(), nn.Dropout(0.25), nn.Identity(), nn.Tanh(), nn.Softmax(dim=1)).cuda()\n\
+         print(model)\n\
+         x = torch.randn(4, 3, 4, device='cuda')\n\
+         before = torch.cuda.memory_allocated()\n\
+         y = model(x)\n\
+         print(tuple(y.shape), y.grad_fn, model[3].training, isinstance(model[2], nn.GELU))\n\
+         del y\n\
+         model.eval()\n\
+         with torch.no_grad():\n\
+         \x20   z = model(x)\n\
+         print(model[3].training, torch.cuda.memory_allocated() - before)\n\
+         print(nn.SiLU(), nn.Sigmoid(), nn.Dropout())\n",
+        &RunOptions::default(),
+    );
+    if let Some(f) = r.failure {
+        panic!("{}", f.error);
+    }
+    assert_eq!(
+        r.output,
+        [
+            "Sequential(",
+            "  (0): Flatten(start_dim=1, end_dim=-1)",
+            "  (1): Linear(in_features=12, out_features=8, bias=True)",
+            "  (2): GELU(approximate='none')",
+            "  (3): Dropout(p=0.25, inplace=False)",
+            "  (4): Identity()",
+            "  (5): Tanh()",
+            "  (6): Softmax(dim=1)",
+            ")",
+            "(4, 8) <SoftmaxBackward0> True True",
+            // In eval mode under no_grad only z (4×8 f32, 512) stays: dropout is the identity.
+            "False 512",
+            "SiLU() Sigmoid() Dropout(p=0.5, inplace=False)",
+        ]
+    );
+    assert_eq!(rt.memory_allocated(), 0);
+}

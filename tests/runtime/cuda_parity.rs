@@ -219,10 +219,12 @@ fn clamp_maximum_and_where_match_forward_and_backward() {
         let w = Tensor::r#where(&a.gt(&b)?, &a, &b)?;
         // A strided slice: its backward copies into a strided view of zeros.
         let w = w.add(&a.slice(1, Some(1), None, 2)?.sum_dim(&[1], true)?)?;
+        let picks = vec![a.argmin(1, false)?, a.argmax(0, true)?];
         let loss = clamped.sum()?.add(&m.sum()?)?.add(&w.sum()?)?;
         let g = grads(&loss, &[&a, &b])?;
         let mut out = vec![clamped.detach(), m.detach(), w.detach()];
         out.extend(g);
+        out.extend(picks);
         Ok(out)
     });
 }

@@ -1294,3 +1294,53 @@ fn smooth_l1_loss_keeps_a_result_of_the_inputs_size() {
         }
     }
 }
+
+/// Modules without parameters allocate what their functions do: Identity returns its input
+/// (no allocation, no node), Dropout in training the output and its bool mask, in eval the
+/// input itself, GELU one output.
+#[test]
+fn stateless_modules_allocate_what_their_functions_do() {
+    use leakharness::nn::{LayerFn, Stateless};
+    for backend in [Backend::Cpu, Backend::Meta] {
+        let rt = rt(backend);
+        // 32×10 f32: 1,536 rounded; its bool mask 512.
+        let x = rt
+            .randn(&[32, 10], Device::Cuda)
+            .unwrap()
+            .requires_grad_(true)
+            .unwrap();
+        let identity = Stateless::new(LayerFn::Identity);
+        assert!(identity.forward(&x).unwrap().is_same(&x));
+        let dropout = Stateless::new(LayerFn::Dropout { p: 0.5 });
+        let y = dropout.forward(&x).unwrap();
+        assert_eq!(y.grad_fn().unwrap().name(), "NativeDropoutBackward0");
+        assert_eq!(rt.memory_allocated(), 1536 + 1536 + 512);
+        drop(y);
+        dropout.eval();
+        assert!(dropout.forward(&x).unwrap().is_same(&x));
+        let gelu = Stateless::new(LayerFn::Gelu).forward(&x).unwrap();
+        assert_eq!(gelu.grad_fn().unwrap().name(), "GeluBackward0");
+        assert_eq!(rt.memory_allocated(), 1536 + 1536);
+    }
+}
+
+/// argmin, like argmax: one int64 output of the reduced shape, no node, the first minimum.
+#[test]
+fn argmin_allocates_its_int64_indices_only() {
+    for backend in [Backend::Cpu, Backend::Meta] {
+        let rt = rt(backend);
+        let x = rt
+            .tensor(&[3.0, -1.0, -1.0, 2.0, 0.5, 7.0], &[2, 3], Device::Cuda)
+            .unwrap()
+            .requires_grad_(true)
+            .unwrap();
+        let i = x.argmin(1, false).unwrap();
+        assert_eq!((i.shape(), i.dtype()), (&[2][..], DType::I64));
+        assert!(i.grad_fn().is_none());
+        assert_eq!(rt.memory_allocated(), 512 + 512);
+        if backend == Backend::Cpu {
+            assert_eq!(i.to_vec_i64(), [1, 1]);
+            assert_eq!(x.argmin(0, true).unwrap().to_vec_i64(), [1, 0, 0]);
+        }
+    }
+}

@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 use super::builtins::new_list;
 use super::dict::{Dict, DictKind, Key};
-use super::objects::{ModuleKind, ModuleRef};
+use super::objects::ModuleRef;
 use super::ops::path;
 use super::pyobj::{Class, Instance, ModuleState, Native};
 use super::value::Value;
@@ -36,14 +36,7 @@ pub(super) fn is_module_base_of(base: &str, p: &str) -> bool {
 
 /// Whether a library module is an instance of the torch type at `p`.
 pub(super) fn library_module_is(m: &ModuleRef, p: &str) -> bool {
-    let name = match &*m.0 {
-        ModuleKind::Linear(_) => "torch.nn.Linear",
-        ModuleKind::ReLU(..) => "torch.nn.ReLU",
-        ModuleKind::Sequential(_) => "torch.nn.Sequential",
-        ModuleKind::MseLoss(_) => "torch.nn.MSELoss",
-        ModuleKind::CrossEntropyLoss(_) => "torch.nn.CrossEntropyLoss",
-    };
-    name == p
+    p.strip_prefix("torch.nn.") == Some(super::torch::module_name(m))
 }
 
 /// The torch names this file implements: `nn.Module`, `nn.Parameter`, `nn.ModuleList`,

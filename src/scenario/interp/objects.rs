@@ -5,7 +5,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use crate::base::{Device, Result};
-use crate::nn::{self, CrossEntropyLoss, Linear, MSELoss, Module as _, ReLU};
+use crate::nn::{self, CrossEntropyLoss, Linear, MSELoss, Module as _, ReLU, Stateless};
 use crate::optim::Optimizer;
 use crate::tensor::Tensor;
 
@@ -25,6 +25,8 @@ pub enum ModuleKind {
     MseLoss(MSELoss),
     /// `nn.CrossEntropyLoss`.
     CrossEntropyLoss(CrossEntropyLoss),
+    /// A module without parameters: `nn.Identity`, `nn.GELU`, `nn.Dropout`, ...
+    Stateless(Stateless),
 }
 
 impl ModuleRef {
@@ -37,6 +39,7 @@ impl ModuleRef {
         Some(match &*self.0 {
             ModuleKind::Linear(l) => l.forward(x),
             ModuleKind::ReLU(r, _) => r.forward(x),
+            ModuleKind::Stateless(m) => m.forward(x),
             ModuleKind::Sequential(children) => {
                 let mut h = x.clone();
                 for c in children {
@@ -100,6 +103,7 @@ impl ModuleRef {
         match &*self.0 {
             ModuleKind::Linear(l) => l.train(mode),
             ModuleKind::ReLU(r, _) => r.train(mode),
+            ModuleKind::Stateless(m) => m.train(mode),
             ModuleKind::Sequential(children) => children.iter().for_each(|c| c.train(mode)),
             _ => {}
         }
@@ -110,6 +114,7 @@ impl ModuleRef {
         match &*self.0 {
             ModuleKind::Linear(l) => l.is_training(),
             ModuleKind::ReLU(r, _) => r.is_training(),
+            ModuleKind::Stateless(m) => m.is_training(),
             ModuleKind::Sequential(children) => children.first().is_none_or(|c| c.is_training()),
             _ => true,
         }
@@ -157,6 +162,7 @@ impl fmt::Display for ModuleRef {
             }
             ModuleKind::MseLoss(_) => f.write_str("MSELoss()"),
             ModuleKind::CrossEntropyLoss(_) => f.write_str("CrossEntropyLoss()"),
+            ModuleKind::Stateless(m) => write!(f, "{m}"),
         }
     }
 }

@@ -59,6 +59,8 @@ pub(super) const TORCH: &[Function] = &[
     entry("maximum", Run::OnInput(tensor::binary_extremum)),
     entry("minimum", Run::OnInput(tensor::binary_extremum)),
     entry("where", Run::Call(where_)),
+    entry("argmax", Run::OnInput(tensor::argmax)),
+    entry("argmin", Run::OnInput(tensor::argmax)),
 ];
 
 /// `torch._C`: private, but what PyTorch's own tests call to give back the cuBLAS workspaces.

@@ -19,8 +19,8 @@ mod values;
 
 pub(super) use nn::call_module;
 pub(super) use values::{
-    binary, compare, device_named, display, get_attr, inplace_binary, item, len, module_index, neg,
-    set_attr, tensor_bool, tensor_index,
+    binary, compare, device_named, display, get_attr, inplace_binary, item, len, module_index,
+    module_name, neg, set_attr, tensor_bool, tensor_index,
 };
 
 use super::args::CallArgs;

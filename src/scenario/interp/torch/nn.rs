@@ -12,7 +12,7 @@ use super::args::{
 use super::values::module_name;
 use super::{entry, tensor, Entry, Function, ModuleMethodFn, Run};
 use crate::base::{DType, Device};
-use crate::nn::{CrossEntropyLoss, Linear, MSELoss, ReLU};
+use crate::nn::{CrossEntropyLoss, LayerFn, Linear, MSELoss, ReLU, Stateless};
 use crate::scenario::Span;
 use crate::tensor::Tensor;
 
@@ -23,7 +23,109 @@ pub(super) const MODULES: &[Function] = &[
     entry("Sequential", Run::Call(module_class)),
     entry("MSELoss", Run::Call(module_class)),
     entry("CrossEntropyLoss", Run::Call(module_class)),
+    entry("Identity", Run::Call(stateless_module)),
+    entry("Flatten", Run::Call(stateless_module)),
+    entry("GELU", Run::Call(stateless_module)),
+    entry("SiLU", Run::Call(stateless_module)),
+    entry("Tanh", Run::Call(stateless_module)),
+    entry("Sigmoid", Run::Call(stateless_module)),
+    entry("Softmax", Run::Call(stateless_module)),
+    entry("Dropout", Run::Call(stateless_module)),
 ];
+
+/// The modules without parameters (`crate::nn::Stateless`), with their constructors'
+/// parameters.
+fn stateless_module(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let function = match name {
+        "Identity" => {
+            // nn.Identity(*args, **kwargs) accepts and ignores any argument.
+            LayerFn::Identity
+        }
+        "Flatten" => {
+            let b = bind(it, &args, name, &["start_dim", "end_dim"], 0, span)?;
+            let dim = |it: &Interp<'_>, p: &str, default: isize| match b.get(p) {
+                Some(v) => expect_int(it, v, p, span).map(|d| d as isize),
+                None => Ok(default),
+            };
+            LayerFn::Flatten {
+                start_dim: dim(it, "start_dim", 1)?,
+                end_dim: dim(it, "end_dim", -1)?,
+            }
+        }
+        "GELU" => {
+            let b = bind(it, &args, name, &["approximate"], 0, span)?;
+            if b.get("approximate")
+                .is_some_and(|v| !matches!(v, Value::Str(s) if s.as_ref() == "none"))
+            {
+                return Err(it
+                    .fail(
+                        span,
+                        "nn.GELU(approximate='tanh') is not supported in scenarios",
+                    )
+                    .with_help("use the default approximate='none'"));
+            }
+            LayerFn::Gelu
+        }
+        "SiLU" => {
+            let b = bind(it, &args, name, &["inplace"], 0, span)?;
+            if expect_bool(it, b.get("inplace"), false, "inplace", span)? {
+                return Err(it.fail(span, "nn.SiLU(inplace=True) is not supported in scenarios"));
+            }
+            LayerFn::Silu
+        }
+        "Tanh" | "Sigmoid" => {
+            bind(it, &args, name, &[], 0, span)?;
+            if name == "Tanh" {
+                LayerFn::Tanh
+            } else {
+                LayerFn::Sigmoid
+            }
+        }
+        "Softmax" => {
+            let b = bind(it, &args, name, &["dim"], 0, span)?;
+            match b.get("dim") {
+                Some(v) => LayerFn::Softmax {
+                    dim: expect_int(it, v, "dim", span)? as isize,
+                },
+                None => {
+                    return Err(it
+                        .fail(
+                            span,
+                            "nn.Softmax() without dim is not supported in scenarios",
+                        )
+                        .with_help("pass dim= (PyTorch deprecates choosing it implicitly)"))
+                }
+            }
+        }
+        _ => {
+            let b = bind(it, &args, name, &["p", "inplace"], 0, span)?;
+            let p = match b.get("p") {
+                Some(v) => expect_float(it, v, "p", span)?,
+                None => 0.5,
+            };
+            if !(0.0..=1.0).contains(&p) {
+                return Err(it.fail(
+                    span,
+                    format!(
+                        "ValueError: dropout probability has to be between 0 and 1, but got {p}"
+                    ),
+                ));
+            }
+            if expect_bool(it, b.get("inplace"), false, "inplace", span)? {
+                return Err(it
+                    .fail(
+                        span,
+                        "nn.Dropout(inplace=True) is not supported in scenarios",
+                    )
+                    .with_help("use the default inplace=False"));
+            }
+            LayerFn::Dropout { p }
+        }
+    };
+    Ok(Value::Module(ModuleRef::new(ModuleKind::Stateless(
+        Stateless::new(function),
+    ))))
+}
 
 /// `torch.nn.functional`: losses, and tensor ops whose `F.*` form is the only one here.
 pub(super) const FUNCTIONAL: &[Function] = &[

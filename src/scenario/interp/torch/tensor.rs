@@ -36,6 +36,7 @@ pub(super) const METHODS: &[Entry<MethodFn>] = &[
     entry("sum", reduce),
     entry("mean", reduce),
     entry("argmax", argmax),
+    entry("argmin", argmax),
     entry("pow", pow),
     entry("add_", inplace_arith),
     entry("sub_", inplace_arith),
@@ -276,16 +277,27 @@ fn reduce(it: &mut Interp<'_>, t: &Tensor, name: &str, args: CallArgs, span: Spa
 }
 
 /// `argmax`.
-fn argmax(it: &mut Interp<'_>, t: &Tensor, _name: &str, args: CallArgs, span: Span) -> R<Value> {
-    let b = bind(it, &args, "argmax", &["dim", "keepdim"], 0, span)?;
+pub(super) fn argmax(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let b = bind(it, &args, name, &["dim", "keepdim"], 0, span)?;
     let keepdim = expect_bool(it, b.get("keepdim"), false, "keepdim", span)?;
-    let r = match dim_arg(it, b.get("dim"), span)? {
-        Some(d) => t.argmax(d, keepdim),
-        None => {
-            return Err(it
-                .fail(span, "argmax() without dim is not supported in scenarios")
-                .with_help("pass dim="))
-        }
+    let Some(d) = dim_arg(it, b.get("dim"), span)? else {
+        return Err(it
+            .fail(
+                span,
+                format!("{name}() without dim is not supported in scenarios"),
+            )
+            .with_help("pass dim="));
+    };
+    let r = if name == "argmin" {
+        t.argmin(d, keepdim)
+    } else {
+        t.argmax(d, keepdim)
     };
     check_rt(it, r, span)
 }

@@ -110,13 +110,14 @@ pub(in super::super) fn len(v: &Value) -> Result<usize, String> {
     }
 }
 
-pub(super) fn module_name(m: &ModuleRef) -> &'static str {
+pub(in super::super) fn module_name(m: &ModuleRef) -> &'static str {
     match &*m.0 {
         ModuleKind::Linear(_) => "Linear",
         ModuleKind::ReLU(..) => "ReLU",
         ModuleKind::Sequential(_) => "Sequential",
         ModuleKind::MseLoss(_) => "MSELoss",
         ModuleKind::CrossEntropyLoss(_) => "CrossEntropyLoss",
+        ModuleKind::Stateless(m) => m.class_name(),
     }
 }
 

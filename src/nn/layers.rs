@@ -1,0 +1,111 @@
+//! Modules without parameters whose forward is one tensor function: `nn.Identity`,
+//! `nn.Flatten`, `nn.GELU`, `nn.SiLU`, `nn.Tanh`, `nn.Sigmoid`, `nn.Softmax` and
+//! `nn.Dropout`. Each allocates exactly what its functional form does (`docs/autograd.md`);
+//! `Identity` returns its input itself, as `torch.nn.Identity.forward` does.
+
+use std::cell::Cell;
+use std::fmt;
+
+use super::Module;
+use crate::base::Result;
+use crate::tensor::Tensor;
+
+/// Which function a [`Stateless`] module applies.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LayerFn {
+    /// `nn.Identity()`: the input itself.
+    Identity,
+    /// `nn.Flatten(start_dim=1, end_dim=-1)`.
+    Flatten { start_dim: isize, end_dim: isize },
+    /// `nn.GELU()` (`approximate='none'`).
+    Gelu,
+    /// `nn.SiLU()`.
+    Silu,
+    /// `nn.Tanh()`.
+    Tanh,
+    /// `nn.Sigmoid()`.
+    Sigmoid,
+    /// `nn.Softmax(dim)`.
+    Softmax { dim: isize },
+    /// `nn.Dropout(p=0.5)`: only in training mode.
+    Dropout { p: f64 },
+}
+
+/// A module with no parameters and no buffers (see [`LayerFn`]).
+#[derive(Debug)]
+pub struct Stateless {
+    function: LayerFn,
+    training: Cell<bool>,
+}
+
+impl Stateless {
+    /// The module applying `function`, in training mode as PyTorch creates modules.
+    pub fn new(function: LayerFn) -> Stateless {
+        Stateless {
+            function,
+            training: Cell::new(true),
+        }
+    }
+
+    /// The function it applies.
+    pub fn function(&self) -> LayerFn {
+        self.function
+    }
+
+    /// PyTorch's class name (`GELU`, `Dropout`, ...).
+    pub fn class_name(&self) -> &'static str {
+        match self.function {
+            LayerFn::Identity => "Identity",
+            LayerFn::Flatten { .. } => "Flatten",
+            LayerFn::Gelu => "GELU",
+            LayerFn::Silu => "SiLU",
+            LayerFn::Tanh => "Tanh",
+            LayerFn::Sigmoid => "Sigmoid",
+            LayerFn::Softmax { .. } => "Softmax",
+            LayerFn::Dropout { .. } => "Dropout",
+        }
+    }
+}
+
+impl fmt::Display for Stateless {
+    /// PyTorch's `repr` (`extra_repr` inside the parentheses).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = self.class_name();
+        match self.function {
+            LayerFn::Flatten { start_dim, end_dim } => {
+                write!(f, "{name}(start_dim={start_dim}, end_dim={end_dim})")
+            }
+            LayerFn::Gelu => write!(f, "{name}(approximate='none')"),
+            LayerFn::Softmax { dim } => write!(f, "{name}(dim={dim})"),
+            LayerFn::Dropout { p } => write!(f, "{name}(p={p:?}, inplace=False)"),
+            _ => write!(f, "{name}()"),
+        }
+    }
+}
+
+impl Module for Stateless {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self.function {
+            LayerFn::Identity => Ok(x.clone()),
+            LayerFn::Flatten { start_dim, end_dim } => x.flatten(start_dim, end_dim),
+            LayerFn::Gelu => x.gelu(),
+            LayerFn::Silu => x.silu(),
+            LayerFn::Tanh => x.tanh(),
+            LayerFn::Sigmoid => x.sigmoid(),
+            LayerFn::Softmax { dim } => x.softmax(dim),
+            LayerFn::Dropout { p } => x.dropout(p, self.training.get()),
+        }
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        Vec::new()
+    }
+
+    fn train(&self, mode: bool) {
+        self.training.set(mode);
+    }
+
+    fn is_training(&self) -> bool {
+        self.training.get()
+    }
+}
