@@ -32,7 +32,7 @@ pub enum LayerFn {
 }
 
 /// A module with no parameters and no buffers (see [`LayerFn`]).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Stateless {
     function: LayerFn,
     training: Cell<bool>,

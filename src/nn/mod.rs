@@ -170,6 +170,18 @@ impl Linear {
     }
 }
 
+impl Linear {
+    /// The same layer over other parameters, in the same training mode: what `copy.deepcopy`
+    /// makes once it has copied the parameters.
+    pub fn with_parameters(&self, weight: Tensor, bias: Option<Tensor>) -> Linear {
+        Linear {
+            weight,
+            bias,
+            training: Cell::new(self.training.get()),
+        }
+    }
+}
+
 impl Module for Linear {
     /// `F.linear`: `addmm(bias, x, weight.t())` for 2-D input with a bias, else
     /// `x.matmul(weight.t())`.
@@ -198,7 +210,7 @@ impl Module for Linear {
 }
 
 /// `nn.ReLU(inplace)`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ReLU {
     inplace: bool,
     training: Cell<bool>,

@@ -653,6 +653,25 @@ fn the_modules_training_scripts_import_run() {
 }
 
 #[test]
+fn deepcopy_of_a_library_model_copies_each_parameter_once_as_pytorch() {
+    // An EMA or "best model" copy: PyTorch's Parameter.__deepcopy__ clones the data (a new
+    // 512-byte block for each of the 16-float weight and the 4-float bias of each Linear), keeps
+    // requires_grad, copies no .grad, and a module shared twice in a Sequential stays one module.
+    let out = output(
+        "import copy\nimport torch\nimport torch.nn as nn\n\
+         shared = nn.Linear(4, 4)\n\
+         model = nn.Sequential(shared, nn.ReLU(), shared, nn.Dropout(0.1)).cuda()\n\
+         model(torch.randn(2, 4, device='cuda')).sum().backward()\n\
+         before = torch.cuda.memory_allocated()\n\
+         ema = copy.deepcopy(model)\nema.eval()\n\
+         print(torch.cuda.memory_allocated() - before, ema[0] is ema[2], ema[0] is model[0])\n\
+         print(ema[0].weight.requires_grad, ema[0].weight.grad, model.training, ema.training)\n\
+         print(float((ema[0].weight - model[0].weight).abs().sum()), len(list(ema.parameters())))\n",
+    );
+    assert_eq!(out, ["1024 True False", "True None True False", "0.0 2"]);
+}
+
+#[test]
 fn an_import_outside_the_list_is_one_clear_error_naming_it() {
     let errors = parse_scenario(
         Path::new("t.py"),

@@ -12,13 +12,14 @@ use std::rc::Rc;
 
 use super::builtins::new_list;
 use super::dict::{Dict, DictKind, Key};
-use super::objects::ModuleRef;
+use super::objects::{ModuleKind, ModuleRef};
 use super::ops::path;
 use super::pyobj::{Class, Instance, ModuleState, Native};
 use super::value::Value;
 use super::{exc, CallArgs, Interp, X};
 use crate::base::Device;
 use crate::scenario::Span;
+use crate::tensor::Tensor;
 
 /// The library bases that make a class an `nn.Module`.
 pub(super) fn is_module_base(p: &str) -> bool {
@@ -1034,6 +1035,42 @@ pub(super) fn copy_value(it: &mut Interp<'_>, v: &Value, deep: bool, span: Span)
     copy_rec(it, v, deep, span, &mut memo)
 }
 
+/// A deep copy of `t` as `Tensor.__deepcopy__` and `Parameter.__deepcopy__` make it: a clone
+/// of the data, a new leaf that requires grad when `t` does (a parameter's `.grad` is not
+/// copied).
+fn deep_copy_tensor(it: &mut Interp<'_>, t: &Tensor, span: Span) -> X<Tensor> {
+    let c = t.clone_tensor().map_err(|e| it.tensor_error(span, e));
+    let c = it.lift(c)?.detach();
+    if t.requires_grad() {
+        let r = c
+            .set_requires_grad(true)
+            .map_err(|e| it.tensor_error(span, e));
+        it.lift(r)?;
+    }
+    if it.parameters.contains(&t.id()) {
+        it.parameters.insert(c.id());
+    }
+    Ok(c)
+}
+
+/// The deep copy of `t` made earlier in this `deepcopy`, or a new one remembered in `memo`.
+fn memo_tensor(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    span: Span,
+    memo: &mut std::collections::HashMap<usize, Value>,
+) -> X<Tensor> {
+    let id = Value::Tensor(t.clone()).identity();
+    if let Some(Value::Tensor(done)) = id.and_then(|id| memo.get(&id)) {
+        return Ok(done.clone());
+    }
+    let c = deep_copy_tensor(it, t, span)?;
+    if let Some(id) = id {
+        memo.insert(id, Value::Tensor(c.clone()));
+    }
+    Ok(c)
+}
+
 fn copy_rec(
     it: &mut Interp<'_>,
     v: &Value,
@@ -1055,22 +1092,7 @@ fn copy_rec(
             }
         };
     let out = match v {
-        Value::Tensor(t) if deep => {
-            let c = t.clone_tensor().map_err(|e| it.tensor_error(span, e));
-            let c = it.lift(c)?;
-            // A deep-copied tensor is a new leaf, like the original's data.
-            let c = c.detach();
-            if t.requires_grad() {
-                let r = c
-                    .set_requires_grad(true)
-                    .map_err(|e| it.tensor_error(span, e));
-                it.lift(r)?;
-            }
-            if it.parameters.contains(&t.id()) {
-                it.parameters.insert(c.id());
-            }
-            Value::Tensor(c)
-        }
+        Value::Tensor(t) if deep => Value::Tensor(deep_copy_tensor(it, t, span)?),
         Value::List(l) => {
             let items: Vec<Value> = l.borrow().iter().map(|s| s.value.clone()).collect();
             let mut out = Vec::with_capacity(items.len());
@@ -1146,14 +1168,32 @@ fn copy_rec(
             }
             return Ok(out);
         }
-        Value::Module(_) if deep => {
-            let f = it
-                .fail(
-                    span,
-                    "RuntimeError: copy.deepcopy of a library module is not supported in scenarios yet",
-                )
-                .with_help("build a second model with the same constructor instead");
-            return it.lift(Err(f));
+        Value::Module(m) if deep => {
+            let kind = match &*m.0 {
+                ModuleKind::Linear(l) => {
+                    let weight = memo_tensor(it, &l.weight, span, memo)?;
+                    let bias = match &l.bias {
+                        Some(b) => Some(memo_tensor(it, b, span, memo)?),
+                        None => None,
+                    };
+                    ModuleKind::Linear(l.with_parameters(weight, bias))
+                }
+                ModuleKind::ReLU(r, inplace) => ModuleKind::ReLU(r.clone(), *inplace),
+                ModuleKind::Sequential(children) => {
+                    let mut out = Vec::with_capacity(children.len());
+                    for c in children {
+                        // A child shared by two parents stays shared in the copy.
+                        if let Value::Module(c) = item(it, &Value::Module(c.clone()), memo)? {
+                            out.push(c);
+                        }
+                    }
+                    ModuleKind::Sequential(out)
+                }
+                ModuleKind::MseLoss(l) => ModuleKind::MseLoss(*l),
+                ModuleKind::CrossEntropyLoss(l) => ModuleKind::CrossEntropyLoss(*l),
+                ModuleKind::Stateless(l) => ModuleKind::Stateless(l.clone()),
+            };
+            Value::Module(ModuleRef::new(kind))
         }
         other => other.clone(),
     };

@@ -63,9 +63,11 @@ impl ModuleRef {
         }
     }
 
-    /// `module.named_parameters()`, with PyTorch's dotted names (`0.weight`).
+    /// `module.named_parameters()`, with PyTorch's dotted names (`0.weight`). A parameter
+    /// reached twice (a module shared by two parents) is listed once, under its first name, as
+    /// PyTorch's `remove_duplicate=True` default does.
     pub fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        match &*self.0 {
+        let all: Vec<(String, Tensor)> = match &*self.0 {
             ModuleKind::Linear(l) => l.named_parameters(),
             // The scenario's own Sequential, of shared children: named as nn.Sequential names.
             ModuleKind::Sequential(children) => children
@@ -78,7 +80,11 @@ impl ModuleRef {
                 })
                 .collect(),
             _ => Vec::new(),
-        }
+        };
+        let mut seen = std::collections::HashSet::new();
+        all.into_iter()
+            .filter(|(_, p)| seen.insert(p.id()))
+            .collect()
     }
 
     /// `module.parameters()`.
