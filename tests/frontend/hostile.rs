@@ -447,3 +447,24 @@ fn every_saved_fuzz_finding_runs_without_a_crash_or_a_hang() {
         dir.display()
     );
 }
+
+#[test]
+fn one_long_sequence_repetition_stops_at_the_time_limit_not_after_it() {
+    // The fuzzer's hang: a 2 GiB string the host can hold takes seconds to fill. Checked only
+    // between statements, the limit would end the run at line 2, after the whole string; it
+    // must end inside the repetition, at line 1, having filled about a tenth of a second of it.
+    let scenario = parse_scenario(Path::new("h.py"), "y = 'a' * 2**31\nprint('done')\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let rt = Runtime::new(Backend::Meta, RuntimeOptions::default()).unwrap();
+    let options = RunOptions {
+        time_limit: std::time::Duration::from_millis(100),
+        ..RunOptions::default()
+    };
+    let result = run(&scenario, &rt, &options, &mut ());
+    let stopped = failure(&result);
+    assert!(
+        stopped.starts_with("1:5: RuntimeError: the scenario ran longer than 100ms"),
+        "{stopped}"
+    );
+    assert!(result.output.is_empty());
+}

@@ -1043,6 +1043,10 @@ fn to_int(it: &mut Interp<'_>, v: &Value, span: Span) -> X<Value> {
     }
 }
 
+/// How many copies a sequence repetition makes between two looks at the clock: a few
+/// microseconds of copying, so that `'ab' * 2**31` stops at the time limit, not seconds after.
+const REPEATS_BETWEEN_TIME_CHECKS: usize = 1 << 14;
+
 /// An empty vector with room for `len * times + more` items, or Python's `MemoryError` when
 /// the host cannot give it (CPython raises it where its allocation fails; a Rust allocation
 /// failure would abort the process instead).
@@ -1093,7 +1097,10 @@ pub(super) fn sequence_op(
         {
             let k = int_arg(it, n, span)?.max(0) as usize;
             let mut out = String::from_utf8(sized(it, span, s.len(), k, 0)?).unwrap_or_default();
-            for _ in 0..k {
+            for i in 0..k {
+                if i % REPEATS_BETWEEN_TIME_CHECKS == 0 {
+                    it.check_time(span)?;
+                }
                 out.push_str(s);
             }
             Value::Str(out.into())
@@ -1104,7 +1111,10 @@ pub(super) fn sequence_op(
             let k = int_arg(it, n, span)?.max(0) as usize;
             let items: Vec<Value> = l.borrow().iter().map(|s| s.value.clone()).collect();
             let mut out = sized(it, span, items.len(), k, 0)?;
-            for _ in 0..k {
+            for i in 0..k {
+                if i % REPEATS_BETWEEN_TIME_CHECKS == 0 {
+                    it.check_time(span)?;
+                }
                 out.extend(items.iter().cloned());
             }
             new_list(out, span)
@@ -1114,7 +1124,10 @@ pub(super) fn sequence_op(
         {
             let k = int_arg(it, n, span)?.max(0) as usize;
             let mut out = sized(it, span, t.len(), k, 0)?;
-            for _ in 0..k {
+            for i in 0..k {
+                if i % REPEATS_BETWEEN_TIME_CHECKS == 0 {
+                    it.check_time(span)?;
+                }
                 out.extend(t.iter().cloned());
             }
             Value::Tuple(Rc::new(out))

@@ -557,6 +557,13 @@ impl Interp<'_> {
                 .with_help("raise the limit with `#@ max-steps: N`, or make the loops shorter");
             return Err(self.limit(f));
         }
+        self.check_time(span)
+    }
+
+    /// Stops the run once it has used up its time limit. Called before every statement, and
+    /// inside single operations whose length the program chooses (`'ab' * 2**31`), so that one
+    /// statement cannot outlast the limit.
+    pub(super) fn check_time(&mut self, span: Span) -> X<()> {
         let elapsed = self.started.elapsed();
         if elapsed > self.options.time_limit {
             let stopped = self.fail(
