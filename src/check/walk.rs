@@ -630,7 +630,8 @@ impl Walker<'_> {
 }
 
 /// Collapses runs of the same step (`grad_fn AddBackward0` seven times over, in a running
-/// total's chain) into one step with a count, so paths stay readable.
+/// total's chain) into one step with a count, then runs of a repeated group of steps (a carried
+/// state's chain), so paths stay readable.
 fn compress(path: Vec<String>) -> Vec<String> {
     let mut out: Vec<(String, usize)> = Vec::new();
     for step in path {
@@ -639,9 +640,44 @@ fn compress(path: Vec<String>) -> Vec<String> {
             _ => out.push((step, 1)),
         }
     }
-    out.into_iter()
+    let steps: Vec<String> = out
+        .into_iter()
         .map(|(s, n)| if n == 1 { s } else { format!("{s} (×{n})") })
-        .collect()
+        .collect();
+    fold_repeats(&steps)
+}
+
+/// The longest run a repeated group in a chain may have and still be one group: a carried
+/// state's graph repeats a step's few nodes once per iteration.
+const LONGEST_REPEATED_GROUP: usize = 4;
+
+/// `path` with each run of a repeated group of links written once with its count, as
+/// `6 × [grad_fn AddBackward0 → grad_fn MulBackward0]`: a chain through every iteration's graph
+/// grows with the run, and the repeat is what the reader needs to see.
+fn fold_repeats(path: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < path.len() {
+        let mut best = (1, 1);
+        for len in 1..=LONGEST_REPEATED_GROUP.min(path.len() - i) {
+            let group = &path[i..i + len];
+            let times = 1 + path[i + len..]
+                .chunks_exact(len)
+                .take_while(|next| *next == group)
+                .count();
+            if times >= 2 && times * len > best.0 * best.1 {
+                best = (len, times);
+            }
+        }
+        let (len, times) = best;
+        if times == 1 {
+            out.push(path[i].clone());
+        } else {
+            out.push(format!("{times} × [{}]", path[i..i + len].join(" → ")));
+        }
+        i += len * times;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -766,5 +802,49 @@ mod tests {
             accumulates: false,
         }];
         assert_eq!((kept.bytes, kept.nodes, kept.list_tensors), (3 * 512, 3, 3));
+    }
+}
+
+#[cfg(test)]
+mod fold_tests {
+    use super::fold_repeats;
+
+    fn chain(links: &[&str]) -> Vec<String> {
+        links.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_repeated_group_of_links_is_written_once_with_its_count() {
+        let mut links = vec!["hidden"];
+        for _ in 0..6 {
+            links.extend(["grad_fn AddBackward0", "grad_fn MulBackward0"]);
+        }
+        links.extend(["grad_fn MeanBackward1", "grad_fn AccumulateGrad"]);
+        assert_eq!(
+            fold_repeats(&chain(&links)),
+            chain(&[
+                "hidden",
+                "6 × [grad_fn AddBackward0 → grad_fn MulBackward0]",
+                "grad_fn MeanBackward1",
+                "grad_fn AccumulateGrad",
+            ])
+        );
+    }
+
+    #[test]
+    fn a_chain_without_repeats_is_unchanged() {
+        let links = chain(&[
+            "losses",
+            "[0]",
+            "grad_fn MseLossBackward0",
+            "grad_fn AddmmBackward0",
+        ]);
+        assert_eq!(fold_repeats(&links), links);
+    }
+
+    #[test]
+    fn the_smallest_group_that_covers_the_longest_run_wins() {
+        let links = chain(&["a", "b", "a", "b", "a", "b", "c", "c", "c", "c"]);
+        assert_eq!(fold_repeats(&links), chain(&["3 × [a → b]", "4 × [c]"]));
     }
 }
