@@ -1047,6 +1047,22 @@ fn to_int(it: &mut Interp<'_>, v: &Value, span: Span) -> X<Value> {
 /// microseconds of copying, so that `'ab' * 2**31` stops at the time limit, not seconds after.
 const REPEATS_BETWEEN_TIME_CHECKS: usize = 1 << 14;
 
+/// Runs `copy` `times` times, stopping the run at the time limit between copies.
+fn repeat_within_time(
+    it: &mut Interp<'_>,
+    span: Span,
+    times: usize,
+    mut copy: impl FnMut(),
+) -> X<()> {
+    for i in 0..times {
+        if i % REPEATS_BETWEEN_TIME_CHECKS == 0 {
+            it.check_time(span)?;
+        }
+        copy();
+    }
+    Ok(())
+}
+
 /// An empty vector with room for `len * times + more` items, or Python's `MemoryError` when
 /// the host cannot give it (CPython raises it where its allocation fails; a Rust allocation
 /// failure would abort the process instead).
@@ -1097,12 +1113,7 @@ pub(super) fn sequence_op(
         {
             let k = int_arg(it, n, span)?.max(0) as usize;
             let mut out = String::from_utf8(sized(it, span, s.len(), k, 0)?).unwrap_or_default();
-            for i in 0..k {
-                if i % REPEATS_BETWEEN_TIME_CHECKS == 0 {
-                    it.check_time(span)?;
-                }
-                out.push_str(s);
-            }
+            repeat_within_time(it, span, k, || out.push_str(s))?;
             Value::Str(out.into())
         }
         (Value::List(l), BinOp::Mul, n) | (n, BinOp::Mul, Value::List(l))
@@ -1111,12 +1122,7 @@ pub(super) fn sequence_op(
             let k = int_arg(it, n, span)?.max(0) as usize;
             let items: Vec<Value> = l.borrow().iter().map(|s| s.value.clone()).collect();
             let mut out = sized(it, span, items.len(), k, 0)?;
-            for i in 0..k {
-                if i % REPEATS_BETWEEN_TIME_CHECKS == 0 {
-                    it.check_time(span)?;
-                }
-                out.extend(items.iter().cloned());
-            }
+            repeat_within_time(it, span, k, || out.extend(items.iter().cloned()))?;
             new_list(out, span)
         }
         (Value::Tuple(t), BinOp::Mul, n) | (n, BinOp::Mul, Value::Tuple(t))
@@ -1124,12 +1130,7 @@ pub(super) fn sequence_op(
         {
             let k = int_arg(it, n, span)?.max(0) as usize;
             let mut out = sized(it, span, t.len(), k, 0)?;
-            for i in 0..k {
-                if i % REPEATS_BETWEEN_TIME_CHECKS == 0 {
-                    it.check_time(span)?;
-                }
-                out.extend(t.iter().cloned());
-            }
+            repeat_within_time(it, span, k, || out.extend(t.iter().cloned()))?;
             Value::Tuple(Rc::new(out))
         }
         (
