@@ -1,6 +1,8 @@
 //! Binding call arguments to parameters, with Python's TypeErrors.
 
 use super::value::Value;
+use super::{Interp, Unwind, X};
+use crate::scenario::Span;
 
 /// The arguments of one call.
 #[derive(Debug, Clone, Default)]
@@ -99,4 +101,13 @@ impl CallArgs {
     pub fn keyword(&self, name: &str) -> Option<&Value> {
         self.kw.iter().find(|(k, _)| k == name).map(|(_, v)| v)
     }
+}
+
+/// A binding's outcome as the program sees it: its `TypeError` raised at `span`, where an
+/// `except` can catch it.
+pub(super) fn bound(it: &mut Interp<'_>, r: Result<Bound, String>, span: Span) -> X<Bound> {
+    r.map_err(|m| {
+        let f = it.fail(span, m);
+        Unwind::Exc(it.exc_from_failure(f))
+    })
 }

@@ -11,6 +11,7 @@
 
 use std::rc::Rc;
 
+use super::args::bound;
 use super::args::CallArgs;
 use super::dict::{Dict, DictKind, Key};
 use super::ops::path;
@@ -292,17 +293,6 @@ fn optional_tensors(
             )),
         })
         .collect()
-}
-
-fn bound(
-    it: &mut Interp<'_>,
-    r: Result<super::args::Bound, String>,
-    span: Span,
-) -> X<super::args::Bound> {
-    r.map_err(|m| {
-        let f = it.fail(span, m);
-        Unwind::Exc(it.exc_from_failure(f))
-    })
 }
 
 /// `torch.autograd.backward(tensors, grad_tensors, retain_graph, create_graph)`.

@@ -11,6 +11,7 @@
 
 use std::rc::Rc;
 
+use super::args::bound;
 use super::args::CallArgs;
 use super::dict::{Dict, DictKind, Key};
 use super::ops::path;
@@ -37,17 +38,6 @@ impl Loader {
     pub(super) fn referents(&self) -> impl Iterator<Item = &Value> {
         std::iter::once(&self.dataset).chain(self.collate_fn.as_ref())
     }
-}
-
-fn bound(
-    it: &mut Interp<'_>,
-    r: Result<super::args::Bound, String>,
-    span: Span,
-) -> X<super::args::Bound> {
-    r.map_err(|m| {
-        let f = it.fail(span, m);
-        Unwind::Exc(it.exc_from_failure(f))
-    })
 }
 
 fn type_error(it: &mut Interp<'_>, message: String, span: Span) -> Unwind {
