@@ -1,7 +1,9 @@
 //! `leaky_relu` and `elu`: one output each, the node saving `self` (LeakyReluBackward0,
 //! EluBackward0, derivatives.yaml), and a backward of one allocation.
 
-use super::{DType, Result, Tensor, TensorError};
+use super::kernel::{Buf, Cx};
+use super::layer_node::{read, run, write};
+use super::{DType, LayerKernel, Result, Tensor, TensorError};
 use crate::autograd::{Formula, Node, NodeBuilder};
 
 /// Which activation, with its parameter.
@@ -50,10 +52,12 @@ impl Activation {
             )));
         }
         let out = Tensor::empty_on(input.runtime(), input.shape(), DType::F32, input.device())?;
-        if let Some(x) = input.read_f32() {
-            let y: Vec<f32> = x.iter().map(|&v| self.forward(v)).collect();
-            out.write_f32(&y);
-        }
+        run(
+            &out,
+            &LayerKernel::Activation(self),
+            &[Some(&out)],
+            &[Some(input)],
+        )?;
         if let Some(mut b) = NodeBuilder::new(&[input]) {
             b.save("self", input);
             b.finish(Formula::Layer(super::LayerNode::Activation(self)), &out);
@@ -66,15 +70,47 @@ impl Activation {
     pub(crate) fn backward(self, node: &Node, grad: &Tensor) -> Result<Tensor> {
         let input = node.unpack("self")?;
         let dx = Tensor::empty_on(grad.runtime(), input.shape(), DType::F32, input.device())?;
-        if let (Some(g), Some(x)) = (grad.read_f32(), input.read_f32()) {
+        run(
+            &dx,
+            &LayerKernel::ActivationBackward(self),
+            &[Some(&dx)],
+            &[Some(grad), Some(&input)],
+        )?;
+        Ok(dx)
+    }
+}
+
+impl Activation {
+    /// `[y]` from `[x]`.
+    pub(super) fn host_forward(
+        self,
+        cx: Cx,
+        outs: &[Option<&Buf>],
+        ins: &[Option<&Buf>],
+    ) -> Result<()> {
+        if let Some(x) = read(ins, 0, cx) {
+            let y: Vec<f32> = x.iter().map(|&v| self.forward(v)).collect();
+            write(outs, 0, cx, &y);
+        }
+        Ok(())
+    }
+
+    /// `[dx]` from `[dy, x]`: the gradient times the derivative at the input.
+    pub(super) fn host_backward(
+        self,
+        cx: Cx,
+        outs: &[Option<&Buf>],
+        ins: &[Option<&Buf>],
+    ) -> Result<()> {
+        if let (Some(g), Some(x)) = (read(ins, 0, cx), read(ins, 1, cx)) {
             let v: Vec<f32> = g
                 .iter()
                 .zip(&x)
                 .map(|(&g, &x)| g * self.derivative(x))
                 .collect();
-            dx.write_f32(&v);
+            write(outs, 0, cx, &v);
         }
-        Ok(dx)
+        Ok(())
     }
 }
 

@@ -4,7 +4,9 @@
 //! writes them, autograd records no in-place operation), and NativeBatchNormBackward0 saving
 //! `input`, `weight`, `running_mean`, `running_var`, `result1` and `result2`.
 
-use super::{format_shape, DType, Result, Tensor, TensorError};
+use super::kernel::{Buf, Cx};
+use super::layer_node::{operand, read, run, write};
+use super::{format_shape, DType, LayerKernel, Result, Tensor, TensorError};
 use crate::autograd::{Formula, Node, NodeBuilder};
 
 /// Channels, and positions per channel (batch × spatial), of a `(N, C, *)` input.
@@ -110,74 +112,18 @@ impl Tensor {
         let stat = if options.training { c } else { 0 };
         let save_mean = Tensor::empty_on(rt, &[stat], DType::F32, self.device())?;
         let save_invstd = Tensor::empty_on(rt, &[stat], DType::F32, self.device())?;
-        if let Some(x) = self.read_f32() {
-            let at = |b: usize, ch: usize, i: usize| (b * c + ch) * inner + i;
-            let (mean, invstd): (Vec<f32>, Vec<f32>) = if options.training {
-                let count = (n * inner) as f64;
-                let mut mean = vec![0f32; c];
-                let mut var = vec![0f32; c];
-                for ch in 0..c {
-                    let values = || (0..n).flat_map(move |b| (0..inner).map(move |i| (b, i)));
-                    let m = values().map(|(b, i)| x[at(b, ch, i)] as f64).sum::<f64>() / count;
-                    let v = values()
-                        .map(|(b, i)| (x[at(b, ch, i)] as f64 - m).powi(2))
-                        .sum::<f64>()
-                        / count;
-                    (mean[ch], var[ch]) = (m as f32, v as f32);
-                }
-                if let Some([rm, rv]) = running {
-                    if let (Some(old_m), Some(old_v)) = (rm.read_f32(), rv.read_f32()) {
-                        let mo = options.momentum as f32;
-                        let unbias = (count / (count - 1.0)) as f32;
-                        let new_m: Vec<f32> = (0..c)
-                            .map(|ch| (1.0 - mo) * old_m[ch] + mo * mean[ch])
-                            .collect();
-                        let new_v: Vec<f32> = (0..c)
-                            .map(|ch| (1.0 - mo) * old_v[ch] + mo * var[ch] * unbias)
-                            .collect();
-                        rm.write_f32(&new_m);
-                        rv.write_f32(&new_v);
-                    }
-                }
-                let invstd = var
-                    .iter()
-                    .map(|v| 1.0 / (v + options.eps as f32).sqrt())
-                    .collect();
-                (mean, invstd)
-            } else {
-                let [rm, rv] = running.expect("evaluation mode has running statistics");
-                let mean = rm.read_f32().unwrap_or_else(|| vec![0.0; c]);
-                let invstd = rv
-                    .read_f32()
-                    .unwrap_or_else(|| vec![1.0; c])
-                    .iter()
-                    .map(|v| 1.0 / (v + options.eps as f32).sqrt())
-                    .collect();
-                (mean, invstd)
-            };
-            let w = weight.and_then(Tensor::read_f32);
-            let b = bias.and_then(Tensor::read_f32);
-            let y: Vec<f32> = x
-                .iter()
-                .enumerate()
-                .map(|(k, &v)| {
-                    let ch = (k / inner) % c;
-                    let mut h = (v - mean[ch]) * invstd[ch];
-                    if let Some(w) = &w {
-                        h *= w[ch];
-                    }
-                    if let Some(b) = &b {
-                        h += b[ch];
-                    }
-                    h
-                })
-                .collect();
-            out.write_f32(&y);
-            if options.training {
-                save_mean.write_f32(&mean);
-                save_invstd.write_f32(&invstd);
-            }
-        }
+        let [rm, rv] = running.map_or([None, None], |[m, v]| [Some(m), Some(v)]);
+        run(
+            &out,
+            &LayerKernel::BatchNorm(BatchNormStats {
+                layout: (n, c, inner),
+                training: options.training,
+                momentum: options.momentum,
+                eps: options.eps,
+            }),
+            &[Some(&out), Some(&save_mean), Some(&save_invstd)],
+            &[Some(self), weight, bias, rm, rv],
+        )?;
         let mut inputs = vec![self];
         inputs.extend(weight);
         inputs.extend(bias);
@@ -229,59 +175,28 @@ impl BatchNormNode {
         let dx = alloc(need(0), input.shape())?;
         let dw = alloc(self.has_weight && need(1), &[c])?;
         let db = alloc(self.has_bias && need(bias_slot), &[c])?;
-        let (mean, invstd) = if self.training {
-            (
-                node.unpack("result1")?.read_f32(),
-                node.unpack("result2")?.read_f32(),
-            )
+        let stats = if self.training {
+            [node.unpack("result1")?, node.unpack("result2")?]
         } else {
-            let rv = node.unpack("running_var")?.read_f32();
-            (
-                node.unpack("running_mean")?.read_f32(),
-                rv.map(|v| {
-                    v.iter()
-                        .map(|v| 1.0 / (v + self.eps as f32).sqrt())
-                        .collect()
-                }),
-            )
+            [node.unpack("running_mean")?, node.unpack("running_var")?]
         };
-        if let (Some(dy), Some(x), Some(mean), Some(invstd)) =
-            (grad.read_f32(), input.read_f32(), mean, invstd)
-        {
-            let w = weight.as_ref().and_then(Tensor::read_f32);
-            let count = (n * inner) as f32;
-            let ch_of = |k: usize| (k / inner) % c;
-            let (mut sum_dy, mut sum_dy_xhat) = (vec![0f32; c], vec![0f32; c]);
-            for (k, (&g, &v)) in dy.iter().zip(&x).enumerate() {
-                let ch = ch_of(k);
-                sum_dy[ch] += g;
-                sum_dy_xhat[ch] += g * (v - mean[ch]) * invstd[ch];
-            }
-            if let Some(t) = &dx {
-                let gx: Vec<f32> = dy
-                    .iter()
-                    .zip(&x)
-                    .enumerate()
-                    .map(|(k, (&g, &v))| {
-                        let ch = ch_of(k);
-                        let scale = invstd[ch] * w.as_ref().map_or(1.0, |w| w[ch]);
-                        if self.training {
-                            let xhat = (v - mean[ch]) * invstd[ch];
-                            scale * (g - sum_dy[ch] / count - xhat * sum_dy_xhat[ch] / count)
-                        } else {
-                            scale * g
-                        }
-                    })
-                    .collect();
-                t.write_f32(&gx);
-            }
-            if let Some(t) = &dw {
-                t.write_f32(&sum_dy_xhat);
-            }
-            if let Some(t) = &db {
-                t.write_f32(&sum_dy);
-            }
-        }
+        run(
+            grad,
+            &LayerKernel::BatchNormBackward(BatchNormStats {
+                layout: (n, c, inner),
+                training: self.training,
+                momentum: 0.0,
+                eps: self.eps,
+            }),
+            &[dx.as_ref(), dw.as_ref(), db.as_ref()],
+            &[
+                Some(grad),
+                Some(&input),
+                weight.as_ref(),
+                Some(&stats[0]),
+                Some(&stats[1]),
+            ],
+        )?;
         let mut out = vec![None; needs.len()];
         out[0] = dx;
         if self.has_weight {
@@ -291,5 +206,146 @@ impl BatchNormNode {
             out[bias_slot] = db;
         }
         Ok(out)
+    }
+}
+
+/// The sizes and options of a batch norm kernel.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct BatchNormStats {
+    /// Batch, channels, positions per channel and image.
+    layout: (usize, usize, usize),
+    training: bool,
+    momentum: f64,
+    eps: f64,
+}
+
+impl BatchNormStats {
+    /// `[y, save_mean, save_invstd]` from `[x, weight?, bias?, running_mean?, running_var?]`:
+    /// batch statistics in training (the running ones updated in place with the unbiased
+    /// variance), the running statistics otherwise.
+    pub(super) fn host_forward(
+        &self,
+        cx: Cx,
+        outs: &[Option<&Buf>],
+        ins: &[Option<&Buf>],
+    ) -> Result<()> {
+        let Some(x) = read(ins, 0, cx) else {
+            return Ok(());
+        };
+        let (n, c, inner) = self.layout;
+        let eps = self.eps as f32;
+        let at = |b: usize, ch: usize, i: usize| (b * c + ch) * inner + i;
+        let (mean, invstd): (Vec<f32>, Vec<f32>) = if self.training {
+            let count = (n * inner) as f64;
+            let mut mean = vec![0f32; c];
+            let mut var = vec![0f32; c];
+            for ch in 0..c {
+                let values = || (0..n).flat_map(move |b| (0..inner).map(move |i| (b, i)));
+                let m = values().map(|(b, i)| x[at(b, ch, i)] as f64).sum::<f64>() / count;
+                let v = values()
+                    .map(|(b, i)| (x[at(b, ch, i)] as f64 - m).powi(2))
+                    .sum::<f64>()
+                    / count;
+                (mean[ch], var[ch]) = (m as f32, v as f32);
+            }
+            if let (Some(old_m), Some(old_v)) = (read(ins, 3, cx), read(ins, 4, cx)) {
+                let mo = self.momentum as f32;
+                let unbias = (count / (count - 1.0)) as f32;
+                let new_m: Vec<f32> = (0..c)
+                    .map(|ch| (1.0 - mo) * old_m[ch] + mo * mean[ch])
+                    .collect();
+                let new_v: Vec<f32> = (0..c)
+                    .map(|ch| (1.0 - mo) * old_v[ch] + mo * var[ch] * unbias)
+                    .collect();
+                write(ins, 3, cx, &new_m);
+                write(ins, 4, cx, &new_v);
+            }
+            let invstd = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
+            (mean, invstd)
+        } else {
+            let (Some(mean), Some(var)) = (read(ins, 3, cx), read(ins, 4, cx)) else {
+                return Ok(());
+            };
+            (mean, var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect())
+        };
+        let (w, b) = (read(ins, 1, cx), read(ins, 2, cx));
+        let y: Vec<f32> = x
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| {
+                let ch = (k / inner) % c;
+                let mut h = (v - mean[ch]) * invstd[ch];
+                if let Some(w) = &w {
+                    h *= w[ch];
+                }
+                if let Some(b) = &b {
+                    h += b[ch];
+                }
+                h
+            })
+            .collect();
+        write(outs, 0, cx, &y);
+        if self.training {
+            write(outs, 1, cx, &mean);
+            write(outs, 2, cx, &invstd);
+        }
+        Ok(())
+    }
+
+    /// `[dx?, dw?, db?]` from `[dy, x, weight?, mean, invstd]` in training, or
+    /// `[dy, x, weight?, running_mean, running_var]` in evaluation.
+    pub(super) fn host_backward(
+        &self,
+        cx: Cx,
+        outs: &[Option<&Buf>],
+        ins: &[Option<&Buf>],
+    ) -> Result<()> {
+        let (Some(dy), Some(x), Some(mean), Some(second)) = (
+            read(ins, 0, cx),
+            read(ins, 1, cx),
+            read(ins, 3, cx),
+            read(ins, 4, cx),
+        ) else {
+            return Ok(());
+        };
+        let invstd: Vec<f32> = if self.training {
+            second
+        } else {
+            second
+                .iter()
+                .map(|v| 1.0 / (v + self.eps as f32).sqrt())
+                .collect()
+        };
+        let (n, c, inner) = self.layout;
+        let w = read(ins, 2, cx);
+        let count = (n * inner) as f32;
+        let ch_of = |k: usize| (k / inner) % c;
+        let (mut sum_dy, mut sum_dy_xhat) = (vec![0f32; c], vec![0f32; c]);
+        for (k, (&g, &v)) in dy.iter().zip(&x).enumerate() {
+            let ch = ch_of(k);
+            sum_dy[ch] += g;
+            sum_dy_xhat[ch] += g * (v - mean[ch]) * invstd[ch];
+        }
+        if operand(outs, 0).is_some() {
+            let gx: Vec<f32> = dy
+                .iter()
+                .zip(&x)
+                .enumerate()
+                .map(|(k, (&g, &v))| {
+                    let ch = ch_of(k);
+                    let scale = invstd[ch] * w.as_ref().map_or(1.0, |w| w[ch]);
+                    if self.training {
+                        let xhat = (v - mean[ch]) * invstd[ch];
+                        scale * (g - sum_dy[ch] / count - xhat * sum_dy_xhat[ch] / count)
+                    } else {
+                        scale * g
+                    }
+                })
+                .collect();
+            write(outs, 0, cx, &gx);
+        }
+        write(outs, 1, cx, &sum_dy_xhat);
+        write(outs, 2, cx, &sum_dy);
+        Ok(())
     }
 }

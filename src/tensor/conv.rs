@@ -2,13 +2,15 @@
 //! allocation, the bias added into it in place, and ConvolutionBackward0 saving `input` and
 //! `weight` (derivatives.yaml's `convolution` entry). The host computes through im2col and the
 //! `gemm` crate; a one-dimensional convolution is the two-dimensional one over a height of 1,
-//! as cuDNN runs it.
+//! as cuDNN runs it. The arithmetic is one `Kernels::layer` call ([`LayerKernel::Conv`]).
 //!
 //! Not modelled: the cuDNN workspace PyTorch takes from its caching allocator for the length of
 //! each convolution call (its size depends on the algorithm cuDNN picks on the card), so a
 //! peak inside a convolution can be higher on a GPU than here; see `docs/fidelity.md`.
 
-use super::{format_shape, DType, Result, Tensor, TensorError};
+use super::kernel::{Buf, Cx};
+use super::layer_node::{operand, read, run, write};
+use super::{format_shape, DType, LayerKernel, Result, Tensor, TensorError};
 use crate::autograd::{Formula, Node, NodeBuilder};
 
 /// `padding=` of a convolution.
@@ -137,6 +139,98 @@ impl Geometry {
     }
 }
 
+impl Geometry {
+    /// `[y]` from `[x, weight, bias?]`: per image and group, the weight times the columns.
+    pub(super) fn host_forward(
+        &self,
+        cx: Cx,
+        outs: &[Option<&Buf>],
+        ins: &[Option<&Buf>],
+    ) -> Result<()> {
+        let (Some(x), Some(wv)) = (read(ins, 0, cx), read(ins, 1, cx)) else {
+            return Ok(());
+        };
+        let g = self;
+        let (k, p, cout_g) = (g.k(), g.p(), g.cout_g());
+        let mut y = vec![0f32; g.n * g.cout * p];
+        for img in 0..g.n {
+            for grp in 0..g.groups {
+                let cols = g.im2col(&x, img, grp);
+                gemm_into(
+                    &mut y[(img * g.cout + grp * cout_g) * p..][..cout_g * p],
+                    (cout_g, p, k),
+                    Mat::rows(&wv[grp * cout_g * k..][..cout_g * k], k),
+                    Mat::rows(&cols, p),
+                    false,
+                );
+            }
+        }
+        if let Some(b) = read(ins, 2, cx) {
+            for (i, v) in y.iter_mut().enumerate() {
+                *v += b[(i / p) % g.cout];
+            }
+        }
+        write(outs, 0, cx, &y);
+        Ok(())
+    }
+
+    /// `[dx?, dw?, db?]` from `[dy, x, weight]`: the columns' gradient folded back into the
+    /// input, the output gradient times the columns, and its sum per channel.
+    pub(super) fn host_backward(
+        &self,
+        cx: Cx,
+        outs: &[Option<&Buf>],
+        ins: &[Option<&Buf>],
+    ) -> Result<()> {
+        let (Some(dy), Some(x), Some(w)) = (read(ins, 0, cx), read(ins, 1, cx), read(ins, 2, cx))
+        else {
+            return Ok(());
+        };
+        let g = self;
+        let (want_dx, want_dw) = (operand(outs, 0).is_some(), operand(outs, 1).is_some());
+        let (k, p, cout_g) = (g.k(), g.p(), g.cout_g());
+        let mut gx = vec![0f32; if want_dx { x.len() } else { 0 }];
+        let mut gw = vec![0f32; if want_dw { w.len() } else { 0 }];
+        for img in 0..g.n {
+            for grp in 0..g.groups {
+                let dy_g = &dy[(img * g.cout + grp * cout_g) * p..][..cout_g * p];
+                let w_g = &w[grp * cout_g * k..][..cout_g * k];
+                if want_dx {
+                    let mut cols = vec![0f32; k * p];
+                    gemm_into(
+                        &mut cols,
+                        (k, p, cout_g),
+                        Mat::transposed(w_g, k),
+                        Mat::rows(dy_g, p),
+                        false,
+                    );
+                    g.col2im(&cols, &mut gx, img, grp);
+                }
+                if want_dw {
+                    let cols = g.im2col(&x, img, grp);
+                    gemm_into(
+                        &mut gw[grp * cout_g * k..][..cout_g * k],
+                        (cout_g, k, p),
+                        Mat::rows(dy_g, p),
+                        Mat::transposed(&cols, p),
+                        true,
+                    );
+                }
+            }
+        }
+        write(outs, 0, cx, &gx);
+        write(outs, 1, cx, &gw);
+        if operand(outs, 2).is_some() {
+            let mut gb = vec![0f32; g.cout];
+            for (i, v) in dy.iter().enumerate() {
+                gb[(i / p) % g.cout] += v;
+            }
+            write(outs, 2, cx, &gb);
+        }
+        Ok(())
+    }
+}
+
 /// A matrix operand of [`gemm_into`]: values and (row stride, column stride), so a transposed
 /// operand is the same values with its strides swapped.
 struct Mat<'a> {
@@ -248,52 +342,12 @@ impl ConvNode {
         let dx = alloc(need(0), input.shape())?;
         let dw = alloc(need(1), weight.shape())?;
         let db = alloc(self.has_bias && need(2), &[g.cout])?;
-        if let (Some(dy), Some(x), Some(w)) = (grad.read_f32(), input.read_f32(), weight.read_f32())
-        {
-            let (k, p, cout_g) = (g.k(), g.p(), g.cout_g());
-            let mut gx = vec![0f32; if dx.is_some() { x.len() } else { 0 }];
-            let mut gw = vec![0f32; if dw.is_some() { w.len() } else { 0 }];
-            for img in 0..g.n {
-                for grp in 0..g.groups {
-                    let dy_g = &dy[(img * g.cout + grp * cout_g) * p..][..cout_g * p];
-                    let w_g = &w[grp * cout_g * k..][..cout_g * k];
-                    if dx.is_some() {
-                        let mut cols = vec![0f32; k * p];
-                        gemm_into(
-                            &mut cols,
-                            (k, p, cout_g),
-                            Mat::transposed(w_g, k),
-                            Mat::rows(dy_g, p),
-                            false,
-                        );
-                        g.col2im(&cols, &mut gx, img, grp);
-                    }
-                    if dw.is_some() {
-                        let cols = g.im2col(&x, img, grp);
-                        gemm_into(
-                            &mut gw[grp * cout_g * k..][..cout_g * k],
-                            (cout_g, k, p),
-                            Mat::rows(dy_g, p),
-                            Mat::transposed(&cols, p),
-                            true,
-                        );
-                    }
-                }
-            }
-            if let Some(t) = &dx {
-                t.write_f32(&gx);
-            }
-            if let Some(t) = &dw {
-                t.write_f32(&gw);
-            }
-            if let Some(t) = &db {
-                let mut gb = vec![0f32; g.cout];
-                for (i, v) in dy.iter().enumerate() {
-                    gb[(i / p) % g.cout] += v;
-                }
-                t.write_f32(&gb);
-            }
-        }
+        run(
+            grad,
+            &LayerKernel::ConvBackward(g),
+            &[dx.as_ref(), dw.as_ref(), db.as_ref()],
+            &[Some(grad), Some(&input), Some(&weight)],
+        )?;
         let mut out = vec![dx, dw];
         if self.has_bias {
             out.push(db);
@@ -498,29 +552,12 @@ impl Tensor {
         }
         out_shape.push(geometry.ow);
         let out = Tensor::empty_on(self.runtime(), &out_shape, DType::F32, self.device())?;
-        if let (Some(x), Some(wv)) = (self.read_f32(), weight.read_f32()) {
-            let g = geometry;
-            let (k, p, cout_g) = (g.k(), g.p(), g.cout_g());
-            let mut y = vec![0f32; out.numel()];
-            for img in 0..g.n {
-                for grp in 0..g.groups {
-                    let cols = g.im2col(&x, img, grp);
-                    gemm_into(
-                        &mut y[(img * g.cout + grp * cout_g) * p..][..cout_g * p],
-                        (cout_g, p, k),
-                        Mat::rows(&wv[grp * cout_g * k..][..cout_g * k], k),
-                        Mat::rows(&cols, p),
-                        false,
-                    );
-                }
-            }
-            if let Some(b) = bias.and_then(Tensor::read_f32) {
-                for (i, v) in y.iter_mut().enumerate() {
-                    *v += b[(i / p) % g.cout];
-                }
-            }
-            out.write_f32(&y);
-        }
+        run(
+            &out,
+            &LayerKernel::Conv(geometry),
+            &[Some(&out)],
+            &[Some(self), Some(weight), bias],
+        )?;
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
         if let Some(mut b) = NodeBuilder::new(&inputs) {

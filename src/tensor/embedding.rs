@@ -6,7 +6,9 @@
 //! On CUDA, PyTorch takes that one-allocation path for up to 3,072 indices; past that it sorts
 //! the indices first, in temporaries this model does not allocate (`docs/fidelity.md`).
 
-use super::{DType, Result, Tensor, TensorError};
+use super::kernel::{Buf, Cx};
+use super::layer_node::{operand, read, run, write};
+use super::{DType, LayerKernel, Result, Tensor, TensorError};
 use crate::autograd::{Formula, Node, NodeBuilder};
 
 /// What EmbeddingBackward0 keeps besides `indices`.
@@ -48,16 +50,12 @@ impl Tensor {
         let mut shape = indices.shape().to_vec();
         shape.push(dim);
         let out = Tensor::empty_on(weight.runtime(), &shape, weight.dtype(), weight.device())?;
-        if let (Some(idx), Some(w)) = (indices.read_i64(), weight.read_f32()) {
-            let mut y = Vec::with_capacity(idx.len() * dim);
-            for &i in &idx {
-                if i < 0 || i as usize >= rows {
-                    return Err(TensorError::Invalid("index out of range in self".into()));
-                }
-                y.extend_from_slice(&w[i as usize * dim..][..dim]);
-            }
-            out.write_f32(&y);
-        }
+        run(
+            &out,
+            &LayerKernel::Embedding,
+            &[Some(&out)],
+            &[Some(weight), Some(indices)],
+        )?;
         if let Some(mut b) = NodeBuilder::new(&[weight]) {
             b.save("indices", indices);
             b.finish(
@@ -79,18 +77,64 @@ impl EmbeddingNode {
         let dim = grad.shape().last().copied().unwrap_or(0);
         let shape = [self.num_weights, dim];
         let dw = Tensor::empty_on(grad.runtime(), &shape, DType::F32, grad.device())?;
-        if let (Some(dy), Some(idx)) = (grad.read_f32(), indices.read_i64()) {
-            let mut g = vec![0f32; self.num_weights * dim];
-            for (row, &i) in idx.iter().enumerate() {
-                if Some(i as usize) == self.padding_idx {
-                    continue;
-                }
-                for (d, v) in dy[row * dim..][..dim].iter().enumerate() {
-                    g[i as usize * dim + d] += v;
-                }
-            }
-            dw.write_f32(&g);
-        }
+        run(
+            &dw,
+            &LayerKernel::EmbeddingBackward(self.padding_idx),
+            &[Some(&dw)],
+            &[Some(grad), Some(&indices)],
+        )?;
         Ok(dw)
     }
+}
+
+/// `[y]` from `[weight, indices]`: the picked rows, an error for an index out of range.
+pub(super) fn host_forward(cx: Cx, outs: &[Option<&Buf>], ins: &[Option<&Buf>]) -> Result<()> {
+    let (Some(w_buf), Some(idx)) = (
+        operand(ins, 0),
+        operand(ins, 1).and_then(|b| b.read_i64(cx)),
+    ) else {
+        return Ok(());
+    };
+    let (rows, dim) = (w_buf.shape[0], w_buf.shape[1]);
+    let Some(w) = w_buf.read_f32(cx) else {
+        return Ok(());
+    };
+    let mut y = Vec::with_capacity(idx.len() * dim);
+    for &i in &idx {
+        if i < 0 || i as usize >= rows {
+            return Err(TensorError::Invalid("index out of range in self".into()));
+        }
+        y.extend_from_slice(&w[i as usize * dim..][..dim]);
+    }
+    write(outs, 0, cx, &y);
+    Ok(())
+}
+
+/// `[dw]` from `[dy, indices]`: each gradient row added at its index, except at the padding
+/// row.
+pub(super) fn host_backward(
+    padding_idx: Option<usize>,
+    cx: Cx,
+    outs: &[Option<&Buf>],
+    ins: &[Option<&Buf>],
+) -> Result<()> {
+    let (Some(dw), Some(dy), Some(idx)) = (
+        operand(outs, 0),
+        read(ins, 0, cx),
+        operand(ins, 1).and_then(|b| b.read_i64(cx)),
+    ) else {
+        return Ok(());
+    };
+    let (rows, dim) = (dw.shape[0], dw.shape[1]);
+    let mut g = vec![0f32; rows * dim];
+    for (row, &i) in idx.iter().enumerate() {
+        if i < 0 || i as usize >= rows || Some(i as usize) == padding_idx {
+            continue;
+        }
+        for (d, v) in dy[row * dim..][..dim].iter().enumerate() {
+            g[i as usize * dim + d] += v;
+        }
+    }
+    write(outs, 0, cx, &g);
+    Ok(())
 }

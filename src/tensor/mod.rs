@@ -60,7 +60,7 @@ pub use shape::TensorIndex;
 // Layer operations (convolution, pooling, batch norm, embedding, activations).
 pub use batchnorm::BatchNormOptions;
 pub use conv::{ConvOptions, ConvPadding};
-pub(crate) use layer_node::LayerNode;
+pub(crate) use layer_node::{LayerKernel, LayerNode};
 pub use pool::PoolOptions;
 
 use crate::alloc::Purpose;

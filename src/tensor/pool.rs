@@ -4,7 +4,9 @@
 //! dimensions for a 1×1 output, else AdaptiveAvgPool2DBackward0 saving `self`). Each backward
 //! allocates the input's gradient once.
 
-use super::{format_shape, DType, Device, Result, Tensor, TensorError};
+use super::kernel::{Buf, Cx};
+use super::layer_node::{operand, read, run, write};
+use super::{format_shape, DType, Device, LayerKernel, Result, Tensor, TensorError};
 use crate::autograd::{Formula, Node, NodeBuilder};
 
 /// Planes (batch × channels) and the sizes of a pooling.
@@ -176,33 +178,12 @@ impl Tensor {
         } else {
             None
         };
-        if let Some(x) = self.read_f32() {
-            let per = win.oh * win.ow;
-            let mut y = vec![0f32; win.planes * per];
-            let mut at = vec![0i64; win.planes * per];
-            for plane in 0..win.planes {
-                let xp = &x[plane * win.h * win.w..][..win.h * win.w];
-                for oy in 0..win.oh {
-                    for ox in 0..win.ow {
-                        let (mut best, mut best_at) = (f32::NEG_INFINITY, -1i64);
-                        win.for_each_in_window(oy, ox, |pos| {
-                            let v = xp[pos];
-                            // The first maximum wins, and the first NaN over any number,
-                            // as ATen's kernels compare.
-                            if best_at < 0 || v > best || (v.is_nan() && !best.is_nan()) {
-                                (best, best_at) = (v, pos as i64);
-                            }
-                        });
-                        y[plane * per + oy * win.ow + ox] = best;
-                        at[plane * per + oy * win.ow + ox] = best_at;
-                    }
-                }
-            }
-            out.write_f32(&y);
-            if let Some(i) = &indices {
-                i.write_i64(&at);
-            }
-        }
+        run(
+            &out,
+            &LayerKernel::MaxPool(win),
+            &[Some(&out), indices.as_ref()],
+            &[Some(self)],
+        )?;
         if let Some(mut b) = NodeBuilder::new(&[self]) {
             b.save("self", self);
             if let Some(i) = &indices {
@@ -239,21 +220,12 @@ impl Tensor {
             DType::F32,
             self.device(),
         )?;
-        if let Some(x) = self.read_f32() {
-            let per = win.oh * win.ow;
-            let mut y = vec![0f32; win.planes * per];
-            for plane in 0..win.planes {
-                let xp = &x[plane * win.h * win.w..][..win.h * win.w];
-                for oy in 0..win.oh {
-                    for ox in 0..win.ow {
-                        let mut sum = 0f32;
-                        win.for_each_in_window(oy, ox, |pos| sum += xp[pos]);
-                        y[plane * per + oy * win.ow + ox] = sum / avg.divisor(oy, ox) as f32;
-                    }
-                }
-            }
-            out.write_f32(&y);
-        }
+        run(
+            &out,
+            &LayerKernel::AvgPool(avg),
+            &[Some(&out)],
+            &[Some(self)],
+        )?;
         if let Some(mut b) = NodeBuilder::new(&[self]) {
             b.save("self", self);
             b.finish(Formula::Layer(super::LayerNode::AvgPool2d(avg)), &out);
@@ -284,24 +256,12 @@ impl Tensor {
             oh,
             ow,
         };
-        if let Some(x) = self.read_f32() {
-            let mut y = vec![0f32; planes * oh * ow];
-            for plane in 0..planes {
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        let (ys, xs) = adaptive.ranges(oy, ox);
-                        let mut sum = 0f32;
-                        for iy in ys.clone() {
-                            for ix in xs.clone() {
-                                sum += x[(plane * h + iy) * w + ix];
-                            }
-                        }
-                        y[(plane * oh + oy) * ow + ox] = sum / (ys.len() * xs.len()) as f32;
-                    }
-                }
-            }
-            out.write_f32(&y);
-        }
+        run(
+            &out,
+            &LayerKernel::AdaptiveAvgPool(adaptive),
+            &[Some(&out)],
+            &[Some(self)],
+        )?;
         if let Some(mut b) = NodeBuilder::new(&[self]) {
             b.save("self", self);
             b.finish(
@@ -335,21 +295,83 @@ impl Window {
 
     /// `max_pool2d_with_indices_backward`: a zero gradient of the input's shape, each output
     /// gradient added at its saved index.
+    /// `max_pool2d_with_indices_backward`: a zero gradient of the input's shape, each output
+    /// gradient added at its saved index.
     pub(crate) fn max_backward(&self, node: &Node, grad: &Tensor) -> Result<Tensor> {
         let input = node.unpack("self")?;
         let indices = node.unpack("result1")?;
         let dx = Tensor::empty_on(grad.runtime(), input.shape(), DType::F32, input.device())?;
-        if let (Some(dy), Some(at)) = (grad.read_f32(), indices.read_i64()) {
-            let (plane, per) = (self.h * self.w, self.oh * self.ow);
-            let mut g = vec![0f32; self.planes * plane];
-            for (i, (v, &pos)) in dy.iter().zip(&at).enumerate() {
-                if pos >= 0 {
-                    g[(i / per) * plane + pos as usize] += v;
+        run(
+            &dx,
+            &LayerKernel::MaxPoolBackward(*self),
+            &[Some(&dx)],
+            &[Some(grad), Some(&indices)],
+        )?;
+        Ok(dx)
+    }
+
+    /// `[y, indices?]` from `[x]`: each window's first maximum and its flat position in the
+    /// plane.
+    pub(super) fn host_max(
+        &self,
+        cx: Cx,
+        outs: &[Option<&Buf>],
+        ins: &[Option<&Buf>],
+    ) -> Result<()> {
+        let Some(x) = read(ins, 0, cx) else {
+            return Ok(());
+        };
+        let win = self;
+        let per = win.oh * win.ow;
+        let mut y = vec![0f32; win.planes * per];
+        let mut at = vec![0i64; win.planes * per];
+        for plane in 0..win.planes {
+            let xp = &x[plane * win.h * win.w..][..win.h * win.w];
+            for oy in 0..win.oh {
+                for ox in 0..win.ow {
+                    let (mut best, mut best_at) = (f32::NEG_INFINITY, -1i64);
+                    win.for_each_in_window(oy, ox, |pos| {
+                        let v = xp[pos];
+                        // The first maximum wins, and the first NaN over any number, as
+                        // ATen's kernels compare.
+                        if best_at < 0 || v > best || (v.is_nan() && !best.is_nan()) {
+                            (best, best_at) = (v, pos as i64);
+                        }
+                    });
+                    y[plane * per + oy * win.ow + ox] = best;
+                    at[plane * per + oy * win.ow + ox] = best_at;
                 }
             }
-            dx.write_f32(&g);
         }
-        Ok(dx)
+        write(outs, 0, cx, &y);
+        if let Some(i) = operand(outs, 1) {
+            i.write_i64(cx, &at);
+        }
+        Ok(())
+    }
+
+    /// `[dx]` from `[dy, indices]`.
+    pub(super) fn host_max_backward(
+        &self,
+        cx: Cx,
+        outs: &[Option<&Buf>],
+        ins: &[Option<&Buf>],
+    ) -> Result<()> {
+        let (Some(dy), Some(at)) = (
+            read(ins, 0, cx),
+            operand(ins, 1).and_then(|b| b.read_i64(cx)),
+        ) else {
+            return Ok(());
+        };
+        let (plane, per) = (self.h * self.w, self.oh * self.ow);
+        let mut g = vec![0f32; self.planes * plane];
+        for (i, (v, &pos)) in dy.iter().zip(&at).enumerate() {
+            if pos >= 0 {
+                g[(i / per) * plane + pos as usize] += v;
+            }
+        }
+        write(outs, 0, cx, &g);
+        Ok(())
     }
 }
 
@@ -389,21 +411,65 @@ impl AvgPool {
     pub(crate) fn backward(&self, node: &Node, grad: &Tensor) -> Result<Tensor> {
         let input = node.unpack("self")?;
         let dx = Tensor::empty_on(grad.runtime(), input.shape(), DType::F32, input.device())?;
-        if let Some(dy) = grad.read_f32() {
-            let w = &self.window;
-            let (plane, per) = (w.h * w.w, w.oh * w.ow);
-            let mut g = vec![0f32; w.planes * plane];
-            for p in 0..w.planes {
-                for oy in 0..w.oh {
-                    for ox in 0..w.ow {
-                        let v = dy[p * per + oy * w.ow + ox] / self.divisor(oy, ox) as f32;
-                        w.for_each_in_window(oy, ox, |pos| g[p * plane + pos] += v);
-                    }
+        run(
+            &dx,
+            &LayerKernel::AvgPoolBackward(*self),
+            &[Some(&dx)],
+            &[Some(grad)],
+        )?;
+        Ok(dx)
+    }
+
+    /// `[y]` from `[x]`: each window's sum over its divisor.
+    pub(super) fn host_forward(
+        &self,
+        cx: Cx,
+        outs: &[Option<&Buf>],
+        ins: &[Option<&Buf>],
+    ) -> Result<()> {
+        let Some(x) = read(ins, 0, cx) else {
+            return Ok(());
+        };
+        let win = &self.window;
+        let per = win.oh * win.ow;
+        let mut y = vec![0f32; win.planes * per];
+        for plane in 0..win.planes {
+            let xp = &x[plane * win.h * win.w..][..win.h * win.w];
+            for oy in 0..win.oh {
+                for ox in 0..win.ow {
+                    let mut sum = 0f32;
+                    win.for_each_in_window(oy, ox, |pos| sum += xp[pos]);
+                    y[plane * per + oy * win.ow + ox] = sum / self.divisor(oy, ox) as f32;
                 }
             }
-            dx.write_f32(&g);
         }
-        Ok(dx)
+        write(outs, 0, cx, &y);
+        Ok(())
+    }
+
+    /// `[dx]` from `[dy]`.
+    pub(super) fn host_backward(
+        &self,
+        cx: Cx,
+        outs: &[Option<&Buf>],
+        ins: &[Option<&Buf>],
+    ) -> Result<()> {
+        let Some(dy) = read(ins, 0, cx) else {
+            return Ok(());
+        };
+        let w = &self.window;
+        let (plane, per) = (w.h * w.w, w.oh * w.ow);
+        let mut g = vec![0f32; w.planes * plane];
+        for p in 0..w.planes {
+            for oy in 0..w.oh {
+                for ox in 0..w.ow {
+                    let v = dy[p * per + oy * w.ow + ox] / self.divisor(oy, ox) as f32;
+                    w.for_each_in_window(oy, ox, |pos| g[p * plane + pos] += v);
+                }
+            }
+        }
+        write(outs, 0, cx, &g);
+        Ok(())
     }
 }
 
@@ -427,24 +493,70 @@ impl Adaptive {
     pub(crate) fn backward(&self, node: &Node, grad: &Tensor) -> Result<Tensor> {
         let input = node.unpack("self")?;
         let dx = Tensor::empty_on(grad.runtime(), input.shape(), DType::F32, input.device())?;
-        if let Some(dy) = grad.read_f32() {
-            let mut g = vec![0f32; self.planes * self.h * self.w];
-            for p in 0..self.planes {
-                for oy in 0..self.oh {
-                    for ox in 0..self.ow {
-                        let (ys, xs) = self.ranges(oy, ox);
-                        let v =
-                            dy[(p * self.oh + oy) * self.ow + ox] / (ys.len() * xs.len()) as f32;
-                        for iy in ys {
-                            for ix in xs.clone() {
-                                g[(p * self.h + iy) * self.w + ix] += v;
-                            }
+        run(
+            &dx,
+            &LayerKernel::AdaptiveAvgPoolBackward(*self),
+            &[Some(&dx)],
+            &[Some(grad)],
+        )?;
+        Ok(dx)
+    }
+
+    /// `[y]` from `[x]`: each window's mean.
+    pub(super) fn host_forward(
+        &self,
+        cx: Cx,
+        outs: &[Option<&Buf>],
+        ins: &[Option<&Buf>],
+    ) -> Result<()> {
+        let Some(x) = read(ins, 0, cx) else {
+            return Ok(());
+        };
+        let (h, w, oh, ow) = (self.h, self.w, self.oh, self.ow);
+        let mut y = vec![0f32; self.planes * oh * ow];
+        for plane in 0..self.planes {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let (ys, xs) = self.ranges(oy, ox);
+                    let mut sum = 0f32;
+                    for iy in ys.clone() {
+                        for ix in xs.clone() {
+                            sum += x[(plane * h + iy) * w + ix];
+                        }
+                    }
+                    y[(plane * oh + oy) * ow + ox] = sum / (ys.len() * xs.len()) as f32;
+                }
+            }
+        }
+        write(outs, 0, cx, &y);
+        Ok(())
+    }
+
+    /// `[dx]` from `[dy]`.
+    pub(super) fn host_backward(
+        &self,
+        cx: Cx,
+        outs: &[Option<&Buf>],
+        ins: &[Option<&Buf>],
+    ) -> Result<()> {
+        let Some(dy) = read(ins, 0, cx) else {
+            return Ok(());
+        };
+        let mut g = vec![0f32; self.planes * self.h * self.w];
+        for p in 0..self.planes {
+            for oy in 0..self.oh {
+                for ox in 0..self.ow {
+                    let (ys, xs) = self.ranges(oy, ox);
+                    let v = dy[(p * self.oh + oy) * self.ow + ox] / (ys.len() * xs.len()) as f32;
+                    for iy in ys {
+                        for ix in xs.clone() {
+                            g[(p * self.h + iy) * self.w + ix] += v;
                         }
                     }
                 }
             }
-            dx.write_f32(&g);
         }
-        Ok(dx)
+        write(outs, 0, cx, &g);
+        Ok(())
     }
 }
