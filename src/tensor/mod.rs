@@ -29,6 +29,7 @@ mod norm;
 mod ops;
 mod pointwise;
 mod shape;
+mod split;
 mod storage;
 
 use std::cell::{Cell, RefCell};
@@ -47,6 +48,7 @@ pub(crate) use loss::{
 pub(crate) use norm::{dropout_backward, layer_norm_backward};
 pub(crate) use pointwise::{Keeps, Pointwise};
 pub use shape::TensorIndex;
+pub(crate) use split::Split;
 
 use crate::alloc::Purpose;
 use crate::autograd::{self, Node};
@@ -111,6 +113,9 @@ pub(crate) struct TensorImpl {
     pub(crate) requires_grad: Cell<bool>,
     pub(crate) grad: RefCell<Option<Tensor>>,
     pub(crate) grad_fn: RefCell<Option<Rc<Node>>>,
+    /// Which output of `grad_fn` this tensor is (PyTorch's `output_nr`): non-zero only for
+    /// the outputs of a multi-output node (`split`, `unbind`).
+    pub(crate) output_nr: Cell<usize>,
     /// Held weakly, as PyTorch does: the graph owns the AccumulateGrad node, not the leaf.
     pub(crate) grad_accumulator: RefCell<Weak<Node>>,
     /// A leaf's `register_hook` hooks (a non-leaf's live on its `grad_fn`).
@@ -223,6 +228,7 @@ impl Tensor {
             requires_grad: Cell::new(false),
             grad: RefCell::new(None),
             grad_fn: RefCell::new(None),
+            output_nr: Cell::new(0),
             grad_accumulator: RefCell::new(Weak::new()),
             hooks: RefCell::new(None),
         }))
@@ -353,6 +359,11 @@ impl Tensor {
         self.0.grad_fn.borrow().clone()
     }
 
+    /// `tensor.output_nr`: which output of its `grad_fn` this tensor is.
+    pub fn output_nr(&self) -> usize {
+        self.0.output_nr.get()
+    }
+
     /// `tensor._version`: bumped by every in-place operation on this storage.
     pub fn version(&self) -> u64 {
         self.0.storage.borrow().version()
@@ -433,6 +444,7 @@ impl Tensor {
     }
 
     pub(crate) fn set_grad_fn(&self, node: Option<Rc<Node>>) {
+        self.0.output_nr.set(0);
         let old = self.0.grad_fn.replace(node);
         if let Some(old) = old {
             autograd::drop_graph(old);

@@ -823,3 +823,30 @@ fn modules_without_parameters_run_and_follow_train_and_eval() {
     );
     assert_eq!(rt.memory_allocated(), 0);
 }
+
+#[test]
+fn split_chunk_and_unbind_return_tuples_of_pieces_of_one_node() {
+    // PyTorch 2.15 prints the same values (with object addresses in a node's repr, and
+    // shapes as torch.Size, which scenarios print as tuples).
+    let out = output(
+        "import torch\n\
+         x = torch.ones(6, 2, requires_grad=True)\n\
+         a, b, c = x.chunk(3)\n\
+         print(b.grad_fn, b.shape, len(torch.split(x, 4)), torch.split(x, [1, 5], dim=0)[1].shape)\n\
+         rows = x.unbind(1)\n\
+         print(rows[1].grad_fn, rows[1].shape, len(torch.chunk(x, 4)))\n\
+         (b.sum() * 2 + rows[0].sum()).backward()\n\
+         print(x.grad.sum().item(), x.grad[2].sum().item())\n",
+    );
+    assert_eq!(
+        out,
+        [
+            "<SplitBackward0> (2, 2) 2 (5, 2)",
+            "<UnbindBackward0> (6,) 3",
+            "14.0 5.0",
+        ]
+    );
+    assert!(error("import torch\nx = torch.ones(6)\nx.split([1, 4])\n").contains(
+        "split_with_sizes expects split_sizes to sum exactly to 6 (input tensor's size at dimension 0), but got split_sizes=[1, 4]"
+    ));
+}

@@ -12,4 +12,5 @@ mod runtime_autograd;
 mod runtime_behaviour;
 mod runtime_gradcheck;
 mod runtime_memory;
+mod runtime_split;
 mod runtime_traces;

@@ -837,3 +837,37 @@ case!(
     |t: &[Tensor]| t[0].smooth_l1_loss(&t[1], Reduction::None, 1.0),
     |x: &[Vec<f64>]| broadcast(&x[0], &x[1], |a, b| smooth_l1(a - b, 1.0), 3, 4, true)
 );
+
+// Multi-output ops: one piece unused, so backward fills it with zeros before joining.
+case!(
+    chunk_two_of_three_pieces,
+    [([6, 4], true)],
+    |t: &[Tensor]| {
+        let p = t[0].chunk(3, 0)?;
+        p[2].mul(&p[0])
+    },
+    |x: &[Vec<f64>]| (0..8).map(|i| x[0][16 + i] * x[0][i]).collect()
+);
+case!(
+    split_with_sizes_along_columns,
+    [([3, 5], true)],
+    |t: &[Tensor]| {
+        let p = t[0].split_with_sizes(&[2, 3], 1)?;
+        p[1].exp()
+    },
+    |x: &[Vec<f64>]| (0..3)
+        .flat_map(|r| (2..5).map(move |c| (r, c)))
+        .map(|(r, c)| x[0][r * 5 + c].exp())
+        .collect()
+);
+case!(
+    unbind_rows_summed,
+    [([4, 3], true)],
+    |t: &[Tensor]| {
+        let rows = t[0].unbind(0)?;
+        rows[0].mul(&rows[3])?.add(&rows[1])
+    },
+    |x: &[Vec<f64>]| (0..3)
+        .map(|c| x[0][c] * x[0][9 + c] + x[0][3 + c])
+        .collect()
+);

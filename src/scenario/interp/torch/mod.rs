@@ -14,6 +14,7 @@ mod data;
 mod functions;
 mod nn;
 mod optim;
+mod split;
 mod tensor;
 mod values;
 
