@@ -28,6 +28,7 @@
 
 mod clip;
 mod layers;
+mod rnn;
 
 use std::cell::Cell;
 
@@ -38,11 +39,37 @@ pub use crate::tensor::Reduction;
 use crate::tensor::Tensor;
 pub use clip::{clip_grad_norm_, clip_grad_value_};
 pub use layers::{LayerFn, Stateless};
+pub use rnn::{Rnn, RnnConfig, RnnMode, RnnState};
+
+/// What a module takes and returns besides one tensor, as Python passes it: `None` (an
+/// omitted hidden state), a tensor, or a tuple (`(h, c)`, `(output, (h_n, c_n))`).
+#[derive(Debug, Clone)]
+pub enum Io {
+    /// `None`.
+    None,
+    /// A tensor.
+    Tensor(Tensor),
+    /// A tuple.
+    Tuple(Vec<Io>),
+}
 
 /// A module: `forward` on one input, and its parameters.
 pub trait Module {
     /// `module(x)`.
     fn forward(&self, x: &Tensor) -> Result<Tensor>;
+
+    /// `module(*inputs)` for any arguments: what modules of several inputs or outputs
+    /// (`lstm(x, (h, c))`, `mha(q, k, v)`) implement. One-tensor modules take one tensor to
+    /// [`Module::forward`].
+    fn call(&self, inputs: &[Io]) -> Result<Io> {
+        match inputs {
+            [Io::Tensor(x)] => Ok(Io::Tensor(self.forward(x)?)),
+            _ => Err(crate::base::TensorError::Invalid(format!(
+                "forward() takes 1 tensor argument but {} were given",
+                inputs.len()
+            ))),
+        }
+    }
 
     /// `module.named_parameters()`: dotted names as PyTorch gives them (`0.weight`), in
     /// registration order, for reports that say which parameter holds memory.

@@ -28,6 +28,7 @@ mod loss;
 mod norm;
 mod ops;
 mod pointwise;
+mod recurrent;
 mod shape;
 mod split;
 mod storage;
@@ -116,6 +117,10 @@ pub(crate) struct TensorImpl {
     /// Which output of `grad_fn` this tensor is (PyTorch's `output_nr`): non-zero only for
     /// the outputs of a multi-output node (`split`, `unbind`).
     pub(crate) output_nr: Cell<usize>,
+    /// A version counter of its own (shared with its views), for a tensor that shares its
+    /// storage without being a view to autograd: the pieces of `unsafe_split`, which
+    /// PyTorch's LSTM cell modifies in place one by one. `None`: the storage's counter.
+    pub(crate) own_version: RefCell<Option<Rc<Cell<u64>>>>,
     /// Held weakly, as PyTorch does: the graph owns the AccumulateGrad node, not the leaf.
     pub(crate) grad_accumulator: RefCell<Weak<Node>>,
     /// A leaf's `register_hook` hooks (a non-leaf's live on its `grad_fn`).
@@ -229,6 +234,7 @@ impl Tensor {
             grad: RefCell::new(None),
             grad_fn: RefCell::new(None),
             output_nr: Cell::new(0),
+            own_version: RefCell::new(None),
             grad_accumulator: RefCell::new(Weak::new()),
             hooks: RefCell::new(None),
         }))
@@ -236,7 +242,7 @@ impl Tensor {
 
     /// A view of the same storage with another geometry; no autograd history.
     pub(crate) fn view_raw(&self, shape: Vec<usize>, strides: Vec<usize>, offset: usize) -> Tensor {
-        Tensor::from_parts(
+        let view = Tensor::from_parts(
             &self.0.rt,
             self.storage(),
             shape,
@@ -244,7 +250,9 @@ impl Tensor {
             offset,
             self.0.dtype,
             true,
-        )
+        );
+        *view.0.own_version.borrow_mut() = self.0.own_version.borrow().clone();
+        view
     }
 
     pub(crate) fn storage(&self) -> Rc<Storage> {
@@ -366,7 +374,10 @@ impl Tensor {
 
     /// `tensor._version`: bumped by every in-place operation on this storage.
     pub fn version(&self) -> u64 {
-        self.0.storage.borrow().version()
+        match &*self.0.own_version.borrow() {
+            Some(v) => v.get(),
+            None => self.0.storage.borrow().version(),
+        }
     }
 
     /// The allocator block holding the values, for device tensors that have one.
@@ -427,7 +438,10 @@ impl Tensor {
     }
 
     pub(crate) fn bump_version(&self) {
-        self.0.storage.borrow().bump_version();
+        match &*self.0.own_version.borrow() {
+            Some(v) => v.set(v.get() + 1),
+            None => self.0.storage.borrow().bump_version(),
+        }
     }
 
     /// "torch.cuda.FloatTensor [10, 5]", as PyTorch names tensors in autograd errors.

@@ -1034,7 +1034,7 @@ impl Tensor {
         ))
     }
 
-    fn view_with_history(
+    pub(super) fn view_with_history(
         &self,
         shape: Vec<usize>,
         strides: Vec<usize>,
@@ -1561,7 +1561,7 @@ impl Tensor {
 
     /// Checks an in-place operation on `self` (with these inputs, `self` first) and prepares
     /// its node when one is needed.
-    fn begin_inplace(&self, inputs: &[&Tensor]) -> Result<Option<NodeBuilder>> {
+    pub(super) fn begin_inplace(&self, inputs: &[&Tensor]) -> Result<Option<NodeBuilder>> {
         let rt = self.runtime();
         if rt.is_grad_enabled() && self.is_leaf() && self.requires_grad() {
             return Err(TensorError::InplaceOnLeaf);

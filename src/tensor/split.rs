@@ -125,7 +125,7 @@ impl Tensor {
                 if views {
                     piece
                 } else {
-                    Tensor::from_parts(
+                    let own = Tensor::from_parts(
                         self.runtime(),
                         self.storage(),
                         piece.shape().to_vec(),
@@ -133,7 +133,9 @@ impl Tensor {
                         piece.0.offset,
                         self.dtype(),
                         false,
-                    )
+                    );
+                    *own.0.own_version.borrow_mut() = Some(Default::default());
+                    own
                 }
             })
             .collect()

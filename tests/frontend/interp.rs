@@ -850,3 +850,40 @@ fn split_chunk_and_unbind_return_tuples_of_pieces_of_one_node() {
         "split_with_sizes expects split_sizes to sum exactly to 6 (input tensor's size at dimension 0), but got split_sizes=[1, 4]"
     ));
 }
+
+#[test]
+fn lstm_and_rnn_take_and_return_their_hidden_state_as_pytorch() {
+    // PyTorch 2.15 (oneDNN off, so that LSTM composes its steps) prints the same, with object
+    // addresses in a node's repr and shapes as torch.Size.
+    let out = output(
+        "import torch\n\
+         import torch.nn as nn\n\
+         lstm = nn.LSTM(3, 5, num_layers=2, batch_first=True)\n\
+         print(lstm)\n\
+         print([n for n, p in lstm.named_parameters()])\n\
+         x = torch.randn(4, 2, 3)\n\
+         out, (h, c) = lstm(x)\n\
+         print(out.shape, h.shape, c.shape, out.grad_fn, h.grad_fn)\n\
+         out2, hn = nn.RNN(3, 4, bidirectional=True)(x, None)\n\
+         print(out2.shape, hn.shape, out2.grad_fn)\n\
+         out.sum().backward()\n\
+         print(lstm.weight_hh_l1.grad.shape, lstm.bias_ih_l0.grad.shape)\n\
+         out, (h, c) = lstm(x, (h.detach(), c.detach()))\n\
+         print(out.shape)\n",
+    );
+    assert_eq!(
+        out,
+        [
+            "LSTM(3, 5, num_layers=2, batch_first=True)",
+            "['weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0', 'weight_ih_l1', 'weight_hh_l1', 'bias_ih_l1', 'bias_hh_l1']",
+            "(4, 2, 5) (2, 4, 5) (2, 4, 5) <TransposeBackward0> <StackBackward0>",
+            "(4, 2, 8) (2, 2, 4) <CatBackward0>",
+            "(20, 5) (20,)",
+            "(4, 2, 5)",
+        ]
+    );
+    assert!(error(
+        "import torch\nimport torch.nn as nn\nlstm = nn.LSTM(3, 5)\nx = torch.randn(2, 4, 3)\nlstm(x, (torch.zeros(1, 3, 5), torch.zeros(1, 3, 5)))\n"
+    )
+    .contains("Expected hidden[0] size (1, 4, 5), got [1, 3, 5]"));
+}

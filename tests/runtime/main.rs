@@ -12,5 +12,6 @@ mod runtime_autograd;
 mod runtime_behaviour;
 mod runtime_gradcheck;
 mod runtime_memory;
+mod runtime_rnn;
 mod runtime_split;
 mod runtime_traces;

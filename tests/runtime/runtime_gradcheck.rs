@@ -871,3 +871,80 @@ case!(
         .map(|c| x[0][c] * x[0][9 + c] + x[0][3 + c])
         .collect()
 );
+
+// In-place activations on pieces that are not views to autograd (what the LSTM cell does).
+case!(
+    sigmoid_in_place_of_a_result,
+    [([3, 4], true)],
+    |t: &[Tensor]| t[0].mul_scalar(2.0)?.sigmoid_(),
+    |x: &[Vec<f64>]| x[0].iter().map(|v| logistic(2.0 * v)).collect()
+);
+case!(
+    unsafe_chunk_then_tanh_and_sigmoid_in_place,
+    [([3, 4], true)],
+    |t: &[Tensor]| {
+        let p = t[0].mul_scalar(1.0)?.unsafe_chunk(2, 1)?;
+        p[0].tanh_()?.mul(&p[1].sigmoid_()?)
+    },
+    |x: &[Vec<f64>]| (0..3)
+        .flat_map(|r| (0..2).map(move |c| (r, c)))
+        .map(|(r, c)| x[0][r * 4 + c].tanh() * logistic(x[0][r * 4 + 2 + c]))
+        .collect()
+);
+
+fn logistic(v: f64) -> f64 {
+    1.0 / (1.0 + (-v).exp())
+}
+
+/// One LSTM layer over (T=2, B=2, 3) with hidden size 2, from zeros: gates i, f, g, o.
+fn lstm_ref(x: &[Vec<f64>]) -> Vec<f64> {
+    let (w_ih, w_hh, b_ih, b_hh) = (&x[1], &x[2], &x[3], &x[4]);
+    let (hidden, input) = (2, 3);
+    let mut out = Vec::new();
+    let mut h = vec![0.0; 2 * hidden];
+    let mut c = vec![0.0; 2 * hidden];
+    for t in 0..2 {
+        let mut h_next = vec![0.0; 2 * hidden];
+        for b in 0..2 {
+            let gate = |row: usize| {
+                let mut s = b_ih[row] + b_hh[row];
+                for k in 0..input {
+                    s += w_ih[row * input + k] * x[0][(t * 2 + b) * input + k];
+                }
+                for k in 0..hidden {
+                    s += w_hh[row * hidden + k] * h[b * hidden + k];
+                }
+                s
+            };
+            for j in 0..hidden {
+                let i = logistic(gate(j));
+                let f = logistic(gate(hidden + j));
+                let g = gate(2 * hidden + j).tanh();
+                let o = logistic(gate(3 * hidden + j));
+                let cell = f * c[b * hidden + j] + i * g;
+                c[b * hidden + j] = cell;
+                h_next[b * hidden + j] = o * cell.tanh();
+            }
+        }
+        h = h_next;
+        out.extend(&h);
+    }
+    out
+}
+
+case!(
+    lstm_layer_input_and_weights,
+    [
+        ([2, 2, 3], true),
+        ([8, 3], true),
+        ([8, 2], true),
+        ([8], true),
+        ([8], true)
+    ],
+    |t: &[Tensor]| {
+        use leakharness::nn::{Module, Rnn, RnnConfig, RnnMode};
+        let m = Rnn::new(t[0].runtime(), RnnMode::Lstm, RnnConfig::new(3, 2))?;
+        m.with_parameters(t[1..].to_vec()).forward(&t[0])
+    },
+    lstm_ref
+);

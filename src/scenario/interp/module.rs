@@ -18,6 +18,7 @@ use super::pyobj::{Class, Instance, ModuleState, Native};
 use super::value::Value;
 use super::{exc, CallArgs, Interp, X};
 use crate::base::Device;
+use crate::nn::Module as _;
 use crate::scenario::Span;
 use crate::tensor::Tensor;
 
@@ -1192,6 +1193,13 @@ fn copy_rec(
                 ModuleKind::MseLoss(l) => ModuleKind::MseLoss(*l),
                 ModuleKind::CrossEntropyLoss(l) => ModuleKind::CrossEntropyLoss(*l),
                 ModuleKind::Stateless(l) => ModuleKind::Stateless(l.clone()),
+                ModuleKind::Recurrent(r) => {
+                    let mut params = Vec::new();
+                    for (_, p) in r.named_parameters() {
+                        params.push(memo_tensor(it, &p, span, memo)?);
+                    }
+                    ModuleKind::Recurrent(r.with_parameters(params))
+                }
             };
             Value::Module(ModuleRef::new(kind))
         }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use crate::base::{Device, Result};
-use crate::nn::{self, CrossEntropyLoss, Linear, MSELoss, Module as _, ReLU, Stateless};
+use crate::nn::{self, CrossEntropyLoss, Linear, MSELoss, Module as _, ReLU, Rnn, Stateless};
 use crate::optim::Optimizer;
 use crate::tensor::Tensor;
 
@@ -27,6 +27,8 @@ pub enum ModuleKind {
     CrossEntropyLoss(CrossEntropyLoss),
     /// A module without parameters: `nn.Identity`, `nn.GELU`, `nn.Dropout`, ...
     Stateless(Stateless),
+    /// `nn.RNN` or `nn.LSTM`: called with a hidden state or without, returns a tuple.
+    Recurrent(Rnn),
 }
 
 impl ModuleRef {
@@ -50,8 +52,19 @@ impl ModuleRef {
                 }
                 Ok(h)
             }
-            ModuleKind::MseLoss(_) | ModuleKind::CrossEntropyLoss(_) => return None,
+            ModuleKind::MseLoss(_) | ModuleKind::CrossEntropyLoss(_) | ModuleKind::Recurrent(_) => {
+                return None
+            }
         })
+    }
+
+    /// The module's own `forward` of any arguments (`lstm(x, (h, c))`), for the modules
+    /// whose call is not one tensor in, one out.
+    pub(crate) fn call(&self) -> Option<&dyn nn::Module> {
+        match &*self.0 {
+            ModuleKind::Recurrent(r) => Some(r),
+            _ => None,
+        }
     }
 
     /// `criterion(input, target)` for loss modules.
@@ -69,6 +82,7 @@ impl ModuleRef {
     pub fn named_parameters(&self) -> Vec<(String, Tensor)> {
         let all: Vec<(String, Tensor)> = match &*self.0 {
             ModuleKind::Linear(l) => l.named_parameters(),
+            ModuleKind::Recurrent(r) => r.named_parameters(),
             // The scenario's own Sequential, of shared children: named as nn.Sequential names.
             ModuleKind::Sequential(children) => children
                 .iter()
@@ -99,6 +113,7 @@ impl ModuleRef {
     pub(crate) fn to(&self, device: Device) -> Result<()> {
         match &*self.0 {
             ModuleKind::Linear(l) => l.to(device),
+            ModuleKind::Recurrent(r) => r.to(device),
             ModuleKind::Sequential(children) => children.iter().try_for_each(|c| c.to(device)),
             _ => Ok(()),
         }
@@ -110,6 +125,7 @@ impl ModuleRef {
             ModuleKind::Linear(l) => l.train(mode),
             ModuleKind::ReLU(r, _) => r.train(mode),
             ModuleKind::Stateless(m) => m.train(mode),
+            ModuleKind::Recurrent(r) => r.train(mode),
             ModuleKind::Sequential(children) => children.iter().for_each(|c| c.train(mode)),
             _ => {}
         }
@@ -121,6 +137,7 @@ impl ModuleRef {
             ModuleKind::Linear(l) => l.is_training(),
             ModuleKind::ReLU(r, _) => r.is_training(),
             ModuleKind::Stateless(m) => m.is_training(),
+            ModuleKind::Recurrent(r) => r.is_training(),
             ModuleKind::Sequential(children) => children.first().is_none_or(|c| c.is_training()),
             _ => true,
         }
@@ -169,6 +186,7 @@ impl fmt::Display for ModuleRef {
             ModuleKind::MseLoss(_) => f.write_str("MSELoss()"),
             ModuleKind::CrossEntropyLoss(_) => f.write_str("CrossEntropyLoss()"),
             ModuleKind::Stateless(m) => write!(f, "{m}"),
+            ModuleKind::Recurrent(r) => write!(f, "{r}"),
         }
     }
 }

@@ -31,6 +31,8 @@ pub(super) const MODULES: &[Function] = &[
     entry("Sigmoid", Run::Call(stateless_module)),
     entry("Softmax", Run::Call(stateless_module)),
     entry("Dropout", Run::Call(stateless_module)),
+    entry("RNN", Run::Call(super::layers::recurrent_module)),
+    entry("LSTM", Run::Call(super::layers::recurrent_module)),
 ];
 
 /// The modules without parameters (`crate::nn::Stateless`), with their constructors'
@@ -382,6 +384,9 @@ pub(in super::super) fn call_module(
     args: CallArgs,
     span: Span,
 ) -> R<Value> {
+    if let Some(module) = m.call() {
+        return super::layers::call_with_values(it, module, module_name(m), args, span);
+    }
     args.only_keywords(module_name(m), &[])
         .map_err(|msg| it.fail(span, msg))?;
     let result = match args.pos.as_slice() {

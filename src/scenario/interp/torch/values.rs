@@ -118,6 +118,7 @@ pub(in super::super) fn module_name(m: &ModuleRef) -> &'static str {
         ModuleKind::MseLoss(_) => "MSELoss",
         ModuleKind::CrossEntropyLoss(_) => "CrossEntropyLoss",
         ModuleKind::Stateless(m) => m.class_name(),
+        ModuleKind::Recurrent(r) => r.class_name(),
     }
 }
 
@@ -310,6 +311,11 @@ pub(in super::super) fn get_attr(obj: &Value, attr: &str) -> Option<Value> {
                 Some(l.bias.clone().map_or(Value::None, Value::Tensor))
             }
             (_, "training") => Some(Value::Bool(m.is_training())),
+            (ModuleKind::Recurrent(_), name) => m
+                .named_parameters()
+                .into_iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, p)| Value::Tensor(p)),
             _ => None,
         },
         _ => None,
