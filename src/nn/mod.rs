@@ -210,15 +210,11 @@ impl Linear {
 }
 
 impl Module for Linear {
-    /// `F.linear`: `addmm(bias, x, weight.t())` for 2-D input with a bias, else
-    /// `x.matmul(weight.t())`.
+    /// `F.linear` ([`Tensor::linear`]): `addmm(bias, x, weight.t())` for 2-D input with a
+    /// bias, and for contiguous 3-D input through a view to 2-D (what sequence models pass);
+    /// else `x.matmul(weight.t())`, plus the bias.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let wt = self.weight.t()?;
-        match &self.bias {
-            Some(b) if x.dim() == 2 => b.addmm(x, &wt),
-            Some(b) => x.matmul(&wt)?.add(b),
-            None => x.matmul(&wt),
-        }
+        x.linear(&self.weight, self.bias.as_ref())
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
