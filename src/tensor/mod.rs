@@ -20,6 +20,7 @@
 //! assert!(loss.item().unwrap() >= 0.0);
 //! ```
 
+mod attention;
 mod choose;
 mod data;
 mod factory;

@@ -948,3 +948,36 @@ case!(
     },
     lstm_ref
 );
+
+/// softmax(q kᵀ / sqrt(E)) v for (batch 2, length 3, E 4).
+fn attention_ref(x: &[Vec<f64>]) -> Vec<f64> {
+    let (l, e) = (3, 4);
+    let mut out = Vec::new();
+    for b in 0..2 {
+        let at = |t: &Vec<f64>, i: usize, j: usize| t[(b * l + i) * e + j];
+        for i in 0..l {
+            let scores: Vec<f64> = (0..l)
+                .map(|j| {
+                    (0..e)
+                        .map(|d| at(&x[0], i, d) * at(&x[1], j, d))
+                        .sum::<f64>()
+                        / 2.0
+                })
+                .collect();
+            let max = scores.iter().cloned().fold(f64::MIN, f64::max);
+            let exp: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+            let total: f64 = exp.iter().sum();
+            for d in 0..e {
+                out.push((0..l).map(|j| exp[j] / total * at(&x[2], j, d)).sum());
+            }
+        }
+    }
+    out
+}
+
+case!(
+    scaled_dot_product_attention_math,
+    [([2, 3, 4], true), ([2, 3, 4], true), ([2, 3, 4], true)],
+    |t: &[Tensor]| Tensor::scaled_dot_product_attention(&t[0], &t[1], &t[2], None),
+    attention_ref
+);

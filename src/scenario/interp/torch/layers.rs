@@ -8,10 +8,13 @@ use super::super::args::CallArgs;
 use super::super::objects::{ModuleKind, ModuleRef};
 use super::super::value::Value;
 use super::super::{Interp, R};
-use super::args::{bind, device_arg, expect_bool, expect_float, expect_int};
+use super::args::{
+    bind, check_rt, device_arg, expect_bool, expect_float, expect_int, expect_tensor,
+};
 use crate::base::Device;
 use crate::nn::{Io, Module, Rnn, RnnConfig, RnnMode};
 use crate::scenario::Span;
+use crate::tensor::Tensor;
 
 /// `nn.RNN(input_size, hidden_size, num_layers=1, nonlinearity='tanh', bias=True,
 /// batch_first=False, dropout=0.0, bidirectional=False, device=None)` and `nn.LSTM` (no
@@ -145,4 +148,68 @@ pub(super) fn call_with_values(
     }
     let out = module.call(&inputs).map_err(|e| it.tensor_error(span, e))?;
     Ok(from_io(out))
+}
+
+/// `F.scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
+/// is_causal=False, scale=None, enable_gqa=False)` on the math path
+/// ([`Tensor::scaled_dot_product_attention`]); a mask, dropout, a causal mask and grouped
+/// queries are refused.
+pub(super) fn scaled_dot_product_attention(
+    it: &mut Interp<'_>,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let b = bind(
+        it,
+        &args,
+        name,
+        &[
+            "query",
+            "key",
+            "value",
+            "attn_mask",
+            "dropout_p",
+            "is_causal",
+            "scale",
+            "enable_gqa",
+        ],
+        3,
+        span,
+    )?;
+    let refused = |what: &str| {
+        it.fail(
+            span,
+            format!("scaled_dot_product_attention({what}) is not supported in scenarios"),
+        )
+        .with_help("the math path without a mask or dropout is modelled")
+    };
+    if b.get("attn_mask").is_some() {
+        return Err(refused("attn_mask=..."));
+    }
+    if b.get("dropout_p").is_some()
+        && expect_float(
+            it,
+            b.get("dropout_p").unwrap_or(&Value::None),
+            "dropout_p",
+            span,
+        )? != 0.0
+    {
+        return Err(refused("dropout_p > 0"));
+    }
+    if expect_bool(it, b.get("is_causal"), false, "is_causal", span)? {
+        return Err(refused("is_causal=True"));
+    }
+    if expect_bool(it, b.get("enable_gqa"), false, "enable_gqa", span)? {
+        return Err(refused("enable_gqa=True"));
+    }
+    let scale = match b.get("scale") {
+        Some(v) => Some(expect_float(it, v, "scale", span)?),
+        None => None,
+    };
+    let q = expect_tensor(it, b.get("query"), "query", span)?;
+    let k = expect_tensor(it, b.get("key"), "key", span)?;
+    let v = expect_tensor(it, b.get("value"), "value", span)?;
+    let r = Tensor::scaled_dot_product_attention(&q, &k, &v, scale);
+    check_rt(it, r, span)
 }

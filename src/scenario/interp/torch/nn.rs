@@ -145,6 +145,10 @@ pub(super) const FUNCTIONAL: &[Function] = &[
     entry("log_softmax", Run::OnInput(tensor::softmax)),
     entry("dropout", Run::OnInput(tensor::dropout)),
     entry("layer_norm", Run::OnInput(tensor::layer_norm)),
+    entry(
+        "scaled_dot_product_attention",
+        Run::Call(super::layers::scaled_dot_product_attention),
+    ),
 ];
 
 /// `torch.nn.utils`.
