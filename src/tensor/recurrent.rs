@@ -5,7 +5,7 @@
 //! as its out-of-place form does.
 
 use super::pointwise::{Keeps, Pointwise};
-use super::{contiguous_strides, gpu, DType, Result, Tensor, TensorError};
+use super::{contiguous_strides, DType, Result, Tensor, TensorError};
 use crate::autograd::Formula;
 
 impl Tensor {
@@ -52,11 +52,8 @@ impl Tensor {
             )));
         }
         let builder = self.begin_inplace(&[self])?;
-        if let Some(g) = self.gpu() {
-            gpu::unary(g, self, self, (f.code(), 0.0))?;
-        } else if let Some(v) = self.read_f32() {
-            self.write_f32(&v.into_iter().map(|x| f.host(x)).collect::<Vec<_>>());
-        }
+        let (k, cx) = self.kernels();
+        k.unary(cx, &self.buf(), &self.buf(), f.code(), 0.0)?;
         self.bump_version();
         if let Some(mut b) = builder {
             b.save_output("result");
