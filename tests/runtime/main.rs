@@ -13,3 +13,4 @@ mod runtime_behaviour;
 mod runtime_gradcheck;
 mod runtime_memory;
 mod runtime_traces;
+mod time_limit;

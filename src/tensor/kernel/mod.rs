@@ -21,16 +21,38 @@ mod meta;
 pub(crate) use arith::Bin;
 pub(crate) use layout::Buf;
 
-use super::{DType, Device, Result, Scalar, Tensor};
+use std::time::Instant;
+
+use super::{DType, Device, Result, Scalar, Tensor, TensorError};
 use crate::device::kernels::{TernaryCode, UnaryCode};
 use crate::device::{Backend, Gpu};
 use crate::runtime::{Philox, Runtime};
 
 /// What a kernel may use besides its operands: the runtime's GPU (for copies between host and
-/// device memory).
+/// device memory) and its deadline.
 #[derive(Clone, Copy)]
 pub(crate) struct Cx<'a> {
     pub(crate) gpu: Option<&'a Gpu>,
+    pub(crate) deadline: Option<Instant>,
+}
+
+impl Cx<'_> {
+    /// What kernels of `rt` may use.
+    pub(crate) fn of(rt: &Runtime) -> Cx<'_> {
+        Cx {
+            gpu: rt.gpu(),
+            deadline: rt.deadline(),
+        }
+    }
+
+    /// [`TensorError::OutOfTime`] once the runtime's deadline has passed: long host kernels
+    /// call this between blocks of their work.
+    pub(crate) fn check_time(&self) -> Result<()> {
+        match self.deadline {
+            Some(deadline) if Instant::now() >= deadline => Err(TensorError::OutOfTime),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// A dimension split as (outer, size, inner): `size` elements `inner` apart, `outer` times.
@@ -197,7 +219,7 @@ pub(crate) fn select(rt: &Runtime, device: Device) -> (&'static dyn Kernels, Cx<
         (Device::Cuda, Backend::Meta) => &META,
         (Device::Cuda, Backend::Cuda) => &CUDA,
     };
-    (kernels, Cx { gpu: rt.gpu() })
+    (kernels, Cx::of(rt))
 }
 
 impl Tensor {
