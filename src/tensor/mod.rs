@@ -32,6 +32,7 @@ mod ops;
 mod pointwise;
 mod reduce;
 mod shape;
+mod stats;
 mod storage;
 mod views;
 
@@ -51,6 +52,7 @@ pub(crate) use loss::{
 pub(crate) use norm::{dropout_backward, layer_norm_backward};
 pub(crate) use pointwise::{Keeps, Pointwise};
 pub use shape::TensorIndex;
+pub(crate) use stats::{statistic_backward, StatNode};
 
 use crate::alloc::Purpose;
 use crate::autograd::{self, Node};

@@ -13,4 +13,5 @@ mod runtime_behaviour;
 mod runtime_gradcheck;
 mod runtime_memory;
 mod runtime_traces;
+mod stats_ops;
 mod time_limit;

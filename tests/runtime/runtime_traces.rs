@@ -30,7 +30,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (0..SHAPES.len(), any::<bool>()).prop_map(|(shape, grad)| Op::New { shape, grad }),
         4 => (0u8..7, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Binary { kind, a, b }),
-        4 => (0u8..39, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
+        4 => (0u8..43, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
         2 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Matmul { a, b }),
         2 => (0u8..5, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Loss { kind, a, b }),
         2 => (any::<usize>(), any::<bool>()).prop_map(|(a, retain)| Op::Backward { a, retain }),
@@ -149,6 +149,10 @@ fn run(backend: Backend, ops: &[Op]) -> Outcome {
                             35 => a.clamp_max(0.1),
                             36 => a.slice(-1, Some(1), None, 2),
                             37 => Ok(a.alias()),
+                            38 => a.var(Some(&[0]), 1.0, false),
+                            39 => a.std(None, 1.0, true),
+                            40 => a.vector_norm(2.0, None, false),
+                            41 => a.vector_norm(1.0, Some(&[-1]), false),
                             _ => a.argmax(0, false),
                         }
                         .map_err(|e| e.to_string())?,

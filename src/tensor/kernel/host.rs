@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{arith, Bin, Buf, Cx, Draw, Kernels, LossReduction, Split};
+use super::{arith, Bin, Buf, Cx, Draw, Kernels, LossReduction, Split, Stat};
 use crate::device::kernels::{TernaryCode, UnaryCode};
 use crate::runtime::Philox;
 use crate::tensor::{contiguous_strides, DType, Result, Scalar, TensorError};
@@ -287,6 +287,24 @@ impl Kernels for HostKernels {
                 &sums.iter().map(|&s| (s / div) as f32).collect::<Vec<_>>(),
             );
         }
+        Ok(())
+    }
+
+    fn reduce_stat(&self, cx: Cx, out: &Buf, src: &Buf, reduce: &[bool], stat: Stat) -> Result<()> {
+        let Some(x) = src.read_f32(cx) else {
+            return Ok(());
+        };
+        // Each output's values, grouped by where `reduce_positions` sends them.
+        let (positions, len) = reduce_positions(src.shape, reduce);
+        let mut groups = vec![Vec::new(); len];
+        for (i, (&v, &p)) in x.iter().zip(&positions).enumerate() {
+            if i % ELEMENTS_PER_TIME_CHECK == 0 {
+                cx.check_time()?;
+            }
+            groups[p].push(v);
+        }
+        let v: Vec<f32> = groups.iter().map(|g| stat.of(g.iter().copied())).collect();
+        out.write_f32(cx, &v);
         Ok(())
     }
 
