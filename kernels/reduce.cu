@@ -94,3 +94,30 @@ extern "C" __global__ void scatter_selected(Operand out, Operand grad, Operand i
         store_f32(out, (o * size + k) * inner + i, load_f32(grad, j));
     }
 }
+
+// var, std and the vector p-norm (`stat` 0, 1, 2; `param` the correction, or p): one thread per
+// output element, in f64 and in order, as the host computes them (two passes for the variance:
+// the mean, then the squared deviations).
+extern "C" __global__ void reduce_stat(Operand out, Operand a, i64 n_out, i64 count, int stat, double param) {
+    FOR_EACH(j, n_out) {
+        double r = 0.0;
+        if (stat == 2) {
+            for (i64 k = 0; k < count; ++k) {
+                double x = fabs((double)load_f32(a, j * count + k));
+                r += param == 2.0 ? x * x : (param == 1.0 ? x : pow(x, param));
+            }
+            r = param == 2.0 ? sqrt(r) : (param == 1.0 ? r : pow(r, 1.0 / param));
+        } else {
+            double mean = 0.0;
+            for (i64 k = 0; k < count; ++k) mean += (double)load_f32(a, j * count + k);
+            mean /= (double)count;
+            for (i64 k = 0; k < count; ++k) {
+                double d = (double)load_f32(a, j * count + k) - mean;
+                r += d * d;
+            }
+            r /= (double)count - param;
+            if (stat == 1) r = sqrt(r);
+        }
+        store_f32(out, j, (float)r);
+    }
+}

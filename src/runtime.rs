@@ -21,6 +21,7 @@
 
 use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::rc::Rc;
+use std::time::Instant;
 
 use crate::alloc::{AllocatorConfig, CachingAllocator, Purpose, StackCapture};
 #[cfg(feature = "planted-bugs")]
@@ -133,6 +134,8 @@ struct Inner {
     backend: Backend,
     /// Whose kernels compute on device tensors, chosen once here (see `tensor::kernel`).
     compute_backend: Backend,
+    /// When long host kernels stop (the interpreter's time limit); `None`: never.
+    deadline: Cell<Option<Instant>>,
     python_scalar_names: bool,
     grad_enabled: Cell<bool>,
     seed: Cell<u64>,
@@ -212,6 +215,7 @@ impl Runtime {
                 allocator: RefCell::new(allocator),
                 backend,
                 compute_backend,
+                deadline: Cell::new(None),
                 python_scalar_names: options.python_scalar_names,
                 grad_enabled: Cell::new(true),
                 seed: Cell::new(options.seed),
@@ -239,6 +243,24 @@ impl Runtime {
     /// for a cuda device opened without kernels ([`Runtime::with_device`]).
     pub fn compute_backend(&self) -> Backend {
         self.inner.compute_backend
+    }
+
+    /// Until the guard drops, host kernels stop with [`TensorError::OutOfTime`] once `deadline`
+    /// has passed: they look at the clock between blocks of rows of a matrix product and
+    /// chunks of element-wise work, so that one long operation cannot outlast a time limit.
+    /// The scenario interpreter sets it to the end of its time limit.
+    #[must_use = "the deadline is lifted when the guard is dropped"]
+    pub fn set_deadline(&self, deadline: Instant) -> DeadlineGuard {
+        let previous = self.inner.deadline.replace(Some(deadline));
+        DeadlineGuard {
+            rt: self.clone(),
+            previous,
+        }
+    }
+
+    /// The deadline of [`set_deadline`](Self::set_deadline), if one is set.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.inner.deadline.get()
     }
 
     /// The GPU executor, on a cuda runtime opened by [`Runtime::new`].
@@ -491,6 +513,19 @@ impl Runtime {
 
     pub(crate) fn same(&self, other: &Runtime) -> bool {
         Rc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+/// Restores the previous deadline when dropped; see [`Runtime::set_deadline`].
+#[derive(Debug)]
+pub struct DeadlineGuard {
+    rt: Runtime,
+    previous: Option<Instant>,
+}
+
+impl Drop for DeadlineGuard {
+    fn drop(&mut self) {
+        self.rt.inner.deadline.set(self.previous);
     }
 }
 

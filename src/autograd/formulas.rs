@@ -5,7 +5,7 @@
 
 use super::Node;
 use crate::base::{DType, Device, Result};
-use crate::tensor::{Extremum, Keeps, LayerNode, Pointwise, Reduction, Tensor};
+use crate::tensor::{Extremum, Keeps, LayerNode, Pointwise, Reduction, StatNode, Tensor};
 
 /// A node's backward function and the non-tensor values it keeps (scalars, sizes, strides).
 #[derive(Debug, Clone)]
@@ -108,6 +108,8 @@ pub(crate) enum Formula {
         dims: Vec<usize>,
         keepdim: bool,
     },
+    /// `var`, `std`, `linalg.vector_norm` (13K).
+    Statistic(StatNode),
     Mean {
         self_sizes: Vec<usize>,
         numel: usize,
@@ -225,6 +227,7 @@ impl Formula {
             Formula::Pointwise(f) => f.node_name(),
             Formula::Sum { .. } => "SumBackward0",
             Formula::SumDim { .. } => "SumBackward1",
+            Formula::Statistic(node) => node.name(),
             Formula::Mean { .. } => "MeanBackward0",
             Formula::MeanDim { .. } => "MeanBackward1",
             Formula::Clone => "CloneBackward0",
@@ -506,6 +509,16 @@ impl Formula {
                 keepdim,
             } => {
                 out[0] = Some(sum_backward(grad, self_sizes, dims, *keepdim)?);
+            }
+            Formula::Statistic(stat) => {
+                let self_ = node.unpack("self")?;
+                let result = if stat.saves_result() {
+                    Some(node.unpack("result")?)
+                } else {
+                    None
+                };
+                let g = crate::tensor::statistic_backward(grad, &self_, result.as_ref(), stat)?;
+                out[0] = Some(g);
             }
             Formula::Mean { self_sizes, numel } => {
                 out[0] = Some(grad.expand(self_sizes)?.div_scalar(*numel as f64)?);

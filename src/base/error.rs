@@ -59,6 +59,11 @@ pub enum TensorError {
     /// Any other invalid argument, with PyTorch's message.
     #[error("{0}")]
     Invalid(String),
+    /// The runtime's deadline ([`Runtime::set_deadline`](crate::runtime::Runtime::set_deadline))
+    /// passed while an operation ran: its kernel stopped before the end, and the output holds
+    /// partial values.
+    #[error("the time limit was reached inside an operation")]
+    OutOfTime,
     /// Valid PyTorch that this runtime does not implement (yet), saying what instead.
     #[error("not supported by the leakharness runtime: {0}")]
     Unsupported(String),

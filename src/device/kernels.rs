@@ -44,6 +44,7 @@ pub const KERNEL_NAMES: &[&str] = &[
     "reduce_argmax",
     "reduce_extreme",
     "reduce_norm2",
+    "reduce_stat",
     "scatter_selected",
     "matmul_strided",
     "log_softmax_forward",

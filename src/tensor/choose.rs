@@ -133,7 +133,7 @@ impl Tensor {
     }
 
     /// `self.masked_fill_(mask, value)` with no node (backward formulas only).
-    fn masked_fill_values_(&self, mask: &Tensor, value: f64) -> Result<()> {
+    pub(crate) fn masked_fill_values_(&self, mask: &Tensor, value: f64) -> Result<()> {
         let mask = mask.broadcast_view(self.shape());
         let (k, cx) = self.kernels();
         let operands = [&self.buf(), &mask.buf(), &mask.buf()];

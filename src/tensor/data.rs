@@ -8,9 +8,7 @@ use super::{DType, Result, Scalar, Tensor, TensorError};
 impl Tensor {
     /// What kernels and copies of this tensor's runtime may use.
     fn cx(&self) -> Cx<'_> {
-        Cx {
-            gpu: self.runtime().gpu(),
-        }
+        Cx::of(self.runtime())
     }
 
     /// Values converted to f32; `None` on meta.

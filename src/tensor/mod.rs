@@ -21,8 +21,8 @@
 //! ```
 
 mod activation;
-mod batchnorm;
 mod attention;
+mod batchnorm;
 mod choose;
 mod conv;
 mod data;
@@ -41,6 +41,7 @@ mod recurrent;
 mod reduce;
 mod shape;
 mod split;
+mod stats;
 mod storage;
 mod views;
 
@@ -66,6 +67,7 @@ pub use conv::{ConvOptions, ConvPadding};
 pub(crate) use layer_node::{LayerKernel, LayerNode};
 pub use pool::PoolOptions;
 pub(crate) use split::Split;
+pub(crate) use stats::{statistic_backward, StatNode};
 
 use crate::alloc::Purpose;
 use crate::autograd::{self, Node};

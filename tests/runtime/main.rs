@@ -17,3 +17,5 @@ mod runtime_memory;
 mod runtime_rnn;
 mod runtime_split;
 mod runtime_traces;
+mod stats_ops;
+mod time_limit;

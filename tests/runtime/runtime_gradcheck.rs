@@ -1284,3 +1284,53 @@ case!(
     |t: &[Tensor]| Tensor::scaled_dot_product_attention(&t[0], &t[1], &t[2], None),
     attention_ref
 );
+// ---- var, std, vector norm (13K) ------------------------------------------------------------
+
+/// The variance of `v` with `correction`.
+fn variance(v: &[f64], correction: f64) -> f64 {
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (v.len() as f64 - correction)
+}
+
+/// Column `c` of a rows×cols matrix.
+fn column(x: &[f64], c: usize, rows: usize, cols: usize) -> Vec<f64> {
+    (0..rows).map(|r| x[r * cols + c]).collect()
+}
+
+case!(
+    var_dim,
+    [([3, 4], true)],
+    |t: &[Tensor]| t[0].var(Some(&[1]), 1.0, false),
+    |x: &[Vec<f64>]| (0..3)
+        .map(|r| variance(&x[0][r * 4..r * 4 + 4], 1.0))
+        .collect()
+);
+case!(
+    var_all_uncorrected,
+    [([3, 4], true)],
+    |t: &[Tensor]| t[0].var(None, 0.0, false),
+    |x: &[Vec<f64>]| vec![variance(&x[0], 0.0)]
+);
+case!(
+    std_dim_keepdim,
+    [([3, 4], true)],
+    |t: &[Tensor]| t[0].std(Some(&[0]), 1.0, true),
+    |x: &[Vec<f64>]| (0..4)
+        .map(|c| variance(&column(&x[0], c, 3, 4), 1.0).sqrt())
+        .collect()
+);
+case!(
+    norm2_all,
+    [([3, 4], true)],
+    |t: &[Tensor]| t[0].vector_norm(2.0, None, false),
+    |x: &[Vec<f64>]| vec![x[0].iter().map(|v| v * v).sum::<f64>().sqrt()]
+);
+case!(
+    norm1_dim,
+    [([3, 4], true)],
+    |t: &[Tensor]| t[0].vector_norm(1.0, Some(&[-1]), false),
+    |x: &[Vec<f64>]| (0..3)
+        .map(|r| x[0][r * 4..r * 4 + 4].iter().map(|v| v.abs()).sum())
+        .collect(),
+    away_from_zero
+);

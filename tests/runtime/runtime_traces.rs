@@ -30,7 +30,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (0..SHAPES.len(), any::<bool>()).prop_map(|(shape, grad)| Op::New { shape, grad }),
         4 => (0u8..7, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Binary { kind, a, b }),
-        4 => (0u8..42, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
+        4 => (0u8..46, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
         2 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Matmul { a, b }),
         2 => (0u8..5, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Loss { kind, a, b }),
         2 => (any::<usize>(), any::<bool>()).prop_map(|(a, retain)| Op::Backward { a, retain }),
@@ -159,6 +159,10 @@ fn run(backend: Backend, ops: &[Op]) -> Outcome {
                                     0,
                                 )
                                 .map(|p| p[1].clone()),
+                            41 => a.var(Some(&[0]), 1.0, false),
+                            42 => a.std(None, 1.0, true),
+                            43 => a.vector_norm(2.0, None, false),
+                            44 => a.vector_norm(1.0, Some(&[-1]), false),
                             _ => a.argmax(0, false),
                         }
                         .map_err(|e| e.to_string())?,

@@ -374,6 +374,11 @@ fn run_here(
         Span::default(),
         false,
     );
+    // Long host kernels look at the same clock as `check_time` (issue 17).
+    let _deadline = interp
+        .started
+        .checked_add(options.time_limit)
+        .map(|at| rt.set_deadline(at));
     let outcome = interp.block(&scenario.body);
     let failure = match outcome {
         Err(Unwind::Stop) if interp.pending_limit.is_some() => {
@@ -616,6 +621,18 @@ impl Interp<'_> {
     /// Failure → exception at the running frame.
     pub(crate) fn lift<T>(&mut self, r: R<T>) -> X<T> {
         r.map_err(|f| {
+            // Once the time is up (a kernel stopped at the runtime's deadline), the failure is
+            // the time limit at its line, which nothing catches.
+            let (line, col) = (f.error.line, f.error.col);
+            let at = Span {
+                line,
+                col,
+                end_line: line,
+                end_col: col,
+            };
+            if let Err(stop) = self.check_time(at) {
+                return stop;
+            }
             let e = self.exc_from_failure(f);
             Unwind::Exc(e)
         })

@@ -2,7 +2,7 @@
 //! operations launches on the runtime's stream (see [`Gpu`]). Operation codes are the enums of
 //! [`crate::device::kernels`], from which the kernels' `#define`s are generated.
 
-use super::{Bin, Buf, Cx, Draw, Kernels, LossReduction, Split};
+use super::{Bin, Buf, Cx, Draw, Kernels, LossReduction, Split, Stat};
 use crate::device::kernels::{TernaryCode, UnaryCode};
 use crate::device::{Arg, BlasMatrix, DTypeCode, DevicePtr, Gpu, Grid, Operand, MAX_DIMS};
 use crate::runtime::Philox;
@@ -275,6 +275,21 @@ impl Kernels for CudaKernels {
             Arg::I32((out.dtype == DType::I64) as i32),
         ];
         gpu(cx)?.launch("reduce_sum", Grid::Blocks(n_out as u64), &args)?;
+        Ok(())
+    }
+
+    fn reduce_stat(&self, cx: Cx, out: &Buf, src: &Buf, reduce: &[bool], stat: Stat) -> Result<()> {
+        let (order, n_out, count) = kept_then_reduced(src.shape, reduce);
+        let (code, param) = stat.code();
+        let args = [
+            Arg::Op(out.flat_operand(cx)?),
+            Arg::Op(src.permuted_operand(cx, &order)?),
+            Arg::I64(n_out as i64),
+            Arg::I64(count as i64),
+            Arg::I32(code),
+            Arg::F64(param),
+        ];
+        gpu(cx)?.launch("reduce_stat", Grid::Elements(n_out as u64), &args)?;
         Ok(())
     }
 

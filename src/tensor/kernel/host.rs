@@ -1,7 +1,9 @@
 //! The host kernels: the cpu backend's device memory is host memory, so these compute on it
 //! directly, as they do for every host tensor. Products go through the `gemm` crate.
 
-use super::{arith, Bin, Buf, Cx, Draw, Kernels, LossReduction, Split};
+use std::time::{Duration, Instant};
+
+use super::{arith, Bin, Buf, Cx, Draw, Kernels, LossReduction, Split, Stat};
 use crate::device::kernels::{TernaryCode, UnaryCode};
 use crate::runtime::Philox;
 use crate::tensor::{contiguous_strides, DType, LayerKernel, Result, Scalar, TensorError};
@@ -12,45 +14,76 @@ pub(crate) struct HostKernels;
 /// threads costs more than it saves.
 const PARALLEL_GEMM_FLOPS: usize = 1 << 20;
 
-/// `a (n×k) · b (k×m)`, both row-major, through the `gemm` crate.
-fn matmul_f32(a: &[f32], b: &[f32], n: usize, k: usize, m: usize) -> Vec<f32> {
+/// How long one block of rows of a product may take between two looks at the clock: blocks
+/// start at one row and double while they take less, so a product stops soon after the
+/// runtime's deadline whatever the machine and build, and large products still run in blocks
+/// big enough for `gemm` to run at speed.
+const GEMM_BLOCK_TIME: Duration = Duration::from_millis(10);
+
+/// Element-wise work between two looks at the clock.
+const ELEMENTS_PER_TIME_CHECK: usize = 1 << 20;
+
+/// `a (n×k) · b (k×m)`, both row-major, through the `gemm` crate, in blocks of rows with a
+/// look at the deadline before each.
+fn matmul_f32(cx: Cx, a: &[f32], b: &[f32], (n, k, m): (usize, usize, usize)) -> Result<Vec<f32>> {
     let mut out = vec![0.0f32; n * m];
     if out.is_empty() || k == 0 {
-        return out;
+        return Ok(out);
     }
     assert!(a.len() == n * k && b.len() == k * m, "matmul operand sizes");
-    let parallelism = if n * k * m >= PARALLEL_GEMM_FLOPS {
-        gemm::Parallelism::Rayon(0)
-    } else {
-        gemm::Parallelism::None
-    };
-    // SAFETY: `out` holds n×m elements, `a` n×k and `b` k×m (checked above), each row-major
-    // (column stride 1, row stride its width); `out` is a fresh buffer that aliases neither.
-    // With `read_dst` false, `out = 1.0 * a·b`.
-    unsafe {
-        gemm::gemm(
-            n,
-            m,
-            k,
-            out.as_mut_ptr(),
-            1,
-            m as isize,
-            false,
-            a.as_ptr(),
-            1,
-            k as isize,
-            b.as_ptr(),
-            1,
-            m as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        );
+    let (mut first, mut block) = (0, 1);
+    while first < n {
+        cx.check_time()?;
+        let rows = block.min(n - first);
+        let parallelism = if rows * k * m >= PARALLEL_GEMM_FLOPS {
+            gemm::Parallelism::Rayon(0)
+        } else {
+            gemm::Parallelism::None
+        };
+        let (dst, lhs) = (&mut out[first * m..], &a[first * k..]);
+        let started = Instant::now();
+        // SAFETY: `dst` holds at least rows×m elements, `lhs` rows×k and `b` k×m (checked
+        // above), each row-major (column stride 1, row stride its width); `out` is a fresh
+        // buffer that aliases neither. With `read_dst` false, `dst = 1.0 * lhs·b`.
+        unsafe {
+            gemm::gemm(
+                rows,
+                m,
+                k,
+                dst.as_mut_ptr(),
+                1,
+                m as isize,
+                false,
+                lhs.as_ptr(),
+                1,
+                k as isize,
+                b.as_ptr(),
+                1,
+                m as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism,
+            );
+        }
+        first += rows;
+        if started.elapsed() < GEMM_BLOCK_TIME / 2 {
+            block *= 2;
+        }
     }
-    out
+    Ok(out)
+}
+
+/// `f(0), f(1), …, f(n - 1)`, looking at the deadline every [`ELEMENTS_PER_TIME_CHECK`].
+fn map_within_time<T>(cx: Cx, n: usize, mut f: impl FnMut(usize) -> T) -> Result<Vec<T>> {
+    let mut out = Vec::with_capacity(n);
+    for first in (0..n).step_by(ELEMENTS_PER_TIME_CHECK) {
+        cx.check_time()?;
+        out.extend((first..n.min(first + ELEMENTS_PER_TIME_CHECK)).map(&mut f));
+    }
+    Ok(out)
 }
 
 /// For each element in row-major order, its position in the result of reducing the marked
@@ -125,11 +158,11 @@ impl Kernels for HostKernels {
     fn binary(&self, cx: Cx, out: &Buf, [a, b]: [&Buf; 2], compute: DType, op: Bin) -> Result<()> {
         if compute == DType::F32 {
             if let (Some(x), Some(y)) = (a.read_f32(cx), b.read_f32(cx)) {
-                let v: Vec<f32> = x.iter().zip(&y).map(|(&p, &q)| op.f32(p, q)).collect();
+                let v = map_within_time(cx, x.len(), |i| op.f32(x[i], y[i]))?;
                 out.write_f32(cx, &v);
             }
         } else if let (Some(x), Some(y)) = (a.read_i64(cx), b.read_i64(cx)) {
-            let v: Vec<i64> = x.iter().zip(&y).map(|(&p, &q)| op.i64(p, q)).collect();
+            let v = map_within_time(cx, x.len(), |i| op.i64(x[i], y[i]))?;
             out.write_i64(cx, &v);
         }
         Ok(())
@@ -147,21 +180,21 @@ impl Kernels for HostKernels {
         if compute == DType::F32 {
             if let Some(x) = a.read_f32(cx) {
                 let q = s.as_f64() as f32;
-                out.write_f32(cx, &x.iter().map(|&p| op.f32(p, q)).collect::<Vec<_>>());
+                out.write_f32(cx, &map_within_time(cx, x.len(), |i| op.f32(x[i], q))?);
             }
         } else if let Some(x) = a.read_i64(cx) {
             let q = match s {
                 Scalar::Int(i) => i,
                 Scalar::Float(f) => f as i64,
             };
-            out.write_i64(cx, &x.iter().map(|&p| op.i64(p, q)).collect::<Vec<_>>());
+            out.write_i64(cx, &map_within_time(cx, x.len(), |i| op.i64(x[i], q))?);
         }
         Ok(())
     }
 
     fn unary(&self, cx: Cx, out: &Buf, a: &Buf, op: UnaryCode, p: f32) -> Result<()> {
         if let Some(x) = a.read_f32(cx) {
-            let v: Vec<f32> = x.into_iter().map(|x| arith::unary(op, p, x)).collect();
+            let v = map_within_time(cx, x.len(), |i| arith::unary(op, p, x[i]))?;
             out.write_f32(cx, &v);
         }
         Ok(())
@@ -176,17 +209,15 @@ impl Kernels for HostKernels {
         vw: (f64, f64),
     ) -> Result<()> {
         if let (Some(a), Some(b), Some(c)) = (a.read_f32(cx), b.read_f32(cx), c.read_f32(cx)) {
-            let v: Vec<f32> = a
-                .iter()
-                .zip(b.iter().zip(&c))
-                .map(|(&a, (&b, &c))| arith::ternary(op, vw, a, b, c))
-                .collect();
+            let v = map_within_time(cx, a.len(), |i| arith::ternary(op, vw, a[i], b[i], c[i]))?;
             out.write_f32(cx, &v);
         }
         Ok(())
     }
 
     fn copy(&self, cx: Cx, dst: &Buf, src: &Buf) -> Result<()> {
+        // A copy is a read then a write, each at memory speed: one look at the clock before.
+        cx.check_time()?;
         match (dst.dtype, src.dtype) {
             (DType::I64, _) | (_, DType::I64) => {
                 if let Some(v) = src.read_i64(cx) {
@@ -233,7 +264,10 @@ impl Kernels for HostKernels {
             if let Some(x) = src.read_i64(cx) {
                 let (positions, len) = reduce_positions(src.shape, reduce);
                 let mut sums = vec![0i64; len];
-                for (&v, &p) in x.iter().zip(&positions) {
+                for (i, (&v, &p)) in x.iter().zip(&positions).enumerate() {
+                    if i % ELEMENTS_PER_TIME_CHECK == 0 {
+                        cx.check_time()?;
+                    }
                     sums[p] = sums[p].wrapping_add(v);
                 }
                 out.write_i64(cx, &sums);
@@ -241,7 +275,10 @@ impl Kernels for HostKernels {
         } else if let Some(x) = src.read_f32(cx) {
             let (positions, len) = reduce_positions(src.shape, reduce);
             let mut sums = vec![0f64; len];
-            for (&v, &p) in x.iter().zip(&positions) {
+            for (i, (&v, &p)) in x.iter().zip(&positions).enumerate() {
+                if i % ELEMENTS_PER_TIME_CHECK == 0 {
+                    cx.check_time()?;
+                }
                 sums[p] += v as f64;
             }
             let div = if mean { count as f64 } else { 1.0 };
@@ -250,6 +287,24 @@ impl Kernels for HostKernels {
                 &sums.iter().map(|&s| (s / div) as f32).collect::<Vec<_>>(),
             );
         }
+        Ok(())
+    }
+
+    fn reduce_stat(&self, cx: Cx, out: &Buf, src: &Buf, reduce: &[bool], stat: Stat) -> Result<()> {
+        let Some(x) = src.read_f32(cx) else {
+            return Ok(());
+        };
+        // Each output's values, grouped by where `reduce_positions` sends them.
+        let (positions, len) = reduce_positions(src.shape, reduce);
+        let mut groups = vec![Vec::new(); len];
+        for (i, (&v, &p)) in x.iter().zip(&positions).enumerate() {
+            if i % ELEMENTS_PER_TIME_CHECK == 0 {
+                cx.check_time()?;
+            }
+            groups[p].push(v);
+        }
+        let v: Vec<f32> = groups.iter().map(|g| stat.of(g.iter().copied())).collect();
+        out.write_f32(cx, &v);
         Ok(())
     }
 
@@ -314,7 +369,7 @@ impl Kernels for HostKernels {
         let (Some(x), Some(y)) = (a.read_f32(cx), b.read_f32(cx)) else {
             return Ok(());
         };
-        let product = matmul_f32(&x, &y, a.shape[0], a.shape[1], b.shape[1]);
+        let product = matmul_f32(cx, &x, &y, (a.shape[0], a.shape[1], b.shape[1]))?;
         if !accumulate {
             out.write_f32(cx, &product);
         } else if let Some(c) = out.read_f32(cx) {

@@ -1,7 +1,7 @@
 //! The meta kernels: a meta device has sizes but no values, so every kernel is done as soon as
 //! its outputs are allocated, which the operation did before calling it.
 
-use super::{Bin, Buf, Cx, Draw, Kernels, LossReduction, Split};
+use super::{Bin, Buf, Cx, Draw, Kernels, LossReduction, Split, Stat};
 use crate::device::kernels::{TernaryCode, UnaryCode};
 use crate::runtime::Philox;
 use crate::tensor::{DType, LayerKernel, Result, Scalar};
@@ -34,6 +34,10 @@ impl Kernels for MetaKernels {
     }
 
     fn reduce_sum(&self, _: Cx, _: &Buf, _: &Buf, _: &[bool], _: bool) -> Result<()> {
+        Ok(())
+    }
+
+    fn reduce_stat(&self, _: Cx, _: &Buf, _: &Buf, _: &[bool], _: Stat) -> Result<()> {
         Ok(())
     }
 

@@ -21,16 +21,38 @@ mod meta;
 pub(crate) use arith::Bin;
 pub(crate) use layout::Buf;
 
-use super::{DType, Device, LayerKernel, Result, Scalar, Tensor};
+use std::time::Instant;
+
+use super::{DType, Device, LayerKernel, Result, Scalar, Tensor, TensorError};
 use crate::device::kernels::{TernaryCode, UnaryCode};
 use crate::device::{Backend, Gpu};
 use crate::runtime::{Philox, Runtime};
 
 /// What a kernel may use besides its operands: the runtime's GPU (for copies between host and
-/// device memory).
+/// device memory) and its deadline.
 #[derive(Clone, Copy)]
 pub(crate) struct Cx<'a> {
     pub(crate) gpu: Option<&'a Gpu>,
+    pub(crate) deadline: Option<Instant>,
+}
+
+impl Cx<'_> {
+    /// What kernels of `rt` may use.
+    pub(crate) fn of(rt: &Runtime) -> Cx<'_> {
+        Cx {
+            gpu: rt.gpu(),
+            deadline: rt.deadline(),
+        }
+    }
+
+    /// [`TensorError::OutOfTime`] once the runtime's deadline has passed: long host kernels
+    /// call this between blocks of their work.
+    pub(crate) fn check_time(&self) -> Result<()> {
+        match self.deadline {
+            Some(deadline) if Instant::now() >= deadline => Err(TensorError::OutOfTime),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// A dimension split as (outer, size, inner): `size` elements `inner` apart, `outer` times.
@@ -49,6 +71,71 @@ pub(crate) enum Draw {
     Int(i64, u64),
     /// `scale` where a uniform is below `keep`, else 0 (dropout's noise on the host).
     Bernoulli { keep: f32, scale: f32 },
+}
+
+/// A statistic of a reduction (`reduce_stat` in kernels/reduce.cu).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Stat {
+    /// The variance with Bessel's `correction` (`var`).
+    Var { correction: f64 },
+    /// Its square root (`std`).
+    Std { correction: f64 },
+    /// The vector `ord`-norm, `(Σ |x|^ord)^(1/ord)` (`linalg.vector_norm`, `norm`).
+    Norm { ord: f64 },
+}
+
+impl Stat {
+    /// The kernel's `stat` code and `param`.
+    pub(crate) fn code(self) -> (i32, f64) {
+        match self {
+            Stat::Var { correction } => (0, correction),
+            Stat::Std { correction } => (1, correction),
+            Stat::Norm { ord } => (2, ord),
+        }
+    }
+
+    /// The statistic of one group of values, in f64 and in order, as the kernel computes it.
+    pub(crate) fn of(self, values: impl Iterator<Item = f32> + Clone) -> f32 {
+        match self {
+            Stat::Norm { ord } => {
+                let s: f64 = values
+                    .map(|x| {
+                        let x = (x as f64).abs();
+                        if ord == 2.0 {
+                            x * x
+                        } else if ord == 1.0 {
+                            x
+                        } else {
+                            x.powf(ord)
+                        }
+                    })
+                    .sum();
+                (if ord == 2.0 {
+                    s.sqrt()
+                } else if ord == 1.0 {
+                    s
+                } else {
+                    s.powf(1.0 / ord)
+                }) as f32
+            }
+            Stat::Var { correction } | Stat::Std { correction } => {
+                let count = values.clone().count() as f64;
+                let mean = values.clone().map(|x| x as f64).sum::<f64>() / count;
+                let var = values
+                    .map(|x| {
+                        let d = x as f64 - mean;
+                        d * d
+                    })
+                    .sum::<f64>()
+                    / (count - correction);
+                (if matches!(self, Stat::Std { .. }) {
+                    var.sqrt()
+                } else {
+                    var
+                }) as f32
+            }
+        }
+    }
 }
 
 /// The reduction of a loss kernel (`RED_*` of kernels/loss.cu).
@@ -96,6 +183,8 @@ pub(crate) trait Kernels {
     /// Sum (or mean) of `src` over the marked dimensions into the contiguous `out`; integers
     /// when `out` is int64.
     fn reduce_sum(&self, cx: Cx, out: &Buf, src: &Buf, reduce: &[bool], mean: bool) -> Result<()>;
+    /// `stat` of `src` over the marked dimensions into the contiguous `out`, in f64.
+    fn reduce_stat(&self, cx: Cx, out: &Buf, src: &Buf, reduce: &[bool], stat: Stat) -> Result<()>;
     /// Index of the first maximum (minimum) of `src` along `dim` into the int64 `out`.
     fn arg_extreme(&self, cx: Cx, out: &Buf, src: &Buf, dim: usize, is_min: bool) -> Result<()>;
     /// The first maximum (minimum) of `src` along `dim` and its index.
@@ -207,7 +296,7 @@ pub(crate) fn select(rt: &Runtime, device: Device) -> (&'static dyn Kernels, Cx<
         (Device::Cuda, Backend::Meta) => &META,
         (Device::Cuda, Backend::Cuda) => &CUDA,
     };
-    (kernels, Cx { gpu: rt.gpu() })
+    (kernels, Cx::of(rt))
 }
 
 impl Tensor {

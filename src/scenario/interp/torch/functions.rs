@@ -65,6 +65,9 @@ pub(super) const TORCH: &[Function] = &[
     entry("where", Run::Call(where_)),
     entry("argmax", Run::OnInput(tensor::argmax)),
     entry("argmin", Run::OnInput(tensor::argmax)),
+    entry("var", Run::OnInput(tensor::statistic)),
+    entry("std", Run::OnInput(tensor::statistic)),
+    entry("norm", Run::OnInput(tensor::statistic)),
 ];
 
 /// `torch._C`: private, but what PyTorch's own tests call to give back the cuBLAS workspaces.

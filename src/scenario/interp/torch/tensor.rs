@@ -75,6 +75,9 @@ pub(super) const METHODS: &[Entry<MethodFn>] = &[
     entry("chunk", super::split::chunk),
     entry("unsafe_chunk", super::split::chunk),
     entry("unbind", super::split::unbind),
+    entry("var", statistic),
+    entry("std", statistic),
+    entry("norm", statistic),
 ];
 
 /// A number argument that may be `None` (`clamp(min=None)`).
@@ -276,6 +279,48 @@ fn reduce(it: &mut Interp<'_>, t: &Tensor, name: &str, args: CallArgs, span: Spa
         (None, _) => t.mean(),
         (Some(d), "sum") => t.sum_dim(&[d], keepdim),
         (Some(d), _) => t.mean_dim(&[d], keepdim),
+    };
+    check_rt(it, r, span)
+}
+
+/// `var(dim=None, unbiased=True, keepdim=False, *, correction=None)`, `std(...)` and
+/// `norm(p='fro', dim=None, keepdim=False)`: `dim` an int, a tuple or list of ints, or None.
+pub(super) fn statistic(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let params: &'static [&'static str] = if name == "norm" {
+        &["p", "dim", "keepdim"]
+    } else {
+        &["dim", "unbiased", "keepdim", "correction"]
+    };
+    let b = bind(it, &args, name, params, 0, span)?;
+    let dims = match b.get("dim") {
+        None | Some(Value::None) => None,
+        Some(v) => Some(ints_of(it, std::slice::from_ref(v), "dim", span)?),
+    };
+    let keepdim = expect_bool(it, b.get("keepdim"), false, "keepdim", span)?;
+    let r = if name == "norm" {
+        let ord = match b.get("p") {
+            None | Some(Value::None) => 2.0,
+            Some(Value::Str(s)) if &**s == "fro" => 2.0,
+            Some(v) => expect_float(it, v, "p", span)?,
+        };
+        t.vector_norm(ord, dims.as_deref(), keepdim)
+    } else {
+        let unbiased = expect_bool(it, b.get("unbiased"), true, "unbiased", span)?;
+        let correction = match b.get("correction") {
+            None | Some(Value::None) => f64::from(u8::from(unbiased)),
+            Some(v) => expect_float(it, v, "correction", span)?,
+        };
+        if name == "var" {
+            t.var(dims.as_deref(), correction, keepdim)
+        } else {
+            t.std(dims.as_deref(), correction, keepdim)
+        }
     };
     check_rt(it, r, span)
 }
