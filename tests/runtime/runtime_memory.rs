@@ -13,6 +13,14 @@ fn rt(backend: Backend) -> Runtime {
     Runtime::new(backend, RuntimeOptions::default()).unwrap()
 }
 
+/// A random leaf tensor on the device that requires grad: the set-up most tests start from.
+fn leaf(rt: &Runtime, shape: &[usize]) -> Tensor {
+    rt.randn(shape, Device::Cuda)
+        .unwrap()
+        .requires_grad_(true)
+        .unwrap()
+}
+
 fn purpose(rt: &Runtime, t: &Tensor) -> Purpose {
     rt.allocator().tag(t.block().unwrap()).unwrap().purpose
 }
@@ -42,11 +50,7 @@ fn relu_output_lives_in_the_graph_until_backward_frees_it() {
     for backend in [Backend::Cpu, Backend::Meta] {
         let rt = rt(backend);
         let x = rt.randn(&[32, 64], Device::Cuda).unwrap(); // 8 KiB
-        let w = rt
-            .randn(&[64, 128], Device::Cuda)
-            .unwrap()
-            .requires_grad_(true)
-            .unwrap(); // 32 KiB
+        let w = leaf(&rt, &[64, 128]); // 32 KiB
         let h = x.matmul(&w).unwrap().relu().unwrap(); // the mm output (16 KiB) is freed at once
         assert_eq!(rt.memory_allocated(), 8192 + 32768 + 16384);
         let s = h.sum().unwrap();
@@ -133,11 +137,7 @@ fn linear_saves_input_and_weight_view_and_allocates_nothing_for_the_transpose() 
 #[test]
 fn second_backward_accumulates_in_place() {
     let rt = rt(Backend::Cpu);
-    let w = rt
-        .randn(&[100], Device::Cuda)
-        .unwrap()
-        .requires_grad_(true)
-        .unwrap();
+    let w = leaf(&rt, &[100]);
     w.mul_scalar(3.0)
         .unwrap()
         .sum()
@@ -162,11 +162,7 @@ fn second_backward_accumulates_in_place() {
 #[test]
 fn expanded_gradients_are_copied_not_stolen() {
     let rt = rt(Backend::Cpu);
-    let w = rt
-        .randn(&[10, 10], Device::Cuda)
-        .unwrap()
-        .requires_grad_(true)
-        .unwrap();
+    let w = leaf(&rt, &[10, 10]);
     // SumBackward0 hands AccumulateGrad an expanded view of the 0-dim seed: it must be
     // copied into a dense gradient.
     w.sum().unwrap().backward(None, false).unwrap();
@@ -472,11 +468,7 @@ fn outputs_kept_from_an_evaluation_without_no_grad_keep_their_activations() {
 #[test]
 fn a_running_total_chains_every_graph_and_drops_without_recursion() {
     let rt = rt(Backend::Meta);
-    let w = rt
-        .randn(&[4], Device::Cuda)
-        .unwrap()
-        .requires_grad_(true)
-        .unwrap();
+    let w = leaf(&rt, &[4]);
     let mut total = rt.zeros(&[], DType::F32, Device::Cuda).unwrap();
     for _ in 0..200_000 {
         total = total.add(&w.sum().unwrap()).unwrap();
@@ -490,11 +482,7 @@ fn a_running_total_chains_every_graph_and_drops_without_recursion() {
 #[test]
 fn in_place_add_on_a_tensor_attaches_it_to_the_graph() {
     let rt = rt(Backend::Meta);
-    let w = rt
-        .randn(&[4], Device::Cuda)
-        .unwrap()
-        .requires_grad_(true)
-        .unwrap();
+    let w = leaf(&rt, &[4]);
     let total = rt.zeros(&[], DType::F32, Device::Cuda).unwrap();
     for _ in 0..3 {
         total.add_(&w.pow(2.0).unwrap().sum().unwrap()).unwrap();
@@ -509,11 +497,7 @@ fn in_place_add_on_a_tensor_attaches_it_to_the_graph() {
 #[test]
 fn cross_entropy_allocates_log_softmax_output_loss_and_total_weight() {
     let rt = rt(Backend::Meta);
-    let logits = rt
-        .randn(&[32, 100], Device::Cuda)
-        .unwrap()
-        .requires_grad_(true)
-        .unwrap();
+    let logits = leaf(&rt, &[32, 100]);
     let target = rt.randint(0, 100, &[32], Device::Cuda).unwrap();
     let start = rt.allocator().history().total_recorded();
     let loss = CrossEntropyLoss::default()
@@ -612,11 +596,7 @@ fn empty_tensors_take_no_device_memory() {
 #[test]
 fn view_allocates_nothing_and_reshape_copies_only_when_it_must() {
     let rt = rt(Backend::Meta);
-    let x = rt
-        .randn(&[64, 32], Device::Cuda)
-        .unwrap()
-        .requires_grad_(true)
-        .unwrap();
+    let x = leaf(&rt, &[64, 32]);
     let v = x.view(&[-1]).unwrap();
     assert_eq!(rt.memory_allocated(), 8192);
     assert_eq!(v.grad_fn().unwrap().name(), "ViewBackward0");
@@ -661,11 +641,7 @@ fn pointwise_nodes_keep_what_derivatives_yaml_reads() {
         for (f, node, saved, temporaries) in cases {
             let rt = rt(backend);
             // 32×10 f32: 1,280 bytes, 1,536 rounded.
-            let x = rt
-                .randn(&[32, 10], Device::Cuda)
-                .unwrap()
-                .requires_grad_(true)
-                .unwrap();
+            let x = leaf(&rt, &[32, 10]);
             let y = f(&x).unwrap();
             assert_eq!(rt.memory_allocated(), 2 * 1536, "{node}: one output");
             let g = y.grad_fn().unwrap();
@@ -692,11 +668,7 @@ fn pointwise_nodes_keep_what_derivatives_yaml_reads() {
 fn shape_ops_are_views_that_save_nothing() {
     for backend in [Backend::Cpu, Backend::Meta] {
         let rt = rt(backend);
-        let x = rt
-            .randn(&[2, 1, 3, 4], Device::Cuda)
-            .unwrap()
-            .requires_grad_(true)
-            .unwrap(); // 96 bytes, 512 rounded
+        let x = leaf(&rt, &[2, 1, 3, 4]); // 96 bytes, 512 rounded
         let t = x.transpose(0, 2).unwrap();
         let p = x.permute(&[3, 2, 1, 0]).unwrap();
         let q = x.squeeze(None).unwrap();
@@ -735,11 +707,7 @@ fn joins_allocate_their_output_and_slices_allocate_in_backward() {
     for backend in [Backend::Cpu, Backend::Meta] {
         let rt = rt(backend);
         // 32×10 f32: 1,280 bytes, 1,536 rounded.
-        let a = rt
-            .randn(&[32, 10], Device::Cuda)
-            .unwrap()
-            .requires_grad_(true)
-            .unwrap();
+        let a = leaf(&rt, &[32, 10]);
         let b = rt.randn(&[32, 10], Device::Cuda).unwrap();
         let c = Tensor::cat(&[a.clone(), b.clone()], 0).unwrap(); // 2,560 B → 2,560
         let s = Tensor::stack(&[a.clone(), b.clone()], 2).unwrap();
@@ -784,11 +752,7 @@ fn joins_allocate_their_output_and_slices_allocate_in_backward() {
 fn dropout_and_layer_norm_allocate_and_save_what_pytorch_does_on_cuda() {
     for backend in [Backend::Cpu, Backend::Meta] {
         let rt = rt(backend);
-        let a = rt
-            .randn(&[32, 10], Device::Cuda)
-            .unwrap()
-            .requires_grad_(true)
-            .unwrap();
+        let a = leaf(&rt, &[32, 10]);
         let count = |rt: &Runtime| rt.allocator().stats().allocation.all.allocated;
         let (base, n0) = (rt.memory_allocated(), count(&rt));
         let d = a.dropout(0.5, true).unwrap();
@@ -854,11 +818,7 @@ fn host_dropout_saves_a_float_noise_tensor() {
 fn l1_loss_is_sub_abs_mean() {
     for backend in [Backend::Cpu, Backend::Meta] {
         let rt = rt(backend);
-        let a = rt
-            .randn(&[32, 10], Device::Cuda)
-            .unwrap()
-            .requires_grad_(true)
-            .unwrap();
+        let a = leaf(&rt, &[32, 10]);
         let b = rt.randn(&[32, 10], Device::Cuda).unwrap();
         let base = rt.memory_allocated();
         let allocations = rt.allocator().stats().allocation.all.allocated;
@@ -947,11 +907,7 @@ fn matmul_decomposes_as_aten_does() {
 fn max_dim_keeps_values_and_indices() {
     for backend in [Backend::Cpu, Backend::Meta] {
         let rt = rt(backend);
-        let a = rt
-            .randn(&[32, 10], Device::Cuda)
-            .unwrap()
-            .requires_grad_(true)
-            .unwrap();
+        let a = leaf(&rt, &[32, 10]);
         let base = rt.memory_allocated();
         let (values, indices) = a.max_dim(1, false, false).unwrap();
         assert_eq!(rt.memory_allocated() - base, 1024);
@@ -1082,16 +1038,8 @@ fn choices_save_what_derivatives_yaml_reads_and_backward_allocates_its_masks() {
     for backend in [Backend::Cpu, Backend::Meta] {
         for (op, node, saved, peak) in cases {
             let rt = rt(backend);
-            let x = rt
-                .randn(&[32, 10], Device::Cuda)
-                .unwrap()
-                .requires_grad_(true)
-                .unwrap();
-            let y = rt
-                .randn(&[32, 10], Device::Cuda)
-                .unwrap()
-                .requires_grad_(true)
-                .unwrap();
+            let x = leaf(&rt, &[32, 10]);
+            let y = leaf(&rt, &[32, 10]);
             let c = x.detach().gt_scalar(0.0).unwrap();
             let base = 2 * f + b;
             assert_eq!(rt.memory_allocated(), base, "{node}: inputs");
@@ -1161,11 +1109,7 @@ fn basic_indexing_is_views_with_pytorchs_nodes() {
         for (index, tuple, shape, nodes) in cases {
             let rt = rt(backend);
             // 4×5×6 f32: 480 bytes, 512 rounded.
-            let x = rt
-                .randn(&[4, 5, 6], Device::Cuda)
-                .unwrap()
-                .requires_grad_(true)
-                .unwrap();
+            let x = leaf(&rt, &[4, 5, 6]);
             let y = x.index(index, tuple).unwrap();
             assert_eq!(y.shape(), shape, "{index:?}");
             assert!(y.shares_storage(&x), "{index:?}: a view");
@@ -1179,11 +1123,7 @@ fn basic_indexing_is_views_with_pytorchs_nodes() {
             assert_eq!(chain, nodes, "{index:?}");
         }
         let rt = rt(backend);
-        let x = rt
-            .randn(&[4, 5, 6], Device::Cuda)
-            .unwrap()
-            .requires_grad_(true)
-            .unwrap();
+        let x = leaf(&rt, &[4, 5, 6]);
         let loss = x
             .index(&[all, Slice(Some(1), Some(-1), 2)], true)
             .unwrap()
@@ -1204,11 +1144,7 @@ fn basic_indexing_is_views_with_pytorchs_nodes() {
 fn rmsprop_and_adagrad_state_and_step_temporaries() {
     use leakharness::optim::{Adagrad, AdagradOptions, Rmsprop, RmspropOptions};
     let rt = rt(Backend::Cpu);
-    let w = rt
-        .randn(&[1024], Device::Cuda)
-        .unwrap()
-        .requires_grad_(true)
-        .unwrap(); // 4096 B
+    let w = leaf(&rt, &[1024]); // 4096 B
     let grad = || {
         w.mul_scalar(2.0)
             .unwrap()
@@ -1248,11 +1184,7 @@ fn rmsprop_and_adagrad_state_and_step_temporaries() {
 fn smooth_l1_loss_keeps_a_result_of_the_inputs_size() {
     for backend in [Backend::Cpu, Backend::Meta] {
         let rt = rt(backend);
-        let a = rt
-            .randn(&[32, 10], Device::Cuda)
-            .unwrap()
-            .requires_grad_(true)
-            .unwrap();
+        let a = leaf(&rt, &[32, 10]);
         let b = rt.randn(&[32, 10], Device::Cuda).unwrap();
         rt.allocator_mut().reset_peak_memory_stats();
         let allocations = rt.allocator().stats().allocation.all.allocated;
@@ -1304,11 +1236,7 @@ fn stateless_modules_allocate_what_their_functions_do() {
     for backend in [Backend::Cpu, Backend::Meta] {
         let rt = rt(backend);
         // 32×10 f32: 1,536 rounded; its bool mask 512.
-        let x = rt
-            .randn(&[32, 10], Device::Cuda)
-            .unwrap()
-            .requires_grad_(true)
-            .unwrap();
+        let x = leaf(&rt, &[32, 10]);
         let identity = Stateless::new(LayerFn::Identity);
         assert!(identity.forward(&x).unwrap().is_same(&x));
         let dropout = Stateless::new(LayerFn::Dropout { p: 0.5 });
