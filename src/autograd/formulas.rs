@@ -5,7 +5,7 @@
 
 use super::Node;
 use crate::base::{DType, Device, Result};
-use crate::tensor::{Extremum, Keeps, Pointwise, Reduction, Tensor};
+use crate::tensor::{Extremum, Keeps, LayerNode, Pointwise, Reduction, Tensor};
 
 /// A node's backward function and the non-tensor values it keeps (scalars, sizes, strides).
 #[derive(Debug, Clone)]
@@ -172,6 +172,9 @@ pub(crate) enum Formula {
     /// `split`, `split_with_sizes`, `unbind` and their `unsafe_` forms: one node with an
     /// output per piece (`src/tensor/split.rs`).
     Split(crate::tensor::Split),
+    /// A layer operation (convolution, pooling, batch norm, embedding, leaky_relu, elu),
+    /// whose node name and backward are declared next to its forward in `src/tensor/`.
+    Layer(LayerNode),
 }
 
 impl Formula {
@@ -243,6 +246,7 @@ impl Formula {
             Formula::Extremum(Extremum::Minimum) => "MinimumBackward0",
             Formula::Where => "WhereBackward0",
             Formula::Split(split) => split.node_name(),
+            Formula::Layer(l) => l.name(),
         }
     }
 
@@ -657,6 +661,7 @@ impl Formula {
                     split.node_name()
                 )));
             }
+            Formula::Layer(l) => return l.apply(node, grad, needs),
         }
         Ok(out)
     }

@@ -12,6 +12,7 @@ mod runtime_attention;
 mod runtime_autograd;
 mod runtime_behaviour;
 mod runtime_gradcheck;
+mod runtime_layers;
 mod runtime_memory;
 mod runtime_rnn;
 mod runtime_split;

@@ -5,7 +5,9 @@ use std::fmt;
 use std::rc::Rc;
 
 use crate::base::{Device, Result};
-use crate::nn::{self, CrossEntropyLoss, Linear, MSELoss, Module as _, ReLU, Rnn, Stateless};
+use crate::nn::{
+    self, CrossEntropyLoss, Layer, Linear, MSELoss, Module as _, ReLU, Rnn, Stateless,
+};
 use crate::optim::Optimizer;
 use crate::tensor::Tensor;
 
@@ -29,6 +31,9 @@ pub enum ModuleKind {
     Stateless(Stateless),
     /// `nn.RNN` or `nn.LSTM`: called with a hidden state or without, returns a tuple.
     Recurrent(Rnn),
+    /// A layer with parameters or buffers: `nn.Conv2d`, `nn.BatchNorm1d`, `nn.Embedding`,
+    /// `nn.LayerNorm`, the pooling modules, ...
+    Layer(Box<dyn Layer>),
 }
 
 impl ModuleRef {
@@ -42,6 +47,7 @@ impl ModuleRef {
             ModuleKind::Linear(l) => l.forward(x),
             ModuleKind::ReLU(r, _) => r.forward(x),
             ModuleKind::Stateless(m) => m.forward(x),
+            ModuleKind::Layer(l) => l.forward(x),
             ModuleKind::Sequential(children) => {
                 let mut h = x.clone();
                 for c in children {
@@ -83,6 +89,7 @@ impl ModuleRef {
         let all: Vec<(String, Tensor)> = match &*self.0 {
             ModuleKind::Linear(l) => l.named_parameters(),
             ModuleKind::Recurrent(r) => r.named_parameters(),
+            ModuleKind::Layer(l) => l.named_parameters(),
             // The scenario's own Sequential, of shared children: named as nn.Sequential names.
             ModuleKind::Sequential(children) => children
                 .iter()
@@ -101,6 +108,30 @@ impl ModuleRef {
             .collect()
     }
 
+    /// `module.named_buffers()` of this module alone (a Sequential's are its children's).
+    pub fn own_buffers(&self) -> Vec<(String, Tensor)> {
+        match &*self.0 {
+            ModuleKind::Layer(l) => l.named_buffers(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// `module.named_buffers()`, with PyTorch's dotted names (`1.running_mean`).
+    pub fn named_buffers(&self) -> Vec<(String, Tensor)> {
+        match &*self.0 {
+            ModuleKind::Sequential(children) => children
+                .iter()
+                .enumerate()
+                .flat_map(|(i, c)| {
+                    c.named_buffers()
+                        .into_iter()
+                        .map(move |(n, b)| (format!("{i}.{n}"), b))
+                })
+                .collect(),
+            _ => self.own_buffers(),
+        }
+    }
+
     /// `module.parameters()`.
     pub fn parameters(&self) -> Vec<Tensor> {
         self.named_parameters()
@@ -114,6 +145,7 @@ impl ModuleRef {
         match &*self.0 {
             ModuleKind::Linear(l) => l.to(device),
             ModuleKind::Recurrent(r) => r.to(device),
+            ModuleKind::Layer(l) => l.to(device),
             ModuleKind::Sequential(children) => children.iter().try_for_each(|c| c.to(device)),
             _ => Ok(()),
         }
@@ -126,6 +158,7 @@ impl ModuleRef {
             ModuleKind::ReLU(r, _) => r.train(mode),
             ModuleKind::Stateless(m) => m.train(mode),
             ModuleKind::Recurrent(r) => r.train(mode),
+            ModuleKind::Layer(l) => l.train(mode),
             ModuleKind::Sequential(children) => children.iter().for_each(|c| c.train(mode)),
             _ => {}
         }
@@ -138,6 +171,7 @@ impl ModuleRef {
             ModuleKind::ReLU(r, _) => r.is_training(),
             ModuleKind::Stateless(m) => m.is_training(),
             ModuleKind::Recurrent(r) => r.is_training(),
+            ModuleKind::Layer(l) => l.is_training(),
             ModuleKind::Sequential(children) => children.first().is_none_or(|c| c.is_training()),
             _ => true,
         }
@@ -187,6 +221,7 @@ impl fmt::Display for ModuleRef {
             ModuleKind::CrossEntropyLoss(_) => f.write_str("CrossEntropyLoss()"),
             ModuleKind::Stateless(m) => write!(f, "{m}"),
             ModuleKind::Recurrent(r) => write!(f, "{r}"),
+            ModuleKind::Layer(l) => f.write_str(&l.repr()),
         }
     }
 }
