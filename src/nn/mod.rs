@@ -44,6 +44,7 @@ pub use clip::{clip_grad_norm_, clip_grad_value_};
 pub use conv::{Conv, Pool, PoolKind};
 pub use embedding::Embedding;
 pub use layers::{LayerFn, Stateless};
+pub use norm::{BatchNorm, LayerNorm};
 pub use rnn::{Rnn, RnnConfig, RnnMode, RnnState};
 
 /// What a module takes and returns besides one tensor, as Python passes it: `None` (an
@@ -57,7 +58,6 @@ pub enum Io {
     /// A tuple.
     Tuple(Vec<Io>),
 }
-pub use norm::{BatchNorm, LayerNorm};
 
 /// A module: `forward` on one input, and its parameters.
 pub trait Module {
