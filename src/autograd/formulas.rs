@@ -169,12 +169,12 @@ pub(crate) enum Formula {
     Extremum(Extremum),
     /// `where(condition, self, other)`; the condition is saved, not an input.
     Where,
-    /// `split`, `split_with_sizes`, `unbind` and their `unsafe_` forms: one node with an
-    /// output per piece (`src/tensor/split.rs`).
-    Split(crate::tensor::Split),
     /// A layer operation (convolution, pooling, batch norm, embedding, leaky_relu, elu),
     /// whose node name and backward are declared next to its forward in `src/tensor/`.
     Layer(LayerNode),
+    /// `split`, `split_with_sizes`, `unbind` and their `unsafe_` forms: one node with an
+    /// output per piece (`src/tensor/split.rs`).
+    Split(crate::tensor::Split),
 }
 
 impl Formula {
@@ -245,8 +245,8 @@ impl Formula {
             Formula::Extremum(Extremum::Maximum) => "MaximumBackward0",
             Formula::Extremum(Extremum::Minimum) => "MinimumBackward0",
             Formula::Where => "WhereBackward0",
-            Formula::Split(split) => split.node_name(),
             Formula::Layer(l) => l.name(),
+            Formula::Split(split) => split.node_name(),
         }
     }
 
@@ -654,6 +654,7 @@ impl Formula {
                     }
                 }
             }
+            Formula::Layer(l) => return l.apply(node, grad, needs),
             Formula::Split(split) => {
                 // The engine gives a multi-output node all its gradients (`apply_multi`).
                 return Err(crate::base::TensorError::Invalid(format!(
@@ -661,7 +662,6 @@ impl Formula {
                     split.node_name()
                 )));
             }
-            Formula::Layer(l) => return l.apply(node, grad, needs),
         }
         Ok(out)
     }

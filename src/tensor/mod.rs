@@ -60,12 +60,12 @@ pub(crate) use loss::{
 pub(crate) use norm::{dropout_backward, layer_norm_backward};
 pub(crate) use pointwise::{Keeps, Pointwise};
 pub use shape::TensorIndex;
-pub(crate) use split::Split;
 // Layer operations (convolution, pooling, batch norm, embedding, activations).
 pub use batchnorm::BatchNormOptions;
 pub use conv::{ConvOptions, ConvPadding};
 pub(crate) use layer_node::{LayerKernel, LayerNode};
 pub use pool::PoolOptions;
+pub(crate) use split::Split;
 
 use crate::alloc::Purpose;
 use crate::autograd::{self, Node};

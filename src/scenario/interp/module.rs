@@ -1218,13 +1218,6 @@ fn copy_rec(
                 ModuleKind::MseLoss(l) => ModuleKind::MseLoss(*l),
                 ModuleKind::CrossEntropyLoss(l) => ModuleKind::CrossEntropyLoss(*l),
                 ModuleKind::Stateless(l) => ModuleKind::Stateless(l.clone()),
-                ModuleKind::Recurrent(r) => {
-                    let mut params = Vec::new();
-                    for (_, p) in r.named_parameters() {
-                        params.push(memo_tensor(it, &p, span, memo)?);
-                    }
-                    ModuleKind::Recurrent(r.with_parameters(params))
-                }
                 ModuleKind::Layer(l) => {
                     let mut copy = |list: Vec<(String, Tensor)>| -> X<Vec<Tensor>> {
                         list.iter()
@@ -1234,6 +1227,13 @@ fn copy_rec(
                     let params = copy(l.named_parameters())?;
                     let buffers = copy(l.named_buffers())?;
                     ModuleKind::Layer(l.with_tensors(params, buffers))
+                }
+                ModuleKind::Recurrent(r) => {
+                    let mut params = Vec::new();
+                    for (_, p) in r.named_parameters() {
+                        params.push(memo_tensor(it, &p, span, memo)?);
+                    }
+                    ModuleKind::Recurrent(r.with_parameters(params))
                 }
             };
             Value::Module(ModuleRef::new(kind))

@@ -29,11 +29,11 @@ pub enum ModuleKind {
     CrossEntropyLoss(CrossEntropyLoss),
     /// A module without parameters: `nn.Identity`, `nn.GELU`, `nn.Dropout`, ...
     Stateless(Stateless),
-    /// `nn.RNN` or `nn.LSTM`: called with a hidden state or without, returns a tuple.
-    Recurrent(Rnn),
     /// A layer with parameters or buffers: `nn.Conv2d`, `nn.BatchNorm1d`, `nn.Embedding`,
     /// `nn.LayerNorm`, the pooling modules, ...
     Layer(Box<dyn Layer>),
+    /// `nn.RNN` or `nn.LSTM`: called with a hidden state or without, returns a tuple.
+    Recurrent(Rnn),
 }
 
 impl ModuleRef {
@@ -88,8 +88,8 @@ impl ModuleRef {
     pub fn named_parameters(&self) -> Vec<(String, Tensor)> {
         let all: Vec<(String, Tensor)> = match &*self.0 {
             ModuleKind::Linear(l) => l.named_parameters(),
-            ModuleKind::Recurrent(r) => r.named_parameters(),
             ModuleKind::Layer(l) => l.named_parameters(),
+            ModuleKind::Recurrent(r) => r.named_parameters(),
             // The scenario's own Sequential, of shared children: named as nn.Sequential names.
             ModuleKind::Sequential(children) => children
                 .iter()
@@ -144,8 +144,8 @@ impl ModuleRef {
     pub(crate) fn to(&self, device: Device) -> Result<()> {
         match &*self.0 {
             ModuleKind::Linear(l) => l.to(device),
-            ModuleKind::Recurrent(r) => r.to(device),
             ModuleKind::Layer(l) => l.to(device),
+            ModuleKind::Recurrent(r) => r.to(device),
             ModuleKind::Sequential(children) => children.iter().try_for_each(|c| c.to(device)),
             _ => Ok(()),
         }
@@ -157,8 +157,8 @@ impl ModuleRef {
             ModuleKind::Linear(l) => l.train(mode),
             ModuleKind::ReLU(r, _) => r.train(mode),
             ModuleKind::Stateless(m) => m.train(mode),
-            ModuleKind::Recurrent(r) => r.train(mode),
             ModuleKind::Layer(l) => l.train(mode),
+            ModuleKind::Recurrent(r) => r.train(mode),
             ModuleKind::Sequential(children) => children.iter().for_each(|c| c.train(mode)),
             _ => {}
         }
@@ -170,8 +170,8 @@ impl ModuleRef {
             ModuleKind::Linear(l) => l.is_training(),
             ModuleKind::ReLU(r, _) => r.is_training(),
             ModuleKind::Stateless(m) => m.is_training(),
-            ModuleKind::Recurrent(r) => r.is_training(),
             ModuleKind::Layer(l) => l.is_training(),
+            ModuleKind::Recurrent(r) => r.is_training(),
             ModuleKind::Sequential(children) => children.first().is_none_or(|c| c.is_training()),
             _ => true,
         }
@@ -220,8 +220,8 @@ impl fmt::Display for ModuleRef {
             ModuleKind::MseLoss(_) => f.write_str("MSELoss()"),
             ModuleKind::CrossEntropyLoss(_) => f.write_str("CrossEntropyLoss()"),
             ModuleKind::Stateless(m) => write!(f, "{m}"),
-            ModuleKind::Recurrent(r) => write!(f, "{r}"),
             ModuleKind::Layer(l) => f.write_str(&l.repr()),
+            ModuleKind::Recurrent(r) => write!(f, "{r}"),
         }
     }
 }

@@ -15,7 +15,6 @@ mod functions;
 mod layers;
 mod nn;
 mod optim;
-mod sequence;
 mod split;
 mod tensor;
 mod values;

@@ -31,8 +31,6 @@ pub(super) const MODULES: &[Function] = &[
     entry("Sigmoid", Run::Call(stateless_module)),
     entry("Softmax", Run::Call(stateless_module)),
     entry("Dropout", Run::Call(stateless_module)),
-    entry("RNN", Run::Call(super::sequence::recurrent_module)),
-    entry("LSTM", Run::Call(super::sequence::recurrent_module)),
     entry("LeakyReLU", Run::Call(layers::activation_class)),
     entry("ELU", Run::Call(layers::activation_class)),
     entry("Conv1d", Run::Call(layers::layer_class)),
@@ -44,6 +42,8 @@ pub(super) const MODULES: &[Function] = &[
     entry("BatchNorm2d", Run::Call(layers::layer_class)),
     entry("LayerNorm", Run::Call(layers::layer_class)),
     entry("Embedding", Run::Call(layers::layer_class)),
+    entry("RNN", Run::Call(super::layers::recurrent_module)),
+    entry("LSTM", Run::Call(super::layers::recurrent_module)),
 ];
 
 /// The modules without parameters (`crate::nn::Stateless`), with their constructors'
@@ -156,10 +156,6 @@ pub(super) const FUNCTIONAL: &[Function] = &[
     entry("log_softmax", Run::OnInput(tensor::softmax)),
     entry("dropout", Run::OnInput(tensor::dropout)),
     entry("layer_norm", Run::OnInput(tensor::layer_norm)),
-    entry(
-        "scaled_dot_product_attention",
-        Run::Call(super::sequence::scaled_dot_product_attention),
-    ),
     entry("conv1d", Run::Call(layers::conv)),
     entry("conv2d", Run::Call(layers::conv)),
     entry("max_pool2d", Run::Call(layers::pool)),
@@ -169,6 +165,10 @@ pub(super) const FUNCTIONAL: &[Function] = &[
     entry("embedding", Run::Call(layers::embedding)),
     entry("leaky_relu", Run::Call(layers::activation)),
     entry("elu", Run::Call(layers::activation)),
+    entry(
+        "scaled_dot_product_attention",
+        Run::Call(super::layers::scaled_dot_product_attention),
+    ),
 ];
 
 /// `torch.nn.utils`.
@@ -409,7 +409,7 @@ pub(in super::super) fn call_module(
     span: Span,
 ) -> R<Value> {
     if let Some(module) = m.call() {
-        return super::sequence::call_with_values(it, module, module_name(m), args, span);
+        return super::layers::call_with_values(it, module, module_name(m), args, span);
     }
     args.only_keywords(module_name(m), &[])
         .map_err(|msg| it.fail(span, msg))?;

@@ -118,8 +118,8 @@ pub(in super::super) fn module_name(m: &ModuleRef) -> &'static str {
         ModuleKind::MseLoss(_) => "MSELoss",
         ModuleKind::CrossEntropyLoss(_) => "CrossEntropyLoss",
         ModuleKind::Stateless(m) => m.class_name(),
-        ModuleKind::Recurrent(r) => r.class_name(),
         ModuleKind::Layer(l) => l.class_name(),
+        ModuleKind::Recurrent(r) => r.class_name(),
     }
 }
 
