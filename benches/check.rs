@@ -1,7 +1,8 @@
 //! Time to check a 10-iteration MLP training scenario, re-runs included (the checker runs it
 //! as written, and again doubled only when its memory or graph rises after the second
-//! iteration, which this clean loop's does not), and a 10-iteration CIFAR-sized conv net on
-//! meta (issue 16's goal: under a second). Figures in docs/benchmarks.md.
+//! iteration, which this clean loop's does not), and a 10-iteration CIFAR-sized conv net and
+//! the gallery's small transformer on meta (issue 16's goal: under a second each). Figures in
+//! docs/benchmarks.md.
 
 use std::path::Path;
 
@@ -97,6 +98,22 @@ fn check_mlp_10_iterations(bencher: divan::Bencher, backend: &str) {
 fn check_conv_net_10_iterations_meta(bencher: divan::Bencher) {
     let scenario =
         parse_scenario(Path::new("conv_net.py"), CONV_NET).expect("the conv net scenario parses");
+    let options = CheckOptions {
+        backend: Backend::Meta,
+        ..CheckOptions::default()
+    };
+    bencher.bench_local(|| check_scenario(&scenario, &options).map(|r| r.passed));
+}
+
+/// Checking the gallery's small transformer (two hand-written pre-norm blocks with
+/// `F.scaled_dot_product_attention`, Adam, 10 steps) on meta: issue 16's goal is under 1 s.
+#[divan::bench(sample_count = 10)]
+fn check_transformer_10_iterations_on_meta(bencher: divan::Bencher) {
+    let scenario = parse_scenario(
+        Path::new("transformer_block_training.py"),
+        include_str!("../scenarios/clean/transformer_block_training.py"),
+    )
+    .expect("the gallery's transformer scenario parses");
     let options = CheckOptions {
         backend: Backend::Meta,
         ..CheckOptions::default()

@@ -2,10 +2,12 @@
 //! allocate nothing, and the zeros backward allocates for pieces nothing used. Figures checked
 //! with PyTorch 2.15 (the aten calls of backward under a dispatch mode; docs/autograd.md).
 
-use leakharness::autograd::{grad, BackwardOptions, NoCallbacks};
+use leakharness::autograd::{
+    backward, grad, BackwardOptions, Callbacks, NoCallbacks, ProgramObject,
+};
 use leakharness::device::Backend;
 use leakharness::runtime::{Runtime, RuntimeOptions};
-use leakharness::tensor::{Device, Tensor};
+use leakharness::tensor::{Device, Result as TensorResult, Tensor};
 
 fn rt(backend: Backend) -> Runtime {
     Runtime::new(backend, RuntimeOptions::default()).unwrap()
@@ -131,7 +133,7 @@ fn every_piece_used_allocates_only_the_joined_gradient() {
 }
 
 #[test]
-fn hooks_and_grad_see_one_piece_each() {
+fn grad_of_a_piece_is_that_pieces_gradient() {
     let rt = rt(Backend::Cpu);
     let x = leaf(&rt, &[4, 3]);
     let p = x.chunk(2, 0).unwrap();
@@ -175,4 +177,40 @@ fn split_errors_are_pytorchs() {
     for (r, message) in cases {
         assert_eq!(r.unwrap_err().to_string(), message);
     }
+}
+
+/// Records each tensor hook's gradient, changing nothing.
+struct SeenGrads(Vec<Vec<f32>>);
+
+impl Callbacks for SeenGrads {
+    fn tensor_hook(&mut self, _: &ProgramObject, grad: &Tensor) -> TensorResult<Option<Tensor>> {
+        self.0.push(grad.to_vec_f32());
+        Ok(None)
+    }
+
+    fn custom_backward(
+        &mut self,
+        _: &ProgramObject,
+        _: &std::rc::Rc<leakharness::autograd::Node>,
+        _: &Tensor,
+    ) -> TensorResult<Vec<Option<Tensor>>> {
+        unreachable!("no custom Function here")
+    }
+}
+
+#[test]
+fn a_hook_on_a_piece_sees_that_pieces_gradient_only() {
+    let rt = rt(Backend::Cpu);
+    let x = leaf(&rt, &[4, 3]);
+    let p = x.chunk(2, 0).unwrap();
+    let hook: ProgramObject = std::rc::Rc::new(());
+    p[1].register_hook(hook).unwrap();
+    let loss = p[0]
+        .sum()
+        .unwrap()
+        .add(&p[1].mul_scalar(3.0).unwrap().sum().unwrap())
+        .unwrap();
+    let mut seen = SeenGrads(Vec::new());
+    backward(&[loss], &[None], BackwardOptions::default(), &mut seen).unwrap();
+    assert_eq!(seen.0, [vec![3.0; 6]]);
 }
