@@ -72,7 +72,7 @@ impl Route {
     fn through(self, from: &Value, edge: &Edge) -> Route {
         Route {
             exception: self.exception || matches!(from, Value::Exception(_)),
-            hook: self.hook || matches!(edge, Edge::Hook(_)),
+            hook: self.hook || matches!(edge, Edge::Hook { .. }),
             cell: self.cell || matches!(edge, Edge::Cell(_)),
         }
     }
@@ -448,7 +448,7 @@ impl Walker<'_> {
         }
         let mut children = Vec::new();
         v.referents(&mut |edge, child| {
-            if let Edge::Hook(_) = edge {
+            if let Edge::Hook { .. } = edge {
                 held.hooks += 1;
             }
             let route = route.through(v, &edge);

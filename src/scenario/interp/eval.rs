@@ -1259,10 +1259,7 @@ impl Interp<'_> {
             }
             Value::Path(p) => builtins::call_path(self, &p.0, args, span),
             Value::Method(recv, name) => builtins::call_method(self, *recv, &name, args, span),
-            Value::Module(m) => {
-                let r = torch::call_module(self, &m, args, span);
-                self.lift(r)
-            }
+            Value::Module(m) => super::module::call_library_module(self, &m, args, span),
             Value::Native(n) => stdlib::call_native(self, &n, args, span),
             other => Err(self.raise(
                 "TypeError",
