@@ -24,9 +24,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use crate::alloc::{AllocatorConfig, EventKind, Place, Purpose, StackCapture};
-use crate::base::Expect;
 use crate::base::TensorError;
 use crate::base::Verdict;
+use crate::base::{Expect, LeakKind};
 use crate::device::Backend;
 use crate::report::{
     AllocSite, BoundedGrowth, Breakdown, Environment, ErrorInfo, Leak, MemoryPoint, OomInfo,
@@ -683,9 +683,15 @@ impl<S: Subject> Judge<'_, S> {
                 || g.reach_grows(|h| h.through_cell),
             hooks_grow: g.more(|h| h.hooks) > 0,
         });
-        // Garbage is held by no statement: it is reported at the loop that makes it.
-        let retained_by = match g.root.via {
-            Via::Cycle => self.subject.statement(self.at),
+        let hook_kind = kinds
+            .iter()
+            .any(|k| matches!(k, LeakKind::HookCapture | LeakKind::HookAccumulation));
+        let retained_by = match (g.root.via, growing_hook_site(g)) {
+            // Garbage is held by no statement: it is reported at the loop that makes it.
+            (Via::Cycle, _) => self.subject.statement(self.at),
+            // A hook keeps what grows: the statement that registered it is what to change,
+            // not the one that made the model.
+            (_, Some(at)) if hook_kind => self.subject.statement(at),
             _ => self.subject.retained_by(g),
         };
         found.leaks.push(Leak {
@@ -695,7 +701,10 @@ impl<S: Subject> Judge<'_, S> {
             bytes_per_iteration,
             graph_nodes_per_iteration: g.nodes / extra,
             alloc_sites: self.alloc_sites(g, extra),
-            retention_path: self.subject.retention_path(g),
+            retention_path: match g.first.unwrap_or(g.doubled) {
+                h if hook_kind && !h.hook_example.is_empty() => h.hook_example.clone(),
+                _ => self.subject.retention_path(g),
+            },
             projected_bytes: released
                 .as_ref()
                 .map(|_| bytes_per_iteration.saturating_mul(LONG_EPOCH_ITERATIONS)),
@@ -751,6 +760,28 @@ impl<S: Subject> Judge<'_, S> {
             })
             .collect()
     }
+}
+
+/// The statement that registered the module hooks through which the most grows (bytes, then
+/// nodes, then hooks), if any does.
+fn growing_hook_site(g: &Growing<'_>) -> Option<(u32, u32)> {
+    g.doubled
+        .hook_sites
+        .iter()
+        .filter_map(|(&at, later)| {
+            let before = g
+                .first
+                .and_then(|h| h.hook_sites.get(&at).copied())
+                .unwrap_or_default();
+            let more = (
+                growth(before.reach.bytes, later.reach.bytes),
+                growth(before.reach.nodes, later.reach.nodes),
+                growth(before.hooks, later.hooks),
+            );
+            (more != (0, 0, 0)).then_some((more, at))
+        })
+        .max()
+        .map(|(_, at)| at)
 }
 
 /// Where the growing bytes are; for growth of graph history alone, its longest chain.

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::{Rc, Weak};
 
-use crate::alloc::{CachingAllocator, StackId};
+use crate::alloc::{CachingAllocator, Location, StackId};
 use crate::autograd::Node;
 use crate::base::{format_size, BlockId};
 use crate::base::{DType, Device};
@@ -65,6 +65,8 @@ pub(super) struct Route {
     pub(super) hook: bool,
     /// A closure's captured variable.
     pub(super) cell: bool,
+    /// The statement that registered the module hook the route went through last.
+    pub(super) hook_site: Option<(u32, u32)>,
 }
 
 impl Route {
@@ -74,6 +76,13 @@ impl Route {
             exception: self.exception || matches!(from, Value::Exception(_)),
             hook: self.hook || matches!(edge, Edge::Hook { .. }),
             cell: self.cell || matches!(edge, Edge::Cell(_)),
+            hook_site: match edge {
+                Edge::Hook {
+                    registered_at: Some(l),
+                    ..
+                } => Some((l.line, l.column)),
+                _ => self.hook_site,
+            },
         }
     }
 
@@ -134,11 +143,17 @@ pub(super) struct Held {
     pub(super) through_cell: Reach,
     /// Hooks registered on the modules reached.
     pub(super) hooks: u64,
+    /// Per statement that registered module hooks: how many of the hooks reached it
+    /// registered, and what is reached through them.
+    pub(super) hook_sites: BTreeMap<(u32, u32), HookSite>,
     /// The path to the largest block, from the name down.
     pub(super) example: Vec<String>,
     /// The longest path through autograd nodes, for leaks of graph history without bytes.
     pub(super) node_example: Vec<String>,
     example_size: u64,
+    /// The path to the largest block reached through a hook, for the leaks a hook holds.
+    pub(super) hook_example: Vec<String>,
+    hook_example_size: u64,
 }
 
 impl Held {
@@ -153,7 +168,23 @@ impl Held {
         if route.cell {
             self.through_cell.add(bytes, nodes);
         }
+        if let Some(site) = route.hook_site {
+            self.hook_sites
+                .entry(site)
+                .or_default()
+                .reach
+                .add(bytes, nodes);
+        }
     }
+}
+
+/// The module hooks one statement registered, as reached from one root.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct HookSite {
+    /// Hooks reached.
+    pub(super) hooks: u64,
+    /// What they reach.
+    pub(super) reach: Reach,
 }
 
 /// Everything alive at one moment, attributed to roots.
@@ -448,16 +479,17 @@ impl Walker<'_> {
         }
         let mut children = Vec::new();
         v.referents(&mut |edge, child| {
-            if let Edge::Hook { .. } = edge {
+            let mut step = edge.to_string();
+            if let Edge::Hook { registered_at, .. } = &edge {
                 held.hooks += 1;
+                if let Some(l) = registered_at {
+                    held.hook_sites.entry((l.line, l.column)).or_default().hooks += 1;
+                    step.push_str(&format!(" registered at {l}"));
+                    step.push_str(&self.callers(l));
+                }
             }
             let route = route.through(v, &edge);
-            children.push((
-                Some(edge.to_string()),
-                Item::Value(child.clone()),
-                false,
-                route,
-            ))
+            children.push((Some(step), Item::Value(child.clone()), false, route))
         });
         children
     }
@@ -511,6 +543,22 @@ impl Walker<'_> {
         children
     }
 
+    /// The calls that led to the statement at `loc`, innermost first, when it ran inside a
+    /// function: `, called from x.py:22:9`.
+    fn callers(&self, loc: &Location) -> String {
+        let callers: Vec<String> = loc
+            .stack
+            .map(|id| {
+                let frames = self.alloc.py_stacks().frames(id);
+                frames.skip(1).map(ToString::to_string).collect()
+            })
+            .unwrap_or_default();
+        callers
+            .iter()
+            .map(|c| format!(", called from {c}"))
+            .collect()
+    }
+
     fn claim(
         &mut self,
         block: BlockId,
@@ -540,8 +588,9 @@ impl Walker<'_> {
             held.graph_bytes += size;
         }
         held.reach(route, size, 0);
-        if size > held.example_size || held.example.is_empty() {
-            held.example_size = size;
+        let hook_example =
+            route.hook && (size > held.hook_example_size || held.hook_example.is_empty());
+        if hook_example || size > held.example_size || held.example.is_empty() {
             let mut path = self.path_to(at);
             let dims: Vec<String> = t.shape().iter().map(usize::to_string).collect();
             let shape = if dims.is_empty() {
@@ -552,20 +601,18 @@ impl Walker<'_> {
             let mut leaf = format!("{shape} {} ({})", dtype_name(t.dtype()), format_size(size));
             if let Some(loc) = &tag.location {
                 leaf.push_str(&format!(", allocated at {loc}"));
-                // The calls that led there, innermost first, when it ran inside a function.
-                let callers: Vec<String> = loc
-                    .stack
-                    .map(|id| {
-                        let frames = self.alloc.py_stacks().frames(id);
-                        frames.skip(1).map(ToString::to_string).collect()
-                    })
-                    .unwrap_or_default();
-                if !callers.is_empty() {
-                    leaf.push_str(&format!(", called from {}", callers.join(", called from ")));
-                }
+                leaf.push_str(&self.callers(loc));
             }
             path.push(leaf);
-            held.example = compress(path);
+            let path = compress(path);
+            if hook_example {
+                held.hook_example_size = size;
+                held.hook_example = path.clone();
+            }
+            if size > held.example_size || held.example.is_empty() {
+                held.example_size = size;
+                held.example = path;
+            }
         }
     }
 

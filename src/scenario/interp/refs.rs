@@ -87,8 +87,8 @@ pub enum Edge {
         kind: super::module::HookKind,
         /// Its place in the list.
         index: usize,
-        /// The statement that registered it.
-        registered_at: Option<Span>,
+        /// The statement that registered it, with its scenario call stack.
+        registered_at: Option<std::sync::Arc<crate::alloc::Location>>,
     },
 }
 
@@ -159,12 +159,7 @@ fn hook_referents(hooks: &super::module::ModuleHooks, visit: &mut dyn FnMut(Edge
             Edge::Hook {
                 kind,
                 index,
-                registered_at: h.registered_at.as_ref().map(|l| Span {
-                    line: l.line,
-                    col: l.column,
-                    end_line: l.line,
-                    end_col: l.column,
-                }),
+                registered_at: h.registered_at.clone(),
             },
             &h.hook,
         )
