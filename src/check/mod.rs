@@ -682,16 +682,21 @@ impl<S: Subject> Judge<'_, S> {
             hook_or_closure_grows: g.reach_grows(|h| h.through_hook)
                 || g.reach_grows(|h| h.through_cell),
             hooks_grow: g.more(|h| h.hooks) > 0,
+            ctx_attribute_grows: growing_ctx_attribute(g).is_some(),
         });
         let hook_kind = kinds
             .iter()
             .any(|k| matches!(k, LeakKind::HookCapture | LeakKind::HookAccumulation));
-        let retained_by = match (g.root.via, growing_hook_site(g)) {
+        let ctx_site = growing_ctx_attribute(g)
+            .and_then(|(function, attr)| self.subject.ctx_attribute(&function, &attr));
+        let retained_by = match (g.root.via, ctx_site, growing_hook_site(g)) {
+            // The statement that put the tensor on ctx is what to change, cycle or not.
+            (_, Some(at), _) => self.subject.statement(at),
             // Garbage is held by no statement: it is reported at the loop that makes it.
-            (Via::Cycle, _) => self.subject.statement(self.at),
+            (Via::Cycle, ..) => self.subject.statement(self.at),
             // A hook keeps what grows: the statement that registered it is what to change,
             // not the one that made the model.
-            (_, Some(at)) if hook_kind => self.subject.statement(at),
+            (_, None, Some(at)) if hook_kind => self.subject.statement(at),
             _ => self.subject.retained_by(g),
         };
         found.leaks.push(Leak {
@@ -782,6 +787,27 @@ fn growing_hook_site(g: &Growing<'_>) -> Option<(u32, u32)> {
         })
         .max()
         .map(|(_, at)| at)
+}
+
+/// The custom Function and `ctx` attribute through which the most grows (bytes, then nodes),
+/// if anything grows through one.
+fn growing_ctx_attribute(g: &Growing<'_>) -> Option<(String, String)> {
+    g.doubled
+        .ctx_attributes
+        .iter()
+        .filter_map(|(key, later)| {
+            let before = g
+                .first
+                .and_then(|h| h.ctx_attributes.get(key).copied())
+                .unwrap_or_default();
+            let more = (
+                growth(before.bytes, later.bytes),
+                growth(before.nodes, later.nodes),
+            );
+            (more != (0, 0)).then_some((more, key))
+        })
+        .max()
+        .map(|(_, key)| key.clone())
 }
 
 /// Where the growing bytes are; for growth of graph history alone, its longest chain.

@@ -200,13 +200,20 @@ pub enum Benign {
     /// A comprehension over the batch's tensors, keeping host numbers:
     /// `sizes = [t.shape[0] for t in (x, y)]`.
     BatchSizes,
+    /// `scaled_n = ScaleSaved.apply(out)`: a custom Function that saves its output with
+    /// `ctx.save_for_backward`, the fixed form of [`PlantedLeak::CtxSavedOutput`].
+    CtxSaved,
 }
 
 impl Benign {
     /// Whether the statement can go with `leak`: a `gc.collect()` would free a planted
     /// reference cycle.
     pub fn compatible_with(self, leak: Option<PlantedLeak>) -> bool {
-        !(self == Benign::CycleCollected && leak == Some(PlantedLeak::ReferenceCycle))
+        !(self == Benign::CycleCollected
+            && matches!(
+                leak,
+                Some(PlantedLeak::ReferenceCycle | PlantedLeak::CtxSavedOutput)
+            ))
     }
 }
 
@@ -239,11 +246,15 @@ pub enum PlantedLeak {
     /// with the attached output, is a cycle once the name moves on, reported at the outermost
     /// loop.
     ReferenceCycle,
+    /// `kept_scaled = Scale.apply(out)`, where the custom Function keeps its result as
+    /// `ctx.result = result`: each step's result is a cycle with its node and `ctx` once the
+    /// name moves on, reported at the `ctx.result = result` of `forward`.
+    CtxSavedOutput,
 }
 
 impl PlantedLeak {
     /// Every planted leak.
-    pub const ALL: [PlantedLeak; 11] = [
+    pub const ALL: [PlantedLeak; 12] = [
         PlantedLeak::AttachedLossList,
         PlantedLeak::AttachedOutputList,
         PlantedLeak::DetachedLossList,
@@ -255,6 +266,7 @@ impl PlantedLeak {
         PlantedLeak::CarriedState,
         PlantedLeak::KeptException,
         PlantedLeak::ReferenceCycle,
+        PlantedLeak::CtxSavedOutput,
     ];
 
     /// The leaks planted in the training step whose growth holds graph: the ones whose list or
@@ -283,6 +295,8 @@ impl PlantedLeak {
             PlantedLeak::CarriedState => vec![CarriedState],
             PlantedLeak::KeptException => vec![KeptException],
             PlantedLeak::ReferenceCycle => vec![ReferenceCycle],
+            // The nodes of the step's graph stay with the kept result's node.
+            PlantedLeak::CtxSavedOutput => vec![RetainedGraph, ReferenceCycle, CtxSavedOutput],
         }
     }
 }
@@ -687,6 +701,7 @@ pub fn benign() -> impl Strategy<Value = Benign> {
         Just(Benign::CycleCollected),
         Just(Benign::MetricsDict),
         Just(Benign::BatchSizes),
+        Just(Benign::CtxSaved),
     ]
 }
 

@@ -135,6 +135,7 @@ fn planted_statement(program: &Program, leak: PlantedLeak) -> String {
         PlantedLeak::CarriedState => "kept_state = carry(kept_state, out)".into(),
         PlantedLeak::KeptException => "kept_errors.append(err)".into(),
         PlantedLeak::ReferenceCycle => "kept_cycle[\"self\"] = kept_cycle".into(),
+        PlantedLeak::CtxSavedOutput => "ctx.result = result".into(),
         PlantedLeak::EvalTotalKept => {
             format!(
                 "kept_eval_total += {}",
@@ -189,6 +190,16 @@ fn render(p: &Program) -> String {
         out.line(0, "def audit(value):");
         out.line(1, "scaled = value * 2.0");
         out.line(1, "raise RuntimeError(\"audit failed\")");
+    }
+    if p.leak == Some(PlantedLeak::CtxSavedOutput) {
+        scale_function(
+            &mut out,
+            "Scale",
+            &planted_statement(p, PlantedLeak::CtxSavedOutput),
+        );
+    }
+    if p.benign.contains(&Benign::CtxSaved) {
+        scale_function(&mut out, "ScaleSaved", "ctx.save_for_backward(result)");
     }
     if p.leak == Some(PlantedLeak::CarriedState) || p.benign.contains(&Benign::CarriedDetached) {
         out.line(0, "def carry(state, value):");
@@ -273,6 +284,19 @@ fn training(p: &Program, out: &mut Lines, d: usize) {
     }
 }
 
+/// A custom Function doubling its input, whose `forward` keeps its result with `keep`.
+fn scale_function(out: &mut Lines, name: &str, keep: &str) {
+    out.line(0, &format!("class {name}(torch.autograd.Function):"));
+    out.line(1, "@staticmethod");
+    out.line(1, "def forward(ctx, value):");
+    out.line(2, "result = value * 2.0");
+    out.line(2, keep);
+    out.line(2, "return result");
+    out.line(1, "@staticmethod");
+    out.line(1, "def backward(ctx, grad):");
+    out.line(2, "return grad * 2.0");
+}
+
 /// `audit(out)` in a `try`, whose handler runs `handle`.
 fn audited(out: &mut Lines, d: usize, handle: &str) {
     out.line(d, "try:");
@@ -305,8 +329,9 @@ fn leak_container(p: &Program, out: &mut Lines, d: usize) {
         Some(PlantedLeak::EvalTotalKept) => out.line(d, "kept_eval_total = 0"),
         Some(PlantedLeak::CarriedState) => out.line(d, &format!("kept_state = {}", state_zeros(p))),
         Some(PlantedLeak::KeptException) => out.line(d, "kept_errors = []"),
-        // Made in the step: each step's dict is dropped into a cycle when the next one is.
-        Some(PlantedLeak::ReferenceCycle) | None => {}
+        // Made in the step: each step's dict (or result) is dropped into a cycle when the next
+        // one is.
+        Some(PlantedLeak::ReferenceCycle | PlantedLeak::CtxSavedOutput) | None => {}
     }
 }
 
@@ -417,6 +442,9 @@ fn step(p: &Program, out: &mut Lines, d: usize) {
         out.line(d, "kept_cycle = {\"out\": out}");
         out.line(d, &planted_statement(p, PlantedLeak::ReferenceCycle));
     }
+    if p.leak == Some(PlantedLeak::CtxSavedOutput) {
+        out.line(d, "kept_scaled = Scale.apply(out)");
+    }
     for (n, b) in p.benign.iter().enumerate() {
         match b {
             Benign::LogItem { every } => {
@@ -453,6 +481,7 @@ fn step(p: &Program, out: &mut Lines, d: usize) {
                 out.line(d, &format!("metrics_{n}[\"steps\"] += 1"));
             }
             Benign::BatchSizes => out.line(d, &format!("sizes_{n} = [t.shape[0] for t in (x, y)]")),
+            Benign::CtxSaved => out.line(d, &format!("scaled_{n} = ScaleSaved.apply(out)")),
             Benign::Validation { .. } | Benign::DelTemporaries => {}
         }
     }
@@ -543,6 +572,7 @@ fn device_names(p: &Program) -> Vec<String> {
             }
             Benign::ScopedList => names.push(format!("step_losses_{n}")),
             Benign::CarriedDetached => names.push(format!("carried_{n}")),
+            Benign::CtxSaved => names.push(format!("scaled_{n}")),
             _ => {}
         }
     }
@@ -633,9 +663,9 @@ fn predicted_bytes(p: &Program, leak: PlantedLeak) -> Option<u64> {
         // In a function or method, the traceback also keeps the running frame, whose other
         // locals (a per-epoch list) the kept exceptions may be the first to reach.
         PlantedLeak::KeptException => (p.style == Style::Script).then_some(2 * output),
-        // Each step's dict keeps that step's output (backward freed what its graph saved),
-        // counted per iteration of the outermost loop.
-        PlantedLeak::ReferenceCycle => Some(match p.shape {
+        // Each step's dict keeps that step's output, and each step's ctx its doubled output
+        // (backward freed what the graph saved), counted per iteration of the outermost loop.
+        PlantedLeak::ReferenceCycle | PlantedLeak::CtxSavedOutput => Some(match p.shape {
             Shape::Single { .. } => output,
             Shape::Epochs { steps, .. } => u64::from(steps) * output,
         }),

@@ -170,6 +170,29 @@ const PATTERNS: &[Pattern] = &[
         verdict: Verdict::Clean,
         leaks: &[],
     },
+    // Each step's 16×32 f32 output (2048 B) stays on its ctx, in the cycle output → grad_fn
+    // ExpBackward → ctx → output, with ExpBackward and the MmBackward0 under it (backward freed
+    // what Mm saved); reported at `ctx.out = out` in `forward`.
+    Pattern {
+        file: "leaks/ctx_saved_output.py",
+        verdict: Verdict::Leak,
+        leaks: &[(
+            10,
+            &[
+                LeakKind::RetainedGraph,
+                LeakKind::ReferenceCycle,
+                LeakKind::CtxSavedOutput,
+            ],
+            2048,
+            2,
+            "save the tensors backward needs with ctx.save_for_backward(out)",
+        )],
+    },
+    Pattern {
+        file: "clean/ctx_save_for_backward.py",
+        verdict: Verdict::Clean,
+        leaks: &[],
+    },
 ];
 
 #[test]
@@ -217,6 +240,7 @@ fn new_plants_are_found_and_their_fixed_forms_are_clean() {
         (PlantedLeak::CarriedState, Benign::CarriedDetached),
         (PlantedLeak::KeptException, Benign::ErrorAsText),
         (PlantedLeak::ReferenceCycle, Benign::CycleCollected),
+        (PlantedLeak::CtxSavedOutput, Benign::CtxSaved),
     ];
     let mut runner = TestRunner::deterministic();
     for (leak, fixed) in plants {
