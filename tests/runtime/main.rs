@@ -11,5 +11,6 @@ mod kernels_compile;
 mod runtime_autograd;
 mod runtime_behaviour;
 mod runtime_gradcheck;
+mod runtime_layers;
 mod runtime_memory;
 mod runtime_traces;

@@ -12,6 +12,7 @@ mod args;
 mod autograd;
 mod data;
 mod functions;
+mod layers;
 mod nn;
 mod optim;
 mod tensor;
