@@ -639,9 +639,12 @@ impl<S: Subject> Judge<'_, S> {
     /// A leak, bounded growth, or the step's own graph under construction (nothing to report).
     /// `released_by` is the enclosing loop whose iterations release the growth, if any.
     fn growing(&self, g: &Growing<'_>, released_by: Option<LoopAt>, found: &mut Found) {
+        // Hooks that keep what grows count per iteration of the loop around their
+        // registration, which is where the leak is reported.
+        let hook_site = growing_hook_site(g);
         let around = *self
             .subject
-            .loops_around(g.root.at)
+            .loops_around(hook_site.unwrap_or(g.root.at))
             .last()
             .unwrap_or(&self.at);
         let extra = self.runs.extra_iterations(around);
@@ -689,7 +692,7 @@ impl<S: Subject> Judge<'_, S> {
             .any(|k| matches!(k, LeakKind::HookCapture | LeakKind::HookAccumulation));
         let ctx_site = growing_ctx_attribute(g)
             .and_then(|(function, attr)| self.subject.ctx_attribute(&function, &attr));
-        let retained_by = match (g.root.via, ctx_site, growing_hook_site(g)) {
+        let retained_by = match (g.root.via, ctx_site, hook_site) {
             // The statement that put the tensor on ctx is what to change, cycle or not.
             (_, Some(at), _) => self.subject.statement(at),
             // Garbage is held by no statement: it is reported at the loop that makes it.

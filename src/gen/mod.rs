@@ -203,6 +203,9 @@ pub enum Benign {
     /// `scaled_n = ScaleSaved.apply(out)`: a custom Function that saves its output with
     /// `ctx.save_for_backward`, the fixed form of [`PlantedLeak::CtxSavedOutput`].
     CtxSaved,
+    /// `hook_n = model.register_forward_hook(check_batch(x))` and `hook_n.remove()` after a
+    /// forward: the fixed form of [`PlantedLeak::HookAccumulation`].
+    HookRemoved,
 }
 
 impl Benign {
@@ -250,11 +253,14 @@ pub enum PlantedLeak {
     /// `ctx.result = result`: each step's result is a cycle with its node and `ctx` once the
     /// name moves on, reported at the `ctx.result = result` of `forward`.
     CtxSavedOutput,
+    /// `model.register_forward_hook(check_batch(x))` every step, never removed: each hook's
+    /// closure keeps that step's input batch.
+    HookAccumulation,
 }
 
 impl PlantedLeak {
     /// Every planted leak.
-    pub const ALL: [PlantedLeak; 12] = [
+    pub const ALL: [PlantedLeak; 13] = [
         PlantedLeak::AttachedLossList,
         PlantedLeak::AttachedOutputList,
         PlantedLeak::DetachedLossList,
@@ -267,6 +273,7 @@ impl PlantedLeak {
         PlantedLeak::KeptException,
         PlantedLeak::ReferenceCycle,
         PlantedLeak::CtxSavedOutput,
+        PlantedLeak::HookAccumulation,
     ];
 
     /// The leaks planted in the training step whose growth holds graph: the ones whose list or
@@ -297,6 +304,7 @@ impl PlantedLeak {
             PlantedLeak::ReferenceCycle => vec![ReferenceCycle],
             // The nodes of the step's graph stay with the kept result's node.
             PlantedLeak::CtxSavedOutput => vec![RetainedGraph, ReferenceCycle, CtxSavedOutput],
+            PlantedLeak::HookAccumulation => vec![HookCapture, HookAccumulation],
         }
     }
 }
@@ -702,6 +710,7 @@ pub fn benign() -> impl Strategy<Value = Benign> {
         Just(Benign::MetricsDict),
         Just(Benign::BatchSizes),
         Just(Benign::CtxSaved),
+        Just(Benign::HookRemoved),
     ]
 }
 

@@ -136,6 +136,7 @@ fn planted_statement(program: &Program, leak: PlantedLeak) -> String {
         PlantedLeak::KeptException => "kept_errors.append(err)".into(),
         PlantedLeak::ReferenceCycle => "kept_cycle[\"self\"] = kept_cycle".into(),
         PlantedLeak::CtxSavedOutput => "ctx.result = result".into(),
+        PlantedLeak::HookAccumulation => "model.register_forward_hook(check_batch(x))".into(),
         PlantedLeak::EvalTotalKept => {
             format!(
                 "kept_eval_total += {}",
@@ -200,6 +201,12 @@ fn render(p: &Program) -> String {
     }
     if p.benign.contains(&Benign::CtxSaved) {
         scale_function(&mut out, "ScaleSaved", "ctx.save_for_backward(result)");
+    }
+    if p.leak == Some(PlantedLeak::HookAccumulation) || p.benign.contains(&Benign::HookRemoved) {
+        out.line(0, "def check_batch(batch):");
+        out.line(1, "def check(module, inputs, output):");
+        out.line(2, "assert output.shape[0] == batch.shape[0]");
+        out.line(1, "return check");
     }
     if p.leak == Some(PlantedLeak::CarriedState) || p.benign.contains(&Benign::CarriedDetached) {
         out.line(0, "def carry(state, value):");
@@ -332,6 +339,8 @@ fn leak_container(p: &Program, out: &mut Lines, d: usize) {
         // Made in the step: each step's dict (or result) is dropped into a cycle when the next
         // one is.
         Some(PlantedLeak::ReferenceCycle | PlantedLeak::CtxSavedOutput) | None => {}
+        // Kept by the model's hooks.
+        Some(PlantedLeak::HookAccumulation) => {}
     }
 }
 
@@ -445,6 +454,9 @@ fn step(p: &Program, out: &mut Lines, d: usize) {
     if p.leak == Some(PlantedLeak::CtxSavedOutput) {
         out.line(d, "kept_scaled = Scale.apply(out)");
     }
+    if p.leak == Some(PlantedLeak::HookAccumulation) {
+        out.line(d, &planted_statement(p, PlantedLeak::HookAccumulation));
+    }
     for (n, b) in p.benign.iter().enumerate() {
         match b {
             Benign::LogItem { every } => {
@@ -482,6 +494,14 @@ fn step(p: &Program, out: &mut Lines, d: usize) {
             }
             Benign::BatchSizes => out.line(d, &format!("sizes_{n} = [t.shape[0] for t in (x, y)]")),
             Benign::CtxSaved => out.line(d, &format!("scaled_{n} = ScaleSaved.apply(out)")),
+            Benign::HookRemoved => {
+                out.line(
+                    d,
+                    &format!("hook_{n} = model.register_forward_hook(check_batch(x))"),
+                );
+                out.line(d, &format!("checked_{n} = model(x)"));
+                out.line(d, &format!("hook_{n}.remove()"));
+            }
             Benign::Validation { .. } | Benign::DelTemporaries => {}
         }
     }
@@ -573,6 +593,7 @@ fn device_names(p: &Program) -> Vec<String> {
             Benign::ScopedList => names.push(format!("step_losses_{n}")),
             Benign::CarriedDetached => names.push(format!("carried_{n}")),
             Benign::CtxSaved => names.push(format!("scaled_{n}")),
+            Benign::HookRemoved => names.push(format!("checked_{n}")),
             _ => {}
         }
     }
@@ -665,6 +686,8 @@ fn predicted_bytes(p: &Program, leak: PlantedLeak) -> Option<u64> {
         PlantedLeak::KeptException => (p.style == Style::Script).then_some(2 * output),
         // Each step's dict keeps that step's output, and each step's ctx its doubled output
         // (backward freed what the graph saved), counted per iteration of the outermost loop.
+        // Each step's hook keeps that step's input batch through its closure.
+        PlantedLeak::HookAccumulation => Some(input),
         PlantedLeak::ReferenceCycle | PlantedLeak::CtxSavedOutput => Some(match p.shape {
             Shape::Single { .. } => output,
             Shape::Epochs { steps, .. } => u64::from(steps) * output,

@@ -241,6 +241,7 @@ fn new_plants_are_found_and_their_fixed_forms_are_clean() {
         (PlantedLeak::KeptException, Benign::ErrorAsText),
         (PlantedLeak::ReferenceCycle, Benign::CycleCollected),
         (PlantedLeak::CtxSavedOutput, Benign::CtxSaved),
+        (PlantedLeak::HookAccumulation, Benign::HookRemoved),
     ];
     let mut runner = TestRunner::deterministic();
     for (leak, fixed) in plants {
