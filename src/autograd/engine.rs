@@ -121,7 +121,7 @@ pub fn grad(
                 "One of the differentiated Tensors does not require grad".into(),
             ));
         };
-        input_nodes.push(edge.node);
+        input_nodes.push((edge.node, edge.input_nr));
     }
     let captured = Pass::new(roots, Some(input_nodes), options, callbacks)?.run()?;
     if !allow_unused && captured.iter().any(Option::is_none) {
@@ -132,9 +132,12 @@ pub fn grad(
     Ok(captured)
 }
 
+/// A gradient flowing into output `.1` of node `.0`.
+type Root = (Rc<Node>, usize, Tensor);
+
 /// The gradient each root starts with: the given one (checked against the root's shape), or
 /// ones for a one-element root.
-fn root_gradients(roots: &[Tensor], grads: &[Option<Tensor>]) -> Result<Vec<(Rc<Node>, Tensor)>> {
+fn root_gradients(roots: &[Tensor], grads: &[Option<Tensor>]) -> Result<Vec<Root>> {
     if !grads.is_empty() && grads.len() != roots.len() {
         return Err(TensorError::Invalid(format!(
             "grad can be implicitly created only for scalar outputs: got {} tensors and {} gradients",
@@ -174,7 +177,7 @@ fn root_gradients(roots: &[Tensor], grads: &[Option<Tensor>]) -> Result<Vec<(Rc<
         let Some(edge) = gradient_edge(root) else {
             return Err(TensorError::NoGradFn);
         };
-        out.push((edge.node, grad));
+        out.push((edge.node, edge.input_nr, grad));
     }
     Ok(out)
 }
@@ -187,14 +190,15 @@ struct Pass<'a> {
     nodes: Vec<Rc<Node>>,
     index: HashMap<Key, usize>,
     dependencies: Vec<usize>,
-    buffers: Vec<Option<Tensor>>,
+    /// Each node's input buffer: one slot per output of the node's operation.
+    buffers: Vec<Vec<Option<Tensor>>>,
     /// Whether a node runs (`exec_info`): every node for `backward`, only those on a path to
     /// an input for `grad`.
     runs: Vec<bool>,
     /// Whether a gradient must flow into a node: it runs, or it is an input of `grad`.
     needed: Vec<bool>,
-    /// For `grad`: which node each input's gradient is captured at.
-    captures: Option<Vec<usize>>,
+    /// For `grad`: which node (and which of its outputs) each input's gradient is captured at.
+    captures: Option<Vec<(usize, usize)>>,
     options: BackwardOptions,
     callbacks: &'a mut dyn Callbacks,
     roots: Vec<usize>,
@@ -202,8 +206,8 @@ struct Pass<'a> {
 
 impl<'a> Pass<'a> {
     fn new(
-        roots: Vec<(Rc<Node>, Tensor)>,
-        inputs: Option<Vec<Rc<Node>>>,
+        roots: Vec<Root>,
+        inputs: Option<Vec<(Rc<Node>, usize)>>,
         options: BackwardOptions,
         callbacks: &'a mut dyn Callbacks,
     ) -> Result<Pass<'a>> {
@@ -222,15 +226,15 @@ impl<'a> Pass<'a> {
         let mut children: Vec<Vec<usize>> = Vec::new();
         let mut stack = Vec::new();
         let mut root_grads = Vec::new();
-        for (node, grad) in roots {
+        for (node, nr, grad) in roots {
             let (i, new) = pass.discover(node, &mut children);
             if new {
                 stack.push(i);
             }
-            root_grads.push((i, grad));
+            root_grads.push((i, nr, grad));
         }
         while let Some(i) = stack.pop() {
-            for (next, _) in pass.nodes[i].edge_nodes().into_iter().flatten() {
+            for (next, _, _) in pass.nodes[i].edge_nodes().into_iter().flatten() {
                 let (j, new) = pass.discover(next, &mut children);
                 if new {
                     stack.push(j);
@@ -247,17 +251,15 @@ impl<'a> Pass<'a> {
             }
             Some(inputs) => {
                 // An input outside the graph is never reached: its gradient stays None.
-                let captures: Vec<usize> = inputs
+                let captures: Vec<(usize, usize)> = inputs
                     .iter()
-                    .map(|node| {
-                        pass.index
-                            .get(&Rc::as_ptr(node))
-                            .copied()
-                            .unwrap_or(usize::MAX)
+                    .map(|(node, nr)| {
+                        let at = pass.index.get(&Rc::as_ptr(node)).copied();
+                        (at.unwrap_or(usize::MAX), *nr)
                     })
                     .collect();
                 let mut is_input = vec![false; n];
-                for &c in captures.iter().filter(|&&c| c != usize::MAX) {
+                for &(c, _) in captures.iter().filter(|&&(c, _)| c != usize::MAX) {
                     is_input[c] = true;
                 }
                 // Children come after their first parent in discovery order only for trees;
@@ -278,9 +280,13 @@ impl<'a> Pass<'a> {
                 pass.captures = Some(captures);
             }
         }
-        pass.buffers = vec![None; n];
-        for (i, grad) in root_grads {
-            pass.add_to_buffer(i, grad)?;
+        pass.buffers = pass
+            .nodes
+            .iter()
+            .map(|node| vec![None; node.num_outputs()])
+            .collect();
+        for (i, nr, grad) in root_grads {
+            pass.add_to_buffer(i, nr, grad)?;
             if !pass.roots.contains(&i) {
                 pass.roots.push(i);
             }
@@ -301,9 +307,15 @@ impl<'a> Pass<'a> {
         (i, true)
     }
 
-    fn add_to_buffer(&mut self, i: usize, g: Tensor) -> Result<()> {
+    fn add_to_buffer(&mut self, i: usize, nr: usize, g: Tensor) -> Result<()> {
         let grad_mode = self.options.create_graph;
-        self.buffers[i] = Some(match self.buffers[i].take() {
+        let Some(slot) = self.buffers[i].get_mut(nr) else {
+            return Err(TensorError::Invalid(format!(
+                "{} has no output {nr}",
+                self.nodes[i].name()
+            )));
+        };
+        *slot = Some(match slot.take() {
             None => g,
             Some(old) => accumulate_input(old, g, grad_mode)?,
         });
@@ -341,22 +353,38 @@ impl<'a> Pass<'a> {
 
         while let Some((_, _, i)) = ready.pop() {
             let node = self.nodes[i].clone();
-            let mut grad = self.buffers[i].take();
-            if let Some(g) = &grad {
-                grad = Some(self.run_hooks(&node, g.clone())?);
+            let mut grads = std::mem::take(&mut self.buffers[i]);
+            for (nr, slot) in grads.iter_mut().enumerate() {
+                if let Some(g) = slot.take() {
+                    *slot = Some(self.run_hooks(&node, nr, g)?);
+                }
             }
             if let Some(captures) = &self.captures {
-                for (k, &c) in captures.iter().enumerate() {
+                for (k, &(c, nr)) in captures.iter().enumerate() {
                     if c == i {
-                        captured[k] = grad.clone();
+                        captured[k] = grads.get(nr).cloned().flatten();
                     }
                 }
             }
             if !self.runs[i] {
                 continue;
             }
-            let outputs = match (&node.kind, grad) {
-                (_, None) => Vec::new(),
+            // A node whose outputs all got no gradient does not run (a one-output node's
+            // backward never sees an undefined gradient); a multi-output node's formula
+            // materializes the missing ones itself, as split_backward does. A one-output
+            // node's gradient is moved out of the buffer, never cloned: whether AccumulateGrad
+            // may steal it depends on nobody else holding it.
+            let multi = matches!(&node.kind, Kind::Function {
+                backward: Backward::Formula(formula),
+                ..
+            } if formula.is_multi_output());
+            let single = if multi {
+                None
+            } else {
+                grads.first_mut().and_then(Option::take)
+            };
+            let outputs = match (&node.kind, single) {
+                (_, None) if !multi || grads.iter().all(Option::is_none) => Vec::new(),
                 (Kind::AccumulateGrad { variable }, Some(g)) => {
                     let variable = variable.borrow().clone();
                     if let Some(v) = variable {
@@ -364,24 +392,32 @@ impl<'a> Pass<'a> {
                     }
                     Vec::new()
                 }
-                (Kind::Function { backward, .. }, Some(g)) => {
+                (Kind::AccumulateGrad { .. }, None) => Vec::new(),
+                (Kind::Function { backward, .. }, g) => {
                     let edges = node.edge_nodes();
                     node.check_saved()?;
-                    let mut outputs = match backward {
-                        Backward::Formula(formula) => {
-                            let needs: Vec<bool> = edges
-                                .iter()
-                                .map(|e| {
-                                    e.as_ref().is_some_and(|(next, _)| {
-                                        self.needed[self.index[&Rc::as_ptr(next)]]
-                                    })
-                                })
-                                .collect();
-                            formula.apply(&node, &g, &needs)?
+                    let needs: Vec<bool> = edges
+                        .iter()
+                        .map(|e| {
+                            e.as_ref().is_some_and(|(next, _, _)| {
+                                self.needed[self.index[&Rc::as_ptr(next)]]
+                            })
+                        })
+                        .collect();
+                    let mut outputs = match (backward, &g) {
+                        (Backward::Formula(formula), None) => {
+                            formula.apply_multi(&node, &grads, &needs)?
                         }
-                        Backward::Custom { ctx, .. } => {
+                        (Backward::Formula(formula), Some(g)) => formula.apply(&node, g, &needs)?,
+                        (Backward::Custom { ctx, .. }, g) => {
+                            let Some(g) = g else {
+                                return Err(TensorError::Invalid(format!(
+                                    "{} got no gradient",
+                                    node.name()
+                                )));
+                            };
                             let ctx = ctx.clone();
-                            let outputs = self.callbacks.custom_backward(&ctx, &node, &g)?;
+                            let outputs = self.callbacks.custom_backward(&ctx, &node, g)?;
                             if outputs.len() != edges.len() {
                                 return Err(TensorError::Invalid(format!(
                                     "function {} returned an incorrect number of gradients (expected {}, got {})",
@@ -394,9 +430,10 @@ impl<'a> Pass<'a> {
                         }
                     };
                     validate_outputs(&node, &mut outputs, &edges)?;
-                    // The incoming gradient dies here, after the outputs exist: as in
+                    // The incoming gradients die here, after the outputs exist: as in
                     // `call_function`, where the input buffer outlives the node's apply.
                     drop(g);
+                    drop(std::mem::take(&mut grads));
                     outputs.into_iter().zip(edges).collect()
                 }
             };
@@ -405,13 +442,13 @@ impl<'a> Pass<'a> {
                 node.release_saved();
             }
             for (grad, edge) in outputs {
-                let Some((next, _)) = edge else { continue };
+                let Some((next, _, nr)) = edge else { continue };
                 let j = self.index[&Rc::as_ptr(&next)];
                 if !self.needed[j] {
                     continue;
                 }
                 if let Some(g) = grad {
-                    self.add_to_buffer(j, g)?;
+                    self.add_to_buffer(j, nr, g)?;
                 }
                 self.dependencies[j] -= 1;
                 if self.dependencies[j] == 0 {
@@ -425,14 +462,14 @@ impl<'a> Pass<'a> {
 
     /// The tensor hooks of what `node` computes the gradient for, in registration order, each
     /// given the previous one's result (`call_tensor_pre_hooks`); a leaf's live on the leaf.
-    fn run_hooks(&mut self, node: &Node, mut grad: Tensor) -> Result<Tensor> {
+    fn run_hooks(&mut self, node: &Node, nr: usize, mut grad: Tensor) -> Result<Tensor> {
         let hooks = match &node.kind {
             Kind::AccumulateGrad { variable } => variable
                 .borrow()
                 .as_ref()
                 .map(Tensor::hooks)
                 .unwrap_or_default(),
-            Kind::Function { .. } => node.hooks(),
+            Kind::Function { .. } => node.output_hooks(nr),
         };
         for hook in hooks {
             if let Some(new) = self.callbacks.tensor_hook(&hook, &grad)? {
@@ -448,10 +485,10 @@ impl<'a> Pass<'a> {
 fn validate_outputs(
     node: &Node,
     outputs: &mut [Option<Tensor>],
-    edges: &[Option<(Rc<Node>, InputMeta)>],
+    edges: &[Option<(Rc<Node>, InputMeta, usize)>],
 ) -> Result<()> {
     for (i, (out, edge)) in outputs.iter_mut().zip(edges).enumerate() {
-        let (Some(g), Some((_, meta))) = (out.as_ref(), edge) else {
+        let (Some(g), Some((_, meta, _))) = (out.as_ref(), edge) else {
             continue;
         };
         let mut g = g.clone();

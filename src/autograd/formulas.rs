@@ -172,6 +172,9 @@ pub(crate) enum Formula {
     /// A layer operation (convolution, pooling, batch norm, embedding, leaky_relu, elu),
     /// whose node name and backward are declared next to its forward in `src/tensor/`.
     Layer(LayerNode),
+    /// `split`, `split_with_sizes`, `unbind` and their `unsafe_` forms: one node with an
+    /// output per piece (`src/tensor/split.rs`).
+    Split(crate::tensor::Split),
 }
 
 impl Formula {
@@ -243,7 +246,39 @@ impl Formula {
             Formula::Extremum(Extremum::Minimum) => "MinimumBackward0",
             Formula::Where => "WhereBackward0",
             Formula::Layer(l) => l.name(),
+            Formula::Split(split) => split.node_name(),
         }
+    }
+
+    /// Whether the node's operation returned several tensors, so that its backward takes one
+    /// gradient per output ([`Formula::apply_multi`]).
+    pub(crate) fn is_multi_output(&self) -> bool {
+        matches!(self, Formula::Split(_))
+    }
+
+    /// Gradients for the inputs of a multi-output node, from one gradient per output (`None`
+    /// where that output got none), `None` where `needs` is false.
+    pub(crate) fn apply_multi(
+        &self,
+        _node: &Node,
+        grads: &[Option<Tensor>],
+        needs: &[bool],
+    ) -> Result<Vec<Option<Tensor>>> {
+        let mut out: Vec<Option<Tensor>> = vec![None; needs.len()];
+        match self {
+            Formula::Split(split) => {
+                if needs.first().copied().unwrap_or(false) {
+                    out[0] = Some(split.backward(grads)?);
+                }
+            }
+            other => {
+                return Err(crate::base::TensorError::Invalid(format!(
+                    "{} has one output",
+                    other.name()
+                )))
+            }
+        }
+        Ok(out)
     }
 
     /// Gradients for the node's inputs, `None` where `needs` is false. Runs with grad mode
@@ -620,6 +655,13 @@ impl Formula {
                 }
             }
             Formula::Layer(l) => return l.apply(node, grad, needs),
+            Formula::Split(split) => {
+                // The engine gives a multi-output node all its gradients (`apply_multi`).
+                return Err(crate::base::TensorError::Invalid(format!(
+                    "{} takes one gradient per output",
+                    split.node_name()
+                )));
+            }
         }
         Ok(out)
     }

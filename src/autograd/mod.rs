@@ -31,6 +31,8 @@ pub(crate) struct InputMeta {
 
 pub(crate) struct Edge {
     pub(crate) node: Rc<Node>,
+    /// Which of `node`'s outputs the gradient flows into (PyTorch's `input_nr`).
+    pub(crate) input_nr: usize,
     pub(crate) meta: InputMeta,
 }
 
@@ -171,9 +173,10 @@ pub struct Node {
     /// Whether a backward pass has run this node: tells a graph kept after its backward from
     /// one no backward ever used (evaluation outside `no_grad`).
     ran: std::cell::Cell<bool>,
-    /// Hooks registered on the tensor this node produced (`tensor_pre_hooks`): they run on
-    /// the gradient before the node does, and the node keeps them (and what they capture).
-    hooks: RefCell<Option<HookList>>,
+    /// Hooks registered on the tensors this node produced, one list per output
+    /// (`tensor_pre_hooks`): they run on that output's gradient before the node does, and the
+    /// node keeps them (and what they capture).
+    hooks: Vec<RefCell<Option<HookList>>>,
     /// This node, weakly: what a saved output's unpacking under create_graph points back to.
     me: RefCell<Weak<Node>>,
 }
@@ -199,6 +202,12 @@ impl std::fmt::Debug for Node {
 
 impl Node {
     fn new(rt: &Runtime, kind: Kind) -> Node {
+        Node::with_outputs(rt, kind, 1)
+    }
+
+    /// A node whose backward takes `outputs` gradients, one per tensor the operation returned
+    /// (`split`, `unbind`).
+    fn with_outputs(rt: &Runtime, kind: Kind, outputs: usize) -> Node {
         let seq = rt.node_created();
         let sequence_nr = match kind {
             // AccumulateGrad runs as soon as it is ready (UINT64_MAX in PyTorch).
@@ -210,7 +219,7 @@ impl Node {
             sequence_nr,
             kind,
             ran: std::cell::Cell::new(false),
-            hooks: RefCell::new(None),
+            hooks: (0..outputs.max(1)).map(|_| RefCell::new(None)).collect(),
             me: RefCell::new(Weak::new()),
         }
     }
@@ -266,9 +275,20 @@ impl Node {
         }
     }
 
-    /// The hooks registered on the tensor this node produced, in the order they run.
+    /// The hooks registered on the tensors this node produced, output by output, each in the
+    /// order they run.
     pub fn hooks(&self) -> Vec<ProgramObject> {
-        hooks_of(&self.hooks)
+        self.hooks.iter().flat_map(hooks_of).collect()
+    }
+
+    /// The hooks registered on output `nr` of this node, in the order they run.
+    pub(crate) fn output_hooks(&self, nr: usize) -> Vec<ProgramObject> {
+        self.hooks.get(nr).map(hooks_of).unwrap_or_default()
+    }
+
+    /// How many gradients the backward takes: one per output of the operation.
+    pub fn num_outputs(&self) -> usize {
+        self.hooks.len()
     }
 
     /// `ctx.saved_tensors` of a custom Function: what `save_for_backward` saved, or PyTorch's
@@ -297,6 +317,19 @@ impl Node {
     /// Order of creation; later nodes run first among those ready.
     pub fn sequence_nr(&self) -> u64 {
         self.sequence_nr
+    }
+
+    /// `grad_fn.next_functions` as Python shows it: the node of each input with the output
+    /// of that node the input is, `None` where the input needs no grad.
+    pub fn next_edges(&self) -> Vec<Option<(Rc<Node>, usize)>> {
+        match &self.kind {
+            Kind::Function { edges, .. } => edges
+                .borrow()
+                .iter()
+                .map(|e| e.as_ref().map(|e| (e.node.clone(), e.input_nr)))
+                .collect(),
+            Kind::AccumulateGrad { .. } => Vec::new(),
+        }
     }
 
     /// `grad_fn.next_functions`: the node of each input, `None` where the input needs no grad.
@@ -428,12 +461,15 @@ impl Node {
         }
     }
 
-    pub(crate) fn edge_nodes(&self) -> Vec<Option<(Rc<Node>, InputMeta)>> {
+    pub(crate) fn edge_nodes(&self) -> Vec<Option<(Rc<Node>, InputMeta, usize)>> {
         match &self.kind {
             Kind::Function { edges, .. } => edges
                 .borrow()
                 .iter()
-                .map(|e| e.as_ref().map(|e| (e.node.clone(), e.meta.clone())))
+                .map(|e| {
+                    e.as_ref()
+                        .map(|e| (e.node.clone(), e.meta.clone(), e.input_nr))
+                })
                 .collect(),
             Kind::AccumulateGrad { .. } => Vec::new(),
         }
@@ -524,13 +560,18 @@ pub(crate) fn gradient_edge(t: &Tensor) -> Option<Edge> {
         device: t.device(),
     };
     if let Some(node) = t.grad_fn() {
-        return Some(Edge { node, meta });
+        return Some(Edge {
+            node,
+            input_nr: t.output_nr(),
+            meta,
+        });
     }
     if !t.requires_grad() {
         return None;
     }
     Some(Edge {
         node: grad_accumulator(t),
+        input_nr: 0,
         meta,
     })
 }
@@ -633,6 +674,27 @@ impl NodeBuilder {
         out.0.requires_grad.set(true);
         out.set_grad_fn(Some(node));
     }
+
+    /// Creates the node of an operation with several outputs (`split`, `unbind`) and makes it
+    /// the history of each, output `i` being `outs[i]`: one node, as PyTorch builds it, whose
+    /// backward gets one gradient per output. Saves no output.
+    pub(crate) fn finish_multi(self, formula: Formula, outs: &[Tensor]) {
+        let node = Node::with_outputs(
+            &self.rt,
+            Kind::Function {
+                backward: Backward::Formula(formula),
+                edges: RefCell::new(self.edges),
+                saved: RefCell::new(self.saved),
+            },
+            outs.len(),
+        )
+        .shared();
+        for (nr, out) in outs.iter().enumerate() {
+            out.0.requires_grad.set(true);
+            out.set_grad_fn(Some(node.clone()));
+            out.0.output_nr.set(nr);
+        }
+    }
 }
 
 impl Tensor {
@@ -646,7 +708,7 @@ impl Tensor {
             ));
         }
         Ok(match self.grad_fn() {
-            Some(node) => register(&node.hooks, hook),
+            Some(node) => register(&node.hooks[self.output_nr()], hook),
             None => register(&self.0.hooks, hook),
         })
     }

@@ -31,6 +31,7 @@ mod conv;
 mod embedding;
 mod layers;
 mod norm;
+mod rnn;
 
 use std::cell::{Cell, RefCell};
 
@@ -44,11 +45,37 @@ pub use conv::{Conv, Pool, PoolKind};
 pub use embedding::Embedding;
 pub use layers::{LayerFn, Stateless};
 pub use norm::{BatchNorm, LayerNorm};
+pub use rnn::{Rnn, RnnConfig, RnnMode, RnnState};
+
+/// What a module takes and returns besides one tensor, as Python passes it: `None` (an
+/// omitted hidden state), a tensor, or a tuple (`(h, c)`, `(output, (h_n, c_n))`).
+#[derive(Debug, Clone)]
+pub enum Io {
+    /// `None`.
+    None,
+    /// A tensor.
+    Tensor(Tensor),
+    /// A tuple.
+    Tuple(Vec<Io>),
+}
 
 /// A module: `forward` on one input, and its parameters.
 pub trait Module {
     /// `module(x)`.
     fn forward(&self, x: &Tensor) -> Result<Tensor>;
+
+    /// `module(*inputs)` for any arguments: what modules of several inputs or outputs
+    /// (`lstm(x, (h, c))`, `mha(q, k, v)`) implement. One-tensor modules take one tensor to
+    /// [`Module::forward`].
+    fn call(&self, inputs: &[Io]) -> Result<Io> {
+        match inputs {
+            [Io::Tensor(x)] => Ok(Io::Tensor(self.forward(x)?)),
+            _ => Err(crate::base::TensorError::Invalid(format!(
+                "forward() takes 1 tensor argument but {} were given",
+                inputs.len()
+            ))),
+        }
+    }
 
     /// `module.named_parameters()`: dotted names as PyTorch gives them (`0.weight`), in
     /// registration order, for reports that say which parameter holds memory.
@@ -304,15 +331,11 @@ impl Linear {
 }
 
 impl Module for Linear {
-    /// `F.linear`: `addmm(bias, x, weight.t())` for 2-D input with a bias, else
-    /// `x.matmul(weight.t())`.
+    /// `F.linear` ([`Tensor::linear`]): `addmm(bias, x, weight.t())` for 2-D input with a
+    /// bias, and for contiguous 3-D input through a view to 2-D (what sequence models pass);
+    /// else `x.matmul(weight.t())`, plus the bias.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let wt = self.weight.t()?;
-        match &self.bias {
-            Some(b) if x.dim() == 2 => b.addmm(x, &wt),
-            Some(b) => x.matmul(&wt)?.add(b),
-            None => x.matmul(&wt),
-        }
+        x.linear(&self.weight, self.bias.as_ref())
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor)> {

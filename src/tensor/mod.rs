@@ -21,6 +21,7 @@
 //! ```
 
 mod activation;
+mod attention;
 mod batchnorm;
 mod choose;
 mod conv;
@@ -36,8 +37,10 @@ mod norm;
 mod ops;
 mod pointwise;
 mod pool;
+mod recurrent;
 mod reduce;
 mod shape;
+mod split;
 mod storage;
 mod views;
 
@@ -62,6 +65,7 @@ pub use batchnorm::BatchNormOptions;
 pub use conv::{ConvOptions, ConvPadding};
 pub(crate) use layer_node::{LayerKernel, LayerNode};
 pub use pool::PoolOptions;
+pub(crate) use split::Split;
 
 use crate::alloc::Purpose;
 use crate::autograd::{self, Node};
@@ -126,6 +130,13 @@ pub(crate) struct TensorImpl {
     pub(crate) requires_grad: Cell<bool>,
     pub(crate) grad: RefCell<Option<Tensor>>,
     pub(crate) grad_fn: RefCell<Option<Rc<Node>>>,
+    /// Which output of `grad_fn` this tensor is (PyTorch's `output_nr`): non-zero only for
+    /// the outputs of a multi-output node (`split`, `unbind`).
+    pub(crate) output_nr: Cell<usize>,
+    /// A version counter of its own (shared with its views), for a tensor that shares its
+    /// storage without being a view to autograd: the pieces of `unsafe_split`, which
+    /// PyTorch's LSTM cell modifies in place one by one. `None`: the storage's counter.
+    pub(crate) own_version: RefCell<Option<Rc<Cell<u64>>>>,
     /// Held weakly, as PyTorch does: the graph owns the AccumulateGrad node, not the leaf.
     pub(crate) grad_accumulator: RefCell<Weak<Node>>,
     /// A leaf's `register_hook` hooks (a non-leaf's live on its `grad_fn`).
@@ -238,6 +249,8 @@ impl Tensor {
             requires_grad: Cell::new(false),
             grad: RefCell::new(None),
             grad_fn: RefCell::new(None),
+            output_nr: Cell::new(0),
+            own_version: RefCell::new(None),
             grad_accumulator: RefCell::new(Weak::new()),
             hooks: RefCell::new(None),
         }))
@@ -245,7 +258,7 @@ impl Tensor {
 
     /// A view of the same storage with another geometry; no autograd history.
     pub(crate) fn view_raw(&self, shape: Vec<usize>, strides: Vec<usize>, offset: usize) -> Tensor {
-        Tensor::from_parts(
+        let view = Tensor::from_parts(
             &self.0.rt,
             self.storage(),
             shape,
@@ -253,7 +266,9 @@ impl Tensor {
             offset,
             self.0.dtype,
             true,
-        )
+        );
+        *view.0.own_version.borrow_mut() = self.0.own_version.borrow().clone();
+        view
     }
 
     pub(crate) fn storage(&self) -> Rc<Storage> {
@@ -368,9 +383,17 @@ impl Tensor {
         self.0.grad_fn.borrow().clone()
     }
 
+    /// `tensor.output_nr`: which output of its `grad_fn` this tensor is.
+    pub fn output_nr(&self) -> usize {
+        self.0.output_nr.get()
+    }
+
     /// `tensor._version`: bumped by every in-place operation on this storage.
     pub fn version(&self) -> u64 {
-        self.0.storage.borrow().version()
+        match &*self.0.own_version.borrow() {
+            Some(v) => v.get(),
+            None => self.0.storage.borrow().version(),
+        }
     }
 
     /// The allocator block holding the values, for device tensors that have one.
@@ -431,7 +454,10 @@ impl Tensor {
     }
 
     pub(crate) fn bump_version(&self) {
-        self.0.storage.borrow().bump_version();
+        match &*self.0.own_version.borrow() {
+            Some(v) => v.set(v.get() + 1),
+            None => self.0.storage.borrow().bump_version(),
+        }
     }
 
     /// "torch.cuda.FloatTensor [10, 5]", as PyTorch names tensors in autograd errors.
@@ -448,6 +474,7 @@ impl Tensor {
     }
 
     pub(crate) fn set_grad_fn(&self, node: Option<Rc<Node>>) {
+        self.0.output_nr.set(0);
         let old = self.0.grad_fn.replace(node);
         if let Some(old) = old {
             autograd::drop_graph(old);

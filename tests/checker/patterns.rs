@@ -38,6 +38,25 @@ const PATTERNS: &[Pattern] = &[
         verdict: Verdict::Clean,
         leaks: &[],
     },
+    // The same with a real nn.LSTM(32, 64) over 5×16×32 chunks: per chunk, the composed
+    // path's graph (73 nodes) and what it saves or outputs (153,600 B), the same growth PyTorch
+    // 2.15 shows with oneDNN off (docs/fidelity.md).
+    Pattern {
+        file: "leaks/lstm_hidden_not_detached.py",
+        verdict: Verdict::Leak,
+        leaks: &[(
+            10,
+            &[LeakKind::MissingNoGrad, LeakKind::CarriedState],
+            153600,
+            73,
+            "wrap the loop in torch.no_grad() when no backward needs the state",
+        )],
+    },
+    Pattern {
+        file: "clean/lstm_language_model_detached.py",
+        verdict: Verdict::Clean,
+        leaks: &[],
+    },
     // After backward: Add, two scalar Muls, Mean, Relu, Addmm and T per step; backward freed
     // what Relu and Addmm saved and the scalar Muls save no tensor, so 0 B.
     Pattern {
@@ -296,4 +315,33 @@ fn a_hook_leak_names_where_the_hook_was_registered_and_from_where() {
         )),
         "{path}"
     );
+}
+
+/// The detached LSTM language model ends every batch holding exactly: its parameters, their
+/// gradients and Adam's two moments (61,952 B each: LSTM(16, 32, num_layers=2) has 8,192 +
+/// 16,384 + 16,384 + 16,384 B of weights and four 512 B bias blocks, the decoder 2,048 + 512),
+/// the carried (h, c) state (two 2×8×32 f32 tensors of 2,048 B), and the batch's inputs
+/// (5×8×16 f32, 2,560 B) and targets (40 int64, 320 B in a 512 B block); besides them, the
+/// cuBLAS workspaces of the program's thread and of backward's (32 MiB each on sm_90) and the
+/// cuBLASLt one of `addmm` with a bias (1 MiB), taken at the first products. The state's own
+/// graph (its stacks back to the gates, their saved tensors freed by backward) is replaced
+/// each batch, never chained.
+#[test]
+fn a_detached_lstm_language_model_keeps_its_state_and_no_old_graph() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let scenario = load(&root.join("clean/lstm_language_model_detached.py")).unwrap();
+    let r = check_scenario(&scenario, &CheckOptions::default()).unwrap();
+    let ends: Vec<(u64, u64)> = r
+        .iterations
+        .iter()
+        .filter(|p| p.loop_line == 33)
+        .map(|p| (p.allocated, p.graph_nodes))
+        .collect();
+    assert_eq!(ends.len(), 6);
+    let workspaces = 2 * (32 << 20) + (1 << 20);
+    let kept = workspaces + 4 * 61_952 + 2 * 2048 + 2560 + 512;
+    for (allocated, nodes) in &ends {
+        assert_eq!((*allocated, *nodes), (kept, ends[0].1), "{ends:?}");
+    }
+    assert!(ends[0].1 > 0, "the last state is attached until detached");
 }

@@ -824,3 +824,83 @@ fn modules_without_parameters_run_and_follow_train_and_eval() {
     );
     assert_eq!(rt.memory_allocated(), 0);
 }
+
+#[test]
+fn split_chunk_and_unbind_return_tuples_of_pieces_of_one_node() {
+    // PyTorch 2.15 prints the same values (with object addresses in a node's repr, and
+    // shapes as torch.Size, which scenarios print as tuples).
+    let out = output(
+        "import torch\n\
+         x = torch.ones(6, 2, requires_grad=True)\n\
+         a, b, c = x.chunk(3)\n\
+         print(b.grad_fn, b.shape, len(torch.split(x, 4)), torch.split(x, [1, 5], dim=0)[1].shape)\n\
+         rows = x.unbind(1)\n\
+         print(rows[1].grad_fn, rows[1].shape, len(torch.chunk(x, 4)))\n\
+         (b.sum() * 2 + rows[0].sum()).backward()\n\
+         print(x.grad.sum().item(), x.grad[2].sum().item())\n",
+    );
+    assert_eq!(
+        out,
+        [
+            "<SplitBackward0> (2, 2) 2 (5, 2)",
+            "<UnbindBackward0> (6,) 3",
+            "14.0 5.0",
+        ]
+    );
+    assert!(error("import torch\nx = torch.ones(6)\nx.split([1, 4])\n").contains(
+        "split_with_sizes expects split_sizes to sum exactly to 6 (input tensor's size at dimension 0), but got split_sizes=[1, 4]"
+    ));
+}
+
+#[test]
+fn lstm_and_rnn_take_and_return_their_hidden_state_as_pytorch() {
+    // PyTorch 2.15 (oneDNN off, so that LSTM composes its steps) prints the same, with object
+    // addresses in a node's repr and shapes as torch.Size.
+    let out = output(
+        "import torch\n\
+         import torch.nn as nn\n\
+         lstm = nn.LSTM(3, 5, num_layers=2, batch_first=True)\n\
+         print(lstm)\n\
+         print([n for n, p in lstm.named_parameters()])\n\
+         x = torch.randn(4, 2, 3)\n\
+         out, (h, c) = lstm(x)\n\
+         print(out.shape, h.shape, c.shape, out.grad_fn, h.grad_fn)\n\
+         out2, hn = nn.RNN(3, 4, bidirectional=True)(x, None)\n\
+         print(out2.shape, hn.shape, out2.grad_fn)\n\
+         out.sum().backward()\n\
+         print(lstm.weight_hh_l1.grad.shape, lstm.bias_ih_l0.grad.shape)\n\
+         out, (h, c) = lstm(x, (h.detach(), c.detach()))\n\
+         print(out.shape)\n",
+    );
+    assert_eq!(
+        out,
+        [
+            "LSTM(3, 5, num_layers=2, batch_first=True)",
+            "['weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0', 'weight_ih_l1', 'weight_hh_l1', 'bias_ih_l1', 'bias_hh_l1']",
+            "(4, 2, 5) (2, 4, 5) (2, 4, 5) <TransposeBackward0> <StackBackward0>",
+            "(4, 2, 8) (2, 2, 4) <CatBackward0>",
+            "(20, 5) (20,)",
+            "(4, 2, 5)",
+        ]
+    );
+    assert!(error(
+        "import torch\nimport torch.nn as nn\nlstm = nn.LSTM(3, 5)\nx = torch.randn(2, 4, 3)\nlstm(x, (torch.zeros(1, 3, 5), torch.zeros(1, 3, 5)))\n"
+    )
+    .contains("Expected hidden[0] size (1, 4, 5), got [1, 3, 5]"));
+}
+
+#[test]
+fn scaled_dot_product_attention_runs_the_math_path_and_refuses_masks() {
+    let out = output(
+        "import torch\n\
+         import torch.nn.functional as F\n\
+         q = torch.ones(2, 3, 4, requires_grad=True)\n\
+         o = F.scaled_dot_product_attention(q, q, torch.ones(2, 3, 4))\n\
+         print(o.shape, o.grad_fn, abs(o.sum().item() - 24.0) < 1e-4)\n",
+    );
+    assert_eq!(out, ["(2, 3, 4) <UnsafeViewBackward0> True"]);
+    assert!(error(
+        "import torch\nimport torch.nn.functional as F\nq = torch.ones(2, 3, 4)\nF.scaled_dot_product_attention(q, q, q, is_causal=True)\n"
+    )
+    .contains("scaled_dot_product_attention(is_causal=True) is not supported in scenarios"));
+}

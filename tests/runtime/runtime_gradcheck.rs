@@ -1140,3 +1140,147 @@ case!(
         .collect(),
     away_from_zero
 );
+
+// Multi-output ops: one piece unused, so backward fills it with zeros before joining.
+case!(
+    chunk_two_of_three_pieces,
+    [([6, 4], true)],
+    |t: &[Tensor]| {
+        let p = t[0].chunk(3, 0)?;
+        p[2].mul(&p[0])
+    },
+    |x: &[Vec<f64>]| (0..8).map(|i| x[0][16 + i] * x[0][i]).collect()
+);
+case!(
+    split_with_sizes_along_columns,
+    [([3, 5], true)],
+    |t: &[Tensor]| {
+        let p = t[0].split_with_sizes(&[2, 3], 1)?;
+        p[1].exp()
+    },
+    |x: &[Vec<f64>]| (0..3)
+        .flat_map(|r| (2..5).map(move |c| (r, c)))
+        .map(|(r, c)| x[0][r * 5 + c].exp())
+        .collect()
+);
+case!(
+    unbind_rows_summed,
+    [([4, 3], true)],
+    |t: &[Tensor]| {
+        let rows = t[0].unbind(0)?;
+        rows[0].mul(&rows[3])?.add(&rows[1])
+    },
+    |x: &[Vec<f64>]| (0..3)
+        .map(|c| x[0][c] * x[0][9 + c] + x[0][3 + c])
+        .collect()
+);
+
+// In-place activations on pieces that are not views to autograd (what the LSTM cell does).
+case!(
+    sigmoid_in_place_of_a_result,
+    [([3, 4], true)],
+    |t: &[Tensor]| t[0].mul_scalar(2.0)?.sigmoid_(),
+    |x: &[Vec<f64>]| x[0].iter().map(|v| logistic(2.0 * v)).collect()
+);
+case!(
+    unsafe_chunk_then_tanh_and_sigmoid_in_place,
+    [([3, 4], true)],
+    |t: &[Tensor]| {
+        let p = t[0].mul_scalar(1.0)?.unsafe_chunk(2, 1)?;
+        p[0].tanh_()?.mul(&p[1].sigmoid_()?)
+    },
+    |x: &[Vec<f64>]| (0..3)
+        .flat_map(|r| (0..2).map(move |c| (r, c)))
+        .map(|(r, c)| x[0][r * 4 + c].tanh() * logistic(x[0][r * 4 + 2 + c]))
+        .collect()
+);
+
+fn logistic(v: f64) -> f64 {
+    1.0 / (1.0 + (-v).exp())
+}
+
+/// One LSTM layer over (T=2, B=2, 3) with hidden size 2, from zeros: gates i, f, g, o.
+fn lstm_ref(x: &[Vec<f64>]) -> Vec<f64> {
+    let (w_ih, w_hh, b_ih, b_hh) = (&x[1], &x[2], &x[3], &x[4]);
+    let (hidden, input) = (2, 3);
+    let mut out = Vec::new();
+    let mut h = vec![0.0; 2 * hidden];
+    let mut c = vec![0.0; 2 * hidden];
+    for t in 0..2 {
+        let mut h_next = vec![0.0; 2 * hidden];
+        for b in 0..2 {
+            let gate = |row: usize| {
+                let mut s = b_ih[row] + b_hh[row];
+                for k in 0..input {
+                    s += w_ih[row * input + k] * x[0][(t * 2 + b) * input + k];
+                }
+                for k in 0..hidden {
+                    s += w_hh[row * hidden + k] * h[b * hidden + k];
+                }
+                s
+            };
+            for j in 0..hidden {
+                let i = logistic(gate(j));
+                let f = logistic(gate(hidden + j));
+                let g = gate(2 * hidden + j).tanh();
+                let o = logistic(gate(3 * hidden + j));
+                let cell = f * c[b * hidden + j] + i * g;
+                c[b * hidden + j] = cell;
+                h_next[b * hidden + j] = o * cell.tanh();
+            }
+        }
+        h = h_next;
+        out.extend(&h);
+    }
+    out
+}
+
+case!(
+    lstm_layer_input_and_weights,
+    [
+        ([2, 2, 3], true),
+        ([8, 3], true),
+        ([8, 2], true),
+        ([8], true),
+        ([8], true)
+    ],
+    |t: &[Tensor]| {
+        use leakharness::nn::{Module, Rnn, RnnConfig, RnnMode};
+        let m = Rnn::new(t[0].runtime(), RnnMode::Lstm, RnnConfig::new(3, 2))?;
+        m.with_parameters(t[1..].to_vec()).forward(&t[0])
+    },
+    lstm_ref
+);
+
+/// softmax(q kᵀ / sqrt(E)) v for (batch 2, length 3, E 4).
+fn attention_ref(x: &[Vec<f64>]) -> Vec<f64> {
+    let (l, e) = (3, 4);
+    let mut out = Vec::new();
+    for b in 0..2 {
+        let at = |t: &Vec<f64>, i: usize, j: usize| t[(b * l + i) * e + j];
+        for i in 0..l {
+            let scores: Vec<f64> = (0..l)
+                .map(|j| {
+                    (0..e)
+                        .map(|d| at(&x[0], i, d) * at(&x[1], j, d))
+                        .sum::<f64>()
+                        / 2.0
+                })
+                .collect();
+            let max = scores.iter().cloned().fold(f64::MIN, f64::max);
+            let exp: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+            let total: f64 = exp.iter().sum();
+            for d in 0..e {
+                out.push((0..l).map(|j| exp[j] / total * at(&x[2], j, d)).sum());
+            }
+        }
+    }
+    out
+}
+
+case!(
+    scaled_dot_product_attention_math,
+    [([2, 3, 4], true), ([2, 3, 4], true), ([2, 3, 4], true)],
+    |t: &[Tensor]| Tensor::scaled_dot_product_attention(&t[0], &t[1], &t[2], None),
+    attention_ref
+);

@@ -30,7 +30,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (0..SHAPES.len(), any::<bool>()).prop_map(|(shape, grad)| Op::New { shape, grad }),
         4 => (0u8..7, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Binary { kind, a, b }),
-        4 => (0u8..39, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
+        4 => (0u8..42, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
         2 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Matmul { a, b }),
         2 => (0u8..5, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Loss { kind, a, b }),
         2 => (any::<usize>(), any::<bool>()).prop_map(|(a, retain)| Op::Backward { a, retain }),
@@ -149,6 +149,16 @@ fn run(backend: Backend, ops: &[Op]) -> Outcome {
                             35 => a.clamp_max(0.1),
                             36 => a.slice(-1, Some(1), None, 2),
                             37 => Ok(a.alias()),
+                            // Multi-output views: a piece keeps the one node of all pieces, and
+                            // backward allocates zeros for the pieces nobody used.
+                            38 => a.chunk(2, 0).map(|p| p[p.len() - 1].clone()),
+                            39 => a.unbind(0).map(|p| p[0].clone()),
+                            40 => a
+                                .split_with_sizes(
+                                    &[1, a.shape().first().map_or(0, |&n| n as i64 - 1)],
+                                    0,
+                                )
+                                .map(|p| p[1].clone()),
                             _ => a.argmax(0, false),
                         }
                         .map_err(|e| e.to_string())?,

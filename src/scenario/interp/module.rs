@@ -22,6 +22,7 @@ use super::pyobj::{Class, Instance, ModuleState, Native};
 use super::value::Value;
 use super::{exc, CallArgs, Interp, X};
 use crate::base::Device;
+use crate::nn::Module as _;
 use crate::scenario::Span;
 use crate::tensor::Tensor;
 
@@ -1192,6 +1193,13 @@ fn copy_rec(
                     let params = copy(l.named_parameters())?;
                     let buffers = copy(l.named_buffers())?;
                     ModuleKind::Layer(l.with_tensors(params, buffers))
+                }
+                ModuleKind::Recurrent(r) => {
+                    let mut params = Vec::new();
+                    for (_, p) in r.named_parameters() {
+                        params.push(memo_tensor(it, &p, span, memo)?);
+                    }
+                    ModuleKind::Recurrent(r.with_parameters(params))
                 }
             };
             Value::Module(ModuleRef::new(kind))

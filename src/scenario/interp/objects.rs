@@ -5,7 +5,9 @@ use std::fmt;
 use std::rc::Rc;
 
 use crate::base::{Device, Result};
-use crate::nn::{self, CrossEntropyLoss, Layer, Linear, MSELoss, Module as _, ReLU, Stateless};
+use crate::nn::{
+    self, CrossEntropyLoss, Layer, Linear, MSELoss, Module as _, ReLU, Rnn, Stateless,
+};
 use crate::optim::Optimizer;
 use crate::tensor::Tensor;
 
@@ -33,6 +35,8 @@ pub enum ModuleKind {
     /// A layer with parameters or buffers: `nn.Conv2d`, `nn.BatchNorm1d`, `nn.Embedding`,
     /// `nn.LayerNorm`, the pooling modules, ...
     Layer(Box<dyn Layer>),
+    /// `nn.RNN` or `nn.LSTM`: called with a hidden state or without, returns a tuple.
+    Recurrent(Rnn),
 }
 
 impl ModuleRef {
@@ -57,8 +61,19 @@ impl ModuleRef {
                 }
                 Ok(h)
             }
-            ModuleKind::MseLoss(_) | ModuleKind::CrossEntropyLoss(_) => return None,
+            ModuleKind::MseLoss(_) | ModuleKind::CrossEntropyLoss(_) | ModuleKind::Recurrent(_) => {
+                return None
+            }
         })
+    }
+
+    /// The module's own `forward` of any arguments (`lstm(x, (h, c))`), for the modules
+    /// whose call is not one tensor in, one out.
+    pub(crate) fn call(&self) -> Option<&dyn nn::Module> {
+        match &*self.0 {
+            ModuleKind::Recurrent(r) => Some(r),
+            _ => None,
+        }
     }
 
     /// `criterion(input, target)` for loss modules.
@@ -77,6 +92,7 @@ impl ModuleRef {
         let all: Vec<(String, Tensor)> = match &*self.0 {
             ModuleKind::Linear(l) => l.named_parameters(),
             ModuleKind::Layer(l) => l.named_parameters(),
+            ModuleKind::Recurrent(r) => r.named_parameters(),
             // The scenario's own Sequential, of shared children: named as nn.Sequential names.
             ModuleKind::Sequential(children) => children
                 .iter()
@@ -132,6 +148,7 @@ impl ModuleRef {
         match &*self.0 {
             ModuleKind::Linear(l) => l.to(device),
             ModuleKind::Layer(l) => l.to(device),
+            ModuleKind::Recurrent(r) => r.to(device),
             ModuleKind::Sequential(children) => children.iter().try_for_each(|c| c.to(device)),
             _ => Ok(()),
         }
@@ -144,6 +161,7 @@ impl ModuleRef {
             ModuleKind::ReLU(r, _) => r.train(mode),
             ModuleKind::Stateless(m) => m.train(mode),
             ModuleKind::Layer(l) => l.train(mode),
+            ModuleKind::Recurrent(r) => r.train(mode),
             ModuleKind::Sequential(children) => children.iter().for_each(|c| c.train(mode)),
             _ => {}
         }
@@ -156,6 +174,7 @@ impl ModuleRef {
             ModuleKind::ReLU(r, _) => r.is_training(),
             ModuleKind::Stateless(m) => m.is_training(),
             ModuleKind::Layer(l) => l.is_training(),
+            ModuleKind::Recurrent(r) => r.is_training(),
             ModuleKind::Sequential(children) => children.first().is_none_or(|c| c.is_training()),
             _ => true,
         }
@@ -205,6 +224,7 @@ impl fmt::Display for ModuleRef {
             ModuleKind::CrossEntropyLoss(_) => f.write_str("CrossEntropyLoss()"),
             ModuleKind::Stateless(m) => write!(f, "{m}"),
             ModuleKind::Layer(l) => f.write_str(&l.repr()),
+            ModuleKind::Recurrent(r) => write!(f, "{r}"),
         }
     }
 }

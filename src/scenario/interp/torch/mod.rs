@@ -15,6 +15,7 @@ mod functions;
 mod layers;
 mod nn;
 mod optim;
+mod split;
 mod tensor;
 mod values;
 

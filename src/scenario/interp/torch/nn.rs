@@ -42,6 +42,8 @@ pub(super) const MODULES: &[Function] = &[
     entry("BatchNorm2d", Run::Call(layers::layer_class)),
     entry("LayerNorm", Run::Call(layers::layer_class)),
     entry("Embedding", Run::Call(layers::layer_class)),
+    entry("RNN", Run::Call(super::layers::recurrent_module)),
+    entry("LSTM", Run::Call(super::layers::recurrent_module)),
 ];
 
 /// The modules without parameters (`crate::nn::Stateless`), with their constructors'
@@ -163,6 +165,10 @@ pub(super) const FUNCTIONAL: &[Function] = &[
     entry("embedding", Run::Call(layers::embedding)),
     entry("leaky_relu", Run::Call(layers::activation)),
     entry("elu", Run::Call(layers::activation)),
+    entry(
+        "scaled_dot_product_attention",
+        Run::Call(super::layers::scaled_dot_product_attention),
+    ),
 ];
 
 /// `torch.nn.utils`.
@@ -402,6 +408,9 @@ pub(in super::super) fn call_module(
     args: CallArgs,
     span: Span,
 ) -> R<Value> {
+    if let Some(module) = m.call() {
+        return super::layers::call_with_values(it, module, module_name(m), args, span);
+    }
     args.only_keywords(module_name(m), &[])
         .map_err(|msg| it.fail(span, msg))?;
     let result = match args.pos.as_slice() {

@@ -71,6 +71,10 @@ pub(super) const METHODS: &[Entry<MethodFn>] = &[
     entry("maximum", binary_extremum),
     entry("minimum", binary_extremum),
     entry("where", where_method),
+    entry("split", super::split::split),
+    entry("chunk", super::split::chunk),
+    entry("unsafe_chunk", super::split::chunk),
+    entry("unbind", super::split::unbind),
 ];
 
 /// A number argument that may be `None` (`clamp(min=None)`).

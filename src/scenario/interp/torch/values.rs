@@ -119,6 +119,7 @@ pub(in super::super) fn module_name(m: &ModuleRef) -> &'static str {
         ModuleKind::CrossEntropyLoss(_) => "CrossEntropyLoss",
         ModuleKind::Stateless(m) => m.class_name(),
         ModuleKind::Layer(l) => l.class_name(),
+        ModuleKind::Recurrent(r) => r.class_name(),
     }
 }
 
@@ -317,6 +318,11 @@ pub(in super::super) fn get_attr(obj: &Value, attr: &str) -> Option<Value> {
                 .find(|(n, _)| n == attr)
                 .map(|(_, t)| Value::Tensor(t)),
             (_, "training") => Some(Value::Bool(m.is_training())),
+            (ModuleKind::Recurrent(_), name) => m
+                .named_parameters()
+                .into_iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, p)| Value::Tensor(p)),
             _ => None,
         },
         _ => None,
