@@ -60,8 +60,9 @@ struct Saved {
 /// looks inside; the program's [`Callbacks`] run it, and its leak walker follows it.
 pub type ProgramObject = Rc<dyn Any>;
 
-/// Hooks of one tensor, in registration order, shared with the handles that remove them.
-type HookList = Rc<RefCell<Vec<ProgramObject>>>;
+/// Hooks of one tensor (or one module's hooks of one kind), in registration order, shared
+/// with the handles that remove them.
+pub(crate) type HookList = Rc<RefCell<Vec<ProgramObject>>>;
 
 /// What `tensor.register_hook(hook)` returns: `remove()` takes the hook off the tensor (or
 /// its `grad_fn`) again. It holds neither, as PyTorch's `RemovableHandle` holds its dict weakly.
@@ -69,12 +70,19 @@ type HookList = Rc<RefCell<Vec<ProgramObject>>>;
 pub struct HookHandle {
     list: Weak<RefCell<Vec<ProgramObject>>>,
     hook: Weak<dyn Any>,
+    /// `PlantedBug::HookRemoveKeepsHook`: `remove()` leaves the hook registered.
+    #[cfg(feature = "planted-bugs")]
+    keeps_hook: bool,
 }
 
 impl HookHandle {
     /// `handle.remove()`: drops the hook; a second call, or one after the tensor died, does
     /// nothing.
     pub fn remove(&self) {
+        #[cfg(feature = "planted-bugs")]
+        if self.keeps_hook {
+            return;
+        }
         let Some(list) = self.list.upgrade() else {
             return;
         };
@@ -96,12 +104,36 @@ fn register(slot: &RefCell<Option<HookList>>, hook: ProgramObject) -> HookHandle
         .borrow_mut()
         .get_or_insert_with(Default::default)
         .clone();
+    push_hook(&list, hook, false)
+}
+
+/// Adds `hook` to `list` (at the front when `prepend`, as `register_forward_hook(prepend=True)`
+/// does) and returns the handle that removes it.
+pub(crate) fn push_hook(list: &HookList, hook: ProgramObject, prepend: bool) -> HookHandle {
     let handle = HookHandle {
-        list: Rc::downgrade(&list),
+        list: Rc::downgrade(list),
         hook: Rc::downgrade(&hook),
+        #[cfg(feature = "planted-bugs")]
+        keeps_hook: false,
     };
-    list.borrow_mut().push(hook);
+    if prepend {
+        list.borrow_mut().insert(0, hook);
+    } else {
+        list.borrow_mut().push(hook);
+    }
     handle
+}
+
+#[cfg(feature = "planted-bugs")]
+impl HookHandle {
+    /// This handle with [`PlantedBug::HookRemoveKeepsHook`](crate::base::PlantedBug) planted:
+    /// its `remove()` does nothing.
+    pub(crate) fn keeping_hook(self) -> HookHandle {
+        HookHandle {
+            keeps_hook: true,
+            ..self
+        }
+    }
 }
 
 fn hooks_of(slot: &RefCell<Option<HookList>>) -> Vec<ProgramObject> {

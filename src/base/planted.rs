@@ -26,11 +26,14 @@ pub enum PlantedBug {
     /// An exception stays on the interpreter's stack of handled exceptions after its `except`
     /// block, and with it its traceback's frames.
     HandledExceptionKept,
+    /// A module hook's handle does nothing on `remove()`: the hook stays registered, with
+    /// what its closure captures.
+    HookRemoveKeepsHook,
 }
 
 impl PlantedBug {
     /// Every planted bug.
-    pub const ALL: [PlantedBug; 10] = [
+    pub const ALL: [PlantedBug; 11] = [
         PlantedBug::BackwardKeepsSaved,
         PlantedBug::RetainGraphIgnored,
         PlantedBug::NoGradRecords,
@@ -41,5 +44,6 @@ impl PlantedBug {
         PlantedBug::DelFirstNameOnly,
         PlantedBug::CollectorMissesDictCycles,
         PlantedBug::HandledExceptionKept,
+        PlantedBug::HookRemoveKeepsHook,
     ];
 }

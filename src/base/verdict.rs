@@ -99,11 +99,15 @@ pub enum LeakKind {
     HookCapture,
     /// Hooks registered every iteration and never removed, each keeping what it captured.
     HookAccumulation,
+    /// Tensors a custom `autograd.Function` keeps as attributes of its `ctx` (`ctx.out = out`)
+    /// instead of `ctx.save_for_backward`: they outlive backward, and an output kept so makes
+    /// a reference cycle through its own node.
+    CtxSavedOutput,
 }
 
 impl LeakKind {
     /// Every kind, in documentation order.
-    pub const ALL: [LeakKind; 9] = [
+    pub const ALL: [LeakKind; 10] = [
         LeakKind::TensorList,
         LeakKind::RetainedGraph,
         LeakKind::AttachedMetric,
@@ -113,6 +117,7 @@ impl LeakKind {
         LeakKind::ReferenceCycle,
         LeakKind::HookCapture,
         LeakKind::HookAccumulation,
+        LeakKind::CtxSavedOutput,
     ];
 
     /// The kind's name as written in headers and reports, e.g. `retained-graph`.
@@ -127,6 +132,7 @@ impl LeakKind {
             LeakKind::ReferenceCycle => "reference-cycle",
             LeakKind::HookCapture => "hook-capture",
             LeakKind::HookAccumulation => "hook-accumulation",
+            LeakKind::CtxSavedOutput => "ctx-saved-output",
         }
     }
 }
@@ -139,7 +145,7 @@ impl fmt::Display for LeakKind {
 
 /// A leak kind name that is not one of [`LeakKind::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown leak kind `{0}`; expected one of tensor-list, retained-graph, attached-metric, missing-no-grad, carried-state, kept-exception, reference-cycle, hook-capture, hook-accumulation")]
+#[error("unknown leak kind `{0}`; expected one of tensor-list, retained-graph, attached-metric, missing-no-grad, carried-state, kept-exception, reference-cycle, hook-capture, hook-accumulation, ctx-saved-output")]
 pub struct UnknownLeakKind(pub String);
 
 impl FromStr for LeakKind {

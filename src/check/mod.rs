@@ -24,9 +24,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use crate::alloc::{AllocatorConfig, EventKind, Place, Purpose, StackCapture};
-use crate::base::Expect;
 use crate::base::TensorError;
 use crate::base::Verdict;
+use crate::base::{Expect, LeakKind};
 use crate::device::Backend;
 use crate::report::{
     AllocSite, BoundedGrowth, Breakdown, Environment, ErrorInfo, Leak, MemoryPoint, OomInfo,
@@ -639,9 +639,12 @@ impl<S: Subject> Judge<'_, S> {
     /// A leak, bounded growth, or the step's own graph under construction (nothing to report).
     /// `released_by` is the enclosing loop whose iterations release the growth, if any.
     fn growing(&self, g: &Growing<'_>, released_by: Option<LoopAt>, found: &mut Found) {
+        // Hooks that keep what grows count per iteration of the loop around their
+        // registration, which is where the leak is reported.
+        let hook_site = growing_hook_site(g);
         let around = *self
             .subject
-            .loops_around(g.root.at)
+            .loops_around(hook_site.unwrap_or(g.root.at))
             .last()
             .unwrap_or(&self.at);
         let extra = self.runs.extra_iterations(around);
@@ -682,10 +685,21 @@ impl<S: Subject> Judge<'_, S> {
             hook_or_closure_grows: g.reach_grows(|h| h.through_hook)
                 || g.reach_grows(|h| h.through_cell),
             hooks_grow: g.more(|h| h.hooks) > 0,
+            ctx_attribute_grows: growing_ctx_attribute(g).is_some(),
         });
-        // Garbage is held by no statement: it is reported at the loop that makes it.
-        let retained_by = match g.root.via {
-            Via::Cycle => self.subject.statement(self.at),
+        let hook_kind = kinds
+            .iter()
+            .any(|k| matches!(k, LeakKind::HookCapture | LeakKind::HookAccumulation));
+        let ctx_site = growing_ctx_attribute(g)
+            .and_then(|(function, attr)| self.subject.ctx_attribute(&function, &attr));
+        let retained_by = match (g.root.via, ctx_site, hook_site) {
+            // The statement that put the tensor on ctx is what to change, cycle or not.
+            (_, Some(at), _) => self.subject.statement(at),
+            // Garbage is held by no statement: it is reported at the loop that makes it.
+            (Via::Cycle, ..) => self.subject.statement(self.at),
+            // A hook keeps what grows: the statement that registered it is what to change,
+            // not the one that made the model.
+            (_, None, Some(at)) if hook_kind => self.subject.statement(at),
             _ => self.subject.retained_by(g),
         };
         found.leaks.push(Leak {
@@ -695,7 +709,10 @@ impl<S: Subject> Judge<'_, S> {
             bytes_per_iteration,
             graph_nodes_per_iteration: g.nodes / extra,
             alloc_sites: self.alloc_sites(g, extra),
-            retention_path: self.subject.retention_path(g),
+            retention_path: match g.first.unwrap_or(g.doubled) {
+                h if hook_kind && !h.hook_example.is_empty() => h.hook_example.clone(),
+                _ => self.subject.retention_path(g),
+            },
             projected_bytes: released
                 .as_ref()
                 .map(|_| bytes_per_iteration.saturating_mul(LONG_EPOCH_ITERATIONS)),
@@ -751,6 +768,49 @@ impl<S: Subject> Judge<'_, S> {
             })
             .collect()
     }
+}
+
+/// The statement that registered the module hooks through which the most grows (bytes, then
+/// nodes, then hooks), if any does.
+fn growing_hook_site(g: &Growing<'_>) -> Option<(u32, u32)> {
+    g.doubled
+        .hook_sites
+        .iter()
+        .filter_map(|(&at, later)| {
+            let before = g
+                .first
+                .and_then(|h| h.hook_sites.get(&at).copied())
+                .unwrap_or_default();
+            let more = (
+                growth(before.reach.bytes, later.reach.bytes),
+                growth(before.reach.nodes, later.reach.nodes),
+                growth(before.hooks, later.hooks),
+            );
+            (more != (0, 0, 0)).then_some((more, at))
+        })
+        .max()
+        .map(|(_, at)| at)
+}
+
+/// The custom Function and `ctx` attribute through which the most grows (bytes, then nodes),
+/// if anything grows through one.
+fn growing_ctx_attribute(g: &Growing<'_>) -> Option<(String, String)> {
+    g.doubled
+        .ctx_attributes
+        .iter()
+        .filter_map(|(key, later)| {
+            let before = g
+                .first
+                .and_then(|h| h.ctx_attributes.get(key).copied())
+                .unwrap_or_default();
+            let more = (
+                growth(before.bytes, later.bytes),
+                growth(before.nodes, later.nodes),
+            );
+            (more != (0, 0)).then_some((more, key))
+        })
+        .max()
+        .map(|(_, key)| key.clone())
 }
 
 /// Where the growing bytes are; for growth of graph history alone, its longest chain.

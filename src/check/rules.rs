@@ -27,6 +27,8 @@ pub(super) struct Evidence {
     pub(super) hook_or_closure_grows: bool,
     /// The number of hooks on the modules the root reaches grows.
     pub(super) hooks_grow: bool,
+    /// What the attributes of a custom `autograd.Function`'s `ctx` reach grows.
+    pub(super) ctx_attribute_grows: bool,
 }
 
 /// A leak kind's rule.
@@ -223,8 +225,30 @@ impl Rule for HookAccumulation {
     }
 }
 
+/// `ctx-saved-output`: tensors kept on a custom Function's `ctx` as attributes.
+struct CtxSavedOutput;
+
+impl Rule for CtxSavedOutput {
+    fn kind(&self) -> LeakKind {
+        LeakKind::CtxSavedOutput
+    }
+    fn applies(&self, e: &Evidence) -> bool {
+        e.ctx_attribute_grows
+    }
+    fn precedence(&self) -> u8 {
+        // The cycle it makes (reference-cycle) and the graph it keeps (retained-graph) are
+        // its doing: its fix removes both.
+        10
+    }
+    fn help(&self, _: &[LeakKind]) -> &'static str {
+        "save the tensors backward needs with ctx.save_for_backward(out) in forward and read them with \
+         ctx.saved_tensors in backward, instead of ctx attributes: an attribute outlives backward, and an output kept \
+         on ctx makes the cycle output → grad_fn → ctx → output that only the cyclic collector frees"
+    }
+}
+
 /// Every rule, in the documentation order of [`LeakKind::ALL`].
-const RULES: [&dyn Rule; 9] = [
+const RULES: [&dyn Rule; 10] = [
     &TensorList,
     &RetainedGraph,
     &AttachedMetric,
@@ -234,6 +258,7 @@ const RULES: [&dyn Rule; 9] = [
     &ReferenceCycle,
     &HookCapture,
     &HookAccumulation,
+    &CtxSavedOutput,
 ];
 
 /// The kinds of a growing root, in documentation order.
@@ -270,6 +295,26 @@ mod tests {
         precedences.sort();
         precedences.dedup();
         assert_eq!(precedences.len(), RULES.len());
+    }
+
+    #[test]
+    fn an_output_kept_on_ctx_gets_the_save_for_backward_fix_over_the_cycle_fix() {
+        let e = Evidence {
+            graph_grows: true,
+            in_cycle: true,
+            ctx_attribute_grows: true,
+            ..Evidence::default()
+        };
+        let k = kinds(&e);
+        assert_eq!(
+            k,
+            [
+                LeakKind::RetainedGraph,
+                LeakKind::ReferenceCycle,
+                LeakKind::CtxSavedOutput
+            ]
+        );
+        assert!(help(&k).starts_with("save the tensors backward needs with ctx.save_for_backward"));
     }
 
     #[test]

@@ -68,6 +68,59 @@ pub(super) fn carries_state(body: &[Stmt], at: (u32, u32)) -> bool {
     })
 }
 
+/// The statement of the custom `autograd.Function` class `function` that sets the attribute
+/// `attr` of its `ctx` (`ctx.out = out`): in `forward` first, else in another of its methods;
+/// `ctx` is each method's first parameter, whatever its name.
+pub(super) fn ctx_attribute(body: &[Stmt], function: &str, attr: &str) -> Option<(u32, u32)> {
+    let class = find_class(body, function)?;
+    let methods: Vec<&crate::scenario::FunctionDef> = class
+        .body
+        .iter()
+        .filter_map(|s| match &s.kind {
+            StmtKind::FunctionDef(def) => Some(&**def),
+            _ => None,
+        })
+        .collect();
+    let forward_first = methods
+        .iter()
+        .filter(|m| m.name.id == "forward")
+        .chain(methods.iter().filter(|m| m.name.id != "forward"));
+    forward_first.into_iter().find_map(|m| {
+        let ctx = &m.params.args.first()?.name.id;
+        sets_attribute(&m.body, ctx, attr)
+    })
+}
+
+fn find_class<'a>(body: &'a [Stmt], name: &str) -> Option<&'a crate::scenario::ClassDef> {
+    body.iter().find_map(|s| match &s.kind {
+        StmtKind::ClassDef(c) if c.name.id == name => Some(&**c),
+        _ => s.blocks().into_iter().find_map(|b| find_class(b, name)),
+    })
+}
+
+/// The first statement of `body`, at any depth, that assigns `object.attr`.
+fn sets_attribute(body: &[Stmt], object: &str, attr: &str) -> Option<(u32, u32)> {
+    body.iter().find_map(|s| {
+        if let StmtKind::Assign { targets, .. } = &s.kind {
+            let hit = targets.iter().any(|t| {
+                matches!(t, Target::Attribute { value, attr: a, .. }
+                    if a == attr && matches!(&value.kind, ExprKind::Name(n) if n == object))
+            });
+            if hit {
+                return Some((s.span.line, s.span.col));
+            }
+        }
+        match &s.kind {
+            // A nested function's `ctx` is another name.
+            StmtKind::FunctionDef(_) | StmtKind::ClassDef(_) => None,
+            _ => s
+                .blocks()
+                .into_iter()
+                .find_map(|b| sets_attribute(b, object, attr)),
+        }
+    })
+}
+
 /// The names a target binds.
 fn names<'a>(t: &'a Target, out: &mut Vec<&'a str>) {
     match t {

@@ -50,6 +50,11 @@ pub(super) trait Subject {
     fn carries_state(&self, _at: (u32, u32)) -> bool {
         false
     }
+    /// The statement that sets the attribute `attr` of the `ctx` of the custom
+    /// `autograd.Function` named `function`; only a program with source statements can tell.
+    fn ctx_attribute(&self, _function: &str, _attr: &str) -> Option<(u32, u32)> {
+        None
+    }
     /// The error that ends the check when the program has used up its time, re-runs included.
     fn out_of_time(&self) -> Option<CheckError> {
         None
@@ -75,6 +80,10 @@ impl Subject for ScenarioSubject<'_> {
 
     fn carries_state(&self, at: (u32, u32)) -> bool {
         super::statement::carries_state(&self.scenario.body, at)
+    }
+
+    fn ctx_attribute(&self, function: &str, attr: &str) -> Option<(u32, u32)> {
+        super::statement::ctx_attribute(&self.scenario.body, function, attr)
     }
 
     fn out_of_time(&self) -> Option<CheckError> {

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::{Rc, Weak};
 
-use crate::alloc::{CachingAllocator, StackId};
+use crate::alloc::{CachingAllocator, Location, StackId};
 use crate::autograd::Node;
 use crate::base::{format_size, BlockId};
 use crate::base::{DType, Device};
@@ -65,6 +65,11 @@ pub(super) struct Route {
     pub(super) hook: bool,
     /// A closure's captured variable.
     pub(super) cell: bool,
+    /// The statement that registered the module hook the route went through last.
+    pub(super) hook_site: Option<(u32, u32)>,
+    /// The attribute of a custom Function's `ctx` the route went through, as an index into
+    /// [`Walker::ctx_attributes`].
+    pub(super) ctx_attribute: Option<usize>,
 }
 
 impl Route {
@@ -72,8 +77,16 @@ impl Route {
     fn through(self, from: &Value, edge: &Edge) -> Route {
         Route {
             exception: self.exception || matches!(from, Value::Exception(_)),
-            hook: self.hook || matches!(edge, Edge::Hook(_)),
+            hook: self.hook || matches!(edge, Edge::Hook { .. }),
             cell: self.cell || matches!(edge, Edge::Cell(_)),
+            hook_site: match edge {
+                Edge::Hook {
+                    registered_at: Some(l),
+                    ..
+                } => Some((l.line, l.column)),
+                _ => self.hook_site,
+            },
+            ctx_attribute: self.ctx_attribute,
         }
     }
 
@@ -134,11 +147,20 @@ pub(super) struct Held {
     pub(super) through_cell: Reach,
     /// Hooks registered on the modules reached.
     pub(super) hooks: u64,
+    /// Per custom Function and attribute of its `ctx` (`("Exp", "out")`): what is reached
+    /// through that attribute.
+    pub(super) ctx_attributes: BTreeMap<(String, String), Reach>,
+    /// Per statement that registered module hooks: how many of the hooks reached it
+    /// registered, and what is reached through them.
+    pub(super) hook_sites: BTreeMap<(u32, u32), HookSite>,
     /// The path to the largest block, from the name down.
     pub(super) example: Vec<String>,
     /// The longest path through autograd nodes, for leaks of graph history without bytes.
     pub(super) node_example: Vec<String>,
     example_size: u64,
+    /// The path to the largest block reached through a hook, for the leaks a hook holds.
+    pub(super) hook_example: Vec<String>,
+    hook_example_size: u64,
 }
 
 impl Held {
@@ -153,7 +175,23 @@ impl Held {
         if route.cell {
             self.through_cell.add(bytes, nodes);
         }
+        if let Some(site) = route.hook_site {
+            self.hook_sites
+                .entry(site)
+                .or_default()
+                .reach
+                .add(bytes, nodes);
+        }
     }
+}
+
+/// The module hooks one statement registered, as reached from one root.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct HookSite {
+    /// Hooks reached.
+    pub(super) hooks: u64,
+    /// What they reach.
+    pub(super) reach: Reach,
 }
 
 /// Everything alive at one moment, attributed to roots.
@@ -194,6 +232,8 @@ struct Walker<'a> {
     list_root: bool,
     /// Whether to keep the unused nodes of each root ([`Held::unused`]).
     keep_unused: bool,
+    /// The custom Functions' `ctx` attributes routes went through: (Function, attribute).
+    ctx_attributes: Vec<(String, String)>,
 }
 
 /// Something reachable, waiting to be walked.
@@ -237,6 +277,7 @@ pub(super) fn attribute(
         steps: Vec::new(),
         list_root: false,
         keep_unused,
+        ctx_attributes: Vec::new(),
     };
     let mut out = Attribution {
         allocated: alloc.memory_allocated(),
@@ -326,9 +367,30 @@ fn cycle_name(start: &Value, garbage: &HashSet<usize>) -> String {
         let mut next = Vec::new();
         v.referents(&mut |edge, child| next.push((edge.to_string(), child.clone())));
         for (edge, child) in next {
-            let Some(id) = child.identity() else { continue };
-            if id == start_id {
-                let mut steps = vec![format!("{edge} → {}", label(start))];
+            // The step that closes the cycle, if `child` does: `start` itself, or a tensor
+            // whose node's ctx is `start` (an output kept on its own Function's ctx).
+            let closing = match child.tensor().and_then(Tensor::grad_fn) {
+                Some(node)
+                    if node
+                        .custom_ctx()
+                        .as_ref()
+                        .and_then(program_value)
+                        .and_then(Value::identity)
+                        == Some(start_id) =>
+                {
+                    Some(format!(
+                        "{edge} → tensor → grad_fn {} → ctx {}",
+                        node.name(),
+                        label(start)
+                    ))
+                }
+                _ if child.identity() == Some(start_id) => {
+                    Some(format!("{edge} → {}", label(start)))
+                }
+                _ => None,
+            };
+            if let Some(last) = closing {
+                let mut steps = vec![last];
                 let mut at = from;
                 while at != start_id {
                     let (prev, edge, value) = &came_from[&at];
@@ -338,6 +400,7 @@ fn cycle_name(start: &Value, garbage: &HashSet<usize>) -> String {
                 steps.reverse();
                 return format!("cycle {} → {}", label(start), steps.join(" → "));
             }
+            let Some(id) = child.identity() else { continue };
             if garbage.contains(&id) && !came_from.contains_key(&id) {
                 came_from.insert(id, (from, edge, child.clone()));
                 queue.push_back(child);
@@ -345,6 +408,20 @@ fn cycle_name(start: &Value, garbage: &HashSet<usize>) -> String {
         }
     }
     format!("unreachable {}", label(start))
+}
+
+/// The custom `autograd.Function` whose `ctx` `v` is (its class is `ExpBackward` for
+/// `class Exp(torch.autograd.Function)`).
+fn function_of_ctx(v: &Value) -> Option<&str> {
+    match v {
+        Value::Instance(i)
+            if i.class.builtin_base.as_deref()
+                == Some("torch.autograd.function.BackwardCFunction") =>
+        {
+            i.class.name.strip_suffix("Backward")
+        }
+        _ => None,
+    }
 }
 
 fn span_at(s: Span) -> (u32, u32) {
@@ -446,18 +523,32 @@ impl Walker<'_> {
         if v.identity().is_some_and(|id| !self.seen_values.insert(id)) {
             return Vec::new();
         }
+        let function = function_of_ctx(v);
         let mut children = Vec::new();
         v.referents(&mut |edge, child| {
-            if let Edge::Hook(_) = edge {
+            let mut route = route;
+            if let (Some(function), Edge::Attr(attr)) = (&function, &edge) {
+                let key = (function.to_string(), attr.to_string());
+                let i = match self.ctx_attributes.iter().position(|k| *k == key) {
+                    Some(i) => i,
+                    None => {
+                        self.ctx_attributes.push(key);
+                        self.ctx_attributes.len() - 1
+                    }
+                };
+                route.ctx_attribute = Some(i);
+            }
+            let mut step = edge.to_string();
+            if let Edge::Hook { registered_at, .. } = &edge {
                 held.hooks += 1;
+                if let Some(l) = registered_at {
+                    held.hook_sites.entry((l.line, l.column)).or_default().hooks += 1;
+                    step.push_str(&format!(" registered at {l}"));
+                    step.push_str(&self.callers(l));
+                }
             }
             let route = route.through(v, &edge);
-            children.push((
-                Some(edge.to_string()),
-                Item::Value(child.clone()),
-                false,
-                route,
-            ))
+            children.push((Some(step), Item::Value(child.clone()), false, route))
         });
         children
     }
@@ -511,6 +602,33 @@ impl Walker<'_> {
         children
     }
 
+    /// Counts `bytes` and `nodes` reached along `route`.
+    fn reach(&self, held: &mut Held, route: Route, bytes: u64, nodes: u64) {
+        held.reach(route, bytes, nodes);
+        if let Some(i) = route.ctx_attribute {
+            held.ctx_attributes
+                .entry(self.ctx_attributes[i].clone())
+                .or_default()
+                .add(bytes, nodes);
+        }
+    }
+
+    /// The calls that led to the statement at `loc`, innermost first, when it ran inside a
+    /// function: `, called from x.py:22:9`.
+    fn callers(&self, loc: &Location) -> String {
+        let callers: Vec<String> = loc
+            .stack
+            .map(|id| {
+                let frames = self.alloc.py_stacks().frames(id);
+                frames.skip(1).map(ToString::to_string).collect()
+            })
+            .unwrap_or_default();
+        callers
+            .iter()
+            .map(|c| format!(", called from {c}"))
+            .collect()
+    }
+
     fn claim(
         &mut self,
         block: BlockId,
@@ -539,9 +657,10 @@ impl Walker<'_> {
         if in_graph {
             held.graph_bytes += size;
         }
-        held.reach(route, size, 0);
-        if size > held.example_size || held.example.is_empty() {
-            held.example_size = size;
+        self.reach(held, route, size, 0);
+        let hook_example =
+            route.hook && (size > held.hook_example_size || held.hook_example.is_empty());
+        if hook_example || size > held.example_size || held.example.is_empty() {
             let mut path = self.path_to(at);
             let dims: Vec<String> = t.shape().iter().map(usize::to_string).collect();
             let shape = if dims.is_empty() {
@@ -552,20 +671,18 @@ impl Walker<'_> {
             let mut leaf = format!("{shape} {} ({})", dtype_name(t.dtype()), format_size(size));
             if let Some(loc) = &tag.location {
                 leaf.push_str(&format!(", allocated at {loc}"));
-                // The calls that led there, innermost first, when it ran inside a function.
-                let callers: Vec<String> = loc
-                    .stack
-                    .map(|id| {
-                        let frames = self.alloc.py_stacks().frames(id);
-                        frames.skip(1).map(ToString::to_string).collect()
-                    })
-                    .unwrap_or_default();
-                if !callers.is_empty() {
-                    leaf.push_str(&format!(", called from {}", callers.join(", called from ")));
-                }
+                leaf.push_str(&self.callers(loc));
             }
             path.push(leaf);
-            held.example = compress(path);
+            let path = compress(path);
+            if hook_example {
+                held.hook_example_size = size;
+                held.hook_example = path.clone();
+            }
+            if size > held.example_size || held.example.is_empty() {
+                held.example_size = size;
+                held.example = path;
+            }
         }
     }
 
@@ -573,7 +690,7 @@ impl Walker<'_> {
     /// AccumulateGrad, the leaf.
     fn node(&mut self, node: &Rc<Node>, route: Route, held: &mut Held) -> Vec<Child> {
         held.nodes += 1;
-        held.reach(route, 0, 1);
+        self.reach(held, route, 0, 1);
         let saved = node.saved_tensors();
         if node.backward_ran() {
             held.used_graph_nodes += 1;

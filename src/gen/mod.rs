@@ -200,13 +200,23 @@ pub enum Benign {
     /// A comprehension over the batch's tensors, keeping host numbers:
     /// `sizes = [t.shape[0] for t in (x, y)]`.
     BatchSizes,
+    /// `scaled_n = ScaleSaved.apply(out)`: a custom Function that saves its output with
+    /// `ctx.save_for_backward`, the fixed form of [`PlantedLeak::CtxSavedOutput`].
+    CtxSaved,
+    /// `hook_n = model.register_forward_hook(check_batch(x))` and `hook_n.remove()` after a
+    /// forward: the fixed form of [`PlantedLeak::HookAccumulation`].
+    HookRemoved,
 }
 
 impl Benign {
     /// Whether the statement can go with `leak`: a `gc.collect()` would free a planted
     /// reference cycle.
     pub fn compatible_with(self, leak: Option<PlantedLeak>) -> bool {
-        !(self == Benign::CycleCollected && leak == Some(PlantedLeak::ReferenceCycle))
+        !(self == Benign::CycleCollected
+            && matches!(
+                leak,
+                Some(PlantedLeak::ReferenceCycle | PlantedLeak::CtxSavedOutput)
+            ))
     }
 }
 
@@ -239,11 +249,18 @@ pub enum PlantedLeak {
     /// with the attached output, is a cycle once the name moves on, reported at the outermost
     /// loop.
     ReferenceCycle,
+    /// `kept_scaled = Scale.apply(out)`, where the custom Function keeps its result as
+    /// `ctx.result = result`: each step's result is a cycle with its node and `ctx` once the
+    /// name moves on, reported at the `ctx.result = result` of `forward`.
+    CtxSavedOutput,
+    /// `model.register_forward_hook(check_batch(x))` every step, never removed: each hook's
+    /// closure keeps that step's input batch.
+    HookAccumulation,
 }
 
 impl PlantedLeak {
     /// Every planted leak.
-    pub const ALL: [PlantedLeak; 11] = [
+    pub const ALL: [PlantedLeak; 13] = [
         PlantedLeak::AttachedLossList,
         PlantedLeak::AttachedOutputList,
         PlantedLeak::DetachedLossList,
@@ -255,6 +272,8 @@ impl PlantedLeak {
         PlantedLeak::CarriedState,
         PlantedLeak::KeptException,
         PlantedLeak::ReferenceCycle,
+        PlantedLeak::CtxSavedOutput,
+        PlantedLeak::HookAccumulation,
     ];
 
     /// The leaks planted in the training step whose growth holds graph: the ones whose list or
@@ -283,6 +302,9 @@ impl PlantedLeak {
             PlantedLeak::CarriedState => vec![CarriedState],
             PlantedLeak::KeptException => vec![KeptException],
             PlantedLeak::ReferenceCycle => vec![ReferenceCycle],
+            // The nodes of the step's graph stay with the kept result's node.
+            PlantedLeak::CtxSavedOutput => vec![RetainedGraph, ReferenceCycle, CtxSavedOutput],
+            PlantedLeak::HookAccumulation => vec![HookCapture, HookAccumulation],
         }
     }
 }
@@ -687,6 +709,8 @@ pub fn benign() -> impl Strategy<Value = Benign> {
         Just(Benign::CycleCollected),
         Just(Benign::MetricsDict),
         Just(Benign::BatchSizes),
+        Just(Benign::CtxSaved),
+        Just(Benign::HookRemoved),
     ]
 }
 

@@ -135,6 +135,8 @@ fn planted_statement(program: &Program, leak: PlantedLeak) -> String {
         PlantedLeak::CarriedState => "kept_state = carry(kept_state, out)".into(),
         PlantedLeak::KeptException => "kept_errors.append(err)".into(),
         PlantedLeak::ReferenceCycle => "kept_cycle[\"self\"] = kept_cycle".into(),
+        PlantedLeak::CtxSavedOutput => "ctx.result = result".into(),
+        PlantedLeak::HookAccumulation => "model.register_forward_hook(check_batch(x))".into(),
         PlantedLeak::EvalTotalKept => {
             format!(
                 "kept_eval_total += {}",
@@ -189,6 +191,22 @@ fn render(p: &Program) -> String {
         out.line(0, "def audit(value):");
         out.line(1, "scaled = value * 2.0");
         out.line(1, "raise RuntimeError(\"audit failed\")");
+    }
+    if p.leak == Some(PlantedLeak::CtxSavedOutput) {
+        scale_function(
+            &mut out,
+            "Scale",
+            &planted_statement(p, PlantedLeak::CtxSavedOutput),
+        );
+    }
+    if p.benign.contains(&Benign::CtxSaved) {
+        scale_function(&mut out, "ScaleSaved", "ctx.save_for_backward(result)");
+    }
+    if p.leak == Some(PlantedLeak::HookAccumulation) || p.benign.contains(&Benign::HookRemoved) {
+        out.line(0, "def check_batch(batch):");
+        out.line(1, "def check(module, inputs, output):");
+        out.line(2, "assert output.shape[0] == batch.shape[0]");
+        out.line(1, "return check");
     }
     if p.leak == Some(PlantedLeak::CarriedState) || p.benign.contains(&Benign::CarriedDetached) {
         out.line(0, "def carry(state, value):");
@@ -273,6 +291,19 @@ fn training(p: &Program, out: &mut Lines, d: usize) {
     }
 }
 
+/// A custom Function doubling its input, whose `forward` keeps its result with `keep`.
+fn scale_function(out: &mut Lines, name: &str, keep: &str) {
+    out.line(0, &format!("class {name}(torch.autograd.Function):"));
+    out.line(1, "@staticmethod");
+    out.line(1, "def forward(ctx, value):");
+    out.line(2, "result = value * 2.0");
+    out.line(2, keep);
+    out.line(2, "return result");
+    out.line(1, "@staticmethod");
+    out.line(1, "def backward(ctx, grad):");
+    out.line(2, "return grad * 2.0");
+}
+
 /// `audit(out)` in a `try`, whose handler runs `handle`.
 fn audited(out: &mut Lines, d: usize, handle: &str) {
     out.line(d, "try:");
@@ -305,8 +336,11 @@ fn leak_container(p: &Program, out: &mut Lines, d: usize) {
         Some(PlantedLeak::EvalTotalKept) => out.line(d, "kept_eval_total = 0"),
         Some(PlantedLeak::CarriedState) => out.line(d, &format!("kept_state = {}", state_zeros(p))),
         Some(PlantedLeak::KeptException) => out.line(d, "kept_errors = []"),
-        // Made in the step: each step's dict is dropped into a cycle when the next one is.
-        Some(PlantedLeak::ReferenceCycle) | None => {}
+        // Made in the step: each step's dict (or result) is dropped into a cycle when the next
+        // one is.
+        Some(PlantedLeak::ReferenceCycle | PlantedLeak::CtxSavedOutput) | None => {}
+        // Kept by the model's hooks.
+        Some(PlantedLeak::HookAccumulation) => {}
     }
 }
 
@@ -417,6 +451,12 @@ fn step(p: &Program, out: &mut Lines, d: usize) {
         out.line(d, "kept_cycle = {\"out\": out}");
         out.line(d, &planted_statement(p, PlantedLeak::ReferenceCycle));
     }
+    if p.leak == Some(PlantedLeak::CtxSavedOutput) {
+        out.line(d, "kept_scaled = Scale.apply(out)");
+    }
+    if p.leak == Some(PlantedLeak::HookAccumulation) {
+        out.line(d, &planted_statement(p, PlantedLeak::HookAccumulation));
+    }
     for (n, b) in p.benign.iter().enumerate() {
         match b {
             Benign::LogItem { every } => {
@@ -453,6 +493,15 @@ fn step(p: &Program, out: &mut Lines, d: usize) {
                 out.line(d, &format!("metrics_{n}[\"steps\"] += 1"));
             }
             Benign::BatchSizes => out.line(d, &format!("sizes_{n} = [t.shape[0] for t in (x, y)]")),
+            Benign::CtxSaved => out.line(d, &format!("scaled_{n} = ScaleSaved.apply(out)")),
+            Benign::HookRemoved => {
+                out.line(
+                    d,
+                    &format!("hook_{n} = model.register_forward_hook(check_batch(x))"),
+                );
+                out.line(d, &format!("checked_{n} = model(x)"));
+                out.line(d, &format!("hook_{n}.remove()"));
+            }
             Benign::Validation { .. } | Benign::DelTemporaries => {}
         }
     }
@@ -543,6 +592,8 @@ fn device_names(p: &Program) -> Vec<String> {
             }
             Benign::ScopedList => names.push(format!("step_losses_{n}")),
             Benign::CarriedDetached => names.push(format!("carried_{n}")),
+            Benign::CtxSaved => names.push(format!("scaled_{n}")),
+            Benign::HookRemoved => names.push(format!("checked_{n}")),
             _ => {}
         }
     }
@@ -633,9 +684,11 @@ fn predicted_bytes(p: &Program, leak: PlantedLeak) -> Option<u64> {
         // In a function or method, the traceback also keeps the running frame, whose other
         // locals (a per-epoch list) the kept exceptions may be the first to reach.
         PlantedLeak::KeptException => (p.style == Style::Script).then_some(2 * output),
-        // Each step's dict keeps that step's output (backward freed what its graph saved),
-        // counted per iteration of the outermost loop.
-        PlantedLeak::ReferenceCycle => Some(match p.shape {
+        // Each step's dict keeps that step's output, and each step's ctx its doubled output
+        // (backward freed what the graph saved), counted per iteration of the outermost loop.
+        // Each step's hook keeps that step's input batch through its closure.
+        PlantedLeak::HookAccumulation => Some(input),
+        PlantedLeak::ReferenceCycle | PlantedLeak::CtxSavedOutput => Some(match p.shape {
             Shape::Single { .. } => output,
             Shape::Epochs { steps, .. } => u64::from(steps) * output,
         }),

@@ -152,12 +152,13 @@ const PATTERNS: &[Pattern] = &[
         leaks: &[],
     },
     // Every step's hook keeps, through its closure's cell, the 32×64 f32 batch (8192 B); the
-    // model's name reaches them first, through `._forward_hooks`.
+    // model's name reaches them first, through `._forward_hooks`, and the leak is reported at
+    // the statement that registered them.
     Pattern {
         file: "leaks/hook_registered_every_step.py",
         verdict: Verdict::Leak,
         leaks: &[(
-            23,
+            27,
             &[LeakKind::HookCapture, LeakKind::HookAccumulation],
             8192,
             0,
@@ -170,12 +171,13 @@ const PATTERNS: &[Pattern] = &[
         leaks: &[],
     },
     // The hook appends each image's 8×32 f32 feature output (1024 B), attached: Relu (which
-    // saved that output), Addmm and T stay with it, backward having freed Addmm's input.
+    // saved that output), Addmm and T stay with it, backward having freed Addmm's input. The
+    // retaining statement is the hook's registration in `ActivationsAndGradients.__init__`.
     Pattern {
         file: "real/gradcam_71_hook_activations.py",
         verdict: Verdict::Leak,
         leaks: &[(
-            45,
+            16,
             &[LeakKind::RetainedGraph, LeakKind::HookCapture],
             1024,
             3,
@@ -184,6 +186,29 @@ const PATTERNS: &[Pattern] = &[
     },
     Pattern {
         file: "real/gradcam_71_hook_activations_on_host.py",
+        verdict: Verdict::Clean,
+        leaks: &[],
+    },
+    // Each step's 16×32 f32 output (2048 B) stays on its ctx, in the cycle output → grad_fn
+    // ExpBackward → ctx → output, with ExpBackward and the MmBackward0 under it (backward freed
+    // what Mm saved); reported at `ctx.out = out` in `forward`.
+    Pattern {
+        file: "leaks/ctx_saved_output.py",
+        verdict: Verdict::Leak,
+        leaks: &[(
+            10,
+            &[
+                LeakKind::RetainedGraph,
+                LeakKind::ReferenceCycle,
+                LeakKind::CtxSavedOutput,
+            ],
+            2048,
+            2,
+            "save the tensors backward needs with ctx.save_for_backward(out)",
+        )],
+    },
+    Pattern {
+        file: "clean/ctx_save_for_backward.py",
         verdict: Verdict::Clean,
         leaks: &[],
     },
@@ -234,6 +259,8 @@ fn new_plants_are_found_and_their_fixed_forms_are_clean() {
         (PlantedLeak::CarriedState, Benign::CarriedDetached),
         (PlantedLeak::KeptException, Benign::ErrorAsText),
         (PlantedLeak::ReferenceCycle, Benign::CycleCollected),
+        (PlantedLeak::CtxSavedOutput, Benign::CtxSaved),
+        (PlantedLeak::HookAccumulation, Benign::HookRemoved),
     ];
     let mut runner = TestRunner::deterministic();
     for (leak, fixed) in plants {
@@ -263,6 +290,31 @@ fn new_plants_are_found_and_their_fixed_forms_are_clean() {
             );
         }
     }
+}
+
+/// A hook registered inside a function is reported at its registration, and the held-by path
+/// names that statement with the calls that led to it (the interned scenario stack).
+#[test]
+fn a_hook_leak_names_where_the_hook_was_registered_and_from_where() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let scenario = load(&root.join("real/gradcam_71_hook_activations.py")).unwrap();
+    let r = check_scenario(&scenario, &CheckOptions::default()).unwrap();
+    let leak = &r.leaks[0];
+    assert_eq!(
+        (leak.retained_by.line, leak.retained_by.statement.as_str()),
+        (
+            16,
+            "target_layer.register_forward_hook(self.save_activation)"
+        )
+    );
+    let path = leak.retention_path.join(" → ");
+    assert!(
+        path.contains(&format!(
+            "._forward_hooks[0] registered at {f}:16:9, called from {f}:46:1",
+            f = root.join("real/gradcam_71_hook_activations.py").display()
+        )),
+        "{path}"
+    );
 }
 
 /// The detached LSTM language model ends every batch holding exactly: its parameters, their

@@ -18,7 +18,7 @@ fn run_on(backend: Backend, src: &str, options: &RunOptions) -> (RunResult, Runt
 }
 
 /// Runs on cpu and returns what the program printed; panics with the error if it failed.
-fn output(src: &str) -> Vec<String> {
+pub(crate) fn output(src: &str) -> Vec<String> {
     let (r, _) = run_on(Backend::Cpu, src, &RunOptions::default());
     if let Some(f) = r.failure {
         panic!("{}", f.error);
@@ -27,7 +27,7 @@ fn output(src: &str) -> Vec<String> {
 }
 
 /// The error message a failing program stops with.
-fn error(src: &str) -> String {
+pub(crate) fn error(src: &str) -> String {
     let (r, _) = run_on(Backend::Cpu, src, &RunOptions::default());
     r.failure.expect("the program fails").error.to_string()
 }

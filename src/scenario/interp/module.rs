@@ -6,6 +6,10 @@
 //! tensor once. Also `nn.Parameter`, `nn.ModuleList`, `nn.ModuleDict`, `@dataclass`, and
 //! `copy.copy`/`copy.deepcopy`.
 
+mod hooks;
+
+pub(crate) use hooks::{call_library_module, entry as hook_entry, hooks_of, HookKind, ModuleHooks};
+
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::rc::Rc;
@@ -359,6 +363,8 @@ pub(super) fn is_library_module_method(v: &Value, attr: &str) -> bool {
                 | "state_dict"
                 | "named_children"
                 | "requires_grad_"
+                | "register_forward_hook"
+                | "register_forward_pre_hook"
         )
 }
 
@@ -511,24 +517,15 @@ pub(super) fn call_module_instance(
     if !is_module_object(i) || i.class.lookup("__call__").is_some() {
         return None;
     }
-    Some((|| {
-        let (pre, post) = match &*i.module.borrow() {
-            Some(s) => (s.forward_pre_hooks.clone(), s.forward_hooks.clone()),
-            None => (Vec::new(), Vec::new()),
-        };
-        let mut args = args.clone();
-        for hook in pre {
-            let input = Value::Tuple(Rc::new(args.pos.clone()));
-            let r = it.call(hook, CallArgs::positional(vec![obj.clone(), input]), span)?;
-            match r {
-                Value::None => {}
-                Value::Tuple(t) => args.pos = t.as_ref().clone(),
-                other => args.pos = vec![other],
-            }
-        }
-        let forward = match it.lookup_method(obj, "forward") {
-            Some(f) => f,
-            None => {
+    let hooks = hooks_of(obj).unwrap_or_default();
+    Some(hooks::call_with_hooks(
+        it,
+        obj,
+        &hooks,
+        args.clone(),
+        span,
+        &mut |it, args| {
+            let Some(forward) = it.lookup_method(obj, "forward") else {
                 return Err(it.raise(
                     "NotImplementedError",
                     format!(
@@ -536,23 +533,11 @@ pub(super) fn call_module_instance(
                         i.class.name
                     ),
                     span,
-                ))
-            }
-        };
-        let input = Value::Tuple(Rc::new(args.pos.clone()));
-        let mut out = it.call(forward, args, span)?;
-        for hook in post {
-            let r = it.call(
-                hook,
-                CallArgs::positional(vec![obj.clone(), input.clone(), out.clone()]),
-                span,
-            )?;
-            if !matches!(r, Value::None) {
-                out = r;
-            }
-        }
-        Ok(out)
-    })())
+                ));
+            };
+            it.call(forward, args, span)
+        },
+    ))
 }
 
 /// `for m in module_list`, `for k in module_dict`.
@@ -938,26 +923,7 @@ fn call_instance_method(
             Ok(Value::None)
         }
         "register_forward_hook" | "register_forward_pre_hook" => {
-            let Value::Instance(i) = recv else {
-                return Err(it.raise(
-                    "TypeError",
-                    "hooks on library modules are not supported in scenarios yet".into(),
-                    span,
-                ));
-            };
-            let hook = args.pos.first().cloned().unwrap_or(Value::None);
-            if let Some(s) = i.module.borrow_mut().as_mut() {
-                if name == "register_forward_hook" {
-                    s.forward_hooks.push(hook.clone());
-                } else {
-                    s.forward_pre_hooks.push(hook.clone());
-                }
-            }
-            Ok(Value::Native(Rc::new(Native::HookHandle(
-                Rc::downgrade(i),
-                hook,
-                name == "register_forward_pre_hook",
-            ))))
+            hooks::register(it, recv, name, args, span)
         }
         "apply" => {
             let f = args.pos.first().cloned().unwrap_or(Value::None);

@@ -11,9 +11,12 @@ use crate::nn::{
 use crate::optim::Optimizer;
 use crate::tensor::Tensor;
 
-/// An `nn` module held by scenario names; `model[0]` shares the child with `model`.
+use super::module::ModuleHooks;
+
+/// An `nn` module held by scenario names; `model[0]` shares the child with `model`. Its hooks
+/// are shared by every handle of the module, as they are the module's state.
 #[derive(Clone)]
-pub struct ModuleRef(pub(crate) Rc<ModuleKind>);
+pub struct ModuleRef(pub(crate) Rc<ModuleKind>, pub(crate) ModuleHooks);
 
 /// The modules of the subset.
 pub enum ModuleKind {
@@ -38,7 +41,7 @@ pub enum ModuleKind {
 
 impl ModuleRef {
     pub(crate) fn new(kind: ModuleKind) -> ModuleRef {
-        ModuleRef(Rc::new(kind))
+        ModuleRef(Rc::new(kind), ModuleHooks::default())
     }
 
     /// `module(x)` for single-input modules.

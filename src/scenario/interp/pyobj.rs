@@ -237,10 +237,8 @@ pub struct ModuleState {
     pub modules: Vec<(Rc<str>, Value)>,
     /// `training`.
     pub training: bool,
-    /// `register_forward_pre_hook` callables.
-    pub forward_pre_hooks: Vec<Value>,
-    /// `register_forward_hook` callables.
-    pub forward_hooks: Vec<Value>,
+    /// `register_forward_pre_hook` and `register_forward_hook` hooks.
+    pub hooks: super::module::ModuleHooks,
 }
 
 /// An object of a scenario class.
@@ -432,12 +430,10 @@ pub enum Native {
     WithGrad(bool, Value),
     /// `slice(start, stop, step)`.
     Slice(Value, Value, Value),
-    /// What `register_forward_hook` returns: the module (weakly, as PyTorch's handle) and the
-    /// hook, and whether it is a pre-hook.
-    HookHandle(Weak<Instance>, Value, bool),
     /// `dataclasses.field(default_factory=f)`.
     FieldFactory(Value),
-    /// What `tensor.register_hook` returns.
+    /// What `tensor.register_hook` and a module's `register_forward_hook` and
+    /// `register_forward_pre_hook` return: a `RemovableHandle`.
     TensorHookHandle(crate::autograd::HookHandle),
     /// `torch.set_grad_enabled(mode)`: the mode it replaced (put back when used as a context
     /// manager) and the mode it set.
@@ -474,7 +470,7 @@ impl Native {
             Native::Super(..) => "super".into(),
             Native::WithGrad(..) => "function".into(),
             Native::Slice(..) => "slice".into(),
-            Native::HookHandle(..) | Native::TensorHookHandle(_) => "RemovableHandle".into(),
+            Native::TensorHookHandle(_) => "RemovableHandle".into(),
             Native::GradModeSet(..) => "set_grad_enabled".into(),
             Native::TensorDataset(_) => "TensorDataset".into(),
             Native::Subset(..) => "Subset".into(),

@@ -39,6 +39,7 @@ use std::rc::{Rc, Weak};
 use super::dict::Dict;
 use super::pyobj::{BoundMethod, CellRef, Class, ExcObj, Frame, Function, Instance, Native};
 use super::value::{ListRef, Slot, Value};
+use crate::autograd::{HookList, ProgramObject};
 use crate::scenario::Span;
 use crate::tensor::Tensor;
 
@@ -80,8 +81,15 @@ pub enum Edge {
     Arg(usize),
     /// What an iterator still holds.
     Pending,
-    /// The hooks of a module.
-    Hook(usize),
+    /// A forward (pre-)hook of a module: `._forward_hooks[0]`.
+    Hook {
+        /// Which of the module's hook lists.
+        kind: super::module::HookKind,
+        /// Its place in the list.
+        index: usize,
+        /// The statement that registered it, with its scenario call stack.
+        registered_at: Option<std::sync::Arc<crate::alloc::Location>>,
+    },
 }
 
 impl fmt::Display for Edge {
@@ -101,7 +109,7 @@ impl fmt::Display for Edge {
             Edge::Chained => f.write_str(".__context__"),
             Edge::Arg(i) => write!(f, ".args[{i}]"),
             Edge::Pending => f.write_str("(pending items)"),
-            Edge::Hook(i) => write!(f, "._forward_hooks[{i}]"),
+            Edge::Hook { kind, index, .. } => write!(f, ".{}[{index}]", kind.attribute()),
         }
     }
 }
@@ -143,6 +151,19 @@ fn dict_referents(d: &Dict, visit: &mut dyn FnMut(Edge, &Value)) {
         }
         visit(Edge::Key(super::value::repr(&k)), &v);
     }
+}
+
+fn hook_referents(hooks: &super::module::ModuleHooks, visit: &mut dyn FnMut(Edge, &Value)) {
+    hooks.each(&mut |kind, index, h| {
+        visit(
+            Edge::Hook {
+                kind,
+                index,
+                registered_at: h.registered_at.clone(),
+            },
+            &h.hook,
+        )
+    });
 }
 
 fn attrs(d: &Dict, visit: &mut dyn FnMut(Edge, &Value)) {
@@ -209,14 +230,7 @@ impl Referents for Value {
                     for (n, v) in s.params.iter().chain(&s.buffers).chain(&s.modules) {
                         visit(Edge::Registered(n.clone()), v);
                     }
-                    for (k, h) in s
-                        .forward_hooks
-                        .iter()
-                        .chain(&s.forward_pre_hooks)
-                        .enumerate()
-                    {
-                        visit(Edge::Hook(k), h);
-                    }
+                    hook_referents(&s.hooks, visit);
                 }
             }
             Value::Function(f) => {
@@ -261,6 +275,14 @@ impl Referents for Value {
             Value::Module(m) => {
                 for (n, p) in m.named_parameters().into_iter().chain(m.named_buffers()) {
                     visit(Edge::Registered(n.into()), &Value::Tensor(p));
+                }
+                hook_referents(&m.1, visit);
+                // A child's hooks (its parameters are listed above, by their dotted names).
+                for (i, c) in m.children().unwrap_or_default().iter().enumerate() {
+                    visit(
+                        Edge::Registered(i.to_string().into()),
+                        &Value::Module(c.clone()),
+                    );
                 }
             }
             Value::Optimizer(o) => {
@@ -325,7 +347,6 @@ impl Referents for Value {
                     visit(Edge::Function, &s.borrow());
                 }
                 Native::Super(o, _) => visit(Edge::Receiver, o),
-                Native::HookHandle(_, h, _) => visit(Edge::Function, h),
                 Native::Slice(a, b, c) => {
                     for v in [a, b, c] {
                         visit(Edge::Pending, v);
@@ -342,7 +363,7 @@ impl Referents for Value {
                         visit(Edge::Attr("dataset".into()), v);
                     }
                 }
-                // A tensor hook's handle holds the hook list and the hook weakly.
+                // A hook's handle holds the hook list and the hook weakly.
                 Native::Logger(_)
                 | Native::NamedTupleType(..)
                 | Native::DataclassInit(_)
@@ -395,6 +416,7 @@ enum Tracked {
     Exc(Weak<ExcObj>),
     Frame(Weak<Frame>),
     Cell(Weak<RefCell<Option<Value>>>),
+    Hooks(Weak<RefCell<Vec<ProgramObject>>>),
 }
 
 /// A tracked object, held strongly during a collection.
@@ -409,6 +431,9 @@ enum Strong {
     Exc(Rc<ExcObj>),
     Frame(Rc<Frame>),
     Cell(CellRef),
+    /// One of a module's hook lists: a library module is no tracked object, and it may be
+    /// held by many names, so its lists are tracked in its place.
+    Hooks(HookList),
 }
 
 fn ptr<T: ?Sized>(rc: &Rc<T>) -> usize {
@@ -428,6 +453,7 @@ impl Tracked {
             Tracked::Exc(w) => Strong::Exc(w.upgrade()?),
             Tracked::Frame(w) => Strong::Frame(w.upgrade()?),
             Tracked::Cell(w) => Strong::Cell(w.upgrade()?),
+            Tracked::Hooks(w) => Strong::Hooks(w.upgrade()?),
         })
     }
 
@@ -443,6 +469,7 @@ impl Tracked {
             Tracked::Exc(w) => w.strong_count() > 0,
             Tracked::Frame(w) => w.strong_count() > 0,
             Tracked::Cell(w) => w.strong_count() > 0,
+            Tracked::Hooks(w) => w.strong_count() > 0,
         }
     }
 }
@@ -466,11 +493,27 @@ fn value_id(v: &Value) -> Option<usize> {
 fn push_value(out: &mut Vec<usize>, v: &Value) {
     if let Some(id) = value_id(v) {
         out.push(id);
+    } else if let Value::Module(m) = v {
+        // Each handle of a library module holds its hook lists once; its children are held
+        // by the module, which the collector does not see, so they count as held from outside.
+        for list in m.1.lists() {
+            out.push(ptr(list));
+        }
     } else {
         // Untracked wrappers (a `partial`, a deque, a `Method`) pass their references on: the
         // collector counts them as this object's.
         v.referents(&mut |_, inner| push_value(out, inner));
     }
+}
+
+/// Empties a module's hook list, its hooks going to `grave`.
+fn clear_hooks(list: &HookList, grave: &mut Vec<Value>) {
+    let hooks: Vec<ProgramObject> = list.borrow_mut().drain(..).collect();
+    grave.extend(
+        hooks
+            .iter()
+            .filter_map(|h| super::module::hook_entry(h).map(|h| h.hook.clone())),
+    );
 }
 
 /// Owners of a side table (`__dict__`) shared with something else are referenced from
@@ -492,6 +535,7 @@ impl Strong {
             Strong::Exc(r) => ptr(r),
             Strong::Frame(r) => ptr(r),
             Strong::Cell(r) => ptr(r),
+            Strong::Hooks(r) => ptr(r),
         }
     }
 
@@ -509,6 +553,7 @@ impl Strong {
             Strong::Exc(r) => (Rc::strong_count(r), shared(&r.dict)),
             Strong::Frame(r) => (Rc::strong_count(r), false),
             Strong::Cell(r) => (Rc::strong_count(r), false),
+            Strong::Hooks(r) => (Rc::strong_count(r), false),
         };
         count as isize - 1 + isize::from(side)
     }
@@ -537,6 +582,13 @@ impl Strong {
             Strong::Cell(c) => {
                 if let Some(v) = c.borrow().as_ref() {
                     push_value(&mut out, v);
+                }
+            }
+            Strong::Hooks(list) => {
+                for h in list.borrow().iter() {
+                    if let Some(h) = super::module::hook_entry(h) {
+                        push_value(&mut out, &h.hook);
+                    }
                 }
             }
             Strong::Function(f) => {
@@ -585,8 +637,8 @@ impl Strong {
                     for (_, v) in s.params.iter().chain(&s.buffers).chain(&s.modules) {
                         push_value(&mut out, v);
                     }
-                    for h in s.forward_hooks.iter().chain(&s.forward_pre_hooks) {
-                        push_value(&mut out, h);
+                    for list in s.hooks.lists() {
+                        out.push(ptr(list));
                     }
                 }
             }
@@ -635,7 +687,7 @@ impl Strong {
             Strong::Bound(r) => Value::BoundMethod(r.clone()),
             Strong::Class(r) => Value::Class(r.clone()),
             Strong::Exc(r) => Value::Exception(r.clone()),
-            Strong::Frame(_) | Strong::Cell(_) => return None,
+            Strong::Frame(_) | Strong::Cell(_) | Strong::Hooks(_) => return None,
         })
     }
 
@@ -659,8 +711,9 @@ impl Strong {
                     for (_, v) in s.params.into_iter().chain(s.buffers).chain(s.modules) {
                         grave.push(v);
                     }
-                    grave.extend(s.forward_hooks);
-                    grave.extend(s.forward_pre_hooks);
+                    for list in s.hooks.lists() {
+                        clear_hooks(list, grave);
+                    }
                 }
             }
             Strong::Function(f) => {
@@ -706,6 +759,7 @@ impl Strong {
                 grave.extend(locals);
             }
             Strong::Cell(c) => grave.extend(c.borrow_mut().take()),
+            Strong::Hooks(list) => clear_hooks(list, grave),
             // Immutable: cleared through the mutable objects of their cycle.
             Strong::Tuple(_) | Strong::Bound(_) => {}
         }
@@ -811,6 +865,11 @@ impl Gc {
             Value::Exception(e) => self.track_exception(e),
             _ => {}
         }
+    }
+
+    /// Tracks a module's hook list: a hook's closure may capture the module.
+    pub(crate) fn track_hooks(&mut self, list: &HookList) {
+        self.track(Tracked::Hooks(Rc::downgrade(list)));
     }
 
     pub(crate) fn track_instance(&mut self, i: &Rc<Instance>) {

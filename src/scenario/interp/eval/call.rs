@@ -7,7 +7,7 @@ use std::rc::Rc;
 use super::super::dict::{Dict, DictKind, Key};
 use super::super::pyobj::{BoundMethod, Class, Function, Instance, Iter, Native};
 use super::super::value::Value;
-use super::super::{builtins, exc, stdlib, torch, CallArgs, Interp, X};
+use super::super::{builtins, exc, stdlib, CallArgs, Interp, X};
 use crate::scenario::Span;
 
 impl Interp<'_> {
@@ -38,10 +38,7 @@ impl Interp<'_> {
             }
             Value::Path(p) => builtins::call_path(self, &p.0, args, span),
             Value::Method(recv, name) => builtins::call_method(self, *recv, &name, args, span),
-            Value::Module(m) => {
-                let r = torch::call_module(self, &m, args, span);
-                self.lift(r)
-            }
+            Value::Module(m) => super::super::module::call_library_module(self, &m, args, span),
             Value::Native(n) => stdlib::call_native(self, &n, args, span),
             other => Err(self.raise(
                 "TypeError",

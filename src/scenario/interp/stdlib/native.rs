@@ -257,20 +257,6 @@ pub(in crate::scenario::interp) fn call_native_method(
             handle.remove();
             Ok(Value::None)
         }
-        Native::HookHandle(module, hook, pre) if name == "remove" => {
-            if let Some(m) = module.upgrade() {
-                if let Some(state) = m.module.borrow_mut().as_mut() {
-                    let hooks = if *pre {
-                        &mut state.forward_pre_hooks
-                    } else {
-                        &mut state.forward_hooks
-                    };
-                    let id = hook.identity();
-                    hooks.retain(|h| h.identity() != id);
-                }
-            }
-            Ok(Value::None)
-        }
         other => Err(it.raise(
             "AttributeError",
             format!("'{}' object has no attribute '{name}'", other.type_name()),
@@ -313,7 +299,7 @@ pub(in crate::scenario::interp) fn native_attr(
             "fset" => Ok(fset.borrow().clone()),
             _ => Err(no_attr(it, obj, attr, span)),
         },
-        Native::HookHandle(..) | Native::TensorHookHandle(_) if attr == "remove" => {
+        Native::TensorHookHandle(_) if attr == "remove" => {
             Ok(Value::Method(Box::new(obj.clone()), attr.into()))
         }
         Native::Tqdm(_) => {
