@@ -6,5 +6,6 @@ mod cli;
 mod gallery_parses;
 mod hostile;
 mod interp;
+mod optim_api;
 mod scenario_parse;
 mod user_crate;

@@ -177,8 +177,18 @@ pub(super) fn fmt_float(f: f64, out: &mut fmt::Formatter<'_>) -> fmt::Result {
     } else if f == f.trunc() && f.abs() < 1e16 {
         write!(out, "{f:.1}")
     } else {
-        // Rust's shortest round-trip form is Python's repr for these magnitudes.
-        write!(out, "{f}")
+        // Python's repr: the shortest round-trip digits (Rust's too), written with an exponent
+        // of at least two digits when the decimal exponent is below -4 or from 16 on
+        // (`1e-08`, `1.5e+16`), and positionally between.
+        let sci = format!("{f:e}");
+        let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        if (-4..16).contains(&exp) {
+            write!(out, "{f}")
+        } else {
+            let sign = if exp < 0 { '-' } else { '+' };
+            write!(out, "{mantissa}e{sign}{:02}", exp.abs())
+        }
     }
 }
 

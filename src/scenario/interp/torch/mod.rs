@@ -13,7 +13,7 @@ mod autograd;
 mod data;
 mod functions;
 mod nn;
-mod optim;
+pub(super) mod optim;
 mod tensor;
 mod values;
 

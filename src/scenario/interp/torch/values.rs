@@ -4,7 +4,7 @@ use super::super::objects::{ModuleKind, ModuleRef};
 use super::super::pyobj::Native;
 use super::super::value::Value;
 use crate::base::{DType, Device, TensorError};
-use crate::scenario::{BinOp, CmpOp};
+use crate::scenario::{BinOp, CmpOp, Span};
 use crate::tensor::{Scalar, Tensor, TensorIndex};
 
 /// A device named by a string (`"cuda"`, `"cuda:0"`, `"cpu"`).
@@ -310,6 +310,14 @@ pub(in super::super) fn get_attr(obj: &Value, attr: &str) -> Option<Value> {
                 Some(l.bias.clone().map_or(Value::None, Value::Tensor))
             }
             (_, "training") => Some(Value::Bool(m.is_training())),
+            _ => None,
+        },
+        Value::Optimizer(o) => match attr {
+            "param_groups" => Some(super::super::builtins::new_list(
+                super::optim::param_groups(o),
+                Span::default(),
+            )),
+            "defaults" => Some(super::optim::defaults(o)),
             _ => None,
         },
         _ => None,
