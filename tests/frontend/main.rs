@@ -8,4 +8,5 @@ mod hostile;
 mod interp;
 mod optim_api;
 mod scenario_parse;
+mod sched_api;
 mod user_crate;

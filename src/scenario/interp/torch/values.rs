@@ -320,6 +320,7 @@ pub(in super::super) fn get_attr(obj: &Value, attr: &str) -> Option<Value> {
             "defaults" => Some(super::optim::defaults(o)),
             _ => None,
         },
+        Value::Scheduler(s) => super::sched::get_attr(s, attr),
         _ => None,
     }
 }
