@@ -1,12 +1,16 @@
 // Random numbers: Philox4x32-10 (philox_u32, in the prelude, which dropout shares) keyed by the
 // seed and counted from the offset the runtime's generator reserved (Runtime::random_stream).
 
-// Uniform in [0, 1) from the top 24 bits (Philox::uniform); with `scaled`, mapped to
-// [low, high) in f64 as uniform_ does.
-extern "C" __global__ void random_uniform(Operand out, u32 k0, u32 k1, u64 counter, int scaled, double low, double high, i64 n) {
+// Uniform in [0, 1) from the top 24 bits (Philox::uniform). `mode` 0 stores it; 1 maps it to
+// [low, high) in f64 as uniform_ does; 2 stores `high` where it is below `low` (as f32) and 0
+// elsewhere, the scaled Bernoulli noise of dropout's unfused path.
+extern "C" __global__ void random_uniform(Operand out, u32 k0, u32 k1, u64 counter, int mode, double low, double high, i64 n) {
     FOR_EACH(i, n) {
         float u = (float)(philox_u32(counter, k0, k1, i) >> 8) * (1.0f / 16777216.0f);
-        store_f32(out, i, scaled ? (float)(low + (high - low) * (double)u) : u);
+        float r = u;
+        if (mode == 1) r = (float)(low + (high - low) * (double)u);
+        if (mode == 2) r = u < (float)low ? (float)high : 0.0f;
+        store_f32(out, i, r);
     }
 }
 

@@ -131,6 +131,8 @@ struct Workspace {
 struct Inner {
     allocator: RefCell<CachingAllocator>,
     backend: Backend,
+    /// Whose kernels compute on device tensors, chosen once here (see `tensor::kernel`).
+    compute_backend: Backend,
     python_scalar_names: bool,
     grad_enabled: Cell<bool>,
     seed: Cell<u64>,
@@ -200,10 +202,16 @@ impl Runtime {
         allocator.set_config(options.allocator_config);
         #[cfg(feature = "planted-bugs")]
         allocator.set_planted_bug(options.planted_bug);
+        // A cuda device without kernels has memory but no values, as meta.
+        let compute_backend = match (backend, &gpu) {
+            (Backend::Cuda, None) => Backend::Meta,
+            (backend, _) => backend,
+        };
         Runtime {
             inner: Rc::new(Inner {
                 allocator: RefCell::new(allocator),
                 backend,
+                compute_backend,
                 python_scalar_names: options.python_scalar_names,
                 grad_enabled: Cell::new(true),
                 seed: Cell::new(options.seed),
@@ -225,6 +233,12 @@ impl Runtime {
     /// The backend of the device.
     pub fn backend(&self) -> Backend {
         self.inner.backend
+    }
+
+    /// The backend whose kernels compute on device tensors: the device's own, except meta's
+    /// for a cuda device opened without kernels ([`Runtime::with_device`]).
+    pub fn compute_backend(&self) -> Backend {
+        self.inner.compute_backend
     }
 
     /// The GPU executor, on a cuda runtime opened by [`Runtime::new`].

@@ -4,8 +4,8 @@
 //! formulas allocate what `FunctionsManual.cpp` and the generated code allocate: masks of bool,
 //! a 0-dim zero on the gradient's device, the `where` output.
 
-use super::gpu;
-use super::ops::{broadcast_shapes, common_device, Bin};
+use super::kernel::Bin;
+use super::ops::{broadcast_shapes, common_device};
 use super::{DType, Device, Result, Scalar, Tensor, TensorError};
 use crate::autograd::{Formula, NodeBuilder};
 use crate::device::kernels::TernaryCode;
@@ -135,23 +135,15 @@ impl Tensor {
     /// `self.masked_fill_(mask, value)` with no node (backward formulas only).
     fn masked_fill_values_(&self, mask: &Tensor, value: f64) -> Result<()> {
         let mask = mask.broadcast_view(self.shape());
-        if let Some(g) = self.gpu() {
-            gpu::ternary(
-                g,
-                self,
-                [self, &mask, &mask],
-                TernaryCode::MaskedFill,
-                value,
-            )?;
-        } else if let (Some(x), Some(m)) = (self.read_f32(), mask.read_bool()) {
-            let v = value as f32;
-            let filled: Vec<f32> = x
-                .iter()
-                .zip(&m)
-                .map(|(&x, &m)| if m { v } else { x })
-                .collect();
-            self.write_f32(&filled);
-        }
+        let (k, cx) = self.kernels();
+        let operands = [&self.buf(), &mask.buf(), &mask.buf()];
+        k.ternary(
+            cx,
+            &self.buf(),
+            operands,
+            TernaryCode::MaskedFill,
+            (value, 0.0),
+        )?;
         self.bump_version();
         Ok(())
     }
@@ -176,23 +168,14 @@ fn where_values(condition: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         .unwrap_or(Device::Cpu);
     let shape = broadcast_shapes(&broadcast_shapes(condition.shape(), a.shape())?, b.shape())?;
     let out = condition.new_like(&shape, DType::F32, device)?;
-    if out.has_data() {
-        let (c, x, y) = (
-            condition.broadcast_view(&shape),
-            a.broadcast_view(&shape),
-            b.broadcast_view(&shape),
-        );
-        if let Some(g) = out.gpu() {
-            gpu::ternary(g, &out, [&c, &x, &y], TernaryCode::Where, 0.0)?;
-        } else if let (Some(c), Some(x), Some(y)) = (c.read_bool(), x.read_f32(), y.read_f32()) {
-            let v: Vec<f32> = c
-                .iter()
-                .zip(x.iter().zip(&y))
-                .map(|(&c, (&x, &y))| if c { x } else { y })
-                .collect();
-            out.write_f32(&v);
-        }
-    }
+    let (c, x, y) = (
+        condition.broadcast_view(&shape),
+        a.broadcast_view(&shape),
+        b.broadcast_view(&shape),
+    );
+    let (k, cx) = out.kernels();
+    let operands = [&c.buf(), &x.buf(), &y.buf()];
+    k.ternary(cx, &out.buf(), operands, TernaryCode::Where, (0.0, 0.0))?;
     Ok(out)
 }
 

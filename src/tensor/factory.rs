@@ -1,7 +1,7 @@
 //! Tensor factories (`torch.randn`, `torch.zeros`, ...). Their device memory is tagged as the
 //! user's own tensors.
 
-use super::gpu::{self, Draw};
+use super::kernel::Draw;
 use super::{DType, Device, Result, Scalar, Tensor, TensorError};
 use crate::alloc::Purpose;
 use crate::runtime::Runtime;
@@ -36,11 +36,8 @@ impl Runtime {
     pub fn randn(&self, shape: &[usize], device: Device) -> Result<Tensor> {
         let t = self.user_tensor(shape, DType::F32, device)?;
         let mut stream = self.random_stream(device, t.numel().next_multiple_of(2));
-        if let Some(g) = t.gpu() {
-            gpu::random(g, &t, Draw::Normal, stream.key_and_counter())?;
-        } else if t.has_data() {
-            t.write_f32(&stream.normals(t.numel()));
-        }
+        let (k, cx) = t.kernels();
+        k.random(cx, &t.buf(), Draw::Normal, &mut stream)?;
         Ok(t)
     }
 
@@ -48,12 +45,8 @@ impl Runtime {
     pub fn rand(&self, shape: &[usize], device: Device) -> Result<Tensor> {
         let t = self.user_tensor(shape, DType::F32, device)?;
         let mut stream = self.random_stream(device, t.numel());
-        if let Some(g) = t.gpu() {
-            gpu::random(g, &t, Draw::Uniform, stream.key_and_counter())?;
-        } else if t.has_data() {
-            let v: Vec<f32> = (0..t.numel()).map(|_| stream.uniform()).collect();
-            t.write_f32(&v);
-        }
+        let (k, cx) = t.kernels();
+        k.random(cx, &t.buf(), Draw::Uniform, &mut stream)?;
         Ok(t)
     }
 
@@ -67,14 +60,8 @@ impl Runtime {
         let t = self.user_tensor(shape, DType::I64, device)?;
         let mut stream = self.random_stream(device, t.numel());
         let span = high.wrapping_sub(low) as u64;
-        if let Some(g) = t.gpu() {
-            gpu::random(g, &t, Draw::Int(low, span), stream.key_and_counter())?;
-        } else if t.has_data() {
-            let v: Vec<i64> = (0..t.numel())
-                .map(|_| low.wrapping_add((stream.next_u32() as u64 % span) as i64))
-                .collect();
-            t.write_i64(&v);
-        }
+        let (k, cx) = t.kernels();
+        k.random(cx, &t.buf(), Draw::Int(low, span), &mut stream)?;
         Ok(t)
     }
 
@@ -109,14 +96,8 @@ impl Runtime {
     /// (`tensor.uniform_`), as nn's initializers do. Leaves it at the next version.
     pub(crate) fn uniform_(&self, t: &Tensor, low: f64, high: f64) -> Result<()> {
         let mut stream = self.random_stream(t.device(), t.numel());
-        if let Some(g) = t.gpu() {
-            gpu::random(g, t, Draw::Scaled(low, high), stream.key_and_counter())?;
-        } else if t.has_data() {
-            let v: Vec<f32> = (0..t.numel())
-                .map(|_| (low + (high - low) * stream.uniform() as f64) as f32)
-                .collect();
-            t.write_f32(&v);
-        }
+        let (k, cx) = t.kernels();
+        k.random(cx, &t.buf(), Draw::Scaled(low, high), &mut stream)?;
         t.bump_version();
         Ok(())
     }

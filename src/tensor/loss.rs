@@ -2,7 +2,7 @@
 //! allocations (the element-wise loss before reduction, log_softmax's output, nll_loss's
 //! total_weight) are the ones PyTorch makes.
 
-use super::gpu;
+use super::kernel::LossReduction;
 use super::ops::{broadcast_shapes, wrap_dim};
 use super::{format_shape, DType, Result, Tensor, TensorError};
 use crate::autograd::{Formula, NodeBuilder};
@@ -36,38 +36,6 @@ impl PointwiseLoss {
         match self {
             PointwiseLoss::Mse => (BinaryCode::SquaredDiff, 1.0),
             PointwiseLoss::SmoothL1 { beta } => (BinaryCode::SmoothL1, beta),
-        }
-    }
-
-    /// The host arithmetic, the same expression as the kernel's case.
-    fn host(self, x: f32, y: f32) -> f32 {
-        match self {
-            PointwiseLoss::Mse => (x - y) * (x - y),
-            PointwiseLoss::SmoothL1 { beta } => {
-                let (d, beta) = ((x - y).abs(), beta as f32);
-                if d < beta {
-                    0.5 * d * d / beta
-                } else {
-                    d - 0.5 * beta
-                }
-            }
-        }
-    }
-
-    /// The gradient of one element: `g` the incoming gradient, `norm` the reduction's factor.
-    fn host_backward(self, g: f32, x: f32, y: f32, norm: f32) -> f32 {
-        match self {
-            PointwiseLoss::Mse => norm * (x - y) * g,
-            PointwiseLoss::SmoothL1 { beta } => {
-                let (d, beta) = (x - y, beta as f32);
-                if d < -beta {
-                    -norm * g
-                } else if d > beta {
-                    norm * g
-                } else {
-                    norm * d * g / beta
-                }
-            }
         }
     }
 }
@@ -169,31 +137,14 @@ impl Tensor {
 
     /// The element-wise loss of `kind` before any reduction: one allocation.
     fn elementwise_loss(&self, target: &Tensor, kind: PointwiseLoss) -> Result<Tensor> {
-        let device = super::ops::common_device(self, target)?;
-        let out = Tensor::empty_on(self.runtime(), self.shape(), DType::F32, device)?;
-        if let Some(g) = out.gpu() {
-            gpu::binary(g, &out, self, target, DType::F32, kind.code())?;
-        } else if let (Some(x), Some(y)) = (self.read_f32(), target.read_f32()) {
-            out.write_f32(
-                &x.iter()
-                    .zip(&y)
-                    .map(|(&a, &b)| kind.host(a, b))
-                    .collect::<Vec<_>>(),
-            );
-        }
-        Ok(out)
+        let (code, alpha) = kind.code();
+        self.binary_code(target, code, alpha)
     }
 
     /// Sum or mean of all elements into the 0-dim `out`, without autograd.
     fn reduce_all_into(&self, out: &Tensor, mean: bool) -> Result<()> {
-        if let Some(g) = out.gpu() {
-            gpu::reduce_sum(g, out, self, &vec![true; self.dim()], mean)?;
-        } else if let Some(x) = self.read_f32() {
-            let s: f64 = x.iter().map(|&v| v as f64).sum();
-            let s = if mean { s / self.numel() as f64 } else { s };
-            out.write_f32(&[s as f32]);
-        }
-        Ok(())
+        let (k, cx) = out.kernels();
+        k.reduce_sum(cx, &out.buf(), &self.buf(), &vec![true; self.dim()], mean)
     }
 
     /// `F.log_softmax(self, dim)`. LogSoftmaxBackward0 saves the result.
@@ -209,29 +160,8 @@ impl Tensor {
             )));
         }
         let out = Tensor::empty_on(self.runtime(), self.shape(), DType::F32, self.device())?;
-        if let Some(g) = out.gpu() {
-            gpu::log_softmax(g, &out, self, None, split_at_dim(self.shape(), d))?;
-        } else if let Some(x) = self.read_f32() {
-            let (outer, size, inner) = split_at_dim(self.shape(), d);
-            let mut y = vec![0f32; x.len()];
-            for o in 0..outer {
-                for i in 0..inner {
-                    let at = |k: usize| (o * size + k) * inner + i;
-                    let max = (0..size)
-                        .map(|k| x[at(k)])
-                        .fold(f32::NEG_INFINITY, f32::max);
-                    let lse = (0..size)
-                        .map(|k| ((x[at(k)] - max) as f64).exp())
-                        .sum::<f64>()
-                        .ln() as f32
-                        + max;
-                    for k in 0..size {
-                        y[at(k)] = x[at(k)] - lse;
-                    }
-                }
-            }
-            out.write_f32(&y);
-        }
+        let (k, cx) = out.kernels();
+        k.log_softmax(cx, &out.buf(), &self.buf(), split_at_dim(self.shape(), d))?;
         if let Some(mut b) = NodeBuilder::new(&[self]) {
             b.save_output("result");
             b.finish(Formula::LogSoftmax { dim: d }, &out);
@@ -247,11 +177,8 @@ impl Tensor {
             let _no_grad = self.runtime().no_grad();
             self.log_softmax(dim)?
         };
-        if let Some(g) = out.gpu() {
-            gpu::unary(g, &out, &out, (UnaryCode::Exp, 0.0))?;
-        } else if let Some(y) = out.read_f32() {
-            out.write_f32(&y.into_iter().map(f32::exp).collect::<Vec<_>>());
-        }
+        let (k, cx) = out.kernels();
+        k.unary(cx, &out.buf(), &out.buf(), UnaryCode::Exp, 0.0)?;
         if let Some(mut b) = NodeBuilder::new(&[self]) {
             b.save_output("result");
             b.finish(Formula::Softmax { dim: d }, &out);
@@ -287,7 +214,7 @@ impl Tensor {
             )));
         }
         let device = super::ops::common_device(self, target)?;
-        let (n, c) = (self.shape()[0], self.shape()[1]);
+        let n = self.shape()[0];
         let out_shape: Vec<usize> = if reduction == Reduction::None {
             vec![n]
         } else {
@@ -295,41 +222,14 @@ impl Tensor {
         };
         let out = Tensor::empty_on(self.runtime(), &out_shape, DType::F32, device)?;
         let total_weight = Tensor::empty_on(self.runtime(), &[], DType::F32, device)?;
-        if let Some(g) = out.gpu() {
-            // PyTorch checks target bounds with a device-side assert; here the targets (N
-            // integers) are read back first so that a bad one is an error, as on the host.
-            for &class in target.read_i64().unwrap_or_default().iter() {
-                if class != ignore_index && (class < 0 || class as usize >= c) {
-                    return Err(TensorError::Invalid(format!(
-                        "Target {class} is out of bounds."
-                    )));
-                }
-            }
-            let tensors = [&out, &total_weight, self, target];
-            gpu::nll_loss_forward(g, tensors, reduction_code(reduction), ignore_index)?;
-        } else if let (Some(x), Some(t)) = (self.read_f32(), target.read_i64()) {
-            let mut losses = vec![0f32; n];
-            let mut count = 0usize;
-            for (i, &class) in t.iter().enumerate() {
-                if class == ignore_index {
-                    continue;
-                }
-                if class < 0 || class as usize >= c {
-                    return Err(TensorError::Invalid(format!(
-                        "Target {class} is out of bounds."
-                    )));
-                }
-                losses[i] = -x[i * c + class as usize];
-                count += 1;
-            }
-            total_weight.write_f32(&[count as f32]);
-            let sum: f64 = losses.iter().map(|&v| v as f64).sum();
-            match reduction {
-                Reduction::None => out.write_f32(&losses),
-                Reduction::Sum => out.write_f32(&[sum as f32]),
-                Reduction::Mean => out.write_f32(&[(sum / count as f64) as f32]),
-            }
-        }
+        let (k, cx) = out.kernels();
+        k.nll_loss(
+            cx,
+            [&out.buf(), &total_weight.buf()],
+            [&self.buf(), &target.buf()],
+            reduction_code(reduction),
+            ignore_index,
+        )?;
         if let Some(mut b) = NodeBuilder::new(&[self, target]) {
             b.save("self", self);
             b.save("target", target);
@@ -358,12 +258,12 @@ impl Tensor {
     }
 }
 
-/// `RED_*` of kernels/loss.cu.
-fn reduction_code(reduction: Reduction) -> i32 {
+/// The kernels' name for a reduction.
+fn reduction_code(reduction: Reduction) -> LossReduction {
     match reduction {
-        Reduction::None => 0,
-        Reduction::Mean => 1,
-        Reduction::Sum => 2,
+        Reduction::None => LossReduction::None,
+        Reduction::Mean => LossReduction::Mean,
+        Reduction::Sum => LossReduction::Sum,
     }
 }
 
@@ -436,36 +336,20 @@ fn pointwise_loss_backward(
             format_shape(input.shape())
         ))
     };
-    if let Some(gpu) = out.gpu() {
-        let g = if grad.dim() == 0 {
-            grad.view_raw(input.shape().to_vec(), vec![0; input.dim()], grad.0.offset)
-        } else if grad.shape() == input.shape() {
-            grad.clone()
-        } else {
-            return Err(bad_grad());
-        };
-        let (op, w) = match kind {
-            PointwiseLoss::Mse => (TernaryCode::MseBackward, 0.0),
-            PointwiseLoss::SmoothL1 { beta } => (TernaryCode::SmoothL1Backward, beta),
-        };
-        gpu::ternary_with(gpu, &out, [&g, input, target], op, (norm as f64, w))?;
-        return Ok(out);
-    }
     let g = if grad.dim() == 0 {
-        grad.read_f32().map(|v| vec![v[0]; input.numel()])
+        grad.view_raw(input.shape().to_vec(), vec![0; input.dim()], grad.0.offset)
     } else if grad.shape() == input.shape() {
-        grad.read_f32()
+        grad.clone()
     } else {
         return Err(bad_grad());
     };
-    if let (Some(g), Some(x), Some(y)) = (g, input.read_f32(), target.read_f32()) {
-        let v: Vec<f32> = g
-            .iter()
-            .zip(x.iter().zip(&y))
-            .map(|(&g, (&x, &y))| kind.host_backward(g, x, y, norm))
-            .collect();
-        out.write_f32(&v);
-    }
+    let (op, w) = match kind {
+        PointwiseLoss::Mse => (TernaryCode::MseBackward, 0.0),
+        PointwiseLoss::SmoothL1 { beta } => (TernaryCode::SmoothL1Backward, beta),
+    };
+    let (k, cx) = out.kernels();
+    let operands = [&g.buf(), &input.buf(), &target.buf()];
+    k.ternary(cx, &out.buf(), operands, op, (norm as f64, w))?;
     Ok(out)
 }
 
@@ -473,23 +357,9 @@ fn pointwise_loss_backward(
 /// allocation.
 pub(crate) fn log_softmax_backward(grad: &Tensor, result: &Tensor, dim: usize) -> Result<Tensor> {
     let out = Tensor::empty_on(grad.runtime(), grad.shape(), DType::F32, grad.device())?;
-    if let Some(gpu) = out.gpu() {
-        let split = split_at_dim(grad.shape(), dim);
-        gpu::log_softmax(gpu, &out, grad, Some(result), split)?;
-    } else if let (Some(g), Some(r)) = (grad.read_f32(), result.read_f32()) {
-        let (outer, size, inner) = split_at_dim(grad.shape(), dim);
-        let mut v = vec![0f32; g.len()];
-        for o in 0..outer {
-            for i in 0..inner {
-                let at = |k: usize| (o * size + k) * inner + i;
-                let s: f32 = (0..size).map(|k| g[at(k)]).sum();
-                for k in 0..size {
-                    v[at(k)] = g[at(k)] - r[at(k)].exp() * s;
-                }
-            }
-        }
-        out.write_f32(&v);
-    }
+    let (k, cx) = out.kernels();
+    let split = split_at_dim(grad.shape(), dim);
+    k.log_softmax_backward(cx, &out.buf(), [&grad.buf(), &result.buf()], split)?;
     Ok(out)
 }
 
@@ -497,22 +367,9 @@ pub(crate) fn log_softmax_backward(grad: &Tensor, result: &Tensor, dim: usize) -
 /// allocation.
 pub(crate) fn softmax_backward(grad: &Tensor, result: &Tensor, dim: usize) -> Result<Tensor> {
     let out = Tensor::empty_on(grad.runtime(), grad.shape(), DType::F32, grad.device())?;
-    let (outer, size, inner) = split_at_dim(grad.shape(), dim);
-    if let Some(gpu) = out.gpu() {
-        gpu::softmax_backward(gpu, &out, grad, result, (outer, size, inner))?;
-    } else if let (Some(g), Some(r)) = (grad.read_f32(), result.read_f32()) {
-        let mut v = vec![0f32; g.len()];
-        for o in 0..outer {
-            for i in 0..inner {
-                let at = |k: usize| (o * size + k) * inner + i;
-                let s: f32 = (0..size).map(|k| g[at(k)] * r[at(k)]).sum();
-                for k in 0..size {
-                    v[at(k)] = r[at(k)] * (g[at(k)] - s);
-                }
-            }
-        }
-        out.write_f32(&v);
-    }
+    let (k, cx) = out.kernels();
+    let split = split_at_dim(grad.shape(), dim);
+    k.softmax_backward(cx, &out.buf(), [&grad.buf(), &result.buf()], split)?;
     Ok(out)
 }
 
@@ -527,25 +384,14 @@ pub(crate) fn nll_loss_backward(
     total_weight: &Tensor,
 ) -> Result<Tensor> {
     let out = Tensor::empty_on(input.runtime(), input.shape(), DType::F32, input.device())?;
-    if let Some(gpu) = out.gpu() {
-        let tensors = [&out, grad, target, total_weight];
-        gpu::nll_loss_backward(gpu, tensors, reduction_code(reduction), ignore_index)?;
-    } else if let (Some(g), Some(t), Some(w)) =
-        (grad.read_f32(), target.read_i64(), total_weight.read_f32())
-    {
-        let c = input.shape()[1];
-        let mut v = vec![0f32; input.numel()];
-        for (i, &class) in t.iter().enumerate() {
-            if class == ignore_index || class < 0 || class as usize >= c {
-                continue;
-            }
-            v[i * c + class as usize] = match reduction {
-                Reduction::None => -g[i],
-                Reduction::Sum => -g[0],
-                Reduction::Mean => -g[0] / w[0],
-            };
-        }
-        out.write_f32(&v);
-    }
+    out.fill_values(super::Scalar::Float(0.0))?;
+    let (k, cx) = out.kernels();
+    k.nll_loss_backward(
+        cx,
+        &out.buf(),
+        [&grad.buf(), &target.buf(), &total_weight.buf()],
+        reduction_code(reduction),
+        ignore_index,
+    )?;
     Ok(out)
 }

@@ -23,13 +23,17 @@
 mod choose;
 mod data;
 mod factory;
-mod gpu;
+mod inplace;
+mod kernel;
 mod loss;
+mod matmul;
 mod norm;
 mod ops;
 mod pointwise;
+mod reduce;
 mod shape;
 mod storage;
+mod views;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;

@@ -2,7 +2,8 @@
 //! bool mask, the mask saved) and `native_layer_norm` (the output and the per-row mean and
 //! reciprocal standard deviation, all three saved with the input).
 
-use super::{format_shape, gpu, DType, Device, Result, Tensor, TensorError};
+use super::kernel::Draw;
+use super::{format_shape, DType, Device, Result, Tensor, TensorError};
 use crate::autograd::{Formula, NodeBuilder};
 
 /// Rows and row length of `shape` normalized over its last `normalized` dimensions.
@@ -45,42 +46,25 @@ impl Tensor {
         let mut stream = rt.random_stream(self.device(), self.numel());
         if self.device() == Device::Cpu || keep == 0.0 {
             let noise = Tensor::empty_on(rt, self.shape(), DType::F32, self.device())?;
-            if noise.has_data() {
-                let v: Vec<f32> = (0..noise.numel())
-                    .map(|_| {
-                        if stream.uniform() < keep as f32 {
-                            scale
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect();
-                noise.write_f32(&v);
-            }
+            let (k, cx) = noise.kernels();
+            let draw = Draw::Bernoulli {
+                keep: keep as f32,
+                scale,
+            };
+            k.random(cx, &noise.buf(), draw, &mut stream)?;
             return self.mul(&noise);
         }
         let out = Tensor::empty_on(rt, self.shape(), DType::F32, self.device())?;
         let mask = Tensor::empty_on(rt, self.shape(), DType::Bool, self.device())?;
-        if let Some(g) = out.gpu() {
-            gpu::dropout(
-                g,
-                [&out, &mask, self],
-                keep as f32,
-                scale,
-                stream.key_and_counter(),
-            )?;
-        } else if let Some(x) = self.read_f32() {
-            let kept: Vec<bool> = (0..x.len())
-                .map(|_| stream.uniform() < keep as f32)
-                .collect();
-            let y: Vec<f32> = x
-                .iter()
-                .zip(&kept)
-                .map(|(&v, &k)| if k { v * scale } else { 0.0 })
-                .collect();
-            out.write_f32(&y);
-            mask.write_bool(&kept);
-        }
+        let (k, cx) = out.kernels();
+        let factors = (keep as f32, scale);
+        k.dropout(
+            cx,
+            [&out.buf(), &mask.buf()],
+            &self.buf(),
+            factors,
+            &mut stream,
+        )?;
         if let Some(mut b) = NodeBuilder::new(&[self]) {
             b.save("result1", &mask);
             b.finish(Formula::NativeDropout { scale }, &out);
@@ -132,37 +116,16 @@ impl Tensor {
         let mean = Tensor::empty_on(rt, &stat_shape, DType::F32, self.device())?;
         let rstd = Tensor::empty_on(rt, &stat_shape, DType::F32, self.device())?;
         let (m, n) = rows(self.shape(), k);
-        if let Some(g) = out.gpu() {
-            gpu::layer_norm_forward(g, [&out, &mean, &rstd, self], weight, bias, (m, n), eps)?;
-        } else if let Some(x) = self.read_f32() {
-            let w = weight.and_then(Tensor::read_f32);
-            let b = bias.and_then(Tensor::read_f32);
-            let (mut y, mut mu, mut rs) = (vec![0f32; m * n], vec![0f32; m], vec![0f32; m]);
-            for r in 0..m {
-                let row = &x[r * n..(r + 1) * n];
-                let mean_r = (row.iter().map(|&v| v as f64).sum::<f64>() / n as f64) as f32;
-                let var = (row
-                    .iter()
-                    .map(|&v| ((v - mean_r) as f64).powi(2))
-                    .sum::<f64>()
-                    / n as f64) as f32;
-                let rstd_r = 1.0 / (var + eps as f32).sqrt();
-                for (j, &v) in row.iter().enumerate() {
-                    let mut h = (v - mean_r) * rstd_r;
-                    if let Some(w) = &w {
-                        h *= w[j];
-                    }
-                    if let Some(b) = &b {
-                        h += b[j];
-                    }
-                    y[r * n + j] = h;
-                }
-                (mu[r], rs[r]) = (mean_r, rstd_r);
-            }
-            out.write_f32(&y);
-            mean.write_f32(&mu);
-            rstd.write_f32(&rs);
-        }
+        let (kernels, cx) = out.kernels();
+        let (w, bi) = (weight.map(Tensor::buf), bias.map(Tensor::buf));
+        kernels.layer_norm(
+            cx,
+            [&out.buf(), &mean.buf(), &rstd.buf()],
+            &self.buf(),
+            [w.as_ref(), bi.as_ref()],
+            (m, n),
+            eps,
+        )?;
         let mut inputs = vec![self];
         inputs.extend(weight);
         inputs.extend(bias);
@@ -194,12 +157,8 @@ impl Tensor {
     /// for code that runs under no_grad (clip_grad_norm_).
     pub(crate) fn norm2_all(&self) -> Result<Tensor> {
         let out = Tensor::empty_on(self.runtime(), &[], DType::F32, self.device())?;
-        if let Some(g) = out.gpu() {
-            gpu::norm2(g, &out, self)?;
-        } else if let Some(x) = self.read_f32() {
-            let s: f64 = x.iter().map(|&v| (v as f64) * (v as f64)).sum();
-            out.write_f32(&[s.sqrt() as f32]);
-        }
+        let (k, cx) = out.kernels();
+        k.norm2(cx, &out.buf(), &self.buf())?;
         Ok(out)
     }
 }
@@ -228,38 +187,15 @@ pub(crate) fn layer_norm_backward(
     let dx = alloc(needs[0], input.shape())?;
     let dw = alloc(needs[1], param_shape)?;
     let db = alloc(needs[2], param_shape)?;
-    if let Some(g) = input.gpu() {
-        gpu::layer_norm_backward(
-            g,
-            [grad, input, mean, rstd],
-            weight,
-            [&dx, &dw, &db],
-            (m, n),
-        )?;
-    } else if let (Some(dy), Some(x), Some(mu), Some(rs)) = (
-        grad.read_f32(),
-        input.read_f32(),
-        mean.read_f32(),
-        rstd.read_f32(),
-    ) {
-        let w = weight.and_then(Tensor::read_f32);
-        let (mut gx, mut gw, mut gb) = (vec![0f32; m * n], vec![0f32; n], vec![0f32; n]);
-        for r in 0..m {
-            let xhat = |j: usize| (x[r * n + j] - mu[r]) * rs[r];
-            let g = |j: usize| dy[r * n + j] * w.as_ref().map_or(1.0, |w| w[j]);
-            let mean_g = (0..n).map(|j| g(j) as f64).sum::<f64>() / n as f64;
-            let mean_gx = (0..n).map(|j| (g(j) * xhat(j)) as f64).sum::<f64>() / n as f64;
-            for j in 0..n {
-                gx[r * n + j] = rs[r] * (g(j) - mean_g as f32 - xhat(j) * mean_gx as f32);
-                gw[j] += dy[r * n + j] * xhat(j);
-                gb[j] += dy[r * n + j];
-            }
-        }
-        for (t, v) in [(&dx, gx), (&dw, gw), (&db, gb)] {
-            if let Some(t) = t {
-                t.write_f32(&v);
-            }
-        }
-    }
+    let (k, cx) = input.kernels();
+    let outs = [&dx, &dw, &db].map(|t| t.as_ref().map(Tensor::buf));
+    let w = weight.map(Tensor::buf);
+    k.layer_norm_backward(
+        cx,
+        [outs[0].as_ref(), outs[1].as_ref(), outs[2].as_ref()],
+        [&grad.buf(), &input.buf(), &mean.buf(), &rstd.buf()],
+        w.as_ref(),
+        (m, n),
+    )?;
     Ok([dx, dw, db])
 }

@@ -1,5 +1,6 @@
 //! The differentiable element-wise functions of one tensor, each declared once: its name, the
-//! GPU operation code, the host arithmetic, what its node saves and its backward, all from
+//! operation code (whose arithmetic `kernel::arith` and the `.cu` case give), what its node
+//! saves and its backward, all from
 //! PyTorch's `tools/autograd/derivatives.yaml` (lines cited in `docs/autograd.md`). The forward
 //! allocates one output of the input's shape; the node saves `self` or `result`.
 
@@ -29,14 +30,6 @@ pub(crate) enum Pointwise {
     Silu,
 }
 
-const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
-/// 1 / sqrt(2 pi), the standard normal density at 0.
-const FRAC_1_SQRT_2PI: f32 = 0.5 * std::f32::consts::FRAC_2_SQRT_PI * FRAC_1_SQRT_2;
-
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
-
 impl Pointwise {
     /// The operation code of `ew_unary_f32`.
     pub(crate) fn code(self) -> UnaryCode {
@@ -49,20 +42,6 @@ impl Pointwise {
             Pointwise::Abs => UnaryCode::Abs,
             Pointwise::Gelu => UnaryCode::Gelu,
             Pointwise::Silu => UnaryCode::Silu,
-        }
-    }
-
-    /// The host arithmetic, the same expression as the kernel's case.
-    pub(crate) fn host(self, x: f32) -> f32 {
-        match self {
-            Pointwise::Exp => x.exp(),
-            Pointwise::Log => x.ln(),
-            Pointwise::Sqrt => x.sqrt(),
-            Pointwise::Tanh => x.tanh(),
-            Pointwise::Sigmoid => sigmoid(x),
-            Pointwise::Abs => x.abs(),
-            Pointwise::Gelu => 0.5 * x * (1.0 + libm::erff(x * FRAC_1_SQRT_2)),
-            Pointwise::Silu => x / (1.0 + (-x).exp()),
         }
     }
 
@@ -103,34 +82,15 @@ impl Pointwise {
             // self: grad / (2 * result.conj())
             Pointwise::Sqrt => grad.div(&saved.mul_scalar(2.0)?),
             // self: tanh_backward(grad, result)
-            Pointwise::Tanh => grad.binary_code(saved, BinaryCode::TanhBackward),
+            Pointwise::Tanh => grad.binary_code(saved, BinaryCode::TanhBackward, 1.0),
             // self: sigmoid_backward(grad, result)
-            Pointwise::Sigmoid => grad.binary_code(saved, BinaryCode::SigmoidBackward),
+            Pointwise::Sigmoid => grad.binary_code(saved, BinaryCode::SigmoidBackward, 1.0),
             // self: grad * self.sgn()
             Pointwise::Abs => grad.mul(&saved.sign()?),
             // self: gelu_backward(grad, self, approximate)
-            Pointwise::Gelu => grad.binary_code(saved, BinaryCode::GeluBackward),
+            Pointwise::Gelu => grad.binary_code(saved, BinaryCode::GeluBackward, 1.0),
             // self: silu_backward(grad, self) (grad mode is off in backward)
-            Pointwise::Silu => grad.binary_code(saved, BinaryCode::SiluBackward),
-        }
-    }
-
-    /// The host arithmetic of the backward kernels [`Pointwise::backward`] launches: `g` the
-    /// gradient, `s` the saved tensor.
-    pub(crate) fn host_backward(code: BinaryCode, g: f32, s: f32) -> f32 {
-        match code {
-            BinaryCode::TanhBackward => g * (1.0 - s * s),
-            BinaryCode::SigmoidBackward => g * ((1.0 - s) * s),
-            BinaryCode::GeluBackward => {
-                let cdf = 0.5 * (1.0 + libm::erff(s * FRAC_1_SQRT_2));
-                let pdf = (-0.5 * s * s).exp() * FRAC_1_SQRT_2PI;
-                g * (cdf + s * pdf)
-            }
-            BinaryCode::SiluBackward => {
-                let sig = sigmoid(s);
-                g * sig * (1.0 + s * (1.0 - sig))
-            }
-            other => unreachable!("{other:?} is not a pointwise backward"),
+            Pointwise::Silu => grad.binary_code(saved, BinaryCode::SiluBackward, 1.0),
         }
     }
 }
@@ -138,7 +98,7 @@ impl Pointwise {
 impl Tensor {
     /// Applies a [`Pointwise`] function and records its node.
     pub(crate) fn pointwise(&self, f: Pointwise) -> Result<Tensor> {
-        let out = self.unary_f32((f.code(), 0.0), |x| f.host(x))?;
+        let out = self.unary_f32(f.code(), 0.0)?;
         if let Some(mut b) = NodeBuilder::new(&[self]) {
             match f.keeps() {
                 Keeps::Input => b.save("self", self),
@@ -191,14 +151,6 @@ impl Tensor {
 
     /// `torch.sign` (`sgn` for real tensors): not differentiable here (its gradient is zero).
     pub(crate) fn sign(&self) -> Result<Tensor> {
-        self.unary_f32((UnaryCode::Sign, 0.0), |x| {
-            if x > 0.0 {
-                1.0
-            } else if x < 0.0 {
-                -1.0
-            } else {
-                x
-            }
-        })
+        self.unary_f32(UnaryCode::Sign, 0.0)
     }
 }

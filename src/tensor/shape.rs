@@ -5,7 +5,7 @@
 //! incoming one into its place (`slice_backward`, `select_backward`).
 
 use super::ops::wrap_dim;
-use super::{format_shape, gpu, DType, Result, Scalar, Tensor, TensorError};
+use super::{format_shape, DType, Result, Scalar, Tensor, TensorError};
 use crate::autograd::{Formula, NodeBuilder};
 
 /// One element of a basic index (`t[1, :, None, ...]`).
@@ -360,34 +360,8 @@ impl Tensor {
         let rt = self.runtime();
         let values = Tensor::empty_on(rt, &shape, DType::F32, self.device())?;
         let indices = Tensor::empty_on(rt, &shape, DType::I64, self.device())?;
-        if let Some(g) = values.gpu() {
-            gpu::extreme(g, [&values, &indices, self], d, is_min)?;
-        } else if let Some(x) = self.read_f32() {
-            let size = self.shape()[d];
-            let inner: usize = self.shape()[d + 1..].iter().product();
-            let outer: usize = self.shape()[..d].iter().product();
-            let (mut v, mut idx) = (Vec::new(), Vec::new());
-            for o in 0..outer {
-                for i in 0..inner {
-                    let at = |k: usize| x[(o * size + k) * inner + i];
-                    let mut best = 0;
-                    for k in 1..size {
-                        let better = if is_min {
-                            at(k) < at(best)
-                        } else {
-                            at(k) > at(best)
-                        };
-                        if better {
-                            best = k;
-                        }
-                    }
-                    v.push(at(best));
-                    idx.push(best as i64);
-                }
-            }
-            values.write_f32(&v);
-            indices.write_i64(&idx);
-        }
+        let (k, cx) = values.kernels();
+        k.extreme(cx, [&values.buf(), &indices.buf()], &self.buf(), d, is_min)?;
         if let Some(mut b) = NodeBuilder::new(&[self]) {
             b.save("indices", &indices);
             b.finish(
@@ -416,17 +390,9 @@ impl Tensor {
         let size = sizes[dim];
         let inner: usize = sizes[dim + 1..].iter().product();
         let outer: usize = sizes[..dim].iter().product();
-        if let Some(g) = out.gpu() {
-            gpu::scatter_selected(g, [&out, self, indices], (outer, size, inner))?;
-        } else if let (Some(grad), Some(idx), Some(mut v)) =
-            (self.read_f32(), indices.read_i64(), out.read_f32())
-        {
-            for j in 0..outer * inner {
-                let (o, i) = (j / inner, j % inner);
-                v[(o * size + idx[j] as usize) * inner + i] = grad[j];
-            }
-            out.write_f32(&v);
-        }
+        let (k, cx) = out.kernels();
+        let split = (outer, size, inner);
+        k.scatter_selected(cx, &out.buf(), [&self.buf(), &indices.buf()], split)?;
         Ok(out)
     }
 

@@ -1,0 +1,340 @@
+//! Copies (`clone`, `to`, `zeros_like`) and in-place operations (`add_`, `mul_`, `fill_`, the
+//! optimizers' `lerp_`, `addcmul_`, `addcdiv_`), with PyTorch's checks on what may be changed
+//! in place.
+
+use super::kernel::Bin;
+use super::ops::{broadcast_shapes, common_device, promote, same_device};
+use super::{format_shape, DType, Device, Result, Scalar, Tensor, TensorError};
+use crate::alloc::Purpose;
+use crate::autograd::{self, Formula, NodeBuilder};
+use crate::device::kernels::{BinaryCode, TernaryCode};
+
+impl Tensor {
+    // ---- copies -----------------------------------------------------------------------------
+
+    /// `tensor.clone()`: a copy with CloneBackward0 (named so because `Clone` gives handles).
+    pub fn clone_tensor(&self) -> Result<Tensor> {
+        let out = self.new_like(self.shape(), self.dtype(), self.device())?;
+        out.copy_values_from(self)?;
+        if let Some(b) = NodeBuilder::new(&[self]) {
+            b.finish(Formula::Clone, &out);
+        }
+        Ok(out)
+    }
+
+    /// `tensor.to(dtype)`: `self` when the type is already right, else a converted copy.
+    pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
+        if dtype == self.dtype() {
+            return Ok(self.clone());
+        }
+        self.copy_to(dtype, self.device())
+    }
+
+    /// `tensor.float()`.
+    pub fn float(&self) -> Result<Tensor> {
+        self.to_dtype(DType::F32)
+    }
+
+    /// `tensor.to(device)`: `self` when it is there already, else a copy (allocating on the
+    /// device when moving there).
+    pub fn to(&self, device: Device) -> Result<Tensor> {
+        if device == self.device() {
+            return Ok(self.clone());
+        }
+        self.copy_to(self.dtype(), device)
+    }
+
+    /// `tensor.cuda()`.
+    pub fn cuda(&self) -> Result<Tensor> {
+        self.to(Device::Cuda)
+    }
+
+    /// `tensor.cpu()`: on the meta backend the host copy of a device tensor holds zeros.
+    pub fn cpu(&self) -> Result<Tensor> {
+        self.to(Device::Cpu)
+    }
+
+    fn copy_to(&self, dtype: DType, device: Device) -> Result<Tensor> {
+        let out = self.new_like(self.shape(), dtype, device)?;
+        out.copy_values_from(self)?;
+        if dtype.is_floating_point() {
+            if let Some(b) = NodeBuilder::new(&[self]) {
+                b.finish(
+                    Formula::ToCopy {
+                        dtype: self.dtype(),
+                        device: self.device(),
+                    },
+                    &out,
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// A copy on `device` whose memory is tagged with `purpose`, without history (for
+    /// `module.to`, which runs under no_grad).
+    pub(crate) fn copy_for(&self, device: Device, purpose: Purpose) -> Result<Tensor> {
+        let out = Tensor::empty_for(self.runtime(), self.shape(), self.dtype(), device, purpose)?;
+        out.copy_values_from(self)?;
+        Ok(out)
+    }
+
+    /// `torch.zeros_like(self)` tagged with `purpose` (optimizer state).
+    pub(crate) fn zeros_like_for(&self, purpose: Purpose) -> Result<Tensor> {
+        let out = Tensor::empty_for(
+            self.runtime(),
+            self.shape(),
+            self.dtype(),
+            self.device(),
+            purpose,
+        )?;
+        out.fill_values(Scalar::Float(0.0))?;
+        Ok(out)
+    }
+
+    /// `torch.zeros_like(self)`.
+    pub fn zeros_like(&self) -> Result<Tensor> {
+        let out = self.new_like(self.shape(), self.dtype(), self.device())?;
+        out.fill_values(Scalar::Float(0.0))?;
+        Ok(out)
+    }
+
+    /// `torch.ones_like(self)`.
+    pub fn ones_like(&self) -> Result<Tensor> {
+        let out = self.new_like(self.shape(), self.dtype(), self.device())?;
+        out.fill_values(Scalar::Float(1.0))?;
+        Ok(out)
+    }
+
+    // ---- in place ---------------------------------------------------------------------------
+
+    /// Checks an in-place operation on `self` (with these inputs, `self` first) and prepares
+    /// its node when one is needed.
+    pub(super) fn begin_inplace(&self, inputs: &[&Tensor]) -> Result<Option<NodeBuilder>> {
+        let rt = self.runtime();
+        if rt.is_grad_enabled() && self.is_leaf() && self.requires_grad() {
+            return Err(TensorError::InplaceOnLeaf);
+        }
+        let builder = NodeBuilder::new(inputs);
+        if builder.is_some() && self.0.is_view {
+            return Err(TensorError::Unsupported(
+                "in-place operations on views of tensors that require grad (PyTorch's CopySlices); apply the operation to the base tensor".into(),
+            ));
+        }
+        Ok(builder)
+    }
+
+    fn check_inplace_operand(&self, other: &Tensor) -> Result<(DType, Vec<usize>)> {
+        common_device(self, other)?;
+        let shape = broadcast_shapes(self.shape(), other.shape())?;
+        if shape != self.shape() {
+            return Err(TensorError::Invalid(format!(
+                "output with shape {} doesn't match the broadcast shape {}",
+                format_shape(self.shape()),
+                format_shape(&shape)
+            )));
+        }
+        let compute = promote(self.dtype(), other.dtype());
+        if compute == DType::F32 && self.dtype() != DType::F32 {
+            return Err(TensorError::Invalid(format!(
+                "result type Float can't be cast to the desired output type {}",
+                self.dtype().short_name()
+            )));
+        }
+        Ok((compute, shape))
+    }
+
+    pub(super) fn inplace_binary(&self, other: &Tensor, op: Bin) -> Result<()> {
+        let (compute, shape) = self.check_inplace_operand(other)?;
+        let b = other.broadcast_view(&shape);
+        let (k, cx) = self.kernels();
+        k.binary(cx, &self.buf(), [&self.buf(), &b.buf()], compute, op)?;
+        self.bump_version();
+        Ok(())
+    }
+
+    pub(super) fn inplace_scalar(&self, s: Scalar, op: Bin) -> Result<()> {
+        let (compute, _) = self.scalar_result_type(s, op);
+        if compute == DType::F32 && self.dtype() != DType::F32 {
+            return Err(TensorError::Invalid(format!(
+                "result type Float can't be cast to the desired output type {}",
+                self.dtype().short_name()
+            )));
+        }
+        self.scalar_kernel(s, op, compute, self)?;
+        self.bump_version();
+        Ok(())
+    }
+
+    /// `tensor.add_(other)`.
+    pub fn add_(&self, other: &Tensor) -> Result<Tensor> {
+        self.add_alpha_(other, 1.0)
+    }
+
+    /// `tensor.add_(other, alpha=alpha)`.
+    pub fn add_alpha_(&self, other: &Tensor, alpha: f64) -> Result<Tensor> {
+        let builder = self.begin_inplace(&[self, other])?;
+        self.inplace_binary(other, Bin::Add(alpha))?;
+        if let Some(b) = builder {
+            b.finish(Formula::Add { alpha }, self);
+        }
+        Ok(self.clone())
+    }
+
+    /// `tensor.add_(s)`.
+    pub fn add_scalar_(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        let builder = self.begin_inplace(&[self])?;
+        self.inplace_scalar(s.into(), Bin::Add(1.0))?;
+        if let Some(b) = builder {
+            b.finish(Formula::AddScalar, self);
+        }
+        Ok(self.clone())
+    }
+
+    /// `tensor.sub_(other)`.
+    pub fn sub_(&self, other: &Tensor) -> Result<Tensor> {
+        let builder = self.begin_inplace(&[self, other])?;
+        self.inplace_binary(other, Bin::Sub(1.0))?;
+        if let Some(b) = builder {
+            b.finish(Formula::Sub { alpha: 1.0 }, self);
+        }
+        Ok(self.clone())
+    }
+
+    /// `tensor.sub_(s)`.
+    pub fn sub_scalar_(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        let builder = self.begin_inplace(&[self])?;
+        self.inplace_scalar(s.into(), Bin::Sub(1.0))?;
+        if let Some(b) = builder {
+            b.finish(Formula::SubScalar, self);
+        }
+        Ok(self.clone())
+    }
+
+    /// `tensor.mul_(other)`.
+    pub fn mul_(&self, other: &Tensor) -> Result<Tensor> {
+        let builder = self.begin_inplace(&[self, other])?;
+        if let Some(b) = &builder {
+            if b.needs(1) {
+                return Err(TensorError::Unsupported(
+                    "mul_ with a multiplier that requires grad (PyTorch saves a copy of the original self); use `a = a * b`".into(),
+                ));
+            }
+        }
+        let saved_other = builder.as_ref().map(|_| other.clone());
+        self.inplace_binary(other, Bin::Mul)?;
+        if let (Some(mut b), Some(o)) = (builder, saved_other) {
+            b.save("other", &o);
+            b.finish(Formula::Mul, self);
+        }
+        Ok(self.clone())
+    }
+
+    /// `tensor.mul_(s)`.
+    pub fn mul_scalar_(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        let s = s.into();
+        let builder = self.begin_inplace(&[self])?;
+        self.inplace_scalar(s, Bin::Mul)?;
+        if let Some(b) = builder {
+            b.finish(Formula::MulScalar { other: s.as_f64() }, self);
+        }
+        Ok(self.clone())
+    }
+
+    /// `tensor.zero_()`.
+    pub fn zero_(&self) -> Result<Tensor> {
+        let builder = self.begin_inplace(&[self])?;
+        self.fill_values(Scalar::Float(0.0))?;
+        self.bump_version();
+        if let Some(b) = builder {
+            b.finish(Formula::Zero, self);
+        }
+        Ok(self.clone())
+    }
+
+    /// `tensor.fill_(s)`.
+    pub fn fill_(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        let s = s.into();
+        let builder = self.begin_inplace(&[self])?;
+        self.fill_values(s)?;
+        self.bump_version();
+        if let Some(b) = builder {
+            b.finish(Formula::Fill, self);
+        }
+        Ok(self.clone())
+    }
+
+    fn check_no_graph(&self, inputs: &[&Tensor], op: &str) -> Result<()> {
+        if NodeBuilder::new(inputs).is_some() {
+            return Err(TensorError::Unsupported(format!(
+                "{op} on tensors that require grad (optimizer math runs under no_grad)"
+            )));
+        }
+        if self.is_leaf() && self.requires_grad() && self.runtime().is_grad_enabled() {
+            return Err(TensorError::InplaceOnLeaf);
+        }
+        Ok(())
+    }
+
+    /// `torch.clamp(self, max=max)` for code that runs under no_grad (clip_grad_norm_).
+    pub(crate) fn clamp_max_scalar(&self, max: f64) -> Result<Tensor> {
+        self.check_no_graph(&[self], "clamp")?;
+        self.binary_scalar(Scalar::Float(max), Bin::Min)
+    }
+
+    /// `tensor.clamp_(min, max)` for code that runs under no_grad (clip_grad_value_): in place,
+    /// no allocation.
+    pub(crate) fn clamp_(&self, min: Scalar, max: Scalar) -> Result<()> {
+        self.check_no_graph(&[self], "clamp_")?;
+        self.inplace_scalar(min, Bin::Max)?;
+        self.inplace_scalar(max, Bin::Min)
+    }
+
+    /// `self.lerp_(end, weight)`: `self += weight * (end - self)`.
+    pub(crate) fn lerp_(&self, end: &Tensor, weight: f64) -> Result<()> {
+        self.check_no_graph(&[self, end], "lerp_")?;
+        same_device(self, end)?;
+        let (k, cx) = self.kernels();
+        let lerp = Bin::Code(BinaryCode::Lerp, weight);
+        k.binary(cx, &self.buf(), [&self.buf(), &end.buf()], DType::F32, lerp)?;
+        self.bump_version();
+        Ok(())
+    }
+
+    /// `self.addcmul_(t1, t2, value)`: `self += value * t1 * t2`.
+    pub(crate) fn addcmul_(&self, t1: &Tensor, t2: &Tensor, value: f64) -> Result<()> {
+        self.addc(t1, t2, value, TernaryCode::AddcMul, "addcmul_")
+    }
+
+    /// `self.addcdiv_(t1, t2, value)`: `self += value * t1 / t2`.
+    pub(crate) fn addcdiv_(&self, t1: &Tensor, t2: &Tensor, value: f64) -> Result<()> {
+        self.addc(t1, t2, value, TernaryCode::AddcDiv, "addcdiv_")
+    }
+
+    fn addc(
+        &self,
+        t1: &Tensor,
+        t2: &Tensor,
+        value: f64,
+        code: TernaryCode,
+        op: &str,
+    ) -> Result<()> {
+        self.check_no_graph(&[self, t1, t2], op)?;
+        same_device(self, t1)?;
+        same_device(self, t2)?;
+        let (k, cx) = self.kernels();
+        let operands = [&self.buf(), &t1.buf(), &t2.buf()];
+        k.ternary(cx, &self.buf(), operands, code, (value, 0.0))?;
+        self.bump_version();
+        Ok(())
+    }
+
+    // ---- autograd entry point ---------------------------------------------------------------
+
+    /// `tensor.backward(gradient, retain_graph)`: gradients of this tensor with respect to
+    /// every leaf that requires grad, accumulated into their `.grad`. Without
+    /// `retain_graph`, saved tensors are freed as the pass goes.
+    pub fn backward(&self, gradient: Option<&Tensor>, retain_graph: bool) -> Result<()> {
+        autograd::run_backward(self, gradient, retain_graph)
+    }
+}

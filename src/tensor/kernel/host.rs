@@ -1,0 +1,594 @@
+//! The host kernels: the cpu backend's device memory is host memory, so these compute on it
+//! directly, as they do for every host tensor. Products go through the `gemm` crate.
+
+use super::{arith, Bin, Buf, Cx, Draw, Kernels, LossReduction, Split};
+use crate::device::kernels::{TernaryCode, UnaryCode};
+use crate::runtime::Philox;
+use crate::tensor::{contiguous_strides, DType, Result, Scalar, TensorError};
+
+pub(crate) struct HostKernels;
+
+/// Products at least this large (multiply-adds) use rayon's threads: below it, handing work to
+/// threads costs more than it saves.
+const PARALLEL_GEMM_FLOPS: usize = 1 << 20;
+
+/// `a (n×k) · b (k×m)`, both row-major, through the `gemm` crate.
+fn matmul_f32(a: &[f32], b: &[f32], n: usize, k: usize, m: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; n * m];
+    if out.is_empty() || k == 0 {
+        return out;
+    }
+    assert!(a.len() == n * k && b.len() == k * m, "matmul operand sizes");
+    let parallelism = if n * k * m >= PARALLEL_GEMM_FLOPS {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: `out` holds n×m elements, `a` n×k and `b` k×m (checked above), each row-major
+    // (column stride 1, row stride its width); `out` is a fresh buffer that aliases neither.
+    // With `read_dst` false, `out = 1.0 * a·b`.
+    unsafe {
+        gemm::gemm(
+            n,
+            m,
+            k,
+            out.as_mut_ptr(),
+            1,
+            m as isize,
+            false,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            1,
+            m as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+    out
+}
+
+/// For each element in row-major order, its position in the result of reducing the marked
+/// dimensions (laid out as the shape with those dimensions set to 1), and the result's length.
+fn reduce_positions(shape: &[usize], reduce: &[bool]) -> (Vec<usize>, usize) {
+    let kept: Vec<usize> = shape
+        .iter()
+        .zip(reduce)
+        .map(|(&s, &r)| if r { 1 } else { s })
+        .collect();
+    let out_strides = contiguous_strides(&kept);
+    let numel: usize = shape.iter().product();
+    let mut positions = Vec::with_capacity(numel);
+    let mut index = vec![0usize; shape.len()];
+    for _ in 0..numel {
+        positions.push(
+            index
+                .iter()
+                .zip(&out_strides)
+                .zip(reduce)
+                .map(|((&i, &s), &r)| if r { 0 } else { i * s })
+                .sum(),
+        );
+        for d in (0..shape.len()).rev() {
+            index[d] += 1;
+            if index[d] < shape[d] {
+                break;
+            }
+            index[d] = 0;
+        }
+    }
+    (positions, kept.iter().product())
+}
+
+/// (outer, size, inner) around `dim`.
+fn split(shape: &[usize], dim: usize) -> Split {
+    (
+        shape[..dim].iter().product(),
+        shape[dim],
+        shape[dim + 1..].iter().product(),
+    )
+}
+
+/// The index of the first extreme of each (outer, inner) row of `x` along the middle axis.
+fn first_extremes(x: &[f32], (outer, size, inner): Split, is_min: bool) -> Vec<usize> {
+    let mut idx = Vec::with_capacity(outer * inner);
+    for o in 0..outer {
+        for i in 0..inner {
+            let at = |k: usize| x[(o * size + k) * inner + i];
+            let mut best = 0;
+            for k in 1..size {
+                let better = if is_min {
+                    at(k) < at(best)
+                } else {
+                    at(k) > at(best)
+                };
+                if better {
+                    best = k;
+                }
+            }
+            idx.push(best);
+        }
+    }
+    idx
+}
+
+fn out_of_bounds(class: i64) -> TensorError {
+    TensorError::Invalid(format!("Target {class} is out of bounds."))
+}
+
+impl Kernels for HostKernels {
+    fn binary(&self, cx: Cx, out: &Buf, [a, b]: [&Buf; 2], compute: DType, op: Bin) -> Result<()> {
+        if compute == DType::F32 {
+            if let (Some(x), Some(y)) = (a.read_f32(cx), b.read_f32(cx)) {
+                let v: Vec<f32> = x.iter().zip(&y).map(|(&p, &q)| op.f32(p, q)).collect();
+                out.write_f32(cx, &v);
+            }
+        } else if let (Some(x), Some(y)) = (a.read_i64(cx), b.read_i64(cx)) {
+            let v: Vec<i64> = x.iter().zip(&y).map(|(&p, &q)| op.i64(p, q)).collect();
+            out.write_i64(cx, &v);
+        }
+        Ok(())
+    }
+
+    fn binary_scalar(
+        &self,
+        cx: Cx,
+        out: &Buf,
+        a: &Buf,
+        s: Scalar,
+        compute: DType,
+        op: Bin,
+    ) -> Result<()> {
+        if compute == DType::F32 {
+            if let Some(x) = a.read_f32(cx) {
+                let q = s.as_f64() as f32;
+                out.write_f32(cx, &x.iter().map(|&p| op.f32(p, q)).collect::<Vec<_>>());
+            }
+        } else if let Some(x) = a.read_i64(cx) {
+            let q = match s {
+                Scalar::Int(i) => i,
+                Scalar::Float(f) => f as i64,
+            };
+            out.write_i64(cx, &x.iter().map(|&p| op.i64(p, q)).collect::<Vec<_>>());
+        }
+        Ok(())
+    }
+
+    fn unary(&self, cx: Cx, out: &Buf, a: &Buf, op: UnaryCode, p: f32) -> Result<()> {
+        if let Some(x) = a.read_f32(cx) {
+            let v: Vec<f32> = x.into_iter().map(|x| arith::unary(op, p, x)).collect();
+            out.write_f32(cx, &v);
+        }
+        Ok(())
+    }
+
+    fn ternary(
+        &self,
+        cx: Cx,
+        out: &Buf,
+        [a, b, c]: [&Buf; 3],
+        op: TernaryCode,
+        vw: (f64, f64),
+    ) -> Result<()> {
+        if let (Some(a), Some(b), Some(c)) = (a.read_f32(cx), b.read_f32(cx), c.read_f32(cx)) {
+            let v: Vec<f32> = a
+                .iter()
+                .zip(b.iter().zip(&c))
+                .map(|(&a, (&b, &c))| arith::ternary(op, vw, a, b, c))
+                .collect();
+            out.write_f32(cx, &v);
+        }
+        Ok(())
+    }
+
+    fn copy(&self, cx: Cx, dst: &Buf, src: &Buf) -> Result<()> {
+        match (dst.dtype, src.dtype) {
+            (DType::I64, _) | (_, DType::I64) => {
+                if let Some(v) = src.read_i64(cx) {
+                    dst.write_i64(cx, &v)
+                }
+            }
+            (DType::Bool, DType::Bool) => {
+                if let Some(v) = src.read_bool(cx) {
+                    dst.write_bool(cx, &v)
+                }
+            }
+            _ => {
+                if let Some(v) = src.read_f32(cx) {
+                    dst.write_f32(cx, &v)
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn fill(&self, _cx: Cx, out: &Buf, value: Scalar) -> Result<()> {
+        // Values are set where they live: a vector of them first would cost a second tensor's
+        // worth of host memory. The conversions are `write_f32`'s and `write_i64`'s.
+        match (out.dtype, value) {
+            (DType::F32, Scalar::Int(i)) => out.fill_with(i as f32),
+            (DType::F32, Scalar::Float(f)) => out.fill_with(f as f32),
+            (DType::I64, Scalar::Int(i)) => out.fill_with(i),
+            (DType::I64, Scalar::Float(f)) => out.fill_with(f as f32 as i64),
+            (DType::Bool, Scalar::Int(i)) => out.fill_with(u8::from(i != 0)),
+            (DType::Bool, Scalar::Float(f)) => out.fill_with(u8::from(f as f32 != 0.0)),
+        }
+        Ok(())
+    }
+
+    fn reduce_sum(&self, cx: Cx, out: &Buf, src: &Buf, reduce: &[bool], mean: bool) -> Result<()> {
+        let count: usize = src
+            .shape
+            .iter()
+            .zip(reduce)
+            .filter(|(_, &r)| r)
+            .map(|(&s, _)| s)
+            .product();
+        if out.dtype == DType::I64 {
+            if let Some(x) = src.read_i64(cx) {
+                let (positions, len) = reduce_positions(src.shape, reduce);
+                let mut sums = vec![0i64; len];
+                for (&v, &p) in x.iter().zip(&positions) {
+                    sums[p] = sums[p].wrapping_add(v);
+                }
+                out.write_i64(cx, &sums);
+            }
+        } else if let Some(x) = src.read_f32(cx) {
+            let (positions, len) = reduce_positions(src.shape, reduce);
+            let mut sums = vec![0f64; len];
+            for (&v, &p) in x.iter().zip(&positions) {
+                sums[p] += v as f64;
+            }
+            let div = if mean { count as f64 } else { 1.0 };
+            out.write_f32(
+                cx,
+                &sums.iter().map(|&s| (s / div) as f32).collect::<Vec<_>>(),
+            );
+        }
+        Ok(())
+    }
+
+    fn arg_extreme(&self, cx: Cx, out: &Buf, src: &Buf, dim: usize, is_min: bool) -> Result<()> {
+        if let Some(x) = src.read_f32(cx) {
+            let idx = first_extremes(&x, split(src.shape, dim), is_min);
+            out.write_i64(cx, &idx.iter().map(|&i| i as i64).collect::<Vec<_>>());
+        }
+        Ok(())
+    }
+
+    fn extreme(
+        &self,
+        cx: Cx,
+        [values, indices]: [&Buf; 2],
+        src: &Buf,
+        dim: usize,
+        is_min: bool,
+    ) -> Result<()> {
+        if let Some(x) = src.read_f32(cx) {
+            let (outer, size, inner) = split(src.shape, dim);
+            let idx = first_extremes(&x, (outer, size, inner), is_min);
+            let v: Vec<f32> = idx
+                .iter()
+                .enumerate()
+                .map(|(j, &k)| x[((j / inner) * size + k) * inner + j % inner])
+                .collect();
+            values.write_f32(cx, &v);
+            indices.write_i64(cx, &idx.iter().map(|&i| i as i64).collect::<Vec<_>>());
+        }
+        Ok(())
+    }
+
+    fn norm2(&self, cx: Cx, out: &Buf, src: &Buf) -> Result<()> {
+        if let Some(x) = src.read_f32(cx) {
+            let s: f64 = x.iter().map(|&v| (v as f64) * (v as f64)).sum();
+            out.write_f32(cx, &[s.sqrt() as f32]);
+        }
+        Ok(())
+    }
+
+    fn scatter_selected(
+        &self,
+        cx: Cx,
+        out: &Buf,
+        [grad, indices]: [&Buf; 2],
+        (outer, size, inner): Split,
+    ) -> Result<()> {
+        if let (Some(grad), Some(idx), Some(mut v)) =
+            (grad.read_f32(cx), indices.read_i64(cx), out.read_f32(cx))
+        {
+            for j in 0..outer * inner {
+                let (o, i) = (j / inner, j % inner);
+                v[(o * size + idx[j] as usize) * inner + i] = grad[j];
+            }
+            out.write_f32(cx, &v);
+        }
+        Ok(())
+    }
+
+    fn matmul(&self, cx: Cx, out: &Buf, [a, b]: [&Buf; 2], accumulate: bool) -> Result<()> {
+        let (Some(x), Some(y)) = (a.read_f32(cx), b.read_f32(cx)) else {
+            return Ok(());
+        };
+        let product = matmul_f32(&x, &y, a.shape[0], a.shape[1], b.shape[1]);
+        if !accumulate {
+            out.write_f32(cx, &product);
+        } else if let Some(c) = out.read_f32(cx) {
+            let v: Vec<f32> = product.iter().zip(&c).map(|(&p, &c)| c + p).collect();
+            out.write_f32(cx, &v);
+        }
+        Ok(())
+    }
+
+    fn log_softmax(&self, cx: Cx, out: &Buf, x: &Buf, (outer, size, inner): Split) -> Result<()> {
+        let Some(x) = x.read_f32(cx) else {
+            return Ok(());
+        };
+        let mut y = vec![0f32; x.len()];
+        for o in 0..outer {
+            for i in 0..inner {
+                let at = |k: usize| (o * size + k) * inner + i;
+                let max = (0..size)
+                    .map(|k| x[at(k)])
+                    .fold(f32::NEG_INFINITY, f32::max);
+                let lse = (0..size)
+                    .map(|k| ((x[at(k)] - max) as f64).exp())
+                    .sum::<f64>()
+                    .ln() as f32
+                    + max;
+                for k in 0..size {
+                    y[at(k)] = x[at(k)] - lse;
+                }
+            }
+        }
+        out.write_f32(cx, &y);
+        Ok(())
+    }
+
+    fn log_softmax_backward(
+        &self,
+        cx: Cx,
+        out: &Buf,
+        [grad, result]: [&Buf; 2],
+        (outer, size, inner): Split,
+    ) -> Result<()> {
+        if let (Some(g), Some(r)) = (grad.read_f32(cx), result.read_f32(cx)) {
+            let mut v = vec![0f32; g.len()];
+            for o in 0..outer {
+                for i in 0..inner {
+                    let at = |k: usize| (o * size + k) * inner + i;
+                    let s: f32 = (0..size).map(|k| g[at(k)]).sum();
+                    for k in 0..size {
+                        v[at(k)] = g[at(k)] - r[at(k)].exp() * s;
+                    }
+                }
+            }
+            out.write_f32(cx, &v);
+        }
+        Ok(())
+    }
+
+    fn softmax_backward(
+        &self,
+        cx: Cx,
+        out: &Buf,
+        [grad, result]: [&Buf; 2],
+        (outer, size, inner): Split,
+    ) -> Result<()> {
+        if let (Some(g), Some(r)) = (grad.read_f32(cx), result.read_f32(cx)) {
+            let mut v = vec![0f32; g.len()];
+            for o in 0..outer {
+                for i in 0..inner {
+                    let at = |k: usize| (o * size + k) * inner + i;
+                    let s: f32 = (0..size).map(|k| g[at(k)] * r[at(k)]).sum();
+                    for k in 0..size {
+                        v[at(k)] = r[at(k)] * (g[at(k)] - s);
+                    }
+                }
+            }
+            out.write_f32(cx, &v);
+        }
+        Ok(())
+    }
+
+    fn nll_loss(
+        &self,
+        cx: Cx,
+        [out, total_weight]: [&Buf; 2],
+        [x, target]: [&Buf; 2],
+        reduction: LossReduction,
+        ignore_index: i64,
+    ) -> Result<()> {
+        let (Some(x_values), Some(t)) = (x.read_f32(cx), target.read_i64(cx)) else {
+            return Ok(());
+        };
+        let (n, c) = (x.shape[0], x.shape[1]);
+        let mut losses = vec![0f32; n];
+        let mut count = 0usize;
+        for (i, &class) in t.iter().enumerate() {
+            if class == ignore_index {
+                continue;
+            }
+            if class < 0 || class as usize >= c {
+                return Err(out_of_bounds(class));
+            }
+            losses[i] = -x_values[i * c + class as usize];
+            count += 1;
+        }
+        total_weight.write_f32(cx, &[count as f32]);
+        let sum: f64 = losses.iter().map(|&v| v as f64).sum();
+        match reduction {
+            LossReduction::None => out.write_f32(cx, &losses),
+            LossReduction::Sum => out.write_f32(cx, &[sum as f32]),
+            LossReduction::Mean => out.write_f32(cx, &[(sum / count as f64) as f32]),
+        }
+        Ok(())
+    }
+
+    fn nll_loss_backward(
+        &self,
+        cx: Cx,
+        out: &Buf,
+        [grad, target, total_weight]: [&Buf; 3],
+        reduction: LossReduction,
+        ignore_index: i64,
+    ) -> Result<()> {
+        if let (Some(g), Some(t), Some(w)) = (
+            grad.read_f32(cx),
+            target.read_i64(cx),
+            total_weight.read_f32(cx),
+        ) {
+            let c = out.shape[1];
+            let mut v = vec![0f32; out.numel()];
+            for (i, &class) in t.iter().enumerate() {
+                if class == ignore_index || class < 0 || class as usize >= c {
+                    continue;
+                }
+                v[i * c + class as usize] = match reduction {
+                    LossReduction::None => -g[i],
+                    LossReduction::Sum => -g[0],
+                    LossReduction::Mean => -g[0] / w[0],
+                };
+            }
+            out.write_f32(cx, &v);
+        }
+        Ok(())
+    }
+
+    fn dropout(
+        &self,
+        cx: Cx,
+        [out, mask]: [&Buf; 2],
+        x: &Buf,
+        (keep, scale): (f32, f32),
+        stream: &mut Philox,
+    ) -> Result<()> {
+        if let Some(x) = x.read_f32(cx) {
+            let kept: Vec<bool> = (0..x.len()).map(|_| stream.uniform() < keep).collect();
+            let y: Vec<f32> = x
+                .iter()
+                .zip(&kept)
+                .map(|(&v, &k)| if k { v * scale } else { 0.0 })
+                .collect();
+            out.write_f32(cx, &y);
+            mask.write_bool(cx, &kept);
+        }
+        Ok(())
+    }
+
+    fn layer_norm(
+        &self,
+        cx: Cx,
+        [out, mean, rstd]: [&Buf; 3],
+        x: &Buf,
+        [weight, bias]: [Option<&Buf>; 2],
+        (m, n): (usize, usize),
+        eps: f64,
+    ) -> Result<()> {
+        let Some(x) = x.read_f32(cx) else {
+            return Ok(());
+        };
+        let w = weight.and_then(|w| w.read_f32(cx));
+        let b = bias.and_then(|b| b.read_f32(cx));
+        let (mut y, mut mu, mut rs) = (vec![0f32; m * n], vec![0f32; m], vec![0f32; m]);
+        for r in 0..m {
+            let row = &x[r * n..(r + 1) * n];
+            let mean_r = (row.iter().map(|&v| v as f64).sum::<f64>() / n as f64) as f32;
+            let var = (row
+                .iter()
+                .map(|&v| ((v - mean_r) as f64).powi(2))
+                .sum::<f64>()
+                / n as f64) as f32;
+            let rstd_r = 1.0 / (var + eps as f32).sqrt();
+            for (j, &v) in row.iter().enumerate() {
+                let mut h = (v - mean_r) * rstd_r;
+                if let Some(w) = &w {
+                    h *= w[j];
+                }
+                if let Some(b) = &b {
+                    h += b[j];
+                }
+                y[r * n + j] = h;
+            }
+            (mu[r], rs[r]) = (mean_r, rstd_r);
+        }
+        out.write_f32(cx, &y);
+        mean.write_f32(cx, &mu);
+        rstd.write_f32(cx, &rs);
+        Ok(())
+    }
+
+    fn layer_norm_backward(
+        &self,
+        cx: Cx,
+        [dx, dw, db]: [Option<&Buf>; 3],
+        [dy, x, mean, rstd]: [&Buf; 4],
+        weight: Option<&Buf>,
+        (m, n): (usize, usize),
+    ) -> Result<()> {
+        let (Some(dy), Some(x), Some(mu), Some(rs)) = (
+            dy.read_f32(cx),
+            x.read_f32(cx),
+            mean.read_f32(cx),
+            rstd.read_f32(cx),
+        ) else {
+            return Ok(());
+        };
+        let w = weight.and_then(|w| w.read_f32(cx));
+        let (mut gx, mut gw, mut gb) = (vec![0f32; m * n], vec![0f32; n], vec![0f32; n]);
+        for r in 0..m {
+            let xhat = |j: usize| (x[r * n + j] - mu[r]) * rs[r];
+            let g = |j: usize| dy[r * n + j] * w.as_ref().map_or(1.0, |w| w[j]);
+            let mean_g = (0..n).map(|j| g(j) as f64).sum::<f64>() / n as f64;
+            let mean_gx = (0..n).map(|j| (g(j) * xhat(j)) as f64).sum::<f64>() / n as f64;
+            for j in 0..n {
+                gx[r * n + j] = rs[r] * (g(j) - mean_g as f32 - xhat(j) * mean_gx as f32);
+                gw[j] += dy[r * n + j] * xhat(j);
+                gb[j] += dy[r * n + j];
+            }
+        }
+        for (t, v) in [(dx, gx), (dw, gw), (db, gb)] {
+            if let Some(t) = t {
+                t.write_f32(cx, &v);
+            }
+        }
+        Ok(())
+    }
+
+    fn random(&self, cx: Cx, out: &Buf, draw: Draw, stream: &mut Philox) -> Result<()> {
+        if out.storage.ptr().is_none() && out.numel() != 0 {
+            return Ok(());
+        }
+        let n = out.numel();
+        match draw {
+            Draw::Normal => out.write_f32(cx, &stream.normals(n)),
+            Draw::Uniform => {
+                let v: Vec<f32> = (0..n).map(|_| stream.uniform()).collect();
+                out.write_f32(cx, &v);
+            }
+            Draw::Scaled(low, high) => {
+                let v: Vec<f32> = (0..n)
+                    .map(|_| (low + (high - low) * stream.uniform() as f64) as f32)
+                    .collect();
+                out.write_f32(cx, &v);
+            }
+            Draw::Bernoulli { keep, scale } => {
+                let v: Vec<f32> = (0..n)
+                    .map(|_| if stream.uniform() < keep { scale } else { 0.0 })
+                    .collect();
+                out.write_f32(cx, &v);
+            }
+            Draw::Int(low, span) => {
+                let v: Vec<i64> = (0..n)
+                    .map(|_| low.wrapping_add((stream.next_u32() as u64 % span) as i64))
+                    .collect();
+                out.write_i64(cx, &v);
+            }
+        }
+        Ok(())
+    }
+}
