@@ -5,7 +5,7 @@
 
 use super::Node;
 use crate::base::{DType, Device, Result};
-use crate::tensor::{Extremum, Keeps, Pointwise, Reduction, Tensor};
+use crate::tensor::{Extremum, Keeps, LayerNode, Pointwise, Reduction, Tensor};
 
 /// A node's backward function and the non-tensor values it keeps (scalars, sizes, strides).
 #[derive(Debug, Clone)]
@@ -169,6 +169,9 @@ pub(crate) enum Formula {
     Extremum(Extremum),
     /// `where(condition, self, other)`; the condition is saved, not an input.
     Where,
+    /// A layer operation (convolution, pooling, batch norm, embedding, leaky_relu, elu),
+    /// whose node name and backward are declared next to its forward in `src/tensor/`.
+    Layer(LayerNode),
 }
 
 impl Formula {
@@ -239,6 +242,7 @@ impl Formula {
             Formula::Extremum(Extremum::Maximum) => "MaximumBackward0",
             Formula::Extremum(Extremum::Minimum) => "MinimumBackward0",
             Formula::Where => "WhereBackward0",
+            Formula::Layer(l) => l.name(),
         }
     }
 
@@ -615,6 +619,7 @@ impl Formula {
                     }
                 }
             }
+            Formula::Layer(l) => return l.apply(node, grad, needs),
         }
         Ok(out)
     }

@@ -1,6 +1,6 @@
 //! Modules without parameters whose forward is one tensor function: `nn.Identity`,
-//! `nn.Flatten`, `nn.GELU`, `nn.SiLU`, `nn.Tanh`, `nn.Sigmoid`, `nn.Softmax` and
-//! `nn.Dropout`. Each allocates exactly what its functional form does (`docs/autograd.md`);
+//! `nn.Flatten`, `nn.GELU`, `nn.SiLU`, `nn.Tanh`, `nn.Sigmoid`, `nn.Softmax`,
+//! `nn.Dropout`, `nn.LeakyReLU` and `nn.ELU`. Each allocates exactly what its functional form does (`docs/autograd.md`);
 //! `Identity` returns its input itself, as `torch.nn.Identity.forward` does.
 
 use std::cell::Cell;
@@ -29,6 +29,10 @@ pub enum LayerFn {
     Softmax { dim: isize },
     /// `nn.Dropout(p=0.5)`: only in training mode.
     Dropout { p: f64 },
+    /// `nn.LeakyReLU(negative_slope=0.01)`.
+    LeakyRelu { negative_slope: f64 },
+    /// `nn.ELU(alpha=1.0)`.
+    Elu { alpha: f64 },
 }
 
 /// A module with no parameters and no buffers (see [`LayerFn`]).
@@ -63,6 +67,8 @@ impl Stateless {
             LayerFn::Sigmoid => "Sigmoid",
             LayerFn::Softmax { .. } => "Softmax",
             LayerFn::Dropout { .. } => "Dropout",
+            LayerFn::LeakyRelu { .. } => "LeakyReLU",
+            LayerFn::Elu { .. } => "ELU",
         }
     }
 }
@@ -78,6 +84,10 @@ impl fmt::Display for Stateless {
             LayerFn::Gelu => write!(f, "{name}(approximate='none')"),
             LayerFn::Softmax { dim } => write!(f, "{name}(dim={dim})"),
             LayerFn::Dropout { p } => write!(f, "{name}(p={p:?}, inplace=False)"),
+            LayerFn::LeakyRelu { negative_slope } => {
+                write!(f, "{name}(negative_slope={negative_slope:?})")
+            }
+            LayerFn::Elu { alpha } => write!(f, "{name}(alpha={alpha:?})"),
             _ => write!(f, "{name}()"),
         }
     }
@@ -94,6 +104,8 @@ impl Module for Stateless {
             LayerFn::Sigmoid => x.sigmoid(),
             LayerFn::Softmax { dim } => x.softmax(dim),
             LayerFn::Dropout { p } => x.dropout(p, self.training.get()),
+            LayerFn::LeakyRelu { negative_slope } => x.leaky_relu(negative_slope),
+            LayerFn::Elu { alpha } => x.elu(alpha),
         }
     }
 

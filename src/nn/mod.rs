@@ -27,9 +27,12 @@
 //! ```
 
 mod clip;
+mod conv;
+mod embedding;
 mod layers;
+mod norm;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use crate::alloc::Purpose;
 use crate::base::{DType, Device, Result};
@@ -37,7 +40,10 @@ use crate::runtime::Runtime;
 pub use crate::tensor::Reduction;
 use crate::tensor::Tensor;
 pub use clip::{clip_grad_norm_, clip_grad_value_};
+pub use conv::{Conv, Pool, PoolKind};
+pub use embedding::Embedding;
 pub use layers::{LayerFn, Stateless};
+pub use norm::{BatchNorm, LayerNorm};
 
 /// A module: `forward` on one input, and its parameters.
 pub trait Module {
@@ -56,6 +62,17 @@ pub trait Module {
             .collect()
     }
 
+    /// `module.named_buffers()`: the module's own buffers, registered state that is not a
+    /// parameter (BatchNorm's running statistics), in registration order.
+    fn named_buffers(&self) -> Vec<(String, Tensor)> {
+        self.buffers().map(Buffers::named).unwrap_or_default()
+    }
+
+    /// The module's own buffers, for modules that register some.
+    fn buffers(&self) -> Option<&Buffers> {
+        None
+    }
+
     /// `module.train(mode)`.
     fn train(&self, mode: bool);
 
@@ -70,6 +87,7 @@ pub trait Module {
     /// `module.to(device)`: every parameter (and its `.grad`) gets a copy on `device` as its
     /// data, keeping its identity; the old storage is freed when nothing else holds it.
     /// Device copies of parameters are tagged as parameters, of gradients as gradients.
+    /// Buffers are replaced by their copies (see [`Buffers::to`]).
     fn to(&self, device: Device) -> Result<()> {
         for p in self.parameters() {
             if p.device() != device {
@@ -79,6 +97,9 @@ pub trait Module {
                 g.set_data(&g.copy_for(device, Purpose::Gradient)?)?;
             }
         }
+        if let Some(b) = self.buffers() {
+            b.to(device)?;
+        }
         Ok(())
     }
 
@@ -87,6 +108,106 @@ pub trait Module {
     fn zero_grad(&self, set_to_none: bool) -> Result<()> {
         zero_grads(&self.parameters(), set_to_none)
     }
+}
+
+/// A module's buffers (`register_buffer`): tensors that belong to the module's state, are
+/// moved by `to()` and saved by `state_dict()`, but are not parameters (no gradient, not given
+/// to optimizers).
+#[derive(Debug, Default)]
+pub struct Buffers(RefCell<Vec<(&'static str, Tensor)>>);
+
+impl Buffers {
+    /// Buffers registered in this order.
+    pub fn new(buffers: Vec<(&'static str, Tensor)>) -> Buffers {
+        Buffers(RefCell::new(buffers))
+    }
+
+    /// The buffer registered as `name`.
+    pub fn get(&self, name: &str) -> Option<Tensor> {
+        self.0
+            .borrow()
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| t.clone())
+    }
+
+    /// Every buffer with its name, in registration order.
+    pub fn named(&self) -> Vec<(String, Tensor)> {
+        self.0
+            .borrow()
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.clone()))
+            .collect()
+    }
+
+    /// What `module._apply` does to buffers: each one not on `device` is replaced by a copy
+    /// there (a new tensor, unlike a parameter, which keeps its identity and takes new data),
+    /// tagged as a parameter's memory because it is the model's state. The old tensor is
+    /// freed when nothing else holds it.
+    pub fn to(&self, device: Device) -> Result<()> {
+        let moved: Vec<(&'static str, Tensor)> = self
+            .0
+            .borrow()
+            .iter()
+            .map(|(n, t)| {
+                Ok((
+                    *n,
+                    if t.device() == device {
+                        t.clone()
+                    } else {
+                        t.copy_for(device, Purpose::Parameter)?
+                    },
+                ))
+            })
+            .collect::<Result<_>>()?;
+        let old = self.0.replace(moved);
+        drop(old);
+        Ok(())
+    }
+
+    /// The same names over other tensors (a `copy.deepcopy`'s copies), in registration order.
+    pub fn with_tensors(&self, tensors: Vec<Tensor>) -> Buffers {
+        let names: Vec<&'static str> = self.0.borrow().iter().map(|(n, _)| *n).collect();
+        Buffers::new(names.into_iter().zip(tensors).collect())
+    }
+}
+
+/// A library module with parameters or buffers beyond `Linear` (convolutions, pooling, norms,
+/// embeddings), as the scenario engine holds it: one trait, so a new layer is one type.
+pub trait Layer: Module {
+    /// PyTorch's class name (`Conv2d`, `BatchNorm1d`, ...).
+    fn class_name(&self) -> &'static str;
+
+    /// PyTorch's `repr` of the module.
+    fn repr(&self) -> String;
+
+    /// The same layer, in the same mode, over other tensors: `params` in the order of
+    /// `named_parameters()` and `buffers` in the order of `named_buffers()` (what
+    /// `copy.deepcopy` makes once it has copied them).
+    fn with_tensors(&self, params: Vec<Tensor>, buffers: Vec<Tensor>) -> Box<dyn Layer>;
+}
+
+/// Parameters created on the host, as PyTorch's layers create them (`nn.init`'s
+/// `kaiming_uniform_(a=sqrt(5))` bound for weights and the same bound for biases: U(-b, b) with
+/// b = 1/sqrt(fan_in)), in order, requiring gradients.
+pub(crate) fn uniform_parameters(
+    rt: &Runtime,
+    shapes: &[&[usize]],
+    fan_in: usize,
+) -> Result<Vec<Tensor>> {
+    let bound = if fan_in > 0 {
+        1.0 / (fan_in as f64).sqrt()
+    } else {
+        0.0
+    };
+    shapes
+        .iter()
+        .map(|shape| {
+            let t = rt.empty(shape, DType::F32, Device::Cpu)?;
+            rt.uniform_(&t, -bound, bound)?;
+            t.requires_grad_(true)
+        })
+        .collect()
 }
 
 pub(crate) fn zero_grads(params: &[Tensor], set_to_none: bool) -> Result<()> {
@@ -296,6 +417,23 @@ impl Module for Sequential {
                     .map(move |(name, p)| (format!("{i}.{name}"), p))
             })
             .collect()
+    }
+
+    fn named_buffers(&self) -> Vec<(String, Tensor)> {
+        self.modules
+            .iter()
+            .enumerate()
+            .flat_map(|(i, m)| {
+                m.named_buffers()
+                    .into_iter()
+                    .map(move |(name, b)| (format!("{i}.{name}"), b))
+            })
+            .collect()
+    }
+
+    /// Each child moves its own parameters and buffers.
+    fn to(&self, device: Device) -> Result<()> {
+        self.modules.iter().try_for_each(|m| m.to(device))
     }
 
     fn train(&self, mode: bool) {

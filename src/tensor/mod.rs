@@ -20,16 +20,22 @@
 //! assert!(loss.item().unwrap() >= 0.0);
 //! ```
 
+mod activation;
+mod batchnorm;
 mod choose;
+mod conv;
 mod data;
+mod embedding;
 mod factory;
 mod inplace;
 mod kernel;
+mod layer_node;
 mod loss;
 mod matmul;
 mod norm;
 mod ops;
 mod pointwise;
+mod pool;
 mod reduce;
 mod shape;
 mod storage;
@@ -51,6 +57,11 @@ pub(crate) use loss::{
 pub(crate) use norm::{dropout_backward, layer_norm_backward};
 pub(crate) use pointwise::{Keeps, Pointwise};
 pub use shape::TensorIndex;
+// Layer operations (convolution, pooling, batch norm, embedding, activations).
+pub use batchnorm::BatchNormOptions;
+pub use conv::{ConvOptions, ConvPadding};
+pub(crate) use layer_node::{LayerKernel, LayerNode};
+pub use pool::PoolOptions;
 
 use crate::alloc::Purpose;
 use crate::autograd::{self, Node};

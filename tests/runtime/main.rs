@@ -12,5 +12,6 @@ mod optim_foreach;
 mod runtime_autograd;
 mod runtime_behaviour;
 mod runtime_gradcheck;
+mod runtime_layers;
 mod runtime_memory;
 mod runtime_traces;

@@ -5,7 +5,9 @@
 use leakharness::device::Backend;
 use leakharness::nn::Reduction;
 use leakharness::runtime::{Runtime, RuntimeOptions};
-use leakharness::tensor::{Device, Result, Tensor};
+use leakharness::tensor::{
+    BatchNormOptions, ConvOptions, ConvPadding, Device, PoolOptions, Result, Tensor,
+};
 
 type Ref<'a> = dyn Fn(&[Vec<f64>]) -> Vec<f64> + 'a;
 
@@ -836,4 +838,305 @@ case!(
     [([3, 4], true), ([4], false)],
     |t: &[Tensor]| t[0].smooth_l1_loss(&t[1], Reduction::None, 1.0),
     |x: &[Vec<f64>]| broadcast(&x[0], &x[1], |a, b| smooth_l1(a - b, 1.0), 3, 4, true)
+);
+
+// ---- layer operations (src/tensor/conv.rs, pool.rs, batchnorm.rs, embedding.rs) ------------
+
+/// A direct (loop) 2-d convolution: x (n, c, h, w), weight (o, c / groups, kh, kw).
+#[allow(clippy::too_many_arguments)]
+fn conv2d_ref(
+    x: &[f64],
+    w: &[f64],
+    b: Option<&[f64]>,
+    [n, c, h, wd]: [usize; 4],
+    [o, kh, kw]: [usize; 3],
+    stride: [usize; 2],
+    pad: [usize; 2],
+    dil: [usize; 2],
+    groups: usize,
+) -> Vec<f64> {
+    let oh = (h + 2 * pad[0] - dil[0] * (kh - 1) - 1) / stride[0] + 1;
+    let ow = (wd + 2 * pad[1] - dil[1] * (kw - 1) - 1) / stride[1] + 1;
+    let (cg, og) = (c / groups, o / groups);
+    let mut out = vec![0.0; n * o * oh * ow];
+    for i in 0..n {
+        for oc in 0..o {
+            let g = oc / og;
+            for y in 0..oh {
+                for xx in 0..ow {
+                    let mut s = b.map_or(0.0, |b| b[oc]);
+                    for ic in 0..cg {
+                        for ki in 0..kh {
+                            for kj in 0..kw {
+                                let iy = (y * stride[0] + ki * dil[0]) as isize - pad[0] as isize;
+                                let ix = (xx * stride[1] + kj * dil[1]) as isize - pad[1] as isize;
+                                if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
+                                    continue;
+                                }
+                                let xv =
+                                    x[((i * c + g * cg + ic) * h + iy as usize) * wd + ix as usize];
+                                s += xv * w[((oc * cg + ic) * kh + ki) * kw + kj];
+                            }
+                        }
+                    }
+                    out[((i * o + oc) * oh + y) * ow + xx] = s;
+                }
+            }
+        }
+    }
+    out
+}
+
+fn conv_options(
+    stride: [usize; 2],
+    pad: [usize; 2],
+    dil: [usize; 2],
+    groups: usize,
+) -> ConvOptions {
+    ConvOptions {
+        stride: stride.to_vec(),
+        padding: ConvPadding::Explicit(pad.to_vec()),
+        dilation: dil.to_vec(),
+        groups,
+    }
+}
+
+case!(
+    conv2d_padded_with_bias,
+    [([2, 3, 5, 5], true), ([4, 3, 3, 3], true), ([4], true)],
+    |t: &[Tensor]| t[0].conv2d(&t[1], Some(&t[2]), &conv_options([1, 1], [1, 1], [1, 1], 1)),
+    |x: &[Vec<f64>]| conv2d_ref(
+        &x[0],
+        &x[1],
+        Some(&x[2]),
+        [2, 3, 5, 5],
+        [4, 3, 3],
+        [1, 1],
+        [1, 1],
+        [1, 1],
+        1
+    )
+);
+case!(
+    conv2d_strided_dilated_grouped,
+    [([1, 4, 7, 6], true), ([6, 2, 2, 3], true)],
+    |t: &[Tensor]| t[0].conv2d(&t[1], None, &conv_options([2, 1], [1, 0], [2, 1], 2)),
+    |x: &[Vec<f64>]| conv2d_ref(
+        &x[0],
+        &x[1],
+        None,
+        [1, 4, 7, 6],
+        [6, 2, 3],
+        [2, 1],
+        [1, 0],
+        [2, 1],
+        2
+    )
+);
+case!(
+    conv1d_weight_only,
+    [([2, 3, 9], false), ([2, 3, 4], true), ([2], true)],
+    |t: &[Tensor]| t[0].conv1d(
+        &t[1],
+        Some(&t[2]),
+        &ConvOptions {
+            stride: vec![2],
+            padding: ConvPadding::Explicit(vec![1]),
+            dilation: vec![1],
+            groups: 1,
+        }
+    ),
+    |x: &[Vec<f64>]| conv2d_ref(
+        &x[0],
+        &x[1],
+        Some(&x[2]),
+        [2, 3, 1, 9],
+        [2, 1, 4],
+        [1, 2],
+        [0, 1],
+        [1, 1],
+        1
+    )
+);
+
+fn pool_ref(
+    x: &[f64],
+    [planes, h, w]: [usize; 3],
+    k: usize,
+    s: usize,
+    pad: usize,
+    f: impl Fn(&[f64], usize) -> f64,
+) -> Vec<f64> {
+    let (oh, ow) = ((h + 2 * pad - k) / s + 1, (w + 2 * pad - k) / s + 1);
+    let mut out = Vec::new();
+    for p in 0..planes {
+        for y in 0..oh {
+            for xx in 0..ow {
+                let mut vals = Vec::new();
+                for i in 0..k {
+                    for j in 0..k {
+                        let (iy, ix) = (
+                            (y * s + i) as isize - pad as isize,
+                            (xx * s + j) as isize - pad as isize,
+                        );
+                        if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
+                            vals.push(x[(p * h + iy as usize) * w + ix as usize]);
+                        }
+                    }
+                }
+                out.push(f(&vals, k * k));
+            }
+        }
+    }
+    out
+}
+
+case!(
+    max_pool2d_overlapping_padded,
+    [([2, 2, 5, 5], true)],
+    |t: &[Tensor]| t[0].max_pool2d(&PoolOptions {
+        stride: Some([2, 2]),
+        padding: [1, 1],
+        ..PoolOptions::new([3, 3])
+    }),
+    |x: &[Vec<f64>]| pool_ref(&x[0], [4, 5, 5], 3, 2, 1, |v, _| v
+        .iter()
+        .cloned()
+        .fold(f64::NEG_INFINITY, f64::max))
+);
+case!(
+    avg_pool2d_padding_not_counted,
+    [([1, 2, 5, 5], true)],
+    |t: &[Tensor]| t[0].avg_pool2d(
+        &PoolOptions {
+            stride: Some([2, 2]),
+            padding: [1, 1],
+            ..PoolOptions::new([3, 3])
+        },
+        false,
+        None
+    ),
+    |x: &[Vec<f64>]| pool_ref(&x[0], [2, 5, 5], 3, 2, 1, |v, _| v.iter().sum::<f64>()
+        / v.len() as f64)
+);
+case!(
+    avg_pool2d_padding_counted,
+    [([1, 2, 4, 4], true)],
+    |t: &[Tensor]| t[0].avg_pool2d(
+        &PoolOptions {
+            padding: [1, 1],
+            ..PoolOptions::new([2, 2])
+        },
+        true,
+        None
+    ),
+    |x: &[Vec<f64>]| pool_ref(&x[0], [2, 4, 4], 2, 2, 1, |v, k| v.iter().sum::<f64>()
+        / k as f64)
+);
+case!(
+    adaptive_avg_pool2d_uneven,
+    [([2, 5, 7], true)],
+    |t: &[Tensor]| t[0].adaptive_avg_pool2d([2, 3]),
+    |x: &[Vec<f64>]| {
+        let mut out = Vec::new();
+        for p in 0..2 {
+            for oy in 0..2usize {
+                for ox in 0..3usize {
+                    let (y0, y1) = (oy * 5 / 2, ((oy + 1) * 5).div_ceil(2));
+                    let (x0, x1) = (ox * 7 / 3, ((ox + 1) * 7).div_ceil(3));
+                    let mut s = 0.0;
+                    for y in y0..y1 {
+                        for xx in x0..x1 {
+                            s += x[0][(p * 5 + y) * 7 + xx];
+                        }
+                    }
+                    out.push(s / ((y1 - y0) * (x1 - x0)) as f64);
+                }
+            }
+        }
+        out
+    }
+);
+
+/// Training-mode batch norm over (n, c, inner) with the batch's biased variance.
+fn batch_norm_ref(x: &[f64], w: &[f64], b: &[f64], n: usize, c: usize, inner: usize) -> Vec<f64> {
+    let mut out = vec![0.0; x.len()];
+    for ch in 0..c {
+        let idx: Vec<usize> = (0..n)
+            .flat_map(|i| (0..inner).map(move |k| (i * c + ch) * inner + k))
+            .collect();
+        let mean = idx.iter().map(|&k| x[k]).sum::<f64>() / idx.len() as f64;
+        let var = idx.iter().map(|&k| (x[k] - mean).powi(2)).sum::<f64>() / idx.len() as f64;
+        for &k in &idx {
+            out[k] = (x[k] - mean) / (var + 1e-5).sqrt() * w[ch] + b[ch];
+        }
+    }
+    out
+}
+
+case!(
+    batch_norm_training_affine,
+    [([3, 2, 2, 3], true), ([2], true), ([2], true)],
+    |t: &[Tensor]| t[0].batch_norm(
+        [None, None],
+        Some(&t[1]),
+        Some(&t[2]),
+        BatchNormOptions {
+            training: true,
+            momentum: 0.1,
+            eps: 1e-5,
+        }
+    ),
+    |x: &[Vec<f64>]| batch_norm_ref(&x[0], &x[1], &x[2], 3, 2, 6)
+);
+case!(
+    batch_norm_1d_input_only,
+    [([5, 3], true), ([3], false), ([3], false)],
+    |t: &[Tensor]| t[0].batch_norm(
+        [None, None],
+        Some(&t[1]),
+        Some(&t[2]),
+        BatchNormOptions {
+            training: true,
+            momentum: 0.1,
+            eps: 1e-5,
+        }
+    ),
+    |x: &[Vec<f64>]| batch_norm_ref(&x[0], &x[1], &x[2], 5, 3, 1)
+);
+// padding_idx is left out: its row's gradient is zero by definition, not by differentiation
+// (runtime_layers.rs pins it).
+case!(
+    embedding_rows,
+    [([6, 3], true)],
+    |t: &[Tensor]| {
+        let idx = t[0]
+            .runtime()
+            .tensor_i64(&[0, 5, 2, 5, 1, 2], &[2, 3], Device::Cuda)?;
+        Tensor::embedding(&t[0], &idx, None)
+    },
+    |x: &[Vec<f64>]| [0usize, 5, 2, 5, 1, 2]
+        .iter()
+        .flat_map(|&r| x[0][r * 3..r * 3 + 3].to_vec())
+        .collect()
+);
+case!(
+    leaky_relu_slope,
+    [([3, 4], true)],
+    |t: &[Tensor]| t[0].leaky_relu(0.2),
+    |x: &[Vec<f64>]| x[0]
+        .iter()
+        .map(|&v| if v > 0.0 { v } else { 0.2 * v })
+        .collect(),
+    away_from_zero
+);
+case!(
+    elu_alpha,
+    [([3, 4], true)],
+    |t: &[Tensor]| t[0].elu(0.7),
+    |x: &[Vec<f64>]| x[0]
+        .iter()
+        .map(|&v| if v > 0.0 { v } else { 0.7 * v.exp_m1() })
+        .collect(),
+    away_from_zero
 );

@@ -351,6 +351,8 @@ pub(super) fn is_library_module_method(v: &Value, attr: &str) -> bool {
         && matches!(
             attr,
             "named_parameters"
+                | "named_buffers"
+                | "buffers"
                 | "children"
                 | "modules"
                 | "state_dict"
@@ -433,13 +435,38 @@ fn own_tensors(m: &Value, buffers: bool) -> Vec<(String, Value)> {
                     .collect()
             })
             .unwrap_or_default(),
-        Value::Module(lib) if !buffers && lib.children().is_none() => lib
-            .named_parameters()
-            .into_iter()
-            .map(|(n, t)| (n, Value::Tensor(t)))
-            .collect(),
+        Value::Module(lib) if lib.children().is_none() => if buffers {
+            lib.own_buffers()
+        } else {
+            lib.named_parameters()
+        }
+        .into_iter()
+        .map(|(n, t)| (n, Value::Tensor(t)))
+        .collect(),
         _ => Vec::new(),
     }
+}
+
+/// `state_dict()`'s entries in PyTorch's order: module by module, depth first, each one's
+/// parameters then its buffers (`_save_to_state_dict`, then the children).
+fn state_entries(m: &Value) -> Vec<(String, Value)> {
+    let mut modules = Vec::new();
+    named_modules(m, "", &mut HashSet::new(), &mut modules);
+    let mut out = Vec::new();
+    for (prefix, module) in modules {
+        for (name, t) in own_tensors(&module, false)
+            .into_iter()
+            .chain(own_tensors(&module, true))
+        {
+            let full = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}.{name}")
+            };
+            out.push((full, t));
+        }
+    }
+    out
 }
 
 /// `named_parameters()` / `named_buffers()`: each tensor once, own first, then submodules'.
@@ -762,9 +789,7 @@ fn call_instance_method(
         "state_dict" => {
             // `keep_vars=False`: detached tensors sharing the parameters' storage.
             let d = Dict::shared(DictKind::Ordered);
-            let mut entries = named_tensors(recv, false);
-            entries.extend(named_tensors(recv, true));
-            for (n, t) in entries {
+            for (n, t) in state_entries(recv) {
                 let t = match t {
                     Value::Tensor(t) => Value::Tensor(t.detach()),
                     other => other,
@@ -1192,6 +1217,16 @@ fn copy_rec(
                 ModuleKind::MseLoss(l) => ModuleKind::MseLoss(*l),
                 ModuleKind::CrossEntropyLoss(l) => ModuleKind::CrossEntropyLoss(*l),
                 ModuleKind::Stateless(l) => ModuleKind::Stateless(l.clone()),
+                ModuleKind::Layer(l) => {
+                    let mut copy = |list: Vec<(String, Tensor)>| -> X<Vec<Tensor>> {
+                        list.iter()
+                            .map(|(_, t)| memo_tensor(it, t, span, memo))
+                            .collect()
+                    };
+                    let params = copy(l.named_parameters())?;
+                    let buffers = copy(l.named_buffers())?;
+                    ModuleKind::Layer(l.with_tensors(params, buffers))
+                }
             };
             Value::Module(ModuleRef::new(kind))
         }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use crate::base::{Device, Result};
-use crate::nn::{self, CrossEntropyLoss, Linear, MSELoss, Module as _, ReLU, Stateless};
+use crate::nn::{self, CrossEntropyLoss, Layer, Linear, MSELoss, Module as _, ReLU, Stateless};
 use crate::tensor::Tensor;
 
 /// An `nn` module held by scenario names; `model[0]` shares the child with `model`.
@@ -26,6 +26,9 @@ pub enum ModuleKind {
     CrossEntropyLoss(CrossEntropyLoss),
     /// A module without parameters: `nn.Identity`, `nn.GELU`, `nn.Dropout`, ...
     Stateless(Stateless),
+    /// A layer with parameters or buffers: `nn.Conv2d`, `nn.BatchNorm1d`, `nn.Embedding`,
+    /// `nn.LayerNorm`, the pooling modules, ...
+    Layer(Box<dyn Layer>),
 }
 
 impl ModuleRef {
@@ -39,6 +42,7 @@ impl ModuleRef {
             ModuleKind::Linear(l) => l.forward(x),
             ModuleKind::ReLU(r, _) => r.forward(x),
             ModuleKind::Stateless(m) => m.forward(x),
+            ModuleKind::Layer(l) => l.forward(x),
             ModuleKind::Sequential(children) => {
                 let mut h = x.clone();
                 for c in children {
@@ -68,6 +72,7 @@ impl ModuleRef {
     pub fn named_parameters(&self) -> Vec<(String, Tensor)> {
         let all: Vec<(String, Tensor)> = match &*self.0 {
             ModuleKind::Linear(l) => l.named_parameters(),
+            ModuleKind::Layer(l) => l.named_parameters(),
             // The scenario's own Sequential, of shared children: named as nn.Sequential names.
             ModuleKind::Sequential(children) => children
                 .iter()
@@ -86,6 +91,30 @@ impl ModuleRef {
             .collect()
     }
 
+    /// `module.named_buffers()` of this module alone (a Sequential's are its children's).
+    pub fn own_buffers(&self) -> Vec<(String, Tensor)> {
+        match &*self.0 {
+            ModuleKind::Layer(l) => l.named_buffers(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// `module.named_buffers()`, with PyTorch's dotted names (`1.running_mean`).
+    pub fn named_buffers(&self) -> Vec<(String, Tensor)> {
+        match &*self.0 {
+            ModuleKind::Sequential(children) => children
+                .iter()
+                .enumerate()
+                .flat_map(|(i, c)| {
+                    c.named_buffers()
+                        .into_iter()
+                        .map(move |(n, b)| (format!("{i}.{n}"), b))
+                })
+                .collect(),
+            _ => self.own_buffers(),
+        }
+    }
+
     /// `module.parameters()`.
     pub fn parameters(&self) -> Vec<Tensor> {
         self.named_parameters()
@@ -98,6 +127,7 @@ impl ModuleRef {
     pub(crate) fn to(&self, device: Device) -> Result<()> {
         match &*self.0 {
             ModuleKind::Linear(l) => l.to(device),
+            ModuleKind::Layer(l) => l.to(device),
             ModuleKind::Sequential(children) => children.iter().try_for_each(|c| c.to(device)),
             _ => Ok(()),
         }
@@ -109,6 +139,7 @@ impl ModuleRef {
             ModuleKind::Linear(l) => l.train(mode),
             ModuleKind::ReLU(r, _) => r.train(mode),
             ModuleKind::Stateless(m) => m.train(mode),
+            ModuleKind::Layer(l) => l.train(mode),
             ModuleKind::Sequential(children) => children.iter().for_each(|c| c.train(mode)),
             _ => {}
         }
@@ -120,6 +151,7 @@ impl ModuleRef {
             ModuleKind::Linear(l) => l.is_training(),
             ModuleKind::ReLU(r, _) => r.is_training(),
             ModuleKind::Stateless(m) => m.is_training(),
+            ModuleKind::Layer(l) => l.is_training(),
             ModuleKind::Sequential(children) => children.first().is_none_or(|c| c.is_training()),
             _ => true,
         }
@@ -168,6 +200,7 @@ impl fmt::Display for ModuleRef {
             ModuleKind::MseLoss(_) => f.write_str("MSELoss()"),
             ModuleKind::CrossEntropyLoss(_) => f.write_str("CrossEntropyLoss()"),
             ModuleKind::Stateless(m) => write!(f, "{m}"),
+            ModuleKind::Layer(l) => f.write_str(&l.repr()),
         }
     }
 }

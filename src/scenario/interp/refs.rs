@@ -259,7 +259,7 @@ impl Referents for Value {
             }
             Value::Method(recv, _) => visit(Edge::Receiver, recv),
             Value::Module(m) => {
-                for (n, p) in m.named_parameters() {
+                for (n, p) in m.named_parameters().into_iter().chain(m.named_buffers()) {
                     visit(Edge::Registered(n.into()), &Value::Tensor(p));
                 }
             }

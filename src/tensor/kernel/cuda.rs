@@ -6,7 +6,7 @@ use super::{Bin, Buf, Cx, Draw, Kernels, LossReduction, Split};
 use crate::device::kernels::{TernaryCode, UnaryCode};
 use crate::device::{Arg, BlasMatrix, DTypeCode, DevicePtr, Gpu, Grid, Operand, MAX_DIMS};
 use crate::runtime::Philox;
-use crate::tensor::{format_shape, DType, Result, Scalar, TensorError};
+use crate::tensor::{format_shape, DType, LayerKernel, Result, Scalar, TensorError};
 
 pub(crate) struct CudaKernels;
 
@@ -594,6 +594,20 @@ impl Kernels for CudaKernels {
         let grid = Grid::Elements(out.numel() as u64);
         gpu(cx)?.launch(name, grid, &[&head[..], &tail[..]].concat())?;
         Ok(())
+    }
+
+    /// No device kernels yet for the layer operations: the host arithmetic, reaching the
+    /// operands by copies between device and host (`Buf::read_f32`/`write_f32`), which allocate
+    /// no device memory, so the allocator trace is the one cpu and meta make. Correct, and slow
+    /// for large inputs.
+    fn layer(
+        &self,
+        cx: Cx,
+        op: &LayerKernel,
+        outs: &[Option<&Buf>],
+        ins: &[Option<&Buf>],
+    ) -> Result<()> {
+        op.host(cx, outs, ins)
     }
 }
 

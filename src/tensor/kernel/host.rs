@@ -4,7 +4,7 @@
 use super::{arith, Bin, Buf, Cx, Draw, Kernels, LossReduction, Split};
 use crate::device::kernels::{TernaryCode, UnaryCode};
 use crate::runtime::Philox;
-use crate::tensor::{contiguous_strides, DType, Result, Scalar, TensorError};
+use crate::tensor::{contiguous_strides, DType, LayerKernel, Result, Scalar, TensorError};
 
 pub(crate) struct HostKernels;
 
@@ -590,5 +590,15 @@ impl Kernels for HostKernels {
             }
         }
         Ok(())
+    }
+
+    fn layer(
+        &self,
+        cx: Cx,
+        op: &LayerKernel,
+        outs: &[Option<&Buf>],
+        ins: &[Option<&Buf>],
+    ) -> Result<()> {
+        op.host(cx, outs, ins)
     }
 }

@@ -4,7 +4,7 @@
 use super::{Bin, Buf, Cx, Draw, Kernels, LossReduction, Split};
 use crate::device::kernels::{TernaryCode, UnaryCode};
 use crate::runtime::Philox;
-use crate::tensor::{DType, Result, Scalar};
+use crate::tensor::{DType, LayerKernel, Result, Scalar};
 
 pub(crate) struct MetaKernels;
 
@@ -112,6 +112,10 @@ impl Kernels for MetaKernels {
     }
 
     fn random(&self, _: Cx, _: &Buf, _: Draw, _: &mut Philox) -> Result<()> {
+        Ok(())
+    }
+
+    fn layer(&self, _: Cx, _: &LayerKernel, _: &[Option<&Buf>], _: &[Option<&Buf>]) -> Result<()> {
         Ok(())
     }
 }

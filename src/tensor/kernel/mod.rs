@@ -21,7 +21,7 @@ mod meta;
 pub(crate) use arith::Bin;
 pub(crate) use layout::Buf;
 
-use super::{DType, Device, Result, Scalar, Tensor};
+use super::{DType, Device, LayerKernel, Result, Scalar, Tensor};
 use crate::device::kernels::{TernaryCode, UnaryCode};
 use crate::device::{Backend, Gpu};
 use crate::runtime::{Philox, Runtime};
@@ -181,6 +181,16 @@ pub(crate) trait Kernels {
     ) -> Result<()>;
     /// Fills `out` from `stream`, element `i` drawing its number `i` (pairs for normals).
     fn random(&self, cx: Cx, out: &Buf, draw: Draw, stream: &mut Philox) -> Result<()>;
+    /// A layer operation (convolution, pooling, batch norm, embedding, leaky_relu, elu; see
+    /// [`LayerKernel`]): `outs` written from `ins`, either of which may hold absent operands
+    /// (an optional bias, a gradient not asked for).
+    fn layer(
+        &self,
+        cx: Cx,
+        op: &LayerKernel,
+        outs: &[Option<&Buf>],
+        ins: &[Option<&Buf>],
+    ) -> Result<()>;
 }
 
 /// The cpu backend's kernels and those of every host tensor.

@@ -12,6 +12,7 @@ mod args;
 mod autograd;
 mod data;
 mod functions;
+mod layers;
 mod nn;
 pub(super) mod optim;
 pub(super) mod sched;

@@ -10,7 +10,7 @@ use super::args::{
     bind, check_rt, device_arg, expect_bool, expect_float, expect_int, expect_tensor, reduction_arg,
 };
 use super::values::module_name;
-use super::{entry, tensor, Entry, Function, ModuleMethodFn, Run};
+use super::{entry, layers, tensor, Entry, Function, ModuleMethodFn, Run};
 use crate::base::{DType, Device};
 use crate::nn::{CrossEntropyLoss, LayerFn, Linear, MSELoss, ReLU, Stateless};
 use crate::scenario::Span;
@@ -31,6 +31,17 @@ pub(super) const MODULES: &[Function] = &[
     entry("Sigmoid", Run::Call(stateless_module)),
     entry("Softmax", Run::Call(stateless_module)),
     entry("Dropout", Run::Call(stateless_module)),
+    entry("LeakyReLU", Run::Call(layers::activation_class)),
+    entry("ELU", Run::Call(layers::activation_class)),
+    entry("Conv1d", Run::Call(layers::layer_class)),
+    entry("Conv2d", Run::Call(layers::layer_class)),
+    entry("MaxPool2d", Run::Call(layers::layer_class)),
+    entry("AvgPool2d", Run::Call(layers::layer_class)),
+    entry("AdaptiveAvgPool2d", Run::Call(layers::layer_class)),
+    entry("BatchNorm1d", Run::Call(layers::layer_class)),
+    entry("BatchNorm2d", Run::Call(layers::layer_class)),
+    entry("LayerNorm", Run::Call(layers::layer_class)),
+    entry("Embedding", Run::Call(layers::layer_class)),
 ];
 
 /// The modules without parameters (`crate::nn::Stateless`), with their constructors'
@@ -143,6 +154,15 @@ pub(super) const FUNCTIONAL: &[Function] = &[
     entry("log_softmax", Run::OnInput(tensor::softmax)),
     entry("dropout", Run::OnInput(tensor::dropout)),
     entry("layer_norm", Run::OnInput(tensor::layer_norm)),
+    entry("conv1d", Run::Call(layers::conv)),
+    entry("conv2d", Run::Call(layers::conv)),
+    entry("max_pool2d", Run::Call(layers::pool)),
+    entry("avg_pool2d", Run::Call(layers::pool)),
+    entry("adaptive_avg_pool2d", Run::Call(layers::pool)),
+    entry("batch_norm", Run::Call(layers::batch_norm)),
+    entry("embedding", Run::Call(layers::embedding)),
+    entry("leaky_relu", Run::Call(layers::activation)),
+    entry("elu", Run::Call(layers::activation)),
 ];
 
 /// `torch.nn.utils`.

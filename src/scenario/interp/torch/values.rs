@@ -118,6 +118,7 @@ pub(in super::super) fn module_name(m: &ModuleRef) -> &'static str {
         ModuleKind::MseLoss(_) => "MSELoss",
         ModuleKind::CrossEntropyLoss(_) => "CrossEntropyLoss",
         ModuleKind::Stateless(m) => m.class_name(),
+        ModuleKind::Layer(l) => l.class_name(),
     }
 }
 
@@ -309,6 +310,12 @@ pub(in super::super) fn get_attr(obj: &Value, attr: &str) -> Option<Value> {
             (ModuleKind::Linear(l), "bias") => {
                 Some(l.bias.clone().map_or(Value::None, Value::Tensor))
             }
+            (ModuleKind::Layer(l), _) if !matches!(attr, "training") => l
+                .named_parameters()
+                .into_iter()
+                .chain(l.named_buffers())
+                .find(|(n, _)| n == attr)
+                .map(|(_, t)| Value::Tensor(t)),
             (_, "training") => Some(Value::Bool(m.is_training())),
             _ => None,
         },

@@ -1,0 +1,260 @@
+//! `nn.Conv1d`, `nn.Conv2d`, and the pooling modules `nn.MaxPool2d`, `nn.AvgPool2d` and
+//! `nn.AdaptiveAvgPool2d`, over the operations of `src/tensor/conv.rs` and `pool.rs`.
+
+use std::cell::Cell;
+
+use super::{uniform_parameters, Layer, Module};
+use crate::base::Result;
+use crate::runtime::Runtime;
+use crate::tensor::{ConvOptions, ConvPadding, PoolOptions, Tensor};
+
+/// `nn.Conv1d` (`dims == 1`) or `nn.Conv2d` (`dims == 2`).
+#[derive(Debug)]
+pub struct Conv {
+    dims: usize,
+    in_channels: usize,
+    out_channels: usize,
+    kernel: Vec<usize>,
+    options: ConvOptions,
+    /// Shape (out_channels, in_channels / groups, *kernel).
+    pub weight: Tensor,
+    /// Shape (out_channels).
+    pub bias: Option<Tensor>,
+    training: Cell<bool>,
+}
+
+impl Conv {
+    /// `nn.Conv{dims}d(in_channels, out_channels, kernel, stride, padding, dilation, groups,
+    /// bias)`, with parameters on the host initialized as PyTorch does (weight, then bias).
+    pub fn new(
+        rt: &Runtime,
+        (in_channels, out_channels): (usize, usize),
+        kernel: &[usize],
+        options: ConvOptions,
+        bias: bool,
+    ) -> Result<Conv> {
+        let dims = kernel.len();
+        let groups = options.groups.max(1);
+        let mut weight_shape = vec![out_channels, in_channels / groups];
+        weight_shape.extend(kernel);
+        let fan_in = in_channels / groups * kernel.iter().product::<usize>();
+        let bias_shape = [out_channels];
+        let mut shapes: Vec<&[usize]> = vec![&weight_shape];
+        if bias {
+            shapes.push(&bias_shape);
+        }
+        let mut params = uniform_parameters(rt, &shapes, fan_in)?.into_iter();
+        let weight = params.next().expect("a weight was created");
+        Ok(Conv {
+            dims,
+            in_channels,
+            out_channels,
+            kernel: kernel.to_vec(),
+            options,
+            weight,
+            bias: params.next(),
+            training: Cell::new(true),
+        })
+    }
+}
+
+fn tuple(v: &[usize]) -> String {
+    match v {
+        [a] => format!("({a},)"),
+        _ => format!(
+            "({})",
+            v.iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+impl Module for Conv {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if self.dims == 1 {
+            x.conv1d(&self.weight, self.bias.as_ref(), &self.options)
+        } else {
+            x.conv2d(&self.weight, self.bias.as_ref(), &self.options)
+        }
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        std::iter::once(("weight".to_string(), self.weight.clone()))
+            .chain(self.bias.clone().map(|b| ("bias".to_string(), b)))
+            .collect()
+    }
+
+    fn train(&self, mode: bool) {
+        self.training.set(mode);
+    }
+
+    fn is_training(&self) -> bool {
+        self.training.get()
+    }
+}
+
+impl Layer for Conv {
+    fn class_name(&self) -> &'static str {
+        if self.dims == 1 {
+            "Conv1d"
+        } else {
+            "Conv2d"
+        }
+    }
+
+    /// `_ConvNd.extra_repr`: stride always, the others only when not their defaults.
+    fn repr(&self) -> String {
+        let o = &self.options;
+        let mut s = format!(
+            "{}({}, {}, kernel_size={}, stride={}",
+            self.class_name(),
+            self.in_channels,
+            self.out_channels,
+            tuple(&self.kernel),
+            tuple(&o.stride)
+        );
+        match &o.padding {
+            ConvPadding::Explicit(p) if p.iter().any(|&v| v != 0) => {
+                s += &format!(", padding={}", tuple(p))
+            }
+            ConvPadding::Explicit(_) => {}
+            ConvPadding::Same => s += ", padding=same",
+            ConvPadding::Valid => s += ", padding=valid",
+        }
+        if o.dilation.iter().any(|&d| d != 1) {
+            s += &format!(", dilation={}", tuple(&o.dilation));
+        }
+        if o.groups != 1 {
+            s += &format!(", groups={}", o.groups);
+        }
+        if self.bias.is_none() {
+            s += ", bias=False";
+        }
+        s + ")"
+    }
+
+    fn with_tensors(&self, params: Vec<Tensor>, _buffers: Vec<Tensor>) -> Box<dyn Layer> {
+        let mut params = params.into_iter();
+        Box::new(Conv {
+            dims: self.dims,
+            in_channels: self.in_channels,
+            out_channels: self.out_channels,
+            kernel: self.kernel.clone(),
+            options: self.options.clone(),
+            weight: params.next().unwrap_or_else(|| self.weight.clone()),
+            bias: params.next(),
+            training: Cell::new(self.training.get()),
+        })
+    }
+}
+
+/// Which pooling a [`Pool`] module applies.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PoolKind {
+    /// `nn.MaxPool2d`.
+    Max(PoolOptions),
+    /// `nn.AvgPool2d(count_include_pad, divisor_override)`.
+    Avg {
+        /// Window, stride, padding and ceil mode.
+        options: PoolOptions,
+        /// Whether padding counts in the divisor.
+        count_include_pad: bool,
+        /// A fixed divisor.
+        divisor_override: Option<usize>,
+    },
+    /// `nn.AdaptiveAvgPool2d(output_size)`.
+    AdaptiveAvg([usize; 2]),
+}
+
+/// A pooling module (no parameters, no buffers).
+#[derive(Debug)]
+pub struct Pool {
+    kind: PoolKind,
+    training: Cell<bool>,
+}
+
+impl Pool {
+    /// The module applying `kind`.
+    pub fn new(kind: PoolKind) -> Pool {
+        Pool {
+            kind,
+            training: Cell::new(true),
+        }
+    }
+}
+
+impl Module for Pool {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match &self.kind {
+            PoolKind::Max(o) => x.max_pool2d(o),
+            PoolKind::Avg {
+                options,
+                count_include_pad,
+                divisor_override,
+            } => x.avg_pool2d(options, *count_include_pad, *divisor_override),
+            PoolKind::AdaptiveAvg(size) => x.adaptive_avg_pool2d(*size),
+        }
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        Vec::new()
+    }
+
+    fn train(&self, mode: bool) {
+        self.training.set(mode);
+    }
+
+    fn is_training(&self) -> bool {
+        self.training.get()
+    }
+}
+
+/// A pooling size as PyTorch's modules print it: an int when both sides are equal and it was
+/// given as one, else a tuple.
+fn size(v: [usize; 2]) -> String {
+    if v[0] == v[1] {
+        v[0].to_string()
+    } else {
+        format!("({}, {})", v[0], v[1])
+    }
+}
+
+impl Layer for Pool {
+    fn class_name(&self) -> &'static str {
+        match self.kind {
+            PoolKind::Max(_) => "MaxPool2d",
+            PoolKind::Avg { .. } => "AvgPool2d",
+            PoolKind::AdaptiveAvg(_) => "AdaptiveAvgPool2d",
+        }
+    }
+
+    fn repr(&self) -> String {
+        let name = self.class_name();
+        let py = |b: bool| if b { "True" } else { "False" };
+        match &self.kind {
+            PoolKind::Max(o) => format!(
+                "{name}(kernel_size={}, stride={}, padding={}, dilation={}, ceil_mode={})",
+                size(o.kernel),
+                size(o.stride.unwrap_or(o.kernel)),
+                size(o.padding),
+                size(o.dilation),
+                py(o.ceil_mode)
+            ),
+            PoolKind::Avg { options: o, .. } => format!(
+                "{name}(kernel_size={}, stride={}, padding={})",
+                size(o.kernel),
+                size(o.stride.unwrap_or(o.kernel)),
+                size(o.padding)
+            ),
+            PoolKind::AdaptiveAvg(s) => format!("{name}(output_size=({}, {}))", s[0], s[1]),
+        }
+    }
+
+    fn with_tensors(&self, _params: Vec<Tensor>, _buffers: Vec<Tensor>) -> Box<dyn Layer> {
+        let copy = Pool::new(self.kind.clone());
+        copy.train(self.training.get());
+        Box::new(copy)
+    }
+}

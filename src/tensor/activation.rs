@@ -1,0 +1,127 @@
+//! `leaky_relu` and `elu`: one output each, the node saving `self` (LeakyReluBackward0,
+//! EluBackward0, derivatives.yaml), and a backward of one allocation.
+
+use super::kernel::{Buf, Cx};
+use super::layer_node::{read, run, write};
+use super::{DType, LayerKernel, Result, Tensor, TensorError};
+use crate::autograd::{Formula, Node, NodeBuilder};
+
+/// Which activation, with its parameter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Activation {
+    /// `leaky_relu(x, negative_slope)`.
+    LeakyRelu(f32),
+    /// `elu(x, alpha)` (scale and input scale 1).
+    Elu(f32),
+}
+
+impl Activation {
+    fn forward(self, x: f32) -> f32 {
+        match self {
+            Activation::LeakyRelu(slope) if x <= 0.0 => x * slope,
+            Activation::Elu(alpha) if x <= 0.0 => alpha * x.exp_m1(),
+            _ => x,
+        }
+    }
+
+    /// d/dx at `x`, as ATen's backward kernels branch (`x > 0`).
+    fn derivative(self, x: f32) -> f32 {
+        match self {
+            _ if x > 0.0 => 1.0,
+            Activation::LeakyRelu(slope) => slope,
+            Activation::Elu(alpha) => alpha * x.exp(),
+        }
+    }
+
+    pub(crate) fn node_name(self) -> &'static str {
+        match self {
+            Activation::LeakyRelu(_) => "LeakyReluBackward0",
+            Activation::Elu(_) => "EluBackward0",
+        }
+    }
+
+    fn apply(self, input: &Tensor) -> Result<Tensor> {
+        if input.dtype() != DType::F32 {
+            return Err(TensorError::Invalid(format!(
+                "\"{}\" not implemented for '{}'",
+                match self {
+                    Activation::LeakyRelu(_) => "leaky_relu",
+                    Activation::Elu(_) => "elu",
+                },
+                input.dtype().short_name()
+            )));
+        }
+        let out = Tensor::empty_on(input.runtime(), input.shape(), DType::F32, input.device())?;
+        run(
+            &out,
+            &LayerKernel::Activation(self),
+            &[Some(&out)],
+            &[Some(input)],
+        )?;
+        if let Some(mut b) = NodeBuilder::new(&[input]) {
+            b.save("self", input);
+            b.finish(Formula::Layer(super::LayerNode::Activation(self)), &out);
+        }
+        Ok(out)
+    }
+
+    /// `leaky_relu_backward` / `elu_backward`: the gradient times the derivative at the saved
+    /// input, one allocation.
+    pub(crate) fn backward(self, node: &Node, grad: &Tensor) -> Result<Tensor> {
+        let input = node.unpack("self")?;
+        let dx = Tensor::empty_on(grad.runtime(), input.shape(), DType::F32, input.device())?;
+        run(
+            &dx,
+            &LayerKernel::ActivationBackward(self),
+            &[Some(&dx)],
+            &[Some(grad), Some(&input)],
+        )?;
+        Ok(dx)
+    }
+}
+
+impl Activation {
+    /// `[y]` from `[x]`.
+    pub(super) fn host_forward(
+        self,
+        cx: Cx,
+        outs: &[Option<&Buf>],
+        ins: &[Option<&Buf>],
+    ) -> Result<()> {
+        if let Some(x) = read(ins, 0, cx) {
+            let y: Vec<f32> = x.iter().map(|&v| self.forward(v)).collect();
+            write(outs, 0, cx, &y);
+        }
+        Ok(())
+    }
+
+    /// `[dx]` from `[dy, x]`: the gradient times the derivative at the input.
+    pub(super) fn host_backward(
+        self,
+        cx: Cx,
+        outs: &[Option<&Buf>],
+        ins: &[Option<&Buf>],
+    ) -> Result<()> {
+        if let (Some(g), Some(x)) = (read(ins, 0, cx), read(ins, 1, cx)) {
+            let v: Vec<f32> = g
+                .iter()
+                .zip(&x)
+                .map(|(&g, &x)| g * self.derivative(x))
+                .collect();
+            write(outs, 0, cx, &v);
+        }
+        Ok(())
+    }
+}
+
+impl Tensor {
+    /// `F.leaky_relu(self, negative_slope)`.
+    pub fn leaky_relu(&self, negative_slope: f64) -> Result<Tensor> {
+        Activation::LeakyRelu(negative_slope as f32).apply(self)
+    }
+
+    /// `F.elu(self, alpha)`.
+    pub fn elu(&self, alpha: f64) -> Result<Tensor> {
+        Activation::Elu(alpha as f32).apply(self)
+    }
+}

@@ -1,0 +1,158 @@
+//! The autograd nodes of the layer operations (`conv.rs`, `pool.rs`, `batchnorm.rs`,
+//! `embedding.rs`, `activation.rs`): each declares its PyTorch node name and its backward next
+//! to its forward, and the formula table reaches them through one variant,
+//! [`Formula::Layer`](crate::autograd::Formula). Their arithmetic is one [`Kernels::layer`]
+//! call of a [`LayerKernel`], whose host implementation lives beside each forward too.
+//!
+//! [`Kernels::layer`]: super::kernel::Kernels::layer
+
+use super::activation::Activation;
+use super::batchnorm::{BatchNormNode, BatchNormStats};
+use super::conv::{ConvNode, Geometry};
+use super::embedding::EmbeddingNode;
+use super::kernel::{Buf, Cx};
+use super::pool::{Adaptive, AvgPool, Window};
+use super::{Result, Tensor};
+use crate::autograd::Node;
+
+/// The arithmetic of one layer operation, forward or backward, as a kernel sees it: sizes and
+/// options, no tensors. Operands are listed where each variant says.
+#[derive(Debug, Clone)]
+pub(crate) enum LayerKernel {
+    /// `[y]` from `[x, weight, bias?]`.
+    Conv(Geometry),
+    /// `[dx?, dw?, db?]` from `[dy, x, weight]`.
+    ConvBackward(Geometry),
+    /// `[y, indices?]` from `[x]`.
+    MaxPool(Window),
+    /// `[dx]` from `[dy, indices]`.
+    MaxPoolBackward(Window),
+    /// `[y]` from `[x]`.
+    AvgPool(AvgPool),
+    /// `[dx]` from `[dy]`.
+    AvgPoolBackward(AvgPool),
+    /// `[y]` from `[x]`.
+    AdaptiveAvgPool(Adaptive),
+    /// `[dx]` from `[dy]`.
+    AdaptiveAvgPoolBackward(Adaptive),
+    /// `[y, save_mean, save_invstd]` from `[x, weight?, bias?, running_mean?, running_var?]`,
+    /// the running statistics updated in place in training.
+    BatchNorm(BatchNormStats),
+    /// `[dx?, dw?, db?]` from `[dy, x, weight?, mean, invstd or running_var]`.
+    BatchNormBackward(BatchNormStats),
+    /// `[y]` from `[weight, indices]`.
+    Embedding,
+    /// `[dw]` from `[dy, indices]`, nothing added at the padding row.
+    EmbeddingBackward(Option<usize>),
+    /// `[y]` from `[x]`.
+    Activation(Activation),
+    /// `[dx]` from `[dy, x]`.
+    ActivationBackward(Activation),
+}
+
+impl LayerKernel {
+    /// The host arithmetic (what the cpu backend runs, and for now the cuda backend through
+    /// copies).
+    pub(crate) fn host(&self, cx: Cx, outs: &[Option<&Buf>], ins: &[Option<&Buf>]) -> Result<()> {
+        match self {
+            LayerKernel::Conv(g) => g.host_forward(cx, outs, ins),
+            LayerKernel::ConvBackward(g) => g.host_backward(cx, outs, ins),
+            LayerKernel::MaxPool(w) => w.host_max(cx, outs, ins),
+            LayerKernel::MaxPoolBackward(w) => w.host_max_backward(cx, outs, ins),
+            LayerKernel::AvgPool(a) => a.host_forward(cx, outs, ins),
+            LayerKernel::AvgPoolBackward(a) => a.host_backward(cx, outs, ins),
+            LayerKernel::AdaptiveAvgPool(a) => a.host_forward(cx, outs, ins),
+            LayerKernel::AdaptiveAvgPoolBackward(a) => a.host_backward(cx, outs, ins),
+            LayerKernel::BatchNorm(b) => b.host_forward(cx, outs, ins),
+            LayerKernel::BatchNormBackward(b) => b.host_backward(cx, outs, ins),
+            LayerKernel::Embedding => super::embedding::host_forward(cx, outs, ins),
+            LayerKernel::EmbeddingBackward(p) => super::embedding::host_backward(*p, cx, outs, ins),
+            LayerKernel::Activation(a) => a.host_forward(cx, outs, ins),
+            LayerKernel::ActivationBackward(a) => a.host_backward(cx, outs, ins),
+        }
+    }
+}
+
+/// Operand `i`, when present.
+pub(super) fn operand<'s, 'b>(v: &'s [Option<&'s Buf<'b>>], i: usize) -> Option<&'s Buf<'b>> {
+    v.get(i).copied().flatten()
+}
+
+/// Operand `i`'s values as f32; `None` when absent or without values (meta).
+pub(super) fn read(v: &[Option<&Buf>], i: usize, cx: Cx) -> Option<Vec<f32>> {
+    operand(v, i)?.read_f32(cx)
+}
+
+/// Writes output `i` when it is wanted.
+pub(super) fn write(v: &[Option<&Buf>], i: usize, cx: Cx, values: &[f32]) {
+    if let Some(b) = operand(v, i) {
+        b.write_f32(cx, values);
+    }
+}
+
+/// Runs `op` on the kernels of `out`'s device.
+pub(super) fn run(
+    out: &Tensor,
+    op: &LayerKernel,
+    outs: &[Option<&Tensor>],
+    ins: &[Option<&Tensor>],
+) -> Result<()> {
+    let (k, cx) = out.kernels();
+    let outs: Vec<Option<Buf>> = outs.iter().map(|t| t.map(Tensor::buf)).collect();
+    let ins: Vec<Option<Buf>> = ins.iter().map(|t| t.map(Tensor::buf)).collect();
+    let outs: Vec<Option<&Buf>> = outs.iter().map(Option::as_ref).collect();
+    let ins: Vec<Option<&Buf>> = ins.iter().map(Option::as_ref).collect();
+    k.layer(cx, op, &outs, &ins)
+}
+
+/// One layer operation's node.
+#[derive(Debug, Clone)]
+pub(crate) enum LayerNode {
+    Conv(ConvNode),
+    MaxPool2d(Window),
+    AvgPool2d(AvgPool),
+    AdaptiveAvgPool2d(Adaptive),
+    BatchNorm(BatchNormNode),
+    Embedding(EmbeddingNode),
+    Activation(Activation),
+}
+
+impl LayerNode {
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            LayerNode::Conv(_) => "ConvolutionBackward0",
+            LayerNode::MaxPool2d(_) => "MaxPool2DWithIndicesBackward0",
+            LayerNode::AvgPool2d(_) => "AvgPool2DBackward0",
+            LayerNode::AdaptiveAvgPool2d(_) => "AdaptiveAvgPool2DBackward0",
+            LayerNode::BatchNorm(_) => "NativeBatchNormBackward0",
+            LayerNode::Embedding(_) => "EmbeddingBackward0",
+            LayerNode::Activation(a) => a.node_name(),
+        }
+    }
+
+    /// Gradients for the node's inputs, `None` where `needs` is false.
+    pub(crate) fn apply(
+        &self,
+        node: &Node,
+        grad: &Tensor,
+        needs: &[bool],
+    ) -> Result<Vec<Option<Tensor>>> {
+        // A node of one input: its gradient is computed only when wanted.
+        let single = |f: &dyn Fn() -> Result<Tensor>| -> Result<Vec<Option<Tensor>>> {
+            let mut out = vec![None; needs.len()];
+            if needs.first().copied().unwrap_or(false) {
+                out[0] = Some(f()?);
+            }
+            Ok(out)
+        };
+        match self {
+            LayerNode::Conv(c) => c.backward(node, grad, needs),
+            LayerNode::BatchNorm(b) => b.backward(node, grad, needs),
+            LayerNode::MaxPool2d(w) => single(&|| w.max_backward(node, grad)),
+            LayerNode::AvgPool2d(a) => single(&|| a.backward(node, grad)),
+            LayerNode::AdaptiveAvgPool2d(a) => single(&|| a.backward(node, grad)),
+            LayerNode::Embedding(e) => single(&|| e.backward(node, grad)),
+            LayerNode::Activation(a) => single(&|| a.backward(node, grad)),
+        }
+    }
+}
