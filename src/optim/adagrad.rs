@@ -1,4 +1,6 @@
-use super::Optimizer;
+use std::any::Any;
+
+use super::{state_entry, state_index, Group, Optimizer, ParamState, TensorList};
 use crate::alloc::Purpose;
 use crate::base::{DType, Device, Result, TensorError};
 use crate::tensor::Tensor;
@@ -16,6 +18,9 @@ pub struct AdagradOptions {
     pub initial_accumulator_value: f64,
     /// Added to the denominator.
     pub eps: f64,
+    /// The `_multi_tensor_adagrad` path (`Some(true)`), the for-loop (`Some(false)`), or
+    /// PyTorch's default (`None`: foreach when every parameter is on the device).
+    pub foreach: Option<bool>,
 }
 
 impl Default for AdagradOptions {
@@ -26,6 +31,7 @@ impl Default for AdagradOptions {
             weight_decay: 0.0,
             initial_accumulator_value: 0.0,
             eps: 1e-10,
+            foreach: None,
         }
     }
 }
@@ -37,13 +43,13 @@ struct AdagradState {
     sum: Tensor,
 }
 
-/// `torch.optim.Adagrad(params, foreach=False)`. Unlike SGD, Adam and RMSprop, its state is
+/// `torch.optim.Adagrad(params)`. Unlike SGD, Adam and RMSprop, its state is
 /// made by the constructor, for every parameter.
 #[derive(Debug)]
 pub struct Adagrad {
     params: Vec<Tensor>,
     options: AdagradOptions,
-    state: Vec<AdagradState>,
+    state: Vec<Option<AdagradState>>,
 }
 
 impl Adagrad {
@@ -70,10 +76,10 @@ impl Adagrad {
             if options.initial_accumulator_value != 0.0 {
                 sum.fill_(options.initial_accumulator_value)?;
             }
-            state.push(AdagradState {
+            state.push(Some(AdagradState {
                 step: p.runtime().zeros(&[], DType::F32, Device::Cpu)?,
                 sum,
-            });
+            }));
         }
         Ok(Adagrad {
             params,
@@ -84,38 +90,118 @@ impl Adagrad {
 }
 
 impl Optimizer for Adagrad {
-    /// `_single_tensor_adagrad`: `state_sum.addcmul_(grad, grad)`, then `std =
-    /// state_sum.sqrt() + eps` (two temporaries, the first freed once the second exists),
-    /// `param.addcdiv_(grad, std, value=-clr)`; weight decay allocates `grad.add(param)`.
     fn step(&mut self) -> Result<()> {
-        let Some(first) = self.params.first() else {
-            return Ok(());
-        };
-        let rt = first.runtime().clone();
-        let _no_grad = rt.no_grad();
         let o = self.options;
-        for (param, state) in self.params.iter().zip(&self.state) {
-            let Some(mut grad) = param.grad() else {
-                continue;
-            };
-            state.step.add_scalar_(1.0)?;
-            let step = state.step.item()?;
-            if o.weight_decay != 0.0 {
-                grad = grad.add_alpha(param, o.weight_decay)?;
-            }
-            let clr = o.lr / (1.0 + (step - 1.0) * o.lr_decay);
-            state.sum.addcmul_(&grad, &grad, 1.0)?;
-            let std = state.sum.sqrt()?.add_scalar(o.eps)?;
-            param.addcdiv_(&grad, &std, -clr)?;
-        }
-        Ok(())
+        super::step(
+            &self.params,
+            &mut self.state,
+            o.foreach,
+            // The constructor made every parameter's state.
+            |_| Err(TensorError::Invalid("Adagrad state missing".into())),
+            |group, foreach| {
+                if foreach {
+                    multi_tensor(group, o)
+                } else {
+                    group.each(|param, grad, state| single_tensor(param, grad, state, o))
+                }
+            },
+        )
     }
 
     fn params(&self) -> &[Tensor] {
         &self.params
     }
 
-    fn state_tensors(&self) -> Vec<Tensor> {
-        self.state.iter().map(|s| s.sum.clone()).collect()
+    fn state(&self) -> Vec<Option<ParamState>> {
+        self.state
+            .iter()
+            .map(|s| {
+                s.as_ref()
+                    .map(|s| vec![("step", s.step.clone()), ("sum", s.sum.clone())])
+            })
+            .collect()
     }
+
+    fn load_state(&mut self, index: usize, state: &[(&str, Tensor)]) -> Result<()> {
+        let i = state_index(index, self.state.len())?;
+        self.state[i] = Some(AdagradState {
+            step: state_entry(state, "step")?,
+            sum: state_entry(state, "sum")?,
+        });
+        Ok(())
+    }
+
+    fn options_mut(&mut self) -> &mut dyn Any {
+        &mut self.options
+    }
+}
+
+/// `_single_tensor_adagrad` for one parameter: `state_sum.addcmul_(grad, grad)`, then `std =
+/// state_sum.sqrt().add_(eps)` (one temporary, kept until the next parameter's exists; the
+/// out-of-place `+ eps` is only for `differentiable=True`), `param.addcdiv_(grad, std,
+/// value=-clr)`; weight decay allocates `grad.add(param)`.
+fn single_tensor(
+    param: &Tensor,
+    mut grad: Tensor,
+    state: &mut AdagradState,
+    o: AdagradOptions,
+) -> Result<Option<Tensor>> {
+    state.step.add_scalar_(1.0)?;
+    let step = state.step.item()?;
+    if o.weight_decay != 0.0 {
+        grad = grad.add_alpha(param, o.weight_decay)?;
+    }
+    let clr = o.lr / (1.0 + (step - 1.0) * o.lr_decay);
+    state.sum.addcmul_(&grad, &grad, 1.0)?;
+    let std = state.sum.sqrt()?;
+    std.add_scalar_(o.eps)?;
+    param.addcdiv_(&grad, &std, -clr)?;
+    Ok(Some(std))
+}
+
+/// `_multi_tensor_adagrad` (dense gradients): weight decay allocates every `grad + wd *
+/// param` at once; `std = torch._foreach_sqrt(state_sums)` one per parameter (`add_(eps)` in
+/// place); the numerator `torch._foreach_mul(grads, minus_clr)` one more per parameter, or,
+/// with weight decay, the decayed gradients scaled in place. Everything lives until the
+/// function returns: the decayed gradients, `std`, then the numerator are freed in that order.
+fn multi_tensor(group: &mut Group<'_, AdagradState>, o: AdagradOptions) -> Result<()> {
+    for s in &group.states {
+        s.step.add_scalar_(1.0)?;
+    }
+    let mut decayed = None;
+    if o.weight_decay != 0.0 {
+        decayed = Some(TensorList::map(&group.grads, |i, g| {
+            g.add_alpha(group.params[i], o.weight_decay)
+        })?);
+    }
+    let minus_clr = group
+        .states
+        .iter()
+        .map(|s| Ok(-o.lr / (1.0 + (s.step.item()? - 1.0) * o.lr_decay)))
+        .collect::<Result<Vec<f64>>>()?;
+    let grads = decayed.as_ref().map_or(&group.grads, |l| &l.0);
+    for (s, g) in group.states.iter().zip(grads) {
+        s.sum.addcmul_(g, g, 1.0)?;
+    }
+    let std = TensorList::map(group.states.iter().map(|s| &s.sum), |_, t| t.sqrt())?;
+    for t in &std.0 {
+        t.add_scalar_(o.eps)?;
+    }
+    let numerator = match &decayed {
+        Some(d) => {
+            for (g, c) in d.0.iter().zip(&minus_clr) {
+                g.mul_scalar_(*c)?;
+            }
+            None
+        }
+        None => Some(TensorList::map(grads, |i, g| g.mul_scalar(minus_clr[i]))?),
+    };
+    let numerators = numerator.as_ref().map_or(grads, |l| &l.0);
+    for ((p, n), s) in group.params.iter().zip(numerators).zip(&std.0) {
+        p.addcdiv_(n, s, 1.0)?;
+    }
+    drop(decayed);
+    drop(std);
+    drop(numerator);
+    Ok(())
 }

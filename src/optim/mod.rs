@@ -1,7 +1,10 @@
-//! Optimizers with the state and temporaries of PyTorch's single-tensor (`foreach=False`)
-//! implementations in `torch/optim/sgd.py`, `adam.py`, `rmsprop.py` and `adagrad.py`: state
-//! is created lazily at the first step (Adagrad's by its constructor), and each step
-//! allocates the temporaries those loops allocate.
+//! Optimizers with the state and temporaries of PyTorch's implementations in
+//! `torch/optim/sgd.py`, `adam.py`, `rmsprop.py` and `adagrad.py`: state is created lazily at
+//! the first step (Adagrad's by its constructor), and each step allocates the temporaries of
+//! the path PyTorch takes: the for-loop (`_single_tensor_*`, `foreach=False`) or the
+//! `_multi_tensor_*` path (`foreach=True`), whose `torch._foreach_*` ops allocate one output
+//! per parameter at once. Left unset, `foreach` follows PyTorch's default
+//! (`_default_to_fused_or_foreach`): on when every parameter with a gradient is on the device.
 //!
 //! ```
 //! use leakharness::device::Backend;
@@ -32,8 +35,14 @@ pub use adam::{Adam, AdamOptions, AdamW};
 pub use rmsprop::{Rmsprop, RmspropOptions};
 pub use sgd::{Sgd, SgdOptions};
 
-use crate::base::Result;
+use std::any::Any;
+
+use crate::base::{Device, Result, TensorError};
 use crate::tensor::Tensor;
+
+/// One parameter's state as `optimizer.state_dict()["state"][i]` names it (`step`,
+/// `exp_avg`, `momentum_buffer`, ...).
+pub type ParamState = Vec<(&'static str, Tensor)>;
 
 /// What every optimizer does.
 pub trait Optimizer {
@@ -48,6 +57,142 @@ pub trait Optimizer {
         crate::nn::zero_grads(self.params(), set_to_none)
     }
 
-    /// Optimizer state tensors alive now (momentum buffers, moments), for reports.
-    fn state_tensors(&self) -> Vec<Tensor>;
+    /// Each parameter's state by PyTorch's names, `None` for a parameter without any yet.
+    /// The tensors are the optimizer's own, not copies: `state_dict()` holds references.
+    fn state(&self) -> Vec<Option<ParamState>>;
+
+    /// `load_state_dict`: parameter `index`'s state becomes these tensors, shared and not
+    /// copied (PyTorch's `.to(param.dtype, param.device)` returns the same tensor when they
+    /// already match). A name the optimizer needs and `state` lacks is a `KeyError`.
+    fn load_state(&mut self, index: usize, state: &[(&str, Tensor)]) -> Result<()>;
+
+    /// Its hyper-parameters (`SgdOptions`, `AdamOptions`, ...), for the bindings that keep
+    /// them in step with a Python `param_groups` dict.
+    fn options_mut(&mut self) -> &mut dyn Any;
+
+    /// Optimizer state tensors alive on the device now (momentum buffers, moments), for
+    /// reports: the state without its host `step` counters.
+    fn state_tensors(&self) -> Vec<Tensor> {
+        self.state()
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|(name, _)| *name != "step")
+            .map(|(_, t)| t)
+            .collect()
+    }
+}
+
+/// The tensor named `name` in a loaded state, or PyTorch's `KeyError`.
+pub(crate) fn state_entry(state: &[(&str, Tensor)], name: &str) -> Result<Tensor> {
+    state
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| t.clone())
+        .ok_or_else(|| TensorError::Invalid(format!("KeyError: '{name}'")))
+}
+
+/// Checks the index `load_state` was given.
+pub(crate) fn state_index(index: usize, len: usize) -> Result<usize> {
+    if index < len {
+        Ok(index)
+    } else {
+        Err(TensorError::Invalid(format!(
+            "loaded state dict has state for parameter {index}, but the group has {len}"
+        )))
+    }
+}
+
+/// The parameters one `step()` updates (those with a gradient, in order), their gradients and
+/// their state: what `_init_group` hands to `_single_tensor_*` or `_multi_tensor_*`.
+pub(crate) struct Group<'a, S> {
+    pub(crate) params: Vec<&'a Tensor>,
+    pub(crate) grads: Vec<Tensor>,
+    pub(crate) states: Vec<&'a mut S>,
+}
+
+impl<S> Group<'_, S> {
+    /// Runs `single` per parameter, as the for-loop implementations do. What `single`
+    /// returns is the loop body's local that outlives its iteration (Adam's `denom`, RMSprop's
+    /// `avg`, Adagrad's `std`): Python rebinds it only once the next parameter's is computed,
+    /// so two are alive at once, and the last one until the function returns.
+    pub(crate) fn each(
+        &mut self,
+        mut single: impl FnMut(&Tensor, Tensor, &mut S) -> Result<Option<Tensor>>,
+    ) -> Result<()> {
+        let mut _kept = None;
+        for ((param, grad), state) in self.params.iter().zip(&self.grads).zip(&mut self.states) {
+            _kept = single(param, grad.clone(), state)?;
+        }
+        Ok(())
+    }
+}
+
+/// One `optimizer.step()`: under no_grad (PyTorch's step decorator), state made by `init` for
+/// every parameter with a gradient and no state yet, before any update (`_init_group`), then
+/// `run` over the group with whether the foreach path runs (`foreach`, or PyTorch's default
+/// when unset).
+pub(crate) fn step<S>(
+    params: &[Tensor],
+    state: &mut [Option<S>],
+    foreach: Option<bool>,
+    mut init: impl FnMut(&Tensor) -> Result<S>,
+    run: impl FnOnce(&mut Group<'_, S>, bool) -> Result<()>,
+) -> Result<()> {
+    let Some(first) = params.first() else {
+        return Ok(());
+    };
+    let rt = first.runtime().clone();
+    let _no_grad = rt.no_grad();
+    for (p, slot) in params.iter().zip(state.iter_mut()) {
+        if slot.is_none() && p.grad().is_some() {
+            *slot = Some(init(p)?);
+        }
+    }
+    let mut group = Group {
+        params: Vec::new(),
+        grads: Vec::new(),
+        states: Vec::new(),
+    };
+    for (p, slot) in params.iter().zip(state.iter_mut()) {
+        if let (Some(grad), Some(s)) = (p.grad(), slot.as_mut()) {
+            group.params.push(p);
+            group.grads.push(grad);
+            group.states.push(s);
+        }
+    }
+    let foreach = foreach.unwrap_or_else(|| default_foreach(&group.params));
+    run(&mut group, foreach)
+}
+
+/// `_default_to_fused_or_foreach(params, differentiable=False, use_fused=False)`: foreach
+/// when every parameter with a gradient is on a device with foreach kernels (CUDA here).
+pub fn default_foreach(params: &[&Tensor]) -> bool {
+    params.iter().all(|p| p.device() == Device::Cuda)
+}
+
+/// A Python list of tensors that a `torch._foreach_*` op returned (one output per input,
+/// allocated in order). CPython frees a list's items last to first, and so does its drop.
+pub(crate) struct TensorList(pub(crate) Vec<Tensor>);
+
+impl TensorList {
+    /// `torch._foreach_<op>(inputs)`: `op` applied to each input, every output alive at once.
+    pub(crate) fn map<'t>(
+        inputs: impl IntoIterator<Item = &'t Tensor>,
+        mut op: impl FnMut(usize, &Tensor) -> Result<Tensor>,
+    ) -> Result<TensorList> {
+        let mut out = TensorList(Vec::new());
+        for (i, t) in inputs.into_iter().enumerate() {
+            out.0.push(op(i, t)?);
+        }
+        Ok(out)
+    }
+}
+
+impl Drop for TensorList {
+    fn drop(&mut self) {
+        while let Some(t) = self.0.pop() {
+            drop(t);
+        }
+    }
 }

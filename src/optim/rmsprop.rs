@@ -1,4 +1,6 @@
-use super::Optimizer;
+use std::any::Any;
+
+use super::{state_entry, state_index, Group, Optimizer, ParamState, TensorList};
 use crate::alloc::Purpose;
 use crate::base::{DType, Device, Result, TensorError};
 use crate::tensor::Tensor;
@@ -19,6 +21,9 @@ pub struct RmspropOptions {
     /// Normalize by the gradient's variance estimate; refused for now (its in-place `sqrt_`
     /// is not in the runtime, and an out-of-place one would not allocate what PyTorch does).
     pub centered: bool,
+    /// The `_multi_tensor_rmsprop` path (`Some(true)`), the for-loop (`Some(false)`), or
+    /// PyTorch's default (`None`: foreach when every parameter is on the device).
+    pub foreach: Option<bool>,
 }
 
 impl Default for RmspropOptions {
@@ -30,6 +35,7 @@ impl Default for RmspropOptions {
             weight_decay: 0.0,
             momentum: 0.0,
             centered: false,
+            foreach: None,
         }
     }
 }
@@ -42,7 +48,7 @@ struct RmspropState {
     momentum_buffer: Option<Tensor>,
 }
 
-/// `torch.optim.RMSprop(params, foreach=False)`.
+/// `torch.optim.RMSprop(params)`.
 #[derive(Debug)]
 pub struct Rmsprop {
     params: Vec<Tensor>,
@@ -77,62 +83,142 @@ impl Rmsprop {
 }
 
 impl Optimizer for Rmsprop {
-    /// `_init_group` then `_single_tensor_rmsprop` (`torch/optim/rmsprop.py`): state at the
-    /// first step of a parameter with a gradient (`square_avg`, and `momentum_buffer` with
-    /// momentum); per step `avg = square_avg.sqrt()` is one temporary (`add_(eps)` is in
-    /// place), plus `grad.add(param, alpha=wd)` with weight decay.
     fn step(&mut self) -> Result<()> {
-        let Some(first) = self.params.first() else {
-            return Ok(());
-        };
-        let rt = first.runtime().clone();
-        let _no_grad = rt.no_grad();
         let o = self.options;
-        for (p, slot) in self.params.iter().zip(self.state.iter_mut()) {
-            if p.grad().is_none() || slot.is_some() {
-                continue;
-            }
-            *slot = Some(RmspropState {
-                step: p.runtime().zeros(&[], DType::F32, Device::Cpu)?,
-                square_avg: p.zeros_like_for(Purpose::OptimizerState)?,
-                momentum_buffer: (o.momentum > 0.0)
-                    .then(|| p.zeros_like_for(Purpose::OptimizerState))
-                    .transpose()?,
-            });
-        }
-        for (param, state) in self.params.iter().zip(&self.state) {
-            let (Some(mut grad), Some(state)) = (param.grad(), state) else {
-                continue;
-            };
-            state.step.add_scalar_(1.0)?;
-            if o.weight_decay != 0.0 {
-                grad = grad.add_alpha(param, o.weight_decay)?;
-            }
-            state.square_avg.mul_scalar_(o.alpha)?;
-            state.square_avg.addcmul_(&grad, &grad, 1.0 - o.alpha)?;
-            let avg = state.square_avg.sqrt()?;
-            avg.add_scalar_(o.eps)?;
-            match &state.momentum_buffer {
-                Some(buf) => {
-                    buf.mul_scalar_(o.momentum)?;
-                    buf.addcdiv_(&grad, &avg, 1.0)?;
-                    param.add_alpha_(buf, -o.lr)?;
+        super::step(
+            &self.params,
+            &mut self.state,
+            o.foreach,
+            |p| {
+                Ok(RmspropState {
+                    step: p.runtime().zeros(&[], DType::F32, Device::Cpu)?,
+                    square_avg: p.zeros_like_for(Purpose::OptimizerState)?,
+                    momentum_buffer: (o.momentum > 0.0)
+                        .then(|| p.zeros_like_for(Purpose::OptimizerState))
+                        .transpose()?,
+                })
+            },
+            |group, foreach| {
+                if foreach {
+                    multi_tensor(group, o)
+                } else {
+                    group.each(|param, grad, state| single_tensor(param, grad, state, o))
                 }
-                None => param.addcdiv_(&grad, &avg, -o.lr)?,
-            }
-        }
-        Ok(())
+            },
+        )
     }
 
     fn params(&self) -> &[Tensor] {
         &self.params
     }
 
-    fn state_tensors(&self) -> Vec<Tensor> {
+    fn state(&self) -> Vec<Option<ParamState>> {
         self.state
             .iter()
-            .flatten()
-            .flat_map(|s| std::iter::once(s.square_avg.clone()).chain(s.momentum_buffer.clone()))
+            .map(|s| {
+                s.as_ref().map(|s| {
+                    let mut v = vec![
+                        ("step", s.step.clone()),
+                        ("square_avg", s.square_avg.clone()),
+                    ];
+                    v.extend(s.momentum_buffer.clone().map(|b| ("momentum_buffer", b)));
+                    v
+                })
+            })
             .collect()
     }
+
+    fn load_state(&mut self, index: usize, state: &[(&str, Tensor)]) -> Result<()> {
+        let i = state_index(index, self.state.len())?;
+        self.state[i] = Some(RmspropState {
+            step: state_entry(state, "step")?,
+            square_avg: state_entry(state, "square_avg")?,
+            momentum_buffer: (self.options.momentum > 0.0)
+                .then(|| state_entry(state, "momentum_buffer"))
+                .transpose()?,
+        });
+        Ok(())
+    }
+
+    fn options_mut(&mut self) -> &mut dyn Any {
+        &mut self.options
+    }
+}
+
+/// `_single_tensor_rmsprop` for one parameter (`torch/optim/rmsprop.py`): `avg =
+/// square_avg.sqrt()` is one temporary (`add_(eps)` is in place), kept until the next
+/// parameter's exists, plus `grad.add(param, alpha=wd)` with weight decay.
+fn single_tensor(
+    param: &Tensor,
+    mut grad: Tensor,
+    state: &mut RmspropState,
+    o: RmspropOptions,
+) -> Result<Option<Tensor>> {
+    state.step.add_scalar_(1.0)?;
+    if o.weight_decay != 0.0 {
+        grad = grad.add_alpha(param, o.weight_decay)?;
+    }
+    state.square_avg.mul_scalar_(o.alpha)?;
+    state.square_avg.addcmul_(&grad, &grad, 1.0 - o.alpha)?;
+    let avg = state.square_avg.sqrt()?;
+    avg.add_scalar_(o.eps)?;
+    match &state.momentum_buffer {
+        Some(buf) => {
+            buf.mul_scalar_(o.momentum)?;
+            buf.addcdiv_(&grad, &avg, 1.0)?;
+            param.add_alpha_(buf, -o.lr)?;
+        }
+        None => param.addcdiv_(&grad, &avg, -o.lr)?,
+    }
+    Ok(Some(avg))
+}
+
+/// `_multi_tensor_rmsprop` (not centered): weight decay allocates every `grad + wd * param` at
+/// once (`torch._foreach_add`), then `avg = torch._foreach_sqrt(square_avgs)` one more per
+/// parameter; both lists live until the function returns, the decayed gradients freed first
+/// (the frame's locals are cleared in the order they were bound).
+fn multi_tensor(group: &mut Group<'_, RmspropState>, o: RmspropOptions) -> Result<()> {
+    for s in &group.states {
+        s.step.add_scalar_(1.0)?;
+    }
+    let mut decayed = None;
+    if o.weight_decay != 0.0 {
+        decayed = Some(TensorList::map(&group.grads, |i, g| {
+            g.add_alpha(group.params[i], o.weight_decay)
+        })?);
+    }
+    let grads = decayed.as_ref().map_or(&group.grads, |l| &l.0);
+    for s in &group.states {
+        s.square_avg.mul_scalar_(o.alpha)?;
+    }
+    for (s, g) in group.states.iter().zip(grads) {
+        s.square_avg.addcmul_(g, g, 1.0 - o.alpha)?;
+    }
+    let avg = TensorList::map(group.states.iter().map(|s| &s.square_avg), |_, t| t.sqrt())?;
+    for t in &avg.0 {
+        t.add_scalar_(o.eps)?;
+    }
+    if o.momentum > 0.0 {
+        let bufs: Vec<&Tensor> = group
+            .states
+            .iter()
+            .filter_map(|s| s.momentum_buffer.as_ref())
+            .collect();
+        for b in &bufs {
+            b.mul_scalar_(o.momentum)?;
+        }
+        for ((b, g), a) in bufs.iter().zip(grads).zip(&avg.0) {
+            b.addcdiv_(g, a, 1.0)?;
+        }
+        for (p, b) in group.params.iter().zip(&bufs) {
+            p.add_alpha_(b, -o.lr)?;
+        }
+    } else {
+        for ((p, g), a) in group.params.iter().zip(grads).zip(&avg.0) {
+            p.addcdiv_(g, a, -o.lr)?;
+        }
+    }
+    drop(decayed);
+    drop(avg);
+    Ok(())
 }

@@ -1,4 +1,6 @@
-use super::Optimizer;
+use std::any::Any;
+
+use super::{state_index, Group, Optimizer, ParamState, TensorList};
 use crate::alloc::Purpose;
 use crate::base::{Result, TensorError};
 use crate::tensor::Tensor;
@@ -16,6 +18,9 @@ pub struct SgdOptions {
     pub weight_decay: f64,
     /// Nesterov momentum.
     pub nesterov: bool,
+    /// The `_multi_tensor_sgd` path (`Some(true)`), the for-loop (`Some(false)`), or
+    /// PyTorch's default (`None`: foreach when every parameter is on the device).
+    pub foreach: Option<bool>,
 }
 
 impl Default for SgdOptions {
@@ -26,16 +31,18 @@ impl Default for SgdOptions {
             dampening: 0.0,
             weight_decay: 0.0,
             nesterov: false,
+            foreach: None,
         }
     }
 }
 
-/// `torch.optim.SGD(params, foreach=False)`.
+/// `torch.optim.SGD(params)`.
 #[derive(Debug)]
 pub struct Sgd {
     params: Vec<Tensor>,
     options: SgdOptions,
-    momentum_buffers: Vec<Option<Tensor>>,
+    /// Per parameter: `None` until its first step, then its `momentum_buffer` if any.
+    momentum_buffers: Vec<Option<Option<Tensor>>>,
 }
 
 impl Sgd {
@@ -56,52 +63,136 @@ impl Sgd {
 }
 
 impl Optimizer for Sgd {
-    /// `_single_tensor_sgd`: `grad.add(param, alpha=wd)` allocates a temporary; the momentum
-    /// buffer is `clone(grad).detach()` at the first step and updated in place after; nesterov
-    /// allocates `grad.add(buf, alpha=momentum)`.
     fn step(&mut self) -> Result<()> {
-        let Some(first) = self.params.first() else {
-            return Ok(());
-        };
-        let rt = first.runtime().clone();
-        let _no_grad = rt.no_grad();
         let o = self.options;
-        for (param, slot) in self.params.iter().zip(self.momentum_buffers.iter_mut()) {
-            let Some(mut grad) = param.grad() else {
-                continue;
-            };
-            if o.weight_decay != 0.0 {
-                grad = grad.add_alpha(param, o.weight_decay)?;
-            }
-            if o.momentum != 0.0 {
-                let buf = match slot {
-                    None => {
-                        let buf = grad.copy_for(grad.device(), Purpose::OptimizerState)?;
-                        *slot = Some(buf.clone());
-                        buf
-                    }
-                    Some(buf) => {
-                        buf.mul_scalar_(o.momentum)?;
-                        buf.add_alpha_(&grad, 1.0 - o.dampening)?;
-                        buf.clone()
-                    }
-                };
-                grad = if o.nesterov {
-                    grad.add_alpha(&buf, o.momentum)?
+        super::step(
+            &self.params,
+            &mut self.momentum_buffers,
+            o.foreach,
+            |_| Ok(None),
+            |group, foreach| {
+                if foreach {
+                    multi_tensor(group, o)
                 } else {
-                    buf
-                };
-            }
-            param.add_alpha_(&grad, -o.lr)?;
-        }
-        Ok(())
+                    group.each(|param, grad, buf| single_tensor(param, grad, buf, o))
+                }
+            },
+        )
     }
 
     fn params(&self) -> &[Tensor] {
         &self.params
     }
 
-    fn state_tensors(&self) -> Vec<Tensor> {
-        self.momentum_buffers.iter().flatten().cloned().collect()
+    /// `momentum_buffer`, kept only with momentum (PyTorch stores no `step` for SGD).
+    fn state(&self) -> Vec<Option<ParamState>> {
+        self.momentum_buffers
+            .iter()
+            .map(|b| {
+                b.as_ref()
+                    .and_then(|b| b.as_ref())
+                    .map(|b| vec![("momentum_buffer", b.clone())])
+            })
+            .collect()
     }
+
+    fn load_state(&mut self, index: usize, state: &[(&str, Tensor)]) -> Result<()> {
+        let i = state_index(index, self.momentum_buffers.len())?;
+        let buf = state
+            .iter()
+            .find(|(n, _)| *n == "momentum_buffer")
+            .map(|(_, t)| t.clone());
+        self.momentum_buffers[i] = Some(buf);
+        Ok(())
+    }
+
+    fn options_mut(&mut self) -> &mut dyn Any {
+        &mut self.options
+    }
+}
+
+/// `_single_tensor_sgd` for one parameter: `grad.add(param, alpha=wd)` allocates a temporary;
+/// the momentum buffer is `clone(grad).detach()` at the first step and updated in place after;
+/// nesterov allocates `grad.add(buf, alpha=momentum)`.
+fn single_tensor(
+    param: &Tensor,
+    mut grad: Tensor,
+    slot: &mut Option<Tensor>,
+    o: SgdOptions,
+) -> Result<Option<Tensor>> {
+    if o.weight_decay != 0.0 {
+        grad = grad.add_alpha(param, o.weight_decay)?;
+    }
+    if o.momentum != 0.0 {
+        let buf = match slot {
+            None => {
+                let buf = grad.copy_for(grad.device(), Purpose::OptimizerState)?;
+                *slot = Some(buf.clone());
+                buf
+            }
+            Some(buf) => {
+                buf.mul_scalar_(o.momentum)?;
+                buf.add_alpha_(&grad, 1.0 - o.dampening)?;
+                buf.clone()
+            }
+        };
+        grad = if o.nesterov {
+            grad.add_alpha(&buf, o.momentum)?
+        } else {
+            buf
+        };
+    }
+    param.add_alpha_(&grad, -o.lr)?;
+    // `grad` is rebound to the next gradient before anything else is allocated.
+    Ok(None)
+}
+
+/// `_multi_tensor_sgd`: weight decay allocates every `grad + wd * param` at once
+/// (`torch._foreach_add`), alive until the function returns; the momentum buffers are made
+/// as in the for-loop (`device_grads[i].detach().clone()`) and updated in place; nesterov adds
+/// the buffers into the gradients in place (`torch._foreach_add_(device_grads, bufs)`), so it
+/// allocates nothing, and without weight decay it writes into `param.grad` itself.
+fn multi_tensor(group: &mut Group<'_, Option<Tensor>>, o: SgdOptions) -> Result<()> {
+    let mut decayed = None;
+    if o.weight_decay != 0.0 {
+        decayed = Some(TensorList::map(&group.grads, |i, g| {
+            g.add_alpha(group.params[i], o.weight_decay)
+        })?);
+    }
+    let grads = decayed.as_ref().map_or(&group.grads, |l| &l.0);
+    let mut bufs = Vec::new();
+    if o.momentum != 0.0 {
+        for (slot, g) in group.states.iter_mut().zip(grads) {
+            let buf = match slot {
+                None => {
+                    let buf = g.copy_for(g.device(), Purpose::OptimizerState)?;
+                    **slot = Some(buf.clone());
+                    buf
+                }
+                Some(buf) => {
+                    buf.mul_scalar_(o.momentum)?;
+                    buf.add_alpha_(g, 1.0 - o.dampening)?;
+                    buf.clone()
+                }
+            };
+            bufs.push(buf);
+        }
+        if o.nesterov {
+            for (g, buf) in grads.iter().zip(&bufs) {
+                g.add_alpha_(buf, o.momentum)?;
+            }
+        }
+    }
+    let update = if o.momentum != 0.0 && !o.nesterov {
+        &bufs
+    } else {
+        grads
+    };
+    for (p, u) in group.params.iter().zip(update) {
+        p.add_alpha_(u, -o.lr)?;
+    }
+    // The frame's locals are cleared in the order they were bound.
+    drop(decayed);
+    drop(bufs);
+    Ok(())
 }

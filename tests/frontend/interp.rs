@@ -904,3 +904,11 @@ fn scaled_dot_product_attention_runs_the_math_path_and_refuses_masks() {
     )
     .contains("scaled_dot_product_attention(is_causal=True) is not supported in scenarios"));
 }
+
+#[test]
+fn floats_print_with_an_exponent_where_python_uses_one() {
+    assert_eq!(
+        output("print(1e-08, 1.5e-05, 0.0001, 1e16, 1.5e16, 123456789012345678.0, 0.1, 2.5e-7, -3e-10, 1e300, 12345.678)\n"),
+        ["1e-08 1.5e-05 0.0001 1e+16 1.5e+16 1.2345678901234568e+17 0.1 2.5e-07 -3e-10 1e+300 12345.678"]
+    );
+}

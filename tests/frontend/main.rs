@@ -7,5 +7,7 @@ mod gallery_parses;
 mod hostile;
 mod interp;
 mod module_hooks;
+mod optim_api;
 mod scenario_parse;
+mod sched_api;
 mod user_crate;

@@ -8,7 +8,6 @@ use crate::base::{Device, Result};
 use crate::nn::{
     self, CrossEntropyLoss, Layer, Linear, MSELoss, Module as _, ReLU, Rnn, Stateless,
 };
-use crate::optim::Optimizer;
 use crate::tensor::Tensor;
 
 use super::module::ModuleHooks;
@@ -229,15 +228,15 @@ impl fmt::Display for ModuleRef {
     }
 }
 
-/// An optimizer held by scenario names.
+/// An optimizer held by scenario names: its parameter groups, each a Python dict beside the
+/// Rust optimizer that steps it.
 #[derive(Clone)]
 pub struct OptimizerRef {
-    pub(crate) inner: Rc<RefCell<Box<dyn Optimizer>>>,
-    pub(crate) name: &'static str,
+    pub(crate) inner: Rc<RefCell<super::torch::optim::Groups>>,
 }
 
 impl OptimizerRef {
-    /// Its state tensors (momentum buffers, moments), named `param index.kind`.
+    /// Its state tensors (momentum buffers, moments), named by their index across the groups.
     pub fn state_tensors(&self) -> Vec<(String, Tensor)> {
         self.inner
             .borrow()
@@ -251,6 +250,6 @@ impl OptimizerRef {
 
 impl fmt::Display for OptimizerRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (\nParameter Group 0\n)", self.name)
+        f.write_str(&self.inner.borrow().describe())
     }
 }

@@ -177,7 +177,7 @@ impl Interp<'_> {
                 let n = n.clone();
                 stdlib::native_attr(self, &n, &obj, attr, span)
             }
-            Value::Tensor(_) | Value::Module(_) | Value::Optimizer(_) => {
+            Value::Tensor(_) | Value::Module(_) | Value::Optimizer(_) | Value::Scheduler(_) => {
                 if let Some(v) = torch::get_attr(&obj, attr) {
                     return Ok(v);
                 }

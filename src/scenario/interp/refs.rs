@@ -290,6 +290,11 @@ impl Referents for Value {
                     visit(Edge::Attr(format!("state[{n}]").into()), &Value::Tensor(t));
                 }
             }
+            Value::Scheduler(s) => {
+                for (n, v) in s.0.borrow().referents() {
+                    visit(Edge::Attr(n.into()), &v);
+                }
+            }
             Value::Iterator(it) => {
                 use super::pyobj::Iter;
                 match &*it.borrow() {

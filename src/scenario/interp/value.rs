@@ -60,6 +60,8 @@ pub enum Value {
     Module(ModuleRef),
     /// An optimizer.
     Optimizer(OptimizerRef),
+    /// A learning-rate scheduler (`torch.optim.lr_scheduler`).
+    Scheduler(super::torch::sched::SchedulerRef),
     /// `torch.float32`, `torch.long`, ...
     DType(DType),
     /// `torch.device("cuda")`.
@@ -105,6 +107,7 @@ impl Value {
             Value::Tensor(_) => "Tensor".into(),
             Value::Module(_) => "Module".into(),
             Value::Optimizer(_) => "Optimizer".into(),
+            Value::Scheduler(s) => s.0.borrow().class.into(),
             Value::DType(_) => "torch.dtype".into(),
             Value::Device(_) => "torch.device".into(),
             Value::Path(p) if super::builtins::is_type_name(&p.0) => "type".into(),
@@ -157,6 +160,7 @@ impl Value {
             Value::Tensor(t) => t.id(),
             Value::Module(m) => Rc::as_ptr(&m.0) as *const () as usize,
             Value::Optimizer(o) => Rc::as_ptr(&o.inner) as *const () as usize,
+            Value::Scheduler(s) => Rc::as_ptr(&s.0) as *const () as usize,
             Value::Function(f) => Rc::as_ptr(f) as *const () as usize,
             Value::Class(c) => Rc::as_ptr(c) as *const () as usize,
             Value::Instance(i) => Rc::as_ptr(i) as *const () as usize,
@@ -177,8 +181,18 @@ pub(super) fn fmt_float(f: f64, out: &mut fmt::Formatter<'_>) -> fmt::Result {
     } else if f == f.trunc() && f.abs() < 1e16 {
         write!(out, "{f:.1}")
     } else {
-        // Rust's shortest round-trip form is Python's repr for these magnitudes.
-        write!(out, "{f}")
+        // Python's repr: the shortest round-trip digits (Rust's too), written with an exponent
+        // of at least two digits when the decimal exponent is below -4 or from 16 on
+        // (`1e-08`, `1.5e+16`), and positionally between.
+        let sci = format!("{f:e}");
+        let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        if (-4..16).contains(&exp) {
+            write!(out, "{f}")
+        } else {
+            let sign = if exp < 0 { '-' } else { '+' };
+            write!(out, "{mantissa}e{sign}{:02}", exp.abs())
+        }
     }
 }
 
@@ -301,6 +315,11 @@ fn write_scalar(v: &Value, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         Value::Tensor(t) => f.write_str(&super::torch::display(&Value::Tensor(t.clone()))),
         Value::Module(m) => write!(f, "{m}"),
         Value::Optimizer(o) => write!(f, "{o}"),
+        Value::Scheduler(s) => write!(
+            f,
+            "<torch.optim.lr_scheduler.{} object>",
+            s.0.borrow().class
+        ),
         Value::DType(d) => write!(f, "{d}"),
         Value::Device(Device::Cuda) => f.write_str("cuda"),
         Value::Device(Device::Cpu) => f.write_str("cpu"),

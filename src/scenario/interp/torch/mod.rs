@@ -14,7 +14,8 @@ mod data;
 mod functions;
 mod layers;
 mod nn;
-mod optim;
+pub(super) mod optim;
+pub(super) mod sched;
 mod split;
 mod tensor;
 mod values;
@@ -76,7 +77,7 @@ type Function = Entry<Run>;
 
 /// Every torch namespace and its functions and classes; a namespace is also an attribute of
 /// its parent (`torch.nn`, `torch.cuda`).
-const NAMESPACES: [(&str, &[Function]); 9] = [
+const NAMESPACES: [(&str, &[Function]); 10] = [
     ("torch", functions::TORCH),
     ("torch.autograd", autograd::AUTOGRAD),
     ("torch.utils.data", data::DATA),
@@ -86,6 +87,7 @@ const NAMESPACES: [(&str, &[Function]); 9] = [
     ("torch.nn.functional", nn::FUNCTIONAL),
     ("torch.nn.utils", nn::UTILS),
     ("torch.optim", optim::OPTIMIZERS),
+    ("torch.optim.lr_scheduler", sched::SCHEDULERS),
 ];
 
 /// The value an `import` binds for a module path.
@@ -122,6 +124,7 @@ pub(super) fn has_method(obj: &Value, name: &str) -> bool {
         }
         Value::Module(_) => find(nn::MODULE_METHODS, name).is_some(),
         Value::Optimizer(_) => find(optim::OPTIMIZER_METHODS, name).is_some(),
+        Value::Scheduler(_) => find(sched::SCHEDULER_METHODS, name).is_some(),
         Value::List(_) => is_list_method(name),
         _ => false,
     }
@@ -159,6 +162,11 @@ pub(super) fn call_method(
             return (m.run)(it, t, name, args, span);
         }
     }
+    if let Value::Scheduler(s) = &recv {
+        if let Some(m) = find(sched::SCHEDULER_METHODS, name) {
+            return (m.run)(it, s, name, args, span);
+        }
+    }
     let found = match &recv {
         Value::Tensor(t) => find(tensor::METHODS, name).map(|m| (m.run)(it, t, name, args, span)),
         Value::Module(m) => {
@@ -187,6 +195,11 @@ type ModuleMethodFn = fn(&mut Interp<'_>, &ModuleRef, &str, CallArgs, Span) -> R
 /// A method of an optimizer.
 type OptimizerMethodFn = fn(&mut Interp<'_>, &OptimizerRef, &str, CallArgs, Span) -> R<Value>;
 
+/// A method of a learning-rate scheduler, which may call the program's Python (`LambdaLR`'s
+/// functions).
+type SchedulerMethodFn =
+    fn(&mut Interp<'_>, &sched::SchedulerRef, &str, CallArgs, Span) -> X<Value>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +223,7 @@ mod tests {
             nn::MODULE_METHODS,
         );
         line(&mut out, "optimizer methods", optim::OPTIMIZER_METHODS);
+        line(&mut out, "scheduler methods", sched::SCHEDULER_METHODS);
         for (module, table) in NAMESPACES {
             line(&mut out, &format!("`{module}`"), table);
         }
@@ -305,6 +319,7 @@ mod tests {
         }
         unique("module methods", nn::MODULE_METHODS);
         unique("optimizer methods", optim::OPTIMIZER_METHODS);
+        unique("scheduler methods", sched::SCHEDULER_METHODS);
         for (module, table) in NAMESPACES {
             unique(module, table);
         }

@@ -4,7 +4,7 @@ use super::super::objects::{ModuleKind, ModuleRef};
 use super::super::pyobj::Native;
 use super::super::value::Value;
 use crate::base::{DType, Device, TensorError};
-use crate::scenario::{BinOp, CmpOp};
+use crate::scenario::{BinOp, CmpOp, Span};
 use crate::tensor::{Scalar, Tensor, TensorIndex};
 
 /// A device named by a string (`"cuda"`, `"cuda:0"`, `"cpu"`).
@@ -325,6 +325,15 @@ pub(in super::super) fn get_attr(obj: &Value, attr: &str) -> Option<Value> {
                 .map(|(_, p)| Value::Tensor(p)),
             _ => None,
         },
+        Value::Optimizer(o) => match attr {
+            "param_groups" => Some(super::super::builtins::new_list(
+                super::optim::param_groups(o),
+                Span::default(),
+            )),
+            "defaults" => Some(super::optim::defaults(o)),
+            _ => None,
+        },
+        Value::Scheduler(s) => super::sched::get_attr(s, attr),
         _ => None,
     }
 }
