@@ -14,53 +14,78 @@ pub(crate) struct HostKernels;
 /// threads costs more than it saves.
 const PARALLEL_GEMM_FLOPS: usize = 1 << 20;
 
-/// How long one block of rows of a product may take between two looks at the clock: blocks
-/// start at one row and double while they take less, so a product stops soon after the
+/// How long one block of a product may take between two looks at the clock: blocks start
+/// small and double while they take less than half of it, so a product stops soon after the
 /// runtime's deadline whatever the machine and build, and large products still run in blocks
 /// big enough for `gemm` to run at speed.
-const GEMM_BLOCK_TIME: Duration = Duration::from_millis(10);
+const GEMM_BLOCK_TIME: Duration = Duration::from_millis(50);
 
 /// Element-wise work between two looks at the clock.
 const ELEMENTS_PER_TIME_CHECK: usize = 1 << 20;
 
-/// `a (n×k) · b (k×m)`, both row-major, through the `gemm` crate, in blocks of rows with a
-/// look at the deadline before each.
-fn matmul_f32(cx: Cx, a: &[f32], b: &[f32], (n, k, m): (usize, usize, usize)) -> Result<Vec<f32>> {
-    let mut out = vec![0.0f32; n * m];
+/// `a (n×k) · b (k×m)`, both row-major, through the `gemm` crate, in blocks with a look at the
+/// deadline before each. A block is a run of rows of `a` when `n ≥ m`, else a run of columns
+/// of `b`: `gemm` packs the operand that every block shares again for each call, so the blocks
+/// cut the larger side and the repacked operand is the smaller one (a 256×4096 · 4096×4096
+/// product cut by rows repacked 64 MiB per block and ran about ten times slower).
+///
+/// With `acc`, the product is added to it in the same pass (`addmm`'s `c + a·b`), so no
+/// second buffer and no second sweep are needed.
+fn matmul_f32(
+    cx: Cx,
+    a: &[f32],
+    b: &[f32],
+    (n, k, m): (usize, usize, usize),
+    acc: Option<Vec<f32>>,
+) -> Result<Vec<f32>> {
+    let read_dst = acc.is_some();
+    let mut out = acc.unwrap_or_else(|| vec![0.0f32; n * m]);
+    assert_eq!(out.len(), n * m, "matmul accumulator size");
     if out.is_empty() || k == 0 {
         return Ok(out);
     }
     assert!(a.len() == n * k && b.len() == k * m, "matmul operand sizes");
-    let (mut first, mut block) = (0, 1);
-    while first < n {
+    let by_rows = n >= m;
+    let side = if by_rows { n } else { m };
+    let (mut first, mut block) = (0, 8);
+    while first < side {
         cx.check_time()?;
-        let rows = block.min(n - first);
-        let parallelism = if rows * k * m >= PARALLEL_GEMM_FLOPS {
+        let len = block.min(side - first);
+        let (rows, cols) = if by_rows { (len, m) } else { (n, len) };
+        let parallelism = if rows * k * cols >= PARALLEL_GEMM_FLOPS {
             gemm::Parallelism::Rayon(0)
         } else {
             gemm::Parallelism::None
         };
-        let (dst, lhs) = (&mut out[first * m..], &a[first * k..]);
+        // A block of rows starts `first` rows into `out` and `a`; a block of columns `first`
+        // columns into `out` and `b`, keeping their row strides.
+        let (dst, lhs, rhs) = if by_rows {
+            (&mut out[first * m..], &a[first * k..], b)
+        } else {
+            (&mut out[first..], a, &b[first..])
+        };
         let started = Instant::now();
-        // SAFETY: `dst` holds at least rows×m elements, `lhs` rows×k and `b` k×m (checked
-        // above), each row-major (column stride 1, row stride its width); `out` is a fresh
-        // buffer that aliases neither. With `read_dst` false, `dst = 1.0 * lhs·b`.
+        // SAFETY: with row stride m, `dst` reaches element (rows-1)·m + cols-1 of what is left
+        // of `out`, `lhs` (row stride k) (rows-1)·k + k-1 of `a`'s rest and `rhs` (row stride
+        // m) (k-1)·m + cols-1 of `b`'s rest, all in bounds by the sizes checked above; `out`
+        // is its own buffer that aliases neither. `dst = dst + lhs·rhs` with `read_dst`, else
+        // `dst = lhs·rhs`.
         unsafe {
             gemm::gemm(
                 rows,
-                m,
+                cols,
                 k,
                 dst.as_mut_ptr(),
                 1,
                 m as isize,
-                false,
+                read_dst,
                 lhs.as_ptr(),
                 1,
                 k as isize,
-                b.as_ptr(),
+                rhs.as_ptr(),
                 1,
                 m as isize,
-                0.0,
+                1.0,
                 1.0,
                 false,
                 false,
@@ -68,7 +93,7 @@ fn matmul_f32(cx: Cx, a: &[f32], b: &[f32], (n, k, m): (usize, usize, usize)) ->
                 parallelism,
             );
         }
-        first += rows;
+        first += len;
         if started.elapsed() < GEMM_BLOCK_TIME / 2 {
             block *= 2;
         }
@@ -369,13 +394,9 @@ impl Kernels for HostKernels {
         let (Some(x), Some(y)) = (a.read_f32(cx), b.read_f32(cx)) else {
             return Ok(());
         };
-        let product = matmul_f32(cx, &x, &y, (a.shape[0], a.shape[1], b.shape[1]))?;
-        if !accumulate {
-            out.write_f32(cx, &product);
-        } else if let Some(c) = out.read_f32(cx) {
-            let v: Vec<f32> = product.iter().zip(&c).map(|(&p, &c)| c + p).collect();
-            out.write_f32(cx, &v);
-        }
+        let acc = if accumulate { out.read_f32(cx) } else { None };
+        let product = matmul_f32(cx, &x, &y, (a.shape[0], a.shape[1], b.shape[1]), acc)?;
+        out.write_f32(cx, &product);
         Ok(())
     }
 
