@@ -136,6 +136,16 @@ pub enum Shape {
     },
 }
 
+impl Shape {
+    /// Iterations of one run of the innermost loop: the loop the accumulation counter counts.
+    pub fn inner_iterations(self) -> u32 {
+        match self {
+            Shape::Single { iterations } => iterations,
+            Shape::Epochs { steps, .. } => steps,
+        }
+    }
+}
+
 /// How a program clears gradients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ZeroGrad {
@@ -768,7 +778,11 @@ fn program_with(leak: BoxedStrategy<Option<PlantedLeak>>) -> impl Strategy<Value
             loss,
             shape,
             zero_grad,
-            accumulation,
+            // A period longer than the loop never steps the optimizer: such a program is not
+            // gradient accumulation, and its gradients, kept in the written run and freed in
+            // a longer re-run, hide a planted leak's growth (a hook plant of 512 B per step
+            // under 1,024 B of gradients was judged clean).
+            accumulation: accumulation.filter(|&k| k <= shape.inner_iterations()),
             double_backward,
             benign: benign
                 .into_iter()
