@@ -31,6 +31,7 @@ mod factory;
 mod inplace;
 mod kernel;
 mod layer_node;
+mod logsumexp;
 mod loss;
 mod matmul;
 mod norm;

@@ -8,6 +8,7 @@ mod allocator_model;
 mod allocator_options;
 mod cuda_parity;
 mod kernels_compile;
+mod logsumexp_one_hot;
 mod optim_foreach;
 mod runtime_attention;
 mod runtime_autograd;

@@ -30,7 +30,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (0..SHAPES.len(), any::<bool>()).prop_map(|(shape, grad)| Op::New { shape, grad }),
         4 => (0u8..7, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Binary { kind, a, b }),
-        4 => (0u8..46, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
+        4 => (0u8..47, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
         2 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Matmul { a, b }),
         2 => (0u8..5, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Loss { kind, a, b }),
         2 => (any::<usize>(), any::<bool>()).prop_map(|(a, retain)| Op::Backward { a, retain }),
@@ -163,6 +163,7 @@ fn run(backend: Backend, ops: &[Op]) -> Outcome {
                             42 => a.std(None, 1.0, true),
                             43 => a.vector_norm(2.0, None, false),
                             44 => a.vector_norm(1.0, Some(&[-1]), false),
+                            45 => a.logsumexp(&[-1], a.dim() % 2 == 0),
                             _ => a.argmax(0, false),
                         }
                         .map_err(|e| e.to_string())?,

@@ -11,6 +11,7 @@
 mod args;
 mod autograd;
 mod data;
+mod encoding;
 mod functions;
 mod layers;
 mod nn;

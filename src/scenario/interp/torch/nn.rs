@@ -165,6 +165,7 @@ pub(super) const FUNCTIONAL: &[Function] = &[
     entry("embedding", Run::Call(layers::embedding)),
     entry("leaky_relu", Run::Call(layers::activation)),
     entry("elu", Run::Call(layers::activation)),
+    entry("one_hot", Run::Call(super::encoding::one_hot)),
     entry(
         "scaled_dot_product_attention",
         Run::Call(super::layers::scaled_dot_product_attention),
