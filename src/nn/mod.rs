@@ -30,6 +30,7 @@ mod clip;
 mod conv;
 mod embedding;
 mod layers;
+mod losses;
 mod norm;
 mod rnn;
 
@@ -44,6 +45,7 @@ pub use clip::{clip_grad_norm_, clip_grad_value_};
 pub use conv::{Conv, Pool, PoolKind};
 pub use embedding::Embedding;
 pub use layers::{LayerFn, Stateless};
+pub use losses::{Loss, LossKind};
 pub use norm::{BatchNorm, LayerNorm};
 pub use rnn::{Rnn, RnnConfig, RnnMode, RnnState};
 
@@ -212,6 +214,12 @@ pub trait Layer: Module {
     /// `named_parameters()` and `buffers` in the order of `named_buffers()` (what
     /// `copy.deepcopy` makes once it has copied them).
     fn with_tensors(&self, params: Vec<Tensor>, buffers: Vec<Tensor>) -> Box<dyn Layer>;
+
+    /// `criterion(input, target)` for the loss modules among layers (`nn.BCELoss`, ...);
+    /// `None` for the others.
+    fn loss(&self, _input: &Tensor, _target: &Tensor) -> Option<Result<Tensor>> {
+        None
+    }
 }
 
 /// Parameters created on the host, as PyTorch's layers create them (`nn.init`'s

@@ -8,6 +8,7 @@
 
 use super::activation::Activation;
 use super::batchnorm::{BatchNormNode, BatchNormStats};
+use super::bce::Bce;
 use super::conv::{ConvNode, Geometry};
 use super::embedding::EmbeddingNode;
 use super::kernel::{Buf, Cx};
@@ -53,6 +54,12 @@ pub(crate) enum LayerKernel {
     Logsumexp(LogsumexpDims),
     /// `[out]` from `[indices]`: `F.one_hot`'s zeros with ones scattered in.
     OneHot,
+    /// `[loss]` from `[input, target, weight?, pos_weight?]` (`src/tensor/bce.rs`).
+    Bce(Bce),
+    /// `[dx]` from `[grad, input, target, weight?, pos_weight?]`.
+    BceBackward(Bce),
+    /// `[out]` from `[x]`: `xlogy(x, x)`.
+    XlogySelf,
 }
 
 impl LayerKernel {
@@ -80,6 +87,18 @@ impl LayerKernel {
             }
             LayerKernel::OneHot => {
                 super::logsumexp::one_hot_host(cx, outs, ins);
+                Ok(())
+            }
+            LayerKernel::Bce(b) => {
+                b.host_forward(cx, outs, ins);
+                Ok(())
+            }
+            LayerKernel::BceBackward(b) => {
+                b.host_backward(cx, outs, ins);
+                Ok(())
+            }
+            LayerKernel::XlogySelf => {
+                super::bce::xlogy_self_host(cx, outs, ins);
                 Ok(())
             }
         }
@@ -129,6 +148,7 @@ pub(crate) enum LayerNode {
     Embedding(EmbeddingNode),
     Activation(Activation),
     Logsumexp(LogsumexpDims),
+    Bce(Bce),
 }
 
 impl LayerNode {
@@ -142,6 +162,7 @@ impl LayerNode {
             LayerNode::Embedding(_) => "EmbeddingBackward0",
             LayerNode::Activation(a) => a.node_name(),
             LayerNode::Logsumexp(_) => "LogsumexpBackward0",
+            LayerNode::Bce(b) => b.node_name(),
         }
     }
 
@@ -169,6 +190,7 @@ impl LayerNode {
             LayerNode::Embedding(e) => single(&|| e.backward(node, grad)),
             LayerNode::Activation(a) => single(&|| a.backward(node, grad)),
             LayerNode::Logsumexp(d) => single(&|| d.backward(node, grad)),
+            LayerNode::Bce(b) => single(&|| b.backward(node, grad)),
         }
     }
 }

@@ -9,6 +9,7 @@ mod allocator_options;
 mod cuda_parity;
 mod kernels_compile;
 mod logsumexp_one_hot;
+mod losses_bce_kl;
 mod optim_foreach;
 mod runtime_attention;
 mod runtime_autograd;

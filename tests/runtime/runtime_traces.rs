@@ -7,7 +7,7 @@ use leakharness::device::Backend;
 use leakharness::nn::{Linear, MSELoss, Module, ReLU, Reduction, Sequential};
 use leakharness::optim::{Adam, AdamOptions, Optimizer};
 use leakharness::runtime::{Runtime, RuntimeOptions};
-use leakharness::tensor::{Device, Tensor};
+use leakharness::tensor::{Device, KlDivReduction, Tensor};
 use proptest::prelude::*;
 
 const SHAPES: [&[usize]; 5] = [&[4, 8], &[8, 8], &[8], &[8, 4], &[]];
@@ -32,7 +32,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (0u8..7, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Binary { kind, a, b }),
         4 => (0u8..47, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
         2 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Matmul { a, b }),
-        2 => (0u8..5, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Loss { kind, a, b }),
+        2 => (0u8..8, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Loss { kind, a, b }),
         2 => (any::<usize>(), any::<bool>()).prop_map(|(a, retain)| Op::Backward { a, retain }),
         2 => any::<usize>().prop_map(|a| Op::Drop { a }),
         1 => Just(Op::ZeroGrads),
@@ -189,6 +189,13 @@ fn run(backend: Backend, ops: &[Op]) -> Outcome {
                                 )
                                 .and_then(|t| a.cross_entropy(&t, Reduction::Mean)),
                             3 => a.smooth_l1_loss(&b, Reduction::Mean, 1.0),
+                            5 => {
+                                a.binary_cross_entropy_with_logits(&b, None, None, Reduction::Mean)
+                            }
+                            6 => a.sigmoid().and_then(|p| {
+                                p.binary_cross_entropy(&b.sigmoid()?, None, Reduction::Sum)
+                            }),
+                            7 => a.kl_div(&b, KlDivReduction::BatchMean, false),
                             _ => model.forward(&a),
                         }
                         .map_err(|e| e.to_string())?,

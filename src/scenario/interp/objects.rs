@@ -80,6 +80,7 @@ impl ModuleRef {
         match &*self.0 {
             ModuleKind::MseLoss(l) => Some(l.forward(input, target)),
             ModuleKind::CrossEntropyLoss(l) => Some(l.forward(input, target)),
+            ModuleKind::Layer(l) => l.loss(input, target),
             _ => None,
         }
     }

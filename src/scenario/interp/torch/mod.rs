@@ -14,6 +14,7 @@ mod data;
 mod encoding;
 mod functions;
 mod layers;
+mod losses;
 mod nn;
 pub(super) mod optim;
 pub(super) mod sched;
