@@ -33,6 +33,7 @@ mod layers;
 mod losses;
 mod norm;
 mod rnn;
+mod rnn_cells;
 
 use std::cell::{Cell, RefCell};
 
@@ -48,6 +49,7 @@ pub use layers::{LayerFn, Stateless};
 pub use losses::{Loss, LossKind};
 pub use norm::{BatchNorm, LayerNorm};
 pub use rnn::{Rnn, RnnConfig, RnnMode, RnnState};
+pub use rnn_cells::RnnCell;
 
 /// What a module takes and returns besides one tensor, as Python passes it: `None` (an
 /// omitted hidden state), a tensor, or a tuple (`(h, c)`, `(output, (h_n, c_n))`).
@@ -218,6 +220,12 @@ pub trait Layer: Module {
     /// `criterion(input, target)` for the loss modules among layers (`nn.BCELoss`, ...);
     /// `None` for the others.
     fn loss(&self, _input: &Tensor, _target: &Tensor) -> Option<Result<Tensor>> {
+        None
+    }
+
+    /// The layer as a module called with several inputs or outputs (`cell(x, h)`,
+    /// `lstm_cell(x, (h, c))`), for layers whose call is not one tensor in and out.
+    fn as_call(&self) -> Option<&dyn Module> {
         None
     }
 }

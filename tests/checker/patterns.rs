@@ -57,6 +57,37 @@ const PATTERNS: &[Pattern] = &[
         verdict: Verdict::Clean,
         leaks: &[],
     },
+    // nn.GRU(32, 64) over 5×16×32 chunks: 76 nodes and 153,600 B per chunk, as 2.15's
+    // composed CPU path grows (nodes and saved storages reachable from `hidden`).
+    Pattern {
+        file: "leaks/gru_hidden_not_detached.py",
+        verdict: Verdict::Leak,
+        leaks: &[(
+            10,
+            &[LeakKind::MissingNoGrad, LeakKind::CarriedState],
+            153600,
+            76,
+            "wrap the loop in torch.no_grad() when no backward needs the state",
+        )],
+    },
+    // `h = cell(x, h)` with nn.GRUCell(32, 64), batch 16: 16 nodes and 30,720 B per step,
+    // PyTorch 2.15's steady growth.
+    Pattern {
+        file: "leaks/gru_cell_state_carried.py",
+        verdict: Verdict::Leak,
+        leaks: &[(
+            10,
+            &[LeakKind::MissingNoGrad, LeakKind::CarriedState],
+            30720,
+            16,
+            "wrap the loop in torch.no_grad() when no backward needs the state",
+        )],
+    },
+    Pattern {
+        file: "clean/gru_language_model.py",
+        verdict: Verdict::Clean,
+        leaks: &[],
+    },
     // After backward: Add, two scalar Muls, Mean, Relu, Addmm and T per step; backward freed
     // what Relu and Addmm saved and the scalar Muls save no tensor, so 0 B.
     Pattern {

@@ -71,6 +71,7 @@ impl ModuleRef {
     pub(crate) fn call(&self) -> Option<&dyn nn::Module> {
         match &*self.0 {
             ModuleKind::Recurrent(r) => Some(r),
+            ModuleKind::Layer(l) => l.as_call(),
             _ => None,
         }
     }

@@ -665,8 +665,24 @@ pub(super) fn recurrent_module(
         "proj_size",
         "device",
     ];
+    // nn.GRU takes LSTM's arguments but proj_size.
+    const GRU: &[&str] = &[
+        "input_size",
+        "hidden_size",
+        "num_layers",
+        "bias",
+        "batch_first",
+        "dropout",
+        "bidirectional",
+        "device",
+    ];
     let lstm = name == "LSTM";
-    let b = bind(it, &args, name, if lstm { LSTM } else { RNN }, 2, span)?;
+    let params = match name {
+        "LSTM" => LSTM,
+        "GRU" => GRU,
+        _ => RNN,
+    };
+    let b = bind(it, &args, name, params, 2, span)?;
     let size = |it: &Interp<'_>, p: &str, default: i64| -> R<usize> {
         let v = match b.get(p) {
             Some(v) => expect_int(it, v, p, span)?,
@@ -695,6 +711,8 @@ pub(super) fn recurrent_module(
     }
     let mode = if lstm {
         RnnMode::Lstm
+    } else if name == "GRU" {
+        RnnMode::Gru
     } else {
         match b.get("nonlinearity") {
             None => RnnMode::Tanh,

@@ -10,6 +10,7 @@
 
 mod args;
 mod autograd;
+mod cells;
 mod data;
 mod encoding;
 mod functions;

@@ -47,6 +47,10 @@ pub(super) const MODULES: &[Function] = &[
     entry("Embedding", Run::Call(layers::layer_class)),
     entry("RNN", Run::Call(super::layers::recurrent_module)),
     entry("LSTM", Run::Call(super::layers::recurrent_module)),
+    entry("GRU", Run::Call(super::layers::recurrent_module)),
+    entry("RNNCell", Run::Call(super::cells::cell_class)),
+    entry("LSTMCell", Run::Call(super::cells::cell_class)),
+    entry("GRUCell", Run::Call(super::cells::cell_class)),
 ];
 
 /// The modules without parameters (`crate::nn::Stateless`), with their constructors'
