@@ -88,6 +88,19 @@ const PATTERNS: &[Pattern] = &[
         verdict: Verdict::Clean,
         leaks: &[],
     },
+    // Kept BCELoss tensors: each holds its 7 nodes and the 32×10 storage binary_cross_entropy
+    // resized to 0-dim (1,280 B, a 1,536 B block), as on 2.15.
+    Pattern {
+        file: "leaks/loss_bce_history_kept.py",
+        verdict: Verdict::Leak,
+        leaks: &[(
+            17,
+            &[LeakKind::TensorList, LeakKind::RetainedGraph],
+            1536,
+            7,
+            "append loss.item() instead",
+        )],
+    },
     // After backward: Add, two scalar Muls, Mean, Relu, Addmm and T per step; backward freed
     // what Relu and Addmm saved and the scalar Muls save no tensor, so 0 B.
     Pattern {
