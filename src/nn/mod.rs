@@ -26,6 +26,7 @@
 //! assert!(model.parameters().iter().all(|p| p.grad().is_some()));
 //! ```
 
+mod attention;
 mod clip;
 mod conv;
 mod embedding;
@@ -42,6 +43,7 @@ use crate::base::{DType, Device, Result};
 use crate::runtime::Runtime;
 pub use crate::tensor::Reduction;
 use crate::tensor::Tensor;
+pub use attention::MultiheadAttention;
 pub use clip::{clip_grad_norm_, clip_grad_value_};
 pub use conv::{Conv, Pool, PoolKind};
 pub use embedding::Embedding;
@@ -61,6 +63,8 @@ pub enum Io {
     Tensor(Tensor),
     /// A tuple.
     Tuple(Vec<Io>),
+    /// A flag (`need_weights=False`).
+    Bool(bool),
 }
 
 /// A module: `forward` on one input, and its parameters.
@@ -79,6 +83,13 @@ pub trait Module {
                 inputs.len()
             ))),
         }
+    }
+
+    /// The Python names of `module(...)`'s parameters, in order, for binding keyword
+    /// arguments (`mha(q, k, v, need_weights=False)`); `call` gets them positionally, up to
+    /// the last one given, absent ones as `Io::None`.
+    fn call_params(&self) -> &'static [&'static str] {
+        &["input", "hx"]
     }
 
     /// `module.named_parameters()`: dotted names as PyTorch gives them (`0.weight`), in

@@ -88,6 +88,19 @@ const PATTERNS: &[Pattern] = &[
         verdict: Verdict::Clean,
         leaks: &[],
     },
+    // nn.MultiheadAttention's averaged weights kept each step: 1,024 B and the 21 nodes of
+    // their graph after backward, as on 2.15.
+    Pattern {
+        file: "leaks/mha_attention_weights_logged.py",
+        verdict: Verdict::Leak,
+        leaks: &[(
+            19,
+            &[LeakKind::TensorList, LeakKind::RetainedGraph],
+            1024,
+            21,
+            "append loss.item() instead",
+        )],
+    },
     // Kept BCELoss tensors: each holds its 7 nodes and the 32×10 storage binary_cross_entropy
     // resized to 0-dim (1,280 B, a 1,536 B block), as on 2.15.
     Pattern {

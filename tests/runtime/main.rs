@@ -18,6 +18,7 @@ mod runtime_gradcheck;
 mod runtime_gru;
 mod runtime_layers;
 mod runtime_memory;
+mod runtime_mha;
 mod runtime_rnn;
 mod runtime_split;
 mod runtime_traces;

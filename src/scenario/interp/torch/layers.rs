@@ -741,6 +741,7 @@ pub(super) fn recurrent_module(
 fn to_io(it: &Interp<'_>, v: &Value, span: Span) -> R<Io> {
     Ok(match v {
         Value::None => Io::None,
+        Value::Bool(b) => Io::Bool(*b),
         Value::Tensor(t) => Io::Tensor(t.clone()),
         Value::Tuple(items) => Io::Tuple(
             items
@@ -763,6 +764,7 @@ fn to_io(it: &Interp<'_>, v: &Value, span: Span) -> R<Io> {
 fn from_io(io: Io) -> Value {
     match io {
         Io::None => Value::None,
+        Io::Bool(b) => Value::Bool(b),
         Io::Tensor(t) => Value::Tensor(t),
         Io::Tuple(items) => Value::Tuple(Rc::new(items.into_iter().map(from_io).collect())),
     }
@@ -777,11 +779,13 @@ pub(super) fn call_with_values(
     args: CallArgs,
     span: Span,
 ) -> R<Value> {
-    let b = bind(it, &args, name, &["input", "hx"], 1, span)?;
-    let mut inputs = vec![to_io(it, b.raw("input").unwrap_or(&Value::None), span)?];
-    if let Some(hx) = b.raw("hx") {
-        inputs.push(to_io(it, hx, span)?);
-    }
+    let params = module.call_params();
+    let b = bind(it, &args, name, params, 1, span)?;
+    let given = params.iter().rposition(|p| b.raw(p).is_some()).unwrap_or(0);
+    let inputs = params[..=given]
+        .iter()
+        .map(|p| to_io(it, b.raw(p).unwrap_or(&Value::None), span))
+        .collect::<R<Vec<_>>>()?;
     let out = module.call(&inputs).map_err(|e| it.tensor_error(span, e))?;
     Ok(from_io(out))
 }

@@ -21,6 +21,7 @@ pub(super) mod optim;
 pub(super) mod sched;
 mod split;
 mod tensor;
+mod transformer;
 mod values;
 
 pub(super) use nn::call_module;

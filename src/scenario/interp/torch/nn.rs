@@ -51,6 +51,10 @@ pub(super) const MODULES: &[Function] = &[
     entry("RNNCell", Run::Call(super::cells::cell_class)),
     entry("LSTMCell", Run::Call(super::cells::cell_class)),
     entry("GRUCell", Run::Call(super::cells::cell_class)),
+    entry(
+        "MultiheadAttention",
+        Run::Call(super::transformer::multihead_attention),
+    ),
 ];
 
 /// The modules without parameters (`crate::nn::Stateless`), with their constructors'
