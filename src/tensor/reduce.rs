@@ -26,8 +26,8 @@ impl Tensor {
             reduce[d] = true;
         }
         let shape = reduced_shape(self.shape(), &reduce, keepdim);
-        let dtype = if mean || self.dtype() == DType::F32 {
-            DType::F32
+        let dtype = if self.dtype().is_floating_point() || mean {
+            self.float_result_type()
         } else {
             DType::I64
         };
@@ -87,7 +87,7 @@ impl Tensor {
     }
 
     fn check_mean(&self) -> Result<()> {
-        if self.dtype() != DType::F32 {
+        if !self.dtype().is_floating_point() {
             return Err(TensorError::Invalid(format!(
                 "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {}",
                 self.dtype().short_name()

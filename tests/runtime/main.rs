@@ -9,6 +9,7 @@ mod allocator_options;
 mod cuda_parity;
 mod kernels_compile;
 mod optim_foreach;
+mod runtime_amp;
 mod runtime_attention;
 mod runtime_autograd;
 mod runtime_behaviour;
