@@ -300,6 +300,22 @@ impl Tensor {
     }
 }
 
+impl Tensor {
+    /// The output dtype autocast gives a reduction of the cuda `fp32_set_opt_dtype` list
+    /// (`sum`): float32, passed to the reduction as its `dtype=` (no cast copy: the kernel
+    /// reads the input in its type), when autocast is on for cuda and this tensor is an
+    /// eligible float on it; `None` otherwise.
+    pub(crate) fn autocast_reduction_dtype(&self) -> Option<DType> {
+        let rt = self.runtime();
+        let eligible = self.device() == Device::Cuda && self.dtype().is_floating_point();
+        if !eligible || rt.on_autograd_thread() {
+            return None;
+        }
+        let on = with_state(rt, |s| s.cuda.enabled && s.excluded == 0);
+        on.then_some(DType::F32)
+    }
+}
+
 /// `cached_cast`: a float32 leaf that requires grad and is not a view, cast to the
 /// lower-precision dtype while caching is on, is cast once per outermost region.
 fn cached_cast(rt: &Runtime, t: &Tensor, to: DType, lower: DType) -> Result<Tensor> {

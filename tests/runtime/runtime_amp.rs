@@ -144,9 +144,19 @@ fn the_fp32_list_runs_losses_in_float32_and_backward_reaches_float32_gradients()
         let loss = out.mse_loss(&y, Reduction::Mean).unwrap();
         assert_eq!(loss.dtype(), DType::F32);
         assert_eq!(next_names(&loss), ["ToCopyBackward0", "None"]);
-        // exp is on cuda's fp32 list, relu on none.
+        // exp is on cuda's fp32 list, relu on none; sum reduces into float32 without a cast
+        // (`fp32_set_opt_dtype`): SumBackward0 straight onto the addmm.
         assert_eq!(out.exp().unwrap().dtype(), DType::F32);
         assert_eq!(out.relu().unwrap().dtype(), DType::F16);
+        let before = rt.memory_allocated();
+        let s = out.sum().unwrap();
+        assert_eq!(s.dtype(), DType::F32);
+        assert_eq!(rt.memory_allocated() - before, 512);
+        assert_eq!(next_names(&s), ["AddmmBackward0"]);
+        s.backward(None, true).unwrap();
+        for p in l.parameters() {
+            p.set_grad(None);
+        }
         loss
     };
     loss.backward(None, false).unwrap();
