@@ -10,6 +10,7 @@ use super::activation::Activation;
 use super::batchnorm::{BatchNormNode, BatchNormStats};
 use super::conv::{ConvNode, Geometry};
 use super::embedding::EmbeddingNode;
+use super::index::{Along, IndexNode, IndexPlan};
 use super::kernel::{Buf, Cx};
 use super::pool::{Adaptive, AvgPool, Window};
 use super::{Result, Tensor};
@@ -48,6 +49,16 @@ pub(crate) enum LayerKernel {
     Activation(Activation),
     /// `[dx]` from `[dy, x]`.
     ActivationBackward(Activation),
+    /// `[y]` from `[x, index...]` (`at::index`; int64 indices at the broadcast index shape).
+    Index(IndexPlan),
+    /// `[self]` in place from `[values, index...]`, added when accumulating.
+    IndexPut(IndexPlan, bool),
+    /// `[self]` in place from `[mask]`.
+    MaskedFill(f32),
+    /// `[y]` from `[x, index]`.
+    Gather(Along),
+    /// `[self]` in place from `[src, index]`.
+    ScatterAdd(Along),
 }
 
 impl LayerKernel {
@@ -69,6 +80,11 @@ impl LayerKernel {
             LayerKernel::EmbeddingBackward(p) => super::embedding::host_backward(*p, cx, outs, ins),
             LayerKernel::Activation(a) => a.host_forward(cx, outs, ins),
             LayerKernel::ActivationBackward(a) => a.host_backward(cx, outs, ins),
+            LayerKernel::Index(p) => p.host_index(cx, outs, ins),
+            LayerKernel::IndexPut(p, accumulate) => p.host_put(*accumulate, cx, outs, ins),
+            LayerKernel::MaskedFill(v) => super::index::host_masked_fill(*v, cx, outs, ins),
+            LayerKernel::Gather(a) => a.host_gather(cx, outs, ins),
+            LayerKernel::ScatterAdd(a) => a.host_scatter_add(cx, outs, ins),
         }
     }
 }
@@ -115,6 +131,8 @@ pub(crate) enum LayerNode {
     BatchNorm(BatchNormNode),
     Embedding(EmbeddingNode),
     Activation(Activation),
+    /// The nodes of indexing (`index.rs`).
+    Index(IndexNode),
 }
 
 impl LayerNode {
@@ -127,6 +145,7 @@ impl LayerNode {
             LayerNode::BatchNorm(_) => "NativeBatchNormBackward0",
             LayerNode::Embedding(_) => "EmbeddingBackward0",
             LayerNode::Activation(a) => a.node_name(),
+            LayerNode::Index(i) => i.name(),
         }
     }
 
@@ -153,6 +172,7 @@ impl LayerNode {
             LayerNode::AdaptiveAvgPool2d(a) => single(&|| a.backward(node, grad)),
             LayerNode::Embedding(e) => single(&|| e.backward(node, grad)),
             LayerNode::Activation(a) => single(&|| a.backward(node, grad)),
+            LayerNode::Index(i) => i.backward(node, grad, needs),
         }
     }
 }

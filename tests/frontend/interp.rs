@@ -777,8 +777,40 @@ fn basic_tensor_indexing_makes_pytorchs_views() {
     );
     assert!(error("import torch\nx = torch.ones(2, 3)\nx[0, 0, 0]\n")
         .contains("too many indices for tensor of dimension 2"));
-    assert!(error("import torch\nx = torch.ones(2, 3)\nx[x > 0]\n")
-        .contains("indexing a tensor with Tensor is not supported in scenarios yet"));
+    assert!(error("import torch\nx = torch.ones(2, 3)\nx[1.5]\n")
+        .contains("indexing a tensor with float is not supported in scenarios yet"));
+}
+
+#[test]
+fn tensor_indices_and_assignments_run_as_pytorch_dispatches_them() {
+    // Printed by PyTorch 2.15 the same way.
+    let out = output(
+        "import torch\n\
+         x = torch.tensor([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.0]], requires_grad=True)\n\
+         idx = torch.tensor([2, 0])\n\
+         print(x[idx].sum().item(), x[[1]].sum().item(), x[:, idx].sum().item(), x[x > 6].sum().item(), tuple(x[:, idx].shape))\n\
+         print(x[idx].grad_fn, x.index_select(1, idx).grad_fn, x.gather(1, torch.tensor([[2], [2], [2]])).grad_fn)\n\
+         w = x * 1\n\
+         w[idx] = torch.ones(3)\n\
+         a = w.grad_fn\n\
+         w[w > 3] = 0\n\
+         b = w.grad_fn\n\
+         w[:, idx] = -1.0\n\
+         print(a, b, w.grad_fn, w.sum().item())\n\
+         t = torch.zeros(2, 3)\n\
+         t[:, 1] = torch.tensor([5.0, 6.0])\n\
+         t[[True, False]] = 9\n\
+         print(t.sum().item(), torch.where(t > 5))\n",
+    );
+    assert_eq!(
+        out,
+        [
+            "24.0 12.0 24.0 15.0 (3, 2)",
+            "<IndexBackward0> <IndexSelectBackward0> <GatherBackward0>",
+            "<IndexPutBackward0> <MaskedFillBackward0> <IndexFillBackward0> -4.0",
+            "33.0 (tensor([0, 0, 0, 1]), tensor([0, 1, 2, 1]))",
+        ]
+    );
 }
 
 #[test]

@@ -13,6 +13,7 @@ mod runtime_attention;
 mod runtime_autograd;
 mod runtime_behaviour;
 mod runtime_gradcheck;
+mod runtime_index;
 mod runtime_layers;
 mod runtime_memory;
 mod runtime_rnn;

@@ -12,18 +12,21 @@ mod args;
 mod autograd;
 mod data;
 mod functions;
+mod indexing;
 mod layers;
 mod nn;
 pub(super) mod optim;
 pub(super) mod sched;
 mod split;
+mod subscript;
 mod tensor;
 mod values;
 
 pub(super) use nn::call_module;
+pub(super) use subscript::{tensor_getitem, tensor_setitem};
 pub(super) use values::{
     binary, compare, device_named, display, get_attr, inplace_binary, item, len, module_index,
-    module_name, neg, set_attr, tensor_bool, tensor_index,
+    module_name, neg, set_attr, tensor_bool,
 };
 
 use super::args::CallArgs;
