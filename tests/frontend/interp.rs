@@ -944,3 +944,44 @@ fn floats_print_with_an_exponent_where_python_uses_one() {
         ["1e-08 1.5e-05 0.0001 1e+16 1.5e+16 1.2345678901234568e+17 0.1 2.5e-07 -3e-10 1e+300 12345.678"]
     );
 }
+
+#[test]
+fn reentrant_checkpoint_keeps_the_inputs_and_recomputes_under_forwards_random_state() {
+    // Printed by PyTorch 2.15 the same way (but for the address in the node's repr).
+    let out = output(
+        "import torch\n\
+         import torch.nn as nn\n\
+         from torch.utils.checkpoint import checkpoint, checkpoint_sequential\n\
+         model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 4))\n\
+         x = torch.randn(5, 8, requires_grad=True)\n\
+         grads = []\n\
+         for mode in ('plain', 'preserve', 'no-preserve'):\n\
+         \x20   torch.manual_seed(1)\n\
+         \x20   if mode == 'plain':\n\
+         \x20       y = model(x)\n\
+         \x20   else:\n\
+         \x20       y = checkpoint(model, x, use_reentrant=True, preserve_rng_state=mode == 'preserve')\n\
+         \x20   torch.rand(64)\n\
+         \x20   y.sum().backward()\n\
+         \x20   grads.append(x.grad.clone())\n\
+         \x20   x.grad = None\n\
+         print(y.grad_fn, bool((grads[0] - grads[1]).abs().sum() == 0), bool((grads[0] - grads[2]).abs().sum() == 0))\n\
+         y = checkpoint(model, torch.randn(5, 8), use_reentrant=True)\n\
+         print(y.requires_grad)\n\
+         y = checkpoint(model, x)\n\
+         y = checkpoint_sequential(model, 2, x, use_reentrant=True)\n\
+         print(y.grad_fn)\n",
+    );
+    assert_eq!(out.len(), 5, "{out:?}");
+    // The recomputed dropout mask is forward's only when the random state is preserved.
+    assert_eq!(out[0], "<CheckpointFunctionBackward> True False");
+    assert_eq!(
+        out[1],
+        "UserWarning: None of the inputs have requires_grad=True. Gradients will be None"
+    );
+    assert_eq!(out[2], "False");
+    assert!(out[3].starts_with(
+        "UserWarning: torch.utils.checkpoint: the use_reentrant parameter should be passed explicitly."
+    ));
+    assert_eq!(out[4], "<AddmmBackward0>");
+}

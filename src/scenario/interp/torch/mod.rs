@@ -10,6 +10,7 @@
 
 mod args;
 mod autograd;
+mod checkpoint;
 mod data;
 mod functions;
 mod indexing;
@@ -80,10 +81,15 @@ type Function = Entry<Run>;
 
 /// Every torch namespace and its functions and classes; a namespace is also an attribute of
 /// its parent (`torch.nn`, `torch.cuda`).
-const NAMESPACES: [(&str, &[Function]); 10] = [
+const NAMESPACES: [(&str, &[Function]); 12] = [
     ("torch", functions::TORCH),
     ("torch.autograd", autograd::AUTOGRAD),
     ("torch.utils.data", data::DATA),
+    ("torch.utils.checkpoint", checkpoint::CHECKPOINT),
+    (
+        "torch.utils.checkpoint.CheckpointFunction",
+        checkpoint::CHECKPOINT_FUNCTION,
+    ),
     ("torch._C", functions::TORCH_C),
     ("torch.cuda", functions::CUDA),
     ("torch.nn", nn::MODULES),
