@@ -133,6 +133,9 @@ pub(crate) enum LayerNode {
     Activation(Activation),
     /// The nodes of indexing (`index.rs`).
     Index(IndexNode),
+    /// A node that hands the gradient on unchanged, under a custom Function's name
+    /// (`BackwardHookFunctionBackward`, `views.rs`).
+    Passthrough(&'static str),
 }
 
 impl LayerNode {
@@ -146,6 +149,7 @@ impl LayerNode {
             LayerNode::Embedding(_) => "EmbeddingBackward0",
             LayerNode::Activation(a) => a.node_name(),
             LayerNode::Index(i) => i.name(),
+            LayerNode::Passthrough(name) => name,
         }
     }
 
@@ -173,6 +177,7 @@ impl LayerNode {
             LayerNode::Embedding(e) => single(&|| e.backward(node, grad)),
             LayerNode::Activation(a) => single(&|| a.backward(node, grad)),
             LayerNode::Index(i) => i.backward(node, grad, needs),
+            LayerNode::Passthrough(_) => single(&|| Ok(grad.clone())),
         }
     }
 }

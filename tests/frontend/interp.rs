@@ -985,3 +985,46 @@ fn reentrant_checkpoint_keeps_the_inputs_and_recomputes_under_forwards_random_st
     ));
     assert_eq!(out[4], "<AddmmBackward0>");
 }
+
+#[test]
+fn full_backward_hooks_see_the_gradients_pytorch_gives_them() {
+    // Printed by PyTorch 2.15 the same way (but for the address in the node's repr, and the
+    // warning's source line).
+    let out = output(
+        "import torch\n\
+         import torch.nn as nn\n\
+         model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4)).cuda()\n\
+         seen = []\n\
+         def pre(m, grad_output):\n\
+         \x20   seen.append(('pre', tuple(grad_output[0].shape)))\n\
+         def hook(m, grad_input, grad_output):\n\
+         \x20   seen.append(('full', None if grad_input[0] is None else tuple(grad_input[0].shape), tuple(grad_output[0].shape)))\n\
+         h1 = model[2].register_full_backward_pre_hook(pre)\n\
+         h2 = model[2].register_full_backward_hook(hook)\n\
+         h3 = model[0].register_full_backward_hook(hook)\n\
+         x = torch.randn(5, 8, device='cuda')\n\
+         before = torch.cuda.memory_allocated()\n\
+         y = model(x)\n\
+         print(y.grad_fn, torch.cuda.memory_allocated() - before)\n\
+         y.sum().backward()\n\
+         print(seen)\n\
+         h1.remove(); h2.remove(); h3.remove()\n\
+         x = torch.randn(5, 8, device='cuda', requires_grad=True)\n\
+         model(x).sum().backward()\n\
+         plain = x.grad.clone()\n\
+         x.grad = None\n\
+         model[0].register_full_backward_hook(lambda m, gi, go: (gi[0] * 2,))\n\
+         model(x).sum().backward()\n\
+         print(bool((x.grad - 2 * plain).abs().sum() == 0))\n",
+    );
+    assert_eq!(out.len(), 4, "{out:?}");
+    // The ReLU output (saved by ReLU and the last Linear) and the 5×4 output, 512 B each: the
+    // BackwardHookFunction views add nothing.
+    assert_eq!(out[0], "<BackwardHookFunctionBackward> 1024");
+    assert!(out[1].starts_with("UserWarning: Full backward hook is firing when gradients are computed with respect to module outputs since no inputs require gradients."));
+    assert_eq!(
+        out[2],
+        "[('pre', (5, 4)), ('full', (5, 16), (5, 4)), ('full', None, (5, 16))]"
+    );
+    assert_eq!(out[3], "True");
+}
