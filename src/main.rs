@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use leakharness::base::parse_size;
 use leakharness::check::plan::{self, plan_files, Exports, RunPlan, RunTotals};
-use leakharness::check::{trace_scenario, CheckOptions};
+use leakharness::check::{hold_scenario, trace_scenario, CheckOptions};
 use leakharness::device::{Backend, BackendChoice};
 use leakharness::gen::{self, Exploration, ExploreEvent};
 use leakharness::report::{
@@ -69,6 +69,11 @@ struct TraceArgs {
     /// Device memory when the scenario's header does not set it (e.g. 24GiB).
     #[arg(long, value_parser = parse_device_memory)]
     device_memory: Option<u64>,
+    /// Record, instead of the counters, the tensors the names reach and the autograd nodes
+    /// with their saved tensors before each statement (`scripts/parity.py` compares them with
+    /// PyTorch's).
+    #[arg(long)]
+    tensors: bool,
 }
 
 #[derive(clap::Args)]
@@ -165,8 +170,14 @@ fn trace(args: TraceArgs) -> ExitCode {
         device_memory: args.device_memory,
         ..CheckOptions::default()
     };
-    match trace_scenario(&scenario, &options) {
-        Ok(trace) => {
+    let json = if args.tensors {
+        hold_scenario(&scenario, &options).map(serde_json::to_value)
+    } else {
+        trace_scenario(&scenario, &options).map(serde_json::to_value)
+    };
+    match json {
+        Ok(Err(e)) => fatal(&e.to_string()),
+        Ok(Ok(trace)) => {
             let mut out = std::io::stdout().lock();
             // A closed pipe (`| head`) ends the output quietly, as for any filter.
             match serde_json::to_writer(&mut out, &trace)

@@ -491,6 +491,23 @@ impl Runtime {
         self.inner.device_offset.set(0);
     }
 
+    /// Both generators' state (`torch.get_rng_state()` and the device's), for
+    /// `torch.utils.checkpoint`'s `preserve_rng_state`.
+    pub fn rng_state(&self) -> RngState {
+        RngState {
+            seed: self.inner.seed.get(),
+            host_offset: self.inner.host_offset.get(),
+            device_offset: self.inner.device_offset.get(),
+        }
+    }
+
+    /// Restores a state [`rng_state`](Self::rng_state) returned.
+    pub fn set_rng_state(&self, s: RngState) {
+        self.inner.seed.set(s.seed);
+        self.inner.host_offset.set(s.host_offset);
+        self.inner.device_offset.set(s.device_offset);
+    }
+
     /// Whether nodes are named as PyTorch names them when called from Python
     /// ([`RuntimeOptions::python_scalar_names`]).
     pub fn python_scalar_names(&self) -> bool {
@@ -529,6 +546,33 @@ impl Runtime {
 
     pub(crate) fn same(&self, other: &Runtime) -> bool {
         Rc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+/// The random generators' state: the seed and how far each generator has drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RngState {
+    seed: u64,
+    host_offset: u64,
+    device_offset: u64,
+}
+
+impl RngState {
+    /// Its three numbers, for a program to hold.
+    pub fn parts(self) -> [u64; 3] {
+        [self.seed, self.host_offset, self.device_offset]
+    }
+
+    /// The state of three numbers [`parts`](Self::parts) gave.
+    pub fn from_parts(parts: &[u64]) -> Option<RngState> {
+        match parts {
+            [seed, host_offset, device_offset] => Some(RngState {
+                seed: *seed,
+                host_offset: *host_offset,
+                device_offset: *device_offset,
+            }),
+            _ => None,
+        }
     }
 }
 

@@ -13,6 +13,7 @@
 mod api;
 mod files;
 mod growth;
+mod parity;
 pub mod plan;
 mod rules;
 mod statement;
@@ -39,6 +40,7 @@ use crate::scenario::{Scenario, Stmt, StmtKind};
 pub use api::{assert_no_leaks, check, Loop};
 pub use files::{check_file, discover, report_stem, report_stems, FileOutcome};
 use growth::{growth, Growing, LoopAt, Measured, Recorder, Runs};
+pub use parity::{hold_scenario, Holding, Holdings, NodeFact, TensorFact};
 use rules::Evidence;
 use subject::{ScenarioSubject, Subject};
 pub use trace::{trace_scenario, StatementSample, Trace};

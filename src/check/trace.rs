@@ -32,6 +32,8 @@ pub struct Trace {
     pub at_end: Option<StatementSample>,
     /// The scenario's error, when it stopped on one (`torch.OutOfMemoryError: ...` included).
     pub error: Option<String>,
+    /// The lines the program printed, to compare with what it prints under PyTorch.
+    pub output: Vec<String>,
 }
 
 /// Runs `scenario` once on a fresh runtime and samples the counters before every simple
@@ -47,6 +49,7 @@ pub fn trace_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Tra
         samples: sampler.samples,
         at_end: sampler.at_end,
         error: result.failure.map(|f| f.error.to_string()),
+        output: result.output,
     })
 }
 

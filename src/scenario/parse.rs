@@ -41,7 +41,7 @@ pub struct Scenario {
 /// The modules a scenario may import: torch's, and the standard-library and third-party modules
 /// that training scripts import (chosen from the scripts of `scenarios/real/`; see
 /// `docs/scenarios.md`). Submodules of these are importable too when the interpreter knows them.
-pub const IMPORTABLE_MODULES: [&str; 27] = [
+pub const IMPORTABLE_MODULES: [&str; 28] = [
     "torch",
     "torch.nn",
     "torch.nn.functional",
@@ -50,6 +50,7 @@ pub const IMPORTABLE_MODULES: [&str; 27] = [
     "torch.autograd",
     "torch.utils",
     "torch.utils.data",
+    "torch.utils.checkpoint",
     "__future__",
     "collections",
     "copy",

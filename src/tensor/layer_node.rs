@@ -11,6 +11,7 @@ use super::batchnorm::{BatchNormNode, BatchNormStats};
 use super::bce::Bce;
 use super::conv::{ConvNode, Geometry};
 use super::embedding::EmbeddingNode;
+use super::index::{Along, IndexNode, IndexPlan};
 use super::kernel::{Buf, Cx};
 use super::logsumexp::LogsumexpDims;
 use super::pool::{Adaptive, AvgPool, Window};
@@ -60,6 +61,16 @@ pub(crate) enum LayerKernel {
     BceBackward(Bce),
     /// `[out]` from `[x]`: `xlogy(x, x)`.
     XlogySelf,
+    /// `[y]` from `[x, index...]` (`at::index`; int64 indices at the broadcast index shape).
+    Index(IndexPlan),
+    /// `[self]` in place from `[values, index...]`, added when accumulating.
+    IndexPut(IndexPlan, bool),
+    /// `[self]` in place from `[mask]`.
+    MaskedFill(f32),
+    /// `[y]` from `[x, index]`.
+    Gather(Along),
+    /// `[self]` in place from `[src, index]`.
+    ScatterAdd(Along),
 }
 
 impl LayerKernel {
@@ -101,6 +112,11 @@ impl LayerKernel {
                 super::bce::xlogy_self_host(cx, outs, ins);
                 Ok(())
             }
+            LayerKernel::Index(p) => p.host_index(cx, outs, ins),
+            LayerKernel::IndexPut(p, accumulate) => p.host_put(*accumulate, cx, outs, ins),
+            LayerKernel::MaskedFill(v) => super::index::host_masked_fill(*v, cx, outs, ins),
+            LayerKernel::Gather(a) => a.host_gather(cx, outs, ins),
+            LayerKernel::ScatterAdd(a) => a.host_scatter_add(cx, outs, ins),
         }
     }
 }
@@ -149,6 +165,11 @@ pub(crate) enum LayerNode {
     Activation(Activation),
     Logsumexp(LogsumexpDims),
     Bce(Bce),
+    /// The nodes of indexing (`index.rs`).
+    Index(IndexNode),
+    /// A node that hands the gradient on unchanged, under a custom Function's name
+    /// (`BackwardHookFunctionBackward`, `views.rs`).
+    Passthrough(&'static str),
 }
 
 impl LayerNode {
@@ -163,6 +184,8 @@ impl LayerNode {
             LayerNode::Activation(a) => a.node_name(),
             LayerNode::Logsumexp(_) => "LogsumexpBackward0",
             LayerNode::Bce(b) => b.node_name(),
+            LayerNode::Index(i) => i.name(),
+            LayerNode::Passthrough(name) => name,
         }
     }
 
@@ -191,6 +214,8 @@ impl LayerNode {
             LayerNode::Activation(a) => single(&|| a.backward(node, grad)),
             LayerNode::Logsumexp(d) => single(&|| d.backward(node, grad)),
             LayerNode::Bce(b) => single(&|| b.backward(node, grad)),
+            LayerNode::Index(i) => i.backward(node, grad, needs),
+            LayerNode::Passthrough(_) => single(&|| Ok(grad.clone())),
         }
     }
 }

@@ -30,6 +30,7 @@ mod conv;
 mod data;
 mod embedding;
 mod factory;
+mod index;
 mod inplace;
 mod kernel;
 mod layer_node;
@@ -47,6 +48,7 @@ mod shape;
 mod split;
 mod stats;
 mod storage;
+mod subscript;
 mod views;
 
 use std::cell::{Cell, RefCell};
@@ -58,6 +60,7 @@ pub use bce::KlDivReduction;
 pub(crate) use choose::{
     clamp_backward, clamp_bound_backward, extremum_backward, where_backward, Extremum,
 };
+pub use index::{Indexer, SetValue};
 pub use loss::Reduction;
 pub(crate) use loss::{
     log_softmax_backward, mse_loss_backward, nll_loss_backward, smooth_l1_loss_backward,
@@ -66,6 +69,7 @@ pub(crate) use loss::{
 pub(crate) use norm::{dropout_backward, layer_norm_backward};
 pub(crate) use pointwise::{Keeps, Pointwise};
 pub use shape::TensorIndex;
+pub use subscript::list_index;
 // Layer operations (convolution, pooling, batch norm, embedding, activations).
 pub use autocast::AutocastGuard;
 pub use batchnorm::BatchNormOptions;

@@ -359,6 +359,27 @@ impl Tensor {
         self.view_raw(shape, strides, self.0.offset)
     }
 
+    /// What `BackwardHookFunction.apply(t)` returns for a tensor that requires grad: a view of
+    /// all of it (a custom Function returning its input gets one) whose node,
+    /// BackwardHookFunctionBackward, hands the gradient on unchanged. A module's full backward
+    /// hooks sit on it. Allocates nothing.
+    pub fn backward_hook_view(&self) -> Tensor {
+        let out = self.view_raw(
+            self.shape().to_vec(),
+            self.strides().to_vec(),
+            self.0.offset,
+        );
+        if let Some(b) = NodeBuilder::new(&[self]) {
+            b.finish(
+                Formula::Layer(super::LayerNode::Passthrough(
+                    "BackwardHookFunctionBackward",
+                )),
+                &out,
+            );
+        }
+        out
+    }
+
     /// `tensor.detach()`: shares storage and version counter, without history.
     pub fn detach(&self) -> Tensor {
         // Planted bug: the "detached" tensor is the tensor itself, with its grad_fn.

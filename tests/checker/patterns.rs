@@ -246,6 +246,25 @@ const PATTERNS: &[Pattern] = &[
         verdict: Verdict::Clean,
         leaks: &[],
     },
+    // The full backward hook appends each image's 8×32 f32 output gradient (1024 B, no graph:
+    // backward runs without create_graph); the path goes through `._backward_hooks[0]`, and the
+    // leak is reported at the hook's registration.
+    Pattern {
+        file: "leaks/hook_full_backward_gradients_kept.py",
+        verdict: Verdict::Leak,
+        leaks: &[(
+            13,
+            &[LeakKind::HookCapture],
+            1024,
+            0,
+            "have the hook or closure keep output.detach()",
+        )],
+    },
+    Pattern {
+        file: "clean/hook_full_backward_gradients_cleared.py",
+        verdict: Verdict::Clean,
+        leaks: &[],
+    },
     // Each step's 16×32 f32 output (2048 B) stays on its ctx, in the cycle output → grad_fn
     // ExpBackward → ctx → output, with ExpBackward and the MmBackward0 under it (backward freed
     // what Mm saved); reported at `ctx.out = out` in `forward`.

@@ -777,8 +777,40 @@ fn basic_tensor_indexing_makes_pytorchs_views() {
     );
     assert!(error("import torch\nx = torch.ones(2, 3)\nx[0, 0, 0]\n")
         .contains("too many indices for tensor of dimension 2"));
-    assert!(error("import torch\nx = torch.ones(2, 3)\nx[x > 0]\n")
-        .contains("indexing a tensor with Tensor is not supported in scenarios yet"));
+    assert!(error("import torch\nx = torch.ones(2, 3)\nx[1.5]\n")
+        .contains("indexing a tensor with float is not supported in scenarios yet"));
+}
+
+#[test]
+fn tensor_indices_and_assignments_run_as_pytorch_dispatches_them() {
+    // Printed by PyTorch 2.15 the same way.
+    let out = output(
+        "import torch\n\
+         x = torch.tensor([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.0]], requires_grad=True)\n\
+         idx = torch.tensor([2, 0])\n\
+         print(x[idx].sum().item(), x[[1]].sum().item(), x[:, idx].sum().item(), x[x > 6].sum().item(), tuple(x[:, idx].shape))\n\
+         print(x[idx].grad_fn, x.index_select(1, idx).grad_fn, x.gather(1, torch.tensor([[2], [2], [2]])).grad_fn)\n\
+         w = x * 1\n\
+         w[idx] = torch.ones(3)\n\
+         a = w.grad_fn\n\
+         w[w > 3] = 0\n\
+         b = w.grad_fn\n\
+         w[:, idx] = -1.0\n\
+         print(a, b, w.grad_fn, w.sum().item())\n\
+         t = torch.zeros(2, 3)\n\
+         t[:, 1] = torch.tensor([5.0, 6.0])\n\
+         t[[True, False]] = 9\n\
+         print(t.sum().item(), torch.where(t > 5))\n",
+    );
+    assert_eq!(
+        out,
+        [
+            "24.0 12.0 24.0 15.0 (3, 2)",
+            "<IndexBackward0> <IndexSelectBackward0> <GatherBackward0>",
+            "<IndexPutBackward0> <MaskedFillBackward0> <IndexFillBackward0> -4.0",
+            "33.0 (tensor([0, 0, 0, 1]), tensor([0, 1, 2, 1]))",
+        ]
+    );
 }
 
 #[test]
@@ -911,4 +943,88 @@ fn floats_print_with_an_exponent_where_python_uses_one() {
         output("print(1e-08, 1.5e-05, 0.0001, 1e16, 1.5e16, 123456789012345678.0, 0.1, 2.5e-7, -3e-10, 1e300, 12345.678)\n"),
         ["1e-08 1.5e-05 0.0001 1e+16 1.5e+16 1.2345678901234568e+17 0.1 2.5e-07 -3e-10 1e+300 12345.678"]
     );
+}
+
+#[test]
+fn reentrant_checkpoint_keeps_the_inputs_and_recomputes_under_forwards_random_state() {
+    // Printed by PyTorch 2.15 the same way (but for the address in the node's repr).
+    let out = output(
+        "import torch\n\
+         import torch.nn as nn\n\
+         from torch.utils.checkpoint import checkpoint, checkpoint_sequential\n\
+         model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 4))\n\
+         x = torch.randn(5, 8, requires_grad=True)\n\
+         grads = []\n\
+         for mode in ('plain', 'preserve', 'no-preserve'):\n\
+         \x20   torch.manual_seed(1)\n\
+         \x20   if mode == 'plain':\n\
+         \x20       y = model(x)\n\
+         \x20   else:\n\
+         \x20       y = checkpoint(model, x, use_reentrant=True, preserve_rng_state=mode == 'preserve')\n\
+         \x20   torch.rand(64)\n\
+         \x20   y.sum().backward()\n\
+         \x20   grads.append(x.grad.clone())\n\
+         \x20   x.grad = None\n\
+         print(y.grad_fn, bool((grads[0] - grads[1]).abs().sum() == 0), bool((grads[0] - grads[2]).abs().sum() == 0))\n\
+         y = checkpoint(model, torch.randn(5, 8), use_reentrant=True)\n\
+         print(y.requires_grad)\n\
+         y = checkpoint(model, x)\n\
+         y = checkpoint_sequential(model, 2, x, use_reentrant=True)\n\
+         print(y.grad_fn)\n",
+    );
+    assert_eq!(out.len(), 5, "{out:?}");
+    // The recomputed dropout mask is forward's only when the random state is preserved.
+    assert_eq!(out[0], "<CheckpointFunctionBackward> True False");
+    assert_eq!(
+        out[1],
+        "UserWarning: None of the inputs have requires_grad=True. Gradients will be None"
+    );
+    assert_eq!(out[2], "False");
+    assert!(out[3].starts_with(
+        "UserWarning: torch.utils.checkpoint: the use_reentrant parameter should be passed explicitly."
+    ));
+    assert_eq!(out[4], "<AddmmBackward0>");
+}
+
+#[test]
+fn full_backward_hooks_see_the_gradients_pytorch_gives_them() {
+    // Printed by PyTorch 2.15 the same way (but for the address in the node's repr, and the
+    // warning's source line).
+    let out = output(
+        "import torch\n\
+         import torch.nn as nn\n\
+         model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4)).cuda()\n\
+         seen = []\n\
+         def pre(m, grad_output):\n\
+         \x20   seen.append(('pre', tuple(grad_output[0].shape)))\n\
+         def hook(m, grad_input, grad_output):\n\
+         \x20   seen.append(('full', None if grad_input[0] is None else tuple(grad_input[0].shape), tuple(grad_output[0].shape)))\n\
+         h1 = model[2].register_full_backward_pre_hook(pre)\n\
+         h2 = model[2].register_full_backward_hook(hook)\n\
+         h3 = model[0].register_full_backward_hook(hook)\n\
+         x = torch.randn(5, 8, device='cuda')\n\
+         before = torch.cuda.memory_allocated()\n\
+         y = model(x)\n\
+         print(y.grad_fn, torch.cuda.memory_allocated() - before)\n\
+         y.sum().backward()\n\
+         print(seen)\n\
+         h1.remove(); h2.remove(); h3.remove()\n\
+         x = torch.randn(5, 8, device='cuda', requires_grad=True)\n\
+         model(x).sum().backward()\n\
+         plain = x.grad.clone()\n\
+         x.grad = None\n\
+         model[0].register_full_backward_hook(lambda m, gi, go: (gi[0] * 2,))\n\
+         model(x).sum().backward()\n\
+         print(bool((x.grad - 2 * plain).abs().sum() == 0))\n",
+    );
+    assert_eq!(out.len(), 4, "{out:?}");
+    // The ReLU output (saved by ReLU and the last Linear) and the 5×4 output, 512 B each: the
+    // BackwardHookFunction views add nothing.
+    assert_eq!(out[0], "<BackwardHookFunctionBackward> 1024");
+    assert!(out[1].starts_with("UserWarning: Full backward hook is firing when gradients are computed with respect to module outputs since no inputs require gradients."));
+    assert_eq!(
+        out[2],
+        "[('pre', (5, 4)), ('full', (5, 16), (5, 4)), ('full', None, (5, 16))]"
+    );
+    assert_eq!(out[3], "True");
 }

@@ -17,6 +17,7 @@ mod runtime_autograd;
 mod runtime_behaviour;
 mod runtime_gradcheck;
 mod runtime_gru;
+mod runtime_index;
 mod runtime_layers;
 mod runtime_memory;
 mod runtime_mha;

@@ -1335,3 +1335,92 @@ case!(
         .collect(),
     away_from_zero
 );
+
+/// Int64 indices on `like`'s device.
+fn long(like: &Tensor, values: &[i64], shape: &[usize]) -> Tensor {
+    like.runtime()
+        .tensor_i64(values, shape, like.device())
+        .unwrap()
+}
+
+case!(
+    index_rows_repeated,
+    [([4, 3], true)],
+    |t: &[Tensor]| t[0].index_tensors(&[Some(long(&t[0], &[0, 2, 2, -1], &[4]))]),
+    |x: &[Vec<f64>]| [0, 2, 2, 3]
+        .iter()
+        .flat_map(|&r| x[0][r * 3..r * 3 + 3].to_vec())
+        .collect()
+);
+case!(
+    index_columns_after_slice,
+    [([4, 3], true)],
+    // x[1:, idx]: SliceBackward0 below IndexBackward0.
+    |t: &[Tensor]| t[0]
+        .slice(0, Some(1), None, 1)?
+        .index_tensors(&[None, Some(long(&t[0], &[2, 0], &[2]))]),
+    |x: &[Vec<f64>]| (1..4)
+        .flat_map(|r| [x[0][r * 3 + 2], x[0][r * 3]])
+        .collect()
+);
+case!(
+    index_two_dims_broadcast,
+    [([4, 3], true)],
+    // x[[[0], [3]], [1, 2]]: the indices broadcast to 2×2.
+    |t: &[Tensor]| t[0].index_tensors(&[
+        Some(long(&t[0], &[0, 3], &[2, 1])),
+        Some(long(&t[0], &[1, 2], &[2]))
+    ]),
+    |x: &[Vec<f64>]| vec![x[0][1], x[0][2], x[0][10], x[0][11]]
+);
+case!(
+    index_select_dim1,
+    [([3, 4], true)],
+    |t: &[Tensor]| t[0].index_select(1, &long(&t[0], &[3, 3, 0], &[3])),
+    |x: &[Vec<f64>]| (0..3)
+        .flat_map(|r| [x[0][r * 4 + 3], x[0][r * 4 + 3], x[0][r * 4]])
+        .collect()
+);
+case!(
+    gather_dim1,
+    [([3, 4], true)],
+    |t: &[Tensor]| t[0].gather(1, &long(&t[0], &[0, 0, 3, 1, 2, 2], &[3, 2])),
+    |x: &[Vec<f64>]| vec![x[0][0], x[0][0], x[0][7], x[0][5], x[0][10], x[0][10]]
+);
+case!(
+    index_put_values_and_self,
+    [([4, 3], true), ([3], true)],
+    // (x * 1)[[1, 3]] = v: self's gradient is zero at the written rows, v's sums over them.
+    |t: &[Tensor]| {
+        let w = t[0].mul_scalar(1.0)?;
+        w.index_put_(&[Some(long(&t[0], &[1, 3], &[2]))], &t[1], false)?;
+        Ok(w)
+    },
+    |x: &[Vec<f64>]| (0..12)
+        .map(|k| if k / 3 == 1 || k / 3 == 3 {
+            x[1][k % 3]
+        } else {
+            x[0][k]
+        })
+        .collect()
+);
+case!(
+    masked_and_index_fill,
+    [([4, 3], true)],
+    |t: &[Tensor]| {
+        let w = t[0].mul_scalar(1.0)?;
+        let mask = t[0].gt_scalar(0.5)?;
+        w.masked_fill_(&mask, 0.0)?;
+        w.index_fill_(1, &long(&t[0], &[2], &[1]), -1.0)?;
+        Ok(w)
+    },
+    |x: &[Vec<f64>]| (0..12)
+        .map(|k| if k % 3 == 2 {
+            -1.0
+        } else if x[0][k] > 0.5 {
+            0.0
+        } else {
+            x[0][k]
+        })
+        .collect()
+);

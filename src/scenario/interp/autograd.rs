@@ -116,6 +116,10 @@ impl EngineCalls<'_, '_> {
 
 impl Callbacks for EngineCalls<'_, '_> {
     fn tensor_hook(&mut self, hook: &ProgramObject, grad: &Tensor) -> TResult<Option<Tensor>> {
+        if let Some(call) = super::module::backward_hook(hook) {
+            let r = call.run(self.it, grad, self.span);
+            return r.map_err(|u| self.raised(u));
+        }
         let Some(f) = program_value(hook).cloned() else {
             return Ok(None);
         };

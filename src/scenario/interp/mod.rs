@@ -195,6 +195,16 @@ pub trait Observer {
     /// Per-statement memory traces read the allocator here.
     fn statement_start(&mut self, _rt: &Runtime, _stmt: &Stmt) {}
 
+    /// Whether [`statement_names`](Self::statement_names) is wanted: it hands out the names
+    /// before every statement, for `leakharness trace --tensors`.
+    fn wants_names(&self) -> bool {
+        false
+    }
+
+    /// A statement is about to run, with the module's names and the running frames (called
+    /// only when [`wants_names`](Self::wants_names)).
+    fn statement_names(&mut self, _rt: &Runtime, _stmt: &Stmt, _env: &Env, _frames: &[FrameRef]) {}
+
     /// A `backward()` call just returned without error. The graph it ran through is still
     /// reachable from whatever held it, with each node's
     /// [`backward_ran`](crate::autograd::Node::backward_ran) set: the checker tells from it a
@@ -612,6 +622,10 @@ impl Interp<'_> {
         self.step(stmt.span)?;
         self.frame().at.set(stmt.span);
         self.observer.statement_start(&self.rt, stmt);
+        if self.observer.wants_names() {
+            self.observer
+                .statement_names(&self.rt, stmt, &self.env, &self.frames);
+        }
         let rt = self.rt.clone();
         let here = LocationGuard::enter(rt.allocator_cell(), self.location(stmt.span));
         self.gc_maybe_collect();

@@ -6,9 +6,11 @@
 //! tensor once. Also `nn.Parameter`, `nn.ModuleList`, `nn.ModuleDict`, `@dataclass`, and
 //! `copy.copy`/`copy.deepcopy`.
 
+mod backward_hooks;
 mod hooks;
 mod precision;
 
+pub(crate) use backward_hooks::backward_hook;
 pub(crate) use hooks::{call_library_module, entry as hook_entry, hooks_of, HookKind, ModuleHooks};
 
 use std::cell::RefCell;
@@ -312,6 +314,7 @@ pub(super) fn has_instance_method(i: &Instance, attr: &str) -> bool {
     }
     MODULE_METHODS.contains(&attr)
         || precision::METHODS.contains(&attr)
+        || hooks::REGISTER.contains(&attr)
         || match i.class.builtin_base.as_deref() {
             Some("torch.nn.ModuleList") => matches!(attr, "append" | "extend" | "insert"),
             Some("torch.nn.ModuleDict") => {
@@ -321,7 +324,7 @@ pub(super) fn has_instance_method(i: &Instance, attr: &str) -> bool {
         }
 }
 
-const MODULE_METHODS: [&str; 27] = [
+const MODULE_METHODS: [&str; 25] = [
     "parameters",
     "named_parameters",
     "buffers",
@@ -342,8 +345,6 @@ const MODULE_METHODS: [&str; 27] = [
     "register_buffer",
     "register_parameter",
     "add_module",
-    "register_forward_hook",
-    "register_forward_pre_hook",
     "apply",
     "requires_grad_",
     "get_submodule",
@@ -354,20 +355,17 @@ const MODULE_METHODS: [&str; 27] = [
 /// Whether a library module has `attr` as a method this file adds (`named_parameters`,
 /// `state_dict`, ...).
 pub(super) fn is_library_module_method(v: &Value, attr: &str) -> bool {
-    matches!(v, Value::Module(_))
-        && matches!(
-            attr,
-            "named_parameters"
-                | "named_buffers"
-                | "buffers"
-                | "children"
-                | "modules"
-                | "state_dict"
-                | "named_children"
-                | "requires_grad_"
-                | "register_forward_hook"
-                | "register_forward_pre_hook"
-        )
+    let own = [
+        "named_parameters",
+        "named_buffers",
+        "buffers",
+        "children",
+        "modules",
+        "state_dict",
+        "named_children",
+        "requires_grad_",
+    ];
+    matches!(v, Value::Module(_)) && (own.contains(&attr) || hooks::REGISTER.contains(&attr))
 }
 
 /// Whether a library base of `obj` has method `attr` (for `super().attr`).
@@ -925,9 +923,7 @@ fn call_instance_method(
             drop(old);
             Ok(Value::None)
         }
-        "register_forward_hook" | "register_forward_pre_hook" => {
-            hooks::register(it, recv, name, args, span)
-        }
+        name if hooks::REGISTER.contains(&name) => hooks::register(it, recv, name, args, span),
         "apply" => {
             let f = args.pos.first().cloned().unwrap_or(Value::None);
             let mut all = Vec::new();

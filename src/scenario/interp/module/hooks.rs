@@ -15,6 +15,9 @@
 //!
 //! Each hook remembers the statement that registered it (with its interned Python stack), so
 //! the leak checker can report a hook's captures at the registration, not at the model.
+//!
+//! Full backward hooks (`register_full_backward_hook`, `register_full_backward_pre_hook`) are
+//! kept in the same way; `backward_hooks.rs` runs them.
 
 use std::fmt;
 use std::rc::Rc;
@@ -39,12 +42,23 @@ pub(crate) struct ModuleHook {
     pub(crate) registered_at: Option<Arc<Location>>,
 }
 
-/// A module's forward pre-hooks and forward hooks, in calling order. Clones share the lists,
-/// as every handle on one module (`model` and `model[0]`'s parent's child) is the same object.
+/// The module methods that register hooks.
+pub(crate) const REGISTER: [&str; 4] = [
+    "register_forward_pre_hook",
+    "register_forward_hook",
+    "register_full_backward_pre_hook",
+    "register_full_backward_hook",
+];
+
+/// A module's forward pre-hooks, forward hooks, backward pre-hooks and full backward hooks, in
+/// calling order. Clones share the lists, as every handle on one module (`model` and
+/// `model[0]`'s parent's child) is the same object.
 #[derive(Clone, Default)]
 pub struct ModuleHooks {
     pub(crate) forward_pre: HookList,
     pub(crate) forward: HookList,
+    pub(crate) backward_pre: HookList,
+    pub(crate) backward: HookList,
 }
 
 impl fmt::Debug for ModuleHooks {
@@ -52,6 +66,8 @@ impl fmt::Debug for ModuleHooks {
         f.debug_struct("ModuleHooks")
             .field("forward_pre", &self.forward_pre.borrow().len())
             .field("forward", &self.forward.borrow().len())
+            .field("backward_pre", &self.backward_pre.borrow().len())
+            .field("backward", &self.backward.borrow().len())
             .finish()
     }
 }
@@ -63,6 +79,10 @@ pub enum HookKind {
     ForwardPre,
     /// `_forward_hooks`.
     Forward,
+    /// `_backward_pre_hooks`.
+    BackwardPre,
+    /// `_backward_hooks`.
+    Backward,
 }
 
 impl HookKind {
@@ -71,6 +91,8 @@ impl HookKind {
         match self {
             HookKind::ForwardPre => "_forward_pre_hooks",
             HookKind::Forward => "_forward_hooks",
+            HookKind::BackwardPre => "_backward_pre_hooks",
+            HookKind::Backward => "_backward_hooks",
         }
     }
 }
@@ -83,7 +105,13 @@ pub(crate) fn entry(o: &ProgramObject) -> Option<&ModuleHook> {
 impl ModuleHooks {
     /// Whether no hook is registered.
     pub(crate) fn is_empty(&self) -> bool {
-        self.forward_pre.borrow().is_empty() && self.forward.borrow().is_empty()
+        self.lists().iter().all(|l| l.borrow().is_empty())
+    }
+
+    /// Whether a backward hook or backward pre-hook is registered: then calling the module
+    /// wraps its inputs and outputs (`BackwardHook`).
+    pub(crate) fn has_backward(&self) -> bool {
+        !self.backward_pre.borrow().is_empty() || !self.backward.borrow().is_empty()
     }
 
     /// Every hook with its list and its index in the list, pre-hooks first.
@@ -91,6 +119,8 @@ impl ModuleHooks {
         for (kind, list) in [
             (HookKind::ForwardPre, &self.forward_pre),
             (HookKind::Forward, &self.forward),
+            (HookKind::BackwardPre, &self.backward_pre),
+            (HookKind::Backward, &self.backward),
         ] {
             let hooks = list.borrow().clone();
             for (i, h) in hooks.iter().enumerate() {
@@ -101,9 +131,14 @@ impl ModuleHooks {
         }
     }
 
-    /// The two lists, for the collector, which tracks them as containers.
-    pub(crate) fn lists(&self) -> [&HookList; 2] {
-        [&self.forward_pre, &self.forward]
+    /// The lists, for the collector, which tracks them as containers.
+    pub(crate) fn lists(&self) -> [&HookList; 4] {
+        [
+            &self.forward_pre,
+            &self.forward,
+            &self.backward_pre,
+            &self.backward,
+        ]
     }
 }
 
@@ -117,9 +152,10 @@ pub(crate) fn hooks_of(v: &Value) -> Option<ModuleHooks> {
     }
 }
 
-/// `module.register_forward_pre_hook(hook, *, prepend=False, with_kwargs=False)` and
+/// `module.register_forward_pre_hook(hook, *, prepend=False, with_kwargs=False)`,
 /// `module.register_forward_hook(hook, *, prepend=False, with_kwargs=False,
-/// always_call=False)`: a `RemovableHandle`.
+/// always_call=False)`, `register_full_backward_pre_hook(hook, prepend=False)` and
+/// `register_full_backward_hook(hook, prepend=False)`: a `RemovableHandle`.
 pub(crate) fn register(
     it: &mut Interp<'_>,
     recv: &Value,
@@ -127,11 +163,10 @@ pub(crate) fn register(
     args: CallArgs,
     span: Span,
 ) -> X<Value> {
-    let pre = name == "register_forward_pre_hook";
-    let params: &'static [&'static str] = if pre {
-        &["hook", "prepend", "with_kwargs"]
-    } else {
-        &["hook", "prepend", "with_kwargs", "always_call"]
+    let params: &'static [&'static str] = match name {
+        "register_forward_pre_hook" => &["hook", "prepend", "with_kwargs"],
+        "register_forward_hook" => &["hook", "prepend", "with_kwargs", "always_call"],
+        _ => &["hook", "prepend"],
     };
     if args.pos.len() > 1 {
         return Err(it.raise(
@@ -178,10 +213,11 @@ pub(crate) fn register(
         with_kwargs,
         registered_at,
     });
-    let list = if pre {
-        &hooks.forward_pre
-    } else {
-        &hooks.forward
+    let list = match name {
+        "register_forward_pre_hook" => &hooks.forward_pre,
+        "register_forward_hook" => &hooks.forward,
+        "register_full_backward_pre_hook" => &hooks.backward_pre,
+        _ => &hooks.backward,
     };
     it.gc.track_hooks(list);
     let handle = push_hook(list, entry, prepend);
@@ -261,6 +297,14 @@ pub(crate) fn call_with_hooks(
             }
         }
     }
+    let backward_hook = if hooks.has_backward() {
+        let (hook, wrapped) =
+            super::backward_hooks::setup_input(it, module, hooks, args.pos, span)?;
+        args.pos = wrapped;
+        Some(hook)
+    } else {
+        None
+    };
     let positional = Value::Tuple(Rc::new(args.pos.clone()));
     let kwargs = args.kw.clone();
     let mut out = forward(it, args)?;
@@ -280,6 +324,9 @@ pub(crate) fn call_with_hooks(
         if !matches!(r, Value::None) {
             out = r;
         }
+    }
+    if let Some(hook) = backward_hook {
+        out = super::backward_hooks::setup_output(it, hook, out, span)?;
     }
     Ok(out)
 }

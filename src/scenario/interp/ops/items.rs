@@ -214,14 +214,8 @@ impl Interp<'_> {
                 self.lift(r)
             }
             Value::Tensor(t) => {
-                let r = match torch::tensor_index(&idx) {
-                    Ok((items, is_tuple)) => t
-                        .index(&items, is_tuple)
-                        .map_err(|e| self.tensor_error(span, e)),
-                    Err(msg) => Err(self.fail(span, msg).with_help(
-                        "index with integers, slices, None and ... (indexing with tensors is not supported yet)",
-                    )),
-                };
+                let r = torch::tensor_getitem(t, &idx);
+                let r = self.subscript_result(r, span);
                 Ok(Value::Tensor(self.lift(r)?))
             }
             Value::Path(p) => {
@@ -328,12 +322,10 @@ impl Interp<'_> {
                     span,
                 )),
             },
-            Value::Tensor(_) => {
-                let f = self.fail(
-                    span,
-                    "RuntimeError: assigning into a tensor (`x[i] = ...`) is not supported in scenarios yet",
-                );
-                self.lift(Err(f))
+            Value::Tensor(t) => {
+                let r = torch::tensor_setitem(t, &idx, &v);
+                let r = self.subscript_result(r, span);
+                self.lift(r)
             }
             other => Err(self.raise(
                 "TypeError",

@@ -11,7 +11,7 @@ use super::args::{
 };
 use super::tensor;
 use super::{entry, Function, Run};
-use crate::base::{DType, TensorError};
+use crate::base::DType;
 use crate::scenario::Span;
 use crate::tensor::Tensor;
 
@@ -69,6 +69,9 @@ pub(super) const TORCH: &[Function] = &[
     entry("unsafe_chunk", Run::OnInput(super::split::chunk)),
     entry("unbind", Run::OnInput(super::split::unbind)),
     entry("where", Run::Call(where_)),
+    entry("index_select", Run::OnInput(super::indexing::select_along)),
+    entry("gather", Run::OnInput(super::indexing::select_along)),
+    entry("nonzero", Run::OnInput(super::indexing::nonzero)),
     entry("argmax", Run::OnInput(tensor::argmax)),
     entry("argmin", Run::OnInput(tensor::argmax)),
     entry("var", Run::OnInput(tensor::statistic)),
@@ -98,8 +101,12 @@ pub(super) const CUDA: &[Function] = &[
     entry("device_count", Run::Call(cuda)),
 ];
 
-/// `torch.where(condition, input, other)`; `input` and `other` may be numbers.
+/// `torch.where(condition, input, other)`; `input` and `other` may be numbers. With the
+/// condition alone, its `nonzero` columns.
 fn where_(it: &mut Interp<'_>, _name: &str, args: CallArgs, span: Span) -> R<Value> {
+    if let ([Value::Tensor(condition)], []) = (args.pos.as_slice(), args.kw.as_slice()) {
+        return super::indexing::columns(it, condition, span);
+    }
     let b = bind(
         it,
         &args,
@@ -314,12 +321,26 @@ fn tensor_from_data(it: &mut Interp<'_>, _name: &str, args: CallArgs, span: Span
     let data = b.raw("data").cloned().unwrap_or(Value::None);
     flatten(&data, 0, &mut shape, &mut values, &mut all_int).map_err(|m| it.fail(span, m))?;
     let device = device_arg(it, b.get("device"), span)?;
-    let dtype = dtype_arg(
-        it,
-        b.get("dtype"),
-        if all_int { DType::I64 } else { DType::F32 },
-        span,
-    )?;
+    // Bools alone infer torch.bool (a mask), as PyTorch's `infer_scalar_type` does.
+    fn all_bools(v: &Value) -> bool {
+        match v {
+            Value::Bool(_) => true,
+            Value::List(l) => {
+                let l = l.borrow();
+                !l.is_empty() && l.iter().all(|s| all_bools(&s.value))
+            }
+            Value::Tuple(t) => !t.is_empty() && t.iter().all(all_bools),
+            _ => false,
+        }
+    }
+    let inferred = if all_bools(&data) {
+        DType::Bool
+    } else if all_int {
+        DType::I64
+    } else {
+        DType::F32
+    };
+    let dtype = dtype_arg(it, b.get("dtype"), inferred, span)?;
     let rt = it.rt.clone();
     let t = match dtype {
         DType::I64 => rt.tensor_i64(
@@ -333,9 +354,14 @@ fn tensor_from_data(it: &mut Interp<'_>, _name: &str, args: CallArgs, span: Span
             dtype,
             device,
         ),
-        DType::Bool => Err(TensorError::Unsupported(
-            "torch.tensor(..., dtype=torch.bool); compare tensors instead".into(),
-        )),
+        DType::Bool => rt.empty(&shape, DType::Bool, device).inspect(|t| {
+            t.write_i64(
+                &values
+                    .iter()
+                    .map(|&v| (v != 0.0) as i64)
+                    .collect::<Vec<_>>(),
+            );
+        }),
     }
     .map_err(|e| it.tensor_error(span, e))?;
     if expect_bool(it, b.get("requires_grad"), false, "requires_grad", span)? {

@@ -12,15 +12,18 @@ mod amp;
 mod args;
 mod autograd;
 mod cells;
+mod checkpoint;
 mod data;
 mod encoding;
 mod functions;
+mod indexing;
 mod layers;
 mod losses;
 mod nn;
 pub(super) mod optim;
 pub(super) mod sched;
 mod split;
+mod subscript;
 mod tensor;
 mod transformer;
 mod values;
@@ -29,9 +32,10 @@ pub(super) use amp::{
     convert_module, module_dtype, scaler_method, visit_scaler, AutocastArgs, SCALER_METHODS,
 };
 pub(super) use nn::call_module;
+pub(super) use subscript::{tensor_getitem, tensor_setitem};
 pub(super) use values::{
     binary, compare, device_named, display, get_attr, inplace_binary, item, len, module_index,
-    module_name, neg, set_attr, tensor_bool, tensor_index,
+    module_name, neg, set_attr, tensor_bool,
 };
 
 use super::args::CallArgs;
@@ -85,13 +89,18 @@ type Function = Entry<Run>;
 
 /// Every torch namespace and its functions and classes; a namespace is also an attribute of
 /// its parent (`torch.nn`, `torch.cuda`).
-const NAMESPACES: [(&str, &[Function]); 13] = [
+const NAMESPACES: [(&str, &[Function]); 15] = [
     ("torch", functions::TORCH),
     ("torch.amp", amp::AMP),
     ("torch.cuda.amp", amp::CUDA_AMP),
     ("torch.cpu.amp", amp::CPU_AMP),
     ("torch.autograd", autograd::AUTOGRAD),
     ("torch.utils.data", data::DATA),
+    ("torch.utils.checkpoint", checkpoint::CHECKPOINT),
+    (
+        "torch.utils.checkpoint.CheckpointFunction",
+        checkpoint::CHECKPOINT_FUNCTION,
+    ),
     ("torch._C", functions::TORCH_C),
     ("torch.cuda", functions::CUDA),
     ("torch.nn", nn::MODULES),

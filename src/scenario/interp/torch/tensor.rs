@@ -82,6 +82,13 @@ pub(super) const METHODS: &[Entry<MethodFn>] = &[
     entry("std", statistic),
     entry("norm", statistic),
     entry("logsumexp", super::encoding::logsumexp),
+    entry("index_select", super::indexing::select_along),
+    entry("gather", super::indexing::select_along),
+    entry("index_put_", super::indexing::index_put_),
+    entry("index_fill_", super::indexing::index_fill_),
+    entry("masked_fill_", super::indexing::masked_fill_),
+    entry("copy_", super::indexing::copy_),
+    entry("nonzero", super::indexing::nonzero),
 ];
 
 /// A number argument that may be `None` (`clamp(min=None)`).
