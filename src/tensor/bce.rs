@@ -163,7 +163,8 @@ impl Bce {
     }
 }
 
-/// `(1 - target)`-style temporaries' order inside `binary_cross_entropy_with_logits`.
+/// `binary_cross_entropy_with_logits`'s forward without its node: its temporaries in ATen's
+/// order, the element-wise loss in one kernel, then the reduction.
 fn logits_forward(
     input: &Tensor,
     target: &Tensor,
