@@ -134,8 +134,8 @@ impl Tensor {
                 format_shape(&shape)
             )));
         }
-        let compute = promote(self.dtype(), other.dtype());
-        if compute == DType::F32 && self.dtype() != DType::F32 {
+        let compute = super::ops::compute_type(promote(self.dtype(), other.dtype()));
+        if compute == DType::F32 && !self.dtype().is_floating_point() {
             return Err(TensorError::Invalid(format!(
                 "result type Float can't be cast to the desired output type {}",
                 self.dtype().short_name()
@@ -155,7 +155,7 @@ impl Tensor {
 
     pub(super) fn inplace_scalar(&self, s: Scalar, op: Bin) -> Result<()> {
         let (compute, _) = self.scalar_result_type(s, op);
-        if compute == DType::F32 && self.dtype() != DType::F32 {
+        if compute == DType::F32 && !self.dtype().is_floating_point() {
             return Err(TensorError::Invalid(format!(
                 "result type Float can't be cast to the desired output type {}",
                 self.dtype().short_name()

@@ -11,6 +11,7 @@ mod kernels_compile;
 mod logsumexp_one_hot;
 mod losses_bce_kl;
 mod optim_foreach;
+mod runtime_amp;
 mod runtime_attention;
 mod runtime_autograd;
 mod runtime_behaviour;

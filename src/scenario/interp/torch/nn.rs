@@ -200,6 +200,9 @@ pub(super) const MODULE_METHODS: &[Entry<ModuleMethodFn>] = &[
     entry("to", move_to),
     entry("cuda", move_to),
     entry("cpu", move_to),
+    entry("half", super::amp::module_method),
+    entry("bfloat16", super::amp::module_method),
+    entry("float", super::amp::module_method),
     entry("parameters", parameters),
     entry("train", train),
     entry("eval", eval),
@@ -461,6 +464,9 @@ pub(in super::super) fn call_module(
 
 /// `module.to(device)`, `.cuda()`, `.cpu()`: parameters move in place.
 fn move_to(it: &mut Interp<'_>, m: &ModuleRef, name: &str, args: CallArgs, span: Span) -> R<Value> {
+    if super::amp::module_dtype(name, &args).is_some() {
+        return super::amp::module_method(it, m, name, args, span);
+    }
     let device = match name {
         "cuda" => Device::Cuda,
         "cpu" => Device::Cpu,
