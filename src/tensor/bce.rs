@@ -17,7 +17,7 @@
 
 use super::kernel::{Buf, Cx};
 use super::layer_node::{operand, read, run, write};
-use super::{DType, LayerKernel, Reduction, Result, Tensor, TensorError};
+use super::{LayerKernel, Reduction, Result, Tensor, TensorError};
 use crate::autograd::{Formula, Node, NodeBuilder};
 
 /// ATen's clamp of `log` in binary_cross_entropy: `max(log(x), -100)`.
@@ -132,13 +132,14 @@ impl Bce {
             .then(|| node.unpack("pos_weight"))
             .transpose()?;
         let (rt, device, shape) = (input.runtime(), input.device(), input.shape());
+        let dt = input.dtype();
         let t = match &pos_weight {
-            Some(_) => Some(Tensor::empty_on(rt, shape, DType::F32, device)?),
+            Some(_) => Some(Tensor::empty_on(rt, shape, dt, device)?),
             None => None,
         };
-        let dx = Tensor::empty_on(rt, shape, DType::F32, device)?;
+        let dx = Tensor::empty_on(rt, shape, dt, device)?;
         let sigmoid = match &pos_weight {
-            Some(_) => Some(Tensor::empty_on(rt, shape, DType::F32, device)?),
+            Some(_) => Some(Tensor::empty_on(rt, shape, dt, device)?),
             None => None,
         };
         let expand = |t: &Tensor| t.expand(shape);
@@ -163,7 +164,8 @@ impl Bce {
     }
 }
 
-/// `(1 - target)`-style temporaries' order inside `binary_cross_entropy_with_logits`.
+/// `binary_cross_entropy_with_logits`'s forward without its node: its temporaries in ATen's
+/// order, the element-wise loss in one kernel, then the reduction.
 fn logits_forward(
     input: &Tensor,
     target: &Tensor,
@@ -172,18 +174,19 @@ fn logits_forward(
     reduction: Reduction,
 ) -> Result<Tensor> {
     let (rt, device, shape) = (input.runtime(), input.device(), input.shape());
+    let dt = input.dtype();
     // log_sigmoid's output (its CUDA buffer is empty: `at::empty({0})`).
-    let log_sigmoid = Tensor::empty_on(rt, shape, DType::F32, device)?;
+    let log_sigmoid = Tensor::empty_on(rt, shape, dt, device)?;
     if let Some(pw) = pos_weight {
         // `(pos_weight - 1).mul(target).add_(1)`: the first freed at the statement's end,
         // the second once it multiplied log_sigmoid in place.
-        let minus_one = Tensor::empty_on(rt, pw.shape(), DType::F32, device)?;
-        let log_weight = Tensor::empty_on(rt, shape, DType::F32, device)?;
+        let minus_one = Tensor::empty_on(rt, pw.shape(), pw.dtype(), device)?;
+        let log_weight = Tensor::empty_on(rt, shape, dt, device)?;
         drop(minus_one);
         drop(log_weight);
     }
     // `(1 - target).mul_(input).sub_(log_sigmoid)`, then `mul_(weight)`.
-    let loss = Tensor::empty_on(rt, shape, DType::F32, device)?;
+    let loss = Tensor::empty_on(rt, shape, dt, device)?;
     let expand = |t: &Tensor| t.expand(shape);
     let w = weight.map(expand).transpose()?;
     let pw = pos_weight.map(expand).transpose()?;
@@ -210,7 +213,7 @@ fn reduce_all(loss: &Tensor, reduction: Reduction) -> Result<Tensor> {
     if reduction == Reduction::None {
         return Ok(loss.clone());
     }
-    let out = Tensor::empty_on(loss.runtime(), &[], DType::F32, loss.device())?;
+    let out = Tensor::empty_on(loss.runtime(), &[], loss.dtype(), loss.device())?;
     let (k, cx) = out.kernels();
     k.reduce_sum(
         cx,
@@ -279,7 +282,7 @@ impl Tensor {
         }
         let weight = weight.map(|w| w.expand(target.shape())).transpose()?;
         let device = super::ops::common_device(self, target)?;
-        let loss = Tensor::empty_on(self.runtime(), self.shape(), DType::F32, device)?;
+        let loss = Tensor::empty_on(self.runtime(), self.shape(), self.dtype(), device)?;
         let kind = Bce {
             logits: false,
             reduction,
@@ -303,7 +306,7 @@ impl Tensor {
                 Vec::new(),
                 Vec::new(),
                 0,
-                DType::F32,
+                loss.dtype(),
                 false,
             );
             let (k, cx) = scalar.kernels();
@@ -364,7 +367,7 @@ impl Tensor {
         reduction: KlDivReduction,
         log_target: bool,
     ) -> Result<Tensor> {
-        if self.dtype() != DType::F32 || target.dtype() != DType::F32 {
+        if !self.dtype().is_floating_point() || !target.dtype().is_floating_point() {
             return Err(TensorError::Invalid(
                 "kl_div: Integral inputs not supported.".into(),
             ));
@@ -392,7 +395,7 @@ impl Tensor {
 
     /// `xlogy(self, self)` without autograd (`x * log(x)`, 0 where `x` is 0): one allocation.
     fn xlogy_self(&self) -> Result<Tensor> {
-        let out = Tensor::empty_on(self.runtime(), self.shape(), DType::F32, self.device())?;
+        let out = Tensor::empty_on(self.runtime(), self.shape(), self.dtype(), self.device())?;
         run(&out, &LayerKernel::XlogySelf, &[Some(&out)], &[Some(self)])?;
         Ok(out)
     }

@@ -131,13 +131,16 @@ impl LogsumexpDims {
 
 impl Tensor {
     /// `torch.logsumexp(self, dim, keepdim)`: `log(sum(exp(self)))` over `dims`, computed
-    /// stably. Integer inputs are converted to float32 first, as ATen does. The node,
+    /// stably, in the input's floating type. Integer inputs are converted to float32 first, as
+    /// ATen does. The node,
     /// LogsumexpBackward0, saves `self` and the result.
     pub fn logsumexp(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
-        let x = match self.dtype() {
-            DType::F32 => self.clone(),
-            _ => self.to_dtype(DType::F32)?,
+        let x = if self.dtype().is_floating_point() {
+            self.clone()
+        } else {
+            self.to_dtype(DType::F32)?
         };
+        let dt = x.dtype();
         let wrapped = x.wrap_dims(dims)?;
         let mut reduce = vec![false; x.dim()];
         if wrapped.is_empty() && x.dim() > 0 {
@@ -167,9 +170,9 @@ impl Tensor {
         let maxes = if x.numel() == 0 {
             None
         } else {
-            let maxes = Tensor::empty_on(rt, &kept, DType::F32, device)?;
+            let maxes = Tensor::empty_on(rt, &kept, dt, device)?;
             // `maxes_squeezed.abs() == INFINITY`: two temporaries, freed once masked_fill_ ran.
-            let abs = Tensor::empty_on(rt, &squeezed, DType::F32, device)?;
+            let abs = Tensor::empty_on(rt, &squeezed, dt, device)?;
             let is_inf = Tensor::empty_on(rt, &squeezed, DType::Bool, device)?;
             drop(is_inf);
             drop(abs);
@@ -177,8 +180,8 @@ impl Tensor {
         };
         // `(self - maxes).exp_()` (`exp(self)` for an empty input), alive until the sum is in
         // the result.
-        let shifted = Tensor::empty_on(rt, x.shape(), DType::F32, device)?;
-        let out = Tensor::empty_on(rt, &spec.out_shape(), DType::F32, device)?;
+        let shifted = Tensor::empty_on(rt, x.shape(), dt, device)?;
+        let out = Tensor::empty_on(rt, &spec.out_shape(), dt, device)?;
         let op = LayerKernel::Logsumexp(spec.clone());
         run(
             &out,

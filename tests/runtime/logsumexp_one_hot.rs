@@ -68,6 +68,24 @@ fn logsumexp_allocates_as_aten_and_saves_self_and_result() {
 }
 
 #[test]
+fn logsumexp_of_half_stays_half() {
+    let rt = Runtime::new(Backend::Meta, RuntimeOptions::default()).unwrap();
+    let x = rt
+        .randn(&[32, 10], Device::Cuda)
+        .unwrap()
+        .to_dtype(DType::F16)
+        .unwrap();
+    let start = event_count(&rt);
+    let y = x.logsumexp(&[1], false).unwrap();
+    assert_eq!(y.dtype(), DType::F16);
+    // The same steps at two bytes an element (the bool mask stays one).
+    assert_eq!(
+        events_since(&rt, start),
+        [64, 64, 32, -512, -512, 640, 64, -1024, -512]
+    );
+}
+
+#[test]
 fn logsumexp_has_pytorchs_values() {
     let rt = Runtime::new(Backend::Cpu, RuntimeOptions::default()).unwrap();
     let x = rt
