@@ -24,6 +24,7 @@ mod activation;
 mod attention;
 mod autocast;
 mod batchnorm;
+mod bce;
 mod choose;
 mod conv;
 mod data;
@@ -32,6 +33,7 @@ mod factory;
 mod inplace;
 mod kernel;
 mod layer_node;
+mod logsumexp;
 mod loss;
 mod matmul;
 mod norm;
@@ -52,6 +54,7 @@ use std::fmt;
 use std::rc::{Rc, Weak};
 
 pub use crate::base::{DType, Device, Result, TensorError};
+pub use bce::KlDivReduction;
 pub(crate) use choose::{
     clamp_backward, clamp_bound_backward, extremum_backward, where_backward, Extremum,
 };

@@ -74,6 +74,7 @@ pub(super) const TORCH: &[Function] = &[
     entry("var", Run::OnInput(tensor::statistic)),
     entry("std", Run::OnInput(tensor::statistic)),
     entry("norm", Run::OnInput(tensor::statistic)),
+    entry("logsumexp", Run::OnInput(super::encoding::logsumexp)),
 ];
 
 /// `torch._C`: private, but what PyTorch's own tests call to give back the cuBLAS workspaces.

@@ -11,14 +11,18 @@
 mod amp;
 mod args;
 mod autograd;
+mod cells;
 mod data;
+mod encoding;
 mod functions;
 mod layers;
+mod losses;
 mod nn;
 pub(super) mod optim;
 pub(super) mod sched;
 mod split;
 mod tensor;
+mod transformer;
 mod values;
 
 pub(super) use amp::{

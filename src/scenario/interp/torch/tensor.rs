@@ -81,6 +81,7 @@ pub(super) const METHODS: &[Entry<MethodFn>] = &[
     entry("var", statistic),
     entry("std", statistic),
     entry("norm", statistic),
+    entry("logsumexp", super::encoding::logsumexp),
 ];
 
 /// A number argument that may be `None` (`clamp(min=None)`).
