@@ -134,6 +134,9 @@ impl Tensor {
     /// stably. Integer inputs are converted to float32 first, as ATen does. The node,
     /// LogsumexpBackward0, saves `self` and the result.
     pub fn logsumexp(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+        if let Some(c) = Tensor::autocast(super::autocast::AutocastOp::Logsumexp, &[Some(self)])? {
+            return c.arg(0).logsumexp(dims, keepdim);
+        }
         let x = match self.dtype() {
             DType::F32 => self.clone(),
             _ => self.to_dtype(DType::F32)?,
