@@ -20,8 +20,11 @@
 
 use std::rc::{Rc, Weak};
 
-use super::{DType, Device, Result, Tensor, TensorImpl};
+use super::{DType, Device, Result, Tensor, TensorError, TensorImpl};
 use crate::runtime::Runtime;
+
+/// autocast_mode.cpp's `binary_cross_entropy_banned`, word for word.
+const BCE_BANNED: &str = "torch.nn.functional.binary_cross_entropy and torch.nn.BCELoss are unsafe to autocast.\nMany models use a sigmoid layer right before the binary cross entropy layer.\nIn this case, combine the two layers using torch.nn.functional.binary_cross_entropy_with_logits\nor torch.nn.BCEWithLogitsLoss.  binary_cross_entropy_with_logits and BCEWithLogits are\nsafe to autocast.";
 
 /// Which list of its device an operation is on: how autocast casts its operands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +35,8 @@ pub(crate) enum CastPolicy {
     Fp32,
     /// `promote`: to the widest floating type among the operands.
     Promote,
+    /// Refused under autocast (`binary_cross_entropy` on cuda): the op raises.
+    Banned,
 }
 
 /// The operations autocast casts for, by device type; anything else runs as called.
@@ -54,6 +59,10 @@ pub(crate) enum AutocastOp {
     SmoothL1Loss,
     NllLoss,
     CrossEntropy,
+    Logsumexp,
+    KlDiv,
+    BceWithLogits,
+    Bce,
     Cat,
     Stack,
 }
@@ -67,7 +76,11 @@ impl AutocastOp {
         use AutocastOp::*;
         match (self, device) {
             (Linear | Matmul | Mm | Bmm | Addmm | Conv, _) => Some(CastPolicy::Lower),
-            (MseLoss | L1Loss | SmoothL1Loss | NllLoss, _) => Some(CastPolicy::Fp32),
+            (MseLoss | L1Loss | SmoothL1Loss | NllLoss | KlDiv | BceWithLogits, _) => {
+                Some(CastPolicy::Fp32)
+            }
+            (Logsumexp, Device::Cuda) | (Bce, Device::Cpu) => Some(CastPolicy::Fp32),
+            (Bce, Device::Cuda) => Some(CastPolicy::Banned),
             (Exp | Log | Pow | Softmax | LogSoftmax | LayerNorm, Device::Cuda) => {
                 Some(CastPolicy::Fp32)
             }
@@ -273,6 +286,7 @@ impl Tensor {
         };
         let eligible = |t: &Tensor| t.device() == device && t.dtype().is_floating_point();
         let target = match policy {
+            CastPolicy::Banned => return Err(TensorError::Invalid(BCE_BANNED.into())),
             CastPolicy::Lower => lower,
             CastPolicy::Fp32 => DType::F32,
             CastPolicy::Promote => args

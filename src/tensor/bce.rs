@@ -271,6 +271,10 @@ impl Tensor {
         weight: Option<&Tensor>,
         reduction: Reduction,
     ) -> Result<Tensor> {
+        let args = [Some(self), Some(target), weight];
+        if let Some(c) = Tensor::autocast(super::autocast::AutocastOp::Bce, &args)? {
+            return c.arg(0).binary_cross_entropy(c.arg(1), c.opt(2), reduction);
+        }
         check_sizes(self, target, false)?;
         check_target(target, "binary_cross_entropy")?;
         if let Some(v) = self.read_f32() {
@@ -332,6 +336,11 @@ impl Tensor {
         pos_weight: Option<&Tensor>,
         reduction: Reduction,
     ) -> Result<Tensor> {
+        let args = [Some(self), Some(target), weight, pos_weight];
+        if let Some(c) = Tensor::autocast(super::autocast::AutocastOp::BceWithLogits, &args)? {
+            let (s, t) = (c.arg(0), c.arg(1));
+            return s.binary_cross_entropy_with_logits(t, c.opt(2), c.opt(3), reduction);
+        }
         check_sizes(self, target, true)?;
         check_target(target, "binary_cross_entropy_with_logits")?;
         for w in [weight, pos_weight].into_iter().flatten() {
@@ -367,6 +376,12 @@ impl Tensor {
         reduction: KlDivReduction,
         log_target: bool,
     ) -> Result<Tensor> {
+        if let Some(c) = Tensor::autocast(
+            super::autocast::AutocastOp::KlDiv,
+            &[Some(self), Some(target)],
+        )? {
+            return c.arg(0).kl_div(c.arg(1), reduction, log_target);
+        }
         if !self.dtype().is_floating_point() || !target.dtype().is_floating_point() {
             return Err(TensorError::Invalid(
                 "kl_div: Integral inputs not supported.".into(),

@@ -135,6 +135,9 @@ impl Tensor {
     /// ATen does. The node,
     /// LogsumexpBackward0, saves `self` and the result.
     pub fn logsumexp(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+        if let Some(c) = Tensor::autocast(super::autocast::AutocastOp::Logsumexp, &[Some(self)])? {
+            return c.arg(0).logsumexp(dims, keepdim);
+        }
         let x = if self.dtype().is_floating_point() {
             self.clone()
         } else {

@@ -2,6 +2,7 @@
 //! the gallery's files, the `leakharness` command line, and a user's own crate running its
 //! scenarios under `cargo test`. One test binary of modules.
 
+mod amp_api;
 mod cli;
 mod gallery_parses;
 mod hostile;

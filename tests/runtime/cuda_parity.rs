@@ -523,3 +523,33 @@ fn the_checker_cross_checks_the_drivers_free_memory() {
     assert_eq!(before, after, "{}", report.scenario);
     assert_eq!(report.after_teardown.driver_missing(), None);
 }
+
+/// float16 and bfloat16 on the GPU (kernels/prelude.cuh's conversions, the strided matmul for
+/// half operands, an autocast region with its casts) against the cpu backend's `half` crate:
+/// conversions and element-wise results are rounded the same way, so they agree exactly;
+/// products accumulate in another order.
+#[test]
+fn half_precision_and_autocast_match() {
+    parity("half_precision_conversions", 0.0, |rt| {
+        let x = rt.randn(&[5, 7], Device::Cuda)?.mul_scalar(1000.0)?;
+        let h = x.to_dtype(DType::F16)?;
+        let b = x.to_dtype(DType::BF16)?;
+        Ok(vec![
+            h.float()?,
+            b.float()?,
+            h.mul_scalar(3.0)?.float()?,
+            b.exp()?.float()?,
+            h.add(&x)?,
+        ])
+    });
+    parity("half_precision_products", 1e-2, |rt| {
+        let a = leaf(rt, &[6, 8])?;
+        let w = leaf(rt, &[8, 4])?;
+        let _region = rt.autocast(Device::Cuda, Some(DType::F16), true, None);
+        let out = a.mm(&w)?;
+        let loss = out.mse_loss(&rt.randn(&[6, 4], Device::Cuda)?, Reduction::Mean)?;
+        let mut r = vec![out.float()?, loss.clone()];
+        r.extend(grads(&loss, &[&a, &w])?);
+        Ok(r)
+    });
+}

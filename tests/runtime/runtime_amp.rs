@@ -168,6 +168,27 @@ fn the_fp32_list_runs_losses_in_float32_and_backward_reaches_float32_gradients()
 }
 
 #[test]
+fn binary_cross_entropy_is_refused_under_cuda_autocast_and_float32_on_the_cpu() {
+    let rt = rt(Backend::Meta);
+    let p = rt.zeros(&[4], DType::F16, Device::Cuda).unwrap();
+    let t = rt.zeros(&[4], DType::F32, Device::Cuda).unwrap();
+    let region = rt.autocast(Device::Cuda, None, true, None);
+    let e = p
+        .binary_cross_entropy(&t, None, Reduction::Mean)
+        .unwrap_err();
+    assert!(e.to_string().contains("are unsafe to autocast"), "{e}");
+    let l = p.binary_cross_entropy_with_logits(&t, None, None, Reduction::Mean);
+    assert_eq!(l.unwrap().dtype(), DType::F32);
+    assert_eq!(p.logsumexp(&[0], false).unwrap().dtype(), DType::F32);
+    drop(region);
+    let hp = rt.zeros(&[4], DType::BF16, Device::Cpu).unwrap();
+    let ht = rt.zeros(&[4], DType::F32, Device::Cpu).unwrap();
+    let _cpu = rt.autocast(Device::Cpu, None, true, None);
+    let l = hp.binary_cross_entropy(&ht, None, Reduction::Mean).unwrap();
+    assert_eq!(l.dtype(), DType::F32);
+}
+
+#[test]
 fn autocast_on_the_cpu_follows_the_cpu_lists() {
     let rt = rt(Backend::Cpu);
     let w = rt

@@ -448,6 +448,8 @@ pub enum Native {
     FetchBatch(Rc<super::data::Loader>),
     /// `torch.autocast(...)`: a context manager entering an autocast region.
     Autocast(super::torch::AutocastArgs),
+    /// A function decorated with `@torch.autocast(...)`: it runs inside the region.
+    WithAutocast(super::torch::AutocastArgs, Value),
     /// `torch.amp.GradScaler(...)`.
     GradScaler(Rc<RefCell<crate::optim::GradScaler>>),
 }
@@ -482,6 +484,7 @@ impl Native {
             Native::FetchBatch(_) => "function".into(),
             Native::FieldFactory(_) => "Field".into(),
             Native::Autocast(_) => "autocast".into(),
+            Native::WithAutocast(..) => "function".into(),
             Native::GradScaler(_) => "GradScaler".into(),
         }
     }

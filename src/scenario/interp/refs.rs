@@ -343,6 +343,7 @@ impl Referents for Value {
                 Native::StaticMethod(f)
                 | Native::ClassMethod(f)
                 | Native::WithGrad(_, f)
+                | Native::WithAutocast(_, f)
                 | Native::Wraps(f)
                 | Native::FieldFactory(f)
                 | Native::NullContext(f)

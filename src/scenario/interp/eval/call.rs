@@ -275,10 +275,13 @@ impl Interp<'_> {
                     receiver: Value::Class(class.clone()),
                     func: inner.clone(),
                 })),
-                Native::DataclassInit(_) => Value::BoundMethod(Rc::new(BoundMethod {
-                    receiver: obj,
-                    func: f.clone(),
-                })),
+                // A function decorated by `@torch.autocast(...)` is a plain function to Python.
+                Native::DataclassInit(_) | Native::WithAutocast(..) => {
+                    Value::BoundMethod(Rc::new(BoundMethod {
+                        receiver: obj,
+                        func: f.clone(),
+                    }))
+                }
                 _ => f,
             },
             _ => f,

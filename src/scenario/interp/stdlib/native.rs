@@ -57,6 +57,23 @@ pub(in crate::scenario::interp) fn call_native(
             let _mode = it.rt.set_grad_enabled(*on);
             it.call(f.clone(), args, span)
         }
+        // `@torch.autocast(...)` on a function, as `autocast.__call__` decorates it.
+        Native::Autocast(a) => match args.pos.as_slice() {
+            [f] if args.kw.is_empty() => {
+                Ok(Value::Native(Rc::new(Native::WithAutocast(*a, f.clone()))))
+            }
+            _ => Err(it.raise(
+                "TypeError",
+                "autocast() as a decorator takes one function".into(),
+                span,
+            )),
+        },
+        Native::WithAutocast(a, f) => {
+            let _region = it
+                .rt
+                .autocast(a.device, a.dtype, a.enabled, a.cache_enabled);
+            it.call(f.clone(), args, span)
+        }
         Native::Wraps(_) => Ok(args.pos.first().cloned().unwrap_or(Value::None)),
         Native::StaticMethod(f) | Native::ClassMethod(f) => it.call(f.clone(), args, span),
         Native::DataclassInit(fields) => {
