@@ -10,7 +10,9 @@ mod props;
 
 mod check;
 mod exports;
+mod fragmentation;
 mod html_browser;
 mod patterns;
+mod period;
 mod properties;
 mod reports;
