@@ -14,6 +14,7 @@ mod api;
 mod files;
 mod fragmentation;
 mod growth;
+mod paths;
 pub mod plan;
 mod rules;
 mod statement;

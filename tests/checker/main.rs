@@ -11,6 +11,7 @@ mod props;
 mod check;
 mod exports;
 mod fragmentation;
+mod held_by;
 mod html_browser;
 mod patterns;
 mod period;
