@@ -201,6 +201,9 @@ pub struct SegmentInfo {
     pub size: u64,
     /// Pool.
     pub pool: Pool,
+    /// The scenario statement whose request opened it, when one was running.
+    #[serde(skip)]
+    pub opened_by: Option<Arc<Location>>,
     /// Bytes allocated in it.
     pub allocated: u64,
     /// Its blocks.

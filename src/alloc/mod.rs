@@ -166,6 +166,8 @@ struct Segment {
     size: u64,
     pool: Pool,
     first: u32,
+    /// The statement whose request opened it, for the fragmentation report.
+    opened_by: Option<Arc<Location>>,
 }
 
 /// A caching allocator over one device. Not shared between threads: each runtime owns one.
@@ -606,6 +608,7 @@ impl CachingAllocator {
                     address: seg.ptr,
                     size: seg.size,
                     pool: seg.pool,
+                    opened_by: seg.opened_by.clone(),
                     allocated: blocks
                         .iter()
                         .filter(|b| b.state == BlockState::ActiveAllocated)

@@ -156,6 +156,7 @@ impl CachingAllocator {
                 size,
                 pool,
                 first: idx,
+                opened_by: self.location.clone(),
             },
         );
         self.stats.segment.increase(pool, 1);

@@ -103,11 +103,15 @@ pub enum LeakKind {
     /// instead of `ctx.save_for_backward`: they outlive backward, and an output kept so makes
     /// a reference cycle through its own node.
     CtxSavedOutput,
+    /// Reserved memory that grows with a loop while allocated memory does not: the caching
+    /// allocator opens new segments because its cached free blocks do not fit the requests
+    /// (shapes that change every iteration).
+    Fragmentation,
 }
 
 impl LeakKind {
     /// Every kind, in documentation order.
-    pub const ALL: [LeakKind; 10] = [
+    pub const ALL: [LeakKind; 11] = [
         LeakKind::TensorList,
         LeakKind::RetainedGraph,
         LeakKind::AttachedMetric,
@@ -118,6 +122,7 @@ impl LeakKind {
         LeakKind::HookCapture,
         LeakKind::HookAccumulation,
         LeakKind::CtxSavedOutput,
+        LeakKind::Fragmentation,
     ];
 
     /// The kind's name as written in headers and reports, e.g. `retained-graph`.
@@ -133,6 +138,7 @@ impl LeakKind {
             LeakKind::HookCapture => "hook-capture",
             LeakKind::HookAccumulation => "hook-accumulation",
             LeakKind::CtxSavedOutput => "ctx-saved-output",
+            LeakKind::Fragmentation => "fragmentation",
         }
     }
 }
@@ -145,7 +151,7 @@ impl fmt::Display for LeakKind {
 
 /// A leak kind name that is not one of [`LeakKind::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown leak kind `{0}`; expected one of tensor-list, retained-graph, attached-metric, missing-no-grad, carried-state, kept-exception, reference-cycle, hook-capture, hook-accumulation, ctx-saved-output")]
+#[error("unknown leak kind `{0}`; expected one of tensor-list, retained-graph, attached-metric, missing-no-grad, carried-state, kept-exception, reference-cycle, hook-capture, hook-accumulation, ctx-saved-output, fragmentation")]
 pub struct UnknownLeakKind(pub String);
 
 impl FromStr for LeakKind {

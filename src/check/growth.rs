@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::fragmentation::CacheView;
 use super::walk::{attribute, Attribution, Held, Reach, Root};
 use crate::report::{IterationPoint, OomInfo};
 use crate::runtime::Runtime;
@@ -30,6 +31,8 @@ pub(super) struct Measured {
     /// Roots whose unused graph (alive at that moment) a later `backward()` ran through before
     /// the enclosing loop's iteration ended: the step's own graph under construction.
     pub(super) consumed: BTreeSet<Root>,
+    /// The caching allocator then (its segments for a top-level loop).
+    pub(super) cache: CacheView,
 }
 
 /// One loop as a run saw it.
@@ -38,8 +41,9 @@ pub(super) struct LoopSeen {
     /// The loop around it in the run (not in the source: a loop in a function has the caller's
     /// loop around it).
     pub(super) parent: Option<LoopAt>,
-    /// Allocated bytes and live graph nodes at the end of each iteration of its first execution.
-    first_execution: Vec<(u64, u64)>,
+    /// Allocated bytes, live graph nodes and reserved bytes at the end of each iteration of its
+    /// first execution.
+    first_execution: Vec<(u64, u64, u64)>,
     /// What was alive at the end of its first execution, once that ended.
     pub(super) measured: Option<Measured>,
 }
@@ -55,11 +59,50 @@ impl LoopSeen {
     /// than a kept detached loss adds).
     pub(super) fn may_grow(&self) -> bool {
         match self.first_execution[..] {
-            [_, (bytes, nodes), ref later @ ..] if later.len() >= 2 => {
-                later.iter().any(|&(b, n)| b > bytes || n > nodes)
-            }
+            [_, (bytes, nodes, reserved), ref later @ ..] if later.len() >= 2 => later
+                .iter()
+                .any(|&(b, n, r)| b > bytes || n > nodes || r > reserved),
             _ => true,
         }
+    }
+
+    /// Where to measure a loop that releases memory periodically (gradient accumulation's
+    /// `if (i + 1) % k == 0: opt.step(); opt.zero_grad()`, a state detached every k steps),
+    /// when its count is not a multiple of the period: the last iteration end of its first
+    /// execution that is. Measured as written, doubled and tripled at one, two and three times
+    /// that count, every run ends at the same point of the period; measured at the loop's end
+    /// they would not, and the period's swing (the accumulated gradients, alive in one run and
+    /// freed in the next) hides a smaller leak, or reads as growth.
+    ///
+    /// The period is read from the iteration ends at which allocated bytes or graph nodes
+    /// drop below the previous end's: with two drops or more, the greatest common divisor of
+    /// their distances (the first release can come at any point of the period); with one, the
+    /// smallest `p` for which the change from one iteration end to the next repeats every `p`
+    /// iterations (a leak adds the same to every change), counting a comparison that falls
+    /// past the run as a match: 4 iterations that drop only at the end of the third have
+    /// period 3.
+    pub(super) fn period_end(&self) -> Option<usize> {
+        let n = self.first_execution.len();
+        let change: Vec<(i128, i128)> = self
+            .first_execution
+            .windows(2)
+            .map(|w| {
+                (
+                    i128::from(w[1].0) - i128::from(w[0].0),
+                    i128::from(w[1].1) - i128::from(w[0].1),
+                )
+            })
+            .collect();
+        let drops: Vec<usize> = (0..change.len())
+            .filter(|&i| change[i].0 < 0 || change[i].1 < 0)
+            .collect();
+        let period = match drops[..] {
+            [] => return None,
+            [_] => (2..n).find(|&p| (p..change.len()).all(|i| change[i] == change[i - p]))?,
+            _ => drops.windows(2).map(|w| w[1] - w[0]).reduce(gcd)?,
+        };
+        let end = n / period * period;
+        (period >= 2 && end < n).then_some(end)
     }
 
     /// How many iteration ends its first execution had.
@@ -199,8 +242,11 @@ impl Recorder {
         if seen.measured.is_some() {
             return Control::Continue;
         }
-        seen.first_execution
-            .push((at.rt.memory_allocated(), at.rt.live_nodes() as u64));
+        seen.first_execution.push((
+            at.rt.memory_allocated(),
+            at.rt.live_nodes() as u64,
+            at.rt.memory_reserved(),
+        ));
         if !at.last && after != Some(seen.first_execution.len()) {
             return Control::Continue;
         }
@@ -215,6 +261,7 @@ impl Recorder {
             alive,
             counts: self.counts.clone(),
             consumed: BTreeSet::new(),
+            cache: CacheView::of(at.rt, parent.is_none()),
         });
         if target.is_none() {
             return Control::Continue;
@@ -303,6 +350,14 @@ pub(super) struct Runs<'a> {
     pub(super) first: &'a Measured,
     pub(super) doubled: &'a Measured,
     pub(super) tripled: &'a Measured,
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 pub(super) fn growth(a: u64, b: u64) -> u64 {

@@ -12,8 +12,10 @@
 
 mod api;
 mod files;
+mod fragmentation;
 mod growth;
 mod parity;
+mod paths;
 pub mod plan;
 mod rules;
 mod statement;
@@ -563,16 +565,30 @@ fn find_growth<S: Subject>(
             }
             Ok(recorder)
         };
-        let doubled = scaled_run(2, None)?;
+        // A loop that releases memory every few iterations is measured at the same point of
+        // its period in every run (`LoopSeen::period_end`).
+        let period_end = seen.period_end();
+        let at_period_end = match period_end {
+            Some(end) => Some(scaled_run(1, Some(end))?),
+            None => None,
+        };
+        let doubled = scaled_run(2, period_end.map(|end| 2 * end))?;
         let Some(doubled_m) = doubled.measured(at) else {
             continue;
         };
         let ran = |m: &Measured| m.counts.get(&at).copied().unwrap_or(0);
+        let measured = match &at_period_end {
+            Some(run) => match run.measured(at) {
+                Some(m) => m,
+                None => continue,
+            },
+            None => measured,
+        };
         // A `while`, or a `for` over a one-shot iterator, runs as written whatever the scale:
         // its growth is measured within its first execution instead, after a third, two thirds
         // and three thirds of its iterations (rounded down to a multiple of three).
         let third = seen.iterations() / 3;
-        let sampled = if ran(doubled_m) > ran(measured) {
+        let sampled = if ran(doubled_m) > seen.iterations() as u64 {
             None
         } else if third == 0 {
             continue;
@@ -586,14 +602,18 @@ fn find_growth<S: Subject>(
                 _ => continue,
             },
         };
-        if !first_m.alive.grows_into(&doubled_m.alive) {
+        // Fragmentation is judged at top-level loops only: the cache outlives every loop, so
+        // what an inner loop's shapes open, the loops around it show too.
+        let reserved_grows =
+            seen.parent.is_none() && doubled_m.cache.reserved > first_m.cache.reserved;
+        if !first_m.alive.grows_into(&doubled_m.alive) && !reserved_grows {
             continue;
         }
         // A third run tells growth from a one-off that first happens between n and 2n
         // iterations (an optimizer's first step under gradient accumulation, say): only what
         // grows again from 2n to 3n grows with the loop.
         let tripled = match &sampled {
-            None => scaled_run(3, None)?,
+            None => scaled_run(3, period_end.map(|end| 3 * end))?,
             Some(_) => scaled_run(1, Some(3 * third))?,
         };
         let Some(tripled_m) = tripled.measured(at) else {
@@ -604,6 +624,9 @@ fn find_growth<S: Subject>(
             doubled: doubled_m,
             tripled: tripled_m,
         };
+        if seen.parent.is_none() {
+            found.leaks.extend(fragmentation::leak(subject, &runs, at));
+        }
         let (roots, hidden) = runs.growing();
         let judge = Judge {
             subject,
@@ -688,6 +711,7 @@ impl<S: Subject> Judge<'_, S> {
                 || g.reach_grows(|h| h.through_cell),
             hooks_grow: g.more(|h| h.hooks) > 0,
             ctx_attribute_grows: growing_ctx_attribute(g).is_some(),
+            reserved_grows_alone: false,
         });
         let hook_kind = kinds
             .iter()
@@ -720,6 +744,7 @@ impl<S: Subject> Judge<'_, S> {
                 .map(|_| bytes_per_iteration.saturating_mul(LONG_EPOCH_ITERATIONS)),
             released_by: released,
             allowed: None,
+            fragmentation: None,
         });
     }
 
@@ -739,6 +764,7 @@ impl<S: Subject> Judge<'_, S> {
             released_by: None,
             projected_bytes: None,
             allowed: None,
+            fragmentation: None,
         }
     }
 

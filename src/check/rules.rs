@@ -29,6 +29,9 @@ pub(super) struct Evidence {
     pub(super) hooks_grow: bool,
     /// What the attributes of a custom `autograd.Function`'s `ctx` reach grows.
     pub(super) ctx_attribute_grows: bool,
+    /// Reserved memory grows with the loop, by more than the peak of allocated memory, while
+    /// allocated memory at the measuring point does not (`fragmentation::judge`).
+    pub(super) reserved_grows_alone: bool,
 }
 
 /// A leak kind's rule.
@@ -247,8 +250,31 @@ impl Rule for CtxSavedOutput {
     }
 }
 
+/// `fragmentation`: the caching allocator opens segments every iteration that its cached free
+/// blocks could not serve, while what the program keeps stays the same.
+struct Fragmentation;
+
+impl Rule for Fragmentation {
+    fn kind(&self) -> LeakKind {
+        LeakKind::Fragmentation
+    }
+    fn applies(&self, e: &Evidence) -> bool {
+        e.reserved_grows_alone
+    }
+    fn precedence(&self) -> u8 {
+        // It is found for a loop, not a root, and never shares a leak with another kind.
+        11
+    }
+    fn help(&self, _: &[LeakKind]) -> &'static str {
+        "pad the varying dimension to a fixed size (or a few bucket sizes) so that cached blocks are reused, or set \
+         PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True so that a segment grows in place instead of a new one opening \
+         for every larger request; under a memory limit, max_split_size_mb keeps large cached blocks from being split for \
+         smaller requests: reserved memory grows every iteration while allocated memory does not"
+    }
+}
+
 /// Every rule, in the documentation order of [`LeakKind::ALL`].
-const RULES: [&dyn Rule; 10] = [
+const RULES: [&dyn Rule; 11] = [
     &TensorList,
     &RetainedGraph,
     &AttachedMetric,
@@ -259,6 +285,7 @@ const RULES: [&dyn Rule; 10] = [
     &HookCapture,
     &HookAccumulation,
     &CtxSavedOutput,
+    &Fragmentation,
 ];
 
 /// The kinds of a growing root, in documentation order.
@@ -404,6 +431,18 @@ mod tests {
         let k = kinds(&e);
         assert_eq!(k, [LeakKind::HookCapture, LeakKind::HookAccumulation]);
         assert!(help(&k).starts_with("register the hook once"));
+    }
+
+    #[test]
+    fn reserved_growth_alone_is_fragmentation_with_the_allocator_fix() {
+        let e = Evidence {
+            reserved_grows_alone: true,
+            ..Evidence::default()
+        };
+        let k = kinds(&e);
+        assert_eq!(k, [LeakKind::Fragmentation]);
+        assert!(help(&k).contains("expandable_segments:True"));
+        assert!(help(&k).contains("max_split_size_mb"));
     }
 
     #[test]

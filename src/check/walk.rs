@@ -20,6 +20,8 @@ use crate::scenario::interp::{program_value, Edge, Env, FrameRef, Referents, Val
 use crate::scenario::Span;
 use crate::tensor::Tensor;
 
+use super::paths::{better_example, compress};
+
 /// How a reference chain starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(super) enum Via {
@@ -153,11 +155,13 @@ pub(super) struct Held {
     /// Per statement that registered module hooks: how many of the hooks reached it
     /// registered, and what is reached through them.
     pub(super) hook_sites: BTreeMap<(u32, u32), HookSite>,
-    /// The path to the largest block, from the name down.
+    /// The path to one block, from the name down: the oldest block allocated in a loop,
+    /// the largest among equals (`paths::better_example`).
     pub(super) example: Vec<String>,
     /// The longest path through autograd nodes, for leaks of graph history without bytes.
     pub(super) node_example: Vec<String>,
     example_size: u64,
+    example_iterations: Option<Vec<u32>>,
     /// The path to the largest block reached through a hook, for the leaks a hook holds.
     pub(super) hook_example: Vec<String>,
     hook_example_size: u64,
@@ -662,7 +666,17 @@ impl Walker<'_> {
         self.reach(held, route, size, 0);
         let hook_example =
             route.hook && (size > held.hook_example_size || held.hook_example.is_empty());
-        if hook_example || size > held.example_size || held.example.is_empty() {
+        let iterations = tag
+            .location
+            .as_ref()
+            .map(|l| l.iterations.as_slice())
+            .filter(|i| !i.is_empty());
+        let example = held.example.is_empty()
+            || better_example(
+                (iterations, size),
+                (held.example_iterations.as_deref(), held.example_size),
+            );
+        if hook_example || example {
             let mut path = self.path_to(at);
             let dims: Vec<String> = t.shape().iter().map(usize::to_string).collect();
             let shape = if dims.is_empty() {
@@ -681,8 +695,9 @@ impl Walker<'_> {
                 held.hook_example_size = size;
                 held.hook_example = path.clone();
             }
-            if size > held.example_size || held.example.is_empty() {
+            if example {
                 held.example_size = size;
+                held.example_iterations = iterations.map(<[u32]>::to_vec);
                 held.example = path;
             }
         }
@@ -746,57 +761,6 @@ impl Walker<'_> {
         }
         children
     }
-}
-
-/// Collapses runs of the same step (`grad_fn AddBackward0` seven times over, in a running
-/// total's chain) into one step with a count, then runs of a repeated group of steps (a carried
-/// state's chain), so paths stay readable.
-fn compress(path: Vec<String>) -> Vec<String> {
-    let mut out: Vec<(String, usize)> = Vec::new();
-    for step in path {
-        match out.last_mut() {
-            Some((last, n)) if *last == step => *n += 1,
-            _ => out.push((step, 1)),
-        }
-    }
-    let steps: Vec<String> = out
-        .into_iter()
-        .map(|(s, n)| if n == 1 { s } else { format!("{s} (×{n})") })
-        .collect();
-    fold_repeats(&steps)
-}
-
-/// The longest run a repeated group in a chain may have and still be one group: a carried
-/// state's graph repeats a step's few nodes once per iteration.
-const LONGEST_REPEATED_GROUP: usize = 4;
-
-/// `path` with each run of a repeated group of links written once with its count, as
-/// `6 × [grad_fn AddBackward0 → grad_fn MulBackward0]`: a chain through every iteration's graph
-/// grows with the run, and the repeat is what the reader needs to see.
-fn fold_repeats(path: &[String]) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < path.len() {
-        let mut best = (1, 1);
-        for len in 1..=LONGEST_REPEATED_GROUP.min(path.len() - i) {
-            let group = &path[i..i + len];
-            let times = 1 + path[i + len..]
-                .chunks_exact(len)
-                .take_while(|next| *next == group)
-                .count();
-            if times >= 2 && times * len > best.0 * best.1 {
-                best = (len, times);
-            }
-        }
-        let (len, times) = best;
-        if times == 1 {
-            out.push(path[i].clone());
-        } else {
-            out.push(format!("{times} × [{}]", path[i..i + len].join(" → ")));
-        }
-        i += len * times;
-    }
-    out
 }
 
 #[cfg(test)]
@@ -921,49 +885,5 @@ mod tests {
             accumulates: false,
         }];
         assert_eq!((kept.bytes, kept.nodes, kept.list_tensors), (3 * 512, 3, 3));
-    }
-}
-
-#[cfg(test)]
-mod fold_tests {
-    use super::fold_repeats;
-
-    fn chain(links: &[&str]) -> Vec<String> {
-        links.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn a_repeated_group_of_links_is_written_once_with_its_count() {
-        let mut links = vec!["hidden"];
-        for _ in 0..6 {
-            links.extend(["grad_fn AddBackward0", "grad_fn MulBackward0"]);
-        }
-        links.extend(["grad_fn MeanBackward1", "grad_fn AccumulateGrad"]);
-        assert_eq!(
-            fold_repeats(&chain(&links)),
-            chain(&[
-                "hidden",
-                "6 × [grad_fn AddBackward0 → grad_fn MulBackward0]",
-                "grad_fn MeanBackward1",
-                "grad_fn AccumulateGrad",
-            ])
-        );
-    }
-
-    #[test]
-    fn a_chain_without_repeats_is_unchanged() {
-        let links = chain(&[
-            "losses",
-            "[0]",
-            "grad_fn MseLossBackward0",
-            "grad_fn AddmmBackward0",
-        ]);
-        assert_eq!(fold_repeats(&links), links);
-    }
-
-    #[test]
-    fn the_smallest_group_that_covers_the_longest_run_wins() {
-        let links = chain(&["a", "b", "a", "b", "a", "b", "c", "c", "c", "c"]);
-        assert_eq!(fold_repeats(&links), chain(&["3 × [a → b]", "4 × [c]"]));
     }
 }

@@ -61,7 +61,11 @@ pub(super) fn case(program: &Program) -> Result<Case, GenError> {
                 line,
                 statement,
                 bytes_per_iteration: predicted_bytes(program, leak),
-                graph_nodes_per_iteration: (leak == PlantedLeak::DetachedLossList).then_some(0),
+                graph_nodes_per_iteration: matches!(
+                    leak,
+                    PlantedLeak::DetachedLossList | PlantedLeak::Fragmentation
+                )
+                .then_some(0),
                 released_by: program
                     .leak_released_by_epoch()
                     .then(|| epoch_loop_line(&scenario.body))
@@ -137,6 +141,10 @@ fn planted_statement(program: &Program, leak: PlantedLeak) -> String {
         PlantedLeak::ReferenceCycle => "kept_cycle[\"self\"] = kept_cycle".into(),
         PlantedLeak::CtxSavedOutput => "ctx.result = result".into(),
         PlantedLeak::HookAccumulation => "model.register_forward_hook(check_batch(x))".into(),
+        PlantedLeak::Fragmentation => format!(
+            "frag_buffer = torch.empty(1280 + 256 * {}, 2048, device=device)",
+            step_count(program)
+        ),
         PlantedLeak::EvalTotalKept => {
             format!(
                 "kept_eval_total += {}",
@@ -341,6 +349,8 @@ fn leak_container(p: &Program, out: &mut Lines, d: usize) {
         Some(PlantedLeak::ReferenceCycle | PlantedLeak::CtxSavedOutput) | None => {}
         // Kept by the model's hooks.
         Some(PlantedLeak::HookAccumulation) => {}
+        // Kept by the allocator's cache, not by the program.
+        Some(PlantedLeak::Fragmentation) => {}
     }
 }
 
@@ -457,6 +467,10 @@ fn step(p: &Program, out: &mut Lines, d: usize) {
     if p.leak == Some(PlantedLeak::HookAccumulation) {
         out.line(d, &planted_statement(p, PlantedLeak::HookAccumulation));
     }
+    if p.leak == Some(PlantedLeak::Fragmentation) {
+        out.line(d, &planted_statement(p, PlantedLeak::Fragmentation));
+        out.line(d, "del frag_buffer");
+    }
     for (n, b) in p.benign.iter().enumerate() {
         match b {
             Benign::LogItem { every } => {
@@ -501,6 +515,13 @@ fn step(p: &Program, out: &mut Lines, d: usize) {
                 );
                 out.line(d, &format!("checked_{n} = model(x)"));
                 out.line(d, &format!("hook_{n}.remove()"));
+            }
+            Benign::FixedBuffer => {
+                out.line(
+                    d,
+                    &format!("buffer_{n} = torch.empty(2048, 2048, device=device)"),
+                );
+                out.line(d, &format!("del buffer_{n}"));
             }
             Benign::Validation { .. } | Benign::DelTemporaries => {}
         }
@@ -640,6 +661,15 @@ fn parameter_bytes(p: &Program) -> u64 {
         .sum()
 }
 
+/// The number of steps before this one, over the whole run: `i` in a single loop, counted on
+/// through the epochs in an epoch loop.
+fn step_count(p: &Program) -> String {
+    match p.shape {
+        Shape::Single { .. } => "i".into(),
+        Shape::Epochs { steps, .. } => format!("(epoch * {steps} + i)"),
+    }
+}
+
 /// What the planted leak keeps per iteration, by PyTorch's rules: which tensors each autograd
 /// node saves, and that `backward()` frees them unless `retain_graph=True`.
 fn predicted_bytes(p: &Program, leak: PlantedLeak) -> Option<u64> {
@@ -688,6 +718,18 @@ fn predicted_bytes(p: &Program, leak: PlantedLeak) -> Option<u64> {
         // (backward freed what the graph saved), counted per iteration of the outermost loop.
         // Each step's hook keeps that step's input batch through its closure.
         PlantedLeak::HookAccumulation => Some(input),
+        // Step j's buffer is (1280 + 256 j) × 2048 f32 = 10 MiB + 2 MiB·j: at least 10 MiB,
+        // so a segment of exactly its size, and larger than every cached one. The doubled run's
+        // N more steps (N in the run as written) open 10 + 2j MiB for j = N .. 2N - 1,
+        // N (3N + 9) MiB in all, counted per iteration of the outermost loop.
+        PlantedLeak::Fragmentation => {
+            let n = u64::from(p.steps());
+            let outer = match p.shape {
+                Shape::Single { iterations } => u64::from(iterations),
+                Shape::Epochs { epochs, .. } => u64::from(epochs),
+            };
+            Some(n * (3 * n + 9) * (1 << 20) / outer)
+        }
         PlantedLeak::ReferenceCycle | PlantedLeak::CtxSavedOutput => Some(match p.shape {
             Shape::Single { .. } => output,
             Shape::Epochs { steps, .. } => u64::from(steps) * output,

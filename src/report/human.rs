@@ -48,6 +48,17 @@ pub fn human_summary(r: &Report) -> String {
         if !l.retention_path.is_empty() {
             let _ = writeln!(out, "    held by {}", l.retention_path.join(" → "));
         }
+        if let Some(f) = &l.fragmentation {
+            let _ = writeln!(
+                out,
+                "    segments with the loop doubled: {}; {} reserved was never in use at once",
+                f.summary(),
+                exact_size(f.never_used_at_once())
+            );
+            for line in f.segment_lines() {
+                let _ = writeln!(out, "      {line}");
+            }
+        }
         if let Some(allowed) = &l.allowed {
             let _ = writeln!(out, "    {allowed}");
         }

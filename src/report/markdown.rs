@@ -2,7 +2,10 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use super::source::scenario_function;
-use super::{exact_size, outcome, Breakdown, Report, Verdict, LONG_EPOCH_ITERATIONS};
+use super::{
+    exact_size, outcome, Breakdown, Fragmentation, Report, Verdict, LONG_EPOCH_ITERATIONS,
+    SEGMENTS_SHOWN,
+};
 use crate::alloc::Frame;
 use crate::base::format_size;
 
@@ -243,6 +246,9 @@ fn leaks(md: &mut String, r: &Report) {
                 l.retention_path.join("\n  → ")
             );
         }
+        if let Some(f) = &l.fragmentation {
+            fragmentation(md, f);
+        }
         if !l.alloc_sites.is_empty() {
             let _ = writeln!(md, "Allocated at:\n\n```text");
             for s in &l.alloc_sites {
@@ -260,6 +266,42 @@ fn leaks(md: &mut String, r: &Report) {
             let _ = writeln!(md, "```\n");
         }
     }
+}
+
+/// The segments of a `fragmentation` leak: a table of the ones with the most cached free bytes.
+fn fragmentation(md: &mut String, f: &Fragmentation) {
+    let _ = writeln!(
+        md,
+        "Segments with the loop doubled, at its end: {}; {} of reserved memory was never in use at once.\n",
+        f.summary(),
+        exact_size(f.never_used_at_once())
+    );
+    let _ = writeln!(
+        md,
+        "| segment | pool | allocated | free blocks | opened by |\n|---|---|---|---|---|"
+    );
+    for s in f.shown() {
+        let free: Vec<String> = s.free_blocks.iter().map(|&b| format_size(b)).collect();
+        let opened = s.opened_by.as_ref().map_or(String::new(), |at| {
+            format!("line {} `{}`", at.line, at.statement)
+        });
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {opened} |",
+            exact_size(s.size),
+            s.pool,
+            exact_size(s.allocated),
+            free.join(", ")
+        );
+    }
+    if f.segments.len() > SEGMENTS_SHOWN {
+        let _ = writeln!(
+            md,
+            "\n{} more segments are in the JSON report.",
+            f.segments.len() - SEGMENTS_SHOWN
+        );
+    }
+    md.push('\n');
 }
 
 fn iterations(md: &mut String, r: &Report) {

@@ -4,6 +4,7 @@
 //! events, JUnit XML and a JSON-lines event stream.
 
 mod allow;
+mod fragmentation;
 mod html;
 mod human;
 mod jsonl;
@@ -20,6 +21,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use allow::{config_allowances, Allowance, ConfigError};
+pub use fragmentation::{Fragmentation, SegmentUse, SEGMENTS_SHOWN};
 pub use html::{render_html, render_index};
 pub use human::human_summary;
 pub use jsonl::report_events;
@@ -155,6 +157,9 @@ pub struct Leak {
     /// enclosing loop releases it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub projected_bytes: Option<u64>,
+    /// For a `fragmentation` leak: the allocator's segments in the run with the loop doubled.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub fragmentation: Option<Fragmentation>,
 }
 
 /// Detached data that grows with an inner loop and that an enclosing loop releases
@@ -479,6 +484,7 @@ pub(crate) mod tests {
                 allowed: None,
                 released_by: None,
                 projected_bytes: None,
+                fragmentation: None,
             }],
             bounded_growth: Vec::new(),
             iterations: (0..2)

@@ -10,7 +10,10 @@ mod props;
 
 mod check;
 mod exports;
+mod fragmentation;
+mod held_by;
 mod html_browser;
 mod patterns;
+mod period;
 mod properties;
 mod reports;
