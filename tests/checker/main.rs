@@ -10,6 +10,7 @@ mod props;
 
 mod check;
 mod exports;
+mod gallery;
 mod html_browser;
 mod patterns;
 mod properties;
