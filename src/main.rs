@@ -255,12 +255,15 @@ fn run(args: RunArgs) -> ExitCode {
     if let Err(e) = remove_stale_temporaries(&args.report_dir) {
         eprintln!("warning: cannot clean {}: {e}", args.report_dir.display());
     }
+    let interrupt = Interrupt::install(files.len());
     let plan = RunPlan {
         options: CheckOptions {
             backend,
             device_memory: args.device_memory,
             max_steps: args.max_steps,
             time_limit: std::time::Duration::from_secs(args.time_limit),
+            // The handler's flag reaches inside the operation running when a signal comes.
+            interrupt: Some(interrupt.flag()),
             ..CheckOptions::default()
         },
         report_dir: args.report_dir.clone(),
@@ -276,7 +279,7 @@ fn run(args: RunArgs) -> ExitCode {
         bar: progress_bar(plan.files.len() as u64),
         cases: Vec::new(),
         pages: Vec::new(),
-        interrupt: Interrupt::install(plan.files.len()),
+        interrupt,
     };
     let RunTotals {
         passed,
@@ -518,19 +521,24 @@ struct Interrupt {
 }
 
 struct InterruptState {
-    requested: std::sync::atomic::AtomicBool,
+    /// Shared with every runtime of the run ([`CheckOptions::interrupt`]), so that the
+    /// operation running when the signal comes stops at its next look at the flag.
+    requested: std::sync::Arc<std::sync::atomic::AtomicBool>,
     finished: std::sync::atomic::AtomicUsize,
     total: usize,
 }
 
 impl Interrupt {
-    /// Handles SIGINT and SIGTERM for a run over `total` files: the first asks the run to stop
-    /// after the file being checked, and ends the process if that takes longer than
-    /// [`STOP_WITHIN`]; a second ends it at once.
+    /// Handles SIGINT and SIGTERM for a run over `total` files: the first stops the file being
+    /// checked inside its running operation (host kernels look at the flag between blocks,
+    /// the interpreter before every statement) and the run before the next file, and ends the
+    /// process if that takes longer than [`STOP_WITHIN`] (a cuda kernel cannot be stopped once
+    /// launched); a second ends it at once. The flag is the one piece of state the handler and
+    /// the run share: the handler is process-wide by nature, the flag is owned by this run.
     fn install(total: usize) -> Interrupt {
         let interrupt = Interrupt {
             state: std::sync::Arc::new(InterruptState {
-                requested: false.into(),
+                requested: std::sync::Arc::new(false.into()),
                 finished: 0.into(),
                 total,
             }),
@@ -549,6 +557,11 @@ impl Interrupt {
             eprintln!("warning: cannot handle Ctrl-C: {e}");
         }
         interrupt
+    }
+
+    /// The flag the handler sets, for the run's runtimes.
+    fn flag(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+        self.state.requested.clone()
     }
 
     fn requested(&self) -> bool {

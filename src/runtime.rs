@@ -19,8 +19,10 @@
 //! assert_eq!(rt.memory_allocated(), 0);
 //! ```
 
-use std::cell::{Cell, Ref, RefCell, RefMut};
+use std::cell::{Cell, OnceCell, Ref, RefCell, RefMut};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::alloc::{AllocatorConfig, CachingAllocator, Purpose, StackCapture};
@@ -136,6 +138,13 @@ struct Inner {
     compute_backend: Backend,
     /// When long host kernels stop (the interpreter's time limit); `None`: never.
     deadline: Cell<Option<Instant>>,
+    /// Set by whoever owns the run (the CLI's signal handler) to stop it; kernels and the
+    /// interpreter look at it where they look at the deadline. Set once, so that kernels can
+    /// borrow it for as long as they borrow the runtime.
+    interrupt: OnceCell<Arc<AtomicBool>>,
+    /// Meta kernels counted since the last look at the clock (they cost nanoseconds, a clock
+    /// read tens: see `Cx::poll`).
+    kernel_ticks: Cell<u32>,
     python_scalar_names: bool,
     grad_enabled: Cell<bool>,
     seed: Cell<u64>,
@@ -220,6 +229,8 @@ impl Runtime {
                 backend,
                 compute_backend,
                 deadline: Cell::new(None),
+                interrupt: OnceCell::new(),
+                kernel_ticks: Cell::new(0),
                 python_scalar_names: options.python_scalar_names,
                 grad_enabled: Cell::new(true),
                 seed: Cell::new(options.seed),
@@ -266,6 +277,45 @@ impl Runtime {
     /// The deadline of [`set_deadline`](Self::set_deadline), if one is set.
     pub fn deadline(&self) -> Option<Instant> {
         self.inner.deadline.get()
+    }
+
+    /// From now on, kernels stop with [`TensorError::Interrupted`] and the scenario
+    /// interpreter stops before its next statement once `flag` is set: how a run owner (the
+    /// CLI, on SIGINT or SIGTERM) stops a long operation from another thread. The flag belongs
+    /// to the run, not the process, so parallel runs stop independently. A runtime takes one
+    /// flag for its life; `false` when it already had one (which stays).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use leakharness::device::Backend;
+    /// use leakharness::runtime::{Runtime, RuntimeOptions};
+    ///
+    /// let rt = Runtime::new(Backend::Cpu, RuntimeOptions::default()).unwrap();
+    /// let stop = Arc::new(AtomicBool::new(false));
+    /// assert!(rt.stop_on(stop.clone()));
+    /// assert!(!rt.interrupted());
+    /// stop.store(true, Ordering::Relaxed); // what a signal handler does
+    /// assert!(rt.interrupted());
+    /// ```
+    pub fn stop_on(&self, flag: Arc<AtomicBool>) -> bool {
+        self.inner.interrupt.set(flag).is_ok()
+    }
+
+    /// Whether the flag of [`stop_on`](Self::stop_on) is set.
+    pub fn interrupted(&self) -> bool {
+        self.interrupt_flag()
+            .is_some_and(|f| f.load(Ordering::Relaxed))
+    }
+
+    /// The flag of [`stop_on`](Self::stop_on), for kernels to look at.
+    pub(crate) fn interrupt_flag(&self) -> Option<&AtomicBool> {
+        self.inner.interrupt.get().map(|f| &**f)
+    }
+
+    /// The meta kernels' count since their last look at the clock.
+    pub(crate) fn kernel_ticks(&self) -> &Cell<u32> {
+        &self.inner.kernel_ticks
     }
 
     /// The GPU executor, on a cuda runtime opened by [`Runtime::new`].

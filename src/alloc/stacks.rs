@@ -1,9 +1,9 @@
 //! Stack capture that is cheap on the allocation path: instruction pointers only, interned by
 //! hash so equal stacks are stored once, and symbolized only when a report asks, then cached.
 
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+
+use hashbrown::HashTable;
 
 use serde::{Deserialize, Serialize};
 
@@ -57,7 +57,9 @@ pub struct Frame {
 /// Interned stacks of one allocator.
 #[derive(Debug, Default)]
 pub struct StackTable {
-    ids: HashMap<u64, Vec<StackId>>,
+    /// Each stack's id under the hash of its addresses (kept, so that growing the table does
+    /// not hash the stacks again).
+    ids: HashTable<(u64, StackId)>,
     stacks: Vec<Box<[usize]>>,
     symbols: Vec<Option<Arc<[Frame]>>>,
     scratch: Vec<usize>,
@@ -70,6 +72,30 @@ const ALLOCATOR: &str = "leakharness::alloc::";
 /// Where Rust's runtime starts a thread or `main`: frames from here on are the same for every
 /// stack and say nothing about the allocation.
 const THREAD_START: &str = "std::sys::backtrace::__rust_begin_short_backtrace";
+
+/// A hash of return addresses, cheap enough for every allocation. SipHash (the standard
+/// library's default) over 32 addresses cost more than the walk that found them; equal hashes
+/// are still compared address by address, so the hash only needs to spread distinct stacks,
+/// not to resist chosen input. Four independent lanes keep the multiplies from waiting on each
+/// other, and the final fold mixes the high bits the table's control bytes use.
+fn hash_ips(ips: &[usize]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut lanes = [0u64, 1, 2, 3];
+    let mut chunks = ips.chunks_exact(4);
+    for chunk in &mut chunks {
+        for (lane, &ip) in lanes.iter_mut().zip(chunk) {
+            *lane = (*lane ^ ip as u64).wrapping_mul(K).rotate_left(29);
+        }
+    }
+    for (lane, &ip) in lanes.iter_mut().zip(chunks.remainder()) {
+        *lane = (*lane ^ ip as u64).wrapping_mul(K).rotate_left(29);
+    }
+    let mixed = (lanes[0] ^ lanes[1].rotate_left(16) ^ lanes[2].rotate_left(32))
+        ^ lanes[3].rotate_left(48)
+        ^ ips.len() as u64;
+    let folded = u128::from(mixed).wrapping_mul(u128::from(K));
+    (folded as u64) ^ ((folded >> 64) as u64)
+}
 
 impl StackTable {
     /// Captures the current stack (at most `max_frames` frames) and interns it.
@@ -87,17 +113,18 @@ impl StackTable {
 
     /// Interns a list of instruction pointers.
     pub fn intern(&mut self, ips: &[usize]) -> StackId {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        ips.hash(&mut h);
-        let hash = h.finish();
-        let bucket = self.ids.entry(hash).or_default();
-        if let Some(id) = bucket.iter().find(|id| &*self.stacks[id.0 as usize] == ips) {
-            return *id;
+        let hash = hash_ips(ips);
+        let stacks = &self.stacks;
+        if let Some(&(_, id)) = self
+            .ids
+            .find(hash, |&(h, id)| h == hash && &*stacks[id.0 as usize] == ips)
+        {
+            return id;
         }
-        let id = StackId(self.stacks.len() as u32);
+        let id = StackId(u32::try_from(self.stacks.len()).expect("fewer than 2^32 stacks"));
         self.stacks.push(ips.into());
         self.symbols.push(None);
-        bucket.push(id);
+        self.ids.insert_unique(hash, (hash, id), |&(h, _)| h);
         id
     }
 
@@ -160,5 +187,36 @@ impl StackTable {
             .into();
         self.symbols[idx] = Some(frames.clone());
         Some(frames)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Equal stacks get one id, different ones (in content, order or length) their own, across
+    /// enough stacks to grow the table several times.
+    #[test]
+    fn interning_gives_one_id_per_distinct_stack() {
+        let mut table = StackTable::default();
+        let stacks: Vec<Vec<usize>> = (0..3000usize)
+            .map(|i| {
+                let len = 1 + i % 32;
+                (0..len)
+                    .map(|f| 0x5555_0000 + (i / 32) * 64 + f * 8)
+                    .collect()
+            })
+            .collect();
+        let ids: Vec<StackId> = stacks.iter().map(|s| table.intern(s)).collect();
+        assert_eq!(table.len(), stacks.len());
+        for (s, id) in stacks.iter().zip(&ids) {
+            assert_eq!(table.intern(s), *id);
+            assert_eq!(table.ips(*id), Some(&s[..]));
+        }
+        // The same addresses in another order are another stack.
+        let mut reversed = stacks[40].clone();
+        reversed.reverse();
+        assert_ne!(table.intern(&reversed), ids[40]);
+        assert_eq!(table.intern(&[]), table.intern(&[]));
     }
 }

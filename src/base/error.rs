@@ -64,6 +64,11 @@ pub enum TensorError {
     /// partial values.
     #[error("the time limit was reached inside an operation")]
     OutOfTime,
+    /// The run's interrupt flag ([`Runtime::stop_on`](crate::runtime::Runtime::stop_on)) was
+    /// set (Ctrl-C or SIGTERM) while an operation ran: its kernel stopped before the end, and
+    /// the output holds partial values.
+    #[error("interrupted inside an operation")]
+    Interrupted,
     /// Valid PyTorch that this runtime does not implement (yet), saying what instead.
     #[error("not supported by the leakharness runtime: {0}")]
     Unsupported(String),

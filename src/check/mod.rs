@@ -24,6 +24,8 @@ mod trace;
 mod walk;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::alloc::{AllocatorConfig, EventKind, Place, Purpose, StackCapture};
@@ -63,6 +65,10 @@ pub struct CheckOptions {
     pub time_limit: Duration,
     /// Stack capture for every allocation.
     pub stack_capture: StackCapture,
+    /// Set by the run's owner (the CLI's SIGINT/SIGTERM handler) to stop the check inside the
+    /// operation running now: every runtime the check makes stops on it
+    /// ([`Runtime::stop_on`]). A check stopped so has no verdict worth reporting.
+    pub interrupt: Option<Arc<AtomicBool>>,
     /// A deliberate runtime bug for every runtime the checker creates.
     #[cfg(feature = "planted-bugs")]
     pub planted_bug: Option<crate::base::PlantedBug>,
@@ -76,6 +82,7 @@ impl Default for CheckOptions {
             max_steps: 1_000_000,
             time_limit: Duration::from_secs(120),
             stack_capture: StackCapture::default(),
+            interrupt: None,
             #[cfg(feature = "planted-bugs")]
             planted_bug: None,
         }
@@ -288,6 +295,9 @@ fn fresh_runtime_for(
         backend: options.backend,
         source,
     })?;
+    if let Some(flag) = &options.interrupt {
+        rt.stop_on(flag.clone());
+    }
     // The simulated devices stand for an 80 GiB H100-class card (compute capability 9.0).
     let (major, minor) = rt.compute_capability().unwrap_or((9, 0));
     rt.set_blas_workspaces(Some(BlasWorkspaces::pytorch_default(major, minor)));

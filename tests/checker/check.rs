@@ -9,6 +9,8 @@ use leakharness::device::Backend;
 use leakharness::report::{LeakKind, Report, Verdict};
 use leakharness::scenario::{load, parse_scenario};
 
+use crate::gallery::cpu_report;
+
 const PRELUDE: &str = "import torch\nimport torch.nn as nn\n\
 device = \"cuda\" if torch.cuda.is_available() else \"cpu\"\n\
 model = nn.Linear(8, 4).to(device)\n\
@@ -241,20 +243,16 @@ fn an_oom_reports_the_memory_by_purpose_and_statement() {
 
 #[test]
 fn cpu_and_meta_find_the_same_for_every_gallery_scenario() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    for path in discover(&[root]).unwrap() {
-        let scenario = load(&path).unwrap();
-        let run = |backend| {
-            check_scenario(
-                &scenario,
-                &CheckOptions {
-                    backend,
-                    ..CheckOptions::default()
-                },
-            )
-            .unwrap()
-        };
-        let (cpu, meta) = (run(Backend::Cpu), run(Backend::Meta));
+    for path in discover(&[Path::new("scenarios").to_path_buf()]).unwrap() {
+        let meta = check_scenario(
+            &load(&path).unwrap(),
+            &CheckOptions {
+                backend: Backend::Meta,
+                ..CheckOptions::default()
+            },
+        )
+        .unwrap();
+        let cpu = cpu_report(&path);
         let name = path.display();
         assert_eq!(cpu.verdict, meta.verdict, "{name}");
         assert_eq!(cpu.leaks.len(), meta.leaks.len(), "{name}");
@@ -438,10 +436,8 @@ const GROWTH_GALLERY: [Growth; 10] = [
 
 #[test]
 fn gallery_growth_in_every_loop_follows_pytorchs_rules() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     for expected in &GROWTH_GALLERY {
-        let scenario = load(&root.join(expected.file)).unwrap();
-        let r = check_scenario(&scenario, &CheckOptions::default()).unwrap();
+        let r = cpu_report(&Path::new("scenarios").join(expected.file));
         let name = expected.file;
         assert_eq!(r.verdict, expected.verdict, "{name}: {:#?}", r.leaks);
         assert!(r.passed, "{name}");
@@ -549,9 +545,7 @@ fn a_graph_grown_over_micro_batches_and_consumed_by_one_backward_is_clean() {
 
 #[test]
 fn the_top_level_history_of_the_gallery_is_released_by_nothing() {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/leaks/nested_epoch_step_history.py");
-    let r = check_scenario(&load(&path).unwrap(), &CheckOptions::default()).unwrap();
+    let r = cpu_report(Path::new("scenarios/leaks/nested_epoch_step_history.py"));
     let l = one_leak(&r);
     assert_eq!(
         (l.retained_by.line, l.released_by.clone(), l.projected_bytes),
@@ -732,9 +726,8 @@ fn device_tensors_kept_in_nested_lists_are_tensor_list_leaks() {
 mod report_snapshots {
     use std::path::Path;
 
-    use leakharness::check::{check_scenario, discover, CheckOptions};
+    use leakharness::check::discover;
     use leakharness::report::{human_summary, render_markdown, Report};
-    use leakharness::scenario::load;
 
     fn machine_independent(mut r: Report) -> Report {
         r.device = "cpu (simulated)".into();
@@ -765,9 +758,7 @@ mod report_snapshots {
         let files = discover(&dirs).unwrap();
         assert!(files.len() >= 13, "{files:?}");
         for path in files {
-            let scenario = load(&path).unwrap();
-            let r =
-                machine_independent(check_scenario(&scenario, &CheckOptions::default()).unwrap());
+            let r = machine_independent(crate::gallery::cpu_report(&path));
             assert!(r.passed, "{}", path.display());
             let stem = path
                 .with_extension("")

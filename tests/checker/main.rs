@@ -12,6 +12,7 @@ mod check;
 mod exports;
 mod fragmentation;
 mod held_by;
+mod gallery;
 mod html_browser;
 mod patterns;
 mod period;

@@ -292,10 +292,8 @@ const PATTERNS: &[Pattern] = &[
 
 #[test]
 fn every_pattern_scenario_reports_its_kinds_bytes_nodes_and_fix() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     for p in PATTERNS {
-        let scenario = load(&root.join(p.file)).unwrap();
-        let r = check_scenario(&scenario, &CheckOptions::default()).unwrap();
+        let r = crate::gallery::cpu_report(&Path::new("scenarios").join(p.file));
         let name = p.file;
         assert_eq!(r.verdict, p.verdict, "{name}: {:#?}", r.leaks);
         assert!(r.passed, "{name}");
@@ -339,8 +337,10 @@ fn new_plants_are_found_and_their_fixed_forms_are_clean() {
         (PlantedLeak::HookAccumulation, Benign::HookRemoved),
     ];
     let mut runner = TestRunner::deterministic();
+    // Four programs a plant in CI, two in a developer's `cargo test` (crate::props::full_counts).
+    let programs = if crate::props::full_counts() { 4 } else { 2 };
     for (leak, fixed) in plants {
-        for _ in 0..4 {
+        for _ in 0..programs {
             let mut program = gen::program().new_tree(&mut runner).unwrap().current();
             program.leak = Some(leak);
             program.final_check = false;
@@ -404,9 +404,8 @@ fn a_hook_leak_names_where_the_hook_was_registered_and_from_where() {
 /// each batch, never chained.
 #[test]
 fn a_detached_lstm_language_model_keeps_its_state_and_no_old_graph() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let scenario = load(&root.join("clean/lstm_language_model_detached.py")).unwrap();
-    let r = check_scenario(&scenario, &CheckOptions::default()).unwrap();
+    let r =
+        crate::gallery::cpu_report(Path::new("scenarios/clean/lstm_language_model_detached.py"));
     let ends: Vec<(u64, u64)> = r
         .iterations
         .iter()

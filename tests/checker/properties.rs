@@ -1,8 +1,9 @@
 //! Property tests of the leak checker over generated training programs (`leakharness::gen`):
 //! clean programs are judged clean, planted leaks are found at their line with their kinds and
 //! predicted bytes, memory returns to the baseline at teardown, and cpu and meta agree byte
-//! for byte. `PROPTEST_CASES` overrides each property's case count; `LEAKHARNESS_SEED` replays
-//! a run. A failure is shrunk and written to `reports/found/` as a scenario file.
+//! for byte. `LEAKHARNESS_FULL_PROPERTIES=1` (set by `.ci/run`) runs CI's case counts, four
+//! times a developer's default; `PROPTEST_CASES` overrides both; `LEAKHARNESS_SEED` replays a
+//! run. A failure is shrunk and written to `reports/found/` as a scenario file.
 
 use crate::props::{run, Property, Setup};
 

@@ -46,13 +46,21 @@ impl Property {
         }
     }
 
-    /// Cases when `PROPTEST_CASES` is unset, chosen so that `tests/checker/properties.rs` stays well
-    /// under two minutes on two cores in a debug build.
-    fn default_cases(self) -> u32 {
-        match self {
+    /// Cases when `PROPTEST_CASES` is unset: CI's counts ([`full_counts`]), chosen so that
+    /// `tests/checker/properties.rs` stays well under two minutes on two cores in a debug
+    /// build, or a quarter of them for a developer's `cargo test`, which the properties
+    /// dominated (about three minutes of CPU of the checker binary's five). Each run draws a
+    /// fresh seed, so local runs still add programs CI has not seen.
+    fn default_cases(self, full: bool) -> u32 {
+        let ci = match self {
             Property::CleanIsClean | Property::PlantedIsFound => 48,
             Property::TeardownToBaseline | Property::ReleasedLeakIsFound => 32,
             Property::BackendsAgree => 24,
+        };
+        if full {
+            ci
+        } else {
+            ci / 4
         }
     }
 
@@ -64,6 +72,13 @@ impl Property {
             Property::TeardownToBaseline | Property::BackendsAgree => gen::program().boxed(),
         }
     }
+}
+
+/// Whether the property tests run CI's case counts: `LEAKHARNESS_FULL_PROPERTIES=1`, which
+/// `.ci/run` sets. Without it `cargo test` runs fewer generated programs, for a fast local
+/// suite.
+pub fn full_counts() -> bool {
+    std::env::var_os("LEAKHARNESS_FULL_PROPERTIES").is_some_and(|v| v == "1")
 }
 
 /// How a property run is set up.
@@ -79,6 +94,8 @@ pub struct Setup {
     /// on every smaller candidate, which is most of the time a caught bug costs; a caller that
     /// only asks whether a property fails turns it off.
     pub shrink: bool,
+    /// CI's case counts rather than a quarter of them (see [`full_counts`]).
+    pub full_counts: bool,
 }
 
 impl Setup {
@@ -94,6 +111,7 @@ impl Setup {
             seed,
             record: true,
             shrink: true,
+            full_counts: full_counts(),
         }
     }
 }
@@ -148,7 +166,7 @@ fn config(property: Property, setup: &Setup) -> Config {
     let cases = if std::env::var_os("PROPTEST_CASES").is_some() {
         Config::default().cases
     } else {
-        property.default_cases()
+        property.default_cases(setup.full_counts)
     };
     Config {
         cases,

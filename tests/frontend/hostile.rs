@@ -421,6 +421,70 @@ mod cli {
             std::fs::remove_dir_all(&dir).unwrap();
         }
     }
+
+    /// A signal during one long host operation stops it inside (its kernel looks at the run's
+    /// interrupt flag between blocks), and the run ends by itself: the JUnit file, which only
+    /// a run that ends by itself writes (the handler's fallback ends the process without it),
+    /// lists the file that finished and not the one interrupted.
+    #[cfg(unix)]
+    #[test]
+    fn a_signal_inside_one_long_operation_stops_it_and_reports_what_finished() {
+        let dir = fresh("signal_inside");
+        std::fs::write(dir.join("a.py"), CLEAN).unwrap();
+        // Many products of middling size: minutes of work in one statement, in blocks of rows
+        // short enough, even unoptimized, for the stop to come long before the handler's
+        // fallback (0.9 s) on a loaded machine.
+        let products = format!(
+            "import torch\na = torch.empty(1024, 1024, device='cuda')\nc = a{}\n",
+            " @ a".repeat(60)
+        );
+        std::fs::write(dir.join("b.py"), products).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_leakharness"))
+            .args([
+                "run",
+                "a.py",
+                "b.py",
+                "--backend",
+                "cpu",
+                "--time-limit",
+                "600",
+            ])
+            .args(["--junit", "junit.xml", "--report-dir"])
+            .arg(dir.join("reports"))
+            .current_dir(&dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let first = dir.join("reports").join("a.json");
+        let waited = std::time::Instant::now();
+        while !first.exists() {
+            assert!(waited.elapsed().as_secs() < 60, "a.py is never reported");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // b.py's products are running now: minutes of work in one statement.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let id = libc::pid_t::try_from(child.id()).unwrap();
+        // SAFETY: sending a signal to the child this test started.
+        assert_eq!(unsafe { libc::kill(id, libc::SIGINT) }, 0);
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("interrupted: 1 of 2 scenario files checked"),
+            "{stderr}"
+        );
+        let junit = std::fs::read_to_string(dir.join("junit.xml"))
+            .expect("a run that stops by itself writes its JUnit file");
+        assert!(junit.contains("a.py") && !junit.contains("b.py"), "{junit}");
+        let left: Vec<String> = std::fs::read_dir(dir.join("reports"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with('b') || name.ends_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
 
 /// The fuzz targets' own code, so that a saved finding replays exactly as the fuzzer ran it.

@@ -39,7 +39,24 @@ fn design_example_round_trips() {
     assert_eq!(scenario.header, again.header);
 }
 
+/// proptest's 256 cases (or `PROPTEST_CASES`) where `.ci/run` asks for full counts
+/// (`LEAKHARNESS_FULL_PROPERTIES=1`); a quarter of them in a developer's `cargo test`, where
+/// printing and parsing back generated bodies was the frontend binary's slowest test.
+fn body_cases() -> ProptestConfig {
+    let config = ProptestConfig::default();
+    let full = std::env::var_os("LEAKHARNESS_FULL_PROPERTIES").is_some_and(|v| v == "1");
+    if full || std::env::var_os("PROPTEST_CASES").is_some() {
+        config
+    } else {
+        ProptestConfig {
+            cases: config.cases / 4,
+            ..config
+        }
+    }
+}
+
 proptest! {
+    #![proptest_config(body_cases())]
     #[test]
     fn printed_bodies_parse_back(body in arbitrary::scenario_body()) {
         let printed = print_body(&body);

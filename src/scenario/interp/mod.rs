@@ -579,6 +579,15 @@ impl Interp<'_> {
     /// inside single operations whose length the program chooses (`'ab' * 2**31`), so that one
     /// statement cannot outlast the limit.
     pub(super) fn check_time(&mut self, span: Span) -> X<()> {
+        if self.rt.interrupted() {
+            // The run's owner asked it to stop (Ctrl-C, SIGTERM): as Python's KeyboardInterrupt
+            // it ends the program, but nothing catches it, since the owner wants it to end.
+            let f = self.fail(
+                span,
+                "KeyboardInterrupt: the run was interrupted and stopped".to_string(),
+            );
+            return Err(self.limit(f));
+        }
         let elapsed = self.started.elapsed();
         if elapsed > self.options.time_limit {
             let stopped = self.fail(
@@ -635,8 +644,8 @@ impl Interp<'_> {
     /// Failure → exception at the running frame.
     pub(crate) fn lift<T>(&mut self, r: R<T>) -> X<T> {
         r.map_err(|f| {
-            // Once the time is up (a kernel stopped at the runtime's deadline), the failure is
-            // the time limit at its line, which nothing catches.
+            // Once the time is up (a kernel stopped at the runtime's deadline) or the run was
+            // interrupted, the failure is that limit at its line, which nothing catches.
             let (line, col) = (f.error.line, f.error.col);
             let at = Span {
                 line,

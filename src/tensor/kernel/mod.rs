@@ -22,6 +22,8 @@ mod meta;
 pub(crate) use arith::Bin;
 pub(crate) use layout::Buf;
 
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::{DType, Device, LayerKernel, Result, Scalar, Tensor, TensorError};
@@ -30,12 +32,20 @@ use crate::device::{Backend, Gpu};
 use crate::runtime::{Philox, Runtime};
 
 /// What a kernel may use besides its operands: the runtime's GPU (for copies between host and
-/// device memory) and its deadline.
+/// device memory), its deadline and its interrupt flag.
 #[derive(Clone, Copy)]
 pub(crate) struct Cx<'a> {
     pub(crate) gpu: Option<&'a Gpu>,
     pub(crate) deadline: Option<Instant>,
+    pub(crate) interrupt: Option<&'a AtomicBool>,
+    /// Cheap kernels counted since the last clock read ([`Cx::poll`]).
+    pub(crate) ticks: &'a Cell<u32>,
 }
+
+/// How many cheap kernels run between two reads of the clock in [`Cx::poll`]: a meta kernel
+/// costs a few nanoseconds and a clock read about twenty, so reading it on every call would
+/// slow a meta training step by several percent, while 256 meta kernels take microseconds.
+const KERNELS_PER_CLOCK_READ: u32 = 256;
 
 impl Cx<'_> {
     /// What kernels of `rt` may use.
@@ -43,16 +53,44 @@ impl Cx<'_> {
         Cx {
             gpu: rt.gpu(),
             deadline: rt.deadline(),
+            interrupt: rt.interrupt_flag(),
+            ticks: rt.kernel_ticks(),
         }
     }
 
+    /// [`TensorError::Interrupted`] once the run's interrupt flag is set, else
     /// [`TensorError::OutOfTime`] once the runtime's deadline has passed: long host kernels
     /// call this between blocks of their work.
     pub(crate) fn check_time(&self) -> Result<()> {
+        self.check_interrupt()?;
         match self.deadline {
             Some(deadline) if Instant::now() >= deadline => Err(TensorError::OutOfTime),
             _ => Ok(()),
         }
+    }
+
+    /// [`TensorError::Interrupted`] once the run's interrupt flag is set (one relaxed load).
+    fn check_interrupt(&self) -> Result<()> {
+        match self.interrupt {
+            Some(flag) if flag.load(Ordering::Relaxed) => Err(TensorError::Interrupted),
+            _ => Ok(()),
+        }
+    }
+
+    /// The check of a kernel too cheap to read the clock every time (meta's, which compute
+    /// nothing): the interrupt flag on every call, the deadline on every
+    /// [`KERNELS_PER_CLOCK_READ`]th. One statement can run any number of them (`sum()` over a
+    /// long list of tensors, a backward through a long graph), so they are where such a
+    /// statement stops.
+    pub(crate) fn poll(&self) -> Result<()> {
+        self.check_interrupt()?;
+        let ticks = self.ticks.get() + 1;
+        if ticks < KERNELS_PER_CLOCK_READ {
+            self.ticks.set(ticks);
+            return Ok(());
+        }
+        self.ticks.set(0);
+        self.check_time()
     }
 }
 
