@@ -17,6 +17,7 @@ mod cuda;
 mod host;
 mod layout;
 mod meta;
+mod strided;
 
 pub(crate) use arith::Bin;
 pub(crate) use layout::Buf;
