@@ -8,9 +8,11 @@
 
 use super::activation::Activation;
 use super::batchnorm::{BatchNormNode, BatchNormStats};
+use super::bce::Bce;
 use super::conv::{ConvNode, Geometry};
 use super::embedding::EmbeddingNode;
 use super::kernel::{Buf, Cx};
+use super::logsumexp::LogsumexpDims;
 use super::pool::{Adaptive, AvgPool, Window};
 use super::{Result, Tensor};
 use crate::autograd::Node;
@@ -48,6 +50,16 @@ pub(crate) enum LayerKernel {
     Activation(Activation),
     /// `[dx]` from `[dy, x]`.
     ActivationBackward(Activation),
+    /// `[result, maxes?, shifted]` from `[x]` (`src/tensor/logsumexp.rs`).
+    Logsumexp(LogsumexpDims),
+    /// `[out]` from `[indices]`: `F.one_hot`'s zeros with ones scattered in.
+    OneHot,
+    /// `[loss]` from `[input, target, weight?, pos_weight?]` (`src/tensor/bce.rs`).
+    Bce(Bce),
+    /// `[dx]` from `[grad, input, target, weight?, pos_weight?]`.
+    BceBackward(Bce),
+    /// `[out]` from `[x]`: `xlogy(x, x)`.
+    XlogySelf,
 }
 
 impl LayerKernel {
@@ -69,6 +81,26 @@ impl LayerKernel {
             LayerKernel::EmbeddingBackward(p) => super::embedding::host_backward(*p, cx, outs, ins),
             LayerKernel::Activation(a) => a.host_forward(cx, outs, ins),
             LayerKernel::ActivationBackward(a) => a.host_backward(cx, outs, ins),
+            LayerKernel::Logsumexp(d) => {
+                d.host_forward(cx, outs, ins);
+                Ok(())
+            }
+            LayerKernel::OneHot => {
+                super::logsumexp::one_hot_host(cx, outs, ins);
+                Ok(())
+            }
+            LayerKernel::Bce(b) => {
+                b.host_forward(cx, outs, ins);
+                Ok(())
+            }
+            LayerKernel::BceBackward(b) => {
+                b.host_backward(cx, outs, ins);
+                Ok(())
+            }
+            LayerKernel::XlogySelf => {
+                super::bce::xlogy_self_host(cx, outs, ins);
+                Ok(())
+            }
         }
     }
 }
@@ -115,6 +147,8 @@ pub(crate) enum LayerNode {
     BatchNorm(BatchNormNode),
     Embedding(EmbeddingNode),
     Activation(Activation),
+    Logsumexp(LogsumexpDims),
+    Bce(Bce),
 }
 
 impl LayerNode {
@@ -127,6 +161,8 @@ impl LayerNode {
             LayerNode::BatchNorm(_) => "NativeBatchNormBackward0",
             LayerNode::Embedding(_) => "EmbeddingBackward0",
             LayerNode::Activation(a) => a.node_name(),
+            LayerNode::Logsumexp(_) => "LogsumexpBackward0",
+            LayerNode::Bce(b) => b.node_name(),
         }
     }
 
@@ -153,6 +189,8 @@ impl LayerNode {
             LayerNode::AdaptiveAvgPool2d(a) => single(&|| a.backward(node, grad)),
             LayerNode::Embedding(e) => single(&|| e.backward(node, grad)),
             LayerNode::Activation(a) => single(&|| a.backward(node, grad)),
+            LayerNode::Logsumexp(d) => single(&|| d.backward(node, grad)),
+            LayerNode::Bce(b) => single(&|| b.backward(node, grad)),
         }
     }
 }

@@ -8,18 +8,26 @@
 //! every name listed in `docs/fidelity.md`, "Supported surface"?) all read these tables, so a
 //! new op is a handler and one line per surface it appears on.
 
+mod amp;
 mod args;
 mod autograd;
+mod cells;
 mod data;
+mod encoding;
 mod functions;
 mod layers;
+mod losses;
 mod nn;
 pub(super) mod optim;
 pub(super) mod sched;
 mod split;
 mod tensor;
+mod transformer;
 mod values;
 
+pub(super) use amp::{
+    convert_module, module_dtype, scaler_method, visit_scaler, AutocastArgs, SCALER_METHODS,
+};
 pub(super) use nn::call_module;
 pub(super) use values::{
     binary, compare, device_named, display, get_attr, inplace_binary, item, len, module_index,
@@ -77,8 +85,11 @@ type Function = Entry<Run>;
 
 /// Every torch namespace and its functions and classes; a namespace is also an attribute of
 /// its parent (`torch.nn`, `torch.cuda`).
-const NAMESPACES: [(&str, &[Function]); 10] = [
+const NAMESPACES: [(&str, &[Function]); 13] = [
     ("torch", functions::TORCH),
+    ("torch.amp", amp::AMP),
+    ("torch.cuda.amp", amp::CUDA_AMP),
+    ("torch.cpu.amp", amp::CPU_AMP),
     ("torch.autograd", autograd::AUTOGRAD),
     ("torch.utils.data", data::DATA),
     ("torch._C", functions::TORCH_C),
@@ -102,13 +113,7 @@ pub(super) fn attribute_of_path(module: &str, attr: &str) -> Option<Value> {
         return Some(namespace(&joined));
     }
     if module == "torch" {
-        let dtype = match attr {
-            "float32" | "float" => Some(DType::F32),
-            "int64" | "long" => Some(DType::I64),
-            "bool" => Some(DType::Bool),
-            _ => None,
-        };
-        if let Some(d) = dtype {
+        if let Some(d) = DType::from_torch_name(attr) {
             return Some(Value::DType(d));
         }
     }
