@@ -57,23 +57,36 @@ impl Bin {
         )
     }
 
+    /// `a op b` in f32, for one pair of elements.
     pub(crate) fn f32(self, a: f32, b: f32) -> f32 {
+        self.with_f32(At((a, b)))
+    }
+
+    /// Hands `k` this operation's f32 arithmetic as one closure, chosen here once: a kernel
+    /// loops over the closure, so the loop is compiled once per operation with no `match` per
+    /// element (and vectorised where the arithmetic allows).
+    pub(crate) fn with_f32<K: BinaryLoop>(self, k: K) -> K::Output {
         let t = |c: bool| if c { 1.0 } else { 0.0 };
         match self {
-            Bin::Add(alpha) => a + alpha as f32 * b,
-            Bin::Sub(alpha) => a - alpha as f32 * b,
-            Bin::Mul => a * b,
-            Bin::Div => a / b,
-            Bin::Eq => t(a == b),
-            Bin::Ne => t(a != b),
-            Bin::Lt => t(a < b),
-            Bin::Le => t(a <= b),
-            Bin::Gt => t(a > b),
-            Bin::Ge => t(a >= b),
-            Bin::Min | Bin::Max if a.is_nan() => a,
-            Bin::Min => a.min(b),
-            Bin::Max => a.max(b),
-            Bin::Code(code, alpha) => binary_code(code, alpha, a, b),
+            Bin::Add(alpha) => {
+                let alpha = alpha as f32;
+                k.run(move |a, b| a + alpha * b)
+            }
+            Bin::Sub(alpha) => {
+                let alpha = alpha as f32;
+                k.run(move |a, b| a - alpha * b)
+            }
+            Bin::Mul => k.run(|a, b| a * b),
+            Bin::Div => k.run(|a, b| a / b),
+            Bin::Eq => k.run(move |a, b| t(a == b)),
+            Bin::Ne => k.run(move |a, b| t(a != b)),
+            Bin::Lt => k.run(move |a, b| t(a < b)),
+            Bin::Le => k.run(move |a, b| t(a <= b)),
+            Bin::Gt => k.run(move |a, b| t(a > b)),
+            Bin::Ge => k.run(move |a, b| t(a >= b)),
+            Bin::Min => k.run(|a, b| if a.is_nan() { a } else { a.min(b) }),
+            Bin::Max => k.run(|a, b| if a.is_nan() { a } else { a.max(b) }),
+            Bin::Code(code, alpha) => binary_code(code, alpha, k),
         }
     }
 
@@ -104,37 +117,40 @@ fn sigmoid(x: f32) -> f32 {
 }
 
 /// `ew_binary_f32`'s codes past the arithmetic [`Bin`] names itself.
-fn binary_code(code: BinaryCode, alpha: f64, a: f32, b: f32) -> f32 {
+fn binary_code<K: BinaryLoop>(code: BinaryCode, alpha: f64, k: K) -> K::Output {
     match code {
-        BinaryCode::SquaredDiff => (a - b) * (a - b),
+        BinaryCode::SquaredDiff => k.run(|a, b| (a - b) * (a - b)),
         BinaryCode::SmoothL1 => {
-            let (d, beta) = ((a - b).abs(), alpha as f32);
-            if d < beta {
-                0.5 * d * d / beta
-            } else {
-                d - 0.5 * beta
-            }
+            let beta = alpha as f32;
+            k.run(move |a, b| {
+                let d = (a - b).abs();
+                if d < beta {
+                    0.5 * d * d / beta
+                } else {
+                    d - 0.5 * beta
+                }
+            })
         }
         BinaryCode::ThresholdBackward => {
-            if b <= alpha as f32 {
-                0.0
-            } else {
-                a
-            }
+            let threshold = alpha as f32;
+            k.run(move |a, b| if b <= threshold { 0.0 } else { a })
         }
-        BinaryCode::Lerp => a + alpha as f32 * (b - a),
-        BinaryCode::TanhBackward => a * (1.0 - b * b),
-        BinaryCode::SigmoidBackward => a * ((1.0 - b) * b),
-        BinaryCode::GeluBackward => {
+        BinaryCode::Lerp => {
+            let weight = alpha as f32;
+            k.run(move |a, b| a + weight * (b - a))
+        }
+        BinaryCode::TanhBackward => k.run(|a, b| a * (1.0 - b * b)),
+        BinaryCode::SigmoidBackward => k.run(|a, b| a * ((1.0 - b) * b)),
+        BinaryCode::GeluBackward => k.run(|a, b| {
             let cdf = 0.5 * (1.0 + libm::erff(b * FRAC_1_SQRT_2));
             let pdf = (-0.5 * b * b).exp() * FRAC_1_SQRT_2PI;
             a * (cdf + b * pdf)
-        }
-        BinaryCode::SiluBackward => {
+        }),
+        BinaryCode::SiluBackward => k.run(|a, b| {
             let sig = sigmoid(b);
             a * sig * (1.0 + b * (1.0 - sig))
-        }
-        other => Bin::from_code(other, alpha).f32(a, b),
+        }),
+        other => Bin::from_code(other, alpha).with_f32(k),
     }
 }
 
@@ -159,18 +175,67 @@ impl Bin {
     }
 }
 
+/// What loops over an element-wise operation of two f32 operands: [`Bin::with_f32`] calls
+/// `run` with the operation's closure.
+pub(crate) trait BinaryLoop {
+    type Output;
+    fn run<F: Fn(f32, f32) -> f32 + Copy + Send + Sync>(self, f: F) -> Self::Output;
+}
+
+/// The same for one operand ([`with_unary`]).
+pub(crate) trait UnaryLoop {
+    type Output;
+    fn run<F: Fn(f32) -> f32 + Copy + Send + Sync>(self, f: F) -> Self::Output;
+}
+
+/// The same for three operands ([`with_ternary`]).
+pub(crate) trait TernaryLoop {
+    type Output;
+    fn run<F: Fn(f32, f32, f32) -> f32 + Copy + Send + Sync>(self, f: F) -> Self::Output;
+}
+
+/// The operation applied to one set of operands: the loop of a single element.
+struct At<T>(T);
+
+impl BinaryLoop for At<(f32, f32)> {
+    type Output = f32;
+    fn run<F: Fn(f32, f32) -> f32>(self, f: F) -> f32 {
+        f(self.0 .0, self.0 .1)
+    }
+}
+
+impl UnaryLoop for At<f32> {
+    type Output = f32;
+    fn run<F: Fn(f32) -> f32>(self, f: F) -> f32 {
+        f(self.0)
+    }
+}
+
+impl TernaryLoop for At<(f32, f32, f32)> {
+    type Output = f32;
+    fn run<F: Fn(f32, f32, f32) -> f32>(self, f: F) -> f32 {
+        f(self.0 .0, self.0 .1, self.0 .2)
+    }
+}
+
 /// `ew_unary_f32`'s operation `code` with parameter `p`.
 pub(crate) fn unary(code: UnaryCode, p: f32, x: f32) -> f32 {
+    with_unary(code, p, At(x))
+}
+
+/// Hands `k` the closure of `ew_unary_f32`'s operation `code` with parameter `p` (see
+/// [`Bin::with_f32`]).
+pub(crate) fn with_unary<K: UnaryLoop>(code: UnaryCode, p: f32, k: K) -> K::Output {
     match code {
-        UnaryCode::Pow => x.powf(p),
-        UnaryCode::Sqrt => x.sqrt(),
-        UnaryCode::Relu => x.max(0.0),
-        UnaryCode::Exp => x.exp(),
-        UnaryCode::Log => x.ln(),
-        UnaryCode::Tanh => x.tanh(),
-        UnaryCode::Sigmoid => sigmoid(x),
-        UnaryCode::Abs => x.abs(),
-        UnaryCode::Sign => {
+        UnaryCode::Pow => k.run(move |x| x.powf(p)),
+        UnaryCode::Sqrt => k.run(|x| x.sqrt()),
+        UnaryCode::Relu => k.run(|x| x.max(0.0)),
+        UnaryCode::Exp => k.run(|x| x.exp()),
+        UnaryCode::Log => k.run(|x| x.ln()),
+        UnaryCode::Tanh => k.run(|x| x.tanh()),
+        UnaryCode::Sigmoid => k.run(sigmoid),
+        UnaryCode::Abs => k.run(|x| x.abs()),
+        UnaryCode::Sign => k.run(|x| {
             if x > 0.0 {
                 1.0
             } else if x < 0.0 {
@@ -178,42 +243,43 @@ pub(crate) fn unary(code: UnaryCode, p: f32, x: f32) -> f32 {
             } else {
                 x
             }
-        }
-        UnaryCode::Gelu => 0.5 * x * (1.0 + libm::erff(x * FRAC_1_SQRT_2)),
-        UnaryCode::Silu => x / (1.0 + (-x).exp()),
+        }),
+        UnaryCode::Gelu => k.run(|x| 0.5 * x * (1.0 + libm::erff(x * FRAC_1_SQRT_2))),
+        UnaryCode::Silu => k.run(|x| x / (1.0 + (-x).exp())),
     }
 }
 
 /// `ew_ternary_f32`'s operation `code` with numbers `v` and `w`.
-pub(crate) fn ternary(code: TernaryCode, (v, w): (f64, f64), a: f32, b: f32, c: f32) -> f32 {
+pub(crate) fn ternary(code: TernaryCode, vw: (f64, f64), a: f32, b: f32, c: f32) -> f32 {
+    with_ternary(code, vw, At((a, b, c)))
+}
+
+/// Hands `k` the closure of `ew_ternary_f32`'s operation `code` with numbers `v` and `w` (see
+/// [`Bin::with_f32`]).
+pub(crate) fn with_ternary<K: TernaryLoop>(
+    code: TernaryCode,
+    (v, w): (f64, f64),
+    k: K,
+) -> K::Output {
     let v = v as f32;
     match code {
-        TernaryCode::AddcMul => a + v * (b * c),
-        TernaryCode::AddcDiv => a + v * (b / c),
-        TernaryCode::MseBackward => v * (b - c) * a,
-        TernaryCode::Where => {
-            if a != 0.0 {
-                b
-            } else {
-                c
-            }
-        }
-        TernaryCode::MaskedFill => {
-            if b != 0.0 {
-                v
-            } else {
-                a
-            }
-        }
+        TernaryCode::AddcMul => k.run(move |a, b, c| a + v * (b * c)),
+        TernaryCode::AddcDiv => k.run(move |a, b, c| a + v * (b / c)),
+        TernaryCode::MseBackward => k.run(move |a, b, c| v * (b - c) * a),
+        TernaryCode::Where => k.run(|a, b, c| if a != 0.0 { b } else { c }),
+        TernaryCode::MaskedFill => k.run(move |a, b, _| if b != 0.0 { v } else { a }),
         TernaryCode::SmoothL1Backward => {
-            let (d, beta) = (b - c, w as f32);
-            if d < -beta {
-                -v * a
-            } else if d > beta {
-                v * a
-            } else {
-                v * d * a / beta
-            }
+            let beta = w as f32;
+            k.run(move |a, b, c| {
+                let d = b - c;
+                if d < -beta {
+                    -v * a
+                } else if d > beta {
+                    v * a
+                } else {
+                    v * d * a / beta
+                }
+            })
         }
     }
 }

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use super::arith::UnaryLoop;
+use super::strided::{self, Map, MapScalar, Plan, Zip, Zip3, ELEMENTS_PER_TIME_CHECK};
 use super::{arith, Bin, Buf, Cx, Draw, Kernels, LossReduction, Split, Stat};
 use crate::device::kernels::{TernaryCode, UnaryCode};
 use crate::runtime::Philox;
@@ -14,40 +16,70 @@ pub(crate) struct HostKernels;
 /// threads costs more than it saves.
 const PARALLEL_GEMM_FLOPS: usize = 1 << 20;
 
-/// How long one block of a product may take between two looks at the clock: blocks start
-/// small and double while they take less than half of it, so a product stops soon after the
-/// runtime's deadline whatever the machine and build, and large products still run in blocks
-/// big enough for `gemm` to run at speed.
+/// How long one block of a product may take between two looks at the clock: after the first
+/// block, each is sized to take about half of it at the rate the one before ran (at most eight
+/// times longer), so a product stops soon after the runtime's deadline whatever the machine and
+/// build, and large products still run in blocks big enough for `gemm` to run at speed.
 const GEMM_BLOCK_TIME: Duration = Duration::from_millis(50);
 
-/// Element-wise work between two looks at the clock.
-const ELEMENTS_PER_TIME_CHECK: usize = 1 << 20;
+/// Multiply-adds in the first block of a product: about a millisecond of `gemm` on one core of
+/// the development machine, so a small product (every product of the 784-1024-1024-10 bench
+/// MLP) is one call. Each block repacks the operand the blocks share, and blocks of a few rows
+/// spent more time packing than multiplying.
+const FIRST_GEMM_BLOCK: usize = 1 << 26;
 
-/// `a (n×k) · b (k×m)`, both row-major, through the `gemm` crate, in blocks with a look at the
-/// deadline before each. A block is a run of rows of `a` when `n ≥ m`, else a run of columns
-/// of `b`: `gemm` packs the operand that every block shares again for each call, so the blocks
-/// cut the larger side and the repacked operand is the smaller one (a 256×4096 · 4096×4096
-/// product cut by rows repacked 64 MiB per block and ran about ten times slower).
-///
-/// With `acc`, the product is added to it in the same pass (`addmm`'s `c + a·b`), so no
-/// second buffer and no second sweep are needed.
-fn matmul_f32(
-    cx: Cx,
-    a: &[f32],
-    b: &[f32],
-    (n, k, m): (usize, usize, usize),
-    acc: Option<Vec<f32>>,
-) -> Result<Vec<f32>> {
-    let read_dst = acc.is_some();
-    let mut out = acc.unwrap_or_else(|| vec![0.0f32; n * m]);
-    assert_eq!(out.len(), n * m, "matmul accumulator size");
-    if out.is_empty() || k == 0 {
-        return Ok(out);
+/// A matrix where it lives: its first element and its row and column strides, in elements.
+#[derive(Clone, Copy)]
+struct Mat {
+    at: *mut f32,
+    rows: isize,
+    cols: isize,
+}
+
+impl Mat {
+    /// A row-major matrix of `cols` columns from `at` on.
+    fn dense(at: *mut f32, cols: usize) -> Mat {
+        Mat {
+            at,
+            rows: cols as isize,
+            cols: 1,
+        }
     }
-    assert!(a.len() == n * k && b.len() == k * m, "matmul operand sizes");
+
+    /// The matrix from row `r` and column `c` on.
+    fn from(self, r: usize, c: usize) -> Mat {
+        // `wrapping_offset`: computing the address is safe; `matmul_f32`'s callers promise
+        // that what is read and written from it lies inside the matrix.
+        let at = self
+            .at
+            .wrapping_offset(r as isize * self.rows + c as isize * self.cols);
+        Mat { at, ..self }
+    }
+}
+
+/// `dst (n×m) = a (n×k) · b (k×m)`, plus `dst`'s own values with `read_dst`, through the
+/// `gemm` crate, which takes each matrix with its strides (a transposed view is read as it
+/// lies, with no copy), in blocks with a look at the deadline before each. A block is a run of
+/// rows of `a` when `n ≥ m`, else a run of columns of `b`: `gemm` packs the operand that every
+/// block shares again for each call, so the blocks cut the larger side and the repacked
+/// operand is the smaller one (a 256×4096 · 4096×4096 product cut by rows repacked 64 MiB per
+/// block and ran about ten times slower).
+///
+/// # Safety
+/// Each matrix must be valid for its extent (reads of `a` and `b`, reads and writes of
+/// `dst`), `dst` must give each element its own address and overlap neither operand, and
+/// `n`, `k`, `m` must all be non-zero.
+unsafe fn matmul_f32(
+    cx: Cx,
+    dst: Mat,
+    [a, b]: [Mat; 2],
+    (n, k, m): (usize, usize, usize),
+    read_dst: bool,
+) -> Result<()> {
     let by_rows = n >= m;
     let side = if by_rows { n } else { m };
-    let (mut first, mut block) = (0, 8);
+    let per_line = k * if by_rows { m } else { n };
+    let (mut first, mut block) = (0, (FIRST_GEMM_BLOCK / per_line).max(1));
     while first < side {
         cx.check_time()?;
         let len = block.min(side - first);
@@ -57,34 +89,31 @@ fn matmul_f32(
         } else {
             gemm::Parallelism::None
         };
-        // A block of rows starts `first` rows into `out` and `a`; a block of columns `first`
-        // columns into `out` and `b`, keeping their row strides.
-        let (dst, lhs, rhs) = if by_rows {
-            (&mut out[first * m..], &a[first * k..], b)
+        // A block of rows starts `first` rows into `dst` and `a`; a block of columns `first`
+        // columns into `dst` and `b`.
+        let (d, lhs, rhs) = if by_rows {
+            (dst.from(first, 0), a.from(first, 0), b)
         } else {
-            (&mut out[first..], a, &b[first..])
+            (dst.from(0, first), a, b.from(0, first))
         };
         let started = Instant::now();
-        // SAFETY: with row stride m, `dst` reaches element (rows-1)·m + cols-1 of what is left
-        // of `out`, `lhs` (row stride k) (rows-1)·k + k-1 of `a`'s rest and `rhs` (row stride
-        // m) (k-1)·m + cols-1 of `b`'s rest, all in bounds by the sizes checked above; `out`
-        // is its own buffer that aliases neither. `dst = dst + lhs·rhs` with `read_dst`, else
-        // `dst = lhs·rhs`.
+        // SAFETY: the block lies inside the three matrices (the caller's promise); `dst =
+        // dst + lhs·rhs` with `read_dst`, else `dst = lhs·rhs`.
         unsafe {
             gemm::gemm(
                 rows,
                 cols,
                 k,
-                dst.as_mut_ptr(),
-                1,
-                m as isize,
+                d.at,
+                d.cols,
+                d.rows,
                 read_dst,
-                lhs.as_ptr(),
-                1,
-                k as isize,
-                rhs.as_ptr(),
-                1,
-                m as isize,
+                lhs.at.cast_const(),
+                lhs.cols,
+                lhs.rows,
+                rhs.at.cast_const(),
+                rhs.cols,
+                rhs.rows,
                 1.0,
                 1.0,
                 false,
@@ -94,11 +123,39 @@ fn matmul_f32(
             );
         }
         first += len;
-        if started.elapsed() < GEMM_BLOCK_TIME / 2 {
-            block *= 2;
-        }
+        let rate = len as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        block = ((rate * GEMM_BLOCK_TIME.as_secs_f64() / 2.0) as usize).clamp(1, len * 8);
     }
-    Ok(out)
+    Ok(())
+}
+
+/// A 2-D host f32 operand as a [`Mat`], with its byte range.
+fn host_mat(b: &Buf) -> Option<(Mat, (usize, usize))> {
+    let at = strided::host_f32(b)?;
+    let mat = Mat {
+        at,
+        rows: b.strides[0] as isize,
+        cols: b.strides[1] as isize,
+    };
+    Some((mat, strided::byte_range(at, b)))
+}
+
+/// [`matmul_f32`] on the operands where they live, when all three are f32 in host memory
+/// (with elements) and the output, a fresh block, overlaps neither operand.
+fn matmul_in_place(cx: Cx, out: &Buf, [a, b]: [&Buf; 2], accumulate: bool) -> Option<Result<()>> {
+    let (dst, dst_range) = host_mat(out)?;
+    let (lhs, lhs_range) = host_mat(a)?;
+    let (rhs, rhs_range) = host_mat(b)?;
+    let apart = out.strides[1] == 1 && out.strides[0] >= out.shape[1]
+        || out.strides[0] == 1 && out.strides[1] >= out.shape[0];
+    if !apart || strided::overlap(dst_range, lhs_range) || strided::overlap(dst_range, rhs_range) {
+        return None;
+    }
+    let dims = (a.shape[0], a.shape[1], b.shape[1]);
+    // SAFETY: each matrix is a view inside its storage, `dst` has distinct addresses for its
+    // elements and overlaps neither operand (checked above), and no dimension is zero (each
+    // operand has elements).
+    Some(unsafe { matmul_f32(cx, dst, [lhs, rhs], dims, accumulate) })
 }
 
 /// `f(0), f(1), …, f(n - 1)`, looking at the deadline every [`ELEMENTS_PER_TIME_CHECK`].
@@ -175,6 +232,49 @@ fn first_extremes(x: &[f32], (outer, size, inner): Split, is_min: bool) -> Vec<u
     idx
 }
 
+/// `log_softmax` of one row of `size` elements `x(k)`, written through `y(k, value)`: the max,
+/// then the log of the sum of exponentials in f64.
+#[inline(always)]
+fn log_softmax_row(size: usize, x: impl Fn(usize) -> f32, mut y: impl FnMut(usize, f32)) {
+    let max = (0..size).map(&x).fold(f32::NEG_INFINITY, f32::max);
+    let lse = (0..size)
+        .map(|k| ((x(k) - max) as f64).exp())
+        .sum::<f64>()
+        .ln() as f32
+        + max;
+    for k in 0..size {
+        y(k, x(k) - lse);
+    }
+}
+
+/// `_log_softmax_backward_data` of one row: `gr(k)` is (grad, result) at `k`.
+#[inline(always)]
+fn log_softmax_backward_row(
+    size: usize,
+    gr: impl Fn(usize) -> (f32, f32),
+    mut v: impl FnMut(usize, f32),
+) {
+    let s: f32 = (0..size).map(|k| gr(k).0).sum();
+    for k in 0..size {
+        let (g, r) = gr(k);
+        v(k, g - r.exp() * s);
+    }
+}
+
+/// `_softmax_backward_data` of one row: `gr(k)` is (grad, result) at `k`.
+#[inline(always)]
+fn softmax_backward_row(
+    size: usize,
+    gr: impl Fn(usize) -> (f32, f32),
+    mut v: impl FnMut(usize, f32),
+) {
+    let s: f32 = (0..size).map(|k| gr(k).0 * gr(k).1).sum();
+    for k in 0..size {
+        let (g, r) = gr(k);
+        v(k, r * (g - s));
+    }
+}
+
 fn out_of_bounds(class: i64) -> TensorError {
     TensorError::Invalid(format!("Target {class} is out of bounds."))
 }
@@ -182,6 +282,9 @@ fn out_of_bounds(class: i64) -> TensorError {
 impl Kernels for HostKernels {
     fn binary(&self, cx: Cx, out: &Buf, [a, b]: [&Buf; 2], compute: DType, op: Bin) -> Result<()> {
         if compute == DType::F32 {
+            if let Some(plan) = Plan::new([out, a, b]) {
+                return op.with_f32(Zip(&plan, cx));
+            }
             if let (Some(x), Some(y)) = (a.read_f32(cx), b.read_f32(cx)) {
                 let v = map_within_time(cx, x.len(), |i| op.f32(x[i], y[i]))?;
                 out.write_f32(cx, &v);
@@ -203,8 +306,11 @@ impl Kernels for HostKernels {
         op: Bin,
     ) -> Result<()> {
         if compute == DType::F32 {
+            let q = s.as_f64() as f32;
+            if let Some(plan) = Plan::new([out, a]) {
+                return op.with_f32(MapScalar(&plan, cx, q));
+            }
             if let Some(x) = a.read_f32(cx) {
-                let q = s.as_f64() as f32;
                 out.write_f32(cx, &map_within_time(cx, x.len(), |i| op.f32(x[i], q))?);
             }
         } else if let Some(x) = a.read_i64(cx) {
@@ -218,6 +324,9 @@ impl Kernels for HostKernels {
     }
 
     fn unary(&self, cx: Cx, out: &Buf, a: &Buf, op: UnaryCode, p: f32) -> Result<()> {
+        if let Some(plan) = Plan::new([out, a]) {
+            return arith::with_unary(op, p, Map(&plan, cx));
+        }
         if let Some(x) = a.read_f32(cx) {
             let v = map_within_time(cx, x.len(), |i| arith::unary(op, p, x[i]))?;
             out.write_f32(cx, &v);
@@ -233,6 +342,9 @@ impl Kernels for HostKernels {
         op: TernaryCode,
         vw: (f64, f64),
     ) -> Result<()> {
+        if let Some(plan) = Plan::new([out, a, b, c]) {
+            return arith::with_ternary(op, vw, Zip3(&plan, cx));
+        }
         if let (Some(a), Some(b), Some(c)) = (a.read_f32(cx), b.read_f32(cx), c.read_f32(cx)) {
             let v = map_within_time(cx, a.len(), |i| arith::ternary(op, vw, a[i], b[i], c[i]))?;
             out.write_f32(cx, &v);
@@ -243,6 +355,9 @@ impl Kernels for HostKernels {
     fn copy(&self, cx: Cx, dst: &Buf, src: &Buf) -> Result<()> {
         // A copy is a read then a write, each at memory speed: one look at the clock before.
         cx.check_time()?;
+        if let Some(plan) = Plan::new([dst, src]) {
+            return Map(&plan, cx).run(|x| x);
+        }
         match (dst.dtype, src.dtype) {
             (DType::I64, _) | (_, DType::I64) => {
                 if let Some(v) = src.read_i64(cx) {
@@ -300,14 +415,21 @@ impl Kernels for HostKernels {
                 }
                 out.write_i64(cx, &sums);
             }
-        } else if let Some(x) = src.read_f32(cx) {
-            let (positions, len) = reduce_positions(src.shape, reduce);
-            let mut sums = vec![0f64; len];
-            for (i, (&v, &p)) in x.iter().zip(&positions).enumerate() {
-                if i % ELEMENTS_PER_TIME_CHECK == 0 {
-                    cx.check_time()?;
+        } else {
+            let mut sums = vec![0f64; out.numel()];
+            if let Some(done) = strided::reduce_sum_f32(cx, src, reduce, &mut sums) {
+                done?;
+            } else {
+                let Some(x) = src.read_f32(cx) else {
+                    return Ok(());
+                };
+                let (positions, _) = reduce_positions(src.shape, reduce);
+                for (i, (&v, &p)) in x.iter().zip(&positions).enumerate() {
+                    if i % ELEMENTS_PER_TIME_CHECK == 0 {
+                        cx.check_time()?;
+                    }
+                    sums[p] += v as f64;
                 }
-                sums[p] += v as f64;
             }
             let div = if mean { count as f64 } else { 1.0 };
             out.write_f32(
@@ -394,16 +516,46 @@ impl Kernels for HostKernels {
     }
 
     fn matmul(&self, cx: Cx, out: &Buf, [a, b]: [&Buf; 2], accumulate: bool) -> Result<()> {
+        if let Some(done) = matmul_in_place(cx, out, [a, b], accumulate) {
+            return done;
+        }
         let (Some(x), Some(y)) = (a.read_f32(cx), b.read_f32(cx)) else {
             return Ok(());
         };
-        let acc = if accumulate { out.read_f32(cx) } else { None };
-        let product = matmul_f32(cx, &x, &y, (a.shape[0], a.shape[1], b.shape[1]), acc)?;
+        let (n, k, m) = (a.shape[0], a.shape[1], b.shape[1]);
+        let mut product = match accumulate.then(|| out.read_f32(cx)).flatten() {
+            Some(acc) => acc,
+            None => vec![0.0f32; n * m],
+        };
+        if n * k * m != 0 {
+            // SAFETY: `x`, `y` and `product` are dense n×k, k×m and n×m matrices of their
+            // own, and no dimension is zero.
+            unsafe {
+                matmul_f32(
+                    cx,
+                    Mat::dense(product.as_mut_ptr(), m),
+                    [
+                        Mat::dense(x.as_ptr().cast_mut(), k),
+                        Mat::dense(y.as_ptr().cast_mut(), m),
+                    ],
+                    (n, k, m),
+                    accumulate,
+                )?;
+            }
+        }
         out.write_f32(cx, &product);
         Ok(())
     }
 
     fn log_softmax(&self, cx: Cx, out: &Buf, x: &Buf, (outer, size, inner): Split) -> Result<()> {
+        if inner == 1 {
+            let done = strided::rows(cx, out, [x], size, |y, [x]| {
+                log_softmax_row(size, |k| x[k], |k, v| y[k] = v)
+            });
+            if let Some(done) = done {
+                return done;
+            }
+        }
         let Some(x) = x.read_f32(cx) else {
             return Ok(());
         };
@@ -411,17 +563,7 @@ impl Kernels for HostKernels {
         for o in 0..outer {
             for i in 0..inner {
                 let at = |k: usize| (o * size + k) * inner + i;
-                let max = (0..size)
-                    .map(|k| x[at(k)])
-                    .fold(f32::NEG_INFINITY, f32::max);
-                let lse = (0..size)
-                    .map(|k| ((x[at(k)] - max) as f64).exp())
-                    .sum::<f64>()
-                    .ln() as f32
-                    + max;
-                for k in 0..size {
-                    y[at(k)] = x[at(k)] - lse;
-                }
+                log_softmax_row(size, |k| x[at(k)], |k, v| y[at(k)] = v);
             }
         }
         out.write_f32(cx, &y);
@@ -435,15 +577,20 @@ impl Kernels for HostKernels {
         [grad, result]: [&Buf; 2],
         (outer, size, inner): Split,
     ) -> Result<()> {
+        if inner == 1 {
+            let done = strided::rows(cx, out, [grad, result], size, |v, [g, r]| {
+                log_softmax_backward_row(size, |k| (g[k], r[k]), |k, x| v[k] = x)
+            });
+            if let Some(done) = done {
+                return done;
+            }
+        }
         if let (Some(g), Some(r)) = (grad.read_f32(cx), result.read_f32(cx)) {
             let mut v = vec![0f32; g.len()];
             for o in 0..outer {
                 for i in 0..inner {
                     let at = |k: usize| (o * size + k) * inner + i;
-                    let s: f32 = (0..size).map(|k| g[at(k)]).sum();
-                    for k in 0..size {
-                        v[at(k)] = g[at(k)] - r[at(k)].exp() * s;
-                    }
+                    log_softmax_backward_row(size, |k| (g[at(k)], r[at(k)]), |k, x| v[at(k)] = x);
                 }
             }
             out.write_f32(cx, &v);
@@ -458,15 +605,20 @@ impl Kernels for HostKernels {
         [grad, result]: [&Buf; 2],
         (outer, size, inner): Split,
     ) -> Result<()> {
+        if inner == 1 {
+            let done = strided::rows(cx, out, [grad, result], size, |v, [g, r]| {
+                softmax_backward_row(size, |k| (g[k], r[k]), |k, x| v[k] = x)
+            });
+            if let Some(done) = done {
+                return done;
+            }
+        }
         if let (Some(g), Some(r)) = (grad.read_f32(cx), result.read_f32(cx)) {
             let mut v = vec![0f32; g.len()];
             for o in 0..outer {
                 for i in 0..inner {
                     let at = |k: usize| (o * size + k) * inner + i;
-                    let s: f32 = (0..size).map(|k| g[at(k)] * r[at(k)]).sum();
-                    for k in 0..size {
-                        v[at(k)] = r[at(k)] * (g[at(k)] - s);
-                    }
+                    softmax_backward_row(size, |k| (g[at(k)], r[at(k)]), |k, x| v[at(k)] = x);
                 }
             }
             out.write_f32(cx, &v);

@@ -18,6 +18,7 @@ mod half;
 mod host;
 mod layout;
 mod meta;
+mod strided;
 
 pub(crate) use arith::Bin;
 pub(crate) use layout::Buf;
