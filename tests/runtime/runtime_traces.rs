@@ -203,9 +203,16 @@ fn run(backend: Backend, ops: &[Op]) -> Outcome {
                             5 => {
                                 a.binary_cross_entropy_with_logits(&b, None, None, Reduction::Mean)
                             }
-                            6 => a.sigmoid().and_then(|p| {
-                                p.binary_cross_entropy(&b.sigmoid()?, None, Reduction::Sum)
-                            }),
+                            // Fresh probabilities: a pooled tensor may hold NaN (the log of a
+                            // negative), which the cpu kernel refuses as PyTorch's does but meta,
+                            // having no values, cannot see.
+                            6 => rt
+                                .rand(a.shape(), Device::Cuda)
+                                .and_then(|p| p.requires_grad_(true))
+                                .and_then(|p| {
+                                    let target = rt.rand(a.shape(), Device::Cuda)?;
+                                    p.binary_cross_entropy(&target, None, Reduction::Sum)
+                                }),
                             7 => a.kl_div(&b, KlDivReduction::BatchMean, false),
                             _ => model.forward(&a),
                         }

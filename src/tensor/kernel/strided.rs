@@ -19,6 +19,8 @@
 //! view written from a shifted view of itself) is left to the copying path, which reads every
 //! operand before it writes.
 
+use std::cell::Cell;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -250,7 +252,7 @@ impl<const M: usize> Plan<M> {
     /// and `operands[i]` how operand `i` reads (`operands[0]` is unused): in chunks on
     /// rayon's threads when the operation is large, each after a look at the deadline.
     fn run(&self, cx: Cx, row: impl Fn(&mut [f32], [Src<'_>; M]) + Sync) -> Result<()> {
-        let deadline = cx.deadline;
+        let (deadline, interrupt) = (cx.deadline, cx.interrupt);
         let numel = self.walk.numel();
         let threads = rayon::current_num_threads();
         let chunk = if numel < 2 * GRAIN || threads == 1 {
@@ -261,7 +263,7 @@ impl<const M: usize> Plan<M> {
                 .clamp(GRAIN, ELEMENTS_PER_TIME_CHECK)
         };
         let body = |c: usize| -> Result<()> {
-            check_time(deadline)?;
+            check_time(deadline, interrupt)?;
             let (start, end) = (c * chunk, ((c + 1) * chunk).min(numel));
             self.walk.runs(start, end, |offsets, len| {
                 // SAFETY: the piece lies inside the output's view (of unit stride along its
@@ -283,12 +285,14 @@ impl<const M: usize> Plan<M> {
     }
 }
 
-/// [`Cx::check_time`] for a deadline carried into rayon's threads (a `Cx` may hold the GPU,
-/// which stays on its thread).
-fn check_time(deadline: Option<Instant>) -> Result<()> {
+/// [`Cx::check_time`] for a deadline and interrupt flag carried into rayon's threads (a `Cx`
+/// may hold the GPU and a tick counter, which stay on their thread).
+fn check_time(deadline: Option<Instant>, interrupt: Option<&AtomicBool>) -> Result<()> {
     Cx {
         gpu: None,
         deadline,
+        interrupt,
+        ticks: &Cell::new(0),
     }
     .check_time()
 }
@@ -516,9 +520,9 @@ pub(super) fn rows<const N: usize>(
     }
     .div_ceil(size);
     let chunk = rows_per_chunk * size;
-    let deadline = cx.deadline;
+    let (deadline, interrupt) = (cx.deadline, cx.interrupt);
     let body = |(c, out): (usize, &mut [f32])| -> Result<()> {
-        check_time(deadline)?;
+        check_time(deadline, interrupt)?;
         let start = c * chunk;
         for (r, row) in out.chunks_mut(size).enumerate() {
             let from = start + r * size;
