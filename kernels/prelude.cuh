@@ -14,6 +14,37 @@ typedef unsigned char u8;
 #define DT_F32 0
 #define DT_I64 1
 #define DT_BOOL 2
+#define DT_F16 3
+#define DT_BF16 4
+
+// float16 and bfloat16 are stored as their 16 bits (the layouts of cuda_fp16.h's `__half` and
+// cuda_bf16.h's `__nv_bfloat16`, which NVRTC cannot #include here). Arithmetic is f32, rounded
+// once per operation to the storage type, as PyTorch's kernels compute half types (opmath_t).
+typedef unsigned short u16;
+
+static __device__ float half_to_f32(u16 h) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+}
+
+static __device__ u16 f32_to_half(float f) {
+    u16 h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    return h;
+}
+
+static __device__ float bf16_to_f32(u16 b) {
+    return __uint_as_float(((u32)b) << 16);
+}
+
+// Round to nearest, ties to even, NaN kept quiet: c10::BFloat16's round_to_nearest_even.
+static __device__ u16 f32_to_bf16(float f) {
+    u32 bits = __float_as_uint(f);
+    if (f != f) return (u16)0x7fc0;
+    u32 rounding_bias = 0x7fffu + ((bits >> 16) & 1u);
+    return (u16)((bits + rounding_bias) >> 16);
+}
 
 // One operand of a kernel: a strided view of a storage (or a host number passed by value).
 // The layout matches `Operand` in src/device/gpu.rs field for field.
@@ -52,6 +83,8 @@ static __device__ float load_f32(const Operand& o, i64 i) {
     i64 off = elem_offset(o, i);
     if (o.dtype == DT_F32) return ((const float*)o.ptr)[off];
     if (o.dtype == DT_I64) return (float)((const i64*)o.ptr)[off];
+    if (o.dtype == DT_F16) return half_to_f32(((const u16*)o.ptr)[off]);
+    if (o.dtype == DT_BF16) return bf16_to_f32(((const u16*)o.ptr)[off]);
     return ((const u8*)o.ptr)[off] != 0 ? 1.0f : 0.0f;
 }
 
@@ -66,6 +99,8 @@ static __device__ i64 load_i64(const Operand& o, i64 i) {
     i64 off = elem_offset(o, i);
     if (o.dtype == DT_F32) return (i64)((const float*)o.ptr)[off];
     if (o.dtype == DT_I64) return ((const i64*)o.ptr)[off];
+    if (o.dtype == DT_F16) return (i64)half_to_f32(((const u16*)o.ptr)[off]);
+    if (o.dtype == DT_BF16) return (i64)bf16_to_f32(((const u16*)o.ptr)[off]);
     return ((const u8*)o.ptr)[off] != 0 ? 1 : 0;
 }
 
@@ -74,6 +109,8 @@ static __device__ void store_f32(const Operand& o, i64 i, float v) {
     i64 off = elem_offset(o, i);
     if (o.dtype == DT_F32) ((float*)o.ptr)[off] = v;
     else if (o.dtype == DT_I64) ((i64*)o.ptr)[off] = (i64)v;
+    else if (o.dtype == DT_F16) ((u16*)o.ptr)[off] = f32_to_half(v);
+    else if (o.dtype == DT_BF16) ((u16*)o.ptr)[off] = f32_to_bf16(v);
     else ((u8*)o.ptr)[off] = v != 0.0f ? 1 : 0;
 }
 
@@ -82,6 +119,8 @@ static __device__ void store_i64(const Operand& o, i64 i, i64 v) {
     i64 off = elem_offset(o, i);
     if (o.dtype == DT_F32) ((float*)o.ptr)[off] = (float)v;
     else if (o.dtype == DT_I64) ((i64*)o.ptr)[off] = v;
+    else if (o.dtype == DT_F16) ((u16*)o.ptr)[off] = f32_to_half((float)v);
+    else if (o.dtype == DT_BF16) ((u16*)o.ptr)[off] = f32_to_bf16((float)v);
     else ((u8*)o.ptr)[off] = v != 0 ? 1 : 0;
 }
 

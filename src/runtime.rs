@@ -151,6 +151,10 @@ struct Inner {
     /// Whether the autograd engine is running backward: PyTorch runs it on a thread of its own,
     /// whose cuBLAS handle has workspaces of its own.
     on_autograd_thread: Cell<bool>,
+    /// What the tensor layer keeps per runtime and this layer cannot name: `torch.autocast`'s
+    /// modes and weight-cast cache (`tensor::autocast`), which hold tensors. Per runtime, as
+    /// PyTorch keeps them per thread.
+    autocast: RefCell<Option<Box<dyn std::any::Any>>>,
     #[cfg(feature = "planted-bugs")]
     planted_bug: Option<PlantedBug>,
     /// The kernels, stream and cuBLAS handle of a cuda runtime. Declared after the allocator
@@ -227,6 +231,7 @@ impl Runtime {
                 blas_workspaces: Cell::new(options.blas_workspaces),
                 workspaces: RefCell::new(Vec::new()),
                 on_autograd_thread: Cell::new(false),
+                autocast: RefCell::new(None),
                 #[cfg(feature = "planted-bugs")]
                 planted_bug: options.planted_bug,
                 gpu,
@@ -407,6 +412,17 @@ impl Runtime {
             .iter()
             .filter_map(|w| allocator.block_size(w.block))
             .sum()
+    }
+
+    /// The tensor layer's autocast state (see `tensor::autocast`).
+    pub(crate) fn autocast_slot(&self) -> &RefCell<Option<Box<dyn std::any::Any>>> {
+        &self.inner.autocast
+    }
+
+    /// Whether the autograd engine is running backward (see
+    /// [`enter_autograd_thread`](Self::enter_autograd_thread)).
+    pub(crate) fn on_autograd_thread(&self) -> bool {
+        self.inner.on_autograd_thread.get()
     }
 
     /// Until the guard drops, operations run as on the autograd engine's thread, whose cuBLAS

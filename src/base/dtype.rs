@@ -8,10 +8,23 @@ use std::fmt;
 pub enum DType {
     /// `torch.float32`.
     F32,
+    /// `torch.float16` (`torch.half`): IEEE binary16, 2 bytes.
+    F16,
+    /// `torch.bfloat16`: the upper half of an f32, 2 bytes.
+    BF16,
     /// `torch.int64`.
     I64,
     /// `torch.bool`.
     Bool,
+}
+
+/// PyTorch's type categories, in promotion order (c10/core/ScalarType.h `promoteTypes` and
+/// aten/src/ATen/native/TypeProperties.cpp: a higher category wins whatever the sizes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Category {
+    Bool,
+    Integer,
+    Floating,
 }
 
 impl DType {
@@ -19,6 +32,7 @@ impl DType {
     pub fn size(self) -> usize {
         match self {
             DType::F32 => 4,
+            DType::F16 | DType::BF16 => 2,
             DType::I64 => 8,
             DType::Bool => 1,
         }
@@ -26,12 +40,63 @@ impl DType {
 
     /// Whether tensors of this type can require grad.
     pub fn is_floating_point(self) -> bool {
-        self == DType::F32
+        matches!(self, DType::F32 | DType::F16 | DType::BF16)
+    }
+
+    fn category(self) -> Category {
+        match self {
+            DType::Bool => Category::Bool,
+            DType::I64 => Category::Integer,
+            DType::F32 | DType::F16 | DType::BF16 => Category::Floating,
+        }
+    }
+
+    /// `torch.promote_types(a, b)`: the wider of two types. float16 and bfloat16 have no
+    /// common 2-byte type, so they meet at float32 (c10's `promoteTypes` table).
+    pub fn promote_types(a: DType, b: DType) -> DType {
+        if a == b {
+            return a;
+        }
+        match (a.category(), b.category()) {
+            (x, y) if x > y => a,
+            (x, y) if x < y => b,
+            // Two different floats: f32 is the wider of f32 and a half type, and the two half
+            // types promote to f32 too.
+            (Category::Floating, _) => DType::F32,
+            // Two different non-floats of one category cannot happen with these five types.
+            _ => a,
+        }
+    }
+
+    /// `torch.result_type` of two tensor operands: a 0-dim tensor does not widen a tensor
+    /// with dimensions of the same category (`f16[n] + f32[]` is f16), only of a lower one
+    /// (`i64[n] + f32[]` is f32); aten/src/ATen/native/TypeProperties.cpp `update_result_type_state`.
+    pub fn result_type(a: DType, a_is_0dim: bool, b: DType, b_is_0dim: bool) -> DType {
+        match (a_is_0dim, b_is_0dim) {
+            (false, true) if b.category() <= a.category() => a,
+            (true, false) if a.category() <= b.category() => b,
+            _ => DType::promote_types(a, b),
+        }
+    }
+
+    /// `torch.result_type` of a tensor and a Python number (`is_float`: a float, else an int
+    /// or bool): a number never widens a tensor of its category or a higher one; a float
+    /// number with an integer or bool tensor gives the default dtype, float32.
+    pub fn result_type_scalar(self, is_float: bool) -> DType {
+        if is_float && !self.is_floating_point() {
+            DType::F32
+        } else if !is_float && self == DType::Bool {
+            DType::I64
+        } else {
+            self
+        }
     }
 
     pub(crate) fn legacy_name(self) -> &'static str {
         match self {
             DType::F32 => "FloatTensor",
+            DType::F16 => "HalfTensor",
+            DType::BF16 => "BFloat16Tensor",
             DType::I64 => "LongTensor",
             DType::Bool => "BoolTensor",
         }
@@ -40,9 +105,23 @@ impl DType {
     pub(crate) fn short_name(self) -> &'static str {
         match self {
             DType::F32 => "Float",
+            DType::F16 => "Half",
+            DType::BF16 => "BFloat16",
             DType::I64 => "Long",
             DType::Bool => "Bool",
         }
+    }
+
+    /// The type `torch.<name>` names (`torch.half`, `torch.bfloat16`, ...).
+    pub fn from_torch_name(name: &str) -> Option<DType> {
+        Some(match name {
+            "float32" | "float" => DType::F32,
+            "float16" | "half" => DType::F16,
+            "bfloat16" => DType::BF16,
+            "int64" | "long" => DType::I64,
+            "bool" => DType::Bool,
+            _ => return None,
+        })
     }
 }
 
@@ -50,6 +129,8 @@ impl fmt::Display for DType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             DType::F32 => "torch.float32",
+            DType::F16 => "torch.float16",
+            DType::BF16 => "torch.bfloat16",
             DType::I64 => "torch.int64",
             DType::Bool => "torch.bool",
         })
@@ -72,5 +153,26 @@ impl fmt::Display for Device {
             Device::Cuda => "cuda:0",
             Device::Cpu => "cpu",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DType::{self, *};
+
+    /// Checked with torch 2.15.0: `torch.promote_types` and `torch.result_type`.
+    #[test]
+    fn promotion_follows_pytorch() {
+        assert_eq!(DType::promote_types(F16, F32), F32);
+        assert_eq!(DType::promote_types(F16, BF16), F32);
+        assert_eq!(DType::promote_types(BF16, I64), BF16);
+        assert_eq!(DType::promote_types(Bool, F16), F16);
+        assert_eq!(DType::result_type(F16, false, F32, true), F16);
+        assert_eq!(DType::result_type(F32, true, BF16, false), BF16);
+        assert_eq!(DType::result_type(I64, false, F16, true), F16);
+        assert_eq!(DType::result_type(F16, true, F32, true), F32);
+        assert_eq!(F16.result_type_scalar(true), F16);
+        assert_eq!(I64.result_type_scalar(true), F32);
+        assert_eq!(Bool.result_type_scalar(false), I64);
     }
 }

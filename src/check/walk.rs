@@ -435,6 +435,8 @@ fn tensor_key(t: &Tensor) -> usize {
 fn dtype_name(d: DType) -> &'static str {
     match d {
         DType::F32 => "f32",
+        DType::F16 => "f16",
+        DType::BF16 => "bf16",
         DType::I64 => "i64",
         DType::Bool => "bool",
     }

@@ -44,6 +44,10 @@ pub enum DTypeCode {
     I64 = 1,
     /// bool, one byte.
     Bool = 2,
+    /// float16 (`__half`'s bits), two bytes.
+    F16 = 3,
+    /// bfloat16 (`__nv_bfloat16`'s bits), two bytes.
+    BF16 = 4,
 }
 
 /// A kernel operand: a strided view of a block, or a number passed by value. Field for field

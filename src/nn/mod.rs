@@ -26,12 +26,15 @@
 //! assert!(model.parameters().iter().all(|p| p.grad().is_some()));
 //! ```
 
+mod attention;
 mod clip;
 mod conv;
 mod embedding;
 mod layers;
+mod losses;
 mod norm;
 mod rnn;
+mod rnn_cells;
 
 use std::cell::{Cell, RefCell};
 
@@ -40,12 +43,15 @@ use crate::base::{DType, Device, Result};
 use crate::runtime::Runtime;
 pub use crate::tensor::Reduction;
 use crate::tensor::Tensor;
+pub use attention::MultiheadAttention;
 pub use clip::{clip_grad_norm_, clip_grad_value_};
 pub use conv::{Conv, Pool, PoolKind};
 pub use embedding::Embedding;
 pub use layers::{LayerFn, Stateless};
+pub use losses::{Loss, LossKind};
 pub use norm::{BatchNorm, LayerNorm};
 pub use rnn::{Rnn, RnnConfig, RnnMode, RnnState};
+pub use rnn_cells::RnnCell;
 
 /// What a module takes and returns besides one tensor, as Python passes it: `None` (an
 /// omitted hidden state), a tensor, or a tuple (`(h, c)`, `(output, (h_n, c_n))`).
@@ -57,6 +63,8 @@ pub enum Io {
     Tensor(Tensor),
     /// A tuple.
     Tuple(Vec<Io>),
+    /// A flag (`need_weights=False`).
+    Bool(bool),
 }
 
 /// A module: `forward` on one input, and its parameters.
@@ -75,6 +83,13 @@ pub trait Module {
                 inputs.len()
             ))),
         }
+    }
+
+    /// The Python names of `module(...)`'s parameters, in order, for binding keyword
+    /// arguments (`mha(q, k, v, need_weights=False)`); `call` gets them positionally, up to
+    /// the last one given, absent ones as `Io::None`.
+    fn call_params(&self) -> &'static [&'static str] {
+        &["input", "hx"]
     }
 
     /// `module.named_parameters()`: dotted names as PyTorch gives them (`0.weight`), in
@@ -212,6 +227,18 @@ pub trait Layer: Module {
     /// `named_parameters()` and `buffers` in the order of `named_buffers()` (what
     /// `copy.deepcopy` makes once it has copied them).
     fn with_tensors(&self, params: Vec<Tensor>, buffers: Vec<Tensor>) -> Box<dyn Layer>;
+
+    /// `criterion(input, target)` for the loss modules among layers (`nn.BCELoss`, ...);
+    /// `None` for the others.
+    fn loss(&self, _input: &Tensor, _target: &Tensor) -> Option<Result<Tensor>> {
+        None
+    }
+
+    /// The layer as a module called with several inputs or outputs (`cell(x, h)`,
+    /// `lstm_cell(x, (h, c))`), for layers whose call is not one tensor in and out.
+    fn as_call(&self) -> Option<&dyn Module> {
+        None
+    }
 }
 
 /// Parameters created on the host, as PyTorch's layers create them (`nn.init`'s

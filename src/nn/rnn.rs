@@ -1,6 +1,6 @@
-//! `nn.RNN` and `nn.LSTM`, composed from per-step tensor operations as PyTorch's CPU path
+//! `nn.RNN`, `nn.LSTM` and `nn.GRU`, composed from per-step tensor operations as PyTorch's CPU path
 //! composes them (`aten/src/ATen/native/RNN.cpp`: `FullLayer`, `FullBidirectionalLayer`,
-//! `SimpleCell`, `LSTMCell` with the input projection computed for the whole sequence first).
+//! `SimpleCell`, `LSTMCell`, `GRUCell` with the input projection computed for the whole sequence first).
 //! The graph holds, per time step, the nodes and saved tensors PyTorch 2.15's composed path
 //! holds (`docs/fidelity.md`). PyTorch runs LSTM on CPU through oneDNN's fused
 //! `mkldnn_rnn_layer`, and on CUDA through cuDNN's fused kernel, when they are available: one
@@ -23,6 +23,8 @@ pub enum RnnMode {
     Relu,
     /// `nn.LSTM`: four gates, a hidden and a cell state.
     Lstm,
+    /// `nn.GRU`: three gates (reset, update, new), a hidden state.
+    Gru,
 }
 
 impl RnnMode {
@@ -31,6 +33,7 @@ impl RnnMode {
         match self {
             RnnMode::Tanh | RnnMode::Relu => 1,
             RnnMode::Lstm => 4,
+            RnnMode::Gru => 3,
         }
     }
 }
@@ -77,7 +80,7 @@ impl RnnConfig {
     }
 }
 
-/// The recurrent state: `h` for RNN, `(h, c)` for LSTM, each (layers × directions, batch,
+/// The recurrent state: `h` for RNN and GRU, `(h, c)` for LSTM, each (layers × directions, batch,
 /// hidden).
 #[derive(Debug, Clone)]
 pub enum RnnState {
@@ -88,14 +91,14 @@ pub enum RnnState {
 }
 
 /// The weights of one layer in one direction.
-struct LayerWeights<'a> {
-    w_ih: &'a Tensor,
-    w_hh: &'a Tensor,
-    b_ih: Option<&'a Tensor>,
-    b_hh: Option<&'a Tensor>,
+pub(super) struct LayerWeights<'a> {
+    pub(super) w_ih: &'a Tensor,
+    pub(super) w_hh: &'a Tensor,
+    pub(super) b_ih: Option<&'a Tensor>,
+    pub(super) b_hh: Option<&'a Tensor>,
 }
 
-/// `nn.RNN` or `nn.LSTM` (see [`RnnMode`]).
+/// `nn.RNN`, `nn.LSTM` or `nn.GRU` (see [`RnnMode`]).
 #[derive(Debug)]
 pub struct Rnn {
     mode: RnnMode,
@@ -197,6 +200,7 @@ impl Rnn {
         match self.mode {
             RnnMode::Tanh | RnnMode::Relu => "RNN",
             RnnMode::Lstm => "LSTM",
+            RnnMode::Gru => "GRU",
         }
     }
 
@@ -355,19 +359,22 @@ impl Rnn {
             (0..steps.len()).collect()
         };
         for t in order {
-            let gates = h.linear(w.w_hh, w.b_hh)?.add_(&steps[t])?;
-            match self.mode {
-                RnnMode::Tanh => h = gates.tanh()?,
-                RnnMode::Relu => h = gates.relu()?,
+            // SimpleCell and LSTMCell add the step's projection to the hidden one; GRUCell
+            // keeps them apart.
+            let gates = || h.linear(w.w_hh, w.b_hh)?.add_(&steps[t]);
+            h = match self.mode {
+                RnnMode::Tanh => gates()?.tanh()?,
+                RnnMode::Relu => gates()?.relu()?,
+                RnnMode::Gru => gru_cell(&steps[t], &h, w)?,
                 RnnMode::Lstm => {
                     let cx = cell.take().ok_or_else(|| {
                         TensorError::Invalid("LSTM cell without a cell state".into())
                     })?;
-                    let (hy, cy) = lstm_gates(&gates, &cx)?;
-                    h = hy;
+                    let (hy, cy) = lstm_gates(&gates()?, &cx)?;
                     cell = Some(cy);
+                    hy
                 }
-            }
+            };
             outputs.push(h.clone());
         }
         drop(steps);
@@ -379,9 +386,22 @@ impl Rnn {
     }
 }
 
+/// `GRUCell` of RNN.cpp (its CPU path) on a step's input projection `igates`: the
+/// projections split without views, `r = sigmoid_(hg_r.add_(ig_r))`,
+/// `z = sigmoid_(hg_z.add_(ig_z))`, `n = tanh_(ig_n.add(hg_n.mul_(r)))`, and
+/// `h' = (h - n).mul_(z).add_(n)`.
+pub(super) fn gru_cell(igates: &Tensor, h: &Tensor, w: &LayerWeights<'_>) -> Result<Tensor> {
+    let ig = igates.unsafe_chunk(3, 1)?;
+    let hg = h.linear(w.w_hh, w.b_hh)?.unsafe_chunk(3, 1)?;
+    let reset = hg[0].add_(&ig[0])?.sigmoid_()?;
+    let update = hg[1].add_(&ig[1])?.sigmoid_()?;
+    let new = ig[2].add(&hg[2].mul_(&reset)?)?.tanh_()?;
+    h.sub(&new)?.mul_(&update)?.add_(&new)
+}
+
 /// `LSTMCell` of RNN.cpp after the gates' linear layers: the gates split without views
 /// (`unsafe_chunk`), activated in place, then `cy = f * cx + i * g`, `hy = o * tanh(cy)`.
-fn lstm_gates(gates: &Tensor, cx: &Tensor) -> Result<(Tensor, Tensor)> {
+pub(super) fn lstm_gates(gates: &Tensor, cx: &Tensor) -> Result<(Tensor, Tensor)> {
     let chunks = gates.unsafe_chunk(4, 1)?;
     let ingate = chunks[0].sigmoid_()?;
     let forgetgate = chunks[1].sigmoid_()?;

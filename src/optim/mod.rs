@@ -27,11 +27,13 @@
 
 mod adagrad;
 mod adam;
+mod grad_scaler;
 mod rmsprop;
 mod sgd;
 
 pub use adagrad::{Adagrad, AdagradOptions};
 pub use adam::{Adam, AdamOptions, AdamW};
+pub use grad_scaler::{gradients_of, GradScaler, GradScalerOptions};
 pub use rmsprop::{Rmsprop, RmspropOptions};
 pub use sgd::{Sgd, SgdOptions};
 

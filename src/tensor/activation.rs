@@ -3,7 +3,7 @@
 
 use super::kernel::{Buf, Cx};
 use super::layer_node::{read, run, write};
-use super::{DType, LayerKernel, Result, Tensor, TensorError};
+use super::{LayerKernel, Result, Tensor, TensorError};
 use crate::autograd::{Formula, Node, NodeBuilder};
 
 /// Which activation, with its parameter.
@@ -41,7 +41,7 @@ impl Activation {
     }
 
     fn apply(self, input: &Tensor) -> Result<Tensor> {
-        if input.dtype() != DType::F32 {
+        if !input.dtype().is_floating_point() {
             return Err(TensorError::Invalid(format!(
                 "\"{}\" not implemented for '{}'",
                 match self {
@@ -51,7 +51,12 @@ impl Activation {
                 input.dtype().short_name()
             )));
         }
-        let out = Tensor::empty_on(input.runtime(), input.shape(), DType::F32, input.device())?;
+        let out = Tensor::empty_on(
+            input.runtime(),
+            input.shape(),
+            input.float_result_type(),
+            input.device(),
+        )?;
         run(
             &out,
             &LayerKernel::Activation(self),
@@ -69,7 +74,12 @@ impl Activation {
     /// input, one allocation.
     pub(crate) fn backward(self, node: &Node, grad: &Tensor) -> Result<Tensor> {
         let input = node.unpack("self")?;
-        let dx = Tensor::empty_on(grad.runtime(), input.shape(), DType::F32, input.device())?;
+        let dx = Tensor::empty_on(
+            grad.runtime(),
+            input.shape(),
+            input.float_result_type(),
+            input.device(),
+        )?;
         run(
             &dx,
             &LayerKernel::ActivationBackward(self),

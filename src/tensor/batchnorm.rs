@@ -6,7 +6,7 @@
 
 use super::kernel::{Buf, Cx};
 use super::layer_node::{operand, read, run, write};
-use super::{format_shape, DType, LayerKernel, Result, Tensor, TensorError};
+use super::{format_shape, LayerKernel, Result, Tensor, TensorError};
 use crate::autograd::{Formula, Node, NodeBuilder};
 
 /// Channels, and positions per channel (batch × spatial), of a `(N, C, *)` input.
@@ -53,7 +53,7 @@ impl Tensor {
                 format_shape(self.shape())
             )));
         }
-        if self.dtype() != DType::F32 {
+        if !self.dtype().is_floating_point() {
             return Err(TensorError::Invalid(format!(
                 "\"batch_norm\" not implemented for '{}'",
                 self.dtype().short_name()
@@ -108,10 +108,10 @@ impl Tensor {
         (n, c, inner): (usize, usize, usize),
     ) -> Result<Tensor> {
         let rt = self.runtime();
-        let out = Tensor::empty_on(rt, self.shape(), DType::F32, self.device())?;
+        let out = Tensor::empty_on(rt, self.shape(), self.float_result_type(), self.device())?;
         let stat = if options.training { c } else { 0 };
-        let save_mean = Tensor::empty_on(rt, &[stat], DType::F32, self.device())?;
-        let save_invstd = Tensor::empty_on(rt, &[stat], DType::F32, self.device())?;
+        let save_mean = Tensor::empty_on(rt, &[stat], self.float_result_type(), self.device())?;
+        let save_invstd = Tensor::empty_on(rt, &[stat], self.float_result_type(), self.device())?;
         let [rm, rv] = running.map_or([None, None], |[m, v]| [Some(m), Some(v)]);
         run(
             &out,
@@ -169,7 +169,7 @@ impl BatchNormNode {
         let (n, c, inner) = channel_layout(input.shape());
         let rt = grad.runtime();
         let alloc = |on: bool, shape: &[usize]| -> Result<Option<Tensor>> {
-            on.then(|| Tensor::empty_on(rt, shape, DType::F32, input.device()))
+            on.then(|| Tensor::empty_on(rt, shape, input.float_result_type(), input.device()))
                 .transpose()
         };
         let dx = alloc(need(0), input.shape())?;

@@ -10,7 +10,7 @@
 
 use super::kernel::{Buf, Cx};
 use super::layer_node::{operand, read, run, write};
-use super::{format_shape, DType, LayerKernel, Result, Tensor, TensorError};
+use super::{format_shape, LayerKernel, Result, Tensor, TensorError};
 use crate::autograd::{Formula, Node, NodeBuilder};
 
 /// `padding=` of a convolution.
@@ -336,7 +336,7 @@ impl ConvNode {
         let g = self.geometry;
         let rt = grad.runtime();
         let alloc = |on: bool, shape: &[usize]| -> Result<Option<Tensor>> {
-            on.then(|| Tensor::empty_on(rt, shape, DType::F32, input.device()))
+            on.then(|| Tensor::empty_on(rt, shape, input.float_result_type(), input.device()))
                 .transpose()
         };
         let dx = alloc(need(0), input.shape())?;
@@ -379,6 +379,10 @@ impl Tensor {
         bias: Option<&Tensor>,
         options: &ConvOptions,
     ) -> Result<Tensor> {
+        let args = [Some(self), Some(weight), bias];
+        if let Some(c) = Tensor::autocast(super::autocast::AutocastOp::Conv, &args)? {
+            return c.arg(0).conv1d(c.arg(1), c.opt(2), options);
+        }
         self.convolution(weight, bias, options, 1, "conv1d")
     }
 
@@ -390,6 +394,10 @@ impl Tensor {
         bias: Option<&Tensor>,
         options: &ConvOptions,
     ) -> Result<Tensor> {
+        let args = [Some(self), Some(weight), bias];
+        if let Some(c) = Tensor::autocast(super::autocast::AutocastOp::Conv, &args)? {
+            return c.arg(0).conv2d(c.arg(1), c.opt(2), options);
+        }
         self.convolution(weight, bias, options, 2, "conv2d")
     }
 
@@ -428,7 +436,7 @@ impl Tensor {
                 format_shape(self.shape())
             )));
         }
-        if self.dtype() != DType::F32 || weight.dtype() != DType::F32 {
+        if !self.dtype().is_floating_point() || !weight.dtype().is_floating_point() {
             return Err(TensorError::Invalid(format!(
                 "Input type ({}) and weight type ({}) should be the same",
                 self.describe(),
@@ -551,7 +559,12 @@ impl Tensor {
             out_shape.push(geometry.oh);
         }
         out_shape.push(geometry.ow);
-        let out = Tensor::empty_on(self.runtime(), &out_shape, DType::F32, self.device())?;
+        let out = Tensor::empty_on(
+            self.runtime(),
+            &out_shape,
+            self.float_result_type(),
+            self.device(),
+        )?;
         run(
             &out,
             &LayerKernel::Conv(geometry),

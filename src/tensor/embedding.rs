@@ -76,7 +76,12 @@ impl EmbeddingNode {
         let indices = node.unpack("indices")?;
         let dim = grad.shape().last().copied().unwrap_or(0);
         let shape = [self.num_weights, dim];
-        let dw = Tensor::empty_on(grad.runtime(), &shape, DType::F32, grad.device())?;
+        let dw = Tensor::empty_on(
+            grad.runtime(),
+            &shape,
+            grad.float_result_type(),
+            grad.device(),
+        )?;
         run(
             &dw,
             &LayerKernel::EmbeddingBackward(self.padding_idx),

@@ -34,7 +34,13 @@ impl Runtime {
     /// `torch.randn(shape, device=device)`: float32 standard normal from the device's
     /// generator (see [`Runtime::manual_seed`]).
     pub fn randn(&self, shape: &[usize], device: Device) -> Result<Tensor> {
-        let t = self.user_tensor(shape, DType::F32, device)?;
+        self.randn_of(shape, DType::F32, device)
+    }
+
+    /// `torch.randn(shape, dtype=dtype, device=device)` for a float `dtype`: the draws are
+    /// rounded to it as they are stored.
+    pub fn randn_of(&self, shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        let t = self.user_tensor(shape, dtype, device)?;
         let mut stream = self.random_stream(device, t.numel().next_multiple_of(2));
         let (k, cx) = t.kernels();
         k.random(cx, &t.buf(), Draw::Normal, &mut stream)?;
@@ -43,7 +49,12 @@ impl Runtime {
 
     /// `torch.rand(shape, device=device)`: float32 uniform in [0, 1).
     pub fn rand(&self, shape: &[usize], device: Device) -> Result<Tensor> {
-        let t = self.user_tensor(shape, DType::F32, device)?;
+        self.rand_of(shape, DType::F32, device)
+    }
+
+    /// `torch.rand(shape, dtype=dtype, device=device)` for a float `dtype`.
+    pub fn rand_of(&self, shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        let t = self.user_tensor(shape, dtype, device)?;
         let mut stream = self.random_stream(device, t.numel());
         let (k, cx) = t.kernels();
         k.random(cx, &t.buf(), Draw::Uniform, &mut stream)?;
@@ -67,8 +78,20 @@ impl Runtime {
 
     /// `torch.tensor(data, device=device)` for float data of `shape`.
     pub fn tensor(&self, data: &[f32], shape: &[usize], device: Device) -> Result<Tensor> {
+        self.tensor_of(data, shape, DType::F32, device)
+    }
+
+    /// `torch.tensor(data, dtype=dtype, device=device)` for float data of `shape`, rounded to
+    /// the float `dtype` as it is stored.
+    pub fn tensor_of(
+        &self,
+        data: &[f32],
+        shape: &[usize],
+        dtype: DType,
+        device: Device,
+    ) -> Result<Tensor> {
         self.check_len(data.len(), shape)?;
-        let t = self.user_tensor(shape, DType::F32, device)?;
+        let t = self.user_tensor(shape, dtype, device)?;
         t.write_f32(data);
         Ok(t)
     }

@@ -134,8 +134,8 @@ impl Tensor {
                 format_shape(&shape)
             )));
         }
-        let compute = promote(self.dtype(), other.dtype());
-        if compute == DType::F32 && self.dtype() != DType::F32 {
+        let compute = super::ops::compute_type(promote(self.dtype(), other.dtype()));
+        if compute == DType::F32 && !self.dtype().is_floating_point() {
             return Err(TensorError::Invalid(format!(
                 "result type Float can't be cast to the desired output type {}",
                 self.dtype().short_name()
@@ -155,7 +155,7 @@ impl Tensor {
 
     pub(super) fn inplace_scalar(&self, s: Scalar, op: Bin) -> Result<()> {
         let (compute, _) = self.scalar_result_type(s, op);
-        if compute == DType::F32 && self.dtype() != DType::F32 {
+        if compute == DType::F32 && !self.dtype().is_floating_point() {
             return Err(TensorError::Invalid(format!(
                 "result type Float can't be cast to the desired output type {}",
                 self.dtype().short_name()
@@ -211,20 +211,30 @@ impl Tensor {
         Ok(self.clone())
     }
 
-    /// `tensor.mul_(other)`.
+    /// `tensor.mul_(other)`. MulBackward0 saves `other` when `self` needs a gradient and,
+    /// when `other` does, `original_self = self.clone()` made before the write (the in-place
+    /// code VariableType generates for `mul_`), a copy the graph keeps.
     pub fn mul_(&self, other: &Tensor) -> Result<Tensor> {
         let builder = self.begin_inplace(&[self, other])?;
-        if let Some(b) = &builder {
-            if b.needs(1) {
-                return Err(TensorError::Unsupported(
-                    "mul_ with a multiplier that requires grad (PyTorch saves a copy of the original self); use `a = a * b`".into(),
-                ));
+        let original = match &builder {
+            Some(b) if b.needs(1) => {
+                let _no_grad = self.runtime().no_grad();
+                Some(self.clone_tensor()?)
             }
-        }
-        let saved_other = builder.as_ref().map(|_| other.clone());
+            _ => None,
+        };
+        let saved_other = builder
+            .as_ref()
+            .filter(|b| b.needs(0))
+            .map(|_| other.clone());
         self.inplace_binary(other, Bin::Mul)?;
-        if let (Some(mut b), Some(o)) = (builder, saved_other) {
-            b.save("other", &o);
+        if let Some(mut b) = builder {
+            if let Some(o) = &saved_other {
+                b.save("other", o);
+            }
+            if let Some(s) = &original {
+                b.save("self", s);
+            }
             b.finish(Formula::Mul, self);
         }
         Ok(self.clone())

@@ -8,10 +8,12 @@
 
 use super::activation::Activation;
 use super::batchnorm::{BatchNormNode, BatchNormStats};
+use super::bce::Bce;
 use super::conv::{ConvNode, Geometry};
 use super::embedding::EmbeddingNode;
 use super::index::{Along, IndexNode, IndexPlan};
 use super::kernel::{Buf, Cx};
+use super::logsumexp::LogsumexpDims;
 use super::pool::{Adaptive, AvgPool, Window};
 use super::{Result, Tensor};
 use crate::autograd::Node;
@@ -59,6 +61,16 @@ pub(crate) enum LayerKernel {
     Gather(Along),
     /// `[self]` in place from `[src, index]`.
     ScatterAdd(Along),
+    /// `[result, maxes?, shifted]` from `[x]` (`src/tensor/logsumexp.rs`).
+    Logsumexp(LogsumexpDims),
+    /// `[out]` from `[indices]`: `F.one_hot`'s zeros with ones scattered in.
+    OneHot,
+    /// `[loss]` from `[input, target, weight?, pos_weight?]` (`src/tensor/bce.rs`).
+    Bce(Bce),
+    /// `[dx]` from `[grad, input, target, weight?, pos_weight?]`.
+    BceBackward(Bce),
+    /// `[out]` from `[x]`: `xlogy(x, x)`.
+    XlogySelf,
 }
 
 impl LayerKernel {
@@ -85,6 +97,26 @@ impl LayerKernel {
             LayerKernel::MaskedFill(v) => super::index::host_masked_fill(*v, cx, outs, ins),
             LayerKernel::Gather(a) => a.host_gather(cx, outs, ins),
             LayerKernel::ScatterAdd(a) => a.host_scatter_add(cx, outs, ins),
+            LayerKernel::Logsumexp(d) => {
+                d.host_forward(cx, outs, ins);
+                Ok(())
+            }
+            LayerKernel::OneHot => {
+                super::logsumexp::one_hot_host(cx, outs, ins);
+                Ok(())
+            }
+            LayerKernel::Bce(b) => {
+                b.host_forward(cx, outs, ins);
+                Ok(())
+            }
+            LayerKernel::BceBackward(b) => {
+                b.host_backward(cx, outs, ins);
+                Ok(())
+            }
+            LayerKernel::XlogySelf => {
+                super::bce::xlogy_self_host(cx, outs, ins);
+                Ok(())
+            }
         }
     }
 }
@@ -136,6 +168,8 @@ pub(crate) enum LayerNode {
     /// A node that hands the gradient on unchanged, under a custom Function's name
     /// (`BackwardHookFunctionBackward`, `views.rs`).
     Passthrough(&'static str),
+    Logsumexp(LogsumexpDims),
+    Bce(Bce),
 }
 
 impl LayerNode {
@@ -150,6 +184,8 @@ impl LayerNode {
             LayerNode::Activation(a) => a.node_name(),
             LayerNode::Index(i) => i.name(),
             LayerNode::Passthrough(name) => name,
+            LayerNode::Logsumexp(_) => "LogsumexpBackward0",
+            LayerNode::Bce(b) => b.node_name(),
         }
     }
 
@@ -178,6 +214,8 @@ impl LayerNode {
             LayerNode::Activation(a) => single(&|| a.backward(node, grad)),
             LayerNode::Index(i) => i.backward(node, grad, needs),
             LayerNode::Passthrough(_) => single(&|| Ok(grad.clone())),
+            LayerNode::Logsumexp(d) => single(&|| d.backward(node, grad)),
+            LayerNode::Bce(b) => single(&|| b.backward(node, grad)),
         }
     }
 }

@@ -49,6 +49,12 @@ impl Tensor {
     /// 1,280 bytes (1,536 rounded), not 4: measured on PyTorch 2.11 (CUDA) and 2.15 (CPU),
     /// see docs/fidelity.md.
     pub fn mse_loss(&self, target: &Tensor, reduction: Reduction) -> Result<Tensor> {
+        if let Some(c) = Tensor::autocast(
+            super::autocast::AutocastOp::MseLoss,
+            &[Some(self), Some(target)],
+        )? {
+            return c.arg(0).mse_loss(c.arg(1), reduction);
+        }
         self.pointwise_loss(target, reduction, PointwiseLoss::Mse)
     }
 
@@ -62,6 +68,10 @@ impl Tensor {
         reduction: Reduction,
         beta: f64,
     ) -> Result<Tensor> {
+        let args = [Some(self), Some(target)];
+        if let Some(c) = Tensor::autocast(super::autocast::AutocastOp::SmoothL1Loss, &args)? {
+            return c.arg(0).smooth_l1_loss(c.arg(1), reduction, beta);
+        }
         if beta <= 0.0 {
             return Err(TensorError::Unsupported(
                 "smooth_l1_loss with beta <= 0 (PyTorch computes l1_loss then); use F.l1_loss"
@@ -96,7 +106,8 @@ impl Tensor {
             Reduction::None => input.elementwise_loss(&target, kind)?,
             Reduction::Mean | Reduction::Sum => {
                 let device = super::ops::common_device(&input, &target)?;
-                let result = Tensor::empty_on(self.runtime(), &shape, DType::F32, device)?;
+                let dtype = DType::promote_types(input.dtype(), target.dtype());
+                let result = Tensor::empty_on(self.runtime(), &shape, dtype, device)?;
                 let squared = input.elementwise_loss(&target, kind)?;
                 let scalar = Tensor::from_parts(
                     self.runtime(),
@@ -104,7 +115,7 @@ impl Tensor {
                     Vec::new(),
                     Vec::new(),
                     0,
-                    DType::F32,
+                    dtype,
                     false,
                 );
                 squared.reduce_all_into(&scalar, reduction == Reduction::Mean)?;
@@ -127,6 +138,12 @@ impl Tensor {
     /// the reduction, so its nodes are SubBackward0, AbsBackward0 and MeanBackward0 (or
     /// SumBackward0), and a kept loss holds 4 bytes (measured on 2.11 CUDA and 2.15 CPU).
     pub fn l1_loss(&self, target: &Tensor, reduction: Reduction) -> Result<Tensor> {
+        if let Some(c) = Tensor::autocast(
+            super::autocast::AutocastOp::L1Loss,
+            &[Some(self), Some(target)],
+        )? {
+            return c.arg(0).l1_loss(c.arg(1), reduction);
+        }
         let loss = self.sub(target)?.abs()?;
         match reduction {
             Reduction::None => Ok(loss),
@@ -149,8 +166,11 @@ impl Tensor {
 
     /// `F.log_softmax(self, dim)`. LogSoftmaxBackward0 saves the result.
     pub fn log_softmax(&self, dim: isize) -> Result<Tensor> {
+        if let Some(c) = Tensor::autocast(super::autocast::AutocastOp::LogSoftmax, &[Some(self)])? {
+            return c.arg(0).log_softmax(dim);
+        }
         let d = wrap_dim(dim, self.dim())?;
-        if self.dtype() != DType::F32 {
+        if !self.dtype().is_floating_point() {
             return Err(TensorError::Invalid(format!(
                 "\"log_softmax\" not implemented for '{}'",
                 match self.dtype() {
@@ -159,7 +179,12 @@ impl Tensor {
                 }
             )));
         }
-        let out = Tensor::empty_on(self.runtime(), self.shape(), DType::F32, self.device())?;
+        let out = Tensor::empty_on(
+            self.runtime(),
+            self.shape(),
+            self.float_result_type(),
+            self.device(),
+        )?;
         let (k, cx) = out.kernels();
         k.log_softmax(cx, &out.buf(), &self.buf(), split_at_dim(self.shape(), d))?;
         if let Some(mut b) = NodeBuilder::new(&[self]) {
@@ -172,6 +197,9 @@ impl Tensor {
     /// `F.softmax(self, dim)`: one output, computed as `exp(log_softmax)` in place so that the
     /// host and the GPU round alike. SoftmaxBackward0 saves the result.
     pub fn softmax(&self, dim: isize) -> Result<Tensor> {
+        if let Some(c) = Tensor::autocast(super::autocast::AutocastOp::Softmax, &[Some(self)])? {
+            return c.arg(0).softmax(dim);
+        }
         let d = wrap_dim(dim, self.dim())?;
         let out = {
             let _no_grad = self.runtime().no_grad();
@@ -190,6 +218,12 @@ impl Tensor {
     /// indices `target` of shape (N), ignore_index -100. Allocates the output, then the 0-dim
     /// `total_weight`; NllLossBackward0 saves `self`, `target` and `total_weight`.
     pub fn nll_loss(&self, target: &Tensor, reduction: Reduction) -> Result<Tensor> {
+        if let Some(c) = Tensor::autocast(
+            super::autocast::AutocastOp::NllLoss,
+            &[Some(self), Some(target)],
+        )? {
+            return c.arg(0).nll_loss(c.arg(1), reduction);
+        }
         let ignore_index = -100;
         if self.dim() != 2 {
             return Err(TensorError::Unsupported(format!(
@@ -220,8 +254,8 @@ impl Tensor {
         } else {
             vec![]
         };
-        let out = Tensor::empty_on(self.runtime(), &out_shape, DType::F32, device)?;
-        let total_weight = Tensor::empty_on(self.runtime(), &[], DType::F32, device)?;
+        let out = Tensor::empty_on(self.runtime(), &out_shape, self.dtype(), device)?;
+        let total_weight = Tensor::empty_on(self.runtime(), &[], self.dtype(), device)?;
         let (k, cx) = out.kernels();
         k.nll_loss(
             cx,
@@ -248,6 +282,12 @@ impl Tensor {
     /// `F.cross_entropy(self, target, reduction)` with class-index targets: `log_softmax`
     /// over dimension 1, then `nll_loss`, as `cross_entropy_loss` runs them.
     pub fn cross_entropy(&self, target: &Tensor, reduction: Reduction) -> Result<Tensor> {
+        if let Some(c) = Tensor::autocast(
+            super::autocast::AutocastOp::CrossEntropy,
+            &[Some(self), Some(target)],
+        )? {
+            return c.arg(0).cross_entropy(c.arg(1), reduction);
+        }
         if self.dim() != 2 {
             return Err(TensorError::Unsupported(format!(
                 "cross_entropy on a {}-D input (only (N, C) inputs with class indices)",
@@ -315,7 +355,12 @@ fn pointwise_loss_backward(
     reduction: Reduction,
     kind: PointwiseLoss,
 ) -> Result<Tensor> {
-    let out = Tensor::empty_on(input.runtime(), input.shape(), DType::F32, input.device())?;
+    let out = Tensor::empty_on(
+        input.runtime(),
+        input.shape(),
+        input.float_result_type(),
+        input.device(),
+    )?;
     let scale = match kind {
         PointwiseLoss::Mse => 2.0,
         PointwiseLoss::SmoothL1 { .. } => 1.0,
@@ -356,7 +401,12 @@ fn pointwise_loss_backward(
 /// `_log_softmax_backward_data`: `grad - exp(result) * grad.sum(dim, keepdim)`, one
 /// allocation.
 pub(crate) fn log_softmax_backward(grad: &Tensor, result: &Tensor, dim: usize) -> Result<Tensor> {
-    let out = Tensor::empty_on(grad.runtime(), grad.shape(), DType::F32, grad.device())?;
+    let out = Tensor::empty_on(
+        grad.runtime(),
+        grad.shape(),
+        grad.float_result_type(),
+        grad.device(),
+    )?;
     let (k, cx) = out.kernels();
     let split = split_at_dim(grad.shape(), dim);
     k.log_softmax_backward(cx, &out.buf(), [&grad.buf(), &result.buf()], split)?;
@@ -366,7 +416,12 @@ pub(crate) fn log_softmax_backward(grad: &Tensor, result: &Tensor, dim: usize) -
 /// `_softmax_backward_data`: `result * (grad - (grad * result).sum(dim, keepdim))`, one
 /// allocation.
 pub(crate) fn softmax_backward(grad: &Tensor, result: &Tensor, dim: usize) -> Result<Tensor> {
-    let out = Tensor::empty_on(grad.runtime(), grad.shape(), DType::F32, grad.device())?;
+    let out = Tensor::empty_on(
+        grad.runtime(),
+        grad.shape(),
+        grad.float_result_type(),
+        grad.device(),
+    )?;
     let (k, cx) = out.kernels();
     let split = split_at_dim(grad.shape(), dim);
     k.softmax_backward(cx, &out.buf(), [&grad.buf(), &result.buf()], split)?;
@@ -383,7 +438,12 @@ pub(crate) fn nll_loss_backward(
     ignore_index: i64,
     total_weight: &Tensor,
 ) -> Result<Tensor> {
-    let out = Tensor::empty_on(input.runtime(), input.shape(), DType::F32, input.device())?;
+    let out = Tensor::empty_on(
+        input.runtime(),
+        input.shape(),
+        input.float_result_type(),
+        input.device(),
+    )?;
     out.fill_values(super::Scalar::Float(0.0))?;
     let (k, cx) = out.kernels();
     k.nll_loss_backward(

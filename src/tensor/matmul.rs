@@ -43,6 +43,11 @@ impl Tensor {
     /// `torch.mm`. MmBackward0 saves `self` when `mat2` needs a gradient and `mat2` when
     /// `self` does.
     pub fn mm(&self, mat2: &Tensor) -> Result<Tensor> {
+        if let Some(c) =
+            Tensor::autocast(super::autocast::AutocastOp::Mm, &[Some(self), Some(mat2)])?
+        {
+            return c.arg(0).mm(c.arg(1));
+        }
         let device = self.check_mm(mat2)?;
         let shape = [self.shape()[0], mat2.shape()[1]];
         let out = self.new_like(&shape, self.dtype(), device)?;
@@ -78,6 +83,12 @@ impl Tensor {
     /// BmmBackward0, UnsafeViewBackward0). Other combinations (vectors, broadcast batches, a
     /// matrix @ a batch) are not supported yet.
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
+        if let Some(c) = Tensor::autocast(
+            super::autocast::AutocastOp::Matmul,
+            &[Some(self), Some(other)],
+        )? {
+            return c.arg(0).matmul(c.arg(1));
+        }
         let (d1, d2) = (self.dim(), other.dim());
         let unsupported = || {
             TensorError::Unsupported(format!(
@@ -134,6 +145,11 @@ impl Tensor {
     /// `torch.bmm(self, mat2)`: (b, n, k) @ (b, k, m), one output. BmmBackward0 saves `mat2`
     /// when `self` needs a gradient and `self` when `mat2` does.
     pub fn bmm(&self, mat2: &Tensor) -> Result<Tensor> {
+        if let Some(c) =
+            Tensor::autocast(super::autocast::AutocastOp::Bmm, &[Some(self), Some(mat2)])?
+        {
+            return c.arg(0).bmm(c.arg(1));
+        }
         if self.dim() != 3 || mat2.dim() != 3 {
             return Err(TensorError::Invalid(format!(
                 "batch1 must be a 3D tensor, batch2 must be a 3D tensor (got {}-D and {}-D)",
@@ -184,6 +200,10 @@ impl Tensor {
     /// runs). AddmmBackward0 saves `mat1` when `mat2` needs a gradient and `mat2` when `mat1`
     /// does.
     pub fn addmm(&self, mat1: &Tensor, mat2: &Tensor) -> Result<Tensor> {
+        let args = [Some(self), Some(mat1), Some(mat2)];
+        if let Some(c) = Tensor::autocast(super::autocast::AutocastOp::Addmm, &args)? {
+            return c.arg(0).addmm(c.arg(1), c.arg(2));
+        }
         let (beta, alpha) = (1.0, 1.0);
         let device = mat1.check_mm(mat2)?;
         common_device(mat1, self)?;

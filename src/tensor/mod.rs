@@ -22,7 +22,9 @@
 
 mod activation;
 mod attention;
+mod autocast;
 mod batchnorm;
+mod bce;
 mod choose;
 mod conv;
 mod data;
@@ -32,12 +34,14 @@ mod index;
 mod inplace;
 mod kernel;
 mod layer_node;
+mod logsumexp;
 mod loss;
 mod matmul;
 mod norm;
 mod ops;
 mod pointwise;
 mod pool;
+mod precision;
 mod recurrent;
 mod reduce;
 mod shape;
@@ -52,6 +56,7 @@ use std::fmt;
 use std::rc::{Rc, Weak};
 
 pub use crate::base::{DType, Device, Result, TensorError};
+pub use bce::KlDivReduction;
 pub(crate) use choose::{
     clamp_backward, clamp_bound_backward, extremum_backward, where_backward, Extremum,
 };
@@ -66,6 +71,7 @@ pub(crate) use pointwise::{Keeps, Pointwise};
 pub use shape::TensorIndex;
 pub use subscript::list_index;
 // Layer operations (convolution, pooling, batch norm, embedding, activations).
+pub use autocast::AutocastGuard;
 pub use batchnorm::BatchNormOptions;
 pub use conv::{ConvOptions, ConvPadding};
 pub(crate) use layer_node::{LayerKernel, LayerNode};
@@ -131,7 +137,9 @@ pub(crate) struct TensorImpl {
     pub(crate) strides: Vec<usize>,
     /// In elements.
     pub(crate) offset: usize,
-    pub(crate) dtype: DType,
+    /// Replaced only by `set_data` (`module.half()` converts parameters in place, as
+    /// `param.data = param.half()` does).
+    pub(crate) dtype: Cell<DType>,
     pub(crate) is_view: bool,
     pub(crate) requires_grad: Cell<bool>,
     pub(crate) grad: RefCell<Option<Tensor>>,
@@ -250,7 +258,7 @@ impl Tensor {
             shape,
             strides,
             offset,
-            dtype,
+            dtype: Cell::new(dtype),
             is_view,
             requires_grad: Cell::new(false),
             grad: RefCell::new(None),
@@ -270,7 +278,7 @@ impl Tensor {
             shape,
             strides,
             offset,
-            self.0.dtype,
+            self.0.dtype.get(),
             true,
         );
         *view.0.own_version.borrow_mut() = self.0.own_version.borrow().clone();
@@ -313,7 +321,7 @@ impl Tensor {
 
     /// Element type.
     pub fn dtype(&self) -> DType {
-        self.0.dtype
+        self.0.dtype.get()
     }
 
     /// Where the tensor lives.
@@ -444,7 +452,6 @@ impl Tensor {
         if other.shape() != self.shape()
             || other.strides() != self.strides()
             || other.0.offset != self.0.offset
-            || other.dtype() != self.dtype()
         {
             return Err(TensorError::Unsupported(format!(
                 "set_data from a tensor of another layout ({} {:?} into {} {:?})",
@@ -455,6 +462,7 @@ impl Tensor {
             )));
         }
         let old = self.0.storage.replace(other.storage());
+        self.0.dtype.set(other.dtype());
         drop(old);
         Ok(())
     }

@@ -30,7 +30,7 @@ impl Tensor {
         if !training || p == 0.0 || self.numel() == 0 {
             return Ok(self.clone());
         }
-        if self.dtype() != DType::F32 {
+        if !self.dtype().is_floating_point() {
             return Err(TensorError::Invalid(
                 "dropout is only implemented for floating point tensors".into(),
             ));
@@ -45,7 +45,8 @@ impl Tensor {
         let rt = self.runtime();
         let mut stream = rt.random_stream(self.device(), self.numel());
         if self.device() == Device::Cpu || keep == 0.0 {
-            let noise = Tensor::empty_on(rt, self.shape(), DType::F32, self.device())?;
+            let noise =
+                Tensor::empty_on(rt, self.shape(), self.float_result_type(), self.device())?;
             let (k, cx) = noise.kernels();
             let draw = Draw::Bernoulli {
                 keep: keep as f32,
@@ -54,7 +55,7 @@ impl Tensor {
             k.random(cx, &noise.buf(), draw, &mut stream)?;
             return self.mul(&noise);
         }
-        let out = Tensor::empty_on(rt, self.shape(), DType::F32, self.device())?;
+        let out = Tensor::empty_on(rt, self.shape(), self.float_result_type(), self.device())?;
         let mask = Tensor::empty_on(rt, self.shape(), DType::Bool, self.device())?;
         let (k, cx) = out.kernels();
         let factors = (keep as f32, scale);
@@ -83,6 +84,14 @@ impl Tensor {
         bias: Option<&Tensor>,
         eps: f64,
     ) -> Result<Tensor> {
+        if let Some(c) = Tensor::autocast(
+            super::autocast::AutocastOp::LayerNorm,
+            &[Some(self), weight, bias],
+        )? {
+            return c
+                .arg(0)
+                .layer_norm(normalized_shape, c.opt(1), c.opt(2), eps);
+        }
         let k = normalized_shape.len();
         if k == 0 || k > self.dim() || self.shape()[self.dim() - k..] != *normalized_shape {
             return Err(TensorError::Invalid(format!(
@@ -112,9 +121,9 @@ impl Tensor {
         let mut stat_shape = self.shape().to_vec();
         let axis = self.dim() - k;
         stat_shape[axis..].iter_mut().for_each(|s| *s = 1);
-        let out = Tensor::empty_on(rt, self.shape(), DType::F32, self.device())?;
-        let mean = Tensor::empty_on(rt, &stat_shape, DType::F32, self.device())?;
-        let rstd = Tensor::empty_on(rt, &stat_shape, DType::F32, self.device())?;
+        let out = Tensor::empty_on(rt, self.shape(), self.float_result_type(), self.device())?;
+        let mean = Tensor::empty_on(rt, &stat_shape, self.float_result_type(), self.device())?;
+        let rstd = Tensor::empty_on(rt, &stat_shape, self.float_result_type(), self.device())?;
         let (m, n) = rows(self.shape(), k);
         let (kernels, cx) = out.kernels();
         let (w, bi) = (weight.map(Tensor::buf), bias.map(Tensor::buf));
@@ -156,7 +165,7 @@ impl Tensor {
     /// `torch.linalg.vector_norm(self)` (the 2-norm of every element) into a new 0-dim tensor,
     /// for code that runs under no_grad (clip_grad_norm_).
     pub(crate) fn norm2_all(&self) -> Result<Tensor> {
-        let out = Tensor::empty_on(self.runtime(), &[], DType::F32, self.device())?;
+        let out = Tensor::empty_on(self.runtime(), &[], self.float_result_type(), self.device())?;
         let (k, cx) = out.kernels();
         k.norm2(cx, &out.buf(), &self.buf())?;
         Ok(out)
@@ -181,7 +190,7 @@ pub(crate) fn layer_norm_backward(
     let (m, n) = rows(input.shape(), normalized);
     let param_shape = &input.shape()[input.dim() - normalized..];
     let alloc = |need: bool, shape: &[usize]| -> Result<Option<Tensor>> {
-        need.then(|| Tensor::empty_on(rt, shape, DType::F32, input.device()))
+        need.then(|| Tensor::empty_on(rt, shape, input.float_result_type(), input.device()))
             .transpose()
     };
     let dx = alloc(needs[0], input.shape())?;

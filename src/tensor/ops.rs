@@ -9,14 +9,19 @@ use super::{DType, Device, Result, Scalar, Tensor, TensorError};
 use crate::autograd::{Formula, NodeBuilder};
 use crate::device::kernels::{BinaryCode, UnaryCode};
 
-/// PyTorch's type promotion for the three types: float beats int beats bool.
+/// PyTorch's type promotion (`torch.promote_types`): float beats int beats bool, and two
+/// different float types meet at float32.
 pub(super) fn promote(a: DType, b: DType) -> DType {
-    if a == DType::F32 || b == DType::F32 {
+    DType::promote_types(a, b)
+}
+
+/// The type a kernel computes a result of type `result` in: f32 for every float type (half
+/// types are widened, computed and rounded once, as PyTorch's `opmath_t`), else the result's.
+pub(super) fn compute_type(result: DType) -> DType {
+    if result.is_floating_point() {
         DType::F32
-    } else if a == DType::I64 || b == DType::I64 {
-        DType::I64
     } else {
-        DType::Bool
+        result
     }
 }
 
@@ -112,15 +117,22 @@ impl Tensor {
     pub(super) fn binary(&self, other: &Tensor, op: Bin) -> Result<Tensor> {
         let device = common_device(self, other)?;
         let shape = broadcast_shapes(self.shape(), other.shape())?;
-        let compute = if op.is_float_only() {
+        let common = DType::result_type(
+            self.dtype(),
+            self.dim() == 0,
+            other.dtype(),
+            other.dim() == 0,
+        );
+        let result = if op.is_float_only() && !common.is_floating_point() {
             DType::F32
         } else {
-            promote(self.dtype(), other.dtype())
+            common
         };
+        let compute = compute_type(result);
         let out_dtype = if op.is_comparison() {
             DType::Bool
         } else {
-            compute
+            result
         };
         let out = self.new_like(&shape, out_dtype, device)?;
         let (a, b) = (self.broadcast_view(&shape), other.broadcast_view(&shape));
@@ -130,17 +142,22 @@ impl Tensor {
     }
 
     pub(super) fn scalar_result_type(&self, s: Scalar, op: Bin) -> (DType, DType) {
-        let compute = match (op, self.dtype(), s) {
-            (_, DType::F32, _) | (_, _, Scalar::Float(_)) => DType::F32,
-            (op, _, _) if op.is_float_only() => DType::F32,
-            _ => DType::I64,
+        let common = self
+            .dtype()
+            .result_type_scalar(matches!(s, Scalar::Float(_)));
+        let result = if common.is_floating_point() {
+            common
+        } else if op.is_float_only() {
+            DType::F32
+        } else {
+            DType::I64
         };
         let out = if op.is_comparison() {
             DType::Bool
         } else {
-            compute
+            result
         };
-        (compute, out)
+        (compute_type(result), out)
     }
 
     pub(super) fn binary_scalar(&self, s: Scalar, op: Bin) -> Result<Tensor> {
@@ -193,9 +210,20 @@ impl Tensor {
         self.binary(other, Bin::Code(code, alpha))
     }
 
-    /// `op(self; p)` element by element into a new float tensor; no node.
+    /// `op(self; p)` element by element into a new float tensor (of this tensor's type when
+    /// it is a float, else float32); no node.
     pub(crate) fn unary_f32(&self, op: UnaryCode, p: f32) -> Result<Tensor> {
-        self.unary_into(DType::F32, op, p)
+        self.unary_into(self.float_result_type(), op, p)
+    }
+
+    /// The type of a float operation's result on this tensor: its own type when it is a
+    /// float, else float32 (the default dtype), as for `torch.exp(int_tensor)`.
+    pub(crate) fn float_result_type(&self) -> DType {
+        if self.dtype().is_floating_point() {
+            self.dtype()
+        } else {
+            DType::F32
+        }
     }
 
     /// `op(self; p)` into a new tensor of `dtype`; no node.
@@ -301,6 +329,9 @@ impl Tensor {
 
     /// `self ** exponent`; the result is float. PowBackward0 saves `self`.
     pub fn pow(&self, exponent: f64) -> Result<Tensor> {
+        if let Some(c) = Tensor::autocast(super::autocast::AutocastOp::Pow, &[Some(self)])? {
+            return c.arg(0).pow(exponent);
+        }
         let out = self.unary_f32(UnaryCode::Pow, exponent as f32)?;
         if let Some(mut b) = NodeBuilder::new(&[self]) {
             b.save("self", self);

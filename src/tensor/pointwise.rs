@@ -111,11 +111,17 @@ impl Tensor {
 
     /// `torch.exp`. ExpBackward0 saves the result.
     pub fn exp(&self) -> Result<Tensor> {
+        if let Some(c) = Tensor::autocast(super::autocast::AutocastOp::Exp, &[Some(self)])? {
+            return c.arg(0).exp();
+        }
         self.pointwise(Pointwise::Exp)
     }
 
     /// `torch.log`. LogBackward0 saves `self`.
     pub fn log(&self) -> Result<Tensor> {
+        if let Some(c) = Tensor::autocast(super::autocast::AutocastOp::Log, &[Some(self)])? {
+            return c.arg(0).log();
+        }
         self.pointwise(Pointwise::Log)
     }
 

@@ -86,7 +86,7 @@ impl Tensor {
                 format_shape(self.shape())
             )));
         }
-        if self.dtype() != DType::F32 {
+        if !self.dtype().is_floating_point() {
             return Err(TensorError::Invalid(format!(
                 "\"{op}\" not implemented for '{}'",
                 self.dtype().short_name()
@@ -171,7 +171,7 @@ impl Tensor {
         let win = self.pool_window(options, "max_pool2d")?;
         let shape = self.pooled_shape(win.oh, win.ow);
         let rt = self.runtime();
-        let out = Tensor::empty_on(rt, &shape, DType::F32, self.device())?;
+        let out = Tensor::empty_on(rt, &shape, self.float_result_type(), self.device())?;
         // ATen's test is `self.requires_grad() || !self.device().is_cpu()`, grad mode aside.
         let indices = if self.device() == Device::Cuda || self.requires_grad() {
             Some(Tensor::empty_on(rt, &shape, DType::I64, self.device())?)
@@ -217,7 +217,7 @@ impl Tensor {
         let out = Tensor::empty_on(
             self.runtime(),
             &self.pooled_shape(win.oh, win.ow),
-            DType::F32,
+            self.float_result_type(),
             self.device(),
         )?;
         run(
@@ -246,7 +246,7 @@ impl Tensor {
         let out = Tensor::empty_on(
             self.runtime(),
             &self.pooled_shape(oh, ow),
-            DType::F32,
+            self.float_result_type(),
             self.device(),
         )?;
         let adaptive = Adaptive {
@@ -300,7 +300,12 @@ impl Window {
     pub(crate) fn max_backward(&self, node: &Node, grad: &Tensor) -> Result<Tensor> {
         let input = node.unpack("self")?;
         let indices = node.unpack("result1")?;
-        let dx = Tensor::empty_on(grad.runtime(), input.shape(), DType::F32, input.device())?;
+        let dx = Tensor::empty_on(
+            grad.runtime(),
+            input.shape(),
+            input.float_result_type(),
+            input.device(),
+        )?;
         run(
             &dx,
             &LayerKernel::MaxPoolBackward(*self),
@@ -410,7 +415,12 @@ impl AvgPool {
     /// `avg_pool2d_backward`: each output gradient spread evenly over its window.
     pub(crate) fn backward(&self, node: &Node, grad: &Tensor) -> Result<Tensor> {
         let input = node.unpack("self")?;
-        let dx = Tensor::empty_on(grad.runtime(), input.shape(), DType::F32, input.device())?;
+        let dx = Tensor::empty_on(
+            grad.runtime(),
+            input.shape(),
+            input.float_result_type(),
+            input.device(),
+        )?;
         run(
             &dx,
             &LayerKernel::AvgPoolBackward(*self),
@@ -492,7 +502,12 @@ impl Adaptive {
     /// `_adaptive_avg_pool2d_backward`: each output gradient spread evenly over its window.
     pub(crate) fn backward(&self, node: &Node, grad: &Tensor) -> Result<Tensor> {
         let input = node.unpack("self")?;
-        let dx = Tensor::empty_on(grad.runtime(), input.shape(), DType::F32, input.device())?;
+        let dx = Tensor::empty_on(
+            grad.runtime(),
+            input.shape(),
+            input.float_result_type(),
+            input.device(),
+        )?;
         run(
             &dx,
             &LayerKernel::AdaptiveAvgPoolBackward(*self),

@@ -5,7 +5,7 @@
 //! as its out-of-place form does.
 
 use super::pointwise::{Keeps, Pointwise};
-use super::{contiguous_strides, DType, Result, Tensor, TensorError};
+use super::{contiguous_strides, Result, Tensor, TensorError};
 use crate::autograd::Formula;
 
 impl Tensor {
@@ -14,6 +14,10 @@ impl Tensor {
     /// `self.view(-1, in)` and an `_unsafe_view` back to 3-D; else `matmul(self, weight.t())`
     /// and, with a bias, an out-of-place `add`.
     pub fn linear(&self, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        let args = [Some(self), Some(weight), bias];
+        if let Some(c) = Tensor::autocast(super::autocast::AutocastOp::Linear, &args)? {
+            return c.arg(0).linear(c.arg(1), c.opt(2));
+        }
         match bias {
             Some(b) if self.dim() == 2 => b.addmm(self, &weight.t()?),
             Some(b) if self.dim() == 3 && self.is_contiguous() => {
@@ -44,7 +48,7 @@ impl Tensor {
     /// tensor itself, without its history), so only functions whose backward reads the
     /// result have an in-place form here.
     fn pointwise_(&self, f: Pointwise) -> Result<Tensor> {
-        if f.keeps() != Keeps::Result || self.dtype() != DType::F32 {
+        if f.keeps() != Keeps::Result || !self.dtype().is_floating_point() {
             return Err(TensorError::Unsupported(format!(
                 "in-place {} of a {} tensor",
                 f.node_name(),

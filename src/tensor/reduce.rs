@@ -21,16 +21,27 @@ impl Tensor {
     // ---- reductions -------------------------------------------------------------------------
 
     pub(super) fn reduce(&self, dims: &[usize], keepdim: bool, mean: bool) -> Result<Tensor> {
+        self.reduce_to(dims, keepdim, mean, None)
+    }
+
+    /// A sum or mean into `dtype` (`sum(dtype=...)`), or the input's own result type.
+    fn reduce_to(
+        &self,
+        dims: &[usize],
+        keepdim: bool,
+        mean: bool,
+        dtype: Option<DType>,
+    ) -> Result<Tensor> {
         let mut reduce = vec![false; self.dim()];
         for &d in dims {
             reduce[d] = true;
         }
         let shape = reduced_shape(self.shape(), &reduce, keepdim);
-        let dtype = if mean || self.dtype() == DType::F32 {
-            DType::F32
+        let dtype = dtype.unwrap_or(if self.dtype().is_floating_point() || mean {
+            self.float_result_type()
         } else {
             DType::I64
-        };
+        });
         let out = self.new_like(&shape, dtype, self.device())?;
         let (k, cx) = out.kernels();
         k.reduce_sum(cx, &out.buf(), &self.buf(), &reduce, mean)?;
@@ -54,10 +65,11 @@ impl Tensor {
         Ok(out)
     }
 
-    /// `tensor.sum()`: a 0-dim tensor. SumBackward0 saves only the input's sizes.
+    /// `tensor.sum()`: a 0-dim tensor. SumBackward0 saves only the input's sizes. Under cuda
+    /// autocast it sums into float32 (`fp32_set_opt_dtype`).
     pub fn sum(&self) -> Result<Tensor> {
         let all: Vec<usize> = (0..self.dim()).collect();
-        let out = self.reduce(&all, false, false)?;
+        let out = self.reduce_to(&all, false, false, self.autocast_reduction_dtype())?;
         if let Some(b) = NodeBuilder::new(&[self]) {
             b.finish(
                 Formula::Sum {
@@ -72,7 +84,7 @@ impl Tensor {
     /// `tensor.sum(dims, keepdim)`.
     pub fn sum_dim(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         let dims = self.wrap_dims(dims)?;
-        let out = self.reduce(&dims, keepdim, false)?;
+        let out = self.reduce_to(&dims, keepdim, false, self.autocast_reduction_dtype())?;
         if let Some(b) = NodeBuilder::new(&[self]) {
             b.finish(
                 Formula::SumDim {
@@ -87,7 +99,7 @@ impl Tensor {
     }
 
     fn check_mean(&self) -> Result<()> {
-        if self.dtype() != DType::F32 {
+        if !self.dtype().is_floating_point() {
             return Err(TensorError::Invalid(format!(
                 "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {}",
                 self.dtype().short_name()

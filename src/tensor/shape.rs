@@ -79,6 +79,10 @@ impl Tensor {
     /// `torch.cat(tensors, dim)`: one output; CatBackward0 saves no tensor (the inputs'
     /// sizes along `dim`).
     pub fn cat(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
+        let args: Vec<Option<&Tensor>> = tensors.iter().map(Some).collect();
+        if let Some(c) = Tensor::autocast(super::autocast::AutocastOp::Cat, &args)? {
+            return Tensor::cat(&c.all(), dim);
+        }
         check_join("cat", tensors)?;
         // Legacy rule kept by PyTorch: 1-D empty tensors are skipped.
         let parts: Vec<&Tensor> = tensors
@@ -124,6 +128,10 @@ impl Tensor {
     /// `torch.stack(tensors, dim)`: one output; StackBackward0 saves no tensor and gives each
     /// input a view of the gradient (`unbind`).
     pub fn stack(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
+        let args: Vec<Option<&Tensor>> = tensors.iter().map(Some).collect();
+        if let Some(c) = Tensor::autocast(super::autocast::AutocastOp::Stack, &args)? {
+            return Tensor::stack(&c.all(), dim);
+        }
         check_join("stack", tensors)?;
         let first = &tensors[0];
         for (i, t) in tensors.iter().enumerate() {
@@ -345,7 +353,7 @@ impl Tensor {
                 "{name}(): Expected reduction dim {d} to have non-zero size."
             )));
         }
-        if self.dtype() != DType::F32 {
+        if !self.dtype().is_floating_point() {
             return Err(TensorError::Unsupported(format!(
                 "{name}(dim) of a {} tensor",
                 self.dtype()
@@ -358,7 +366,7 @@ impl Tensor {
             shape.remove(d);
         }
         let rt = self.runtime();
-        let values = Tensor::empty_on(rt, &shape, DType::F32, self.device())?;
+        let values = Tensor::empty_on(rt, &shape, self.float_result_type(), self.device())?;
         let indices = Tensor::empty_on(rt, &shape, DType::I64, self.device())?;
         let (k, cx) = values.kernels();
         k.extreme(cx, [&values.buf(), &indices.buf()], &self.buf(), d, is_min)?;

@@ -6,7 +6,7 @@
 //! `var_backward`, `std_backward` and `norm_backward` allocate.
 
 use super::kernel::Stat;
-use super::{DType, Result, Scalar, Tensor, TensorError};
+use super::{Result, Scalar, Tensor, TensorError};
 use crate::autograd::{Formula, NodeBuilder};
 
 /// What a statistic's node keeps besides tensors.
@@ -63,7 +63,7 @@ impl Tensor {
         keepdim: bool,
         name: &str,
     ) -> Result<Tensor> {
-        if self.dtype() != DType::F32 {
+        if !self.dtype().is_floating_point() {
             return Err(TensorError::Invalid(format!(
                 "{name}: expected a floating point tensor as input. Got {}",
                 self.dtype().short_name()
@@ -85,7 +85,7 @@ impl Tensor {
                 (true, false) => None,
             })
             .collect();
-        let out = self.new_like(&shape, DType::F32, self.device())?;
+        let out = self.new_like(&shape, self.float_result_type(), self.device())?;
         let (k, cx) = out.kernels();
         k.reduce_stat(cx, &out.buf(), &self.buf(), &reduce, stat)?;
         if let Some(mut b) = NodeBuilder::new(&[self]) {

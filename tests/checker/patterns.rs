@@ -57,6 +57,63 @@ const PATTERNS: &[Pattern] = &[
         verdict: Verdict::Clean,
         leaks: &[],
     },
+    // nn.GRU(32, 64) over 5×16×32 chunks: 76 nodes and 153,600 B per chunk, as 2.15's
+    // composed CPU path grows (nodes and saved storages reachable from `hidden`).
+    Pattern {
+        file: "leaks/gru_hidden_not_detached.py",
+        verdict: Verdict::Leak,
+        leaks: &[(
+            10,
+            &[LeakKind::MissingNoGrad, LeakKind::CarriedState],
+            153600,
+            76,
+            "wrap the loop in torch.no_grad() when no backward needs the state",
+        )],
+    },
+    // `h = cell(x, h)` with nn.GRUCell(32, 64), batch 16: 16 nodes and 30,720 B per step,
+    // PyTorch 2.15's steady growth.
+    Pattern {
+        file: "leaks/gru_cell_state_carried.py",
+        verdict: Verdict::Leak,
+        leaks: &[(
+            10,
+            &[LeakKind::MissingNoGrad, LeakKind::CarriedState],
+            30720,
+            16,
+            "wrap the loop in torch.no_grad() when no backward needs the state",
+        )],
+    },
+    Pattern {
+        file: "clean/gru_language_model.py",
+        verdict: Verdict::Clean,
+        leaks: &[],
+    },
+    // nn.MultiheadAttention's averaged weights kept each step: 1,024 B and the 21 nodes of
+    // their graph after backward, as on 2.15.
+    Pattern {
+        file: "leaks/mha_attention_weights_logged.py",
+        verdict: Verdict::Leak,
+        leaks: &[(
+            19,
+            &[LeakKind::TensorList, LeakKind::RetainedGraph],
+            1024,
+            21,
+            "append loss.item() instead",
+        )],
+    },
+    // Kept BCELoss tensors: each holds its 7 nodes and the 32×10 storage binary_cross_entropy
+    // resized to 0-dim (1,280 B, a 1,536 B block), as on 2.15.
+    Pattern {
+        file: "leaks/loss_bce_history_kept.py",
+        verdict: Verdict::Leak,
+        leaks: &[(
+            17,
+            &[LeakKind::TensorList, LeakKind::RetainedGraph],
+            1536,
+            7,
+            "append loss.item() instead",
+        )],
+    },
     // After backward: Add, two scalar Muls, Mean, Relu, Addmm and T per step; backward freed
     // what Relu and Addmm saved and the scalar Muls save no tensor, so 0 B.
     Pattern {

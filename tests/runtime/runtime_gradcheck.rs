@@ -9,18 +9,19 @@ use leakharness::tensor::{
     BatchNormOptions, ConvOptions, ConvPadding, Device, PoolOptions, Result, Tensor,
 };
 
-type Ref<'a> = dyn Fn(&[Vec<f64>]) -> Vec<f64> + 'a;
+pub(super) type Ref<'a> = dyn Fn(&[Vec<f64>]) -> Vec<f64> + 'a;
 
-struct Case<'a> {
-    name: &'a str,
-    inputs: Vec<(Vec<usize>, bool)>,
-    op: &'a dyn Fn(&[Tensor]) -> Result<Tensor>,
-    reference: &'a Ref<'a>,
+/// One gradient check (also used by the other test modules of the runtime).
+pub(super) struct Case<'a> {
+    pub(super) name: &'a str,
+    pub(super) inputs: Vec<(Vec<usize>, bool)>,
+    pub(super) op: &'a dyn Fn(&[Tensor]) -> Result<Tensor>,
+    pub(super) reference: &'a Ref<'a>,
     /// Maps random normals to valid inputs (positive for pow, away from relu's kink).
-    shape_values: fn(f32) -> f32,
+    pub(super) shape_values: fn(f32) -> f32,
 }
 
-fn identity(v: f32) -> f32 {
+pub(super) fn identity(v: f32) -> f32 {
     v
 }
 
@@ -36,7 +37,7 @@ fn positive(v: f32) -> f32 {
     v.abs() + 0.5
 }
 
-fn check(case: Case<'_>) {
+pub(super) fn check(case: Case<'_>) {
     let rt = Runtime::new(
         Backend::Cpu,
         RuntimeOptions {

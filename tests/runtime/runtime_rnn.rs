@@ -13,7 +13,7 @@ use leakharness::tensor::{Device, Tensor};
 
 /// The node classes reachable from `roots`, with their counts, and the distinct device
 /// blocks their saved tensors use, with those blocks' bytes rounded to 512.
-fn graph_stats(roots: &[&Tensor]) -> (BTreeMap<String, usize>, usize, u64) {
+pub(super) fn graph_stats(roots: &[&Tensor]) -> (BTreeMap<String, usize>, usize, u64) {
     let mut seen = HashSet::new();
     let mut names = BTreeMap::new();
     let mut blocks = HashSet::new();
@@ -36,7 +36,7 @@ fn graph_stats(roots: &[&Tensor]) -> (BTreeMap<String, usize>, usize, u64) {
     (names, blocks.len(), bytes)
 }
 
-fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
+pub(super) fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
     pairs.iter().map(|(n, c)| (n.to_string(), *c)).collect()
 }
 

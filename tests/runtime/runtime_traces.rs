@@ -7,7 +7,7 @@ use leakharness::device::Backend;
 use leakharness::nn::{Linear, MSELoss, Module, ReLU, Reduction, Sequential};
 use leakharness::optim::{Adam, AdamOptions, Optimizer};
 use leakharness::runtime::{Runtime, RuntimeOptions};
-use leakharness::tensor::{Device, Tensor};
+use leakharness::tensor::{DType, Device, KlDivReduction, Tensor};
 use proptest::prelude::*;
 
 const SHAPES: [&[usize]; 5] = [&[4, 8], &[8, 8], &[8], &[8, 4], &[]];
@@ -30,9 +30,9 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (0..SHAPES.len(), any::<bool>()).prop_map(|(shape, grad)| Op::New { shape, grad }),
         4 => (0u8..7, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Binary { kind, a, b }),
-        4 => (0u8..46, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
+        4 => (0u8..50, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
         2 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Matmul { a, b }),
-        2 => (0u8..5, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Loss { kind, a, b }),
+        2 => (0u8..8, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Loss { kind, a, b }),
         2 => (any::<usize>(), any::<bool>()).prop_map(|(a, retain)| Op::Backward { a, retain }),
         2 => any::<usize>().prop_map(|a| Op::Drop { a }),
         1 => Just(Op::ZeroGrads),
@@ -163,6 +163,18 @@ fn run(backend: Backend, ops: &[Op]) -> Outcome {
                             42 => a.std(None, 1.0, true),
                             43 => a.vector_norm(2.0, None, false),
                             44 => a.vector_norm(1.0, Some(&[-1]), false),
+                            45 => a.logsumexp(&[-1], a.dim() % 2 == 0),
+                            // Mixed precision: half-type copies and arithmetic, and an
+                            // autocast region whose casts (and cached parameter casts) are
+                            // freed when it exits.
+                            46 => a.to_dtype(DType::F16).and_then(|h| h.mul_scalar(2.0)),
+                            47 => a.to_dtype(DType::BF16).and_then(|h| h.exp()),
+                            48 => {
+                                let _region = rt.autocast(Device::Cuda, None, true, None);
+                                a.transpose(-1, -2)
+                                    .and_then(|t| a.matmul(&t))
+                                    .and_then(|m| m.softmax(-1))
+                            }
                             _ => a.argmax(0, false),
                         }
                         .map_err(|e| e.to_string())?,
@@ -188,6 +200,13 @@ fn run(backend: Backend, ops: &[Op]) -> Outcome {
                                 )
                                 .and_then(|t| a.cross_entropy(&t, Reduction::Mean)),
                             3 => a.smooth_l1_loss(&b, Reduction::Mean, 1.0),
+                            5 => {
+                                a.binary_cross_entropy_with_logits(&b, None, None, Reduction::Mean)
+                            }
+                            6 => a.sigmoid().and_then(|p| {
+                                p.binary_cross_entropy(&b.sigmoid()?, None, Reduction::Sum)
+                            }),
+                            7 => a.kl_div(&b, KlDivReduction::BatchMean, false),
                             _ => model.forward(&a),
                         }
                         .map_err(|e| e.to_string())?,

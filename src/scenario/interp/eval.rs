@@ -495,15 +495,26 @@ impl Interp<'_> {
             Value::GradMode(on) => Ok(Entered {
                 value: Value::None,
                 grad: Some(self.rt.set_grad_enabled(*on)),
+                autocast: None,
             }),
             Value::Native(n) => match &**n {
                 Native::NullContext(v) => Ok(Entered {
                     value: v.clone(),
                     grad: None,
+                    autocast: None,
                 }),
                 Native::Tqdm(_) => Ok(Entered {
                     value: manager.clone(),
                     grad: None,
+                    autocast: None,
+                }),
+                Native::Autocast(a) => Ok(Entered {
+                    value: manager.clone(),
+                    grad: None,
+                    autocast: Some(
+                        self.rt
+                            .autocast(a.device, a.dtype, a.enabled, a.cache_enabled),
+                    ),
                 }),
                 // The call already set the mode; the guard puts back the one it replaced.
                 Native::GradModeSet(previous, mode) => {
@@ -511,6 +522,7 @@ impl Interp<'_> {
                     Ok(Entered {
                         value: Value::None,
                         grad: Some(self.rt.set_grad_enabled(*mode)),
+                        autocast: None,
                     })
                 }
                 _ => Err(self.not_a_context_manager(manager, span)),
@@ -518,7 +530,11 @@ impl Interp<'_> {
             Value::Instance(_) => {
                 let enter = self.get_attr(manager.clone(), "__enter__", span)?;
                 let value = self.call(enter, CallArgs::default(), span)?;
-                Ok(Entered { value, grad: None })
+                Ok(Entered {
+                    value,
+                    grad: None,
+                    autocast: None,
+                })
             }
             _ => Err(self.not_a_context_manager(manager, span)),
         }
@@ -544,6 +560,7 @@ impl Interp<'_> {
         exc: Option<Rc<ExcObj>>,
     ) -> X<bool> {
         drop(entered.grad);
+        drop(entered.autocast);
         if let Value::Instance(_) = manager {
             let exit = self.get_attr(manager.clone(), "__exit__", span)?;
             let args = match &exc {
@@ -749,4 +766,7 @@ struct Entered {
     value: Value,
     /// Restores the grad mode when dropped.
     grad: Option<crate::runtime::GradModeGuard>,
+    /// Leaves the autocast region (clearing the weight-cast cache at the outermost) when
+    /// dropped.
+    autocast: Option<crate::tensor::AutocastGuard>,
 }

@@ -8,6 +8,7 @@
 
 mod backward_hooks;
 mod hooks;
+mod precision;
 
 pub(crate) use backward_hooks::backward_hook;
 pub(crate) use hooks::{call_library_module, entry as hook_entry, hooks_of, HookKind, ModuleHooks};
@@ -313,6 +314,7 @@ pub(super) fn has_instance_method(i: &Instance, attr: &str) -> bool {
     }
     MODULE_METHODS.contains(&attr)
         || hooks::REGISTER.contains(&attr)
+        || precision::METHODS.contains(&attr)
         || match i.class.builtin_base.as_deref() {
             Some("torch.nn.ModuleList") => matches!(attr, "append" | "extend" | "insert"),
             Some("torch.nn.ModuleDict") => {
@@ -650,7 +652,8 @@ pub(super) fn call_library_module_method(
         return Some(call_super_method(it, recv, base_method, args.clone(), span));
     }
     match recv {
-        Value::Instance(_) => Some(call_instance_method(it, recv, name, args.clone(), span)),
+        Value::Instance(_) => precision::convert(it, recv, name, args, span)
+            .or_else(|| Some(call_instance_method(it, recv, name, args.clone(), span))),
         Value::Exception(e) if name == "with_traceback" => Some(Ok(Value::Exception(e.clone()))),
         Value::Module(_) if is_library_module_method(recv, name) => {
             Some(call_instance_method(it, recv, name, args.clone(), span))

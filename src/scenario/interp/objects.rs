@@ -71,6 +71,7 @@ impl ModuleRef {
     pub(crate) fn call(&self) -> Option<&dyn nn::Module> {
         match &*self.0 {
             ModuleKind::Recurrent(r) => Some(r),
+            ModuleKind::Layer(l) => l.as_call(),
             _ => None,
         }
     }
@@ -80,6 +81,7 @@ impl ModuleRef {
         match &*self.0 {
             ModuleKind::MseLoss(l) => Some(l.forward(input, target)),
             ModuleKind::CrossEntropyLoss(l) => Some(l.forward(input, target)),
+            ModuleKind::Layer(l) => l.loss(input, target),
             _ => None,
         }
     }

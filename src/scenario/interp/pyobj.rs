@@ -446,6 +446,10 @@ pub enum Native {
     DataLoader(Rc<super::data::Loader>),
     /// What a loader's iterator calls on each batch's indices: fetch and collate.
     FetchBatch(Rc<super::data::Loader>),
+    /// `torch.autocast(...)`: a context manager entering an autocast region.
+    Autocast(super::torch::AutocastArgs),
+    /// `torch.amp.GradScaler(...)`.
+    GradScaler(Rc<RefCell<crate::optim::GradScaler>>),
 }
 
 impl Native {
@@ -477,6 +481,8 @@ impl Native {
             Native::DataLoader(_) => "DataLoader".into(),
             Native::FetchBatch(_) => "function".into(),
             Native::FieldFactory(_) => "Field".into(),
+            Native::Autocast(_) => "autocast".into(),
+            Native::GradScaler(_) => "GradScaler".into(),
         }
     }
 

@@ -362,6 +362,7 @@ impl Referents for Value {
                         visit(Edge::Item(i), t);
                     }
                 }
+                Native::GradScaler(s) => super::torch::visit_scaler(s, visit),
                 Native::Subset(dataset, _) => visit(Edge::Attr("dataset".into()), dataset),
                 Native::DataLoader(l) | Native::FetchBatch(l) => {
                     for v in l.referents() {
@@ -373,7 +374,8 @@ impl Referents for Value {
                 | Native::NamedTupleType(..)
                 | Native::DataclassInit(_)
                 | Native::TensorHookHandle(_)
-                | Native::GradModeSet(..) => {}
+                | Native::GradModeSet(..)
+                | Native::Autocast(_) => {}
             },
             Value::None
             | Value::Bool(_)

@@ -13,6 +13,8 @@ pub(crate) struct CudaKernels;
 fn code(dtype: DType) -> DTypeCode {
     match dtype {
         DType::F32 => DTypeCode::F32,
+        DType::F16 => DTypeCode::F16,
+        DType::BF16 => DTypeCode::BF16,
         DType::I64 => DTypeCode::I64,
         DType::Bool => DTypeCode::Bool,
     }
@@ -59,7 +61,7 @@ impl Buf<'_> {
         };
         let value = match (single, self.dtype) {
             (false, _) => None,
-            (true, DType::F32) => one
+            (true, DType::F32 | DType::F16 | DType::BF16) => one
                 .read_f32(cx)
                 .map(|v| Operand::constant(DTypeCode::F32, v[0] as f64, 0)),
             (true, dtype) => one
@@ -374,8 +376,13 @@ impl Kernels for CudaKernels {
             .storage
             .gpu_ptr()
             .ok_or_else(|| TensorError::Invalid("not a cuda tensor".into()))?
-            .offset((out.offset * 4) as u64);
-        if let (Some(ma), Some(mb)) = (a.blas_matrix(), b.blas_matrix()) {
+            .offset((out.offset * out.dtype.size()) as u64);
+        // cuBLAS is called for f32 (sgemm); half products run the strided kernel, which
+        // accumulates in f32 and rounds once, as PyTorch's cublasGemmEx path computes them.
+        let all_f32 = [out.dtype, a.dtype, b.dtype]
+            .iter()
+            .all(|&d| d == DType::F32);
+        if let (true, Some(ma), Some(mb)) = (all_f32, a.blas_matrix(), b.blas_matrix()) {
             let beta = if accumulate { 1.0 } else { 0.0 };
             gpu(cx)?.gemm(ma, mb, c, [rows, k, cols], beta)?;
             return Ok(());

@@ -269,6 +269,9 @@ impl Kernels for HostKernels {
         match (out.dtype, value) {
             (DType::F32, Scalar::Int(i)) => out.fill_with(i as f32),
             (DType::F32, Scalar::Float(f)) => out.fill_with(f as f32),
+            (DType::F16 | DType::BF16, value) => {
+                out.fill_with(super::half::from_f32(out.dtype, value.as_f64() as f32))
+            }
             (DType::I64, Scalar::Int(i)) => out.fill_with(i),
             (DType::I64, Scalar::Float(f)) => out.fill_with(f as f32 as i64),
             (DType::Bool, Scalar::Int(i)) => out.fill_with(u8::from(i != 0)),

@@ -9,7 +9,7 @@
 
 use std::rc::Rc;
 
-use super::Cx;
+use super::{half, Cx};
 use crate::tensor::storage::Storage;
 use crate::tensor::{DType, Tensor};
 
@@ -32,7 +32,7 @@ impl Tensor {
             shape: &self.0.shape,
             strides: &self.0.strides,
             offset: self.0.offset,
-            dtype: self.0.dtype,
+            dtype: self.dtype(),
         }
     }
 }
@@ -190,6 +190,7 @@ impl Buf<'_> {
     pub(crate) fn read_f32(&self, cx: Cx) -> Option<Vec<f32>> {
         Some(match self.dtype {
             DType::F32 => self.gather::<f32>(cx)?,
+            DType::F16 | DType::BF16 => self.read_half(cx)?,
             DType::I64 => self
                 .gather::<i64>(cx)?
                 .into_iter()
@@ -203,6 +204,16 @@ impl Buf<'_> {
         })
     }
 
+    /// The values of a float16 or bfloat16 view, widened to f32.
+    fn read_half(&self, cx: Cx) -> Option<Vec<f32>> {
+        let bits = self.gather::<u16>(cx)?;
+        Some(
+            bits.into_iter()
+                .map(|b| half::to_f32(self.dtype, b))
+                .collect(),
+        )
+    }
+
     /// Values converted to i64 (floats truncate toward zero, as `.long()` does).
     pub(crate) fn read_i64(&self, cx: Cx) -> Option<Vec<i64>> {
         Some(match self.dtype {
@@ -211,6 +222,7 @@ impl Buf<'_> {
                 .into_iter()
                 .map(|v| v as i64)
                 .collect(),
+            DType::F16 | DType::BF16 => self.read_half(cx)?.into_iter().map(|v| v as i64).collect(),
             DType::I64 => self.gather::<i64>(cx)?,
             DType::Bool => self
                 .gather::<u8>(cx)?
@@ -228,6 +240,7 @@ impl Buf<'_> {
                 .into_iter()
                 .map(|v| v != 0.0)
                 .collect(),
+            DType::F16 | DType::BF16 => self.read_half(cx)?.into_iter().map(|v| v != 0.0).collect(),
             DType::I64 => self
                 .gather::<i64>(cx)?
                 .into_iter()
@@ -241,6 +254,9 @@ impl Buf<'_> {
     pub(crate) fn write_f32(&self, cx: Cx, values: &[f32]) {
         match self.dtype {
             DType::F32 => self.scatter(cx, values),
+            DType::F16 | DType::BF16 => {
+                self.scatter(cx, &half::encode(self.dtype, values.iter().copied()))
+            }
             DType::I64 => self.scatter(cx, &values.iter().map(|&v| v as i64).collect::<Vec<_>>()),
             DType::Bool => self.scatter(
                 cx,
@@ -253,6 +269,10 @@ impl Buf<'_> {
     pub(crate) fn write_i64(&self, cx: Cx, values: &[i64]) {
         match self.dtype {
             DType::F32 => self.scatter(cx, &values.iter().map(|&v| v as f32).collect::<Vec<_>>()),
+            DType::F16 | DType::BF16 => self.scatter(
+                cx,
+                &half::encode(self.dtype, values.iter().map(|&v| v as f32)),
+            ),
             DType::I64 => self.scatter(cx, values),
             DType::Bool => self.scatter(
                 cx,
@@ -270,6 +290,10 @@ impl Buf<'_> {
                     .iter()
                     .map(|&v| if v { 1.0f32 } else { 0.0 })
                     .collect::<Vec<_>>(),
+            ),
+            DType::F16 | DType::BF16 => self.scatter(
+                cx,
+                &half::encode(self.dtype, values.iter().map(|&v| f32::from(u8::from(v)))),
             ),
             DType::I64 => self.scatter(cx, &values.iter().map(|&v| v as i64).collect::<Vec<_>>()),
             DType::Bool => self.scatter(cx, &values.iter().map(|&v| v as u8).collect::<Vec<_>>()),

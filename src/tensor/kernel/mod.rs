@@ -14,6 +14,7 @@
 
 mod arith;
 mod cuda;
+mod half;
 mod host;
 mod layout;
 mod meta;

@@ -253,6 +253,10 @@ pub(in crate::scenario::interp) fn call_native_method(
                 RefCell::new(fset),
             ))))
         }
+        Native::GradScaler(s) => {
+            let r = super::super::torch::scaler_method(it, s, name, args, span);
+            it.lift(r)
+        }
         Native::TensorHookHandle(handle) if name == "remove" => {
             handle.remove();
             Ok(Value::None)
@@ -299,6 +303,9 @@ pub(in crate::scenario::interp) fn native_attr(
             "fset" => Ok(fset.borrow().clone()),
             _ => Err(no_attr(it, obj, attr, span)),
         },
+        Native::GradScaler(_) if super::super::torch::SCALER_METHODS.contains(&attr) => {
+            Ok(Value::Method(Box::new(obj.clone()), attr.into()))
+        }
         Native::TensorHookHandle(_) if attr == "remove" => {
             Ok(Value::Method(Box::new(obj.clone()), attr.into()))
         }

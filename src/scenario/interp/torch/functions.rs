@@ -30,6 +30,12 @@ pub(super) const TORCH: &[Function] = &[
     entry("is_grad_enabled", Run::Python(engine::is_grad_enabled)),
     entry("inference_mode", Run::Python(engine::inference_mode)),
     entry("manual_seed", Run::Call(manual_seed)),
+    entry("autocast", Run::Call(super::amp::autocast)),
+    entry(
+        "is_autocast_enabled",
+        Run::Call(super::amp::is_autocast_enabled),
+    ),
+    entry("result_type", Run::Call(super::amp::result_type)),
     entry("device", Run::Call(device)),
     entry("cat", Run::Call(join)),
     entry("stack", Run::Call(join)),
@@ -71,6 +77,7 @@ pub(super) const TORCH: &[Function] = &[
     entry("var", Run::OnInput(tensor::statistic)),
     entry("std", Run::OnInput(tensor::statistic)),
     entry("norm", Run::OnInput(tensor::statistic)),
+    entry("logsumexp", Run::OnInput(super::encoding::logsumexp)),
 ];
 
 /// `torch._C`: private, but what PyTorch's own tests call to give back the cuBLAS workspaces.
@@ -222,7 +229,7 @@ fn factory(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Val
     )?;
     let rt = it.rt.clone();
     let t = match name {
-        "randn" | "rand" if dtype != DType::F32 => {
+        "randn" | "rand" if !dtype.is_floating_point() => {
             return Err(it.fail(
                 span,
                 format!(
@@ -231,8 +238,8 @@ fn factory(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Val
                 ),
             ))
         }
-        "randn" => rt.randn(&shape, device),
-        "rand" => rt.rand(&shape, device),
+        "randn" => rt.randn_of(&shape, dtype, device),
+        "rand" => rt.rand_of(&shape, dtype, device),
         "zeros" => rt.zeros(&shape, dtype, device),
         "ones" => rt.ones(&shape, dtype, device),
         "empty" => rt.empty(&shape, dtype, device),
@@ -341,9 +348,10 @@ fn tensor_from_data(it: &mut Interp<'_>, _name: &str, args: CallArgs, span: Span
             &shape,
             device,
         ),
-        DType::F32 => rt.tensor(
+        DType::F32 | DType::F16 | DType::BF16 => rt.tensor_of(
             &values.iter().map(|&v| v as f32).collect::<Vec<_>>(),
             &shape,
+            dtype,
             device,
         ),
         DType::Bool => rt.empty(&shape, DType::Bool, device).inspect(|t| {

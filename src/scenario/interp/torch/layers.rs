@@ -665,8 +665,24 @@ pub(super) fn recurrent_module(
         "proj_size",
         "device",
     ];
+    // nn.GRU takes LSTM's arguments but proj_size.
+    const GRU: &[&str] = &[
+        "input_size",
+        "hidden_size",
+        "num_layers",
+        "bias",
+        "batch_first",
+        "dropout",
+        "bidirectional",
+        "device",
+    ];
     let lstm = name == "LSTM";
-    let b = bind(it, &args, name, if lstm { LSTM } else { RNN }, 2, span)?;
+    let params = match name {
+        "LSTM" => LSTM,
+        "GRU" => GRU,
+        _ => RNN,
+    };
+    let b = bind(it, &args, name, params, 2, span)?;
     let size = |it: &Interp<'_>, p: &str, default: i64| -> R<usize> {
         let v = match b.get(p) {
             Some(v) => expect_int(it, v, p, span)?,
@@ -695,6 +711,8 @@ pub(super) fn recurrent_module(
     }
     let mode = if lstm {
         RnnMode::Lstm
+    } else if name == "GRU" {
+        RnnMode::Gru
     } else {
         match b.get("nonlinearity") {
             None => RnnMode::Tanh,
@@ -723,6 +741,7 @@ pub(super) fn recurrent_module(
 fn to_io(it: &Interp<'_>, v: &Value, span: Span) -> R<Io> {
     Ok(match v {
         Value::None => Io::None,
+        Value::Bool(b) => Io::Bool(*b),
         Value::Tensor(t) => Io::Tensor(t.clone()),
         Value::Tuple(items) => Io::Tuple(
             items
@@ -745,6 +764,7 @@ fn to_io(it: &Interp<'_>, v: &Value, span: Span) -> R<Io> {
 fn from_io(io: Io) -> Value {
     match io {
         Io::None => Value::None,
+        Io::Bool(b) => Value::Bool(b),
         Io::Tensor(t) => Value::Tensor(t),
         Io::Tuple(items) => Value::Tuple(Rc::new(items.into_iter().map(from_io).collect())),
     }
@@ -759,11 +779,13 @@ pub(super) fn call_with_values(
     args: CallArgs,
     span: Span,
 ) -> R<Value> {
-    let b = bind(it, &args, name, &["input", "hx"], 1, span)?;
-    let mut inputs = vec![to_io(it, b.raw("input").unwrap_or(&Value::None), span)?];
-    if let Some(hx) = b.raw("hx") {
-        inputs.push(to_io(it, hx, span)?);
-    }
+    let params = module.call_params();
+    let b = bind(it, &args, name, params, 1, span)?;
+    let given = params.iter().rposition(|p| b.raw(p).is_some()).unwrap_or(0);
+    let inputs = params[..=given]
+        .iter()
+        .map(|p| to_io(it, b.raw(p).unwrap_or(&Value::None), span))
+        .collect::<R<Vec<_>>>()?;
     let out = module.call(&inputs).map_err(|e| it.tensor_error(span, e))?;
     Ok(from_io(out))
 }

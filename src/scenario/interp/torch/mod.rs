@@ -8,21 +8,29 @@
 //! every name listed in `docs/fidelity.md`, "Supported surface"?) all read these tables, so a
 //! new op is a handler and one line per surface it appears on.
 
+mod amp;
 mod args;
 mod autograd;
+mod cells;
 mod checkpoint;
 mod data;
+mod encoding;
 mod functions;
 mod indexing;
 mod layers;
+mod losses;
 mod nn;
 pub(super) mod optim;
 pub(super) mod sched;
 mod split;
 mod subscript;
 mod tensor;
+mod transformer;
 mod values;
 
+pub(super) use amp::{
+    convert_module, module_dtype, scaler_method, visit_scaler, AutocastArgs, SCALER_METHODS,
+};
 pub(super) use nn::call_module;
 pub(super) use subscript::{tensor_getitem, tensor_setitem};
 pub(super) use values::{
@@ -81,8 +89,11 @@ type Function = Entry<Run>;
 
 /// Every torch namespace and its functions and classes; a namespace is also an attribute of
 /// its parent (`torch.nn`, `torch.cuda`).
-const NAMESPACES: [(&str, &[Function]); 12] = [
+const NAMESPACES: [(&str, &[Function]); 15] = [
     ("torch", functions::TORCH),
+    ("torch.amp", amp::AMP),
+    ("torch.cuda.amp", amp::CUDA_AMP),
+    ("torch.cpu.amp", amp::CPU_AMP),
     ("torch.autograd", autograd::AUTOGRAD),
     ("torch.utils.data", data::DATA),
     ("torch.utils.checkpoint", checkpoint::CHECKPOINT),
@@ -111,13 +122,7 @@ pub(super) fn attribute_of_path(module: &str, attr: &str) -> Option<Value> {
         return Some(namespace(&joined));
     }
     if module == "torch" {
-        let dtype = match attr {
-            "float32" | "float" => Some(DType::F32),
-            "int64" | "long" => Some(DType::I64),
-            "bool" => Some(DType::Bool),
-            _ => None,
-        };
-        if let Some(d) = dtype {
+        if let Some(d) = DType::from_torch_name(attr) {
             return Some(Value::DType(d));
         }
     }

@@ -23,6 +23,9 @@ pub(super) const MODULES: &[Function] = &[
     entry("Sequential", Run::Call(module_class)),
     entry("MSELoss", Run::Call(module_class)),
     entry("CrossEntropyLoss", Run::Call(module_class)),
+    entry("BCELoss", Run::Call(super::losses::module)),
+    entry("BCEWithLogitsLoss", Run::Call(super::losses::module)),
+    entry("KLDivLoss", Run::Call(super::losses::module)),
     entry("Identity", Run::Call(stateless_module)),
     entry("Flatten", Run::Call(stateless_module)),
     entry("GELU", Run::Call(stateless_module)),
@@ -44,6 +47,14 @@ pub(super) const MODULES: &[Function] = &[
     entry("Embedding", Run::Call(layers::layer_class)),
     entry("RNN", Run::Call(super::layers::recurrent_module)),
     entry("LSTM", Run::Call(super::layers::recurrent_module)),
+    entry("GRU", Run::Call(super::layers::recurrent_module)),
+    entry("RNNCell", Run::Call(super::cells::cell_class)),
+    entry("LSTMCell", Run::Call(super::cells::cell_class)),
+    entry("GRUCell", Run::Call(super::cells::cell_class)),
+    entry(
+        "MultiheadAttention",
+        Run::Call(super::transformer::multihead_attention),
+    ),
 ];
 
 /// The modules without parameters (`crate::nn::Stateless`), with their constructors'
@@ -147,6 +158,12 @@ pub(super) const FUNCTIONAL: &[Function] = &[
     entry("l1_loss", Run::Call(loss)),
     entry("nll_loss", Run::Call(loss)),
     entry("smooth_l1_loss", Run::Call(smooth_l1_loss)),
+    entry("binary_cross_entropy", Run::Call(super::losses::functional)),
+    entry(
+        "binary_cross_entropy_with_logits",
+        Run::Call(super::losses::functional),
+    ),
+    entry("kl_div", Run::Call(super::losses::functional)),
     entry("relu", Run::Call(relu)),
     entry("gelu", Run::OnInput(tensor::unary)),
     entry("silu", Run::OnInput(tensor::unary)),
@@ -165,6 +182,7 @@ pub(super) const FUNCTIONAL: &[Function] = &[
     entry("embedding", Run::Call(layers::embedding)),
     entry("leaky_relu", Run::Call(layers::activation)),
     entry("elu", Run::Call(layers::activation)),
+    entry("one_hot", Run::Call(super::encoding::one_hot)),
     entry(
         "scaled_dot_product_attention",
         Run::Call(super::layers::scaled_dot_product_attention),
@@ -182,6 +200,9 @@ pub(super) const MODULE_METHODS: &[Entry<ModuleMethodFn>] = &[
     entry("to", move_to),
     entry("cuda", move_to),
     entry("cpu", move_to),
+    entry("half", super::amp::module_method),
+    entry("bfloat16", super::amp::module_method),
+    entry("float", super::amp::module_method),
     entry("parameters", parameters),
     entry("train", train),
     entry("eval", eval),
@@ -443,6 +464,9 @@ pub(in super::super) fn call_module(
 
 /// `module.to(device)`, `.cuda()`, `.cpu()`: parameters move in place.
 fn move_to(it: &mut Interp<'_>, m: &ModuleRef, name: &str, args: CallArgs, span: Span) -> R<Value> {
+    if super::amp::module_dtype(name, &args).is_some() {
+        return super::amp::module_method(it, m, name, args, span);
+    }
     let device = match name {
         "cuda" => Device::Cuda,
         "cpu" => Device::Cpu,

@@ -572,7 +572,7 @@ fn defaults_of(it: &Interp<'_>, class: &Class, b: &Bound, span: Span) -> R<DictR
 
 /// `optimizer.step(closure=None)`: each group's hyper-parameters are read from its dict, then
 /// it steps.
-fn step(
+pub(super) fn step(
     it: &mut Interp<'_>,
     o: &OptimizerRef,
     _name: &str,

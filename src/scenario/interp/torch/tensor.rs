@@ -26,6 +26,9 @@ pub(super) const METHODS: &[Entry<MethodFn>] = &[
     entry("clone", no_args),
     entry("float", no_args),
     entry("long", no_args),
+    entry("half", super::amp::convert),
+    entry("bfloat16", super::amp::convert),
+    entry("type", super::amp::convert),
     entry("relu", no_args),
     entry("relu_", no_args),
     entry("zero_", no_args),
@@ -85,6 +88,7 @@ pub(super) const METHODS: &[Entry<MethodFn>] = &[
     entry("masked_fill_", super::indexing::masked_fill_),
     entry("copy_", super::indexing::copy_),
     entry("nonzero", super::indexing::nonzero),
+    entry("logsumexp", super::encoding::logsumexp),
 ];
 
 /// A number argument that may be `None` (`clamp(min=None)`).

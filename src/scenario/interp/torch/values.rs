@@ -31,6 +31,7 @@ fn tensor_repr(t: &Tensor) -> String {
     }
     match t.dtype() {
         DType::I64 if t.numel() == 0 => extras.push("dtype=torch.int64".into()),
+        DType::F16 | DType::BF16 => extras.push(format!("dtype={}", t.dtype())),
         _ => {}
     }
     if let Some(node) = t.grad_fn() {
@@ -42,7 +43,7 @@ fn tensor_repr(t: &Tensor) -> String {
         "...".to_string()
     } else {
         let fmt = |x: f64| match t.dtype() {
-            DType::F32 => format!("{x:.4}"),
+            DType::F32 | DType::F16 | DType::BF16 => format!("{x:.4}"),
             DType::I64 => format!("{}", x as i64),
             DType::Bool => (if x != 0.0 { "True" } else { "False" }).to_string(),
         };
@@ -69,7 +70,7 @@ fn tensor_repr(t: &Tensor) -> String {
 pub(super) fn item_value(t: &Tensor) -> Result<Value, TensorError> {
     let x = t.item()?;
     Ok(match t.dtype() {
-        DType::F32 => Value::Float(x),
+        DType::F32 | DType::F16 | DType::BF16 => Value::Float(x),
         DType::I64 => Value::Int(x as i64),
         DType::Bool => Value::Bool(x != 0.0),
     })
