@@ -202,7 +202,14 @@ def record_one(path):
 
 
 def canonical(items):
-    return sorted(json.dumps(i, sort_keys=True) for i in items)
+    # A node's saved tensors in name order: PyTorch lists them alphabetically (`dir`),
+    # leakharness in the order the op saved them.
+    def norm(i):
+        if isinstance(i, dict) and "saved" in i:
+            i = dict(i, saved=sorted(i["saved"], key=json.dumps))
+        return json.dumps(i, sort_keys=True)
+
+    return sorted(norm(i) for i in items)
 
 
 def first_difference(theirs, ours):
@@ -224,10 +231,7 @@ def first_difference(theirs, ours):
 def describe(line, key, theirs, ours):
     from collections import Counter
 
-    def show(items):
-        return Counter(json.dumps(i, sort_keys=True, separators=(",", ":")) for i in items)
-
-    a, b = show(theirs), show(ours)
+    a, b = Counter(canonical(theirs)), Counter(canonical(ours))
     only_theirs = sorted((a - b).elements())
     only_ours = sorted((b - a).elements())
     return (
