@@ -130,6 +130,24 @@ fn parse_device_memory(s: &str) -> Result<u64, String> {
     parse_size(s).map_err(|e| e.to_string())
 }
 
+/// `println!` for the run's listing on stdout, except that a reader that went away
+/// (`leakharness run dir | head`) ends the listing instead of the run: `println!` panics on a
+/// closed pipe, and the reports, the JUnit file and the index must still be written.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// [`outln!`] without the newline.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -222,7 +240,7 @@ fn explore(args: ExploreArgs) -> ExitCode {
     let explored = gen::explore(&exploration, &mut |event| match event {
         ExploreEvent::Checked { .. } => bar.inc(1),
         ExploreEvent::Finding { path, reasons, .. } => {
-            bar.suspend(|| println!("finding: {} ({})", path.display(), reasons.join("; ")))
+            bar.suspend(|| outln!("finding: {} ({})", path.display(), reasons.join("; ")))
         }
         ExploreEvent::NotWritten { error, .. } => {
             bar.suspend(|| eprintln!("error: cannot write a finding: {error}"))
@@ -231,7 +249,7 @@ fn explore(args: ExploreArgs) -> ExitCode {
     bar.finish_and_clear();
     match explored {
         Ok(e) => {
-            println!("{} cases, {} findings (seed {seed})", e.cases, e.findings);
+            outln!("{} cases, {} findings (seed {seed})", e.cases, e.findings);
             if e.findings > 0 {
                 ExitCode::from(1)
             } else {
@@ -315,7 +333,7 @@ fn run(args: RunArgs) -> ExitCode {
         if skipped > 0 {
             summary.push_str(&format!(", {skipped} skipped"));
         }
-        println!("\n{summary}");
+        outln!("\n{summary}");
     }
     if output.interrupt.requested() {
         ExitCode::from(INTERRUPTED)
@@ -347,10 +365,10 @@ impl Output {
             Format::Human => {}
             Format::Json => self
                 .bar
-                .suspend(|| println!("{}", serde_json::to_string(report).unwrap_or_default())),
+                .suspend(|| outln!("{}", serde_json::to_string(report).unwrap_or_default())),
             Format::Jsonl => self.bar.suspend(|| {
                 for event in report_events(report) {
-                    println!("{event}");
+                    outln!("{event}");
                 }
             }),
         }
@@ -407,16 +425,16 @@ impl Reporter for Output {
                 };
                 if self.format == Format::Human {
                     self.bar.suspend(|| {
-                        println!("{}", line(path, &status));
+                        outln!("{}", line(path, &status));
                         if !report.passed
                             || !report.leaks.is_empty()
                             || !report.stale_allowances.is_empty()
                             || !report.bounded_growth.is_empty()
                         {
-                            print!("{}", human_summary(report));
+                            out!("{}", human_summary(report));
                         }
                         if let (false, Ok(p)) = (report.passed, written) {
-                            println!("  report: {}", p.markdown.display());
+                            outln!("  report: {}", p.markdown.display());
                         }
                     });
                 }
@@ -454,7 +472,7 @@ impl Reporter for Output {
                 self.emit(report);
                 self.bar.suspend(|| {
                     if self.format == Format::Human {
-                        println!("{}", line(path, "ERROR"));
+                        outln!("{}", line(path, "ERROR"));
                     }
                     eprintln!("{message}");
                 });
@@ -468,8 +486,8 @@ impl Reporter for Output {
                 self.cases
                     .push(case(path, seconds, CaseResult::Skipped(reason.to_string())));
                 self.bar.suspend(|| match self.format {
-                    Format::Human => println!("{}", line(path, &format!("ignored, {reason}"))),
-                    Format::Json | Format::Jsonl => println!(
+                    Format::Human => outln!("{}", line(path, &format!("ignored, {reason}"))),
+                    Format::Json | Format::Jsonl => outln!(
                         "{}",
                         serde_json::json!({
                             "event": "skipped",

@@ -297,3 +297,33 @@ fn trace_prints_the_counters_before_every_simple_statement() {
     );
     assert!(trace["error"].is_null());
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_listing_not_the_run() {
+    let dir = temp_dir("closed-pipe");
+    let junit = dir.join("junit.xml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leakharness"))
+        .args([
+            "run",
+            "scenarios/leaks/design_example.py",
+            "--backend",
+            "meta",
+        ])
+        .arg("--report-dir")
+        .arg(&dir)
+        .arg("--junit")
+        .arg(&junit)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    // `leakharness run ... | head -0`: the reader closes its end before anything is printed.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("the binary ends");
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(junit.exists(), "the JUnit file is still written");
+    let _ = std::fs::remove_dir_all(&dir);
+}
