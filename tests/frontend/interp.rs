@@ -186,6 +186,25 @@ fn no_grad_and_enable_grad_nest() {
 }
 
 #[test]
+fn no_grad_decorates_functions_and_methods_with_or_without_parentheses() {
+    // What PyTorch 2.15 prints for the same program: `self` is bound, gradients are off inside
+    // the decorated call and back on after it.
+    let out = output(
+        "import torch\n\
+         import torch.nn as nn\n\
+         class Trainer:\n    def __init__(self):\n        self.model = nn.Linear(4, 2)\n\
+         \x20   @torch.no_grad()\n    def evaluate(self, x):\n        return self.model(x).requires_grad, torch.is_grad_enabled()\n\
+         \x20   @torch.no_grad\n    def bare(self, x):\n        return self.model(x).requires_grad\n\
+         @torch.enable_grad()\n\
+         def inside():\n    return torch.is_grad_enabled()\n\
+         t = Trainer()\n\
+         print(t.evaluate(torch.randn(3, 4)), t.bare(torch.randn(3, 4)), torch.is_grad_enabled())\n\
+         with torch.no_grad():\n    print(inside(), torch.is_grad_enabled())\n",
+    );
+    assert_eq!(out, ["(False, False) False True", "True False"]);
+}
+
+#[test]
 fn a_small_training_loop_runs_and_reads_the_counters() {
     let out = output(
         "import torch\nimport torch.nn as nn\n\

@@ -40,6 +40,12 @@ impl Interp<'_> {
             Value::Method(recv, name) => builtins::call_method(self, *recv, &name, args, span),
             Value::Module(m) => super::super::module::call_library_module(self, &m, args, span),
             Value::Native(n) => stdlib::call_native(self, &n, args, span),
+            // `@torch.no_grad()` / `@torch.enable_grad()` on a function: the context object's
+            // `__call__` wraps it, as `_DecoratorContextManager` does.
+            Value::GradMode(on) if args.pos.len() == 1 && args.kw.is_empty() => {
+                let f = args.pos.into_iter().next().unwrap_or(Value::None);
+                Ok(Value::Native(Rc::new(Native::WithGrad(on, f))))
+            }
             other => Err(self.raise(
                 "TypeError",
                 format!("'{}' object is not callable", other.type_name()),
@@ -275,8 +281,9 @@ impl Interp<'_> {
                     receiver: Value::Class(class.clone()),
                     func: inner.clone(),
                 })),
-                // A function decorated by `@torch.autocast(...)` is a plain function to Python.
-                Native::DataclassInit(_) | Native::WithAutocast(..) => {
+                // A function decorated by `@torch.autocast(...)` or `@torch.no_grad()` is a plain
+                // function to Python.
+                Native::DataclassInit(_) | Native::WithAutocast(..) | Native::WithGrad(..) => {
                     Value::BoundMethod(Rc::new(BoundMethod {
                         receiver: obj,
                         func: f.clone(),

@@ -1,8 +1,11 @@
 //! `torch.*`, `torch.cuda.*` and `torch._C`: factories, grad modes, joins, and the caching
 //! allocator's statistics.
 
+use std::rc::Rc;
+
 use super::super::args::CallArgs;
 use super::super::autograd as engine;
+use super::super::pyobj::Native;
 use super::super::value::Value;
 use super::super::{Interp, R};
 use super::args::{
@@ -122,10 +125,17 @@ fn where_(it: &mut Interp<'_>, _name: &str, args: CallArgs, span: Span) -> R<Val
     check_rt(it, r, span)
 }
 
-/// `torch.no_grad()` and `torch.enable_grad()`, as `with` contexts.
+/// `torch.no_grad()` and `torch.enable_grad()`, as `with` contexts; bare on a function
+/// (`@torch.no_grad`), its decorator, as 2.x's `_NoParamDecoratorContextManager` allows.
 fn grad_mode(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let on = name == "enable_grad";
+    if let [f @ (Value::Function(_) | Value::BoundMethod(_))] = args.pos.as_slice() {
+        if args.kw.is_empty() {
+            return Ok(Value::Native(Rc::new(Native::WithGrad(on, f.clone()))));
+        }
+    }
     bind(it, &args, name, &[], 0, span)?;
-    Ok(Value::GradMode(name == "enable_grad"))
+    Ok(Value::GradMode(on))
 }
 
 /// `torch.manual_seed(seed)`.
