@@ -8,11 +8,12 @@ use std::rc::Rc;
 
 use serde::Serialize;
 
-use super::{fresh_runtime, run_options, CheckError, CheckOptions};
+use super::trace::{is_sampled, run_observed};
+use super::{CheckError, CheckOptions};
 use crate::autograd::Node;
 use crate::runtime::Runtime;
-use crate::scenario::interp::{self, Env, FrameRef, Observer, Referents, Value};
-use crate::scenario::{Scenario, Stmt, StmtKind};
+use crate::scenario::interp::{Env, FrameRef, Observer, Referents, Value};
+use crate::scenario::{Scenario, Stmt};
 use crate::tensor::Tensor;
 
 /// A tensor as the comparison sees it.
@@ -60,10 +61,8 @@ pub struct Holdings {
 /// Runs `scenario` once and records what it holds before every simple statement (the
 /// statements [`trace_scenario`](super::trace_scenario) samples).
 pub fn hold_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Holdings, CheckError> {
-    let rt = fresh_runtime(scenario, options)?;
-    let run_options = run_options(scenario, options);
     let mut recorder = Recorder::default();
-    let result = interp::run(scenario, &rt, &run_options, &mut recorder);
+    let result = run_observed(scenario, options, &mut recorder)?;
     Ok(Holdings {
         records: recorder.records,
         error: result.failure.map(|f| f.error.to_string()),
@@ -150,21 +149,7 @@ impl Observer for Recorder {
     }
 
     fn statement_names(&mut self, _rt: &Runtime, stmt: &Stmt, env: &Env, frames: &[FrameRef]) {
-        // The statements `trace` samples: CPython's tracer reports compound headers at other
-        // moments.
-        let unsampled = matches!(
-            stmt.kind,
-            StmtKind::For { .. }
-                | StmtKind::While { .. }
-                | StmtKind::With { .. }
-                | StmtKind::If { .. }
-                | StmtKind::Try { .. }
-                | StmtKind::FunctionDef(_)
-                | StmtKind::ClassDef(_)
-                | StmtKind::Global(_)
-                | StmtKind::Nonlocal(_)
-        );
-        if unsampled {
+        if !is_sampled(stmt) {
             return;
         }
         let mut walk = Walk::default();

@@ -41,16 +41,43 @@ pub struct Trace {
 /// sampled: CPython reports their lines at other moments than they run, so a comparison would
 /// misalign; nor are `global` and `nonlocal`, which compile to no code).
 pub fn trace_scenario(scenario: &Scenario, options: &CheckOptions) -> Result<Trace, CheckError> {
-    let rt = fresh_runtime(scenario, options)?;
-    let run_options = run_options(scenario, options);
     let mut sampler = Sampler::default();
-    let result = interp::run(scenario, &rt, &run_options, &mut sampler);
+    let result = run_observed(scenario, options, &mut sampler)?;
     Ok(Trace {
         samples: sampler.samples,
         at_end: sampler.at_end,
         error: result.failure.map(|f| f.error.to_string()),
         output: result.output,
     })
+}
+
+/// Runs `scenario` once on a fresh runtime under `observer`: the run of `trace` and of
+/// [`hold_scenario`](super::hold_scenario), which compare against PyTorch statement by statement.
+pub(super) fn run_observed(
+    scenario: &Scenario,
+    options: &CheckOptions,
+    observer: &mut impl Observer,
+) -> Result<interp::RunResult, CheckError> {
+    let rt = fresh_runtime(scenario, options)?;
+    let run_options = run_options(scenario, options);
+    Ok(interp::run(scenario, &rt, &run_options, observer))
+}
+
+/// Whether a statement is sampled: headers of compound statements run at other moments under
+/// CPython's tracer, and `global`/`nonlocal` compile to no code at all, so neither is.
+pub(super) fn is_sampled(stmt: &Stmt) -> bool {
+    !matches!(
+        stmt.kind,
+        StmtKind::For { .. }
+            | StmtKind::While { .. }
+            | StmtKind::With { .. }
+            | StmtKind::If { .. }
+            | StmtKind::Try { .. }
+            | StmtKind::FunctionDef(_)
+            | StmtKind::ClassDef(_)
+            | StmtKind::Global(_)
+            | StmtKind::Nonlocal(_)
+    )
 }
 
 #[derive(Default)]
@@ -71,21 +98,7 @@ fn sample(rt: &Runtime, line: u32) -> StatementSample {
 
 impl Observer for Sampler {
     fn statement_start(&mut self, rt: &Runtime, stmt: &Stmt) {
-        // Headers of compound statements run at other moments under CPython's tracer, and
-        // `global`/`nonlocal` compile to no code at all: neither is sampled.
-        let unsampled = matches!(
-            stmt.kind,
-            StmtKind::For { .. }
-                | StmtKind::While { .. }
-                | StmtKind::With { .. }
-                | StmtKind::If { .. }
-                | StmtKind::Try { .. }
-                | StmtKind::FunctionDef(_)
-                | StmtKind::ClassDef(_)
-                | StmtKind::Global(_)
-                | StmtKind::Nonlocal(_)
-        );
-        if !unsampled {
+        if is_sampled(stmt) {
             self.samples.push(sample(rt, stmt.span.line));
         }
     }
