@@ -12,7 +12,10 @@ use leakharness::device::{cuda_device_count, Backend};
 use leakharness::nn::{CrossEntropyLoss, Linear, Module, ReLU, Sequential};
 use leakharness::optim::{Adam, AdamOptions, Optimizer, Sgd, SgdOptions};
 use leakharness::runtime::{Runtime, RuntimeOptions};
-use leakharness::tensor::{DType, Device, Reduction, Result, Tensor};
+use leakharness::tensor::{
+    BatchNormOptions, ConvOptions, ConvPadding, DType, Device, KlDivReduction, PoolOptions,
+    Reduction, Result, Tensor,
+};
 
 fn required() -> bool {
     std::env::var("LEAKHARNESS_REQUIRE_CUDA").as_deref() == Ok("1")
@@ -41,7 +44,8 @@ fn cuda(test: &str, seed: u64) -> Option<Runtime> {
 fn assert_close(what: &str, gpu: &[f32], cpu: &[f32], rel: f32) {
     assert_eq!(gpu.len(), cpu.len(), "{what}: lengths");
     for (i, (&g, &c)) in gpu.iter().zip(cpu).enumerate() {
-        let ok = (g.is_nan() && c.is_nan()) || (g - c).abs() <= rel * c.abs().max(1.0);
+        // Equal infinities are equal; their difference is NaN.
+        let ok = g == c || (g.is_nan() && c.is_nan()) || (g - c).abs() <= rel * c.abs().max(1.0);
         assert!(ok, "{what}[{i}]: cuda {g} vs cpu {c}");
     }
 }
@@ -551,5 +555,118 @@ fn half_precision_and_autocast_match() {
         let mut r = vec![out.float()?, loss.clone()];
         r.extend(grads(&loss, &[&a, &w])?);
         Ok(r)
+    });
+}
+
+/// The layer, loss and indexing operations whose cuda path is the host arithmetic through
+/// copies (`LayerKernel::host`): convolution, pooling, batch norm, embedding, logsumexp,
+/// one_hot, the BCE and KL losses, indexing and its in-place writes, gather and its
+/// scatter-add backward, nonzero. Forward and backward against the cpu backend.
+#[test]
+fn host_computed_layer_loss_and_index_ops_match() {
+    parity("host_computed_layers", 1e-5, |rt| {
+        let x = leaf(rt, &[2, 3, 6, 6])?;
+        let w = leaf(rt, &[4, 3, 3, 3])?;
+        let b = leaf(rt, &[4])?;
+        let mut conv = ConvOptions::new(2);
+        conv.padding = ConvPadding::Explicit(vec![1, 1]);
+        let y = x.conv2d(&w, Some(&b), &conv)?;
+        let pooled = y.max_pool2d(&PoolOptions::new([2, 2]))?;
+        let avg = y.avg_pool2d(&PoolOptions::new([2, 2]), true, None)?;
+        let adaptive = y.adaptive_avg_pool2d([2, 3])?;
+        let gamma = leaf(rt, &[4])?;
+        let beta = leaf(rt, &[4])?;
+        let running_mean = rt.zeros(&[4], DType::F32, Device::Cuda)?;
+        let running_var = rt.ones(&[4], DType::F32, Device::Cuda)?;
+        let normed = y.batch_norm(
+            [Some(&running_mean), Some(&running_var)],
+            Some(&gamma),
+            Some(&beta),
+            BatchNormOptions {
+                training: true,
+                momentum: 0.1,
+                eps: 1e-5,
+            },
+        )?;
+        let loss = pooled
+            .sum()?
+            .add(&avg.mul(&avg)?.sum()?)?
+            .add(&adaptive.sum()?)?
+            .add(&normed.mul(&normed)?.sum()?)?;
+        let mut out = vec![
+            y.detach(),
+            pooled.detach(),
+            avg.detach(),
+            adaptive.detach(),
+            normed.detach(),
+        ];
+        out.extend(grads(&loss, &[&x, &w, &b, &gamma, &beta])?);
+        out.push(running_mean);
+        out.push(running_var);
+        Ok(out)
+    });
+    parity("host_computed_losses", 1e-5, |rt| {
+        let table = leaf(rt, &[10, 5])?;
+        let ids = rt.randint(0, 10, &[7], Device::Cuda)?;
+        let emb = Tensor::embedding(&table, &ids, Some(3))?;
+        let logits = leaf(rt, &[6, 5])?;
+        let lse = logits.logsumexp(&[1], false)?;
+        let hot = ids.one_hot(10)?;
+        let probs = rt.rand(&[6, 5], Device::Cuda)?;
+        let p = logits.sigmoid()?;
+        let bce = p.binary_cross_entropy(&probs, None, Reduction::Mean)?;
+        let pos_weight = rt.rand(&[5], Device::Cuda)?;
+        let bcel = logits.binary_cross_entropy_with_logits(
+            &probs,
+            None,
+            Some(&pos_weight),
+            Reduction::Sum,
+        )?;
+        let kl = logits
+            .log_softmax(1)?
+            .kl_div(&probs, KlDivReduction::BatchMean, false)?;
+        let loss = emb
+            .mul(&emb)?
+            .sum()?
+            .add(&lse.sum()?)?
+            .add(&bce)?
+            .add(&bcel)?
+            .add(&kl)?;
+        let mut out = vec![
+            emb.detach(),
+            lse.detach(),
+            hot,
+            bce.detach(),
+            bcel.detach(),
+            kl.detach(),
+        ];
+        out.extend(grads(&loss, &[&table, &logits])?);
+        Ok(out)
+    });
+    parity("host_computed_indexing", 1e-5, |rt| {
+        let x = leaf(rt, &[6, 4])?;
+        let rows = rt.randint(0, 6, &[5], Device::Cuda)?;
+        let cols = rt.randint(0, 4, &[5], Device::Cuda)?;
+        let picked = x.index_tensors(&[Some(rows.clone()), Some(cols.clone())])?;
+        let selected = x.index_select(0, &rows)?;
+        let gathered = x.gather(1, &rt.randint(0, 4, &[6, 3], Device::Cuda)?)?;
+        let mask = x.detach().gt_scalar(0.0)?;
+        let positions = mask.nonzero()?;
+        let target = rt.randn(&[6, 4], Device::Cuda)?;
+        target.index_put_(&[Some(rows.clone())], &rt.randn(&[4], Device::Cuda)?, true)?;
+        target.masked_fill_(&mask, -2.0)?;
+        let loss = picked
+            .sum()?
+            .add(&selected.mul(&selected)?.sum()?)?
+            .add(&gathered.mul(&gathered)?.sum()?)?;
+        let mut out = vec![
+            picked.detach(),
+            selected.detach(),
+            gathered.detach(),
+            positions,
+            target,
+        ];
+        out.extend(grads(&loss, &[&x])?);
+        Ok(out)
     });
 }
