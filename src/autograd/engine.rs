@@ -98,8 +98,19 @@ pub fn backward(
     callbacks: &mut dyn Callbacks,
 ) -> Result<()> {
     let roots = root_gradients(tensors, grad_tensors)?;
+    let seeds = held_seeds(&roots);
     Pass::new(roots, None, options, callbacks)?.run()?;
+    drop(seeds);
     Ok(())
+}
+
+/// The gradients a pass starts from, held by its caller until the pass ends, as PyTorch holds
+/// them: `torch.autograd.backward` keeps the tuple `_make_grads` returns (the implicit ones of
+/// `loss.backward()` included) and `THPEngine_run_backward` its `grads` vector while the engine
+/// runs. So the seed's block counts in every peak inside backward, is freed after the graph,
+/// and a seed that reaches AccumulateGrad directly is copied, not stolen.
+fn held_seeds(roots: &[Root]) -> Vec<Tensor> {
+    roots.iter().map(|(_, _, grad)| grad.clone()).collect()
 }
 
 /// `torch.autograd.grad(outputs, inputs, grad_outputs, retain_graph, create_graph,
@@ -123,7 +134,9 @@ pub fn grad(
         };
         input_nodes.push((edge.node, edge.input_nr));
     }
+    let seeds = held_seeds(&roots);
     let captured = Pass::new(roots, Some(input_nodes), options, callbacks)?.run()?;
+    drop(seeds);
     if !allow_unused && captured.iter().any(Option::is_none) {
         return Err(TensorError::Invalid(
             "One of the differentiated Tensors appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior.".into(),
