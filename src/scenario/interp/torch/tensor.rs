@@ -564,17 +564,19 @@ pub(super) fn softmax(
     span: Span,
 ) -> R<Value> {
     let b = bind(it, &args, name, &["dim", "dtype"], 0, span)?;
-    if b.get("dtype").is_some() {
-        return Err(it.fail(
-            span,
-            format!("{name}(dtype=...) is not supported in scenarios"),
-        ));
-    }
     let d = required_dim(it, &b, name, span)?;
-    let r = if name == "softmax" {
-        t.softmax(d)
-    } else {
-        t.log_softmax(d)
+    // Without `dtype=`, autocast may choose one; an explicit one is the caller's.
+    let r = match b.get("dtype") {
+        None | Some(Value::None) if name == "softmax" => t.softmax(d),
+        None | Some(Value::None) => t.log_softmax(d),
+        dtype => {
+            let dtype = Some(super::args::dtype_arg(it, dtype, t.dtype(), span)?);
+            if name == "softmax" {
+                t.softmax_dtype(d, dtype)
+            } else {
+                t.log_softmax_dtype(d, dtype)
+            }
+        }
     };
     check_rt(it, r, span)
 }
