@@ -7,6 +7,7 @@ mod allocator;
 mod allocator_model;
 mod allocator_options;
 mod cuda_parity;
+mod fused_cells;
 mod host_kernels;
 mod kernels_compile;
 mod logsumexp_one_hot;

@@ -1,6 +1,7 @@
 //! `nn.GRU` and the cells (`nn.RNNCell`, `nn.LSTMCell`, `nn.GRUCell`), composed as PyTorch
 //! 2.15's CPU path composes them: node counts and saved blocks equal what `next_functions` and
-//! `_saved_*` show on 2.15 over the same shapes.
+//! `_saved_*` show on 2.15 over the same shapes; on a CUDA device `nn.GRUCell` and
+//! `nn.LSTMCell` take the fused path (`fused_cells.rs`), whose graphs are pinned here too.
 
 use leakharness::device::Backend;
 use leakharness::nn::{Io, Layer, Module, Rnn, RnnCell, RnnConfig, RnnMode, RnnState};
@@ -107,6 +108,10 @@ fn the_cells_hold_pytorchs_graphs() {
 
     let gru = cell(&rt, RnnMode::Gru);
     assert_eq!(gru.repr(), "GRUCell(16, 32)");
+    // On a CUDA device GRUCell and LSTMCell take PyTorch's fused path: two `mm`s and one
+    // fused node (the nodes of PyTorch 2.11 on an H100, `tests/runtime/fused_cells.rs`).
+    // Saved: both gate matrices, h, both biases and the [8, 160] workspace, plus x by the
+    // input's MmBackward0 (x needs no gradient here, the weight does).
     let Io::Tensor(h1) = gru
         .call(&[Io::Tensor(x.clone()), Io::Tensor(h.clone())])
         .unwrap()
@@ -118,21 +123,17 @@ fn the_cells_hold_pytorchs_graphs() {
         (
             counts(&[
                 ("AccumulateGrad", 4),
-                ("AddBackward0", 4),
-                ("AddmmBackward0", 2),
-                ("MulBackward0", 2),
-                ("SigmoidBackward0", 2),
-                ("SubBackward0", 1),
+                ("MmBackward0", 2),
                 ("TBackward0", 2),
-                ("TanhBackward0", 1),
-                ("UnsafeSplitBackward0", 2),
+                ("ThnnFusedGruCellBackward0", 1),
             ]),
-            6,
-            7_680
+            7,
+            3072 + 3072 + 1024 + 512 + 512 + 5120 + 512
         )
     );
 
-    // LSTMCell without a state: one zeros tensor for both h and c.
+    // LSTMCell without a state: one zeros tensor for both h and c; the node saves cy and the
+    // [8, 128] workspace besides the gates, cx and biases.
     let lstm = cell(&rt, RnnMode::Lstm);
     let before = rt.memory_allocated();
     let Io::Tuple(hc) = lstm.call(&[Io::Tensor(x.clone())]).unwrap() else {
@@ -147,16 +148,12 @@ fn the_cells_hold_pytorchs_graphs() {
         (
             counts(&[
                 ("AccumulateGrad", 4),
-                ("AddBackward0", 2),
-                ("AddmmBackward0", 2),
-                ("MulBackward0", 3),
-                ("SigmoidBackward0", 3),
+                ("MmBackward0", 2),
                 ("TBackward0", 2),
-                ("TanhBackward0", 2),
-                ("UnsafeSplitBackward0", 1),
+                ("ThnnFusedLstmCellBackward0", 1),
             ]),
-            4,
-            6_656
+            8,
+            3 * 4096 + 1024 + 512 + 512 + 1024 + 512
         )
     );
 
