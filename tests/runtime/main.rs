@@ -12,6 +12,7 @@ mod host_kernels;
 mod kernels_compile;
 mod logsumexp_one_hot;
 mod losses_bce_kl;
+mod module_move_order;
 mod optim_foreach;
 mod runtime_amp;
 mod runtime_attention;
