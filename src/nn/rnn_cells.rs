@@ -14,7 +14,7 @@ use super::{Io, Layer, Module, RnnMode};
 use crate::alloc::Purpose;
 use crate::base::{DType, Device, Result, TensorError};
 use crate::runtime::Runtime;
-use crate::tensor::Tensor;
+use crate::tensor::{AutocastOp, Tensor};
 
 /// One recurrent cell: `weight_ih`, `weight_hh`, and with a bias `bias_ih`, `bias_hh`.
 #[derive(Debug)]
@@ -136,8 +136,35 @@ impl RnnCell {
             self.check(x, c, 1)?;
         }
         let w = self.weights()?;
+        // Autocast's cuda list casts the whole cell call (`gru_cell`, `lstm_cell`,
+        // `rnn_tanh_cell`, `rnn_relu_cell`: lower_precision_fp), its arguments in order: the
+        // input, the state, the weights, the biases.
+        let args = [
+            Some(x),
+            Some(&h),
+            c.as_ref(),
+            Some(w.w_ih),
+            Some(w.w_hh),
+            w.b_ih,
+            w.b_hh,
+        ];
+        if let Some(cast) = Tensor::autocast(AutocastOp::RnnCell, &args)? {
+            let w = LayerWeights {
+                w_ih: cast.arg(3),
+                w_hh: cast.arg(4),
+                b_ih: cast.opt(5),
+                b_hh: cast.opt(6),
+            };
+            let (h, c) = (cast.arg(1).clone(), cast.opt(2).cloned());
+            return self.run(cast.arg(0), h, c, &w);
+        }
+        self.run(x, h, c, &w)
+    }
+
+    /// The cell's arithmetic on checked (and, under autocast, cast) arguments.
+    fn run(&self, x: &Tensor, h: Tensor, c: Option<Tensor>, w: &LayerWeights<'_>) -> Result<Io> {
         if x.device() == Device::Cuda {
-            if let Some(out) = fused_step(self.mode, x, &h, c.as_ref(), &w)? {
+            if let Some(out) = fused_step(self.mode, x, &h, c.as_ref(), w)? {
                 return Ok(out);
             }
         }
@@ -158,7 +185,7 @@ impl RnnCell {
                 drop(ih);
                 Io::Tensor(out)
             }
-            RnnMode::Gru => Io::Tensor(gru_cell(&x.linear(w.w_ih, w.b_ih)?, &h, &w)?),
+            RnnMode::Gru => Io::Tensor(gru_cell(&x.linear(w.w_ih, w.b_ih)?, &h, w)?),
             RnnMode::Lstm => {
                 let c = c.ok_or_else(|| {
                     TensorError::Invalid("LSTMCell: Expected hx to be a tuple (h_0, c_0)".into())

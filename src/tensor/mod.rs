@@ -73,6 +73,7 @@ pub use shape::TensorIndex;
 pub use subscript::list_index;
 // Layer operations (convolution, pooling, batch norm, embedding, activations).
 pub use autocast::AutocastGuard;
+pub(crate) use autocast::AutocastOp;
 pub use batchnorm::BatchNormOptions;
 pub use conv::{ConvOptions, ConvPadding};
 pub(crate) use fused_cells::FusedCell;

@@ -365,3 +365,20 @@ fn the_fused_cells_gradients_match_finite_differences() {
         shape_values: identity,
     });
 }
+
+/// Autocast's cuda list casts the whole cell call (`gru_cell`, `lstm_cell`: lower precision in
+/// `autocast_mode.cpp`), so the fused kernel gets float16 gates, state and biases alike.
+#[test]
+fn under_autocast_the_fused_cells_run_in_float16() {
+    let rt = runtime(Backend::Meta);
+    let x = rt.randn(&[8, 16], Device::Cuda).unwrap();
+    let _autocast = rt.autocast(Device::Cuda, None, true, None);
+    let gru = cell(&rt, RnnMode::Gru, 16, 32);
+    let h = outputs(&gru, &x).remove(0);
+    assert_eq!(h.dtype(), leakharness::tensor::DType::F16);
+    assert_eq!(h.grad_fn().unwrap().name(), "ThnnFusedGruCellBackward0");
+    let lstm = cell(&rt, RnnMode::Lstm, 16, 32);
+    let hc = outputs(&lstm, &x);
+    assert!(hc.iter().all(|t| t.dtype() == leakharness::tensor::DType::F16));
+    assert_eq!(hc[0].grad_fn().unwrap().name(), "ThnnFusedLstmCellBackward0");
+}
