@@ -334,6 +334,43 @@ fn the_fused_cells_gradients_match_finite_differences() {
         reference: &|v| gru_reference(v, batch, input, hidden),
         shape_values: identity,
     });
+    // Without biases the node saves none and its backward sums none.
+    let gru_no_bias = RnnCell::new(&host, RnnMode::Gru, input, hidden, false).unwrap();
+    check(Case {
+        name: "GRUCell(bias=False) on cuda",
+        inputs: vec![
+            (vec![batch, input], true),
+            (vec![batch, hidden], true),
+            (vec![3 * hidden, input], true),
+            (vec![3 * hidden, hidden], true),
+        ],
+        op: &|t| {
+            let c = cell_with(&gru_no_bias, &t[2..]);
+            let out = c
+                .as_call()
+                .unwrap()
+                .call(&[Io::Tensor(t[0].clone()), Io::Tensor(t[1].clone())])?;
+            let Io::Tensor(h) = out else {
+                panic!("GRUCell returns a tensor")
+            };
+            let names: Vec<&str> = h
+                .grad_fn()
+                .unwrap()
+                .saved_tensors()
+                .iter()
+                .map(|s| s.name)
+                .collect();
+            assert_eq!(names, ["input_gates", "hidden_gates", "hx", "result1"]);
+            Ok(h)
+        },
+        reference: &|v| {
+            let zeros = vec![0.0; 3 * hidden];
+            let mut v = v.to_vec();
+            v.extend([zeros.clone(), zeros]);
+            gru_reference(&v, batch, input, hidden)
+        },
+        shape_values: identity,
+    });
     check(Case {
         name: "LSTMCell on cuda (ThnnFusedLstmCellBackward0)",
         inputs: vec![
@@ -379,6 +416,11 @@ fn under_autocast_the_fused_cells_run_in_float16() {
     assert_eq!(h.grad_fn().unwrap().name(), "ThnnFusedGruCellBackward0");
     let lstm = cell(&rt, RnnMode::Lstm, 16, 32);
     let hc = outputs(&lstm, &x);
-    assert!(hc.iter().all(|t| t.dtype() == leakharness::tensor::DType::F16));
-    assert_eq!(hc[0].grad_fn().unwrap().name(), "ThnnFusedLstmCellBackward0");
+    assert!(hc
+        .iter()
+        .all(|t| t.dtype() == leakharness::tensor::DType::F16));
+    assert_eq!(
+        hc[0].grad_fn().unwrap().name(),
+        "ThnnFusedLstmCellBackward0"
+    );
 }
