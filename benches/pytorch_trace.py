@@ -9,6 +9,9 @@ memory behaviour can be compared with PyTorch's statement by statement (docs/gpu
         `leakharness run --snapshot` when two traces differ inside one statement
     python3 benches/pytorch_trace.py compare TORCH_DIR LEAKHARNESS_DIR
         prints, per scenario, whether the sample sequences agree, and the first differences
+    python3 benches/pytorch_trace.py snapdiff TORCH.pickle LEAKHARNESS.pickle
+        lines up the two snapshots' allocations and frees (size asked for, in order) and prints
+        where they part, with the Python line of each side
 
 A sample is {"line", "allocated", "reserved", "peak_allocated"}: memory_allocated(),
 memory_reserved() and max_memory_allocated() just before the statement on that line starts.
@@ -256,6 +259,30 @@ def compare(torch_dir, ours_dir):
     print(f"{identical} of {len(names)} scenarios identical")
 
 
+def snapdiff(theirs_path, ours_path, limit=15):
+    """Where two allocator histories part: each side's alloc and free_requested events as
+    (action, size asked for), aligned with difflib; each difference with the scenario line the
+    event came from (the innermost frame in a scenario file)."""
+    import difflib
+    import pickle
+
+    def events(path):
+        trace = pickle.load(open(path, "rb"))["device_traces"][0]
+        out = []
+        for e in trace:
+            if e["action"] in ("alloc", "free_requested"):
+                lines = [f["line"] for f in e.get("frames", []) if "scenarios" in f["filename"]]
+                out.append((e["action"][0].upper() + str(e["size"]), lines[0] if lines else None))
+        return out
+
+    a, b = events(theirs_path), events(ours_path)
+    matcher = difflib.SequenceMatcher(a=[x for x, _ in a], b=[x for x, _ in b], autojunk=False)
+    parts = [op for op in matcher.get_opcodes() if op[0] != "equal"]
+    print(f"{len(a)} events in pytorch, {len(b)} in leakharness, {len(parts)} differences")
+    for op, i1, i2, j1, j2 in parts[:limit]:
+        print(f"  {op}: pytorch {a[i1:i2][:8]} leakharness {b[j1:j2][:8]} (after pytorch event {i1})")
+
+
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
     if mode == "record" and "--out" in sys.argv:
@@ -273,6 +300,8 @@ def main():
             json.dump(result, f)
     elif mode == "compare" and len(sys.argv) == 4:
         compare(sys.argv[2], sys.argv[3])
+    elif mode == "snapdiff" and len(sys.argv) == 4:
+        snapdiff(sys.argv[2], sys.argv[3])
     else:
         sys.exit(__doc__)
 

@@ -540,8 +540,14 @@ fn expandable(shape: &[usize], target: &[usize]) -> bool {
 }
 
 /// `can_accumulate_inplace` (input_buffer.cpp): dense, and nobody else holds it or its storage.
+/// A view never qualifies: PyTorch's view of a tensor keeps its base's TensorImpl alive (the
+/// view metadata holds it, in backward too, where ADInplaceOrView still runs), so the storage
+/// has two users even when the base is otherwise gone. A gradient that arrives as a view, such
+/// as a bias's `sum_to` (a view dropping the leading dimension) or a weight's `TBackward0`, is
+/// therefore summed into a new block when a second gradient comes; measured on an H100 in
+/// truncated BPTT, where each parameter gets one gradient per time step.
 fn can_accumulate_inplace(t: &Tensor) -> bool {
-    t.is_contiguous() && t.use_count() == 1 && t.storage_use_count() == 1
+    t.is_contiguous() && !t.0.is_view && t.use_count() == 1 && t.storage_use_count() == 1
 }
 
 /// `InputBuffer::accumulate`: with grad mode off, reuse whichever buffer is ours alone; with

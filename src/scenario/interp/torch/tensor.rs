@@ -60,6 +60,7 @@ pub(super) const METHODS: &[Entry<MethodFn>] = &[
     entry("squeeze", squeeze),
     entry("unsqueeze", unsqueeze),
     entry("flatten", flatten),
+    entry("unflatten", unflatten),
     entry("softmax", softmax),
     entry("log_softmax", softmax),
     entry("max", extremum),
@@ -552,6 +553,61 @@ pub(super) fn flatten(
         None => -1,
     };
     let r = t.flatten(start, end);
+    check_rt(it, r, span)
+}
+
+/// `unflatten(dim, sizes)`: dimension `dim` split into `sizes` (one of them may be -1), as
+/// ATen's `unflatten` does it, through `view` (ViewBackward0).
+pub(super) fn unflatten(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let b = bind(it, &args, name, &["dim", "sizes"], 2, span)?;
+    let dim = required_dim(it, &b, name, span)?;
+    let sizes = ints_of(
+        it,
+        &[b.get("sizes").cloned().unwrap_or(Value::None)],
+        "sizes",
+        span,
+    )?;
+    let rank = t.dim() as isize;
+    let d = if dim < 0 { dim + rank } else { dim };
+    if d < 0 || d >= rank {
+        return Err(it.fail(
+            span,
+            format!(
+                "IndexError: Dimension out of range (expected to be in range of [{}, {}], but got {dim})",
+                -rank,
+                rank - 1
+            ),
+        ));
+    }
+    let d = d as usize;
+    let mut shape: Vec<isize> = t.shape()[..d].iter().map(|&s| s as isize).collect();
+    shape.extend(&sizes);
+    shape.extend(t.shape()[d + 1..].iter().map(|&s| s as isize));
+    let r = t.view(&shape);
+    check_rt(it, r, span)
+}
+
+/// `F.linear(input, weight, bias=None)`.
+pub(super) fn linear(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let b = bind(it, &args, name, &["weight", "bias"], 1, span)?;
+    let weight = expect_tensor(it, b.get("weight"), "weight", span)?;
+    let bias = match b.get("bias") {
+        None | Some(Value::None) => None,
+        v => Some(expect_tensor(it, v, "bias", span)?),
+    };
+    let r = t.linear(&weight, bias.as_ref());
     check_rt(it, r, span)
 }
 
