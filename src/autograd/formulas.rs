@@ -5,7 +5,9 @@
 
 use super::Node;
 use crate::base::{DType, Device, Result};
-use crate::tensor::{Extremum, Keeps, LayerNode, Pointwise, Reduction, StatNode, Tensor};
+use crate::tensor::{
+    Extremum, FusedCell, Keeps, LayerNode, Pointwise, Reduction, StatNode, Tensor,
+};
 
 /// A node's backward function and the non-tensor values it keeps (scalars, sizes, strides).
 #[derive(Debug, Clone)]
@@ -259,14 +261,17 @@ impl Formula {
     /// Whether the node's operation returned several tensors, so that its backward takes one
     /// gradient per output ([`Formula::apply_multi`]).
     pub(crate) fn is_multi_output(&self) -> bool {
-        matches!(self, Formula::Split(_))
+        matches!(
+            self,
+            Formula::Split(_) | Formula::Layer(LayerNode::FusedCell(FusedCell::Lstm { .. }))
+        )
     }
 
     /// Gradients for the inputs of a multi-output node, from one gradient per output (`None`
     /// where that output got none), `None` where `needs` is false.
     pub(crate) fn apply_multi(
         &self,
-        _node: &Node,
+        node: &Node,
         grads: &[Option<Tensor>],
         needs: &[bool],
     ) -> Result<Vec<Option<Tensor>>> {
@@ -276,6 +281,9 @@ impl Formula {
                 if needs.first().copied().unwrap_or(false) {
                     out[0] = Some(split.backward(grads)?);
                 }
+            }
+            Formula::Layer(LayerNode::FusedCell(cell)) => {
+                return cell.lstm_backward(node, grads, needs)
             }
             other => {
                 return Err(crate::base::TensorError::Invalid(format!(
@@ -362,16 +370,9 @@ impl Formula {
                 mat2_sizes,
                 mat2_strides,
             } => {
-                if need(0) {
-                    let mat2 = node.unpack("mat2")?;
-                    out[0] = Some(mm_mat1_backward(
-                        grad,
-                        &mat2,
-                        *self_sizes,
-                        *self_strides,
-                        1.0,
-                    )?);
-                }
+                // mat2's gradient first: MmBackward0 allocates it before self's, on 2.15's
+                // CPU build (profiler, `aten::mm` 8,192 B then 512 B for [8,16] @ [16,128])
+                // and on 2.11's CUDA build (benches/cuda_dispatch_probe.py, LSTMCell).
                 if need(1) {
                     let self_ = node.unpack("self")?;
                     out[1] = Some(mm_mat2_backward(
@@ -379,6 +380,16 @@ impl Formula {
                         &self_,
                         *mat2_sizes,
                         *mat2_strides,
+                        1.0,
+                    )?);
+                }
+                if need(0) {
+                    let mat2 = node.unpack("mat2")?;
+                    out[0] = Some(mm_mat1_backward(
+                        grad,
+                        &mat2,
+                        *self_sizes,
+                        *self_strides,
                         1.0,
                     )?);
                 }

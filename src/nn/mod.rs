@@ -26,6 +26,7 @@
 //! assert!(model.parameters().iter().all(|p| p.grad().is_some()));
 //! ```
 
+mod apply_order;
 mod attention;
 mod clip;
 mod conv;
@@ -43,6 +44,7 @@ use crate::base::{DType, Device, Result};
 use crate::runtime::Runtime;
 pub use crate::tensor::Reduction;
 use crate::tensor::Tensor;
+pub use apply_order::apply_order;
 pub use attention::MultiheadAttention;
 pub use clip::{clip_grad_norm_, clip_grad_value_};
 pub use conv::{Conv, Pool, PoolKind};
@@ -129,9 +131,11 @@ pub trait Module {
     /// `module.to(device)`: every parameter (and its `.grad`) gets a copy on `device` as its
     /// data, keeping its identity; the old storage is freed when nothing else holds it.
     /// Device copies of parameters are tagged as parameters, of gradients as gradients.
-    /// Buffers are replaced by their copies (see [`Buffers::to`]).
+    /// Buffers are replaced by their copies (see [`Buffers::to`]). Parameters move in
+    /// `Module._apply`'s order ([`apply_order`]: children's before the module's own), then
+    /// the buffers (a module's own, of a module with no children).
     fn to(&self, device: Device) -> Result<()> {
-        for p in self.parameters() {
+        for (_, p) in apply_order(self.named_parameters()) {
             if p.device() != device {
                 p.set_data(&p.copy_for(device, Purpose::Parameter)?)?;
             }

@@ -2,8 +2,10 @@
 //! `torch/nn/modules/rnn.py` calls `_VF.rnn_tanh_cell` / `lstm_cell` / `gru_cell` and
 //! `aten/src/ATen/native/RNN.cpp` runs them on the CPU: `linear_hh(h).add_(linear_ih(x))` for
 //! RNN and LSTM (the hidden projection first), `linear_ih(x)` then `linear_hh(h)` for GRU.
-//! On CUDA PyTorch runs LSTM and GRU cells through `_thnn_fused_lstm_cell` /
-//! `_thnn_fused_gru_cell` (one node with a workspace); that path is not modelled.
+//! On CUDA, `GRUCell` and `LSTMCell` in RNN.cpp take another path: `input.matmul(w_ih.t())`,
+//! `hx.matmul(w_hh.t())` (two `mm`s, no bias, so no cuBLASLt workspace), then
+//! `_thnn_fused_gru_cell` / `_thnn_fused_lstm_cell` with the biases (one node, a workspace;
+//! `src/tensor/fused_cells.rs`). The RNN cells stay composed on CUDA too.
 
 use std::cell::Cell;
 
@@ -12,7 +14,7 @@ use super::{Io, Layer, Module, RnnMode};
 use crate::alloc::Purpose;
 use crate::base::{DType, Device, Result, TensorError};
 use crate::runtime::Runtime;
-use crate::tensor::Tensor;
+use crate::tensor::{AutocastOp, Tensor};
 
 /// One recurrent cell: `weight_ih`, `weight_hh`, and with a bias `bias_ih`, `bias_hh`.
 #[derive(Debug)]
@@ -134,11 +136,56 @@ impl RnnCell {
             self.check(x, c, 1)?;
         }
         let w = self.weights()?;
+        // Autocast's cuda list casts the whole cell call (`gru_cell`, `lstm_cell`,
+        // `rnn_tanh_cell`, `rnn_relu_cell`: lower_precision_fp), its arguments in order: the
+        // input, the state, the weights, the biases.
+        let args = [
+            Some(x),
+            Some(&h),
+            c.as_ref(),
+            Some(w.w_ih),
+            Some(w.w_hh),
+            w.b_ih,
+            w.b_hh,
+        ];
+        if let Some(cast) = Tensor::autocast(AutocastOp::RnnCell, &args)? {
+            let w = LayerWeights {
+                w_ih: cast.arg(3),
+                w_hh: cast.arg(4),
+                b_ih: cast.opt(5),
+                b_hh: cast.opt(6),
+            };
+            let (h, c) = (cast.arg(1).clone(), cast.opt(2).cloned());
+            return self.run(cast.arg(0), h, c, &w);
+        }
+        self.run(x, h, c, &w)
+    }
+
+    /// The cell's arithmetic on checked (and, under autocast, cast) arguments.
+    fn run(&self, x: &Tensor, h: Tensor, c: Option<Tensor>, w: &LayerWeights<'_>) -> Result<Io> {
+        if x.device() == Device::Cuda {
+            if let Some(out) = fused_step(self.mode, x, &h, c.as_ref(), w)? {
+                return Ok(out);
+            }
+        }
         let gates = || h.linear(w.w_hh, w.b_hh)?.add_(&x.linear(w.w_ih, w.b_ih)?);
         Ok(match self.mode {
-            RnnMode::Tanh => Io::Tensor(gates()?.tanh()?),
-            RnnMode::Relu => Io::Tensor(gates()?.relu()?),
-            RnnMode::Gru => Io::Tensor(gru_cell(&x.linear(w.w_ih, w.b_ih)?, &h, &w)?),
+            // `hidden_nonlinearity(linear_hh(hx).add_(linear_ih(input)))` in RNN.cpp's
+            // SimpleCell is one C++ expression: the input projection, a temporary, dies only
+            // after the nonlinearity's output exists (the H100 probe's order).
+            RnnMode::Tanh | RnnMode::Relu => {
+                let hh = h.linear(w.w_hh, w.b_hh)?;
+                let ih = x.linear(w.w_ih, w.b_ih)?;
+                let gates = hh.add_(&ih)?;
+                let out = if self.mode == RnnMode::Tanh {
+                    gates.tanh()?
+                } else {
+                    gates.relu()?
+                };
+                drop(ih);
+                Io::Tensor(out)
+            }
+            RnnMode::Gru => Io::Tensor(gru_cell(&x.linear(w.w_ih, w.b_ih)?, &h, w)?),
             RnnMode::Lstm => {
                 let c = c.ok_or_else(|| {
                     TensorError::Invalid("LSTMCell: Expected hx to be a tuple (h_0, c_0)".into())
@@ -148,6 +195,34 @@ impl RnnCell {
             }
         })
     }
+}
+
+/// The CUDA path of RNN.cpp's `GRUCell` / `LSTMCell` for `mode`; `None` for the RNN cells,
+/// which have no fused kernel.
+fn fused_step(
+    mode: RnnMode,
+    x: &Tensor,
+    h: &Tensor,
+    c: Option<&Tensor>,
+    w: &LayerWeights<'_>,
+) -> Result<Option<Io>> {
+    if !matches!(mode, RnnMode::Gru | RnnMode::Lstm) {
+        return Ok(None);
+    }
+    let igates = x.matmul(&w.w_ih.t()?)?;
+    let hgates = h.matmul(&w.w_hh.t()?)?;
+    Ok(Some(match (mode, c) {
+        (RnnMode::Lstm, Some(c)) => {
+            let (hy, cy, _workspace) = igates.thnn_fused_lstm_cell(&hgates, c, w.b_ih, w.b_hh)?;
+            Io::Tuple(vec![Io::Tensor(hy), Io::Tensor(cy)])
+        }
+        (RnnMode::Lstm, None) => {
+            return Err(TensorError::Invalid(
+                "LSTMCell: Expected hx to be a tuple (h_0, c_0)".into(),
+            ))
+        }
+        _ => Io::Tensor(igates.thnn_fused_gru_cell(&hgates, h, w.b_ih, w.b_hh)?.0),
+    }))
 }
 
 impl Module for RnnCell {

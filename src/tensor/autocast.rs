@@ -63,6 +63,8 @@ pub(crate) enum AutocastOp {
     Bce,
     Cat,
     Stack,
+    /// `gru_cell`, `lstm_cell`, `rnn_tanh_cell`, `rnn_relu_cell` (`src/nn/rnn_cells.rs`).
+    RnnCell,
 }
 
 impl AutocastOp {
@@ -82,6 +84,7 @@ impl AutocastOp {
             (Exp | Log | Pow | LayerNorm, Device::Cuda) => Some(CastPolicy::Fp32),
             (CrossEntropy, Device::Cpu) => Some(CastPolicy::Fp32),
             (Cat | Stack, Device::Cpu) => Some(CastPolicy::Promote),
+            (RnnCell, Device::Cuda) => Some(CastPolicy::Lower),
             _ => None,
         }
     }

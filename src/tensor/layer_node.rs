@@ -11,6 +11,7 @@ use super::batchnorm::{BatchNormNode, BatchNormStats};
 use super::bce::Bce;
 use super::conv::{ConvNode, Geometry};
 use super::embedding::EmbeddingNode;
+use super::fused_cells::FusedCell;
 use super::index::{Along, IndexNode, IndexPlan};
 use super::kernel::{Buf, Cx};
 use super::logsumexp::LogsumexpDims;
@@ -71,6 +72,10 @@ pub(crate) enum LayerKernel {
     Gather(Along),
     /// `[self]` in place from `[src, index]`.
     ScatterAdd(Along),
+    /// A fused RNN cell's forward (`src/tensor/fused_cells.rs`, operands listed there).
+    FusedCell(FusedCell),
+    /// A fused RNN cell's backward.
+    FusedCellBackward(FusedCell),
 }
 
 impl LayerKernel {
@@ -117,6 +122,14 @@ impl LayerKernel {
             LayerKernel::MaskedFill(v) => super::index::host_masked_fill(*v, cx, outs, ins),
             LayerKernel::Gather(a) => a.host_gather(cx, outs, ins),
             LayerKernel::ScatterAdd(a) => a.host_scatter_add(cx, outs, ins),
+            LayerKernel::FusedCell(c) => {
+                c.host_forward(cx, outs, ins);
+                Ok(())
+            }
+            LayerKernel::FusedCellBackward(c) => {
+                c.host_backward(cx, outs, ins);
+                Ok(())
+            }
         }
     }
 }
@@ -170,6 +183,9 @@ pub(crate) enum LayerNode {
     /// A node that hands the gradient on unchanged, under a custom Function's name
     /// (`BackwardHookFunctionBackward`, `views.rs`).
     Passthrough(&'static str),
+    /// `_thnn_fused_gru_cell` / `_thnn_fused_lstm_cell` (`fused_cells.rs`); the LSTM cell's
+    /// node has two outputs and runs through [`FusedCell::lstm_backward`].
+    FusedCell(FusedCell),
 }
 
 impl LayerNode {
@@ -186,6 +202,7 @@ impl LayerNode {
             LayerNode::Bce(b) => b.node_name(),
             LayerNode::Index(i) => i.name(),
             LayerNode::Passthrough(name) => name,
+            LayerNode::FusedCell(c) => c.node_name(),
         }
     }
 
@@ -216,6 +233,7 @@ impl LayerNode {
             LayerNode::Bce(b) => single(&|| b.backward(node, grad)),
             LayerNode::Index(i) => i.backward(node, grad, needs),
             LayerNode::Passthrough(_) => single(&|| Ok(grad.clone())),
+            LayerNode::FusedCell(c) => c.gru_backward(node, grad, needs),
         }
     }
 }

@@ -30,6 +30,7 @@ mod conv;
 mod data;
 mod embedding;
 mod factory;
+mod fused_cells;
 mod index;
 mod inplace;
 mod kernel;
@@ -72,8 +73,10 @@ pub use shape::TensorIndex;
 pub use subscript::list_index;
 // Layer operations (convolution, pooling, batch norm, embedding, activations).
 pub use autocast::AutocastGuard;
+pub(crate) use autocast::AutocastOp;
 pub use batchnorm::BatchNormOptions;
 pub use conv::{ConvOptions, ConvPadding};
+pub(crate) use fused_cells::FusedCell;
 pub(crate) use layer_node::{LayerKernel, LayerNode};
 pub use pool::PoolOptions;
 pub(crate) use split::Split;

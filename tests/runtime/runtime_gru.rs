@@ -1,11 +1,12 @@
 //! `nn.GRU` and the cells (`nn.RNNCell`, `nn.LSTMCell`, `nn.GRUCell`), composed as PyTorch
 //! 2.15's CPU path composes them: node counts and saved blocks equal what `next_functions` and
-//! `_saved_*` show on 2.15 over the same shapes.
+//! `_saved_*` show on 2.15 over the same shapes; on a CUDA device `nn.GRUCell` and
+//! `nn.LSTMCell` take the fused path (`fused_cells.rs`), whose graphs are pinned here too.
 
 use leakharness::device::Backend;
 use leakharness::nn::{Io, Layer, Module, Rnn, RnnCell, RnnConfig, RnnMode, RnnState};
 use leakharness::runtime::{Runtime, RuntimeOptions};
-use leakharness::tensor::Device;
+use leakharness::tensor::{Device, Tensor};
 
 use super::runtime_rnn::{counts, graph_stats};
 
@@ -107,6 +108,10 @@ fn the_cells_hold_pytorchs_graphs() {
 
     let gru = cell(&rt, RnnMode::Gru);
     assert_eq!(gru.repr(), "GRUCell(16, 32)");
+    // On a CUDA device GRUCell and LSTMCell take PyTorch's fused path: two `mm`s and one
+    // fused node (the nodes of PyTorch 2.11 on an H100, `tests/runtime/fused_cells.rs`).
+    // Saved: both gate matrices, h, both biases and the [8, 160] workspace, plus x by the
+    // input's MmBackward0 (x needs no gradient here, the weight does).
     let Io::Tensor(h1) = gru
         .call(&[Io::Tensor(x.clone()), Io::Tensor(h.clone())])
         .unwrap()
@@ -118,21 +123,17 @@ fn the_cells_hold_pytorchs_graphs() {
         (
             counts(&[
                 ("AccumulateGrad", 4),
-                ("AddBackward0", 4),
-                ("AddmmBackward0", 2),
-                ("MulBackward0", 2),
-                ("SigmoidBackward0", 2),
-                ("SubBackward0", 1),
+                ("MmBackward0", 2),
                 ("TBackward0", 2),
-                ("TanhBackward0", 1),
-                ("UnsafeSplitBackward0", 2),
+                ("ThnnFusedGruCellBackward0", 1),
             ]),
-            6,
-            7_680
+            7,
+            3072 + 3072 + 1024 + 512 + 512 + 5120 + 512
         )
     );
 
-    // LSTMCell without a state: one zeros tensor for both h and c.
+    // LSTMCell without a state: one zeros tensor for both h and c; the node saves cy and the
+    // [8, 128] workspace besides the gates, cx and biases.
     let lstm = cell(&rt, RnnMode::Lstm);
     let before = rt.memory_allocated();
     let Io::Tuple(hc) = lstm.call(&[Io::Tensor(x.clone())]).unwrap() else {
@@ -147,16 +148,12 @@ fn the_cells_hold_pytorchs_graphs() {
         (
             counts(&[
                 ("AccumulateGrad", 4),
-                ("AddBackward0", 2),
-                ("AddmmBackward0", 2),
-                ("MulBackward0", 3),
-                ("SigmoidBackward0", 3),
+                ("MmBackward0", 2),
                 ("TBackward0", 2),
-                ("TanhBackward0", 2),
-                ("UnsafeSplitBackward0", 1),
+                ("ThnnFusedLstmCellBackward0", 1),
             ]),
-            4,
-            6_656
+            8,
+            3 * 4096 + 1024 + 512 + 512 + 1024 + 512
         )
     );
 
@@ -196,5 +193,91 @@ fn the_cells_check_shapes_with_pytorchs_messages() {
             .unwrap_err()
             .to_string(),
         "Input batch size 8 doesn't match hidden0 batch size 4"
+    );
+}
+
+/// [`graph_stats`] for host tensors, which have no allocator block: saved storages told
+/// apart by identity.
+fn host_graph_stats(roots: &[&Tensor]) -> (std::collections::BTreeMap<String, usize>, usize, u64) {
+    let mut seen = std::collections::HashSet::new();
+    let mut names = std::collections::BTreeMap::new();
+    let mut storages: Vec<Tensor> = Vec::new();
+    let mut stack: Vec<_> = roots.iter().filter_map(|t| t.grad_fn()).collect();
+    while let Some(node) = stack.pop() {
+        if !seen.insert(std::rc::Rc::as_ptr(&node)) {
+            continue;
+        }
+        *names.entry(node.name().to_string()).or_insert(0) += 1;
+        for saved in node.saved_tensors() {
+            if let Some(t) = saved.tensor {
+                if !storages.iter().any(|s| s.shares_storage(&t)) {
+                    storages.push(t);
+                }
+            }
+        }
+        stack.extend(node.next_functions().into_iter().flatten());
+    }
+    let bytes = storages
+        .iter()
+        .map(|t| (t.storage_nbytes() as u64).next_multiple_of(512))
+        .sum();
+    (names, storages.len(), bytes)
+}
+
+/// On the cpu device the cells stay RNN.cpp's composed CPU cells: the graphs 2.15's CPU build
+/// shows (`docs/fidelity.md`, "GRU and the cells").
+#[test]
+fn the_cells_on_the_cpu_device_keep_the_composed_graphs() {
+    let rt = meta();
+    let x = rt.randn(&[8, 16], Device::Cpu).unwrap();
+    let h = rt.randn(&[8, 32], Device::Cpu).unwrap();
+    let gru = RnnCell::new(&rt, RnnMode::Gru, 16, 32, true).unwrap();
+    let Io::Tensor(h1) = gru
+        .call(&[Io::Tensor(x.clone()), Io::Tensor(h.clone())])
+        .unwrap()
+    else {
+        panic!("GRUCell returns a tensor")
+    };
+    assert_eq!(
+        host_graph_stats(&[&h1]),
+        (
+            counts(&[
+                ("AccumulateGrad", 4),
+                ("AddBackward0", 4),
+                ("AddmmBackward0", 2),
+                ("MulBackward0", 2),
+                ("SigmoidBackward0", 2),
+                ("SubBackward0", 1),
+                ("TBackward0", 2),
+                ("TanhBackward0", 1),
+                ("UnsafeSplitBackward0", 2),
+            ]),
+            6,
+            7_680
+        )
+    );
+    let lstm = RnnCell::new(&rt, RnnMode::Lstm, 16, 32, true).unwrap();
+    let Io::Tuple(hc) = lstm.call(&[Io::Tensor(x)]).unwrap() else {
+        panic!("LSTMCell returns (h, c)")
+    };
+    let [Io::Tensor(h1), Io::Tensor(c1)] = hc.as_slice() else {
+        panic!("LSTMCell returns (h, c)")
+    };
+    assert_eq!(
+        host_graph_stats(&[h1, c1]),
+        (
+            counts(&[
+                ("AccumulateGrad", 4),
+                ("AddBackward0", 2),
+                ("AddmmBackward0", 2),
+                ("MulBackward0", 3),
+                ("SigmoidBackward0", 3),
+                ("TBackward0", 2),
+                ("TanhBackward0", 2),
+                ("UnsafeSplitBackward0", 1),
+            ]),
+            4,
+            6_656
+        )
     );
 }

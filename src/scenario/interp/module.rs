@@ -6,6 +6,7 @@
 //! tensor once. Also `nn.Parameter`, `nn.ModuleList`, `nn.ModuleDict`, `@dataclass`, and
 //! `copy.copy`/`copy.deepcopy`.
 
+mod apply;
 mod backward_hooks;
 mod hooks;
 mod precision;
@@ -836,28 +837,7 @@ fn call_instance_method(
                 _ => device_arg(&args),
             };
             if let Some(device) = device {
-                let mut all = Vec::new();
-                named_modules(recv, "", &mut HashSet::new(), &mut all);
-                for (_, m) in &all {
-                    if let Value::Module(lib) = m {
-                        let r = lib.to(device).map_err(|e| it.tensor_error(span, e));
-                        it.lift(r)?;
-                    }
-                }
-                let mut tensors = named_tensors(recv, false);
-                tensors.extend(named_tensors(recv, true));
-                let _no_grad = it.rt.no_grad();
-                for (_, t) in tensors {
-                    let Value::Tensor(t) = t else { continue };
-                    if t.device() == device {
-                        continue;
-                    }
-                    // `param.data = param.to(device)`: the parameter keeps its identity.
-                    let moved = t.to(device).map_err(|e| it.tensor_error(span, e));
-                    let moved = it.lift(moved)?;
-                    let r = t.set_data(&moved).map_err(|e| it.tensor_error(span, e));
-                    it.lift(r)?;
-                }
+                apply::move_to(it, recv, device, span)?;
             }
             Ok(recv.clone())
         }

@@ -306,8 +306,11 @@ pub(super) fn module_method(
     span: Span,
 ) -> R<Value> {
     let dtype = module_dtype(name, &args).unwrap_or(DType::F32);
-    let buffers = m.named_buffers().into_iter().map(|(_, t)| t).collect();
-    convert_module(it, m.parameters(), buffers, dtype, span)?;
+    // Parameters and buffers together in `Module._apply`'s order (children first).
+    let mut named = m.named_parameters();
+    named.extend(m.named_buffers());
+    let tensors = crate::nn::apply_order(named).into_iter().map(|(_, t)| t);
+    convert_module(it, tensors.collect(), Vec::new(), dtype, span)?;
     Ok(Value::Module(m.clone()))
 }
 
