@@ -219,7 +219,14 @@ impl CachingAllocator {
         let seg = &self.segments[&b.segment];
         let (base, page) = (seg.ptr, seg.page.expect("an expandable segment"));
         let begin = b.offset.next_multiple_of(page);
-        let end = (b.offset + b.size) / page * page;
+        #[allow(unused_mut)] // changed only by a planted bug
+        let mut end = (b.offset + b.size) / page * page;
+        // Planted bug: the end is rounded down from the block's last byte, one page short when
+        // the block ends on a page boundary.
+        #[cfg(feature = "planted-bugs")]
+        if self.planted_bug == Some(crate::base::PlantedBug::UnmapKeepsLastPage) {
+            end = (b.offset + b.size - 1) / page * page;
+        }
         if begin >= end {
             return Ok(0);
         }

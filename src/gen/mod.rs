@@ -83,6 +83,10 @@ pub struct Program {
     pub leak_per_epoch: bool,
     /// Where the training loop is written: at module level, in a function, or in a method.
     pub style: Style,
+    /// Whether it runs with `#@ alloc-conf: expandable_segments:True`, which changes how the
+    /// caching allocator maps and gives back memory but not what the program keeps; never
+    /// with [`PlantedLeak::Fragmentation`], which the option fixes.
+    pub expandable_segments: bool,
 }
 
 /// Where a generated program writes its training loop, as real training scripts do. Whatever

@@ -98,6 +98,7 @@ fn program_with(leak: BoxedStrategy<Option<PlantedLeak>>) -> impl Strategy<Value
         any::<bool>(),
         any::<bool>(),
         style(),
+        any::<bool>(),
     );
     (model, training, leak).prop_map(
         |(
@@ -111,6 +112,7 @@ fn program_with(leak: BoxedStrategy<Option<PlantedLeak>>) -> impl Strategy<Value
                 final_check,
                 per_epoch,
                 style,
+                expandable_segments,
             ),
             leak,
         )| Program {
@@ -139,6 +141,7 @@ fn program_with(leak: BoxedStrategy<Option<PlantedLeak>>) -> impl Strategy<Value
             leak,
             leak_per_epoch: per_epoch,
             style,
+            expandable_segments: expandable_segments && leak != Some(PlantedLeak::Fragmentation),
         },
     )
 }
@@ -171,4 +174,30 @@ pub fn released_leak_program() -> impl Strategy<Value = Program> {
 /// Clean and leaky programs, half and half.
 pub fn program() -> impl Strategy<Value = Program> {
     program_with(prop_oneof![Just(None), planted_leak().prop_map(Some)].boxed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+
+    /// The option reaches the scenario's header and the allocator, and never comes with the
+    /// leak it fixes.
+    #[test]
+    fn some_programs_run_with_expandable_segments_but_never_the_fragmentation_plant() {
+        let mut runner = TestRunner::deterministic();
+        let mut expandable = 0;
+        for _ in 0..100 {
+            let program = program().new_tree(&mut runner).unwrap().current();
+            let case = program.case().unwrap();
+            let config = case.scenario.header.allocator_config();
+            assert_eq!(config.expandable_segments, program.expandable_segments);
+            if program.expandable_segments {
+                expandable += 1;
+                assert_ne!(program.leak, Some(PlantedLeak::Fragmentation));
+            }
+        }
+        assert!((20..=80).contains(&expandable), "{expandable} of 100");
+    }
 }
