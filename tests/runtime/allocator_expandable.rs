@@ -1,8 +1,11 @@
 //! `expandable_segments:True`, each rule of `c10/cuda/CUDACachingAllocator.cpp` (commit 001074d)
 //! pinned in exact bytes; docs/allocator.md lists the functions they come from.
 
-use leakharness::alloc::{BlockState, CachingAllocator, EventKind, Purpose, SegmentInfo};
-use leakharness::device::{CpuDevice, MetaDevice};
+use leakharness::alloc::{
+    round_size, BlockState, CachingAllocator, EventKind, Pool, Purpose, SegmentInfo,
+};
+use leakharness::device::{CpuDevice, DeviceMemory, MetaDevice};
+use proptest::prelude::*;
 
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
@@ -203,4 +206,106 @@ fn the_pools_grow_separate_segments_and_the_cpu_backend_computes_in_them() {
     a.free(large.id).unwrap();
     assert_eq!(a.empty_cache().unwrap(), 42 * MIB);
     assert_eq!(a.mem_info().unwrap().free, GIB);
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Alloc(u64),
+    /// Frees the live allocation at this index (modulo their count).
+    Free(usize),
+    EmptyCache,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (1..=MIB).prop_map(Op::Alloc),
+        2 => (MIB + 1..=48 * MIB).prop_map(Op::Alloc),
+        3 => any::<usize>().prop_map(Op::Free),
+        1 => Just(Op::EmptyCache),
+    ]
+}
+
+/// Runs `ops` under `expandable_segments:True` on `device`, checking after every step what
+/// the rules imply: mapped runs are whole pages, blocks tile them, free neighbours are merged,
+/// reserved is what is mapped, and no segment or inactive split is counted. Returns the trace.
+fn run_checked(device: Box<dyn DeviceMemory>, ops: &[Op]) -> Vec<EventKind> {
+    let mut a = CachingAllocator::new(device);
+    a.set_config("expandable_segments:True".parse().unwrap());
+    let capacity = a.mem_info().unwrap().total;
+    let mut live = Vec::new();
+    for op in ops {
+        match *op {
+            Op::Alloc(n) => {
+                if let Ok(x) = a.allocate(n, Purpose::UserTensor) {
+                    let rounded = round_size(n).unwrap();
+                    assert!(
+                        x.size >= rounded && x.size - rounded < 512,
+                        "{n} → {}",
+                        x.size
+                    );
+                    live.push(x.id);
+                }
+            }
+            Op::Free(i) if !live.is_empty() => {
+                let id = live.swap_remove(i % live.len());
+                a.free(id).unwrap();
+            }
+            Op::Free(_) => {}
+            Op::EmptyCache => {
+                a.empty_cache().unwrap();
+            }
+        }
+        let snap = a.snapshot();
+        let mut mapped = 0;
+        let mut allocated = 0;
+        for s in &snap.segments {
+            let page = match s.pool {
+                Pool::Small => 2 * MIB,
+                Pool::Large => 20 * MIB,
+            };
+            assert!(s.expandable);
+            assert_eq!(s.blocks[0].offset % page, 0, "{s:?}");
+            assert_eq!(s.size % page, 0, "{s:?}");
+            let mut at = s.blocks[0].offset;
+            for pair in s.blocks.windows(2) {
+                let both_free = pair.iter().all(|b| b.state != BlockState::ActiveAllocated);
+                assert!(!both_free, "free neighbours merge: {s:?}");
+            }
+            for b in &s.blocks {
+                assert_eq!(b.offset, at, "blocks tile the run: {s:?}");
+                at += b.size;
+            }
+            mapped += s.size;
+            allocated += s.allocated;
+        }
+        assert_eq!(a.memory_reserved(), mapped);
+        assert_eq!(a.memory_allocated(), allocated);
+        assert_eq!(a.mem_info().unwrap().free, capacity - mapped);
+        let stats = a.stats();
+        assert_eq!(stats.segment.all.current, 0);
+        assert_eq!(stats.inactive_split_bytes.all.current, 0);
+    }
+    for id in live {
+        a.free(id).unwrap();
+    }
+    a.empty_cache().unwrap();
+    assert_eq!(a.memory_reserved(), 0);
+    assert!(a.snapshot().segments.is_empty());
+    assert_eq!(a.mem_info().unwrap().free, capacity);
+    a.history().trace()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Random programs keep the expandable segments' invariants, give every byte back at the
+    /// end, and make the same trace on meta and cpu.
+    #[test]
+    fn random_programs_keep_the_invariants_on_meta_and_cpu_alike(
+        ops in proptest::collection::vec(op(), 1..60)
+    ) {
+        let meta = run_checked(Box::new(MetaDevice::new(256 * MIB).unwrap()), &ops);
+        let cpu = run_checked(Box::new(CpuDevice::new(Some(256 * MIB)).unwrap()), &ops);
+        prop_assert_eq!(meta, cpu);
+    }
 }
