@@ -301,6 +301,31 @@ impl FromStr for AllocatorConfig {
     /// checked; `backend:cudaMallocAsync`, which replaces the caching allocator, is refused.
     fn from_str(s: &str) -> Result<Self, ConfigError> {
         let mut config = AllocatorConfig::default();
+        config.update(s)?;
+        Ok(config)
+    }
+}
+
+impl AllocatorConfig {
+    /// `torch.cuda.memory._set_allocator_settings(s)` (`parseArgs`): `max_split_size_mb`,
+    /// `roundup_power2_divisions` and `garbage_collection_threshold` go back to their defaults
+    /// unless `s` sets them; the other options keep their values unless `s` sets them. Nothing
+    /// changes when `s` is refused.
+    ///
+    /// ```
+    /// use leakharness::alloc::AllocatorConfig;
+    /// let mut c: AllocatorConfig = "max_split_size_mb:64,expandable_segments:True".parse().unwrap();
+    /// c.update("roundup_power2_divisions:4").unwrap();
+    /// assert_eq!(c.max_split_size, None);
+    /// assert!(c.expandable_segments);
+    /// ```
+    pub fn update(&mut self, s: &str) -> Result<(), ConfigError> {
+        let mut config = AllocatorConfig {
+            max_split_size: None,
+            roundup_power2_divisions: [0; INTERVALS],
+            garbage_collection_threshold: None,
+            ..*self
+        };
         let mut p = Parser {
             tokens: lex(s),
             at: 0,
@@ -369,7 +394,8 @@ impl FromStr for AllocatorConfig {
                 p.expect(",")?;
             }
         }
-        Ok(config)
+        *self = config;
+        Ok(())
     }
 }
 
