@@ -450,12 +450,10 @@ impl CachingAllocator {
             b.next = Some(rem);
             b.size = size;
             self.insert_free(rem);
-            if expandable {
-                // Not counted (see above).
-            } else if already_split {
+            if !expandable && already_split {
                 // An inactive split block shrinks by the bytes handed out.
                 self.stats.inactive_split_bytes.decrease(pool, size);
-            } else {
+            } else if !expandable {
                 // A whole segment becomes split: its remainder is a new inactive split block.
                 self.stats.inactive_split_bytes.increase(pool, rem_size);
                 self.stats.inactive_split.increase(pool, 1);
