@@ -127,10 +127,14 @@ fn program_with(leak: BoxedStrategy<Option<PlantedLeak>>) -> impl Strategy<Value
             // gradient accumulation. A period that does not divide the loop is measured at its
             // last multiple, which the checker reads from where memory drops; an optimizer that
             // makes its state at the first step hides that step's drop, and a loop too short
-            // for a second one shows no period (docs/leaks.md).
+            // for a second one shows no period (docs/leaks.md). The fragmentation plant grows
+            // by more each step, so its bytes per iteration depend on where it is measured:
+            // its expected figure assumes the loop's own length, so it keeps a dividing period.
             accumulation: accumulation.filter(|&k| {
                 let n = shape.inner_iterations();
-                k <= n && (n % k == 0 || optimizer == Optimizer::Sgd)
+                let measured_at_n = n % k == 0
+                    || (optimizer == Optimizer::Sgd && leak != Some(PlantedLeak::Fragmentation));
+                k <= n && measured_at_n
             }),
             double_backward,
             benign: benign
