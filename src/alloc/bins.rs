@@ -112,6 +112,16 @@ impl FreeBins {
         }
     }
 
+    /// The free blocks from `key` on (itself included when present), in PyTorch's order.
+    pub(crate) fn iter_from(&self, key: FreeKey) -> impl Iterator<Item = &FreeKey> + '_ {
+        let class = class_of(key.0);
+        let bin = &self.bins[class];
+        let at = bin.partition_point(|k| *k < key);
+        bin[at..]
+            .iter()
+            .chain(self.bins[class + 1..].iter().flatten())
+    }
+
     /// Every free block in PyTorch's order (size, then position), from either end.
     pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = &FreeKey> + '_ {
         self.bins.iter().flatten()

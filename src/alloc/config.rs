@@ -44,6 +44,10 @@ pub struct AllocatorConfig {
     /// (index 15), how many equal parts requests are rounded up to; 0 or 1 keeps 512-byte
     /// rounding.
     pub roundup_power2_divisions: [u64; INTERVALS],
+    /// `expandable_segments`: new memory comes from one growing segment per pool, mapped a
+    /// page at a time (2 MiB pages for the small pool, 20 MiB for the large one), instead of a
+    /// segment per request; every block is split when at least 512 bytes remain.
+    pub expandable_segments: bool,
 }
 
 /// A `PYTORCH_CUDA_ALLOC_CONF` string PyTorch would refuse, or an option leakharness does not
@@ -294,10 +298,34 @@ impl FromStr for AllocatorConfig {
 
     /// Parses a `PYTORCH_CUDA_ALLOC_CONF` value. Options that change nothing leakharness
     /// models (`release_lock_on_cudamalloc`, the `pinned_*` host options) are accepted and
-    /// checked; `backend:cudaMallocAsync`, which replaces the caching allocator, and
-    /// `expandable_segments:True`, not modelled yet, are refused.
+    /// checked; `backend:cudaMallocAsync`, which replaces the caching allocator, is refused.
     fn from_str(s: &str) -> Result<Self, ConfigError> {
         let mut config = AllocatorConfig::default();
+        config.update(s)?;
+        Ok(config)
+    }
+}
+
+impl AllocatorConfig {
+    /// `torch.cuda.memory._set_allocator_settings(s)` (`parseArgs`): `max_split_size_mb`,
+    /// `roundup_power2_divisions` and `garbage_collection_threshold` go back to their defaults
+    /// unless `s` sets them; the other options keep their values unless `s` sets them. Nothing
+    /// changes when `s` is refused.
+    ///
+    /// ```
+    /// use leakharness::alloc::AllocatorConfig;
+    /// let mut c: AllocatorConfig = "max_split_size_mb:64,expandable_segments:True".parse().unwrap();
+    /// c.update("roundup_power2_divisions:4").unwrap();
+    /// assert_eq!(c.max_split_size, None);
+    /// assert!(c.expandable_segments);
+    /// ```
+    pub fn update(&mut self, s: &str) -> Result<(), ConfigError> {
+        let mut config = AllocatorConfig {
+            max_split_size: None,
+            roundup_power2_divisions: [0; INTERVALS],
+            garbage_collection_threshold: None,
+            ..*self
+        };
         let mut p = Parser {
             tokens: lex(s),
             at: 0,
@@ -324,15 +352,7 @@ impl FromStr for AllocatorConfig {
                     config.garbage_collection_threshold = Some(t);
                 }
                 "roundup_power2_divisions" => p.divisions(&mut config)?,
-                "expandable_segments" => {
-                    let at = p.tokens.get(p.at + 1).map_or(p.end, |t| t.offset);
-                    if p.boolean(name)? {
-                        return Err(p.error(
-                            at,
-                            "expandable_segments:True is not modelled yet: leakharness's segments do not grow by mapping pages",
-                        ));
-                    }
-                }
+                "expandable_segments" => config.expandable_segments = p.boolean(name)?,
                 "release_lock_on_cudamalloc" | "pinned_use_cuda_host_register" => {
                     p.boolean(name)?;
                 }
@@ -374,7 +394,8 @@ impl FromStr for AllocatorConfig {
                 p.expect(",")?;
             }
         }
-        Ok(config)
+        *self = config;
+        Ok(())
     }
 }
 
@@ -443,9 +464,8 @@ mod tests {
             .parse()
             .unwrap();
         assert_eq!(c.max_split_size, Some(64 << 20));
-        let e = "expandable_segments:True"
-            .parse::<AllocatorConfig>()
-            .unwrap_err();
-        assert_eq!(e.offset, 20);
+        assert!(!c.expandable_segments);
+        let c: AllocatorConfig = "expandable_segments:True".parse().unwrap();
+        assert!(c.expandable_segments);
     }
 }

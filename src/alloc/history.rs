@@ -68,6 +68,26 @@ pub enum EventKind {
         /// Its size.
         size: u64,
     },
+    /// Pages were mapped into an expandable segment (`segment_map`).
+    SegmentMap {
+        /// The segment's number.
+        segment: u64,
+        /// Where the pages start in it.
+        offset: u64,
+        /// Bytes mapped.
+        size: u64,
+        /// Its pool.
+        pool: Pool,
+    },
+    /// Free pages of an expandable segment were unmapped (`segment_unmap`).
+    SegmentUnmap {
+        /// The segment's number.
+        segment: u64,
+        /// Where the pages start in it.
+        offset: u64,
+        /// Bytes unmapped.
+        size: u64,
+    },
     /// `empty_cache()` ran.
     EmptyCache {
         /// Bytes it returned to the device.
@@ -206,6 +226,10 @@ pub struct SegmentInfo {
     pub opened_by: Option<Arc<Location>>,
     /// Bytes allocated in it.
     pub allocated: u64,
+    /// Whether it is a run of mapped pages of an expandable segment (`is_expandable`); such
+    /// runs share their segment number, and block offsets count from the segment's start.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub expandable: bool,
     /// Its blocks.
     pub blocks: Vec<BlockInfo>,
 }

@@ -28,6 +28,7 @@
 
 mod bins;
 mod config;
+mod expandable;
 mod frames;
 mod guard;
 mod history;
@@ -38,7 +39,7 @@ mod stats;
 mod summary;
 mod tag;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -152,6 +153,11 @@ struct Block {
     /// Its pool's count of free-block searches when it last became free (`gc_count_base`):
     /// how long a cached block has gone unused, for `garbage_collection_threshold`.
     gc_base: u64,
+    /// Whether pages back it. Always true outside expandable segments; an unmapped block is
+    /// address space of an expandable segment, whole pages, in neither pool's free bins.
+    mapped: bool,
+    /// Whether it lies in an expandable segment.
+    expandable: bool,
 }
 
 impl Block {
@@ -168,6 +174,9 @@ struct Segment {
     first: u32,
     /// The statement whose request opened it, for the fragmentation report.
     opened_by: Option<Arc<Location>>,
+    /// For an expandable segment, the size of the pages it maps; `size` is then its reserved
+    /// address space, of which only the mapped pages count as reserved memory.
+    page: Option<u64>,
 }
 
 /// A caching allocator over one device. Not shared between threads: each runtime owns one.
@@ -180,6 +189,9 @@ pub struct CachingAllocator {
     next_segment: u64,
     free_small: FreeBins,
     free_large: FreeBins,
+    /// Unmapped blocks of expandable segments per pool, in address order (PyTorch's
+    /// `BlockPool::unmapped`): (segment, offset, slot).
+    unmapped: [BTreeSet<(u64, u64, u32)>; 2],
     /// Free-block searches per pool (`get_free_blocks_call_count`), counted only while garbage
     /// collection is on, as PyTorch counts them.
     searches: [u64; 2],
@@ -219,6 +231,7 @@ impl CachingAllocator {
             next_segment: 0,
             free_small: FreeBins::default(),
             free_large: FreeBins::default(),
+            unmapped: [BTreeSet::new(), BTreeSet::new()],
             searches: [0; 2],
             config: AllocatorConfig::default(),
             stats: MemoryStats::default(),
@@ -409,6 +422,9 @@ impl CachingAllocator {
             .expect("free block exists");
         let already_split = block.is_split();
         let (segment, offset, block_size) = (block.segment, block.offset, block.size);
+        // PyTorch leaves expandable segments out of the inactive-split statistics: their free
+        // pages can always be unmapped, so a free split block there is not stranded.
+        let expandable = block.expandable;
         if self.should_split(pool, block_size, size) {
             let remaining = Block {
                 segment,
@@ -421,6 +437,8 @@ impl CachingAllocator {
                 next: block.next,
                 tag: None,
                 gc_base: 0,
+                mapped: true,
+                expandable,
             };
             let rem_size = remaining.size;
             let rem_next = remaining.next;
@@ -432,15 +450,15 @@ impl CachingAllocator {
             b.next = Some(rem);
             b.size = size;
             self.insert_free(rem);
-            if already_split {
+            if !expandable && already_split {
                 // An inactive split block shrinks by the bytes handed out.
                 self.stats.inactive_split_bytes.decrease(pool, size);
-            } else {
+            } else if !expandable {
                 // A whole segment becomes split: its remainder is a new inactive split block.
                 self.stats.inactive_split_bytes.increase(pool, rem_size);
                 self.stats.inactive_split.increase(pool, 1);
             }
-        } else if already_split {
+        } else if already_split && !expandable {
             // An inactive split block becomes active whole.
             self.stats.inactive_split_bytes.decrease(pool, block_size);
             self.stats.inactive_split.decrease(pool, 1);
@@ -522,8 +540,10 @@ impl CachingAllocator {
             net_blocks += 1;
             net_bytes += block.size as i64;
         }
-        self.stats.inactive_split.change(pool, net_blocks);
-        self.stats.inactive_split_bytes.change(pool, net_bytes);
+        if !block.expandable {
+            self.stats.inactive_split.change(pool, net_blocks);
+            self.stats.inactive_split_bytes.change(pool, net_bytes);
+        }
         self.stats.active.decrease(pool, 1);
         self.stats.active_bytes.decrease(pool, original);
         self.stats.requested_bytes.decrease(pool, requested);
@@ -579,17 +599,27 @@ impl CachingAllocator {
         Ok(released)
     }
 
-    /// Every segment and block now, with tags.
+    /// Every segment and block now, with tags. An expandable segment is listed once per
+    /// run of mapped pages, as PyTorch's `snapshot()` lists it; unmapped address space is not
+    /// listed.
     pub fn snapshot(&self) -> Snapshot {
         let segments = self
             .segments
             .iter()
-            .map(|(&number, seg)| {
-                let mut blocks = Vec::new();
+            .flat_map(|(&number, seg)| {
+                let mut runs: Vec<Vec<BlockInfo>> = Vec::new();
+                let mut run = Vec::new();
                 let mut cursor = Some(seg.first);
                 while let Some(i) = cursor {
                     let b = self.block(i);
-                    blocks.push(BlockInfo {
+                    cursor = b.next;
+                    if !b.mapped {
+                        if !run.is_empty() {
+                            runs.push(std::mem::take(&mut run));
+                        }
+                        continue;
+                    }
+                    run.push(BlockInfo {
                         offset: b.offset,
                         address: seg.ptr.offset(b.offset),
                         size: b.size,
@@ -601,12 +631,14 @@ impl CachingAllocator {
                         },
                         tag: b.tag.clone(),
                     });
-                    cursor = b.next;
                 }
-                SegmentInfo {
+                if !run.is_empty() {
+                    runs.push(run);
+                }
+                runs.into_iter().map(move |blocks| SegmentInfo {
                     segment: number,
-                    address: seg.ptr,
-                    size: seg.size,
+                    address: blocks[0].address,
+                    size: blocks.iter().map(|b| b.size).sum(),
                     pool: seg.pool,
                     opened_by: seg.opened_by.clone(),
                     allocated: blocks
@@ -614,8 +646,9 @@ impl CachingAllocator {
                         .filter(|b| b.state == BlockState::ActiveAllocated)
                         .map(|b| b.size)
                         .sum(),
+                    expandable: seg.page.is_some(),
                     blocks,
-                }
+                })
             })
             .collect();
         Snapshot { segments }
@@ -704,7 +737,10 @@ impl CachingAllocator {
         if self.gc_enabled() {
             self.searches[pool as usize] += 1;
         }
-        let key = self.free_set(pool).best_fit(size)?;
+        let mut key = self.free_set(pool).best_fit(size)?;
+        if self.block(key.3).expandable {
+            key = self.expandable_fit(pool, key)?;
+        }
         let max_split = self.config.max_split_size();
         if size < max_split && key.0 >= max_split {
             return None;
@@ -716,11 +752,22 @@ impl CachingAllocator {
         Some(key.3)
     }
 
-    /// `should_split`: in the small pool when at least 512 bytes remain; in the large pool
-    /// when more than 1 MiB remains and the request is under `max_split_size`.
+    /// `should_split`: in the small pool, or in either with `expandable_segments` on, when at
+    /// least 512 bytes remain; otherwise in the large pool when more than 1 MiB remains and
+    /// the request is under `max_split_size`.
     fn should_split(&self, pool: Pool, block_size: u64, size: u64) -> bool {
+        if self.config.expandable_segments {
+            return block_size - size >= MIN_BLOCK_SIZE;
+        }
         should_split(pool, block_size, size)
             && (pool == Pool::Small || size < self.config.max_split_size())
+    }
+
+    fn bins(&self, pool: Pool) -> &FreeBins {
+        match pool {
+            Pool::Small => &self.free_small,
+            Pool::Large => &self.free_large,
+        }
     }
 }
 
@@ -730,7 +777,10 @@ impl Drop for CachingAllocator {
         // them is gone, and a leak must not outlive the test that found it.
         let segments = std::mem::take(&mut self.segments);
         for seg in segments.values() {
-            let _ = self.device.free_segment(seg.ptr, seg.size);
+            let _ = match seg.page {
+                Some(_) => self.device.unreserve(seg.ptr, seg.size),
+                None => self.device.free_segment(seg.ptr, seg.size),
+            };
         }
     }
 }

@@ -63,17 +63,24 @@ impl CachingAllocator {
         Ok(())
     }
 
-    /// Merges free neighbour `other` into `idx`; returns the bytes it brought.
+    /// Merges free neighbour `other` into `idx` when both are mapped or both unmapped; returns
+    /// the bytes it brought.
     pub(super) fn try_merge(&mut self, idx: u32, other: u32) -> Option<u64> {
-        if self.block(other).allocated {
+        let mapped = self.block(other).mapped;
+        if self.block(other).allocated || mapped != self.block(idx).mapped {
             return None;
         }
-        // Planted bug: free neighbours stay apart, so a split segment never becomes whole again.
-        #[cfg(feature = "planted-bugs")]
-        if self.planted_bug == Some(crate::base::PlantedBug::NeverCoalesces) {
-            return None;
+        if !mapped {
+            self.remove_unmapped(other);
+        } else {
+            // Planted bug: free neighbours stay apart, so a split segment never becomes whole
+            // again.
+            #[cfg(feature = "planted-bugs")]
+            if self.planted_bug == Some(crate::base::PlantedBug::NeverCoalesces) {
+                return None;
+            }
+            self.remove_free(other);
         }
-        self.remove_free(other);
         let o = self.block(other).clone();
         let b = self.block_mut(idx);
         if b.prev == Some(other) {
@@ -104,13 +111,13 @@ impl CachingAllocator {
         size: u64,
         alloc_size: u64,
     ) -> Result<u32, AllocError> {
-        match self.alloc_segment(pool, alloc_size) {
+        match self.alloc_segment(pool, size, alloc_size) {
             Ok(idx) => return Ok(idx),
             Err(DeviceError::OutOfMemory { .. }) => {}
             Err(e) => return Err(e.into()),
         }
         if self.release_available_cached_blocks(pool, size)? {
-            match self.alloc_segment(pool, alloc_size) {
+            match self.alloc_segment(pool, size, alloc_size) {
                 Ok(idx) => return Ok(idx),
                 Err(DeviceError::OutOfMemory { .. }) => {}
                 Err(e) => return Err(e.into()),
@@ -121,19 +128,31 @@ impl CachingAllocator {
         self.stats.num_sync_all_streams += 1;
         self.release_cached_segments()?;
         self.stats.num_alloc_retries += 1;
-        match self.alloc_segment(pool, alloc_size) {
+        match self.alloc_segment(pool, size, alloc_size) {
             Ok(idx) => Ok(idx),
             Err(DeviceError::OutOfMemory { .. }) => Err(self.out_of_memory(size, alloc_size)),
             Err(e) => Err(e.into()),
         }
     }
 
-    fn alloc_segment(&mut self, pool: Pool, size: u64) -> Result<u32, DeviceError> {
+    /// `alloc_block`: a new segment of `alloc_size` bytes for a request of `size`, or with
+    /// `expandable_segments` the request's pages mapped into an expandable segment. The limit
+    /// is checked against `alloc_size` either way, as PyTorch checks it before choosing.
+    fn alloc_segment(
+        &mut self,
+        pool: Pool,
+        size: u64,
+        alloc_size: u64,
+    ) -> Result<u32, DeviceError> {
         if let Some(limit) = self.limit {
-            if self.memory_reserved() + size > limit {
-                return Err(DeviceError::OutOfMemory { size });
+            if self.memory_reserved() + alloc_size > limit {
+                return Err(DeviceError::OutOfMemory { size: alloc_size });
             }
         }
+        if self.config.expandable_segments {
+            return self.alloc_expandable(pool, size);
+        }
+        let size = alloc_size;
         let ptr = self.device.alloc_segment(size)?;
         let number = self.next_segment;
         self.next_segment += 1;
@@ -148,6 +167,8 @@ impl CachingAllocator {
             next: None,
             tag: None,
             gc_base: 0,
+            mapped: true,
+            expandable: false,
         });
         self.segments.insert(
             number,
@@ -157,6 +178,7 @@ impl CachingAllocator {
                 pool,
                 first: idx,
                 opened_by: self.location.clone(),
+                page: None,
             },
         );
         self.stats.segment.increase(pool, 1);
@@ -178,16 +200,17 @@ impl CachingAllocator {
         Ok(idx)
     }
 
-    /// Returns every segment that is one free block (`release_cached_blocks`).
+    /// Returns every segment that is one free block, and every free page of expandable
+    /// segments (`release_cached_blocks`); returns the bytes given back.
     pub(super) fn release_cached_segments(&mut self) -> Result<u64, AllocError> {
         #[allow(unused_mut)] // mutated only by a planted bug
-        let mut whole: Vec<u32> = self
+        let (to_unmap, mut whole): (Vec<u32>, Vec<u32>) = self
             .free_small
             .iter()
             .chain(self.free_large.iter())
             .map(|k| k.3)
-            .filter(|&i| !self.block(i).is_split())
-            .collect();
+            .filter(|&i| self.block(i).expandable || !self.block(i).is_split())
+            .partition(|&i| self.block(i).expandable);
         // Planted bug: one wholly free segment stays cached.
         #[cfg(feature = "planted-bugs")]
         if self.planted_bug == Some(crate::base::PlantedBug::EmptyCacheKeepsSegment) {
@@ -196,6 +219,9 @@ impl CachingAllocator {
         let mut released = 0;
         for idx in whole {
             released += self.release_segment_of(idx)?;
+        }
+        for idx in to_unmap {
+            released += self.unmap_block(idx)?;
         }
         Ok(released)
     }

@@ -29,11 +29,15 @@ pub enum PlantedBug {
     /// A module hook's handle does nothing on `remove()`: the hook stays registered, with
     /// what its closure captures.
     HookRemoveKeepsHook,
+    /// With `expandable_segments:True`, `empty_cache()` rounds the end of a free block down
+    /// from its last byte instead of its end, so a free block that ends on a page boundary
+    /// keeps its last page mapped.
+    UnmapKeepsLastPage,
 }
 
 impl PlantedBug {
     /// Every planted bug.
-    pub const ALL: [PlantedBug; 11] = [
+    pub const ALL: [PlantedBug; 12] = [
         PlantedBug::BackwardKeepsSaved,
         PlantedBug::RetainGraphIgnored,
         PlantedBug::NoGradRecords,
@@ -45,5 +49,6 @@ impl PlantedBug {
         PlantedBug::CollectorMissesDictCycles,
         PlantedBug::HandledExceptionKept,
         PlantedBug::HookRemoveKeepsHook,
+        PlantedBug::UnmapKeepsLastPage,
     ];
 }

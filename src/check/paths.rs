@@ -44,8 +44,9 @@ pub(super) fn compress(path: Vec<String>) -> Vec<String> {
 }
 
 /// The longest run a repeated group in a chain may have and still be one group: a carried
-/// state's graph repeats a step's few nodes once per iteration.
-const LONGEST_REPEATED_GROUP: usize = 4;
+/// state's graph repeats a step's few nodes once per iteration; a GRU cell's step is eight
+/// links (add, mul, saved other, sigmoid, add, unsafe_split, addmm, saved mat1).
+const LONGEST_REPEATED_GROUP: usize = 8;
 
 /// `path` with each run of a repeated group of links written once with its count, as
 /// `6 × [grad_fn AddBackward0 → grad_fn MulBackward0]`: a chain through every iteration's graph
@@ -100,6 +101,26 @@ mod tests {
                 "grad_fn AccumulateGrad",
             ])
         );
+    }
+
+    #[test]
+    fn a_group_of_eight_links_folds_and_one_of_nine_does_not() {
+        let group = ["a", "b", "c", "d", "e", "f", "g", "h"];
+        let mut links = vec!["hidden"];
+        for _ in 0..3 {
+            links.extend(group);
+        }
+        let folded = fold_repeats(&chain(&links));
+        assert_eq!(
+            folded,
+            chain(&["hidden", "3 × [a → b → c → d → e → f → g → h]"])
+        );
+        let mut links = vec!["hidden"];
+        for _ in 0..3 {
+            links.extend(group);
+            links.push("i");
+        }
+        assert_eq!(fold_repeats(&chain(&links)), chain(&links));
     }
 
     #[test]

@@ -15,6 +15,8 @@ const SEGMENT_ALIGN: usize = 4096;
 pub struct CpuDevice {
     capacity: Capacity,
     segments: HashMap<u64, Layout>,
+    /// Address-space reservations (expandable segments): start → (length, bytes mapped in it).
+    reservations: HashMap<u64, (u64, u64)>,
 }
 
 impl CpuDevice {
@@ -25,6 +27,7 @@ impl CpuDevice {
         Ok(CpuDevice {
             capacity: Capacity::new(capacity.unwrap_or(DEFAULT_SIMULATED_CAPACITY))?,
             segments: HashMap::new(),
+            reservations: HashMap::new(),
         })
     }
 }
@@ -90,6 +93,104 @@ impl DeviceMemory for CpuDevice {
     fn host_address(&self, ptr: DevicePtr) -> Option<*mut u8> {
         Some(ptr.0 as *mut u8)
     }
+
+    fn reserve(&mut self, size: u64) -> Result<DevicePtr, DeviceError> {
+        let len = usize::try_from(size).map_err(|_| DeviceError::OutOfMemory { size })?;
+        // Inaccessible and not counted against the host's commit limit until pages are mapped:
+        // the host's equivalent of cuMemAddressReserve.
+        // SAFETY: an anonymous mapping at an address the kernel picks touches no existing memory.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(DeviceError::OutOfMemory { size });
+        }
+        self.reservations.insert(ptr as u64, (size, 0));
+        Ok(DevicePtr(ptr as u64))
+    }
+
+    fn map(&mut self, ptr: DevicePtr, size: u64) -> Result<(), DeviceError> {
+        self.capacity.check_room(size)?;
+        if host_available().is_some_and(|available| size > available) {
+            return Err(DeviceError::OutOfMemory { size });
+        }
+        let reservation = self.reservation_of(ptr, size)?;
+        // SAFETY: the range lies inside a reservation of this device (checked above); pages
+        // become readable and writable, zero-filled on first touch.
+        let rc = unsafe {
+            libc::mprotect(
+                ptr.0 as *mut libc::c_void,
+                size as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+            )
+        };
+        if rc != 0 {
+            return Err(DeviceError::OutOfMemory { size });
+        }
+        self.capacity.take(size);
+        if let Some(r) = self.reservations.get_mut(&reservation) {
+            r.1 += size;
+        }
+        Ok(())
+    }
+
+    fn unmap(&mut self, ptr: DevicePtr, size: u64) -> Result<(), DeviceError> {
+        let reservation = self.reservation_of(ptr, size)?;
+        // SAFETY: the range lies inside a reservation of this device and no block in it is
+        // live (the caching allocator unmaps only free pages); the pages go back to the host.
+        let rc = unsafe {
+            let p = ptr.0 as *mut libc::c_void;
+            libc::madvise(p, size as usize, libc::MADV_DONTNEED)
+                | libc::mprotect(p, size as usize, libc::PROT_NONE)
+        };
+        if rc != 0 {
+            return Err(DeviceError::Driver {
+                call: "unmap",
+                message: std::io::Error::last_os_error().to_string(),
+            });
+        }
+        self.capacity.give_back(size);
+        if let Some(r) = self.reservations.get_mut(&reservation) {
+            r.1 -= size;
+        }
+        Ok(())
+    }
+
+    fn unreserve(&mut self, ptr: DevicePtr, _size: u64) -> Result<(), DeviceError> {
+        let (len, mapped) =
+            self.reservations
+                .remove(&ptr.0)
+                .ok_or_else(|| DeviceError::Driver {
+                    call: "unreserve",
+                    message: format!("{ptr} is not a reservation of this device"),
+                })?;
+        // SAFETY: the reservation was made by `reserve` with this length and is removed from
+        // the table, so it is unmapped exactly once.
+        unsafe { libc::munmap(ptr.0 as *mut libc::c_void, len as usize) };
+        self.capacity.give_back(mapped);
+        Ok(())
+    }
+}
+
+impl CpuDevice {
+    /// The reservation holding `[ptr, ptr + size)`.
+    fn reservation_of(&self, ptr: DevicePtr, size: u64) -> Result<u64, DeviceError> {
+        self.reservations
+            .iter()
+            .find(|(&start, &(len, _))| ptr.0 >= start && ptr.0 + size <= start + len)
+            .map(|(&start, _)| start)
+            .ok_or_else(|| DeviceError::Driver {
+                call: "map",
+                message: format!("{ptr} is not inside a reservation of this device"),
+            })
+    }
 }
 
 impl Drop for CpuDevice {
@@ -97,6 +198,10 @@ impl Drop for CpuDevice {
         for (ptr, layout) in self.segments.drain() {
             // SAFETY: every entry is a live allocation made with its layout.
             unsafe { dealloc(ptr as *mut u8, layout) };
+        }
+        for (ptr, (len, _)) in self.reservations.drain() {
+            // SAFETY: every entry is a live mapping made by `reserve` with this length.
+            unsafe { libc::munmap(ptr as *mut libc::c_void, len as usize) };
         }
     }
 }

@@ -1,3 +1,4 @@
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use cudarc::driver::{result, sys, CudaContext, DriverError};
@@ -10,6 +11,9 @@ use super::{Backend, DeviceError, DeviceMemory, DevicePtr, MemInfo};
 pub struct CudaDevice {
     ctx: Arc<CudaContext>,
     name: String,
+    ordinal: i32,
+    /// Physical allocations mapped into reservations (expandable segments), by address.
+    handles: HashMap<u64, (sys::CUmemGenericAllocationHandle, u64)>,
 }
 
 fn driver_error(call: &'static str, e: DriverError) -> DeviceError {
@@ -56,12 +60,38 @@ impl CudaDevice {
         }
         let ctx = CudaContext::new(ordinal).map_err(|e| driver_error("cuCtxRetain", e))?;
         let name = ctx.name().map_err(|e| driver_error("cuDeviceGetName", e))?;
-        Ok(CudaDevice { ctx, name })
+        Ok(CudaDevice {
+            ctx,
+            name,
+            ordinal: i32::try_from(ordinal).map_err(|_| DeviceError::NoDevice)?,
+            handles: HashMap::new(),
+        })
     }
 
     /// The driver context, for the kernels and cuBLAS handles of the runtime.
     pub fn context(&self) -> &Arc<CudaContext> {
         &self.ctx
+    }
+
+    fn location(&self) -> sys::CUmemLocation {
+        sys::CUmemLocation {
+            type_: sys::CUmemLocationType::CU_MEM_LOCATION_TYPE_DEVICE,
+            id: self.ordinal,
+        }
+    }
+
+    fn release_mapping(&mut self, ptr: u64) -> Result<(), DeviceError> {
+        if let Some((handle, size)) = self.handles.remove(&ptr) {
+            // SAFETY: the range was mapped by `map` with this handle; the context is current.
+            unsafe { sys::cuMemUnmap(ptr, size as usize) }
+                .result()
+                .map_err(|e| driver_error("cuMemUnmap", e))?;
+            // SAFETY: the handle is no longer mapped anywhere.
+            unsafe { sys::cuMemRelease(handle) }
+                .result()
+                .map_err(|e| driver_error("cuMemRelease", e))?;
+        }
+        Ok(())
     }
 
     fn bind(&self) -> Result<(), DeviceError> {
@@ -115,5 +145,78 @@ impl DeviceMemory for CudaDevice {
             total: total as u64,
             free: free as u64,
         })
+    }
+
+    // Expandable segments use the driver's virtual memory calls as PyTorch's ExpandableSegment
+    // does. Not yet run on a GPU (docs/allocator.md).
+    fn reserve(&mut self, size: u64) -> Result<DevicePtr, DeviceError> {
+        self.bind()?;
+        let mut ptr: sys::CUdeviceptr = 0;
+        // SAFETY: the context is current and `ptr` is valid for the call.
+        unsafe { sys::cuMemAddressReserve(&mut ptr, size as usize, 0, 0, 0) }
+            .result()
+            .map_err(|e| driver_error("cuMemAddressReserve", e))?;
+        Ok(DevicePtr(ptr))
+    }
+
+    fn map(&mut self, ptr: DevicePtr, size: u64) -> Result<(), DeviceError> {
+        self.bind()?;
+        // SAFETY: an all-zero CUmemAllocationProp is the documented starting point.
+        let mut prop: sys::CUmemAllocationProp = unsafe { std::mem::zeroed() };
+        prop.type_ = sys::CUmemAllocationType::CU_MEM_ALLOCATION_TYPE_PINNED;
+        prop.location = self.location();
+        let mut handle: sys::CUmemGenericAllocationHandle = 0;
+        // SAFETY: `prop` and `handle` are valid for the call; the context is current.
+        unsafe { sys::cuMemCreate(&mut handle, size as usize, &prop, 0) }
+            .result()
+            .map_err(|e| match driver_error("cuMemCreate", e) {
+                DeviceError::OutOfMemory { .. } => DeviceError::OutOfMemory { size },
+                other => other,
+            })?;
+        // SAFETY: `ptr` lies in a reservation of this device and nothing is mapped there.
+        let mapped = unsafe { sys::cuMemMap(ptr.0, size as usize, 0, handle, 0) }.result();
+        if let Err(e) = mapped {
+            // SAFETY: the handle was just created and is mapped nowhere.
+            let _ = unsafe { sys::cuMemRelease(handle) };
+            return Err(driver_error("cuMemMap", e));
+        }
+        self.handles.insert(ptr.0, (handle, size));
+        let desc = sys::CUmemAccessDesc {
+            location: self.location(),
+            flags: sys::CUmemAccess_flags::CU_MEM_ACCESS_FLAGS_PROT_READWRITE,
+        };
+        // SAFETY: the range was just mapped; `desc` is valid for the call.
+        unsafe { sys::cuMemSetAccess(ptr.0, size as usize, &desc, 1) }
+            .result()
+            .map_err(|e| driver_error("cuMemSetAccess", e))
+    }
+
+    fn unmap(&mut self, ptr: DevicePtr, _size: u64) -> Result<(), DeviceError> {
+        self.bind()?;
+        // Unlike cuMemFree, unmapping does not wait for kernels that may still use the pages.
+        self.ctx
+            .synchronize()
+            .map_err(|e| driver_error("cuCtxSynchronize", e))?;
+        self.release_mapping(ptr.0)
+    }
+
+    fn unreserve(&mut self, ptr: DevicePtr, size: u64) -> Result<(), DeviceError> {
+        self.bind()?;
+        self.ctx
+            .synchronize()
+            .map_err(|e| driver_error("cuCtxSynchronize", e))?;
+        let inside: Vec<u64> = self
+            .handles
+            .keys()
+            .copied()
+            .filter(|&p| p >= ptr.0 && p < ptr.0 + size)
+            .collect();
+        for p in inside {
+            self.release_mapping(p)?;
+        }
+        // SAFETY: the reservation came from cuMemAddressReserve and nothing is mapped in it.
+        unsafe { sys::cuMemAddressFree(ptr.0, size as usize) }
+            .result()
+            .map_err(|e| driver_error("cuMemAddressFree", e))
     }
 }

@@ -2,8 +2,8 @@ use std::collections::BTreeSet;
 
 use super::{Backend, DeviceError, DeviceMemory, DevicePtr, MemInfo};
 
-/// Wraps a device and makes chosen segment allocations fail, as `cudaMalloc` does when the card
-/// is full, so the allocator's free-cache-and-retry path and its OOM report can be tested on any
+/// Wraps a device and makes chosen segment allocations (or page mappings of expandable
+/// segments) fail, as `cudaMalloc` and `cuMemCreate` do when the card is full, so the allocator's free-cache-and-retry path and its OOM report can be tested on any
 /// machine.
 ///
 /// ```
@@ -19,7 +19,8 @@ pub struct FaultInjector {
 }
 
 impl FaultInjector {
-    /// Fails the segment allocations whose 0-based call numbers are in `fail_calls`.
+    /// Fails the segment allocations and page mappings whose 0-based call numbers (counted
+    /// together) are in `fail_calls`.
     pub fn new(inner: Box<dyn DeviceMemory>, fail_calls: impl IntoIterator<Item = u64>) -> Self {
         FaultInjector {
             inner,
@@ -28,9 +29,19 @@ impl FaultInjector {
         }
     }
 
-    /// How many segment allocations were attempted so far.
+    /// How many segment allocations and page mappings were attempted so far.
     pub fn calls(&self) -> u64 {
         self.calls
+    }
+
+    /// Counts one request for device memory; an out-of-memory error when it is chosen to fail.
+    fn call(&mut self, size: u64) -> Result<(), DeviceError> {
+        let call = self.calls;
+        self.calls += 1;
+        if self.fail_calls.contains(&call) {
+            return Err(DeviceError::OutOfMemory { size });
+        }
+        Ok(())
     }
 }
 
@@ -44,12 +55,25 @@ impl DeviceMemory for FaultInjector {
     }
 
     fn alloc_segment(&mut self, size: u64) -> Result<DevicePtr, DeviceError> {
-        let call = self.calls;
-        self.calls += 1;
-        if self.fail_calls.contains(&call) {
-            return Err(DeviceError::OutOfMemory { size });
-        }
+        self.call(size)?;
         self.inner.alloc_segment(size)
+    }
+
+    fn reserve(&mut self, size: u64) -> Result<DevicePtr, DeviceError> {
+        self.inner.reserve(size)
+    }
+
+    fn map(&mut self, ptr: DevicePtr, size: u64) -> Result<(), DeviceError> {
+        self.call(size)?;
+        self.inner.map(ptr, size)
+    }
+
+    fn unmap(&mut self, ptr: DevicePtr, size: u64) -> Result<(), DeviceError> {
+        self.inner.unmap(ptr, size)
+    }
+
+    fn unreserve(&mut self, ptr: DevicePtr, size: u64) -> Result<(), DeviceError> {
+        self.inner.unreserve(ptr, size)
     }
 
     fn free_segment(&mut self, ptr: DevicePtr, size: u64) -> Result<(), DeviceError> {

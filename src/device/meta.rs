@@ -52,4 +52,29 @@ impl DeviceMemory for MetaDevice {
     fn mem_info(&self) -> Result<MemInfo, DeviceError> {
         Ok(self.capacity.mem_info())
     }
+
+    fn reserve(&mut self, size: u64) -> Result<DevicePtr, DeviceError> {
+        let ptr = self.next;
+        self.next = ptr
+            .checked_add(size.div_ceil(2 << 20) * (2 << 20))
+            .ok_or(DeviceError::OutOfMemory { size })?;
+        Ok(DevicePtr(ptr))
+    }
+
+    fn map(&mut self, _ptr: DevicePtr, size: u64) -> Result<(), DeviceError> {
+        self.capacity.check_room(size)?;
+        self.capacity.take(size);
+        Ok(())
+    }
+
+    fn unmap(&mut self, _ptr: DevicePtr, size: u64) -> Result<(), DeviceError> {
+        self.capacity.give_back(size);
+        Ok(())
+    }
+
+    fn unreserve(&mut self, _ptr: DevicePtr, _size: u64) -> Result<(), DeviceError> {
+        // The caching allocator unmaps every page before it gives a reservation back, except
+        // when it is dropped, and then this device is being dropped with it.
+        Ok(())
+    }
 }

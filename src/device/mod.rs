@@ -131,6 +131,19 @@ pub trait DeviceMemory {
     fn free_segment(&mut self, ptr: DevicePtr, size: u64) -> Result<(), DeviceError>;
     /// Total and free memory now.
     fn mem_info(&self) -> Result<MemInfo, DeviceError>;
+    /// Reserves `size` bytes of address space with no memory behind them
+    /// (`cuMemAddressReserve`), for an expandable segment; [`map`](Self::map) then backs pages
+    /// of it. Takes nothing from the capacity.
+    fn reserve(&mut self, size: u64) -> Result<DevicePtr, DeviceError>;
+    /// Backs `size` bytes at `ptr`, inside a reservation, with memory (`cuMemCreate`,
+    /// `cuMemMap`, `cuMemSetAccess`): one physical allocation per call, which
+    /// [`unmap`](Self::unmap) returns whole.
+    fn map(&mut self, ptr: DevicePtr, size: u64) -> Result<(), DeviceError>;
+    /// Returns the memory that one [`map`](Self::map) call put at `ptr` (`cuMemUnmap`,
+    /// `cuMemRelease`); the addresses stay reserved.
+    fn unmap(&mut self, ptr: DevicePtr, size: u64) -> Result<(), DeviceError>;
+    /// Returns a reservation, and any memory still mapped in it (`cuMemAddressFree`).
+    fn unreserve(&mut self, ptr: DevicePtr, size: u64) -> Result<(), DeviceError>;
     /// Host address of device memory when the device is host memory (cpu backend), so that
     /// the runtime can compute on it; `None` elsewhere.
     fn host_address(&self, ptr: DevicePtr) -> Option<*mut u8> {

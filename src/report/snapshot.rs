@@ -27,7 +27,13 @@ struct Segment {
     pool: Pool,
     frames: Value,
     blocks: BTreeMap<u64, Block>,
+    /// For an expandable segment, its mapped ranges (offset → size); `size` is then unused.
+    mapped: Option<BTreeMap<u64, u64>>,
 }
+
+/// The made-up address space an expandable segment takes in a snapshot: more than 1⅛ of any
+/// device's memory, which is what PyTorch reserves.
+const EXPANDABLE_SPAN: u64 = 1 << 40;
 
 /// The snapshot of the run as a Python value: `segments` (each with its blocks, contiguous,
 /// free gaps as `inactive` blocks) as they stand at the end of the last loop iteration (the
@@ -92,9 +98,45 @@ pub fn memory_snapshot(r: &Report) -> Result<Value, ExportError> {
                         pool: *pool,
                         frames: here.clone(),
                         blocks: BTreeMap::new(),
+                        mapped: None,
                     },
                 );
                 next_address += size;
+            }
+            EventKind::SegmentMap {
+                segment,
+                offset,
+                size,
+                pool,
+            } => {
+                let s = segments.entry(*segment).or_insert_with(|| {
+                    let address = next_address;
+                    next_address += EXPANDABLE_SPAN;
+                    Segment {
+                        address,
+                        size: 0,
+                        pool: *pool,
+                        frames: here.clone(),
+                        blocks: BTreeMap::new(),
+                        mapped: Some(BTreeMap::new()),
+                    }
+                });
+                trace.push(entry("segment_map", s.address + offset, *size, "unknown"));
+                if let Some(mapped) = s.mapped.as_mut() {
+                    mapped.insert(*offset, *size);
+                }
+            }
+            EventKind::SegmentUnmap {
+                segment,
+                offset,
+                size,
+            } => {
+                if let Some(s) = segments.get_mut(segment) {
+                    trace.push(entry("segment_unmap", s.address + offset, *size, "unknown"));
+                    if let Some(mapped) = s.mapped.as_mut() {
+                        unmap_range(mapped, *offset, *size);
+                    }
+                }
             }
             EventKind::SegmentFree { segment, size } => {
                 if let Some(s) = segments.remove(segment) {
@@ -154,14 +196,74 @@ pub fn memory_snapshot(r: &Report) -> Result<Value, ExportError> {
             EventKind::EmptyCache { .. } | EventKind::Oom { .. } => {}
         }
     }
-    let segments: Vec<Value> = segments.values().map(segment_value).collect();
+    let segments: Vec<Value> = segments.values().flat_map(segment_values).collect();
     Ok(json!({
         "segments": segments,
         "device_traces": [trace],
     }))
 }
 
-fn segment_value(s: &Segment) -> Value {
+/// Takes `[offset, offset + size)` out of a set of mapped ranges (an unmap can cut a range
+/// that several maps made, or a part of one).
+fn unmap_range(mapped: &mut BTreeMap<u64, u64>, offset: u64, size: u64) {
+    let end = offset + size;
+    let cut: Vec<(u64, u64)> = mapped
+        .iter()
+        .filter(|&(&at, &len)| at < end && at + len > offset)
+        .map(|(&at, &len)| (at, len))
+        .collect();
+    for (at, len) in cut {
+        mapped.remove(&at);
+        if at < offset {
+            mapped.insert(at, offset - at);
+        }
+        if at + len > end {
+            mapped.insert(end, at + len - end);
+        }
+    }
+}
+
+/// A segment's entries: itself, or for an expandable segment one entry per run of mapped
+/// pages, as PyTorch's snapshot lists them.
+fn segment_values(s: &Segment) -> Vec<Value> {
+    let Some(mapped) = &s.mapped else {
+        return vec![segment_value(s, false)];
+    };
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for (&at, &len) in mapped {
+        match runs.last_mut() {
+            Some((start, run)) if *start + *run == at => *run += len,
+            _ => runs.push((at, len)),
+        }
+    }
+    runs.into_iter()
+        .map(|(start, len)| {
+            let run = Segment {
+                address: s.address + start,
+                size: len,
+                pool: s.pool,
+                frames: s.frames.clone(),
+                blocks: s
+                    .blocks
+                    .range(start..start + len)
+                    .map(|(&at, b)| {
+                        let block = Block {
+                            size: b.size,
+                            requested: b.requested,
+                            purpose: b.purpose,
+                            frames: b.frames.clone(),
+                        };
+                        (at - start, block)
+                    })
+                    .collect(),
+                mapped: None,
+            };
+            segment_value(&run, true)
+        })
+        .collect()
+}
+
+fn segment_value(s: &Segment, expandable: bool) -> Value {
     let mut blocks = Vec::new();
     let mut offset = 0;
     let (mut allocated, mut requested) = (0, 0);
@@ -205,7 +307,7 @@ fn segment_value(s: &Segment) -> Value {
             Pool::Large => "large",
         },
         "segment_pool_id": [0, 0],
-        "is_expandable": false,
+        "is_expandable": expandable,
         "frames": s.frames,
         "blocks": blocks,
     })

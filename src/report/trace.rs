@@ -62,7 +62,10 @@ pub fn trace_events(r: &Report) -> Result<Value, ExportError> {
             EventKind::Alloc { size, .. } => allocated += size,
             EventKind::Free { size, .. } => allocated = allocated.saturating_sub(*size),
             EventKind::SegmentAlloc { size, .. } => reserved += size,
-            EventKind::SegmentFree { size, .. } => reserved = reserved.saturating_sub(*size),
+            EventKind::SegmentFree { size, .. } | EventKind::SegmentUnmap { size, .. } => {
+                reserved = reserved.saturating_sub(*size)
+            }
+            EventKind::SegmentMap { size, .. } => reserved += size,
             _ => continue,
         }
         events.push(json!({

@@ -162,6 +162,55 @@ fn snapshot_pickle_is_what_memory_viz_loads() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Under `expandable_segments:True` the trace has `segment_map` where it had `segment_alloc`,
+/// and each run of mapped pages is one segment marked `is_expandable` (docs/allocator.md).
+#[test]
+fn snapshot_of_expandable_segments_lists_each_mapped_run() {
+    let dir = temp_dir("snapshot-expandable");
+    let out = leakharness(
+        &[
+            "run",
+            "scenarios/clean/expandable_segments_growing_sequence.py",
+            "--backend",
+            "meta",
+            "--snapshot",
+        ],
+        &dir,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(dir.join("expandable_segments_growing_sequence.pickle")).unwrap();
+    let snapshot: Value = serde_pickle::from_slice(&bytes, serde_pickle::DeOptions::new()).unwrap();
+    let segments = snapshot["segments"].as_array().unwrap();
+    let sizes: Vec<(bool, u64)> = segments
+        .iter()
+        .map(|s| (s["is_expandable"] == true, as_u64(&s["total_size"]) >> 20))
+        .collect();
+    // The small pool's one page, and the large pool's three, mapped at the last iteration.
+    assert_eq!(sizes, [(true, 2), (true, 60)]);
+    for s in segments {
+        let mut at = as_u64(&s["address"]);
+        for b in s["blocks"].as_array().unwrap() {
+            assert_eq!(as_u64(&b["address"]), at, "{s}");
+            at += as_u64(&b["size"]);
+        }
+        assert_eq!(at, as_u64(&s["address"]) + as_u64(&s["total_size"]));
+    }
+    let trace = snapshot["device_traces"][0].as_array().unwrap();
+    let maps: Vec<u64> = trace
+        .iter()
+        .filter(|e| e["action"] == "segment_map")
+        .map(|e| as_u64(&e["size"]) >> 20)
+        .collect();
+    assert_eq!(maps, [2, 20, 40]);
+    assert!(trace.iter().all(|e| e["action"] != "segment_alloc"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn trace_events_have_memory_and_graph_counters_and_a_slice_per_statement() {
     let dir = temp_dir("trace");

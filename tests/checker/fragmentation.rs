@@ -121,3 +121,53 @@ fn a_smaller_last_batch_is_not_fragmentation() {
     assert_eq!(epochs.len(), 3);
     assert!(epochs.windows(2).all(|w| w[0] == w[1]), "{epochs:?}");
 }
+
+/// The reserved bytes at the end of the loop of `file` run for `steps` steps instead of 4.
+fn reserved_after(file: &str, steps: u32) -> u64 {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(file);
+    let source = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("range(4)", &format!("range({steps})"));
+    let scenario = leakharness::scenario::parse_scenario(&path, &source).unwrap();
+    let r = check_scenario(
+        &scenario,
+        &CheckOptions {
+            backend: Backend::Meta,
+            ..CheckOptions::default()
+        },
+    )
+    .unwrap();
+    r.iterations.last().unwrap().reserved
+}
+
+/// The same growing batches with `expandable_segments:True` (docs/allocator.md): the large
+/// pool is one segment of 20 MiB pages. The 10 MiB batch maps page 0, the 32 MiB cuBLAS
+/// workspace pages 1 and 2 after it, and every later batch is carved from the free end
+/// (42 MiB on) and merges back when deleted; batch 5 (20 MiB) maps page 3. Reserved follows
+/// the largest batch, where without the option it climbs by each batch's own segment.
+#[test]
+fn expandable_segments_take_the_growing_batches_from_one_segment_and_are_clean() {
+    let file = "clean/expandable_segments_growing_sequence.py";
+    let r = check(file);
+    assert_eq!(
+        (r.verdict, r.passed),
+        (Verdict::Clean, true),
+        "{:#?}",
+        r.leaks
+    );
+    let reserved: Vec<u64> = r.iterations.iter().map(|p| p.reserved / MIB).collect();
+    // The 2 MiB small page for proj and the last scores, and pages 0 to 2.
+    assert_eq!(reserved, [62; 4]);
+    assert_eq!(
+        [8, 12].map(|steps| reserved_after(file, steps) / MIB),
+        [82, 82]
+    );
+    // Without the option: 2 MiB, the 32 MiB workspace, and one segment per batch.
+    let plain = "leaks/frag_growing_sequence.py";
+    assert_eq!(
+        [4, 8, 12].map(|steps| reserved_after(plain, steps) / MIB),
+        [86, 170, 286]
+    );
+}

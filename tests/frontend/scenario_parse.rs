@@ -808,10 +808,10 @@ fn bad_header_values_and_unknown_keys_are_located() {
             "max_split_size_mb too small, must be >= 20",
         ),
         (
-            "#@ alloc-conf: expandable_segments:True\n",
+            "#@ alloc-conf: expandable_segments:Maybe\n",
             1,
             36,
-            "not modelled yet",
+            "Expected a single True/False argument for expandable_segments",
         ),
         (
             "#@ alloc-conf: max_split_mb:64\n",

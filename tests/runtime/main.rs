@@ -4,6 +4,7 @@
 //! modules, so that `cargo test` links once for all of them.
 
 mod allocator;
+mod allocator_expandable;
 mod allocator_model;
 mod allocator_options;
 mod cuda_parity;

@@ -13,6 +13,7 @@ mod args;
 mod autograd;
 mod cells;
 mod checkpoint;
+mod cuda_memory;
 mod data;
 mod encoding;
 mod functions;
@@ -89,7 +90,7 @@ type Function = Entry<Run>;
 
 /// Every torch namespace and its functions and classes; a namespace is also an attribute of
 /// its parent (`torch.nn`, `torch.cuda`).
-const NAMESPACES: [(&str, &[Function]); 15] = [
+const NAMESPACES: [(&str, &[Function]); 16] = [
     ("torch", functions::TORCH),
     ("torch.amp", amp::AMP),
     ("torch.cuda.amp", amp::CUDA_AMP),
@@ -103,6 +104,7 @@ const NAMESPACES: [(&str, &[Function]); 15] = [
     ),
     ("torch._C", functions::TORCH_C),
     ("torch.cuda", functions::CUDA),
+    ("torch.cuda.memory", cuda_memory::CUDA_MEMORY),
     ("torch.nn", nn::MODULES),
     ("torch.nn.functional", nn::FUNCTIONAL),
     ("torch.nn.utils", nn::UTILS),
