@@ -45,6 +45,8 @@ pub(crate) enum Formula {
         mat2_strides: [usize; 2],
     },
     Bmm,
+    /// `baddbmm(self, batch1, batch2)` with `beta = alpha = 1`.
+    Baddbmm,
     T,
     Transpose {
         dim0: usize,
@@ -207,6 +209,7 @@ impl Formula {
             Formula::Mm { .. } => "MmBackward0",
             Formula::Addmm { .. } => "AddmmBackward0",
             Formula::Bmm => "BmmBackward0",
+            Formula::Baddbmm => "BaddbmmBackward0",
             Formula::T => "TBackward0",
             Formula::Transpose { .. } => "TransposeBackward0",
             Formula::Permute { .. } => "PermuteBackward0",
@@ -413,6 +416,19 @@ impl Formula {
                 if need(1) {
                     let self_ = node.unpack("self")?;
                     out[1] = Some(self_.transpose(1, 2)?.bmm(grad)?);
+                }
+            }
+            Formula::Baddbmm => {
+                if need(0) {
+                    out[0] = Some(grad.clone());
+                }
+                if need(1) {
+                    let batch2 = node.unpack("batch2")?;
+                    out[1] = Some(grad.bmm(&batch2.transpose(1, 2)?)?);
+                }
+                if need(2) {
+                    let batch1 = node.unpack("batch1")?;
+                    out[2] = Some(batch1.transpose(1, 2)?.bmm(grad)?);
                 }
             }
             Formula::T => out[0] = Some(grad.t()?),

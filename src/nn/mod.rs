@@ -27,6 +27,7 @@
 //! ```
 
 mod attention;
+mod attention_masks;
 mod clip;
 mod conv;
 mod embedding;
@@ -35,6 +36,7 @@ mod losses;
 mod norm;
 mod rnn;
 mod rnn_cells;
+mod transformer;
 
 use std::cell::{Cell, RefCell};
 
@@ -44,6 +46,7 @@ use crate::runtime::Runtime;
 pub use crate::tensor::Reduction;
 use crate::tensor::Tensor;
 pub use attention::MultiheadAttention;
+pub use attention_masks::AttentionMasks;
 pub use clip::{clip_grad_norm_, clip_grad_value_};
 pub use conv::{Conv, Pool, PoolKind};
 pub use embedding::Embedding;
@@ -52,6 +55,9 @@ pub use losses::{Loss, LossKind};
 pub use norm::{BatchNorm, LayerNorm};
 pub use rnn::{Rnn, RnnConfig, RnnMode, RnnState};
 pub use rnn_cells::RnnCell;
+pub use transformer::{
+    Activation, ActivationForm, EncoderLayerConfig, TransformerEncoder, TransformerEncoderLayer,
+};
 
 /// What a module takes and returns besides one tensor, as Python passes it: `None` (an
 /// omitted hidden state), a tensor, or a tuple (`(h, c)`, `(output, (h_n, c_n))`).

@@ -25,5 +25,6 @@ mod runtime_mha;
 mod runtime_rnn;
 mod runtime_split;
 mod runtime_traces;
+mod runtime_transformer;
 mod stats_ops;
 mod time_limit;

@@ -55,6 +55,14 @@ pub(super) const MODULES: &[Function] = &[
         "MultiheadAttention",
         Run::Call(super::transformer::multihead_attention),
     ),
+    entry(
+        "TransformerEncoderLayer",
+        Run::Call(super::transformer::transformer_encoder_layer),
+    ),
+    entry(
+        "TransformerEncoder",
+        Run::Call(super::transformer::transformer_encoder),
+    ),
 ];
 
 /// The modules without parameters (`crate::nn::Stateless`), with their constructors'
