@@ -22,6 +22,11 @@ pub(crate) enum Formula {
     MulScalar {
         other: f64,
     },
+    /// `tensor * number` called from ATen's C++ (the math attention's scalings): MulBackward1
+    /// whatever the engine's naming of Python numbers.
+    MulScalarAten {
+        other: f64,
+    },
     Div,
     DivScalar {
         other: f64,
@@ -145,6 +150,10 @@ pub(crate) enum Formula {
     Softmax {
         dim: usize,
     },
+    /// `_safe_softmax` (the math attention's): a softmax whose all-masked rows are zero.
+    SafeSoftmax {
+        dim: usize,
+    },
     NativeDropout {
         scale: f32,
     },
@@ -201,7 +210,7 @@ impl Formula {
             Formula::Sub { .. } => "SubBackward0",
             Formula::SubScalar => "SubBackward1",
             Formula::Mul => "MulBackward0",
-            Formula::MulScalar { .. } => "MulBackward1",
+            Formula::MulScalar { .. } | Formula::MulScalarAten { .. } => "MulBackward1",
             Formula::Div => "DivBackward0",
             Formula::DivScalar { .. } => "DivBackward1",
             Formula::Pow { .. } => "PowBackward0",
@@ -242,6 +251,7 @@ impl Formula {
             Formula::SmoothL1Loss { .. } => "SmoothL1LossBackward0",
             Formula::LogSoftmax { .. } => "LogSoftmaxBackward0",
             Formula::Softmax { .. } => "SoftmaxBackward0",
+            Formula::SafeSoftmax { .. } => "SafeSoftmaxBackward0",
             Formula::NativeDropout { .. } => "NativeDropoutBackward0",
             Formula::NativeLayerNorm { .. } => "NativeLayerNormBackward0",
             Formula::NllLoss { .. } => "NllLossBackward0",
@@ -325,7 +335,9 @@ impl Formula {
                     out[1] = Some(grad.mul(&node.unpack("self")?)?);
                 }
             }
-            Formula::MulScalar { other } => out[0] = Some(grad.mul_scalar(*other)?),
+            Formula::MulScalar { other } | Formula::MulScalarAten { other } => {
+                out[0] = Some(grad.mul_scalar(*other)?)
+            }
             Formula::Div => {
                 let other = node.unpack("other")?;
                 if need(0) {
@@ -627,7 +639,7 @@ impl Formula {
                     out[bias_slot] = db;
                 }
             }
-            Formula::Softmax { dim } => {
+            Formula::Softmax { dim } | Formula::SafeSoftmax { dim } => {
                 let result = node.unpack("result")?;
                 out[0] = Some(crate::tensor::softmax_backward(grad, &result, *dim)?);
             }

@@ -14,6 +14,7 @@
 //! instead (`docs/fidelity.md`).
 
 use super::{DType, Result, Scalar, Tensor, TensorError};
+use crate::autograd::{Formula, NodeBuilder};
 
 /// The options of `F.scaled_dot_product_attention` beyond its three tensors.
 #[derive(Debug, Clone, Copy, Default)]
@@ -72,7 +73,7 @@ impl Tensor {
         let scale = options.scale.unwrap_or(1.0 / (e as f64).sqrt());
         // Both operands are scaled by sqrt(scale), as the math path does for stability.
         let root = scale.sqrt();
-        let q = query.mul_scalar(root)?;
+        let q = aten_scale(query, root)?;
         let mask = match (options.is_causal, options.attn_mask) {
             (true, Some(_)) => {
                 return Err(TensorError::Invalid(
@@ -88,7 +89,7 @@ impl Tensor {
             (false, Some(m)) => Some(m.clone()),
             (false, None) => None,
         };
-        let k = key.transpose(-2, -1)?.mul_scalar(root)?;
+        let k = aten_scale(&key.transpose(-2, -1)?, root)?;
         let scores = q.matmul(&k)?;
         drop((q, k));
         // ATen adds the mask in place (`attn.add_(mask)`): its `_unsafe_view` result is no
@@ -100,7 +101,7 @@ impl Tensor {
             None => scores,
         };
         drop(mask);
-        let weights = scores.softmax(-1)?;
+        let weights = safe_softmax(&scores)?;
         drop(scores);
         let weights = if options.dropout_p > 0.0 {
             weights.dropout(options.dropout_p, true)?
@@ -109,6 +110,38 @@ impl Tensor {
         };
         weights.matmul(value)
     }
+}
+
+/// `t * s` as ATen's C++ multiplies by a number: MulBackward1, saving nothing.
+fn aten_scale(t: &Tensor, s: f64) -> Result<Tensor> {
+    let out = {
+        let _no_grad = t.runtime().no_grad();
+        t.mul_scalar(s)?
+    };
+    if let Some(b) = NodeBuilder::new(&[t]) {
+        b.finish(Formula::MulScalarAten { other: s }, &out);
+    }
+    Ok(out)
+}
+
+/// `_safe_softmax(scores, -1)`: the softmax, recorded as SafeSoftmaxBackward0 saving its
+/// result. PyTorch makes a row that is masked everywhere zero where a softmax gives NaN; the
+/// values of such rows are not modelled (their memory is the same).
+fn safe_softmax(scores: &Tensor) -> Result<Tensor> {
+    let out = {
+        let _no_grad = scores.runtime().no_grad();
+        scores.softmax(-1)?
+    };
+    if let Some(mut b) = NodeBuilder::new(&[scores]) {
+        b.save_output("result");
+        b.finish(
+            Formula::SafeSoftmax {
+                dim: scores.dim() - 1,
+            },
+            &out,
+        );
+    }
+    Ok(out)
 }
 
 /// `convert_boolean_attn_mask`: 0 where the mask is true (takes part), `-inf` elsewhere, in

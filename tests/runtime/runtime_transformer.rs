@@ -4,10 +4,8 @@
 //! shapes (`docs/fidelity.md`, "Transformer layers"). Where 2.15 takes its fused CPU kernel
 //! its figures were read under `sdpa_kernel(SDPBackend.MATH)`, the path modelled here.
 //!
-//! Node names this runtime gives differently, memory equal: the engine's Python-number names
-//! call the math path's scalings MulBackward0 (2.15: MulBackward1), its softmax is
-//! SoftmaxBackward0 (SafeSoftmaxBackward0), and the reshapes 2.15 names ReshapeAliasBackward0
-//! are ViewBackward0 here.
+//! One node name differs, memory equal: the reshapes 2.15 names ReshapeAliasBackward0 are
+//! ViewBackward0 here.
 
 use std::collections::BTreeMap;
 
@@ -38,8 +36,8 @@ fn sdpa_nodes(extra: &[(&str, usize)]) -> BTreeMap<String, usize> {
         ("AccumulateGrad", 3),
         ("BmmBackward0", 2),
         ("ExpandBackward0", 4),
-        ("MulBackward0", 2),
-        ("SoftmaxBackward0", 1),
+        ("MulBackward1", 2),
+        ("SafeSoftmaxBackward0", 1),
         ("TransposeBackward0", 1),
         ("UnsafeViewBackward0", 2),
         ("ViewBackward0", 4),
@@ -178,10 +176,10 @@ fn multihead_attention_masks_keep_what_pytorch_keeps() {
             ("CloneBackward0", 2),
             ("ExpandBackward0", 4),
             ("MmBackward0", 1),
-            ("MulBackward0", 2),
+            ("MulBackward1", 2),
             ("PermuteBackward0", 1),
+            ("SafeSoftmaxBackward0", 1),
             ("SelectBackward0", 3),
-            ("SoftmaxBackward0", 1),
             ("SqueezeBackward1", 1),
             ("TBackward0", 2),
             ("TransposeBackward0", 6),
@@ -285,12 +283,12 @@ fn layer_nodes(extra: &[(&str, usize)]) -> BTreeMap<String, usize> {
         ("CloneBackward0", 2),
         ("ExpandBackward0", 4),
         ("MmBackward0", 1),
-        ("MulBackward0", 2),
+        ("MulBackward1", 2),
         ("NativeLayerNormBackward0", 2),
         ("PermuteBackward0", 1),
         ("ReluBackward0", 1),
+        ("SafeSoftmaxBackward0", 1),
         ("SelectBackward0", 3),
-        ("SoftmaxBackward0", 1),
         ("SqueezeBackward1", 1),
         ("TBackward0", 4),
         ("TransposeBackward0", 6),
