@@ -16,6 +16,7 @@ mod runtime_amp;
 mod runtime_attention;
 mod runtime_autograd;
 mod runtime_behaviour;
+mod runtime_checkpoint;
 mod runtime_gradcheck;
 mod runtime_gru;
 mod runtime_index;
