@@ -37,6 +37,7 @@ mod norm;
 mod rnn;
 mod rnn_cells;
 mod transformer;
+mod transformer_decoder;
 
 use std::cell::{Cell, RefCell};
 
@@ -58,6 +59,7 @@ pub use rnn_cells::RnnCell;
 pub use transformer::{
     Activation, ActivationForm, EncoderLayerConfig, TransformerEncoder, TransformerEncoderLayer,
 };
+pub use transformer_decoder::{TransformerDecoder, TransformerDecoderLayer};
 
 /// What a module takes and returns besides one tensor, as Python passes it: `None` (an
 /// omitted hidden state), a tensor, or a tuple (`(h, c)`, `(output, (h_n, c_n))`).

@@ -376,7 +376,7 @@ impl Layer for TransformerEncoderLayer {
 /// `copy.deepcopy(layer)` as `_get_clones` makes it: every parameter and buffer cloned into
 /// a new tensor where the original lives, parameters as leaves that require grad when the
 /// original does (`Parameter.__deepcopy__`).
-fn deep_copy(layer: &dyn Layer) -> Result<Box<dyn Layer>> {
+pub(super) fn deep_copy(layer: &dyn Layer) -> Result<Box<dyn Layer>> {
     let copy = |t: &Tensor, purpose: Purpose| -> Result<Tensor> {
         let c = {
             let _no_grad = t.runtime().no_grad();

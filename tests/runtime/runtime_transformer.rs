@@ -444,3 +444,109 @@ fn a_python_activation_is_refused_with_what_to_use() {
     assert!(failure.contains("supports relu and gelu"), "{failure}");
     assert!(failure.contains("s.py"), "{failure}");
 }
+
+#[test]
+fn a_decoder_layer_keeps_what_pytorch_keeps() {
+    use leakharness::nn::{Io, TransformerDecoder, TransformerDecoderLayer};
+    let rt = runtime(Backend::Meta);
+    let tgt = rt.randn(&[3, 5, 16], Device::Cuda).unwrap();
+    let memory = rt.randn(&[3, 7, 16], Device::Cuda).unwrap();
+    let layer = |c: EncoderLayerConfig| {
+        let l = TransformerDecoderLayer::new(&rt, c).unwrap();
+        l.to(Device::Cuda).unwrap();
+        l
+    };
+    let call = |m: &dyn Module, extra: Vec<Io>| {
+        let mut inputs = vec![Io::Tensor(tgt.clone()), Io::Tensor(memory.clone())];
+        inputs.extend(extra);
+        match m.call(&inputs).unwrap() {
+            Io::Tensor(t) => t,
+            _ => panic!("a decoder returns a tensor"),
+        }
+    };
+    let l = layer(small_config(0.0));
+    let names: Vec<String> = l.named_parameters().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names.len(), 18);
+    assert_eq!(names[4], "multihead_attn.in_proj_weight");
+    assert_eq!(names[17], "norm3.bias");
+    assert!(l
+        .repr()
+        .contains("  (multihead_attn): MultiheadAttention(\n    (out_proj)"));
+    let y = call(&l, vec![]);
+    assert_eq!(y.grad_fn().unwrap().name(), "NativeLayerNormBackward0");
+    // 2.15 under the math kernel: 35 storages, 39,936 B; its 6 ReshapeAliasBackward0 are
+    // ViewBackward0 here (20 + 6).
+    let nodes = counts(&[
+        ("AccumulateGrad", 18),
+        ("AddBackward0", 6),
+        ("AddmmBackward0", 4),
+        ("BmmBackward0", 4),
+        ("CloneBackward0", 5),
+        ("ExpandBackward0", 8),
+        ("MmBackward0", 3),
+        ("MulBackward1", 4),
+        ("NativeLayerNormBackward0", 3),
+        ("PermuteBackward0", 2),
+        ("ReluBackward0", 1),
+        ("SafeSoftmaxBackward0", 2),
+        ("SelectBackward0", 5),
+        ("SplitWithSizesBackward0", 2),
+        ("SqueezeBackward1", 2),
+        ("TBackward0", 7),
+        ("TransposeBackward0", 13),
+        ("UnsafeViewBackward0", 12),
+        ("UnsqueezeBackward0", 2),
+        ("ViewBackward0", 26),
+    ]);
+    assert_eq!(graph_stats(&[&y]), (nodes, 35, 39936));
+    // Pre-norm, GELU, a causal target mask with the hint: 2.15, 37 storages, 45,056 B.
+    let mut c = small_config(0.0);
+    c.norm_first = true;
+    c.activation.0 = Activation::Gelu;
+    let causal = rt.zeros(&[5, 5], DType::F32, Device::Cuda).unwrap();
+    let y = call(
+        &layer(c),
+        vec![
+            Io::Tensor(causal),
+            Io::None,
+            Io::None,
+            Io::None,
+            Io::Bool(true),
+        ],
+    );
+    let (_, blocks, bytes) = graph_stats(&[&y]);
+    assert_eq!((blocks, bytes), (37, 45056));
+    // Two layers and a final norm: 2.15, 76 storages, 86,016 B, 38 parameters.
+    let norm = LayerNorm::new(&rt, &[16], 1e-5, true, true).unwrap();
+    let d = TransformerDecoder::new(&layer(small_config(0.0)), 2, Some(Box::new(norm))).unwrap();
+    d.to(Device::Cuda).unwrap();
+    let names: Vec<String> = d.named_parameters().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names.len(), 38);
+    assert_eq!(names[35], "layers.1.norm3.bias");
+    let y = call(&d, vec![]);
+    let (_, blocks, bytes) = graph_stats(&[&y]);
+    assert_eq!((blocks, bytes), (76, 86016));
+}
+
+#[test]
+fn scenarios_build_and_call_decoders_with_pytorchs_keywords() {
+    let result = run_scenario(
+        "import torch\n\
+         import torch.nn as nn\n\
+         layer = nn.TransformerDecoderLayer(16, 2, dim_feedforward=32, batch_first=True, norm_first=True)\n\
+         dec = nn.TransformerDecoder(layer, num_layers=2, norm=nn.LayerNorm(16)).cuda()\n\
+         tgt = torch.randn(3, 5, 16, device='cuda')\n\
+         memory = torch.randn(3, 7, 16, device='cuda')\n\
+         causal = torch.zeros(5, 5, device='cuda')\n\
+         pad = torch.zeros(3, 7, dtype=torch.bool, device='cuda')\n\
+         out = dec(tgt, memory, tgt_mask=causal, memory_key_padding_mask=pad, tgt_is_causal=True)\n\
+         out.sum().backward()\n\
+         names = [n for n, _ in dec.named_parameters()]\n\
+         print(tuple(out.shape), len(names), names[4], names[-1])\n",
+    );
+    assert!(result.failure.is_none(), "{:?}", result.failure);
+    assert_eq!(
+        result.output.join(""),
+        "(3, 5, 16) 38 layers.0.multihead_attn.in_proj_weight norm.bias"
+    );
+}

@@ -61,7 +61,15 @@ pub(super) const MODULES: &[Function] = &[
     ),
     entry(
         "TransformerEncoder",
-        Run::Call(super::transformer::transformer_encoder),
+        Run::Call(super::transformer::transformer_stack),
+    ),
+    entry(
+        "TransformerDecoderLayer",
+        Run::Call(super::transformer::transformer_encoder_layer),
+    ),
+    entry(
+        "TransformerDecoder",
+        Run::Call(super::transformer::transformer_stack),
     ),
 ];
 

@@ -8,8 +8,8 @@ use super::super::{Failure, Interp, R};
 use super::args::{bind, device_arg, expect_bool, expect_float, expect_int};
 use crate::base::{DType, Device};
 use crate::nn::{
-    Activation, ActivationForm, EncoderLayerConfig, LayerFn, MultiheadAttention,
-    TransformerEncoder, TransformerEncoderLayer,
+    Activation, ActivationForm, EncoderLayerConfig, Layer, LayerFn, MultiheadAttention,
+    TransformerDecoder, TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer,
 };
 use crate::scenario::Span;
 
@@ -80,7 +80,7 @@ pub(super) fn multihead_attention(
 
 /// `nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward=2048, dropout=0.1,
 /// activation=F.relu, layer_norm_eps=1e-05, batch_first=False, norm_first=False, bias=True,
-/// device=None, dtype=None)`.
+/// device=None, dtype=None)`, and `nn.TransformerDecoderLayer` with the same parameters.
 pub(super) fn transformer_encoder_layer(
     it: &mut Interp<'_>,
     name: &str,
@@ -128,15 +128,21 @@ pub(super) fn transformer_encoder_layer(
             return Err(it
                 .fail(
                     span,
-                    "nn.TransformerEncoderLayer(dtype=...) other than float32 is not supported in scenarios",
+                    format!(
+                        "nn.{name}(dtype=...) other than float32 is not supported in scenarios"
+                    ),
                 )
                 .with_help("create it in float32 and call .half() or .to(dtype)"));
         }
     }
     let device = device_arg(it, b.get("device"), span)?;
-    let layer = TransformerEncoderLayer::new(&it.rt, config)
-        .map_err(|e| it.fail(span, format!("AssertionError: {e}")))?;
-    let m = ModuleRef::new(ModuleKind::Layer(Box::new(layer)));
+    let layer: Box<dyn Layer> = if name == "TransformerDecoderLayer" {
+        TransformerDecoderLayer::new(&it.rt, config).map(|l| Box::new(l) as Box<dyn Layer>)
+    } else {
+        TransformerEncoderLayer::new(&it.rt, config).map(|l| Box::new(l) as Box<dyn Layer>)
+    }
+    .map_err(|e| it.fail(span, format!("AssertionError: {e}")))?;
+    let m = ModuleRef::new(ModuleKind::Layer(layer));
     if device == Device::Cuda {
         m.to(device).map_err(|e| it.tensor_error(span, e))?;
     }
@@ -177,7 +183,7 @@ fn activation(it: &Interp<'_>, v: &Value, span: Span) -> R<(Activation, Activati
 fn unsupported_activation(it: &Interp<'_>, span: Span) -> Failure {
     it.fail(
         span,
-        "nn.TransformerEncoderLayer(activation=...) supports relu and gelu in scenarios",
+        "nn.TransformerEncoderLayer/TransformerDecoderLayer(activation=...) supports relu and gelu in scenarios",
     )
     .with_help("pass \"relu\", \"gelu\", F.relu, F.gelu, nn.ReLU() or nn.GELU()")
 }
@@ -185,35 +191,52 @@ fn unsupported_activation(it: &Interp<'_>, span: Span) -> Failure {
 /// `nn.TransformerEncoder(encoder_layer, num_layers, norm=None, enable_nested_tensor=True,
 /// mask_check=True)`: `num_layers` deep copies of the layer. `enable_nested_tensor` and
 /// `mask_check` only matter on the inference fast path (eval mode without gradients), which
-/// is not modelled: they are accepted and change nothing.
-pub(super) fn transformer_encoder(
+/// is not modelled: they are accepted and change nothing. `nn.TransformerDecoder(decoder_layer,
+/// num_layers, norm=None)` likewise.
+pub(super) fn transformer_stack(
     it: &mut Interp<'_>,
     name: &str,
     args: CallArgs,
     span: Span,
 ) -> R<Value> {
-    const PARAMS: &[&str] = &[
+    const ENCODER: &[&str] = &[
         "encoder_layer",
         "num_layers",
         "norm",
         "enable_nested_tensor",
         "mask_check",
     ];
-    let b = bind(it, &args, name, PARAMS, 2, span)?;
-    expect_bool(
-        it,
-        b.get("enable_nested_tensor"),
-        true,
-        "enable_nested_tensor",
-        span,
-    )?;
-    expect_bool(it, b.get("mask_check"), true, "mask_check", span)?;
-    let layer = match b.get("encoder_layer") {
+    const DECODER: &[&str] = &["decoder_layer", "num_layers", "norm"];
+    let decoder = name == "TransformerDecoder";
+    let (params, layer_param, layer_class) = if decoder {
+        (DECODER, "decoder_layer", "TransformerDecoderLayer")
+    } else {
+        (ENCODER, "encoder_layer", "TransformerEncoderLayer")
+    };
+    let b = bind(it, &args, name, params, 2, span)?;
+    if !decoder {
+        expect_bool(
+            it,
+            b.get("enable_nested_tensor"),
+            true,
+            "enable_nested_tensor",
+            span,
+        )?;
+        expect_bool(it, b.get("mask_check"), true, "mask_check", span)?;
+    }
+    let refused = |it: &Interp<'_>| {
+        it.fail(
+            span,
+            format!("nn.{name}({layer_param}=...) takes an nn.{layer_class} in scenarios"),
+        )
+        .with_help(format!("pass nn.{layer_class}(d_model, nhead, ...)"))
+    };
+    let layer = match b.get(layer_param) {
         Some(Value::Module(m)) => match &*m.0 {
-            ModuleKind::Layer(l) if l.class_name() == "TransformerEncoderLayer" => l,
-            _ => return Err(layer_refused(it, span)),
+            ModuleKind::Layer(l) if l.class_name() == layer_class => l,
+            _ => return Err(refused(it)),
         },
-        _ => return Err(layer_refused(it, span)),
+        _ => return Err(refused(it)),
     };
     let n = expect_int(
         it,
@@ -230,34 +253,28 @@ pub(super) fn transformer_encoder(
     let norm = match b.get("norm") {
         None | Some(Value::None) => None,
         Some(Value::Module(m)) => match &*m.0 {
-            // The encoder registers the module it is given: the same parameters.
+            // The stack registers the module it is given: the same parameters.
             ModuleKind::Layer(l) => Some(l.with_tensors(
                 l.parameters(),
                 l.named_buffers().into_iter().map(|(_, t)| t).collect(),
             )),
-            _ => return Err(norm_refused(it, span)),
+            _ => return Err(norm_refused(it, name, span)),
         },
-        Some(_) => return Err(norm_refused(it, span)),
+        Some(_) => return Err(norm_refused(it, name, span)),
     };
-    let encoder =
-        TransformerEncoder::new(layer.as_ref(), n, norm).map_err(|e| it.tensor_error(span, e))?;
-    Ok(Value::Module(ModuleRef::new(ModuleKind::Layer(Box::new(
-        encoder,
-    )))))
+    let stack: Box<dyn Layer> = if decoder {
+        TransformerDecoder::new(layer.as_ref(), n, norm).map(|d| Box::new(d) as Box<dyn Layer>)
+    } else {
+        TransformerEncoder::new(layer.as_ref(), n, norm).map(|e| Box::new(e) as Box<dyn Layer>)
+    }
+    .map_err(|e| it.tensor_error(span, e))?;
+    Ok(Value::Module(ModuleRef::new(ModuleKind::Layer(stack))))
 }
 
-fn layer_refused(it: &Interp<'_>, span: Span) -> Failure {
+fn norm_refused(it: &Interp<'_>, name: &str, span: Span) -> Failure {
     it.fail(
         span,
-        "nn.TransformerEncoder(encoder_layer=...) takes an nn.TransformerEncoderLayer in scenarios",
-    )
-    .with_help("pass nn.TransformerEncoderLayer(d_model, nhead, ...)")
-}
-
-fn norm_refused(it: &Interp<'_>, span: Span) -> Failure {
-    it.fail(
-        span,
-        "nn.TransformerEncoder(norm=...) takes a library module such as nn.LayerNorm in scenarios",
+        format!("nn.{name}(norm=...) takes a library module such as nn.LayerNorm in scenarios"),
     )
     .with_help("pass norm=nn.LayerNorm(d_model)")
 }
