@@ -30,6 +30,10 @@ const CALL: &[&str] = &[
     "memory_is_causal",
 ];
 
+fn missing_memory() -> TensorError {
+    TensorError::Invalid("forward() missing 1 required positional argument: 'memory'".into())
+}
+
 /// The masks of one decoder call: self-attention's, then attention over `memory`.
 struct DecoderMasks<'a> {
     tgt: AttentionMasks<'a>,
@@ -180,17 +184,9 @@ impl TransformerDecoderLayer {
 }
 
 impl Module for TransformerDecoderLayer {
-    /// Self-attention over `x` and attention over `x` itself as `memory`.
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let none = AttentionMasks::default();
-        self.decode(
-            x,
-            x,
-            &DecoderMasks {
-                tgt: none,
-                memory: none,
-            },
-        )
+    /// A decoder layer needs `memory`: one tensor is PyTorch's TypeError.
+    fn forward(&self, _x: &Tensor) -> Result<Tensor> {
+        Err(missing_memory())
     }
 
     /// `layer(tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
@@ -389,8 +385,9 @@ impl TransformerDecoder {
 }
 
 impl Module for TransformerDecoder {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.decode(&[Io::Tensor(x.clone()), Io::Tensor(x.clone())])
+    /// A decoder needs `memory`: one tensor is PyTorch's TypeError.
+    fn forward(&self, _x: &Tensor) -> Result<Tensor> {
+        Err(missing_memory())
     }
 
     /// `decoder(tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
