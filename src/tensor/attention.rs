@@ -137,6 +137,7 @@ fn safe_softmax(scores: &Tensor) -> Result<Tensor> {
         b.finish(
             Formula::SafeSoftmax {
                 dim: scores.dim() - 1,
+                input_dtype: scores.dtype(),
             },
             &out,
         );
