@@ -19,6 +19,7 @@
 //! assert_eq!(rt.memory_allocated(), 0);
 //! ```
 
+use std::any::Any;
 use std::cell::{Cell, OnceCell, Ref, RefCell, RefMut};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -151,6 +152,9 @@ struct Inner {
     host_offset: Cell<u64>,
     device_offset: Cell<u64>,
     live_nodes: Cell<usize>,
+    /// `torch.autograd.graph.saved_tensors_hooks` in effect, innermost last: autograd's hook
+    /// objects (`autograd::SavedHook`, typed there, above this layer).
+    saved_tensor_hooks: RefCell<Vec<Rc<dyn Any>>>,
     next_sequence_nr: Cell<u64>,
     /// Blocks of storages dropped while the allocator was borrowed (a caller holding
     /// [`Runtime::allocator`]'s guard); freed at the next access.
@@ -237,6 +241,7 @@ impl Runtime {
                 host_offset: Cell::new(0),
                 device_offset: Cell::new(0),
                 live_nodes: Cell::new(0),
+                saved_tensor_hooks: RefCell::new(Vec::new()),
                 next_sequence_nr: Cell::new(0),
                 deferred_frees: RefCell::new(Vec::new()),
                 blas_workspaces: Cell::new(options.blas_workspaces),
@@ -568,6 +573,22 @@ impl Runtime {
     /// a graph kept alive shows here even when it holds no memory.
     pub fn live_nodes(&self) -> usize {
         self.inner.live_nodes.get()
+    }
+
+    /// The innermost saved-tensor hook, if any.
+    pub(crate) fn saved_tensor_hook(&self) -> Option<Rc<dyn Any>> {
+        self.inner.saved_tensor_hooks.borrow().last().cloned()
+    }
+
+    /// Puts `hook` in effect until [`Runtime::pop_saved_tensor_hook`].
+    pub(crate) fn push_saved_tensor_hook(&self, hook: Rc<dyn Any>) {
+        self.inner.saved_tensor_hooks.borrow_mut().push(hook);
+    }
+
+    /// Ends the innermost saved-tensor hook.
+    pub(crate) fn pop_saved_tensor_hook(&self) {
+        let hook = self.inner.saved_tensor_hooks.borrow_mut().pop();
+        drop(hook);
     }
 
     pub(crate) fn node_created(&self) -> u64 {

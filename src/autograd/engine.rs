@@ -7,7 +7,10 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::rc::Rc;
 
-use super::{gradient_edge, Backward, Formula, InputMeta, Kind, Node, NodeBuilder, ProgramObject};
+use super::{
+    gradient_edge, Backward, CheckpointFrame, Formula, InputMeta, Kind, Node, NodeBuilder,
+    ProgramObject,
+};
 use crate::alloc::Purpose;
 use crate::base::{Result, TensorError};
 use crate::tensor::{format_shape, Tensor};
@@ -46,6 +49,14 @@ pub trait Callbacks {
         node: &Rc<Node>,
         grad: &Tensor,
     ) -> Result<Vec<Option<Tensor>>>;
+
+    /// Reruns a non-reentrant checkpoint's function (`frame.program()`, the program's own)
+    /// under [`super::checkpoint_recompute`], so that its saves fill the frame's holders.
+    fn recompute(&mut self, frame: &Rc<CheckpointFrame>) -> Result<()> {
+        Err(TensorError::Invalid(format!(
+            "a checkpointed function ({frame:?}) reached a backward pass run without callbacks"
+        )))
+    }
 }
 
 /// Callbacks of a program that registers no hooks and defines no Function.
@@ -364,6 +375,9 @@ impl<'a> Pass<'a> {
             }
         }
 
+        // Frames rerun in this pass: what they recomputed is this pass's only (PyTorch keys it
+        // by graph task), so a retained graph's next backward reruns them.
+        let mut recomputed = Vec::new();
         while let Some((_, _, i)) = ready.pop() {
             let node = self.nodes[i].clone();
             let mut grads = std::mem::take(&mut self.buffers[i]);
@@ -408,6 +422,14 @@ impl<'a> Pass<'a> {
                 (Kind::AccumulateGrad { .. }, None) => Vec::new(),
                 (Kind::Function { backward, .. }, g) => {
                     let edges = node.edge_nodes();
+                    // Non-reentrant checkpointing: the first unpack of a holder reruns the
+                    // checkpointed function, which fills every holder of its frame.
+                    for frame in node.checkpoint_frames() {
+                        if !frame.recomputed() {
+                            self.callbacks.recompute(&frame)?;
+                            recomputed.push(frame);
+                        }
+                    }
                     node.check_saved()?;
                     let needs: Vec<bool> = edges
                         .iter()
@@ -453,6 +475,8 @@ impl<'a> Pass<'a> {
             node.mark_ran();
             if !retain_graph {
                 node.release_saved();
+            } else {
+                node.release_recomputed();
             }
             for (grad, edge) in outputs {
                 let Some((next, _, nr)) = edge else { continue };
@@ -469,6 +493,9 @@ impl<'a> Pass<'a> {
                     ready.push((next.sequence_nr(), Reverse(pushed), j));
                 }
             }
+        }
+        for frame in recomputed {
+            frame.reset();
         }
         Ok(captured)
     }

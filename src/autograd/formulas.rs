@@ -24,6 +24,11 @@ pub(crate) enum Formula {
     MulScalar {
         other: f64,
     },
+    /// `tensor * number` called from ATen's C++ (the math attention's scalings): MulBackward1
+    /// whatever the engine's naming of Python numbers.
+    MulScalarAten {
+        other: f64,
+    },
     Div,
     DivScalar {
         other: f64,
@@ -47,6 +52,8 @@ pub(crate) enum Formula {
         mat2_strides: [usize; 2],
     },
     Bmm,
+    /// `baddbmm(self, batch1, batch2)` with `beta = alpha = 1`.
+    Baddbmm,
     T,
     Transpose {
         dim0: usize,
@@ -148,6 +155,11 @@ pub(crate) enum Formula {
         dim: usize,
         input_dtype: DType,
     },
+    /// `_safe_softmax` (the math attention's): a softmax whose all-masked rows are zero.
+    SafeSoftmax {
+        dim: usize,
+        input_dtype: DType,
+    },
     NativeDropout {
         scale: f32,
     },
@@ -204,7 +216,7 @@ impl Formula {
             Formula::Sub { .. } => "SubBackward0",
             Formula::SubScalar => "SubBackward1",
             Formula::Mul => "MulBackward0",
-            Formula::MulScalar { .. } => "MulBackward1",
+            Formula::MulScalar { .. } | Formula::MulScalarAten { .. } => "MulBackward1",
             Formula::Div => "DivBackward0",
             Formula::DivScalar { .. } => "DivBackward1",
             Formula::Pow { .. } => "PowBackward0",
@@ -212,6 +224,7 @@ impl Formula {
             Formula::Mm { .. } => "MmBackward0",
             Formula::Addmm { .. } => "AddmmBackward0",
             Formula::Bmm => "BmmBackward0",
+            Formula::Baddbmm => "BaddbmmBackward0",
             Formula::T => "TBackward0",
             Formula::Transpose { .. } => "TransposeBackward0",
             Formula::Permute { .. } => "PermuteBackward0",
@@ -244,6 +257,7 @@ impl Formula {
             Formula::SmoothL1Loss { .. } => "SmoothL1LossBackward0",
             Formula::LogSoftmax { .. } => "LogSoftmaxBackward0",
             Formula::Softmax { .. } => "SoftmaxBackward0",
+            Formula::SafeSoftmax { .. } => "SafeSoftmaxBackward0",
             Formula::NativeDropout { .. } => "NativeDropoutBackward0",
             Formula::NativeLayerNorm { .. } => "NativeLayerNormBackward0",
             Formula::NllLoss { .. } => "NllLossBackward0",
@@ -333,7 +347,9 @@ impl Formula {
                     out[1] = Some(grad.mul(&node.unpack("self")?)?);
                 }
             }
-            Formula::MulScalar { other } => out[0] = Some(grad.mul_scalar(*other)?),
+            Formula::MulScalar { other } | Formula::MulScalarAten { other } => {
+                out[0] = Some(grad.mul_scalar(*other)?)
+            }
             Formula::Div => {
                 let other = node.unpack("other")?;
                 if need(0) {
@@ -434,6 +450,19 @@ impl Formula {
                 if need(1) {
                     let self_ = node.unpack("self")?;
                     out[1] = Some(self_.transpose(1, 2)?.bmm(grad)?);
+                }
+            }
+            Formula::Baddbmm => {
+                if need(0) {
+                    out[0] = Some(grad.clone());
+                }
+                if need(1) {
+                    let batch2 = node.unpack("batch2")?;
+                    out[1] = Some(grad.bmm(&batch2.transpose(1, 2)?)?);
+                }
+                if need(2) {
+                    let batch1 = node.unpack("batch1")?;
+                    out[2] = Some(batch1.transpose(1, 2)?.bmm(grad)?);
                 }
             }
             Formula::T => out[0] = Some(grad.t()?),
@@ -637,7 +666,7 @@ impl Formula {
                     out[bias_slot] = db;
                 }
             }
-            Formula::Softmax { dim, input_dtype } => {
+            Formula::Softmax { dim, input_dtype } | Formula::SafeSoftmax { dim, input_dtype } => {
                 let result = node.unpack("result")?;
                 out[0] = Some(crate::tensor::softmax_backward(
                     grad,

@@ -3,6 +3,7 @@
 //! goes unless the graph is retained, leaves accumulate into `.grad` like AccumulateGrad, and
 //! the graph is freed by reference counting when nothing holds its root any more.
 
+mod checkpoint;
 mod engine;
 mod formulas;
 
@@ -11,6 +12,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
+pub use checkpoint::{checkpoint_forward, checkpoint_recompute, CheckpointFrame, SavedHookGuard};
 pub(crate) use engine::run_backward;
 pub use engine::{backward, grad, BackwardOptions, Callbacks, NoCallbacks};
 pub(crate) use formulas::Formula;
@@ -46,6 +48,12 @@ enum SavedState {
         /// Whether this is the node's own output, saved without its history (PyTorch's
         /// `is_output`): unpacked under grad mode it gets the node back as its `grad_fn`.
         is_output: bool,
+    },
+    /// Packed by non-reentrant checkpointing: the tensor is left out, and holder `at` of
+    /// `frame` gets it back when the frame's function reruns at backward.
+    Holder {
+        frame: Rc<CheckpointFrame>,
+        at: usize,
     },
     Released,
 }
@@ -275,6 +283,22 @@ impl Node {
         }
     }
 
+    /// The checkpoint frames whose holders this node keeps (non-reentrant checkpointing),
+    /// each once: what recomputes its saved tensors, and the inputs the frames keep.
+    pub fn checkpoint_frames(&self) -> Vec<Rc<CheckpointFrame>> {
+        let mut frames: Vec<Rc<CheckpointFrame>> = Vec::new();
+        if let Kind::Function { saved, .. } = &self.kind {
+            for s in saved.borrow().iter() {
+                if let SavedState::Holder { frame, .. } = &s.state {
+                    if !frames.iter().any(|f| Rc::ptr_eq(f, frame)) {
+                        frames.push(frame.clone());
+                    }
+                }
+            }
+        }
+        frames
+    }
+
     /// The hooks registered on the tensors this node produced, output by output, each in the
     /// order they run.
     pub fn hooks(&self) -> Vec<ProgramObject> {
@@ -354,6 +378,7 @@ impl Node {
                     name: s.name,
                     tensor: match &s.state {
                         SavedState::Saved { tensor, .. } => Some(tensor.clone()),
+                        SavedState::Holder { frame, at } => frame.slot(*at),
                         SavedState::Released => None,
                     },
                 })
@@ -398,6 +423,13 @@ impl Node {
         let saved = saved.borrow();
         match &saved[at].state {
             SavedState::Released => Err(TensorError::BackwardTwice),
+            SavedState::Holder { frame, at } => frame.slot(*at).ok_or_else(|| {
+                TensorError::Invalid(if frame.recomputed() {
+                    "torch.utils.checkpoint: the recomputation saved fewer tensors than the forward did (the checkpointed function is not deterministic)".into()
+                } else {
+                    format!("{}: a checkpointed tensor was unpacked before its function ran again", self.name())
+                })
+            }),
             SavedState::Saved {
                 tensor,
                 version,
@@ -444,6 +476,18 @@ impl Node {
         self.unpack_saved().map(drop)
     }
 
+    /// With the graph retained: frees what a checkpoint's rerun recomputed for this node (a
+    /// holder gives its tensor once per backward pass), keeping the holders.
+    pub(crate) fn release_recomputed(&self) {
+        if let Kind::Function { saved, .. } = &self.kind {
+            for s in saved.borrow().iter() {
+                if let SavedState::Holder { frame, at } = &s.state {
+                    frame.release(*at);
+                }
+            }
+        }
+    }
+
     /// Frees what the node saved (PyTorch's `release_variables`). The tensors are dropped
     /// after the borrow ends so that graphs they hold can be torn down.
     pub(crate) fn release_saved(&self) {
@@ -454,8 +498,10 @@ impl Node {
                 released.push(old);
             }
             for old in released {
-                if let SavedState::Saved { tensor, .. } = old {
-                    drop_tensor(tensor);
+                match old {
+                    SavedState::Saved { tensor, .. } => drop_tensor(tensor),
+                    SavedState::Holder { frame, at } => frame.release(at),
+                    SavedState::Released => {}
                 }
             }
         }
@@ -626,6 +672,16 @@ impl NodeBuilder {
 
     /// Saves an input (or any tensor that is not this node's output) as it is now.
     pub(crate) fn save(&mut self, name: &'static str, t: &Tensor) {
+        if let Some(packed) = checkpoint::pack(&self.rt, t) {
+            self.saved.push(Saved {
+                name,
+                state: match packed {
+                    Some((frame, at)) => SavedState::Holder { frame, at },
+                    None => SavedState::Released,
+                },
+            });
+            return;
+        }
         t.storage().promote_purpose(Purpose::SavedActivation);
         self.saved.push(Saved {
             name,
@@ -648,6 +704,16 @@ impl NodeBuilder {
     pub(crate) fn finish(mut self, formula: Formula, out: &Tensor) {
         let name = formula.name();
         for output_name in std::mem::take(&mut self.outputs_to_save) {
+            if let Some(packed) = checkpoint::pack(&self.rt, out) {
+                self.saved.push(Saved {
+                    name: output_name,
+                    state: match packed {
+                        Some((frame, at)) => SavedState::Holder { frame, at },
+                        None => SavedState::Released,
+                    },
+                });
+                continue;
+            }
             // An alias of the output's storage without its history: saving the output itself
             // would make a cycle (output -> node -> output).
             out.storage().promote_purpose(Purpose::SavedActivation);

@@ -8,15 +8,17 @@
 //! `q * sqrt(1/d)`, `bmm` with `k.transpose(-2, -1)`, `softmax`, `dropout` in training, `bmm`
 //! with v, `transpose(0, 1).reshape(L·N, E)`, the output `linear`, and then the weights
 //! `view`ed to (N, H, L, S) and averaged over heads; without it, `scaled_dot_product_attention`
-//! on 4-D views and a `permute(2, 0, 1, 3).reshape(N·L, E)`.
+//! on 4-D views and a `permute(2, 0, 1, 3).reshape(N·L, E)`. A mask makes the scores
+//! `baddbmm(mask, q, k.transpose(-2, -1))` (`attention_masks.rs` prepares it).
 
 use std::cell::Cell;
 
-use super::{Io, Layer, Module};
+use super::attention_masks::{canonical_mask, merge_key_padding, shaped_attn_mask};
+use super::{AttentionMasks, Io, Layer, Module};
 use crate::alloc::Purpose;
 use crate::base::{DType, Device, Result, TensorError};
 use crate::runtime::Runtime;
-use crate::tensor::Tensor;
+use crate::tensor::{SdpaOptions, Tensor};
 
 /// `nn.MultiheadAttention(embed_dim, num_heads, dropout, bias, batch_first)`.
 #[derive(Debug)]
@@ -91,6 +93,24 @@ impl MultiheadAttention {
         })
     }
 
+    /// The same module, in the same mode, over other parameters (in the order of
+    /// `named_parameters()`).
+    pub(crate) fn over(&self, params: Vec<Tensor>) -> MultiheadAttention {
+        MultiheadAttention {
+            embed_dim: self.embed_dim,
+            num_heads: self.num_heads,
+            dropout: self.dropout,
+            batch_first: self.batch_first,
+            params: self
+                .params
+                .iter()
+                .map(|(n, _)| n.clone())
+                .zip(params)
+                .collect(),
+            training: Cell::new(self.training.get()),
+        }
+    }
+
     fn param(&self, name: &str) -> Option<&Tensor> {
         self.params.iter().find(|(n, _)| n == name).map(|(_, p)| p)
     }
@@ -150,13 +170,15 @@ impl MultiheadAttention {
         ))
     }
 
-    /// `mha(query, key, value, need_weights=..., average_attn_weights=...)` without masks:
-    /// the output and, with `need_weights`, the attention weights.
+    /// `mha(query, key, value, key_padding_mask, need_weights, attn_mask,
+    /// average_attn_weights, is_causal)`: the output and, with `need_weights`, the attention
+    /// weights.
     pub fn attend(
         &self,
         query: &Tensor,
         key: &Tensor,
         value: &Tensor,
+        masks: AttentionMasks<'_>,
         need_weights: bool,
         average_attn_weights: bool,
     ) -> Result<(Tensor, Option<Tensor>)> {
@@ -172,6 +194,10 @@ impl MultiheadAttention {
                 query.shape()[2]
             )));
         }
+        // MultiheadAttention.forward: both masks made float first (`_canonical_mask`).
+        let dtype = query.dtype();
+        let key_padding_mask = canonical_mask(masks.key_padding_mask, "key_padding_mask", dtype)?;
+        let attn_mask = canonical_mask(masks.attn_mask, "attn_mask", dtype)?;
         // MultiheadAttention.forward: batch-first inputs become (L, N, E), keeping which of
         // them are the same tensor.
         let (q, k, v) = if self.batch_first {
@@ -196,12 +222,37 @@ impl MultiheadAttention {
         let (tgt, bsz, e) = (q.shape()[0], q.shape()[1], self.embed_dim);
         let src = k.shape()[0];
         let (h, hd) = (self.num_heads, e / self.num_heads);
+        // multi_head_attention_forward: `is_causal` needs a mask; without a key padding mask
+        // and weights the mask is dropped for scaled_dot_product_attention's own.
+        let mut is_causal = masks.is_causal;
+        if is_causal && attn_mask.is_none() {
+            return Err(TensorError::Invalid(
+                "Need attn_mask if specifying the is_causal hint. You may use the Transformer \
+                 module method `generate_square_subsequent_mask` to create this mask."
+                    .into(),
+            ));
+        }
+        let attn_mask = if is_causal && key_padding_mask.is_none() && !need_weights {
+            None
+        } else {
+            if key_padding_mask.is_some() {
+                is_causal = false;
+            }
+            attn_mask
+        };
         let (q, k, v) = self.in_projection(&q, &k, &v)?;
+        let attn_mask = attn_mask
+            .map(|m| shaped_attn_mask(m, (tgt, src, bsz * h)))
+            .transpose()?;
         let heads = |t: &Tensor, len: usize| {
             t.view(&[len as isize, (bsz * h) as isize, hd as isize])?
                 .transpose(0, 1)
         };
         let (q, k, v) = (heads(&q, tgt)?, heads(&k, src)?, heads(&v, src)?);
+        let attn_mask = match &key_padding_mask {
+            Some(kpm) => Some(merge_key_padding(kpm, attn_mask, (bsz, h, src))?),
+            None => attn_mask,
+        };
         let p = if self.training.get() {
             self.dropout
         } else {
@@ -218,7 +269,12 @@ impl MultiheadAttention {
         let (out, weights) = if need_weights {
             let w = {
                 let q_scaled = q.mul_scalar((1.0 / hd as f64).sqrt())?;
-                let w = q_scaled.bmm(&k.transpose(-2, -1)?)?.softmax(-1)?;
+                let scores = match &attn_mask {
+                    Some(m) => m.baddbmm(&q_scaled, &k.transpose(-2, -1)?)?,
+                    None => q_scaled.bmm(&k.transpose(-2, -1)?)?,
+                };
+                drop(q_scaled);
+                let w = scores.softmax(-1)?;
                 if p > 0.0 {
                     w.dropout(p, true)?
                 } else {
@@ -238,21 +294,28 @@ impl MultiheadAttention {
             };
             (out, Some(w))
         } else {
-            if p > 0.0 {
-                return Err(TensorError::Unsupported(
-                    "MultiheadAttention(dropout>0) with need_weights=False in training \
-                     (scaled_dot_product_attention's dropout is not modelled)"
-                        .into(),
-                ));
-            }
+            let attn_mask = attn_mask
+                .map(|m| {
+                    if m.dim() == 3 && m.shape()[0] == 1 {
+                        m.unsqueeze(0)
+                    } else {
+                        m.view(&[bsz as isize, h as isize, -1, src as isize])
+                    }
+                })
+                .transpose()?;
             let four = |t: &Tensor, len: usize| {
                 t.view(&[bsz as isize, h as isize, len as isize, hd as isize])
             };
-            let a = Tensor::scaled_dot_product_attention(
+            let a = Tensor::scaled_dot_product_attention_with(
                 &four(&q, tgt)?,
                 &four(&k, src)?,
                 &four(&v, src)?,
-                None,
+                &SdpaOptions {
+                    attn_mask: attn_mask.as_ref(),
+                    dropout_p: p,
+                    is_causal,
+                    scale: None,
+                },
             )?;
             let out = a
                 .permute(&[2, 0, 1, 3])?
@@ -271,12 +334,13 @@ impl MultiheadAttention {
 impl Module for MultiheadAttention {
     /// `mha(x, x, x)[0]`: self-attention's output.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(self.attend(x, x, x, true, true)?.0)
+        Ok(self
+            .attend(x, x, x, AttentionMasks::default(), true, true)?
+            .0)
     }
 
     /// `mha(query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
-    /// average_attn_weights=True, is_causal=False)`: `(output, weights or None)`. Masks are
-    /// refused.
+    /// average_attn_weights=True, is_causal=False)`: `(output, weights or None)`.
     fn call(&self, inputs: &[Io]) -> Result<Io> {
         let tensor = |i: usize| match inputs.get(i) {
             Some(Io::Tensor(t)) => Ok(t.clone()),
@@ -293,23 +357,24 @@ impl Module for MultiheadAttention {
                 CALL[i]
             ))),
         };
-        for i in [3, 5] {
-            if matches!(inputs.get(i), Some(Io::Tensor(_))) {
-                return Err(TensorError::Unsupported(format!(
-                    "MultiheadAttention.forward({}=...) (masks are not modelled yet)",
-                    CALL[i]
-                )));
-            }
-        }
-        if flag(7, false)? {
-            return Err(TensorError::Unsupported(
-                "MultiheadAttention.forward(is_causal=True) (masks are not modelled yet)".into(),
-            ));
-        }
+        let mask = |i: usize| match inputs.get(i) {
+            None | Some(Io::None) => Ok(None),
+            Some(Io::Tensor(t)) => Ok(Some(t)),
+            Some(_) => Err(TensorError::Invalid(format!(
+                "MultiheadAttention.forward(): {} must be a tensor or None",
+                CALL[i]
+            ))),
+        };
+        let masks = AttentionMasks {
+            key_padding_mask: mask(3)?,
+            attn_mask: mask(5)?,
+            is_causal: flag(7, false)?,
+        };
         let (out, weights) = self.attend(
             &tensor(0)?,
             &tensor(1)?,
             &tensor(2)?,
+            masks,
             flag(4, true)?,
             flag(6, true)?,
         )?;
@@ -355,19 +420,7 @@ impl Layer for MultiheadAttention {
     }
 
     fn with_tensors(&self, params: Vec<Tensor>, _buffers: Vec<Tensor>) -> Box<dyn Layer> {
-        Box::new(MultiheadAttention {
-            embed_dim: self.embed_dim,
-            num_heads: self.num_heads,
-            dropout: self.dropout,
-            batch_first: self.batch_first,
-            params: self
-                .params
-                .iter()
-                .map(|(n, _)| n.clone())
-                .zip(params)
-                .collect(),
-            training: Cell::new(self.training.get()),
-        })
+        Box::new(self.over(params))
     }
 
     fn as_call(&self) -> Option<&dyn Module> {

@@ -28,6 +28,7 @@
 
 mod apply_order;
 mod attention;
+mod attention_masks;
 mod clip;
 mod conv;
 mod embedding;
@@ -36,6 +37,8 @@ mod losses;
 mod norm;
 mod rnn;
 mod rnn_cells;
+mod transformer;
+mod transformer_decoder;
 
 use std::cell::{Cell, RefCell};
 
@@ -46,6 +49,7 @@ pub use crate::tensor::Reduction;
 use crate::tensor::Tensor;
 pub use apply_order::apply_order;
 pub use attention::MultiheadAttention;
+pub use attention_masks::AttentionMasks;
 pub use clip::{clip_grad_norm_, clip_grad_value_};
 pub use conv::{Conv, Pool, PoolKind};
 pub use embedding::Embedding;
@@ -54,6 +58,10 @@ pub use losses::{Loss, LossKind};
 pub use norm::{BatchNorm, LayerNorm};
 pub use rnn::{Rnn, RnnConfig, RnnMode, RnnState};
 pub use rnn_cells::RnnCell;
+pub use transformer::{
+    Activation, ActivationForm, EncoderLayerConfig, TransformerEncoder, TransformerEncoderLayer,
+};
+pub use transformer_decoder::{TransformerDecoder, TransformerDecoderLayer};
 
 /// What a module takes and returns besides one tensor, as Python passes it: `None` (an
 /// omitted hidden state), a tensor, or a tuple (`(h, c)`, `(output, (h_n, c_n))`).

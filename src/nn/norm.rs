@@ -135,7 +135,7 @@ impl Module for BatchNorm {
 }
 
 /// Python's `repr` of a small positive float as these modules' `eps` shows it (`1e-05`).
-fn py_float(v: f64) -> String {
+pub(super) fn py_float(v: f64) -> String {
     if v != 0.0 && v.abs() < 1e-4 {
         let s = format!("{v:e}");
         let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));

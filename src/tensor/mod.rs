@@ -23,6 +23,7 @@
 mod activation;
 mod attention;
 mod autocast;
+mod baddbmm;
 mod batchnorm;
 mod bce;
 mod choose;
@@ -57,6 +58,7 @@ use std::fmt;
 use std::rc::{Rc, Weak};
 
 pub use crate::base::{DType, Device, Result, TensorError};
+pub use attention::SdpaOptions;
 pub use bce::KlDivReduction;
 pub(crate) use choose::{
     clamp_backward, clamp_bound_backward, extremum_backward, where_backward, Extremum,

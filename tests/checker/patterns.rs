@@ -102,6 +102,44 @@ const PATTERNS: &[Pattern] = &[
             "append loss.item() instead",
         )],
     },
+    // nn.TransformerEncoder step logits kept for an epoch metric: the 8×3 logits (512 B) and
+    // the step's 134 graph nodes after backward, as on 2.15 (161 reachable there, 27 of them
+    // the parameters' AccumulateGrad nodes that every step shares).
+    Pattern {
+        file: "leaks/transformer_logits_kept_for_metrics.py",
+        verdict: Verdict::Leak,
+        leaks: &[(
+            49,
+            &[LeakKind::TensorList, LeakKind::RetainedGraph],
+            512,
+            134,
+            "append loss.item() instead",
+        )],
+    },
+    Pattern {
+        file: "clean/transformer_encoder_training.py",
+        verdict: Verdict::Clean,
+        leaks: &[],
+    },
+    // Features of a non-reentrant checkpointed block kept each step: the 64×128 output
+    // (32,768 B) and its 8 graph nodes after backward, as on 2.15 (14 reachable there, 6 of
+    // them the parameters' AccumulateGrad nodes).
+    Pattern {
+        file: "leaks/checkpoint_features_kept.py",
+        verdict: Verdict::Leak,
+        leaks: &[(
+            34,
+            &[LeakKind::TensorList, LeakKind::RetainedGraph],
+            32768,
+            8,
+            "append loss.item() instead",
+        )],
+    },
+    Pattern {
+        file: "clean/checkpoint_non_reentrant_mlp.py",
+        verdict: Verdict::Clean,
+        leaks: &[],
+    },
     // Kept BCELoss tensors: each holds its 7 nodes and the 32×10 storage binary_cross_entropy
     // resized to 0-dim (1,280 B, a 1,536 B block), as on 2.15.
     Pattern {

@@ -952,19 +952,23 @@ fn lstm_and_rnn_take_and_return_their_hidden_state_as_pytorch() {
 }
 
 #[test]
-fn scaled_dot_product_attention_runs_the_math_path_and_refuses_masks() {
+fn scaled_dot_product_attention_runs_the_math_path_with_masks() {
     let out = output(
         "import torch\n\
          import torch.nn.functional as F\n\
          q = torch.ones(2, 3, 4, requires_grad=True)\n\
          o = F.scaled_dot_product_attention(q, q, torch.ones(2, 3, 4))\n\
-         print(o.shape, o.grad_fn.name(), abs(o.sum().item() - 24.0) < 1e-4)\n",
+         print(o.shape, o.grad_fn.name(), abs(o.sum().item() - 24.0) < 1e-4)\n\
+         keep = torch.ones(3, 3, dtype=torch.bool)\n\
+         c = F.scaled_dot_product_attention(q, q, q, is_causal=True)\n\
+         m = F.scaled_dot_product_attention(q, q, q, attn_mask=keep, dropout_p=0.0)\n\
+         print(abs(c.sum().item() - 24.0) < 1e-4, abs(m.sum().item() - 24.0) < 1e-4)\n",
     );
-    assert_eq!(out, ["(2, 3, 4) UnsafeViewBackward0 True"]);
+    assert_eq!(out, ["(2, 3, 4) UnsafeViewBackward0 True", "True True"]);
     assert!(error(
-        "import torch\nimport torch.nn.functional as F\nq = torch.ones(2, 3, 4)\nF.scaled_dot_product_attention(q, q, q, is_causal=True)\n"
+        "import torch\nimport torch.nn.functional as F\nq = torch.ones(2, 3, 4)\nF.scaled_dot_product_attention(q, q, q, enable_gqa=True)\n"
     )
-    .contains("scaled_dot_product_attention(is_causal=True) is not supported in scenarios"));
+    .contains("scaled_dot_product_attention(enable_gqa=True) is not supported in scenarios"));
 }
 
 #[test]

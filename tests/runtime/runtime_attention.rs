@@ -35,7 +35,7 @@ fn math_attention_keeps_both_scaled_operands_and_the_weights() {
         chain.push(format!("{}{saved:?}", n.name()));
         node = n.next_functions().into_iter().flatten().next();
     }
-    // Along each node's first input, as PyTorch's graph reads (SafeSoftmaxBackward0 there).
+    // Along each node's first input, as PyTorch's graph reads.
     assert_eq!(
         chain,
         [
@@ -43,7 +43,7 @@ fn math_attention_keeps_both_scaled_operands_and_the_weights() {
             "BmmBackward0[\"self\", \"mat2\"]",
             "ViewBackward0[]",
             "ExpandBackward0[]",
-            "SoftmaxBackward0[\"result\"]",
+            "SafeSoftmaxBackward0[\"result\"]",
             "UnsafeViewBackward0[]",
             "BmmBackward0[\"self\", \"mat2\"]",
             "ViewBackward0[]",

@@ -104,12 +104,12 @@ fn scenarios_call_it_with_pytorchs_keywords() {
 }
 
 #[test]
-fn masks_are_refused_clearly() {
+fn an_attn_mask_of_the_wrong_shape_is_refused_as_pytorch_does() {
     let rt = runtime();
     let m = MultiheadAttention::new(&rt, 8, 2, 0.0, true, false).unwrap();
     let x = rt.randn(&[3, 2, 8], Device::Cpu).unwrap();
     let mask = rt
-        .zeros(&[3, 3], leakharness::tensor::DType::F32, Device::Cpu)
+        .zeros(&[3, 4], leakharness::tensor::DType::F32, Device::Cpu)
         .unwrap();
     let err = m
         .call(&[
@@ -121,5 +121,9 @@ fn masks_are_refused_clearly() {
             Io::Tensor(mask),
         ])
         .unwrap_err();
-    assert!(err.to_string().contains("attn_mask"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("The shape of the 2D attn_mask is torch.Size([3, 4]), but should be (3, 3)."),
+        "{err}"
+    );
 }

@@ -18,7 +18,7 @@ use super::ops::path;
 use super::pyobj::{Class, Instance};
 use super::value::Value;
 use super::{Interp, Unwind, X};
-use crate::autograd::{self, BackwardOptions, Callbacks, Node, ProgramObject};
+use crate::autograd::{self, BackwardOptions, Callbacks, CheckpointFrame, Node, ProgramObject};
 use crate::base::{Result as TResult, TensorError};
 use crate::scenario::Span;
 use crate::tensor::Tensor;
@@ -48,7 +48,7 @@ pub fn program_value(o: &ProgramObject) -> Option<&Value> {
     o.downcast_ref::<ProgramValue>().map(|p| &p.0)
 }
 
-fn hold(v: Value) -> ProgramObject {
+pub(super) fn hold(v: Value) -> ProgramObject {
     Rc::new(ProgramValue(v))
 }
 
@@ -115,6 +115,11 @@ impl EngineCalls<'_, '_> {
 }
 
 impl Callbacks for EngineCalls<'_, '_> {
+    fn recompute(&mut self, frame: &Rc<CheckpointFrame>) -> TResult<()> {
+        let r = super::torch::checkpoint_recompute(self.it, frame, self.span);
+        r.map_err(|u| self.raised(u))
+    }
+
     fn tensor_hook(&mut self, hook: &ProgramObject, grad: &Tensor) -> TResult<Option<Tensor>> {
         if let Some(call) = super::module::backward_hook(hook) {
             let r = call.run(self.it, grad, self.span);

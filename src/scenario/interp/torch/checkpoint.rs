@@ -11,19 +11,23 @@
 //! this file's `forward` and `backward`, so the graph, `ctx` and the recomputation are the
 //! ones every custom Function gets.
 //!
-//! The non-reentrant variant (`use_reentrant=False`: the function's graph recorded with every
-//! saved tensor left out through saved-tensor hooks, recomputed at the first unpack) is not
-//! modelled: a clear error.
+//! The non-reentrant variant (`use_reentrant=False`, PyTorch's recommendation) runs the
+//! function with grad on under saved-tensor hooks (`crate::autograd::checkpoint_forward`): its
+//! graph is recorded as usual but every tensor a node would save is left out, and the frame
+//! keeps the function, its arguments and forward's random state. The first backward that
+//! unpacks one of those tensors reruns the function under that state
+//! ([`checkpoint_recompute`]), refilling every holder of the frame.
 
 use std::rc::Rc;
 
 use super::super::args::{bound, CallArgs};
-use super::super::autograd::{apply, backward_function, ctx_method, saved_tensors};
+use super::super::autograd::{apply, backward_function, ctx_method, hold, saved_tensors};
 use super::super::dict::{Dict, DictKind, Key};
 use super::super::pyobj::{Class, Instance};
 use super::super::value::{Path, Value};
 use super::super::{Interp, X};
 use super::{entry, Function, Run};
+use crate::autograd::{self as engine, CheckpointFrame};
 use crate::runtime::RngState;
 use crate::scenario::Span;
 
@@ -131,13 +135,7 @@ fn checkpoint(it: &mut Interp<'_>, _name: &str, mut args: CallArgs, span: Span) 
         true
     });
     if !reentrant {
-        // The non-reentrant variant swaps every saved tensor for a placeholder through
-        // saved-tensor hooks and recomputes at the first unpack; not modelled.
-        return Err(it.raise(
-            "NotImplementedError",
-            "checkpoint(use_reentrant=False) is not supported in scenarios yet; use_reentrant=True keeps the same tensors between forward and backward (the inputs)".into(),
-            span,
-        ));
+        return checkpoint_without_reentrant(it, function, args.pos, kwargs, preserve, span);
     }
     if !kwargs.is_empty() {
         let names: Vec<&str> = kwargs.iter().map(|(k, _)| k.as_str()).collect();
@@ -164,6 +162,100 @@ fn checkpoint(it: &mut Interp<'_>, _name: &str, mut args: CallArgs, span: Span) 
         CallArgs::positional(apply_args),
         span,
     )
+}
+
+/// `_checkpoint_without_reentrant_generator` around `function(*args, **kwargs)`: the frame
+/// keeps `(function, args, kwargs, forward's random state)` for the rerun.
+fn checkpoint_without_reentrant(
+    it: &mut Interp<'_>,
+    function: Value,
+    args: Vec<Value>,
+    kwargs: Vec<(String, Value)>,
+    preserve: bool,
+    span: Span,
+) -> X<Value> {
+    let kw = Value::Tuple(Rc::new(
+        kwargs
+            .iter()
+            .map(|(k, v)| Value::Tuple(Rc::new(vec![Value::Str(k.as_str().into()), v.clone()])))
+            .collect(),
+    ));
+    let state = if preserve {
+        state_value(it.rt.rng_state())
+    } else {
+        Value::None
+    };
+    let program = Value::Tuple(Rc::new(vec![
+        function.clone(),
+        Value::Tuple(Rc::new(args.clone())),
+        kw,
+        state,
+    ]));
+    let frame = CheckpointFrame::new(hold(program));
+    let _packing = engine::checkpoint_forward(&it.rt, &frame);
+    it.call(
+        function,
+        CallArgs {
+            pos: args,
+            kw: kwargs,
+        },
+        span,
+    )
+}
+
+/// The rerun of a non-reentrant checkpoint at backward (`_recomputation_hook` around
+/// `recompute_fn`): the function again on the same arguments, with grad on, under forward's
+/// random state (the surrounding state restored after); what it saves fills the frame's
+/// holders and its own graph and outputs are dropped.
+pub(crate) fn checkpoint_recompute(
+    it: &mut Interp<'_>,
+    frame: &Rc<CheckpointFrame>,
+    span: Span,
+) -> X<()> {
+    let program = super::super::autograd::program_value(frame.program()).cloned();
+    let Some(Value::Tuple(parts)) = program else {
+        return Err(it.raise(
+            "RuntimeError",
+            "torch.utils.checkpoint: the frame has no function to rerun".into(),
+            span,
+        ));
+    };
+    let [function, Value::Tuple(args), Value::Tuple(kw), state] = parts.as_slice() else {
+        return Err(it.raise(
+            "RuntimeError",
+            "torch.utils.checkpoint: the frame has no function to rerun".into(),
+            span,
+        ));
+    };
+    let kwargs: Vec<(String, Value)> = kw
+        .iter()
+        .filter_map(|p| match p {
+            Value::Tuple(kv) => match kv.as_slice() {
+                [Value::Str(k), v] => Some((k.to_string(), v.clone())),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    let surrounding = it.rt.rng_state();
+    if let Some(s) = state_of(state) {
+        it.rt.set_rng_state(s);
+    }
+    let outputs = {
+        let _grad = it.rt.set_grad_enabled(true);
+        let _recomputing = engine::checkpoint_recompute(&it.rt, frame);
+        it.call(
+            function.clone(),
+            CallArgs {
+                pos: args.as_ref().clone(),
+                kw: kwargs,
+            },
+            span,
+        )
+    };
+    it.rt.set_rng_state(surrounding);
+    drop(outputs?);
+    Ok(())
 }
 
 /// `CheckpointFunction.forward(ctx, run_function, preserve_rng_state, *args)`, under no_grad.

@@ -20,7 +20,7 @@ use crate::nn::{
     RnnConfig, RnnMode, Stateless,
 };
 use crate::scenario::Span;
-use crate::tensor::{BatchNormOptions, ConvOptions, ConvPadding, PoolOptions, Tensor};
+use crate::tensor::{BatchNormOptions, ConvOptions, ConvPadding, PoolOptions, SdpaOptions, Tensor};
 
 /// An int, or a tuple or list of `dims` ints, as `_single`/`_pair` read them.
 fn sizes(it: &Interp<'_>, v: &Value, what: &str, dims: usize, span: Span) -> R<Vec<usize>> {
@@ -792,8 +792,7 @@ pub(super) fn call_with_values(
 
 /// `F.scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
 /// is_causal=False, scale=None, enable_gqa=False)` on the math path
-/// ([`Tensor::scaled_dot_product_attention`]); a mask, dropout, a causal mask and grouped
-/// queries are refused.
+/// ([`Tensor::scaled_dot_product_attention_with`]); grouped queries are refused.
 pub(super) fn scaled_dot_product_attention(
     it: &mut Interp<'_>,
     name: &str,
@@ -817,39 +816,36 @@ pub(super) fn scaled_dot_product_attention(
         3,
         span,
     )?;
-    let refused = |what: &str| {
-        it.fail(
-            span,
-            format!("scaled_dot_product_attention({what}) is not supported in scenarios"),
-        )
-        .with_help("the math path without a mask or dropout is modelled")
-    };
-    if b.get("attn_mask").is_some() {
-        return Err(refused("attn_mask=..."));
-    }
-    if b.get("dropout_p").is_some()
-        && expect_float(
-            it,
-            b.get("dropout_p").unwrap_or(&Value::None),
-            "dropout_p",
-            span,
-        )? != 0.0
-    {
-        return Err(refused("dropout_p > 0"));
-    }
-    if expect_bool(it, b.get("is_causal"), false, "is_causal", span)? {
-        return Err(refused("is_causal=True"));
-    }
     if expect_bool(it, b.get("enable_gqa"), false, "enable_gqa", span)? {
-        return Err(refused("enable_gqa=True"));
+        return Err(it
+            .fail(
+                span,
+                "scaled_dot_product_attention(enable_gqa=True) is not supported in scenarios",
+            )
+            .with_help("repeat the key and value heads to the query's"));
     }
     let scale = match b.get("scale") {
         Some(v) => Some(expect_float(it, v, "scale", span)?),
         None => None,
     };
+    let dropout_p = match b.get("dropout_p") {
+        Some(v) => expect_float(it, v, "dropout_p", span)?,
+        None => 0.0,
+    };
+    let is_causal = expect_bool(it, b.get("is_causal"), false, "is_causal", span)?;
+    let attn_mask = match b.get("attn_mask") {
+        None | Some(Value::None) => None,
+        Some(v) => Some(expect_tensor(it, Some(v), "attn_mask", span)?),
+    };
     let q = expect_tensor(it, b.get("query"), "query", span)?;
     let k = expect_tensor(it, b.get("key"), "key", span)?;
     let v = expect_tensor(it, b.get("value"), "value", span)?;
-    let r = Tensor::scaled_dot_product_attention(&q, &k, &v, scale);
+    let options = SdpaOptions {
+        attn_mask: attn_mask.as_ref(),
+        dropout_p,
+        is_causal,
+        scale,
+    };
+    let r = Tensor::scaled_dot_product_attention_with(&q, &k, &v, &options);
     check_rt(it, r, span)
 }

@@ -32,6 +32,7 @@ mod values;
 pub(super) use amp::{
     convert_module, module_dtype, scaler_method, visit_scaler, AutocastArgs, SCALER_METHODS,
 };
+pub(super) use checkpoint::checkpoint_recompute;
 pub(super) use nn::call_module;
 pub(super) use subscript::{tensor_getitem, tensor_setitem};
 pub(super) use values::{

@@ -55,6 +55,22 @@ pub(super) const MODULES: &[Function] = &[
         "MultiheadAttention",
         Run::Call(super::transformer::multihead_attention),
     ),
+    entry(
+        "TransformerEncoderLayer",
+        Run::Call(super::transformer::transformer_encoder_layer),
+    ),
+    entry(
+        "TransformerEncoder",
+        Run::Call(super::transformer::transformer_stack),
+    ),
+    entry(
+        "TransformerDecoderLayer",
+        Run::Call(super::transformer::transformer_encoder_layer),
+    ),
+    entry(
+        "TransformerDecoder",
+        Run::Call(super::transformer::transformer_stack),
+    ),
 ];
 
 /// The modules without parameters (`crate::nn::Stateless`), with their constructors'

@@ -1,0 +1,573 @@
+//! `nn.TransformerEncoderLayer` and `nn.TransformerEncoder` on the path PyTorch 2.15 takes
+//! when gradients are recorded (`torch/nn/modules/transformer.py`): the fused
+//! `torch._transformer_encoder_layer_fwd` and the nested-tensor conversion need eval mode and
+//! no gradient, so a training step runs the layer as written: `_sa_block` (self-attention with
+//! `need_weights=False`, then `dropout1`) and `_ff_block` (`linear2(dropout(activation(
+//! linear1(x))))`, then `dropout2`), each added to its input and normalized after
+//! (`norm_first=False`) or before (`norm_first=True`).
+//!
+//! `nn.TransformerEncoder(layer, num_layers)` holds `num_layers` deep copies of the layer
+//! (`_get_clones`: every copy starts from the same values), and its optional `norm`.
+
+use std::cell::Cell;
+
+use super::norm::py_float;
+use super::{AttentionMasks, Io, Layer, LayerNorm, Linear, Module, MultiheadAttention};
+use crate::alloc::Purpose;
+use crate::base::{Result, TensorError};
+use crate::runtime::Runtime;
+use crate::tensor::Tensor;
+
+/// The feed-forward activation of a transformer layer: PyTorch accepts `"relu"`, `"gelu"`
+/// or a callable; `F.relu`/`nn.ReLU()` and `F.gelu`/`nn.GELU()` are the callables modelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// `F.relu` (ReluBackward0 saves the result).
+    Relu,
+    /// `F.gelu`, exact (GeluBackward0 saves the input).
+    Gelu,
+}
+
+/// How the activation was given, which decides the layer's `repr`: PyTorch shows an
+/// `(activation)` child only for a module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActivationForm {
+    /// A string or a function (`"relu"`, `F.gelu`): not a child module.
+    Function,
+    /// A module (`nn.GELU()`): listed last in the `repr`.
+    Module,
+}
+
+/// The constructor arguments of `nn.TransformerEncoderLayer` that shape it.
+#[derive(Debug, Clone, Copy)]
+pub struct EncoderLayerConfig {
+    /// `d_model`.
+    pub d_model: usize,
+    /// `nhead`.
+    pub nhead: usize,
+    /// `dim_feedforward` (PyTorch's default 2048).
+    pub dim_feedforward: usize,
+    /// `dropout` (default 0.1), used by attention and the three dropout modules.
+    pub dropout: f64,
+    /// `activation` (default relu) and how it was given.
+    pub activation: (Activation, ActivationForm),
+    /// `layer_norm_eps` (default 1e-5).
+    pub layer_norm_eps: f64,
+    /// `batch_first`.
+    pub batch_first: bool,
+    /// `norm_first`.
+    pub norm_first: bool,
+    /// `bias` of the projections, linears and norms.
+    pub bias: bool,
+}
+
+impl EncoderLayerConfig {
+    /// PyTorch's defaults for `d_model` and `nhead`.
+    pub fn new(d_model: usize, nhead: usize) -> EncoderLayerConfig {
+        EncoderLayerConfig {
+            d_model,
+            nhead,
+            dim_feedforward: 2048,
+            dropout: 0.1,
+            activation: (Activation::Relu, ActivationForm::Function),
+            layer_norm_eps: 1e-5,
+            batch_first: false,
+            norm_first: false,
+            bias: true,
+        }
+    }
+}
+
+/// `nn.TransformerEncoderLayer`.
+pub struct TransformerEncoderLayer {
+    config: EncoderLayerConfig,
+    self_attn: MultiheadAttention,
+    linear1: Linear,
+    linear2: Linear,
+    norm1: Box<dyn Layer>,
+    norm2: Box<dyn Layer>,
+    training: Cell<bool>,
+}
+
+impl std::fmt::Debug for TransformerEncoderLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransformerEncoderLayer")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for TransformerEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransformerEncoder")
+            .field("layers", &self.layers.len())
+            .field("norm", &self.norm.as_ref().map(|n| n.class_name()))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The positional parameters of `TransformerEncoderLayer.forward`.
+const LAYER_CALL: &[&str] = &["src", "src_mask", "src_key_padding_mask", "is_causal"];
+/// The positional parameters of `TransformerEncoder.forward`.
+const ENCODER_CALL: &[&str] = &["src", "mask", "src_key_padding_mask", "is_causal"];
+
+impl TransformerEncoderLayer {
+    /// The layer with its parameters on the host, made in PyTorch's order: `self_attn`,
+    /// `linear1`, `linear2`, `norm1`, `norm2` (the dropouts have none).
+    pub fn new(rt: &Runtime, config: EncoderLayerConfig) -> Result<TransformerEncoderLayer> {
+        let EncoderLayerConfig {
+            d_model,
+            nhead,
+            dim_feedforward,
+            bias,
+            ..
+        } = config;
+        let self_attn =
+            MultiheadAttention::new(rt, d_model, nhead, config.dropout, bias, config.batch_first)?;
+        let linear1 = Linear::new(rt, d_model, dim_feedforward, bias)?;
+        let linear2 = Linear::new(rt, dim_feedforward, d_model, bias)?;
+        let norm = || -> Result<Box<dyn Layer>> {
+            Ok(Box::new(LayerNorm::new(
+                rt,
+                &[d_model],
+                config.layer_norm_eps,
+                true,
+                bias,
+            )?))
+        };
+        Ok(TransformerEncoderLayer {
+            config,
+            self_attn,
+            linear1,
+            linear2,
+            norm1: norm()?,
+            norm2: norm()?,
+            training: Cell::new(true),
+        })
+    }
+
+    /// The same layer, in the same mode, over other parameters (in the order of
+    /// `named_parameters()`).
+    fn over(&self, params: Vec<Tensor>) -> TransformerEncoderLayer {
+        let mut params = params.into_iter();
+        let mut take = |n: usize| params.by_ref().take(n).collect::<Vec<_>>();
+        let self_attn = self.self_attn.over(take(self.self_attn.parameters().len()));
+        let mut linear = |l: &Linear| {
+            let mut p = take(l.parameters().len()).into_iter();
+            let weight = p.next().unwrap_or_else(|| l.weight.clone());
+            l.with_parameters(weight, p.next())
+        };
+        let linear1 = linear(&self.linear1);
+        let linear2 = linear(&self.linear2);
+        let norm1 = self
+            .norm1
+            .with_tensors(take(self.norm1.parameters().len()), Vec::new());
+        let norm2 = self
+            .norm2
+            .with_tensors(take(self.norm2.parameters().len()), Vec::new());
+        TransformerEncoderLayer {
+            config: self.config,
+            self_attn,
+            linear1,
+            linear2,
+            norm1,
+            norm2,
+            training: Cell::new(self.training.get()),
+        }
+    }
+
+    /// `self.dropout*(x)`: `nn.Dropout(p)` in this layer's mode.
+    fn dropout(&self, x: &Tensor) -> Result<Tensor> {
+        x.dropout(self.config.dropout, self.training.get())
+    }
+
+    /// `_sa_block`: self-attention without weights, then `dropout1`.
+    fn sa_block(&self, x: &Tensor, masks: AttentionMasks<'_>) -> Result<Tensor> {
+        let (out, _) = self.self_attn.attend(x, x, x, masks, false, true)?;
+        self.dropout(&out)
+    }
+
+    /// `_ff_block`: `dropout2(linear2(dropout(activation(linear1(x)))))`.
+    fn ff_block(&self, x: &Tensor) -> Result<Tensor> {
+        let h = self.linear1.forward(x)?;
+        let h = match self.config.activation.0 {
+            Activation::Relu => h.relu()?,
+            Activation::Gelu => h.gelu()?,
+        };
+        let h = self.linear2.forward(&self.dropout(&h)?)?;
+        self.dropout(&h)
+    }
+
+    /// `layer(src, src_mask, src_key_padding_mask, is_causal)` with float masks (the encoder
+    /// canonicalizes once for every layer).
+    fn encode(&self, src: &Tensor, masks: AttentionMasks<'_>) -> Result<Tensor> {
+        if self.config.norm_first {
+            let x = src.add(&self.sa_block(&self.norm1.forward(src)?, masks)?)?;
+            x.add(&self.ff_block(&self.norm2.forward(&x)?)?)
+        } else {
+            let x = self.norm1.forward(&src.add(&self.sa_block(src, masks)?)?)?;
+            self.norm2.forward(&x.add(&self.ff_block(&x)?)?)
+        }
+    }
+
+    /// The `repr` lines of the layer's children, at `indent`.
+    fn repr_body(&self, indent: &str) -> String {
+        let c = &self.config;
+        let bias = if c.bias { "True" } else { "False" };
+        let dropout = format!("Dropout(p={}, inplace=False)", py_float(c.dropout));
+        let norm = format!(
+            "LayerNorm(({},), eps={}, elementwise_affine=True, bias={bias})",
+            c.d_model,
+            py_float(c.layer_norm_eps)
+        );
+        let mut lines = vec![
+            "(self_attn): MultiheadAttention(".to_string(),
+            format!(
+                "  (out_proj): NonDynamicallyQuantizableLinear(in_features={d}, out_features={d}, bias={bias})",
+                d = c.d_model
+            ),
+            ")".to_string(),
+            format!(
+                "(linear1): Linear(in_features={}, out_features={}, bias={bias})",
+                c.d_model, c.dim_feedforward
+            ),
+            format!("(dropout): {dropout}"),
+            format!(
+                "(linear2): Linear(in_features={}, out_features={}, bias={bias})",
+                c.dim_feedforward, c.d_model
+            ),
+            format!("(norm1): {norm}"),
+            format!("(norm2): {norm}"),
+            format!("(dropout1): {dropout}"),
+            format!("(dropout2): {dropout}"),
+        ];
+        if c.activation.1 == ActivationForm::Module {
+            lines.push(match c.activation.0 {
+                Activation::Relu => "(activation): ReLU()".to_string(),
+                Activation::Gelu => "(activation): GELU(approximate='none')".to_string(),
+            });
+        }
+        lines
+            .iter()
+            .map(|l| format!("{indent}{l}\n"))
+            .collect::<String>()
+    }
+}
+
+/// `mask`, `src_key_padding_mask` and `is_causal` from a call's inputs.
+fn call_masks<'a>(inputs: &'a [Io], names: &[&str]) -> Result<AttentionMasks<'a>> {
+    let mask = |i: usize| match inputs.get(i) {
+        None | Some(Io::None) => Ok(None),
+        Some(Io::Tensor(t)) => Ok(Some(t)),
+        Some(_) => Err(TensorError::Invalid(format!(
+            "forward(): {} must be a tensor or None",
+            names[i]
+        ))),
+    };
+    let is_causal = match inputs.get(3) {
+        None | Some(Io::None) => false,
+        Some(Io::Bool(b)) => *b,
+        Some(_) => {
+            return Err(TensorError::Invalid(
+                "forward(): is_causal must be a bool".into(),
+            ))
+        }
+    };
+    Ok(AttentionMasks {
+        attn_mask: mask(1)?,
+        key_padding_mask: mask(2)?,
+        is_causal,
+    })
+}
+
+fn call_src(inputs: &[Io]) -> Result<&Tensor> {
+    match inputs.first() {
+        Some(Io::Tensor(t)) => Ok(t),
+        _ => Err(TensorError::Invalid(
+            "forward() missing tensor argument 'src'".into(),
+        )),
+    }
+}
+
+/// `F._canonical_mask` of both masks, in the order the forwards make them: the key padding
+/// mask first, then the attention mask.
+fn canonical<'a>(
+    src: &Tensor,
+    masks: AttentionMasks<'a>,
+    names: [&str; 2],
+) -> Result<(Option<Tensor>, Option<Tensor>, bool)> {
+    use super::attention_masks::canonical_mask;
+    let kpm = canonical_mask(masks.key_padding_mask, names[0], src.dtype())?;
+    let attn = canonical_mask(masks.attn_mask, names[1], src.dtype())?;
+    Ok((attn, kpm, masks.is_causal))
+}
+
+impl Module for TransformerEncoderLayer {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.encode(x, AttentionMasks::default())
+    }
+
+    /// `layer(src, src_mask=None, src_key_padding_mask=None, is_causal=False)`.
+    fn call(&self, inputs: &[Io]) -> Result<Io> {
+        let src = call_src(inputs)?;
+        let masks = call_masks(inputs, LAYER_CALL)?;
+        let (attn, kpm, is_causal) = canonical(src, masks, ["src_key_padding_mask", "src_mask"])?;
+        let masks = AttentionMasks {
+            attn_mask: attn.as_ref(),
+            key_padding_mask: kpm.as_ref(),
+            is_causal,
+        };
+        Ok(Io::Tensor(self.encode(src, masks)?))
+    }
+
+    fn call_params(&self) -> &'static [&'static str] {
+        LAYER_CALL
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        let child = |prefix: &str, params: Vec<(String, Tensor)>| {
+            params
+                .into_iter()
+                .map(|(n, t)| (format!("{prefix}.{n}"), t))
+                .collect::<Vec<_>>()
+        };
+        [
+            child("self_attn", self.self_attn.named_parameters()),
+            child("linear1", self.linear1.named_parameters()),
+            child("linear2", self.linear2.named_parameters()),
+            child("norm1", self.norm1.named_parameters()),
+            child("norm2", self.norm2.named_parameters()),
+        ]
+        .concat()
+    }
+
+    fn train(&self, mode: bool) {
+        self.training.set(mode);
+        self.self_attn.train(mode);
+        self.linear1.train(mode);
+        self.linear2.train(mode);
+        self.norm1.train(mode);
+        self.norm2.train(mode);
+    }
+
+    fn is_training(&self) -> bool {
+        self.training.get()
+    }
+}
+
+impl Layer for TransformerEncoderLayer {
+    fn class_name(&self) -> &'static str {
+        "TransformerEncoderLayer"
+    }
+
+    fn repr(&self) -> String {
+        format!("TransformerEncoderLayer(\n{})", self.repr_body("  "))
+    }
+
+    fn with_tensors(&self, params: Vec<Tensor>, _buffers: Vec<Tensor>) -> Box<dyn Layer> {
+        Box::new(self.over(params))
+    }
+
+    fn as_call(&self) -> Option<&dyn Module> {
+        Some(self)
+    }
+}
+
+/// `copy.deepcopy(layer)` as `_get_clones` makes it: every parameter and buffer cloned into
+/// a new tensor where the original lives, parameters as leaves that require grad when the
+/// original does (`Parameter.__deepcopy__`).
+pub(super) fn deep_copy(layer: &dyn Layer) -> Result<Box<dyn Layer>> {
+    let copy = |t: &Tensor, purpose: Purpose| -> Result<Tensor> {
+        let c = {
+            let _no_grad = t.runtime().no_grad();
+            t.clone_tensor()?.detach()
+        };
+        c.set_purpose(purpose);
+        c.requires_grad_(t.requires_grad())
+    };
+    let params = layer
+        .parameters()
+        .iter()
+        .map(|p| copy(p, Purpose::Parameter))
+        .collect::<Result<Vec<_>>>()?;
+    let buffers = layer
+        .named_buffers()
+        .iter()
+        .map(|(_, b)| copy(b, Purpose::Parameter))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(layer.with_tensors(params, buffers))
+}
+
+/// `nn.TransformerEncoder(encoder_layer, num_layers, norm=None, enable_nested_tensor=True)`.
+pub struct TransformerEncoder {
+    layers: Vec<Box<dyn Layer>>,
+    norm: Option<Box<dyn Layer>>,
+    training: Cell<bool>,
+}
+
+impl TransformerEncoder {
+    /// `num_layers` deep copies of `layer` (its tensors cloned, as `copy.deepcopy` does), and
+    /// `norm`, the caller's module itself (PyTorch registers the object it is given). Each
+    /// layer is called as `layer(output, src_mask=mask, is_causal=is_causal,
+    /// src_key_padding_mask=...)`, so `layer` must take those ([`Layer::as_call`]).
+    pub fn new(
+        layer: &dyn Layer,
+        num_layers: usize,
+        norm: Option<Box<dyn Layer>>,
+    ) -> Result<TransformerEncoder> {
+        if layer.as_call().is_none() {
+            return Err(TensorError::Invalid(format!(
+                "TransformerEncoder: {} does not take masks",
+                layer.class_name()
+            )));
+        }
+        Ok(TransformerEncoder {
+            layers: (0..num_layers)
+                .map(|_| deep_copy(layer))
+                .collect::<Result<_>>()?,
+            norm,
+            training: Cell::new(true),
+        })
+    }
+
+    /// `encoder(src, mask, src_key_padding_mask, is_causal)` with PyTorch's mask handling:
+    /// both masks made float once, each layer called with them, then `norm`. When
+    /// `is_causal` is not given PyTorch compares `mask` with a causal mask of the sequence's
+    /// length to set it; here the mask is used as given, which keeps the same tensors for
+    /// backward (a mask is added without a gradient either way).
+    fn encode(&self, src: &Tensor, masks: AttentionMasks<'_>) -> Result<Tensor> {
+        let (attn, kpm, is_causal) = canonical(src, masks, ["src_key_padding_mask", "mask"])?;
+        let io = |t: Option<Tensor>| t.map_or(Io::None, Io::Tensor);
+        let (attn, kpm) = (io(attn), io(kpm));
+        let mut out = src.clone();
+        for layer in &self.layers {
+            let call = layer.as_call().ok_or_else(|| {
+                TensorError::Invalid("TransformerEncoder: a layer does not take masks".into())
+            })?;
+            let inputs = [
+                Io::Tensor(out),
+                attn.clone(),
+                kpm.clone(),
+                Io::Bool(is_causal),
+            ];
+            out = match call.call(&inputs)? {
+                Io::Tensor(t) => t,
+                _ => {
+                    return Err(TensorError::Invalid(
+                        "TransformerEncoder: a layer returned something other than a tensor".into(),
+                    ))
+                }
+            };
+        }
+        match &self.norm {
+            Some(norm) => norm.forward(&out),
+            None => Ok(out),
+        }
+    }
+}
+
+impl Module for TransformerEncoder {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.encode(x, AttentionMasks::default())
+    }
+
+    /// `encoder(src, mask=None, src_key_padding_mask=None, is_causal=None)`.
+    fn call(&self, inputs: &[Io]) -> Result<Io> {
+        let src = call_src(inputs)?;
+        let masks = call_masks(inputs, ENCODER_CALL)?;
+        Ok(Io::Tensor(self.encode(src, masks)?))
+    }
+
+    fn call_params(&self) -> &'static [&'static str] {
+        ENCODER_CALL
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        let layers = self.layers.iter().enumerate().flat_map(|(i, l)| {
+            l.named_parameters()
+                .into_iter()
+                .map(move |(n, t)| (format!("layers.{i}.{n}"), t))
+        });
+        let norm = self
+            .norm
+            .iter()
+            .flat_map(|m| m.named_parameters())
+            .map(|(n, t)| (format!("norm.{n}"), t));
+        layers.chain(norm).collect()
+    }
+
+    fn named_buffers(&self) -> Vec<(String, Tensor)> {
+        let layers = self.layers.iter().enumerate().flat_map(|(i, l)| {
+            l.named_buffers()
+                .into_iter()
+                .map(move |(n, t)| (format!("layers.{i}.{n}"), t))
+        });
+        let norm = self
+            .norm
+            .iter()
+            .flat_map(|m| m.named_buffers())
+            .map(|(n, t)| (format!("norm.{n}"), t));
+        layers.chain(norm).collect()
+    }
+
+    fn train(&self, mode: bool) {
+        self.training.set(mode);
+        for l in &self.layers {
+            l.train(mode);
+        }
+        if let Some(n) = &self.norm {
+            n.train(mode);
+        }
+    }
+
+    fn is_training(&self) -> bool {
+        self.training.get()
+    }
+}
+
+impl Layer for TransformerEncoder {
+    fn class_name(&self) -> &'static str {
+        "TransformerEncoder"
+    }
+
+    /// PyTorch's `ModuleList` repr folds equal children: `(0-1): 2 x TransformerEncoderLayer(`.
+    fn repr(&self) -> String {
+        let mut s = String::from("TransformerEncoder(\n  (layers): ModuleList(\n");
+        if let Some(first) = self.layers.first() {
+            let n = self.layers.len();
+            let head = if n == 1 {
+                "(0): ".to_string()
+            } else {
+                format!("(0-{}): {n} x ", n - 1)
+            };
+            let body = first.repr().replace('\n', "\n    ");
+            s += &format!("    {head}{body}\n");
+        }
+        s += "  )\n";
+        if let Some(norm) = &self.norm {
+            s += &format!("  (norm): {}\n", norm.repr().replace('\n', "\n  "));
+        }
+        s + ")"
+    }
+
+    fn with_tensors(&self, params: Vec<Tensor>, buffers: Vec<Tensor>) -> Box<dyn Layer> {
+        let mut params = params.into_iter();
+        let mut buffers = buffers.into_iter();
+        let mut rebuild = |l: &dyn Layer| {
+            let p = params.by_ref().take(l.parameters().len()).collect();
+            let b = buffers.by_ref().take(l.named_buffers().len()).collect();
+            l.with_tensors(p, b)
+        };
+        let layers = self.layers.iter().map(|l| rebuild(l.as_ref())).collect();
+        let norm = self.norm.as_ref().map(|n| rebuild(n.as_ref()));
+        Box::new(TransformerEncoder {
+            layers,
+            norm,
+            training: Cell::new(self.training.get()),
+        })
+    }
+
+    fn as_call(&self) -> Option<&dyn Module> {
+        Some(self)
+    }
+}
