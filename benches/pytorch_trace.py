@@ -18,7 +18,8 @@ memory_reserved() and max_memory_allocated() just before the statement on that l
 `for`, `while`, `if`, `with`, `def` and `class` headers are not sampled: CPython reports their
 lines at other moments than an interpreter runs them (a `for` line once per iteration, a `with`
 line again at exit). A `#@ device-memory:` header becomes set_per_process_memory_fraction, the
-closest PyTorch has to a smaller device. Each scenario runs in a fresh process, so one scenario's
+closest PyTorch has to a smaller device; a `#@ alloc-conf:` header is given to
+torch.cuda.memory._set_allocator_settings before the scenario runs. Each scenario runs in a fresh process, so one scenario's
 cached segments and cuBLAS workspace never show up in another's numbers.
 """
 
@@ -85,6 +86,10 @@ def record_one(path, snapshot=None):
     source = open(path).read()
     tree = ast.parse(source, path)
     lines = statement_lines(tree)
+    # `#@ alloc-conf:` is PYTORCH_CUDA_ALLOC_CONF; set before the scenario's first allocation.
+    conf = header_value(source, "alloc-conf")
+    if conf is not None:
+        torch.cuda.memory._set_allocator_settings(conf)
     memory = header_value(source, "device-memory")
     if memory is not None:
         total = torch.cuda.get_device_properties(0).total_memory
