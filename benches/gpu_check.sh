@@ -6,8 +6,8 @@
 # traces of every scenario on cuda and under PyTorch, the benchmarks) in one gpu-check.tar.gz,
 # since a device call brings back only a few files.
 #
-# Each step has its own time limit and the whole script stays under about seven minutes, so it
-# fits one lease with time to spare for a rerun.
+# Each step has its own time limit and the whole script a budget, so that it fits one lease with
+# time to spare for a rerun.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-gpu-out}"
@@ -35,11 +35,19 @@ export LEAKHARNESS_REQUIRE_CUDA=1 LEAKHARNESS_REQUIRE_NVRTC=1
 } > "$work/machine.txt" 2>&1
 
 : > "$OUT/summary.txt"
+# The whole script ends within $BUDGET seconds (default 420), archive included: each step's limit
+# is cut to what is left, and a step with nothing left is skipped and says so.
+deadline=$((SECONDS + ${BUDGET:-420}))
 # step NAME LIMIT COMMAND...: runs COMMAND under LIMIT seconds, logs to NAME.log, and records
 # its exit status and duration.
 step() {
-  local name=$1 limit=$2 start=$SECONDS
+  local name=$1 limit=$2 start=$SECONDS left=$((deadline - SECONDS))
   shift 2
+  [ "$left" -lt "$limit" ] && limit=$left
+  if [ "$limit" -le 5 ]; then
+    echo "$name: skipped, no time left" >> "$OUT/summary.txt"
+    return
+  fi
   timeout "$limit" "$@" > "$work/$name.log" 2>&1
   local rc=$?
   echo "$name: exit $rc in $((SECONDS - start)) s" >> "$OUT/summary.txt"
@@ -48,10 +56,10 @@ step() {
 step kernels_compile 40 "$bin/runtime" kernels_compile --test-threads=1
 step cuda_parity 90 "$bin/runtime" cuda_parity --test-threads=1
 # One scenario at a time on the card: the driver cross-check needs it.
-step run_cuda 170 "$bin/leakharness" run scenarios/ --backend cuda --report-dir "$work/reports"
+step run_cuda 120 "$bin/leakharness" run scenarios/ --backend cuda --report-dir "$work/reports"
 
 # Per-statement traces, ours on cuda and PyTorch's, each scenario its own process with its own
-# caching allocator, ten of PyTorch's and six of ours at a time (no driver cross-check here, so they may share the
+# caching allocator, fourteen of PyTorch's and six of ours at a time (no driver cross-check here, so they may share the
 # card).
 mkdir -p "$work/trace-leakharness" "$work/trace-torch"
 find scenarios -name '*.py' | sort > "$work/scenario-list.txt"
@@ -63,10 +71,21 @@ trace_ours() {
 }
 export -f trace_ours
 export bin work
-step trace_leakharness 200 xargs -a "$work/scenario-list.txt" -P 6 -I{} bash -c 'trace_ours {}' &
-step trace_torch 200 xargs -a "$work/scenario-list.txt" -P 10 -n 1 timeout 60 \
+step trace_leakharness 150 xargs -a "$work/scenario-list.txt" -P 6 -I{} bash -c 'trace_ours {}' &
+step trace_torch 150 xargs -a "$work/scenario-list.txt" -P 14 -n 1 timeout 60 \
   python3 benches/pytorch_trace.py record --out "$work/trace-torch"
 wait
+# Allocation by allocation under PyTorch, for the scenarios named in $SNAPSHOT_SCENARIOS (paths,
+# space-separated): torch.cuda.memory snapshots with Python stacks, to set beside
+# `leakharness run --snapshot` where the per-statement traces differ inside a statement.
+if [ -n "${SNAPSHOT_SCENARIOS:-}" ]; then
+  printf '%s\n' $SNAPSHOT_SCENARIOS > "$work/snapshot-list.txt"
+  step snapshots 90 xargs -a "$work/snapshot-list.txt" -P 14 -n 1 timeout 60 \
+    python3 benches/pytorch_trace.py record --out "$work/snapshot-traces" --snapshots "$work/snapshots"
+fi
+# What PyTorch's CUDA-only kernels (cuDNN RNN, fused RNN cells, fused attention) allocate and save.
+step dispatch_probe 90 python3 benches/cuda_dispatch_probe.py "$work/dispatch-probe.json"
+
 python3 benches/pytorch_trace.py compare "$work/trace-torch" "$work/trace-leakharness" \
   > "$OUT/trace-compare.txt" 2>&1
 

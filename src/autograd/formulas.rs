@@ -139,9 +139,12 @@ pub(crate) enum Formula {
     },
     LogSoftmax {
         dim: usize,
+        /// The forward input's dtype, the gradient's (float16 after `half_to_float`).
+        input_dtype: DType,
     },
     Softmax {
         dim: usize,
+        input_dtype: DType,
     },
     NativeDropout {
         scale: f32,
@@ -341,8 +344,15 @@ impl Formula {
                 out[0] = Some(if *exponent == 0.0 {
                     self_.zeros_like()?
                 } else {
-                    let p = self_.pow(exponent - 1.0)?.mul_scalar(*exponent)?;
-                    grad.mul(&p)?
+                    // `pow_backward` is one C++ full expression, `grad * (exp * self.pow(exp -
+                    // 1))`: its temporaries are destroyed after the product exists, newest
+                    // first, so all four blocks are alive at once.
+                    let powered = self_.pow(exponent - 1.0)?;
+                    let scaled = powered.mul_scalar(*exponent)?;
+                    let dx = grad.mul(&scaled)?;
+                    drop(scaled);
+                    drop(powered);
+                    dx
                 });
             }
             Formula::Neg => out[0] = Some(grad.neg()?),
@@ -572,9 +582,14 @@ impl Formula {
                     )?);
                 }
             }
-            Formula::LogSoftmax { dim } => {
+            Formula::LogSoftmax { dim, input_dtype } => {
                 let result = node.unpack("result")?;
-                out[0] = Some(crate::tensor::log_softmax_backward(grad, &result, *dim)?);
+                out[0] = Some(crate::tensor::log_softmax_backward(
+                    grad,
+                    &result,
+                    *dim,
+                    *input_dtype,
+                )?);
             }
             Formula::NativeDropout { scale } => {
                 let mask = node.unpack("result1")?;
@@ -611,9 +626,14 @@ impl Formula {
                     out[bias_slot] = db;
                 }
             }
-            Formula::Softmax { dim } => {
+            Formula::Softmax { dim, input_dtype } => {
                 let result = node.unpack("result")?;
-                out[0] = Some(crate::tensor::softmax_backward(grad, &result, *dim)?);
+                out[0] = Some(crate::tensor::softmax_backward(
+                    grad,
+                    &result,
+                    *dim,
+                    *input_dtype,
+                )?);
             }
             Formula::NllLoss {
                 reduction,

@@ -108,10 +108,13 @@ pub fn memory_snapshot(r: &Report) -> Result<Value, ExportError> {
                 purpose,
             } => {
                 if let Some(s) = segments.get_mut(&place.segment) {
+                    // A trace entry carries the size asked for, as `record_trace` is given
+                    // `orig_size` and `requested_size` (CUDACachingAllocator.cpp): a 4-byte
+                    // loss shows as 4, its block as 512 in `segments`.
                     trace.push(entry(
                         "alloc",
                         s.address + place.offset,
-                        *size,
+                        *requested,
                         purpose.name(),
                     ));
                     s.blocks.insert(
@@ -127,15 +130,15 @@ pub fn memory_snapshot(r: &Report) -> Result<Value, ExportError> {
             }
             EventKind::Free { place, size } => {
                 if let Some(s) = segments.get_mut(&place.segment) {
-                    let purpose = s
+                    let (purpose, requested) = s
                         .blocks
                         .remove(&place.offset)
-                        .map_or(Purpose::Temporary, |b| b.purpose);
+                        .map_or((Purpose::Temporary, *size), |b| (b.purpose, b.requested));
                     let addr = s.address + place.offset;
                     // PyTorch records a free in two steps (the second once no stream uses the
                     // block); with one stream they follow each other.
-                    trace.push(entry("free_requested", addr, *size, purpose.name()));
-                    trace.push(entry("free_completed", addr, *size, purpose.name()));
+                    trace.push(entry("free_requested", addr, requested, purpose.name()));
+                    trace.push(entry("free_completed", addr, requested, purpose.name()));
                 }
             }
             EventKind::SetPurpose { place, purpose } => {

@@ -51,8 +51,6 @@ pub(crate) enum AutocastOp {
     Exp,
     Log,
     Pow,
-    Softmax,
-    LogSoftmax,
     LayerNorm,
     MseLoss,
     L1Loss,
@@ -81,9 +79,7 @@ impl AutocastOp {
             }
             (Logsumexp, Device::Cuda) | (Bce, Device::Cpu) => Some(CastPolicy::Fp32),
             (Bce, Device::Cuda) => Some(CastPolicy::Banned),
-            (Exp | Log | Pow | Softmax | LogSoftmax | LayerNorm, Device::Cuda) => {
-                Some(CastPolicy::Fp32)
-            }
+            (Exp | Log | Pow | LayerNorm, Device::Cuda) => Some(CastPolicy::Fp32),
             (CrossEntropy, Device::Cpu) => Some(CastPolicy::Fp32),
             (Cat | Stack, Device::Cpu) => Some(CastPolicy::Promote),
             _ => None,
@@ -315,11 +311,12 @@ impl Tensor {
 }
 
 impl Tensor {
-    /// The output dtype autocast gives a reduction of the cuda `fp32_set_opt_dtype` list
-    /// (`sum`): float32, passed to the reduction as its `dtype=` (no cast copy: the kernel
-    /// reads the input in its type), when autocast is on for cuda and this tensor is an
-    /// eligible float on it; `None` otherwise.
-    pub(crate) fn autocast_reduction_dtype(&self) -> Option<DType> {
+    /// The `dtype=` autocast gives an op of the cuda `fp32_set_opt_dtype` list (`sum`,
+    /// `softmax`, `log_softmax`) called without one: float32, passed to the op as its `dtype=`
+    /// rather than cast first (a reduction reads the input in its type; a float16 softmax
+    /// writes float32 directly), when autocast is on for cuda and this tensor is an eligible
+    /// float on it; `None` otherwise.
+    pub(crate) fn autocast_opt_dtype(&self) -> Option<DType> {
         let rt = self.runtime();
         let eligible = self.device() == Device::Cuda && self.dtype().is_floating_point();
         if !eligible || rt.on_autograd_thread() {

@@ -4,7 +4,7 @@
 
 use super::kernel::LossReduction;
 use super::ops::{broadcast_shapes, wrap_dim};
-use super::{format_shape, DType, Result, Tensor, TensorError};
+use super::{format_shape, DType, Device, Result, Tensor, TensorError};
 use crate::autograd::{Formula, NodeBuilder};
 use crate::device::kernels::{BinaryCode, TernaryCode, UnaryCode};
 
@@ -164,52 +164,78 @@ impl Tensor {
         k.reduce_sum(cx, &out.buf(), &self.buf(), &vec![true; self.dim()], mean)
     }
 
-    /// `F.log_softmax(self, dim)`. LogSoftmaxBackward0 saves the result.
+    /// `F.log_softmax(self, dim)`. LogSoftmaxBackward0 saves the result. Under cuda autocast
+    /// it is `log_softmax(self, dim, dtype=torch.float32)` (`fp32_set_opt_dtype`).
     pub fn log_softmax(&self, dim: isize) -> Result<Tensor> {
-        if let Some(c) = Tensor::autocast(super::autocast::AutocastOp::LogSoftmax, &[Some(self)])? {
-            return c.arg(0).log_softmax(dim);
-        }
-        let d = wrap_dim(dim, self.dim())?;
-        if !self.dtype().is_floating_point() {
+        self.log_softmax_dtype(dim, self.autocast_opt_dtype())
+    }
+
+    /// `F.log_softmax(self, dim, dtype=dtype)` as `SoftMax.cpp` runs it: a float16 cuda input
+    /// asked for float32 goes straight into a float32 result (`half_to_float`: no copy, and the
+    /// backward returns float16); any other `dtype` converts the input first (`_to_copy`, a
+    /// ToCopyBackward0 node). An explicit `dtype` is left alone by autocast.
+    pub fn log_softmax_dtype(&self, dim: isize, dtype: Option<DType>) -> Result<Tensor> {
+        self.softmax_family(dim, dtype, true)
+    }
+
+    /// `F.softmax(self, dim)`: one output, computed as `exp(log_softmax)` in place so that the
+    /// host and the GPU round alike. SoftmaxBackward0 saves the result. Under cuda autocast it
+    /// is `softmax(self, dim, dtype=torch.float32)`.
+    pub fn softmax(&self, dim: isize) -> Result<Tensor> {
+        self.softmax_dtype(dim, self.autocast_opt_dtype())
+    }
+
+    /// `F.softmax(self, dim, dtype=dtype)`, with `log_softmax_dtype`'s dtype rules.
+    pub fn softmax_dtype(&self, dim: isize, dtype: Option<DType>) -> Result<Tensor> {
+        self.softmax_family(dim, dtype, false)
+    }
+
+    fn softmax_family(&self, dim: isize, dtype: Option<DType>, log: bool) -> Result<Tensor> {
+        let half_to_float = dtype == Some(DType::F32)
+            && self.device() == Device::Cuda
+            && self.dtype() == DType::F16;
+        let converted = match dtype {
+            Some(d) if !half_to_float && d != self.dtype() => Some(self.to_dtype(d)?),
+            _ => None,
+        };
+        let input = converted.as_ref().unwrap_or(self);
+        let d = wrap_dim(dim, input.dim())?;
+        if !input.dtype().is_floating_point() {
             return Err(TensorError::Invalid(format!(
-                "\"log_softmax\" not implemented for '{}'",
-                match self.dtype() {
+                "\"{}\" not implemented for '{}'",
+                if log { "log_softmax" } else { "softmax" },
+                match input.dtype() {
                     DType::I64 => "Long",
                     _ => "Bool",
                 }
             )));
         }
-        let out = Tensor::empty_on(
-            self.runtime(),
-            self.shape(),
-            self.float_result_type(),
-            self.device(),
-        )?;
-        let (k, cx) = out.kernels();
-        k.log_softmax(cx, &out.buf(), &self.buf(), split_at_dim(self.shape(), d))?;
-        if let Some(mut b) = NodeBuilder::new(&[self]) {
-            b.save_output("result");
-            b.finish(Formula::LogSoftmax { dim: d }, &out);
-        }
-        Ok(out)
-    }
-
-    /// `F.softmax(self, dim)`: one output, computed as `exp(log_softmax)` in place so that the
-    /// host and the GPU round alike. SoftmaxBackward0 saves the result.
-    pub fn softmax(&self, dim: isize) -> Result<Tensor> {
-        if let Some(c) = Tensor::autocast(super::autocast::AutocastOp::Softmax, &[Some(self)])? {
-            return c.arg(0).softmax(dim);
-        }
-        let d = wrap_dim(dim, self.dim())?;
-        let out = {
-            let _no_grad = self.runtime().no_grad();
-            self.log_softmax(dim)?
+        let out_dtype = if half_to_float {
+            DType::F32
+        } else {
+            input.float_result_type()
         };
+        let out = Tensor::empty_on(self.runtime(), input.shape(), out_dtype, input.device())?;
         let (k, cx) = out.kernels();
-        k.unary(cx, &out.buf(), &out.buf(), UnaryCode::Exp, 0.0)?;
-        if let Some(mut b) = NodeBuilder::new(&[self]) {
+        k.log_softmax(cx, &out.buf(), &input.buf(), split_at_dim(input.shape(), d))?;
+        if !log {
+            k.unary(cx, &out.buf(), &out.buf(), UnaryCode::Exp, 0.0)?;
+        }
+        if let Some(mut b) = NodeBuilder::new(&[input]) {
             b.save_output("result");
-            b.finish(Formula::Softmax { dim: d }, &out);
+            let input_dtype = input.dtype();
+            let formula = if log {
+                Formula::LogSoftmax {
+                    dim: d,
+                    input_dtype,
+                }
+            } else {
+                Formula::Softmax {
+                    dim: d,
+                    input_dtype,
+                }
+            };
+            b.finish(formula, &out);
         }
         Ok(out)
     }
@@ -294,7 +320,10 @@ impl Tensor {
                 self.dim()
             )));
         }
-        self.log_softmax(1)?.nll_loss(target, reduction)
+        // `cross_entropy_loss` asks for the input's own dtype, which autocast leaves alone: on
+        // cuda a float16 input gets a float16 log_softmax, and nll_loss (fp32 list) casts it.
+        self.log_softmax_dtype(1, Some(self.dtype()))?
+            .nll_loss(target, reduction)
     }
 }
 
@@ -399,14 +428,14 @@ fn pointwise_loss_backward(
 }
 
 /// `_log_softmax_backward_data`: `grad - exp(result) * grad.sum(dim, keepdim)`, one
-/// allocation.
-pub(crate) fn log_softmax_backward(grad: &Tensor, result: &Tensor, dim: usize) -> Result<Tensor> {
-    let out = Tensor::empty_on(
-        grad.runtime(),
-        grad.shape(),
-        grad.float_result_type(),
-        grad.device(),
-    )?;
+/// allocation, in the forward input's dtype (float16 after a `half_to_float` forward).
+pub(crate) fn log_softmax_backward(
+    grad: &Tensor,
+    result: &Tensor,
+    dim: usize,
+    input_dtype: DType,
+) -> Result<Tensor> {
+    let out = Tensor::empty_on(grad.runtime(), grad.shape(), input_dtype, grad.device())?;
     let (k, cx) = out.kernels();
     let split = split_at_dim(grad.shape(), dim);
     k.log_softmax_backward(cx, &out.buf(), [&grad.buf(), &result.buf()], split)?;
@@ -414,14 +443,14 @@ pub(crate) fn log_softmax_backward(grad: &Tensor, result: &Tensor, dim: usize) -
 }
 
 /// `_softmax_backward_data`: `result * (grad - (grad * result).sum(dim, keepdim))`, one
-/// allocation.
-pub(crate) fn softmax_backward(grad: &Tensor, result: &Tensor, dim: usize) -> Result<Tensor> {
-    let out = Tensor::empty_on(
-        grad.runtime(),
-        grad.shape(),
-        grad.float_result_type(),
-        grad.device(),
-    )?;
+/// allocation, in the forward input's dtype.
+pub(crate) fn softmax_backward(
+    grad: &Tensor,
+    result: &Tensor,
+    dim: usize,
+    input_dtype: DType,
+) -> Result<Tensor> {
+    let out = Tensor::empty_on(grad.runtime(), grad.shape(), input_dtype, grad.device())?;
     let (k, cx) = out.kernels();
     let split = split_at_dim(grad.shape(), dim);
     k.softmax_backward(cx, &out.buf(), [&grad.buf(), &result.buf()], split)?;

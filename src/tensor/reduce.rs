@@ -69,7 +69,7 @@ impl Tensor {
     /// autocast it sums into float32 (`fp32_set_opt_dtype`).
     pub fn sum(&self) -> Result<Tensor> {
         let all: Vec<usize> = (0..self.dim()).collect();
-        let out = self.reduce_to(&all, false, false, self.autocast_reduction_dtype())?;
+        let out = self.reduce_to(&all, false, false, self.autocast_opt_dtype())?;
         if let Some(b) = NodeBuilder::new(&[self]) {
             b.finish(
                 Formula::Sum {
@@ -84,7 +84,7 @@ impl Tensor {
     /// `tensor.sum(dims, keepdim)`.
     pub fn sum_dim(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         let dims = self.wrap_dims(dims)?;
-        let out = self.reduce_to(&dims, keepdim, false, self.autocast_reduction_dtype())?;
+        let out = self.reduce_to(&dims, keepdim, false, self.autocast_opt_dtype())?;
         if let Some(b) = NodeBuilder::new(&[self]) {
             b.finish(
                 Formula::SumDim {

@@ -139,6 +139,14 @@ fn snapshot_pickle_is_what_memory_viz_loads() {
         "tests/fixtures/failing/claims_clean_but_leaks.py"
     );
     assert!(leaked["frames"][0]["name"].is_string());
+    // Trace entries carry the size asked for, as PyTorch's record_trace does (an H100
+    // snapshot shows a mean loss as 4), the segments the 512-byte block.
+    let line_12: Vec<u64> = trace
+        .iter()
+        .filter(|e| e["action"] == "alloc" && e["frames"][0]["line"] == 12)
+        .map(|e| as_u64(&e["size"]))
+        .collect();
+    assert!(line_12.contains(&4), "{line_12:?}");
     // The trace replays: what is allocated and never freed is exactly what the segments hold.
     let allocs = trace.iter().filter(|e| e["action"] == "alloc").count();
     let frees = trace

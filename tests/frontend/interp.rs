@@ -1058,3 +1058,25 @@ fn full_backward_hooks_see_the_gradients_pytorch_gives_them() {
     );
     assert_eq!(out[3], "True");
 }
+
+/// `F.linear` is `nn.Linear`'s function (bias optional); `unflatten` splits a dimension
+/// through `view`, as ATen does, so the result shares the input's storage.
+#[test]
+fn functional_linear_and_unflatten() {
+    let out = output(
+        "import torch\nimport torch.nn.functional as F\n\
+         x = torch.randn(4, 6, device='cuda', requires_grad=True)\n\
+         w = torch.randn(3, 6, device='cuda')\nb = torch.randn(3, device='cuda')\n\
+         y = F.linear(x, w, b)\nz = F.linear(x, weight=w)\n\
+         print(tuple(y.shape), tuple(z.shape))\n\
+         (y.sum() + z.sum()).backward()\nprint(tuple(x.grad.shape))\n\
+         u = torch.randn(2, 12, device='cuda')\nbefore = torch.cuda.memory_allocated()\n\
+         v = u.unflatten(1, (3, -1))\n\
+         print(tuple(v.shape), torch.cuda.memory_allocated() - before)\n",
+    );
+    assert_eq!(out, ["(4, 3) (4, 3)", "(4, 6)", "(2, 3, 4) 0"]);
+    assert!(
+        error("import torch\nx = torch.randn(2, 3).unflatten(2, (3,))\n")
+            .contains("IndexError: Dimension out of range")
+    );
+}

@@ -167,6 +167,58 @@ fn the_fp32_list_runs_losses_in_float32_and_backward_reaches_float32_gradients()
     }
 }
 
+/// Measured under PyTorch 2.11 on an H100 (docs/gpu.md): on cuda, `log_softmax`/`softmax` of
+/// a float16 tensor under autocast write float32 directly (`half_to_float`: no cast, no
+/// ToCopyBackward0, a float16 gradient back), and `cross_entropy` asks for its input's own
+/// dtype: a float16 log_softmax that nll_loss casts, 1,024 B more alive for a 32×10 batch than
+/// a float32 log_softmax would leave.
+#[test]
+fn cuda_autocast_softmax_writes_float32_directly_and_cross_entropy_keeps_a_float16_log_softmax() {
+    let rt = rt(Backend::Cpu);
+    let logits = rt
+        .randn(&[32, 10], Device::Cuda)
+        .unwrap()
+        .to_dtype(DType::F16)
+        .unwrap()
+        .requires_grad_(true)
+        .unwrap();
+    let y = rt.randint(0, 10, &[32], Device::Cuda).unwrap();
+    let _region = rt.autocast(Device::Cuda, None, true, None);
+    let before = rt.memory_allocated();
+    let ls = logits.log_softmax(1).unwrap();
+    assert_eq!(ls.dtype(), DType::F32);
+    assert_eq!(name(&ls), "LogSoftmaxBackward0");
+    assert_eq!(next_names(&ls), ["AccumulateGrad"]);
+    assert_eq!(
+        rt.memory_allocated() - before,
+        1536,
+        "one float32 result, no cast copy"
+    );
+    assert_eq!(logits.softmax(1).unwrap().dtype(), DType::F32);
+    ls.sum().unwrap().backward(None, false).unwrap();
+    assert_eq!(logits.grad().unwrap().dtype(), DType::F16);
+    drop(ls);
+    logits.set_grad(None);
+
+    let before = rt.memory_allocated();
+    let loss = logits.cross_entropy(&y, Reduction::Mean).unwrap();
+    assert_eq!(loss.dtype(), DType::F32);
+    assert_eq!(name(&loss), "NllLossBackward0");
+    assert_eq!(next_names(&loss)[0], "ToCopyBackward0");
+    let cast = loss.grad_fn().unwrap().next_functions()[0].clone().unwrap();
+    assert_eq!(
+        cast.next_functions()[0].as_ref().unwrap().name(),
+        "LogSoftmaxBackward0"
+    );
+    // float16 log_softmax (640 -> 1024), its float32 cast (1280 -> 1536), the loss and
+    // total_weight (512 each).
+    assert_eq!(rt.memory_allocated() - before, 1024 + 1536 + 512 + 512);
+    // An explicit dtype is the caller's: a bfloat16 request converts first.
+    let explicit = logits.log_softmax_dtype(1, Some(DType::BF16)).unwrap();
+    assert_eq!(explicit.dtype(), DType::BF16);
+    assert_eq!(next_names(&explicit), ["ToCopyBackward0"]);
+}
+
 #[test]
 fn binary_cross_entropy_is_refused_under_cuda_autocast_and_float32_on_the_cpu() {
     let rt = rt(Backend::Meta);

@@ -258,3 +258,40 @@ fn hooks_replace_gradients_in_order_and_handles_remove_them() {
     let plain = rt.randn(&[4], Device::Cuda).unwrap();
     assert!(plain.register_hook(Rc::new(1.0f64)).is_err());
 }
+
+/// A gradient that reaches a buffer as a view is never summed in place: PyTorch's view keeps its
+/// base alive, so its storage has two users. A weight used in two products gets two
+/// `TBackward0` views of its gradient; the second is added into a new 16,384-byte block, as an
+/// H100 snapshot of truncated BPTT under PyTorch 2.11 shows (docs/gpu.md).
+#[test]
+fn gradients_arriving_as_views_are_summed_into_a_new_block() {
+    for backend in [Backend::Cpu, Backend::Meta] {
+        let rt = rt(backend);
+        let w = rt
+            .randn(&[64, 64], Device::Cuda)
+            .unwrap()
+            .requires_grad_(true)
+            .unwrap();
+        let a = rt.randn(&[16, 64], Device::Cuda).unwrap();
+        let b = rt.randn(&[16, 64], Device::Cuda).unwrap();
+        let loss = a
+            .mm(&w.t().unwrap())
+            .unwrap()
+            .sum()
+            .unwrap()
+            .add(&b.mm(&w.t().unwrap()).unwrap().sum().unwrap())
+            .unwrap();
+        rt.allocator_mut().reset_peak_memory_stats();
+        let before = rt.memory_allocated();
+        loss.backward(None, false).unwrap();
+        // Alive at once: both products' gradients (16,384 B each, views of the mm results),
+        // their sum and the seed; an in-place sum would have needed one block less.
+        let peak = rt.allocator().max_memory_allocated() - before;
+        assert_eq!(peak, 3 * 16384 + 512, "{backend:?}");
+        assert_eq!(
+            rt.memory_allocated() - before,
+            16384,
+            "{backend:?}: w.grad stays"
+        );
+    }
+}

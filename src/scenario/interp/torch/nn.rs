@@ -165,6 +165,7 @@ pub(super) const FUNCTIONAL: &[Function] = &[
     ),
     entry("kl_div", Run::Call(super::losses::functional)),
     entry("relu", Run::Call(relu)),
+    entry("linear", Run::OnInput(tensor::linear)),
     entry("gelu", Run::OnInput(tensor::unary)),
     entry("silu", Run::OnInput(tensor::unary)),
     entry("tanh", Run::OnInput(tensor::unary)),

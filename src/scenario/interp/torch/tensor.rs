@@ -60,6 +60,7 @@ pub(super) const METHODS: &[Entry<MethodFn>] = &[
     entry("squeeze", squeeze),
     entry("unsqueeze", unsqueeze),
     entry("flatten", flatten),
+    entry("unflatten", unflatten),
     entry("softmax", softmax),
     entry("log_softmax", softmax),
     entry("max", extremum),
@@ -555,6 +556,61 @@ pub(super) fn flatten(
     check_rt(it, r, span)
 }
 
+/// `unflatten(dim, sizes)`: dimension `dim` split into `sizes` (one of them may be -1), as
+/// ATen's `unflatten` does it, through `view` (ViewBackward0).
+pub(super) fn unflatten(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let b = bind(it, &args, name, &["dim", "sizes"], 2, span)?;
+    let dim = required_dim(it, &b, name, span)?;
+    let sizes = ints_of(
+        it,
+        &[b.get("sizes").cloned().unwrap_or(Value::None)],
+        "sizes",
+        span,
+    )?;
+    let rank = t.dim() as isize;
+    let d = if dim < 0 { dim + rank } else { dim };
+    if d < 0 || d >= rank {
+        return Err(it.fail(
+            span,
+            format!(
+                "IndexError: Dimension out of range (expected to be in range of [{}, {}], but got {dim})",
+                -rank,
+                rank - 1
+            ),
+        ));
+    }
+    let d = d as usize;
+    let mut shape: Vec<isize> = t.shape()[..d].iter().map(|&s| s as isize).collect();
+    shape.extend(&sizes);
+    shape.extend(t.shape()[d + 1..].iter().map(|&s| s as isize));
+    let r = t.view(&shape);
+    check_rt(it, r, span)
+}
+
+/// `F.linear(input, weight, bias=None)`.
+pub(super) fn linear(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let b = bind(it, &args, name, &["weight", "bias"], 1, span)?;
+    let weight = expect_tensor(it, b.get("weight"), "weight", span)?;
+    let bias = match b.get("bias") {
+        None | Some(Value::None) => None,
+        v => Some(expect_tensor(it, v, "bias", span)?),
+    };
+    let r = t.linear(&weight, bias.as_ref());
+    check_rt(it, r, span)
+}
+
 /// `softmax`, `log_softmax`.
 pub(super) fn softmax(
     it: &mut Interp<'_>,
@@ -564,17 +620,19 @@ pub(super) fn softmax(
     span: Span,
 ) -> R<Value> {
     let b = bind(it, &args, name, &["dim", "dtype"], 0, span)?;
-    if b.get("dtype").is_some() {
-        return Err(it.fail(
-            span,
-            format!("{name}(dtype=...) is not supported in scenarios"),
-        ));
-    }
     let d = required_dim(it, &b, name, span)?;
-    let r = if name == "softmax" {
-        t.softmax(d)
-    } else {
-        t.log_softmax(d)
+    // Without `dtype=`, autocast may choose one; an explicit one is the caller's.
+    let r = match b.get("dtype") {
+        None | Some(Value::None) if name == "softmax" => t.softmax(d),
+        None | Some(Value::None) => t.log_softmax(d),
+        dtype => {
+            let dtype = Some(super::args::dtype_arg(it, dtype, t.dtype(), span)?);
+            if name == "softmax" {
+                t.softmax_dtype(d, dtype)
+            } else {
+                t.log_softmax_dtype(d, dtype)
+            }
+        }
     };
     check_rt(it, r, span)
 }
