@@ -526,6 +526,9 @@ impl Walker<'_> {
         if let Some(t) = v.tensor() {
             return vec![(None, Item::Tensor(t.clone()), false, route)];
         }
+        if let Some(node) = v.node() {
+            return vec![(None, Item::Node(node), true, route)];
+        }
         if v.identity().is_some_and(|id| !self.seen_values.insert(id)) {
             return Vec::new();
         }

@@ -180,7 +180,7 @@ fn no_grad_and_enable_grad_nest() {
          w = torch.randn(4, 4, requires_grad=True)\n\
          with torch.no_grad():\n    a = w * 2\n    with torch.enable_grad():\n        b = w * 2\n    c = w * 2\n\
          d = w * 2\n\
-         print(a.requires_grad, b.requires_grad, c.requires_grad, d.requires_grad, b.grad_fn)\n",
+         print(a.requires_grad, b.requires_grad, c.requires_grad, d.requires_grad, b.grad_fn.name())\n",
     );
     assert_eq!(out[0][..21], *"False True False True");
 }
@@ -763,21 +763,21 @@ fn clamp_maximum_and_where_run_as_functions_and_methods() {
          x = torch.tensor([[-1.0, 0.25, 2.0]], requires_grad=True)\n\
          y = torch.tensor([[0.5, 0.5, 0.5]])\n\
          a = x.clamp(min=-0.5, max=1.0)\n\
-         print(a.grad_fn, a.sum().item())\n\
+         print(a.grad_fn.name(), a.sum().item())\n\
          print(torch.clamp_min(x, 0.0).sum().item(), x.clamp_max(max=0.0).sum().item())\n\
-         print(torch.maximum(x, y).grad_fn, x.minimum(y).sum().item())\n\
+         print(torch.maximum(x, y).grad_fn.name(), x.minimum(y).sum().item())\n\
          w = torch.where(x > 0, x, 0.0)\n\
-         print(w.grad_fn, w.sum().item(), x.where(x < 0, y).sum().item())\n\
+         print(w.grad_fn.name(), w.sum().item(), x.where(x < 0, y).sum().item())\n\
          (w.sum() + torch.maximum(x, y).sum()).backward()\n\
          print(x.grad.sum().item())\n",
     );
     assert_eq!(
         out,
         [
-            "<ClampBackward1> 0.75",
+            "ClampBackward1 0.75",
             "2.25 -1.0",
-            "<MaximumBackward0> -0.25",
-            "<WhereBackward0> 2.25 0.0",
+            "MaximumBackward0 -0.25",
+            "WhereBackward0 2.25 0.0",
             // where passes x's gradient where x > 0 (two elements), maximum where x wins (one).
             "3.0",
         ]
@@ -794,14 +794,14 @@ fn basic_tensor_indexing_makes_pytorchs_views() {
          before = torch.cuda.memory_allocated()\n\
          views = [x[:], x[:, 0], x[..., -1], x[None], x[::2], x[...], x[:, :, :], x[1:, None, 2], x[:, -1, :]]\n\
          print([tuple(v.shape) for v in views])\n\
-         print(' '.join(str(v.grad_fn) for v in views))\n\
+         print(' '.join(str(v.grad_fn.name()) for v in views))\n\
          print(torch.cuda.memory_allocated() - before)\n",
     );
     assert_eq!(
         out,
         [
             "[(4, 5, 6), (4, 6), (4, 5), (1, 4, 5, 6), (2, 5, 6), (4, 5, 6), (4, 5, 6), (3, 1, 6), (4, 6)]",
-            "<SliceBackward0> <SelectBackward0> <SelectBackward0> <UnsqueezeBackward0> <SliceBackward0> <AliasBackward0> <AliasBackward0> <SelectBackward0> <SelectBackward0>",
+            "SliceBackward0 SelectBackward0 SelectBackward0 UnsqueezeBackward0 SliceBackward0 AliasBackward0 AliasBackward0 SelectBackward0 SelectBackward0",
             "0",
         ]
     );
@@ -819,14 +819,14 @@ fn tensor_indices_and_assignments_run_as_pytorch_dispatches_them() {
          x = torch.tensor([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.0]], requires_grad=True)\n\
          idx = torch.tensor([2, 0])\n\
          print(x[idx].sum().item(), x[[1]].sum().item(), x[:, idx].sum().item(), x[x > 6].sum().item(), tuple(x[:, idx].shape))\n\
-         print(x[idx].grad_fn, x.index_select(1, idx).grad_fn, x.gather(1, torch.tensor([[2], [2], [2]])).grad_fn)\n\
+         print(x[idx].grad_fn.name(), x.index_select(1, idx).grad_fn.name(), x.gather(1, torch.tensor([[2], [2], [2]])).grad_fn.name())\n\
          w = x * 1\n\
          w[idx] = torch.ones(3)\n\
          a = w.grad_fn\n\
          w[w > 3] = 0\n\
          b = w.grad_fn\n\
          w[:, idx] = -1.0\n\
-         print(a, b, w.grad_fn, w.sum().item())\n\
+         print(a.name(), b.name(), w.grad_fn.name(), w.sum().item())\n\
          t = torch.zeros(2, 3)\n\
          t[:, 1] = torch.tensor([5.0, 6.0])\n\
          t[[True, False]] = 9\n\
@@ -836,8 +836,8 @@ fn tensor_indices_and_assignments_run_as_pytorch_dispatches_them() {
         out,
         [
             "24.0 12.0 24.0 15.0 (3, 2)",
-            "<IndexBackward0> <IndexSelectBackward0> <GatherBackward0>",
-            "<IndexPutBackward0> <MaskedFillBackward0> <IndexFillBackward0> -4.0",
+            "IndexBackward0 IndexSelectBackward0 GatherBackward0",
+            "IndexPutBackward0 MaskedFillBackward0 IndexFillBackward0 -4.0",
             "33.0 (tensor([0, 0, 0, 1]), tensor([0, 1, 2, 1]))",
         ]
     );
@@ -854,7 +854,7 @@ fn modules_without_parameters_run_and_follow_train_and_eval() {
          x = torch.randn(4, 3, 4, device='cuda')\n\
          before = torch.cuda.memory_allocated()\n\
          y = model(x)\n\
-         print(tuple(y.shape), y.grad_fn, model[3].training, isinstance(model[2], nn.GELU))\n\
+         print(tuple(y.shape), y.grad_fn.name(), model[3].training, isinstance(model[2], nn.GELU))\n\
          del y\n\
          model.eval()\n\
          with torch.no_grad():\n\
@@ -878,7 +878,7 @@ fn modules_without_parameters_run_and_follow_train_and_eval() {
             "  (5): Tanh()",
             "  (6): Softmax(dim=1)",
             ")",
-            "(4, 8) <SoftmaxBackward0> True True",
+            "(4, 8) SoftmaxBackward0 True True",
             // In eval mode under no_grad only z (4×8 f32, 512) stays: dropout is the identity.
             "False 512",
             "SiLU() Sigmoid() Dropout(p=0.5, inplace=False)",
@@ -895,17 +895,17 @@ fn split_chunk_and_unbind_return_tuples_of_pieces_of_one_node() {
         "import torch\n\
          x = torch.ones(6, 2, requires_grad=True)\n\
          a, b, c = x.chunk(3)\n\
-         print(b.grad_fn, b.shape, len(torch.split(x, 4)), torch.split(x, [1, 5], dim=0)[1].shape)\n\
+         print(b.grad_fn.name(), b.shape, len(torch.split(x, 4)), torch.split(x, [1, 5], dim=0)[1].shape)\n\
          rows = x.unbind(1)\n\
-         print(rows[1].grad_fn, rows[1].shape, len(torch.chunk(x, 4)))\n\
+         print(rows[1].grad_fn.name(), rows[1].shape, len(torch.chunk(x, 4)))\n\
          (b.sum() * 2 + rows[0].sum()).backward()\n\
          print(x.grad.sum().item(), x.grad[2].sum().item())\n",
     );
     assert_eq!(
         out,
         [
-            "<SplitBackward0> (2, 2) 2 (5, 2)",
-            "<UnbindBackward0> (6,) 3",
+            "SplitBackward0 (2, 2) 2 (5, 2)",
+            "UnbindBackward0 (6,) 3",
             "14.0 5.0",
         ]
     );
@@ -926,9 +926,9 @@ fn lstm_and_rnn_take_and_return_their_hidden_state_as_pytorch() {
          print([n for n, p in lstm.named_parameters()])\n\
          x = torch.randn(4, 2, 3)\n\
          out, (h, c) = lstm(x)\n\
-         print(out.shape, h.shape, c.shape, out.grad_fn, h.grad_fn)\n\
+         print(out.shape, h.shape, c.shape, out.grad_fn.name(), h.grad_fn.name())\n\
          out2, hn = nn.RNN(3, 4, bidirectional=True)(x, None)\n\
-         print(out2.shape, hn.shape, out2.grad_fn)\n\
+         print(out2.shape, hn.shape, out2.grad_fn.name())\n\
          out.sum().backward()\n\
          print(lstm.weight_hh_l1.grad.shape, lstm.bias_ih_l0.grad.shape)\n\
          out, (h, c) = lstm(x, (h.detach(), c.detach()))\n\
@@ -939,8 +939,8 @@ fn lstm_and_rnn_take_and_return_their_hidden_state_as_pytorch() {
         [
             "LSTM(3, 5, num_layers=2, batch_first=True)",
             "['weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0', 'weight_ih_l1', 'weight_hh_l1', 'bias_ih_l1', 'bias_hh_l1']",
-            "(4, 2, 5) (2, 4, 5) (2, 4, 5) <TransposeBackward0> <StackBackward0>",
-            "(4, 2, 8) (2, 2, 4) <CatBackward0>",
+            "(4, 2, 5) (2, 4, 5) (2, 4, 5) TransposeBackward0 StackBackward0",
+            "(4, 2, 8) (2, 2, 4) CatBackward0",
             "(20, 5) (20,)",
             "(4, 2, 5)",
         ]
@@ -958,9 +958,9 @@ fn scaled_dot_product_attention_runs_the_math_path_and_refuses_masks() {
          import torch.nn.functional as F\n\
          q = torch.ones(2, 3, 4, requires_grad=True)\n\
          o = F.scaled_dot_product_attention(q, q, torch.ones(2, 3, 4))\n\
-         print(o.shape, o.grad_fn, abs(o.sum().item() - 24.0) < 1e-4)\n",
+         print(o.shape, o.grad_fn.name(), abs(o.sum().item() - 24.0) < 1e-4)\n",
     );
-    assert_eq!(out, ["(2, 3, 4) <UnsafeViewBackward0> True"]);
+    assert_eq!(out, ["(2, 3, 4) UnsafeViewBackward0 True"]);
     assert!(error(
         "import torch\nimport torch.nn.functional as F\nq = torch.ones(2, 3, 4)\nF.scaled_dot_product_attention(q, q, q, is_causal=True)\n"
     )
@@ -995,16 +995,16 @@ fn reentrant_checkpoint_keeps_the_inputs_and_recomputes_under_forwards_random_st
          \x20   y.sum().backward()\n\
          \x20   grads.append(x.grad.clone())\n\
          \x20   x.grad = None\n\
-         print(y.grad_fn, bool((grads[0] - grads[1]).abs().sum() == 0), bool((grads[0] - grads[2]).abs().sum() == 0))\n\
+         print(y.grad_fn.name(), bool((grads[0] - grads[1]).abs().sum() == 0), bool((grads[0] - grads[2]).abs().sum() == 0))\n\
          y = checkpoint(model, torch.randn(5, 8), use_reentrant=True)\n\
          print(y.requires_grad)\n\
          y = checkpoint(model, x)\n\
          y = checkpoint_sequential(model, 2, x, use_reentrant=True)\n\
-         print(y.grad_fn)\n",
+         print(y.grad_fn.name())\n",
     );
     assert_eq!(out.len(), 5, "{out:?}");
     // The recomputed dropout mask is forward's only when the random state is preserved.
-    assert_eq!(out[0], "<CheckpointFunctionBackward> True False");
+    assert_eq!(out[0], "CheckpointFunctionBackward True False");
     assert_eq!(
         out[1],
         "UserWarning: None of the inputs have requires_grad=True. Gradients will be None"
@@ -1013,7 +1013,7 @@ fn reentrant_checkpoint_keeps_the_inputs_and_recomputes_under_forwards_random_st
     assert!(out[3].starts_with(
         "UserWarning: torch.utils.checkpoint: the use_reentrant parameter should be passed explicitly."
     ));
-    assert_eq!(out[4], "<AddmmBackward0>");
+    assert_eq!(out[4], "AddmmBackward0");
 }
 
 #[test]
@@ -1035,7 +1035,7 @@ fn full_backward_hooks_see_the_gradients_pytorch_gives_them() {
          x = torch.randn(5, 8, device='cuda')\n\
          before = torch.cuda.memory_allocated()\n\
          y = model(x)\n\
-         print(y.grad_fn, torch.cuda.memory_allocated() - before)\n\
+         print(y.grad_fn.name(), torch.cuda.memory_allocated() - before)\n\
          y.sum().backward()\n\
          print(seen)\n\
          h1.remove(); h2.remove(); h3.remove()\n\
@@ -1050,7 +1050,7 @@ fn full_backward_hooks_see_the_gradients_pytorch_gives_them() {
     assert_eq!(out.len(), 4, "{out:?}");
     // The ReLU output (saved by ReLU and the last Linear) and the 5×4 output, 512 B each: the
     // BackwardHookFunction views add nothing.
-    assert_eq!(out[0], "<BackwardHookFunctionBackward> 1024");
+    assert_eq!(out[0], "BackwardHookFunctionBackward 1024");
     assert!(out[1].starts_with("UserWarning: Full backward hook is firing when gradients are computed with respect to module outputs since no inputs require gradients."));
     assert_eq!(
         out[2],
@@ -1078,5 +1078,37 @@ fn functional_linear_and_unflatten() {
     assert!(
         error("import torch\nx = torch.randn(2, 3).unflatten(2, (3,))\n")
             .contains("IndexError: Dimension out of range")
+    );
+}
+
+/// A `grad_fn` is the node itself, as in PyTorch: `name()`, `next_functions` with the input
+/// each edge feeds, `_saved_*` tensors until backward frees them, and a program that keeps a
+/// `grad_fn` keeps what the node saved.
+#[test]
+fn grad_fn_is_a_node_with_next_functions_and_saved_tensors() {
+    let out = output(
+        "import torch\n\
+         w = torch.randn(256, device='cuda', requires_grad=True)\n\
+         y = (w * w).sum()\n\
+         fn = y.grad_fn\n\
+         mul = fn.next_functions[0][0]\n\
+         print(fn.name(), mul.name(), [(f.name(), n) for f, n in mul.next_functions])\n\
+         print(mul._saved_self is not None, tuple(mul._saved_other.shape), str(fn).startswith('<SumBackward0 object at 0x'))\n\
+         base = torch.cuda.memory_allocated()\n\
+         z = (w * 2).exp()\n\
+         kept = z.grad_fn\n\
+         del z\n\
+         print(torch.cuda.memory_allocated() - base)\n\
+         y.backward()\n\
+         try:\n    mul._saved_self\nexcept RuntimeError as e:\n    print(str(e)[:40])\n",
+    );
+    assert_eq!(
+        out,
+        [
+            "SumBackward0 MulBackward0 [('AccumulateGrad', 0), ('AccumulateGrad', 0)]",
+            "True (256,) True",
+            "1024",
+            "Trying to backward through the graph a s"
+        ]
     );
 }

@@ -435,6 +435,9 @@ pub enum Native {
     /// What `tensor.register_hook` and a module's `register_forward_hook` and
     /// `register_forward_pre_hook` return: a `RemovableHandle`.
     TensorHookHandle(crate::autograd::HookHandle),
+    /// A tensor's `grad_fn`: the autograd node, which holds what it saved and the nodes after
+    /// it, so a program that keeps one keeps its graph.
+    GradFn(Rc<crate::autograd::Node>),
     /// `torch.set_grad_enabled(mode)`: the mode it replaced (put back when used as a context
     /// manager) and the mode it set.
     GradModeSet(bool, bool),
@@ -477,6 +480,7 @@ impl Native {
             Native::WithGrad(..) => "function".into(),
             Native::Slice(..) => "slice".into(),
             Native::TensorHookHandle(_) => "RemovableHandle".into(),
+            Native::GradFn(node) => node.name().to_string(),
             Native::GradModeSet(..) => "set_grad_enabled".into(),
             Native::TensorDataset(_) => "TensorDataset".into(),
             Native::Subset(..) => "Subset".into(),
@@ -509,6 +513,13 @@ impl Native {
                     .collect();
                 format!("{name}({})", parts.join(", "))
             }
+            // PyTorch's repr of a node, with the node's address standing in for the id of its
+            // Python object.
+            Native::GradFn(node) => format!(
+                "<{} object at {:#x}>",
+                node.name(),
+                Rc::as_ptr(node) as usize
+            ),
             other => format!("<{} object>", other.type_name()),
         }
     }

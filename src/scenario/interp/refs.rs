@@ -137,6 +137,12 @@ pub trait Referents {
         None
     }
 
+    /// The autograd node this value is, if it is a `grad_fn` the program holds: what the node
+    /// saved and the nodes after it are read from the node itself.
+    fn node(&self) -> Option<Rc<crate::autograd::Node>> {
+        None
+    }
+
     /// For a list, each element with the statement that stored it (`losses.append(loss)`):
     /// the leak checker attributes a list's elements to those statements.
     fn stored_elements(&self) -> Option<Vec<(Value, Span)>> {
@@ -194,6 +200,16 @@ impl Referents for Value {
     fn tensor(&self) -> Option<&Tensor> {
         match self {
             Value::Tensor(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    fn node(&self) -> Option<Rc<crate::autograd::Node>> {
+        match self {
+            Value::Native(n) => match &**n {
+                Native::GradFn(node) => Some(node.clone()),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -375,6 +391,7 @@ impl Referents for Value {
                 | Native::NamedTupleType(..)
                 | Native::DataclassInit(_)
                 | Native::TensorHookHandle(_)
+                | Native::GradFn(_)
                 | Native::GradModeSet(..)
                 | Native::Autocast(_) => {}
             },

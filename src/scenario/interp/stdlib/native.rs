@@ -278,6 +278,7 @@ pub(in crate::scenario::interp) fn call_native_method(
             handle.remove();
             Ok(Value::None)
         }
+        Native::GradFn(node) if name == "name" => Ok(Value::Str(node.name().into())),
         other => Err(it.raise(
             "AttributeError",
             format!("'{}' object has no attribute '{name}'", other.type_name()),
@@ -326,6 +327,7 @@ pub(in crate::scenario::interp) fn native_attr(
         Native::TensorHookHandle(_) if attr == "remove" => {
             Ok(Value::Method(Box::new(obj.clone()), attr.into()))
         }
+        Native::GradFn(node) => grad_fn_attr(it, node, obj, attr, span),
         Native::Tqdm(_) => {
             if super::super::builtins::has_builtin_method(obj, attr) {
                 return Ok(Value::Method(Box::new(obj.clone()), attr.into()));
@@ -354,4 +356,46 @@ fn no_attr(it: &mut Interp<'_>, obj: &Value, attr: &str, span: Span) -> Unwind {
         format!("'{}' object has no attribute '{attr}'", obj.type_name()),
         span,
     )
+}
+
+/// A `grad_fn`'s attributes: `name()`, `next_functions` (each next node with the input of it
+/// this edge feeds, `None` where no gradient flows) and `_saved_<name>` (the tensor the node
+/// saved under that name; reading one that backward has freed raises PyTorch's error).
+fn grad_fn_attr(
+    it: &mut Interp<'_>,
+    node: &Rc<crate::autograd::Node>,
+    obj: &Value,
+    attr: &str,
+    span: Span,
+) -> X<Value> {
+    if attr == "name" {
+        return Ok(Value::Method(Box::new(obj.clone()), attr.into()));
+    }
+    if attr == "next_functions" {
+        let edges = node
+            .next_edges()
+            .into_iter()
+            .map(|e| match e {
+                Some((next, nr)) => Value::Tuple(Rc::new(vec![
+                    Value::Native(Rc::new(Native::GradFn(next))),
+                    Value::Int(nr as i64),
+                ])),
+                None => Value::Tuple(Rc::new(vec![Value::None, Value::Int(0)])),
+            })
+            .collect();
+        return Ok(Value::Tuple(Rc::new(edges)));
+    }
+    if let Some(name) = attr.strip_prefix("_saved_") {
+        if let Some(saved) = node.saved_tensors().into_iter().find(|s| s.name == name) {
+            return match saved.tensor {
+                Some(t) => Ok(Value::Tensor(t)),
+                None => Err(it.raise(
+                    "RuntimeError",
+                    "Trying to backward through the graph a second time (or directly access saved tensors after they have already been freed). Saved intermediate values of the graph are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time or if you need to access saved tensors after calling backward.".into(),
+                    span,
+                )),
+            };
+        }
+    }
+    Err(no_attr(it, obj, attr, span))
 }

@@ -302,7 +302,7 @@ pub(in super::super) fn get_attr(obj: &Value, attr: &str) -> Option<Value> {
             "device" => Value::Device(t.device()),
             "dtype" => Value::DType(t.dtype()),
             "grad_fn" => t.grad_fn().map_or(Value::None, |n| {
-                Value::Str(format!("<{}>", n.name()).into())
+                Value::Native(std::rc::Rc::new(super::super::pyobj::Native::GradFn(n)))
             }),
             "T" if t.dim() == 2 => return t.t().ok().map(Value::Tensor),
             _ => return None,
