@@ -8,12 +8,30 @@ set -euo pipefail
 cd "$(dirname "$0")"
 root="$(cd .. && pwd)"
 
-# cargo-afl builds its AFL++ runtime from crates.io; installed once per machine.
+# Each phase's wall time goes to stderr, so a slow CI run says which phase was slow.
+phase() { # name, command...
+    local name="$1" start=$SECONDS rc=0
+    shift
+    "$@" || rc=$?
+    echo "fuzz/run.sh: $name took $((SECONDS - start)) s" >&2
+    return "$rc"
+}
+
+# cargo-afl and its AFL++ runtime (built from the crate's copy of AFL++ with make and cc; the
+# LLVM plugins are optional and not built): installed once per machine.
 if ! cargo afl --version >/dev/null 2>&1; then
-    cargo install cargo-afl --locked
+    phase "cargo install cargo-afl" cargo install cargo-afl --locked
 fi
-cargo afl config --build >/dev/null 2>&1 || true
-cargo afl build --release --bins
+# `config --build` refuses to rebuild a runtime that is there; any other failure fails the run.
+build_runtime() {
+    cargo afl config --build >out/config.log 2>&1 || grep -q 'already built' out/config.log || {
+        cat out/config.log >&2
+        return 1
+    }
+}
+mkdir -p out
+phase "cargo afl config --build" build_runtime
+phase "cargo afl build" cargo afl build --release --bins
 
 # The gallery is the scenario target's seed corpus; the allocator's seeds are small programs.
 seeds="$PWD/out/seeds"
@@ -29,33 +47,39 @@ export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1
 export AFL_NO_AFFINITY=1 AFL_QUIET=1
 
 fuzz() { # target, extra afl-fuzz arguments...
-    local target="$1"
+    local target="$1" start=$SECONDS
     shift
     local dict=()
     [ "$target" = scenario ] && dict=(-x "$PWD/scenario.dict")
     rm -rf "out/$target"
     # -t: an input that runs past 5 s (its own limit is 0.5 s per run) is a hang.
-    nice -n 19 cargo afl fuzz -i "$seeds/$target" -o "out/$target" "${dict[@]}" -t 5000 "$@" \
+    $nice cargo afl fuzz -i "$seeds/$target" -o "out/$target" "${dict[@]}" -t 5000 "$@" \
         "target/release/$target" >"out/$target.log" 2>&1 || {
         tail -20 "out/$target.log"
         return 1
     }
     local stats="out/$target/default/fuzzer_stats"
-    grep -E '^(execs_done|execs_per_sec|saved_crashes|saved_hangs|run_time) ' "$stats" |
-        sed "s/^/$target: /"
-    local found=0
-    for f in "out/$target/default/crashes"/id* "out/$target/default/hangs"/id*; do
-        [ -e "$f" ] || continue
-        found=1
-        ext=$([ "$target" = scenario ] && echo py || echo bin)
-        cp "$f" "$root/tests/fixtures/fuzz/$target-$(sha256sum "$f" | cut -c1-16).$ext"
+    grep -E '^(execs_done|execs_per_sec|corpus_count|bitmap_cvg|saved_crashes|saved_hangs|run_time) ' \
+        "$stats" | sed "s/^/$target: /"
+    echo "fuzz/run.sh: fuzzing $target took $((SECONDS - start)) s" >&2
+    # Each finding is named by its path, so a CI log says which file to replay.
+    local found=0 kind f saved ext=bin
+    [ "$target" = scenario ] && ext=py
+    for kind in crashes hangs; do
+        for f in "out/$target/default/$kind"/id*; do
+            [ -e "$f" ] || continue
+            found=1
+            saved="tests/fixtures/fuzz/$target-$(sha256sum "$f" | cut -c1-16).$ext"
+            cp "$f" "$root/$saved"
+            echo "fuzz/run.sh: $target, one of its $kind: $saved" >&2
+        done
     done
-    [ "$found" = 0 ] || {
-        echo "$target: findings copied to tests/fixtures/fuzz/" >&2
-        return 1
-    }
+    return "$found"
 }
 
+# A campaign shares the machine with other work, so it runs at the lowest priority; the smoke
+# runs at the caller's, as CI runs nothing beside it.
+nice=""
 case "${1:-smoke}" in
 smoke)
     execs="${2:-2000}"
@@ -63,6 +87,7 @@ smoke)
     fuzz allocator -E "$execs" -V 300
     ;;
 campaign)
+    nice="nice -n 19"
     fuzz "${2:?target}" -V "${3:?seconds}"
     ;;
 *)
