@@ -78,9 +78,11 @@ impl LoopSeen {
     /// drop below the previous end's: with two drops or more, the greatest common divisor of
     /// their distances (the first release can come at any point of the period); with one, the
     /// smallest `p` for which the change from one iteration end to the next repeats every `p`
-    /// iterations (a leak adds the same to every change), counting a comparison that falls
-    /// past the run as a match: 4 iterations that drop only at the end of the third have
-    /// period 3.
+    /// iterations (a leak adds the same to every change). A period no comparison can confirm
+    /// (`p` reaching past the run) is taken only where a loop that releases at `(i + 1) % p
+    /// == 0` releases first: 4 iterations that drop only at the end of the third have period
+    /// 3, but a drop at the end of the fourth proves none, since a one-time allocation in the
+    /// first period (momentum buffers at the first `step()`) can hide the release before it.
     pub(super) fn period_end(&self) -> Option<usize> {
         let n = self.first_execution.len();
         let change: Vec<(i128, i128)> = self
@@ -98,7 +100,13 @@ impl LoopSeen {
             .collect();
         let period = match drops[..] {
             [] => return None,
-            [_] => (2..n).find(|&p| (p..change.len()).all(|i| change[i] == change[i - p]))?,
+            [d] => (2..n).find(|&p| {
+                if p < change.len() {
+                    (p..change.len()).all(|i| change[i] == change[i - p])
+                } else {
+                    p == d + 2
+                }
+            })?,
             _ => drops.windows(2).map(|w| w[1] - w[0]).reduce(gcd)?,
         };
         let end = n / period * period;
