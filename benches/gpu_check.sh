@@ -96,7 +96,7 @@ step bench_torch 30 python3 benches/pytorch_mlp_step.py --steps 30
 # With PROFILE=1, each kernel's time in the MLP step under Nsight Compute (one pass per kernel:
 # gpu__time_duration), past the set-up and the first steps; docs/benchmarks.md, "GPU".
 if [ "${PROFILE:-0}" = 1 ] && command -v ncu >/dev/null; then
-  step profile 90 ncu --metrics gpu__time_duration.sum --launch-skip 400 --launch-count 200 \
+  step profile 90 ncu --metrics gpu__time_duration.sum --launch-skip 60 --launch-count 200 \
     --csv --log-file "$work/ncu.csv" "$bin/gpu" --bench mlp_training_step --sample-count 3
 fi
 
