@@ -32,6 +32,7 @@ mod attention_masks;
 mod clip;
 mod conv;
 mod embedding;
+mod layer_stack;
 mod layers;
 mod losses;
 mod norm;

@@ -11,6 +11,7 @@
 
 use std::cell::Cell;
 
+use super::layer_stack::LayerStack;
 use super::norm::py_float;
 use super::{AttentionMasks, Io, Layer, LayerNorm, Linear, Module, MultiheadAttention};
 use crate::alloc::Purpose;
@@ -99,10 +100,7 @@ impl std::fmt::Debug for TransformerEncoderLayer {
 
 impl std::fmt::Debug for TransformerEncoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TransformerEncoder")
-            .field("layers", &self.layers.len())
-            .field("norm", &self.norm.as_ref().map(|n| n.class_name()))
-            .finish_non_exhaustive()
+        self.0.fmt(f)
     }
 }
 
@@ -399,11 +397,7 @@ pub(super) fn deep_copy(layer: &dyn Layer) -> Result<Box<dyn Layer>> {
 }
 
 /// `nn.TransformerEncoder(encoder_layer, num_layers, norm=None, enable_nested_tensor=True)`.
-pub struct TransformerEncoder {
-    layers: Vec<Box<dyn Layer>>,
-    norm: Option<Box<dyn Layer>>,
-    training: Cell<bool>,
-}
+pub struct TransformerEncoder(LayerStack);
 
 impl TransformerEncoder {
     /// `num_layers` deep copies of `layer` (its tensors cloned, as `copy.deepcopy` does), and
@@ -415,19 +409,7 @@ impl TransformerEncoder {
         num_layers: usize,
         norm: Option<Box<dyn Layer>>,
     ) -> Result<TransformerEncoder> {
-        if layer.as_call().is_none() {
-            return Err(TensorError::Invalid(format!(
-                "TransformerEncoder: {} does not take masks",
-                layer.class_name()
-            )));
-        }
-        Ok(TransformerEncoder {
-            layers: (0..num_layers)
-                .map(|_| deep_copy(layer))
-                .collect::<Result<_>>()?,
-            norm,
-            training: Cell::new(true),
-        })
+        LayerStack::new("TransformerEncoder", layer, num_layers, norm).map(TransformerEncoder)
     }
 
     /// `encoder(src, mask, src_key_padding_mask, is_causal)` with PyTorch's mask handling:
@@ -439,30 +421,14 @@ impl TransformerEncoder {
         let (attn, kpm, is_causal) = canonical(src, masks, ["src_key_padding_mask", "mask"])?;
         let io = |t: Option<Tensor>| t.map_or(Io::None, Io::Tensor);
         let (attn, kpm) = (io(attn), io(kpm));
-        let mut out = src.clone();
-        for layer in &self.layers {
-            let call = layer.as_call().ok_or_else(|| {
-                TensorError::Invalid("TransformerEncoder: a layer does not take masks".into())
-            })?;
-            let inputs = [
+        self.0.run(src, |out| {
+            vec![
                 Io::Tensor(out),
                 attn.clone(),
                 kpm.clone(),
                 Io::Bool(is_causal),
-            ];
-            out = match call.call(&inputs)? {
-                Io::Tensor(t) => t,
-                _ => {
-                    return Err(TensorError::Invalid(
-                        "TransformerEncoder: a layer returned something other than a tensor".into(),
-                    ))
-                }
-            };
-        }
-        match &self.norm {
-            Some(norm) => norm.forward(&out),
-            None => Ok(out),
-        }
+            ]
+        })
     }
 }
 
@@ -483,45 +449,19 @@ impl Module for TransformerEncoder {
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let layers = self.layers.iter().enumerate().flat_map(|(i, l)| {
-            l.named_parameters()
-                .into_iter()
-                .map(move |(n, t)| (format!("layers.{i}.{n}"), t))
-        });
-        let norm = self
-            .norm
-            .iter()
-            .flat_map(|m| m.named_parameters())
-            .map(|(n, t)| (format!("norm.{n}"), t));
-        layers.chain(norm).collect()
+        self.0.named(|l| l.named_parameters())
     }
 
     fn named_buffers(&self) -> Vec<(String, Tensor)> {
-        let layers = self.layers.iter().enumerate().flat_map(|(i, l)| {
-            l.named_buffers()
-                .into_iter()
-                .map(move |(n, t)| (format!("layers.{i}.{n}"), t))
-        });
-        let norm = self
-            .norm
-            .iter()
-            .flat_map(|m| m.named_buffers())
-            .map(|(n, t)| (format!("norm.{n}"), t));
-        layers.chain(norm).collect()
+        self.0.named(|l| l.named_buffers())
     }
 
     fn train(&self, mode: bool) {
-        self.training.set(mode);
-        for l in &self.layers {
-            l.train(mode);
-        }
-        if let Some(n) = &self.norm {
-            n.train(mode);
-        }
+        self.0.train(mode);
     }
 
     fn is_training(&self) -> bool {
-        self.training.get()
+        self.0.is_training()
     }
 }
 
@@ -530,41 +470,12 @@ impl Layer for TransformerEncoder {
         "TransformerEncoder"
     }
 
-    /// PyTorch's `ModuleList` repr folds equal children: `(0-1): 2 x TransformerEncoderLayer(`.
     fn repr(&self) -> String {
-        let mut s = String::from("TransformerEncoder(\n  (layers): ModuleList(\n");
-        if let Some(first) = self.layers.first() {
-            let n = self.layers.len();
-            let head = if n == 1 {
-                "(0): ".to_string()
-            } else {
-                format!("(0-{}): {n} x ", n - 1)
-            };
-            let body = first.repr().replace('\n', "\n    ");
-            s += &format!("    {head}{body}\n");
-        }
-        s += "  )\n";
-        if let Some(norm) = &self.norm {
-            s += &format!("  (norm): {}\n", norm.repr().replace('\n', "\n  "));
-        }
-        s + ")"
+        self.0.repr()
     }
 
     fn with_tensors(&self, params: Vec<Tensor>, buffers: Vec<Tensor>) -> Box<dyn Layer> {
-        let mut params = params.into_iter();
-        let mut buffers = buffers.into_iter();
-        let mut rebuild = |l: &dyn Layer| {
-            let p = params.by_ref().take(l.parameters().len()).collect();
-            let b = buffers.by_ref().take(l.named_buffers().len()).collect();
-            l.with_tensors(p, b)
-        };
-        let layers = self.layers.iter().map(|l| rebuild(l.as_ref())).collect();
-        let norm = self.norm.as_ref().map(|n| rebuild(n.as_ref()));
-        Box::new(TransformerEncoder {
-            layers,
-            norm,
-            training: Cell::new(self.training.get()),
-        })
+        Box::new(TransformerEncoder(self.0.with_tensors(params, buffers)))
     }
 
     fn as_call(&self) -> Option<&dyn Module> {

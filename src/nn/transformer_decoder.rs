@@ -7,8 +7,8 @@
 
 use std::cell::Cell;
 
+use super::layer_stack::LayerStack;
 use super::norm::py_float;
-use super::transformer::deep_copy;
 use super::{
     Activation, ActivationForm, AttentionMasks, EncoderLayerConfig, Io, Layer, LayerNorm, Linear,
     Module, MultiheadAttention,
@@ -318,17 +318,11 @@ impl Layer for TransformerDecoderLayer {
 }
 
 /// `nn.TransformerDecoder(decoder_layer, num_layers, norm=None)`.
-pub struct TransformerDecoder {
-    layers: Vec<Box<dyn Layer>>,
-    norm: Option<Box<dyn Layer>>,
-    training: Cell<bool>,
-}
+pub struct TransformerDecoder(LayerStack);
 
 impl std::fmt::Debug for TransformerDecoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TransformerDecoder")
-            .field("layers", &self.layers.len())
-            .finish_non_exhaustive()
+        self.0.fmt(f)
     }
 }
 
@@ -341,19 +335,7 @@ impl TransformerDecoder {
         num_layers: usize,
         norm: Option<Box<dyn Layer>>,
     ) -> Result<TransformerDecoder> {
-        if layer.as_call().is_none() {
-            return Err(TensorError::Invalid(format!(
-                "TransformerDecoder: {} does not take masks",
-                layer.class_name()
-            )));
-        }
-        Ok(TransformerDecoder {
-            layers: (0..num_layers)
-                .map(|_| deep_copy(layer))
-                .collect::<Result<_>>()?,
-            norm,
-            training: Cell::new(true),
-        })
+        LayerStack::new("TransformerDecoder", layer, num_layers, norm).map(TransformerDecoder)
     }
 
     /// Each layer with the same memory and masks, then `norm`. When `tgt_is_causal` is not
@@ -361,26 +343,11 @@ impl TransformerDecoder {
     /// same saved tensors, see `TransformerEncoder`).
     fn decode(&self, inputs: &[Io]) -> Result<Tensor> {
         let (tgt, _, _) = call_inputs(inputs)?;
-        let mut out = tgt.clone();
-        for layer in &self.layers {
-            let call = layer.as_call().ok_or_else(|| {
-                TensorError::Invalid("TransformerDecoder: a layer does not take masks".into())
-            })?;
+        self.0.run(tgt, |out| {
             let mut args = inputs.to_vec();
             args[0] = Io::Tensor(out);
-            out = match call.call(&args)? {
-                Io::Tensor(t) => t,
-                _ => {
-                    return Err(TensorError::Invalid(
-                        "TransformerDecoder: a layer returned something other than a tensor".into(),
-                    ))
-                }
-            };
-        }
-        match &self.norm {
-            Some(norm) => norm.forward(&out),
-            None => Ok(out),
-        }
+            args
+        })
     }
 }
 
@@ -401,31 +368,19 @@ impl Module for TransformerDecoder {
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let layers = self.layers.iter().enumerate().flat_map(|(i, l)| {
-            l.named_parameters()
-                .into_iter()
-                .map(move |(n, t)| (format!("layers.{i}.{n}"), t))
-        });
-        let norm = self
-            .norm
-            .iter()
-            .flat_map(|m| m.named_parameters())
-            .map(|(n, t)| (format!("norm.{n}"), t));
-        layers.chain(norm).collect()
+        self.0.named(|l| l.named_parameters())
+    }
+
+    fn named_buffers(&self) -> Vec<(String, Tensor)> {
+        self.0.named(|l| l.named_buffers())
     }
 
     fn train(&self, mode: bool) {
-        self.training.set(mode);
-        for l in &self.layers {
-            l.train(mode);
-        }
-        if let Some(n) = &self.norm {
-            n.train(mode);
-        }
+        self.0.train(mode);
     }
 
     fn is_training(&self) -> bool {
-        self.training.get()
+        self.0.is_training()
     }
 }
 
@@ -435,40 +390,11 @@ impl Layer for TransformerDecoder {
     }
 
     fn repr(&self) -> String {
-        let mut s = String::from("TransformerDecoder(\n  (layers): ModuleList(\n");
-        if let Some(first) = self.layers.first() {
-            let n = self.layers.len();
-            let head = if n == 1 {
-                "(0): ".to_string()
-            } else {
-                format!("(0-{}): {n} x ", n - 1)
-            };
-            s += &format!("    {head}{}\n", first.repr().replace('\n', "\n    "));
-        }
-        s += "  )\n";
-        if let Some(norm) = &self.norm {
-            s += &format!("  (norm): {}\n", norm.repr().replace('\n', "\n  "));
-        }
-        s + ")"
+        self.0.repr()
     }
 
     fn with_tensors(&self, params: Vec<Tensor>, buffers: Vec<Tensor>) -> Box<dyn Layer> {
-        let mut params = params.into_iter();
-        let mut rebuild = |l: &dyn Layer, b: Vec<Tensor>| {
-            let p = params.by_ref().take(l.parameters().len()).collect();
-            l.with_tensors(p, b)
-        };
-        let layers = self
-            .layers
-            .iter()
-            .map(|l| rebuild(l.as_ref(), Vec::new()))
-            .collect();
-        let norm = self.norm.as_ref().map(|n| rebuild(n.as_ref(), buffers));
-        Box::new(TransformerDecoder {
-            layers,
-            norm,
-            training: Cell::new(self.training.get()),
-        })
+        Box::new(TransformerDecoder(self.0.with_tensors(params, buffers)))
     }
 
     fn as_call(&self) -> Option<&dyn Module> {
