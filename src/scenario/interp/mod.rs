@@ -19,6 +19,7 @@
 mod args;
 mod autograd;
 mod builtins;
+mod collector;
 mod data;
 mod dict;
 mod eval;
@@ -46,13 +47,14 @@ use std::time::{Duration, Instant};
 
 pub use args::CallArgs;
 pub use autograd::program_value;
+pub use collector::Cycles;
 pub use dict::{Dict, DictKind, DictRef, Key};
 pub use objects::{ModuleKind, ModuleRef, OptimizerRef};
 pub use pyobj::{
     BoundMethod, Class, Code, ExcObj, Frame, FrameRef, Function, Instance, Iter, ModuleState,
     Native,
 };
-pub use refs::{Cycles, Edge, Referents};
+pub use refs::{Edge, Referents};
 pub use validate::validate;
 pub use value::{repr, ListRef, Slot, Value};
 
@@ -363,7 +365,7 @@ fn run_here(
         frames: vec![module_frame],
         statement_stacks: Vec::new(),
         handling: Vec::new(),
-        gc: refs::Gc::default(),
+        gc: collector::Gc::default(),
         parameters: HashSet::new(),
         stopping: false,
         pending_limit: None,
@@ -449,7 +451,7 @@ pub(crate) struct Interp<'s> {
     statement_stacks: Vec<Option<crate::alloc::PyStackId>>,
     /// The exceptions being handled, innermost last (bare `raise`, `__context__`).
     handling: Vec<Rc<ExcObj>>,
-    gc: refs::Gc,
+    gc: collector::Gc,
     /// Tensors made by `nn.Parameter`, by identity: assigning one to a module attribute
     /// registers it.
     parameters: HashSet<usize>,
