@@ -8,11 +8,14 @@
 //! graph is deeper than a thread's stack), and walks every value, tensor and node once, so
 //! objects shared by many others (a DAG of modules sharing children) cost their number, not
 //! their paths.
+//!
+//! `walk/held.rs` holds what the walk attributes (the roots, what each holds, the moment's
+//! [`Attribution`]); `walk/cycle.rs` names a root that only a reference cycle keeps.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::rc::{Rc, Weak};
+use std::collections::HashSet;
+use std::rc::Rc;
 
-use crate::alloc::{CachingAllocator, Location, StackId};
+use crate::alloc::{CachingAllocator, Location};
 use crate::autograd::Node;
 use crate::base::{format_size, BlockId};
 use crate::base::{DType, Device};
@@ -22,204 +25,12 @@ use crate::tensor::Tensor;
 
 use super::paths::{better_example, compress};
 
-/// How a reference chain starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(super) enum Via {
-    /// A name bound to the value.
-    Name,
-    /// A list element.
-    ListElement,
-    /// Whatever a Rust program checked through [`check`](super::check) keeps: its variables
-    /// have no names the checker can read, and the tensors it keeps count as kept elements.
-    Program,
-    /// Objects no name reaches, kept alive only by reference cycles among them: the cyclic
-    /// collector's garbage, until it runs.
-    Cycle,
-}
+mod cycle;
+mod held;
 
-/// The statement that stored the first reference of a chain, and what kind of reference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(super) struct Root {
-    /// Line and column of the retaining statement.
-    pub(super) at: (u32, u32),
-    /// Name or list element.
-    pub(super) via: Via,
-    /// Whether the name is a running total (`x += y`).
-    pub(super) accumulates: bool,
-}
-
-/// Where a claimed block was allocated and what it is for.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(super) struct Site {
-    /// Line and column of the allocating statement (0, 0 outside the scenario).
-    pub(super) at: (u32, u32),
-    /// Purpose name.
-    pub(super) purpose: &'static str,
-}
-
-/// What a chain passed through on its way to a block or node, for the rules that name a leak
-/// by its holder rather than by what it holds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct Route {
-    /// An exception object (its traceback's frames, its args, its attributes).
-    pub(super) exception: bool,
-    /// A hook: a module's, or a tensor's.
-    pub(super) hook: bool,
-    /// A closure's captured variable.
-    pub(super) cell: bool,
-    /// The statement that registered the module hook the route went through last.
-    pub(super) hook_site: Option<(u32, u32)>,
-    /// The attribute of a custom Function's `ctx` the route went through, as an index into
-    /// [`Walker::ctx_attributes`].
-    pub(super) ctx_attribute: Option<usize>,
-}
-
-impl Route {
-    /// The route one step further, along `edge` out of `from`.
-    fn through(self, from: &Value, edge: &Edge) -> Route {
-        Route {
-            exception: self.exception || matches!(from, Value::Exception(_)),
-            hook: self.hook || matches!(edge, Edge::Hook { .. }),
-            cell: self.cell || matches!(edge, Edge::Cell(_)),
-            hook_site: match edge {
-                Edge::Hook {
-                    registered_at: Some(l),
-                    ..
-                } => Some((l.line, l.column)),
-                _ => self.hook_site,
-            },
-            ctx_attribute: self.ctx_attribute,
-        }
-    }
-
-    /// The route into a tensor's or a node's hook.
-    fn into_hook(self) -> Route {
-        Route { hook: true, ..self }
-    }
-}
-
-/// Bytes and autograd nodes reached along one kind of route.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct Reach {
-    /// Bytes of the blocks claimed.
-    pub(super) bytes: u64,
-    /// Autograd nodes counted.
-    pub(super) nodes: u64,
-}
-
-impl Reach {
-    fn add(&mut self, bytes: u64, nodes: u64) {
-        self.bytes += bytes;
-        self.nodes += nodes;
-    }
-
-    /// Whether `later` reaches more.
-    pub(super) fn grows_into(&self, later: &Reach) -> bool {
-        later.bytes > self.bytes || later.nodes > self.nodes
-    }
-}
-
-/// What one root holds.
-#[derive(Debug, Clone, Default)]
-pub(super) struct Held {
-    /// Bytes and blocks per allocation site.
-    pub(super) sites: BTreeMap<Site, (u64, u64)>,
-    /// The stack of one allocation per site.
-    pub(super) site_stacks: BTreeMap<Site, StackId>,
-    /// Bytes in all.
-    pub(super) bytes: u64,
-    /// Autograd nodes reached (AccumulateGrad included).
-    pub(super) nodes: u64,
-    /// Nodes that still hold saved tensors though no backward has run through them.
-    pub(super) unused_graph_nodes: u64,
-    /// Nodes a backward already ran through.
-    pub(super) used_graph_nodes: u64,
-    /// The nodes counted in `unused_graph_nodes`, when the walk was asked to keep them: a
-    /// later backward that runs through one of them consumes this root's graph.
-    pub(super) unused: Vec<Weak<Node>>,
-    /// Device tensors directly stored as list elements.
-    pub(super) list_tensors: u64,
-    /// Bytes reached through a `grad_fn`.
-    pub(super) graph_bytes: u64,
-    /// What is reached through an exception object.
-    pub(super) through_exception: Reach,
-    /// What is reached through a hook.
-    pub(super) through_hook: Reach,
-    /// What is reached through a closure's captured variable.
-    pub(super) through_cell: Reach,
-    /// Hooks registered on the modules reached.
-    pub(super) hooks: u64,
-    /// Per custom Function and attribute of its `ctx` (`("Exp", "out")`): what is reached
-    /// through that attribute.
-    pub(super) ctx_attributes: BTreeMap<(String, String), Reach>,
-    /// Per statement that registered module hooks: how many of the hooks reached it
-    /// registered, and what is reached through them.
-    pub(super) hook_sites: BTreeMap<(u32, u32), HookSite>,
-    /// The path to one block, from the name down: the oldest block allocated in a loop,
-    /// the largest among equals (`paths::better_example`).
-    pub(super) example: Vec<String>,
-    /// The longest path through autograd nodes, for leaks of graph history without bytes.
-    pub(super) node_example: Vec<String>,
-    example_size: u64,
-    example_iterations: Option<Vec<u32>>,
-    /// The path to the largest block reached through a hook, for the leaks a hook holds.
-    pub(super) hook_example: Vec<String>,
-    hook_example_size: u64,
-}
-
-impl Held {
-    /// Counts `bytes` and `nodes` reached along `route`.
-    fn reach(&mut self, route: Route, bytes: u64, nodes: u64) {
-        if route.exception {
-            self.through_exception.add(bytes, nodes);
-        }
-        if route.hook {
-            self.through_hook.add(bytes, nodes);
-        }
-        if route.cell {
-            self.through_cell.add(bytes, nodes);
-        }
-        if let Some(site) = route.hook_site {
-            self.hook_sites
-                .entry(site)
-                .or_default()
-                .reach
-                .add(bytes, nodes);
-        }
-    }
-}
-
-/// The module hooks one statement registered, as reached from one root.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct HookSite {
-    /// Hooks reached.
-    pub(super) hooks: u64,
-    /// What they reach.
-    pub(super) reach: Reach,
-}
-
-/// Everything alive at one moment, attributed to roots.
-#[derive(Debug, Default)]
-pub(super) struct Attribution {
-    pub(super) roots: BTreeMap<Root, Held>,
-    /// Allocated bytes at that moment.
-    pub(super) allocated: u64,
-    /// Live autograd nodes at that moment.
-    pub(super) live_nodes: u64,
-}
-
-impl Attribution {
-    /// Whether anything (a root's bytes or nodes, or the totals) is larger in `later`.
-    pub(super) fn grows_into(&self, later: &Attribution) -> bool {
-        later.allocated > self.allocated
-            || later.live_nodes > self.live_nodes
-            || later.roots.iter().any(|(root, b)| {
-                self.roots
-                    .get(root)
-                    .is_none_or(|a| b.bytes > a.bytes || b.nodes > a.nodes)
-            })
-    }
-}
+use cycle::cycle_name;
+use held::Route;
+pub(super) use held::{Attribution, Held, Reach, Root, Site, Via};
 
 struct Walker<'a> {
     alloc: &'a CachingAllocator,
@@ -351,67 +162,6 @@ pub(super) fn attribute(
     }
     out.roots.retain(|_, h| h.bytes > 0 || h.nodes > 0);
     out
-}
-
-/// A cycle through `start` among the objects `garbage` names, as a retention path's first
-/// step: `cycle LeakyModule → ._forward_hooks[0] → function fw_hook → cell self → LeakyModule`.
-fn cycle_name(start: &Value, garbage: &HashSet<usize>) -> String {
-    let label = |v: &Value| match v {
-        Value::Function(f) => format!("function {}", f.code.qualname),
-        other => other.type_name(),
-    };
-    let Some(start_id) = start.identity() else {
-        return format!("unreachable {}", label(start));
-    };
-    // Breadth first, so the cycle named is a shortest one.
-    let mut came_from: HashMap<usize, (usize, String, Value)> = HashMap::new();
-    let mut queue = std::collections::VecDeque::from([start.clone()]);
-    while let Some(v) = queue.pop_front() {
-        let from = v.identity().unwrap_or(0);
-        let mut next = Vec::new();
-        v.referents(&mut |edge, child| next.push((edge.to_string(), child.clone())));
-        for (edge, child) in next {
-            // The step that closes the cycle, if `child` does: `start` itself, or a tensor
-            // whose node's ctx is `start` (an output kept on its own Function's ctx).
-            let closing = match child.tensor().and_then(Tensor::grad_fn) {
-                Some(node)
-                    if node
-                        .custom_ctx()
-                        .as_ref()
-                        .and_then(program_value)
-                        .and_then(Value::identity)
-                        == Some(start_id) =>
-                {
-                    Some(format!(
-                        "{edge} → tensor → grad_fn {} → ctx {}",
-                        node.name(),
-                        label(start)
-                    ))
-                }
-                _ if child.identity() == Some(start_id) => {
-                    Some(format!("{edge} → {}", label(start)))
-                }
-                _ => None,
-            };
-            if let Some(last) = closing {
-                let mut steps = vec![last];
-                let mut at = from;
-                while at != start_id {
-                    let (prev, edge, value) = &came_from[&at];
-                    steps.push(format!("{edge} → {}", label(value)));
-                    at = *prev;
-                }
-                steps.reverse();
-                return format!("cycle {} → {}", label(start), steps.join(" → "));
-            }
-            let Some(id) = child.identity() else { continue };
-            if garbage.contains(&id) && !came_from.contains_key(&id) {
-                came_from.insert(id, (from, edge, child.clone()));
-                queue.push_back(child);
-            }
-        }
-    }
-    format!("unreachable {}", label(start))
 }
 
 /// The custom `autograd.Function` whose `ctx` `v` is (its class is `ExpBackward` for

@@ -2,9 +2,9 @@
 //! EluBackward0, derivatives.yaml), and a backward of one allocation.
 
 use super::kernel::{Buf, Cx};
-use super::layer_node::{read, run, write};
+use super::layer_node::{forward_saving_self, input_grad, read, write};
 use super::{LayerKernel, Result, Tensor, TensorError};
-use crate::autograd::{Formula, Node, NodeBuilder};
+use crate::autograd::Node;
 
 /// Which activation, with its parameter.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,42 +51,24 @@ impl Activation {
                 input.dtype().short_name()
             )));
         }
-        let out = Tensor::empty_on(
-            input.runtime(),
+        forward_saving_self(
+            input,
             input.shape(),
-            input.float_result_type(),
-            input.device(),
-        )?;
-        run(
-            &out,
             &LayerKernel::Activation(self),
-            &[Some(&out)],
-            &[Some(input)],
-        )?;
-        if let Some(mut b) = NodeBuilder::new(&[input]) {
-            b.save("self", input);
-            b.finish(Formula::Layer(super::LayerNode::Activation(self)), &out);
-        }
-        Ok(out)
+            super::LayerNode::Activation(self),
+        )
     }
 
     /// `leaky_relu_backward` / `elu_backward`: the gradient times the derivative at the saved
     /// input, one allocation.
     pub(crate) fn backward(self, node: &Node, grad: &Tensor) -> Result<Tensor> {
         let input = node.unpack("self")?;
-        let dx = Tensor::empty_on(
-            grad.runtime(),
-            input.shape(),
-            input.float_result_type(),
-            input.device(),
-        )?;
-        run(
-            &dx,
+        input_grad(
+            &input,
+            grad,
             &LayerKernel::ActivationBackward(self),
-            &[Some(&dx)],
             &[Some(grad), Some(&input)],
-        )?;
-        Ok(dx)
+        )
     }
 }
 

@@ -17,7 +17,7 @@ use super::kernel::{Buf, Cx};
 use super::logsumexp::LogsumexpDims;
 use super::pool::{Adaptive, AvgPool, Window};
 use super::{Result, Tensor};
-use crate::autograd::Node;
+use crate::autograd::{Formula, Node, NodeBuilder};
 
 /// The arithmetic of one layer operation, forward or backward, as a kernel sees it: sizes and
 /// options, no tensors. Operands are listed where each variant says.
@@ -164,6 +164,47 @@ pub(super) fn run(
     let outs: Vec<Option<&Buf>> = outs.iter().map(Option::as_ref).collect();
     let ins: Vec<Option<&Buf>> = ins.iter().map(Option::as_ref).collect();
     k.layer(cx, op, &outs, &ins)
+}
+
+/// The forward of a layer with one output computed by `op` from `input` alone (pooling, the
+/// activations): the output, of `shape` in the input's float dtype on its device, then, when
+/// a gradient is wanted, the node `layer` saving `self`.
+pub(super) fn forward_saving_self(
+    input: &Tensor,
+    shape: &[usize],
+    op: &LayerKernel,
+    layer: LayerNode,
+) -> Result<Tensor> {
+    let out = Tensor::empty_on(
+        input.runtime(),
+        shape,
+        input.float_result_type(),
+        input.device(),
+    )?;
+    run(&out, op, &[Some(&out)], &[Some(input)])?;
+    if let Some(mut b) = NodeBuilder::new(&[input]) {
+        b.save("self", input);
+        b.finish(Formula::Layer(layer), &out);
+    }
+    Ok(out)
+}
+
+/// The gradient of a layer's saved `input` when one kernel makes it: the backward's one
+/// allocation, of the input's shape, float dtype and device, which `op` fills from `ins`.
+pub(super) fn input_grad(
+    input: &Tensor,
+    grad: &Tensor,
+    op: &LayerKernel,
+    ins: &[Option<&Tensor>],
+) -> Result<Tensor> {
+    let dx = Tensor::empty_on(
+        grad.runtime(),
+        input.shape(),
+        input.float_result_type(),
+        input.device(),
+    )?;
+    run(&dx, op, &[Some(&dx)], ins)?;
+    Ok(dx)
 }
 
 /// One layer operation's node.

@@ -435,11 +435,7 @@ pub(crate) fn log_softmax_backward(
     dim: usize,
     input_dtype: DType,
 ) -> Result<Tensor> {
-    let out = Tensor::empty_on(grad.runtime(), grad.shape(), input_dtype, grad.device())?;
-    let (k, cx) = out.kernels();
-    let split = split_at_dim(grad.shape(), dim);
-    k.log_softmax_backward(cx, &out.buf(), [&grad.buf(), &result.buf()], split)?;
-    Ok(out)
+    softmax_family_backward(grad, result, dim, input_dtype, true)
 }
 
 /// `_softmax_backward_data`: `result * (grad - (grad * result).sum(dim, keepdim))`, one
@@ -450,10 +446,27 @@ pub(crate) fn softmax_backward(
     dim: usize,
     input_dtype: DType,
 ) -> Result<Tensor> {
+    softmax_family_backward(grad, result, dim, input_dtype, false)
+}
+
+/// What the two backwards above share: the gradient's one allocation (of `grad`'s shape, in
+/// `input_dtype`), filled along `dim` by the kernel of the log (`log`) or plain softmax.
+fn softmax_family_backward(
+    grad: &Tensor,
+    result: &Tensor,
+    dim: usize,
+    input_dtype: DType,
+    log: bool,
+) -> Result<Tensor> {
     let out = Tensor::empty_on(grad.runtime(), grad.shape(), input_dtype, grad.device())?;
     let (k, cx) = out.kernels();
     let split = split_at_dim(grad.shape(), dim);
-    k.softmax_backward(cx, &out.buf(), [&grad.buf(), &result.buf()], split)?;
+    let operands = [&grad.buf(), &result.buf()];
+    if log {
+        k.log_softmax_backward(cx, &out.buf(), operands, split)?;
+    } else {
+        k.softmax_backward(cx, &out.buf(), operands, split)?;
+    }
     Ok(out)
 }
 

@@ -5,7 +5,7 @@
 //! allocates the input's gradient once.
 
 use super::kernel::{Buf, Cx};
-use super::layer_node::{operand, read, run, write};
+use super::layer_node::{forward_saving_self, input_grad, operand, read, run, write};
 use super::{format_shape, DType, Device, LayerKernel, Result, Tensor, TensorError};
 use crate::autograd::{Formula, Node, NodeBuilder};
 
@@ -214,23 +214,12 @@ impl Tensor {
             count_include_pad,
             divisor_override,
         };
-        let out = Tensor::empty_on(
-            self.runtime(),
+        forward_saving_self(
+            self,
             &self.pooled_shape(win.oh, win.ow),
-            self.float_result_type(),
-            self.device(),
-        )?;
-        run(
-            &out,
             &LayerKernel::AvgPool(avg),
-            &[Some(&out)],
-            &[Some(self)],
-        )?;
-        if let Some(mut b) = NodeBuilder::new(&[self]) {
-            b.save("self", self);
-            b.finish(Formula::Layer(super::LayerNode::AvgPool2d(avg)), &out);
-        }
-        Ok(out)
+            super::LayerNode::AvgPool2d(avg),
+        )
     }
 
     /// `F.adaptive_avg_pool2d(self, output_size)`: for a 1×1 output PyTorch takes
@@ -243,12 +232,6 @@ impl Tensor {
             return self.mean_dim(&[-1, -2], true);
         }
         let [oh, ow] = output_size;
-        let out = Tensor::empty_on(
-            self.runtime(),
-            &self.pooled_shape(oh, ow),
-            self.float_result_type(),
-            self.device(),
-        )?;
         let adaptive = Adaptive {
             planes,
             h,
@@ -256,20 +239,12 @@ impl Tensor {
             oh,
             ow,
         };
-        run(
-            &out,
+        forward_saving_self(
+            self,
+            &self.pooled_shape(oh, ow),
             &LayerKernel::AdaptiveAvgPool(adaptive),
-            &[Some(&out)],
-            &[Some(self)],
-        )?;
-        if let Some(mut b) = NodeBuilder::new(&[self]) {
-            b.save("self", self);
-            b.finish(
-                Formula::Layer(super::LayerNode::AdaptiveAvgPool2d(adaptive)),
-                &out,
-            );
-        }
-        Ok(out)
+            super::LayerNode::AdaptiveAvgPool2d(adaptive),
+        )
     }
 }
 
@@ -295,24 +270,15 @@ impl Window {
 
     /// `max_pool2d_with_indices_backward`: a zero gradient of the input's shape, each output
     /// gradient added at its saved index.
-    /// `max_pool2d_with_indices_backward`: a zero gradient of the input's shape, each output
-    /// gradient added at its saved index.
     pub(crate) fn max_backward(&self, node: &Node, grad: &Tensor) -> Result<Tensor> {
         let input = node.unpack("self")?;
         let indices = node.unpack("result1")?;
-        let dx = Tensor::empty_on(
-            grad.runtime(),
-            input.shape(),
-            input.float_result_type(),
-            input.device(),
-        )?;
-        run(
-            &dx,
+        input_grad(
+            &input,
+            grad,
             &LayerKernel::MaxPoolBackward(*self),
-            &[Some(&dx)],
             &[Some(grad), Some(&indices)],
-        )?;
-        Ok(dx)
+        )
     }
 
     /// `[y, indices?]` from `[x]`: each window's first maximum and its flat position in the
@@ -415,19 +381,12 @@ impl AvgPool {
     /// `avg_pool2d_backward`: each output gradient spread evenly over its window.
     pub(crate) fn backward(&self, node: &Node, grad: &Tensor) -> Result<Tensor> {
         let input = node.unpack("self")?;
-        let dx = Tensor::empty_on(
-            grad.runtime(),
-            input.shape(),
-            input.float_result_type(),
-            input.device(),
-        )?;
-        run(
-            &dx,
+        input_grad(
+            &input,
+            grad,
             &LayerKernel::AvgPoolBackward(*self),
-            &[Some(&dx)],
             &[Some(grad)],
-        )?;
-        Ok(dx)
+        )
     }
 
     /// `[y]` from `[x]`: each window's sum over its divisor.
@@ -502,19 +461,12 @@ impl Adaptive {
     /// `_adaptive_avg_pool2d_backward`: each output gradient spread evenly over its window.
     pub(crate) fn backward(&self, node: &Node, grad: &Tensor) -> Result<Tensor> {
         let input = node.unpack("self")?;
-        let dx = Tensor::empty_on(
-            grad.runtime(),
-            input.shape(),
-            input.float_result_type(),
-            input.device(),
-        )?;
-        run(
-            &dx,
+        input_grad(
+            &input,
+            grad,
             &LayerKernel::AdaptiveAvgPoolBackward(*self),
-            &[Some(&dx)],
             &[Some(grad)],
-        )?;
-        Ok(dx)
+        )
     }
 
     /// `[y]` from `[x]`: each window's mean.

@@ -275,6 +275,54 @@ fn softmax_backward_row(
     }
 }
 
+/// Which softmax a backward row is of.
+#[derive(Clone, Copy)]
+enum SoftmaxGrad {
+    Log,
+    Plain,
+}
+
+impl SoftmaxGrad {
+    /// The backward of one row: `gr(k)` is (grad, result) at `k`, written through `v(k, value)`.
+    #[inline(always)]
+    fn row(self, size: usize, gr: impl Fn(usize) -> (f32, f32), v: impl FnMut(usize, f32)) {
+        match self {
+            SoftmaxGrad::Log => log_softmax_backward_row(size, gr, v),
+            SoftmaxGrad::Plain => softmax_backward_row(size, gr, v),
+        }
+    }
+}
+
+/// `_log_softmax_backward_data` or `_softmax_backward_data` of every row along the split's
+/// middle axis: contiguous rows (`inner == 1`) in parallel, any other layout on this thread.
+fn softmax_backward_rows(
+    cx: Cx,
+    out: &Buf,
+    [grad, result]: [&Buf; 2],
+    (outer, size, inner): Split,
+    kind: SoftmaxGrad,
+) -> Result<()> {
+    if inner == 1 {
+        let done = strided::rows(cx, out, [grad, result], size, |v, [g, r]| {
+            kind.row(size, |k| (g[k], r[k]), |k, x| v[k] = x)
+        });
+        if let Some(done) = done {
+            return done;
+        }
+    }
+    if let (Some(g), Some(r)) = (grad.read_f32(cx), result.read_f32(cx)) {
+        let mut v = vec![0f32; g.len()];
+        for o in 0..outer {
+            for i in 0..inner {
+                let at = |k: usize| (o * size + k) * inner + i;
+                kind.row(size, |k| (g[at(k)], r[at(k)]), |k, x| v[at(k)] = x);
+            }
+        }
+        out.write_f32(cx, &v);
+    }
+    Ok(())
+}
+
 fn out_of_bounds(class: i64) -> TensorError {
     TensorError::Invalid(format!("Target {class} is out of bounds."))
 }
@@ -574,56 +622,14 @@ impl Kernels for HostKernels {
         &self,
         cx: Cx,
         out: &Buf,
-        [grad, result]: [&Buf; 2],
-        (outer, size, inner): Split,
+        operands: [&Buf; 2],
+        split: Split,
     ) -> Result<()> {
-        if inner == 1 {
-            let done = strided::rows(cx, out, [grad, result], size, |v, [g, r]| {
-                log_softmax_backward_row(size, |k| (g[k], r[k]), |k, x| v[k] = x)
-            });
-            if let Some(done) = done {
-                return done;
-            }
-        }
-        if let (Some(g), Some(r)) = (grad.read_f32(cx), result.read_f32(cx)) {
-            let mut v = vec![0f32; g.len()];
-            for o in 0..outer {
-                for i in 0..inner {
-                    let at = |k: usize| (o * size + k) * inner + i;
-                    log_softmax_backward_row(size, |k| (g[at(k)], r[at(k)]), |k, x| v[at(k)] = x);
-                }
-            }
-            out.write_f32(cx, &v);
-        }
-        Ok(())
+        softmax_backward_rows(cx, out, operands, split, SoftmaxGrad::Log)
     }
 
-    fn softmax_backward(
-        &self,
-        cx: Cx,
-        out: &Buf,
-        [grad, result]: [&Buf; 2],
-        (outer, size, inner): Split,
-    ) -> Result<()> {
-        if inner == 1 {
-            let done = strided::rows(cx, out, [grad, result], size, |v, [g, r]| {
-                softmax_backward_row(size, |k| (g[k], r[k]), |k, x| v[k] = x)
-            });
-            if let Some(done) = done {
-                return done;
-            }
-        }
-        if let (Some(g), Some(r)) = (grad.read_f32(cx), result.read_f32(cx)) {
-            let mut v = vec![0f32; g.len()];
-            for o in 0..outer {
-                for i in 0..inner {
-                    let at = |k: usize| (o * size + k) * inner + i;
-                    softmax_backward_row(size, |k| (g[at(k)], r[at(k)]), |k, x| v[at(k)] = x);
-                }
-            }
-            out.write_f32(cx, &v);
-        }
-        Ok(())
+    fn softmax_backward(&self, cx: Cx, out: &Buf, operands: [&Buf; 2], split: Split) -> Result<()> {
+        softmax_backward_rows(cx, out, operands, split, SoftmaxGrad::Plain)
     }
 
     fn nll_loss(

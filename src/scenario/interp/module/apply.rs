@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use super::super::objects::ModuleRef;
 use super::super::value::Value;
 use super::super::{Interp, X};
-use super::{children, own_tensors};
+use super::tree::{children, own_tensors};
 use crate::alloc::Purpose;
 use crate::base::Device;
 use crate::scenario::Span;

@@ -10,6 +10,104 @@ use crate::nn::Reduction;
 use crate::scenario::Span;
 use crate::tensor::Tensor;
 
+/// One call of a tensor-method handler, its arguments bound to PyTorch's parameter names: what
+/// [`method!`] hands the handler's body.
+pub(super) struct Call<'a, 'i> {
+    pub(super) it: &'a mut Interp<'i>,
+    /// The receiver, or the `input` of the `torch.*` and `F.*` forms.
+    pub(super) t: &'a Tensor,
+    /// The name called: one handler may serve several.
+    pub(super) name: &'a str,
+    pub(super) b: Bound,
+    pub(super) span: Span,
+}
+
+impl<'a, 'i> Call<'a, 'i> {
+    /// Binds `args` to `params`, of which the first `required` must be given, with Python's
+    /// `TypeError` for a call that does not fit.
+    pub(super) fn bind(
+        it: &'a mut Interp<'i>,
+        t: &'a Tensor,
+        name: &'a str,
+        args: &CallArgs,
+        params: &'static [&'static str],
+        required: usize,
+        span: Span,
+    ) -> R<Self> {
+        let b = bind(it, args, name, params, required, span)?;
+        Ok(Call {
+            it,
+            t,
+            name,
+            b,
+            span,
+        })
+    }
+
+    /// The int parameter `p`; `None`, given or not, is the `TypeError` of any other non-int.
+    pub(super) fn int(&self, p: &str) -> R<i64> {
+        expect_int(self.it, self.b.raw(p).unwrap_or(&Value::None), p, self.span)
+    }
+
+    /// The number parameter `p`; `None`, given or not, is the `TypeError` of any other
+    /// non-number.
+    pub(super) fn float(&self, p: &str) -> R<f64> {
+        expect_float(self.it, self.b.raw(p).unwrap_or(&Value::None), p, self.span)
+    }
+
+    /// The tensor parameter `p` (`None` given is a `TypeError` naming `NoneType`).
+    pub(super) fn tensor(&self, p: &str) -> R<Tensor> {
+        expect_tensor(self.it, self.b.raw(p), p, self.span)
+    }
+
+    /// The bool parameter `p`, `default` when not given or `None`.
+    pub(super) fn flag(&self, p: &str, default: bool) -> R<bool> {
+        expect_bool(self.it, self.b.get(p), default, p, self.span)
+    }
+
+    /// The optional dimension parameter `p` (its `TypeError` calls it `dim`, whatever `p` is).
+    pub(super) fn dim(&self, p: &str) -> R<Option<isize>> {
+        dim_arg(self.it, self.b.get(p), self.span)
+    }
+
+    /// The handler's result as the program sees it: the tensor, or the runtime's error at the
+    /// call.
+    pub(super) fn done(&self, r: Result<Tensor, TensorError>) -> R<Value> {
+        check_rt(self.it, r, self.span)
+    }
+}
+
+/// Defines a tensor-method handler, a `pub(super) fn` of the `MethodFn` shape that the method
+/// tables and the `torch.*`/`F.*` tables (`Run::OnInput`) all point at, from the parameters
+/// PyTorch names (the first `required` of them required) and a body that reads them through a
+/// [`Call`]. Each handler declares its parameters once, here, instead of opening with the same
+/// signature and binding: `method!(transpose, ["dim0", "dim1"], 2, |c| ...)`. Where the
+/// parameters depend on the name called, they are `|name| ...`.
+macro_rules! method {
+    ($handler:ident, [$($param:literal),*], $required:literal, $body:expr) => {
+        method!($handler, |_name| &[$($param),*], $required, $body);
+    };
+    ($handler:ident, |$name:ident| $params:expr, $required:literal, $body:expr) => {
+        pub(super) fn $handler(
+            it: &mut $crate::scenario::interp::Interp<'_>,
+            t: &$crate::tensor::Tensor,
+            name: &str,
+            args: $crate::scenario::interp::CallArgs,
+            span: $crate::scenario::Span,
+        ) -> $crate::scenario::interp::R<$crate::scenario::interp::value::Value> {
+            let params: &'static [&'static str] = {
+                let $name = name;
+                $params
+            };
+            let body: fn(super::args::Call<'_, '_>) -> $crate::scenario::interp::R<_> = $body;
+            body(super::args::Call::bind(
+                it, t, name, &args, params, $required, span,
+            )?)
+        }
+    };
+}
+pub(super) use method;
+
 pub(super) fn bind(
     it: &Interp<'_>,
     args: &CallArgs,

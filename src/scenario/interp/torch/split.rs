@@ -4,10 +4,9 @@
 
 use std::rc::Rc;
 
-use super::super::args::CallArgs;
 use super::super::value::Value;
 use super::super::{Interp, R};
-use super::args::{bind, expect_int};
+use super::args::{expect_int, method};
 use crate::scenario::Span;
 use crate::tensor::Tensor;
 
@@ -25,18 +24,11 @@ fn optional_dim(it: &Interp<'_>, v: Option<&Value>, span: Span) -> R<isize> {
     }
 }
 
-/// `split(split_size_or_sections, dim=0)`: an int splits into pieces of that size
-/// (SplitBackward0), a list or tuple into pieces of those sizes (SplitWithSizesBackward0).
-pub(super) fn split(
-    it: &mut Interp<'_>,
-    t: &Tensor,
-    name: &str,
-    args: CallArgs,
-    span: Span,
-) -> R<Value> {
-    let b = bind(it, &args, name, &["split_size_or_sections", "dim"], 1, span)?;
-    let dim = optional_dim(it, b.get("dim"), span)?;
-    let sections = b.raw("split_size_or_sections").unwrap_or(&Value::None);
+// `split(split_size_or_sections, dim=0)`: an int splits into pieces of that size
+// (SplitBackward0), a list or tuple into pieces of those sizes (SplitWithSizesBackward0).
+method!(split, ["split_size_or_sections", "dim"], 1, |c| {
+    let dim = optional_dim(c.it, c.b.get("dim"), c.span)?;
+    let sections = c.b.raw("split_size_or_sections").unwrap_or(&Value::None);
     let sizes: Option<Vec<Value>> = match sections {
         Value::List(l) => Some(l.borrow().iter().map(|s| s.value.clone()).collect()),
         Value::Tuple(t) => Some(t.as_ref().clone()),
@@ -46,46 +38,32 @@ pub(super) fn split(
         Some(values) => {
             let sizes = values
                 .iter()
-                .map(|v| expect_int(it, v, "split_sizes", span))
+                .map(|v| expect_int(c.it, v, "split_sizes", c.span))
                 .collect::<R<Vec<i64>>>()?;
-            t.split_with_sizes(&sizes, dim)
+            c.t.split_with_sizes(&sizes, dim)
         }
         None => {
-            let size = expect_int(it, sections, "split_size", span)?;
-            t.split(size, dim)
+            let size = expect_int(c.it, sections, "split_size", c.span)?;
+            c.t.split(size, dim)
         }
     };
-    tuple_of(it, r, span)
-}
+    tuple_of(c.it, r, c.span)
+});
 
-/// `chunk(chunks, dim=0)` and `unsafe_chunk`.
-pub(super) fn chunk(
-    it: &mut Interp<'_>,
-    t: &Tensor,
-    name: &str,
-    args: CallArgs,
-    span: Span,
-) -> R<Value> {
-    let b = bind(it, &args, name, &["chunks", "dim"], 1, span)?;
-    let chunks = expect_int(it, b.raw("chunks").unwrap_or(&Value::None), "chunks", span)?;
-    let dim = optional_dim(it, b.get("dim"), span)?;
-    let r = if name == "unsafe_chunk" {
-        t.unsafe_chunk(chunks, dim)
+// `chunk(chunks, dim=0)` and `unsafe_chunk`.
+method!(chunk, ["chunks", "dim"], 1, |c| {
+    let chunks = c.int("chunks")?;
+    let dim = optional_dim(c.it, c.b.get("dim"), c.span)?;
+    let r = if c.name == "unsafe_chunk" {
+        c.t.unsafe_chunk(chunks, dim)
     } else {
-        t.chunk(chunks, dim)
+        c.t.chunk(chunks, dim)
     };
-    tuple_of(it, r, span)
-}
+    tuple_of(c.it, r, c.span)
+});
 
-/// `unbind(dim=0)`.
-pub(super) fn unbind(
-    it: &mut Interp<'_>,
-    t: &Tensor,
-    name: &str,
-    args: CallArgs,
-    span: Span,
-) -> R<Value> {
-    let b = bind(it, &args, name, &["dim"], 0, span)?;
-    let dim = optional_dim(it, b.get("dim"), span)?;
-    tuple_of(it, t.unbind(dim), span)
-}
+// `unbind(dim=0)`.
+method!(unbind, ["dim"], 0, |c| {
+    let dim = optional_dim(c.it, c.b.get("dim"), c.span)?;
+    tuple_of(c.it, c.t.unbind(dim), c.span)
+});

@@ -7,8 +7,8 @@ use super::super::args::CallArgs;
 use super::super::value::Value;
 use super::super::{Interp, R};
 use super::args::{
-    bind, check_rt, device_arg, dim_arg, expect_bool, expect_float, expect_int, expect_tensor,
-    ints_of, required_dim, shape_of,
+    check_rt, device_arg, expect_float, expect_int, expect_tensor, ints_of, method, required_dim,
+    shape_of,
 };
 use super::values::{inplace_binary, item_value, scalar};
 use super::{entry, Entry, MethodFn};
@@ -100,71 +100,53 @@ fn optional_float(it: &Interp<'_>, v: Option<&Value>, what: &str, span: Span) ->
     }
 }
 
-/// `clamp(min=None, max=None)` with numbers.
-pub(super) fn clamp(
-    it: &mut Interp<'_>,
-    t: &Tensor,
-    name: &str,
-    args: CallArgs,
-    span: Span,
-) -> R<Value> {
-    let b = bind(it, &args, name, &["min", "max"], 0, span)?;
-    if matches!(b.get("min"), Some(Value::Tensor(_)))
-        || matches!(b.get("max"), Some(Value::Tensor(_)))
+// `clamp(min=None, max=None)` with numbers.
+method!(clamp, ["min", "max"], 0, |c| {
+    if matches!(c.b.get("min"), Some(Value::Tensor(_)))
+        || matches!(c.b.get("max"), Some(Value::Tensor(_)))
     {
-        return Err(it
+        return Err(c
+            .it
             .fail(
-                span,
+                c.span,
                 "clamp() with tensor bounds is not supported in scenarios",
             )
             .with_help("pass numbers, or use torch.maximum / torch.minimum"));
     }
-    let min = optional_float(it, b.get("min"), "min", span)?;
-    let max = optional_float(it, b.get("max"), "max", span)?;
-    let r = t.clamp(min, max);
-    check_rt(it, r, span)
-}
+    let min = optional_float(c.it, c.b.get("min"), "min", c.span)?;
+    let max = optional_float(c.it, c.b.get("max"), "max", c.span)?;
+    c.done(c.t.clamp(min, max))
+});
 
-/// `clamp_min(min)` and `clamp_max(max)` with a number.
-pub(super) fn clamp_bound(
-    it: &mut Interp<'_>,
-    t: &Tensor,
-    name: &str,
-    args: CallArgs,
-    span: Span,
-) -> R<Value> {
-    let param: &'static [&'static str] = if name == "clamp_min" {
+// `clamp_min(min)` and `clamp_max(max)` with a number.
+method!(
+    clamp_bound,
+    |name| if name == "clamp_min" {
         &["min"]
     } else {
         &["max"]
-    };
-    let b = bind(it, &args, name, param, 1, span)?;
-    let bound = expect_float(it, b.raw(param[0]).unwrap_or(&Value::None), param[0], span)?;
-    let r = if name == "clamp_min" {
-        t.clamp_min(bound)
-    } else {
-        t.clamp_max(bound)
-    };
-    check_rt(it, r, span)
-}
+    },
+    1,
+    |c| {
+        let r = if c.name == "clamp_min" {
+            c.t.clamp_min(c.float("min")?)
+        } else {
+            c.t.clamp_max(c.float("max")?)
+        };
+        c.done(r)
+    }
+);
 
-/// `maximum(other)` and `minimum(other)`.
-pub(super) fn binary_extremum(
-    it: &mut Interp<'_>,
-    t: &Tensor,
-    name: &str,
-    args: CallArgs,
-    span: Span,
-) -> R<Value> {
-    let b = bind(it, &args, name, &["other"], 1, span)?;
-    let other = expect_tensor(it, b.raw("other"), "other", span)?;
-    let r = if name == "maximum" {
-        t.maximum(&other)
+// `maximum(other)` and `minimum(other)`.
+method!(binary_extremum, ["other"], 1, |c| {
+    let other = c.tensor("other")?;
+    let r = if c.name == "maximum" {
+        c.t.maximum(&other)
     } else {
-        t.minimum(&other)
+        c.t.minimum(&other)
     };
-    check_rt(it, r, span)
-}
+    c.done(r)
+});
 
 /// A tensor operand that may be a Python number, wrapped in a 0-dim host tensor as PyTorch
 /// wraps it (no device memory).
@@ -185,59 +167,42 @@ pub(super) fn tensor_or_number(
     }
 }
 
-/// `x.where(condition, other)`: `torch.where(condition, x, other)`.
-fn where_method(
-    it: &mut Interp<'_>,
-    t: &Tensor,
-    _name: &str,
-    args: CallArgs,
-    span: Span,
-) -> R<Value> {
-    let b = bind(it, &args, "where", &["condition", "other"], 2, span)?;
-    let condition = expect_tensor(it, b.raw("condition"), "condition", span)?;
-    let other = tensor_or_number(it, b.raw("other"), "other", span)?;
-    let r = Tensor::r#where(&condition, t, &other);
-    check_rt(it, r, span)
-}
+// `x.where(condition, other)`: `torch.where(condition, x, other)`.
+method!(where_method, ["condition", "other"], 2, |c| {
+    let condition = c.tensor("condition")?;
+    let other = tensor_or_number(c.it, c.b.raw("other"), "other", c.span)?;
+    c.done(Tensor::r#where(&condition, c.t, &other))
+});
 
-/// `item`.
-fn item(it: &mut Interp<'_>, t: &Tensor, _name: &str, args: CallArgs, span: Span) -> R<Value> {
-    bind(it, &args, "item", &[], 0, span)?;
-    item_value(t).map_err(|e| it.tensor_error(span, e))
-}
+// `item`.
+method!(item, [], 0, |c| item_value(c.t)
+    .map_err(|e| c.it.tensor_error(c.span, e)));
 
-/// `numel`.
-fn numel(it: &mut Interp<'_>, t: &Tensor, _name: &str, args: CallArgs, span: Span) -> R<Value> {
-    bind(it, &args, "numel", &[], 0, span)?;
-    Ok(Value::Int(t.numel() as i64))
-}
+// `numel`.
+method!(numel, [], 0, |c| Ok(Value::Int(c.t.numel() as i64)));
 
-/// `dim`.
-fn dim(it: &mut Interp<'_>, t: &Tensor, _name: &str, args: CallArgs, span: Span) -> R<Value> {
-    bind(it, &args, "dim", &[], 0, span)?;
-    Ok(Value::Int(t.dim() as i64))
-}
+// `dim`.
+method!(dim, [], 0, |c| Ok(Value::Int(c.t.dim() as i64)));
 
-/// `size`.
-fn size(it: &mut Interp<'_>, t: &Tensor, _name: &str, args: CallArgs, span: Span) -> R<Value> {
-    let b = bind(it, &args, "size", &["dim"], 0, span)?;
-    match dim_arg(it, b.get("dim"), span)? {
-        None => Ok(Value::size(t.shape())),
+// `size`.
+method!(size, ["dim"], 0, |c| {
+    match c.dim("dim")? {
+        None => Ok(Value::size(c.t.shape())),
         Some(d) => {
-            let n = t.dim() as isize;
+            let n = c.t.dim() as isize;
             let j = if d < 0 { d + n } else { d };
             if !(0..n).contains(&j) {
-                return Err(it.fail(span, format!("IndexError: Dimension out of range (expected to be in range of [{}, {}], but got {d})", -n, n - 1)));
+                return Err(c.it.fail(c.span, format!("IndexError: Dimension out of range (expected to be in range of [{}, {}], but got {d})", -n, n - 1)));
             }
-            Ok(Value::Int(t.shape()[j as usize] as i64))
+            Ok(Value::Int(c.t.shape()[j as usize] as i64))
         }
     }
-}
+});
 
-/// `detach`, `clone`, `float`, `long`, `relu`, `relu_`, `zero_`, `t`, `cpu`, `cuda`.
-fn no_args(it: &mut Interp<'_>, t: &Tensor, name: &str, args: CallArgs, span: Span) -> R<Value> {
-    bind(it, &args, name, &[], 0, span)?;
-    let r = match name {
+// `detach`, `clone`, `float`, `long`, `relu`, `relu_`, `zero_`, `t`, `cpu`, `cuda`.
+method!(no_args, [], 0, |c| {
+    let t = c.t;
+    let r = match c.name {
         "detach" => Ok(t.detach()),
         "clone" => t.clone_tensor(),
         "float" => t.float(),
@@ -249,8 +214,8 @@ fn no_args(it: &mut Interp<'_>, t: &Tensor, name: &str, args: CallArgs, span: Sp
         "cpu" => t.cpu(),
         _ => t.cuda(),
     };
-    check_rt(it, r, span)
-}
+    c.done(r)
+});
 
 /// `to`.
 fn to(it: &mut Interp<'_>, t: &Tensor, _name: &str, args: CallArgs, span: Span) -> R<Value> {
@@ -282,124 +247,101 @@ fn to(it: &mut Interp<'_>, t: &Tensor, _name: &str, args: CallArgs, span: Span) 
     check_rt(it, r, span)
 }
 
-/// `sum`, `mean`.
-fn reduce(it: &mut Interp<'_>, t: &Tensor, name: &str, args: CallArgs, span: Span) -> R<Value> {
-    let b = bind(it, &args, name, &["dim", "keepdim"], 0, span)?;
-    let keepdim = expect_bool(it, b.get("keepdim"), false, "keepdim", span)?;
-    let r = match (dim_arg(it, b.get("dim"), span)?, name) {
-        (None, "sum") => t.sum(),
-        (None, _) => t.mean(),
-        (Some(d), "sum") => t.sum_dim(&[d], keepdim),
-        (Some(d), _) => t.mean_dim(&[d], keepdim),
+// `sum`, `mean`.
+method!(reduce, ["dim", "keepdim"], 0, |c| {
+    let keepdim = c.flag("keepdim", false)?;
+    let r = match (c.dim("dim")?, c.name) {
+        (None, "sum") => c.t.sum(),
+        (None, _) => c.t.mean(),
+        (Some(d), "sum") => c.t.sum_dim(&[d], keepdim),
+        (Some(d), _) => c.t.mean_dim(&[d], keepdim),
     };
-    check_rt(it, r, span)
-}
+    c.done(r)
+});
 
-/// `var(dim=None, unbiased=True, keepdim=False, *, correction=None)`, `std(...)` and
-/// `norm(p='fro', dim=None, keepdim=False)`: `dim` an int, a tuple or list of ints, or None.
-pub(super) fn statistic(
-    it: &mut Interp<'_>,
-    t: &Tensor,
-    name: &str,
-    args: CallArgs,
-    span: Span,
-) -> R<Value> {
-    let params: &'static [&'static str] = if name == "norm" {
+// `var(dim=None, unbiased=True, keepdim=False, *, correction=None)`, `std(...)` and
+// `norm(p='fro', dim=None, keepdim=False)`: `dim` an int, a tuple or list of ints, or None.
+method!(
+    statistic,
+    |name| if name == "norm" {
         &["p", "dim", "keepdim"]
     } else {
         &["dim", "unbiased", "keepdim", "correction"]
-    };
-    let b = bind(it, &args, name, params, 0, span)?;
-    let dims = match b.get("dim") {
-        None | Some(Value::None) => None,
-        Some(v) => Some(ints_of(it, std::slice::from_ref(v), "dim", span)?),
-    };
-    let keepdim = expect_bool(it, b.get("keepdim"), false, "keepdim", span)?;
-    let r = if name == "norm" {
-        let ord = match b.get("p") {
-            None | Some(Value::None) => 2.0,
-            Some(Value::Str(s)) if &**s == "fro" => 2.0,
-            Some(v) => expect_float(it, v, "p", span)?,
+    },
+    0,
+    |c| {
+        let dims = match c.b.get("dim") {
+            None | Some(Value::None) => None,
+            Some(v) => Some(ints_of(c.it, std::slice::from_ref(v), "dim", c.span)?),
         };
-        t.vector_norm(ord, dims.as_deref(), keepdim)
-    } else {
-        let unbiased = expect_bool(it, b.get("unbiased"), true, "unbiased", span)?;
-        let correction = match b.get("correction") {
-            None | Some(Value::None) => f64::from(u8::from(unbiased)),
-            Some(v) => expect_float(it, v, "correction", span)?,
-        };
-        if name == "var" {
-            t.var(dims.as_deref(), correction, keepdim)
+        let keepdim = c.flag("keepdim", false)?;
+        let r = if c.name == "norm" {
+            let ord = match c.b.get("p") {
+                None | Some(Value::None) => 2.0,
+                Some(Value::Str(s)) if &**s == "fro" => 2.0,
+                Some(v) => expect_float(c.it, v, "p", c.span)?,
+            };
+            c.t.vector_norm(ord, dims.as_deref(), keepdim)
         } else {
-            t.std(dims.as_deref(), correction, keepdim)
-        }
-    };
-    check_rt(it, r, span)
-}
+            let unbiased = c.flag("unbiased", true)?;
+            let correction = match c.b.get("correction") {
+                None | Some(Value::None) => f64::from(u8::from(unbiased)),
+                Some(v) => expect_float(c.it, v, "correction", c.span)?,
+            };
+            if c.name == "var" {
+                c.t.var(dims.as_deref(), correction, keepdim)
+            } else {
+                c.t.std(dims.as_deref(), correction, keepdim)
+            }
+        };
+        c.done(r)
+    }
+);
 
-/// `argmax`.
-pub(super) fn argmax(
-    it: &mut Interp<'_>,
-    t: &Tensor,
-    name: &str,
-    args: CallArgs,
-    span: Span,
-) -> R<Value> {
-    let b = bind(it, &args, name, &["dim", "keepdim"], 0, span)?;
-    let keepdim = expect_bool(it, b.get("keepdim"), false, "keepdim", span)?;
-    let Some(d) = dim_arg(it, b.get("dim"), span)? else {
-        return Err(it
+// `argmax`.
+method!(argmax, ["dim", "keepdim"], 0, |c| {
+    let keepdim = c.flag("keepdim", false)?;
+    let Some(d) = c.dim("dim")? else {
+        return Err(c
+            .it
             .fail(
-                span,
-                format!("{name}() without dim is not supported in scenarios"),
+                c.span,
+                format!("{}() without dim is not supported in scenarios", c.name),
             )
             .with_help("pass dim="));
     };
-    let r = if name == "argmin" {
-        t.argmin(d, keepdim)
+    let r = if c.name == "argmin" {
+        c.t.argmin(d, keepdim)
     } else {
-        t.argmax(d, keepdim)
+        c.t.argmax(d, keepdim)
     };
-    check_rt(it, r, span)
-}
+    c.done(r)
+});
 
-/// `pow`.
-fn pow(it: &mut Interp<'_>, t: &Tensor, _name: &str, args: CallArgs, span: Span) -> R<Value> {
-    let b = bind(it, &args, "pow", &["exponent"], 1, span)?;
-    let e = expect_float(
-        it,
-        b.raw("exponent").unwrap_or(&Value::None),
-        "exponent",
-        span,
-    )?;
-    let r = t.pow(e);
-    check_rt(it, r, span)
-}
+// `pow`.
+method!(pow, ["exponent"], 1, |c| {
+    let exponent = c.float("exponent")?;
+    c.done(c.t.pow(exponent))
+});
 
-/// `add_`, `sub_`, `mul_`, `fill_`.
-fn inplace_arith(
-    it: &mut Interp<'_>,
-    t: &Tensor,
-    name: &str,
-    args: CallArgs,
-    span: Span,
-) -> R<Value> {
-    let b = bind(it, &args, name, &["other", "alpha"], 1, span)?;
-    let other = b.raw("other").cloned().unwrap_or(Value::None);
-    let alpha = match b.get("alpha") {
-        Some(v) => Some(expect_float(it, v, "alpha", span)?),
+// `add_`, `sub_`, `mul_`, `fill_`.
+method!(inplace_arith, ["other", "alpha"], 1, |c| {
+    let (t, name) = (c.t, c.name);
+    let other = c.b.raw("other").cloned().unwrap_or(Value::None);
+    let alpha = match c.b.get("alpha") {
+        Some(v) => Some(expect_float(c.it, v, "alpha", c.span)?),
         None => None,
     };
     let r = match (name, &other, alpha) {
         ("fill_", v, None) => match scalar(v) {
             Some(s) => t.fill_(s),
-            None => return Err(it.fail(span, "TypeError: fill_() expects a number")),
+            None => return Err(c.it.fail(c.span, "TypeError: fill_() expects a number")),
         },
         ("add_", Value::Tensor(o), Some(a)) => t.add_alpha_(o, a),
         ("sub_", Value::Tensor(o), Some(a)) => t.add_alpha_(o, -a),
         (_, _, Some(_)) => {
-            return Err(it.fail(
-                span,
+            return Err(c.it.fail(
+                c.span,
                 format!("TypeError: {name}() got an unexpected keyword argument 'alpha'"),
             ))
         }
@@ -412,75 +354,57 @@ fn inplace_arith(
             inplace_binary(t, bin, v).map(|()| t.clone())
         }
     };
-    check_rt(it, r, span)
-}
+    c.done(r)
+});
 
-/// `requires_grad_`.
-fn requires_grad_(
-    it: &mut Interp<'_>,
-    t: &Tensor,
-    _name: &str,
-    args: CallArgs,
-    span: Span,
-) -> R<Value> {
-    let b = bind(it, &args, "requires_grad_", &["requires_grad"], 0, span)?;
-    let flag = expect_bool(it, b.get("requires_grad"), true, "requires_grad", span)?;
-    let r = t.set_requires_grad(flag).map(|()| t.clone());
-    check_rt(it, r, span)
-}
+// `requires_grad_`.
+method!(requires_grad_, ["requires_grad"], 0, |c| {
+    let flag = c.flag("requires_grad", true)?;
+    c.done(c.t.set_requires_grad(flag).map(|()| c.t.clone()))
+});
 
-/// `exp`, `log`, `sqrt`, `tanh`, `sigmoid`, `abs`, `gelu`, `silu`, `contiguous`.
-pub(super) fn unary(
-    it: &mut Interp<'_>,
-    t: &Tensor,
-    name: &str,
-    args: CallArgs,
-    span: Span,
-) -> R<Value> {
-    let params: &'static [&'static str] = if name == "gelu" {
+// `exp`, `log`, `sqrt`, `tanh`, `sigmoid`, `abs`, `gelu`, `silu`, `contiguous`.
+method!(
+    unary,
+    |name| if name == "gelu" {
         &["approximate"]
     } else {
         &[]
-    };
-    let b = bind(it, &args, name, params, 0, span)?;
-    if let Some(v) = b.get("approximate") {
-        if !matches!(v, Value::Str(s) if s.as_ref() == "none") {
-            return Err(it
-                .fail(
-                    span,
-                    "gelu(approximate='tanh') is not supported in scenarios",
-                )
-                .with_help("use the default approximate='none'"));
+    },
+    0,
+    |c| {
+        if let Some(v) = c.b.get("approximate") {
+            if !matches!(v, Value::Str(s) if s.as_ref() == "none") {
+                return Err(c
+                    .it
+                    .fail(
+                        c.span,
+                        "gelu(approximate='tanh') is not supported in scenarios",
+                    )
+                    .with_help("use the default approximate='none'"));
+            }
         }
+        let t = c.t;
+        let r = match c.name {
+            "exp" => t.exp(),
+            "log" => t.log(),
+            "sqrt" => t.sqrt(),
+            "tanh" => t.tanh(),
+            "sigmoid" => t.sigmoid(),
+            "abs" => t.abs(),
+            "gelu" => t.gelu(),
+            "silu" => t.silu(),
+            _ => t.contiguous(),
+        };
+        c.done(r)
     }
-    let r = match name {
-        "exp" => t.exp(),
-        "log" => t.log(),
-        "sqrt" => t.sqrt(),
-        "tanh" => t.tanh(),
-        "sigmoid" => t.sigmoid(),
-        "abs" => t.abs(),
-        "gelu" => t.gelu(),
-        "silu" => t.silu(),
-        _ => t.contiguous(),
-    };
-    check_rt(it, r, span)
-}
+);
 
-/// `transpose`.
-pub(super) fn transpose(
-    it: &mut Interp<'_>,
-    t: &Tensor,
-    name: &str,
-    args: CallArgs,
-    span: Span,
-) -> R<Value> {
-    let b = bind(it, &args, name, &["dim0", "dim1"], 2, span)?;
-    let d0 = expect_int(it, b.raw("dim0").unwrap_or(&Value::None), "dim0", span)?;
-    let d1 = expect_int(it, b.raw("dim1").unwrap_or(&Value::None), "dim1", span)?;
-    let r = t.transpose(d0 as isize, d1 as isize);
-    check_rt(it, r, span)
-}
+// `transpose`.
+method!(transpose, ["dim0", "dim1"], 2, |c| {
+    let (d0, d1) = (c.int("dim0")?, c.int("dim1")?);
+    c.done(c.t.transpose(d0 as isize, d1 as isize))
+});
 
 /// `permute`, `view`, `reshape`.
 pub(super) fn shape_op(
@@ -506,78 +430,46 @@ pub(super) fn shape_op(
     check_rt(it, r, span)
 }
 
-/// `squeeze`.
-pub(super) fn squeeze(
-    it: &mut Interp<'_>,
-    t: &Tensor,
-    name: &str,
-    args: CallArgs,
-    span: Span,
-) -> R<Value> {
-    let b = bind(it, &args, name, &["dim"], 0, span)?;
-    let r = t.squeeze(dim_arg(it, b.get("dim"), span)?);
-    check_rt(it, r, span)
-}
+// `squeeze`.
+method!(squeeze, ["dim"], 0, |c| c.done(c.t.squeeze(c.dim("dim")?)));
 
-/// `unsqueeze`.
-pub(super) fn unsqueeze(
-    it: &mut Interp<'_>,
-    t: &Tensor,
-    name: &str,
-    args: CallArgs,
-    span: Span,
-) -> R<Value> {
-    let b = bind(it, &args, name, &["dim"], 1, span)?;
-    let d = expect_int(it, b.raw("dim").unwrap_or(&Value::None), "dim", span)?;
+// `unsqueeze`.
+method!(unsqueeze, ["dim"], 1, |c| {
+    let d = c.int("dim")?;
     // unsqueeze wraps against dim() + 1: -1 appends a dimension.
-    let n = t.dim() as i64 + 1;
+    let n = c.t.dim() as i64 + 1;
     if d < -n || d >= n {
-        return Err(it.fail(span, format!("IndexError: Dimension out of range (expected to be in range of [{}, {}], but got {d})", -n, n - 1)));
+        return Err(c.it.fail(c.span, format!("IndexError: Dimension out of range (expected to be in range of [{}, {}], but got {d})", -n, n - 1)));
     }
-    let r = t.unsqueeze(if d < 0 { d + n } else { d } as usize);
-    check_rt(it, r, span)
-}
+    c.done(c.t.unsqueeze(if d < 0 { d + n } else { d } as usize))
+});
 
-/// `flatten`.
-pub(super) fn flatten(
-    it: &mut Interp<'_>,
-    t: &Tensor,
-    name: &str,
-    args: CallArgs,
-    span: Span,
-) -> R<Value> {
-    let b = bind(it, &args, name, &["start_dim", "end_dim"], 0, span)?;
-    let start = dim_arg(it, b.get("start_dim"), span)?.unwrap_or(0);
-    let end = match b.get("end_dim") {
-        Some(v) => expect_int(it, v, "end_dim", span)? as isize,
+// `flatten`.
+method!(flatten, ["start_dim", "end_dim"], 0, |c| {
+    let start = c.dim("start_dim")?.unwrap_or(0);
+    let end = match c.b.get("end_dim") {
+        Some(v) => expect_int(c.it, v, "end_dim", c.span)? as isize,
         None => -1,
     };
-    let r = t.flatten(start, end);
-    check_rt(it, r, span)
-}
+    c.done(c.t.flatten(start, end))
+});
 
-/// `unflatten(dim, sizes)`: dimension `dim` split into `sizes` (one of them may be -1), as
-/// ATen's `unflatten` does it, through `view` (ViewBackward0).
-pub(super) fn unflatten(
-    it: &mut Interp<'_>,
-    t: &Tensor,
-    name: &str,
-    args: CallArgs,
-    span: Span,
-) -> R<Value> {
-    let b = bind(it, &args, name, &["dim", "sizes"], 2, span)?;
-    let dim = required_dim(it, &b, name, span)?;
+// `unflatten(dim, sizes)`: dimension `dim` split into `sizes` (one of them may be -1), as
+// ATen's `unflatten` does it, through `view` (ViewBackward0).
+method!(unflatten, ["dim", "sizes"], 2, |c| {
+    let dim = required_dim(c.it, &c.b, c.name, c.span)?;
     let sizes = ints_of(
-        it,
-        &[b.get("sizes").cloned().unwrap_or(Value::None)],
+        c.it,
+        &[c.b.get("sizes").cloned().unwrap_or(Value::None)],
         "sizes",
-        span,
+        c.span,
     )?;
+    let t = c.t;
     let rank = t.dim() as isize;
     let d = if dim < 0 { dim + rank } else { dim };
     if d < 0 || d >= rank {
-        return Err(it.fail(
-            span,
+        return Err(c.it.fail(
+            c.span,
             format!(
                 "IndexError: Dimension out of range (expected to be in range of [{}, {}], but got {dim})",
                 -rank,
@@ -589,187 +481,130 @@ pub(super) fn unflatten(
     let mut shape: Vec<isize> = t.shape()[..d].iter().map(|&s| s as isize).collect();
     shape.extend(&sizes);
     shape.extend(t.shape()[d + 1..].iter().map(|&s| s as isize));
-    let r = t.view(&shape);
-    check_rt(it, r, span)
-}
+    c.done(t.view(&shape))
+});
 
-/// `F.linear(input, weight, bias=None)`.
-pub(super) fn linear(
-    it: &mut Interp<'_>,
-    t: &Tensor,
-    name: &str,
-    args: CallArgs,
-    span: Span,
-) -> R<Value> {
-    let b = bind(it, &args, name, &["weight", "bias"], 1, span)?;
-    let weight = expect_tensor(it, b.get("weight"), "weight", span)?;
-    let bias = match b.get("bias") {
+// `F.linear(input, weight, bias=None)`.
+method!(linear, ["weight", "bias"], 1, |c| {
+    let weight = expect_tensor(c.it, c.b.get("weight"), "weight", c.span)?;
+    let bias = match c.b.get("bias") {
         None | Some(Value::None) => None,
-        v => Some(expect_tensor(it, v, "bias", span)?),
+        v => Some(expect_tensor(c.it, v, "bias", c.span)?),
     };
-    let r = t.linear(&weight, bias.as_ref());
-    check_rt(it, r, span)
-}
+    c.done(c.t.linear(&weight, bias.as_ref()))
+});
 
-/// `softmax`, `log_softmax`.
-pub(super) fn softmax(
-    it: &mut Interp<'_>,
-    t: &Tensor,
-    name: &str,
-    args: CallArgs,
-    span: Span,
-) -> R<Value> {
-    let b = bind(it, &args, name, &["dim", "dtype"], 0, span)?;
-    let d = required_dim(it, &b, name, span)?;
+// `softmax`, `log_softmax`.
+method!(softmax, ["dim", "dtype"], 0, |c| {
+    let t = c.t;
+    let d = required_dim(c.it, &c.b, c.name, c.span)?;
     // Without `dtype=`, autocast may choose one; an explicit one is the caller's.
-    let r = match b.get("dtype") {
-        None | Some(Value::None) if name == "softmax" => t.softmax(d),
+    let r = match c.b.get("dtype") {
+        None | Some(Value::None) if c.name == "softmax" => t.softmax(d),
         None | Some(Value::None) => t.log_softmax(d),
         dtype => {
-            let dtype = Some(super::args::dtype_arg(it, dtype, t.dtype(), span)?);
-            if name == "softmax" {
+            let dtype = Some(super::args::dtype_arg(c.it, dtype, t.dtype(), c.span)?);
+            if c.name == "softmax" {
                 t.softmax_dtype(d, dtype)
             } else {
                 t.log_softmax_dtype(d, dtype)
             }
         }
     };
-    check_rt(it, r, span)
-}
+    c.done(r)
+});
 
-/// `max`, `min`.
-pub(super) fn extremum(
-    it: &mut Interp<'_>,
-    t: &Tensor,
-    name: &str,
-    args: CallArgs,
-    span: Span,
-) -> R<Value> {
-    let b = bind(it, &args, name, &["dim", "keepdim"], 0, span)?;
-    let Some(d) = dim_arg(it, b.get("dim"), span)? else {
-        return Err(it
+// `max`, `min`.
+method!(extremum, ["dim", "keepdim"], 0, |c| {
+    let Some(d) = c.dim("dim")? else {
+        return Err(c
+            .it
             .fail(
-                span,
-                format!("{name}() without dim is not supported in scenarios"),
+                c.span,
+                format!("{}() without dim is not supported in scenarios", c.name),
             )
             .with_help("pass dim= (the values and indices come back as a tuple)"));
     };
-    let keepdim = expect_bool(it, b.get("keepdim"), false, "keepdim", span)?;
-    let (values, indices) = t
-        .max_dim(d, keepdim, name == "min")
-        .map_err(|e| it.tensor_error(span, e))?;
+    let keepdim = c.flag("keepdim", false)?;
+    let (values, indices) =
+        c.t.max_dim(d, keepdim, c.name == "min")
+            .map_err(|e| c.it.tensor_error(c.span, e))?;
     Ok(Value::Tuple(Rc::new(vec![
         Value::Tensor(values),
         Value::Tensor(indices),
     ])))
-}
+});
 
-/// `narrow`.
-pub(super) fn narrow(
-    it: &mut Interp<'_>,
-    t: &Tensor,
-    name: &str,
-    args: CallArgs,
-    span: Span,
-) -> R<Value> {
-    let b = bind(it, &args, name, &["dim", "start", "length"], 3, span)?;
-    let int = |it: &Interp<'_>, p: &str| expect_int(it, b.raw(p).unwrap_or(&Value::None), p, span);
-    let (d, start, length) = (int(it, "dim")?, int(it, "start")?, int(it, "length")?);
-    let r = t.narrow(d as isize, start, length);
-    check_rt(it, r, span)
-}
+// `narrow`.
+method!(narrow, ["dim", "start", "length"], 3, |c| {
+    let (d, start, length) = (c.int("dim")?, c.int("start")?, c.int("length")?);
+    c.done(c.t.narrow(d as isize, start, length))
+});
 
-/// `select`.
-pub(super) fn select(
-    it: &mut Interp<'_>,
-    t: &Tensor,
-    name: &str,
-    args: CallArgs,
-    span: Span,
-) -> R<Value> {
-    let b = bind(it, &args, name, &["dim", "index"], 2, span)?;
-    let d = expect_int(it, b.raw("dim").unwrap_or(&Value::None), "dim", span)?;
-    let i = expect_int(it, b.raw("index").unwrap_or(&Value::None), "index", span)?;
-    let r = t.select_dim(d as isize, i);
-    check_rt(it, r, span)
-}
+// `select`.
+method!(select, ["dim", "index"], 2, |c| {
+    let (d, i) = (c.int("dim")?, c.int("index")?);
+    c.done(c.t.select_dim(d as isize, i))
+});
 
-/// `dropout`.
-pub(super) fn dropout(
-    it: &mut Interp<'_>,
-    t: &Tensor,
-    name: &str,
-    args: CallArgs,
-    span: Span,
-) -> R<Value> {
-    let b = bind(it, &args, name, &["p", "training", "inplace"], 0, span)?;
-    let p = match b.get("p") {
-        Some(v) => expect_float(it, v, "p", span)?,
+// `dropout`.
+method!(dropout, ["p", "training", "inplace"], 0, |c| {
+    let p = match c.b.get("p") {
+        Some(v) => expect_float(c.it, v, "p", c.span)?,
         None => 0.5,
     };
-    let training = expect_bool(it, b.get("training"), true, "training", span)?;
-    if expect_bool(it, b.get("inplace"), false, "inplace", span)? {
-        return Err(it
-            .fail(span, "dropout(inplace=True) is not supported in scenarios")
+    let training = c.flag("training", true)?;
+    if c.flag("inplace", false)? {
+        return Err(c
+            .it
+            .fail(
+                c.span,
+                "dropout(inplace=True) is not supported in scenarios",
+            )
             .with_help("use the default inplace=False"));
     }
-    let r = t.dropout(p, training);
-    check_rt(it, r, span)
-}
+    c.done(c.t.dropout(p, training))
+});
 
-/// `layer_norm`.
-pub(super) fn layer_norm(
-    it: &mut Interp<'_>,
-    t: &Tensor,
-    name: &str,
-    args: CallArgs,
-    span: Span,
-) -> R<Value> {
-    let b = bind(
-        it,
-        &args,
-        name,
-        &["normalized_shape", "weight", "bias", "eps"],
-        1,
-        span,
-    )?;
-    let shape = shape_of(
-        it,
-        std::slice::from_ref(b.raw("normalized_shape").unwrap_or(&Value::None)),
-        span,
-    )?;
-    let weight = match b.get("weight") {
-        Some(v) => Some(expect_tensor(it, Some(v), "weight", span)?),
-        None => None,
-    };
-    let bias = match b.get("bias") {
-        Some(v) => Some(expect_tensor(it, Some(v), "bias", span)?),
-        None => None,
-    };
-    let eps = match b.get("eps") {
-        Some(v) => expect_float(it, v, "eps", span)?,
-        None => 1e-5,
-    };
-    let r = t.layer_norm(&shape, weight.as_ref(), bias.as_ref(), eps);
-    check_rt(it, r, span)
-}
+// `layer_norm`.
+method!(
+    layer_norm,
+    ["normalized_shape", "weight", "bias", "eps"],
+    1,
+    |c| {
+        let (it, b, span) = (&*c.it, &c.b, c.span);
+        let shape = shape_of(
+            it,
+            std::slice::from_ref(b.raw("normalized_shape").unwrap_or(&Value::None)),
+            span,
+        )?;
+        let weight = match b.get("weight") {
+            Some(v) => Some(expect_tensor(it, Some(v), "weight", span)?),
+            None => None,
+        };
+        let bias = match b.get("bias") {
+            Some(v) => Some(expect_tensor(it, Some(v), "bias", span)?),
+            None => None,
+        };
+        let eps = match b.get("eps") {
+            Some(v) => expect_float(it, v, "eps", span)?,
+            None => 1e-5,
+        };
+        c.done(c.t.layer_norm(&shape, weight.as_ref(), bias.as_ref(), eps))
+    }
+);
 
-/// `matmul`, `bmm`.
-pub(super) fn matmul(
-    it: &mut Interp<'_>,
-    t: &Tensor,
-    name: &str,
-    args: CallArgs,
-    span: Span,
-) -> R<Value> {
-    let param = if name == "bmm" { "mat2" } else { "other" };
-    let params: &'static [&'static str] = if name == "bmm" { &["mat2"] } else { &["other"] };
-    let b = bind(it, &args, name, params, 1, span)?;
-    let other = expect_tensor(it, b.raw(param), param, span)?;
-    let r = if name == "bmm" {
-        t.bmm(&other)
-    } else {
-        t.matmul(&other)
-    };
-    check_rt(it, r, span)
-}
+// `matmul`, `bmm`.
+method!(
+    matmul,
+    |name| if name == "bmm" { &["mat2"] } else { &["other"] },
+    1,
+    |c| {
+        let r = if c.name == "bmm" {
+            c.t.bmm(&c.tensor("mat2")?)
+        } else {
+            c.t.matmul(&c.tensor("other")?)
+        };
+        c.done(r)
+    }
+);
