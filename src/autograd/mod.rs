@@ -6,6 +6,7 @@
 mod checkpoint;
 mod engine;
 mod formulas;
+mod saved_hooks;
 
 use std::any::Any;
 use std::borrow::Cow;
@@ -16,6 +17,13 @@ pub use checkpoint::{checkpoint_forward, checkpoint_recompute, CheckpointFrame, 
 pub(crate) use engine::run_backward;
 pub use engine::{backward, grad, BackwardOptions, Callbacks, NoCallbacks};
 pub(crate) use formulas::Formula;
+pub use saved_hooks::{
+    disable_saved_tensors_hooks, push_saved_tensors_hooks, restore_saved_tensors_hooks,
+    take_pending_packs, PendingPack, SavedTensorsHooks, Unpack,
+};
+
+use checkpoint::Packing;
+use saved_hooks::Hooked;
 
 use crate::alloc::Purpose;
 use crate::base::{DType, Device, Result, TensorError};
@@ -55,7 +63,22 @@ enum SavedState {
         frame: Rc<CheckpointFrame>,
         at: usize,
     },
+    /// Packed by the program's saved-tensor hooks (`saved_tensors_hooks`, `save_on_cpu`).
+    Hooked(Rc<Hooked>),
     Released,
+}
+
+impl SavedState {
+    /// How a node keeps `t` (its own output when `is_output`) under the innermost hook in
+    /// effect; `None` when no hook is, and the tensor itself is kept.
+    fn under_hooks(rt: &Runtime, t: &Tensor, is_output: bool) -> Option<SavedState> {
+        Some(match checkpoint::packing(rt, t) {
+            Packing::Plain => return None,
+            Packing::Holder(frame, at) => SavedState::Holder { frame, at },
+            Packing::Dropped => SavedState::Released,
+            Packing::Hooks(hooks) => SavedState::Hooked(saved_hooks::pack(hooks, t, is_output)),
+        })
+    }
 }
 
 struct Saved {
@@ -299,6 +322,78 @@ impl Node {
         frames
     }
 
+    /// The program's objects this node keeps for its saved tensors, with the edge a retention
+    /// path shows: each checkpoint frame once (it keeps the function's inputs for the rerun)
+    /// and what a `pack_hook` returned.
+    pub fn kept_objects(&self) -> Vec<(String, ProgramObject)> {
+        let mut kept: Vec<(String, ProgramObject)> = self
+            .checkpoint_frames()
+            .into_iter()
+            .map(|f| ("checkpoint frame".to_string(), f.program().clone()))
+            .collect();
+        if let Kind::Function { saved, .. } = &self.kind {
+            for s in saved.borrow().iter() {
+                if let SavedState::Hooked(h) = &s.state {
+                    if let Some(o) = h.held_object() {
+                        kept.push((format!("saved {} (packed)", s.name), o));
+                    }
+                }
+            }
+        }
+        kept
+    }
+
+    /// The tensors this node saved under saved-tensor hooks.
+    fn hooked(&self) -> Vec<Rc<Hooked>> {
+        match &self.kind {
+            Kind::Function { saved, .. } => saved
+                .borrow()
+                .iter()
+                .filter_map(|s| match &s.state {
+                    SavedState::Hooked(h) => Some(h.clone()),
+                    _ => None,
+                })
+                .collect(),
+            Kind::AccumulateGrad { .. } => Vec::new(),
+        }
+    }
+
+    /// `grad_fn._saved_<name>` when that tensor was saved under hooks: how to unpack it
+    /// (which may need the program's `unpack_hook`); `None` when it was saved plainly.
+    pub fn saved_under_hooks(self: &Rc<Self>, name: &str) -> Option<HookedSaved> {
+        let Kind::Function { saved, .. } = &self.kind else {
+            return None;
+        };
+        let saved = saved.borrow();
+        match &saved.iter().find(|s| s.name == name)?.state {
+            SavedState::Hooked(h) => Some(HookedSaved {
+                slot: h.clone(),
+                node: self.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Backward's unpacking of what this node saved under hooks, before its formula runs:
+    /// `save_on_cpu`'s device copies, and the program's `unpack_hook` through `callbacks`.
+    pub(crate) fn unpack_hooked(self: &Rc<Self>, callbacks: &mut dyn Callbacks) -> Result<()> {
+        for h in self.hooked() {
+            let data = match h.unpack()? {
+                Unpack::Tensor(t) => t,
+                Unpack::Program { unpack, packed } => callbacks.unpack_saved(&unpack, &packed)?,
+            };
+            h.set_unpacked(h.with_history(data, Some(self.clone())));
+        }
+        Ok(())
+    }
+
+    /// The formula has run: the tensors unpacked for it die, as `apply`'s locals do.
+    pub(crate) fn clear_unpacked(&self) {
+        for h in self.hooked() {
+            h.clear_unpacked();
+        }
+    }
+
     /// The hooks registered on the tensors this node produced, output by output, each in the
     /// order they run.
     pub fn hooks(&self) -> Vec<ProgramObject> {
@@ -379,6 +474,7 @@ impl Node {
                     tensor: match &s.state {
                         SavedState::Saved { tensor, .. } => Some(tensor.clone()),
                         SavedState::Holder { frame, at } => frame.slot(*at),
+                        SavedState::Hooked(h) => h.held_tensor(),
                         SavedState::Released => None,
                     },
                 })
@@ -423,6 +519,16 @@ impl Node {
         let saved = saved.borrow();
         match &saved[at].state {
             SavedState::Released => Err(TensorError::BackwardTwice),
+            SavedState::Hooked(h) => match h.unpacked() {
+                Some(t) => Ok(t),
+                None => match h.unpack()? {
+                    Unpack::Tensor(t) => Ok(t),
+                    Unpack::Program { .. } => Err(TensorError::Invalid(format!(
+                        "{}: a tensor saved under saved_tensors_hooks was unpacked outside a backward pass",
+                        self.name()
+                    ))),
+                },
+            },
             SavedState::Holder { frame, at } => frame.slot(*at).ok_or_else(|| {
                 TensorError::Invalid(if frame.recomputed() {
                     "torch.utils.checkpoint: the recomputation saved fewer tensors than the forward did (the checkpointed function is not deterministic)".into()
@@ -501,6 +607,11 @@ impl Node {
                 match old {
                     SavedState::Saved { tensor, .. } => drop_tensor(tensor),
                     SavedState::Holder { frame, at } => frame.release(at),
+                    SavedState::Hooked(h) => {
+                        if let Some(t) = h.release() {
+                            drop_tensor(t);
+                        }
+                    }
                     SavedState::Released => {}
                 }
             }
@@ -540,8 +651,14 @@ impl Node {
                     stack.push(edge.node);
                 }
                 for s in saved.get_mut().drain(..) {
-                    if let SavedState::Saved { tensor, .. } = s.state {
-                        take_tensor_children(tensor, stack);
+                    match s.state {
+                        SavedState::Saved { tensor, .. } => take_tensor_children(tensor, stack),
+                        SavedState::Hooked(h) => {
+                            if let Some(t) = h.release() {
+                                take_tensor_children(t, stack);
+                            }
+                        }
+                        SavedState::Holder { .. } | SavedState::Released => {}
                     }
                 }
             }
@@ -672,14 +789,8 @@ impl NodeBuilder {
 
     /// Saves an input (or any tensor that is not this node's output) as it is now.
     pub(crate) fn save(&mut self, name: &'static str, t: &Tensor) {
-        if let Some(packed) = checkpoint::pack(&self.rt, t) {
-            self.saved.push(Saved {
-                name,
-                state: match packed {
-                    Some((frame, at)) => SavedState::Holder { frame, at },
-                    None => SavedState::Released,
-                },
-            });
+        if let Some(state) = SavedState::under_hooks(&self.rt, t, false) {
+            self.saved.push(Saved { name, state });
             return;
         }
         t.storage().promote_purpose(Purpose::SavedActivation);
@@ -704,13 +815,10 @@ impl NodeBuilder {
     pub(crate) fn finish(mut self, formula: Formula, out: &Tensor) {
         let name = formula.name();
         for output_name in std::mem::take(&mut self.outputs_to_save) {
-            if let Some(packed) = checkpoint::pack(&self.rt, out) {
+            if let Some(state) = SavedState::under_hooks(&self.rt, out, true) {
                 self.saved.push(Saved {
                     name: output_name,
-                    state: match packed {
-                        Some((frame, at)) => SavedState::Holder { frame, at },
-                        None => SavedState::Released,
-                    },
+                    state,
                 });
                 continue;
             }
@@ -763,6 +871,24 @@ impl NodeBuilder {
     }
 }
 
+/// A tensor a node saved under hooks, as `grad_fn._saved_<name>` reads it.
+pub struct HookedSaved {
+    slot: Rc<Hooked>,
+    node: Rc<Node>,
+}
+
+impl HookedSaved {
+    /// The first step of unpacking: the tensor, or what the program's `unpack_hook` needs.
+    pub fn unpack(&self) -> Result<Unpack> {
+        self.slot.unpack()
+    }
+
+    /// The unpacked tensor with the history PyTorch gives it back.
+    pub fn finish(&self, data: Tensor) -> Tensor {
+        self.slot.with_history(data, Some(self.node.clone()))
+    }
+}
+
 impl Tensor {
     /// `tensor.register_hook(hook)`: `hook` runs on the tensor's gradient during backward
     /// (through [`Callbacks::tensor_hook`]) and may replace it. On a tensor with a `grad_fn`
@@ -804,8 +930,14 @@ pub fn record_custom(
     let saved = to_save
         .iter()
         .map(|t| {
-            t.storage().promote_purpose(Purpose::SavedActivation);
             let is_output = t.id() == out.id();
+            if let Some(state) = SavedState::under_hooks(&builder.rt, t, is_output) {
+                return Saved {
+                    name: "saved_tensors",
+                    state,
+                };
+            }
+            t.storage().promote_purpose(Purpose::SavedActivation);
             let tensor = if is_output {
                 out.view_raw(out.shape().to_vec(), out.strides().to_vec(), out.0.offset)
             } else {

@@ -27,6 +27,7 @@ mod runtime_layers;
 mod runtime_memory;
 mod runtime_mha;
 mod runtime_rnn;
+mod runtime_saved_hooks;
 mod runtime_split;
 mod runtime_traces;
 mod runtime_transformer;
