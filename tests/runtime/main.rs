@@ -31,5 +31,6 @@ mod runtime_saved_hooks;
 mod runtime_split;
 mod runtime_traces;
 mod runtime_transformer;
+mod runtime_transformer_model;
 mod stats_ops;
 mod time_limit;

@@ -28,6 +28,7 @@ mod split;
 mod subscript;
 mod tensor;
 mod transformer;
+mod triangular;
 mod values;
 
 pub(super) use amp::{
@@ -96,7 +97,7 @@ type Function = Entry<Run>;
 
 /// Every torch namespace and its functions and classes; a namespace is also an attribute of
 /// its parent (`torch.nn`, `torch.cuda`).
-const NAMESPACES: [(&str, &[Function]); 17] = [
+const NAMESPACES: [(&str, &[Function]); 18] = [
     ("torch", functions::TORCH),
     ("torch.amp", amp::AMP),
     ("torch.cuda.amp", amp::CUDA_AMP),
@@ -113,6 +114,7 @@ const NAMESPACES: [(&str, &[Function]); 17] = [
     ("torch.cuda", functions::CUDA),
     ("torch.cuda.memory", cuda_memory::CUDA_MEMORY),
     ("torch.nn", nn::MODULES),
+    ("torch.nn.Transformer", nn::TRANSFORMER_STATIC),
     ("torch.nn.functional", nn::FUNCTIONAL),
     ("torch.nn.utils", nn::UTILS),
     ("torch.optim", optim::OPTIMIZERS),
