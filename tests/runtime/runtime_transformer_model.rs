@@ -190,3 +190,29 @@ except RuntimeError as e:
         ]
     );
 }
+
+#[test]
+fn triu_backward_is_the_gradients_triu() {
+    use super::runtime_gradcheck::{check, identity, Case};
+    // 2×3×4 batched matrices, diagonal 1: kept where column - row >= 1.
+    let reference = |x: &[Vec<f64>]| -> Vec<f64> {
+        x[0].iter()
+            .enumerate()
+            .map(|(at, v)| {
+                let (i, j) = ((at / 4) % 3, at % 4);
+                if j as i64 - i as i64 >= 1 {
+                    *v
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    };
+    check(Case {
+        name: "triu",
+        inputs: vec![(vec![2, 3, 4], true)],
+        op: &|t| t[0].triu(1),
+        reference: &reference,
+        shape_values: identity,
+    });
+}
