@@ -19,10 +19,9 @@ pub use engine::{backward, grad, BackwardOptions, Callbacks, NoCallbacks};
 pub(crate) use formulas::Formula;
 pub use saved_hooks::{
     disable_saved_tensors_hooks, push_saved_tensors_hooks, restore_saved_tensors_hooks,
-    take_pending_packs, PendingPack, SavedTensorsHooks, Unpack,
+    take_pending_packs, HookedSaved, PendingPack, SavedTensorsHooks, Unpack,
 };
 
-use checkpoint::Packing;
 use saved_hooks::Hooked;
 
 use crate::alloc::Purpose;
@@ -66,19 +65,6 @@ enum SavedState {
     /// Packed by the program's saved-tensor hooks (`saved_tensors_hooks`, `save_on_cpu`).
     Hooked(Rc<Hooked>),
     Released,
-}
-
-impl SavedState {
-    /// How a node keeps `t` (its own output when `is_output`) under the innermost hook in
-    /// effect; `None` when no hook is, and the tensor itself is kept.
-    fn under_hooks(rt: &Runtime, t: &Tensor, is_output: bool) -> Option<SavedState> {
-        Some(match checkpoint::packing(rt, t) {
-            Packing::Plain => return None,
-            Packing::Holder(frame, at) => SavedState::Holder { frame, at },
-            Packing::Dropped => SavedState::Released,
-            Packing::Hooks(hooks) => SavedState::Hooked(saved_hooks::pack(hooks, t, is_output)),
-        })
-    }
 }
 
 struct Saved {
@@ -320,78 +306,6 @@ impl Node {
             }
         }
         frames
-    }
-
-    /// The program's objects this node keeps for its saved tensors, with the edge a retention
-    /// path shows: each checkpoint frame once (it keeps the function's inputs for the rerun)
-    /// and what a `pack_hook` returned.
-    pub fn kept_objects(&self) -> Vec<(String, ProgramObject)> {
-        let mut kept: Vec<(String, ProgramObject)> = self
-            .checkpoint_frames()
-            .into_iter()
-            .map(|f| ("checkpoint frame".to_string(), f.program().clone()))
-            .collect();
-        if let Kind::Function { saved, .. } = &self.kind {
-            for s in saved.borrow().iter() {
-                if let SavedState::Hooked(h) = &s.state {
-                    if let Some(o) = h.held_object() {
-                        kept.push((format!("saved {} (packed)", s.name), o));
-                    }
-                }
-            }
-        }
-        kept
-    }
-
-    /// The tensors this node saved under saved-tensor hooks.
-    fn hooked(&self) -> Vec<Rc<Hooked>> {
-        match &self.kind {
-            Kind::Function { saved, .. } => saved
-                .borrow()
-                .iter()
-                .filter_map(|s| match &s.state {
-                    SavedState::Hooked(h) => Some(h.clone()),
-                    _ => None,
-                })
-                .collect(),
-            Kind::AccumulateGrad { .. } => Vec::new(),
-        }
-    }
-
-    /// `grad_fn._saved_<name>` when that tensor was saved under hooks: how to unpack it
-    /// (which may need the program's `unpack_hook`); `None` when it was saved plainly.
-    pub fn saved_under_hooks(self: &Rc<Self>, name: &str) -> Option<HookedSaved> {
-        let Kind::Function { saved, .. } = &self.kind else {
-            return None;
-        };
-        let saved = saved.borrow();
-        match &saved.iter().find(|s| s.name == name)?.state {
-            SavedState::Hooked(h) => Some(HookedSaved {
-                slot: h.clone(),
-                node: self.clone(),
-            }),
-            _ => None,
-        }
-    }
-
-    /// Backward's unpacking of what this node saved under hooks, before its formula runs:
-    /// `save_on_cpu`'s device copies, and the program's `unpack_hook` through `callbacks`.
-    pub(crate) fn unpack_hooked(self: &Rc<Self>, callbacks: &mut dyn Callbacks) -> Result<()> {
-        for h in self.hooked() {
-            let data = match h.unpack()? {
-                Unpack::Tensor(t) => t,
-                Unpack::Program { unpack, packed } => callbacks.unpack_saved(&unpack, &packed)?,
-            };
-            h.set_unpacked(h.with_history(data, Some(self.clone())));
-        }
-        Ok(())
-    }
-
-    /// The formula has run: the tensors unpacked for it die, as `apply`'s locals do.
-    pub(crate) fn clear_unpacked(&self) {
-        for h in self.hooked() {
-            h.clear_unpacked();
-        }
     }
 
     /// The hooks registered on the tensors this node produced, output by output, each in the
@@ -868,24 +782,6 @@ impl NodeBuilder {
             out.set_grad_fn(Some(node.clone()));
             out.0.output_nr.set(nr);
         }
-    }
-}
-
-/// A tensor a node saved under hooks, as `grad_fn._saved_<name>` reads it.
-pub struct HookedSaved {
-    slot: Rc<Hooked>,
-    node: Rc<Node>,
-}
-
-impl HookedSaved {
-    /// The first step of unpacking: the tensor, or what the program's `unpack_hook` needs.
-    pub fn unpack(&self) -> Result<Unpack> {
-        self.slot.unpack()
-    }
-
-    /// The unpacked tensor with the history PyTorch gives it back.
-    pub fn finish(&self, data: Tensor) -> Tensor {
-        self.slot.with_history(data, Some(self.node.clone()))
     }
 }
 
