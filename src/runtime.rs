@@ -155,6 +155,12 @@ struct Inner {
     /// `torch.autograd.graph.saved_tensors_hooks` in effect, innermost last: autograd's hook
     /// objects (`autograd::SavedHook`, typed there, above this layer).
     saved_tensor_hooks: RefCell<Vec<Rc<dyn Any>>>,
+    /// `torch.autograd.graph.disable_saved_tensors_hooks(message)` in effect: pushing hooks
+    /// raises `message` (PyTorch's thread-local `disabled_error_message`).
+    saved_tensor_hooks_disabled: RefCell<Option<Rc<str>>>,
+    /// Saved tensors whose program pack hook has not run yet (autograd's pending packs, typed
+    /// there): the program runs the hooks when the operation returns to it.
+    pending_packs: RefCell<Vec<Rc<dyn Any>>>,
     next_sequence_nr: Cell<u64>,
     /// Blocks of storages dropped while the allocator was borrowed (a caller holding
     /// [`Runtime::allocator`]'s guard); freed at the next access.
@@ -242,6 +248,8 @@ impl Runtime {
                 device_offset: Cell::new(0),
                 live_nodes: Cell::new(0),
                 saved_tensor_hooks: RefCell::new(Vec::new()),
+                saved_tensor_hooks_disabled: RefCell::new(None),
+                pending_packs: RefCell::new(Vec::new()),
                 next_sequence_nr: Cell::new(0),
                 deferred_frees: RefCell::new(Vec::new()),
                 blas_workspaces: Cell::new(options.blas_workspaces),
@@ -589,6 +597,37 @@ impl Runtime {
     pub(crate) fn pop_saved_tensor_hook(&self) {
         let hook = self.inner.saved_tensor_hooks.borrow_mut().pop();
         drop(hook);
+    }
+
+    /// How many saved-tensor hooks are in effect.
+    pub(crate) fn saved_tensor_hook_depth(&self) -> usize {
+        self.inner.saved_tensor_hooks.borrow().len()
+    }
+
+    /// The message of `disable_saved_tensors_hooks` in effect, if any.
+    pub(crate) fn saved_tensor_hooks_disabled(&self) -> Option<Rc<str>> {
+        self.inner.saved_tensor_hooks_disabled.borrow().clone()
+    }
+
+    /// Disables saved-tensor hooks with `message`, or enables them again with `None`.
+    pub(crate) fn set_saved_tensor_hooks_disabled(&self, message: Option<Rc<str>>) {
+        *self.inner.saved_tensor_hooks_disabled.borrow_mut() = message;
+    }
+
+    /// Queues a saved tensor for the program's pack hook.
+    pub(crate) fn defer_pack(&self, pending: Rc<dyn Any>) {
+        self.inner.pending_packs.borrow_mut().push(pending);
+    }
+
+    /// Whether saved tensors wait for the program's pack hook: checked after every expression
+    /// a scenario evaluates, so it costs one borrow.
+    pub fn has_pending_packs(&self) -> bool {
+        !self.inner.pending_packs.borrow().is_empty()
+    }
+
+    /// The saved tensors waiting for the program's pack hook, in the order they were saved.
+    pub(crate) fn take_pending_packs(&self) -> Vec<Rc<dyn Any>> {
+        std::mem::take(&mut *self.inner.pending_packs.borrow_mut())
     }
 
     pub(crate) fn node_created(&self) -> u64 {

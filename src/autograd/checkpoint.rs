@@ -15,7 +15,9 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use super::saved_hooks::SavedTensorsHooks;
 use super::ProgramObject;
+use crate::base::{Result, TensorError};
 use crate::runtime::Runtime;
 use crate::tensor::Tensor;
 
@@ -103,25 +105,41 @@ pub(crate) enum SavedHook {
     Pack(Rc<CheckpointFrame>),
     /// The rerun of this frame's function: saves fill its holders.
     Recompute(Rc<CheckpointFrame>),
+    /// `saved_tensors_hooks` / `save_on_cpu` of the program.
+    Tensors(Rc<SavedTensorsHooks>),
 }
 
-/// What a node keeps for one saved tensor under the innermost hook, if any: `Some(frame,
-/// holder)` in forward of a checkpoint, `Some(None)` in a rerun (the tensor went to the
-/// frame, the rerun's node keeps nothing), `None` without hooks.
-pub(crate) fn pack(rt: &Runtime, t: &Tensor) -> Option<Option<(Rc<CheckpointFrame>, usize)>> {
-    let hook = rt.saved_tensor_hook()?;
-    match hook.downcast_ref::<SavedHook>()? {
-        SavedHook::Pack(frame) => Some(Some((frame.clone(), frame.hand_out()))),
-        SavedHook::Recompute(frame) => {
+/// How a node keeps one tensor it saves, under the innermost hook in effect.
+pub(crate) enum Packing {
+    /// No hook: the tensor itself.
+    Plain,
+    /// Forward of a checkpoint: holder `at` of the frame, the tensor left out.
+    Holder(Rc<CheckpointFrame>, usize),
+    /// A checkpoint's rerun: the tensor went to the frame, the rerun's node keeps nothing.
+    Dropped,
+    /// The program's saved-tensor hooks.
+    Hooks(Rc<SavedTensorsHooks>),
+}
+
+/// How a node keeps `t` under the innermost hook.
+pub(crate) fn packing(rt: &Runtime, t: &Tensor) -> Packing {
+    let Some(hook) = rt.saved_tensor_hook() else {
+        return Packing::Plain;
+    };
+    match hook.downcast_ref::<SavedHook>() {
+        None => Packing::Plain,
+        Some(SavedHook::Pack(frame)) => Packing::Holder(frame.clone(), frame.hand_out()),
+        Some(SavedHook::Recompute(frame)) => {
             frame.fill(t);
-            Some(None)
+            Packing::Dropped
         }
+        Some(SavedHook::Tensors(hooks)) => Packing::Hooks(hooks.clone()),
     }
 }
 
 /// Keeps a saved-tensor hook in effect until dropped.
 #[must_use = "the hook ends when the guard is dropped"]
-pub struct SavedHookGuard(Runtime);
+pub struct SavedHookGuard(pub(super) Runtime);
 
 impl Drop for SavedHookGuard {
     fn drop(&mut self) {
@@ -130,10 +148,14 @@ impl Drop for SavedHookGuard {
 }
 
 /// Runs the forward of a checkpointed function: until the guard drops, what nodes save is
-/// packed into `frame`'s holders.
-pub fn checkpoint_forward(rt: &Runtime, frame: &Rc<CheckpointFrame>) -> SavedHookGuard {
+/// packed into `frame`'s holders. Fails, as PyTorch's `saved_tensors_hooks` does, inside
+/// `disable_saved_tensors_hooks`.
+pub fn checkpoint_forward(rt: &Runtime, frame: &Rc<CheckpointFrame>) -> Result<SavedHookGuard> {
+    if let Some(message) = rt.saved_tensor_hooks_disabled() {
+        return Err(TensorError::Invalid(message.to_string()));
+    }
     rt.push_saved_tensor_hook(Rc::new(SavedHook::Pack(frame.clone())));
-    SavedHookGuard(rt.clone())
+    Ok(SavedHookGuard(rt.clone()))
 }
 
 /// Runs the rerun of `frame`'s function: until the guard drops, what nodes save fills the

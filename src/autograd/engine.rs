@@ -57,6 +57,15 @@ pub trait Callbacks {
             "a checkpointed function ({frame:?}) reached a backward pass run without callbacks"
         )))
     }
+
+    /// Runs the program's `unpack_hook` of `saved_tensors_hooks` on what its `pack_hook`
+    /// returned, which must give a tensor.
+    fn unpack_saved(&mut self, _unpack: &ProgramObject, _packed: &ProgramObject) -> Result<Tensor> {
+        Err(TensorError::Invalid(
+            "a tensor saved under saved_tensors_hooks reached a backward pass run without callbacks"
+                .into(),
+        ))
+    }
 }
 
 /// Callbacks of a program that registers no hooks and defines no Function.
@@ -430,6 +439,7 @@ impl<'a> Pass<'a> {
                             recomputed.push(frame);
                         }
                     }
+                    node.unpack_hooked(&mut *self.callbacks)?;
                     node.check_saved()?;
                     let needs: Vec<bool> = edges
                         .iter()
@@ -464,6 +474,7 @@ impl<'a> Pass<'a> {
                             outputs
                         }
                     };
+                    node.clear_unpacked();
                     validate_outputs(&node, &mut outputs, &edges)?;
                     // The incoming gradients die here, after the outputs exist: as in
                     // `call_function`, where the input buffer outlives the node's apply.

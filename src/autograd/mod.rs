@@ -6,6 +6,7 @@
 mod checkpoint;
 mod engine;
 mod formulas;
+mod saved_hooks;
 
 use std::any::Any;
 use std::borrow::Cow;
@@ -16,6 +17,12 @@ pub use checkpoint::{checkpoint_forward, checkpoint_recompute, CheckpointFrame, 
 pub(crate) use engine::run_backward;
 pub use engine::{backward, grad, BackwardOptions, Callbacks, NoCallbacks};
 pub(crate) use formulas::Formula;
+pub use saved_hooks::{
+    disable_saved_tensors_hooks, push_saved_tensors_hooks, restore_saved_tensors_hooks,
+    take_pending_packs, HookedSaved, PendingPack, SavedTensorsHooks, Unpack,
+};
+
+use saved_hooks::Hooked;
 
 use crate::alloc::Purpose;
 use crate::base::{DType, Device, Result, TensorError};
@@ -55,6 +62,8 @@ enum SavedState {
         frame: Rc<CheckpointFrame>,
         at: usize,
     },
+    /// Packed by the program's saved-tensor hooks (`saved_tensors_hooks`, `save_on_cpu`).
+    Hooked(Rc<Hooked>),
     Released,
 }
 
@@ -379,6 +388,7 @@ impl Node {
                     tensor: match &s.state {
                         SavedState::Saved { tensor, .. } => Some(tensor.clone()),
                         SavedState::Holder { frame, at } => frame.slot(*at),
+                        SavedState::Hooked(h) => h.held_tensor(),
                         SavedState::Released => None,
                     },
                 })
@@ -423,6 +433,16 @@ impl Node {
         let saved = saved.borrow();
         match &saved[at].state {
             SavedState::Released => Err(TensorError::BackwardTwice),
+            SavedState::Hooked(h) => match h.unpacked() {
+                Some(t) => Ok(t),
+                None => match h.unpack()? {
+                    Unpack::Tensor(t) => Ok(t),
+                    Unpack::Program { .. } => Err(TensorError::Invalid(format!(
+                        "{}: a tensor saved under saved_tensors_hooks was unpacked outside a backward pass",
+                        self.name()
+                    ))),
+                },
+            },
             SavedState::Holder { frame, at } => frame.slot(*at).ok_or_else(|| {
                 TensorError::Invalid(if frame.recomputed() {
                     "torch.utils.checkpoint: the recomputation saved fewer tensors than the forward did (the checkpointed function is not deterministic)".into()
@@ -501,6 +521,11 @@ impl Node {
                 match old {
                     SavedState::Saved { tensor, .. } => drop_tensor(tensor),
                     SavedState::Holder { frame, at } => frame.release(at),
+                    SavedState::Hooked(h) => {
+                        if let Some(t) = h.release() {
+                            drop_tensor(t);
+                        }
+                    }
                     SavedState::Released => {}
                 }
             }
@@ -540,8 +565,14 @@ impl Node {
                     stack.push(edge.node);
                 }
                 for s in saved.get_mut().drain(..) {
-                    if let SavedState::Saved { tensor, .. } = s.state {
-                        take_tensor_children(tensor, stack);
+                    match s.state {
+                        SavedState::Saved { tensor, .. } => take_tensor_children(tensor, stack),
+                        SavedState::Hooked(h) => {
+                            if let Some(t) = h.release() {
+                                take_tensor_children(t, stack);
+                            }
+                        }
+                        SavedState::Holder { .. } | SavedState::Released => {}
                     }
                 }
             }
@@ -672,14 +703,8 @@ impl NodeBuilder {
 
     /// Saves an input (or any tensor that is not this node's output) as it is now.
     pub(crate) fn save(&mut self, name: &'static str, t: &Tensor) {
-        if let Some(packed) = checkpoint::pack(&self.rt, t) {
-            self.saved.push(Saved {
-                name,
-                state: match packed {
-                    Some((frame, at)) => SavedState::Holder { frame, at },
-                    None => SavedState::Released,
-                },
-            });
+        if let Some(state) = SavedState::under_hooks(&self.rt, t, false) {
+            self.saved.push(Saved { name, state });
             return;
         }
         t.storage().promote_purpose(Purpose::SavedActivation);
@@ -704,13 +729,10 @@ impl NodeBuilder {
     pub(crate) fn finish(mut self, formula: Formula, out: &Tensor) {
         let name = formula.name();
         for output_name in std::mem::take(&mut self.outputs_to_save) {
-            if let Some(packed) = checkpoint::pack(&self.rt, out) {
+            if let Some(state) = SavedState::under_hooks(&self.rt, out, true) {
                 self.saved.push(Saved {
                     name: output_name,
-                    state: match packed {
-                        Some((frame, at)) => SavedState::Holder { frame, at },
-                        None => SavedState::Released,
-                    },
+                    state,
                 });
                 continue;
             }
@@ -804,8 +826,14 @@ pub fn record_custom(
     let saved = to_save
         .iter()
         .map(|t| {
-            t.storage().promote_purpose(Purpose::SavedActivation);
             let is_output = t.id() == out.id();
+            if let Some(state) = SavedState::under_hooks(&builder.rt, t, is_output) {
+                return Saved {
+                    name: "saved_tensors",
+                    state,
+                };
+            }
+            t.storage().promote_purpose(Purpose::SavedActivation);
             let tensor = if is_output {
                 out.view_raw(out.shape().to_vec(), out.strides().to_vec(), out.0.offset)
             } else {

@@ -512,11 +512,10 @@ impl Walker<'_> {
                 children.push((Some("ctx".to_string()), Item::Value(v.clone()), true, route));
             }
         }
-        // A non-reentrant checkpoint's frame keeps the function's inputs for the rerun.
-        for frame in node.checkpoint_frames() {
-            if let Some(v) = program_value(frame.program()) {
-                let edge = Some("checkpoint frame".to_string());
-                children.push((edge, Item::Value(v.clone()), true, route));
+        // A checkpoint's frame (the inputs it keeps to rerun), what a pack hook returned.
+        for (edge, kept) in node.kept_objects() {
+            if let Some(v) = program_value(&kept) {
+                children.push((Some(edge), Item::Value(v.clone()), true, route));
             }
         }
         children

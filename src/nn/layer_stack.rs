@@ -1,16 +1,106 @@
 //! What `nn.TransformerEncoder` and `nn.TransformerDecoder` share (`torch/nn/modules/
 //! transformer.py`): a `ModuleList` of deep copies of one layer and an optional `norm`, called
 //! one after the other; parameters and buffers named `layers.{i}.` and `norm.`, in that order;
-//! the `ModuleList` repr that folds equal children.
+//! the `ModuleList` repr that folds equal children. Both are a [`Stack`], which differ only in
+//! how a call's arguments reach each layer ([`StackKind`]).
 
 use std::cell::Cell;
+use std::marker::PhantomData;
 
 use super::transformer::deep_copy;
-use super::{Io, Layer};
+use super::{Io, Layer, Module};
 use crate::base::{Result, TensorError};
 use crate::tensor::Tensor;
 
-pub(super) struct LayerStack {
+/// What tells `nn.TransformerEncoder` from `nn.TransformerDecoder`: the class name, the
+/// call's parameters, and how a call runs the layers.
+pub trait StackKind: 'static {
+    /// PyTorch's class name.
+    const CLASS: &'static str;
+    /// The positional parameters of `forward`.
+    const CALL: &'static [&'static str];
+    /// `module(x)` with one tensor.
+    fn forward(stack: &LayerStack, x: &Tensor) -> Result<Tensor>;
+    /// `module(*inputs)`.
+    fn call(stack: &LayerStack, inputs: &[Io]) -> Result<Tensor>;
+}
+
+/// A stack of deep copies of one layer and an optional `norm`: `nn.TransformerEncoder` or
+/// `nn.TransformerDecoder`, as `K` says.
+pub struct Stack<K>(LayerStack, PhantomData<K>);
+
+impl<K: StackKind> Stack<K> {
+    /// `num_layers` deep copies of `layer` (`_get_clones`: its tensors cloned, as
+    /// `copy.deepcopy` does) and `norm`, the caller's module itself (PyTorch registers the
+    /// object it is given). `layer` must take the masks the stack passes each layer
+    /// ([`Layer::as_call`]).
+    pub fn new(layer: &dyn Layer, num_layers: usize, norm: Option<Box<dyn Layer>>) -> Result<Self> {
+        LayerStack::new(K::CLASS, layer, num_layers, norm).map(|s| Stack(s, PhantomData))
+    }
+
+    /// The same stack over `params` and `buffers`, in `named_parameters()` and
+    /// `named_buffers()` order.
+    pub(super) fn over(&self, params: Vec<Tensor>, buffers: Vec<Tensor>) -> Stack<K> {
+        Stack(self.0.with_tensors(params, buffers), PhantomData)
+    }
+}
+
+impl<K> std::fmt::Debug for Stack<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<K: StackKind> Module for Stack<K> {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        K::forward(&self.0, x)
+    }
+
+    fn call(&self, inputs: &[Io]) -> Result<Io> {
+        K::call(&self.0, inputs).map(Io::Tensor)
+    }
+
+    fn call_params(&self) -> &'static [&'static str] {
+        K::CALL
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        self.0.named(|l| l.named_parameters())
+    }
+
+    fn named_buffers(&self) -> Vec<(String, Tensor)> {
+        self.0.named(|l| l.named_buffers())
+    }
+
+    fn train(&self, mode: bool) {
+        self.0.train(mode);
+    }
+
+    fn is_training(&self) -> bool {
+        self.0.is_training()
+    }
+}
+
+impl<K: StackKind> Layer for Stack<K> {
+    fn class_name(&self) -> &'static str {
+        K::CLASS
+    }
+
+    fn repr(&self) -> String {
+        self.0.repr()
+    }
+
+    fn with_tensors(&self, params: Vec<Tensor>, buffers: Vec<Tensor>) -> Box<dyn Layer> {
+        Box::new(self.over(params, buffers))
+    }
+
+    fn as_call(&self) -> Option<&dyn Module> {
+        Some(self)
+    }
+}
+
+/// The layers and `norm` of a [`Stack`].
+pub struct LayerStack {
     class: &'static str,
     layers: Vec<Box<dyn Layer>>,
     norm: Option<Box<dyn Layer>>,

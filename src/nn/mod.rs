@@ -40,6 +40,7 @@ mod rnn;
 mod rnn_cells;
 mod transformer;
 mod transformer_decoder;
+mod transformer_model;
 
 use std::cell::{Cell, RefCell};
 
@@ -54,15 +55,18 @@ pub use attention_masks::AttentionMasks;
 pub use clip::{clip_grad_norm_, clip_grad_value_};
 pub use conv::{Conv, Pool, PoolKind};
 pub use embedding::Embedding;
+pub use layer_stack::{LayerStack, Stack, StackKind};
 pub use layers::{LayerFn, Stateless};
 pub use losses::{Loss, LossKind};
 pub use norm::{BatchNorm, LayerNorm};
 pub use rnn::{Rnn, RnnConfig, RnnMode, RnnState};
 pub use rnn_cells::RnnCell;
 pub use transformer::{
-    Activation, ActivationForm, EncoderLayerConfig, TransformerEncoder, TransformerEncoderLayer,
+    Activation, ActivationForm, EncoderLayerConfig, EncoderStack, TransformerEncoder,
+    TransformerEncoderLayer,
 };
-pub use transformer_decoder::{TransformerDecoder, TransformerDecoderLayer};
+pub use transformer_decoder::{DecoderStack, TransformerDecoder, TransformerDecoderLayer};
+pub use transformer_model::{generate_square_subsequent_mask, Transformer};
 
 /// What a module takes and returns besides one tensor, as Python passes it: `None` (an
 /// omitted hidden state), a tensor, or a tuple (`(h, c)`, `(output, (h_n, c_n))`).
@@ -273,6 +277,21 @@ pub(crate) fn uniform_parameters(
             let t = rt.empty(shape, DType::F32, Device::Cpu)?;
             rt.uniform_(&t, -bound, bound)?;
             t.requires_grad_(true)
+        })
+        .collect()
+}
+
+/// Children's `named_parameters()` or `named_buffers()`, each name under the attribute the
+/// child is registered as (`self_attn.in_proj_weight`), children in registration order.
+pub(crate) fn named_children(
+    children: Vec<(&str, Vec<(String, Tensor)>)>,
+) -> Vec<(String, Tensor)> {
+    children
+        .into_iter()
+        .flat_map(|(prefix, named)| {
+            named
+                .into_iter()
+                .map(move |(n, t)| (format!("{prefix}.{n}"), t))
         })
         .collect()
 }

@@ -11,7 +11,7 @@
 
 use std::cell::Cell;
 
-use super::layer_stack::LayerStack;
+use super::layer_stack::{LayerStack, Stack, StackKind};
 use super::norm::py_float;
 use super::{AttentionMasks, Io, Layer, LayerNorm, Linear, Module, MultiheadAttention};
 use crate::alloc::Purpose;
@@ -95,12 +95,6 @@ impl std::fmt::Debug for TransformerEncoderLayer {
         f.debug_struct("TransformerEncoderLayer")
             .field("config", &self.config)
             .finish_non_exhaustive()
-    }
-}
-
-impl std::fmt::Debug for TransformerEncoder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
     }
 }
 
@@ -323,20 +317,13 @@ impl Module for TransformerEncoderLayer {
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let child = |prefix: &str, params: Vec<(String, Tensor)>| {
-            params
-                .into_iter()
-                .map(|(n, t)| (format!("{prefix}.{n}"), t))
-                .collect::<Vec<_>>()
-        };
-        [
-            child("self_attn", self.self_attn.named_parameters()),
-            child("linear1", self.linear1.named_parameters()),
-            child("linear2", self.linear2.named_parameters()),
-            child("norm1", self.norm1.named_parameters()),
-            child("norm2", self.norm2.named_parameters()),
-        ]
-        .concat()
+        super::named_children(vec![
+            ("self_attn", self.self_attn.named_parameters()),
+            ("linear1", self.linear1.named_parameters()),
+            ("linear2", self.linear2.named_parameters()),
+            ("norm1", self.norm1.named_parameters()),
+            ("norm2", self.norm2.named_parameters()),
+        ])
     }
 
     fn train(&self, mode: bool) {
@@ -396,89 +383,46 @@ pub(super) fn deep_copy(layer: &dyn Layer) -> Result<Box<dyn Layer>> {
     Ok(layer.with_tensors(params, buffers))
 }
 
-/// `nn.TransformerEncoder(encoder_layer, num_layers, norm=None, enable_nested_tensor=True)`.
-pub struct TransformerEncoder(LayerStack);
+/// `nn.TransformerEncoder(encoder_layer, num_layers, norm=None, enable_nested_tensor=True)`:
+/// each layer called as `layer(output, src_mask=mask, is_causal=is_causal,
+/// src_key_padding_mask=...)`.
+pub type TransformerEncoder = Stack<EncoderStack>;
 
-impl TransformerEncoder {
-    /// `num_layers` deep copies of `layer` (its tensors cloned, as `copy.deepcopy` does), and
-    /// `norm`, the caller's module itself (PyTorch registers the object it is given). Each
-    /// layer is called as `layer(output, src_mask=mask, is_causal=is_causal,
-    /// src_key_padding_mask=...)`, so `layer` must take those ([`Layer::as_call`]).
-    pub fn new(
-        layer: &dyn Layer,
-        num_layers: usize,
-        norm: Option<Box<dyn Layer>>,
-    ) -> Result<TransformerEncoder> {
-        LayerStack::new("TransformerEncoder", layer, num_layers, norm).map(TransformerEncoder)
-    }
+/// What makes a [`Stack`] `nn.TransformerEncoder`.
+#[derive(Debug)]
+pub enum EncoderStack {}
 
-    /// `encoder(src, mask, src_key_padding_mask, is_causal)` with PyTorch's mask handling:
-    /// both masks made float once, each layer called with them, then `norm`. When
-    /// `is_causal` is not given PyTorch compares `mask` with a causal mask of the sequence's
-    /// length to set it; here the mask is used as given, which keeps the same tensors for
-    /// backward (a mask is added without a gradient either way).
-    fn encode(&self, src: &Tensor, masks: AttentionMasks<'_>) -> Result<Tensor> {
-        let (attn, kpm, is_causal) = canonical(src, masks, ["src_key_padding_mask", "mask"])?;
-        let io = |t: Option<Tensor>| t.map_or(Io::None, Io::Tensor);
-        let (attn, kpm) = (io(attn), io(kpm));
-        self.0.run(src, |out| {
-            vec![
-                Io::Tensor(out),
-                attn.clone(),
-                kpm.clone(),
-                Io::Bool(is_causal),
-            ]
-        })
-    }
-}
+impl StackKind for EncoderStack {
+    const CLASS: &'static str = "TransformerEncoder";
+    const CALL: &'static [&'static str] = ENCODER_CALL;
 
-impl Module for TransformerEncoder {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.encode(x, AttentionMasks::default())
+    fn forward(stack: &LayerStack, x: &Tensor) -> Result<Tensor> {
+        encode(stack, x, AttentionMasks::default())
     }
 
     /// `encoder(src, mask=None, src_key_padding_mask=None, is_causal=None)`.
-    fn call(&self, inputs: &[Io]) -> Result<Io> {
+    fn call(stack: &LayerStack, inputs: &[Io]) -> Result<Tensor> {
         let src = call_src(inputs)?;
         let masks = call_masks(inputs, ENCODER_CALL)?;
-        Ok(Io::Tensor(self.encode(src, masks)?))
-    }
-
-    fn call_params(&self) -> &'static [&'static str] {
-        ENCODER_CALL
-    }
-
-    fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        self.0.named(|l| l.named_parameters())
-    }
-
-    fn named_buffers(&self) -> Vec<(String, Tensor)> {
-        self.0.named(|l| l.named_buffers())
-    }
-
-    fn train(&self, mode: bool) {
-        self.0.train(mode);
-    }
-
-    fn is_training(&self) -> bool {
-        self.0.is_training()
+        encode(stack, src, masks)
     }
 }
 
-impl Layer for TransformerEncoder {
-    fn class_name(&self) -> &'static str {
-        "TransformerEncoder"
-    }
-
-    fn repr(&self) -> String {
-        self.0.repr()
-    }
-
-    fn with_tensors(&self, params: Vec<Tensor>, buffers: Vec<Tensor>) -> Box<dyn Layer> {
-        Box::new(TransformerEncoder(self.0.with_tensors(params, buffers)))
-    }
-
-    fn as_call(&self) -> Option<&dyn Module> {
-        Some(self)
-    }
+/// `encoder(src, mask, src_key_padding_mask, is_causal)` with PyTorch's mask handling: both
+/// masks made float once, each layer called with them, then `norm`. When `is_causal` is not
+/// given PyTorch compares `mask` with a causal mask of the sequence's length to set it; here
+/// the mask is used as given, which keeps the same tensors for backward (a mask is added
+/// without a gradient either way).
+fn encode(stack: &LayerStack, src: &Tensor, masks: AttentionMasks<'_>) -> Result<Tensor> {
+    let (attn, kpm, is_causal) = canonical(src, masks, ["src_key_padding_mask", "mask"])?;
+    let io = |t: Option<Tensor>| t.map_or(Io::None, Io::Tensor);
+    let (attn, kpm) = (io(attn), io(kpm));
+    stack.run(src, |out| {
+        vec![
+            Io::Tensor(out),
+            attn.clone(),
+            kpm.clone(),
+            Io::Bool(is_causal),
+        ]
+    })
 }

@@ -7,7 +7,7 @@
 
 use std::cell::Cell;
 
-use super::layer_stack::LayerStack;
+use super::layer_stack::{LayerStack, Stack, StackKind};
 use super::norm::py_float;
 use super::{
     Activation, ActivationForm, AttentionMasks, EncoderLayerConfig, Io, Layer, LayerNorm, Linear,
@@ -201,23 +201,16 @@ impl Module for TransformerDecoderLayer {
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let child = |prefix: &str, params: Vec<(String, Tensor)>| {
-            params
-                .into_iter()
-                .map(|(n, t)| (format!("{prefix}.{n}"), t))
-                .collect::<Vec<_>>()
-        };
         let [n1, n2, n3] = &self.norms;
-        [
-            child("self_attn", self.self_attn.named_parameters()),
-            child("multihead_attn", self.multihead_attn.named_parameters()),
-            child("linear1", self.linear1.named_parameters()),
-            child("linear2", self.linear2.named_parameters()),
-            child("norm1", n1.named_parameters()),
-            child("norm2", n2.named_parameters()),
-            child("norm3", n3.named_parameters()),
-        ]
-        .concat()
+        super::named_children(vec![
+            ("self_attn", self.self_attn.named_parameters()),
+            ("multihead_attn", self.multihead_attn.named_parameters()),
+            ("linear1", self.linear1.named_parameters()),
+            ("linear2", self.linear2.named_parameters()),
+            ("norm1", n1.named_parameters()),
+            ("norm2", n2.named_parameters()),
+            ("norm3", n3.named_parameters()),
+        ])
     }
 
     fn train(&self, mode: bool) {
@@ -317,87 +310,33 @@ impl Layer for TransformerDecoderLayer {
     }
 }
 
-/// `nn.TransformerDecoder(decoder_layer, num_layers, norm=None)`.
-pub struct TransformerDecoder(LayerStack);
+/// `nn.TransformerDecoder(decoder_layer, num_layers, norm=None)`: each layer called as
+/// `layer(output, memory, tgt_mask=..., ...)` with the same memory and masks, then `norm`.
+pub type TransformerDecoder = Stack<DecoderStack>;
 
-impl std::fmt::Debug for TransformerDecoder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
+/// What makes a [`Stack`] `nn.TransformerDecoder`.
+#[derive(Debug)]
+pub enum DecoderStack {}
 
-impl TransformerDecoder {
-    /// `num_layers` deep copies of `layer` (`_get_clones`) and `norm`, the module given.
-    /// Each layer is called as `layer(output, memory, tgt_mask=..., ...)`, so `layer` must
-    /// take those ([`Layer::as_call`]).
-    pub fn new(
-        layer: &dyn Layer,
-        num_layers: usize,
-        norm: Option<Box<dyn Layer>>,
-    ) -> Result<TransformerDecoder> {
-        LayerStack::new("TransformerDecoder", layer, num_layers, norm).map(TransformerDecoder)
-    }
+impl StackKind for DecoderStack {
+    const CLASS: &'static str = "TransformerDecoder";
+    const CALL: &'static [&'static str] = CALL;
 
-    /// Each layer with the same memory and masks, then `norm`. When `tgt_is_causal` is not
-    /// given 2.15 compares `tgt_mask` with a causal mask; the mask is used as given here (the
-    /// same saved tensors, see `TransformerEncoder`).
-    fn decode(&self, inputs: &[Io]) -> Result<Tensor> {
-        let (tgt, _, _) = call_inputs(inputs)?;
-        self.0.run(tgt, |out| {
-            let mut args = inputs.to_vec();
-            args[0] = Io::Tensor(out);
-            args
-        })
-    }
-}
-
-impl Module for TransformerDecoder {
     /// A decoder needs `memory`: one tensor is PyTorch's TypeError.
-    fn forward(&self, _x: &Tensor) -> Result<Tensor> {
+    fn forward(_stack: &LayerStack, _x: &Tensor) -> Result<Tensor> {
         Err(missing_memory())
     }
 
     /// `decoder(tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
-    /// memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False)`.
-    fn call(&self, inputs: &[Io]) -> Result<Io> {
-        Ok(Io::Tensor(self.decode(inputs)?))
-    }
-
-    fn call_params(&self) -> &'static [&'static str] {
-        CALL
-    }
-
-    fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        self.0.named(|l| l.named_parameters())
-    }
-
-    fn named_buffers(&self) -> Vec<(String, Tensor)> {
-        self.0.named(|l| l.named_buffers())
-    }
-
-    fn train(&self, mode: bool) {
-        self.0.train(mode);
-    }
-
-    fn is_training(&self) -> bool {
-        self.0.is_training()
-    }
-}
-
-impl Layer for TransformerDecoder {
-    fn class_name(&self) -> &'static str {
-        "TransformerDecoder"
-    }
-
-    fn repr(&self) -> String {
-        self.0.repr()
-    }
-
-    fn with_tensors(&self, params: Vec<Tensor>, buffers: Vec<Tensor>) -> Box<dyn Layer> {
-        Box::new(TransformerDecoder(self.0.with_tensors(params, buffers)))
-    }
-
-    fn as_call(&self) -> Option<&dyn Module> {
-        Some(self)
+    /// memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False)`. When
+    /// `tgt_is_causal` is not given 2.15 compares `tgt_mask` with a causal mask; the mask is
+    /// used as given here (the same saved tensors, see `TransformerEncoder`).
+    fn call(stack: &LayerStack, inputs: &[Io]) -> Result<Tensor> {
+        let (tgt, _, _) = call_inputs(inputs)?;
+        stack.run(tgt, |out| {
+            let mut args = inputs.to_vec();
+            args[0] = Io::Tensor(out);
+            args
+        })
     }
 }

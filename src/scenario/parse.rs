@@ -41,13 +41,14 @@ pub struct Scenario {
 /// The modules a scenario may import: torch's, and the standard-library and third-party modules
 /// that training scripts import (chosen from the scripts of `scenarios/real/`; see
 /// `docs/scenarios.md`). Submodules of these are importable too when the interpreter knows them.
-pub const IMPORTABLE_MODULES: [&str; 28] = [
+pub const IMPORTABLE_MODULES: [&str; 29] = [
     "torch",
     "torch.nn",
     "torch.nn.functional",
     "torch.optim",
     "torch.cuda",
     "torch.autograd",
+    "torch.autograd.graph",
     "torch.utils",
     "torch.utils.data",
     "torch.utils.checkpoint",

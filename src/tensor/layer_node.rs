@@ -76,6 +76,8 @@ pub(crate) enum LayerKernel {
     FusedCell(FusedCell),
     /// A fused RNN cell's backward.
     FusedCellBackward(FusedCell),
+    /// `[out]` from `[x]`: `triu(x, diagonal)` (`src/tensor/triu.rs`).
+    Triu(i64),
 }
 
 impl LayerKernel {
@@ -128,6 +130,10 @@ impl LayerKernel {
             }
             LayerKernel::FusedCellBackward(c) => {
                 c.host_backward(cx, outs, ins);
+                Ok(())
+            }
+            LayerKernel::Triu(d) => {
+                super::triu::host(*d, cx, outs, ins);
                 Ok(())
             }
         }
@@ -227,6 +233,8 @@ pub(crate) enum LayerNode {
     /// `_thnn_fused_gru_cell` / `_thnn_fused_lstm_cell` (`fused_cells.rs`); the LSTM cell's
     /// node has two outputs and runs through [`FusedCell::lstm_backward`].
     FusedCell(FusedCell),
+    /// `triu(diagonal)`: TriuBackward0, the gradient's `triu` (`triu.rs`).
+    Triu(i64),
 }
 
 impl LayerNode {
@@ -244,6 +252,7 @@ impl LayerNode {
             LayerNode::Index(i) => i.name(),
             LayerNode::Passthrough(name) => name,
             LayerNode::FusedCell(c) => c.node_name(),
+            LayerNode::Triu(_) => "TriuBackward0",
         }
     }
 
@@ -275,6 +284,7 @@ impl LayerNode {
             LayerNode::Index(i) => i.backward(node, grad, needs),
             LayerNode::Passthrough(_) => single(&|| Ok(grad.clone())),
             LayerNode::FusedCell(c) => c.gru_backward(node, grad, needs),
+            LayerNode::Triu(d) => single(&|| grad.triu(*d)),
         }
     }
 }

@@ -51,6 +51,7 @@ mod split;
 mod stats;
 mod storage;
 mod subscript;
+mod triu;
 mod views;
 
 use std::cell::{Cell, RefCell};

@@ -140,6 +140,44 @@ const PATTERNS: &[Pattern] = &[
         verdict: Verdict::Clean,
         leaks: &[],
     },
+    // Saved tensors filed by a pack hook in a dict that outlives the step: the input, the ReLU
+    // output, log_softmax's result, the target and total_weight (43,520 B) and the 6 nodes the
+    // kept outputs' histories hold after backward.
+    Pattern {
+        file: "leaks/saved_tensors_hooks_stash_kept.py",
+        verdict: Verdict::Leak,
+        leaks: &[(
+            28,
+            &[LeakKind::RetainedGraph],
+            43520,
+            6,
+            "keep loss.detach() or loss.item() instead",
+        )],
+    },
+    Pattern {
+        file: "clean/activation_offload_save_on_cpu.py",
+        verdict: Verdict::Clean,
+        leaks: &[],
+    },
+    // nn.Transformer seq2seq with the epoch loss summed as a tensor: no bytes (each step's
+    // nodes keep nothing after backward, and the totals are freed) but 200 nodes per step,
+    // as on 2.15 (637 nodes reachable after 3 steps, 237 after 1, 37 of them AccumulateGrad).
+    Pattern {
+        file: "leaks/transformer_seq2seq_total_loss_attached.py",
+        verdict: Verdict::Leak,
+        leaks: &[(
+            46,
+            &[LeakKind::AttachedMetric],
+            0,
+            200,
+            "accumulate loss.detach() or float(loss) instead",
+        )],
+    },
+    Pattern {
+        file: "clean/transformer_seq2seq_training.py",
+        verdict: Verdict::Clean,
+        leaks: &[],
+    },
     // Kept BCELoss tensors: each holds its 7 nodes and the 32×10 storage binary_cross_entropy
     // resized to 0-dim (1,280 B, a 1,536 B block), as on 2.15.
     Pattern {

@@ -670,3 +670,25 @@ fn host_computed_layer_loss_and_index_ops_match() {
         Ok(out)
     });
 }
+
+/// `triu` (the host arithmetic through copies on cuda) and its backward, the causal mask of
+/// `nn.Transformer.generate_square_subsequent_mask`, and a backward whose saved tensors
+/// `save_on_cpu` copied to the host and back.
+#[test]
+fn triu_the_causal_mask_and_save_on_cpu_match() {
+    use leakharness::autograd::{push_saved_tensors_hooks, SavedTensorsHooks};
+    parity("triu_and_save_on_cpu", 1e-5, |rt| {
+        let x = leaf(rt, &[2, 3, 4])?;
+        let upper = x.triu(1)?;
+        let mask =
+            leakharness::nn::generate_square_subsequent_mask(rt, 4, Device::Cuda, DType::F32)?;
+        let loss = {
+            let _offload =
+                push_saved_tensors_hooks(rt, SavedTensorsHooks::ToHost { pin_memory: true })?;
+            upper.mul(&upper)?.exp()?.sum()?
+        };
+        let mut out = vec![upper.detach(), mask];
+        out.extend(grads(&loss, &[&x])?);
+        Ok(out)
+    });
+}

@@ -19,7 +19,7 @@ use leakharness::tensor::{DType, Device, SdpaOptions, Tensor};
 
 use super::runtime_rnn::{counts, graph_stats};
 
-fn runtime(backend: Backend) -> Runtime {
+pub(super) fn runtime(backend: Backend) -> Runtime {
     Runtime::new(
         backend,
         RuntimeOptions {
@@ -265,7 +265,7 @@ fn multihead_attention_refuses_what_pytorch_refuses() {
         .contains("only bool and floating types of attn_mask are supported"));
 }
 
-fn small_config(dropout: f64) -> EncoderLayerConfig {
+pub(super) fn small_config(dropout: f64) -> EncoderLayerConfig {
     let mut c = EncoderLayerConfig::new(16, 2);
     c.dim_feedforward = 32;
     c.dropout = dropout;

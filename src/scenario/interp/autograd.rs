@@ -120,6 +120,11 @@ impl Callbacks for EngineCalls<'_, '_> {
         r.map_err(|u| self.raised(u))
     }
 
+    fn unpack_saved(&mut self, unpack: &ProgramObject, packed: &ProgramObject) -> TResult<Tensor> {
+        let r = super::torch::run_unpack_hook(self.it, unpack, packed, self.span);
+        r.map_err(|u| self.raised(u))
+    }
+
     fn tensor_hook(&mut self, hook: &ProgramObject, grad: &Tensor) -> TResult<Option<Tensor>> {
         if let Some(call) = super::module::backward_hook(hook) {
             let r = call.run(self.it, grad, self.span);

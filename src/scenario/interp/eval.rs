@@ -496,17 +496,26 @@ impl Interp<'_> {
                 value: Value::None,
                 grad: Some(self.rt.set_grad_enabled(*on)),
                 autocast: None,
+                saved_hooks: None,
             }),
             Value::Native(n) => match &**n {
                 Native::NullContext(v) => Ok(Entered {
                     value: v.clone(),
                     grad: None,
                     autocast: None,
+                    saved_hooks: None,
                 }),
                 Native::Tqdm(_) => Ok(Entered {
                     value: manager.clone(),
                     grad: None,
                     autocast: None,
+                    saved_hooks: None,
+                }),
+                Native::SavedTensorsHooks(m) => Ok(Entered {
+                    value: Value::None,
+                    grad: None,
+                    autocast: None,
+                    saved_hooks: Some(super::torch::enter_saved_hooks(self, m, span)?),
                 }),
                 Native::Autocast(a) => Ok(Entered {
                     value: manager.clone(),
@@ -515,6 +524,7 @@ impl Interp<'_> {
                         self.rt
                             .autocast(a.device, a.dtype, a.enabled, a.cache_enabled),
                     ),
+                    saved_hooks: None,
                 }),
                 // The call already set the mode; the guard puts back the one it replaced.
                 Native::GradModeSet(previous, mode) => {
@@ -523,6 +533,7 @@ impl Interp<'_> {
                         value: Value::None,
                         grad: Some(self.rt.set_grad_enabled(*mode)),
                         autocast: None,
+                        saved_hooks: None,
                     })
                 }
                 _ => Err(self.not_a_context_manager(manager, span)),
@@ -534,6 +545,7 @@ impl Interp<'_> {
                     value,
                     grad: None,
                     autocast: None,
+                    saved_hooks: None,
                 })
             }
             _ => Err(self.not_a_context_manager(manager, span)),
@@ -561,6 +573,7 @@ impl Interp<'_> {
     ) -> X<bool> {
         drop(entered.grad);
         drop(entered.autocast);
+        drop(entered.saved_hooks);
         if let Value::Instance(_) = manager {
             let exit = self.get_attr(manager.clone(), "__exit__", span)?;
             let args = match &exc {
@@ -769,4 +782,6 @@ struct Entered {
     /// Leaves the autocast region (clearing the weight-cast cache at the outermost) when
     /// dropped.
     autocast: Option<crate::tensor::AutocastGuard>,
+    /// Pops saved-tensor hooks, or enables them again, when dropped.
+    saved_hooks: Option<super::torch::HooksEntered>,
 }

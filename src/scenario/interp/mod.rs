@@ -640,7 +640,8 @@ impl Interp<'_> {
         let rt = self.rt.clone();
         let here = LocationGuard::enter(rt.allocator_cell(), self.location(stmt.span));
         self.gc_maybe_collect();
-        self.exec(stmt, here)
+        let r = self.exec(stmt, here);
+        torch::settle_packs(self, r, stmt.span)
     }
 
     /// Failure → exception at the running frame.

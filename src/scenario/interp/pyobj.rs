@@ -455,6 +455,9 @@ pub enum Native {
     WithAutocast(super::torch::AutocastArgs, Value),
     /// `torch.amp.GradScaler(...)`.
     GradScaler(Rc<RefCell<crate::optim::GradScaler>>),
+    /// `torch.autograd.graph.saved_tensors_hooks(...)`, `save_on_cpu(...)`,
+    /// `disable_saved_tensors_hooks(...)`: context managers over saved-tensor hooks.
+    SavedTensorsHooks(super::torch::HooksManager),
 }
 
 impl Native {
@@ -490,6 +493,7 @@ impl Native {
             Native::Autocast(_) => "autocast".into(),
             Native::WithAutocast(..) => "function".into(),
             Native::GradScaler(_) => "GradScaler".into(),
+            Native::SavedTensorsHooks(m) => m.type_name().into(),
         }
     }
 

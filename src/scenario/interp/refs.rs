@@ -356,6 +356,11 @@ impl Referents for Value {
                     }
                 }
                 Native::GradScaler(s) => super::torch::visit_scaler(s, visit),
+                Native::SavedTensorsHooks(m) => {
+                    for f in m.referents() {
+                        visit(Edge::Function, f);
+                    }
+                }
                 Native::Subset(dataset, _) => visit(Edge::Attr("dataset".into()), dataset),
                 Native::DataLoader(l) | Native::FetchBatch(l) => {
                     for v in l.referents() {

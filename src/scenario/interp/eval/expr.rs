@@ -12,7 +12,14 @@ use super::super::{builtins, CallArgs, Interp, Unwind, X};
 use crate::scenario::{BoolOp, ClassDef, Comprehension, Expr, ExprKind, FPart, FunctionDef, Span};
 
 impl Interp<'_> {
+    /// Evaluates `e`; the program's saved-tensor pack hooks run on what its operations saved
+    /// (`torch.autograd.graph.saved_tensors_hooks`) before the value is used.
     pub(in crate::scenario::interp) fn expr(&mut self, e: &Expr) -> X<Value> {
+        let v = self.expr_value(e);
+        super::super::torch::settle_packs(self, v, e.span)
+    }
+
+    fn expr_value(&mut self, e: &Expr) -> X<Value> {
         Ok(match &e.kind {
             ExprKind::Int(i) => Value::Int(*i),
             ExprKind::Float(f) => Value::Float(*f),

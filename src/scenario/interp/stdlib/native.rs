@@ -386,6 +386,9 @@ fn grad_fn_attr(
         return Ok(Value::Tuple(Rc::new(edges)));
     }
     if let Some(name) = attr.strip_prefix("_saved_") {
+        if let Some(saved) = node.saved_under_hooks(name) {
+            return super::super::torch::read_saved(it, &saved, span);
+        }
         if let Some(saved) = node.saved_tensors().into_iter().find(|s| s.name == name) {
             return match saved.tensor {
                 Some(t) => Ok(Value::Tensor(t)),

@@ -192,7 +192,8 @@ fn checkpoint_without_reentrant(
         state,
     ]));
     let frame = CheckpointFrame::new(hold(program));
-    let _packing = engine::checkpoint_forward(&it.rt, &frame);
+    let packing = engine::checkpoint_forward(&it.rt, &frame).map_err(|e| it.tensor_error(span, e));
+    let _packing = it.lift(packing)?;
     it.call(
         function,
         CallArgs {

@@ -26,6 +26,8 @@ pub(super) const TORCH: &[Function] = &[
     entry("ones", Run::Call(factory)),
     entry("empty", Run::Call(factory)),
     entry("randint", Run::Call(factory)),
+    entry("full", Run::Call(super::triangular::full)),
+    entry("triu", Run::Call(super::triangular::triu)),
     entry("tensor", Run::Call(tensor_from_data)),
     entry("no_grad", Run::Call(grad_mode)),
     entry("enable_grad", Run::Call(grad_mode)),

@@ -22,11 +22,13 @@ mod layers;
 mod losses;
 mod nn;
 pub(super) mod optim;
+mod saved_hooks;
 pub(super) mod sched;
 mod split;
 mod subscript;
 mod tensor;
 mod transformer;
+mod triangular;
 mod values;
 
 pub(super) use amp::{
@@ -34,6 +36,10 @@ pub(super) use amp::{
 };
 pub(super) use checkpoint::checkpoint_recompute;
 pub(super) use nn::call_module;
+pub(super) use saved_hooks::{
+    enter as enter_saved_hooks, read_saved, run_unpack_hook, settle_packs, HooksEntered,
+    HooksManager,
+};
 pub(super) use subscript::{tensor_getitem, tensor_setitem};
 pub(super) use values::{
     binary, compare, device_named, display, get_attr, inplace_binary, item, len, module_index,
@@ -91,12 +97,13 @@ type Function = Entry<Run>;
 
 /// Every torch namespace and its functions and classes; a namespace is also an attribute of
 /// its parent (`torch.nn`, `torch.cuda`).
-const NAMESPACES: [(&str, &[Function]); 16] = [
+const NAMESPACES: [(&str, &[Function]); 18] = [
     ("torch", functions::TORCH),
     ("torch.amp", amp::AMP),
     ("torch.cuda.amp", amp::CUDA_AMP),
     ("torch.cpu.amp", amp::CPU_AMP),
     ("torch.autograd", autograd::AUTOGRAD),
+    ("torch.autograd.graph", saved_hooks::GRAPH),
     ("torch.utils.data", data::DATA),
     ("torch.utils.checkpoint", checkpoint::CHECKPOINT),
     (
@@ -107,6 +114,7 @@ const NAMESPACES: [(&str, &[Function]); 16] = [
     ("torch.cuda", functions::CUDA),
     ("torch.cuda.memory", cuda_memory::CUDA_MEMORY),
     ("torch.nn", nn::MODULES),
+    ("torch.nn.Transformer", nn::TRANSFORMER_STATIC),
     ("torch.nn.functional", nn::FUNCTIONAL),
     ("torch.nn.utils", nn::UTILS),
     ("torch.optim", optim::OPTIMIZERS),

@@ -71,7 +71,14 @@ pub(super) const MODULES: &[Function] = &[
         "TransformerDecoder",
         Run::Call(super::transformer::transformer_stack),
     ),
+    entry("Transformer", Run::Call(super::transformer::transformer)),
 ];
+
+/// `nn.Transformer`'s static methods.
+pub(super) const TRANSFORMER_STATIC: &[Function] = &[entry(
+    "generate_square_subsequent_mask",
+    Run::Call(super::transformer::generate_square_subsequent_mask),
+)];
 
 /// The modules without parameters (`crate::nn::Stateless`), with their constructors'
 /// parameters.

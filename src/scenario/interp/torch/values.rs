@@ -312,6 +312,14 @@ pub(in super::super) fn get_attr(obj: &Value, attr: &str) -> Option<Value> {
             (ModuleKind::Linear(l), "bias") => {
                 Some(l.bias.clone().map_or(Value::None, Value::Tensor))
             }
+            // A static method read through an instance.
+            (ModuleKind::Layer(l), "generate_square_subsequent_mask")
+                if l.class_name() == "Transformer" =>
+            {
+                Some(Value::Path(super::super::value::Path(
+                    "torch.nn.Transformer.generate_square_subsequent_mask".into(),
+                )))
+            }
             (ModuleKind::Layer(l), _) if !matches!(attr, "training") => l
                 .named_parameters()
                 .into_iter()
