@@ -6,6 +6,7 @@ mod amp_api;
 mod cli;
 mod gallery_parses;
 mod hostile;
+mod int32_api;
 mod interp;
 mod module_hooks;
 mod optim_api;

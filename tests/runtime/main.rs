@@ -8,6 +8,7 @@ mod allocator_expandable;
 mod allocator_model;
 mod allocator_options;
 mod cuda_parity;
+mod dtype_int32;
 mod fused_cells;
 mod host_kernels;
 mod kernels_compile;

@@ -224,9 +224,16 @@ pub(super) fn convert(
                 None | Some(Value::None) => return Ok(Value::Str(type_name(t).into())),
                 Some(Value::DType(d)) => *d,
                 Some(Value::Str(s)) => {
-                    let named = [DType::F32, DType::F16, DType::BF16, DType::I64, DType::Bool]
-                        .into_iter()
-                        .find(|d| s.ends_with(&format!(".{}", d.legacy_name())));
+                    let named = [
+                        DType::F32,
+                        DType::F16,
+                        DType::BF16,
+                        DType::I64,
+                        DType::I32,
+                        DType::Bool,
+                    ]
+                    .into_iter()
+                    .find(|d| s.ends_with(&format!(".{}", d.legacy_name())));
                     match named {
                         Some(d) => d,
                         None => {

@@ -26,6 +26,7 @@ pub(super) const METHODS: &[Entry<MethodFn>] = &[
     entry("clone", no_args),
     entry("float", no_args),
     entry("long", no_args),
+    entry("int", no_args),
     entry("half", super::amp::convert),
     entry("bfloat16", super::amp::convert),
     entry("type", super::amp::convert),
@@ -234,7 +235,7 @@ fn size(it: &mut Interp<'_>, t: &Tensor, _name: &str, args: CallArgs, span: Span
     }
 }
 
-/// `detach`, `clone`, `float`, `long`, `relu`, `relu_`, `zero_`, `t`, `cpu`, `cuda`.
+/// `detach`, `clone`, `float`, `long`, `int`, `relu`, `relu_`, `zero_`, `t`, `cpu`, `cuda`.
 fn no_args(it: &mut Interp<'_>, t: &Tensor, name: &str, args: CallArgs, span: Span) -> R<Value> {
     bind(it, &args, name, &[], 0, span)?;
     let r = match name {
@@ -242,6 +243,7 @@ fn no_args(it: &mut Interp<'_>, t: &Tensor, name: &str, args: CallArgs, span: Sp
         "clone" => t.clone_tensor(),
         "float" => t.float(),
         "long" => t.to_dtype(DType::I64),
+        "int" => t.to_dtype(DType::I32),
         "relu" => t.relu(),
         "relu_" => t.relu_(),
         "zero_" => t.zero_(),
