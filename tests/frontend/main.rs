@@ -10,6 +10,7 @@ mod int32_api;
 mod interp;
 mod module_hooks;
 mod optim_api;
+mod optim_variants_api;
 mod scenario_parse;
 mod sched_api;
 mod user_crate;

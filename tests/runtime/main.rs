@@ -16,6 +16,7 @@ mod logsumexp_one_hot;
 mod losses_bce_kl;
 mod module_move_order;
 mod optim_foreach;
+mod optim_variants;
 mod runtime_amp;
 mod runtime_attention;
 mod runtime_autograd;

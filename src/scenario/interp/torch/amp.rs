@@ -455,6 +455,7 @@ pub(in super::super) fn scaler_method(
         }
         "step" => {
             let o = optimizer_arg(it, &args, name, span)?;
+            super::optim::refuse_fused_under_scaler(it, &o, span)?;
             let grads = gradients(&o);
             let id = Rc::as_ptr(&o.inner) as *const () as usize;
             let mut run = false;

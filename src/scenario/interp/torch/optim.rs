@@ -367,18 +367,16 @@ fn sgd_options(it: &Interp<'_>, d: &DictRef, span: Span) -> R<SgdOptions> {
 }
 
 fn adam_options(it: &Interp<'_>, d: &DictRef, span: Span) -> R<AdamOptions> {
-    refuse(
-        it,
-        d,
-        &[
-            "amsgrad",
-            "maximize",
-            "capturable",
-            "differentiable",
-            "fused",
-        ],
-        span,
-    )?;
+    refuse(it, d, &["maximize", "differentiable"], span)?;
+    let foreach = foreach(it, d, span)?;
+    // `fused=None` is off: Adam's `step` defaults to foreach or the for-loop, never fused.
+    let fused = matches!(lookup(it, d, "fused", span)?, Value::Bool(true));
+    if fused && foreach == Some(true) {
+        return Err(it.fail(
+            span,
+            "RuntimeError: `fused` and `foreach` cannot be `True` together.",
+        ));
+    }
     let betas = lookup(it, d, "betas", span)?;
     let pair: Vec<Value> = match &betas {
         Value::Tuple(t) => t.as_ref().clone(),
@@ -396,12 +394,15 @@ fn adam_options(it: &Interp<'_>, d: &DictRef, span: Span) -> R<AdamOptions> {
         ),
         eps: float(it, d, "eps", span)?,
         weight_decay: float(it, d, "weight_decay", span)?,
-        foreach: foreach(it, d, span)?,
+        amsgrad: flag(it, d, "amsgrad", span)?,
+        capturable: flag(it, d, "capturable", span)?,
+        fused,
+        foreach,
     })
 }
 
 fn rmsprop_options(it: &Interp<'_>, d: &DictRef, span: Span) -> R<RmspropOptions> {
-    refuse(it, d, &["maximize", "capturable", "differentiable"], span)?;
+    refuse(it, d, &["maximize", "differentiable"], span)?;
     Ok(RmspropOptions {
         lr: float(it, d, "lr", span)?,
         alpha: float(it, d, "alpha", span)?,
@@ -409,6 +410,7 @@ fn rmsprop_options(it: &Interp<'_>, d: &DictRef, span: Span) -> R<RmspropOptions
         weight_decay: float(it, d, "weight_decay", span)?,
         momentum: float(it, d, "momentum", span)?,
         centered: flag(it, d, "centered", span)?,
+        capturable: flag(it, d, "capturable", span)?,
         foreach: foreach(it, d, span)?,
     })
 }
@@ -737,6 +739,11 @@ fn load_state_dict(
                 "ValueError: loaded state dict contains a parameter group that doesn't match the size of optimizer's group",
             ));
         }
+        // `_process_value_according_to_param_policy`: `step` follows the parameter to its
+        // device only when the saved group is capturable or fused; other state always does.
+        let step_follows = ["capturable", "fused"]
+            .iter()
+            .any(|k| matches!(saved.borrow().get(&key(k)), Some(Value::Bool(true))));
         for i in 0..n {
             let Some(Value::Dict(per)) = saved_state.borrow().get(&Key::Int(first + i as i64))
             else {
@@ -746,7 +753,8 @@ fn load_state_dict(
             let mut entries: Vec<(String, Tensor)> = Vec::new();
             for (k, v) in per.borrow().items() {
                 if let (Value::Str(k), Value::Tensor(t)) = (k, v) {
-                    let t = if &*k != "step" && t.device() != param.device() {
+                    let follows = &*k != "step" || step_follows;
+                    let t = if follows && t.device() != param.device() {
                         t.to(param.device()).map_err(|e| it.tensor_error(span, e))?
                     } else {
                         t
@@ -776,6 +784,27 @@ fn load_state_dict(
         first += n as i64;
     }
     Ok(Value::None)
+}
+
+/// `GradScaler.step` with a fused optimizer hands it `grad_scale` and `found_inf`
+/// (`_step_supports_amp_scaling`) instead of unscaling the gradients first: another sequence
+/// of temporaries, not modelled.
+pub(super) fn refuse_fused_under_scaler(it: &Interp<'_>, o: &OptimizerRef, span: Span) -> R<()> {
+    let fused = o
+        .inner
+        .borrow()
+        .groups
+        .iter()
+        .any(|(d, _)| matches!(d.borrow().get(&key("fused")), Some(Value::Bool(true))));
+    if fused {
+        return Err(it
+            .fail(
+                span,
+                "GradScaler.step with a fused=True optimizer is not supported in scenarios",
+            )
+            .with_help("use the optimizer without fused=True under a GradScaler"));
+    }
+    Ok(())
 }
 
 /// `optimizer.param_groups`: the groups' dicts themselves, so edits reach the next step.
