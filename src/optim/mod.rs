@@ -73,14 +73,14 @@ pub trait Optimizer {
     /// them in step with a Python `param_groups` dict.
     fn options_mut(&mut self) -> &mut dyn Any;
 
-    /// Optimizer state tensors alive on the device now (momentum buffers, moments), for
-    /// reports: the state without its host `step` counters.
+    /// Optimizer state tensors alive on the device now (momentum buffers, moments, and the
+    /// `step` counters of a capturable or fused optimizer), without the host ones.
     fn state_tensors(&self) -> Vec<Tensor> {
         self.state()
             .into_iter()
             .flatten()
             .flatten()
-            .filter(|(name, _)| *name != "step")
+            .filter(|(_, t)| t.device() == Device::Cuda)
             .map(|(_, t)| t)
             .collect()
     }

@@ -271,13 +271,22 @@ impl Groups {
         self.defaults.clone()
     }
 
-    /// Every group's state tensors on the device, numbered across the groups as
-    /// `state_dict()` numbers parameters.
-    pub(crate) fn state_tensors(&self) -> Vec<Tensor> {
-        self.groups
-            .iter()
-            .flat_map(|(_, o)| o.state_tensors())
-            .collect()
+    /// Every state tensor the optimizer holds, `step` counters included (PyTorch's
+    /// `optimizer.state` holds them, on the host unless capturable or fused), labelled
+    /// `state[i]["name"]` with parameters numbered across the groups as `state_dict()` numbers
+    /// them.
+    pub(crate) fn named_state(&self) -> Vec<(String, Tensor)> {
+        let mut out = Vec::new();
+        let mut first = 0;
+        for (_, o) in &self.groups {
+            for (i, state) in o.state().into_iter().enumerate() {
+                for (name, t) in state.into_iter().flatten() {
+                    out.push((format!("state[{}][\"{name}\"]", first + i), t));
+                }
+            }
+            first += o.params().len();
+        }
+        out
     }
 
     /// `repr(optimizer)`: each group's hyper-parameters, sorted, as PyTorch prints them.
