@@ -13,4 +13,5 @@ mod optim_api;
 mod optim_variants_api;
 mod scenario_parse;
 mod sched_api;
+mod sched_state_api;
 mod user_crate;
