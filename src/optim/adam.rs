@@ -163,18 +163,17 @@ impl Adam {
     }
 }
 
-/// `_single_tensor_adam` for one parameter: `denom = (exp_avg_sq.sqrt() / bc2_sqrt).add_(eps)`
-/// allocates two temporaries (the first freed at once; `denom` is kept until the next
-/// parameter's exists), and weight decay allocates `grad.add(param, alpha=wd)`, alive through
-/// the update. amsgrad's `torch.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)`
-/// writes in place, and `denom` is then made from `max_exp_avg_sq`.
-fn single_tensor(
+/// The head of `_single_tensor_adam`'s loop body, capturable or not: `step_t += 1`, weight
+/// decay (in place for AdamW; `grad.add(param, alpha=wd)` for Adam, a new tensor), then the
+/// moments in place. Returns the gradient used, which the caller keeps through its update as
+/// the loop's `grad` local.
+fn update_moments(
     param: &Tensor,
     mut grad: Tensor,
-    state: &mut State,
+    state: &State,
     o: AdamOptions,
     decoupled: bool,
-) -> Result<Option<Tensor>> {
+) -> Result<Tensor> {
     let (beta1, beta2) = o.betas;
     state.step.add_scalar_(1.0)?;
     if o.weight_decay != 0.0 {
@@ -187,6 +186,23 @@ fn single_tensor(
     state.exp_avg.lerp_(&grad, 1.0 - beta1)?;
     state.exp_avg_sq.mul_scalar_(beta2)?;
     state.exp_avg_sq.addcmul_(&grad, &grad, 1.0 - beta2)?;
+    Ok(grad)
+}
+
+/// `_single_tensor_adam` for one parameter: `denom = (exp_avg_sq.sqrt() / bc2_sqrt).add_(eps)`
+/// allocates two temporaries (the first freed at once; `denom` is kept until the next
+/// parameter's exists), and weight decay allocates `grad.add(param, alpha=wd)`, alive through
+/// the update. amsgrad's `torch.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)`
+/// writes in place, and `denom` is then made from `max_exp_avg_sq`.
+fn single_tensor(
+    param: &Tensor,
+    grad: Tensor,
+    state: &mut State,
+    o: AdamOptions,
+    decoupled: bool,
+) -> Result<Option<Tensor>> {
+    let (beta1, beta2) = o.betas;
+    let _grad = update_moments(param, grad, state, o, decoupled)?;
     let step = state.step.item()?;
     let bias_correction1 = 1.0 - beta1.powf(step);
     let bias_correction2 = 1.0 - beta2.powf(step);
@@ -334,18 +350,7 @@ fn single_tensor_capturable(
     let (beta1, beta2) = o.betas;
     let mut locals = CapturableLocals::default();
     for ((param, grad), state) in group.params.iter().zip(&group.grads).zip(&group.states) {
-        state.step.add_scalar_(1.0)?;
-        let mut grad = grad.clone();
-        if o.weight_decay != 0.0 {
-            if decoupled {
-                param.mul_scalar_(1.0 - o.lr * o.weight_decay)?;
-            } else {
-                grad = grad.add_alpha(param, o.weight_decay)?;
-            }
-        }
-        state.exp_avg.lerp_(&grad, 1.0 - beta1)?;
-        state.exp_avg_sq.mul_scalar_(beta2)?;
-        state.exp_avg_sq.addcmul_(&grad, &grad, 1.0 - beta2)?;
+        let _grad = update_moments(param, grad.clone(), state, o, decoupled)?;
         let step = state.step.item()?;
         let dev = &state.step;
         let pow1 = device_scalar(dev, beta1.powf(step))?;
