@@ -109,12 +109,7 @@ const CLASSES: &[Class] = &[
             ("differentiable", Lit::Bool(false)),
             ("fused", Lit::None),
         ],
-        make: |it, params, d, span| {
-            let o = sgd_options(it, d, span)?;
-            Ok(Box::new(
-                Sgd::new(params, o).map_err(|e| it.tensor_error(span, e))?,
-            ))
-        },
+        make: |it, params, d, span| build(it, params, d, span, sgd_options, Sgd::new),
         sync: |it, o, d, span| sync_with(it, o, d, span, sgd_options),
     },
     Class {
@@ -214,12 +209,7 @@ const CLASSES: &[Class] = &[
             ("maximize", Lit::Bool(false)),
             ("differentiable", Lit::Bool(false)),
         ],
-        make: |it, params, d, span| {
-            let o = rmsprop_options(it, d, span)?;
-            Ok(Box::new(
-                Rmsprop::new(params, o).map_err(|e| it.tensor_error(span, e))?,
-            ))
-        },
+        make: |it, params, d, span| build(it, params, d, span, rmsprop_options, Rmsprop::new),
         sync: |it, o, d, span| sync_with(it, o, d, span, rmsprop_options),
     },
     Class {
@@ -247,12 +237,7 @@ const CLASSES: &[Class] = &[
             ("differentiable", Lit::Bool(false)),
             ("fused", Lit::None),
         ],
-        make: |it, params, d, span| {
-            let o = adagrad_options(it, d, span)?;
-            Ok(Box::new(
-                Adagrad::new(params, o).map_err(|e| it.tensor_error(span, e))?,
-            ))
-        },
+        make: |it, params, d, span| build(it, params, d, span, adagrad_options, Adagrad::new),
         sync: |it, o, d, span| sync_with(it, o, d, span, adagrad_options),
     },
 ];
@@ -434,6 +419,22 @@ fn adagrad_options(it: &Interp<'_>, d: &DictRef, span: Span) -> R<AdagradOptions
         eps: float(it, d, "eps", span)?,
         foreach: foreach(it, d, span)?,
     })
+}
+
+/// A group's optimizer from its dict, for the classes whose constructor checks the
+/// hyper-parameters (PyTorch's `ValueError`s).
+fn build<O, T: Optimizer + 'static>(
+    it: &Interp<'_>,
+    params: Vec<Tensor>,
+    d: &DictRef,
+    span: Span,
+    read: fn(&Interp<'_>, &DictRef, Span) -> R<O>,
+    new: fn(Vec<Tensor>, O) -> crate::base::Result<T>,
+) -> R<Box<dyn Optimizer>> {
+    let o = read(it, d, span)?;
+    Ok(Box::new(
+        new(params, o).map_err(|e| it.tensor_error(span, e))?,
+    ))
 }
 
 /// Reads a group's dict into the options of its optimizer (`O` is what `read` makes).
