@@ -7,6 +7,7 @@ mod cli;
 mod gallery_parses;
 mod hostile;
 mod int32_api;
+mod int32_indices;
 mod interp;
 mod module_hooks;
 mod optim_api;
