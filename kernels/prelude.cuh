@@ -16,6 +16,7 @@ typedef unsigned char u8;
 #define DT_BOOL 2
 #define DT_F16 3
 #define DT_BF16 4
+#define DT_I32 5
 
 // float16 and bfloat16 are stored as their 16 bits (the layouts of cuda_fp16.h's `__half` and
 // cuda_bf16.h's `__nv_bfloat16`, which NVRTC cannot #include here). Arithmetic is f32, rounded
@@ -83,6 +84,7 @@ static __device__ float load_f32(const Operand& o, i64 i) {
     i64 off = elem_offset(o, i);
     if (o.dtype == DT_F32) return ((const float*)o.ptr)[off];
     if (o.dtype == DT_I64) return (float)((const i64*)o.ptr)[off];
+    if (o.dtype == DT_I32) return (float)((const int*)o.ptr)[off];
     if (o.dtype == DT_F16) return half_to_f32(((const u16*)o.ptr)[off]);
     if (o.dtype == DT_BF16) return bf16_to_f32(((const u16*)o.ptr)[off]);
     return ((const u8*)o.ptr)[off] != 0 ? 1.0f : 0.0f;
@@ -99,6 +101,7 @@ static __device__ i64 load_i64(const Operand& o, i64 i) {
     i64 off = elem_offset(o, i);
     if (o.dtype == DT_F32) return (i64)((const float*)o.ptr)[off];
     if (o.dtype == DT_I64) return ((const i64*)o.ptr)[off];
+    if (o.dtype == DT_I32) return (i64)((const int*)o.ptr)[off];
     if (o.dtype == DT_F16) return (i64)half_to_f32(((const u16*)o.ptr)[off]);
     if (o.dtype == DT_BF16) return (i64)bf16_to_f32(((const u16*)o.ptr)[off]);
     return ((const u8*)o.ptr)[off] != 0 ? 1 : 0;
@@ -109,6 +112,7 @@ static __device__ void store_f32(const Operand& o, i64 i, float v) {
     i64 off = elem_offset(o, i);
     if (o.dtype == DT_F32) ((float*)o.ptr)[off] = v;
     else if (o.dtype == DT_I64) ((i64*)o.ptr)[off] = (i64)v;
+    else if (o.dtype == DT_I32) ((int*)o.ptr)[off] = (int)v;
     else if (o.dtype == DT_F16) ((u16*)o.ptr)[off] = f32_to_half(v);
     else if (o.dtype == DT_BF16) ((u16*)o.ptr)[off] = f32_to_bf16(v);
     else ((u8*)o.ptr)[off] = v != 0.0f ? 1 : 0;
@@ -119,6 +123,8 @@ static __device__ void store_i64(const Operand& o, i64 i, i64 v) {
     i64 off = elem_offset(o, i);
     if (o.dtype == DT_F32) ((float*)o.ptr)[off] = (float)v;
     else if (o.dtype == DT_I64) ((i64*)o.ptr)[off] = v;
+    // Keeps the low 32 bits, as the host's `as i32` does.
+    else if (o.dtype == DT_I32) ((int*)o.ptr)[off] = (int)(unsigned int)(u64)v;
     else if (o.dtype == DT_F16) ((u16*)o.ptr)[off] = f32_to_half((float)v);
     else if (o.dtype == DT_BF16) ((u16*)o.ptr)[off] = f32_to_bf16((float)v);
     else ((u8*)o.ptr)[off] = v != 0 ? 1 : 0;

@@ -12,8 +12,10 @@ pub enum DType {
     F16,
     /// `torch.bfloat16`: the upper half of an f32, 2 bytes.
     BF16,
-    /// `torch.int64`.
+    /// `torch.int64` (`torch.long`).
     I64,
+    /// `torch.int32` (`torch.int`): 4 bytes, as `GradScaler`'s growth tracker.
+    I32,
     /// `torch.bool`.
     Bool,
 }
@@ -31,11 +33,16 @@ impl DType {
     /// Bytes per element, as PyTorch stores them.
     pub fn size(self) -> usize {
         match self {
-            DType::F32 => 4,
+            DType::F32 | DType::I32 => 4,
             DType::F16 | DType::BF16 => 2,
             DType::I64 => 8,
             DType::Bool => 1,
         }
+    }
+
+    /// Whether this is an integer type (int32, int64; not bool).
+    pub fn is_integer(self) -> bool {
+        matches!(self, DType::I64 | DType::I32)
     }
 
     /// Whether tensors of this type can require grad.
@@ -46,7 +53,7 @@ impl DType {
     fn category(self) -> Category {
         match self {
             DType::Bool => Category::Bool,
-            DType::I64 => Category::Integer,
+            DType::I64 | DType::I32 => Category::Integer,
             DType::F32 | DType::F16 | DType::BF16 => Category::Floating,
         }
     }
@@ -63,8 +70,10 @@ impl DType {
             // Two different floats: f32 is the wider of f32 and a half type, and the two half
             // types promote to f32 too.
             (Category::Floating, _) => DType::F32,
-            // Two different non-floats of one category cannot happen with these five types.
-            _ => a,
+            // Two different integers: the wider, int64 (int32 is the only other one).
+            (Category::Integer, _) => DType::I64,
+            // Bool is the only type of its category.
+            (Category::Bool, _) => a,
         }
     }
 
@@ -98,6 +107,7 @@ impl DType {
             DType::F16 => "HalfTensor",
             DType::BF16 => "BFloat16Tensor",
             DType::I64 => "LongTensor",
+            DType::I32 => "IntTensor",
             DType::Bool => "BoolTensor",
         }
     }
@@ -108,6 +118,7 @@ impl DType {
             DType::F16 => "Half",
             DType::BF16 => "BFloat16",
             DType::I64 => "Long",
+            DType::I32 => "Int",
             DType::Bool => "Bool",
         }
     }
@@ -119,6 +130,7 @@ impl DType {
             "float16" | "half" => DType::F16,
             "bfloat16" => DType::BF16,
             "int64" | "long" => DType::I64,
+            "int32" | "int" => DType::I32,
             "bool" => DType::Bool,
             _ => return None,
         })
@@ -132,6 +144,7 @@ impl fmt::Display for DType {
             DType::F16 => "torch.float16",
             DType::BF16 => "torch.bfloat16",
             DType::I64 => "torch.int64",
+            DType::I32 => "torch.int32",
             DType::Bool => "torch.bool",
         })
     }
@@ -174,5 +187,14 @@ mod tests {
         assert_eq!(F16.result_type_scalar(true), F16);
         assert_eq!(I64.result_type_scalar(true), F32);
         assert_eq!(Bool.result_type_scalar(false), I64);
+        assert_eq!(DType::promote_types(I32, I64), I64);
+        assert_eq!(DType::promote_types(Bool, I32), I32);
+        assert_eq!(DType::promote_types(I32, BF16), BF16);
+        assert_eq!(DType::result_type(I32, false, I64, true), I32);
+        assert_eq!(DType::result_type(I64, true, I32, true), I64);
+        assert_eq!(DType::result_type(I32, false, F32, true), F32);
+        assert_eq!(I32.result_type_scalar(false), I32);
+        assert_eq!(I32.result_type_scalar(true), F32);
+        assert_eq!(I32.size(), 4);
     }
 }

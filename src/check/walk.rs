@@ -192,6 +192,7 @@ fn dtype_name(d: DType) -> &'static str {
         DType::F16 => "f16",
         DType::BF16 => "bf16",
         DType::I64 => "i64",
+        DType::I32 => "i32",
         DType::Bool => "bool",
     }
 }

@@ -48,6 +48,8 @@ pub enum DTypeCode {
     F16 = 3,
     /// bfloat16 (`__nv_bfloat16`'s bits), two bytes.
     BF16 = 4,
+    /// int32.
+    I32 = 5,
 }
 
 /// A kernel operand: a strided view of a block, or a number passed by value. Field for field

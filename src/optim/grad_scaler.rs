@@ -16,9 +16,8 @@
 //! - `update()` grows or backs off the scale in place (`_amp_update_scale_`) and forgets the
 //!   per-optimizer states (their `found_inf`).
 //!
-//! The growth tracker is held as int64 here (there is no int32): 8 bytes requested instead of
-//! 4, the same 512-byte block. On meta there are no values: `found_inf` reads as 0 (the step
-//! always runs) and the scale does not change.
+//! Both are 0-dim: 4 bytes requested each, a 512-byte block each. On meta there are no values:
+//! `found_inf` reads as 0 (the step always runs) and the scale does not change.
 
 use super::Optimizer;
 use crate::base::{DType, Device, Result, TensorError};
@@ -135,7 +134,7 @@ impl GradScaler {
             let rt = outputs.runtime();
             let scale = rt.empty(&[], DType::F32, outputs.device())?;
             scale.fill_(self.options.init_scale)?;
-            let tracker = rt.zeros(&[], DType::I64, outputs.device())?;
+            let tracker = rt.zeros(&[], DType::I32, outputs.device())?;
             self.scale = Some(scale);
             self.growth_tracker = Some(tracker);
         }

@@ -39,7 +39,8 @@ pub use sgd::{Sgd, SgdOptions};
 
 use std::any::Any;
 
-use crate::base::{Device, Result, TensorError};
+use crate::alloc::Purpose;
+use crate::base::{DType, Device, Result, TensorError};
 use crate::tensor::Tensor;
 
 /// One parameter's state as `optimizer.state_dict()["state"][i]` names it (`step`,
@@ -72,14 +73,14 @@ pub trait Optimizer {
     /// them in step with a Python `param_groups` dict.
     fn options_mut(&mut self) -> &mut dyn Any;
 
-    /// Optimizer state tensors alive on the device now (momentum buffers, moments), for
-    /// reports: the state without its host `step` counters.
+    /// Optimizer state tensors alive on the device now (momentum buffers, moments, and the
+    /// `step` counters of a capturable or fused optimizer), without the host ones.
     fn state_tensors(&self) -> Vec<Tensor> {
         self.state()
             .into_iter()
             .flatten()
             .flatten()
-            .filter(|(name, _)| *name != "step")
+            .filter(|(_, t)| t.device() == Device::Cuda)
             .map(|(_, t)| t)
             .collect()
     }
@@ -167,6 +168,36 @@ pub(crate) fn step<S>(
     run(&mut group, foreach)
 }
 
+/// A parameter's `state["step"]` as `_init_group` makes it: `torch.tensor(0.0)` on the host,
+/// or with `capturable`/`fused` `torch.zeros((), dtype=float32, device=p.device)`, a 0-dim
+/// tensor on the parameter's device (4 bytes requested, a 512-byte block).
+pub(crate) fn step_counter(p: &Tensor, on_device: bool) -> Result<Tensor> {
+    if on_device {
+        Tensor::empty_for(
+            p.runtime(),
+            &[],
+            DType::F32,
+            p.device(),
+            Purpose::OptimizerState,
+        )
+        .and_then(|t| t.fill_(0.0))
+    } else {
+        p.runtime().zeros(&[], DType::F32, Device::Cpu)
+    }
+}
+
+/// The check `_single_tensor_*`/`_multi_tensor_*` make with `capturable=True`, after
+/// `_init_group` made the state: every parameter must be on a capturable device (CUDA here).
+pub(crate) fn check_capturable(params: &[&Tensor]) -> Result<()> {
+    if params.iter().all(|p| p.device() == Device::Cuda) {
+        Ok(())
+    } else {
+        Err(TensorError::Invalid(
+            "AssertionError: If capturable=True, params and state_steps must be on supported devices: ['cuda', 'xpu', 'hpu', 'privateuseone', 'xla'].".into(),
+        ))
+    }
+}
+
 /// `_default_to_fused_or_foreach(params, differentiable=False, use_fused=False)`: foreach
 /// when every parameter with a gradient is on a device with foreach kernels (CUDA here).
 pub fn default_foreach(params: &[&Tensor]) -> bool {
@@ -179,9 +210,9 @@ pub(crate) struct TensorList(pub(crate) Vec<Tensor>);
 
 impl TensorList {
     /// `torch._foreach_<op>(inputs)`: `op` applied to each input, every output alive at once.
-    pub(crate) fn map<'t>(
-        inputs: impl IntoIterator<Item = &'t Tensor>,
-        mut op: impl FnMut(usize, &Tensor) -> Result<Tensor>,
+    pub(crate) fn map<T>(
+        inputs: impl IntoIterator<Item = T>,
+        mut op: impl FnMut(usize, T) -> Result<Tensor>,
     ) -> Result<TensorList> {
         let mut out = TensorList(Vec::new());
         for (i, t) in inputs.into_iter().enumerate() {

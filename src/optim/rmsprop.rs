@@ -2,7 +2,7 @@ use std::any::Any;
 
 use super::{state_entry, state_index, Group, Optimizer, ParamState, TensorList};
 use crate::alloc::Purpose;
-use crate::base::{DType, Device, Result, TensorError};
+use crate::base::{Result, TensorError};
 use crate::tensor::Tensor;
 
 /// `torch.optim.RMSprop`'s hyper-parameters.
@@ -18,9 +18,12 @@ pub struct RmspropOptions {
     pub weight_decay: f64,
     /// Momentum factor; above 0 keeps a momentum buffer per parameter.
     pub momentum: f64,
-    /// Normalize by the gradient's variance estimate; refused for now (its in-place `sqrt_`
-    /// is not in the runtime, and an out-of-place one would not allocate what PyTorch does).
+    /// Normalize by the gradient's variance estimate: keeps `grad_avg`, the running mean of
+    /// the gradient, and divides by `sqrt(square_avg - grad_avg²)`.
     pub centered: bool,
+    /// The step counter lives on the parameter's device (a 0-dim float32 tensor). With a
+    /// float learning rate nothing else changes: no temporaries are added.
+    pub capturable: bool,
     /// The `_multi_tensor_rmsprop` path (`Some(true)`), the for-loop (`Some(false)`), or
     /// PyTorch's default (`None`: foreach when every parameter is on the device).
     pub foreach: Option<bool>,
@@ -35,6 +38,7 @@ impl Default for RmspropOptions {
             weight_decay: 0.0,
             momentum: 0.0,
             centered: false,
+            capturable: false,
             foreach: None,
         }
     }
@@ -46,6 +50,8 @@ struct RmspropState {
     step: Tensor,
     square_avg: Tensor,
     momentum_buffer: Option<Tensor>,
+    /// With `centered`.
+    grad_avg: Option<Tensor>,
 }
 
 /// `torch.optim.RMSprop(params)`.
@@ -70,9 +76,6 @@ impl Rmsprop {
                 return Err(TensorError::Invalid(format!("Invalid {name}: {v}")));
             }
         }
-        if options.centered {
-            return Err(TensorError::Unsupported("RMSprop(centered=True)".into()));
-        }
         let n = params.len();
         Ok(Rmsprop {
             params,
@@ -90,15 +93,23 @@ impl Optimizer for Rmsprop {
             &mut self.state,
             o.foreach,
             |p| {
+                // `_init_group`, in its order.
                 Ok(RmspropState {
-                    step: p.runtime().zeros(&[], DType::F32, Device::Cpu)?,
+                    step: super::step_counter(p, o.capturable)?,
                     square_avg: p.zeros_like_for(Purpose::OptimizerState)?,
                     momentum_buffer: (o.momentum > 0.0)
+                        .then(|| p.zeros_like_for(Purpose::OptimizerState))
+                        .transpose()?,
+                    grad_avg: o
+                        .centered
                         .then(|| p.zeros_like_for(Purpose::OptimizerState))
                         .transpose()?,
                 })
             },
             |group, foreach| {
+                if o.capturable {
+                    super::check_capturable(&group.params)?;
+                }
                 if foreach {
                     multi_tensor(group, o)
                 } else {
@@ -122,6 +133,7 @@ impl Optimizer for Rmsprop {
                         ("square_avg", s.square_avg.clone()),
                     ];
                     v.extend(s.momentum_buffer.clone().map(|b| ("momentum_buffer", b)));
+                    v.extend(s.grad_avg.clone().map(|b| ("grad_avg", b)));
                     v
                 })
             })
@@ -136,6 +148,11 @@ impl Optimizer for Rmsprop {
             momentum_buffer: (self.options.momentum > 0.0)
                 .then(|| state_entry(state, "momentum_buffer"))
                 .transpose()?,
+            grad_avg: self
+                .options
+                .centered
+                .then(|| state_entry(state, "grad_avg"))
+                .transpose()?,
         });
         Ok(())
     }
@@ -147,7 +164,8 @@ impl Optimizer for Rmsprop {
 
 /// `_single_tensor_rmsprop` for one parameter (`torch/optim/rmsprop.py`): `avg =
 /// square_avg.sqrt()` is one temporary (`add_(eps)` is in place), kept until the next
-/// parameter's exists, plus `grad.add(param, alpha=wd)` with weight decay.
+/// parameter's exists, plus `grad.add(param, alpha=wd)` with weight decay. Centered, `avg =
+/// square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_()` is that one temporary instead.
 fn single_tensor(
     param: &Tensor,
     mut grad: Tensor,
@@ -160,7 +178,13 @@ fn single_tensor(
     }
     state.square_avg.mul_scalar_(o.alpha)?;
     state.square_avg.addcmul_(&grad, &grad, 1.0 - o.alpha)?;
-    let avg = state.square_avg.sqrt()?;
+    let avg = match &state.grad_avg {
+        Some(grad_avg) => {
+            grad_avg.lerp_(&grad, 1.0 - o.alpha)?;
+            centered_avg(&state.square_avg, grad_avg)?
+        }
+        None => state.square_avg.sqrt()?,
+    };
     avg.add_scalar_(o.eps)?;
     match &state.momentum_buffer {
         Some(buf) => {
@@ -173,7 +197,16 @@ fn single_tensor(
     Ok(Some(avg))
 }
 
-/// `_multi_tensor_rmsprop` (not centered): weight decay allocates every `grad + wd * param` at
+/// `square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_()`: one new tensor of
+/// `square_avg`'s size (a copy, updated in place), the centered denominator before `eps`.
+fn centered_avg(square_avg: &Tensor, grad_avg: &Tensor) -> Result<Tensor> {
+    let avg = square_avg.clone_tensor()?;
+    avg.addcmul_(grad_avg, grad_avg, -1.0)?;
+    avg.sqrt_()?;
+    Ok(avg)
+}
+
+/// `_multi_tensor_rmsprop`: weight decay allocates every `grad + wd * param` at
 /// once (`torch._foreach_add`), then `avg = torch._foreach_sqrt(square_avgs)` one more per
 /// parameter; both lists live until the function returns, the decayed gradients freed first
 /// (the frame's locals are cleared in the order they were bound).
@@ -194,7 +227,17 @@ fn multi_tensor(group: &mut Group<'_, RmspropState>, o: RmspropOptions) -> Resul
     for (s, g) in group.states.iter().zip(grads) {
         s.square_avg.addcmul_(g, g, 1.0 - o.alpha)?;
     }
-    let avg = TensorList::map(group.states.iter().map(|s| &s.square_avg), |_, t| t.sqrt())?;
+    for (s, g) in group.states.iter().zip(grads) {
+        if let Some(grad_avg) = &s.grad_avg {
+            grad_avg.lerp_(g, 1.0 - o.alpha)?;
+        }
+    }
+    // Centered: `torch._foreach_addcmul(square_avgs, grad_avgs, grad_avgs, value=-1)`, then
+    // `_foreach_sqrt_`, one list as the plain `_foreach_sqrt` is.
+    let avg = TensorList::map(group.states.iter(), |_, s| match &s.grad_avg {
+        Some(grad_avg) => centered_avg(&s.square_avg, grad_avg),
+        None => s.square_avg.sqrt(),
+    })?;
     for t in &avg.0 {
         t.add_scalar_(o.eps)?;
     }

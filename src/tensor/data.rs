@@ -73,7 +73,7 @@ impl Tensor {
         }
         Ok(match self.dtype() {
             DType::F32 | DType::F16 | DType::BF16 => self.read_f32().map_or(0.0, |v| v[0] as f64),
-            DType::I64 => self.read_i64().map_or(0.0, |v| v[0] as f64),
+            DType::I64 | DType::I32 => self.read_i64().map_or(0.0, |v| v[0] as f64),
             DType::Bool => self.read_bool().map_or(0.0, |v| v[0] as u8 as f64),
         })
     }

@@ -8,7 +8,7 @@
 
 use super::kernel::{Buf, Cx};
 use super::layer_node::{operand, read, run, write};
-use super::{DType, LayerKernel, Result, Tensor, TensorError};
+use super::{LayerKernel, Result, Tensor, TensorError};
 use crate::autograd::{Formula, Node, NodeBuilder};
 
 /// What EmbeddingBackward0 keeps besides `indices`.
@@ -20,13 +20,13 @@ pub(crate) struct EmbeddingNode {
 
 impl Tensor {
     /// `F.embedding(indices, weight, padding_idx)`: rows of `weight` (num_embeddings × dim)
-    /// picked by int64 `indices` of any shape. A negative `padding_idx` counts from the end.
+    /// picked by int64 or int32 `indices` of any shape. A negative `padding_idx` counts from the end.
     pub fn embedding(
         weight: &Tensor,
         indices: &Tensor,
         padding_idx: Option<i64>,
     ) -> Result<Tensor> {
-        if indices.dtype() != DType::I64 {
+        if !indices.dtype().is_integer() {
             return Err(TensorError::Invalid(format!(
                 "Expected tensor for argument #1 'indices' to have one of the following scalar types: Long, Int; but got {} instead (while checking arguments for embedding)",
                 indices.describe().split(' ').next().unwrap_or_default()

@@ -63,12 +63,25 @@ impl Runtime {
 
     /// `torch.randint(low, high, shape, device=device)`: int64 uniform in [low, high).
     pub fn randint(&self, low: i64, high: i64, shape: &[usize], device: Device) -> Result<Tensor> {
+        self.randint_of(low, high, shape, DType::I64, device)
+    }
+
+    /// `torch.randint(low, high, shape, dtype=dtype)`: the same draws as
+    /// [`randint`](Self::randint), stored as `dtype`.
+    pub fn randint_of(
+        &self,
+        low: i64,
+        high: i64,
+        shape: &[usize],
+        dtype: DType,
+        device: Device,
+    ) -> Result<Tensor> {
         if high <= low {
             return Err(TensorError::Invalid(format!(
                 "random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
             )));
         }
-        let t = self.user_tensor(shape, DType::I64, device)?;
+        let t = self.user_tensor(shape, dtype, device)?;
         let mut stream = self.random_stream(device, t.numel());
         let span = high.wrapping_sub(low) as u64;
         let (k, cx) = t.kernels();

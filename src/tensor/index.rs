@@ -427,7 +427,7 @@ impl IndexNode {
 }
 
 fn is_index_dtype(t: &Tensor) -> bool {
-    matches!(t.dtype(), DType::I64 | DType::Bool)
+    matches!(t.dtype(), DType::I64 | DType::I32 | DType::Bool)
 }
 
 impl Tensor {
@@ -735,7 +735,7 @@ impl Tensor {
     /// `tensor.index_select(dim, index)`: a new tensor; IndexSelectBackward0 saves `index`.
     pub fn index_select(&self, dim: isize, index: &Tensor) -> Result<Tensor> {
         let d = super::ops::wrap_dim(dim, self.dim())?;
-        if index.dtype() != DType::I64 || index.dim() > 1 {
+        if !index.dtype().is_integer() || index.dim() > 1 {
             return Err(TensorError::Invalid(
                 "index_select(): Index is supposed to be a vector".into(),
             ));

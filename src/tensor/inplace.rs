@@ -7,7 +7,7 @@ use super::ops::{broadcast_shapes, common_device, promote, same_device};
 use super::{format_shape, DType, Device, Result, Scalar, Tensor, TensorError};
 use crate::alloc::Purpose;
 use crate::autograd::{self, Formula, NodeBuilder};
-use crate::device::kernels::{BinaryCode, TernaryCode};
+use crate::device::kernels::{BinaryCode, TernaryCode, UnaryCode};
 
 impl Tensor {
     // ---- copies -----------------------------------------------------------------------------
@@ -307,6 +307,32 @@ impl Tensor {
         let (k, cx) = self.kernels();
         let lerp = Bin::Code(BinaryCode::Lerp, weight);
         k.binary(cx, &self.buf(), [&self.buf(), &end.buf()], DType::F32, lerp)?;
+        self.bump_version();
+        Ok(())
+    }
+
+    /// `torch.maximum(self, other, out=self)` and `torch._foreach_maximum_` for optimizer
+    /// math (amsgrad): written in place, nothing allocated.
+    pub(crate) fn maximum_(&self, other: &Tensor) -> Result<()> {
+        self.check_no_graph(&[self, other], "maximum_")?;
+        same_device(self, other)?;
+        let (k, cx) = self.kernels();
+        k.binary(
+            cx,
+            &self.buf(),
+            [&self.buf(), &other.buf()],
+            DType::F32,
+            Bin::Max,
+        )?;
+        self.bump_version();
+        Ok(())
+    }
+
+    /// `self.sqrt_()` for optimizer math (RMSprop's centered average): in place.
+    pub(crate) fn sqrt_(&self) -> Result<()> {
+        self.check_no_graph(&[self], "sqrt_")?;
+        let (k, cx) = self.kernels();
+        k.unary(cx, &self.buf(), &self.buf(), UnaryCode::Sqrt, 0.0)?;
         self.bump_version();
         Ok(())
     }

@@ -150,7 +150,8 @@ impl Tensor {
         } else if op.is_float_only() {
             DType::F32
         } else {
-            DType::I64
+            // An integer tensor keeps its type (int32 + 1 is int32); a bool one became int64.
+            common
         };
         let out = if op.is_comparison() {
             DType::Bool

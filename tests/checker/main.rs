@@ -14,6 +14,7 @@ mod fragmentation;
 mod gallery;
 mod held_by;
 mod html_browser;
+mod optim_step_held;
 mod patterns;
 mod period;
 mod properties;

@@ -131,6 +131,82 @@ fn cases() -> Vec<(&'static str, Make, Figures)> {
             [[(131072, 76288), (65536, 0)], [(76288, 76288), (0, 0)]],
         ),
         (
+            "adam_amsgrad",
+            |p, foreach| {
+                Box::new(Adam::new(
+                    p,
+                    AdamOptions {
+                        amsgrad: true,
+                        foreach,
+                        ..AdamOptions::default()
+                    },
+                ))
+            },
+            [
+                [(359936, 228864), (131072, 0)],
+                [(305152, 228864), (76288, 0)],
+            ],
+        ),
+        (
+            "adamw_amsgrad_weight_decay",
+            |p, foreach| {
+                Box::new(AdamW::new(
+                    p,
+                    AdamOptions {
+                        amsgrad: true,
+                        weight_decay: 0.1,
+                        foreach,
+                        ..AdamOptions::default()
+                    },
+                ))
+            },
+            [
+                [(359936, 228864), (131072, 0)],
+                [(305152, 228864), (76288, 0)],
+            ],
+        ),
+        (
+            "rmsprop_centered",
+            |p, foreach| {
+                Box::new(
+                    Rmsprop::new(
+                        p,
+                        RmspropOptions {
+                            centered: true,
+                            foreach,
+                            ..RmspropOptions::default()
+                        },
+                    )
+                    .unwrap(),
+                )
+            },
+            [
+                [(218624, 152576), (66048, 0)],
+                [(228864, 152576), (76288, 0)],
+            ],
+        ),
+        (
+            "rmsprop_centered_momentum",
+            |p, foreach| {
+                Box::new(
+                    Rmsprop::new(
+                        p,
+                        RmspropOptions {
+                            centered: true,
+                            momentum: 0.9,
+                            foreach,
+                            ..RmspropOptions::default()
+                        },
+                    )
+                    .unwrap(),
+                )
+            },
+            [
+                [(294912, 228864), (66048, 0)],
+                [(305152, 228864), (76288, 0)],
+            ],
+        ),
+        (
             "rmsprop",
             |p, foreach| {
                 Box::new(

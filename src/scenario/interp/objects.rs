@@ -238,15 +238,10 @@ pub struct OptimizerRef {
 }
 
 impl OptimizerRef {
-    /// Its state tensors (momentum buffers, moments), named by their index across the groups.
+    /// Its state tensors (momentum buffers, moments, step counters), each labelled
+    /// `state[i]["name"]` as `state_dict()` numbers and names them.
     pub fn state_tensors(&self) -> Vec<(String, Tensor)> {
-        self.inner
-            .borrow()
-            .state_tensors()
-            .into_iter()
-            .enumerate()
-            .map(|(i, t)| (i.to_string(), t))
-            .collect()
+        self.inner.borrow().named_state()
     }
 }
 

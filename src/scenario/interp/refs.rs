@@ -279,7 +279,7 @@ impl Referents for Value {
             }
             Value::Optimizer(o) => {
                 for (n, t) in o.state_tensors() {
-                    visit(Edge::Attr(format!("state[{n}]").into()), &Value::Tensor(t));
+                    visit(Edge::Attr(n.into()), &Value::Tensor(t));
                 }
             }
             Value::Scheduler(s) => {

@@ -16,6 +16,7 @@ fn code(dtype: DType) -> DTypeCode {
         DType::F16 => DTypeCode::F16,
         DType::BF16 => DTypeCode::BF16,
         DType::I64 => DTypeCode::I64,
+        DType::I32 => DTypeCode::I32,
         DType::Bool => DTypeCode::Bool,
     }
 }
@@ -251,7 +252,7 @@ impl Kernels for CudaKernels {
                 format_shape(dst.shape)
             )));
         }
-        let via_i64 = dst.dtype == DType::I64 || src.dtype == DType::I64;
+        let via_i64 = dst.dtype.is_integer() || src.dtype.is_integer();
         let args = [
             Arg::Op(dst.operand(cx)?),
             Arg::Op(src.operand(cx)?),

@@ -407,7 +407,7 @@ impl Kernels for HostKernels {
             return Map(&plan, cx).run(|x| x);
         }
         match (dst.dtype, src.dtype) {
-            (DType::I64, _) | (_, DType::I64) => {
+            (DType::I64 | DType::I32, _) | (_, DType::I64 | DType::I32) => {
                 if let Some(v) = src.read_i64(cx) {
                     dst.write_i64(cx, &v)
                 }
@@ -437,6 +437,8 @@ impl Kernels for HostKernels {
             }
             (DType::I64, Scalar::Int(i)) => out.fill_with(i),
             (DType::I64, Scalar::Float(f)) => out.fill_with(f as f32 as i64),
+            (DType::I32, Scalar::Int(i)) => out.fill_with(i as i32),
+            (DType::I32, Scalar::Float(f)) => out.fill_with(f as f32 as i32),
             (DType::Bool, Scalar::Int(i)) => out.fill_with(u8::from(i != 0)),
             (DType::Bool, Scalar::Float(f)) => out.fill_with(u8::from(f as f32 != 0.0)),
         }

@@ -196,6 +196,11 @@ impl Buf<'_> {
                 .into_iter()
                 .map(|v| v as f32)
                 .collect(),
+            DType::I32 => self
+                .gather::<i32>(cx)?
+                .into_iter()
+                .map(|v| v as f32)
+                .collect(),
             DType::Bool => self
                 .gather::<u8>(cx)?
                 .into_iter()
@@ -224,6 +229,7 @@ impl Buf<'_> {
                 .collect(),
             DType::F16 | DType::BF16 => self.read_half(cx)?.into_iter().map(|v| v as i64).collect(),
             DType::I64 => self.gather::<i64>(cx)?,
+            DType::I32 => self.gather::<i32>(cx)?.into_iter().map(i64::from).collect(),
             DType::Bool => self
                 .gather::<u8>(cx)?
                 .into_iter()
@@ -246,6 +252,11 @@ impl Buf<'_> {
                 .into_iter()
                 .map(|v| v != 0)
                 .collect(),
+            DType::I32 => self
+                .gather::<i32>(cx)?
+                .into_iter()
+                .map(|v| v != 0)
+                .collect(),
             DType::Bool => self.gather::<u8>(cx)?.into_iter().map(|v| v != 0).collect(),
         })
     }
@@ -258,6 +269,7 @@ impl Buf<'_> {
                 self.scatter(cx, &half::encode(self.dtype, values.iter().copied()))
             }
             DType::I64 => self.scatter(cx, &values.iter().map(|&v| v as i64).collect::<Vec<_>>()),
+            DType::I32 => self.scatter(cx, &values.iter().map(|&v| v as i32).collect::<Vec<_>>()),
             DType::Bool => self.scatter(
                 cx,
                 &values.iter().map(|&v| (v != 0.0) as u8).collect::<Vec<_>>(),
@@ -274,6 +286,8 @@ impl Buf<'_> {
                 &half::encode(self.dtype, values.iter().map(|&v| v as f32)),
             ),
             DType::I64 => self.scatter(cx, values),
+            // Wraps modulo 2^32, as a C++ int64 -> int32 conversion (and PyTorch's copy) does.
+            DType::I32 => self.scatter(cx, &values.iter().map(|&v| v as i32).collect::<Vec<_>>()),
             DType::Bool => self.scatter(
                 cx,
                 &values.iter().map(|&v| (v != 0) as u8).collect::<Vec<_>>(),
@@ -296,6 +310,7 @@ impl Buf<'_> {
                 &half::encode(self.dtype, values.iter().map(|&v| f32::from(u8::from(v)))),
             ),
             DType::I64 => self.scatter(cx, &values.iter().map(|&v| v as i64).collect::<Vec<_>>()),
+            DType::I32 => self.scatter(cx, &values.iter().map(|&v| v as i32).collect::<Vec<_>>()),
             DType::Bool => self.scatter(cx, &values.iter().map(|&v| v as u8).collect::<Vec<_>>()),
         }
     }

@@ -224,9 +224,16 @@ pub(super) fn convert(
                 None | Some(Value::None) => return Ok(Value::Str(type_name(t).into())),
                 Some(Value::DType(d)) => *d,
                 Some(Value::Str(s)) => {
-                    let named = [DType::F32, DType::F16, DType::BF16, DType::I64, DType::Bool]
-                        .into_iter()
-                        .find(|d| s.ends_with(&format!(".{}", d.legacy_name())));
+                    let named = [
+                        DType::F32,
+                        DType::F16,
+                        DType::BF16,
+                        DType::I64,
+                        DType::I32,
+                        DType::Bool,
+                    ]
+                    .into_iter()
+                    .find(|d| s.ends_with(&format!(".{}", d.legacy_name())));
                     match named {
                         Some(d) => d,
                         None => {
@@ -448,6 +455,7 @@ pub(in super::super) fn scaler_method(
         }
         "step" => {
             let o = optimizer_arg(it, &args, name, span)?;
+            super::optim::refuse_fused_under_scaler(it, &o, span)?;
             let grads = gradients(&o);
             let id = Rc::as_ptr(&o.inner) as *const () as usize;
             let mut run = false;

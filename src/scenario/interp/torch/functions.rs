@@ -255,7 +255,7 @@ fn factory(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Val
         "zeros" => rt.zeros(&shape, dtype, device),
         "ones" => rt.ones(&shape, dtype, device),
         "empty" => rt.empty(&shape, dtype, device),
-        _ => rt.randint(low, high, &shape, device),
+        _ => rt.randint_of(low, high, &shape, dtype, device),
     };
     let t = t.map_err(|e| it.tensor_error(span, e))?;
     if requires_grad {
@@ -360,6 +360,9 @@ fn tensor_from_data(it: &mut Interp<'_>, _name: &str, args: CallArgs, span: Span
             &shape,
             device,
         ),
+        DType::I32 => rt.empty(&shape, DType::I32, device).inspect(|t| {
+            t.write_i64(&values.iter().map(|&v| v as i64).collect::<Vec<_>>());
+        }),
         DType::F32 | DType::F16 | DType::BF16 => rt.tensor_of(
             &values.iter().map(|&v| v as f32).collect::<Vec<_>>(),
             &shape,

@@ -109,12 +109,7 @@ const CLASSES: &[Class] = &[
             ("differentiable", Lit::Bool(false)),
             ("fused", Lit::None),
         ],
-        make: |it, params, d, span| {
-            let o = sgd_options(it, d, span)?;
-            Ok(Box::new(
-                Sgd::new(params, o).map_err(|e| it.tensor_error(span, e))?,
-            ))
-        },
+        make: |it, params, d, span| build(it, params, d, span, sgd_options, Sgd::new),
         sync: |it, o, d, span| sync_with(it, o, d, span, sgd_options),
     },
     Class {
@@ -214,12 +209,7 @@ const CLASSES: &[Class] = &[
             ("maximize", Lit::Bool(false)),
             ("differentiable", Lit::Bool(false)),
         ],
-        make: |it, params, d, span| {
-            let o = rmsprop_options(it, d, span)?;
-            Ok(Box::new(
-                Rmsprop::new(params, o).map_err(|e| it.tensor_error(span, e))?,
-            ))
-        },
+        make: |it, params, d, span| build(it, params, d, span, rmsprop_options, Rmsprop::new),
         sync: |it, o, d, span| sync_with(it, o, d, span, rmsprop_options),
     },
     Class {
@@ -247,12 +237,7 @@ const CLASSES: &[Class] = &[
             ("differentiable", Lit::Bool(false)),
             ("fused", Lit::None),
         ],
-        make: |it, params, d, span| {
-            let o = adagrad_options(it, d, span)?;
-            Ok(Box::new(
-                Adagrad::new(params, o).map_err(|e| it.tensor_error(span, e))?,
-            ))
-        },
+        make: |it, params, d, span| build(it, params, d, span, adagrad_options, Adagrad::new),
         sync: |it, o, d, span| sync_with(it, o, d, span, adagrad_options),
     },
 ];
@@ -271,13 +256,22 @@ impl Groups {
         self.defaults.clone()
     }
 
-    /// Every group's state tensors on the device, numbered across the groups as
-    /// `state_dict()` numbers parameters.
-    pub(crate) fn state_tensors(&self) -> Vec<Tensor> {
-        self.groups
-            .iter()
-            .flat_map(|(_, o)| o.state_tensors())
-            .collect()
+    /// Every state tensor the optimizer holds, `step` counters included (PyTorch's
+    /// `optimizer.state` holds them, on the host unless capturable or fused), labelled
+    /// `state[i]["name"]` with parameters numbered across the groups as `state_dict()` numbers
+    /// them.
+    pub(crate) fn named_state(&self) -> Vec<(String, Tensor)> {
+        let mut out = Vec::new();
+        let mut first = 0;
+        for (_, o) in &self.groups {
+            for (i, state) in o.state().into_iter().enumerate() {
+                for (name, t) in state.into_iter().flatten() {
+                    out.push((format!("state[{}][\"{name}\"]", first + i), t));
+                }
+            }
+            first += o.params().len();
+        }
+        out
     }
 
     /// `repr(optimizer)`: each group's hyper-parameters, sorted, as PyTorch prints them.
@@ -367,18 +361,16 @@ fn sgd_options(it: &Interp<'_>, d: &DictRef, span: Span) -> R<SgdOptions> {
 }
 
 fn adam_options(it: &Interp<'_>, d: &DictRef, span: Span) -> R<AdamOptions> {
-    refuse(
-        it,
-        d,
-        &[
-            "amsgrad",
-            "maximize",
-            "capturable",
-            "differentiable",
-            "fused",
-        ],
-        span,
-    )?;
+    refuse(it, d, &["maximize", "differentiable"], span)?;
+    let foreach = foreach(it, d, span)?;
+    // `fused=None` is off: Adam's `step` defaults to foreach or the for-loop, never fused.
+    let fused = matches!(lookup(it, d, "fused", span)?, Value::Bool(true));
+    if fused && foreach == Some(true) {
+        return Err(it.fail(
+            span,
+            "RuntimeError: `fused` and `foreach` cannot be `True` together.",
+        ));
+    }
     let betas = lookup(it, d, "betas", span)?;
     let pair: Vec<Value> = match &betas {
         Value::Tuple(t) => t.as_ref().clone(),
@@ -396,12 +388,15 @@ fn adam_options(it: &Interp<'_>, d: &DictRef, span: Span) -> R<AdamOptions> {
         ),
         eps: float(it, d, "eps", span)?,
         weight_decay: float(it, d, "weight_decay", span)?,
-        foreach: foreach(it, d, span)?,
+        amsgrad: flag(it, d, "amsgrad", span)?,
+        capturable: flag(it, d, "capturable", span)?,
+        fused,
+        foreach,
     })
 }
 
 fn rmsprop_options(it: &Interp<'_>, d: &DictRef, span: Span) -> R<RmspropOptions> {
-    refuse(it, d, &["maximize", "capturable", "differentiable"], span)?;
+    refuse(it, d, &["maximize", "differentiable"], span)?;
     Ok(RmspropOptions {
         lr: float(it, d, "lr", span)?,
         alpha: float(it, d, "alpha", span)?,
@@ -409,6 +404,7 @@ fn rmsprop_options(it: &Interp<'_>, d: &DictRef, span: Span) -> R<RmspropOptions
         weight_decay: float(it, d, "weight_decay", span)?,
         momentum: float(it, d, "momentum", span)?,
         centered: flag(it, d, "centered", span)?,
+        capturable: flag(it, d, "capturable", span)?,
         foreach: foreach(it, d, span)?,
     })
 }
@@ -423,6 +419,22 @@ fn adagrad_options(it: &Interp<'_>, d: &DictRef, span: Span) -> R<AdagradOptions
         eps: float(it, d, "eps", span)?,
         foreach: foreach(it, d, span)?,
     })
+}
+
+/// A group's optimizer from its dict, for the classes whose constructor checks the
+/// hyper-parameters (PyTorch's `ValueError`s).
+fn build<O, T: Optimizer + 'static>(
+    it: &Interp<'_>,
+    params: Vec<Tensor>,
+    d: &DictRef,
+    span: Span,
+    read: fn(&Interp<'_>, &DictRef, Span) -> R<O>,
+    new: fn(Vec<Tensor>, O) -> crate::base::Result<T>,
+) -> R<Box<dyn Optimizer>> {
+    let o = read(it, d, span)?;
+    Ok(Box::new(
+        new(params, o).map_err(|e| it.tensor_error(span, e))?,
+    ))
 }
 
 /// Reads a group's dict into the options of its optimizer (`O` is what `read` makes).
@@ -737,6 +749,11 @@ fn load_state_dict(
                 "ValueError: loaded state dict contains a parameter group that doesn't match the size of optimizer's group",
             ));
         }
+        // `_process_value_according_to_param_policy`: `step` follows the parameter to its
+        // device only when the saved group is capturable or fused; other state always does.
+        let step_follows = ["capturable", "fused"]
+            .iter()
+            .any(|k| matches!(saved.borrow().get(&key(k)), Some(Value::Bool(true))));
         for i in 0..n {
             let Some(Value::Dict(per)) = saved_state.borrow().get(&Key::Int(first + i as i64))
             else {
@@ -746,7 +763,8 @@ fn load_state_dict(
             let mut entries: Vec<(String, Tensor)> = Vec::new();
             for (k, v) in per.borrow().items() {
                 if let (Value::Str(k), Value::Tensor(t)) = (k, v) {
-                    let t = if &*k != "step" && t.device() != param.device() {
+                    let follows = &*k != "step" || step_follows;
+                    let t = if follows && t.device() != param.device() {
                         t.to(param.device()).map_err(|e| it.tensor_error(span, e))?
                     } else {
                         t
@@ -776,6 +794,27 @@ fn load_state_dict(
         first += n as i64;
     }
     Ok(Value::None)
+}
+
+/// `GradScaler.step` with a fused optimizer hands it `grad_scale` and `found_inf`
+/// (`_step_supports_amp_scaling`) instead of unscaling the gradients first: another sequence
+/// of temporaries, not modelled.
+pub(super) fn refuse_fused_under_scaler(it: &Interp<'_>, o: &OptimizerRef, span: Span) -> R<()> {
+    let fused = o
+        .inner
+        .borrow()
+        .groups
+        .iter()
+        .any(|(d, _)| matches!(d.borrow().get(&key("fused")), Some(Value::Bool(true))));
+    if fused {
+        return Err(it
+            .fail(
+                span,
+                "GradScaler.step with a fused=True optimizer is not supported in scenarios",
+            )
+            .with_help("use the optimizer without fused=True under a GradScaler"));
+    }
+    Ok(())
 }
 
 /// `optimizer.param_groups`: the groups' dicts themselves, so edits reach the next step.

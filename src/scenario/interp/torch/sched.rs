@@ -20,6 +20,7 @@ use super::{entry, Entry, Function, Run, SchedulerMethodFn};
 use crate::scenario::Span;
 
 mod special;
+mod state;
 
 use special::{one_cycle, plateau, set_beta1};
 
@@ -36,8 +37,12 @@ pub(super) const SCHEDULERS: &[Function] = &[
 ];
 
 /// Methods of a scheduler.
-pub(super) const SCHEDULER_METHODS: &[Entry<SchedulerMethodFn>] =
-    &[entry("step", step), entry("get_last_lr", get_last_lr)];
+pub(super) const SCHEDULER_METHODS: &[Entry<SchedulerMethodFn>] = &[
+    entry("step", step),
+    entry("get_last_lr", get_last_lr),
+    entry("state_dict", state::state_dict),
+    entry("load_state_dict", state::load_state_dict),
+];
 
 /// A scheduler held by scenario names.
 #[derive(Clone)]

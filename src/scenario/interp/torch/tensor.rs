@@ -26,6 +26,7 @@ pub(super) const METHODS: &[Entry<MethodFn>] = &[
     entry("clone", no_args),
     entry("float", no_args),
     entry("long", no_args),
+    entry("int", no_args),
     entry("half", super::amp::convert),
     entry("bfloat16", super::amp::convert),
     entry("type", super::amp::convert),
@@ -199,7 +200,7 @@ method!(size, ["dim"], 0, |c| {
     }
 });
 
-// `detach`, `clone`, `float`, `long`, `relu`, `relu_`, `zero_`, `t`, `cpu`, `cuda`.
+// `detach`, `clone`, `float`, `long`, `int`, `relu`, `relu_`, `zero_`, `t`, `cpu`, `cuda`.
 method!(no_args, [], 0, |c| {
     let t = c.t;
     let r = match c.name {
@@ -207,6 +208,7 @@ method!(no_args, [], 0, |c| {
         "clone" => t.clone_tensor(),
         "float" => t.float(),
         "long" => t.to_dtype(DType::I64),
+        "int" => t.to_dtype(DType::I32),
         "relu" => t.relu(),
         "relu_" => t.relu_(),
         "zero_" => t.zero_(),

@@ -31,7 +31,8 @@ fn tensor_repr(t: &Tensor) -> String {
     }
     match t.dtype() {
         DType::I64 if t.numel() == 0 => extras.push("dtype=torch.int64".into()),
-        DType::F16 | DType::BF16 => extras.push(format!("dtype={}", t.dtype())),
+        // Only the default types (float32, int64, bool) print without their dtype.
+        DType::F16 | DType::BF16 | DType::I32 => extras.push(format!("dtype={}", t.dtype())),
         _ => {}
     }
     if let Some(node) = t.grad_fn() {
@@ -44,11 +45,11 @@ fn tensor_repr(t: &Tensor) -> String {
     } else {
         let fmt = |x: f64| match t.dtype() {
             DType::F32 | DType::F16 | DType::BF16 => format!("{x:.4}"),
-            DType::I64 => format!("{}", x as i64),
+            DType::I64 | DType::I32 => format!("{}", x as i64),
             DType::Bool => (if x != 0.0 { "True" } else { "False" }).to_string(),
         };
         let values: Vec<f64> = match t.dtype() {
-            DType::I64 => t.to_vec_i64().into_iter().map(|v| v as f64).collect(),
+            DType::I64 | DType::I32 => t.to_vec_i64().into_iter().map(|v| v as f64).collect(),
             _ => t.to_vec_f32().into_iter().map(f64::from).collect(),
         };
         if t.dim() == 0 {
@@ -71,7 +72,7 @@ pub(super) fn item_value(t: &Tensor) -> Result<Value, TensorError> {
     let x = t.item()?;
     Ok(match t.dtype() {
         DType::F32 | DType::F16 | DType::BF16 => Value::Float(x),
-        DType::I64 => Value::Int(x as i64),
+        DType::I64 | DType::I32 => Value::Int(x as i64),
         DType::Bool => Value::Bool(x != 0.0),
     })
 }
