@@ -287,14 +287,9 @@ pub(crate) fn zero_grads(params: &[Tensor], set_to_none: bool) -> Result<()> {
                 .planted(crate::base::PlantedBug::ZeroGradKeepsGrads);
         if set_to_none {
             p.set_grad(None);
-        } else {
-            match p.grad() {
-                Some(g) => {
-                    let _no_grad = p.runtime().no_grad();
-                    g.zero_()?;
-                }
-                _ => {}
-            }
+        } else if let Some(g) = p.grad() {
+            let _no_grad = p.runtime().no_grad();
+            g.zero_()?;
         }
     }
     Ok(())

@@ -225,33 +225,28 @@ impl Interp<'_> {
             self.gc.track_instance(&i);
             Value::Instance(i)
         };
-        match c.lookup("__init__") {
-            Some((init, _)) => {
-                let mut args = args;
-                args.pos.insert(0, obj.clone());
-                let r = self.call(init, args, span)?;
-                if !matches!(r, Value::None) {
-                    return Err(self.raise(
-                        "TypeError",
-                        format!("__init__() should return None, not '{}'", r.type_name()),
-                        span,
-                    ));
-                }
+        if let Some((init, _)) = c.lookup("__init__") {
+            let mut args = args;
+            args.pos.insert(0, obj.clone());
+            let r = self.call(init, args, span)?;
+            if !matches!(r, Value::None) {
+                return Err(self.raise(
+                    "TypeError",
+                    format!("__init__() should return None, not '{}'", r.type_name()),
+                    span,
+                ));
             }
-            _ => {
-                if !exc::is_exception_type(base) && base != "object" {
-                    // The library base's own __init__ (`nn.Module`, `Dataset`).
-                    let mut args = args;
-                    args.pos.insert(0, obj.clone());
-                    builtins::call_base_init(self, base, args, span)?;
-                } else if base == "object" && (!args.pos.is_empty() || !args.kw.is_empty()) {
-                    return Err(self.raise(
-                        "TypeError",
-                        format!("{}() takes no arguments", c.name),
-                        span,
-                    ));
-                }
-            }
+        } else if !exc::is_exception_type(base) && base != "object" {
+            // The library base's own __init__ (`nn.Module`, `Dataset`).
+            let mut args = args;
+            args.pos.insert(0, obj.clone());
+            builtins::call_base_init(self, base, args, span)?;
+        } else if base == "object" && (!args.pos.is_empty() || !args.kw.is_empty()) {
+            return Err(self.raise(
+                "TypeError",
+                format!("{}() takes no arguments", c.name),
+                span,
+            ));
         }
         Ok(obj)
     }

@@ -172,14 +172,15 @@ impl Interp<'_> {
                 let found = self.contains(r, l, span)?;
                 found == (op == CmpOp::In)
             }
-            CmpOp::Eq | CmpOp::NotEq => match self.lookup_method(l, "__eq__") {
-                Some(m) => {
+            CmpOp::Eq | CmpOp::NotEq => {
+                if let Some(m) = self.lookup_method(l, "__eq__") {
                     let v = self.call(m, CallArgs::positional(vec![r.clone()]), span)?;
                     let t = self.truthy(&v, span)?;
                     t == (op == CmpOp::Eq)
+                } else {
+                    builtins::equal(l, r) == (op == CmpOp::Eq)
                 }
-                _ => builtins::equal(l, r) == (op == CmpOp::Eq),
-            },
+            }
             CmpOp::Lt | CmpOp::LtE | CmpOp::Gt | CmpOp::GtE => {
                 let ord = builtins::order(l, r).ok_or_else(|| {
                     self.raise(

@@ -34,15 +34,10 @@ fn tensor_repr(t: &Tensor) -> String {
         DType::F16 | DType::BF16 => extras.push(format!("dtype={}", t.dtype())),
         _ => {}
     }
-    match t.grad_fn() {
-        Some(node) => {
-            extras.push(format!("grad_fn=<{}>", node.name()));
-        }
-        _ => {
-            if t.requires_grad() {
-                extras.push("requires_grad=True".into());
-            }
-        }
+    if let Some(node) = t.grad_fn() {
+        extras.push(format!("grad_fn=<{}>", node.name()));
+    } else if t.requires_grad() {
+        extras.push("requires_grad=True".into());
     }
     let body = if !t.has_data() {
         "...".to_string()
