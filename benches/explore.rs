@@ -4,7 +4,7 @@
 
 use leakharness::check::{check_scenario, CheckOptions};
 use leakharness::device::Backend;
-use leakharness::gen;
+use leakharness::r#gen;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 
@@ -20,7 +20,7 @@ fn generated_case_checked(bencher: divan::Bencher, backend: Backend) {
     };
     // Deterministic, so both backends check the same sequence of programs.
     let mut runner = TestRunner::deterministic();
-    let strategy = gen::program();
+    let strategy = r#gen::program();
     bencher.bench_local(|| {
         let program = strategy.new_tree(&mut runner).unwrap().current();
         let case = program.case().unwrap();

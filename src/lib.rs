@@ -14,7 +14,7 @@ pub mod autograd;
 pub mod base;
 pub mod check;
 pub mod device;
-pub mod gen;
+pub mod r#gen;
 pub mod harness;
 pub mod nn;
 pub mod optim;

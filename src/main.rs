@@ -13,7 +13,7 @@ use leakharness::base::parse_size;
 use leakharness::check::plan::{self, plan_files, Exports, RunPlan, RunTotals};
 use leakharness::check::{hold_scenario, trace_scenario, CheckOptions};
 use leakharness::device::{Backend, BackendChoice};
-use leakharness::gen::{self, Exploration, ExploreEvent};
+use leakharness::r#gen::{self, Exploration, ExploreEvent};
 use leakharness::report::{
     human_summary, outcome, remove_stale_temporaries, render_index, render_junit, report_events,
     write_atomically, CaseResult, JunitCase, Report, Reporter, RunEvent, Verdict,
@@ -237,7 +237,7 @@ fn explore(args: ExploreArgs) -> ExitCode {
         shrink_budget: 256,
     };
     let bar = progress_bar(u64::from(args.cases));
-    let explored = gen::explore(&exploration, &mut |event| match event {
+    let explored = r#gen::explore(&exploration, &mut |event| match event {
         ExploreEvent::Checked { .. } => bar.inc(1),
         ExploreEvent::Finding { path, reasons, .. } => {
             bar.suspend(|| outln!("finding: {} ({})", path.display(), reasons.join("; ")))

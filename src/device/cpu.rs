@@ -184,7 +184,7 @@ impl CpuDevice {
     fn reservation_of(&self, ptr: DevicePtr, size: u64) -> Result<u64, DeviceError> {
         self.reservations
             .iter()
-            .find(|(&start, &(len, _))| ptr.0 >= start && ptr.0 + size <= start + len)
+            .find(|&(&start, &(len, _))| ptr.0 >= start && ptr.0 + size <= start + len)
             .map(|(&start, _)| start)
             .ok_or_else(|| DeviceError::Driver {
                 call: "map",

@@ -15,13 +15,13 @@
 //! use proptest::strategy::{Strategy, ValueTree};
 //! use proptest::test_runner::TestRunner;
 //! use leakharness::check::{check_scenario, CheckOptions};
-//! use leakharness::gen;
+//! use leakharness::r#gen;
 //!
 //! let mut runner = TestRunner::deterministic();
-//! let program = gen::program().new_tree(&mut runner).unwrap().current();
+//! let program = r#gen::program().new_tree(&mut runner).unwrap().current();
 //! let case = program.case().unwrap();
 //! let report = check_scenario(&case.scenario, &CheckOptions::default()).unwrap();
-//! assert!(gen::judge(&case, &report).is_empty());
+//! assert!(r#gen::judge(&case, &report).is_empty());
 //! ```
 
 mod backends;

@@ -115,7 +115,7 @@ impl LogsumexpDims {
         let result = node.unpack("result")?;
         let unsqueezed = |t: &Tensor| -> Result<Tensor> {
             let mut t = t.clone();
-            for (d, _) in self.reduce.iter().enumerate().filter(|(_, &r)| r) {
+            for (d, _) in self.reduce.iter().enumerate().filter(|&(_, &r)| r) {
                 t = t.unsqueeze(d)?;
             }
             Ok(t)

@@ -241,44 +241,87 @@ fn an_oom_reports_the_memory_by_purpose_and_statement() {
     assert_eq!(oom.memory.by_statement[0].bytes, 4 << 20);
 }
 
-#[test]
-fn cpu_and_meta_find_the_same_for_every_gallery_scenario() {
-    for path in discover(&[Path::new("scenarios").to_path_buf()]).unwrap() {
-        let meta = check_scenario(
-            &load(&path).unwrap(),
-            &CheckOptions {
-                backend: Backend::Meta,
-                ..CheckOptions::default()
-            },
-        )
-        .unwrap();
-        let cpu = cpu_report(&path);
-        let name = path.display();
-        assert_eq!(cpu.verdict, meta.verdict, "{name}");
-        assert_eq!(cpu.leaks.len(), meta.leaks.len(), "{name}");
-        for (a, b) in cpu.leaks.iter().zip(&meta.leaks) {
-            assert_eq!(
-                (
-                    &a.kinds,
-                    a.retained_by.line,
-                    a.bytes_per_iteration,
-                    a.graph_nodes_per_iteration
-                ),
-                (
-                    &b.kinds,
-                    b.retained_by.line,
-                    b.bytes_per_iteration,
-                    b.graph_nodes_per_iteration
-                ),
-                "{name}"
-            );
-        }
-        assert_eq!(cpu.iterations, meta.iterations, "{name}");
-        assert_eq!(cpu.peak.allocated, meta.peak.allocated, "{name}");
+/// Checks the gallery scenario at `path` on meta and asserts it finds what cpu finds: the
+/// verdict, each leak's kinds, retaining line, bytes and graph nodes per iteration, the
+/// iterations, the peak and what is left after teardown.
+fn cpu_and_meta_find_the_same(path: &Path) {
+    let meta = check_scenario(
+        &load(path).unwrap(),
+        &CheckOptions {
+            backend: Backend::Meta,
+            ..CheckOptions::default()
+        },
+    )
+    .unwrap();
+    let cpu = cpu_report(path);
+    let name = path.display();
+    assert_eq!(cpu.verdict, meta.verdict, "{name}");
+    assert_eq!(cpu.leaks.len(), meta.leaks.len(), "{name}");
+    for (a, b) in cpu.leaks.iter().zip(&meta.leaks) {
         assert_eq!(
-            cpu.after_teardown.after_empty_cache, meta.after_teardown.after_empty_cache,
+            (
+                &a.kinds,
+                a.retained_by.line,
+                a.bytes_per_iteration,
+                a.graph_nodes_per_iteration
+            ),
+            (
+                &b.kinds,
+                b.retained_by.line,
+                b.bytes_per_iteration,
+                b.graph_nodes_per_iteration
+            ),
             "{name}"
         );
+    }
+    assert_eq!(cpu.iterations, meta.iterations, "{name}");
+    assert_eq!(cpu.peak.allocated, meta.peak.allocated, "{name}");
+    assert_eq!(
+        cpu.after_teardown.after_empty_cache, meta.after_teardown.after_empty_cache,
+        "{name}"
+    );
+}
+
+/// One test per part of the gallery, so that libtest's threads share the comparison (every
+/// scenario on cpu and on meta is most of this binary's time; as one test it was the binary's
+/// long pole). Part `k` of `n` takes the scenarios at positions `k`, `k + n`, `k + 2n`... of the
+/// sorted gallery: the heavy `leaks/` folder is spread over every part, and the parts together
+/// take every scenario exactly once.
+macro_rules! cpu_and_meta_gallery_parts {
+    ($($test:ident: $part:literal),+ $(,)?) => {
+        /// The part numbers the tests below were given, in order.
+        const GALLERY_PARTS: &[usize] = &[$($part),+];
+
+        $(
+            #[test]
+            fn $test() {
+                cpu_and_meta_find_the_same_in_gallery_part($part);
+            }
+        )+
+    };
+}
+
+cpu_and_meta_gallery_parts!(
+    cpu_and_meta_find_the_same_in_gallery_part_0: 0,
+    cpu_and_meta_find_the_same_in_gallery_part_1: 1,
+    cpu_and_meta_find_the_same_in_gallery_part_2: 2,
+    cpu_and_meta_find_the_same_in_gallery_part_3: 3,
+    cpu_and_meta_find_the_same_in_gallery_part_4: 4,
+    cpu_and_meta_find_the_same_in_gallery_part_5: 5,
+    cpu_and_meta_find_the_same_in_gallery_part_6: 6,
+    cpu_and_meta_find_the_same_in_gallery_part_7: 7,
+);
+
+fn cpu_and_meta_find_the_same_in_gallery_part(part: usize) {
+    let parts = GALLERY_PARTS.len();
+    assert!(
+        GALLERY_PARTS.iter().copied().eq(0..parts),
+        "the parts must be numbered 0..{parts} in order, or a scenario is compared twice or never: {GALLERY_PARTS:?}"
+    );
+    let files = discover(&[Path::new("scenarios").to_path_buf()]).unwrap();
+    assert!(files.len() >= parts, "{files:?}");
+    for path in files.iter().skip(part).step_by(parts) {
+        cpu_and_meta_find_the_same(path);
     }
 }
 

@@ -402,7 +402,7 @@ fn every_pattern_scenario_reports_its_kinds_bytes_nodes_and_fix() {
 /// their line (and predicted bytes), and their fixed forms, as benign statements, judged clean.
 #[test]
 fn new_plants_are_found_and_their_fixed_forms_are_clean() {
-    use leakharness::gen::{self, Benign, PlantedLeak};
+    use leakharness::r#gen::{self, Benign, PlantedLeak};
     use proptest::strategy::{Strategy, ValueTree};
     use proptest::test_runner::TestRunner;
 
@@ -418,13 +418,13 @@ fn new_plants_are_found_and_their_fixed_forms_are_clean() {
     let programs = if crate::props::full_counts() { 4 } else { 2 };
     for (leak, fixed) in plants {
         for _ in 0..programs {
-            let mut program = gen::program().new_tree(&mut runner).unwrap().current();
+            let mut program = r#gen::program().new_tree(&mut runner).unwrap().current();
             program.leak = Some(leak);
             program.final_check = false;
             program.benign.retain(|b| b.compatible_with(Some(leak)));
             let case = program.case().unwrap();
             let report = check_scenario(&case.scenario, &CheckOptions::default()).unwrap();
-            let wrong = gen::judge(&case, &report);
+            let wrong = r#gen::judge(&case, &report);
             assert!(
                 wrong.is_empty(),
                 "{leak:?}: {wrong:?}\n{}",
@@ -435,7 +435,7 @@ fn new_plants_are_found_and_their_fixed_forms_are_clean() {
             program.benign.push(fixed);
             let case = program.case().unwrap();
             let report = check_scenario(&case.scenario, &CheckOptions::default()).unwrap();
-            let wrong = gen::judge(&case, &report);
+            let wrong = r#gen::judge(&case, &report);
             assert!(
                 wrong.is_empty(),
                 "{fixed:?}: {wrong:?}\n{}",

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use leakharness::check::{check_scenario, CheckOptions};
 use leakharness::device::Backend;
-use leakharness::gen::{self, Case, Disagreement, Program};
+use leakharness::r#gen::{self, Case, Disagreement, Program};
 use leakharness::report::Report;
 use proptest::strategy::Strategy;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
@@ -66,10 +66,10 @@ impl Property {
 
     fn strategy(self) -> proptest::strategy::BoxedStrategy<Program> {
         match self {
-            Property::CleanIsClean => gen::clean_program().boxed(),
-            Property::PlantedIsFound => gen::leaky_program().boxed(),
-            Property::ReleasedLeakIsFound => gen::released_leak_program().boxed(),
-            Property::TeardownToBaseline | Property::BackendsAgree => gen::program().boxed(),
+            Property::CleanIsClean => r#gen::clean_program().boxed(),
+            Property::PlantedIsFound => r#gen::leaky_program().boxed(),
+            Property::ReleasedLeakIsFound => r#gen::released_leak_program().boxed(),
+            Property::TeardownToBaseline | Property::BackendsAgree => r#gen::program().boxed(),
         }
     }
 }
@@ -144,11 +144,11 @@ pub fn holds(
     match property {
         Property::CleanIsClean | Property::PlantedIsFound | Property::ReleasedLeakIsFound => {
             let report = check(&case, options)?;
-            gen::judge_verdict(&case, &report).map_or(Ok(()), |d| Err(fail(d)))
+            r#gen::judge_verdict(&case, &report).map_or(Ok(()), |d| Err(fail(d)))
         }
         Property::TeardownToBaseline => {
             let report = check(&case, options)?;
-            gen::judge_teardown(&report).map_or(Ok(()), |d| Err(fail(d)))
+            r#gen::judge_teardown(&report).map_or(Ok(()), |d| Err(fail(d)))
         }
         Property::BackendsAgree => {
             let on = |backend| CheckOptions {
@@ -157,7 +157,7 @@ pub fn holds(
             };
             let cpu = check(&case, &on(Backend::Cpu))?;
             let meta = check(&case, &on(Backend::Meta))?;
-            gen::judge_backends(&cpu, &meta).map_or(Ok(()), |d| Err(fail(d)))
+            r#gen::judge_backends(&cpu, &meta).map_or(Ok(()), |d| Err(fail(d)))
         }
     }
 }
@@ -247,5 +247,5 @@ fn record(
         property.name(),
         setup.seed
     );
-    gen::write_finding(&case, &reports, &dir, &stem, &note).map_err(|e| e.to_string())
+    r#gen::write_finding(&case, &reports, &dir, &stem, &note).map_err(|e| e.to_string())
 }

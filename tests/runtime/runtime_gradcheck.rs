@@ -171,10 +171,10 @@ fn log_softmax_rows(x: &[f64], rows: usize, cols: usize) -> Vec<f64> {
 }
 
 macro_rules! case {
-    ($name:ident, [$(($shape:expr, $grad:expr)),*], $op:expr, $reference:expr) => {
+    ($name:ident, [$(($shape:expr_2021, $grad:expr_2021)),*], $op:expr_2021, $reference:expr_2021) => {
         case!($name, [$(($shape, $grad)),*], $op, $reference, identity);
     };
-    ($name:ident, [$(($shape:expr, $grad:expr)),*], $op:expr, $reference:expr, $values:expr) => {
+    ($name:ident, [$(($shape:expr_2021, $grad:expr_2021)),*], $op:expr_2021, $reference:expr_2021, $values:expr_2021) => {
         #[test]
         fn $name() {
             check(Case {

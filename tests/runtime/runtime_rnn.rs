@@ -153,8 +153,7 @@ fn cpu_and_meta_trace_an_lstm_step_alike() {
             }
         }
         drop((m, state));
-        let trace = rt.allocator().history().trace();
-        trace
+        rt.allocator().history().trace()
     };
     let cpu = trace(Backend::Cpu);
     assert!(cpu.len() > 100);

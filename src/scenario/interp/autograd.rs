@@ -644,8 +644,7 @@ fn set(i: &Instance, attr: &str, v: Value) {
 }
 
 fn take(i: &Instance, attr: &str) -> Option<Value> {
-    let v = i.dict.borrow_mut().remove(&Key::Str(attr.into()));
-    v
+    i.dict.borrow_mut().remove(&Key::Str(attr.into()))
 }
 
 /// `ctx.saved_tensors`: inside the Function's `backward`, what its node saved (PyTorch's

@@ -450,7 +450,7 @@ impl Kernels for HostKernels {
             .shape
             .iter()
             .zip(reduce)
-            .filter(|(_, &r)| r)
+            .filter(|&(_, &r)| r)
             .map(|(&s, _)| s)
             .product();
         if out.dtype == DType::I64 {
