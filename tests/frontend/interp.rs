@@ -33,6 +33,13 @@ pub(crate) fn error(src: &str) -> String {
 }
 
 #[test]
+fn a_starred_index_indexes_with_a_tuple() {
+    // Python 3.11: `d[*a]` is `d[(*a,)]`.
+    let out = output("d = {(1, 2): 5, (3,): 6}\na = [1, 2]\nprint(d[*a], d[*[3]])\n");
+    assert_eq!(out, ["5 6"]);
+}
+
+#[test]
 fn python_numbers_behave_as_python() {
     let out = output(
         "print(7 / 2, 7 // 2, -7 // 2, -7 % 3, 7 % -3, 2 ** 10, 2 ** -1, 1.5 * 2, 10 - 2.5)\n\

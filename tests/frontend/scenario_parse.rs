@@ -39,6 +39,24 @@ fn design_example_round_trips() {
     assert_eq!(scenario.header, again.header);
 }
 
+#[test]
+fn a_lone_starred_index_is_a_one_element_tuple_as_in_cpython() {
+    // The fuzzer's finding (tests/fixtures/fuzz/scenario-7b370ffc51b80fdd.py): `s[*a]` was kept
+    // as a bare starred index and printed back as `s[(*a)]`, which does not parse.
+    let scenario = parse("d = {}\nd[*a] = d[*a, 1]\n").unwrap();
+    let printed = print_scenario(&scenario);
+    assert!(printed.contains("d[*a,] = d[*a, 1]"), "{printed}");
+    let again = parse(&printed).unwrap();
+    assert_eq!(strip_spans(&scenario.body), strip_spans(&again.body));
+    let StmtKind::Assign { value, .. } = &scenario.body[1].kind else {
+        panic!("{:?}", scenario.body[1]);
+    };
+    let ExprKind::Subscript { index, .. } = &value.kind else {
+        panic!("{value:?}");
+    };
+    assert!(matches!(&index.kind, ExprKind::Tuple(items) if items.len() == 2));
+}
+
 /// proptest's 256 cases (or `PROPTEST_CASES`) where `.ci/run` asks for full counts
 /// (`LEAKHARNESS_FULL_PROPERTIES=1`); a quarter of them in a developer's `cargo test`, where
 /// printing and parsing back generated bodies was the frontend binary's slowest test.

@@ -31,7 +31,7 @@ impl Converter<'_> {
             }),
             py::Expr::Subscript(subscript) => {
                 let value = self.expr(&subscript.value);
-                let index = self.expr(&subscript.slice);
+                let index = self.index(&subscript.slice);
                 Some(Target::Subscript {
                     value: value?,
                     index: index?,
@@ -106,6 +106,21 @@ impl Converter<'_> {
 
     /// Converts `expr`, refusing trees deeper than [`MAX_EXPR_DEPTH`] as CPython's compiler
     /// does, so that no input can exhaust the stack here or in the passes after this one.
+    /// What goes between a subscript's brackets. `x[*a]` indexes with the tuple `(*a,)`:
+    /// CPython's grammar (`slices` in `Grammar/python.gram`) makes a lone starred index a
+    /// one-element tuple, where rustpython's parser leaves the bare starred expression, which
+    /// has no meaning of its own in that place.
+    fn index(&mut self, slice: &py::Expr) -> Option<Expr> {
+        let index = self.expr(slice)?;
+        Some(match index.kind {
+            ExprKind::Starred(_) => Expr {
+                span: index.span,
+                kind: ExprKind::Tuple(vec![index]),
+            },
+            _ => index,
+        })
+    }
+
     pub(super) fn expr(&mut self, expr: &py::Expr) -> Option<Expr> {
         if self.depth == MAX_EXPR_DEPTH {
             // CPython stops compiling at the first; one error says all there is to say.
@@ -275,7 +290,7 @@ impl Converter<'_> {
             },
             py::Expr::Subscript(subscript) => {
                 let value = self.expr(&subscript.value);
-                let index = self.expr(&subscript.slice);
+                let index = self.index(&subscript.slice);
                 ExprKind::Subscript {
                     value: Box::new(value?),
                     index: Box::new(index?),
