@@ -780,19 +780,14 @@ impl Philox {
         (self.next_u32() >> 8) as f32 * (1.0 / 16_777_216.0)
     }
 
-    /// `n` standard normal numbers by Box–Muller on pairs of uniforms, in f64 then rounded.
-    pub(crate) fn normals(&mut self, n: usize) -> Vec<f32> {
-        let mut out = Vec::with_capacity(n + 1);
-        while out.len() < n {
-            let u1 = ((self.next_u32() >> 8) as f64 + 1.0) / 16_777_216.0;
-            let u2 = (self.next_u32() >> 8) as f64 / 16_777_216.0;
-            let r = (-2.0 * u1.ln()).sqrt();
-            let theta = 2.0 * std::f64::consts::PI * u2;
-            out.push((r * theta.cos()) as f32);
-            out.push((r * theta.sin()) as f32);
-        }
-        out.truncate(n);
-        out
+    /// The next two standard normal numbers, by Box–Muller on two uniforms in f64, then
+    /// rounded.
+    pub(crate) fn normal_pair(&mut self) -> [f32; 2] {
+        let u1 = ((self.next_u32() >> 8) as f64 + 1.0) / 16_777_216.0;
+        let u2 = (self.next_u32() >> 8) as f64 / 16_777_216.0;
+        let r = (-2.0 * u1.ln()).sqrt();
+        let theta = 2.0 * std::f64::consts::PI * u2;
+        [(r * theta.cos()) as f32, (r * theta.sin()) as f32]
     }
 }
 

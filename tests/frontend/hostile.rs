@@ -513,6 +513,30 @@ fn every_saved_fuzz_finding_runs_without_a_crash_or_a_hang() {
 }
 
 #[test]
+fn a_large_random_tensor_stops_at_the_time_limit_while_it_is_drawn() {
+    // The fuzzer's hang (tests/fixtures/fuzz/scenario-75ebb372110899df.py): the cpu backend drew
+    // all of a `randn` in one go, 16 million normals taking seconds in a debug build, and the
+    // limit was looked at only after it. Drawn in blocks, the run stops inside the call.
+    for call in ["randn", "rand"] {
+        let source = format!("x = torch.{call}(4096, 4096)\nprint('done')\n");
+        let scenario = parse_scenario(Path::new("r.py"), &format!("import torch\n{source}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let rt = Runtime::new(Backend::Cpu, RuntimeOptions::default()).unwrap();
+        let options = RunOptions {
+            time_limit: std::time::Duration::from_millis(100),
+            ..RunOptions::default()
+        };
+        let result = run(&scenario, &rt, &options, &mut ());
+        let stopped = failure(&result);
+        assert!(
+            stopped.starts_with("2:5: RuntimeError: the scenario ran longer than 100ms"),
+            "{call}: {stopped}"
+        );
+        assert!(result.output.is_empty());
+    }
+}
+
+#[test]
 fn one_long_sequence_repetition_stops_at_the_time_limit_not_after_it() {
     // The fuzzer's hang: a 2 GiB string the host can hold takes seconds to fill. Checked only
     // between statements, the limit would end the run at line 2, after the whole string; it

@@ -803,28 +803,29 @@ impl Kernels for HostKernels {
             return Ok(());
         }
         let n = out.numel();
+        // Drawn in blocks with a look at the deadline before each: 31 million normals take
+        // seconds (the fuzzer's hang, tests/fixtures/fuzz/scenario-75ebb372110899df.py).
         match draw {
-            Draw::Normal => out.write_f32(cx, &stream.normals(n)),
-            Draw::Uniform => {
-                let v: Vec<f32> = (0..n).map(|_| stream.uniform()).collect();
-                out.write_f32(cx, &v);
+            Draw::Normal => {
+                let pairs = map_within_time(cx, n.div_ceil(2), |_| stream.normal_pair())?;
+                out.write_f32(cx, &pairs.as_flattened()[..n]);
             }
+            Draw::Uniform => out.write_f32(cx, &map_within_time(cx, n, |_| stream.uniform())?),
             Draw::Scaled(low, high) => {
-                let v: Vec<f32> = (0..n)
-                    .map(|_| (low + (high - low) * stream.uniform() as f64) as f32)
-                    .collect();
+                let v = map_within_time(cx, n, |_| {
+                    (low + (high - low) * stream.uniform() as f64) as f32
+                })?;
                 out.write_f32(cx, &v);
             }
             Draw::Bernoulli { keep, scale } => {
-                let v: Vec<f32> = (0..n)
-                    .map(|_| if stream.uniform() < keep { scale } else { 0.0 })
-                    .collect();
+                let v =
+                    map_within_time(cx, n, |_| if stream.uniform() < keep { scale } else { 0.0 })?;
                 out.write_f32(cx, &v);
             }
             Draw::Int(low, span) => {
-                let v: Vec<i64> = (0..n)
-                    .map(|_| low.wrapping_add((stream.next_u32() as u64 % span) as i64))
-                    .collect();
+                let v = map_within_time(cx, n, |_| {
+                    low.wrapping_add((stream.next_u32() as u64 % span) as i64)
+                })?;
                 out.write_i64(cx, &v);
             }
         }
