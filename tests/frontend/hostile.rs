@@ -512,6 +512,17 @@ fn every_saved_fuzz_finding_runs_without_a_crash_or_a_hang() {
     );
 }
 
+/// Runs `source` on `backend` under a 100 ms time limit.
+fn run_for_100ms(backend: Backend, source: &str) -> RunResult {
+    let scenario = parse_scenario(Path::new("h.py"), source).unwrap_or_else(|e| panic!("{e}"));
+    let rt = Runtime::new(backend, RuntimeOptions::default()).unwrap();
+    let options = RunOptions {
+        time_limit: std::time::Duration::from_millis(100),
+        ..RunOptions::default()
+    };
+    run(&scenario, &rt, &options, &mut ())
+}
+
 #[test]
 fn a_large_random_tensor_stops_at_the_time_limit_while_it_is_drawn() {
     // The fuzzer's hang (tests/fixtures/fuzz/scenario-75ebb372110899df.py): the cpu backend drew
@@ -519,14 +530,7 @@ fn a_large_random_tensor_stops_at_the_time_limit_while_it_is_drawn() {
     // limit was looked at only after it. Drawn in blocks, the run stops inside the call.
     for call in ["randn", "rand"] {
         let source = format!("x = torch.{call}(4096, 4096)\nprint('done')\n");
-        let scenario = parse_scenario(Path::new("r.py"), &format!("import torch\n{source}"))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let rt = Runtime::new(Backend::Cpu, RuntimeOptions::default()).unwrap();
-        let options = RunOptions {
-            time_limit: std::time::Duration::from_millis(100),
-            ..RunOptions::default()
-        };
-        let result = run(&scenario, &rt, &options, &mut ());
+        let result = run_for_100ms(Backend::Cpu, &format!("import torch\n{source}"));
         let stopped = failure(&result);
         assert!(
             stopped.starts_with("2:5: RuntimeError: the scenario ran longer than 100ms"),
@@ -541,14 +545,7 @@ fn one_long_sequence_repetition_stops_at_the_time_limit_not_after_it() {
     // The fuzzer's hang: a 2 GiB string the host can hold takes seconds to fill. Checked only
     // between statements, the limit would end the run at line 2, after the whole string; it
     // must end inside the repetition, at line 1, having filled about a tenth of a second of it.
-    let scenario = parse_scenario(Path::new("h.py"), "y = 'a' * 2**31\nprint('done')\n")
-        .unwrap_or_else(|e| panic!("{e}"));
-    let rt = Runtime::new(Backend::Meta, RuntimeOptions::default()).unwrap();
-    let options = RunOptions {
-        time_limit: std::time::Duration::from_millis(100),
-        ..RunOptions::default()
-    };
-    let result = run(&scenario, &rt, &options, &mut ());
+    let result = run_for_100ms(Backend::Meta, "y = 'a' * 2**31\nprint('done')\n");
     let stopped = failure(&result);
     assert!(
         stopped.starts_with("1:5: RuntimeError: the scenario ran longer than 100ms"),
