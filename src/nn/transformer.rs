@@ -63,6 +63,49 @@ pub struct EncoderLayerConfig {
 }
 
 impl EncoderLayerConfig {
+    /// The `repr` lines of a transformer layer's children in PyTorch's registration order: the
+    /// attention blocks named in `attentions`, the feed-forward block, `n` norms, `n` dropouts,
+    /// and the activation when it was given as a module. The encoder and decoder layers differ
+    /// only in those counts.
+    pub(super) fn child_repr_lines(&self, attentions: &[&str], n: usize) -> Vec<String> {
+        let bias = if self.bias { "True" } else { "False" };
+        let dropout = format!("Dropout(p={}, inplace=False)", py_float(self.dropout));
+        let norm = format!(
+            "LayerNorm(({},), eps={}, elementwise_affine=True, bias={bias})",
+            self.d_model,
+            py_float(self.layer_norm_eps)
+        );
+        let mut lines = Vec::new();
+        for name in attentions {
+            lines.push(format!("({name}): MultiheadAttention("));
+            lines.push(format!(
+                "  (out_proj): NonDynamicallyQuantizableLinear(in_features={d}, out_features={d}, bias={bias})",
+                d = self.d_model
+            ));
+            lines.push(")".to_string());
+        }
+        lines.push(format!(
+            "(linear1): Linear(in_features={}, out_features={}, bias={bias})",
+            self.d_model, self.dim_feedforward
+        ));
+        lines.push(format!("(dropout): {dropout}"));
+        lines.push(format!(
+            "(linear2): Linear(in_features={}, out_features={}, bias={bias})",
+            self.dim_feedforward, self.d_model
+        ));
+        lines.extend((1..=n).map(|i| format!("(norm{i}): {norm}")));
+        lines.extend((1..=n).map(|i| format!("(dropout{i}): {dropout}")));
+        if self.activation.1 == ActivationForm::Module {
+            lines.push(match self.activation.0 {
+                Activation::Relu => "(activation): ReLU()".to_string(),
+                Activation::Gelu => "(activation): GELU(approximate='none')".to_string(),
+            });
+        }
+        lines
+    }
+}
+
+impl EncoderLayerConfig {
     /// PyTorch's defaults for `d_model` and `nhead`.
     pub fn new(d_model: usize, nhead: usize) -> EncoderLayerConfig {
         EncoderLayerConfig {
@@ -204,42 +247,8 @@ impl TransformerEncoderLayer {
 
     /// The `repr` lines of the layer's children, at `indent`.
     fn repr_body(&self, indent: &str) -> String {
-        let c = &self.config;
-        let bias = if c.bias { "True" } else { "False" };
-        let dropout = format!("Dropout(p={}, inplace=False)", py_float(c.dropout));
-        let norm = format!(
-            "LayerNorm(({},), eps={}, elementwise_affine=True, bias={bias})",
-            c.d_model,
-            py_float(c.layer_norm_eps)
-        );
-        let mut lines = vec![
-            "(self_attn): MultiheadAttention(".to_string(),
-            format!(
-                "  (out_proj): NonDynamicallyQuantizableLinear(in_features={d}, out_features={d}, bias={bias})",
-                d = c.d_model
-            ),
-            ")".to_string(),
-            format!(
-                "(linear1): Linear(in_features={}, out_features={}, bias={bias})",
-                c.d_model, c.dim_feedforward
-            ),
-            format!("(dropout): {dropout}"),
-            format!(
-                "(linear2): Linear(in_features={}, out_features={}, bias={bias})",
-                c.dim_feedforward, c.d_model
-            ),
-            format!("(norm1): {norm}"),
-            format!("(norm2): {norm}"),
-            format!("(dropout1): {dropout}"),
-            format!("(dropout2): {dropout}"),
-        ];
-        if c.activation.1 == ActivationForm::Module {
-            lines.push(match c.activation.0 {
-                Activation::Relu => "(activation): ReLU()".to_string(),
-                Activation::Gelu => "(activation): GELU(approximate='none')".to_string(),
-            });
-        }
-        lines
+        self.config
+            .child_repr_lines(&["self_attn"], 2)
             .iter()
             .map(|l| format!("{indent}{l}\n"))
             .collect::<String>()

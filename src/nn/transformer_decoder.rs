@@ -8,10 +8,9 @@
 use std::cell::Cell;
 
 use super::layer_stack::{LayerStack, Stack, StackKind};
-use super::norm::py_float;
 use super::{
-    Activation, ActivationForm, AttentionMasks, EncoderLayerConfig, Io, Layer, LayerNorm, Linear,
-    Module, MultiheadAttention,
+    Activation, AttentionMasks, EncoderLayerConfig, Io, Layer, LayerNorm, Linear, Module,
+    MultiheadAttention,
 };
 use crate::base::{Result, TensorError};
 use crate::runtime::Runtime;
@@ -235,43 +234,9 @@ impl Layer for TransformerDecoderLayer {
     }
 
     fn repr(&self) -> String {
-        let c = &self.config;
-        let bias = if c.bias { "True" } else { "False" };
-        let dropout = format!("Dropout(p={}, inplace=False)", py_float(c.dropout));
-        let norm = format!(
-            "LayerNorm(({},), eps={}, elementwise_affine=True, bias={bias})",
-            c.d_model,
-            py_float(c.layer_norm_eps)
-        );
-        let attention = format!(
-            "MultiheadAttention(\n    (out_proj): NonDynamicallyQuantizableLinear(in_features={d}, out_features={d}, bias={bias})\n  )",
-            d = c.d_model
-        );
-        let mut lines = vec![
-            format!("(self_attn): {attention}"),
-            format!("(multihead_attn): {attention}"),
-            format!(
-                "(linear1): Linear(in_features={}, out_features={}, bias={bias})",
-                c.d_model, c.dim_feedforward
-            ),
-            format!("(dropout): {dropout}"),
-            format!(
-                "(linear2): Linear(in_features={}, out_features={}, bias={bias})",
-                c.dim_feedforward, c.d_model
-            ),
-            format!("(norm1): {norm}"),
-            format!("(norm2): {norm}"),
-            format!("(norm3): {norm}"),
-            format!("(dropout1): {dropout}"),
-            format!("(dropout2): {dropout}"),
-            format!("(dropout3): {dropout}"),
-        ];
-        if c.activation.1 == ActivationForm::Module {
-            lines.push(match c.activation.0 {
-                Activation::Relu => "(activation): ReLU()".to_string(),
-                Activation::Gelu => "(activation): GELU(approximate='none')".to_string(),
-            });
-        }
+        let lines = self
+            .config
+            .child_repr_lines(&["self_attn", "multihead_attn"], 3);
         let body: String = lines.iter().map(|l| format!("  {l}\n")).collect();
         format!("TransformerDecoderLayer(\n{body})")
     }
