@@ -168,12 +168,7 @@ fn multi_tensor(group: &mut Group<'_, AdagradState>, o: AdagradOptions) -> Resul
     for s in &group.states {
         s.step.add_scalar_(1.0)?;
     }
-    let mut decayed = None;
-    if o.weight_decay != 0.0 {
-        decayed = Some(TensorList::map(&group.grads, |i, g| {
-            g.add_alpha(group.params[i], o.weight_decay)
-        })?);
-    }
+    let decayed = group.decayed_grads(o.weight_decay)?;
     let minus_clr = group
         .states
         .iter()

@@ -261,16 +261,14 @@ fn multi_tensor(group: &mut Group<'_, State>, o: AdamOptions, decoupled: bool) -
         s.step.add_scalar_(1.0)?;
     }
     let mut decayed = None;
-    if o.weight_decay != 0.0 {
-        if decoupled {
+    if decoupled {
+        if o.weight_decay != 0.0 {
             for p in &group.params {
                 p.mul_scalar_(1.0 - o.lr * o.weight_decay)?;
             }
-        } else {
-            decayed = Some(TensorList::map(&group.grads, |i, g| {
-                g.add_alpha(group.params[i], o.weight_decay)
-            })?);
         }
+    } else {
+        decayed = group.decayed_grads(o.weight_decay)?;
     }
     let grads = decayed.as_ref().map_or(&group.grads, |l| &l.0);
     for (s, g) in group.states.iter().zip(grads) {

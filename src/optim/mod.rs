@@ -129,6 +129,19 @@ impl<S> Group<'_, S> {
         }
         Ok(())
     }
+
+    /// L2 weight decay on the foreach path, `torch._foreach_add(grads, params,
+    /// alpha=weight_decay)`: every `grad + wd * param` allocated at once, alive while the list
+    /// is; `None` without weight decay, when the update reads the gradients themselves.
+    pub(crate) fn decayed_grads(&self, weight_decay: f64) -> Result<Option<TensorList>> {
+        if weight_decay == 0.0 {
+            return Ok(None);
+        }
+        TensorList::map(&self.grads, |i, g| {
+            g.add_alpha(self.params[i], weight_decay)
+        })
+        .map(Some)
+    }
 }
 
 /// One `optimizer.step()`: under no_grad (PyTorch's step decorator), state made by `init` for

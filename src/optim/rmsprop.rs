@@ -214,12 +214,7 @@ fn multi_tensor(group: &mut Group<'_, RmspropState>, o: RmspropOptions) -> Resul
     for s in &group.states {
         s.step.add_scalar_(1.0)?;
     }
-    let mut decayed = None;
-    if o.weight_decay != 0.0 {
-        decayed = Some(TensorList::map(&group.grads, |i, g| {
-            g.add_alpha(group.params[i], o.weight_decay)
-        })?);
-    }
+    let decayed = group.decayed_grads(o.weight_decay)?;
     let grads = decayed.as_ref().map_or(&group.grads, |l| &l.0);
     for s in &group.states {
         s.square_avg.mul_scalar_(o.alpha)?;

@@ -1,6 +1,6 @@
 use std::any::Any;
 
-use super::{state_index, Group, Optimizer, ParamState, TensorList};
+use super::{state_index, Group, Optimizer, ParamState};
 use crate::alloc::Purpose;
 use crate::base::{Result, TensorError};
 use crate::tensor::Tensor;
@@ -124,18 +124,7 @@ fn single_tensor(
         grad = grad.add_alpha(param, o.weight_decay)?;
     }
     if o.momentum != 0.0 {
-        let buf = match slot {
-            None => {
-                let buf = grad.copy_for(grad.device(), Purpose::OptimizerState)?;
-                *slot = Some(buf.clone());
-                buf
-            }
-            Some(buf) => {
-                buf.mul_scalar_(o.momentum)?;
-                buf.add_alpha_(&grad, 1.0 - o.dampening)?;
-                buf.clone()
-            }
-        };
+        let buf = momentum_update(slot, &grad, o)?;
         grad = if o.nesterov {
             grad.add_alpha(&buf, o.momentum)?
         } else {
@@ -147,35 +136,36 @@ fn single_tensor(
     Ok(None)
 }
 
+/// The momentum buffer after this gradient, on either path: at the first step
+/// `clone(grad).detach()` (a new optimizer-state block), after that `buf.mul_(momentum).add_(grad,
+/// alpha=1 - dampening)` in place.
+fn momentum_update(slot: &mut Option<Tensor>, grad: &Tensor, o: SgdOptions) -> Result<Tensor> {
+    match slot {
+        None => {
+            let buf = grad.copy_for(grad.device(), Purpose::OptimizerState)?;
+            *slot = Some(buf.clone());
+            Ok(buf)
+        }
+        Some(buf) => {
+            buf.mul_scalar_(o.momentum)?;
+            buf.add_alpha_(grad, 1.0 - o.dampening)?;
+            Ok(buf.clone())
+        }
+    }
+}
+
 /// `_multi_tensor_sgd`: weight decay allocates every `grad + wd * param` at once
 /// (`torch._foreach_add`), alive until the function returns; the momentum buffers are made
 /// as in the for-loop (`device_grads[i].detach().clone()`) and updated in place; nesterov adds
 /// the buffers into the gradients in place (`torch._foreach_add_(device_grads, bufs)`), so it
 /// allocates nothing, and without weight decay it writes into `param.grad` itself.
 fn multi_tensor(group: &mut Group<'_, Option<Tensor>>, o: SgdOptions) -> Result<()> {
-    let mut decayed = None;
-    if o.weight_decay != 0.0 {
-        decayed = Some(TensorList::map(&group.grads, |i, g| {
-            g.add_alpha(group.params[i], o.weight_decay)
-        })?);
-    }
+    let decayed = group.decayed_grads(o.weight_decay)?;
     let grads = decayed.as_ref().map_or(&group.grads, |l| &l.0);
     let mut bufs = Vec::new();
     if o.momentum != 0.0 {
         for (slot, g) in group.states.iter_mut().zip(grads) {
-            let buf = match slot {
-                None => {
-                    let buf = g.copy_for(g.device(), Purpose::OptimizerState)?;
-                    **slot = Some(buf.clone());
-                    buf
-                }
-                Some(buf) => {
-                    buf.mul_scalar_(o.momentum)?;
-                    buf.add_alpha_(g, 1.0 - o.dampening)?;
-                    buf.clone()
-                }
-            };
-            bufs.push(buf);
+            bufs.push(momentum_update(slot, g, o)?);
         }
         if o.nesterov {
             for (g, buf) in grads.iter().zip(&bufs) {
