@@ -103,6 +103,28 @@ impl EncoderLayerConfig {
         }
         lines
     }
+
+    /// `self.dropout*(x)`: `nn.Dropout(p)` in the layer's mode.
+    pub(super) fn dropout(&self, x: &Tensor, training: bool) -> Result<Tensor> {
+        x.dropout(self.dropout, training)
+    }
+
+    /// `_ff_block`, the same in the encoder and decoder layers (only the last dropout's name
+    /// differs): `dropoutN(linear2(dropout(activation(linear1(x)))))`.
+    pub(super) fn ff_block(
+        &self,
+        [linear1, linear2]: [&Linear; 2],
+        x: &Tensor,
+        training: bool,
+    ) -> Result<Tensor> {
+        let h = linear1.forward(x)?;
+        let h = match self.activation.0 {
+            Activation::Relu => h.relu()?,
+            Activation::Gelu => h.gelu()?,
+        };
+        let h = linear2.forward(&self.dropout(&h, training)?)?;
+        self.dropout(&h, training)
+    }
 }
 
 impl EncoderLayerConfig {
@@ -213,7 +235,7 @@ impl TransformerEncoderLayer {
 
     /// `self.dropout*(x)`: `nn.Dropout(p)` in this layer's mode.
     fn dropout(&self, x: &Tensor) -> Result<Tensor> {
-        x.dropout(self.config.dropout, self.training.get())
+        self.config.dropout(x, self.training.get())
     }
 
     /// `_sa_block`: self-attention without weights, then `dropout1`.
@@ -224,13 +246,8 @@ impl TransformerEncoderLayer {
 
     /// `_ff_block`: `dropout2(linear2(dropout(activation(linear1(x)))))`.
     fn ff_block(&self, x: &Tensor) -> Result<Tensor> {
-        let h = self.linear1.forward(x)?;
-        let h = match self.config.activation.0 {
-            Activation::Relu => h.relu()?,
-            Activation::Gelu => h.gelu()?,
-        };
-        let h = self.linear2.forward(&self.dropout(&h)?)?;
-        self.dropout(&h)
+        self.config
+            .ff_block([&self.linear1, &self.linear2], x, self.training.get())
     }
 
     /// `layer(src, src_mask, src_key_padding_mask, is_causal)` with float masks (the encoder

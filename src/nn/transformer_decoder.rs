@@ -9,8 +9,7 @@ use std::cell::Cell;
 
 use super::layer_stack::{LayerStack, Stack, StackKind};
 use super::{
-    Activation, AttentionMasks, EncoderLayerConfig, Io, Layer, LayerNorm, Linear, Module,
-    MultiheadAttention,
+    AttentionMasks, EncoderLayerConfig, Io, Layer, LayerNorm, Linear, Module, MultiheadAttention,
 };
 use crate::base::{Result, TensorError};
 use crate::runtime::Runtime;
@@ -138,7 +137,7 @@ impl TransformerDecoderLayer {
     }
 
     fn dropout(&self, x: &Tensor) -> Result<Tensor> {
-        x.dropout(self.config.dropout, self.training.get())
+        self.config.dropout(x, self.training.get())
     }
 
     /// `_sa_block` (`memory` None) or `_mha_block`: attention without weights, then dropout.
@@ -157,13 +156,8 @@ impl TransformerDecoderLayer {
 
     /// `_ff_block`: `dropout3(linear2(dropout(activation(linear1(x)))))`.
     fn ff_block(&self, x: &Tensor) -> Result<Tensor> {
-        let h = self.linear1.forward(x)?;
-        let h = match self.config.activation.0 {
-            Activation::Relu => h.relu()?,
-            Activation::Gelu => h.gelu()?,
-        };
-        let h = self.linear2.forward(&self.dropout(&h)?)?;
-        self.dropout(&h)
+        self.config
+            .ff_block([&self.linear1, &self.linear2], x, self.training.get())
     }
 
     fn decode(&self, tgt: &Tensor, memory: &Tensor, masks: &DecoderMasks<'_>) -> Result<Tensor> {
