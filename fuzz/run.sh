@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds and runs the AFL++ fuzz targets (docs/reliability.md).
 #   fuzz/run.sh smoke [EXECS]          a bounded run of each target from its seeds (CI)
-#   fuzz/run.sh campaign TARGET SECS   a long run on one core at the lowest priority
+#   fuzz/run.sh campaign TARGET SECS [JOBS]
+#                                      a long run at the lowest priority, JOBS instances
+#                                      (default 1) sharing one corpus
 # A crash or hang found is copied to tests/fixtures/fuzz/, which `cargo test` replays, and
 # fails the run.
 set -euo pipefail
@@ -46,27 +48,44 @@ cp corpus/allocator/* "$seeds/allocator/"
 export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1
 export AFL_NO_AFFINITY=1 AFL_QUIET=1
 
-fuzz() { # target, extra afl-fuzz arguments...
-    local target="$1" start=$SECONDS
-    shift
+fuzz() { # target, instances, extra afl-fuzz arguments...
+    local target="$1" jobs="$2" start=$SECONDS
+    shift 2
     local dict=()
     [ "$target" = scenario ] && dict=(-x "$PWD/scenario.dict")
     rm -rf "out/$target"
     # -t: an input that runs past 5 s (its own limit is 0.5 s per run) is a hang.
-    $nice cargo afl fuzz -i "$seeds/$target" -o "out/$target" "${dict[@]}" -t 5000 "$@" \
-        "target/release/$target" >"out/$target.log" 2>&1 || {
+    local cmd=(cargo afl fuzz -i "$seeds/$target" -o "out/$target" "${dict[@]}" -t 5000 "$@")
+    # Secondary instances (-S) share the main one's output folder and import each other's
+    # finds, so N instances explore one corpus; each stops at the same -V bound.
+    local pids=() i
+    for ((i = 2; i <= jobs; i++)); do
+        $nice "${cmd[@]}" -S "s$i" "target/release/$target" >"out/$target-s$i.log" 2>&1 &
+        pids+=($!)
+    done
+    local rc=0
+    $nice "${cmd[@]}" "target/release/$target" >"out/$target.log" 2>&1 || rc=$?
+    for i in "${pids[@]}"; do
+        wait "$i" || rc=$?
+    done
+    if [ "$rc" != 0 ]; then
         tail -20 "out/$target.log"
         return 1
-    }
-    local stats="out/$target/default/fuzzer_stats"
-    grep -E '^(execs_done|execs_per_sec|corpus_count|bitmap_cvg|saved_crashes|saved_hangs|run_time) ' \
-        "$stats" | sed "s/^/$target: /"
+    fi
+    # One line per instance, then the executions of all of them.
+    local stats
+    for stats in "out/$target"/*/fuzzer_stats; do
+        grep -E '^(execs_done|execs_per_sec|corpus_count|bitmap_cvg|stability|saved_crashes|saved_hangs|run_time) ' \
+            "$stats" | sed "s/^/$target ($(basename "$(dirname "$stats")")): /"
+    done
+    awk '/^execs_done/ { n += $3 } END { print "'"$target"': executions, all instances: " n }' \
+        "out/$target"/*/fuzzer_stats
     echo "fuzz/run.sh: fuzzing $target took $((SECONDS - start)) s" >&2
     # Each finding is named by its path, so a CI log says which file to replay.
     local found=0 kind f saved ext=bin
     [ "$target" = scenario ] && ext=py
     for kind in crashes hangs; do
-        for f in "out/$target/default/$kind"/id*; do
+        for f in "out/$target"/*/"$kind"/id*; do
             [ -e "$f" ] || continue
             found=1
             saved="tests/fixtures/fuzz/$target-$(sha256sum "$f" | cut -c1-16).$ext"
@@ -83,15 +102,15 @@ nice=""
 case "${1:-smoke}" in
 smoke)
     execs="${2:-2000}"
-    fuzz scenario -E "$execs" -V 300
-    fuzz allocator -E "$execs" -V 300
+    fuzz scenario 1 -E "$execs" -V 300
+    fuzz allocator 1 -E "$execs" -V 300
     ;;
 campaign)
     nice="nice -n 19"
-    fuzz "${2:?target}" -V "${3:?seconds}"
+    fuzz "${2:?target}" "${4:-1}" -V "${3:?seconds}"
     ;;
 *)
-    echo "usage: fuzz/run.sh smoke [EXECS] | campaign TARGET SECONDS" >&2
+    echo "usage: fuzz/run.sh smoke [EXECS] | campaign TARGET SECONDS [JOBS]" >&2
     exit 2
     ;;
 esac
