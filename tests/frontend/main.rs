@@ -14,5 +14,7 @@ mod optim_api;
 mod optim_variants_api;
 mod scenario_parse;
 mod sched_api;
+mod sched_special_state;
 mod sched_state_api;
+mod surface_gaps;
 mod user_crate;

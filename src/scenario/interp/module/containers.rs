@@ -62,7 +62,7 @@ pub(in crate::scenario::interp) fn container_item(
         }
         ("torch.nn.ModuleDict", Value::Str(k)) => match items.iter().find(|(n, _)| **n == **k) {
             Some((_, m)) => Ok(m.clone()),
-            None => Err(it.raise("KeyError", super::super::value::repr(idx), span)),
+            None => Err(it.raise_key_error(idx.clone(), span)),
         },
         _ => return None,
     })

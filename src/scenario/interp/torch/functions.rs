@@ -100,6 +100,9 @@ pub(super) const CUDA: &[Function] = &[
     entry("memory_reserved", Run::Call(cuda)),
     entry("max_memory_allocated", Run::Call(cuda)),
     entry("max_memory_reserved", Run::Call(cuda)),
+    // The names before 1.4, which 2.15 still answers (deprecated aliases in `cuda/memory.py`).
+    entry("memory_cached", Run::Call(cuda)),
+    entry("max_memory_cached", Run::Call(cuda)),
     entry("reset_peak_memory_stats", Run::Call(cuda)),
     entry("synchronize", Run::Call(cuda)),
     entry("memory_summary", Run::Call(cuda)),
@@ -405,9 +408,11 @@ fn cuda(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value>
             Value::None
         }
         "memory_allocated" => Value::Int(rt.memory_allocated() as i64),
-        "memory_reserved" => Value::Int(rt.memory_reserved() as i64),
+        "memory_reserved" | "memory_cached" => Value::Int(rt.memory_reserved() as i64),
         "max_memory_allocated" => Value::Int(rt.allocator().max_memory_allocated() as i64),
-        "max_memory_reserved" => Value::Int(rt.allocator().max_memory_reserved() as i64),
+        "max_memory_reserved" | "max_memory_cached" => {
+            Value::Int(rt.allocator().max_memory_reserved() as i64)
+        }
         "reset_peak_memory_stats" => {
             rt.allocator_mut().reset_peak_memory_stats();
             Value::None

@@ -27,6 +27,7 @@ pub(super) mod sched;
 mod split;
 mod subscript;
 mod tensor;
+mod tolist;
 mod transformer;
 mod triangular;
 mod values;
