@@ -12,6 +12,7 @@ mod interp;
 mod module_hooks;
 mod optim_api;
 mod optim_variants_api;
+mod pasted_modules;
 mod scenario_parse;
 mod sched_api;
 mod sched_special_state;

@@ -312,6 +312,9 @@ pub(in super::super) fn get_attr(obj: &Value, attr: &str) -> Option<Value> {
             "T" if t.dim() == 2 => return t.t().ok().map(Value::Tensor),
             _ => return None,
         }),
+        Value::Module(m) if super::layer_attrs::get(m, attr).is_some() => {
+            super::layer_attrs::get(m, attr)
+        }
         Value::Module(m) => match (&*m.0, attr) {
             (ModuleKind::Linear(l), "weight") => Some(Value::Tensor(l.weight.clone())),
             (ModuleKind::Linear(l), "bias") => {
