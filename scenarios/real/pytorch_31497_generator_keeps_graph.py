@@ -6,6 +6,8 @@
 # leakharness reports missing-no-grad at `decoded.append(...)`: 158,720 B and 10 graph nodes
 # per batch, held by decoded[i] → ToCopyBackward0 → LogSoftmaxBackward0 → ... → AddmmBackward0
 # → saved mat1 (the 200×128 ReLU output) on the device.
+# scripts/parity.py against 2.15 (CPU) stops at the first batch: under its CPU build's cuda shim
+# `x.to(args.device)` returns the host batch itself, here it is a device copy (a shim artifact).
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

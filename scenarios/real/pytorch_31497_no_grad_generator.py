@@ -5,6 +5,8 @@
 # a host copy of each batch's log-probabilities for decoding (also not in the post).
 # leakharness: clean; before the decorator ran each resumption in its mode, this file reported
 # the look-alike's leak.
+# scripts/parity.py against 2.15 (CPU) stops at the first batch: under its CPU build's cuda shim
+# `x.to(args.device)` returns the host batch itself, here it is a device copy (a shim artifact).
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
