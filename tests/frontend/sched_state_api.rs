@@ -94,20 +94,3 @@ fn scheduler_state_round_trips_and_prints_what_pytorch_prints() {
     }
     assert_eq!(r.output, EXPECTED);
 }
-
-#[test]
-fn one_cycle_and_plateau_state_is_refused_by_name() {
-    let src = r#"import torch
-opt = torch.optim.SGD([torch.zeros(2, requires_grad=True)], lr=0.1)
-sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt)
-sched.state_dict()
-"#;
-    let scenario = parse_scenario(Path::new("t.py"), src).unwrap();
-    let rt = Runtime::new(Backend::Meta, RuntimeOptions::default()).unwrap();
-    let r = run(&scenario, &rt, &RunOptions::default(), &mut ());
-    let err = r.failure.expect("refused").error.to_string();
-    assert!(
-        err.contains("ReduceLROnPlateau.state_dict() is not supported in scenarios"),
-        "{err}"
-    );
-}

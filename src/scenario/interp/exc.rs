@@ -2,6 +2,9 @@
 //! PyTorch's `torch.OutOfMemoryError`, which subclasses `RuntimeError`).
 
 use super::pyobj::ExcObj;
+use super::value::Value;
+use super::{Interp, Unwind};
+use crate::scenario::Span;
 
 /// Every builtin exception type with its base, bases first.
 const HIERARCHY: [(&str, &str); 35] = [
@@ -95,6 +98,27 @@ pub(super) fn display_kind(e: &ExcObj) -> String {
     match &e.class {
         Some(c) => c.name.to_string(),
         None => e.kind.to_string(),
+    }
+}
+
+/// The argument of an exception a failure message stands for. A `KeyError`'s message is its
+/// key's repr (`KeyError: 'lr'`), and the exception holds the key itself, whose repr `str(e)`
+/// shows again; other messages are the argument.
+pub(super) fn failure_arg(kind: &str, message: &str) -> Value {
+    let quoted = message.len() >= 2 && message.starts_with('\'') && message.ends_with('\'');
+    if kind == "KeyError" && quoted {
+        return Value::Str(message[1..message.len() - 1].into());
+    }
+    Value::Str(message.into())
+}
+
+impl Interp<'_> {
+    /// Raises `KeyError(key)` at `span` of the running frame: the exception holds the key, as
+    /// CPython's does, and `str()` of it is the key's repr.
+    pub(crate) fn raise_key_error(&mut self, key: Value, span: Span) -> Unwind {
+        let e = self.new_exception("KeyError", None, vec![key], None, None);
+        e.traceback.borrow_mut().push((self.frame().clone(), span));
+        Unwind::Exc(e)
     }
 }
 

@@ -41,6 +41,10 @@ pub struct GenState {
     /// The frame, until the body ends.
     frame: Option<FrameRef>,
     stack: Vec<Pos>,
+    /// The grad mode of a `@torch.no_grad()` (or `enable_grad`) decorator: every resumption
+    /// of the body runs in it and the caller's mode comes back at each `yield`
+    /// (`_wrap_generator` in 2.15's `torch/utils/_contextlib.py`; pytorch#31497).
+    grad_mode: Option<bool>,
 }
 
 impl GenState {
@@ -50,7 +54,13 @@ impl GenState {
             func,
             frame: Some(frame),
             stack: vec![Pos::Block(Vec::new(), 0)],
+            grad_mode: None,
         }
+    }
+
+    /// Runs every later resumption of the body in grad mode `on`.
+    pub(super) fn set_grad_mode(&mut self, on: bool) {
+        self.grad_mode = Some(on);
     }
 
     /// The frame, while the generator can still run.
@@ -114,7 +124,9 @@ pub(super) fn resume(it: &mut Interp<'_>, g: &mut GenState, span: Span) -> X<Opt
         ));
     }
     it.frames.push(frame);
+    let mode = g.grad_mode.map(|on| it.rt.set_grad_enabled(on));
     let r = run(it, g);
+    drop(mode);
     it.frames.pop();
     match r {
         Ok(Some(v)) => Ok(Some(v)),

@@ -688,7 +688,7 @@ impl Interp<'_> {
         let args = if message.is_empty() {
             Vec::new()
         } else {
-            vec![Value::Str(message.into())]
+            vec![exc::failure_arg(kind, message)]
         };
         let e = self.new_exception(kind, None, args, oom, f.error.help.clone());
         e.traceback.borrow_mut().push((self.frame().clone(), span));

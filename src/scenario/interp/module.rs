@@ -31,6 +31,7 @@ mod copy;
 mod hooks;
 mod methods;
 mod precision;
+mod sequential;
 mod tree;
 
 pub(super) use attrs::{del_module_attr, module_attr, set_module_attr};
@@ -42,6 +43,7 @@ pub(super) use containers::{
 pub(super) use copy::copy_value;
 pub(crate) use hooks::{call_library_module, entry as hook_entry, hooks_of, HookKind, ModuleHooks};
 pub(super) use methods::{has_base_method, has_instance_method, is_library_module_method};
+pub(super) use sequential::sequential_of;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -58,7 +60,7 @@ use crate::scenario::Span;
 pub(super) fn is_module_base(p: &str) -> bool {
     matches!(
         p,
-        "torch.nn.Module" | "torch.nn.ModuleList" | "torch.nn.ModuleDict"
+        "torch.nn.Module" | "torch.nn.ModuleList" | "torch.nn.ModuleDict" | "torch.nn.Sequential"
     )
 }
 

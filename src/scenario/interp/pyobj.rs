@@ -285,11 +285,13 @@ impl ExcObj {
         }
     }
 
-    /// `str(e)`.
+    /// `str(e)`. A `KeyError` of one argument shows that argument's repr, so
+    /// `str(KeyError('x'))` is `'x'` with its quotes (CPython's `KeyError_str`).
     pub fn message(&self) -> String {
         let args = self.args.borrow();
         match args.as_slice() {
             [] => String::new(),
+            [one] if &*self.kind == "KeyError" => super::value::repr(one),
             [one] => one.to_string(),
             many => Value::Tuple(Rc::new(many.to_vec())).to_string(),
         }

@@ -304,14 +304,17 @@ fn call_dict_method(
             match (removed, rest.first()) {
                 (Some(v), _) => Ok(v),
                 (None, Some(default)) => Ok(default.clone()),
-                (None, None) => Err(it.raise("KeyError", super::super::value::repr(k), span)),
+                (None, None) => Err(it.raise_key_error(k.clone(), span)),
             }
         }
         ("popitem", []) => {
             let last = d.borrow_mut().pop_last();
             match last {
                 Some((k, v)) => Ok(Value::Tuple(Rc::new(vec![k, v]))),
-                None => Err(it.raise("KeyError", "'popitem(): dictionary is empty'".into(), span)),
+                None => {
+                    Err(it
+                        .raise_key_error(Value::Str("popitem(): dictionary is empty".into()), span))
+                }
             }
         }
         ("setdefault", [k, rest @ ..]) if rest.len() <= 1 => {
@@ -381,7 +384,7 @@ fn call_set_method(
             let k = it.key(v, span)?;
             let removed = s.borrow_mut().remove(&k);
             if removed.is_none() && name == "remove" {
-                return Err(it.raise("KeyError", super::super::value::repr(v), span));
+                return Err(it.raise_key_error(v.clone(), span));
             }
             Ok(Value::None)
         }

@@ -30,6 +30,9 @@ pub(in crate::scenario::interp) fn call_module_instance(
         span,
         &mut |it, args| {
             let Some(forward) = it.lookup_method(obj, "forward") else {
+                if i.class.builtin_base.as_deref() == Some("torch.nn.Sequential") {
+                    return super::sequential::forward(it, obj, args, span);
+                }
                 return Err(it.raise(
                     "NotImplementedError",
                     format!(

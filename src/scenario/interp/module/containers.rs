@@ -19,7 +19,9 @@ pub(in crate::scenario::interp) fn iterate_module_container(
     let Value::Instance(i) = v else { return None };
     let base = i.class.builtin_base.as_deref()?;
     let items: Vec<Value> = match base {
-        "torch.nn.ModuleList" => children(v).into_iter().map(|(_, m)| m).collect(),
+        "torch.nn.ModuleList" | "torch.nn.Sequential" => {
+            children(v).into_iter().map(|(_, m)| m).collect()
+        }
         "torch.nn.ModuleDict" => children(v)
             .into_iter()
             .map(|(n, _)| Value::Str(n.into()))
@@ -36,7 +38,9 @@ pub(in crate::scenario::interp) fn iterate_module_container(
 pub(in crate::scenario::interp) fn container_len(v: &Value) -> Option<usize> {
     let Value::Instance(i) = v else { return None };
     match i.class.builtin_base.as_deref()? {
-        "torch.nn.ModuleList" | "torch.nn.ModuleDict" => Some(children(v).len()),
+        "torch.nn.ModuleList" | "torch.nn.ModuleDict" | "torch.nn.Sequential" => {
+            Some(children(v).len())
+        }
         _ => None,
     }
 }
@@ -52,7 +56,7 @@ pub(in crate::scenario::interp) fn container_item(
     let base = i.class.builtin_base.clone()?;
     let items = children(obj);
     Some(match (&*base, idx) {
-        ("torch.nn.ModuleList", Value::Int(k)) => {
+        ("torch.nn.ModuleList" | "torch.nn.Sequential", Value::Int(k)) => {
             let n = items.len() as i64;
             let j = if *k < 0 { k + n } else { *k };
             match items.get(j as usize).filter(|_| (0..n).contains(&j)) {
@@ -62,7 +66,7 @@ pub(in crate::scenario::interp) fn container_item(
         }
         ("torch.nn.ModuleDict", Value::Str(k)) => match items.iter().find(|(n, _)| **n == **k) {
             Some((_, m)) => Ok(m.clone()),
-            None => Err(it.raise("KeyError", super::super::value::repr(idx), span)),
+            None => Err(it.raise_key_error(idx.clone(), span)),
         },
         _ => return None,
     })
@@ -79,7 +83,7 @@ pub(in crate::scenario::interp) fn set_container_item(
     let Value::Instance(i) = obj else { return None };
     let name = match (i.class.builtin_base.as_deref()?, idx) {
         ("torch.nn.ModuleDict", Value::Str(k)) => k.to_string(),
-        ("torch.nn.ModuleList", Value::Int(k)) => {
+        ("torch.nn.ModuleList" | "torch.nn.Sequential", Value::Int(k)) => {
             let n = children(obj).len() as i64;
             (if *k < 0 { k + n } else { *k }).to_string()
         }

@@ -155,7 +155,7 @@ impl Interp<'_> {
                         Ok(v)
                     }
                     DictKind::Counter => Ok(Value::Int(0)),
-                    _ => Err(self.raise("KeyError", super::super::value::repr(&idx), span)),
+                    _ => Err(self.raise_key_error(idx.clone(), span)),
                 }
             }
             Value::Instance(_) => {
@@ -364,7 +364,7 @@ impl Interp<'_> {
                         drop(v);
                         Ok(())
                     }
-                    None => Err(self.raise("KeyError", super::super::value::repr(&idx), span)),
+                    None => Err(self.raise_key_error(idx.clone(), span)),
                 }
             }
             Value::Instance(_) => match self.lookup_method(obj, "__delitem__") {

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::super::dict::{Dict, DictKind, Key};
-use super::super::pyobj::Native;
+use super::super::pyobj::{Iter, Native};
 use super::super::value::Value;
 use super::super::{CallArgs, Interp, Unwind, X};
 use crate::scenario::Span;
@@ -54,8 +54,18 @@ pub(in crate::scenario::interp) fn call_native(
             ))))
         }
         Native::WithGrad(on, f) => {
-            let _mode = it.rt.set_grad_enabled(*on);
-            it.call(f.clone(), args, span)
+            let made = {
+                let _mode = it.rt.set_grad_enabled(*on);
+                it.call(f.clone(), args, span)?
+            };
+            // A decorated generator function: its body runs later, at each `next()`, and
+            // each run is in the decorator's mode (PyTorch 1.5 on; pytorch#31497).
+            if let Value::Iterator(i) = &made {
+                if let Iter::Generator(g) = &mut *i.borrow_mut() {
+                    g.set_grad_mode(*on);
+                }
+            }
+            Ok(made)
         }
         // `@torch.autocast(...)` on a function, as `autocast.__call__` decorates it.
         Native::Autocast(a) => match args.pos.as_slice() {

@@ -29,6 +29,7 @@ pub(super) const TORCH: &[Function] = &[
     entry("full", Run::Call(super::triangular::full)),
     entry("triu", Run::Call(super::triangular::triu)),
     entry("tensor", Run::Call(tensor_from_data)),
+    entry("Tensor", Run::Call(super::legacy::legacy_tensor)),
     entry("no_grad", Run::Call(grad_mode)),
     entry("enable_grad", Run::Call(grad_mode)),
     entry("set_grad_enabled", Run::Python(engine::set_grad_enabled)),
@@ -48,6 +49,7 @@ pub(super) const TORCH: &[Function] = &[
     entry("log", Run::OnInput(tensor::unary)),
     entry("sqrt", Run::OnInput(tensor::unary)),
     entry("tanh", Run::OnInput(tensor::unary)),
+    entry("relu", Run::OnInput(tensor::no_args)),
     entry("sigmoid", Run::OnInput(tensor::unary)),
     entry("abs", Run::OnInput(tensor::unary)),
     entry("transpose", Run::OnInput(tensor::transpose)),
@@ -100,6 +102,9 @@ pub(super) const CUDA: &[Function] = &[
     entry("memory_reserved", Run::Call(cuda)),
     entry("max_memory_allocated", Run::Call(cuda)),
     entry("max_memory_reserved", Run::Call(cuda)),
+    // The names before 1.4, which 2.15 still answers (deprecated aliases in `cuda/memory.py`).
+    entry("memory_cached", Run::Call(cuda)),
+    entry("max_memory_cached", Run::Call(cuda)),
     entry("reset_peak_memory_stats", Run::Call(cuda)),
     entry("synchronize", Run::Call(cuda)),
     entry("memory_summary", Run::Call(cuda)),
@@ -197,7 +202,7 @@ fn join(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value>
 }
 
 /// A factory call: `torch.randn(*size, device=, dtype=, requires_grad=)` and friends.
-fn factory(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value> {
+pub(super) fn factory(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value> {
     let (sizes, low, high): (Vec<Value>, i64, i64) = if name == "randint" {
         // randint(high, size) or randint(low, high, size)
         let pos = &args.pos;
@@ -266,7 +271,12 @@ fn factory(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Val
 }
 
 /// `torch.tensor(data, dtype=, device=, requires_grad=)` from (nested) lists of numbers.
-fn tensor_from_data(it: &mut Interp<'_>, _name: &str, args: CallArgs, span: Span) -> R<Value> {
+pub(super) fn tensor_from_data(
+    it: &mut Interp<'_>,
+    _name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
     let b = bind(
         it,
         &args,
@@ -405,9 +415,11 @@ fn cuda(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value>
             Value::None
         }
         "memory_allocated" => Value::Int(rt.memory_allocated() as i64),
-        "memory_reserved" => Value::Int(rt.memory_reserved() as i64),
+        "memory_reserved" | "memory_cached" => Value::Int(rt.memory_reserved() as i64),
         "max_memory_allocated" => Value::Int(rt.allocator().max_memory_allocated() as i64),
-        "max_memory_reserved" => Value::Int(rt.allocator().max_memory_reserved() as i64),
+        "max_memory_reserved" | "max_memory_cached" => {
+            Value::Int(rt.allocator().max_memory_reserved() as i64)
+        }
         "reset_peak_memory_stats" => {
             rt.allocator_mut().reset_peak_memory_stats();
             Value::None

@@ -18,7 +18,10 @@ mod data;
 mod encoding;
 mod functions;
 mod indexing;
+mod init;
+mod layer_attrs;
 mod layers;
+mod legacy;
 mod losses;
 mod nn;
 pub(super) mod optim;
@@ -27,6 +30,7 @@ pub(super) mod sched;
 mod split;
 mod subscript;
 mod tensor;
+mod tolist;
 mod transformer;
 mod triangular;
 mod values;
@@ -97,7 +101,7 @@ type Function = Entry<Run>;
 
 /// Every torch namespace and its functions and classes; a namespace is also an attribute of
 /// its parent (`torch.nn`, `torch.cuda`).
-const NAMESPACES: [(&str, &[Function]); 18] = [
+const NAMESPACES: [(&str, &[Function]); 19] = [
     ("torch", functions::TORCH),
     ("torch.amp", amp::AMP),
     ("torch.cuda.amp", amp::CUDA_AMP),
@@ -116,6 +120,7 @@ const NAMESPACES: [(&str, &[Function]); 18] = [
     ("torch.nn", nn::MODULES),
     ("torch.nn.Transformer", nn::TRANSFORMER_STATIC),
     ("torch.nn.functional", nn::FUNCTIONAL),
+    ("torch.nn.init", init::INIT),
     ("torch.nn.utils", nn::UTILS),
     ("torch.optim", optim::OPTIMIZERS),
     ("torch.optim.lr_scheduler", sched::SCHEDULERS),

@@ -5,7 +5,7 @@ use super::super::args::CallArgs;
 use super::super::builtins::new_list;
 use super::super::objects::{ModuleKind, ModuleRef};
 use super::super::value::Value;
-use super::super::{Interp, R};
+use super::super::{Interp, R, X};
 use super::args::{
     bind, check_rt, device_arg, expect_bool, expect_float, expect_int, expect_tensor, reduction_arg,
 };
@@ -20,7 +20,7 @@ use crate::tensor::Tensor;
 pub(super) const MODULES: &[Function] = &[
     entry("Linear", Run::Call(module_class)),
     entry("ReLU", Run::Call(module_class)),
-    entry("Sequential", Run::Call(module_class)),
+    entry("Sequential", Run::Python(sequential)),
     entry("MSELoss", Run::Call(module_class)),
     entry("CrossEntropyLoss", Run::Call(module_class)),
     entry("BCELoss", Run::Call(super::losses::module)),
@@ -285,6 +285,20 @@ fn smooth_l1_loss(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -
     };
     let r = input.smooth_l1_loss(&target, reduction, beta);
     check_rt(it, r, span)
+}
+
+/// `nn.Sequential(*modules)`: the library container when every child is a library module, a
+/// scenario container (`module::sequential_of`) when one is written in the scenario.
+fn sequential(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> X<Value> {
+    if args.pos.iter().all(|v| matches!(v, Value::Module(_))) {
+        let r = module_class(it, name, args, span);
+        return it.lift(r);
+    }
+    let r = args
+        .only_keywords("Sequential", &[])
+        .map_err(|m| it.fail(span, m));
+    it.lift(r)?;
+    super::super::module::sequential_of(it, args.pos, span)
 }
 
 /// `F.relu(input, inplace=False)`.

@@ -76,7 +76,10 @@ struct Plateau {
     factor: f64,
     patience: i64,
     cooldown: i64,
-    min_lrs: Vec<f64>,
+    /// `min_lrs` as given: the default `0` stays an int, as `state_dict()` shows it.
+    min_lrs: Vec<Value>,
+    /// `default_min_lr`: the one `min_lr` given, `None` when it was a list.
+    default_min_lr: Value,
     eps: f64,
     best: f64,
     num_bad_epochs: i64,
@@ -144,7 +147,7 @@ fn get(it: &mut Interp<'_>, d: &DictRef, name: &str, span: Span) -> X<Value> {
     let v = d.borrow().get(&Key::Str(name.into()));
     match v {
         Some(v) => Ok(v),
-        None => Err(it.raise("KeyError", format!("'{name}'"), span)),
+        None => Err(it.raise_key_error(Value::Str(name.into()), span)),
     }
 }
 
@@ -651,13 +654,32 @@ fn step(
         p.num_bad_epochs = 0;
     }
     if p.num_bad_epochs > p.patience {
-        for (i, d) in gs.iter().enumerate() {
+        // `_reduce_lr`: a group added since construction takes `default_min_lr`.
+        if gs.len() != p.min_lrs.len() {
+            if matches!(p.default_min_lr, Value::None) {
+                return Err(it.raise(
+                    "RuntimeError",
+                    format!(
+                        "The number of param groups in the `optimizer` ({}) differs from when `ReduceLROnPlateau` was initialized ({}), usually due to a new param group being added to the optimizer. Please modify the `min_lrs` field to match the length of the `optimizer` param groups.",
+                        gs.len(),
+                        p.min_lrs.len()
+                    ),
+                    span,
+                ));
+            }
+            p.min_lrs = vec![p.default_min_lr.clone(); gs.len()];
+        }
+        for (d, min_lr) in gs.iter().zip(p.min_lrs.clone()) {
             let old_lr = get_f(it, d, "lr", span)?;
-            let min_lr = p.min_lrs.get(i).copied().unwrap_or(0.0);
             let scaled = old_lr * p.factor;
-            let new_lr = if min_lr > scaled { min_lr } else { scaled };
-            if old_lr - new_lr > p.eps {
-                set(d, "lr", Value::Float(new_lr));
+            // `max(old_lr * factor, min_lr)`: the bound itself when it is larger.
+            let new_lr = if float_of(it, &min_lr, "min_lr", span)? > scaled {
+                min_lr
+            } else {
+                Value::Float(scaled)
+            };
+            if old_lr - float_of(it, &new_lr, "min_lr", span)? > p.eps {
+                set(d, "lr", new_lr);
             }
         }
         p.cooldown_counter = p.cooldown;
@@ -684,9 +706,15 @@ fn get_last_lr(
     Ok(it.list(values, span))
 }
 
-/// Attributes of a scheduler: `optimizer`, `last_epoch`, `base_lrs`.
+/// Attributes of a scheduler: `optimizer`, `last_epoch`, `base_lrs`, and `ReduceLROnPlateau`'s
+/// settings and counters.
 pub(super) fn get_attr(s: &SchedulerRef, attr: &str) -> Option<Value> {
     let inner = s.0.borrow();
+    if let Kind::Plateau(p) = &inner.kind {
+        if let Some(v) = special::plateau_attr(p, attr) {
+            return Some(v);
+        }
+    }
     Some(match attr {
         "optimizer" => Value::Optimizer(inner.optimizer.clone()),
         "last_epoch" => Value::Int(inner.last_epoch),

@@ -19,6 +19,7 @@ use crate::tensor::Tensor;
 /// Every method of `Tensor` scenarios may call.
 pub(super) const METHODS: &[Entry<MethodFn>] = &[
     entry("item", item),
+    entry("tolist", super::tolist::tolist),
     entry("numel", numel),
     entry("dim", dim),
     entry("size", size),

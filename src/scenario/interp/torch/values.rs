@@ -301,6 +301,10 @@ pub(in super::super) fn get_attr(obj: &Value, attr: &str) -> Option<Value> {
             "requires_grad" => Value::Bool(t.requires_grad()),
             "is_leaf" => Value::Bool(t.is_leaf()),
             "device" => Value::Device(t.device()),
+            "is_cuda" => Value::Bool(t.device() == Device::Cuda),
+            "is_cpu" => Value::Bool(t.device() == Device::Cpu),
+            // A scenario's device tensors are cuda tensors whatever backend runs them.
+            "is_meta" => Value::Bool(false),
             "dtype" => Value::DType(t.dtype()),
             "grad_fn" => t.grad_fn().map_or(Value::None, |n| {
                 Value::Native(std::rc::Rc::new(super::super::pyobj::Native::GradFn(n)))
@@ -308,6 +312,9 @@ pub(in super::super) fn get_attr(obj: &Value, attr: &str) -> Option<Value> {
             "T" if t.dim() == 2 => return t.t().ok().map(Value::Tensor),
             _ => return None,
         }),
+        Value::Module(m) if super::layer_attrs::get(m, attr).is_some() => {
+            super::layer_attrs::get(m, attr)
+        }
         Value::Module(m) => match (&*m.0, attr) {
             (ModuleKind::Linear(l), "weight") => Some(Value::Tensor(l.weight.clone())),
             (ModuleKind::Linear(l), "bias") => {

@@ -225,25 +225,22 @@ pub(super) fn plateau(
     };
     let mode = text(b.get("mode"), "min");
     let threshold_mode = text(b.get("threshold_mode"), "rel");
-    let min_lrs = match b.get("min_lr") {
-        Some(Value::List(_)) | Some(Value::Tuple(_)) => {
-            let v = b.get("min_lr").cloned();
-            match per_group(it, v.as_ref(), 0.0, "min_lr", gs.len(), span) {
-                Ok(v) => v,
-                Err(_) => {
-                    return Err(it.raise(
-                        "ValueError",
-                        format!("expected {} min_lrs", gs.len()),
-                        span,
-                    ))
-                }
-            }
+    let (min_lrs, default_min_lr) = match b.get("min_lr") {
+        Some(Value::List(l)) => {
+            let items: Vec<Value> = l.borrow().iter().map(|s| s.value.clone()).collect();
+            (items, Value::None)
         }
-        other => {
-            let other = other.cloned();
-            per_group(it, other.as_ref(), 0.0, "min_lr", gs.len(), span)?
-        }
+        Some(Value::Tuple(t)) => (t.as_ref().clone(), Value::None),
+        Some(v) => (vec![v.clone(); gs.len()], v.clone()),
+        None => (vec![Value::Int(0); gs.len()], Value::Int(0)),
     };
+    if matches!(default_min_lr, Value::None) && min_lrs.len() != gs.len() {
+        return Err(it.raise(
+            "ValueError",
+            format!("expected {} min_lrs, got {}", gs.len(), min_lrs.len()),
+            span,
+        ));
+    }
     if mode != "min" && mode != "max" {
         return Err(it.raise("ValueError", format!("mode {mode} is unknown!"), span));
     }
@@ -263,6 +260,7 @@ pub(super) fn plateau(
         patience: arg_i(it, b, "patience", Some(10), span)?,
         cooldown: arg_i(it, b, "cooldown", Some(0), span)?,
         min_lrs,
+        default_min_lr,
         eps: arg_f(it, b, "eps", 1e-8, span)?,
         best: if mode_min {
             f64::INFINITY
@@ -286,4 +284,24 @@ pub(super) fn plateau(
         last_lr,
     };
     Ok(Value::Scheduler(SchedulerRef(Rc::new(RefCell::new(s)))))
+}
+
+/// `ReduceLROnPlateau`'s attributes that scripts read (`scheduler.best`,
+/// `scheduler.num_bad_epochs`, ...).
+pub(super) fn plateau_attr(p: &Plateau, attr: &str) -> Option<Value> {
+    Some(match attr {
+        "best" => Value::Float(p.best),
+        "num_bad_epochs" => Value::Int(p.num_bad_epochs),
+        "cooldown_counter" => Value::Int(p.cooldown_counter),
+        "in_cooldown" => Value::Bool(p.cooldown_counter > 0),
+        "patience" => Value::Int(p.patience),
+        "cooldown" => Value::Int(p.cooldown),
+        "factor" => Value::Float(p.factor),
+        "threshold" => Value::Float(p.threshold),
+        "eps" => Value::Float(p.eps),
+        "mode" => Value::Str(if p.mode_min { "min" } else { "max" }.into()),
+        "threshold_mode" => Value::Str(if p.relative { "rel" } else { "abs" }.into()),
+        "min_lrs" => super::super::super::builtins::new_list(p.min_lrs.clone(), Span::default()),
+        _ => return None,
+    })
 }

@@ -5,28 +5,21 @@
 //! `lr_lambdas` as `None` per plain function), and `load_state_dict(sd)` is
 //! `self.__dict__.update(sd)`: the counters and settings come back, the optimizer's rates do
 //! not (they come with `optimizer.load_state_dict`).
+//!
+//! `OneCycleLR`'s settings are `total_steps`, `_schedule_phases` (a dict per phase: its
+//! `end_step` and the group keys it anneals between), `_anneal_func_type`, `cycle_momentum`
+//! and, when cycling, `use_beta1`. `ReduceLROnPlateau` never calls the base constructor, so its
+//! `__dict__` is its own: the settings and counters in the order its `__init__` sets them, no
+//! `base_lrs` or `_step_count`; its `load_state_dict` also re-derives `mode_worse` from the
+//! loaded `mode` (`_init_is_better`).
 
 use super::super::super::args::CallArgs;
 use super::super::super::dict::{Dict, DictKind, DictRef, Key};
 use super::super::super::value::Value;
 use super::super::super::{Interp, X};
 use super::super::args::{bind, expect_float, expect_int};
-use super::{Kind, SchedulerRef};
+use super::{Kind, Phase, SchedulerRef};
 use crate::scenario::Span;
-
-/// The classes whose state is not modelled: their `__dict__` holds more than numbers
-/// (`OneCycleLR`'s phase dicts and anneal function, `ReduceLROnPlateau`'s mode settings).
-fn refuse_special(it: &mut Interp<'_>, s: &SchedulerRef, name: &str, span: Span) -> X<()> {
-    let class = s.0.borrow().class;
-    if matches!(s.0.borrow().kind, Kind::OneCycle { .. } | Kind::Plateau(_)) {
-        return Err(it.raise(
-            "NotImplementedError",
-            format!("{class}.{name}() is not supported in scenarios"),
-            span,
-        ));
-    }
-    Ok(())
-}
 
 fn put(d: &DictRef, name: &str, v: Value) {
     d.borrow_mut()
@@ -47,7 +40,6 @@ pub(in super::super) fn state_dict(
 ) -> X<Value> {
     let b = bind(it, &args, name, &[], 0, span);
     it.lift(b)?;
-    refuse_special(it, s, name, span)?;
     let d = Dict::shared(DictKind::Plain);
     let inner = s.0.borrow();
     match &inner.kind {
@@ -79,7 +71,76 @@ pub(in super::super) fn state_dict(
             put(&d, "end_factor", Value::Float(*end_factor));
             put(&d, "total_iters", Value::Int(*total_iters));
         }
-        Kind::Lambda { .. } | Kind::OneCycle { .. } | Kind::Plateau(_) => {}
+        Kind::OneCycle {
+            total_steps,
+            phases,
+            cosine,
+            beta1,
+        } => {
+            put(&d, "total_steps", Value::Int(*total_steps));
+            let dicts = phases
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    // The last phase ends at `self.total_steps - 1`, an int; the others at
+                    // `float(pct_start * total_steps) - 1` (or `- 2`).
+                    let end = if i + 1 == phases.len() {
+                        Value::Int(*total_steps - 1)
+                    } else {
+                        Value::Float(p.end_step)
+                    };
+                    let pd = Dict::shared(DictKind::Plain);
+                    put(&pd, "end_step", end);
+                    for (k, v) in [
+                        ("start_lr", p.start_lr),
+                        ("end_lr", p.end_lr),
+                        ("start_momentum", p.start_momentum),
+                        ("end_momentum", p.end_momentum),
+                    ] {
+                        put(&pd, k, Value::Str(v.into()));
+                    }
+                    Value::Dict(pd)
+                })
+                .collect();
+            let dicts = it.list(dicts, span);
+            put(&d, "_schedule_phases", dicts);
+            let anneal = if *cosine { "cos" } else { "linear" };
+            put(&d, "_anneal_func_type", Value::Str(anneal.into()));
+            put(&d, "cycle_momentum", Value::Bool(beta1.is_some()));
+            if let Some(use_beta1) = beta1 {
+                put(&d, "use_beta1", Value::Bool(*use_beta1));
+            }
+        }
+        Kind::Plateau(p) => {
+            put(&d, "factor", Value::Float(p.factor));
+            put(&d, "default_min_lr", p.default_min_lr.clone());
+            let min_lrs = it.list(p.min_lrs.clone(), span);
+            put(&d, "min_lrs", min_lrs);
+            put(&d, "patience", Value::Int(p.patience));
+            put(&d, "cooldown", Value::Int(p.cooldown));
+            put(&d, "eps", Value::Float(p.eps));
+            put(&d, "last_epoch", Value::Int(inner.last_epoch));
+            let last_lr = it.list(inner.last_lr.clone(), span);
+            put(&d, "_last_lr", last_lr);
+            let worse = if p.mode_min {
+                f64::INFINITY
+            } else {
+                f64::NEG_INFINITY
+            };
+            put(&d, "mode_worse", Value::Float(worse));
+            let mode = if p.mode_min { "min" } else { "max" };
+            put(&d, "mode", Value::Str(mode.into()));
+            put(&d, "threshold", Value::Float(p.threshold));
+            let threshold_mode = if p.relative { "rel" } else { "abs" };
+            put(&d, "threshold_mode", Value::Str(threshold_mode.into()));
+            put(&d, "best", Value::Float(p.best));
+            put(&d, "cooldown_counter", Value::Int(p.cooldown_counter));
+            put(&d, "num_bad_epochs", Value::Int(p.num_bad_epochs));
+            let d = Value::Dict(d);
+            it.gc.track_value(&d);
+            return Ok(d);
+        }
+        Kind::Lambda { .. } => {}
     }
     let base_lrs = floats(it, &inner.base_lrs, span);
     put(&d, "base_lrs", base_lrs);
@@ -118,7 +179,6 @@ pub(in super::super) fn load_state_dict(
 ) -> X<Value> {
     let b = bind(it, &args, name, &["state_dict"], 1, span);
     let b = it.lift(b)?;
-    refuse_special(it, s, name, span)?;
     let Some(Value::Dict(sd)) = b.raw("state_dict").cloned() else {
         return Err(it.raise("TypeError", "state_dict must be a dict".into(), span));
     };
@@ -197,8 +257,153 @@ pub(in super::super) fn load_state_dict(
                 *total_iters = int(it, "total_iters", &v)?;
             }
         }
+        Kind::OneCycle {
+            total_steps,
+            phases,
+            cosine,
+            beta1,
+        } => {
+            if let Some(v) = get("total_steps") {
+                *total_steps = int(it, "total_steps", &v)?;
+            }
+            if let Some(v) = get("_schedule_phases") {
+                let mut loaded = Vec::new();
+                for p in items(&v).unwrap_or_default() {
+                    loaded.push(phase(it, &p, span)?);
+                }
+                *phases = loaded;
+            }
+            if let Some(v) = get("_anneal_func_type") {
+                *cosine = match &v {
+                    Value::Str(s) if &**s == "cos" => true,
+                    Value::Str(s) if &**s == "linear" => false,
+                    other => {
+                        return Err(it.raise(
+                            "ValueError",
+                            format!("Unknown _anneal_func_type: {other}"),
+                            span,
+                        ))
+                    }
+                };
+            }
+            let cycle = match get("cycle_momentum") {
+                Some(v) => v.truthy().unwrap_or(false),
+                None => beta1.is_some(),
+            };
+            let use_beta1 = match get("use_beta1") {
+                Some(v) => v.truthy().unwrap_or(false),
+                None => beta1.unwrap_or(false),
+            };
+            *beta1 = cycle.then_some(use_beta1);
+        }
+        Kind::Plateau(p) => {
+            if let Some(v) = get("factor") {
+                p.factor = float(it, "factor", &v)?;
+            }
+            if let Some(v) = get("default_min_lr") {
+                p.default_min_lr = v;
+            }
+            if let Some(v) = get("min_lrs") {
+                p.min_lrs = items(&v).unwrap_or_default();
+            }
+            for (key, field) in [
+                ("patience", &mut p.patience),
+                ("cooldown", &mut p.cooldown),
+                ("cooldown_counter", &mut p.cooldown_counter),
+                ("num_bad_epochs", &mut p.num_bad_epochs),
+            ] {
+                if let Some(v) = get(key) {
+                    *field = int(it, key, &v)?;
+                }
+            }
+            for (key, field) in [
+                ("eps", &mut p.eps),
+                ("threshold", &mut p.threshold),
+                ("best", &mut p.best),
+            ] {
+                if let Some(v) = get(key) {
+                    *field = float(it, key, &v)?;
+                }
+            }
+            // `_init_is_better(mode, threshold, threshold_mode)` with the loaded values.
+            if let Some(v) = get("mode") {
+                p.mode_min = match &v {
+                    Value::Str(s) if &**s == "min" => true,
+                    Value::Str(s) if &**s == "max" => false,
+                    other => {
+                        return Err(it.raise(
+                            "ValueError",
+                            format!("mode {other} is unknown!"),
+                            span,
+                        ))
+                    }
+                };
+            }
+            if let Some(v) = get("threshold_mode") {
+                p.relative = match &v {
+                    Value::Str(s) if &**s == "rel" => true,
+                    Value::Str(s) if &**s == "abs" => false,
+                    other => {
+                        return Err(it.raise(
+                            "ValueError",
+                            format!("threshold mode {other} is unknown!"),
+                            span,
+                        ))
+                    }
+                };
+            }
+        }
         // `lr_lambdas`: plain functions are saved as None and not restored.
-        Kind::Lambda { .. } | Kind::OneCycle { .. } | Kind::Plateau(_) => {}
+        Kind::Lambda { .. } => {}
     }
     Ok(Value::None)
+}
+
+/// The group keys a `OneCycleLR` phase may anneal between.
+const PHASE_KEYS: [&str; 5] = [
+    "initial_lr",
+    "max_lr",
+    "min_lr",
+    "max_momentum",
+    "base_momentum",
+];
+
+/// One of `_schedule_phases`' dicts, loaded.
+fn phase(it: &mut Interp<'_>, v: &Value, span: Span) -> X<Phase> {
+    let Value::Dict(d) = v else {
+        return Err(it.raise("TypeError", "_schedule_phases must hold dicts".into(), span));
+    };
+    let field = |it: &mut Interp<'_>, k: &str| -> X<Value> {
+        let found = d.borrow().get(&Key::Str(k.into()));
+        found.ok_or_else(|| it.raise_key_error(Value::Str(k.into()), span))
+    };
+    let key = |it: &mut Interp<'_>, k: &str| -> X<&'static str> {
+        match field(it, k)? {
+            Value::Str(s) => match PHASE_KEYS.iter().find(|n| **n == &*s) {
+                Some(n) => Ok(*n),
+                None => Err(it.raise(
+                    "NotImplementedError",
+                    format!("a OneCycleLR phase annealing '{s}' is not supported in scenarios"),
+                    span,
+                )),
+            },
+            other => Err(it.raise(
+                "TypeError",
+                format!("{k} must be a str, not {}", other.type_name()),
+                span,
+            )),
+        }
+    };
+    let end = field(it, "end_step")?;
+    let end_step = {
+        let r = expect_float(it, &end, "end_step", span);
+        it.lift(r)?
+    };
+    Ok(Phase {
+        end_step,
+        start_lr: key(it, "start_lr")?,
+        end_lr: key(it, "end_lr")?,
+        start_momentum: key(it, "start_momentum")?,
+        end_momentum: key(it, "end_momentum")?,
+    })
 }
