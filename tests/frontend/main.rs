@@ -4,6 +4,7 @@
 
 mod amp_api;
 mod cli;
+mod float64_api;
 mod gallery_parses;
 mod hostile;
 mod int32_api;
@@ -16,3 +17,4 @@ mod scenario_parse;
 mod sched_api;
 mod sched_state_api;
 mod user_crate;
+mod wrapped_numbers_api;
