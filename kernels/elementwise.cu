@@ -91,6 +91,7 @@ extern "C" __global__ void ew_unary_f32(Operand out, Operand a, int op, float p,
             case OP_SIGN: r = x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x); break;
             case OP_GELU: r = 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); break;
             case OP_SILU: r = x / (1.0f + expf(-x)); break;
+            case OP_RECIPROCAL: r = 1.0f / x; break;
             default: r = __int_as_float(0x7fc00000); break;
         }
         store_f32(out, i, r);
@@ -120,12 +121,14 @@ extern "C" __global__ void ew_ternary_f32(Operand out, Operand a, Operand b, Ope
     }
 }
 
-// Copies with conversion (copy_values_from): through i64 when either side is an integer tensor
-// so that large integers survive, else through f32. Also what `.contiguous()`-like copies of
-// views and dtype casts run.
-extern "C" __global__ void ew_copy(Operand out, Operand a, int via_i64, i64 n) {
+// Copies with conversion (copy_values_from), through the type `via` names as the host's
+// Buf::copy_converted chooses it: 2, f64, when either side is float64; 1, i64, when either side
+// is an integer tensor, so that large integers survive; 0, f32. Also what `.contiguous()`-like
+// copies of views and dtype casts run.
+extern "C" __global__ void ew_copy(Operand out, Operand a, int via, i64 n) {
     FOR_EACH(i, n) {
-        if (via_i64) store_i64(out, i, load_i64(a, i));
+        if (via == 2) store_f64(out, i, load_f64(a, i));
+        else if (via == 1) store_i64(out, i, load_i64(a, i));
         else store_f32(out, i, load_f32(a, i));
     }
 }
@@ -134,6 +137,7 @@ extern "C" __global__ void ew_copy(Operand out, Operand a, int via_i64, i64 n) {
 extern "C" __global__ void ew_fill(Operand out, double value_f, i64 value_i, int is_int, i64 n) {
     FOR_EACH(i, n) {
         if (is_int) store_i64(out, i, value_i);
+        else if (out.dtype == DT_F64) store_f64(out, i, value_f);
         else store_f32(out, i, (float)value_f);
     }
 }

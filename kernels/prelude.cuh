@@ -17,6 +17,7 @@ typedef unsigned char u8;
 #define DT_F16 3
 #define DT_BF16 4
 #define DT_I32 5
+#define DT_F64 6
 
 // float16 and bfloat16 are stored as their 16 bits (the layouts of cuda_fp16.h's `__half` and
 // cuda_bf16.h's `__nv_bfloat16`, which NVRTC cannot #include here). Arithmetic is f32, rounded
@@ -78,13 +79,14 @@ static __device__ i64 elem_offset(const Operand& o, i64 i) {
 static __device__ float load_f32(const Operand& o, i64 i) {
     if (o.is_const) {
         if (o.dtype == DT_F32) return (float)o.const_f;
-        if (o.dtype == DT_I64) return (float)o.const_i;
+        if (o.dtype == DT_I64 || o.dtype == DT_I32) return (float)o.const_i;
         return o.const_i != 0 ? 1.0f : 0.0f;
     }
     i64 off = elem_offset(o, i);
     if (o.dtype == DT_F32) return ((const float*)o.ptr)[off];
     if (o.dtype == DT_I64) return (float)((const i64*)o.ptr)[off];
     if (o.dtype == DT_I32) return (float)((const int*)o.ptr)[off];
+    if (o.dtype == DT_F64) return (float)((const double*)o.ptr)[off];
     if (o.dtype == DT_F16) return half_to_f32(((const u16*)o.ptr)[off]);
     if (o.dtype == DT_BF16) return bf16_to_f32(((const u16*)o.ptr)[off]);
     return ((const u8*)o.ptr)[off] != 0 ? 1.0f : 0.0f;
@@ -95,13 +97,14 @@ static __device__ float load_f32(const Operand& o, i64 i) {
 static __device__ i64 load_i64(const Operand& o, i64 i) {
     if (o.is_const) {
         if (o.dtype == DT_F32) return (i64)o.const_f;
-        if (o.dtype == DT_I64) return o.const_i;
+        if (o.dtype == DT_I64 || o.dtype == DT_I32) return o.const_i;
         return o.const_i != 0 ? 1 : 0;
     }
     i64 off = elem_offset(o, i);
     if (o.dtype == DT_F32) return (i64)((const float*)o.ptr)[off];
     if (o.dtype == DT_I64) return ((const i64*)o.ptr)[off];
     if (o.dtype == DT_I32) return (i64)((const int*)o.ptr)[off];
+    if (o.dtype == DT_F64) return (i64)((const double*)o.ptr)[off];
     if (o.dtype == DT_F16) return (i64)half_to_f32(((const u16*)o.ptr)[off]);
     if (o.dtype == DT_BF16) return (i64)bf16_to_f32(((const u16*)o.ptr)[off]);
     return ((const u8*)o.ptr)[off] != 0 ? 1 : 0;
@@ -113,6 +116,7 @@ static __device__ void store_f32(const Operand& o, i64 i, float v) {
     if (o.dtype == DT_F32) ((float*)o.ptr)[off] = v;
     else if (o.dtype == DT_I64) ((i64*)o.ptr)[off] = (i64)v;
     else if (o.dtype == DT_I32) ((int*)o.ptr)[off] = (int)v;
+    else if (o.dtype == DT_F64) ((double*)o.ptr)[off] = (double)v;
     else if (o.dtype == DT_F16) ((u16*)o.ptr)[off] = f32_to_half(v);
     else if (o.dtype == DT_BF16) ((u16*)o.ptr)[off] = f32_to_bf16(v);
     else ((u8*)o.ptr)[off] = v != 0.0f ? 1 : 0;
@@ -125,9 +129,28 @@ static __device__ void store_i64(const Operand& o, i64 i, i64 v) {
     else if (o.dtype == DT_I64) ((i64*)o.ptr)[off] = v;
     // Keeps the low 32 bits, as the host's `as i32` does.
     else if (o.dtype == DT_I32) ((int*)o.ptr)[off] = (int)(unsigned int)(u64)v;
+    else if (o.dtype == DT_F64) ((double*)o.ptr)[off] = (double)v;
     else if (o.dtype == DT_F16) ((u16*)o.ptr)[off] = f32_to_half((float)v);
     else if (o.dtype == DT_BF16) ((u16*)o.ptr)[off] = f32_to_bf16((float)v);
     else ((u8*)o.ptr)[off] = v != 0 ? 1 : 0;
+}
+
+// Reads element `i` as f64 (read_f64): exact for float64 and int64 up to 2^53, the other
+// types through load_f32.
+static __device__ double load_f64(const Operand& o, i64 i) {
+    if (o.is_const && o.dtype == DT_F32) return o.const_f;
+    if (o.is_const) return (double)load_i64(o, i);
+    if (o.dtype == DT_F64) return ((const double*)o.ptr)[elem_offset(o, i)];
+    if (o.dtype == DT_I64 || o.dtype == DT_I32) return (double)load_i64(o, i);
+    return (double)load_f32(o, i);
+}
+
+// Writes element `i` from an f64 (write_f64): float64 keeps it, integers truncate, the other
+// types round through f32.
+static __device__ void store_f64(const Operand& o, i64 i, double v) {
+    if (o.dtype == DT_F64) ((double*)o.ptr)[elem_offset(o, i)] = v;
+    else if (o.dtype == DT_I64 || o.dtype == DT_I32) store_i64(o, i, (i64)v);
+    else store_f32(o, i, (float)v);
 }
 
 // Grid-stride loops: the launch caps the grid, so any element count is covered.

@@ -44,9 +44,9 @@ pub struct RuntimeOptions {
     /// The caching allocator's `PYTORCH_CUDA_ALLOC_CONF` options; the default is PyTorch's
     /// with the variable unset.
     pub allocator_config: AllocatorConfig,
-    /// Name the nodes of operations with a number operand as PyTorch does when called from
-    /// Python, which wraps the number in a 0-dim tensor (`x + 1` has `AddBackward0`), rather
-    /// than as the scalar overloads the Rust API calls (`AddBackward1`). Memory is the same.
+    /// Name and save as PyTorch called from Python, which wraps a number operand in a 0-dim
+    /// host tensor (`x + 1` has `AddBackward0`, `x * 2` a MulBackward0 saving the 8-byte
+    /// number), rather than as the Rust API's scalar overloads; device memory is the same.
     pub python_scalar_names: bool,
     /// The cuBLAS workspaces PyTorch takes from its caching allocator at the first matrix
     /// product of each thread; `None` models none (the runtime's own unit tests count only

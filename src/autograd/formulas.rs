@@ -20,6 +20,9 @@ pub(crate) enum Formula {
         alpha: f64,
     },
     SubScalar,
+    /// `number - tensor` (`rsub.Scalar`: Python's `__rsub__` runs it, since `rsub` is not
+    /// among the ops whose Tensor parameters take numbers).
+    RsubScalar,
     Mul,
     MulScalar {
         other: f64,
@@ -215,6 +218,7 @@ impl Formula {
             Formula::AddScalar => "AddBackward1",
             Formula::Sub { .. } => "SubBackward0",
             Formula::SubScalar => "SubBackward1",
+            Formula::RsubScalar => "RsubBackward1",
             Formula::Mul => "MulBackward0",
             Formula::MulScalar { .. } | Formula::MulScalarAten { .. } => "MulBackward1",
             Formula::Div => "DivBackward0",
@@ -339,6 +343,8 @@ impl Formula {
                     out[1] = Some(maybe_multiply(&grad.neg()?, *alpha)?);
                 }
             }
+            // self: -grad * alpha.conj()
+            Formula::RsubScalar => out[0] = Some(grad.neg()?),
             Formula::Mul => {
                 if need(0) {
                     out[0] = Some(grad.mul(&node.unpack("other")?)?);

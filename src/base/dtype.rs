@@ -16,6 +16,9 @@ pub enum DType {
     I64,
     /// `torch.int32` (`torch.int`): 4 bytes, as `GradScaler`'s growth tracker.
     I32,
+    /// `torch.float64` (`torch.double`): 8 bytes. A Python float that PyTorch wraps into a
+    /// 0-dim tensor (`x * 2.0`) is one.
+    F64,
     /// `torch.bool`.
     Bool,
 }
@@ -35,7 +38,7 @@ impl DType {
         match self {
             DType::F32 | DType::I32 => 4,
             DType::F16 | DType::BF16 => 2,
-            DType::I64 => 8,
+            DType::I64 | DType::F64 => 8,
             DType::Bool => 1,
         }
     }
@@ -47,19 +50,20 @@ impl DType {
 
     /// Whether tensors of this type can require grad.
     pub fn is_floating_point(self) -> bool {
-        matches!(self, DType::F32 | DType::F16 | DType::BF16)
+        matches!(self, DType::F32 | DType::F16 | DType::BF16 | DType::F64)
     }
 
     fn category(self) -> Category {
         match self {
             DType::Bool => Category::Bool,
             DType::I64 | DType::I32 => Category::Integer,
-            DType::F32 | DType::F16 | DType::BF16 => Category::Floating,
+            DType::F32 | DType::F16 | DType::BF16 | DType::F64 => Category::Floating,
         }
     }
 
     /// `torch.promote_types(a, b)`: the wider of two types. float16 and bfloat16 have no
-    /// common 2-byte type, so they meet at float32 (c10's `promoteTypes` table).
+    /// common 2-byte type, so they meet at float32; float64 is wider than every other float
+    /// (c10's `promoteTypes` table).
     pub fn promote_types(a: DType, b: DType) -> DType {
         if a == b {
             return a;
@@ -67,8 +71,9 @@ impl DType {
         match (a.category(), b.category()) {
             (x, y) if x > y => a,
             (x, y) if x < y => b,
-            // Two different floats: f32 is the wider of f32 and a half type, and the two half
-            // types promote to f32 too.
+            // Two different floats: f64 is the widest; f32 is the wider of f32 and a half
+            // type, and the two half types promote to f32 too.
+            (Category::Floating, _) if a == DType::F64 || b == DType::F64 => DType::F64,
             (Category::Floating, _) => DType::F32,
             // Two different integers: the wider, int64 (int32 is the only other one).
             (Category::Integer, _) => DType::I64,
@@ -108,6 +113,7 @@ impl DType {
             DType::BF16 => "BFloat16Tensor",
             DType::I64 => "LongTensor",
             DType::I32 => "IntTensor",
+            DType::F64 => "DoubleTensor",
             DType::Bool => "BoolTensor",
         }
     }
@@ -119,6 +125,7 @@ impl DType {
             DType::BF16 => "BFloat16",
             DType::I64 => "Long",
             DType::I32 => "Int",
+            DType::F64 => "Double",
             DType::Bool => "Bool",
         }
     }
@@ -131,6 +138,7 @@ impl DType {
             "bfloat16" => DType::BF16,
             "int64" | "long" => DType::I64,
             "int32" | "int" => DType::I32,
+            "float64" | "double" => DType::F64,
             "bool" => DType::Bool,
             _ => return None,
         })
@@ -145,6 +153,7 @@ impl fmt::Display for DType {
             DType::BF16 => "torch.bfloat16",
             DType::I64 => "torch.int64",
             DType::I32 => "torch.int32",
+            DType::F64 => "torch.float64",
             DType::Bool => "torch.bool",
         })
     }
@@ -196,5 +205,16 @@ mod tests {
         assert_eq!(I32.result_type_scalar(false), I32);
         assert_eq!(I32.result_type_scalar(true), F32);
         assert_eq!(I32.size(), 4);
+        assert_eq!(DType::promote_types(F32, F64), F64);
+        assert_eq!(DType::promote_types(F16, F64), F64);
+        assert_eq!(DType::promote_types(BF16, F64), F64);
+        assert_eq!(DType::promote_types(I64, F64), F64);
+        assert_eq!(DType::result_type(F32, false, F64, true), F32);
+        assert_eq!(DType::result_type(F64, false, F32, true), F64);
+        assert_eq!(DType::result_type(I64, false, F64, true), F64);
+        assert_eq!(DType::result_type(F32, true, F64, true), F64);
+        assert_eq!(DType::result_type(F16, true, F64, false), F64);
+        assert_eq!(F64.result_type_scalar(true), F64);
+        assert_eq!(F64.size(), 8);
     }
 }

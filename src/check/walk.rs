@@ -193,6 +193,7 @@ fn dtype_name(d: DType) -> &'static str {
         DType::BF16 => "bf16",
         DType::I64 => "i64",
         DType::I32 => "i32",
+        DType::F64 => "f64",
         DType::Bool => "bool",
     }
 }
@@ -465,7 +466,12 @@ impl Walker<'_> {
         let saved = node.saved_tensors();
         if node.backward_ran() {
             held.used_graph_nodes += 1;
-        } else if saved.iter().any(|s| s.tensor.is_some()) {
+        } else if saved
+            .iter()
+            // A wrapped Python number (`x / n` from Python keeps 8 host bytes) is no
+            // activation: a node keeping only that is no sign of a graph no backward used.
+            .any(|s| s.tensor.as_ref().is_some_and(|t| !t.is_wrapped_number()))
+        {
             held.unused_graph_nodes += 1;
             if self.keep_unused {
                 held.unused.push(Rc::downgrade(node));

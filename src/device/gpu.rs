@@ -50,6 +50,8 @@ pub enum DTypeCode {
     BF16 = 4,
     /// int32.
     I32 = 5,
+    /// float64, eight bytes.
+    F64 = 6,
 }
 
 /// A kernel operand: a strided view of a block, or a number passed by value. Field for field

@@ -182,6 +182,8 @@ op_codes! {
         Gelu = "OP_GELU",
         /// `x * sigmoid(x)`.
         Silu = "OP_SILU",
+        /// `1 / x`.
+        Reciprocal = "OP_RECIPROCAL",
     }
 }
 

@@ -7,7 +7,7 @@
 //!   `_scale` (no new memory);
 //! - `unscale_(optimizer)` (called by `step` when the program did not) computes
 //!   `inv_scale = _scale.double().reciprocal().float()` (three 0-dim temporaries, two alive at
-//!   once) and `found_inf = torch.full((), 0.0)`, copies both to the gradients' device (`.to(copy=True)`:
+//!   once; the first two float64, 8 bytes requested each) and `found_inf = torch.full((), 0.0)`, copies both to the gradients' device (`.to(copy=True)`:
 //!   two more 0-dim tensors, found_inf's first), then multiplies every gradient by the inverse
 //!   scale in place and sets the copy of `found_inf` where a gradient holds an inf or a NaN
 //!   (`_amp_foreach_non_finite_check_and_unscale_`). The copy of `found_inf` is kept in the
@@ -186,10 +186,10 @@ impl GradScaler {
         // `_scale.double().reciprocal().float()`: each temporary is freed once the next
         // exists.
         let inv_scale = {
-            let double = scale.clone_tensor()?;
-            let reciprocal = double.pow(-1.0)?;
+            let double = scale.to_dtype(DType::F64)?;
+            let reciprocal = double.reciprocal()?;
             drop(double);
-            reciprocal.clone_tensor()?
+            reciprocal.float()?
         };
         let found_inf = rt.zeros(&[], DType::F32, scale.device())?;
         if grads.iter().any(|g| g.dtype() == DType::F16) {

@@ -283,7 +283,10 @@ impl Tensor {
         let Some(lower) = lower else {
             return Ok(None);
         };
-        let eligible = |t: &Tensor| t.device() == device && t.dtype().is_floating_point();
+        // float64 is never cast (autocast_mode.h `is_eligible`: `scalar_type() != kDouble`).
+        let eligible = |t: &Tensor| {
+            t.device() == device && t.dtype().is_floating_point() && t.dtype() != DType::F64
+        };
         let target = match policy {
             CastPolicy::Banned => return Err(TensorError::Invalid(BCE_BANNED.into())),
             CastPolicy::Lower => lower,
@@ -321,7 +324,9 @@ impl Tensor {
     /// float on it; `None` otherwise.
     pub(crate) fn autocast_opt_dtype(&self) -> Option<DType> {
         let rt = self.runtime();
-        let eligible = self.device() == Device::Cuda && self.dtype().is_floating_point();
+        let eligible = self.device() == Device::Cuda
+            && self.dtype().is_floating_point()
+            && self.dtype() != DType::F64;
         if !eligible || rt.on_autograd_thread() {
             return None;
         }

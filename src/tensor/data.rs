@@ -16,6 +16,11 @@ impl Tensor {
         self.buf().read_f32(self.cx())
     }
 
+    /// Values converted to f64; `None` on meta.
+    pub(crate) fn read_f64(&self) -> Option<Vec<f64>> {
+        self.buf().read_f64(self.cx())
+    }
+
     /// Values converted to i64 (floats truncate toward zero, as `.long()` does); `None` on meta.
     pub(crate) fn read_i64(&self) -> Option<Vec<i64>> {
         self.buf().read_i64(self.cx())
@@ -29,6 +34,11 @@ impl Tensor {
     /// Writes f32 values, converted to the storage's type; a no-op on meta.
     pub(crate) fn write_f32(&self, values: &[f32]) {
         self.buf().write_f32(self.cx(), values)
+    }
+
+    /// Writes f64 values, converted to the storage's type; a no-op on meta.
+    pub(crate) fn write_f64(&self, values: &[f64]) {
+        self.buf().write_f64(self.cx(), values)
     }
 
     /// Writes i64 values, converted to the storage's type; a no-op on meta.
@@ -57,6 +67,11 @@ impl Tensor {
         self.read_f32().unwrap_or_else(|| vec![0.0; self.numel()])
     }
 
+    /// The values as f64 in row-major order (a float64 tensor's exactly); zeros on meta.
+    pub fn to_vec_f64(&self) -> Vec<f64> {
+        self.read_f64().unwrap_or_else(|| vec![0.0; self.numel()])
+    }
+
     /// The values as i64 in row-major order; zeros on meta.
     pub fn to_vec_i64(&self) -> Vec<i64> {
         self.read_i64().unwrap_or_else(|| vec![0; self.numel()])
@@ -74,6 +89,7 @@ impl Tensor {
         Ok(match self.dtype() {
             DType::F32 | DType::F16 | DType::BF16 => self.read_f32().map_or(0.0, |v| v[0] as f64),
             DType::I64 | DType::I32 => self.read_i64().map_or(0.0, |v| v[0] as f64),
+            DType::F64 => self.read_f64().map_or(0.0, |v| v[0]),
             DType::Bool => self.read_bool().map_or(0.0, |v| v[0] as u8 as f64),
         })
     }

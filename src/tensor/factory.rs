@@ -109,6 +109,21 @@ impl Runtime {
         Ok(t)
     }
 
+    /// `torch.tensor(data, dtype=dtype, device=device)` for Python floats of `shape`, each
+    /// rounded once to the float `dtype` as it is stored (kept exactly by float64).
+    pub fn tensor_f64(
+        &self,
+        data: &[f64],
+        shape: &[usize],
+        dtype: DType,
+        device: Device,
+    ) -> Result<Tensor> {
+        self.check_len(data.len(), shape)?;
+        let t = self.user_tensor(shape, dtype, device)?;
+        t.write_f64(data);
+        Ok(t)
+    }
+
     /// `torch.tensor(data, device=device)` for int64 data of `shape`.
     pub fn tensor_i64(&self, data: &[i64], shape: &[usize], device: Device) -> Result<Tensor> {
         self.check_len(data.len(), shape)?;

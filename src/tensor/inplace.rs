@@ -245,8 +245,22 @@ impl Tensor {
         let s = s.into();
         let builder = self.begin_inplace(&[self])?;
         self.inplace_scalar(s, Bin::Mul)?;
-        if let Some(b) = builder {
+        if let Some(mut b) = builder {
+            self.save_number(&mut b, "other", s)?;
             b.finish(Formula::MulScalar { other: s.as_f64() }, self);
+        }
+        Ok(self.clone())
+    }
+
+    /// `tensor.div_(s)` (Python's `t /= s`). DivBackward1 keeps the number; called from
+    /// Python, DivBackward0 saves it wrapped, as [`div_scalar`](Self::div_scalar)'s.
+    pub fn div_scalar_(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        let s = s.into();
+        let builder = self.begin_inplace(&[self])?;
+        self.inplace_scalar(s, Bin::Div)?;
+        if let Some(mut b) = builder {
+            self.save_number(&mut b, "other", s)?;
+            b.finish(Formula::DivScalar { other: s.as_f64() }, self);
         }
         Ok(self.clone())
     }

@@ -53,6 +53,7 @@ mod storage;
 mod subscript;
 mod triu;
 mod views;
+mod wrapped;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -161,6 +162,9 @@ pub(crate) struct TensorImpl {
     pub(crate) grad_accumulator: RefCell<Weak<Node>>,
     /// A leaf's `register_hook` hooks (a non-leaf's live on its `grad_fn`).
     pub(crate) hooks: RefCell<Option<Rc<RefCell<Vec<crate::autograd::ProgramObject>>>>>,
+    /// A Python number PyTorch wrapped into this 0-dim host tensor (`is_wrapped_number`,
+    /// c10/core/TensorImpl.h; `src/tensor/wrapped.rs`).
+    pub(crate) is_wrapped_number: Cell<bool>,
 }
 
 impl Drop for TensorImpl {
@@ -273,6 +277,7 @@ impl Tensor {
             own_version: RefCell::new(None),
             grad_accumulator: RefCell::new(Weak::new()),
             hooks: RefCell::new(None),
+            is_wrapped_number: Cell::new(false),
         }))
     }
 
@@ -440,6 +445,12 @@ impl Tensor {
     /// Whether both use the same storage (a view and its base, a tensor and its detach()).
     pub fn shares_storage(&self, other: &Tensor) -> bool {
         Rc::ptr_eq(&self.storage(), &other.storage())
+    }
+
+    /// Whether this is a Python number wrapped into a 0-dim host tensor, as PyTorch wraps the
+    /// number operand of `x * 2.0` called from Python (`_is_wrapped_number()`).
+    pub fn is_wrapped_number(&self) -> bool {
+        self.0.is_wrapped_number.get()
     }
 
     /// Handles to this tensor that exist now (its Python reference count, more or less).

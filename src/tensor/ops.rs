@@ -278,6 +278,20 @@ impl Tensor {
         Ok(out)
     }
 
+    /// `s - self` (`torch.rsub(self, s)`, Python's `s - t`): one output, written as
+    /// `-self` and then `+ s` in place. RsubBackward1 saves nothing.
+    pub fn rsub_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        let s = s.into();
+        let (compute, out_dtype) = self.scalar_result_type(s, Bin::Sub(1.0));
+        let out = self.new_like(self.shape(), out_dtype, self.device())?;
+        self.scalar_kernel(Scalar::Int(-1), Bin::Mul, compute, &out)?;
+        out.scalar_kernel(s, Bin::Add(1.0), compute, &out)?;
+        if let Some(b) = NodeBuilder::new(&[self]) {
+            b.finish(Formula::RsubScalar, &out);
+        }
+        Ok(out)
+    }
+
     /// `self * other`, broadcasting. MulBackward0 saves `other` when `self` needs a gradient
     /// and `self` when `other` does.
     pub fn mul(&self, other: &Tensor) -> Result<Tensor> {
@@ -294,11 +308,13 @@ impl Tensor {
         Ok(out)
     }
 
-    /// `self * s`. MulBackward1 keeps the number only.
+    /// `self * s`. MulBackward1 keeps the number only; called from Python, MulBackward0
+    /// saves it as `other`, wrapped in a 0-dim host tensor (`src/tensor/wrapped.rs`).
     pub fn mul_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
         let s = s.into();
         let out = self.binary_scalar(s, Bin::Mul)?;
-        if let Some(b) = NodeBuilder::new(&[self]) {
+        if let Some(mut b) = NodeBuilder::new(&[self]) {
+            self.save_number(&mut b, "other", s)?;
             b.finish(Formula::MulScalar { other: s.as_f64() }, &out);
         }
         Ok(out)
@@ -318,11 +334,13 @@ impl Tensor {
         Ok(out)
     }
 
-    /// `self / s`.
+    /// `self / s`. DivBackward1 keeps the number only; called from Python, DivBackward0
+    /// saves it as `other`, wrapped as `mul_scalar`'s.
     pub fn div_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
         let s = s.into();
         let out = self.binary_scalar(s, Bin::Div)?;
-        if let Some(b) = NodeBuilder::new(&[self]) {
+        if let Some(mut b) = NodeBuilder::new(&[self]) {
+            self.save_number(&mut b, "other", s)?;
             b.finish(Formula::DivScalar { other: s.as_f64() }, &out);
         }
         Ok(out)

@@ -28,6 +28,7 @@ pub(crate) enum Pointwise {
     Abs,
     Gelu,
     Silu,
+    Reciprocal,
 }
 
 impl Pointwise {
@@ -42,15 +43,18 @@ impl Pointwise {
             Pointwise::Abs => UnaryCode::Abs,
             Pointwise::Gelu => UnaryCode::Gelu,
             Pointwise::Silu => UnaryCode::Silu,
+            Pointwise::Reciprocal => UnaryCode::Reciprocal,
         }
     }
 
     /// What the node saves (derivatives.yaml: the formula uses `self` or `result`).
     pub(crate) fn keeps(self) -> Keeps {
         match self {
-            Pointwise::Exp | Pointwise::Sqrt | Pointwise::Tanh | Pointwise::Sigmoid => {
-                Keeps::Result
-            }
+            Pointwise::Exp
+            | Pointwise::Sqrt
+            | Pointwise::Tanh
+            | Pointwise::Sigmoid
+            | Pointwise::Reciprocal => Keeps::Result,
             Pointwise::Log | Pointwise::Abs | Pointwise::Gelu | Pointwise::Silu => Keeps::Input,
         }
     }
@@ -66,6 +70,7 @@ impl Pointwise {
             Pointwise::Abs => "AbsBackward0",
             Pointwise::Gelu => "GeluBackward0",
             Pointwise::Silu => "SiluBackward0",
+            Pointwise::Reciprocal => "ReciprocalBackward0",
         }
     }
 
@@ -91,6 +96,9 @@ impl Pointwise {
             Pointwise::Gelu => grad.binary_code(saved, BinaryCode::GeluBackward, 1.0),
             // self: silu_backward(grad, self) (grad mode is off in backward)
             Pointwise::Silu => grad.binary_code(saved, BinaryCode::SiluBackward, 1.0),
+            // self: -grad * (result * result).conj() (C++ leaves the order of the two
+            // operands open; both are the gradient's size)
+            Pointwise::Reciprocal => grad.neg()?.mul(&saved.mul(saved)?),
         }
     }
 }
@@ -153,6 +161,11 @@ impl Tensor {
     /// `F.silu`. SiluBackward0 saves `self`.
     pub fn silu(&self) -> Result<Tensor> {
         self.pointwise(Pointwise::Silu)
+    }
+
+    /// `torch.reciprocal` (`1 / x`). ReciprocalBackward0 saves the result.
+    pub fn reciprocal(&self) -> Result<Tensor> {
+        self.pointwise(Pointwise::Reciprocal)
     }
 
     /// `torch.sign` (`sgn` for real tensors): not differentiable here (its gradient is zero).

@@ -4,6 +4,7 @@
 
 mod amp_api;
 mod cli;
+mod float64_api;
 mod gallery_parses;
 mod hostile;
 mod int32_api;
@@ -19,3 +20,4 @@ mod sched_special_state;
 mod sched_state_api;
 mod surface_gaps;
 mod user_crate;
+mod wrapped_numbers_api;

@@ -3,7 +3,8 @@
 //! `str()`/`repr()` of `KeyError` (the key's repr, as CPython's `KeyError_str`, for raised and
 //! for built-in lookups), `@torch.no_grad()`/`@torch.enable_grad()` on generator functions
 //! (each resumption runs in the decorator's mode, the caller's comes back at `yield`), and the
-//! `torch.cuda.memory_cached` aliases. `EXPECTED` is what torch 2.15.0 (CPU) printed for
+//! `torch.cuda.memory_cached` aliases, and `default_collate`'s dtypes for Python numbers (floats
+//! become float64, as `collate_float_fn` makes them). `EXPECTED` is what torch 2.15.0 (CPU) printed for
 //! `PROGRAM`; it runs on host tensors, so the meta backend must print the same.
 
 use std::path::Path;
@@ -21,6 +22,10 @@ print(torch.tensor([[1, 2], [3, 4]]).tolist())
 print(torch.tensor([True, False]).tolist())
 print(torch.tensor([7, -8], dtype=torch.int32).tolist())
 print(torch.tensor([0.1, 3.0]).half().tolist())
+print(torch.tensor([0.1, 2.5], dtype=torch.float64).tolist())
+from torch.utils.data import default_collate
+b = default_collate([1.5, 2.25, 0.1])
+print(b.dtype, b.tolist(), default_collate([1, 2]).dtype, default_collate([True, False]).dtype)
 print(torch.zeros(2, 0).tolist(), torch.zeros(0, 3).tolist())
 print(torch.ones(2, 1, 3).tolist())
 print(torch.tensor([[1.0, 2.0], [3.0, 4.0]]).t().tolist())
@@ -91,6 +96,8 @@ const EXPECTED: &[&str] = &[
     "[True, False]",
     "[7, -8]",
     "[0.0999755859375, 3.0]",
+    "[0.1, 2.5]",
+    "torch.float64 [1.5, 2.25, 0.1] torch.int64 torch.bool",
     "[[], []] []",
     "[[[1.0, 1.0, 1.0]], [[1.0, 1.0, 1.0]]]",
     "[[1.0, 3.0], [2.0, 4.0]]",

@@ -198,7 +198,8 @@ fn pointwise_functions_match_forward_and_backward() {
             .add(&a.tanh()?)?
             .add(&a.sigmoid()?)?
             .add(&a.gelu()?)?
-            .add(&a.silu()?)?;
+            .add(&a.silu()?)?
+            .add(&positive.reciprocal()?)?;
         let s = a.softmax(1)?.mul(&a)?.add(&a.softmax(0)?)?;
         let loss = y.sum()?.add(&s.sum()?)?;
         let g = grads(&loss, &[&a])?;

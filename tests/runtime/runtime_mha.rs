@@ -70,7 +70,8 @@ fn self_attention_with_weights_holds_pytorchs_graph() {
                 ("ViewBackward0", 6),
             ]),
             // 2.15 lists 7 blocks, 33,280 B: the seventh is MulBackward0's `_saved_other`,
-            // the Python float wrapped as an 8-byte host tensor, never device memory.
+            // the Python float wrapped as an 8-byte host tensor, never device memory (held
+            // here too, on the host, where `graph_stats` counts no block).
             6,
             32_768
         )

@@ -25,7 +25,8 @@ pub(super) fn graph_stats(roots: &[&Tensor]) -> (BTreeMap<String, usize>, usize,
         }
         *names.entry(node.name().to_string()).or_insert(0) += 1;
         for saved in node.saved_tensors() {
-            if let Some(t) = saved.tensor {
+            // Host tensors (a wrapped Python number) are no device block.
+            if let Some(t) = saved.tensor.filter(|t| t.device() == Device::Cuda) {
                 if blocks.insert(t.block().unwrap()) {
                     bytes += (t.storage_nbytes() as u64).next_multiple_of(512);
                 }

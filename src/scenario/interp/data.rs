@@ -18,7 +18,7 @@ use super::ops::path;
 use super::pyobj::{Iter, Native};
 use super::value::Value;
 use super::{Interp, Unwind, X};
-use crate::base::Device;
+use crate::base::{DType, Device};
 use crate::scenario::Span;
 
 /// A `DataLoader`: what iterating it needs.
@@ -343,10 +343,19 @@ fn collate(it: &mut Interp<'_>, samples: Vec<Value>, span: Span) -> X<Value> {
             let list = it.list(samples, span);
             it.call(path("torch.stack"), CallArgs::positional(vec![list]), span)
         }
-        // Python floats become float64 in PyTorch; this runtime has no float64, so float32.
+        // `collate_float_fn` makes Python floats a float64 tensor; `collate_int_fn` leaves ints
+        // (and bools, which are ints to the type lookup) to `torch.tensor`'s own dtype.
         Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
+            let kw = match first {
+                Value::Float(_) => vec![("dtype".to_string(), Value::DType(DType::F64))],
+                _ => Vec::new(),
+            };
             let list = it.list(samples, span);
-            it.call(path("torch.tensor"), CallArgs::positional(vec![list]), span)
+            let args = CallArgs {
+                pos: vec![list],
+                kw,
+            };
+            it.call(path("torch.tensor"), args, span)
         }
         Value::Str(_) => Ok(it.list(samples, span)),
         Value::Dict(d) => {

@@ -246,6 +246,7 @@ pub(crate) fn with_unary<K: UnaryLoop>(code: UnaryCode, p: f32, k: K) -> K::Outp
         }),
         UnaryCode::Gelu => k.run(|x| 0.5 * x * (1.0 + libm::erff(x * FRAC_1_SQRT_2))),
         UnaryCode::Silu => k.run(|x| x / (1.0 + (-x).exp())),
+        UnaryCode::Reciprocal => k.run(|x| 1.0 / x),
     }
 }
 

@@ -17,6 +17,7 @@ fn code(dtype: DType) -> DTypeCode {
         DType::BF16 => DTypeCode::BF16,
         DType::I64 => DTypeCode::I64,
         DType::I32 => DTypeCode::I32,
+        DType::F64 => DTypeCode::F64,
         DType::Bool => DTypeCode::Bool,
     }
 }
@@ -62,9 +63,10 @@ impl Buf<'_> {
         };
         let value = match (single, self.dtype) {
             (false, _) => None,
-            (true, DType::F32 | DType::F16 | DType::BF16) => one
-                .read_f32(cx)
-                .map(|v| Operand::constant(DTypeCode::F32, v[0] as f64, 0)),
+            // A float (a wrapped Python float is a float64) goes by value as a double.
+            (true, dtype) if dtype.is_floating_point() => one
+                .read_f64(cx)
+                .map(|v| Operand::constant(DTypeCode::F32, v[0], 0)),
             (true, dtype) => one
                 .read_i64(cx)
                 .map(|v| Operand::constant(code(dtype), 0.0, v[0])),
@@ -252,11 +254,18 @@ impl Kernels for CudaKernels {
                 format_shape(dst.shape)
             )));
         }
-        let via_i64 = dst.dtype.is_integer() || src.dtype.is_integer();
+        // `ew_copy`'s `via`, the type `Buf::copy_converted` copies through on the host.
+        let via = if dst.dtype == DType::F64 || src.dtype == DType::F64 {
+            2
+        } else if dst.dtype.is_integer() || src.dtype.is_integer() {
+            1
+        } else {
+            0
+        };
         let args = [
             Arg::Op(dst.operand(cx)?),
             Arg::Op(src.operand(cx)?),
-            Arg::I32(via_i64 as i32),
+            Arg::I32(via),
             Arg::I64(n(dst)),
         ];
         gpu(cx)?.launch("ew_copy", Grid::Elements(dst.numel() as u64), &args)?;

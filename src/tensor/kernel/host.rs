@@ -406,23 +406,7 @@ impl Kernels for HostKernels {
         if let Some(plan) = Plan::new([dst, src]) {
             return Map(&plan, cx).run(|x| x);
         }
-        match (dst.dtype, src.dtype) {
-            (DType::I64 | DType::I32, _) | (_, DType::I64 | DType::I32) => {
-                if let Some(v) = src.read_i64(cx) {
-                    dst.write_i64(cx, &v)
-                }
-            }
-            (DType::Bool, DType::Bool) => {
-                if let Some(v) = src.read_bool(cx) {
-                    dst.write_bool(cx, &v)
-                }
-            }
-            _ => {
-                if let Some(v) = src.read_f32(cx) {
-                    dst.write_f32(cx, &v)
-                }
-            }
-        }
+        dst.copy_converted(cx, src);
         Ok(())
     }
 
@@ -439,6 +423,7 @@ impl Kernels for HostKernels {
             (DType::I64, Scalar::Float(f)) => out.fill_with(f as f32 as i64),
             (DType::I32, Scalar::Int(i)) => out.fill_with(i as i32),
             (DType::I32, Scalar::Float(f)) => out.fill_with(f as f32 as i32),
+            (DType::F64, value) => out.fill_with(value.as_f64()),
             (DType::Bool, Scalar::Int(i)) => out.fill_with(u8::from(i != 0)),
             (DType::Bool, Scalar::Float(f)) => out.fill_with(u8::from(f as f32 != 0.0)),
         }
@@ -470,7 +455,7 @@ impl Kernels for HostKernels {
             if let Some(done) = strided::reduce_sum_f32(cx, src, reduce, &mut sums) {
                 done?;
             } else {
-                let Some(x) = src.read_f32(cx) else {
+                let Some(x) = src.read_f64(cx) else {
                     return Ok(());
                 };
                 let (positions, _) = reduce_positions(src.shape, reduce);
@@ -478,14 +463,13 @@ impl Kernels for HostKernels {
                     if i % ELEMENTS_PER_TIME_CHECK == 0 {
                         cx.check_time()?;
                     }
-                    sums[p] += v as f64;
+                    sums[p] += v;
                 }
             }
             let div = if mean { count as f64 } else { 1.0 };
-            out.write_f32(
-                cx,
-                &sums.iter().map(|&s| (s / div) as f32).collect::<Vec<_>>(),
-            );
+            // `write_f64` rounds once to the output's type: a float32 sum as before, a float64
+            // one keeps its accumulator's precision.
+            out.write_f64(cx, &sums.iter().map(|&s| s / div).collect::<Vec<_>>());
         }
         Ok(())
     }

@@ -201,11 +201,30 @@ impl Buf<'_> {
                 .into_iter()
                 .map(|v| v as f32)
                 .collect(),
+            DType::F64 => self
+                .gather::<f64>(cx)?
+                .into_iter()
+                .map(|v| v as f32)
+                .collect(),
             DType::Bool => self
                 .gather::<u8>(cx)?
                 .into_iter()
                 .map(|v| if v != 0 { 1.0 } else { 0.0 })
                 .collect(),
+        })
+    }
+
+    /// Values converted to f64: exact for every type but int64 beyond 2^53 (`item()`, copies
+    /// to and from float64).
+    pub(crate) fn read_f64(&self, cx: Cx) -> Option<Vec<f64>> {
+        Some(match self.dtype {
+            DType::F64 => self.gather::<f64>(cx)?,
+            DType::I64 => self
+                .gather::<i64>(cx)?
+                .into_iter()
+                .map(|v| v as f64)
+                .collect(),
+            _ => self.read_f32(cx)?.into_iter().map(f64::from).collect(),
         })
     }
 
@@ -230,6 +249,11 @@ impl Buf<'_> {
             DType::F16 | DType::BF16 => self.read_half(cx)?.into_iter().map(|v| v as i64).collect(),
             DType::I64 => self.gather::<i64>(cx)?,
             DType::I32 => self.gather::<i32>(cx)?.into_iter().map(i64::from).collect(),
+            DType::F64 => self
+                .gather::<f64>(cx)?
+                .into_iter()
+                .map(|v| v as i64)
+                .collect(),
             DType::Bool => self
                 .gather::<u8>(cx)?
                 .into_iter()
@@ -257,8 +281,41 @@ impl Buf<'_> {
                 .into_iter()
                 .map(|v| v != 0)
                 .collect(),
+            DType::F64 => self
+                .gather::<f64>(cx)?
+                .into_iter()
+                .map(|v| v != 0.0)
+                .collect(),
             DType::Bool => self.gather::<u8>(cx)?.into_iter().map(|v| v != 0).collect(),
         })
+    }
+
+    /// Writes `src`'s values (as many as this view has) converted to this view's type,
+    /// through the type that keeps them: f64 when a side is float64, i64 when a side is an
+    /// integer (large integers survive), bools between bools, else f32.
+    pub(crate) fn copy_converted(&self, cx: Cx, src: &Buf) {
+        match (self.dtype, src.dtype) {
+            (DType::F64, _) | (_, DType::F64) => {
+                if let Some(v) = src.read_f64(cx) {
+                    self.write_f64(cx, &v)
+                }
+            }
+            (DType::I64 | DType::I32, _) | (_, DType::I64 | DType::I32) => {
+                if let Some(v) = src.read_i64(cx) {
+                    self.write_i64(cx, &v)
+                }
+            }
+            (DType::Bool, DType::Bool) => {
+                if let Some(v) = src.read_bool(cx) {
+                    self.write_bool(cx, &v)
+                }
+            }
+            _ => {
+                if let Some(v) = src.read_f32(cx) {
+                    self.write_f32(cx, &v)
+                }
+            }
+        }
     }
 
     /// Writes f32 values, converted to the storage's type; nothing where there is no memory.
@@ -270,10 +327,28 @@ impl Buf<'_> {
             }
             DType::I64 => self.scatter(cx, &values.iter().map(|&v| v as i64).collect::<Vec<_>>()),
             DType::I32 => self.scatter(cx, &values.iter().map(|&v| v as i32).collect::<Vec<_>>()),
+            DType::F64 => self.scatter(
+                cx,
+                &values.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(),
+            ),
             DType::Bool => self.scatter(
                 cx,
                 &values.iter().map(|&v| (v != 0.0) as u8).collect::<Vec<_>>(),
             ),
+        }
+    }
+
+    /// Writes f64 values, converted to the storage's type (other floats round through f32,
+    /// as the f32 writes they then are).
+    pub(crate) fn write_f64(&self, cx: Cx, values: &[f64]) {
+        match self.dtype {
+            DType::F64 => self.scatter(cx, values),
+            // Truncated to i64 (saturating), then to int32 as `write_i64` wraps it: what the
+            // kernels' store_f64 does.
+            DType::I64 | DType::I32 => {
+                self.write_i64(cx, &values.iter().map(|&v| v as i64).collect::<Vec<_>>())
+            }
+            _ => self.write_f32(cx, &values.iter().map(|&v| v as f32).collect::<Vec<_>>()),
         }
     }
 
@@ -288,6 +363,7 @@ impl Buf<'_> {
             DType::I64 => self.scatter(cx, values),
             // Wraps modulo 2^32, as a C++ int64 -> int32 conversion (and PyTorch's copy) does.
             DType::I32 => self.scatter(cx, &values.iter().map(|&v| v as i32).collect::<Vec<_>>()),
+            DType::F64 => self.scatter(cx, &values.iter().map(|&v| v as f64).collect::<Vec<_>>()),
             DType::Bool => self.scatter(
                 cx,
                 &values.iter().map(|&v| (v != 0) as u8).collect::<Vec<_>>(),
@@ -311,6 +387,13 @@ impl Buf<'_> {
             ),
             DType::I64 => self.scatter(cx, &values.iter().map(|&v| v as i64).collect::<Vec<_>>()),
             DType::I32 => self.scatter(cx, &values.iter().map(|&v| v as i32).collect::<Vec<_>>()),
+            DType::F64 => self.scatter(
+                cx,
+                &values
+                    .iter()
+                    .map(|&v| if v { 1.0f64 } else { 0.0 })
+                    .collect::<Vec<_>>(),
+            ),
             DType::Bool => self.scatter(cx, &values.iter().map(|&v| v as u8).collect::<Vec<_>>()),
         }
     }

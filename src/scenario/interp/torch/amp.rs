@@ -230,6 +230,7 @@ pub(super) fn convert(
                         DType::BF16,
                         DType::I64,
                         DType::I32,
+                        DType::F64,
                         DType::Bool,
                     ]
                     .into_iter()

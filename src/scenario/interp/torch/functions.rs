@@ -70,6 +70,11 @@ pub(super) const TORCH: &[Function] = &[
     entry("clamp_min", Run::OnInput(tensor::clamp_bound)),
     entry("clamp_max", Run::OnInput(tensor::clamp_bound)),
     entry("maximum", Run::OnInput(tensor::binary_extremum)),
+    entry("add", Run::OnInput(tensor::arith)),
+    entry("sub", Run::OnInput(tensor::arith)),
+    entry("mul", Run::OnInput(tensor::arith)),
+    entry("div", Run::OnInput(tensor::arith)),
+    entry("true_divide", Run::OnInput(tensor::arith)),
     entry("minimum", Run::OnInput(tensor::binary_extremum)),
     entry("split", Run::OnInput(super::split::split)),
     entry("chunk", Run::OnInput(super::split::chunk)),
@@ -373,12 +378,9 @@ pub(super) fn tensor_from_data(
         DType::I32 => rt.empty(&shape, DType::I32, device).inspect(|t| {
             t.write_i64(&values.iter().map(|&v| v as i64).collect::<Vec<_>>());
         }),
-        DType::F32 | DType::F16 | DType::BF16 => rt.tensor_of(
-            &values.iter().map(|&v| v as f32).collect::<Vec<_>>(),
-            &shape,
-            dtype,
-            device,
-        ),
+        DType::F32 | DType::F16 | DType::BF16 | DType::F64 => {
+            rt.tensor_f64(&values, &shape, dtype, device)
+        }
         DType::Bool => rt.empty(&shape, DType::Bool, device).inspect(|t| {
             t.write_i64(
                 &values

@@ -10,7 +10,7 @@ use super::args::{
     check_rt, device_arg, expect_float, expect_int, expect_tensor, ints_of, method, required_dim,
     shape_of,
 };
-use super::values::{inplace_binary, item_value, scalar};
+use super::values::{binary, inplace_binary, item_value, scalar};
 use super::{entry, Entry, MethodFn};
 use crate::base::DType;
 use crate::scenario::{BinOp, Span};
@@ -21,6 +21,7 @@ pub(super) const METHODS: &[Entry<MethodFn>] = &[
     entry("item", item),
     entry("tolist", super::tolist::tolist),
     entry("numel", numel),
+    entry("element_size", element_size),
     entry("dim", dim),
     entry("size", size),
     entry("detach", no_args),
@@ -28,6 +29,7 @@ pub(super) const METHODS: &[Entry<MethodFn>] = &[
     entry("float", no_args),
     entry("long", no_args),
     entry("int", no_args),
+    entry("double", no_args),
     entry("half", super::amp::convert),
     entry("bfloat16", super::amp::convert),
     entry("type", super::amp::convert),
@@ -43,6 +45,11 @@ pub(super) const METHODS: &[Entry<MethodFn>] = &[
     entry("argmax", argmax),
     entry("argmin", argmax),
     entry("pow", pow),
+    entry("add", arith),
+    entry("sub", arith),
+    entry("mul", arith),
+    entry("div", arith),
+    entry("true_divide", arith),
     entry("add_", inplace_arith),
     entry("sub_", inplace_arith),
     entry("mul_", inplace_arith),
@@ -183,6 +190,11 @@ method!(item, [], 0, |c| item_value(c.t)
 // `numel`.
 method!(numel, [], 0, |c| Ok(Value::Int(c.t.numel() as i64)));
 
+// `element_size`: bytes per element.
+method!(element_size, [], 0, |c| Ok(Value::Int(
+    c.t.dtype().size() as i64
+)));
+
 // `dim`.
 method!(dim, [], 0, |c| Ok(Value::Int(c.t.dim() as i64)));
 
@@ -201,7 +213,7 @@ method!(size, ["dim"], 0, |c| {
     }
 });
 
-// `detach`, `clone`, `float`, `long`, `int`, `relu`, `relu_`, `zero_`, `t`, `cpu`, `cuda`.
+// `detach`, `clone`, `float`, `long`, `int`, `double`, `relu`, `relu_`, `zero_`, `t`, `cpu`, `cuda`.
 method!(no_args, [], 0, |c| {
     let t = c.t;
     let r = match c.name {
@@ -210,6 +222,7 @@ method!(no_args, [], 0, |c| {
         "float" => t.float(),
         "long" => t.to_dtype(DType::I64),
         "int" => t.to_dtype(DType::I32),
+        "double" => t.to_dtype(DType::F64),
         "relu" => t.relu(),
         "relu_" => t.relu_(),
         "zero_" => t.zero_(),
@@ -325,6 +338,22 @@ method!(argmax, ["dim", "keepdim"], 0, |c| {
 method!(pow, ["exponent"], 1, |c| {
     let exponent = c.float("exponent")?;
     c.done(c.t.pow(exponent))
+});
+
+// `add`, `sub`, `mul`, `div`, `true_divide`: the operators' Tensor overloads, a number operand
+// wrapped as theirs is (`x.mul(2)` saves the 2 as `x * 2` does).
+method!(arith, ["other"], 1, |c| {
+    let other = c.b.raw("other").cloned().unwrap_or(Value::None);
+    let op = match c.name {
+        "add" => BinOp::Add,
+        "sub" => BinOp::Sub,
+        "mul" => BinOp::Mul,
+        _ => BinOp::Div,
+    };
+    binary(&Value::Tensor(c.t.clone()), op, &other).map_err(|e| match e {
+        Ok(e) => c.it.tensor_error(c.span, e),
+        Err(message) => c.it.fail(c.span, message),
+    })
 });
 
 // `add_`, `sub_`, `mul_`, `fill_`.

@@ -17,15 +17,12 @@ method!(tolist, [], 0, |c| {
 });
 
 /// Every element as the Python number `tolist()` gives for its dtype, in row-major order:
-/// floats widened to double, integers as ints, bools as bools. Where a device tensor has no
+/// floats as doubles (a float64 tensor's exactly), integers as ints, bools as bools. Where a device tensor has no
 /// values (the meta backend) these are zeros, as `item()` gives there.
 fn numbers(t: &Tensor) -> Vec<Value> {
     let dtype = t.dtype();
     if dtype.is_floating_point() {
-        t.to_vec_f32()
-            .into_iter()
-            .map(|v| Value::Float(f64::from(v)))
-            .collect()
+        t.to_vec_f64().into_iter().map(Value::Float).collect()
     } else if dtype.is_integer() {
         t.to_vec_i64().into_iter().map(Value::Int).collect()
     } else {

@@ -32,7 +32,9 @@ fn tensor_repr(t: &Tensor) -> String {
     match t.dtype() {
         DType::I64 if t.numel() == 0 => extras.push("dtype=torch.int64".into()),
         // Only the default types (float32, int64, bool) print without their dtype.
-        DType::F16 | DType::BF16 | DType::I32 => extras.push(format!("dtype={}", t.dtype())),
+        DType::F16 | DType::BF16 | DType::I32 | DType::F64 => {
+            extras.push(format!("dtype={}", t.dtype()))
+        }
         _ => {}
     }
     if let Some(node) = t.grad_fn() {
@@ -44,13 +46,13 @@ fn tensor_repr(t: &Tensor) -> String {
         "...".to_string()
     } else {
         let fmt = |x: f64| match t.dtype() {
-            DType::F32 | DType::F16 | DType::BF16 => format!("{x:.4}"),
+            DType::F32 | DType::F16 | DType::BF16 | DType::F64 => format!("{x:.4}"),
             DType::I64 | DType::I32 => format!("{}", x as i64),
             DType::Bool => (if x != 0.0 { "True" } else { "False" }).to_string(),
         };
         let values: Vec<f64> = match t.dtype() {
             DType::I64 | DType::I32 => t.to_vec_i64().into_iter().map(|v| v as f64).collect(),
-            _ => t.to_vec_f32().into_iter().map(f64::from).collect(),
+            _ => t.to_vec_f64(),
         };
         if t.dim() == 0 {
             fmt(values.first().copied().unwrap_or(0.0))
@@ -71,7 +73,7 @@ fn tensor_repr(t: &Tensor) -> String {
 pub(super) fn item_value(t: &Tensor) -> Result<Value, TensorError> {
     let x = t.item()?;
     Ok(match t.dtype() {
-        DType::F32 | DType::F16 | DType::BF16 => Value::Float(x),
+        DType::F32 | DType::F16 | DType::BF16 | DType::F64 => Value::Float(x),
         DType::I64 | DType::I32 => Value::Int(x as i64),
         DType::Bool => Value::Bool(x != 0.0),
     })
@@ -199,10 +201,10 @@ pub(in super::super) fn binary(
             match op {
                 BinOp::Add => b.add_scalar(s),
                 BinOp::Mul => b.mul_scalar(s),
-                // `s - t` is torch.rsub: one output, computed here as -t + s in place.
-                BinOp::Sub => b.mul_scalar(Scalar::Int(-1)).and_then(|n| n.add_scalar_(s)),
+                // `s - t` is torch.rsub (RsubBackward1).
+                BinOp::Sub => b.rsub_scalar(s),
                 // `s / t` is `t.reciprocal() * s`, as Tensor.__rdiv__ computes it.
-                BinOp::Div => b.pow(-1.0).and_then(|rec| rec.mul_scalar(s)),
+                BinOp::Div => b.reciprocal().and_then(|rec| rec.mul_scalar(s)),
                 _ => return Err(unsupported_operands(l, op, r)),
             }
         }
@@ -237,7 +239,7 @@ pub(in super::super) fn inplace_binary(
                 BinOp::Add => t.add_scalar_(s),
                 BinOp::Sub => t.sub_scalar_(s),
                 BinOp::Mul => t.mul_scalar_(s),
-                BinOp::Div => t.mul_scalar_(Scalar::Float(1.0 / s.as_f64())),
+                BinOp::Div => t.div_scalar_(s),
                 _ => return Err(unsupported()),
             }
         }
