@@ -73,41 +73,28 @@ const ALLOCATOR: &str = "leakharness::alloc::";
 /// stack and say nothing about the allocation.
 const THREAD_START: &str = "std::sys::backtrace::__rust_begin_short_backtrace";
 
-/// Multiplies and folds the 128-bit product: the high bits, where a multiply mixes best,
-/// meet the low ones.
-#[inline(always)]
-fn fold_multiply(a: u64, b: u64) -> u64 {
-    let product = u128::from(a) * u128::from(b);
-    (product as u64) ^ ((product >> 64) as u64)
-}
-
-/// One return address's share of a stack's hash, at its position (innermost 0). SipHash (the
-/// standard library's default) over 32 addresses cost more than the walk that found them;
-/// equal hashes are still compared address by address, so the hash only needs to spread
-/// distinct stacks, not to resist chosen input. A stack's hash is a sum of independent terms,
-/// so the walk adds them up as it goes (`frames::capture`), and a run of addresses at the same
-/// positions as in the thread's last walk adds the sum it had there.
-#[inline(always)]
-pub(super) fn hash_term(ip: usize, position: usize) -> u64 {
-    const POSITION: u64 = 0x9e37_79b9_7f4a_7c15;
-    const MIX: u64 = 0xd6e8_feb8_6659_fd93;
-    fold_multiply(ip as u64 ^ (position as u64).wrapping_mul(POSITION), MIX)
-}
-
-/// A stack's hash from the sum of its terms and its length; mixes all bits into the high ones
-/// the table's control bytes use.
-#[inline(always)]
-pub(super) fn hash_finish(sum: u64, len: usize) -> u64 {
-    const FINISH: u64 = 0xa076_1d64_78bd_642f;
-    fold_multiply(sum ^ len as u64, FINISH)
-}
-
-/// The hash of a list of return addresses, as the walk computes it.
-pub(super) fn hash_ips(ips: &[usize]) -> u64 {
-    let sum = ips.iter().enumerate().fold(0u64, |sum, (position, &ip)| {
-        sum.wrapping_add(hash_term(ip, position))
-    });
-    hash_finish(sum, ips.len())
+/// A hash of return addresses, cheap enough for every allocation. SipHash (the standard
+/// library's default) over 32 addresses cost more than the walk that found them; equal hashes
+/// are still compared address by address, so the hash only needs to spread distinct stacks,
+/// not to resist chosen input. Four independent lanes keep the multiplies from waiting on each
+/// other, and the final fold mixes the high bits the table's control bytes use.
+fn hash_ips(ips: &[usize]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut lanes = [0u64, 1, 2, 3];
+    let mut chunks = ips.chunks_exact(4);
+    for chunk in &mut chunks {
+        for (lane, &ip) in lanes.iter_mut().zip(chunk) {
+            *lane = (*lane ^ ip as u64).wrapping_mul(K).rotate_left(29);
+        }
+    }
+    for (lane, &ip) in lanes.iter_mut().zip(chunks.remainder()) {
+        *lane = (*lane ^ ip as u64).wrapping_mul(K).rotate_left(29);
+    }
+    let mixed = (lanes[0] ^ lanes[1].rotate_left(16) ^ lanes[2].rotate_left(32))
+        ^ lanes[3].rotate_left(48)
+        ^ ips.len() as u64;
+    let folded = u128::from(mixed).wrapping_mul(u128::from(K));
+    (folded as u64) ^ ((folded >> 64) as u64)
 }
 
 impl StackTable {
@@ -115,26 +102,18 @@ impl StackTable {
     pub fn capture(&mut self, max_frames: usize, unwinder: Unwinder) -> StackId {
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
-        let hash = match unwinder {
+        match unwinder {
             Unwinder::FramePointers => super::frames::capture(&mut scratch, max_frames),
-            Unwinder::Dwarf => {
-                super::frames::unwind(&mut scratch, max_frames);
-                hash_ips(&scratch)
-            }
-        };
-        let id = self.intern_hashed(&scratch, hash);
+            Unwinder::Dwarf => super::frames::unwind(&mut scratch, max_frames),
+        }
+        let id = self.intern(&scratch);
         self.scratch = scratch;
         id
     }
 
     /// Interns a list of instruction pointers.
     pub fn intern(&mut self, ips: &[usize]) -> StackId {
-        self.intern_hashed(ips, hash_ips(ips))
-    }
-
-    /// Interns `ips`, whose [`hash_ips`] is `hash`.
-    fn intern_hashed(&mut self, ips: &[usize], hash: u64) -> StackId {
-        debug_assert_eq!(hash, hash_ips(ips), "the hash given is the stack's");
+        let hash = hash_ips(ips);
         let stacks = &self.stacks;
         if let Some(&(_, id)) = self
             .ids
