@@ -65,7 +65,9 @@ fn at_depth<R>(depth: usize, f: &mut impl FnMut() -> R) -> R {
     }
 }
 
-/// One 32-frame capture and its interning (a repeated stack: one hash lookup).
+/// One 32-frame capture and its interning (a repeated stack: one hash lookup). The same stack
+/// every time, so the walk finds all of it in the thread's last walk; see
+/// `capture_32_frames_from_two_sites` for stacks that change.
 #[divan::bench(args = UNWINDERS)]
 fn capture_32_frames(bencher: divan::Bencher, unwinder: Unwinder) {
     let mut table = StackTable::default();
@@ -79,6 +81,42 @@ fn capture_32_frames(bencher: divan::Bencher, unwinder: Unwinder) {
             table.ips(id).map(<[usize]>::len),
             Some(32),
             "a full 32-frame stack"
+        );
+    });
+}
+
+/// Captures through `depth` more frames of its own.
+#[inline(never)]
+fn capture_through(table: &mut StackTable, depth: usize) -> leakharness::alloc::StackId {
+    if depth == 0 {
+        table.capture(32, Unwinder::FramePointers)
+    } else {
+        let id = capture_through(table, depth - 1);
+        divan::black_box(depth);
+        id
+    }
+}
+
+/// One 32-frame capture and its interning, alternating between two stacks that differ in their
+/// innermost frames and are two frames apart in depth, sharing their outer frames at other
+/// positions, as allocations of one training step differ (each op's own frames over the same
+/// loop).
+#[divan::bench]
+fn capture_32_frames_from_two_sites(bencher: divan::Bencher) {
+    let mut table = StackTable::default();
+    let mut bencher = Some(bencher);
+    at_depth(40, &mut || {
+        let mut flip = false;
+        if let Some(b) = bencher.take() {
+            b.bench_local(|| {
+                flip = !flip;
+                capture_through(&mut table, if flip { 2 } else { 4 })
+            });
+        }
+        assert_ne!(
+            capture_through(&mut table, 2),
+            capture_through(&mut table, 4),
+            "two distinct stacks"
         );
     });
 }

@@ -37,6 +37,14 @@ fn class_of(size: u64) -> usize {
     (top - SUB_BITS + 1) as usize * SUBS + sub
 }
 
+/// Where a free block lies in the bins: its class and its index in the class's bin. Valid
+/// until the bins change.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Found {
+    class: usize,
+    at: usize,
+}
+
 /// Free blocks of one pool by size class.
 #[derive(Debug, Clone)]
 pub(crate) struct FreeBins {
@@ -68,29 +76,51 @@ impl FreeBins {
     /// Removes `key`; returns whether it was there.
     pub(crate) fn remove(&mut self, key: &FreeKey) -> bool {
         let class = class_of(key.0);
-        let bin = &mut self.bins[class];
-        let Ok(at) = bin.binary_search(key) else {
+        let Ok(at) = self.bins[class].binary_search(key) else {
             return false;
         };
-        bin.remove(at);
+        self.remove_at(Found { class, at });
+        true
+    }
+
+    /// Removes the block found by [`find`](Self::find) and returns its key.
+    pub(crate) fn remove_at(&mut self, found: Found) -> FreeKey {
+        let bin = &mut self.bins[found.class];
+        // Most bins hold one block or a few, and `Vec::remove` moves the tail with a call to
+        // `memmove` even when it is empty.
+        let key = if found.at + 1 == bin.len() {
+            bin.pop().expect("a found block is in its bin")
+        } else {
+            bin.remove(found.at)
+        };
         if bin.is_empty() {
-            self.occupied[class / 64] &= !(1 << (class % 64));
+            self.occupied[found.class / 64] &= !(1 << (found.class % 64));
         }
         self.len -= 1;
-        true
+        key
     }
 
     /// The smallest free block of at least `size`, lowest position first: PyTorch's
     /// `lower_bound` on the pool.
     pub(crate) fn best_fit(&self, size: u64) -> Option<FreeKey> {
+        self.find(size).map(|found| self.key(found))
+    }
+
+    /// Where [`best_fit`](Self::best_fit) lies, for [`remove_at`](Self::remove_at).
+    pub(crate) fn find(&self, size: u64) -> Option<Found> {
         let class = class_of(size);
         let bin = &self.bins[class];
         let at = bin.partition_point(|k| k.0 < size);
-        if let Some(&key) = bin.get(at) {
-            return Some(key);
+        if at < bin.len() {
+            return Some(Found { class, at });
         }
-        let next = self.next_occupied(class + 1)?;
-        self.bins[next].first().copied()
+        let class = self.next_occupied(class + 1)?;
+        Some(Found { class, at: 0 })
+    }
+
+    /// The key of a found block.
+    pub(crate) fn key(&self, found: Found) -> FreeKey {
+        self.bins[found.class][found.at]
     }
 
     /// The first non-empty class at or above `class`.
@@ -173,11 +203,16 @@ mod tests {
                 set.insert(key);
             }
             let query = ((x >> 8) % 4096 + 1) << (UNIT_BITS + (x >> 56) as u32 % 8);
-            assert_eq!(
-                bins.best_fit(query),
-                set.range((query, 0, 0, 0)..).next().copied(),
-                "best fit for {query}"
-            );
+            let expected = set.range((query, 0, 0, 0)..).next().copied();
+            assert_eq!(bins.best_fit(query), expected, "best fit for {query}");
+            // Every fifth step takes the best fit out, as an allocation does.
+            if step % 5 == 0 {
+                let taken = bins.find(query).map(|found| bins.remove_at(found));
+                assert_eq!(taken, expected, "taken for {query}");
+                if let Some(key) = taken {
+                    set.remove(&key);
+                }
+            }
             assert_eq!(bins.len(), set.len());
         }
         assert!(bins.iter().eq(set.iter()), "iteration in the set's order");

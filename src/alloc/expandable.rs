@@ -123,6 +123,7 @@ impl CachingAllocator {
         self.next_segment += 1;
         let idx = self.insert_block(Block {
             segment: number,
+            base: ptr,
             offset: 0,
             size: reserved,
             requested: 0,
@@ -196,7 +197,6 @@ impl CachingAllocator {
         self.insert_free(idx);
         self.stats.reserved_bytes.increase(b.pool, mapped);
         self.stats.num_device_alloc += 1;
-        let location = self.location.clone();
         self.record(
             EventKind::SegmentMap {
                 segment: b.segment,
@@ -205,7 +205,6 @@ impl CachingAllocator {
                 pool: b.pool,
             },
             None,
-            location,
         );
         Ok(())
     }
@@ -276,7 +275,6 @@ impl CachingAllocator {
         let unmapped = end - begin;
         self.stats.reserved_bytes.decrease(b.pool, unmapped);
         self.stats.num_device_free += 1;
-        let location = self.location.clone();
         self.record(
             EventKind::SegmentUnmap {
                 segment: b.segment,
@@ -284,7 +282,6 @@ impl CachingAllocator {
                 size: unmapped,
             },
             None,
-            location,
         );
         if !self.block(idx).is_split() {
             // `release_expandable_segment`: nothing is mapped any more.

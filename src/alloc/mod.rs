@@ -142,6 +142,8 @@ pub struct Allocation {
 #[derive(Debug, Clone)]
 struct Block {
     segment: u64,
+    /// Its segment's address, kept here so that handing the block out needs no segment lookup.
+    base: DevicePtr,
     offset: u64,
     size: u64,
     requested: u64,
@@ -421,13 +423,15 @@ impl CachingAllocator {
             .as_ref()
             .expect("free block exists");
         let already_split = block.is_split();
-        let (segment, offset, block_size) = (block.segment, block.offset, block.size);
+        let (segment, base, offset, block_size) =
+            (block.segment, block.base, block.offset, block.size);
         // PyTorch leaves expandable segments out of the inactive-split statistics: their free
         // pages can always be unmapped, so a free split block there is not stranded.
         let expandable = block.expandable;
         if self.should_split(pool, block_size, size) {
             let remaining = Block {
                 segment,
+                base,
                 offset: offset + size,
                 size: block_size - size,
                 requested: 0,
@@ -470,7 +474,7 @@ impl CachingAllocator {
         b.requested = requested;
         b.tag = Some(Tag {
             purpose,
-            location: location.clone(),
+            location,
             stack,
         });
         let size = b.size;
@@ -491,9 +495,8 @@ impl CachingAllocator {
                 purpose,
             },
             stack,
-            location,
         );
-        let ptr = self.segments[&segment].ptr.offset(offset);
+        let ptr = base.offset(offset);
         Ok(Allocation {
             id: BlockId {
                 index: idx,
@@ -548,14 +551,12 @@ impl CachingAllocator {
         self.stats.active_bytes.decrease(pool, original);
         self.stats.requested_bytes.decrease(pool, requested);
         self.generations[idx as usize] = self.generations[idx as usize].wrapping_add(1);
-        let location = self.location.clone();
         self.record(
             EventKind::Free {
                 place,
                 size: original,
             },
             None,
-            location,
         );
         Ok(())
     }
@@ -573,8 +574,7 @@ impl CachingAllocator {
             Some(tag) if tag.purpose != purpose => tag.purpose = purpose,
             _ => return Ok(()),
         }
-        let location = self.location.clone();
-        self.record(EventKind::SetPurpose { place, purpose }, None, location);
+        self.record(EventKind::SetPurpose { place, purpose }, None);
         Ok(())
     }
 
@@ -594,8 +594,7 @@ impl CachingAllocator {
     pub fn empty_cache(&mut self) -> Result<u64, AllocError> {
         self.stats.num_sync_all_streams += 1;
         let released = self.release_cached_segments()?;
-        let location = self.location.clone();
-        self.record(EventKind::EmptyCache { released }, None, location);
+        self.record(EventKind::EmptyCache { released }, None);
         Ok(released)
     }
 
@@ -654,10 +653,12 @@ impl CachingAllocator {
         Snapshot { segments }
     }
 
-    fn record(&mut self, kind: EventKind, stack: Option<StackId>, location: Option<Arc<Location>>) {
+    /// Records an event at the current location. The location is cloned only for a kept
+    /// event: each clone of an `Arc` is an atomic increment and its drop a decrement.
+    fn record(&mut self, kind: EventKind, stack: Option<StackId>) {
         if self.history.is_enabled() {
             let t = self.epoch.elapsed().as_nanos() as u64;
-            self.history.record(t, kind, stack, location);
+            self.history.record(t, kind, stack, self.location.clone());
         } else {
             self.history.count();
         }
@@ -737,8 +738,10 @@ impl CachingAllocator {
         if self.gc_enabled() {
             self.searches[pool as usize] += 1;
         }
-        let mut key = self.free_set(pool).best_fit(size)?;
-        if self.block(key.3).expandable {
+        let found = self.bins(pool).find(size)?;
+        let mut key = self.bins(pool).key(found);
+        let expandable = self.block(key.3).expandable;
+        if expandable {
             key = self.expandable_fit(pool, key)?;
         }
         let max_split = self.config.max_split_size();
@@ -748,7 +751,12 @@ impl CachingAllocator {
         if size >= max_split && key.0 >= size.saturating_add(self.config.max_non_split_rounding()) {
             return None;
         }
-        self.free_set(pool).remove(&key);
+        if expandable {
+            self.free_set(pool).remove(&key);
+        } else {
+            // The block found is the one taken: no second search.
+            self.free_set(pool).remove_at(found);
+        }
         Some(key.3)
     }
 

@@ -81,28 +81,31 @@ impl CachingAllocator {
             }
             self.remove_free(other);
         }
-        let o = self.block(other).clone();
+        // Only the fields the merge reads: a clone would also clone the tag on this hot path.
+        let o = self.block(other);
+        let (o_segment, o_offset, o_size, o_prev, o_next) =
+            (o.segment, o.offset, o.size, o.prev, o.next);
         let b = self.block_mut(idx);
+        b.size += o_size;
         if b.prev == Some(other) {
-            b.offset = o.offset;
-            b.prev = o.prev;
-            if let Some(p) = o.prev {
+            b.offset = o_offset;
+            b.prev = o_prev;
+            if let Some(p) = o_prev {
                 self.block_mut(p).next = Some(idx);
             } else {
                 self.segments
-                    .get_mut(&o.segment)
+                    .get_mut(&o_segment)
                     .expect("segment of a block")
                     .first = idx;
             }
         } else {
-            b.next = o.next;
-            if let Some(n) = o.next {
+            b.next = o_next;
+            if let Some(n) = o_next {
                 self.block_mut(n).prev = Some(idx);
             }
         }
-        self.block_mut(idx).size += o.size;
         self.remove_block(other);
-        Some(o.size)
+        Some(o_size)
     }
 
     pub(super) fn alloc_segment_with_retry(
@@ -158,6 +161,7 @@ impl CachingAllocator {
         self.next_segment += 1;
         let idx = self.insert_block(Block {
             segment: number,
+            base: ptr,
             offset: 0,
             size,
             requested: 0,
@@ -187,7 +191,6 @@ impl CachingAllocator {
             self.stats.oversize_segments.increase(1);
         }
         self.stats.num_device_alloc += 1;
-        let location = self.location.clone();
         self.record(
             EventKind::SegmentAlloc {
                 segment: number,
@@ -195,7 +198,6 @@ impl CachingAllocator {
                 pool,
             },
             None,
-            location,
         );
         Ok(idx)
     }
@@ -284,14 +286,12 @@ impl CachingAllocator {
             self.stats.oversize_segments.decrease(1);
         }
         self.stats.num_device_free += 1;
-        let location = self.location.clone();
         self.record(
             EventKind::SegmentFree {
                 segment: number,
                 size: seg.size,
             },
             None,
-            location,
         );
         Ok(seg.size)
     }
@@ -328,8 +328,7 @@ impl CachingAllocator {
             format_size(allocated),
             format_size(reserved - allocated)
         ));
-        let location = self.location.clone();
-        self.record(EventKind::Oom { size, alloc_size }, None, location);
+        self.record(EventKind::Oom { size, alloc_size }, None);
         AllocError::OutOfMemory(Box::new(OutOfMemory {
             size,
             alloc_size,
