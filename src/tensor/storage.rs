@@ -14,12 +14,16 @@ use crate::runtime::Runtime;
 
 /// Host storages are aligned like device blocks so that every dtype can be read in place.
 const HOST_ALIGN: usize = 64;
+/// The alignment the system allocator gives a zeroed allocation through `calloc` (glibc on
+/// 64-bit targets); a larger one goes through `posix_memalign` and a `memset`.
+const CALLOC_ALIGN: usize = 16;
 
 enum Owner {
     /// No memory: zero bytes.
     Nothing,
-    /// Host memory, not counted by the allocator.
-    Host(Layout),
+    /// Host memory, not counted by the allocator: the allocation's start and layout (the
+    /// storage begins at the first 64-byte boundary inside it).
+    Host { base: NonNull<u8>, layout: Layout },
     /// A device block.
     Device { rt: Runtime, block: BlockId },
 }
@@ -66,12 +70,22 @@ impl Storage {
                 Device::Cpu => {
                     // A size past what a layout can describe fails in PyTorch's posix_memalign
                     // too: the same error either way.
-                    let layout = Layout::from_size_align(nbytes, HOST_ALIGN)
-                        .map_err(|_| host_out_of_memory(nbytes))?;
-                    // SAFETY: the layout has a non-zero size.
-                    let ptr = NonNull::new(unsafe { alloc_zeroed(layout) })
+                    // Zeroed through `calloc`, which maps a large block from zero pages as they
+                    // are first touched, and over-allocated to start on a 64-byte boundary: an
+                    // allocation aligned to 64 is zeroed by a `memset` that touches every page at
+                    // once, 10 s for `nn.Linear(128, 12222228)`'s 6 GB weight, where no time
+                    // limit can stop it (tests/fixtures/fuzz/scenario-9ca7dc4292e0ce43.py).
+                    let layout = nbytes
+                        .checked_add(HOST_ALIGN - CALLOC_ALIGN)
+                        .and_then(|size| Layout::from_size_align(size, CALLOC_ALIGN).ok())
                         .ok_or_else(|| host_out_of_memory(nbytes))?;
-                    (Some(ptr), Owner::Host(layout))
+                    // SAFETY: the layout has a non-zero size.
+                    let base = NonNull::new(unsafe { alloc_zeroed(layout) })
+                        .ok_or_else(|| host_out_of_memory(nbytes))?;
+                    // SAFETY: `base` is at least 16-aligned, so the next 64-byte boundary is at
+                    // most 48 bytes in, and `nbytes` from there lie inside the allocation.
+                    let ptr = unsafe { base.add(base.as_ptr().align_offset(HOST_ALIGN)) };
+                    (Some(ptr), Owner::Host { base, layout })
                 }
                 Device::Cuda => {
                     let mut allocator = rt.try_allocator_mut()?;
@@ -171,13 +185,34 @@ impl Drop for Storage {
     fn drop(&mut self) {
         match &self.owner {
             Owner::Nothing => {}
-            Owner::Host(layout) => {
-                if let Some(ptr) = self.ptr {
-                    // SAFETY: allocated by `alloc_zeroed` with this layout, freed once here.
-                    unsafe { dealloc(ptr.as_ptr(), *layout) };
-                }
-            }
+            // SAFETY: allocated by `alloc_zeroed` with this layout, freed once here.
+            Owner::Host { base, layout } => unsafe { dealloc(base.as_ptr(), *layout) },
             Owner::Device { rt, block } => rt.free_block(*block),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::Backend;
+    use crate::runtime::RuntimeOptions;
+
+    #[test]
+    fn host_storages_start_on_a_64_byte_boundary_and_are_zero() {
+        let rt = Runtime::new(Backend::Meta, RuntimeOptions::default()).unwrap();
+        // Sizes around calloc's small-bin and mmap thresholds, odd ones included: each storage
+        // starts 0 to 48 bytes into its allocation and must still hold all of its bytes.
+        for numel in [1, 3, 17, 1000, 4097, 300_000] {
+            for dtype in [DType::Bool, DType::F16, DType::F32, DType::F64] {
+                let s = Storage::new(&rt, Device::Cpu, numel, dtype, Purpose::Temporary).unwrap();
+                let ptr = s.ptr().expect("a host storage has memory");
+                assert_eq!(ptr.as_ptr() as usize % HOST_ALIGN, 0, "{numel} × {dtype:?}");
+                let nbytes = numel * dtype.size();
+                // SAFETY: the storage owns `nbytes` bytes from `ptr`, alive for this read.
+                let bytes = unsafe { std::slice::from_raw_parts(ptr.as_ptr(), nbytes) };
+                assert!(bytes.iter().all(|&b| b == 0), "{numel} × {dtype:?}");
+            }
         }
     }
 }
