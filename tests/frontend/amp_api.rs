@@ -3,13 +3,6 @@
 //! (nested, `enabled=False`) and as a method decorator. The program runs on the cpu device so
 //! that torch 2.15.0's CPU build runs it unchanged; `EXPECTED` is what it printed there.
 
-use std::path::Path;
-
-use leakharness::device::Backend;
-use leakharness::runtime::{Runtime, RuntimeOptions};
-use leakharness::scenario::interp::{run, RunOptions};
-use leakharness::scenario::parse_scenario;
-
 const PROGRAM: &str = r#"import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -39,7 +32,6 @@ with torch.autocast("cpu", dtype=torch.bfloat16):
     print(torch.is_autocast_enabled("cpu"))
 print(torch.is_autocast_enabled("cpu"), m(x).dtype)
 
-
 class Net(nn.Module):
     def __init__(self):
         super().__init__()
@@ -48,7 +40,6 @@ class Net(nn.Module):
     @torch.autocast(device_type="cpu", dtype=torch.bfloat16)
     def forward(self, x):
         return self.fc(x)
-
 
 print(Net()(x).dtype)
 ce.backward()
@@ -77,14 +68,5 @@ const EXPECTED: &[&str] = &[
 
 #[test]
 fn mixed_precision_prints_what_pytorch_prints() {
-    for backend in [Backend::Cpu, Backend::Meta] {
-        let scenario = parse_scenario(Path::new("t.py"), PROGRAM).unwrap_or_else(|e| panic!("{e}"));
-        let rt = Runtime::new(backend, RuntimeOptions::default()).unwrap();
-        let r = run(&scenario, &rt, &RunOptions::default(), &mut ());
-        if let Some(f) = r.failure {
-            panic!("{}", f.error);
-        }
-        // Values exist on the host whatever the backend: the program's tensors are cpu ones.
-        assert_eq!(r.output, EXPECTED, "{backend:?}");
-    }
+    crate::assert_prints_on_cpu_and_meta(PROGRAM, EXPECTED);
 }

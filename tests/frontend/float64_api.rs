@@ -4,13 +4,6 @@
 //! printing, and a backward through float64. The program runs on the cpu device so that torch
 //! 2.15.0's CPU build runs it unchanged; `EXPECTED` is what it printed there.
 
-use std::path::Path;
-
-use leakharness::device::Backend;
-use leakharness::runtime::{Runtime, RuntimeOptions};
-use leakharness::scenario::interp::{run, RunOptions};
-use leakharness::scenario::parse_scenario;
-
 const PROGRAM: &str = r#"import torch
 
 a = torch.zeros(3, dtype=torch.float64)
@@ -46,13 +39,5 @@ const EXPECTED: &[&str] = &[
 
 #[test]
 fn float64_prints_what_pytorch_prints() {
-    for backend in [Backend::Cpu, Backend::Meta] {
-        let scenario = parse_scenario(Path::new("t.py"), PROGRAM).unwrap_or_else(|e| panic!("{e}"));
-        let rt = Runtime::new(backend, RuntimeOptions::default()).unwrap();
-        let r = run(&scenario, &rt, &RunOptions::default(), &mut ());
-        if let Some(f) = r.failure {
-            panic!("{}", f.error);
-        }
-        assert_eq!(r.output, EXPECTED, "{backend:?}");
-    }
+    crate::assert_prints_on_cpu_and_meta(PROGRAM, EXPECTED);
 }

@@ -21,3 +21,29 @@ mod sched_state_api;
 mod surface_gaps;
 mod user_crate;
 mod wrapped_numbers_api;
+
+use std::path::Path;
+
+use leakharness::device::Backend;
+use leakharness::runtime::{Runtime, RuntimeOptions};
+use leakharness::scenario::interp::{run, RunOptions, RunResult};
+use leakharness::scenario::parse_scenario;
+
+/// Runs `src` as a scenario on `backend` with the default options.
+fn run_program(src: &str, backend: Backend) -> RunResult {
+    let scenario = parse_scenario(Path::new("t.py"), src).unwrap_or_else(|e| panic!("{e}"));
+    let rt = Runtime::new(backend, RuntimeOptions::default()).unwrap();
+    run(&scenario, &rt, &RunOptions::default(), &mut ())
+}
+
+/// Runs `program` on cpu and on meta and asserts that each prints `expected`, what torch 2.15
+/// printed for it: the program's tensors are host ones, so their values exist on both backends.
+fn assert_prints_on_cpu_and_meta(program: &str, expected: &[&str]) {
+    for backend in [Backend::Cpu, Backend::Meta] {
+        let r = run_program(program, backend);
+        if let Some(f) = r.failure {
+            panic!("{backend:?}: {}", f.error);
+        }
+        assert_eq!(r.output, expected, "{backend:?}");
+    }
+}

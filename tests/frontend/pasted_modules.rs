@@ -6,13 +6,6 @@
 //! parameters). `EXPECTED` is what torch 2.15.0 (CPU) printed for `PROGRAM`; it runs on host
 //! tensors, so the meta backend must print the same.
 
-use std::path::Path;
-
-use leakharness::device::Backend;
-use leakharness::runtime::{Runtime, RuntimeOptions};
-use leakharness::scenario::interp::{run, RunOptions};
-use leakharness::scenario::parse_scenario;
-
 const PROGRAM: &str = r#"import torch
 import torch.nn as nn
 
@@ -38,7 +31,6 @@ lin = nn.Linear(5, 7)
 emb = nn.Embedding(10, 4)
 print(conv.in_channels, conv.out_channels, conv.kernel_size, lin.in_features, lin.out_features, emb.num_embeddings, emb.embedding_dim, nn.BatchNorm1d(6).num_features)
 
-
 class Scale(nn.Module):
     def __init__(self, n):
         super().__init__()
@@ -46,7 +38,6 @@ class Scale(nn.Module):
 
     def forward(self, x):
         return x * self.scale
-
 
 model = nn.Sequential(nn.Linear(5, 4), Scale(4), nn.ReLU())
 print(model)
@@ -76,13 +67,5 @@ const EXPECTED: &[&str] = &[
 
 #[test]
 fn pasted_modules_print_what_pytorch_prints() {
-    for backend in [Backend::Cpu, Backend::Meta] {
-        let scenario = parse_scenario(Path::new("t.py"), PROGRAM).unwrap_or_else(|e| panic!("{e}"));
-        let rt = Runtime::new(backend, RuntimeOptions::default()).unwrap();
-        let r = run(&scenario, &rt, &RunOptions::default(), &mut ());
-        if let Some(f) = r.failure {
-            panic!("{backend:?}: {}", f.error);
-        }
-        assert_eq!(r.output, EXPECTED, "{backend:?}");
-    }
+    crate::assert_prints_on_cpu_and_meta(PROGRAM, EXPECTED);
 }

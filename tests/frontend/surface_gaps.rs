@@ -7,12 +7,7 @@
 //! become float64, as `collate_float_fn` makes them). `EXPECTED` is what torch 2.15.0 (CPU) printed for
 //! `PROGRAM`; it runs on host tensors, so the meta backend must print the same.
 
-use std::path::Path;
-
 use leakharness::device::Backend;
-use leakharness::runtime::{Runtime, RuntimeOptions};
-use leakharness::scenario::interp::{run, RunOptions};
-use leakharness::scenario::parse_scenario;
 
 const PROGRAM: &str = r#"import torch
 
@@ -55,10 +50,8 @@ try:
 except KeyError as err:
     print(err, repr(err))
 
-
 class MissingKey(KeyError):
     pass
-
 
 print(str(MissingKey('z')), repr(MissingKey('z')))
 try:
@@ -67,21 +60,17 @@ except LookupError as err:
     print(err)
 w = torch.ones(2, requires_grad=True)
 
-
 @torch.no_grad()
 def scaled():
     for i in range(2):
         yield w * 2, torch.is_grad_enabled()
 
-
 for y, mode in scaled():
     print(y.requires_grad, mode, torch.is_grad_enabled())
-
 
 @torch.enable_grad()
 def modes():
     yield torch.is_grad_enabled()
-
 
 with torch.no_grad():
     print(list(modes()), torch.is_grad_enabled())
@@ -119,21 +108,9 @@ const EXPECTED: &[&str] = &[
     "0 0",
 ];
 
-fn run_program(src: &str, backend: Backend) -> leakharness::scenario::interp::RunResult {
-    let scenario = parse_scenario(Path::new("t.py"), src).unwrap_or_else(|e| panic!("{e}"));
-    let rt = Runtime::new(backend, RuntimeOptions::default()).unwrap();
-    run(&scenario, &rt, &RunOptions::default(), &mut ())
-}
-
 #[test]
 fn pasted_program_gaps_print_what_pytorch_prints() {
-    for backend in [Backend::Cpu, Backend::Meta] {
-        let r = run_program(PROGRAM, backend);
-        if let Some(f) = r.failure {
-            panic!("{backend:?}: {}", f.error);
-        }
-        assert_eq!(r.output, EXPECTED, "{backend:?}");
-    }
+    crate::assert_prints_on_cpu_and_meta(PROGRAM, EXPECTED);
 }
 
 #[test]
@@ -145,7 +122,7 @@ before = torch.cuda.memory_allocated()
 values = x.tolist()
 print(values, torch.cuda.memory_allocated() - before, torch.cuda.memory_cached() == torch.cuda.memory_reserved())
 "#;
-    let r = run_program(src, Backend::Cpu);
+    let r = crate::run_program(src, Backend::Cpu);
     if let Some(f) = r.failure {
         panic!("{}", f.error);
     }
@@ -160,7 +137,7 @@ print(values, torch.cuda.memory_allocated() - before, torch.cuda.memory_cached()
 
 #[test]
 fn an_uncaught_key_error_shows_the_key_with_its_quotes() {
-    let r = run_program("d = {}\nd['missing']\n", Backend::Meta);
+    let r = crate::run_program("d = {}\nd['missing']\n", Backend::Meta);
     let err = r.failure.expect("an uncaught KeyError").error.to_string();
     assert!(err.contains("KeyError: 'missing'"), "{err}");
     assert!(!err.contains("\"'missing'\""), "{err}");
