@@ -108,3 +108,33 @@ fn one_cycle_and_plateau_state_round_trips_and_prints_what_pytorch_prints() {
     }
     assert_eq!(r.output, EXPECTED);
 }
+
+/// `_init_is_better`'s ValueError for a mode that is neither choice, from the constructor and
+/// from `load_state_dict`, as 2.15 words it.
+#[test]
+fn plateau_refuses_unknown_modes_as_pytorch_does() {
+    let program = r#"import torch
+p = torch.zeros(1, requires_grad=True)
+o = torch.optim.SGD([p], lr=0.1)
+for kw in [dict(mode='mean'), dict(threshold_mode='x')]:
+    try:
+        torch.optim.lr_scheduler.ReduceLROnPlateau(o, **kw)
+    except ValueError as e:
+        print(e)
+s = torch.optim.lr_scheduler.ReduceLROnPlateau(o)
+sd = s.state_dict()
+sd['mode'] = 'avg'
+try:
+    s.load_state_dict(sd)
+except ValueError as e:
+    print(e)
+"#;
+    crate::assert_prints_on_cpu_and_meta(
+        program,
+        &[
+            "mode mean is unknown!",
+            "threshold mode x is unknown!",
+            "mode avg is unknown!",
+        ],
+    );
+}

@@ -241,20 +241,11 @@ pub(super) fn plateau(
             span,
         ));
     }
-    if mode != "min" && mode != "max" {
-        return Err(it.raise("ValueError", format!("mode {mode} is unknown!"), span));
-    }
-    if threshold_mode != "rel" && threshold_mode != "abs" {
-        return Err(it.raise(
-            "ValueError",
-            format!("threshold mode {threshold_mode} is unknown!"),
-            span,
-        ));
-    }
-    let mode_min = mode == "min";
+    let mode_min = two_way(it, "mode", &mode, ["min", "max"], span)?;
+    let relative = two_way(it, "threshold mode", &threshold_mode, ["rel", "abs"], span)?;
     let p = Plateau {
         mode_min,
-        relative: threshold_mode == "rel",
+        relative,
         threshold: arg_f(it, b, "threshold", 1e-4, span)?,
         factor,
         patience: arg_i(it, b, "patience", Some(10), span)?,
@@ -304,4 +295,22 @@ pub(super) fn plateau_attr(p: &Plateau, attr: &str) -> Option<Value> {
         "min_lrs" => super::super::super::builtins::new_list(p.min_lrs.clone(), Span::default()),
         _ => return None,
     })
+}
+
+/// `_init_is_better`'s check of a two-way option (`mode`, `threshold_mode`): whether `given` is
+/// the first of the two choices, or the ValueError PyTorch raises for anything else.
+pub(super) fn two_way(
+    it: &mut Interp<'_>,
+    what: &str,
+    given: &str,
+    [first, second]: [&str; 2],
+    span: Span,
+) -> X<bool> {
+    if given == first {
+        Ok(true)
+    } else if given == second {
+        Ok(false)
+    } else {
+        Err(it.raise("ValueError", format!("{what} {given} is unknown!"), span))
+    }
 }

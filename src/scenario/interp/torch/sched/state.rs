@@ -18,6 +18,7 @@ use super::super::super::dict::{Dict, DictKind, DictRef, Key};
 use super::super::super::value::Value;
 use super::super::super::{Interp, X};
 use super::super::args::{bind, expect_float, expect_int};
+use super::special::two_way;
 use super::{Kind, Phase, SchedulerRef};
 use crate::scenario::Span;
 
@@ -326,31 +327,15 @@ pub(in super::super) fn load_state_dict(
                 }
             }
             // `_init_is_better(mode, threshold, threshold_mode)` with the loaded values.
+            let shown = |v: &Value| match v {
+                Value::Str(s) => s.to_string(),
+                other => other.to_string(),
+            };
             if let Some(v) = get("mode") {
-                p.mode_min = match &v {
-                    Value::Str(s) if &**s == "min" => true,
-                    Value::Str(s) if &**s == "max" => false,
-                    other => {
-                        return Err(it.raise(
-                            "ValueError",
-                            format!("mode {other} is unknown!"),
-                            span,
-                        ))
-                    }
-                };
+                p.mode_min = two_way(it, "mode", &shown(&v), ["min", "max"], span)?;
             }
             if let Some(v) = get("threshold_mode") {
-                p.relative = match &v {
-                    Value::Str(s) if &**s == "rel" => true,
-                    Value::Str(s) if &**s == "abs" => false,
-                    other => {
-                        return Err(it.raise(
-                            "ValueError",
-                            format!("threshold mode {other} is unknown!"),
-                            span,
-                        ))
-                    }
-                };
+                p.relative = two_way(it, "threshold mode", &shown(&v), ["rel", "abs"], span)?;
             }
         }
         // `lr_lambdas`: plain functions are saved as None and not restored.
