@@ -2,12 +2,7 @@
 //! indexing, `index_select` and `nn.Embedding`, whose nodes then save the int32 indices (4 bytes
 //! an element; `IndexBackward0`'s `_saved_indices` is not exposed to scenarios yet). `EXPECTED` is what torch 2.15.0 (CPU) printed for `PROGRAM`.
 
-use std::path::Path;
-
 use leakharness::device::Backend;
-use leakharness::runtime::{Runtime, RuntimeOptions};
-use leakharness::scenario::interp::{run, RunOptions};
-use leakharness::scenario::parse_scenario;
 
 const PROGRAM: &str = r#"import torch
 x = torch.ones(4, 3).requires_grad_()
@@ -32,9 +27,7 @@ const EXPECTED: &[&str] = &[
 #[test]
 fn int32_indices_select_and_are_saved_as_int32() {
     for backend in [Backend::Cpu, Backend::Meta] {
-        let scenario = parse_scenario(Path::new("t.py"), PROGRAM).unwrap_or_else(|e| panic!("{e}"));
-        let rt = Runtime::new(backend, RuntimeOptions::default()).unwrap();
-        let r = run(&scenario, &rt, &RunOptions::default(), &mut ());
+        let r = crate::run_program(PROGRAM, backend);
         if let Some(f) = r.failure {
             panic!("{}", f.error);
         }

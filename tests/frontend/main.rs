@@ -36,14 +36,19 @@ fn run_program(src: &str, backend: Backend) -> RunResult {
     run(&scenario, &rt, &RunOptions::default(), &mut ())
 }
 
+/// Runs `program` on `backend` and asserts that it runs through and prints `expected`.
+fn assert_prints(backend: Backend, program: &str, expected: &[&str]) {
+    let r = run_program(program, backend);
+    if let Some(f) = r.failure {
+        panic!("{backend:?}: {}", f.error);
+    }
+    assert_eq!(r.output, expected, "{backend:?}");
+}
+
 /// Runs `program` on cpu and on meta and asserts that each prints `expected`, what torch 2.15
 /// printed for it: the program's tensors are host ones, so their values exist on both backends.
 fn assert_prints_on_cpu_and_meta(program: &str, expected: &[&str]) {
     for backend in [Backend::Cpu, Backend::Meta] {
-        let r = run_program(program, backend);
-        if let Some(f) = r.failure {
-            panic!("{backend:?}: {}", f.error);
-        }
-        assert_eq!(r.output, expected, "{backend:?}");
+        assert_prints(backend, program, expected);
     }
 }

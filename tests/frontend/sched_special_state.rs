@@ -6,16 +6,10 @@
 //! plateau scheduler with a 0-dim tensor reads `float(metrics)` (the scheduler keeps no
 //! tensor). `EXPECTED` is what torch 2.15.0 (CPU) printed for `PROGRAM`.
 
-use std::path::Path;
-
 use leakharness::device::Backend;
-use leakharness::runtime::{Runtime, RuntimeOptions};
-use leakharness::scenario::interp::{run, RunOptions};
-use leakharness::scenario::parse_scenario;
 
 const PROGRAM: &str = r#"import torch
 from torch.optim import lr_scheduler as L
-
 
 def one_cycle(kind, opt):
     if kind == "cos":
@@ -23,7 +17,6 @@ def one_cycle(kind, opt):
     if kind == "three":
         return L.OneCycleLR(opt, max_lr=1.0, total_steps=10, three_phase=True, anneal_strategy="linear")
     return L.OneCycleLR(opt, max_lr=0.5, epochs=2, steps_per_epoch=5, cycle_momentum=False)
-
 
 for kind in ["cos", "three", "plain"]:
     p = torch.zeros(2, requires_grad=True)
@@ -100,13 +93,7 @@ const EXPECTED: &[&str] = &[
 
 #[test]
 fn one_cycle_and_plateau_state_round_trips_and_prints_what_pytorch_prints() {
-    let scenario = parse_scenario(Path::new("t.py"), PROGRAM).unwrap_or_else(|e| panic!("{e}"));
-    let rt = Runtime::new(Backend::Meta, RuntimeOptions::default()).unwrap();
-    let r = run(&scenario, &rt, &RunOptions::default(), &mut ());
-    if let Some(f) = r.failure {
-        panic!("{}", f.error);
-    }
-    assert_eq!(r.output, EXPECTED);
+    crate::assert_prints(Backend::Meta, PROGRAM, EXPECTED);
 }
 
 /// `_init_is_better`'s ValueError for a mode that is neither choice, from the constructor and

@@ -3,16 +3,10 @@
 //! None), and a round trip: a scheduler loaded from another's state (with its optimizer's)
 //! steps to the same rates. `EXPECTED` is what torch 2.15.0 (CPU) printed for `PROGRAM`.
 
-use std::path::Path;
-
 use leakharness::device::Backend;
-use leakharness::runtime::{Runtime, RuntimeOptions};
-use leakharness::scenario::interp::{run, RunOptions};
-use leakharness::scenario::parse_scenario;
 
 const PROGRAM: &str = r#"import torch
 from torch.optim import lr_scheduler as L
-
 
 def make(kind, opt):
     if kind == "step":
@@ -26,7 +20,6 @@ def make(kind, opt):
     if kind == "linear":
         return L.LinearLR(opt, 0.5, 1.0, 4)
     return L.LambdaLR(opt, lambda e: 0.9 ** e)
-
 
 for kind in ["step", "multistep", "exp", "cos", "linear", "lambda"]:
     p = torch.zeros(2, requires_grad=True)
@@ -86,11 +79,5 @@ const EXPECTED: &[&str] = &[
 
 #[test]
 fn scheduler_state_round_trips_and_prints_what_pytorch_prints() {
-    let scenario = parse_scenario(Path::new("t.py"), PROGRAM).unwrap_or_else(|e| panic!("{e}"));
-    let rt = Runtime::new(Backend::Meta, RuntimeOptions::default()).unwrap();
-    let r = run(&scenario, &rt, &RunOptions::default(), &mut ());
-    if let Some(f) = r.failure {
-        panic!("{}", f.error);
-    }
-    assert_eq!(r.output, EXPECTED);
+    crate::assert_prints(Backend::Meta, PROGRAM, EXPECTED);
 }
