@@ -243,24 +243,24 @@ impl Tensor {
     /// `tensor.mul_(s)`.
     pub fn mul_scalar_(&self, s: impl Into<Scalar>) -> Result<Tensor> {
         let s = s.into();
-        let builder = self.begin_inplace(&[self])?;
-        self.inplace_scalar(s, Bin::Mul)?;
-        if let Some(mut b) = builder {
-            self.save_number(&mut b, "other", s)?;
-            b.finish(Formula::MulScalar { other: s.as_f64() }, self);
-        }
-        Ok(self.clone())
+        self.scale_(s, Bin::Mul, Formula::MulScalar { other: s.as_f64() })
     }
 
     /// `tensor.div_(s)` (Python's `t /= s`). DivBackward1 keeps the number; called from
     /// Python, DivBackward0 saves it wrapped, as [`div_scalar`](Self::div_scalar)'s.
     pub fn div_scalar_(&self, s: impl Into<Scalar>) -> Result<Tensor> {
         let s = s.into();
+        self.scale_(s, Bin::Div, Formula::DivScalar { other: s.as_f64() })
+    }
+
+    /// `self *= s` or `self /= s` (`bin`) with its node (`formula`), which saves the number
+    /// wrapped when called from Python.
+    fn scale_(&self, s: Scalar, bin: Bin, formula: Formula) -> Result<Tensor> {
         let builder = self.begin_inplace(&[self])?;
-        self.inplace_scalar(s, Bin::Div)?;
+        self.inplace_scalar(s, bin)?;
         if let Some(mut b) = builder {
             self.save_number(&mut b, "other", s)?;
-            b.finish(Formula::DivScalar { other: s.as_f64() }, self);
+            b.finish(formula, self);
         }
         Ok(self.clone())
     }

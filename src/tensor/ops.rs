@@ -312,12 +312,7 @@ impl Tensor {
     /// saves it as `other`, wrapped in a 0-dim host tensor (`src/tensor/wrapped.rs`).
     pub fn mul_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
         let s = s.into();
-        let out = self.binary_scalar(s, Bin::Mul)?;
-        if let Some(mut b) = NodeBuilder::new(&[self]) {
-            self.save_number(&mut b, "other", s)?;
-            b.finish(Formula::MulScalar { other: s.as_f64() }, &out);
-        }
-        Ok(out)
+        self.scaled(s, Bin::Mul, Formula::MulScalar { other: s.as_f64() })
     }
 
     /// `self / other` (true division), broadcasting. DivBackward0 saves `other`, and `self`
@@ -338,10 +333,16 @@ impl Tensor {
     /// saves it as `other`, wrapped as `mul_scalar`'s.
     pub fn div_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
         let s = s.into();
-        let out = self.binary_scalar(s, Bin::Div)?;
+        self.scaled(s, Bin::Div, Formula::DivScalar { other: s.as_f64() })
+    }
+
+    /// `self * s` or `self / s` (`bin`) with its node (`formula`), which saves the number
+    /// wrapped when called from Python.
+    fn scaled(&self, s: Scalar, bin: Bin, formula: Formula) -> Result<Tensor> {
+        let out = self.binary_scalar(s, bin)?;
         if let Some(mut b) = NodeBuilder::new(&[self]) {
             self.save_number(&mut b, "other", s)?;
-            b.finish(Formula::DivScalar { other: s.as_f64() }, &out);
+            b.finish(formula, &out);
         }
         Ok(out)
     }
