@@ -22,6 +22,7 @@ x = torch.ones(2, requires_grad=True, dtype=torch.float64)
 y = (x * 3).sum()
 y.backward()
 print(x.grad.dtype, x.grad.sum().item(), y.dtype, y.grad_fn.name())
+print(torch.tensor([16777217, -2147483647], dtype=torch.int32).double().tolist())
 "#;
 
 /// torch 2.15.0 (CPU), line for line.
@@ -35,6 +36,7 @@ const EXPECTED: &[&str] = &[
     "1.0 tensor(0.1000, dtype=torch.float64)",
     "torch.float64 torch.float64 torch.float64",
     "torch.float64 6.0 torch.float64 SumBackward0",
+    "[16777217.0, -2147483647.0]",
 ];
 
 #[test]

@@ -215,7 +215,8 @@ impl Buf<'_> {
     }
 
     /// Values converted to f64: exact for every type but int64 beyond 2^53 (`item()`, copies
-    /// to and from float64).
+    /// to and from float64). Integers are read as integers: through f32 an int32 past 2^24
+    /// would round.
     pub(crate) fn read_f64(&self, cx: Cx) -> Option<Vec<f64>> {
         Some(match self.dtype {
             DType::F64 => self.gather::<f64>(cx)?,
@@ -224,6 +225,7 @@ impl Buf<'_> {
                 .into_iter()
                 .map(|v| v as f64)
                 .collect(),
+            DType::I32 => self.gather::<i32>(cx)?.into_iter().map(f64::from).collect(),
             _ => self.read_f32(cx)?.into_iter().map(f64::from).collect(),
         })
     }
