@@ -1,7 +1,7 @@
 //! `torch.nn.utils.clip_grad_norm_` and `clip_grad_value_`, with the tensors PyTorch's
 //! `torch/nn/utils/clip_grad.py` makes on the foreach path it takes for CUDA gradients.
 
-use crate::tensor::{DType, Result, Scalar, Tensor};
+use crate::tensor::{DType, Result, Tensor};
 
 /// Elements per chunk of CUDA's `multi_tensor_apply` (`kChunkSize`), which sizes
 /// `_foreach_norm`'s per-chunk scratch buffer.
@@ -66,7 +66,9 @@ pub fn clip_grad_value_(params: &[Tensor], clip_value: f64) -> Result<()> {
     };
     let _no_grad = first.runtime().no_grad();
     for g in params.iter().filter_map(Tensor::grad) {
-        g.clamp_(Scalar::Float(-clip_value), Scalar::Float(clip_value))?;
+        // Two in-place passes, two version bumps, as the two foreach calls make.
+        g.clamp_(Some(-clip_value), None)?;
+        g.clamp_(None, Some(clip_value))?;
     }
     Ok(())
 }

@@ -17,6 +17,12 @@ pub enum LossKind {
     BceWithLogits(Reduction),
     /// `nn.KLDivLoss(reduction, log_target)`.
     KlDiv(KlDivReduction, bool),
+    /// `nn.L1Loss(reduction)`.
+    L1(Reduction),
+    /// `nn.NLLLoss(reduction)` (no class weights, `ignore_index=-100`).
+    Nll(Reduction),
+    /// `nn.SmoothL1Loss(reduction, beta)`.
+    SmoothL1(Reduction, f64),
 }
 
 /// A loss module of two inputs with optional weight buffers.
@@ -32,8 +38,13 @@ impl Loss {
     pub fn new(kind: LossKind, weight: Option<Tensor>, pos_weight: Option<Tensor>) -> Result<Loss> {
         let mut buffers = Vec::new();
         match kind {
-            LossKind::KlDiv(..) if weight.is_some() || pos_weight.is_some() => {
-                return Err(TensorError::Invalid("KLDivLoss takes no weight".into()))
+            LossKind::KlDiv(..) | LossKind::L1(_) | LossKind::Nll(_) | LossKind::SmoothL1(..)
+                if weight.is_some() || pos_weight.is_some() =>
+            {
+                return Err(TensorError::Invalid(format!(
+                    "{} takes no weight here",
+                    Loss::name(kind)
+                )))
             }
             LossKind::Bce(_) if pos_weight.is_some() => {
                 return Err(TensorError::Invalid("BCELoss takes no pos_weight".into()))
@@ -51,6 +62,19 @@ impl Loss {
             buffers: Buffers::new(buffers),
             training: Cell::new(true),
         })
+    }
+}
+
+impl Loss {
+    fn name(kind: LossKind) -> &'static str {
+        match kind {
+            LossKind::Bce(_) => "BCELoss",
+            LossKind::BceWithLogits(_) => "BCEWithLogitsLoss",
+            LossKind::KlDiv(..) => "KLDivLoss",
+            LossKind::L1(_) => "L1Loss",
+            LossKind::Nll(_) => "NLLLoss",
+            LossKind::SmoothL1(..) => "SmoothL1Loss",
+        }
     }
 }
 
@@ -81,11 +105,7 @@ impl Module for Loss {
 
 impl Layer for Loss {
     fn class_name(&self) -> &'static str {
-        match self.kind {
-            LossKind::Bce(_) => "BCELoss",
-            LossKind::BceWithLogits(_) => "BCEWithLogitsLoss",
-            LossKind::KlDiv(..) => "KLDivLoss",
-        }
+        Loss::name(self.kind)
     }
 
     fn repr(&self) -> String {
@@ -112,6 +132,9 @@ impl Layer for Loss {
                 r,
             ),
             LossKind::KlDiv(r, log_target) => input.kl_div(target, r, log_target),
+            LossKind::L1(r) => input.l1_loss(target, r),
+            LossKind::Nll(r) => input.nll_loss(target, r),
+            LossKind::SmoothL1(r, beta) => input.smooth_l1_loss(target, r, beta),
         })
     }
 }

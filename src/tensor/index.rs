@@ -711,6 +711,29 @@ impl Tensor {
         Ok(self.clone())
     }
 
+    /// `tensor.masked_fill(mask, value)`: ATen clones `self` into a contiguous result and fills
+    /// that in place below autograd, so the graph has one MaskedFillBackward0 (saving `mask`)
+    /// and memory one output (`masked_fill` in `TensorAdvancedIndexing.cpp`).
+    pub fn masked_fill(&self, mask: &Tensor, value: f64) -> Result<Tensor> {
+        if mask.dtype() != DType::Bool {
+            return Err(TensorError::Invalid(format!(
+                "masked_fill only supports boolean masks, but got mask with dtype {}",
+                mask.dtype().short_name()
+            )));
+        }
+        let out = self.new_like(self.shape(), self.dtype(), self.device())?;
+        out.copy_values_from(self)?;
+        out.masked_fill_raw(mask, value as f32)?;
+        if let Some(mut b) = NodeBuilder::new(&[self]) {
+            b.save("mask", mask);
+            b.finish(
+                Formula::Layer(LayerNode::Index(IndexNode::MaskedFill)),
+                &out,
+            );
+        }
+        Ok(out)
+    }
+
     /// `tensor.masked_fill_(mask, value)`: in place; MaskedFillBackward0 saves `mask`.
     pub fn masked_fill_(&self, mask: &Tensor, value: f64) -> Result<Tensor> {
         if mask.dtype() != DType::Bool {

@@ -7,7 +7,7 @@ use super::ops::{broadcast_shapes, common_device, promote, same_device};
 use super::{format_shape, DType, Device, Result, Scalar, Tensor, TensorError};
 use crate::alloc::Purpose;
 use crate::autograd::{self, Formula, NodeBuilder};
-use crate::device::kernels::{BinaryCode, TernaryCode, UnaryCode};
+use crate::device::kernels::{BinaryCode, TernaryCode};
 
 impl Tensor {
     // ---- copies -----------------------------------------------------------------------------
@@ -306,14 +306,6 @@ impl Tensor {
         self.binary_scalar(Scalar::Float(max), Bin::Min)
     }
 
-    /// `tensor.clamp_(min, max)` for code that runs under no_grad (clip_grad_value_): in place,
-    /// no allocation.
-    pub(crate) fn clamp_(&self, min: Scalar, max: Scalar) -> Result<()> {
-        self.check_no_graph(&[self], "clamp_")?;
-        self.inplace_scalar(min, Bin::Max)?;
-        self.inplace_scalar(max, Bin::Min)
-    }
-
     /// `self.lerp_(end, weight)`: `self += weight * (end - self)`.
     pub(crate) fn lerp_(&self, end: &Tensor, weight: f64) -> Result<()> {
         self.check_no_graph(&[self, end], "lerp_")?;
@@ -338,15 +330,6 @@ impl Tensor {
             DType::F32,
             Bin::Max,
         )?;
-        self.bump_version();
-        Ok(())
-    }
-
-    /// `self.sqrt_()` for optimizer math (RMSprop's centered average): in place.
-    pub(crate) fn sqrt_(&self) -> Result<()> {
-        self.check_no_graph(&[self], "sqrt_")?;
-        let (k, cx) = self.kernels();
-        k.unary(cx, &self.buf(), &self.buf(), UnaryCode::Sqrt, 0.0)?;
         self.bump_version();
         Ok(())
     }

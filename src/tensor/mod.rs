@@ -325,6 +325,11 @@ impl Tensor {
         &self.0.strides
     }
 
+    /// `tensor.storage_offset()`: where the tensor starts in its storage, in elements.
+    pub fn storage_offset(&self) -> usize {
+        self.0.offset
+    }
+
     /// Number of elements.
     pub fn numel(&self) -> usize {
         self.0.shape.iter().product()
@@ -493,15 +498,16 @@ impl Tensor {
 
     /// "torch.cuda.FloatTensor [10, 5]", as PyTorch names tensors in autograd errors.
     pub(crate) fn describe(&self) -> String {
+        format!("{} {}", self.legacy_type(), format_shape(self.shape()))
+    }
+
+    /// "torch.cuda.FloatTensor": the legacy type name PyTorch's messages use.
+    pub(crate) fn legacy_type(&self) -> String {
         let prefix = match self.device() {
             Device::Cuda => "torch.cuda.",
             Device::Cpu => "torch.",
         };
-        format!(
-            "{prefix}{} {}",
-            self.dtype().legacy_name(),
-            format_shape(self.shape())
-        )
+        format!("{prefix}{}", self.dtype().legacy_name())
     }
 
     pub(crate) fn set_grad_fn(&self, node: Option<Rc<Node>>) {

@@ -75,4 +75,19 @@ impl Tensor {
     pub fn tanh_(&self) -> Result<Tensor> {
         self.pointwise_(Pointwise::Tanh)
     }
+
+    /// `tensor.exp_()`: ExpBackward0 saves the result (the tensor itself, at its new version).
+    pub fn exp_(&self) -> Result<Tensor> {
+        self.pointwise_(Pointwise::Exp)
+    }
+
+    /// `tensor.sqrt_()`: SqrtBackward0 saves the result.
+    pub fn sqrt_(&self) -> Result<Tensor> {
+        self.pointwise_(Pointwise::Sqrt)
+    }
+
+    /// `tensor.reciprocal_()`: ReciprocalBackward0 saves the result.
+    pub fn reciprocal_(&self) -> Result<Tensor> {
+        self.pointwise_(Pointwise::Reciprocal)
+    }
 }

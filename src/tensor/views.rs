@@ -88,13 +88,7 @@ impl Tensor {
             ))
         };
         if sizes.len() < self.dim() {
-            return Err(TensorError::Invalid(format!(
-                "expand(torch.FloatTensor{{{}}}, size=[{}]): the number of sizes provided ({}) must be greater or equal to the number of dimensions in the tensor ({})",
-                format_shape(self.shape()),
-                sizes.len(),
-                sizes.len(),
-                self.dim()
-            )));
+            return Err(self.too_few_sizes(&format_shape(sizes), sizes.len()));
         }
         let lead = sizes.len() - self.dim();
         for (i, &s) in self.shape().iter().enumerate() {
@@ -103,6 +97,40 @@ impl Tensor {
             }
         }
         Ok(())
+    }
+
+    /// PyTorch's error for an `expand` to fewer dimensions than the tensor has.
+    fn too_few_sizes(&self, sizes: &str, given: usize) -> TensorError {
+        TensorError::Invalid(format!(
+            "expand({}{{{}}}, size={sizes}): the number of sizes provided ({given}) must be greater or equal to the number of dimensions in the tensor ({})",
+            self.legacy_type(),
+            format_shape(self.shape()),
+            self.dim()
+        ))
+    }
+
+    /// `tensor.expand(*sizes)` as Python calls it: `-1` keeps an existing dimension's size,
+    /// and new dimensions may only be added in front.
+    pub fn expand_sizes(&self, sizes: &[isize]) -> Result<Tensor> {
+        let Some(lead) = sizes.len().checked_sub(self.dim()) else {
+            let listed: Vec<String> = sizes.iter().map(isize::to_string).collect();
+            return Err(self.too_few_sizes(&format!("[{}]", listed.join(", ")), sizes.len()));
+        };
+        let target = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| match (s, i.checked_sub(lead)) {
+                (-1, Some(j)) => Ok(self.shape()[j]),
+                (s, _) if s >= 0 => Ok(s as usize),
+                (s, Some(_)) => Err(TensorError::Invalid(format!(
+                    "The expanded size of the tensor ({s}) isn't allowed. Target sizes: {sizes:?}."
+                ))),
+                (s, None) => Err(TensorError::Invalid(format!(
+                    "The expanded size of the tensor ({s}) isn't allowed in a leading, non-existing dimension {i}"
+                ))),
+            })
+            .collect::<Result<Vec<usize>>>()?;
+        self.expand(&target)
     }
 
     /// `tensor.expand(sizes)`: a broadcast view (no copy). ExpandBackward0 sums the gradient
@@ -395,6 +423,16 @@ impl Tensor {
             self.strides().to_vec(),
             self.0.offset,
         )
+    }
+
+    /// `tensor.data`: the same storage without history, as `detach` gives, but with a version
+    /// counter of its own (`variable_data()` in PyTorch's `TensorImpl`), so in-place writes
+    /// through it (`p.data.add_(...)`, the old manual-update idiom) are not seen by the
+    /// autograd nodes that saved the tensor.
+    pub fn variable_data(&self) -> Tensor {
+        let out = self.detach();
+        *out.0.own_version.borrow_mut() = Some(Default::default());
+        out
     }
 }
 

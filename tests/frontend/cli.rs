@@ -146,7 +146,7 @@ fn undefined_names_and_unknown_torch_functions_are_found_before_running() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("name_error.py:5:5: error: `torch.linspace` is not supported in scenarios"),
+        stderr.contains("name_error.py:5:5: error: `torch.histc` is not supported in scenarios"),
         "{stderr}"
     );
 }

@@ -19,6 +19,7 @@ mod sched_api;
 mod sched_special_state;
 mod sched_state_api;
 mod surface_gaps;
+mod tensor_spellings;
 mod user_crate;
 mod wrapped_numbers_api;
 

@@ -14,7 +14,7 @@ use super::args::{
 };
 use super::tensor;
 use super::{entry, Function, Run};
-use crate::base::DType;
+use crate::base::{DType, Device};
 use crate::scenario::Span;
 use crate::tensor::Tensor;
 
@@ -52,6 +52,38 @@ pub(super) const TORCH: &[Function] = &[
     entry("relu", Run::OnInput(tensor::no_args)),
     entry("sigmoid", Run::OnInput(tensor::unary)),
     entry("abs", Run::OnInput(tensor::unary)),
+    entry("sum", Run::OnInput(tensor::reduce)),
+    entry("mean", Run::OnInput(tensor::reduce)),
+    entry("pow", Run::OnInput(tensor::pow)),
+    entry("clone", Run::OnInput(tensor::no_args)),
+    entry("numel", Run::OnInput(tensor::numel)),
+    entry("neg", Run::OnInput(super::spellings::negation_or_square)),
+    entry(
+        "negative",
+        Run::OnInput(super::spellings::negation_or_square),
+    ),
+    entry("square", Run::OnInput(super::spellings::negation_or_square)),
+    entry("mm", Run::OnInput(super::spellings::mm)),
+    entry("eq", Run::OnInput(super::spellings::comparison)),
+    entry("ne", Run::OnInput(super::spellings::comparison)),
+    entry("lt", Run::OnInput(super::spellings::comparison)),
+    entry("le", Run::OnInput(super::spellings::comparison)),
+    entry("gt", Run::OnInput(super::spellings::comparison)),
+    entry("ge", Run::OnInput(super::spellings::comparison)),
+    entry("masked_fill", Run::OnInput(super::spellings::masked_fill)),
+    entry(
+        "reciprocal",
+        Run::OnInput(super::spellings::pointwise_inplace),
+    ),
+    entry("zeros_like", Run::OnInput(super::like::like)),
+    entry("ones_like", Run::OnInput(super::like::like)),
+    entry("empty_like", Run::OnInput(super::like::like)),
+    entry("full_like", Run::OnInput(super::like::like)),
+    entry("randn_like", Run::OnInput(super::like::like)),
+    entry("rand_like", Run::OnInput(super::like::like)),
+    entry("arange", Run::Call(super::ranges::arange)),
+    entry("linspace", Run::Call(super::ranges::linspace)),
+    entry("eye", Run::Call(super::ranges::eye)),
     entry("transpose", Run::OnInput(tensor::transpose)),
     entry("permute", Run::OnInput(tensor::shape_op)),
     entry("reshape", Run::OnInput(tensor::shape_op)),
@@ -368,34 +400,39 @@ pub(super) fn tensor_from_data(
         DType::F32
     };
     let dtype = dtype_arg(it, b.get("dtype"), inferred, span)?;
-    let rt = it.rt.clone();
-    let t = match dtype {
-        DType::I64 => rt.tensor_i64(
-            &values.iter().map(|&v| v as i64).collect::<Vec<_>>(),
-            &shape,
-            device,
-        ),
-        DType::I32 => rt.empty(&shape, DType::I32, device).inspect(|t| {
-            t.write_i64(&values.iter().map(|&v| v as i64).collect::<Vec<_>>());
-        }),
-        DType::F32 | DType::F16 | DType::BF16 | DType::F64 => {
-            rt.tensor_f64(&values, &shape, dtype, device)
-        }
-        DType::Bool => rt.empty(&shape, DType::Bool, device).inspect(|t| {
-            t.write_i64(
-                &values
-                    .iter()
-                    .map(|&v| (v != 0.0) as i64)
-                    .collect::<Vec<_>>(),
-            );
-        }),
-    }
-    .map_err(|e| it.tensor_error(span, e))?;
+    let t = from_values(it, &values, &shape, dtype, device, span)?;
     if expect_bool(it, b.get("requires_grad"), false, "requires_grad", span)? {
         t.set_requires_grad(true)
             .map_err(|e| it.tensor_error(span, e))?;
     }
     Ok(Value::Tensor(t))
+}
+
+/// A new tensor of `shape`, `dtype` and `device` holding `values` (row-major), each converted
+/// as a copy into that dtype converts it.
+pub(super) fn from_values(
+    it: &Interp<'_>,
+    values: &[f64],
+    shape: &[usize],
+    dtype: DType,
+    device: Device,
+    span: Span,
+) -> R<Tensor> {
+    let rt = it.rt.clone();
+    let ints = |f: fn(f64) -> i64| values.iter().map(|&v| f(v)).collect::<Vec<_>>();
+    match dtype {
+        DType::I64 => rt.tensor_i64(&ints(|v| v as i64), shape, device),
+        DType::I32 => rt
+            .empty(shape, DType::I32, device)
+            .inspect(|t| t.write_i64(&ints(|v| v as i64))),
+        DType::F32 | DType::F16 | DType::BF16 | DType::F64 => {
+            rt.tensor_f64(values, shape, dtype, device)
+        }
+        DType::Bool => rt
+            .empty(shape, DType::Bool, device)
+            .inspect(|t| t.write_i64(&ints(|v| i64::from(v != 0.0)))),
+    }
+    .map_err(|e| it.tensor_error(span, e))
 }
 
 fn cuda(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value> {

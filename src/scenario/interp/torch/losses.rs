@@ -1,11 +1,15 @@
 //! `F.binary_cross_entropy`, `F.binary_cross_entropy_with_logits`, `F.kl_div` and their
-//! modules `nn.BCELoss`, `nn.BCEWithLogitsLoss`, `nn.KLDivLoss`, with PyTorch's parameters.
+//! modules `nn.BCELoss`, `nn.BCEWithLogitsLoss`, `nn.KLDivLoss`, with PyTorch's parameters; and
+//! the modules `nn.L1Loss`, `nn.NLLLoss`, `nn.SmoothL1Loss` of `F.l1_loss`, `F.nll_loss`,
+//! `F.smooth_l1_loss`.
 
 use super::super::args::{Bound, CallArgs};
 use super::super::objects::{ModuleKind, ModuleRef};
 use super::super::value::Value;
 use super::super::{Interp, R};
-use super::args::{bind, check_rt, expect_bool, expect_tensor, reduction_arg};
+use super::args::{
+    bind, check_rt, expect_bool, expect_float, expect_int, expect_tensor, reduction_arg,
+};
 use crate::nn::{Loss, LossKind};
 use crate::scenario::Span;
 use crate::tensor::{KlDivReduction, Tensor};
@@ -35,6 +39,16 @@ const KL_DIV: &[&str] = &[
     "reduction",
     "log_target",
 ];
+
+const L1: &[&str] = &["size_average", "reduce", "reduction"];
+const NLL: &[&str] = &[
+    "weight",
+    "size_average",
+    "ignore_index",
+    "reduce",
+    "reduction",
+];
+const SMOOTH_L1: &[&str] = &["size_average", "reduce", "reduction", "beta"];
 
 /// The legacy `size_average` and `reduce` must stay `None`.
 fn refuse_legacy(it: &Interp<'_>, b: &Bound, name: &str, span: Span) -> R<()> {
@@ -111,12 +125,20 @@ pub(super) fn functional(it: &mut Interp<'_>, name: &str, args: CallArgs, span: 
 
 /// `nn.BCELoss(weight=None, size_average=None, reduce=None, reduction='mean')`,
 /// `nn.BCEWithLogitsLoss(..., pos_weight=None)`,
-/// `nn.KLDivLoss(size_average=None, reduce=None, reduction='mean', log_target=False)`.
+/// `nn.KLDivLoss(size_average=None, reduce=None, reduction='mean', log_target=False)`,
+/// `nn.L1Loss(size_average=None, reduce=None, reduction='mean')`,
+/// `nn.NLLLoss(weight=None, size_average=None, ignore_index=-100, reduce=None,
+/// reduction='mean')` (class weights and another `ignore_index` refused: `F.nll_loss` here
+/// takes neither), `nn.SmoothL1Loss(size_average=None, reduce=None, reduction='mean',
+/// beta=1.0)`.
 pub(super) fn module(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value> {
     // The module's parameters are the functional's without input and target.
     let params = match name {
         "BCELoss" => &BCE[2..],
         "BCEWithLogitsLoss" => &BCE_LOGITS[2..],
+        "L1Loss" => L1,
+        "NLLLoss" => NLL,
+        "SmoothL1Loss" => SMOOTH_L1,
         _ => &KL_DIV[2..],
     };
     let b = bind(it, &args, name, params, 0, span)?;
@@ -126,6 +148,41 @@ pub(super) fn module(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span
             let reduction = kl_reduction(it, &b, span)?;
             let log_target = expect_bool(it, b.get("log_target"), false, "log_target", span)?;
             (LossKind::KlDiv(reduction, log_target), None, None)
+        }
+        "L1Loss" => (
+            LossKind::L1(reduction_arg(it, b.get("reduction"), span)?),
+            None,
+            None,
+        ),
+        "SmoothL1Loss" => {
+            let reduction = reduction_arg(it, b.get("reduction"), span)?;
+            let beta = match b.get("beta") {
+                Some(v) => expect_float(it, v, "beta", span)?,
+                None => 1.0,
+            };
+            (LossKind::SmoothL1(reduction, beta), None, None)
+        }
+        "NLLLoss" => {
+            if optional_tensor(it, &b, "weight", span)?.is_some() {
+                return Err(it
+                    .fail(span, "NLLLoss(weight=...) is not supported in scenarios")
+                    .with_help("class weights are not modelled; leave weight=None"));
+            }
+            if let Some(v) = b.get("ignore_index") {
+                if expect_int(it, v, "ignore_index", span)? != -100 {
+                    return Err(it
+                        .fail(
+                            span,
+                            "NLLLoss(ignore_index=...) is not supported in scenarios",
+                        )
+                        .with_help("only the default ignore_index=-100 is modelled"));
+                }
+            }
+            (
+                LossKind::Nll(reduction_arg(it, b.get("reduction"), span)?),
+                None,
+                None,
+            )
         }
         _ => {
             let reduction = reduction_arg(it, b.get("reduction"), span)?;

@@ -26,6 +26,9 @@ pub(super) const MODULES: &[Function] = &[
     entry("BCELoss", Run::Call(super::losses::module)),
     entry("BCEWithLogitsLoss", Run::Call(super::losses::module)),
     entry("KLDivLoss", Run::Call(super::losses::module)),
+    entry("L1Loss", Run::Call(super::losses::module)),
+    entry("NLLLoss", Run::Call(super::losses::module)),
+    entry("SmoothL1Loss", Run::Call(super::losses::module)),
     entry("Identity", Run::Call(stateless_module)),
     entry("Flatten", Run::Call(stateless_module)),
     entry("GELU", Run::Call(stateless_module)),
@@ -207,6 +210,7 @@ pub(super) const FUNCTIONAL: &[Function] = &[
     entry("leaky_relu", Run::Call(layers::activation)),
     entry("elu", Run::Call(layers::activation)),
     entry("one_hot", Run::Call(super::encoding::one_hot)),
+    entry("normalize", Run::Call(super::spellings::normalize)),
     entry(
         "scaled_dot_product_attention",
         Run::Call(super::layers::scaled_dot_product_attention),

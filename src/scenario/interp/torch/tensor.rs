@@ -7,8 +7,8 @@ use super::super::args::CallArgs;
 use super::super::value::Value;
 use super::super::{Interp, R};
 use super::args::{
-    check_rt, device_arg, expect_float, expect_int, expect_tensor, ints_of, method, required_dim,
-    shape_of,
+    check_rt, device_arg, expect_bool, expect_float, expect_int, expect_tensor, ints_of, method,
+    required_dim, shape_of,
 };
 use super::values::{binary, inplace_binary, item_value, scalar};
 use super::{entry, Entry, MethodFn};
@@ -21,6 +21,39 @@ pub(super) const METHODS: &[Entry<MethodFn>] = &[
     entry("item", item),
     entry("tolist", super::tolist::tolist),
     entry("numel", numel),
+    entry("nelement", super::spellings::layout_query),
+    entry("ndimension", super::spellings::layout_query),
+    entry("is_contiguous", super::spellings::layout_query),
+    entry("storage_offset", super::spellings::layout_query),
+    entry("stride", super::spellings::stride),
+    entry("eq", super::spellings::comparison),
+    entry("ne", super::spellings::comparison),
+    entry("lt", super::spellings::comparison),
+    entry("le", super::spellings::comparison),
+    entry("gt", super::spellings::comparison),
+    entry("ge", super::spellings::comparison),
+    entry("neg", super::spellings::negation_or_square),
+    entry("negative", super::spellings::negation_or_square),
+    entry("square", super::spellings::negation_or_square),
+    entry("mm", super::spellings::mm),
+    entry("expand", super::spellings::expand),
+    entry("expand_as", super::spellings::as_other),
+    entry("view_as", super::spellings::as_other),
+    entry("type_as", super::spellings::as_other),
+    entry("masked_fill", super::spellings::masked_fill),
+    entry("div_", super::spellings::div_),
+    entry("clamp_", super::spellings::clamp_),
+    entry("exp_", super::spellings::pointwise_inplace),
+    entry("sqrt_", super::spellings::pointwise_inplace),
+    entry("reciprocal_", super::spellings::pointwise_inplace),
+    entry("sigmoid_", super::spellings::pointwise_inplace),
+    entry("tanh_", super::spellings::pointwise_inplace),
+    entry("reciprocal", super::spellings::pointwise_inplace),
+    entry("new_zeros", super::like::new_filled),
+    entry("new_ones", super::like::new_filled),
+    entry("new_empty", super::like::new_filled),
+    entry("new_full", super::like::new_filled),
+    entry("new_tensor", super::like::new_tensor),
     entry("element_size", element_size),
     entry("dim", dim),
     entry("size", size),
@@ -235,13 +268,29 @@ method!(no_args, [], 0, |c| {
 
 /// `to`.
 fn to(it: &mut Interp<'_>, t: &Tensor, _name: &str, args: CallArgs, span: Span) -> R<Value> {
-    args.only_keywords("to", &["device", "dtype"])
-        .map_err(|m| it.fail(span, m))?;
+    // `non_blocking` changes when the copy happens, not what a moved tensor occupies;
+    // `memory_format` is always the dense one here.
+    args.only_keywords(
+        "to",
+        &["device", "dtype", "non_blocking", "copy", "memory_format"],
+    )
+    .map_err(|m| it.fail(span, m))?;
+    if expect_bool(it, args.keyword("copy"), false, "copy", span)? {
+        return Err(it
+            .fail(span, "to(copy=True) is not supported in scenarios")
+            .with_help("use .clone() for a copy"));
+    }
     let mut out = t.clone();
     let targets: Vec<&Value> = args
         .pos
         .iter()
-        .chain(args.kw.iter().map(|(_, v)| v))
+        .filter(|v| !matches!(v, Value::Bool(_)))
+        .chain(
+            args.kw
+                .iter()
+                .filter(|(k, _)| k == "device" || k == "dtype")
+                .map(|(_, v)| v),
+        )
         .collect();
     if targets.is_empty() {
         return Err(it.fail(
@@ -263,14 +312,21 @@ fn to(it: &mut Interp<'_>, t: &Tensor, _name: &str, args: CallArgs, span: Span) 
     check_rt(it, r, span)
 }
 
-// `sum`, `mean`.
+// `sum`, `mean`: over all elements, or over `dim`, an int or a tuple or list of ints.
 method!(reduce, ["dim", "keepdim"], 0, |c| {
     let keepdim = c.flag("keepdim", false)?;
-    let r = match (c.dim("dim")?, c.name) {
+    let dims = match c.b.get("dim") {
+        None | Some(Value::None) => None,
+        Some(v @ (Value::Tuple(_) | Value::List(_))) => {
+            Some(ints_of(c.it, std::slice::from_ref(v), "dim", c.span)?)
+        }
+        Some(_) => c.dim("dim")?.map(|d| vec![d]),
+    };
+    let r = match (dims, c.name) {
         (None, "sum") => c.t.sum(),
         (None, _) => c.t.mean(),
-        (Some(d), "sum") => c.t.sum_dim(&[d], keepdim),
-        (Some(d), _) => c.t.mean_dim(&[d], keepdim),
+        (Some(d), "sum") => c.t.sum_dim(&d, keepdim),
+        (Some(d), _) => c.t.mean_dim(&d, keepdim),
     };
     c.done(r)
 });

@@ -312,6 +312,9 @@ pub(in super::super) fn get_attr(obj: &Value, attr: &str) -> Option<Value> {
                 Value::Native(std::rc::Rc::new(super::super::pyobj::Native::GradFn(n)))
             }),
             "T" if t.dim() == 2 => return t.t().ok().map(Value::Tensor),
+            "data" => Value::Tensor(t.variable_data()),
+            "ndim" => Value::Int(t.dim() as i64),
+            "_version" => Value::Int(t.version() as i64),
             _ => return None,
         }),
         Value::Module(m) if super::layer_attrs::get(m, attr).is_some() => {
