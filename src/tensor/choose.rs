@@ -59,11 +59,9 @@ impl Tensor {
     }
 
     /// `tensor.clamp_(min, max)` with numbers, in place (one version bump). ClampBackward1
-    /// needs the values from before the write, so with autograd recording, `self` is first
-    /// cloned as `original_self` (a CloneBackward0 and one allocation of `self`'s size, kept by
-    /// the node), as 2.15's generated in-place kernel does (checked: `_saved_self` is the old
-    /// values, with `grad_fn=<CloneBackward0>`). Without autograd (`p.data.clamp_(-c, c)`, the
-    /// WGAN weight clip), nothing is allocated.
+    /// reads the values from before the write: see [`Tensor::overwrite_keeping_original`]
+    /// (checked on 2.15: `_saved_self` holds the old values, with `grad_fn=<CloneBackward0>`).
+    /// Without autograd (`p.data.clamp_(-c, c)`, the WGAN weight clip), nothing is allocated.
     pub fn clamp_(&self, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
         if min.is_none() && max.is_none() {
             return Err(TensorError::Invalid(
@@ -71,24 +69,19 @@ impl Tensor {
             ));
         }
         float_only(self, "clamp_")?;
-        let builder = self.begin_inplace(&[self])?;
-        let original = match builder {
-            Some(_) => Some(self.clone_tensor()?),
-            None => None,
-        };
-        for (bound, op) in [(min, Bin::Max), (max, Bin::Min)] {
-            if let Some(v) = bound {
-                let s = Scalar::Float(v);
-                let (compute, _) = self.scalar_result_type(s, op);
-                self.scalar_kernel(s, op, compute, self)?;
-            }
-        }
-        self.bump_version();
-        if let (Some(mut b), Some(original)) = (builder, original) {
-            b.save("self", &original);
-            b.finish(Formula::Clamp { min, max }, self);
-        }
-        Ok(self.clone())
+        self.overwrite_keeping_original(
+            || {
+                for (bound, op) in [(min, Bin::Max), (max, Bin::Min)] {
+                    if let Some(v) = bound {
+                        let s = Scalar::Float(v);
+                        let (compute, _) = self.scalar_result_type(s, op);
+                        self.scalar_kernel(s, op, compute, self)?;
+                    }
+                }
+                Ok(())
+            },
+            Formula::Clamp { min, max },
+        )
     }
 
     /// `torch.clamp_min(self, min)`: ClampMinBackward0 saves `self`.

@@ -7,7 +7,7 @@ use super::ops::{broadcast_shapes, common_device, promote, same_device};
 use super::{format_shape, DType, Device, Result, Scalar, Tensor, TensorError};
 use crate::alloc::Purpose;
 use crate::autograd::{self, Formula, NodeBuilder};
-use crate::device::kernels::{BinaryCode, TernaryCode};
+use crate::device::kernels::{BinaryCode, TernaryCode, UnaryCode};
 
 impl Tensor {
     // ---- copies -----------------------------------------------------------------------------
@@ -122,6 +122,53 @@ impl Tensor {
             ));
         }
         Ok(builder)
+    }
+
+    /// An in-place `write` whose backward formula reads `self` from before it: with autograd
+    /// recording, `self` is first cloned (`original_self`: a CloneBackward0 and one allocation
+    /// of `self`'s size, kept by the node), as the in-place kernels PyTorch generates do;
+    /// without autograd nothing is allocated. One version bump.
+    pub(super) fn overwrite_keeping_original(
+        &self,
+        write: impl FnOnce() -> Result<()>,
+        formula: Formula,
+    ) -> Result<Tensor> {
+        let builder = self.begin_inplace(&[self])?;
+        let original = match builder {
+            Some(_) => Some(self.clone_tensor()?),
+            None => None,
+        };
+        write()?;
+        self.bump_version();
+        if let (Some(mut b), Some(original)) = (builder, original) {
+            b.save("self", &original);
+            b.finish(formula, self);
+        }
+        Ok(self.clone())
+    }
+
+    /// `tensor.pow_(exponent)` with a number: PowBackward0 saves the values from before the
+    /// write (checked on 2.15: `_saved_self` is not the tensor's storage).
+    pub fn pow_(&self, exponent: f64) -> Result<Tensor> {
+        if !self.dtype().is_floating_point() {
+            return Err(TensorError::Unsupported(format!(
+                "in-place pow_ of a {} tensor",
+                self.dtype()
+            )));
+        }
+        self.overwrite_keeping_original(
+            || {
+                let (k, cx) = self.kernels();
+                k.unary(
+                    cx,
+                    &self.buf(),
+                    &self.buf(),
+                    UnaryCode::Pow,
+                    exponent as f32,
+                )
+            },
+            Formula::Pow { exponent },
+        )
     }
 
     fn check_inplace_operand(&self, other: &Tensor) -> Result<(DType, Vec<usize>)> {

@@ -97,8 +97,8 @@ fn spellings_print_what_pytorch_printed() {
 /// nothing allocate nothing; `arange(1000)` is 8,000 int64 bytes (8,192 rounded);
 /// `zeros_like`, `new_zeros`, `masked_fill`, `eye`, `square` one 512-byte block each;
 /// `masked_fill`'s node keeps its mask alive after `del mask`, until the result goes; an
-/// in-place `clamp_` under autograd keeps a clone of the values it overwrote (ClampBackward1's
-/// `original_self`) until the tensor goes.
+/// in-place `clamp_` or `pow_` under autograd keeps a clone of the values it overwrote (the
+/// node's `original_self`) until the tensor goes.
 const MEMORY: &str = r#"import torch
 x = torch.randn(4, 5, device="cuda", requires_grad=True)
 print(torch.cuda.memory_allocated())
@@ -130,6 +130,11 @@ c.clamp_(0, 1)
 print(torch.cuda.memory_allocated())
 del c
 print(torch.cuda.memory_allocated())
+c = x * 1
+c.pow_(2)
+print(torch.cuda.memory_allocated())
+del c
+print(torch.cuda.memory_allocated())
 "#;
 
 #[test]
@@ -144,6 +149,8 @@ fn spellings_allocate_what_pytorch_allocates() {
         "10752",
         "9728",
         "10752 True",
+        "11776",
+        "12800",
         "11776",
         "12800",
         "11776",
@@ -185,8 +192,8 @@ fn loss_modules_print_what_pytorch_printed() {
     );
 }
 
-/// In-place `clamp_` (under autograd through a clone of the old values; through `.data`, the
-/// WGAN weight clip, without touching the parameter's version), `exp_`, `sqrt_`,
+/// In-place `clamp_` and `pow_` (under autograd through a clone of the old values; through
+/// `.data`, the WGAN weight clip, without touching the parameter's version), `exp_`, `sqrt_`,
 /// `reciprocal_` (their nodes save the result), and `reciprocal`.
 const INPLACE: &str = r#"import torch
 x = torch.tensor([-2.0, 0.5, 3.0], requires_grad=True)
@@ -215,6 +222,14 @@ try:
     x.clamp_(0, 1)
 except RuntimeError as err:
     print(err)
+q = x * 1
+q.pow_(2)
+print(q.grad_fn.name(), q.tolist(), q._version)
+q.sum().backward()
+print(x.grad.tolist())
+v = torch.tensor([1.5, -2.0])
+v.pow_(3)
+print(v.tolist(), v._version)
 "#;
 
 #[test]
@@ -231,6 +246,9 @@ fn inplace_spellings_print_what_pytorch_printed() {
             r#"[-0.4682, -1.6442, 20.2631]"#,
             r#"[0.5, 0.25] [2.0]"#,
             r#"a leaf Variable that requires grad is being used in an in-place operation."#,
+            r#"PowBackward0 [4.0, 0.25, 9.0] 1"#,
+            r#"[-4.4682183265686035, -0.644171953201294, 26.26310157775879]"#,
+            r#"[3.375, -8.0] 1"#,
         ],
     );
 }

@@ -289,6 +289,24 @@ pub(super) fn split_input(
     Ok((input, args))
 }
 
+/// The sizes or dimensions of `name(*what)`: given as `f(2, 3)`, `f((2, 3))` or `f(what=(2,
+/// 3))`, negative ones included; no other keyword.
+pub(super) fn ints_or_keyword(
+    it: &Interp<'_>,
+    name: &str,
+    args: &CallArgs,
+    what: &str,
+    span: Span,
+) -> R<Vec<isize>> {
+    args.only_keywords(name, &[what])
+        .map_err(|m| it.fail(span, m))?;
+    let given: Vec<Value> = match args.keyword(what) {
+        Some(v) => vec![v.clone()],
+        None => args.pos.clone(),
+    };
+    ints_of(it, &given, what, span)
+}
+
 /// Integers given as `f(1, 0)` or `f((1, 0))` / `f([1, 0])`, negative ones included.
 pub(super) fn ints_of(it: &Interp<'_>, values: &[Value], what: &str, span: Span) -> R<Vec<isize>> {
     let items: Vec<Value> = match values {

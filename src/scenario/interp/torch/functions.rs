@@ -12,6 +12,7 @@ use super::args::{
     bind, check_rt, device_arg, dim_arg, dtype_arg, expect_bool, expect_int, expect_tensor,
     shape_of,
 };
+use super::like::Fill;
 use super::tensor;
 use super::{entry, Function, Run};
 use crate::base::{DType, Device};
@@ -267,44 +268,11 @@ pub(super) fn factory(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Spa
     )
     .map_err(|m| it.fail(span, m))?;
     let shape = shape_of(it, &sizes, span)?;
-    let device = device_arg(it, args.keyword("device"), span)?;
-    let float_default = if name == "randint" {
-        DType::I64
-    } else {
-        DType::F32
+    let (fill, dtype) = match name {
+        "randint" => (Fill::Integers(low, high), DType::I64),
+        kind => (Fill::of(it, name, kind, None, span)?, DType::F32),
     };
-    let dtype = dtype_arg(it, args.keyword("dtype"), float_default, span)?;
-    let requires_grad = expect_bool(
-        it,
-        args.keyword("requires_grad"),
-        false,
-        "requires_grad",
-        span,
-    )?;
-    let rt = it.rt.clone();
-    let t = match name {
-        "randn" | "rand" if !dtype.is_floating_point() => {
-            return Err(it.fail(
-                span,
-                format!(
-                    "RuntimeError: \"normal_kernel_cpu\" not implemented for '{}'",
-                    dtype
-                ),
-            ))
-        }
-        "randn" => rt.randn_of(&shape, dtype, device),
-        "rand" => rt.rand_of(&shape, dtype, device),
-        "zeros" => rt.zeros(&shape, dtype, device),
-        "ones" => rt.ones(&shape, dtype, device),
-        "empty" => rt.empty(&shape, dtype, device),
-        _ => rt.randint_of(low, high, &shape, dtype, device),
-    };
-    let t = t.map_err(|e| it.tensor_error(span, e))?;
-    if requires_grad {
-        t.set_requires_grad(true)
-            .map_err(|e| it.tensor_error(span, e))?;
-    }
-    Ok(Value::Tensor(t))
+    super::like::filled(it, fill, &shape, (dtype, Device::Cpu), &args, span)
 }
 
 /// `torch.tensor(data, dtype=, device=, requires_grad=)` from (nested) lists of numbers.

@@ -13,19 +13,27 @@ use crate::tensor::{Scalar, Tensor};
 
 /// What a new tensor starts out holding.
 #[derive(Clone, Copy)]
-enum Fill {
+pub(super) enum Fill {
     Zeros,
     Ones,
     Empty,
     Value(Scalar),
     Normal,
     Uniform,
+    /// `randint`'s integers in `[low, high)`.
+    Integers(i64, i64),
 }
 
 impl Fill {
     /// The fill `kind` (`zeros`, `full`, ...) of the function `func` asks for; `full` reads
     /// its value.
-    fn of(it: &Interp<'_>, func: &str, kind: &str, value: Option<&Value>, span: Span) -> R<Fill> {
+    pub(super) fn of(
+        it: &Interp<'_>,
+        func: &str,
+        kind: &str,
+        value: Option<&Value>,
+        span: Span,
+    ) -> R<Fill> {
         Ok(match kind {
             "zeros" => Fill::Zeros,
             "ones" => Fill::Ones,
@@ -78,6 +86,7 @@ impl Fill {
             Fill::Value(v) => rt.empty(shape, dtype, device).and_then(|t| t.fill_(v)),
             Fill::Normal => rt.randn_of(shape, dtype, device),
             Fill::Uniform => rt.rand_of(shape, dtype, device),
+            Fill::Integers(low, high) => rt.randint_of(low, high, shape, dtype, device),
         };
         r.map_err(|e| it.tensor_error(span, e))
     }
@@ -94,19 +103,19 @@ const KEYWORDS: &[&str] = &[
     "pin_memory",
 ];
 
-/// Makes the tensor with the keywords' dtype and device (else `like`'s), then sets
-/// `requires_grad=`.
-fn finish(
+/// A new tensor of `shape` holding `fill`, in the `dtype=` and on the `device=` of `args` (else
+/// `dtype` and `device`), with `requires_grad=`: what every factory here ends in.
+pub(super) fn filled(
     it: &mut Interp<'_>,
     fill: Fill,
     shape: &[usize],
-    like: &Tensor,
+    (dtype, device): (DType, Device),
     args: &CallArgs,
     span: Span,
 ) -> R<Value> {
-    let dtype = dtype_arg(it, args.keyword("dtype"), like.dtype(), span)?;
+    let dtype = dtype_arg(it, args.keyword("dtype"), dtype, span)?;
     let device = match args.keyword("device") {
-        None | Some(Value::None) => like.device(),
+        None | Some(Value::None) => device,
         v => device_arg(it, v, span)?,
     };
     let requires_grad = expect_bool(
@@ -155,7 +164,14 @@ pub(super) fn like(
     args.only_keywords(name, KEYWORDS)
         .map_err(|m| it.fail(span, m))?;
     let fill = Fill::of(it, name, kind, value.as_ref(), span)?;
-    finish(it, fill, input.shape(), input, &args, span)
+    filled(
+        it,
+        fill,
+        input.shape(),
+        (input.dtype(), input.device()),
+        &args,
+        span,
+    )
 }
 
 /// `x.new_zeros(*size)`, `new_ones`, `new_empty`, and `x.new_full(size, fill_value)`: the
@@ -181,7 +197,7 @@ pub(super) fn new_filled(
     };
     let shape = shape_of(it, &sizes, span)?;
     let fill = Fill::of(it, name, kind, value.as_ref(), span)?;
-    finish(it, fill, &shape, t, &args, span)
+    filled(it, fill, &shape, (t.dtype(), t.device()), &args, span)
 }
 
 /// `x.new_tensor(data, dtype=None, device=None, requires_grad=False)`: `torch.tensor(data)` in

@@ -10,7 +10,7 @@
 use super::super::args::CallArgs;
 use super::super::value::Value;
 use super::super::{Interp, R};
-use super::args::{check_rt, expect_float, ints_of, method};
+use super::args::{check_rt, expect_float, method};
 use super::values::{compare, inplace_binary};
 use crate::scenario::{BinOp, CmpOp, Span};
 use crate::tensor::Tensor;
@@ -75,13 +75,7 @@ pub(super) fn expand(
     args: CallArgs,
     span: Span,
 ) -> R<Value> {
-    args.only_keywords(name, &["size"])
-        .map_err(|m| it.fail(span, m))?;
-    let given: Vec<Value> = match args.keyword("size") {
-        Some(v) => vec![v.clone()],
-        None => args.pos.clone(),
-    };
-    let sizes = ints_of(it, &given, "size", span)?;
+    let sizes = super::args::ints_or_keyword(it, name, &args, "size", span)?;
     check_rt(it, t.expand_sizes(&sizes), span)
 }
 
@@ -138,6 +132,12 @@ method!(pointwise_inplace, [], 0, |c| {
         _ => t.reciprocal(),
     };
     c.done(r)
+});
+
+// `pow_(exponent)` with a number, in place.
+method!(pow_, ["exponent"], 1, |c| {
+    let exponent = c.float("exponent")?;
+    c.done(c.t.pow_(exponent))
 });
 
 // `clamp_(min=None, max=None)` with numbers, in place.

@@ -43,6 +43,7 @@ pub(super) const METHODS: &[Entry<MethodFn>] = &[
     entry("masked_fill", super::spellings::masked_fill),
     entry("div_", super::spellings::div_),
     entry("clamp_", super::spellings::clamp_),
+    entry("pow_", super::spellings::pow_),
     entry("exp_", super::spellings::pointwise_inplace),
     entry("sqrt_", super::spellings::pointwise_inplace),
     entry("reciprocal_", super::spellings::pointwise_inplace),
@@ -503,13 +504,7 @@ pub(super) fn shape_op(
     span: Span,
 ) -> R<Value> {
     let what = if name == "permute" { "dims" } else { "shape" };
-    args.only_keywords(name, &[what])
-        .map_err(|m| it.fail(span, m))?;
-    let given: Vec<Value> = match args.keyword(what) {
-        Some(v) => vec![v.clone()],
-        None => args.pos.clone(),
-    };
-    let ints = ints_of(it, &given, what, span)?;
+    let ints = super::args::ints_or_keyword(it, name, &args, what, span)?;
     let r = match name {
         "permute" => t.permute(&ints),
         "view" => t.view(&ints),
