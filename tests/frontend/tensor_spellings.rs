@@ -302,3 +302,31 @@ fn normalize_allocates_what_its_python_body_allocates() {
         super::assert_prints(backend, NORMALIZE_MEMORY, &["1024 1536", "3072", "1536"]);
     }
 }
+
+/// `x.triu(diagonal)`, `addmm` (method and `torch.addmm`, AddmmBackward0), `torch.isnan`
+/// (`self != self`: a bool tensor).
+const MORE: &str = r#"import torch
+a = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]])
+print(a.triu().tolist(), a.triu(1).tolist(), a.triu(diagonal=-1).tolist())
+b = torch.tensor([1.0, -1.0, 0.5])
+m = torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0]])
+w = torch.tensor([[1.0, 2.0, 3.0], [0.5, 0.5, 0.5]], requires_grad=True)
+y = torch.tensor([0.5, 1.5]).addmm(m.t(), w.t())
+print(y.tolist(), y.grad_fn.name())
+print(torch.addmm(torch.zeros(2), m.t(), m).tolist())
+n = torch.tensor([1.0, float("nan"), 2.0])
+print(torch.isnan(n).tolist(), n.isnan().dtype, torch.isnan(n).sum().item())
+"#;
+
+#[test]
+fn triu_addmm_isnan_print_what_pytorch_printed() {
+    super::assert_prints_on_cpu_and_meta(
+        MORE,
+        &[
+            r#"[[1.0, 2.0, 3.0], [0.0, 5.0, 6.0], [0.0, 0.0, 9.0]] [[0.0, 2.0, 3.0], [0.0, 0.0, 6.0], [0.0, 0.0, 0.0]] [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [0.0, 8.0, 9.0]]"#,
+            r#"[[7.5, 3.0], [8.5, 3.0]] AddmmBackward0"#,
+            r#"[[5.0, 4.0], [4.0, 5.0]]"#,
+            r#"[False, True, False] torch.bool 1"#,
+        ],
+    );
+}

@@ -72,10 +72,9 @@ pub(super) const TORCH: &[Function] = &[
     entry("gt", Run::OnInput(super::spellings::comparison)),
     entry("ge", Run::OnInput(super::spellings::comparison)),
     entry("masked_fill", Run::OnInput(super::spellings::masked_fill)),
-    entry(
-        "reciprocal",
-        Run::OnInput(super::spellings::pointwise_inplace),
-    ),
+    entry("reciprocal", Run::OnInput(super::spellings::pointwise)),
+    entry("addmm", Run::OnInput(super::spellings::addmm)),
+    entry("isnan", Run::OnInput(super::spellings::isnan)),
     entry("zeros_like", Run::OnInput(super::like::like)),
     entry("ones_like", Run::OnInput(super::like::like)),
     entry("empty_like", Run::OnInput(super::like::like)),

@@ -121,7 +121,7 @@ method!(layout_query, [], 0, |c| Ok(match c.name {
 
 // `exp_`, `sqrt_`, `reciprocal_`, `sigmoid_`, `tanh_` (their nodes save the result: the tensor
 // itself), and out-of-place `reciprocal`.
-method!(pointwise_inplace, [], 0, |c| {
+method!(pointwise, [], 0, |c| {
     let t = c.t;
     let r = match c.name {
         "exp_" => t.exp_(),
@@ -185,3 +185,35 @@ pub(super) fn normalize(it: &mut Interp<'_>, name: &str, args: CallArgs, span: S
     })();
     check_rt(it, r, span)
 }
+
+// `triu(diagonal=0)`: the method form of `torch.triu`.
+method!(triu, ["diagonal"], 0, |c| {
+    let diagonal = match c.b.get("diagonal") {
+        Some(v) => super::args::expect_int(c.it, v, "diagonal", c.span)?,
+        None => 0,
+    };
+    c.done(c.t.triu(diagonal))
+});
+
+// `addmm(mat1, mat2, *, beta=1, alpha=1)`: `self + mat1 @ mat2`, AddmmBackward0 (the
+// scalings other than 1 are refused: the runtime's addmm is nn.Linear's).
+method!(addmm, ["mat1", "mat2", "beta", "alpha"], 2, |c| {
+    for p in ["beta", "alpha"] {
+        if let Some(v) = c.b.get(p) {
+            if expect_float(c.it, v, p, c.span)? != 1.0 {
+                return Err(c
+                    .it
+                    .fail(
+                        c.span,
+                        format!("addmm({p}=...) other than 1 is not supported in scenarios"),
+                    )
+                    .with_help("scale the operands or the result instead"));
+            }
+        }
+    }
+    let (mat1, mat2) = (c.tensor("mat1")?, c.tensor("mat2")?);
+    c.done(c.t.addmm(&mat1, &mat2))
+});
+
+// `torch.isnan(input)`: ATen's `self != self`, one bool output.
+method!(isnan, [], 0, |c| c.done(c.t.ne(c.t)));
