@@ -134,8 +134,9 @@ impl Tensor {
                 format_shape(&shape)
             )));
         }
-        let compute = super::ops::compute_type(promote(self.dtype(), other.dtype()));
-        if compute == DType::F32 && !self.dtype().is_floating_point() {
+        let result = promote(self.dtype(), other.dtype());
+        let compute = super::ops::compute_type(result);
+        if result.is_floating_point() && !self.dtype().is_floating_point() {
             return Err(TensorError::Invalid(format!(
                 "result type Float can't be cast to the desired output type {}",
                 self.dtype().short_name()

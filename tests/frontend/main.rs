@@ -6,6 +6,7 @@ mod amp_api;
 mod cli;
 mod float64_api;
 mod gallery_parses;
+mod float64_arith;
 mod hostile;
 mod int32_api;
 mod int32_indices;

@@ -11,6 +11,7 @@ mod cuda_parity;
 mod dtype_float64;
 mod dtype_int32;
 mod fused_cells;
+mod float64_arith;
 mod host_kernels;
 mod kernels_compile;
 mod logsumexp_one_hot;
