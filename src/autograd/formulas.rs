@@ -89,6 +89,8 @@ pub(crate) enum Formula {
         step: usize,
     },
     Alias,
+    /// The history of a view after an in-place operation on it (`copy_slices.rs`).
+    AsStrided(super::copy_slices::AsStrided),
     Select {
         self_sizes: Vec<usize>,
         dim: usize,
@@ -239,6 +241,7 @@ impl Formula {
             Formula::Stack { .. } => "StackBackward0",
             Formula::Slice { .. } => "SliceBackward0",
             Formula::Alias => "AliasBackward0",
+            Formula::AsStrided(_) => "AsStridedBackward0",
             Formula::Select { .. } => "SelectBackward0",
             Formula::SelectExtreme { is_min: false, .. } => "MaxBackward0",
             Formula::SelectExtreme { is_min: true, .. } => "MinBackward0",
@@ -519,6 +522,7 @@ impl Formula {
                         z.slice_view(*dim, *start, *end, *step)
                     })?);
             }
+            Formula::AsStrided(a) => out[0] = Some(a.backward(grad)?),
             Formula::SelectExtreme {
                 self_sizes,
                 dim,

@@ -4,9 +4,10 @@
 
 mod amp_api;
 mod cli;
+mod copy_slices_api;
 mod float64_api;
-mod gallery_parses;
 mod float64_arith;
+mod gallery_parses;
 mod hostile;
 mod int32_api;
 mod int32_indices;
