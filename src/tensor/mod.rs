@@ -21,6 +21,7 @@
 //! ```
 
 mod activation;
+mod aten_scalar;
 mod attention;
 mod autocast;
 mod baddbmm;

@@ -5,6 +5,7 @@
 mod amp_api;
 mod cli;
 mod copy_slices_api;
+mod create_graph_scalars;
 mod float64_api;
 mod float64_arith;
 mod gallery_parses;
