@@ -454,6 +454,8 @@ impl<'a> Pass<'a> {
                             formula.apply_multi(&node, &grads, &needs)?
                         }
                         (Backward::Formula(formula), Some(g)) => formula.apply(&node, g, &needs)?,
+                        (Backward::CopySlices(c), Some(g)) => c.apply(g, &needs)?,
+                        (Backward::CopySlices(_), None) => vec![None; needs.len()],
                         (Backward::Custom { ctx, .. }, g) => {
                             let Some(g) = g else {
                                 return Err(TensorError::Invalid(format!(

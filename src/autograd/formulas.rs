@@ -36,6 +36,11 @@ pub(crate) enum Formula {
     DivScalar {
         other: f64,
     },
+    /// `tensor / number` called from ATen's C++ (the backward formulas): DivBackward1
+    /// whatever the engine's naming of Python numbers.
+    DivScalarAten {
+        other: f64,
+    },
     Pow {
         exponent: f64,
     },
@@ -89,6 +94,8 @@ pub(crate) enum Formula {
         step: usize,
     },
     Alias,
+    /// The history of a view after an in-place operation on it (`copy_slices.rs`).
+    AsStrided(super::copy_slices::AsStrided),
     Select {
         self_sizes: Vec<usize>,
         dim: usize,
@@ -222,7 +229,7 @@ impl Formula {
             Formula::Mul => "MulBackward0",
             Formula::MulScalar { .. } | Formula::MulScalarAten { .. } => "MulBackward1",
             Formula::Div => "DivBackward0",
-            Formula::DivScalar { .. } => "DivBackward1",
+            Formula::DivScalar { .. } | Formula::DivScalarAten { .. } => "DivBackward1",
             Formula::Pow { .. } => "PowBackward0",
             Formula::Neg => "NegBackward0",
             Formula::Mm { .. } => "MmBackward0",
@@ -239,6 +246,7 @@ impl Formula {
             Formula::Stack { .. } => "StackBackward0",
             Formula::Slice { .. } => "SliceBackward0",
             Formula::Alias => "AliasBackward0",
+            Formula::AsStrided(_) => "AsStridedBackward0",
             Formula::Select { .. } => "SelectBackward0",
             Formula::SelectExtreme { is_min: false, .. } => "MaxBackward0",
             Formula::SelectExtreme { is_min: true, .. } => "MinBackward0",
@@ -353,9 +361,8 @@ impl Formula {
                     out[1] = Some(grad.mul(&node.unpack("self")?)?);
                 }
             }
-            Formula::MulScalar { other } | Formula::MulScalarAten { other } => {
-                out[0] = Some(grad.mul_scalar(*other)?)
-            }
+            Formula::MulScalar { other } => out[0] = Some(grad.mul_scalar(*other)?),
+            Formula::MulScalarAten { other } => out[0] = Some(grad.mul_scalar_aten(*other)?),
             Formula::Div => {
                 let other = node.unpack("other")?;
                 if need(0) {
@@ -368,7 +375,10 @@ impl Formula {
                     out[1] = Some(neg.mul(&q)?);
                 }
             }
+            // From Python the number is a wrapped tensor, and `grad / other` records what a
+            // Python division records; the Scalar overloads' backward divides by a Scalar.
             Formula::DivScalar { other } => out[0] = Some(grad.div_scalar(*other)?),
+            Formula::DivScalarAten { other } => out[0] = Some(grad.div_scalar_aten(*other)?),
             Formula::Pow { exponent } => {
                 let self_ = node.unpack("self")?;
                 out[0] = Some(if *exponent == 0.0 {
@@ -378,7 +388,7 @@ impl Formula {
                     // 1))`: its temporaries are destroyed after the product exists, newest
                     // first, so all four blocks are alive at once.
                     let powered = self_.pow(exponent - 1.0)?;
-                    let scaled = powered.mul_scalar(*exponent)?;
+                    let scaled = powered.mul_scalar_aten(*exponent)?;
                     let dx = grad.mul(&scaled)?;
                     drop(scaled);
                     drop(powered);
@@ -519,6 +529,7 @@ impl Formula {
                         z.slice_view(*dim, *start, *end, *step)
                     })?);
             }
+            Formula::AsStrided(a) => out[0] = Some(a.backward(grad)?),
             Formula::SelectExtreme {
                 self_sizes,
                 dim,
@@ -577,7 +588,7 @@ impl Formula {
                 out[0] = Some(g);
             }
             Formula::Mean { self_sizes, numel } => {
-                out[0] = Some(grad.expand(self_sizes)?.div_scalar(*numel as f64)?);
+                out[0] = Some(grad.expand(self_sizes)?.div_scalar_aten(*numel as f64)?);
             }
             Formula::MeanDim {
                 self_sizes,
@@ -586,7 +597,8 @@ impl Formula {
                 count,
             } => {
                 out[0] = Some(
-                    sum_backward(grad, self_sizes, dims, *keepdim)?.div_scalar(*count as f64)?,
+                    sum_backward(grad, self_sizes, dims, *keepdim)?
+                        .div_scalar_aten(*count as f64)?,
                 );
             }
             Formula::ToCopy { dtype, device } => out[0] = Some(grad.to_dtype(*dtype)?.to(*device)?),
@@ -751,7 +763,7 @@ fn maybe_multiply(t: &Tensor, s: f64) -> Result<Tensor> {
     if s == 1.0 {
         Ok(t.clone())
     } else {
-        t.mul_scalar(s)
+        t.mul_scalar_aten(s)
     }
 }
 

@@ -4,6 +4,7 @@
 //! the graph is freed by reference counting when nothing holds its root any more.
 
 mod checkpoint;
+mod copy_slices;
 mod engine;
 mod formulas;
 mod saved_hooks;
@@ -168,6 +169,8 @@ pub(crate) enum Backward {
     /// program's, called through [`Callbacks::custom_backward`] with `ctx`, which the node
     /// owns (with every attribute the program put on it) for as long as the node lives.
     Custom { name: Rc<str>, ctx: ProgramObject },
+    /// An in-place operation on a view, as the base's history (`copy_slices.rs`).
+    CopySlices(copy_slices::CopySlices),
 }
 
 enum Kind {
@@ -269,6 +272,10 @@ impl Node {
                 backward: Backward::Formula(formula),
                 ..
             } => formula.name(),
+            Kind::Function {
+                backward: Backward::CopySlices(_),
+                ..
+            } => "CopySlices",
             Kind::Function { .. } => return None,
             Kind::AccumulateGrad { .. } => "AccumulateGrad",
         })
@@ -511,6 +518,13 @@ impl Node {
     /// Frees what the node saved (PyTorch's `release_variables`). The tensors are dropped
     /// after the borrow ends so that graphs they hold can be torn down.
     pub(crate) fn release_saved(&self) {
+        if let Kind::Function {
+            backward: Backward::CopySlices(c),
+            ..
+        } = &self.kind
+        {
+            c.release();
+        }
         if let Kind::Function { saved, .. } = &self.kind {
             let mut released = Vec::new();
             for s in saved.borrow_mut().iter_mut() {
@@ -560,6 +574,9 @@ impl Node {
                 if let Backward::Custom { ctx, .. } = backward {
                     let ctx = std::mem::replace(ctx, Rc::new(()));
                     drop(ctx);
+                }
+                if let Backward::CopySlices(c) = backward {
+                    stack.extend(c.take_wrapped());
                 }
                 for edge in edges.get_mut().drain(..).flatten() {
                     stack.push(edge.node);
@@ -675,6 +692,9 @@ pub(crate) struct NodeBuilder {
     edges: Vec<Option<Edge>>,
     saved: Vec<Saved>,
     outputs_to_save: Vec<&'static str>,
+    /// The base of the view an in-place operation writes into: its node becomes the base's
+    /// CopySlices ([`NodeBuilder::rebasing`]).
+    rebase: Option<Tensor>,
 }
 
 impl NodeBuilder {
@@ -694,6 +714,7 @@ impl NodeBuilder {
             edges: inputs.iter().map(|t| gradient_edge(t)).collect(),
             saved: Vec::new(),
             outputs_to_save: Vec::new(),
+            rebase: None,
         })
     }
 
@@ -727,6 +748,19 @@ impl NodeBuilder {
     /// Creates the node and makes it `out`'s history (for in-place operations, replacing the
     /// previous one, which is already an edge of the node).
     pub(crate) fn finish(mut self, formula: Formula, out: &Tensor) {
+        let rebase = self.rebase.take();
+        let node = self.build(formula, out);
+        match rebase {
+            Some(base) => copy_slices::rebase_history(node, out, &base),
+            None => {
+                out.0.requires_grad.set(true);
+                out.set_grad_fn(Some(node));
+            }
+        }
+    }
+
+    /// The node of `formula`, saving `out` where [`NodeBuilder::save_output`] asked.
+    fn build(mut self, formula: Formula, out: &Tensor) -> Rc<Node> {
         let name = formula.name();
         for output_name in std::mem::take(&mut self.outputs_to_save) {
             if let Some(state) = SavedState::under_hooks(&self.rt, out, true) {
@@ -750,7 +784,7 @@ impl NodeBuilder {
                 },
             });
         }
-        let node = Node::new(
+        Node::new(
             &self.rt,
             Kind::Function {
                 backward: Backward::Formula(formula),
@@ -758,9 +792,7 @@ impl NodeBuilder {
                 saved: RefCell::new(self.saved),
             },
         )
-        .shared();
-        out.0.requires_grad.set(true);
-        out.set_grad_fn(Some(node));
+        .shared()
     }
 
     /// Creates the node of an operation with several outputs (`split`, `unbind`) and makes it

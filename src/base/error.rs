@@ -43,6 +43,12 @@ pub enum TensorError {
     /// An in-place operation on a leaf that requires grad, with grad mode on.
     #[error("a leaf Variable that requires grad is being used in an in-place operation.")]
     InplaceOnLeaf,
+    /// The same on a view of such a leaf (`w[0].mul_(2)`, `w[0] = 1.0`): `check_inplace` in
+    /// torch/csrc/autograd/VariableTypeUtils.h.
+    #[error(
+        "a view of a leaf Variable that requires grad is being used in an in-place operation."
+    )]
+    InplaceOnViewOfLeaf,
     /// A tensor saved for backward was modified in place afterwards; the text after
     /// "modified by an inplace operation: " in PyTorch's message.
     #[error("one of the variables needed for gradient computation has been modified by an inplace operation: {0}")]

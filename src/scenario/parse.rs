@@ -41,10 +41,12 @@ pub struct Scenario {
 /// The modules a scenario may import: torch's, and the standard-library and third-party modules
 /// that training scripts import (chosen from the scripts of `scenarios/real/`; see
 /// `docs/scenarios.md`). Submodules of these are importable too when the interpreter knows them.
-pub const IMPORTABLE_MODULES: [&str; 29] = [
+pub const IMPORTABLE_MODULES: [&str; 31] = [
     "torch",
     "torch.nn",
     "torch.nn.functional",
+    "torch.nn.utils",
+    "torch.nn.utils.rnn",
     "torch.optim",
     "torch.cuda",
     "torch.autograd",

@@ -114,14 +114,7 @@ impl Tensor {
 
 /// `t * s` as ATen's C++ multiplies by a number: MulBackward1, saving nothing.
 fn aten_scale(t: &Tensor, s: f64) -> Result<Tensor> {
-    let out = {
-        let _no_grad = t.runtime().no_grad();
-        t.mul_scalar(s)?
-    };
-    if let Some(b) = NodeBuilder::new(&[t]) {
-        b.finish(Formula::MulScalarAten { other: s }, &out);
-    }
-    Ok(out)
+    t.mul_scalar_aten(s)
 }
 
 /// `_safe_softmax(scores, -1)`: the softmax, recorded as SafeSoftmaxBackward0 saving its

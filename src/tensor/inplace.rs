@@ -110,18 +110,32 @@ impl Tensor {
 
     /// Checks an in-place operation on `self` (with these inputs, `self` first) and prepares
     /// its node when one is needed.
+    ///
+    /// On a view, the node is PyTorch's CopySlices: the base's history wraps the operation's
+    /// node (`NodeBuilder::rebasing`), as `rebase_history` does.
     pub(super) fn begin_inplace(&self, inputs: &[&Tensor]) -> Result<Option<NodeBuilder>> {
         let rt = self.runtime();
+        let base = self.view_base();
+        // check_inplace (VariableTypeUtils.h): a view of a leaf that requires grad first.
+        if rt.is_grad_enabled()
+            && self.requires_grad()
+            && base
+                .as_ref()
+                .is_some_and(|b| b.is_leaf() && b.requires_grad())
+        {
+            return Err(TensorError::InplaceOnViewOfLeaf);
+        }
         if rt.is_grad_enabled() && self.is_leaf() && self.requires_grad() {
             return Err(TensorError::InplaceOnLeaf);
         }
         let builder = NodeBuilder::new(inputs);
-        if builder.is_some() && self.0.is_view {
-            return Err(TensorError::Unsupported(
-                "in-place operations on views of tensors that require grad (PyTorch's CopySlices); apply the operation to the base tensor".into(),
-            ));
+        match (builder, base) {
+            (Some(b), Some(base)) => Ok(Some(b.rebasing(self, base)?)),
+            (Some(_), None) if self.0.is_view => Err(TensorError::Unsupported(
+                "in-place operations with grad on a tensor that shares its storage without being a view to autograd (detach()), or on a view whose base no longer exists".into(),
+            )),
+            (builder, _) => Ok(builder),
         }
-        Ok(builder)
     }
 
     /// An in-place `write` whose backward formula reads `self` from before it: with autograd
@@ -159,13 +173,7 @@ impl Tensor {
         self.overwrite_keeping_original(
             || {
                 let (k, cx) = self.kernels();
-                k.unary(
-                    cx,
-                    &self.buf(),
-                    &self.buf(),
-                    UnaryCode::Pow,
-                    exponent as f32,
-                )
+                k.unary(cx, &self.buf(), &self.buf(), UnaryCode::Pow, exponent)
             },
             Formula::Pow { exponent },
         )
@@ -181,10 +189,12 @@ impl Tensor {
                 format_shape(&shape)
             )));
         }
-        let compute = super::ops::compute_type(promote(self.dtype(), other.dtype()));
-        if compute == DType::F32 && !self.dtype().is_floating_point() {
+        let result = promote(self.dtype(), other.dtype());
+        let compute = super::ops::compute_type(result);
+        if result.is_floating_point() && !self.dtype().is_floating_point() {
             return Err(TensorError::Invalid(format!(
-                "result type Float can't be cast to the desired output type {}",
+                "result type {} can't be cast to the desired output type {}",
+                result.short_name(),
                 self.dtype().short_name()
             )));
         }

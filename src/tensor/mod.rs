@@ -21,6 +21,7 @@
 //! ```
 
 mod activation;
+mod aten_scalar;
 mod attention;
 mod autocast;
 mod baddbmm;
@@ -41,6 +42,7 @@ mod loss;
 mod matmul;
 mod norm;
 mod ops;
+mod pad_sequence;
 mod pointwise;
 mod pool;
 mod precision;
@@ -50,6 +52,7 @@ mod shape;
 mod split;
 mod stats;
 mod storage;
+mod strided_grad;
 mod subscript;
 mod triu;
 mod views;
@@ -72,6 +75,7 @@ pub(crate) use loss::{
     softmax_backward,
 };
 pub(crate) use norm::{dropout_backward, layer_norm_backward};
+pub use pad_sequence::PaddingSide;
 pub(crate) use pointwise::{Keeps, Pointwise};
 pub use shape::TensorIndex;
 pub use subscript::list_index;
@@ -148,6 +152,11 @@ pub(crate) struct TensorImpl {
     /// `param.data = param.half()` does).
     pub(crate) dtype: Cell<DType>,
     pub(crate) is_view: bool,
+    /// The tensor a view was made from (the first of a chain of views), PyTorch's `_base`:
+    /// an in-place operation with grad on the view rebases its history (CopySlices,
+    /// `src/autograd/copy_slices.rs`). Held weakly: the storage is shared anyway, and a
+    /// strong link would make a cycle through a saved alias of a node's own output.
+    pub(crate) view_base: RefCell<Weak<TensorImpl>>,
     pub(crate) requires_grad: Cell<bool>,
     pub(crate) grad: RefCell<Option<Tensor>>,
     pub(crate) grad_fn: RefCell<Option<Rc<Node>>>,
@@ -270,6 +279,7 @@ impl Tensor {
             offset,
             dtype: Cell::new(dtype),
             is_view,
+            view_base: RefCell::new(Weak::new()),
             requires_grad: Cell::new(false),
             grad: RefCell::new(None),
             grad_fn: RefCell::new(None),
@@ -293,7 +303,18 @@ impl Tensor {
             true,
         );
         *view.0.own_version.borrow_mut() = self.0.own_version.borrow().clone();
+        *view.0.view_base.borrow_mut() = if self.0.is_view {
+            self.0.view_base.borrow().clone()
+        } else {
+            Rc::downgrade(&self.0)
+        };
         view
+    }
+
+    /// The tensor this view was made from (`tensor._base`), while it lives; `None` for a
+    /// tensor that is not a view to autograd (`detach()`).
+    pub(crate) fn view_base(&self) -> Option<Tensor> {
+        self.0.view_base.borrow().upgrade().map(Tensor)
     }
 
     pub(crate) fn storage(&self) -> Rc<Storage> {
@@ -323,11 +344,6 @@ impl Tensor {
     /// Strides in elements.
     pub fn strides(&self) -> &[usize] {
         &self.0.strides
-    }
-
-    /// `tensor.storage_offset()`: where the tensor starts in its storage, in elements.
-    pub fn storage_offset(&self) -> usize {
-        self.0.offset
     }
 
     /// Number of elements.

@@ -15,10 +15,13 @@ pub(super) fn promote(a: DType, b: DType) -> DType {
     DType::promote_types(a, b)
 }
 
-/// The type a kernel computes a result of type `result` in: f32 for every float type (half
-/// types are widened, computed and rounded once, as PyTorch's `opmath_t`), else the result's.
+/// The type a kernel computes a result of type `result` in: f64 for float64, f32 for the other
+/// float types (half types are widened, computed and rounded once, as PyTorch's `opmath_t`),
+/// else the result's.
 pub(super) fn compute_type(result: DType) -> DType {
-    if result.is_floating_point() {
+    if result == DType::F64 {
+        DType::F64
+    } else if result.is_floating_point() {
         DType::F32
     } else {
         result
@@ -213,7 +216,7 @@ impl Tensor {
 
     /// `op(self; p)` element by element into a new float tensor (of this tensor's type when
     /// it is a float, else float32); no node.
-    pub(crate) fn unary_f32(&self, op: UnaryCode, p: f32) -> Result<Tensor> {
+    pub(crate) fn unary_f32(&self, op: UnaryCode, p: f64) -> Result<Tensor> {
         self.unary_into(self.float_result_type(), op, p)
     }
 
@@ -228,7 +231,7 @@ impl Tensor {
     }
 
     /// `op(self; p)` into a new tensor of `dtype`; no node.
-    pub(super) fn unary_into(&self, dtype: DType, op: UnaryCode, p: f32) -> Result<Tensor> {
+    pub(super) fn unary_into(&self, dtype: DType, op: UnaryCode, p: f64) -> Result<Tensor> {
         let out = self.new_like(self.shape(), dtype, self.device())?;
         let (k, cx) = out.kernels();
         k.unary(cx, &out.buf(), &self.buf(), op, p)?;
@@ -352,7 +355,7 @@ impl Tensor {
         if let Some(c) = Tensor::autocast(super::autocast::AutocastOp::Pow, &[Some(self)])? {
             return c.arg(0).pow(exponent);
         }
-        let out = self.unary_f32(UnaryCode::Pow, exponent as f32)?;
+        let out = self.unary_f32(UnaryCode::Pow, exponent)?;
         if let Some(mut b) = NodeBuilder::new(&[self]) {
             b.save("self", self);
             b.finish(Formula::Pow { exponent }, &out);

@@ -85,7 +85,7 @@ impl Pointwise {
             // self: grad.div(self.conj())
             Pointwise::Log => grad.div(saved),
             // self: grad / (2 * result.conj())
-            Pointwise::Sqrt => grad.div(&saved.mul_scalar(2.0)?),
+            Pointwise::Sqrt => grad.div(&saved.mul_scalar_aten(2.0)?),
             // self: tanh_backward(grad, result)
             Pointwise::Tanh => grad.binary_code(saved, BinaryCode::TanhBackward, 1.0),
             // self: sigmoid_backward(grad, result)

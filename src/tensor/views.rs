@@ -418,11 +418,14 @@ impl Tensor {
         {
             return self.clone();
         }
-        self.view_raw(
+        let out = self.view_raw(
             self.shape().to_vec(),
             self.strides().to_vec(),
             self.0.offset,
-        )
+        );
+        // Not a view to autograd: an in-place operation on it does not touch `self`'s history.
+        *out.0.view_base.borrow_mut() = std::rc::Weak::new();
+        out
     }
 
     /// `tensor.data`: the same storage without history, as `detach` gives, but with a version

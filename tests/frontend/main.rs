@@ -4,7 +4,10 @@
 
 mod amp_api;
 mod cli;
+mod copy_slices_api;
+mod create_graph_scalars;
 mod float64_api;
+mod float64_arith;
 mod gallery_parses;
 mod hostile;
 mod int32_api;

@@ -1,7 +1,42 @@
 //! The host arithmetic of every operation code, one expression per code, the same as the
-//! code's `case` in `kernels/*.cu` (compiled with `--fmad=false`, so both round alike).
+//! code's `case` in `kernels/*.cu` (compiled with `--fmad=false`, so both round alike). Each
+//! expression is generic over [`Real`]: float32 tensors (and the half types, widened) compute in
+//! f32 and float64 tensors in f64, as PyTorch's CPU kernels do (`opmath_t` of double is double),
+//! from the same expression, monomorphised once per type.
+
+use num_traits::Float;
 
 use crate::device::kernels::{BinaryCode, TernaryCode, UnaryCode};
+
+/// A floating-point type the host computes in: f32 or f64.
+pub(crate) trait Real: Float + Send + Sync + 'static {
+    /// A constant or a Python number in this type (rounded once, to nearest).
+    fn lit(x: f64) -> Self;
+    /// The error function (std has none; libm's `erff`/`erf`, musl's).
+    fn erf(self) -> Self;
+}
+
+impl Real for f32 {
+    #[inline(always)]
+    fn lit(x: f64) -> f32 {
+        x as f32
+    }
+    #[inline(always)]
+    fn erf(self) -> f32 {
+        libm::erff(self)
+    }
+}
+
+impl Real for f64 {
+    #[inline(always)]
+    fn lit(x: f64) -> f64 {
+        x
+    }
+    #[inline(always)]
+    fn erf(self) -> f64 {
+        libm::erf(self)
+    }
+}
 
 /// An element-wise operation of two operands, as a kernel receives it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -57,23 +92,23 @@ impl Bin {
         )
     }
 
-    /// `a op b` in f32, for one pair of elements.
-    pub(crate) fn f32(self, a: f32, b: f32) -> f32 {
-        self.with_f32(At((a, b)))
+    /// `a op b`, for one pair of elements.
+    pub(crate) fn at<T: Real>(self, a: T, b: T) -> T {
+        self.with(At((a, b)))
     }
 
-    /// Hands `k` this operation's f32 arithmetic as one closure, chosen here once: a kernel
-    /// loops over the closure, so the loop is compiled once per operation with no `match` per
-    /// element (and vectorised where the arithmetic allows).
-    pub(crate) fn with_f32<K: BinaryLoop>(self, k: K) -> K::Output {
-        let t = |c: bool| if c { 1.0 } else { 0.0 };
+    /// Hands `k` this operation's arithmetic in `T` as one closure, chosen here once: a kernel
+    /// loops over the closure, so the loop is compiled once per operation and type with no
+    /// `match` per element (and vectorised where the arithmetic allows).
+    pub(crate) fn with<T: Real, K: BinaryLoop<T>>(self, k: K) -> K::Output {
+        let t = |c: bool| if c { T::one() } else { T::zero() };
         match self {
             Bin::Add(alpha) => {
-                let alpha = alpha as f32;
+                let alpha = T::lit(alpha);
                 k.run(move |a, b| a + alpha * b)
             }
             Bin::Sub(alpha) => {
-                let alpha = alpha as f32;
+                let alpha = T::lit(alpha);
                 k.run(move |a, b| a - alpha * b)
             }
             Bin::Mul => k.run(|a, b| a * b),
@@ -108,49 +143,62 @@ impl Bin {
     }
 }
 
-const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
-/// 1 / sqrt(2 pi), the standard normal density at 0.
-const FRAC_1_SQRT_2PI: f32 = 0.5 * std::f32::consts::FRAC_2_SQRT_PI * FRAC_1_SQRT_2;
+/// 1 / sqrt(2), in `T`: the f32 constant is std's f32 one, as before the arithmetic was generic.
+#[inline(always)]
+fn frac_1_sqrt_2<T: Real>() -> T {
+    T::lit(std::f64::consts::FRAC_1_SQRT_2)
+}
 
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
+/// 1 / sqrt(2 pi), the standard normal density at 0, computed in `T` as the f32 constant was.
+#[inline(always)]
+fn frac_1_sqrt_2pi<T: Real>() -> T {
+    T::lit(0.5) * T::lit(std::f64::consts::FRAC_2_SQRT_PI) * frac_1_sqrt_2::<T>()
+}
+
+#[inline(always)]
+fn sigmoid<T: Real>(x: T) -> T {
+    T::one() / (T::one() + (-x).exp())
 }
 
 /// `ew_binary_f32`'s codes past the arithmetic [`Bin`] names itself.
-fn binary_code<K: BinaryLoop>(code: BinaryCode, alpha: f64, k: K) -> K::Output {
+fn binary_code<T: Real, K: BinaryLoop<T>>(code: BinaryCode, alpha: f64, k: K) -> K::Output {
+    let (one, half) = (T::one(), T::lit(0.5));
     match code {
         BinaryCode::SquaredDiff => k.run(|a, b| (a - b) * (a - b)),
         BinaryCode::SmoothL1 => {
-            let beta = alpha as f32;
+            let beta = T::lit(alpha);
             k.run(move |a, b| {
                 let d = (a - b).abs();
                 if d < beta {
-                    0.5 * d * d / beta
+                    half * d * d / beta
                 } else {
-                    d - 0.5 * beta
+                    d - half * beta
                 }
             })
         }
         BinaryCode::ThresholdBackward => {
-            let threshold = alpha as f32;
-            k.run(move |a, b| if b <= threshold { 0.0 } else { a })
+            let threshold = T::lit(alpha);
+            k.run(move |a, b| if b <= threshold { T::zero() } else { a })
         }
         BinaryCode::Lerp => {
-            let weight = alpha as f32;
+            let weight = T::lit(alpha);
             k.run(move |a, b| a + weight * (b - a))
         }
-        BinaryCode::TanhBackward => k.run(|a, b| a * (1.0 - b * b)),
-        BinaryCode::SigmoidBackward => k.run(|a, b| a * ((1.0 - b) * b)),
-        BinaryCode::GeluBackward => k.run(|a, b| {
-            let cdf = 0.5 * (1.0 + libm::erff(b * FRAC_1_SQRT_2));
-            let pdf = (-0.5 * b * b).exp() * FRAC_1_SQRT_2PI;
-            a * (cdf + b * pdf)
-        }),
-        BinaryCode::SiluBackward => k.run(|a, b| {
+        BinaryCode::TanhBackward => k.run(move |a, b| a * (one - b * b)),
+        BinaryCode::SigmoidBackward => k.run(move |a, b| a * ((one - b) * b)),
+        BinaryCode::GeluBackward => {
+            let (r2, r2pi) = (frac_1_sqrt_2::<T>(), frac_1_sqrt_2pi::<T>());
+            k.run(move |a, b| {
+                let cdf = half * (one + (b * r2).erf());
+                let pdf = (-half * b * b).exp() * r2pi;
+                a * (cdf + b * pdf)
+            })
+        }
+        BinaryCode::SiluBackward => k.run(move |a, b| {
             let sig = sigmoid(b);
-            a * sig * (1.0 + b * (1.0 - sig))
+            a * sig * (one + b * (one - sig))
         }),
-        other => Bin::from_code(other, alpha).with_f32(k),
+        other => Bin::from_code(other, alpha).with(k),
     }
 }
 
@@ -175,102 +223,109 @@ impl Bin {
     }
 }
 
-/// What loops over an element-wise operation of two f32 operands: [`Bin::with_f32`] calls
-/// `run` with the operation's closure.
-pub(crate) trait BinaryLoop {
+/// What loops over an element-wise operation of two operands of type `T`: [`Bin::with`]
+/// calls `run` with the operation's closure.
+pub(crate) trait BinaryLoop<T = f32> {
     type Output;
-    fn run<F: Fn(f32, f32) -> f32 + Copy + Send + Sync>(self, f: F) -> Self::Output;
+    fn run<F: Fn(T, T) -> T + Copy + Send + Sync>(self, f: F) -> Self::Output;
 }
 
 /// The same for one operand ([`with_unary`]).
-pub(crate) trait UnaryLoop {
+pub(crate) trait UnaryLoop<T = f32> {
     type Output;
-    fn run<F: Fn(f32) -> f32 + Copy + Send + Sync>(self, f: F) -> Self::Output;
+    fn run<F: Fn(T) -> T + Copy + Send + Sync>(self, f: F) -> Self::Output;
 }
 
 /// The same for three operands ([`with_ternary`]).
-pub(crate) trait TernaryLoop {
+pub(crate) trait TernaryLoop<T = f32> {
     type Output;
-    fn run<F: Fn(f32, f32, f32) -> f32 + Copy + Send + Sync>(self, f: F) -> Self::Output;
+    fn run<F: Fn(T, T, T) -> T + Copy + Send + Sync>(self, f: F) -> Self::Output;
 }
 
 /// The operation applied to one set of operands: the loop of a single element.
 struct At<T>(T);
 
-impl BinaryLoop for At<(f32, f32)> {
-    type Output = f32;
-    fn run<F: Fn(f32, f32) -> f32>(self, f: F) -> f32 {
+impl<T> BinaryLoop<T> for At<(T, T)> {
+    type Output = T;
+    fn run<F: Fn(T, T) -> T>(self, f: F) -> T {
         f(self.0 .0, self.0 .1)
     }
 }
 
-impl UnaryLoop for At<f32> {
-    type Output = f32;
-    fn run<F: Fn(f32) -> f32>(self, f: F) -> f32 {
+impl<T> UnaryLoop<T> for At<T> {
+    type Output = T;
+    fn run<F: Fn(T) -> T>(self, f: F) -> T {
         f(self.0)
     }
 }
 
-impl TernaryLoop for At<(f32, f32, f32)> {
-    type Output = f32;
-    fn run<F: Fn(f32, f32, f32) -> f32>(self, f: F) -> f32 {
+impl<T> TernaryLoop<T> for At<(T, T, T)> {
+    type Output = T;
+    fn run<F: Fn(T, T, T) -> T>(self, f: F) -> T {
         f(self.0 .0, self.0 .1, self.0 .2)
     }
 }
 
 /// `ew_unary_f32`'s operation `code` with parameter `p`.
-pub(crate) fn unary(code: UnaryCode, p: f32, x: f32) -> f32 {
+pub(crate) fn unary<T: Real>(code: UnaryCode, p: f64, x: T) -> T {
     with_unary(code, p, At(x))
 }
 
 /// Hands `k` the closure of `ew_unary_f32`'s operation `code` with parameter `p` (see
-/// [`Bin::with_f32`]).
-pub(crate) fn with_unary<K: UnaryLoop>(code: UnaryCode, p: f32, k: K) -> K::Output {
+/// [`Bin::with`]).
+pub(crate) fn with_unary<T: Real, K: UnaryLoop<T>>(code: UnaryCode, p: f64, k: K) -> K::Output {
+    let (zero, one, half) = (T::zero(), T::one(), T::lit(0.5));
     match code {
-        UnaryCode::Pow => k.run(move |x| x.powf(p)),
+        UnaryCode::Pow => {
+            let p = T::lit(p);
+            k.run(move |x| x.powf(p))
+        }
         UnaryCode::Sqrt => k.run(|x| x.sqrt()),
-        UnaryCode::Relu => k.run(|x| x.max(0.0)),
+        UnaryCode::Relu => k.run(move |x| x.max(zero)),
         UnaryCode::Exp => k.run(|x| x.exp()),
         UnaryCode::Log => k.run(|x| x.ln()),
         UnaryCode::Tanh => k.run(|x| x.tanh()),
         UnaryCode::Sigmoid => k.run(sigmoid),
         UnaryCode::Abs => k.run(|x| x.abs()),
-        UnaryCode::Sign => k.run(|x| {
-            if x > 0.0 {
-                1.0
-            } else if x < 0.0 {
-                -1.0
+        UnaryCode::Sign => k.run(move |x| {
+            if x > zero {
+                one
+            } else if x < zero {
+                -one
             } else {
                 x
             }
         }),
-        UnaryCode::Gelu => k.run(|x| 0.5 * x * (1.0 + libm::erff(x * FRAC_1_SQRT_2))),
-        UnaryCode::Silu => k.run(|x| x / (1.0 + (-x).exp())),
-        UnaryCode::Reciprocal => k.run(|x| 1.0 / x),
+        UnaryCode::Gelu => {
+            let r2 = frac_1_sqrt_2::<T>();
+            k.run(move |x| half * x * (one + (x * r2).erf()))
+        }
+        UnaryCode::Silu => k.run(move |x| x / (one + (-x).exp())),
+        UnaryCode::Reciprocal => k.run(move |x| one / x),
     }
 }
 
 /// `ew_ternary_f32`'s operation `code` with numbers `v` and `w`.
-pub(crate) fn ternary(code: TernaryCode, vw: (f64, f64), a: f32, b: f32, c: f32) -> f32 {
+pub(crate) fn ternary<T: Real>(code: TernaryCode, vw: (f64, f64), a: T, b: T, c: T) -> T {
     with_ternary(code, vw, At((a, b, c)))
 }
 
 /// Hands `k` the closure of `ew_ternary_f32`'s operation `code` with numbers `v` and `w` (see
-/// [`Bin::with_f32`]).
-pub(crate) fn with_ternary<K: TernaryLoop>(
+/// [`Bin::with`]).
+pub(crate) fn with_ternary<T: Real, K: TernaryLoop<T>>(
     code: TernaryCode,
     (v, w): (f64, f64),
     k: K,
 ) -> K::Output {
-    let v = v as f32;
+    let (v, zero) = (T::lit(v), T::zero());
     match code {
         TernaryCode::AddcMul => k.run(move |a, b, c| a + v * (b * c)),
         TernaryCode::AddcDiv => k.run(move |a, b, c| a + v * (b / c)),
         TernaryCode::MseBackward => k.run(move |a, b, c| v * (b - c) * a),
-        TernaryCode::Where => k.run(|a, b, c| if a != 0.0 { b } else { c }),
-        TernaryCode::MaskedFill => k.run(move |a, b, _| if b != 0.0 { v } else { a }),
+        TernaryCode::Where => k.run(move |a, b, c| if a != zero { b } else { c }),
+        TernaryCode::MaskedFill => k.run(move |a, b, _| if b != zero { v } else { a }),
         TernaryCode::SmoothL1Backward => {
-            let beta = w as f32;
+            let beta = T::lit(w);
             k.run(move |a, b, c| {
                 let d = b - c;
                 if d < -beta {

@@ -135,12 +135,14 @@ fn binary_with(cx: Cx, out: &Buf, a: &Buf, b: Operand, compute: DType, op: Bin) 
     let (op, alpha) = op.gpu_code();
     let grid = Grid::Elements(out.numel() as u64);
     let (o, a) = (out.operand(cx)?, a.operand(cx)?);
-    let alpha = if compute == DType::F32 {
+    // float64 computes in f32 on the device until the kernels have an f64 loop (the host
+    // computes it in f64: docs/fidelity.md).
+    let alpha = if compute.is_floating_point() {
         Arg::F32(alpha as f32)
     } else {
         Arg::I64(alpha as i64)
     };
-    let name = if compute == DType::F32 {
+    let name = if compute.is_floating_point() {
         "ew_binary_f32"
     } else {
         "ew_binary_i64"
@@ -196,7 +198,7 @@ impl Kernels for CudaKernels {
         op: Bin,
     ) -> Result<()> {
         // The number converted as the host converts it.
-        let b = if compute == DType::F32 {
+        let b = if compute.is_floating_point() {
             Operand::constant(DTypeCode::F32, s.as_f64(), 0)
         } else {
             let q = match s {
@@ -208,12 +210,12 @@ impl Kernels for CudaKernels {
         binary_with(cx, out, a, b, compute, op)
     }
 
-    fn unary(&self, cx: Cx, out: &Buf, a: &Buf, op: UnaryCode, p: f32) -> Result<()> {
+    fn unary(&self, cx: Cx, out: &Buf, a: &Buf, op: UnaryCode, p: f64) -> Result<()> {
         let args = [
             Arg::Op(out.operand(cx)?),
             Arg::Op(a.operand(cx)?),
             Arg::I32(op.code()),
-            Arg::F32(p),
+            Arg::F32(p as f32),
             Arg::I64(n(out)),
         ];
         gpu(cx)?.launch("ew_unary_f32", Grid::Elements(out.numel() as u64), &args)?;

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::arith::UnaryLoop;
 use super::strided::{self, Map, MapScalar, Plan, Zip, Zip3, ELEMENTS_PER_TIME_CHECK};
-use super::{arith, Bin, Buf, Cx, Draw, Kernels, LossReduction, Split, Stat};
+use super::{arith, host64, Bin, Buf, Cx, Draw, Kernels, LossReduction, Split, Stat};
 use crate::device::kernels::{TernaryCode, UnaryCode};
 use crate::runtime::Philox;
 use crate::tensor::{contiguous_strides, DType, LayerKernel, Result, Scalar, TensorError};
@@ -30,15 +30,15 @@ const FIRST_GEMM_BLOCK: usize = 1 << 26;
 
 /// A matrix where it lives: its first element and its row and column strides, in elements.
 #[derive(Clone, Copy)]
-struct Mat {
-    at: *mut f32,
+pub(super) struct Mat<T = f32> {
+    at: *mut T,
     rows: isize,
     cols: isize,
 }
 
-impl Mat {
+impl<T> Mat<T> {
     /// A row-major matrix of `cols` columns from `at` on.
-    fn dense(at: *mut f32, cols: usize) -> Mat {
+    pub(super) fn dense(at: *mut T, cols: usize) -> Mat<T> {
         Mat {
             at,
             rows: cols as isize,
@@ -47,8 +47,8 @@ impl Mat {
     }
 
     /// The matrix from row `r` and column `c` on.
-    fn from(self, r: usize, c: usize) -> Mat {
-        // `wrapping_offset`: computing the address is safe; `matmul_f32`'s callers promise
+    fn from(self, r: usize, c: usize) -> Mat<T> {
+        // `wrapping_offset`: computing the address is safe; `matmul_gemm`'s callers promise
         // that what is read and written from it lies inside the matrix.
         let at = self
             .at
@@ -69,10 +69,10 @@ impl Mat {
 /// Each matrix must be valid for its extent (reads of `a` and `b`, reads and writes of
 /// `dst`), `dst` must give each element its own address and overlap neither operand, and
 /// `n`, `k`, `m` must all be non-zero.
-unsafe fn matmul_f32(
+pub(super) unsafe fn matmul_gemm<T: arith::Real>(
     cx: Cx,
-    dst: Mat,
-    [a, b]: [Mat; 2],
+    dst: Mat<T>,
+    [a, b]: [Mat<T>; 2],
     (n, k, m): (usize, usize, usize),
     read_dst: bool,
 ) -> Result<()> {
@@ -114,8 +114,8 @@ unsafe fn matmul_f32(
                 rhs.at.cast_const(),
                 rhs.cols,
                 rhs.rows,
-                1.0,
-                1.0,
+                T::one(),
+                T::one(),
                 false,
                 false,
                 false,
@@ -140,7 +140,7 @@ fn host_mat(b: &Buf) -> Option<(Mat, (usize, usize))> {
     Some((mat, strided::byte_range(at, b)))
 }
 
-/// [`matmul_f32`] on the operands where they live, when all three are f32 in host memory
+/// [`matmul_gemm`] on the operands where they live, when all three are f32 in host memory
 /// (with elements) and the output, a fresh block, overlaps neither operand.
 fn matmul_in_place(cx: Cx, out: &Buf, [a, b]: [&Buf; 2], accumulate: bool) -> Option<Result<()>> {
     let (dst, dst_range) = host_mat(out)?;
@@ -155,11 +155,15 @@ fn matmul_in_place(cx: Cx, out: &Buf, [a, b]: [&Buf; 2], accumulate: bool) -> Op
     // SAFETY: each matrix is a view inside its storage, `dst` has distinct addresses for its
     // elements and overlaps neither operand (checked above), and no dimension is zero (each
     // operand has elements).
-    Some(unsafe { matmul_f32(cx, dst, [lhs, rhs], dims, accumulate) })
+    Some(unsafe { matmul_gemm(cx, dst, [lhs, rhs], dims, accumulate) })
 }
 
 /// `f(0), f(1), …, f(n - 1)`, looking at the deadline every [`ELEMENTS_PER_TIME_CHECK`].
-fn map_within_time<T>(cx: Cx, n: usize, mut f: impl FnMut(usize) -> T) -> Result<Vec<T>> {
+pub(super) fn map_within_time<T>(
+    cx: Cx,
+    n: usize,
+    mut f: impl FnMut(usize) -> T,
+) -> Result<Vec<T>> {
     let mut out = Vec::with_capacity(n);
     for first in (0..n).step_by(ELEMENTS_PER_TIME_CHECK) {
         cx.check_time()?;
@@ -210,7 +214,11 @@ fn split(shape: &[usize], dim: usize) -> Split {
 }
 
 /// The index of the first extreme of each (outer, inner) row of `x` along the middle axis.
-fn first_extremes(x: &[f32], (outer, size, inner): Split, is_min: bool) -> Vec<usize> {
+fn first_extremes<T: PartialOrd + Copy>(
+    x: &[T],
+    (outer, size, inner): Split,
+    is_min: bool,
+) -> Vec<usize> {
     let mut idx = Vec::with_capacity(outer * inner);
     for o in 0..outer {
         for i in 0..inner {
@@ -331,12 +339,14 @@ impl Kernels for HostKernels {
     fn binary(&self, cx: Cx, out: &Buf, [a, b]: [&Buf; 2], compute: DType, op: Bin) -> Result<()> {
         if compute == DType::F32 {
             if let Some(plan) = Plan::new([out, a, b]) {
-                return op.with_f32(Zip(&plan, cx));
+                return op.with(Zip(&plan, cx));
             }
             if let (Some(x), Some(y)) = (a.read_f32(cx), b.read_f32(cx)) {
-                let v = map_within_time(cx, x.len(), |i| op.f32(x[i], y[i]))?;
+                let v = map_within_time(cx, x.len(), |i| op.at(x[i], y[i]))?;
                 out.write_f32(cx, &v);
             }
+        } else if compute == DType::F64 {
+            return host64::binary(cx, out, [a, b], op);
         } else if let (Some(x), Some(y)) = (a.read_i64(cx), b.read_i64(cx)) {
             let v = map_within_time(cx, x.len(), |i| op.i64(x[i], y[i]))?;
             out.write_i64(cx, &v);
@@ -356,11 +366,13 @@ impl Kernels for HostKernels {
         if compute == DType::F32 {
             let q = s.as_f64() as f32;
             if let Some(plan) = Plan::new([out, a]) {
-                return op.with_f32(MapScalar(&plan, cx, q));
+                return op.with(MapScalar(&plan, cx, q));
             }
             if let Some(x) = a.read_f32(cx) {
-                out.write_f32(cx, &map_within_time(cx, x.len(), |i| op.f32(x[i], q))?);
+                out.write_f32(cx, &map_within_time(cx, x.len(), |i| op.at(x[i], q))?);
             }
+        } else if compute == DType::F64 {
+            return host64::binary_scalar(cx, out, a, s.as_f64(), op);
         } else if let Some(x) = a.read_i64(cx) {
             let q = match s {
                 Scalar::Int(i) => i,
@@ -371,9 +383,12 @@ impl Kernels for HostKernels {
         Ok(())
     }
 
-    fn unary(&self, cx: Cx, out: &Buf, a: &Buf, op: UnaryCode, p: f32) -> Result<()> {
+    fn unary(&self, cx: Cx, out: &Buf, a: &Buf, op: UnaryCode, p: f64) -> Result<()> {
         if let Some(plan) = Plan::new([out, a]) {
             return arith::with_unary(op, p, Map(&plan, cx));
+        }
+        if out.dtype == DType::F64 {
+            return host64::unary(cx, out, a, op, p);
         }
         if let Some(x) = a.read_f32(cx) {
             let v = map_within_time(cx, x.len(), |i| arith::unary(op, p, x[i]))?;
@@ -392,6 +407,9 @@ impl Kernels for HostKernels {
     ) -> Result<()> {
         if let Some(plan) = Plan::new([out, a, b, c]) {
             return arith::with_ternary(op, vw, Zip3(&plan, cx));
+        }
+        if out.dtype == DType::F64 {
+            return host64::ternary(cx, out, [a, b, c], op, vw);
         }
         if let (Some(a), Some(b), Some(c)) = (a.read_f32(cx), b.read_f32(cx), c.read_f32(cx)) {
             let v = map_within_time(cx, a.len(), |i| arith::ternary(op, vw, a[i], b[i], c[i]))?;
@@ -475,7 +493,7 @@ impl Kernels for HostKernels {
     }
 
     fn reduce_stat(&self, cx: Cx, out: &Buf, src: &Buf, reduce: &[bool], stat: Stat) -> Result<()> {
-        let Some(x) = src.read_f32(cx) else {
+        let Some(x) = src.read_f64(cx) else {
             return Ok(());
         };
         // Each output's values, grouped by where `reduce_positions` sends them.
@@ -487,13 +505,15 @@ impl Kernels for HostKernels {
             }
             groups[p].push(v);
         }
-        let v: Vec<f32> = groups.iter().map(|g| stat.of(g.iter().copied())).collect();
-        out.write_f32(cx, &v);
+        let v: Vec<f64> = groups.iter().map(|g| stat.of(g.iter().copied())).collect();
+        // Rounded once to the output's type: float32 as the f32 result it was, float64 exact.
+        out.write_f64(cx, &v);
         Ok(())
     }
 
     fn arg_extreme(&self, cx: Cx, out: &Buf, src: &Buf, dim: usize, is_min: bool) -> Result<()> {
-        if let Some(x) = src.read_f32(cx) {
+        // f64 holds every value of every type exactly, so the order is the values' own.
+        if let Some(x) = src.read_f64(cx) {
             let idx = first_extremes(&x, split(src.shape, dim), is_min);
             out.write_i64(cx, &idx.iter().map(|&i| i as i64).collect::<Vec<_>>());
         }
@@ -508,24 +528,37 @@ impl Kernels for HostKernels {
         dim: usize,
         is_min: bool,
     ) -> Result<()> {
-        if let Some(x) = src.read_f32(cx) {
-            let (outer, size, inner) = split(src.shape, dim);
-            let idx = first_extremes(&x, (outer, size, inner), is_min);
-            let v: Vec<f32> = idx
+        /// The first extreme of each row: its index and its value.
+        fn pick<T: PartialOrd + Copy>(x: &[T], at: Split, is_min: bool) -> (Vec<i64>, Vec<T>) {
+            let (_, size, inner) = at;
+            let idx = first_extremes(x, at, is_min);
+            let v = idx
                 .iter()
                 .enumerate()
                 .map(|(j, &k)| x[((j / inner) * size + k) * inner + j % inner])
                 .collect();
+            (idx.iter().map(|&i| i as i64).collect(), v)
+        }
+        let at = split(src.shape, dim);
+        // float64 values are picked as they are, not through f32.
+        if src.dtype == DType::F64 {
+            if let Some(x) = src.read_f64(cx) {
+                let (idx, v) = pick(&x, at, is_min);
+                values.write_f64(cx, &v);
+                indices.write_i64(cx, &idx);
+            }
+        } else if let Some(x) = src.read_f32(cx) {
+            let (idx, v) = pick(&x, at, is_min);
             values.write_f32(cx, &v);
-            indices.write_i64(cx, &idx.iter().map(|&i| i as i64).collect::<Vec<_>>());
+            indices.write_i64(cx, &idx);
         }
         Ok(())
     }
 
     fn norm2(&self, cx: Cx, out: &Buf, src: &Buf) -> Result<()> {
-        if let Some(x) = src.read_f32(cx) {
-            let s: f64 = x.iter().map(|&v| (v as f64) * (v as f64)).sum();
-            out.write_f32(cx, &[s.sqrt() as f32]);
+        if let Some(x) = src.read_f64(cx) {
+            let s: f64 = x.iter().map(|&v| v * v).sum();
+            out.write_f64(cx, &[s.sqrt()]);
         }
         Ok(())
     }
@@ -553,6 +586,9 @@ impl Kernels for HostKernels {
         if let Some(done) = matmul_in_place(cx, out, [a, b], accumulate) {
             return done;
         }
+        if out.dtype == DType::F64 {
+            return host64::matmul(cx, out, [a, b], accumulate);
+        }
         let (Some(x), Some(y)) = (a.read_f32(cx), b.read_f32(cx)) else {
             return Ok(());
         };
@@ -565,7 +601,7 @@ impl Kernels for HostKernels {
             // SAFETY: `x`, `y` and `product` are dense n×k, k×m and n×m matrices of their
             // own, and no dimension is zero.
             unsafe {
-                matmul_f32(
+                matmul_gemm(
                     cx,
                     Mat::dense(product.as_mut_ptr(), m),
                     [

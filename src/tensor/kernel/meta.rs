@@ -19,7 +19,7 @@ impl Kernels for MetaKernels {
         cx.poll()
     }
 
-    fn unary(&self, cx: Cx, _: &Buf, _: &Buf, _: UnaryCode, _: f32) -> Result<()> {
+    fn unary(&self, cx: Cx, _: &Buf, _: &Buf, _: UnaryCode, _: f64) -> Result<()> {
         cx.poll()
     }
 

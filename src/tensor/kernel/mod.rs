@@ -16,6 +16,7 @@ mod arith;
 mod cuda;
 mod half;
 mod host;
+mod host64;
 mod layout;
 mod meta;
 mod strided;
@@ -134,13 +135,14 @@ impl Stat {
         }
     }
 
-    /// The statistic of one group of values, in f64 and in order, as the kernel computes it.
-    pub(crate) fn of(self, values: impl Iterator<Item = f32> + Clone) -> f32 {
+    /// The statistic of one group of values, in f64 and in order, as the kernel computes it
+    /// (float32 values are widened exactly; the caller rounds the result to its output's type).
+    pub(crate) fn of(self, values: impl Iterator<Item = f64> + Clone) -> f64 {
         match self {
             Stat::Norm { ord } => {
                 let s: f64 = values
                     .map(|x| {
-                        let x = (x as f64).abs();
+                        let x = x.abs();
                         if ord == 2.0 {
                             x * x
                         } else if ord == 1.0 {
@@ -150,29 +152,29 @@ impl Stat {
                         }
                     })
                     .sum();
-                (if ord == 2.0 {
+                if ord == 2.0 {
                     s.sqrt()
                 } else if ord == 1.0 {
                     s
                 } else {
                     s.powf(1.0 / ord)
-                }) as f32
+                }
             }
             Stat::Var { correction } | Stat::Std { correction } => {
                 let count = values.clone().count() as f64;
-                let mean = values.clone().map(|x| x as f64).sum::<f64>() / count;
+                let mean = values.clone().sum::<f64>() / count;
                 let var = values
                     .map(|x| {
-                        let d = x as f64 - mean;
+                        let d = x - mean;
                         d * d
                     })
                     .sum::<f64>()
                     / (count - correction);
-                (if matches!(self, Stat::Std { .. }) {
+                if matches!(self, Stat::Std { .. }) {
                     var.sqrt()
                 } else {
                     var
-                }) as f32
+                }
             }
         }
     }
@@ -205,7 +207,7 @@ pub(crate) trait Kernels {
         op: Bin,
     ) -> Result<()>;
     /// `out = op(a; p)` through f32.
-    fn unary(&self, cx: Cx, out: &Buf, a: &Buf, op: UnaryCode, p: f32) -> Result<()>;
+    fn unary(&self, cx: Cx, out: &Buf, a: &Buf, op: UnaryCode, p: f64) -> Result<()>;
     /// `out = op(a, b, c; v, w)` in f32; all four have `out`'s shape.
     fn ternary(
         &self,

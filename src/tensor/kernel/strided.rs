@@ -8,7 +8,7 @@
 //! - a layout is walked in rows, with the dimensions that are contiguous with each other in
 //!   every operand merged, so a contiguous tensor is one row and a broadcast bias is rows of
 //!   the bias;
-//! - an operation's arithmetic is chosen once per call ([`Bin::with_f32`] and its siblings),
+//! - an operation's arithmetic is chosen once per call ([`Bin::with`] and its siblings),
 //!   so each operation gets its own loop with no `match` per element, and rows of unit stride
 //!   run over slices the compiler vectorises;
 //! - large operations are cut into chunks for rayon's threads, as `at::parallel_for` cuts

@@ -27,6 +27,7 @@ mod losses;
 mod nn;
 pub(super) mod optim;
 mod ranges;
+mod rnn_utils;
 mod saved_hooks;
 pub(super) mod sched;
 mod spellings;
@@ -104,7 +105,7 @@ type Function = Entry<Run>;
 
 /// Every torch namespace and its functions and classes; a namespace is also an attribute of
 /// its parent (`torch.nn`, `torch.cuda`).
-const NAMESPACES: [(&str, &[Function]); 19] = [
+const NAMESPACES: [(&str, &[Function]); 20] = [
     ("torch", functions::TORCH),
     ("torch.amp", amp::AMP),
     ("torch.cuda.amp", amp::CUDA_AMP),
@@ -125,6 +126,7 @@ const NAMESPACES: [(&str, &[Function]); 19] = [
     ("torch.nn.functional", nn::FUNCTIONAL),
     ("torch.nn.init", init::INIT),
     ("torch.nn.utils", nn::UTILS),
+    ("torch.nn.utils.rnn", rnn_utils::RNN_UTILS),
     ("torch.optim", optim::OPTIMIZERS),
     ("torch.optim.lr_scheduler", sched::SCHEDULERS),
 ];
