@@ -154,6 +154,10 @@ op_codes! {
         Max = "OP_MAX",
         /// smooth_l1_loss's element-wise loss of `a - b` with `beta = alpha`.
         SmoothL1 = "OP_SMOOTH_L1",
+        /// `trunc(a / b)` (`div(rounding_mode='trunc')`).
+        DivTrunc = "OP_DIV_TRUNC",
+        /// `a / b` rounded down as ATen's `div_floor_floating` does it (`rounding_mode='floor'`).
+        DivFloor = "OP_DIV_FLOOR",
     }
 }
 

@@ -3,6 +3,7 @@
 //! scenarios under `cargo test`. One test binary of modules.
 
 mod amp_api;
+mod bool_operands_api;
 mod cli;
 mod float64_api;
 mod gallery_parses;
@@ -19,6 +20,7 @@ mod sched_api;
 mod sched_special_state;
 mod sched_state_api;
 mod surface_gaps;
+mod surface_v2;
 mod user_crate;
 mod wrapped_numbers_api;
 

@@ -10,6 +10,7 @@ mod allocator_options;
 mod cuda_parity;
 mod dtype_float64;
 mod dtype_int32;
+mod full_extremes;
 mod fused_cells;
 mod host_kernels;
 mod kernels_compile;

@@ -30,7 +30,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (0..SHAPES.len(), any::<bool>()).prop_map(|(shape, grad)| Op::New { shape, grad }),
         4 => (0u8..7, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Binary { kind, a, b }),
-        4 => (0u8..50, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
+        4 => (0u8..52, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
         2 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Matmul { a, b }),
         2 => (0u8..8, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Loss { kind, a, b }),
         2 => (any::<usize>(), any::<bool>()).prop_map(|(a, retain)| Op::Backward { a, retain }),
@@ -175,6 +175,8 @@ fn run(backend: Backend, ops: &[Op]) -> Outcome {
                                     .and_then(|t| a.matmul(&t))
                                     .and_then(|m| m.softmax(-1))
                             }
+                            49 => a.max(),
+                            50 => a.min(),
                             _ => a.argmax(0, false),
                         }
                         .map_err(|e| e.to_string())?,

@@ -150,7 +150,32 @@ fn binary_code<K: BinaryLoop>(code: BinaryCode, alpha: f64, k: K) -> K::Output {
             let sig = sigmoid(b);
             a * sig * (1.0 + b * (1.0 - sig))
         }),
+        BinaryCode::DivTrunc => k.run(|a, b| (a / b).trunc()),
+        BinaryCode::DivFloor => k.run(div_floor),
         other => Bin::from_code(other, alpha).with_f32(k),
+    }
+}
+
+/// ATen's `div_floor_floating`: the quotient of `a - fmod(a, b)`, moved down one where the
+/// remainder's sign differs from the divisor's, then floored (and rounded up past .5 of
+/// rounding error); `a / b` for a zero divisor, a signed zero for a zero quotient.
+fn div_floor(a: f32, b: f32) -> f32 {
+    if b == 0.0 {
+        return a / b;
+    }
+    let rem = a % b;
+    let mut div = (a - rem) / b;
+    if rem != 0.0 && (b < 0.0) != (rem < 0.0) {
+        div -= 1.0;
+    }
+    if div == 0.0 {
+        return 0.0f32.copysign(a / b);
+    }
+    let floor = div.floor();
+    if div - floor > 0.5 {
+        floor + 1.0
+    } else {
+        floor
     }
 }
 

@@ -122,6 +122,10 @@ pub(crate) enum Stat {
     Std { correction: f64 },
     /// The vector `ord`-norm, `(Σ |x|^ord)^(1/ord)` (`linalg.vector_norm`, `norm`).
     Norm { ord: f64 },
+    /// The largest value, NaN if any is (`max()` without `dim`).
+    Max,
+    /// The smallest value, NaN if any is (`min()` without `dim`).
+    Min,
 }
 
 impl Stat {
@@ -131,12 +135,29 @@ impl Stat {
             Stat::Var { correction } => (0, correction),
             Stat::Std { correction } => (1, correction),
             Stat::Norm { ord } => (2, ord),
+            Stat::Max => (3, 0.0),
+            Stat::Min => (4, 0.0),
         }
     }
 
     /// The statistic of one group of values, in f64 and in order, as the kernel computes it.
     pub(crate) fn of(self, values: impl Iterator<Item = f32> + Clone) -> f32 {
         match self {
+            Stat::Max | Stat::Min => {
+                let pick: fn(f32, f32) -> f32 = if self == Stat::Max {
+                    f32::max
+                } else {
+                    f32::min
+                };
+                // f32::max skips a NaN; PyTorch's max propagates it.
+                values
+                    .fold(None, |acc: Option<f32>, x| match acc {
+                        None => Some(x),
+                        Some(a) if a.is_nan() || x.is_nan() => Some(f32::NAN),
+                        Some(a) => Some(pick(a, x)),
+                    })
+                    .unwrap_or(f32::NAN)
+            }
             Stat::Norm { ord } => {
                 let s: f64 = values
                     .map(|x| {

@@ -10,6 +10,7 @@
 
 mod amp;
 mod args;
+mod arith_options;
 mod autograd;
 mod cells;
 mod checkpoint;
@@ -30,6 +31,7 @@ pub(super) mod sched;
 mod split;
 mod subscript;
 mod tensor;
+mod tensor_str;
 mod tolist;
 mod transformer;
 mod triangular;
