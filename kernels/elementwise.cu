@@ -81,6 +81,9 @@ extern "C" __global__ void ew_binary_i64(Operand out, Operand a, Operand b, int 
             case OP_LE: r = x <= y; break;
             case OP_GT: r = x > y; break;
             case OP_GE: r = x >= y; break;
+            // Rounded quotients of integers (the divisor is never zero: refused before).
+            case OP_DIV_TRUNC: r = x / y; break;
+            case OP_DIV_FLOOR: r = x / y - ((x % y != 0) && ((x < 0) != (y < 0)) ? 1 : 0); break;
             default: r = 0; break;
         }
         store_i64(out, i, r);

@@ -112,7 +112,8 @@ macro_rules! op_codes {
 }
 
 op_codes! {
-    /// Operations of `ew_binary_f32` and `ew_binary_i64` (the integer kernel has the first ten).
+    /// Operations of `ew_binary_f32` and `ew_binary_i64` (the integer kernel has the first ten
+    /// and the rounded quotients).
     BinaryCode in "ew_binary_f32" {
         /// `a + alpha * b`.
         Add = "OP_ADD",

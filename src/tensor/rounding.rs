@@ -42,14 +42,22 @@ impl RoundingMode {
     }
 }
 
-/// Rounded division computes in float here: an integer tensor's rounded quotient (int64 in
-/// PyTorch) would come back float, so it is refused instead of given the wrong size.
+/// An integer tensor's rounded quotient by a tensor is refused: the meta backend cannot see
+/// a zero divisor, which PyTorch refuses (`ZeroDivisionError`) and a kernel cannot divide by.
 fn float_only(t: &Tensor, mode: Option<RoundingMode>) -> Result<()> {
     if mode.is_some() && !t.dtype().is_floating_point() {
         return Err(TensorError::Unsupported(format!(
-            "div(rounding_mode=) of a {} tensor",
+            "div(tensor, rounding_mode=) of a {} tensor (divide by a number)",
             t.dtype()
         )));
+    }
+    Ok(())
+}
+
+/// An integer tensor divided by the integer zero with rounding: PyTorch's error.
+fn nonzero_divisor(t: &Tensor, s: Scalar, mode: Option<RoundingMode>) -> Result<()> {
+    if mode.is_some() && !t.dtype().is_floating_point() && s == Scalar::Int(0) {
+        return Err(TensorError::Invalid("ZeroDivisionError".into()));
     }
     Ok(())
 }
@@ -78,7 +86,7 @@ impl Tensor {
         mode: Option<RoundingMode>,
     ) -> Result<Tensor> {
         let s = s.into();
-        float_only(self, mode)?;
+        nonzero_divisor(self, s, mode)?;
         let out = self.binary_scalar(s, RoundingMode::bin(mode))?;
         if let Some(mut b) = NodeBuilder::new(&[self]) {
             self.save_number(&mut b, "other", s)?;
@@ -101,7 +109,7 @@ impl Tensor {
         mode: Option<RoundingMode>,
     ) -> Result<Tensor> {
         let s = s.into();
-        float_only(self, mode)?;
+        nonzero_divisor(self, s, mode)?;
         let builder = self.begin_inplace(&[self])?;
         self.inplace_scalar(s, RoundingMode::bin(mode))?;
         if let Some(mut b) = builder {

@@ -197,3 +197,27 @@ True True None
 Only tensors with 2 dimensions are supported"#,
     );
 }
+
+/// An integer tensor's rounded quotient by a number stays int64 (floor and trunc as ATen's
+/// integer kernels), in place too; the integer zero is PyTorch's ZeroDivisionError.
+#[test]
+fn integer_rounded_division_stays_integer() {
+    check(
+        r#"import torch
+i = torch.tensor([7, -7, 6, -1])
+print(i.div(2, rounding_mode='floor'), i.div(2, rounding_mode='trunc'), torch.div(i, -4, rounding_mode='floor'))
+print(i.div(2, rounding_mode='floor').dtype, i.div(2.5, rounding_mode='floor'))
+w = torch.tensor([5, 7])
+w.div_(2, rounding_mode='trunc')
+print(w)
+try:
+    i.div(0, rounding_mode='floor')
+except RuntimeError as e:
+    print(e)
+"#,
+        r#"tensor([ 3, -4,  3, -1]) tensor([ 3, -3,  3,  0]) tensor([-2,  1, -2,  0])
+torch.int64 tensor([ 2., -3.,  2., -1.])
+tensor([2, 3])
+ZeroDivisionError"#,
+    );
+}

@@ -322,6 +322,10 @@ fn reductions_match_forward_and_backward() {
                 .div_scalar_mode(-0.75, Some(RoundingMode::Trunc))?,
             a.detach()
                 .div_scalar_mode(-0.75, Some(RoundingMode::Floor))?,
+            ints.sub_scalar(4)?
+                .div_scalar_mode(-3, Some(RoundingMode::Floor))?,
+            ints.sub_scalar(4)?
+                .div_scalar_mode(3, Some(RoundingMode::Trunc))?,
             ints.sum()?,
             ints.sum_dim(&[0], false)?,
             rt.randn(&[513, 700], Device::Cuda)?.sum_dim(&[1], false)?,

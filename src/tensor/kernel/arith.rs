@@ -47,7 +47,12 @@ impl Bin {
 
     /// Whether the operation computes in f32 whatever its operands' types.
     pub(crate) fn is_float_only(self) -> bool {
-        matches!(self, Bin::Div | Bin::Code(..) | Bin::Min | Bin::Max)
+        match self {
+            // Rounded quotients of integers stay integers (`div(rounding_mode=)`).
+            Bin::Code(BinaryCode::DivTrunc | BinaryCode::DivFloor, _) => false,
+            Bin::Div | Bin::Code(..) | Bin::Min | Bin::Max => true,
+            _ => false,
+        }
     }
 
     pub(crate) fn is_comparison(self) -> bool {
@@ -95,6 +100,16 @@ impl Bin {
             Bin::Add(alpha) => a.wrapping_add((alpha as i64).wrapping_mul(b)),
             Bin::Sub(alpha) => a.wrapping_sub((alpha as i64).wrapping_mul(b)),
             Bin::Mul => a.wrapping_mul(b),
+            // A zero divisor is refused before any kernel runs (`div_scalar_mode`).
+            Bin::Code(BinaryCode::DivTrunc, _) => a.wrapping_div(b),
+            Bin::Code(BinaryCode::DivFloor, _) => {
+                let q = a.wrapping_div(b);
+                if a.wrapping_rem(b) != 0 && ((a < 0) != (b < 0)) {
+                    q - 1
+                } else {
+                    q
+                }
+            }
             Bin::Div | Bin::Code(..) | Bin::Min | Bin::Max => {
                 unreachable!("{self:?} computes in f32")
             }
