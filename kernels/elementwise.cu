@@ -16,6 +16,18 @@ extern "C" __global__ void ew_binary_f32(Operand out, Operand a, Operand b, int 
             case OP_SUB: r = x - alpha * y; break;
             case OP_MUL: r = x * y; break;
             case OP_DIV: r = x / y; break;
+            case OP_DIV_TRUNC: r = truncf(x / y); break;
+            case OP_DIV_FLOOR: {
+                // ATen's div_floor_floating, as the host's div_floor.
+                if (y == 0.0f) { r = x / y; break; }
+                float rem = fmodf(x, y);
+                float div = (x - rem) / y;
+                if (rem != 0.0f && (y < 0.0f) != (rem < 0.0f)) div -= 1.0f;
+                if (div == 0.0f) { r = copysignf(0.0f, x / y); break; }
+                float fl = floorf(div);
+                r = div - fl > 0.5f ? fl + 1.0f : fl;
+                break;
+            }
             case OP_EQ: r = x == y ? 1.0f : 0.0f; break;
             case OP_NE: r = x != y ? 1.0f : 0.0f; break;
             case OP_LT: r = x < y ? 1.0f : 0.0f; break;
@@ -69,6 +81,9 @@ extern "C" __global__ void ew_binary_i64(Operand out, Operand a, Operand b, int 
             case OP_LE: r = x <= y; break;
             case OP_GT: r = x > y; break;
             case OP_GE: r = x >= y; break;
+            // Rounded quotients of integers (the divisor is never zero: refused before).
+            case OP_DIV_TRUNC: r = x / y; break;
+            case OP_DIV_FLOOR: r = x / y - ((x % y != 0) && ((x < 0) != (y < 0)) ? 1 : 0); break;
             default: r = 0; break;
         }
         store_i64(out, i, r);

@@ -95,13 +95,20 @@ extern "C" __global__ void scatter_selected(Operand out, Operand grad, Operand i
     }
 }
 
-// var, std and the vector p-norm (`stat` 0, 1, 2; `param` the correction, or p): one thread per
+// var, std, the vector p-norm, max and min (`stat` 0 to 4; `param` the correction, or p): one thread per
 // output element, in f64 and in order, as the host computes them (two passes for the variance:
 // the mean, then the squared deviations).
 extern "C" __global__ void reduce_stat(Operand out, Operand a, i64 n_out, i64 count, int stat, double param) {
     FOR_EACH(j, n_out) {
         double r = 0.0;
-        if (stat == 2) {
+        if (stat == 3 || stat == 4) {
+            // max / min of every value; a NaN anywhere is the answer, as in PyTorch.
+            r = (double)load_f32(a, j * count);
+            for (i64 k = 1; k < count && r == r; ++k) {
+                double x = (double)load_f32(a, j * count + k);
+                if (x != x || (stat == 3 ? x > r : x < r)) r = x;
+            }
+        } else if (stat == 2) {
             for (i64 k = 0; k < count; ++k) {
                 double x = fabs((double)load_f32(a, j * count + k));
                 r += param == 2.0 ? x * x : (param == 1.0 ? x : pow(x, param));

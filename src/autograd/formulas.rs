@@ -6,7 +6,7 @@
 use super::Node;
 use crate::base::{DType, Device, Result};
 use crate::tensor::{
-    Extremum, FusedCell, Keeps, LayerNode, Pointwise, Reduction, StatNode, Tensor,
+    Extremum, FusedCell, Keeps, LayerNode, Pointwise, Reduction, RoundingMode, StatNode, Tensor,
 };
 
 /// A node's backward function and the non-tensor values it keeps (scalars, sizes, strides).
@@ -40,6 +40,11 @@ pub(crate) enum Formula {
     /// whatever the engine's naming of Python numbers.
     DivScalarAten {
         other: f64,
+    },
+    /// `div(other, rounding_mode=mode)`; `number` is a number divisor's value.
+    DivMode {
+        mode: Option<RoundingMode>,
+        number: Option<f64>,
     },
     Pow {
         exponent: f64,
@@ -215,6 +220,7 @@ impl Formula {
             Formula::SubScalar => "SubBackward0",
             Formula::MulScalar { .. } => "MulBackward0",
             Formula::DivScalar { .. } => "DivBackward0",
+            Formula::DivMode { .. } => "DivBackward2",
             other => other.name(),
         }
     }
@@ -230,6 +236,8 @@ impl Formula {
             Formula::MulScalar { .. } | Formula::MulScalarAten { .. } => "MulBackward1",
             Formula::Div => "DivBackward0",
             Formula::DivScalar { .. } | Formula::DivScalarAten { .. } => "DivBackward1",
+            Formula::DivMode { number: None, .. } => "DivBackward2",
+            Formula::DivMode { .. } => "DivBackward3",
             Formula::Pow { .. } => "PowBackward0",
             Formula::Neg => "NegBackward0",
             Formula::Mm { .. } => "MmBackward0",
@@ -363,7 +371,15 @@ impl Formula {
             }
             Formula::MulScalar { other } => out[0] = Some(grad.mul_scalar(*other)?),
             Formula::MulScalarAten { other } => out[0] = Some(grad.mul_scalar_aten(*other)?),
-            Formula::Div => {
+            // A rounded quotient's gradient: `grad.new_zeros(grad.sym_sizes())` per input.
+            Formula::DivMode { mode: Some(_), .. } => {
+                for (i, slot) in out.iter_mut().enumerate().take(2) {
+                    if need(i) {
+                        *slot = Some(grad.zeros_like()?);
+                    }
+                }
+            }
+            Formula::Div | Formula::DivMode { number: None, .. } => {
                 let other = node.unpack("other")?;
                 if need(0) {
                     out[0] = Some(grad.div(&other)?);
@@ -378,7 +394,11 @@ impl Formula {
             // From Python the number is a wrapped tensor, and `grad / other` records what a
             // Python division records; the Scalar overloads' backward divides by a Scalar.
             Formula::DivScalar { other } => out[0] = Some(grad.div_scalar(*other)?),
-            Formula::DivScalarAten { other } => out[0] = Some(grad.div_scalar_aten(*other)?),
+            Formula::DivScalarAten { other }
+            | Formula::DivMode {
+                number: Some(other),
+                ..
+            } => out[0] = Some(grad.div_scalar_aten(*other)?),
             Formula::Pow { exponent } => {
                 let self_ = node.unpack("self")?;
                 out[0] = Some(if *exponent == 0.0 {

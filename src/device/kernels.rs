@@ -112,7 +112,8 @@ macro_rules! op_codes {
 }
 
 op_codes! {
-    /// Operations of `ew_binary_f32` and `ew_binary_i64` (the integer kernel has the first ten).
+    /// Operations of `ew_binary_f32` and `ew_binary_i64` (the integer kernel has the first ten
+    /// and the rounded quotients).
     BinaryCode in "ew_binary_f32" {
         /// `a + alpha * b`.
         Add = "OP_ADD",
@@ -154,6 +155,10 @@ op_codes! {
         Max = "OP_MAX",
         /// smooth_l1_loss's element-wise loss of `a - b` with `beta = alpha`.
         SmoothL1 = "OP_SMOOTH_L1",
+        /// `trunc(a / b)` (`div(rounding_mode='trunc')`).
+        DivTrunc = "OP_DIV_TRUNC",
+        /// `a / b` rounded down as ATen's `div_floor_floating` does it (`rounding_mode='floor'`).
+        DivFloor = "OP_DIV_FLOOR",
     }
 }
 

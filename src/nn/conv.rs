@@ -3,7 +3,7 @@
 
 use std::cell::Cell;
 
-use super::{uniform_parameters, Layer, Module};
+use super::{uniform_parameters, Layer, Module, Setting};
 use crate::base::Result;
 use crate::runtime::Runtime;
 use crate::tensor::{ConvOptions, ConvPadding, PoolOptions, Tensor};
@@ -102,6 +102,27 @@ impl Layer for Conv {
         } else {
             "Conv2d"
         }
+    }
+
+    /// `_ConvNd.__init__`'s attributes; `kernel_size`, `stride`, `padding` and `dilation` are
+    /// tuples, `padding` a string for `'same'`/`'valid'`.
+    fn setting(&self, name: &str) -> Option<Setting> {
+        let o = &self.options;
+        Some(match name {
+            "in_channels" => Setting::count(self.in_channels),
+            "out_channels" => Setting::count(self.out_channels),
+            "kernel_size" => Setting::Ints(self.kernel.clone()),
+            "stride" => Setting::Ints(o.stride.clone()),
+            "padding" => match &o.padding {
+                ConvPadding::Explicit(p) => Setting::Ints(p.clone()),
+                ConvPadding::Same => Setting::Str("same"),
+                ConvPadding::Valid => Setting::Str("valid"),
+            },
+            "dilation" => Setting::Ints(o.dilation.clone()),
+            "groups" => Setting::count(o.groups),
+            "padding_mode" => Setting::Str("zeros"),
+            _ => return None,
+        })
     }
 
     /// `_ConvNd.extra_repr`: stride always, the others only when not their defaults.

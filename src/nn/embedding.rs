@@ -2,7 +2,7 @@
 
 use std::cell::Cell;
 
-use super::{Layer, Module};
+use super::{Layer, Module, Setting};
 use crate::base::{Device, Result, TensorError};
 use crate::runtime::Runtime;
 use crate::tensor::Tensor;
@@ -73,6 +73,16 @@ impl Module for Embedding {
 impl Layer for Embedding {
     fn class_name(&self) -> &'static str {
         "Embedding"
+    }
+
+    fn setting(&self, name: &str) -> Option<Setting> {
+        let s = self.weight.shape();
+        Some(match name {
+            "num_embeddings" => Setting::count(s[0]),
+            "embedding_dim" => Setting::count(s[1]),
+            "padding_idx" => self.padding_idx.map_or(Setting::None, Setting::Int),
+            _ => return None,
+        })
     }
 
     fn repr(&self) -> String {

@@ -38,6 +38,7 @@ mod losses;
 mod norm;
 mod rnn;
 mod rnn_cells;
+mod settings;
 mod transformer;
 mod transformer_decoder;
 mod transformer_model;
@@ -61,6 +62,7 @@ pub use losses::{Loss, LossKind};
 pub use norm::{BatchNorm, LayerNorm};
 pub use rnn::{Rnn, RnnConfig, RnnMode, RnnState};
 pub use rnn_cells::RnnCell;
+pub use settings::Setting;
 pub use transformer::{
     Activation, ActivationForm, EncoderLayerConfig, EncoderStack, TransformerEncoder,
     TransformerEncoderLayer,
@@ -239,6 +241,12 @@ pub trait Layer: Module {
 
     /// PyTorch's `repr` of the module.
     fn repr(&self) -> String;
+
+    /// The constructor setting `name` PyTorch keeps on the module (`conv.in_channels`,
+    /// `bn.eps`); `None` for a name the layer does not keep.
+    fn setting(&self, _name: &str) -> Option<Setting> {
+        None
+    }
 
     /// The same layer, in the same mode, over other tensors: `params` in the order of
     /// `named_parameters()` and `buffers` in the order of `named_buffers()` (what

@@ -2,7 +2,7 @@
 
 use std::cell::Cell;
 
-use super::{Buffers, Layer, Module};
+use super::{Buffers, Layer, Module, Setting};
 use crate::base::{DType, Device, Result, TensorError};
 use crate::runtime::Runtime;
 use crate::tensor::{BatchNormOptions, Scalar, Tensor};
@@ -163,6 +163,17 @@ impl Layer for BatchNorm {
         }
     }
 
+    fn setting(&self, name: &str) -> Option<Setting> {
+        Some(match name {
+            "num_features" => Setting::count(self.num_features),
+            "eps" => Setting::Float(self.eps),
+            "momentum" => self.momentum.map_or(Setting::None, Setting::Float),
+            "affine" => Setting::Bool(self.weight.is_some()),
+            "track_running_stats" => Setting::Bool(self.buffers.get("running_mean").is_some()),
+            _ => return None,
+        })
+    }
+
     fn repr(&self) -> String {
         let momentum = self
             .momentum
@@ -263,6 +274,15 @@ impl Module for LayerNorm {
 impl Layer for LayerNorm {
     fn class_name(&self) -> &'static str {
         "LayerNorm"
+    }
+
+    fn setting(&self, name: &str) -> Option<Setting> {
+        Some(match name {
+            "normalized_shape" => Setting::Ints(self.normalized_shape.clone()),
+            "eps" => Setting::Float(self.eps),
+            "elementwise_affine" => Setting::Bool(self.weight.is_some()),
+            _ => return None,
+        })
     }
 
     fn repr(&self) -> String {

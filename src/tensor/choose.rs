@@ -175,8 +175,14 @@ impl Tensor {
     }
 
     /// `a.logical_and_(b)` of bool masks, in place (backward formulas only).
-    fn logical_and_(&self, other: &Tensor) -> Result<()> {
+    pub(super) fn logical_and_(&self, other: &Tensor) -> Result<()> {
         self.inplace_binary(other, Bin::Mul)
+    }
+
+    /// `a.logical_or_(b)` of bool masks, in place (backward formulas only): bools add as
+    /// int64 and store as `sum != 0`.
+    pub(super) fn logical_or_(&self, other: &Tensor) -> Result<()> {
+        self.inplace_binary(other, Bin::Add(1.0))
     }
 }
 

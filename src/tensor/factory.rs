@@ -1,7 +1,7 @@
 //! Tensor factories (`torch.randn`, `torch.zeros`, ...). Their device memory is tagged as the
 //! user's own tensors.
 
-use super::kernel::Draw;
+use super::kernel::{Bin, Draw};
 use super::{DType, Device, Result, Scalar, Tensor, TensorError};
 use crate::alloc::Purpose;
 use crate::runtime::Runtime;
@@ -140,6 +140,21 @@ impl Runtime {
                 super::format_shape(shape)
             )));
         }
+        Ok(())
+    }
+
+    /// `tensor.normal_(mean, std)` in place: standard normal draws from this runtime's
+    /// generator, scaled and shifted where they lie (no allocation, as ATen's `normal_`).
+    pub(crate) fn normal_(&self, t: &Tensor, mean: f64, std: f64) -> Result<()> {
+        let mut stream = self.random_stream(t.device(), t.numel());
+        let (k, cx) = t.kernels();
+        k.random(cx, &t.buf(), Draw::Normal, &mut stream)?;
+        for (s, op) in [(std, Bin::Mul), (mean, Bin::Add(1.0))] {
+            let s = Scalar::Float(s);
+            let compute = t.scalar_result_type(s, op).0;
+            t.scalar_kernel(s, op, compute, t)?;
+        }
+        t.bump_version();
         Ok(())
     }
 

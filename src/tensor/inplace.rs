@@ -250,10 +250,15 @@ impl Tensor {
 
     /// `tensor.sub_(other)`.
     pub fn sub_(&self, other: &Tensor) -> Result<Tensor> {
+        self.sub_alpha_(other, 1.0)
+    }
+
+    /// `tensor.sub_(other, alpha=alpha)`: SubBackward0, as out of place.
+    pub fn sub_alpha_(&self, other: &Tensor, alpha: f64) -> Result<Tensor> {
         let builder = self.begin_inplace(&[self, other])?;
-        self.inplace_binary(other, Bin::Sub(1.0))?;
+        self.inplace_binary(other, Bin::Sub(alpha))?;
         if let Some(b) = builder {
-            b.finish(Formula::Sub { alpha: 1.0 }, self);
+            b.finish(Formula::Sub { alpha }, self);
         }
         Ok(self.clone())
     }

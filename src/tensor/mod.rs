@@ -48,6 +48,7 @@ mod pool;
 mod precision;
 mod recurrent;
 mod reduce;
+mod rounding;
 mod shape;
 mod split;
 mod stats;
@@ -87,6 +88,7 @@ pub use conv::{ConvOptions, ConvPadding};
 pub(crate) use fused_cells::FusedCell;
 pub(crate) use layer_node::{LayerKernel, LayerNode};
 pub use pool::PoolOptions;
+pub use rounding::RoundingMode;
 pub(crate) use split::Split;
 pub(crate) use stats::{statistic_backward, StatNode};
 

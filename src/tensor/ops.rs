@@ -265,9 +265,14 @@ impl Tensor {
 
     /// `self - other`, broadcasting.
     pub fn sub(&self, other: &Tensor) -> Result<Tensor> {
-        let out = self.binary(other, Bin::Sub(1.0))?;
+        self.sub_alpha(other, 1.0)
+    }
+
+    /// `torch.sub(self, other, alpha=alpha)`: SubBackward0 keeps `alpha`, no tensor.
+    pub fn sub_alpha(&self, other: &Tensor, alpha: f64) -> Result<Tensor> {
+        let out = self.binary(other, Bin::Sub(alpha))?;
         if let Some(b) = NodeBuilder::new(&[self, other]) {
-            b.finish(Formula::Sub { alpha: 1.0 }, &out);
+            b.finish(Formula::Sub { alpha }, &out);
         }
         Ok(out)
     }

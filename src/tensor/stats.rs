@@ -1,9 +1,10 @@
-//! Statistics of a reduction: `var`, `std` and the vector norm (`norm`, `linalg.vector_norm`).
-//! Each forward allocates its result only (one kernel, as ATen's `std_var_kernel` and
-//! `norm_kernel` on CUDA); VarBackward0 saves `self`, StdBackward0 and
-//! LinalgVectorNormBackward0 save `self` and `result` (derivatives.yaml, lines in
-//! `docs/autograd.md`), and their backward formulas allocate what `FunctionsManual.cpp`'s
-//! `var_backward`, `std_backward` and `norm_backward` allocate.
+//! Statistics of a reduction: `var`, `std`, the vector norm (`norm`, `linalg.vector_norm`)
+//! and `max()`/`min()` of every element. Each forward allocates its result only (one kernel,
+//! as ATen's `std_var_kernel`, `norm_kernel` and `max_all_kernel` on CUDA); VarBackward0 saves
+//! `self`, StdBackward0, LinalgVectorNormBackward0 and MaxBackward1/MinBackward1 save `self`
+//! and `result` (derivatives.yaml, lines in `docs/autograd.md`), and their backward formulas
+//! allocate what `FunctionsManual.cpp`'s `var_backward`, `std_backward`, `norm_backward` and
+//! `evenly_distribute_backward` allocate.
 
 use super::kernel::Stat;
 use super::{Result, Scalar, Tensor, TensorError};
@@ -25,6 +26,8 @@ impl StatNode {
             Stat::Var { .. } => "VarBackward0",
             Stat::Std { .. } => "StdBackward0",
             Stat::Norm { .. } => "LinalgVectorNormBackward0",
+            Stat::Max => "MaxBackward1",
+            Stat::Min => "MinBackward1",
         }
     }
 
@@ -54,6 +57,40 @@ impl Tensor {
             )));
         }
         self.statistic(Stat::Norm { ord }, dims, keepdim, "linalg.vector_norm")
+    }
+
+    /// `tensor.max()`: the largest element as a 0-dim tensor of the input's dtype (NaN if any
+    /// element is). MaxBackward1 saves `self` and `result`.
+    pub fn max(&self) -> Result<Tensor> {
+        self.extreme_all(Stat::Max, "max")
+    }
+
+    /// `tensor.min()`: the smallest element; MinBackward1 saves `self` and `result`.
+    pub fn min(&self) -> Result<Tensor> {
+        self.extreme_all(Stat::Min, "min")
+    }
+
+    fn extreme_all(&self, stat: Stat, name: &str) -> Result<Tensor> {
+        if self.numel() == 0 {
+            return Err(TensorError::Invalid(format!(
+                "{name}(): Expected reduction dim to be specified for input.numel() == 0. \
+                 Specify the reduction dim with the 'dim' argument."
+            )));
+        }
+        let out = self.new_like(&[], self.dtype(), self.device())?;
+        let (k, cx) = out.kernels();
+        k.reduce_stat(cx, &out.buf(), &self.buf(), &vec![true; self.dim()], stat)?;
+        if let Some(mut b) = NodeBuilder::new(&[self]) {
+            b.save("self", self);
+            b.save_output("result");
+            let node = StatNode {
+                stat,
+                dims: None,
+                keepdim: false,
+            };
+            b.finish(Formula::Statistic(node), &out);
+        }
+        Ok(out)
     }
 
     fn statistic(
@@ -133,6 +170,26 @@ fn var_backward(grad: &Tensor, self_: &Tensor, node: &StatNode, correction: f64)
     scaled.mul(&self_.sub(&mean)?)
 }
 
+/// `evenly_distribute_backward(grad, input, value)` as FunctionsManual.cpp computes it for a
+/// cuda input: `input.isnan()`, `value.isnan()`, the first and-ed with the second in place,
+/// `input == value` or-ed with it in place, then `mask * (grad / mask.sum())`. The two NaN
+/// masks and the equality mask live until it returns; `x != x` is `isnan` (one bool each). The
+/// cpu branch (a `new_zeros` filled where the mask is) is not the one a cuda scenario models.
+fn evenly_distribute_backward(grad: &Tensor, input: &Tensor, value: &Tensor) -> Result<Tensor> {
+    let input_isnan = input.ne(input)?;
+    let value_isnan = value.ne(value)?;
+    input_isnan.logical_and_(&value_isnan)?;
+    let mask = input.eq(value)?;
+    mask.logical_or_(&input_isnan)?;
+    let count = mask.sum()?;
+    let share = grad.div(&count)?;
+    let out = mask.mul(&share)?;
+    // The expression's temporaries die before its locals, the last made first.
+    drop(share);
+    drop(count);
+    Ok(out)
+}
+
 /// The gradient of `self` of a [`StatNode`], from `self` and (std, norm) `result`.
 pub(crate) fn statistic_backward(
     grad: &Tensor,
@@ -142,6 +199,9 @@ pub(crate) fn statistic_backward(
 ) -> Result<Tensor> {
     let missing = || TensorError::Invalid(format!("{} saved no result", node.name()));
     match node.stat {
+        Stat::Max | Stat::Min => {
+            evenly_distribute_backward(grad, self_, result.ok_or_else(missing)?)
+        }
         Stat::Var { correction } => var_backward(grad, self_, node, correction),
         Stat::Std { correction } => {
             // std_backward: var_backward((grad / (result * 2)).masked_fill_(result == 0, 0), ...)

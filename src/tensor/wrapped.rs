@@ -25,6 +25,16 @@ impl Tensor {
         Ok(t)
     }
 
+    /// The 0-dim host bool tensor PyTorch wraps a Python `True`/`False` in (1 byte): `x * True`
+    /// runs `mul.Tensor` with it, so the result keeps the tensor's type (a bool tensor stays
+    /// bool) and MulBackward0 saves it as `other`.
+    pub(crate) fn wrapped_bool(rt: &Runtime, b: bool) -> Result<Tensor> {
+        let t = Tensor::empty_on(rt, &[], DType::Bool, Device::Cpu)?;
+        t.fill_values(Scalar::Int(i64::from(b)))?;
+        t.0.is_wrapped_number.set(true);
+        Ok(t)
+    }
+
     /// Saves the number operand `s` of an operation on this tensor under `name` in `b` as
     /// PyTorch called from Python does, as its wrapped tensor, when this runtime names nodes
     /// as Python calls make them ([`RuntimeOptions::python_scalar_names`]); the Scalar

@@ -3,6 +3,7 @@
 //! scenarios under `cargo test`. One test binary of modules.
 
 mod amp_api;
+mod bool_operands_api;
 mod cli;
 mod copy_slices_api;
 mod create_graph_scalars;
@@ -22,6 +23,7 @@ mod sched_api;
 mod sched_special_state;
 mod sched_state_api;
 mod surface_gaps;
+mod surface_v2;
 mod tensor_spellings;
 mod user_crate;
 mod wrapped_numbers_api;

@@ -14,7 +14,7 @@ use leakharness::optim::{Adam, AdamOptions, Optimizer, Sgd, SgdOptions};
 use leakharness::runtime::{Runtime, RuntimeOptions};
 use leakharness::tensor::{
     BatchNormOptions, ConvOptions, ConvPadding, DType, Device, KlDivReduction, PoolOptions,
-    Reduction, Result, Tensor,
+    Reduction, Result, RoundingMode, Tensor,
 };
 
 fn required() -> bool {
@@ -292,12 +292,16 @@ fn reductions_match_forward_and_backward() {
         let m = a.mean_dim(&[0, 2], false)?;
         let (mx, mx_i) = a.max_dim(1, false, false)?;
         let (mn, mn_i) = a.max_dim(-1, true, true)?;
+        // max()/min() of every element (reduce_stat 3 and 4) and their evenly spread gradient.
+        let (all_max, all_min) = (a.max()?, a.min()?);
         let loss = s
             .sum()?
             .add(&m.mean()?)?
             .add(&a.mean()?)?
             .add(&mx.sum()?)?
-            .add(&mn.sum()?)?;
+            .add(&mn.sum()?)?
+            .add(&all_max)?
+            .add(&all_min)?;
         let g = grads(&loss, &[&a])?;
         let ints = rt.randint(0, 9, &[4, 6], Device::Cuda)?;
         let mut out = vec![
@@ -310,6 +314,18 @@ fn reductions_match_forward_and_backward() {
             mx_i,
             mn.detach(),
             mn_i,
+            all_max.detach(),
+            all_min.detach(),
+            ints.max()?,
+            // OP_DIV_TRUNC and OP_DIV_FLOOR.
+            a.detach()
+                .div_scalar_mode(-0.75, Some(RoundingMode::Trunc))?,
+            a.detach()
+                .div_scalar_mode(-0.75, Some(RoundingMode::Floor))?,
+            ints.sub_scalar(4)?
+                .div_scalar_mode(-3, Some(RoundingMode::Floor))?,
+            ints.sub_scalar(4)?
+                .div_scalar_mode(3, Some(RoundingMode::Trunc))?,
             ints.sum()?,
             ints.sum_dim(&[0], false)?,
             rt.randn(&[513, 700], Device::Cuda)?.sum_dim(&[1], false)?,

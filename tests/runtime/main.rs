@@ -12,6 +12,7 @@ mod cuda_parity;
 mod dtype_float64;
 mod dtype_int32;
 mod float64_arith;
+mod full_extremes;
 mod fused_cells;
 mod host_kernels;
 mod kernels_compile;

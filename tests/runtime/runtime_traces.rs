@@ -7,7 +7,7 @@ use leakharness::device::Backend;
 use leakharness::nn::{Linear, MSELoss, Module, ReLU, Reduction, Sequential};
 use leakharness::optim::{Adam, AdamOptions, Optimizer};
 use leakharness::runtime::{Runtime, RuntimeOptions};
-use leakharness::tensor::{DType, Device, KlDivReduction, Tensor};
+use leakharness::tensor::{DType, Device, KlDivReduction, RoundingMode, Tensor};
 use proptest::prelude::*;
 
 const SHAPES: [&[usize]; 5] = [&[4, 8], &[8, 8], &[8], &[8, 4], &[]];
@@ -30,7 +30,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (0..SHAPES.len(), any::<bool>()).prop_map(|(shape, grad)| Op::New { shape, grad }),
         4 => (0u8..7, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Binary { kind, a, b }),
-        4 => (0u8..50, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
+        4 => (0u8..54, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
         2 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Matmul { a, b }),
         2 => (0u8..8, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Loss { kind, a, b }),
         2 => (any::<usize>(), any::<bool>()).prop_map(|(a, retain)| Op::Backward { a, retain }),
@@ -175,6 +175,10 @@ fn run(backend: Backend, ops: &[Op]) -> Outcome {
                                     .and_then(|t| a.matmul(&t))
                                     .and_then(|m| m.softmax(-1))
                             }
+                            49 => a.max(),
+                            50 => a.min(),
+                            51 => a.div_scalar_mode(2, Some(RoundingMode::Floor)),
+                            52 => a.sub_alpha(&a, 2.0),
                             _ => a.argmax(0, false),
                         }
                         .map_err(|e| e.to_string())?,

@@ -82,7 +82,12 @@ impl Bin {
 
     /// Whether the operation computes in f32 whatever its operands' types.
     pub(crate) fn is_float_only(self) -> bool {
-        matches!(self, Bin::Div | Bin::Code(..) | Bin::Min | Bin::Max)
+        match self {
+            // Rounded quotients of integers stay integers (`div(rounding_mode=)`).
+            Bin::Code(BinaryCode::DivTrunc | BinaryCode::DivFloor, _) => false,
+            Bin::Div | Bin::Code(..) | Bin::Min | Bin::Max => true,
+            _ => false,
+        }
     }
 
     pub(crate) fn is_comparison(self) -> bool {
@@ -130,6 +135,16 @@ impl Bin {
             Bin::Add(alpha) => a.wrapping_add((alpha as i64).wrapping_mul(b)),
             Bin::Sub(alpha) => a.wrapping_sub((alpha as i64).wrapping_mul(b)),
             Bin::Mul => a.wrapping_mul(b),
+            // A zero divisor is refused before any kernel runs (`div_scalar_mode`).
+            Bin::Code(BinaryCode::DivTrunc, _) => a.wrapping_div(b),
+            Bin::Code(BinaryCode::DivFloor, _) => {
+                let q = a.wrapping_div(b);
+                if a.wrapping_rem(b) != 0 && ((a < 0) != (b < 0)) {
+                    q - 1
+                } else {
+                    q
+                }
+            }
             Bin::Div | Bin::Code(..) | Bin::Min | Bin::Max => {
                 unreachable!("{self:?} computes in f32")
             }
@@ -198,7 +213,33 @@ fn binary_code<T: Real, K: BinaryLoop<T>>(code: BinaryCode, alpha: f64, k: K) ->
             let sig = sigmoid(b);
             a * sig * (one + b * (one - sig))
         }),
+        BinaryCode::DivTrunc => k.run(|a, b| (a / b).trunc()),
+        BinaryCode::DivFloor => k.run(div_floor),
         other => Bin::from_code(other, alpha).with(k),
+    }
+}
+
+/// ATen's `div_floor_floating`: the quotient of `a - fmod(a, b)`, moved down one where the
+/// remainder's sign differs from the divisor's, then floored (and rounded up past .5 of
+/// rounding error); `a / b` for a zero divisor, a signed zero for a zero quotient.
+fn div_floor<T: Real>(a: T, b: T) -> T {
+    let (zero, one, half) = (T::zero(), T::one(), T::lit(0.5));
+    if b == zero {
+        return a / b;
+    }
+    let rem = a % b;
+    let mut div = (a - rem) / b;
+    if rem != zero && (b < zero) != (rem < zero) {
+        div = div - one;
+    }
+    if div == zero {
+        return zero.copysign(a / b);
+    }
+    let floor = div.floor();
+    if div - floor > half {
+        floor + one
+    } else {
+        floor
     }
 }
 

@@ -123,6 +123,10 @@ pub(crate) enum Stat {
     Std { correction: f64 },
     /// The vector `ord`-norm, `(Σ |x|^ord)^(1/ord)` (`linalg.vector_norm`, `norm`).
     Norm { ord: f64 },
+    /// The largest value, NaN if any is (`max()` without `dim`).
+    Max,
+    /// The smallest value, NaN if any is (`min()` without `dim`).
+    Min,
 }
 
 impl Stat {
@@ -132,6 +136,8 @@ impl Stat {
             Stat::Var { correction } => (0, correction),
             Stat::Std { correction } => (1, correction),
             Stat::Norm { ord } => (2, ord),
+            Stat::Max => (3, 0.0),
+            Stat::Min => (4, 0.0),
         }
     }
 
@@ -139,6 +145,21 @@ impl Stat {
     /// (float32 values are widened exactly; the caller rounds the result to its output's type).
     pub(crate) fn of(self, values: impl Iterator<Item = f64> + Clone) -> f64 {
         match self {
+            Stat::Max | Stat::Min => {
+                let pick: fn(f64, f64) -> f64 = if self == Stat::Max {
+                    f64::max
+                } else {
+                    f64::min
+                };
+                // f64::max skips a NaN; PyTorch's max propagates it.
+                values
+                    .fold(None, |acc: Option<f64>, x| match acc {
+                        None => Some(x),
+                        Some(a) if a.is_nan() || x.is_nan() => Some(f64::NAN),
+                        Some(a) => Some(pick(a, x)),
+                    })
+                    .unwrap_or(f64::NAN)
+            }
             Stat::Norm { ord } => {
                 let s: f64 = values
                     .map(|x| {

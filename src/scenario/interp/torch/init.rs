@@ -1,8 +1,10 @@
 //! `torch.nn.init`: the in-place initializers custom modules call in `reset_parameters()`, as
 //! 2.15's `torch/nn/init.py` computes them. Each runs under `no_grad` on the tensor itself (a
 //! parameter keeps its identity and allocates nothing) and returns it. The uniform ones draw
-//! from the runtime's generator (the same memory as PyTorch, other values). The normal
-//! initializers are not here: the runtime has no in-place normal draw yet.
+//! and normal ones draw from the runtime's generator (the same memory as PyTorch, other
+//! values): `normal_`, `xavier_normal_` and `kaiming_normal_` are one in-place `normal_` with
+//! the standard deviation 2.15 computes (`gain * sqrt(2 / (fan_in + fan_out))`,
+//! `gain / sqrt(fan)`), and `eye_` zeros the matrix and writes its diagonal in place.
 
 use super::super::args::CallArgs;
 use super::super::value::Value;
@@ -21,6 +23,10 @@ pub(super) const INIT: &[Function] = &[
     entry("uniform_", Run::Call(init)),
     entry("xavier_uniform_", Run::Call(init)),
     entry("kaiming_uniform_", Run::Call(init)),
+    entry("normal_", Run::Call(init)),
+    entry("xavier_normal_", Run::Call(init)),
+    entry("kaiming_normal_", Run::Call(init)),
+    entry("eye_", Run::Call(init)),
     entry("calculate_gain", Run::Call(calculate_gain)),
 ];
 
@@ -28,8 +34,11 @@ fn params(name: &str) -> &'static [&'static str] {
     match name {
         "constant_" => &["tensor", "val"],
         "uniform_" => &["tensor", "a", "b", "generator"],
-        "xavier_uniform_" => &["tensor", "gain", "generator"],
-        "kaiming_uniform_" => &["tensor", "a", "mode", "nonlinearity", "generator"],
+        "normal_" => &["tensor", "mean", "std", "generator"],
+        "xavier_uniform_" | "xavier_normal_" => &["tensor", "gain", "generator"],
+        "kaiming_uniform_" | "kaiming_normal_" => {
+            &["tensor", "a", "mode", "nonlinearity", "generator"]
+        }
         _ => &["tensor"],
     }
 }
@@ -113,6 +122,7 @@ fn init(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value>
     let rt = it.rt.clone();
     let _no_grad = rt.set_grad_enabled(false);
     let uniform = |low: f64, high: f64| rt.uniform_(&t, low, high).map(|()| t.clone());
+    let normal = |mean: f64, std: f64| rt.normal_(&t, mean, std).map(|()| t.clone());
     let r = match name {
         "zeros_" => t.zero_(),
         "ones_" => t.fill_(1.0),
@@ -126,13 +136,23 @@ fn init(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value>
             number(it, b.get("a"), "a", 0.0, span)?,
             number(it, b.get("b"), "b", 1.0, span)?,
         ),
+        "normal_" => normal(
+            number(it, b.get("mean"), "mean", 0.0, span)?,
+            number(it, b.get("std"), "std", 1.0, span)?,
+        ),
+        "eye_" => eye(it, &t, span)?,
         // A tensor without elements is left as it is (PyTorch warns).
         _ if t.numel() == 0 => Ok(t.clone()),
-        "xavier_uniform_" => {
+        "xavier_uniform_" | "xavier_normal_" => {
             let (fan_in, fan_out) = fans(it, &t, span)?;
             let g = number(it, b.get("gain"), "gain", 1.0, span)?;
-            let bound = 3f64.sqrt() * g * (2.0 / (fan_in + fan_out)).sqrt();
-            uniform(-bound, bound)
+            let std = g * (2.0 / (fan_in + fan_out)).sqrt();
+            if name == "xavier_normal_" {
+                normal(0.0, std)
+            } else {
+                let bound = 3f64.sqrt() * std;
+                uniform(-bound, bound)
+            }
         }
         _ => {
             let a = number(it, b.get("a"), "a", 0.0, span)?;
@@ -157,9 +177,33 @@ fn init(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value>
                     ))
                 }
             };
-            let bound = 3f64.sqrt() * gain(it, &nonlinearity, Some(a), span)? / fan.sqrt();
-            uniform(-bound, bound)
+            let std = gain(it, &nonlinearity, Some(a), span)? / fan.sqrt();
+            if name == "kaiming_normal_" {
+                normal(0.0, std)
+            } else {
+                let bound = 3f64.sqrt() * std;
+                uniform(-bound, bound)
+            }
         }
     };
     check_rt(it, r, span)
+}
+
+/// `eye_(tensor)`: `torch.eye(n, m, out=tensor)`, which zeros the matrix and fills its
+/// diagonal with ones in place (views of the tensor, no allocation).
+fn eye(it: &Interp<'_>, t: &Tensor, span: Span) -> R<Result<Tensor, crate::tensor::TensorError>> {
+    if t.dim() != 2 {
+        return Err(it.fail(
+            span,
+            "ValueError: Only tensors with 2 dimensions are supported",
+        ));
+    }
+    let fill = || {
+        t.zero_()?;
+        for i in 0..t.shape()[0].min(t.shape()[1]) {
+            t.select(i as i64)?.select(i as i64)?.fill_(1.0)?;
+        }
+        Ok(t.clone())
+    };
+    Ok(fill())
 }

@@ -1,12 +1,13 @@
 //! The constructor settings that custom modules read off library layers (`module.out_channels`,
-//! `linear.in_features`, `embedding.embedding_dim`), as PyTorch keeps them on the object. They
-//! are read from the layer's weight shape, which PyTorch's `reset_parameters` sizes from them:
-//! a Conv weight is `(out_channels, in_channels / groups, *kernel_size)`, a Linear weight
-//! `(out_features, in_features)`, an Embedding weight `(num_embeddings, embedding_dim)`.
+//! `conv.groups`, `bn.eps`, `embedding.padding_idx`), as PyTorch keeps them on the object: a
+//! `Linear`'s from its weight (`(out_features, in_features)`, exact), every other layer's
+//! from the layer's own configuration ([`Layer::setting`](crate::nn::Layer::setting)).
+
+use std::rc::Rc;
 
 use super::super::objects::{ModuleKind, ModuleRef};
 use super::super::value::Value;
-use crate::tensor::Tensor;
+use crate::nn::Setting;
 
 /// `module.attr` for a constructor setting of a library layer; `None` for other names.
 pub(super) fn get(m: &ModuleRef, attr: &str) -> Option<Value> {
@@ -19,36 +20,21 @@ pub(super) fn get(m: &ModuleRef, attr: &str) -> Option<Value> {
                 _ => None,
             }
         }
-        ModuleKind::Layer(l) => {
-            let weight = l
-                .named_parameters()
-                .into_iter()
-                .find(|(n, _)| n == "weight")
-                .map(|(_, t)| t)?;
-            layer(l.class_name(), &l.repr(), &weight, attr)
-        }
+        ModuleKind::Layer(l) => l.setting(attr).map(value),
         _ => None,
     }
 }
 
-fn layer(class: &str, repr: &str, weight: &Tensor, attr: &str) -> Option<Value> {
-    let shape = weight.shape();
-    let int = |i: usize| Some(Value::Int(shape[i] as i64));
-    match (class, attr) {
-        ("Conv1d" | "Conv2d", "out_channels") => int(0),
-        // `in_channels` is the repr's first field (`Conv2d(3, 8, kernel_size=...)`): with
-        // `groups` the weight holds only `in_channels / groups`.
-        ("Conv1d" | "Conv2d", "in_channels") => {
-            let inner = repr.split_once('(')?.1;
-            let first = inner.split(',').next()?.trim();
-            first.parse::<i64>().ok().map(Value::Int)
-        }
-        ("Conv1d" | "Conv2d", "kernel_size") => Some(Value::Tuple(std::rc::Rc::new(
-            shape[2..].iter().map(|&k| Value::Int(k as i64)).collect(),
-        ))),
-        ("Embedding", "num_embeddings") => int(0),
-        ("Embedding", "embedding_dim") => int(1),
-        ("BatchNorm1d" | "BatchNorm2d", "num_features") => int(0),
-        _ => None,
+/// A setting as the Python value PyTorch stores.
+fn value(s: Setting) -> Value {
+    match s {
+        Setting::Int(i) => Value::Int(i),
+        Setting::Float(f) => Value::Float(f),
+        Setting::Bool(b) => Value::Bool(b),
+        Setting::Ints(v) => Value::Tuple(Rc::new(
+            v.into_iter().map(|d| Value::Int(d as i64)).collect(),
+        )),
+        Setting::Str(s) => Value::Str(s.into()),
+        Setting::None => Value::None,
     }
 }

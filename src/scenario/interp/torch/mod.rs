@@ -10,6 +10,7 @@
 
 mod amp;
 mod args;
+mod arith_options;
 mod autograd;
 mod cells;
 mod checkpoint;
@@ -34,6 +35,7 @@ mod spellings;
 mod split;
 mod subscript;
 mod tensor;
+mod tensor_str;
 mod tolist;
 mod transformer;
 mod triangular;

@@ -1,6 +1,6 @@
 //! Tensor methods that are other spellings of operations the runtime has: comparisons by name
 //! (`x.eq(y)`, `torch.gt(x, 0)`), `neg`, `square`, `mm`, `expand`/`expand_as`/`view_as`,
-//! `type_as`, out-of-place `masked_fill`, `div_`, `clamp_`, `exp_`/`sqrt_`/`reciprocal_`/
+//! `type_as`, out-of-place `masked_fill`, `clamp_`, `exp_`/`sqrt_`/`reciprocal_`/
 //! `sigmoid_`/`tanh_`, `reciprocal`, and the layout queries (`stride`,
 //! `storage_offset`, `is_contiguous`, `nelement`, `ndimension`). Each does what its operator
 //! or sibling does, so it allocates and saves exactly that (checked on PyTorch 2.15: `square`
@@ -11,8 +11,8 @@ use super::super::args::CallArgs;
 use super::super::value::Value;
 use super::super::{Interp, R};
 use super::args::{check_rt, expect_float, method};
-use super::values::{compare, inplace_binary};
-use crate::scenario::{BinOp, CmpOp, Span};
+use super::values::compare;
+use crate::scenario::{CmpOp, Span};
 use crate::tensor::Tensor;
 
 // `eq`, `ne`, `lt`, `le`, `gt`, `ge` (and `torch.eq(input, other)`, ...): the comparison
@@ -84,13 +84,6 @@ method!(masked_fill, ["mask", "value"], 2, |c| {
     let mask = c.tensor("mask")?;
     let value = c.float("value")?;
     c.done(c.t.masked_fill(&mask, value))
-});
-
-// `div_(other)`: `x /= other`.
-method!(div_, ["other"], 1, |c| {
-    let other = c.b.raw("other").cloned().unwrap_or(Value::None);
-    let r = inplace_binary(c.t, BinOp::Div, &other).map(|()| c.t.clone());
-    c.done(r)
 });
 
 // `stride(dim=None)`: the strides in elements, as a tuple, or one of them.

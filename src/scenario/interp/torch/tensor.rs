@@ -41,7 +41,6 @@ pub(super) const METHODS: &[Entry<MethodFn>] = &[
     entry("view_as", super::spellings::as_other),
     entry("type_as", super::spellings::as_other),
     entry("masked_fill", super::spellings::masked_fill),
-    entry("div_", super::spellings::div_),
     entry("clamp_", super::spellings::clamp_),
     entry("pow_", super::spellings::pow_),
     entry("triu", super::spellings::triu),
@@ -91,6 +90,7 @@ pub(super) const METHODS: &[Entry<MethodFn>] = &[
     entry("sub_", inplace_arith),
     entry("mul_", inplace_arith),
     entry("fill_", inplace_arith),
+    entry("div_", super::arith_options::div_),
     entry("requires_grad_", requires_grad_),
     entry("exp", unary),
     entry("log", unary),
@@ -401,20 +401,33 @@ method!(pow, ["exponent"], 1, |c| {
 });
 
 // `add`, `sub`, `mul`, `div`, `true_divide`: the operators' Tensor overloads, a number operand
-// wrapped as theirs is (`x.mul(2)` saves the 2 as `x * 2` does).
-method!(arith, ["other"], 1, |c| {
-    let other = c.b.raw("other").cloned().unwrap_or(Value::None);
-    let op = match c.name {
-        "add" => BinOp::Add,
-        "sub" => BinOp::Sub,
-        "mul" => BinOp::Mul,
-        _ => BinOp::Div,
-    };
-    binary(&Value::Tensor(c.t.clone()), op, &other).map_err(|e| match e {
-        Ok(e) => c.it.tensor_error(c.span, e),
-        Err(message) => c.it.fail(c.span, message),
-    })
-});
+// wrapped as theirs is (`x.mul(2)` saves the 2 as `x * 2` does); `add`/`sub` take `alpha=`
+// and `div` takes `rounding_mode=` (super::arith_options).
+method!(
+    arith,
+    |name| match name {
+        "add" | "sub" => &["other", "alpha"],
+        "div" => &["other", "rounding_mode"],
+        _ => &["other"],
+    },
+    1,
+    |c| {
+        let other = c.b.raw("other").cloned().unwrap_or(Value::None);
+        if let Some(r) = super::arith_options::with_options(&c, &other, false)? {
+            return Ok(r);
+        }
+        let op = match c.name {
+            "add" => BinOp::Add,
+            "sub" => BinOp::Sub,
+            "mul" => BinOp::Mul,
+            _ => BinOp::Div,
+        };
+        binary(&Value::Tensor(c.t.clone()), op, &other).map_err(|e| match e {
+            Ok(e) => c.it.tensor_error(c.span, e),
+            Err(message) => c.it.fail(c.span, message),
+        })
+    }
+);
 
 // `add_`, `sub_`, `mul_`, `fill_`.
 method!(inplace_arith, ["other", "alpha"], 1, |c| {
@@ -430,7 +443,7 @@ method!(inplace_arith, ["other", "alpha"], 1, |c| {
             None => return Err(c.it.fail(c.span, "TypeError: fill_() expects a number")),
         },
         ("add_", Value::Tensor(o), Some(a)) => t.add_alpha_(o, a),
-        ("sub_", Value::Tensor(o), Some(a)) => t.add_alpha_(o, -a),
+        ("sub_", Value::Tensor(o), Some(a)) => t.sub_alpha_(o, a),
         (_, _, Some(_)) => {
             return Err(c.it.fail(
                 c.span,
@@ -600,20 +613,41 @@ method!(softmax, ["dim", "dtype"], 0, |c| {
     c.done(r)
 });
 
-// `max`, `min`.
+// `max()`, `max(dim, keepdim=False)` (values and indices) and `max(other)` (`maximum`); `min`
+// alike.
 method!(extremum, ["dim", "keepdim"], 0, |c| {
-    let Some(d) = c.dim("dim")? else {
-        return Err(c
-            .it
-            .fail(
-                c.span,
-                format!("{}() without dim is not supported in scenarios", c.name),
-            )
-            .with_help("pass dim= (the values and indices come back as a tuple)"));
+    let is_min = c.name == "min";
+    let other = match c.b.get("dim") {
+        Some(Value::Tensor(o)) => Some(o.clone()),
+        _ => None,
+    };
+    let d = match other {
+        Some(_) => None,
+        None => c.dim("dim")?,
+    };
+    // `keepdim` belongs to the `(dim, keepdim)` overload only.
+    if d.is_none() && c.b.get("keepdim").is_some() {
+        return Err(c.it.fail(
+            c.span,
+            format!(
+                "TypeError: {}() received an invalid combination of arguments",
+                c.name
+            ),
+        ));
+    }
+    if let Some(o) = other {
+        return c.done(if is_min {
+            c.t.minimum(&o)
+        } else {
+            c.t.maximum(&o)
+        });
+    }
+    let Some(d) = d else {
+        return c.done(if is_min { c.t.min() } else { c.t.max() });
     };
     let keepdim = c.flag("keepdim", false)?;
     let (values, indices) =
-        c.t.max_dim(d, keepdim, c.name == "min")
+        c.t.max_dim(d, keepdim, is_min)
             .map_err(|e| c.it.tensor_error(c.span, e))?;
     Ok(Value::Tuple(Rc::new(vec![
         Value::Tensor(values),

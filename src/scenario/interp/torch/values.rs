@@ -19,53 +19,8 @@ pub(in super::super) fn device_named(s: &str) -> Option<Device> {
 /// Python's `str()` of a value, as `print` shows it; tensors as PyTorch prints them.
 pub(in super::super) fn display(v: &Value) -> String {
     match v {
-        Value::Tensor(t) => tensor_repr(t),
+        Value::Tensor(t) => super::tensor_str::tensor_repr(t),
         other => other.to_string(),
-    }
-}
-
-fn tensor_repr(t: &Tensor) -> String {
-    let mut extras = Vec::new();
-    if t.device() == Device::Cuda {
-        extras.push("device='cuda:0'".to_string());
-    }
-    match t.dtype() {
-        DType::I64 if t.numel() == 0 => extras.push("dtype=torch.int64".into()),
-        // Only the default types (float32, int64, bool) print without their dtype.
-        DType::F16 | DType::BF16 | DType::I32 | DType::F64 => {
-            extras.push(format!("dtype={}", t.dtype()))
-        }
-        _ => {}
-    }
-    if let Some(node) = t.grad_fn() {
-        extras.push(format!("grad_fn=<{}>", node.name()));
-    } else if t.requires_grad() {
-        extras.push("requires_grad=True".into());
-    }
-    let body = if !t.has_data() {
-        "...".to_string()
-    } else {
-        let fmt = |x: f64| match t.dtype() {
-            DType::F32 | DType::F16 | DType::BF16 | DType::F64 => format!("{x:.4}"),
-            DType::I64 | DType::I32 => format!("{}", x as i64),
-            DType::Bool => (if x != 0.0 { "True" } else { "False" }).to_string(),
-        };
-        let values: Vec<f64> = match t.dtype() {
-            DType::I64 | DType::I32 => t.to_vec_i64().into_iter().map(|v| v as f64).collect(),
-            _ => t.to_vec_f64(),
-        };
-        if t.dim() == 0 {
-            fmt(values.first().copied().unwrap_or(0.0))
-        } else {
-            let shown: Vec<String> = values.iter().take(6).map(|&x| fmt(x)).collect();
-            let more = if values.len() > 6 { ", ..." } else { "" };
-            format!("[{}{more}]", shown.join(", "))
-        }
-    };
-    if extras.is_empty() {
-        format!("tensor({body})")
-    } else {
-        format!("tensor({body}, {})", extras.join(", "))
     }
 }
 
@@ -165,6 +120,14 @@ fn unsupported_operands(l: &Value, op: BinOp, r: &Value) -> Result<TensorError, 
     ))
 }
 
+/// Whether a Python bool operand of `t` is wrapped as PyTorch called from Python wraps it (a
+/// 1-byte bool tensor, [`RuntimeOptions::python_scalar_names`]); else it is the number 1 or 0.
+///
+/// [`RuntimeOptions::python_scalar_names`]: crate::runtime::RuntimeOptions::python_scalar_names
+fn wraps_bools(t: &Tensor) -> bool {
+    t.runtime().python_scalar_names()
+}
+
 /// A binary operator with a tensor on at least one side. Errors are PyTorch's (`Ok`) or
 /// Python's TypeError (`Err`).
 pub(in super::super) fn binary(
@@ -181,6 +144,19 @@ pub(in super::super) fn binary(
             BinOp::MatMul => a.matmul(b),
             _ => return Err(unsupported_operands(l, op, r)),
         },
+        (Value::Tensor(a), Value::Bool(b)) | (Value::Bool(b), Value::Tensor(a))
+            if wraps_bools(a)
+                && (matches!(l, Value::Tensor(_)) || matches!(op, BinOp::Add | BinOp::Mul)) =>
+        {
+            let w = Tensor::wrapped_bool(a.runtime(), *b).map_err(Ok)?;
+            match op {
+                BinOp::Add => a.add(&w),
+                BinOp::Sub => a.sub(&w),
+                BinOp::Mul => a.mul(&w),
+                BinOp::Div => a.div(&w),
+                _ => return Err(unsupported_operands(l, op, r)),
+            }
+        }
         (Value::Tensor(a), other) => {
             let Some(s) = scalar(other) else {
                 return Err(unsupported_operands(l, op, r));
