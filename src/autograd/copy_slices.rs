@@ -225,3 +225,18 @@ pub(super) fn rebase_history(wrapped: Rc<Node>, view: &Tensor, base: &Tensor) {
     view.0.output_nr.set(0);
     view.set_grad_fn(Some(as_strided));
 }
+
+impl Node {
+    /// For a CopySlices node: the in-place operation's node it owns, with what that node saved,
+    /// until backward releases it. It is not one of the node's edges, so whoever walks the
+    /// graph for what it holds (the checker) asks for it here.
+    pub fn wrapped_node(&self) -> Option<Rc<Node>> {
+        match &self.kind {
+            Kind::Function {
+                backward: Backward::CopySlices(c),
+                ..
+            } => c.wrapped.borrow().clone(),
+            _ => None,
+        }
+    }
+}

@@ -498,6 +498,15 @@ impl Walker<'_> {
                 route,
             ));
         }
+        // A CopySlices keeps the in-place operation's node (and what it saved) off its edges.
+        if let Some(w) = node.wrapped_node() {
+            children.push((
+                Some(format!("wrapped {}", w.name())),
+                Item::Node(w),
+                true,
+                route,
+            ));
+        }
         if let Some(v) = node.variable() {
             children.push((None, Item::Tensor(v), true, route));
         }

@@ -813,3 +813,28 @@ mod report_snapshots {
         }
     }
 }
+
+#[test]
+fn what_an_in_place_write_into_a_view_saved_is_held_through_copy_slices() {
+    // `y[:, 0].mul_(c)` with grad: y's grad_fn becomes CopySlices owning the MulBackward0 of
+    // the write, which saved `c`. Each step keeps y (48 B -> 512) and, through that node, c
+    // (16 B -> 512): CopySlices, the wrapped MulBackward0, the view's SelectBackward0 and
+    // `x * 1`'s MulBackward0. Before the walk looked inside CopySlices, c's 512 B a step
+    // were a second leak that "nothing the program names holds".
+    let r = check(concat!(
+        "x = torch.randn(4, 3, device=device, requires_grad=True)\n",
+        "kept = []\n",
+        "for step in range(5):\n",
+        "    c = torch.randn(4, device=device)\n",
+        "    y = x * 1\n",
+        "    y[:, 0].mul_(c)\n",
+        "    kept.append(y)\n",
+    ));
+    let l = one_leak(&r);
+    assert_eq!(
+        (l.bytes_per_iteration, l.graph_nodes_per_iteration),
+        (1024, 4)
+    );
+    assert_eq!(l.retained_by.statement, "kept.append(y)");
+    assert_eq!(l.retention_path[0], "kept[0]");
+}
