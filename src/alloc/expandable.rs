@@ -135,6 +135,7 @@ impl CachingAllocator {
             gc_base: 0,
             mapped: false,
             expandable: true,
+            live: true,
         });
         self.segments.insert(
             number,

@@ -160,6 +160,9 @@ struct Block {
     mapped: bool,
     /// Whether it lies in an expandable segment.
     expandable: bool,
+    /// Whether the slot holds a block; false once the block merged into a neighbour or its
+    /// segment went back, until the slot is reused. A dead slot is never allocated.
+    live: bool,
 }
 
 impl Block {
@@ -184,7 +187,10 @@ struct Segment {
 /// A caching allocator over one device. Not shared between threads: each runtime owns one.
 pub struct CachingAllocator {
     device: Box<dyn DeviceMemory>,
-    blocks: Vec<Option<Block>>,
+    /// Block slots. A slot is reused rather than set to `None` when its block goes: on the
+    /// cached path a block is written and retired once per alloc + free, and moving a whole
+    /// `Option<Block>` in and out of a slot stalled on reading back what was just written.
+    blocks: Vec<Block>,
     generations: Vec<u32>,
     vacant: Vec<u32>,
     segments: BTreeMap<u64, Segment>,
@@ -419,9 +425,7 @@ impl CachingAllocator {
             }
         };
 
-        let block = self.blocks[idx as usize]
-            .as_ref()
-            .expect("free block exists");
+        let block = self.block(idx);
         let already_split = block.is_split();
         let (segment, base, offset, block_size) =
             (block.segment, block.base, block.offset, block.size);
@@ -429,31 +433,33 @@ impl CachingAllocator {
         // pages can always be unmapped, so a free split block there is not stranded.
         let expandable = block.expandable;
         if self.should_split(pool, block_size, size) {
-            let remaining = Block {
+            let (rem_offset, rem_size, rem_next) = (offset + size, block_size - size, block.next);
+            // The remainder is written whole, its age included, and goes into the bins under
+            // the key known here, instead of being read back as `insert_free` does.
+            let rem = self.insert_block(Block {
                 segment,
                 base,
-                offset: offset + size,
-                size: block_size - size,
+                offset: rem_offset,
+                size: rem_size,
                 requested: 0,
                 allocated: false,
                 pool,
                 prev: Some(idx),
-                next: block.next,
+                next: rem_next,
                 tag: None,
-                gc_base: 0,
+                gc_base: self.searches[pool as usize],
                 mapped: true,
                 expandable,
-            };
-            let rem_size = remaining.size;
-            let rem_next = remaining.next;
-            let rem = self.insert_block(remaining);
+                live: true,
+            });
             if let Some(n) = rem_next {
                 self.block_mut(n).prev = Some(rem);
             }
             let b = self.block_mut(idx);
             b.next = Some(rem);
             b.size = size;
-            self.insert_free(rem);
+            self.free_set(pool)
+                .insert((rem_size, segment, rem_offset, rem));
             if !expandable && already_split {
                 // An inactive split block shrinks by the bytes handed out.
                 self.stats.inactive_split_bytes.decrease(pool, size);
@@ -665,20 +671,21 @@ impl CachingAllocator {
     }
 
     fn block(&self, idx: u32) -> &Block {
-        self.blocks[idx as usize]
-            .as_ref()
-            .expect("block index refers to a live slot")
+        let block = &self.blocks[idx as usize];
+        debug_assert!(block.live, "block index refers to a live slot");
+        block
     }
 
     fn block_mut(&mut self, idx: u32) -> &mut Block {
-        self.blocks[idx as usize]
-            .as_mut()
-            .expect("block index refers to a live slot")
+        let block = &mut self.blocks[idx as usize];
+        debug_assert!(block.live, "block index refers to a live slot");
+        block
     }
 
     fn live_index(&self, id: BlockId) -> Result<u32, AllocError> {
+        // A dead slot is never allocated, so `allocated` alone tells a live block.
         let ok = self.generations.get(id.index as usize) == Some(&id.generation)
-            && matches!(self.blocks.get(id.index as usize), Some(Some(b)) if b.allocated);
+            && matches!(self.blocks.get(id.index as usize), Some(b) if b.allocated);
         if ok {
             Ok(id.index)
         } else {
@@ -686,26 +693,39 @@ impl CachingAllocator {
         }
     }
 
+    /// Puts `block` in a slot. Inlined so that the block is not passed by reference: read
+    /// back right after the caller built it with narrower stores, it stalled on store
+    /// forwarding (the most expensive instruction of the cached path in `perf annotate`).
+    #[inline(always)]
     fn insert_block(&mut self, block: Block) -> u32 {
+        debug_assert!(block.live);
         match self.vacant.pop() {
             Some(i) => {
-                self.blocks[i as usize] = Some(block);
+                debug_assert!(!self.blocks[i as usize].live, "a vacant slot is dead");
+                self.blocks[i as usize] = block;
                 i
             }
             None => {
-                self.blocks.push(Some(block));
+                self.blocks.push(block);
                 self.generations.push(0);
                 (self.blocks.len() - 1) as u32
             }
         }
     }
 
+    /// Retires a block's slot: only its flags change, and the tag goes (a free block's is
+    /// already gone), so nothing is moved.
+    #[inline(always)]
     fn remove_block(&mut self, idx: u32) {
-        self.blocks[idx as usize] = None;
+        let block = &mut self.blocks[idx as usize];
+        block.live = false;
+        block.allocated = false;
+        block.tag = None;
         self.generations[idx as usize] = self.generations[idx as usize].wrapping_add(1);
         self.vacant.push(idx);
     }
 
+    #[inline(always)]
     fn free_key(&self, idx: u32) -> (Pool, FreeKey) {
         let b = self.block(idx);
         (b.pool, (b.size, b.segment, b.offset, idx))
@@ -718,6 +738,7 @@ impl CachingAllocator {
         }
     }
 
+    #[inline(always)]
     fn insert_free(&mut self, idx: u32) {
         let (pool, key) = self.free_key(idx);
         let searches = self.searches[pool as usize];
@@ -725,6 +746,7 @@ impl CachingAllocator {
         self.free_set(pool).insert(key);
     }
 
+    #[inline(always)]
     fn remove_free(&mut self, idx: u32) {
         let (pool, key) = self.free_key(idx);
         let removed = self.free_set(pool).remove(&key);

@@ -173,6 +173,7 @@ impl CachingAllocator {
             gc_base: 0,
             mapped: true,
             expandable: false,
+            live: true,
         });
         self.segments.insert(
             number,
