@@ -515,6 +515,7 @@ impl<'a> Pass<'a> {
 
     /// The tensor hooks of what `node` computes the gradient for, in registration order, each
     /// given the previous one's result (`call_tensor_pre_hooks`); a leaf's live on the leaf.
+    /// Then, as PyTorch runs `retains_grad_hooks` last, the tensors that retain it get it.
     fn run_hooks(&mut self, node: &Node, nr: usize, mut grad: Tensor) -> Result<Tensor> {
         let hooks = match &node.kind {
             Kind::AccumulateGrad { variable } => variable
@@ -529,6 +530,7 @@ impl<'a> Pass<'a> {
                 grad = new;
             }
         }
+        node.retain_output_grad(nr, &grad)?;
         Ok(grad)
     }
 }

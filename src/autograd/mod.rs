@@ -7,6 +7,7 @@ mod checkpoint;
 mod copy_slices;
 mod engine;
 mod formulas;
+mod retain_grad;
 mod saved_hooks;
 
 use std::any::Any;
@@ -197,6 +198,9 @@ pub struct Node {
     /// (`tensor_pre_hooks`): they run on that output's gradient before the node does, and the
     /// node keeps them (and what they capture).
     hooks: Vec<RefCell<Option<HookList>>>,
+    /// The outputs that `retain_grad()` asked to keep their gradient, by output number, held
+    /// weakly as PyTorch's `retains_grad_hooks` hold them (`retain_grad.rs`).
+    retained: retain_grad::Retained,
     /// This node, weakly: what a saved output's unpacking under create_graph points back to.
     me: RefCell<Weak<Node>>,
 }
@@ -240,6 +244,7 @@ impl Node {
             kind,
             ran: std::cell::Cell::new(false),
             hooks: (0..outputs.max(1)).map(|_| RefCell::new(None)).collect(),
+            retained: Default::default(),
             me: RefCell::new(Weak::new()),
         }
     }

@@ -330,3 +330,73 @@ fn triu_addmm_isnan_print_what_pytorch_printed() {
         ],
     );
 }
+
+/// `retain_grad()` and `retains_grad`: a non-leaf's `.grad` is a clone of its gradient after
+/// the tensor's own hooks have run (2.15 runs `retains_grad_hooks` last), summed over backward
+/// passes; a no-op on a leaf; PyTorch's error without `requires_grad`.
+const RETAIN_GRAD: &str = r#"import torch
+x = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+y = x * 2
+y.retain_grad()
+y.retain_grad()
+z = (y * y).sum()
+print(y.retains_grad, x.retains_grad, z.retains_grad)
+z.backward(retain_graph=True)
+print(y.grad.tolist(), x.grad.tolist(), y.grad.is_contiguous())
+z.backward()
+print(y.grad.tolist())
+x.retain_grad()
+print(x.retains_grad)
+try:
+    torch.ones(2).retain_grad()
+except RuntimeError as e:
+    print(e)
+w = x.t() * 1
+w.retain_grad()
+def double(g):
+    return g * 2
+w.register_hook(double)
+w.sum().backward()
+print(w.grad.tolist(), w.grad.is_contiguous())
+"#;
+
+#[test]
+fn retain_grad_prints_what_pytorch_printed() {
+    super::assert_prints_on_cpu_and_meta(
+        RETAIN_GRAD,
+        &[
+            r#"True False False"#,
+            r#"[[4.0, 8.0], [12.0, 16.0]] [[8.0, 16.0], [24.0, 32.0]] True"#,
+            r#"[[8.0, 16.0], [24.0, 32.0]]"#,
+            r#"False"#,
+            r#"can't retain_grad on Tensor that has requires_grad=False"#,
+            r#"[[2.0, 2.0], [2.0, 2.0]] True"#,
+        ],
+    );
+}
+
+/// The retained gradient is one more 512 B block, kept as long as the tensor: x and x.grad,
+/// y and y.grad after the backward (2,048 B); freed with y; without `retain_grad`, 1,536 B.
+const RETAIN_GRAD_MEMORY: &str = r#"import torch
+x = torch.randn(4, 8, device="cuda", requires_grad=True)
+y = x * 2
+y.retain_grad()
+y.sum().backward()
+print(torch.cuda.memory_allocated(), y.grad.is_cuda)
+del y
+print(torch.cuda.memory_allocated())
+v = x * 2
+v.sum().backward()
+print(torch.cuda.memory_allocated(), v.grad)
+"#;
+
+#[test]
+fn a_retained_gradient_lives_as_long_as_its_tensor() {
+    for backend in [Backend::Cpu, Backend::Meta] {
+        super::assert_prints(
+            backend,
+            RETAIN_GRAD_MEMORY,
+            &["2048 True", "1024", "1536 None"],
+        );
+    }
+}

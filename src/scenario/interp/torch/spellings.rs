@@ -210,3 +210,10 @@ method!(addmm, ["mat1", "mat2", "beta", "alpha"], 2, |c| {
 
 // `torch.isnan(input)`: ATen's `self != self`, one bool output.
 method!(isnan, [], 0, |c| c.done(c.t.ne(c.t)));
+
+// `retain_grad()`: the non-leaf's `.grad` is filled by the next backward.
+method!(retain_grad, [], 0, |c| {
+    c.t.retain_grad()
+        .map_err(|e| c.it.tensor_error(c.span, e))?;
+    Ok(Value::None)
+});

@@ -46,6 +46,7 @@ pub(super) const METHODS: &[Entry<MethodFn>] = &[
     entry("triu", super::spellings::triu),
     entry("addmm", super::spellings::addmm),
     entry("isnan", super::spellings::isnan),
+    entry("retain_grad", super::spellings::retain_grad),
     entry("exp_", super::spellings::pointwise),
     entry("sqrt_", super::spellings::pointwise),
     entry("reciprocal_", super::spellings::pointwise),

@@ -291,6 +291,7 @@ pub(in super::super) fn get_attr(obj: &Value, attr: &str) -> Option<Value> {
             "data" => Value::Tensor(t.variable_data()),
             "ndim" => Value::Int(t.dim() as i64),
             "_version" => Value::Int(t.version() as i64),
+            "retains_grad" => Value::Bool(t.retains_grad()),
             _ => return None,
         }),
         Value::Module(m) if super::layer_attrs::get(m, attr).is_some() => {
