@@ -69,6 +69,44 @@ impl<T> Mat<T> {
 /// Each matrix must be valid for its extent (reads of `a` and `b`, reads and writes of
 /// `dst`), `dst` must give each element its own address and overlap neither operand, and
 /// `n`, `k`, `m` must all be non-zero.
+/// `out (n×m) = a (n×k) · b (k×m)` (plus `out` with `accumulate`) through `gemm`, on dense
+/// copies of the operands read and written as `T` (the f32 and f64 paths differ only there).
+fn dense_matmul<T: arith::Real>(
+    cx: Cx,
+    out: &Buf,
+    [a, b]: [&Buf; 2],
+    accumulate: bool,
+    read: impl Fn(&Buf, Cx<'_>) -> Option<Vec<T>>,
+    write: impl Fn(&Buf, Cx<'_>, &[T]),
+) -> Result<()> {
+    let (Some(x), Some(y)) = (read(a, cx), read(b, cx)) else {
+        return Ok(());
+    };
+    let (n, k, m) = (a.shape[0], a.shape[1], b.shape[1]);
+    let mut product = match accumulate.then(|| read(out, cx)).flatten() {
+        Some(acc) => acc,
+        None => vec![T::zero(); n * m],
+    };
+    if n * k * m != 0 {
+        // SAFETY: `x`, `y` and `product` are dense n×k, k×m and n×m matrices of their own,
+        // and no dimension is zero.
+        unsafe {
+            matmul_gemm(
+                cx,
+                Mat::dense(product.as_mut_ptr(), m),
+                [
+                    Mat::dense(x.as_ptr().cast_mut(), k),
+                    Mat::dense(y.as_ptr().cast_mut(), m),
+                ],
+                (n, k, m),
+                accumulate,
+            )?;
+        }
+    }
+    write(out, cx, &product);
+    Ok(())
+}
+
 pub(super) unsafe fn matmul_gemm<T: arith::Real>(
     cx: Cx,
     dst: Mat<T>,
@@ -587,34 +625,23 @@ impl Kernels for HostKernels {
             return done;
         }
         if out.dtype == DType::F64 {
-            return host64::matmul(cx, out, [a, b], accumulate);
+            return dense_matmul(
+                cx,
+                out,
+                [a, b],
+                accumulate,
+                |b, cx| b.read_f64(cx),
+                |b, cx, v| b.write_f64(cx, v),
+            );
         }
-        let (Some(x), Some(y)) = (a.read_f32(cx), b.read_f32(cx)) else {
-            return Ok(());
-        };
-        let (n, k, m) = (a.shape[0], a.shape[1], b.shape[1]);
-        let mut product = match accumulate.then(|| out.read_f32(cx)).flatten() {
-            Some(acc) => acc,
-            None => vec![0.0f32; n * m],
-        };
-        if n * k * m != 0 {
-            // SAFETY: `x`, `y` and `product` are dense n×k, k×m and n×m matrices of their
-            // own, and no dimension is zero.
-            unsafe {
-                matmul_gemm(
-                    cx,
-                    Mat::dense(product.as_mut_ptr(), m),
-                    [
-                        Mat::dense(x.as_ptr().cast_mut(), k),
-                        Mat::dense(y.as_ptr().cast_mut(), m),
-                    ],
-                    (n, k, m),
-                    accumulate,
-                )?;
-            }
-        }
-        out.write_f32(cx, &product);
-        Ok(())
+        dense_matmul(
+            cx,
+            out,
+            [a, b],
+            accumulate,
+            |b, cx| b.read_f32(cx),
+            |b, cx, v| b.write_f32(cx, v),
+        )
     }
 
     fn log_softmax(&self, cx: Cx, out: &Buf, x: &Buf, (outer, size, inner): Split) -> Result<()> {

@@ -6,7 +6,7 @@
 //! has declined, so the float32 path gains no branch per element.
 
 use super::arith::{self, Bin, BinaryLoop, TernaryLoop, UnaryLoop};
-use super::host::{map_within_time, matmul_gemm, Mat};
+use super::host::map_within_time;
 use super::{Buf, Cx};
 use crate::device::kernels::{TernaryCode, UnaryCode};
 use crate::tensor::Result;
@@ -85,36 +85,5 @@ pub(super) fn ternary(
             &arith::with_ternary(op, vw, Read(cx, [&a[..], &b[..], &c[..]]))?,
         );
     }
-    Ok(())
-}
-
-/// `out (n×m) = a (n×k) · b (k×m)` (plus `out` with `accumulate`) through `gemm`'s f64
-/// kernels, on dense copies of the operands.
-pub(super) fn matmul(cx: Cx, out: &Buf, [a, b]: [&Buf; 2], accumulate: bool) -> Result<()> {
-    let (Some(x), Some(y)) = (a.read_f64(cx), b.read_f64(cx)) else {
-        return Ok(());
-    };
-    let (n, k, m) = (a.shape[0], a.shape[1], b.shape[1]);
-    let mut product = match accumulate.then(|| out.read_f64(cx)).flatten() {
-        Some(acc) => acc,
-        None => vec![0.0f64; n * m],
-    };
-    if n * k * m != 0 {
-        // SAFETY: `x`, `y` and `product` are dense n×k, k×m and n×m matrices of their own,
-        // and no dimension is zero.
-        unsafe {
-            matmul_gemm(
-                cx,
-                Mat::dense(product.as_mut_ptr(), m),
-                [
-                    Mat::dense(x.as_ptr().cast_mut(), k),
-                    Mat::dense(y.as_ptr().cast_mut(), m),
-                ],
-                (n, k, m),
-                accumulate,
-            )?;
-        }
-    }
-    out.write_f64(cx, &product);
     Ok(())
 }
