@@ -107,6 +107,20 @@ extern "C" __global__ void ew_unary_f32(Operand out, Operand a, int op, float p,
             case OP_GELU: r = 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); break;
             case OP_SILU: r = x / (1.0f + expf(-x)); break;
             case OP_RECIPROCAL: r = 1.0f / x; break;
+            case OP_SIN: r = sinf(x); break;
+            case OP_COS: r = cosf(x); break;
+            case OP_LOG1P: r = log1pf(x); break;
+            case OP_EXPM1: r = expm1f(x); break;
+            case OP_RSQRT: r = rsqrtf(x); break;
+            case OP_FLOOR: r = floorf(x); break;
+            case OP_CEIL: r = ceilf(x); break;
+            case OP_ROUND: r = nearbyintf(x); break;
+            case OP_TRUNC: r = truncf(x); break;
+            case OP_ROUND_DECIMALS: {
+                float ten = powf(10.0f, fabsf(p));
+                r = p < 0.0f ? nearbyintf(x / ten) * ten : nearbyintf(x * ten) / ten;
+                break;
+            }
             default: r = __int_as_float(0x7fc00000); break;
         }
         store_f32(out, i, r);

@@ -583,11 +583,12 @@ impl Formula {
                 out[0] = Some(grad.threshold_backward(&result, 0.0)?);
             }
             Formula::Pointwise(f) => {
-                let saved = node.unpack(match f.keeps() {
-                    Keeps::Input => "self",
-                    Keeps::Result => "result",
-                })?;
-                out[0] = Some(f.backward(grad, &saved)?);
+                let saved = match f.keeps() {
+                    Keeps::Input => Some(node.unpack("self")?),
+                    Keeps::Result => Some(node.unpack("result")?),
+                    Keeps::Nothing => None,
+                };
+                out[0] = Some(f.backward(grad, saved.as_ref())?);
             }
             Formula::Sum { self_sizes } => out[0] = Some(grad.expand(self_sizes)?),
             Formula::SumDim {

@@ -189,6 +189,27 @@ op_codes! {
         Silu = "OP_SILU",
         /// `1 / x`.
         Reciprocal = "OP_RECIPROCAL",
+        /// `sin(x)`.
+        Sin = "OP_SIN",
+        /// `cos(x)`.
+        Cos = "OP_COS",
+        /// `log(1 + x)`, exact near 0.
+        Log1p = "OP_LOG1P",
+        /// `exp(x) - 1`, exact near 0.
+        Expm1 = "OP_EXPM1",
+        /// `1 / sqrt(x)`.
+        Rsqrt = "OP_RSQRT",
+        /// `floor(x)`.
+        Floor = "OP_FLOOR",
+        /// `ceil(x)`.
+        Ceil = "OP_CEIL",
+        /// `x` rounded to the nearest integer, halves to even (`nearbyint`).
+        Round = "OP_ROUND",
+        /// `x` rounded toward zero.
+        Trunc = "OP_TRUNC",
+        /// `x` rounded to `p` decimals (halves to even at the scaled value): ATen's
+        /// `round_decimals` kernel.
+        RoundDecimals = "OP_ROUND_DECIMALS",
     }
 }
 

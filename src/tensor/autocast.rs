@@ -50,6 +50,8 @@ pub(crate) enum AutocastOp {
     Conv,
     Exp,
     Log,
+    /// `expm1`, `log1p`, `reciprocal`, `rsqrt`: on cuda's `fp32` list, on no cpu list.
+    Fp32Pointwise,
     Pow,
     LayerNorm,
     MseLoss,
@@ -81,7 +83,7 @@ impl AutocastOp {
             }
             (Logsumexp, Device::Cuda) | (Bce, Device::Cpu) => Some(CastPolicy::Fp32),
             (Bce, Device::Cuda) => Some(CastPolicy::Banned),
-            (Exp | Log | Pow | LayerNorm, Device::Cuda) => Some(CastPolicy::Fp32),
+            (Exp | Log | Fp32Pointwise | Pow | LayerNorm, Device::Cuda) => Some(CastPolicy::Fp32),
             (CrossEntropy, Device::Cpu) => Some(CastPolicy::Fp32),
             (Cat | Stack, Device::Cpu) => Some(CastPolicy::Promote),
             (RnnCell, Device::Cuda) => Some(CastPolicy::Lower),

@@ -203,6 +203,11 @@ pub(crate) struct Along {
 }
 
 impl Along {
+    /// Along `dim` of a tensor of `self_shape`.
+    pub(crate) fn new(dim: usize, self_shape: Vec<usize>) -> Along {
+        Along { dim, self_shape }
+    }
+
     /// Row-major offsets into a tensor of `self_shape` for each element of `index` (whose shape
     /// is `index_shape`), taking the index value as the coordinate along `dim`.
     fn offsets(&self, index_shape: &[usize], index: &[i64]) -> Result<Vec<usize>> {

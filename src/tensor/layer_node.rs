@@ -76,8 +76,10 @@ pub(crate) enum LayerKernel {
     FusedCell(FusedCell),
     /// A fused RNN cell's backward.
     FusedCellBackward(FusedCell),
-    /// `[out]` from `[x]`: `triu(x, diagonal)` (`src/tensor/triu.rs`).
-    Triu(i64),
+    /// `[out]` from `[x]`: `triu(x, diagonal)` or `tril` (`src/tensor/triu.rs`).
+    Triangle(super::triu::Triangle),
+    /// `[values, indices]` from `[x]`: `topk` or `sort` (`src/tensor/sort.rs`).
+    Sort(super::sort::SortKernel),
 }
 
 impl LayerKernel {
@@ -132,8 +134,12 @@ impl LayerKernel {
                 c.host_backward(cx, outs, ins);
                 Ok(())
             }
-            LayerKernel::Triu(d) => {
-                super::triu::host(*d, cx, outs, ins);
+            LayerKernel::Triangle(which) => {
+                super::triu::host(*which, cx, outs, ins);
+                Ok(())
+            }
+            LayerKernel::Sort(k) => {
+                k.host(cx, outs, ins);
                 Ok(())
             }
         }
@@ -233,8 +239,11 @@ pub(crate) enum LayerNode {
     /// `_thnn_fused_gru_cell` / `_thnn_fused_lstm_cell` (`fused_cells.rs`); the LSTM cell's
     /// node has two outputs and runs through [`FusedCell::lstm_backward`].
     FusedCell(FusedCell),
-    /// `triu(diagonal)`: TriuBackward0, the gradient's `triu` (`triu.rs`).
-    Triu(i64),
+    /// `triu(diagonal)` or `tril`: TriuBackward0 or TrilBackward0, the gradient's `triu` or
+    /// `tril` (`triu.rs`).
+    Triangle(super::triu::Triangle),
+    /// `topk` or `sort`: TopkBackward0 or SortBackward0 (`sort.rs`).
+    Sort(super::sort::SortNode),
 }
 
 impl LayerNode {
@@ -252,7 +261,8 @@ impl LayerNode {
             LayerNode::Index(i) => i.name(),
             LayerNode::Passthrough(name) => name,
             LayerNode::FusedCell(c) => c.node_name(),
-            LayerNode::Triu(_) => "TriuBackward0",
+            LayerNode::Triangle(which) => which.node_name(),
+            LayerNode::Sort(s) => s.node_name(),
         }
     }
 
@@ -284,7 +294,8 @@ impl LayerNode {
             LayerNode::Index(i) => i.backward(node, grad, needs),
             LayerNode::Passthrough(_) => single(&|| Ok(grad.clone())),
             LayerNode::FusedCell(c) => c.gru_backward(node, grad, needs),
-            LayerNode::Triu(d) => single(&|| grad.triu(*d)),
+            LayerNode::Triangle(which) => single(&|| grad.triangle(*which)),
+            LayerNode::Sort(s) => single(&|| s.backward(node, grad)),
         }
     }
 }

@@ -50,6 +50,7 @@ mod recurrent;
 mod reduce;
 mod rounding;
 mod shape;
+mod sort;
 mod split;
 mod stats;
 mod storage;

@@ -215,7 +215,7 @@ pub(crate) fn statistic_backward(
             let grad = unsqueeze_dims(grad, node)?;
             if ord == 1.0 {
                 // self.sgn() * grad
-                self_.sign()?.mul(&grad)
+                self_.sign_values()?.mul(&grad)
             } else {
                 // grad * (self / norm).masked_fill_(norm == 0, 0)
                 let scaled = self_.div(&result)?;

@@ -14,6 +14,7 @@ mod hostile;
 mod int32_api;
 mod int32_indices;
 mod interp;
+mod math_ops_api;
 mod module_hooks;
 mod optim_api;
 mod optim_variants_api;

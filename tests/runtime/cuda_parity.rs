@@ -199,11 +199,59 @@ fn pointwise_functions_match_forward_and_backward() {
             .add(&a.sigmoid()?)?
             .add(&a.gelu()?)?
             .add(&a.silu()?)?
-            .add(&positive.reciprocal()?)?;
+            .add(&positive.reciprocal()?)?
+            .add(&a.sin()?)?
+            .add(&a.cos()?)?
+            .add(&positive.log1p()?)?
+            .add(&a.expm1()?)?
+            .add(&positive.rsqrt()?)?;
+        // The rounding functions: their gradients are zeros.
+        let scaled = a.mul_scalar(3.0)?;
+        let rounded = scaled
+            .floor()?
+            .add(&scaled.ceil()?)?
+            .add(&scaled.round()?)?
+            .add(&scaled.trunc()?)?
+            .add(&a.sign()?)?;
+        let y = y.add(&rounded)?;
         let s = a.softmax(1)?.mul(&a)?.add(&a.softmax(0)?)?;
         let loss = y.sum()?.add(&s.sum()?)?;
         let g = grads(&loss, &[&a])?;
         let mut out = vec![y.detach(), s.detach()];
+        out.extend(g);
+        Ok(out)
+    });
+}
+
+#[test]
+fn sorts_and_triangles_match_forward_and_backward() {
+    // The sort layer kernel (through host copies on cuda) and the triangle kernel.
+    parity("sorts", 0.0, |rt| {
+        let a = leaf(rt, &[5, 6])?;
+        let (top, top_i) = a.topk(3, 1, true)?;
+        let (low, low_i) = a.topk(2, 0, false)?;
+        let (sorted, order) = a.sort(-1, true)?;
+        let lower = a.tril(-1)?;
+        let upper = a.triu(1)?;
+        let w = rt.randn(&[5, 6], Device::Cuda)?;
+        let loss = top
+            .sum()?
+            .add(&low.mul_scalar(2.0)?.sum()?)?
+            .add(&sorted.mul(&w)?.sum()?)?
+            .add(&lower.mul(&w)?.sum()?)?
+            .add(&upper.sum()?)?;
+        let g = grads(&loss, &[&a])?;
+        let mut out = vec![
+            top.detach(),
+            top_i.float()?,
+            low.detach(),
+            low_i.float()?,
+            sorted.detach(),
+            order.float()?,
+            a.argsort(0, false)?.float()?,
+            lower.detach(),
+            upper.detach(),
+        ];
         out.extend(g);
         Ok(out)
     });

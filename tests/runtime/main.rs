@@ -18,6 +18,7 @@ mod host_kernels;
 mod kernels_compile;
 mod logsumexp_one_hot;
 mod losses_bce_kl;
+mod math_ops;
 mod module_move_order;
 mod optim_foreach;
 mod optim_variants;

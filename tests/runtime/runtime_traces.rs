@@ -30,7 +30,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (0..SHAPES.len(), any::<bool>()).prop_map(|(shape, grad)| Op::New { shape, grad }),
         4 => (0u8..7, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Binary { kind, a, b }),
-        4 => (0u8..54, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
+        4 => (0u8..66, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
         2 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Matmul { a, b }),
         2 => (0u8..8, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Loss { kind, a, b }),
         2 => (any::<usize>(), any::<bool>()).prop_map(|(a, retain)| Op::Backward { a, retain }),
@@ -179,6 +179,21 @@ fn run(backend: Backend, ops: &[Op]) -> Outcome {
                             50 => a.min(),
                             51 => a.div_scalar_mode(2, Some(RoundingMode::Floor)),
                             52 => a.sub_alpha(&a, 2.0),
+                            53 => a.sin(),
+                            54 => a.cos(),
+                            55 => a.abs().and_then(|t| t.log1p()),
+                            56 => a.expm1(),
+                            57 => a
+                                .abs()
+                                .and_then(|t| t.add_scalar(1.0))
+                                .and_then(|t| t.rsqrt()),
+                            58 => a.floor(),
+                            59 => a.round_decimals(1),
+                            60 => a.sign(),
+                            61 => a.topk(1, -1, a.dim() % 2 == 0).map(|(v, _)| v),
+                            62 => a.sort(0, true).map(|(v, _)| v),
+                            63 => a.argsort(-1, false),
+                            64 => a.tril(0),
                             _ => a.argmax(0, false),
                         }
                         .map_err(|e| e.to_string())?,

@@ -470,8 +470,11 @@ impl Native {
             Native::Logger(_) => "Logger".into(),
             Native::Partial(..) => "functools.partial".into(),
             Native::NamedTupleType(..) => "type".into(),
+            // `torch.return_types.topk` is the class `topk` of that module.
             Native::NamedTuple(t, _) => match &**t {
-                Native::NamedTupleType(name, _) => name.to_string(),
+                Native::NamedTupleType(name, _) => {
+                    name.rsplit('.').next().unwrap_or(name).to_string()
+                }
                 _ => "tuple".into(),
             },
             Native::StaticMethod(_) => "staticmethod".into(),
@@ -517,7 +520,12 @@ impl Native {
                     .zip(values.iter())
                     .map(|(f, v)| format!("{f}={}", super::value::repr(v)))
                     .collect();
-                format!("{name}({})", parts.join(", "))
+                // PyTorch's structseq repr puts each field on a line of its own.
+                if name.starts_with("torch.return_types.") {
+                    format!("{name}(\n{})", parts.join(",\n"))
+                } else {
+                    format!("{name}({})", parts.join(", "))
+                }
             }
             // PyTorch's repr of a node, with the node's address standing in for the id of its
             // Python object.

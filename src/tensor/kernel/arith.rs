@@ -343,6 +343,36 @@ pub(crate) fn with_unary<T: Real, K: UnaryLoop<T>>(code: UnaryCode, p: f64, k: K
         }
         UnaryCode::Silu => k.run(move |x| x / (one + (-x).exp())),
         UnaryCode::Reciprocal => k.run(move |x| one / x),
+        UnaryCode::Sin => k.run(|x| x.sin()),
+        UnaryCode::Cos => k.run(|x| x.cos()),
+        UnaryCode::Log1p => k.run(|x| x.ln_1p()),
+        UnaryCode::Expm1 => k.run(|x| x.exp_m1()),
+        UnaryCode::Rsqrt => k.run(move |x| one / x.sqrt()),
+        UnaryCode::Floor => k.run(|x| x.floor()),
+        UnaryCode::Ceil => k.run(|x| x.ceil()),
+        UnaryCode::Round => k.run(round_half_even),
+        UnaryCode::Trunc => k.run(|x| x.trunc()),
+        UnaryCode::RoundDecimals => {
+            // ATen computes the power of ten in double, then casts it to the math type.
+            let ten = T::lit(10f64.powi(p.abs() as i32));
+            if p < 0.0 {
+                k.run(move |x| round_half_even(x / ten) * ten)
+            } else {
+                k.run(move |x| round_half_even(x * ten) / ten)
+            }
+        }
+    }
+}
+
+/// `x` rounded to the nearest integer with halves to even, as C's `nearbyint` (which
+/// `torch.round` runs) does in the default rounding mode; `Float::round` sends halves away
+/// from zero.
+fn round_half_even<T: Real>(x: T) -> T {
+    let r = x.round();
+    if (x - x.trunc()).abs() == T::lit(0.5) {
+        T::lit(2.0) * (x / T::lit(2.0)).round()
+    } else {
+        r
     }
 }
 

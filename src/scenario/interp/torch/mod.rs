@@ -25,6 +25,7 @@ mod layers;
 mod legacy;
 mod like;
 mod losses;
+mod math;
 mod nn;
 pub(super) mod optim;
 mod ranges;

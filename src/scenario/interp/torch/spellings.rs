@@ -179,13 +179,17 @@ pub(super) fn normalize(it: &mut Interp<'_>, name: &str, args: CallArgs, span: S
     check_rt(it, r, span)
 }
 
-// `triu(diagonal=0)`: the method form of `torch.triu`.
+// `triu(diagonal=0)`, `tril(diagonal=0)`: the method forms of `torch.triu` and `torch.tril`.
 method!(triu, ["diagonal"], 0, |c| {
     let diagonal = match c.b.get("diagonal") {
         Some(v) => super::args::expect_int(c.it, v, "diagonal", c.span)?,
         None => 0,
     };
-    c.done(c.t.triu(diagonal))
+    c.done(if c.name == "tril" {
+        c.t.tril(diagonal)
+    } else {
+        c.t.triu(diagonal)
+    })
 });
 
 // `addmm(mat1, mat2, *, beta=1, alpha=1)`: `self + mat1 @ mat2`, AddmmBackward0 (the

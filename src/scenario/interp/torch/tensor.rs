@@ -1,8 +1,6 @@
 //! Tensor methods (`x.exp()`, `loss.backward()`): the table, and the handlers that the
 //! `torch.*` and `torch.nn.functional` forms of the same ops share (`torch.exp(x)`, `F.gelu(x)`).
 
-use std::rc::Rc;
-
 use super::super::args::CallArgs;
 use super::super::value::Value;
 use super::super::{Interp, R};
@@ -44,6 +42,7 @@ pub(super) const METHODS: &[Entry<MethodFn>] = &[
     entry("clamp_", super::spellings::clamp_),
     entry("pow_", super::spellings::pow_),
     entry("triu", super::spellings::triu),
+    entry("tril", super::spellings::triu),
     entry("addmm", super::spellings::addmm),
     entry("isnan", super::spellings::isnan),
     entry("retain_grad", super::spellings::retain_grad),
@@ -99,6 +98,20 @@ pub(super) const METHODS: &[Entry<MethodFn>] = &[
     entry("tanh", unary),
     entry("sigmoid", unary),
     entry("abs", unary),
+    entry("sin", super::math::elementwise),
+    entry("cos", super::math::elementwise),
+    entry("log1p", super::math::elementwise),
+    entry("expm1", super::math::elementwise),
+    entry("rsqrt", super::math::elementwise),
+    entry("floor", super::math::elementwise),
+    entry("ceil", super::math::elementwise),
+    entry("round", super::math::elementwise),
+    entry("trunc", super::math::elementwise),
+    entry("fix", super::math::elementwise),
+    entry("sign", super::math::elementwise),
+    entry("topk", super::math::topk),
+    entry("sort", super::math::sort),
+    entry("argsort", super::math::sort),
     entry("contiguous", unary),
     entry("transpose", transpose),
     entry("permute", shape_op),
@@ -647,13 +660,8 @@ method!(extremum, ["dim", "keepdim"], 0, |c| {
         return c.done(if is_min { c.t.min() } else { c.t.max() });
     };
     let keepdim = c.flag("keepdim", false)?;
-    let (values, indices) =
-        c.t.max_dim(d, keepdim, is_min)
-            .map_err(|e| c.it.tensor_error(c.span, e))?;
-    Ok(Value::Tuple(Rc::new(vec![
-        Value::Tensor(values),
-        Value::Tensor(indices),
-    ])))
+    let r = c.t.max_dim(d, keepdim, is_min);
+    super::math::values_and_indices(c, if is_min { "min" } else { "max" }, r)
 });
 
 // `narrow`.

@@ -1,5 +1,5 @@
-//! `torch.full(size, fill_value, dtype=None, device=None, requires_grad=False)` and
-//! `torch.triu(input, diagonal=0)`: how scripts build a causal attention mask by hand
+//! `torch.full(size, fill_value, dtype=None, device=None, requires_grad=False)`,
+//! `torch.triu(input, diagonal=0)` and `torch.tril`: how scripts build a causal attention mask by hand
 //! (`torch.triu(torch.full((sz, sz), float("-inf")), diagonal=1)`, the expression behind
 //! `nn.Transformer.generate_square_subsequent_mask`).
 
@@ -43,15 +43,23 @@ pub(super) fn full(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) 
     check_rt(it, t, span)
 }
 
-/// `torch.triu(input, diagonal=0)`.
+/// `torch.triu(input, diagonal=0)`, `torch.tril(input, diagonal=0)`.
 pub(super) fn triu(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value> {
     let b = bind(it, &args, name, &["input", "diagonal"], 1, span)?;
     let Some(Value::Tensor(t)) = b.get("input") else {
-        return Err(it.fail(span, "TypeError: triu(): argument 'input' must be Tensor"));
+        return Err(it.fail(
+            span,
+            format!("TypeError: {name}(): argument 'input' must be Tensor"),
+        ));
     };
     let diagonal = match b.get("diagonal") {
         Some(v) => expect_int(it, v, "diagonal", span)?,
         None => 0,
     };
-    check_rt(it, t.triu(diagonal), span)
+    let r = if name == "tril" {
+        t.tril(diagonal)
+    } else {
+        t.triu(diagonal)
+    };
+    check_rt(it, r, span)
 }

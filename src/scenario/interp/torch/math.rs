@@ -1,0 +1,97 @@
+//! The element-wise math functions past the basic ones: `sin`, `cos`, `log1p`, `expm1`,
+//! `rsqrt`, and the rounding functions `floor`, `ceil`, `round`, `trunc` (`fix`) and `sign`;
+//! and the sorts, `topk`, `sort`, `argsort`; as tensor methods and `torch.*` functions. Each
+//! element-wise function is one kernel and one node (SinBackward0 and CosBackward0 save
+//! `self`, Log1PBackward0 `self`, Expm1Backward0 and RsqrtBackward0 `result`, the rounding
+//! nodes nothing); TopkBackward0 and SortBackward0 save `indices`.
+
+use std::rc::Rc;
+
+use super::args::method;
+use crate::scenario::interp::pyobj::Native;
+use crate::scenario::interp::value::Value;
+use crate::scenario::interp::R;
+use crate::tensor::{Tensor, TensorError};
+
+// `sin()`, `cos()`, `log1p()`, `expm1()`, `rsqrt()`, `floor()`, `ceil()`, `round(decimals=0)`,
+// `trunc()`, `fix()`, `sign()`.
+method!(
+    elementwise,
+    |name| if name == "round" { &["decimals"] } else { &[] },
+    0,
+    |c| {
+        let t = c.t;
+        if c.b.get("decimals").is_some() {
+            let decimals = c.int("decimals")?;
+            let Ok(decimals) = i32::try_from(decimals) else {
+                return Err(c.it.fail(
+                    c.span,
+                    format!("OverflowError: round(): decimals {decimals} is out of range"),
+                ));
+            };
+            return c.done(t.round_decimals(decimals));
+        }
+        let r = match c.name {
+            "sin" => t.sin(),
+            "cos" => t.cos(),
+            "log1p" => t.log1p(),
+            "expm1" => t.expm1(),
+            "rsqrt" => t.rsqrt(),
+            "floor" => t.floor(),
+            "ceil" => t.ceil(),
+            "round" => t.round(),
+            "trunc" | "fix" => t.trunc(),
+            _ => t.sign(),
+        };
+        c.done(r)
+    }
+);
+
+// `topk(k, dim=-1, largest=True, sorted=True)`: the values and indices, as a tuple.
+method!(topk, ["k", "dim", "largest", "sorted"], 1, |c| {
+    let k = c.int("k")?;
+    let dim = c.dim("dim")?.unwrap_or(-1);
+    let largest = c.flag("largest", true)?;
+    c.flag("sorted", true)?;
+    let r = c.t.topk(k, dim, largest);
+    values_and_indices(c, "topk", r)
+});
+
+// `sort(dim=-1, descending=False, stable=False)` and `argsort(...)` (always stable here, which
+// `stable=False` allows).
+method!(sort, ["dim", "descending", "stable"], 0, |c| {
+    let dim = c.dim("dim")?.unwrap_or(-1);
+    let descending = c.flag("descending", false)?;
+    if c.name == "argsort" {
+        c.flag("stable", false)?;
+        return c.done(c.t.argsort(dim, descending));
+    }
+    // Any `stable=` (None too) picks the `sort.stable` overload.
+    let r = match c.b.raw("stable") {
+        Some(Value::None) => c.t.sort_stable(dim, descending),
+        Some(_) => {
+            c.flag("stable", false)?;
+            c.t.sort_stable(dim, descending)
+        }
+        None => c.t.sort(dim, descending),
+    };
+    values_and_indices(c, "sort", r)
+});
+
+/// `(values, indices)` as the scenario receives them: a `torch.return_types.<op>`, a tuple
+/// whose fields are also `.values` and `.indices`.
+pub(super) fn values_and_indices(
+    c: super::args::Call<'_, '_>,
+    op: &str,
+    r: Result<(Tensor, Tensor), TensorError>,
+) -> R<Value> {
+    let (values, indices) = r.map_err(|e| c.it.tensor_error(c.span, e))?;
+    let class = Native::NamedTupleType(
+        format!("torch.return_types.{op}").into(),
+        vec!["values".into(), "indices".into()],
+    );
+    Ok(Value::Native(Rc::new(Native::NamedTuple(
+        Rc::new(class),
+        Rc::new(vec![Value::Tensor(values), Value::Tensor(indices)]),
+    ))))
+}

@@ -1,0 +1,282 @@
+//! The element-wise math past the basics (`sin`, `cos`, `log1p`, `expm1`, `rsqrt`, the
+//! rounding functions), the sorts (`topk`, `sort`, `argsort`) and `tril`: what each forward
+//! allocates and what its node keeps, in exact bytes on cpu and meta, what backward allocates
+//! (derivatives.yaml's formulas, docs/autograd.md), and every gradient against finite
+//! differences of an f64 reference.
+
+use leakharness::device::Backend;
+use leakharness::runtime::{Runtime, RuntimeOptions};
+use leakharness::tensor::{DType, Device, Tensor};
+
+use super::runtime_gradcheck::{check, identity, Case};
+
+fn rt(backend: Backend) -> Runtime {
+    Runtime::new(backend, RuntimeOptions::default()).unwrap()
+}
+
+fn leaf(rt: &Runtime, shape: &[usize]) -> Tensor {
+    rt.randn(shape, Device::Cuda)
+        .unwrap()
+        .requires_grad_(true)
+        .unwrap()
+}
+
+type UnaryFn = fn(&Tensor) -> leakharness::tensor::Result<Tensor>;
+
+/// Each function's output is its one allocation; its node keeps `self`, `result` or nothing;
+/// backward allocates the temporaries of its formula (`self.cos()` for sin, `self.sin()` and
+/// its negation for cos, `self + 1` for log1p, `result + 1` for expm1, `-0.5 * grad` and
+/// `result.pow(3)` for rsqrt) and then the input's gradient (`zeros_like(grad)` for the
+/// rounding functions).
+#[test]
+fn math_nodes_keep_what_derivatives_yaml_reads() {
+    let cases: [(UnaryFn, &str, Option<&str>, u64); 10] = [
+        (Tensor::sin, "SinBackward0", Some("self"), 1),
+        (Tensor::cos, "CosBackward0", Some("self"), 2),
+        (Tensor::log1p, "Log1PBackward0", Some("self"), 1),
+        (Tensor::expm1, "Expm1Backward0", Some("result"), 1),
+        (Tensor::rsqrt, "RsqrtBackward0", Some("result"), 2),
+        (Tensor::floor, "FloorBackward0", None, 0),
+        (Tensor::ceil, "CeilBackward0", None, 0),
+        (Tensor::round, "RoundBackward0", None, 0),
+        (Tensor::trunc, "TruncBackward0", None, 0),
+        (Tensor::sign, "SignBackward0", None, 0),
+    ];
+    for backend in [Backend::Cpu, Backend::Meta] {
+        for (f, node, saved, temporaries) in cases {
+            let rt = rt(backend);
+            // 32×10 f32: 1,280 bytes, 1,536 rounded.
+            let x = leaf(&rt, &[32, 10]);
+            let y = f(&x).unwrap();
+            assert_eq!(y.dtype(), DType::F32);
+            assert_eq!(rt.memory_allocated(), 2 * 1536, "{node}: one output");
+            let g = y.grad_fn().unwrap();
+            assert_eq!(g.name(), node);
+            let names: Vec<&str> = g.saved_tensors().iter().map(|s| s.name).collect();
+            assert_eq!(names, saved.into_iter().collect::<Vec<_>>(), "{node}");
+            let s = y.sum().unwrap();
+            drop((y, g));
+            let kept = if saved == Some("result") { 1536 } else { 0 };
+            assert_eq!(rt.memory_allocated(), 1536 + kept + 512, "{node}: kept");
+            rt.allocator_mut().reset_peak_memory_stats();
+            s.backward(None, false).unwrap();
+            // x, what the node kept, the loss, the seed gradient, the temporaries and x.grad.
+            let peak = 1536 + kept + 512 + 512 + 1536 * temporaries + 1536;
+            assert_eq!(rt.allocator().max_memory_allocated(), peak, "{node}: peak");
+            assert_eq!(rt.memory_allocated(), 1536 + 512 + 1536, "{node}: after");
+        }
+    }
+}
+
+/// Rounding an integer tensor copies it (its dtype kept); sin of one is float32, as PyTorch
+/// promotes integers for the float functions.
+#[test]
+fn integers_round_to_themselves_and_promote_for_sin() {
+    let rt = rt(Backend::Cpu);
+    let i = rt.tensor_i64(&[-3, 0, 7], &[3], Device::Cuda).unwrap();
+    for r in [i.floor(), i.ceil(), i.round(), i.trunc()] {
+        let r = r.unwrap();
+        assert_eq!(r.dtype(), DType::I64);
+        assert!(!r.shares_storage(&i));
+        assert_eq!(r.to_vec_f32(), [-3.0, 0.0, 7.0]);
+    }
+    assert_eq!(i.sin().unwrap().dtype(), DType::F32);
+    let s = i.sign().unwrap();
+    assert_eq!(s.dtype(), DType::I64);
+    assert_eq!(s.to_vec_f32(), [-1.0, 0.0, 1.0]);
+    assert_eq!(
+        i.round_decimals(-1).unwrap_err().to_string(),
+        "\"round_cpu\" not implemented for 'Long'"
+    );
+    let r = rt
+        .tensor(&[1.25, 2.35, -1.25, 125.0], &[4], Device::Cuda)
+        .unwrap()
+        .round_decimals(1)
+        .unwrap();
+    // As 2.15 printed: tensor([  1.2000,   2.4000,  -1.2000, 125.0000]).
+    assert_eq!(r.to_vec_f32(), [1.2, 2.4, -1.2, 125.0]);
+    let r = rt
+        .tensor(&[1250.0, 1350.0], &[2], Device::Cuda)
+        .unwrap()
+        .round_decimals(-2)
+        .unwrap();
+    assert_eq!(r.to_vec_f32(), [1200.0, 1400.0]);
+    let halves = rt
+        .tensor(&[0.5, 1.5, 2.5, -0.5, -2.5, 2.4999], &[6], Device::Cuda)
+        .unwrap();
+    // Halves go to the even neighbour, as C's nearbyint.
+    assert_eq!(
+        halves.round().unwrap().to_vec_f32(),
+        [0.0, 2.0, 2.0, -0.0, -2.0, 2.0]
+    );
+}
+
+/// topk and sort allocate the values, then the int64 indices; the node keeps the indices; its
+/// backward allocates one tensor of the input's shape, which becomes `.grad`. argsort frees
+/// the values it sorted.
+#[test]
+fn sorts_keep_their_indices() {
+    for backend in [Backend::Cpu, Backend::Meta] {
+        let rt = rt(backend);
+        let x = leaf(&rt, &[32, 10]); // 1,536 B
+        let (v, i) = x.topk(3, 1, true).unwrap();
+        // 32×3 f32 = 384 B → 512; 32×3 int64 = 768 B → 1,024.
+        assert_eq!(rt.memory_allocated(), 1536 + 512 + 1024);
+        assert_eq!(v.shape(), &[32, 3]);
+        assert_eq!(i.dtype(), DType::I64);
+        let g = v.grad_fn().unwrap();
+        assert_eq!(g.name(), "TopkBackward0");
+        let names: Vec<&str> = g.saved_tensors().iter().map(|s| s.name).collect();
+        assert_eq!(names, ["indices"]);
+        // The indices stay alive through the node when the program drops them.
+        drop((i, g));
+        assert_eq!(rt.memory_allocated(), 1536 + 512 + 1024);
+        let s = v.sum().unwrap();
+        drop(v);
+        rt.allocator_mut().reset_peak_memory_stats();
+        s.backward(None, false).unwrap();
+        // x, indices, loss, seed, x.grad; the node releases the indices when it has run.
+        assert_eq!(
+            rt.allocator().max_memory_allocated(),
+            1536 + 1024 + 512 + 512 + 1536
+        );
+        assert_eq!(rt.memory_allocated(), 1536 + 512 + 1536);
+        drop(s);
+        assert_eq!(rt.memory_allocated(), 1536 + 1536);
+
+        let (sorted, order) = x.sort(0, false).unwrap();
+        assert_eq!(sorted.grad_fn().unwrap().name(), "SortBackward0");
+        // 1,536 for the values and 32×10 int64 = 2,560 B → 2,560 for the indices.
+        assert_eq!(rt.memory_allocated(), 1536 * 3 + 2560);
+        drop((sorted, order));
+        rt.allocator_mut().reset_peak_memory_stats();
+        let a = x.argsort(1, true).unwrap();
+        assert_eq!(a.dtype(), DType::I64);
+        assert!(a.grad_fn().is_none());
+        assert_eq!(rt.allocator().max_memory_allocated(), 1536 * 3 + 2560);
+        assert_eq!(rt.memory_allocated(), 1536 * 2 + 2560);
+    }
+}
+
+/// The values and indices follow ATen's CPU order: NaN above every number, ties in index
+/// order.
+#[test]
+fn sort_order_puts_nan_last_and_keeps_ties() {
+    let rt = rt(Backend::Cpu);
+    let x = rt
+        .tensor(&[2.0, f32::NAN, -1.0, 2.0, 0.5], &[5], Device::Cuda)
+        .unwrap();
+    let (v, i) = x.sort(0, false).unwrap();
+    let v = v.to_vec_f32();
+    assert_eq!(&v[..4], &[-1.0, 0.5, 2.0, 2.0]);
+    assert!(v[4].is_nan());
+    assert_eq!(i.to_vec_f32(), [2.0, 4.0, 0.0, 3.0, 1.0]);
+    // 2.15 printed values [nan, 2.] with indices [1, 3]: which of two equal values its CPU
+    // topk picks comes from std::nth_element; here the first one.
+    let (top, ti) = x.topk(2, -1, true).unwrap();
+    let top = top.to_vec_f32();
+    assert!(top[0].is_nan());
+    assert_eq!(top[1], 2.0);
+    assert_eq!(ti.to_vec_f32()[0], 1.0);
+    assert_eq!(
+        x.argsort(0, true).unwrap().to_vec_f32(),
+        [1.0, 0.0, 3.0, 4.0, 2.0]
+    );
+    let (low, li) = x.topk(2, 0, false).unwrap();
+    assert_eq!(low.to_vec_f32(), [-1.0, 0.5]);
+    assert_eq!(li.to_vec_f32(), [2.0, 4.0]);
+    assert_eq!(
+        x.topk(6, 0, true).unwrap_err().to_string(),
+        "selected index k out of range"
+    );
+}
+
+/// tril keeps the lower triangle and TrilBackward0 saves nothing.
+#[test]
+fn tril_keeps_the_lower_triangle() {
+    let rt = rt(Backend::Cpu);
+    let x = rt.ones(&[3, 4], DType::F32, Device::Cuda).unwrap();
+    assert_eq!(
+        x.tril(0).unwrap().to_vec_f32(),
+        [1., 0., 0., 0., 1., 1., 0., 0., 1., 1., 1., 0.]
+    );
+    assert_eq!(
+        x.tril(-1).unwrap().to_vec_f32(),
+        [0., 0., 0., 0., 1., 0., 0., 0., 1., 1., 0., 0.]
+    );
+    let l = leaf(&rt, &[3, 4]).tril(1).unwrap();
+    let g = l.grad_fn().unwrap();
+    assert_eq!(g.name(), "TrilBackward0");
+    assert!(g.saved_tensors().is_empty());
+}
+
+fn unary_case(name: &str, op: UnaryFn, reference: fn(f64) -> f64, values: fn(f32) -> f32) {
+    check(Case {
+        name,
+        inputs: vec![(vec![3, 4], true)],
+        op: &|t: &[Tensor]| op(&t[0]),
+        reference: &|x: &[Vec<f64>]| x[0].iter().map(|&v| reference(v)).collect(),
+        shape_values: values,
+    });
+}
+
+fn positive(v: f32) -> f32 {
+    v.abs() + 0.5
+}
+
+#[test]
+fn math_gradients_match_finite_differences() {
+    unary_case("sin", Tensor::sin, f64::sin, identity);
+    unary_case("cos", Tensor::cos, f64::cos, identity);
+    unary_case("log1p", Tensor::log1p, f64::ln_1p, positive);
+    unary_case("expm1", Tensor::expm1, f64::exp_m1, identity);
+    unary_case("rsqrt", Tensor::rsqrt, |v| 1.0 / v.sqrt(), positive);
+    // Random normals lie far (in units of the step) from the jumps.
+    unary_case("floor", Tensor::floor, f64::floor, identity);
+    unary_case("round", Tensor::round, f64::round, identity);
+    unary_case("sign", Tensor::sign, f64::signum, identity);
+}
+
+/// The k largest of each row, in order (the inputs are random, so without ties).
+fn top_rows(x: &[f64], cols: usize, k: usize, largest: bool) -> Vec<f64> {
+    x.chunks(cols)
+        .flat_map(|r| {
+            let mut r = r.to_vec();
+            r.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            if largest {
+                r.reverse();
+            }
+            r.truncate(k);
+            r
+        })
+        .collect()
+}
+
+#[test]
+fn sort_gradients_match_finite_differences() {
+    check(Case {
+        name: "topk",
+        inputs: vec![(vec![3, 5], true)],
+        op: &|t: &[Tensor]| Ok(t[0].topk(2, 1, true)?.0),
+        reference: &|x: &[Vec<f64>]| top_rows(&x[0], 5, 2, true),
+        shape_values: identity,
+    });
+    check(Case {
+        name: "sort",
+        inputs: vec![(vec![3, 5], true)],
+        op: &|t: &[Tensor]| Ok(t[0].sort(-1, false)?.0),
+        reference: &|x: &[Vec<f64>]| top_rows(&x[0], 5, 5, false),
+        shape_values: identity,
+    });
+    check(Case {
+        name: "tril",
+        inputs: vec![(vec![3, 4], true)],
+        op: &|t: &[Tensor]| t[0].tril(0),
+        reference: &|x: &[Vec<f64>]| {
+            (0..12)
+                .map(|at| if at % 4 <= at / 4 { x[0][at] } else { 0.0 })
+                .collect()
+        },
+        shape_values: identity,
+    });
+}
