@@ -173,9 +173,12 @@ impl Pointwise {
             Pointwise::Gelu => grad.binary_code(saved, BinaryCode::GeluBackward, 1.0),
             // self: silu_backward(grad, self) (grad mode is off in backward)
             Pointwise::Silu => grad.binary_code(saved, BinaryCode::SiluBackward, 1.0),
-            // self: -grad * (result * result).conj() (C++ leaves the order of the two
-            // operands open; both are the gradient's size)
-            Pointwise::Reciprocal => grad.neg()?.mul(&saved.mul(saved)?),
+            // self: -grad * (result * result).conj(); the right operand is evaluated first
+            // (2.15's dispatch trace: mul, neg, mul)
+            Pointwise::Reciprocal => {
+                let squared = saved.mul(saved)?;
+                grad.neg()?.mul(&squared)
+            }
             // self: grad * self.cos().conj()
             Pointwise::Sin => grad.mul(&saved.cos()?),
             // self: grad * -self.sin().conj()
@@ -184,8 +187,12 @@ impl Pointwise {
             Pointwise::Log1p => grad.div(&saved.add_scalar(1.0)?),
             // self: grad * (result.conj() + 1)
             Pointwise::Expm1 => grad.mul(&saved.add_scalar(1.0)?),
-            // self: -0.5 * grad * result.pow(3).conj()
-            Pointwise::Rsqrt => grad.mul_scalar_aten(-0.5)?.mul(&saved.pow(3.0)?),
+            // self: -0.5 * grad * result.pow(3).conj(); the right operand first (2.15's
+            // dispatch trace: pow, mul by -0.5, mul)
+            Pointwise::Rsqrt => {
+                let cubed = saved.pow(3.0)?;
+                grad.mul_scalar_aten(-0.5)?.mul(&cubed)
+            }
             Pointwise::Floor
             | Pointwise::Ceil
             | Pointwise::Round

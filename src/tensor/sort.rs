@@ -2,8 +2,8 @@
 //! allocates the values, then the indices (`topk_out` and `sort_out` make both outputs before
 //! the kernel runs); TopkBackward0 and SortBackward0 save `indices` (derivatives.yaml `topk`,
 //! `sort.stable`: `self: value_selecting_reduction_backward_symint(grad, dim, indices,
-//! self.sym_sizes(), true)`), whose backward is zeros of the input's shape with the gradient
-//! scattered at the indices: one allocation. `argsort` is `sort(...)[1]`: the values are
+//! self.sym_sizes(), true)`), whose backward is `grad.new_zeros(sizes).scatter(dim, indices,
+//! grad)`: the zeros, then the scattered copy (2.15's dispatch trace). `argsort` is `sort(...)[1]`: the values are
 //! allocated, then freed with the call.
 //!
 //! The order follows ATen's CPU kernels: NaN counts as greater than every number, and `sort`
@@ -16,7 +16,7 @@ use std::cmp::Ordering;
 use super::index::Along;
 use super::layer_node::{operand, run, LayerKernel, LayerNode};
 use super::ops::wrap_dim;
-use super::{DType, Result, Scalar, Tensor, TensorError};
+use super::{DType, Result, Tensor, TensorError};
 use crate::autograd::{Formula, Node, NodeBuilder};
 use crate::tensor::kernel::{Buf, Cx};
 
@@ -43,19 +43,25 @@ impl SortNode {
     }
 
     /// `value_selecting_reduction_backward(grad, dim, indices, sizes, keepdim=true)`:
-    /// `zeros(sizes).scatter_(dim, indices, grad)`.
+    /// `grad.new_zeros(sizes).scatter(dim, indices, grad)`, two allocations (the zeros are
+    /// freed when it returns). The indices of a slice are distinct, so adding into the zeros
+    /// is the scatter.
     pub(crate) fn backward(&self, node: &Node, grad: &Tensor) -> Result<Tensor> {
         let indices = node.unpack("indices")?;
-        let zeros = grad.new_like(&self.self_sizes, grad.dtype(), grad.device())?;
-        zeros.fill_values(Scalar::Float(0.0))?;
+        let out = grad.zeros_then_scatter_output(&self.self_sizes)?;
+        if self.self_sizes.is_empty() {
+            // A 0-dim input sorts its one element: the index is 0 and the gradient lands there.
+            out.copy_values_from(grad)?;
+            return Ok(out);
+        }
         let along = Along::new(self.dim, self.self_sizes.clone());
         run(
-            &zeros,
+            &out,
             &LayerKernel::ScatterAdd(along),
-            &[Some(&zeros)],
+            &[Some(&out)],
             &[Some(grad), Some(&indices)],
         )?;
-        Ok(zeros)
+        Ok(out)
     }
 }
 

@@ -112,8 +112,9 @@ fn integers_round_to_themselves_and_promote_for_sin() {
 }
 
 /// topk and sort allocate the values, then the int64 indices; the node keeps the indices; its
-/// backward allocates one tensor of the input's shape, which becomes `.grad`. argsort frees
-/// the values it sorted.
+/// backward is `grad.new_zeros(sizes).scatter(dim, indices, grad)`: zeros of the input's
+/// shape, then their scattered copy, which becomes `.grad`. argsort frees the values it
+/// sorted.
 #[test]
 fn sorts_keep_their_indices() {
     for backend in [Backend::Cpu, Backend::Meta] {
@@ -135,10 +136,11 @@ fn sorts_keep_their_indices() {
         drop(v);
         rt.allocator_mut().reset_peak_memory_stats();
         s.backward(None, false).unwrap();
-        // x, indices, loss, seed, x.grad; the node releases the indices when it has run.
+        // x, indices, loss, seed, the zeros and x.grad (their scattered copy); the node
+        // releases the indices when it has run.
         assert_eq!(
             rt.allocator().max_memory_allocated(),
-            1536 + 1024 + 512 + 512 + 1536
+            1536 + 1024 + 512 + 512 + 1536 + 1536
         );
         assert_eq!(rt.memory_allocated(), 1536 + 512 + 1536);
         drop(s);
@@ -156,6 +158,47 @@ fn sorts_keep_their_indices() {
         assert_eq!(rt.allocator().max_memory_allocated(), 1536 * 3 + 2560);
         assert_eq!(rt.memory_allocated(), 1536 * 2 + 2560);
     }
+}
+
+/// MaxBackward0 runs the same `value_selecting_reduction_backward` (2.15's dispatch trace:
+/// `new_zeros`, `scatter.src`): two input-sized buffers at backward's peak.
+#[test]
+fn max_dim_backward_allocates_zeros_then_their_scattered_copy() {
+    for backend in [Backend::Cpu, Backend::Meta] {
+        let rt = rt(backend);
+        let x = leaf(&rt, &[32, 10]); // 1,536 B
+        let (v, i) = x.max_dim(1, false, false).unwrap();
+        drop(i);
+        let s = v.sum().unwrap();
+        drop(v);
+        // x, the indices (32 int64: 512), the loss.
+        assert_eq!(rt.memory_allocated(), 1536 + 512 + 512);
+        rt.allocator_mut().reset_peak_memory_stats();
+        s.backward(None, false).unwrap();
+        assert_eq!(
+            rt.allocator().max_memory_allocated(),
+            1536 + 512 + 512 + 512 + 1536 + 1536
+        );
+        assert_eq!(rt.memory_allocated(), 1536 + 512 + 1536);
+    }
+}
+
+/// A 0-dim tensor sorts its one element, and the gradient goes back to it.
+#[test]
+fn a_zero_dim_tensor_sorts_and_backpropagates() {
+    let rt = rt(Backend::Cpu);
+    let x = rt
+        .tensor(&[2.5], &[], Device::Cuda)
+        .unwrap()
+        .requires_grad_(true)
+        .unwrap();
+    let (v, i) = x.sort(-1, false).unwrap();
+    assert_eq!(v.shape(), &[] as &[usize]);
+    assert_eq!(i.to_vec_f32(), [0.0]);
+    v.mul_scalar(3.0).unwrap().backward(None, false).unwrap();
+    assert_eq!(x.grad().unwrap().to_vec_f32(), [3.0]);
+    let (t, _) = x.topk(1, 0, true).unwrap();
+    assert_eq!(t.to_vec_f32(), [2.5]);
 }
 
 /// The values and indices follow ATen's CPU order: NaN above every number, ties in index
