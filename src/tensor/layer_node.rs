@@ -80,6 +80,12 @@ pub(crate) enum LayerKernel {
     Triangle(super::triu::Triangle),
     /// `[values, indices]` from `[x]`: `topk` or `sort` (`src/tensor/sort.rs`).
     Sort(super::sort::SortKernel),
+    /// `[out]` from `[x]`: `any` or `all` (`src/tensor/logical.rs`).
+    AnyAll(super::logical::AnyAll),
+    /// `[out]` from `[x]`: `isinf`.
+    IsInf,
+    /// `[out]` from `[x]`: `flip`, `repeat`, `cumsum` (`src/tensor/rearrange.rs`).
+    Rearrange(super::rearrange::RearrangeKernel),
 }
 
 impl LayerKernel {
@@ -140,6 +146,18 @@ impl LayerKernel {
             }
             LayerKernel::Sort(k) => {
                 k.host(cx, outs, ins);
+                Ok(())
+            }
+            LayerKernel::AnyAll(a) => {
+                a.host(cx, outs, ins);
+                Ok(())
+            }
+            LayerKernel::IsInf => {
+                super::logical::isinf_host(cx, outs, ins);
+                Ok(())
+            }
+            LayerKernel::Rearrange(r) => {
+                r.host(cx, outs, ins);
                 Ok(())
             }
         }
@@ -244,6 +262,8 @@ pub(crate) enum LayerNode {
     Triangle(super::triu::Triangle),
     /// `topk` or `sort`: TopkBackward0 or SortBackward0 (`sort.rs`).
     Sort(super::sort::SortNode),
+    /// `flip`, `repeat`, `cumsum` (`rearrange.rs`).
+    Rearrange(super::rearrange::RearrangeNode),
 }
 
 impl LayerNode {
@@ -263,6 +283,7 @@ impl LayerNode {
             LayerNode::FusedCell(c) => c.node_name(),
             LayerNode::Triangle(which) => which.node_name(),
             LayerNode::Sort(s) => s.node_name(),
+            LayerNode::Rearrange(r) => r.node_name(),
         }
     }
 
@@ -296,6 +317,7 @@ impl LayerNode {
             LayerNode::FusedCell(c) => c.gru_backward(node, grad, needs),
             LayerNode::Triangle(which) => single(&|| grad.triangle(*which)),
             LayerNode::Sort(s) => single(&|| s.backward(node, grad)),
+            LayerNode::Rearrange(r) => single(&|| r.backward(grad)),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The element-wise math, sorts and `tril` as scripts spell them (`x.sin()`, `torch.topk`,
 //! `a.round(decimals=1)`, `torch.sort(..., stable=True)`, the ImageNet example's `accuracy`),
-//! each as PyTorch 2.15.0 (CPU) printed it for the same program: values, node names, the
-//! `torch.return_types` results, the gradient through `topk`.
+//! `any`/`all`/`isinf`/`isfinite` checks of a loss, `cumsum`, `flip` and `repeat`, each as
+//! PyTorch 2.15.0 (CPU) printed it for the same program: values, node names, the
+//! `torch.return_types` results, the gradients, the errors.
 
 use super::assert_prints_on_cpu_and_meta;
 
@@ -70,6 +71,68 @@ for k in (1, 2):
     correct_k = correct[:k].reshape(-1).float().sum(0, keepdim=True)
     res.append(correct_k.mul_(100.0 / 3))
 print(res)
+"#,
+        &lines,
+    );
+}
+
+#[test]
+fn checks_cumsum_flip_and_repeat_print_as_pytorch_prints_them() {
+    let expected = r#"tensor(False) tensor(True) tensor(True) tensor([False,  True]) tensor([[ True],
+        [False]])
+tensor([False,  True,  True, False]) tensor([ True, False, False])
+tensor(True) tensor([False, False]) tensor([True])
+tensor([[ 1., -1.,  2.],
+        [ 0.,  5., -1.]], grad_fn=<CumsumBackward0>) tensor([[ 1., -2.,  3.],
+        [ 1.,  3., -3.]], grad_fn=<CumsumBackward0>) tensor([1, 3, 6]) tensor([1, 2])
+tensor([[ 0.,  5., -6.],
+        [ 1., -2.,  3.]], grad_fn=<FlipBackward0>) tensor([[-6.,  5.,  0.],
+        [ 3., -2.,  1.]], grad_fn=<FlipBackward0>) tensor([[ 3., -2.,  1.],
+        [-6.,  5.,  0.]], grad_fn=<FlipBackward0>)
+tensor([[ 1., -2.,  3.],
+        [ 0.,  5., -6.],
+        [ 1., -2.,  3.],
+        [ 0.,  5., -6.]], grad_fn=<RepeatBackward0>) [1, 4, 6] tensor([1, 2, 1, 2, 1, 2]) [4, 6]
+CumsumBackward0 FlipBackward0 RepeatBackward0
+tensor([[6., 5., 3.],
+        [6., 5., 3.]])
+tensor([[ 81.,  87.,  93.],
+        [117., 123., 129.]])
+tensor([[3., 2., 1.],
+        [3., 2., 1.]])
+Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor
+dim 0 appears multiple times in the list of dims"#;
+    let lines: Vec<&str> = expected.lines().collect();
+    assert_prints_on_cpu_and_meta(
+        r#"import torch
+x = torch.tensor([[1., -2., 3.], [0., 5., -6.]], requires_grad=True)
+loss = (x * x).sum()
+print(torch.isnan(loss).any(), torch.isfinite(x).all(), x.any(), (x > 4).any(dim=1), torch.all(x != 0, 1, keepdim=True))
+print(torch.isinf(torch.tensor([1., float('inf'), -float('inf'), float('nan')])), torch.isfinite(torch.tensor([1., float('inf'), float('nan')])))
+print(torch.tensor([1, 0]).any(), torch.tensor([3, 4]).isinf(), torch.isfinite(torch.tensor([3])))
+c = x.cumsum(1)
+print(c, torch.cumsum(x, dim=0), torch.tensor([1, 2, 3]).cumsum(0), torch.tensor([True, True]).cumsum(0))
+f = x.flip(0)
+print(f, torch.flip(x, [0, 1]), x.flip(-1))
+r = x.repeat(2, 1)
+print(r, list(x.repeat(1, 2, 2).shape), torch.tensor([1, 2]).repeat(3), list(x.repeat((2, 2)).shape))
+print(type(c.grad_fn).__name__, type(f.grad_fn).__name__, type(r.grad_fn).__name__)
+(c * torch.tensor([1., 2., 3.])).sum().backward()
+print(x.grad)
+x.grad = None
+(x.repeat(3, 1, 2) * torch.arange(36.).reshape(3, 2, 6)).sum().backward()
+print(x.grad)
+x.grad = None
+(x.flip(1) * torch.tensor([1., 2., 3.])).sum().backward()
+print(x.grad)
+try:
+    x.repeat(2)
+except RuntimeError as e:
+    print(e)
+try:
+    x.flip(0, 0)
+except RuntimeError as e:
+    print(e)
 "#,
         &lines,
     );

@@ -225,7 +225,8 @@ fn pointwise_functions_match_forward_and_backward() {
 
 #[test]
 fn sorts_and_triangles_match_forward_and_backward() {
-    // The sort layer kernel (through host copies on cuda) and the triangle kernel.
+    // The sort, triangle, any/all, cumsum, flip and repeat layer kernels (through host copies
+    // on cuda).
     parity("sorts", 0.0, |rt| {
         let a = leaf(rt, &[5, 6])?;
         let (top, top_i) = a.topk(3, 1, true)?;
@@ -239,7 +240,10 @@ fn sorts_and_triangles_match_forward_and_backward() {
             .add(&low.mul_scalar(2.0)?.sum()?)?
             .add(&sorted.mul(&w)?.sum()?)?
             .add(&lower.mul(&w)?.sum()?)?
-            .add(&upper.sum()?)?;
+            .add(&upper.sum()?)?
+            .add(&a.cumsum(1)?.mul(&w)?.sum()?)?
+            .add(&a.flip(&[0, 1])?.mul(&w)?.sum()?)?
+            .add(&a.repeat(&[2, 1])?.sum()?)?;
         let g = grads(&loss, &[&a])?;
         let mut out = vec![
             top.detach(),
@@ -251,6 +255,8 @@ fn sorts_and_triangles_match_forward_and_backward() {
             a.argsort(0, false)?.float()?,
             lower.detach(),
             upper.detach(),
+            a.isfinite()?.float()?,
+            a.gt_scalar(0.5)?.any_dim(1, false)?.float()?,
         ];
         out.extend(g);
         Ok(out)

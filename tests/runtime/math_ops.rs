@@ -1,5 +1,6 @@
 //! The element-wise math past the basics (`sin`, `cos`, `log1p`, `expm1`, `rsqrt`, the
-//! rounding functions), the sorts (`topk`, `sort`, `argsort`) and `tril`: what each forward
+//! rounding functions), the sorts (`topk`, `sort`, `argsort`), `tril`, the checks (`any`,
+//! `all`, `isinf`, `isfinite`) and `cumsum`/`flip`/`repeat`: what each forward
 //! allocates and what its node keeps, in exact bytes on cpu and meta, what backward allocates
 //! (derivatives.yaml's formulas, docs/autograd.md), and every gradient against finite
 //! differences of an f64 reference.
@@ -319,6 +320,113 @@ fn sort_gradients_match_finite_differences() {
             (0..12)
                 .map(|at| if at % 4 <= at / 4 { x[0][at] } else { 0.0 })
                 .collect()
+        },
+        shape_values: identity,
+    });
+}
+
+/// `any` is one bool output; `isfinite` of a float tensor is ATen's composite, `abs`, `!= inf`,
+/// `self == self`, their product, with the temporaries alive to the end; `isinf` one output.
+#[test]
+fn checks_allocate_what_aten_does() {
+    for backend in [Backend::Cpu, Backend::Meta] {
+        let rt = rt(backend);
+        let x = leaf(&rt, &[32, 10]); // 1,536 B
+        let a = x.any().unwrap();
+        assert_eq!(a.dtype(), DType::Bool);
+        assert!(a.grad_fn().is_none());
+        assert_eq!(rt.memory_allocated(), 1536 + 512);
+        drop(a);
+        rt.allocator_mut().reset_peak_memory_stats();
+        let f = x.isfinite().unwrap();
+        // x, abs, the three 320-byte bool tensors.
+        assert_eq!(rt.allocator().max_memory_allocated(), 1536 + 1536 + 3 * 512);
+        assert_eq!(rt.memory_allocated(), 1536 + 512);
+        assert!(f.grad_fn().is_none());
+        drop(f);
+        rt.allocator_mut().reset_peak_memory_stats();
+        let i = x.isinf().unwrap();
+        assert_eq!(rt.allocator().max_memory_allocated(), 1536 + 512);
+        drop(i);
+        let d = x.all_dim(1, true).unwrap();
+        assert_eq!(d.shape(), &[32, 1]);
+    }
+}
+
+/// cumsum, flip and repeat allocate their output and save no tensor; cumsum's backward is
+/// flip, cumsum, flip (three allocations), repeat's a view of the gradient summed over the
+/// repeats.
+#[test]
+fn rearranging_nodes_save_nothing() {
+    for backend in [Backend::Cpu, Backend::Meta] {
+        let rt = rt(backend);
+        let x = leaf(&rt, &[32, 10]); // 1,536 B
+        let cases: [(UnaryFn, &str, u64, u64); 3] = [
+            (|t| t.cumsum(1), "CumsumBackward0", 1536, 2),
+            (|t| t.flip(&[0]), "FlipBackward0", 1536, 0),
+            (|t| t.repeat(&[2, 1]), "RepeatBackward0", 2560, 0),
+        ];
+        for (f, node, out_bytes, temporaries) in cases {
+            let y = f(&x).unwrap();
+            assert_eq!(rt.memory_allocated(), 1536 + out_bytes, "{node}");
+            let g = y.grad_fn().unwrap();
+            assert_eq!(g.name(), node);
+            assert!(g.saved_tensors().is_empty(), "{node}");
+            let s = y.sum().unwrap();
+            drop((y, g));
+            rt.allocator_mut().reset_peak_memory_stats();
+            s.backward(None, false).unwrap();
+            // x, the loss, the seed, the temporaries, x.grad.
+            let peak = 1536 + 512 + 512 + 1536 * temporaries + 1536;
+            assert_eq!(rt.allocator().max_memory_allocated(), peak, "{node}");
+            drop(s);
+            x.set_grad(None);
+            assert_eq!(rt.memory_allocated(), 1536, "{node}");
+        }
+    }
+}
+
+#[test]
+fn rearranging_gradients_match_finite_differences() {
+    check(Case {
+        name: "cumsum",
+        inputs: vec![(vec![3, 4], true)],
+        op: &|t: &[Tensor]| t[0].cumsum(1),
+        reference: &|x: &[Vec<f64>]| {
+            x[0].chunks(4)
+                .flat_map(|r| {
+                    r.iter()
+                        .scan(0.0, |acc, v| {
+                            *acc += v;
+                            Some(*acc)
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        },
+        shape_values: identity,
+    });
+    check(Case {
+        name: "flip",
+        inputs: vec![(vec![3, 4], true)],
+        op: &|t: &[Tensor]| t[0].flip(&[0, 1]),
+        reference: &|x: &[Vec<f64>]| x[0].iter().rev().copied().collect(),
+        shape_values: identity,
+    });
+    check(Case {
+        name: "repeat",
+        inputs: vec![(vec![2, 3], true)],
+        op: &|t: &[Tensor]| t[0].repeat(&[2, 1, 2]),
+        reference: &|x: &[Vec<f64>]| {
+            let mut out = Vec::new();
+            for _ in 0..2 {
+                for r in x[0].chunks(3) {
+                    for _ in 0..2 {
+                        out.extend_from_slice(r);
+                    }
+                }
+            }
+            out
         },
         shape_values: identity,
     });

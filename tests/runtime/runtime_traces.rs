@@ -30,7 +30,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (0..SHAPES.len(), any::<bool>()).prop_map(|(shape, grad)| Op::New { shape, grad }),
         4 => (0u8..7, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Binary { kind, a, b }),
-        4 => (0u8..66, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
+        4 => (0u8..72, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
         2 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Matmul { a, b }),
         2 => (0u8..8, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Loss { kind, a, b }),
         2 => (any::<usize>(), any::<bool>()).prop_map(|(a, retain)| Op::Backward { a, retain }),
@@ -194,6 +194,12 @@ fn run(backend: Backend, ops: &[Op]) -> Outcome {
                             62 => a.sort(0, true).map(|(v, _)| v),
                             63 => a.argsort(-1, false),
                             64 => a.tril(0),
+                            65 => a.cumsum(-1),
+                            66 => a.flip(&[0]),
+                            67 => a.repeat(&vec![2; a.dim().max(1)]),
+                            68 => a.isfinite(),
+                            69 => a.any_dim(0, true),
+                            70 => a.isinf(),
                             _ => a.argmax(0, false),
                         }
                         .map_err(|e| e.to_string())?,

@@ -1,6 +1,7 @@
 //! The element-wise math functions past the basic ones: `sin`, `cos`, `log1p`, `expm1`,
 //! `rsqrt`, and the rounding functions `floor`, `ceil`, `round`, `trunc` (`fix`) and `sign`;
-//! and the sorts, `topk`, `sort`, `argsort`; as tensor methods and `torch.*` functions. Each
+//! the sorts, `topk`, `sort`, `argsort`; `cumsum`, `flip` and `repeat`; as tensor methods and
+//! `torch.*` functions (`repeat` is a method only). Each
 //! element-wise function is one kernel and one node (SinBackward0 and CosBackward0 save
 //! `self`, Log1PBackward0 `self`, Expm1Backward0 and RsqrtBackward0 `result`, the rounding
 //! nodes nothing); TopkBackward0 and SortBackward0 save `indices`.
@@ -10,7 +11,8 @@ use std::rc::Rc;
 use super::args::method;
 use crate::scenario::interp::pyobj::Native;
 use crate::scenario::interp::value::Value;
-use crate::scenario::interp::R;
+use crate::scenario::interp::{CallArgs, Interp, R};
+use crate::scenario::Span;
 use crate::tensor::{Tensor, TensorError};
 
 // `sin()`, `cos()`, `log1p()`, `expm1()`, `rsqrt()`, `floor()`, `ceil()`, `round(decimals=0)`,
@@ -94,4 +96,35 @@ pub(super) fn values_and_indices(
         Rc::new(class),
         Rc::new(vec![Value::Tensor(values), Value::Tensor(indices)]),
     ))))
+}
+
+// `cumsum(dim, dtype=None)`.
+method!(cumsum, ["dim", "dtype"], 1, |c| {
+    if c.b.get("dtype").is_some() {
+        return Err(c
+            .it
+            .fail(c.span, "cumsum(dtype=...) is not supported in scenarios")
+            .with_help("convert the input first: x.double().cumsum(dim)"));
+    }
+    let dim = c.dim("dim")?.unwrap_or(0);
+    c.done(c.t.cumsum(dim))
+});
+
+/// `flip(*dims)` (also `torch.flip(input, dims)`) and `repeat(*repeats)`: the integers given
+/// one by one, as one list or tuple, or by keyword.
+pub(super) fn flip_or_repeat(
+    it: &mut Interp<'_>,
+    t: &Tensor,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let what = if name == "flip" { "dims" } else { "repeats" };
+    let ints = super::args::ints_or_keyword(it, name, &args, what, span)?;
+    let r = if name == "flip" {
+        t.flip(&ints)
+    } else {
+        t.repeat(&ints.iter().map(|&i| i as i64).collect::<Vec<_>>())
+    };
+    super::args::check_rt(it, r, span)
 }

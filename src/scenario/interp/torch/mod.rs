@@ -24,6 +24,7 @@ mod layer_attrs;
 mod layers;
 mod legacy;
 mod like;
+mod logic;
 mod losses;
 mod math;
 mod nn;

@@ -1,0 +1,268 @@
+//! Operations that move or accumulate values along dimensions: `flip`, `repeat` and
+//! `cumsum`. Each forward allocates its one output (ATen's `flip`, `repeat`: `empty` of the
+//! target size, then a copy from the expanded input; `cumsum`); their nodes save no tensor
+//! (derivatives.yaml `flip`: `self: grad.flip(dims)`, `repeat`: `self: repeat_backward(grad,
+//! repeats, self.sym_sizes())`, `cumsum`: `self: cumsum_backward(grad.to(self.scalar_type()),
+//! dim)`). The backward formulas are FunctionsManual.cpp's, whose operations 2.15's dispatch
+//! trace shows: `cumsum_backward` is `grad.flip(dim).cumsum(dim).flip(dim)` (three
+//! allocations) unless the dimension has one element; `repeat_backward` sums the leading
+//! dimensions `repeat` added one at a time, then views the gradient as (repeat, size) pairs and
+//! sums the repeats in one reduction.
+
+use super::layer_node::{operand, run, LayerKernel, LayerNode};
+use super::ops::wrap_dim;
+use super::{DType, Result, Tensor, TensorError};
+use crate::autograd::{Formula, NodeBuilder};
+use crate::tensor::kernel::{Buf, Cx};
+
+/// The kernels of this file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RearrangeKernel {
+    /// `[out]` from `[x]`: the dimensions marked reversed.
+    Flip(Vec<bool>),
+    /// `[out]` from `[x]`: `x` (its shape padded with leading ones) tiled to `out`'s shape.
+    Repeat,
+    /// `[out]` from `[x]`: running sums along the dimension.
+    Cumsum(usize),
+}
+
+/// The nodes of this file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RearrangeNode {
+    /// FlipBackward0 (the wrapped dimensions).
+    Flip(Vec<usize>),
+    /// RepeatBackward0: the repeats and the input's sizes.
+    Repeat {
+        repeats: Vec<usize>,
+        self_sizes: Vec<usize>,
+    },
+    /// CumsumBackward0 (the wrapped dimension).
+    Cumsum(usize),
+}
+
+impl RearrangeNode {
+    pub(crate) fn node_name(&self) -> &'static str {
+        match self {
+            RearrangeNode::Flip(_) => "FlipBackward0",
+            RearrangeNode::Repeat { .. } => "RepeatBackward0",
+            RearrangeNode::Cumsum(_) => "CumsumBackward0",
+        }
+    }
+
+    /// The input's gradient, with the operations of FunctionsManual.cpp.
+    pub(crate) fn backward(&self, grad: &Tensor) -> Result<Tensor> {
+        match self {
+            RearrangeNode::Flip(dims) => grad.flip(&to_isize(dims)),
+            RearrangeNode::Cumsum(dim) => {
+                if grad.numel() <= 1 || grad.shape()[*dim] == 1 {
+                    return Ok(grad.clone());
+                }
+                let d = *dim as isize;
+                grad.flip(&[d])?.cumsum(d)?.flip(&[d])
+            }
+            RearrangeNode::Repeat {
+                repeats,
+                self_sizes,
+            } => repeat_backward(grad, repeats, self_sizes),
+        }
+    }
+}
+
+fn to_isize(dims: &[usize]) -> Vec<isize> {
+    dims.iter().map(|&d| d as isize).collect()
+}
+
+/// FunctionsManual.cpp's `repeat_backward`.
+fn repeat_backward(grad: &Tensor, repeats: &[usize], self_sizes: &[usize]) -> Result<Tensor> {
+    if repeats.contains(&0) {
+        return Tensor::zeros_on(grad, self_sizes);
+    }
+    let mut grad = grad.clone();
+    let unsqueezed = grad.dim() - self_sizes.len();
+    for _ in 0..unsqueezed {
+        grad = grad.sum_dim(&[0], false)?;
+    }
+    let mut grad_size: Vec<isize> = Vec::new();
+    let mut sum_dims: Vec<isize> = Vec::new();
+    for (d, &size) in self_sizes.iter().enumerate() {
+        let repeat = repeats[d + unsqueezed];
+        if repeat != 1 {
+            grad_size.push(repeat as isize);
+            sum_dims.push(grad_size.len() as isize - 1);
+        }
+        grad_size.push(size as isize);
+    }
+    if !sum_dims.is_empty() {
+        grad = grad.reshape(&grad_size)?.sum_dim(&sum_dims, false)?;
+    }
+    Ok(grad)
+}
+
+impl Tensor {
+    /// `torch.flip(self, dims)`: the values in reverse order along `dims`, one new tensor.
+    pub fn flip(&self, dims: &[isize]) -> Result<Tensor> {
+        let dims = self.wrap_dims(dims)?;
+        let mut reversed = vec![false; self.dim()];
+        for &d in &dims {
+            reversed[d] = true;
+        }
+        self.rearranged(
+            self.shape(),
+            self.dtype(),
+            RearrangeKernel::Flip(reversed),
+            RearrangeNode::Flip(dims),
+        )
+    }
+
+    /// `tensor.repeat(*repeats)`: the tensor tiled `repeats` times along each dimension (the
+    /// tensor's shape padded with leading ones to as many dimensions).
+    pub fn repeat(&self, repeats: &[i64]) -> Result<Tensor> {
+        if repeats.len() < self.dim() {
+            return Err(TensorError::Invalid(
+                "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor".into(),
+            ));
+        }
+        if let Some(r) = repeats.iter().find(|&&r| r < 0) {
+            return Err(TensorError::Invalid(format!(
+                "Trying to create tensor with negative dimension {r}: {repeats:?}"
+            )));
+        }
+        let repeats: Vec<usize> = repeats.iter().map(|&r| r as usize).collect();
+        let pad = repeats.len() - self.dim();
+        let shape: Vec<usize> = repeats
+            .iter()
+            .enumerate()
+            .map(|(d, &r)| r * if d < pad { 1 } else { self.shape()[d - pad] })
+            .collect();
+        self.rearranged(
+            &shape,
+            self.dtype(),
+            RearrangeKernel::Repeat,
+            RearrangeNode::Repeat {
+                repeats,
+                self_sizes: self.shape().to_vec(),
+            },
+        )
+    }
+
+    /// `torch.cumsum(self, dim)`: running sums along `dim`; integer and bool tensors sum into
+    /// int64, as PyTorch promotes them.
+    pub fn cumsum(&self, dim: isize) -> Result<Tensor> {
+        let d = wrap_dim(dim, self.dim().max(1))?;
+        let dtype = if self.dtype().is_floating_point() {
+            self.dtype()
+        } else {
+            DType::I64
+        };
+        let along = if self.dim() == 0 { 0 } else { d };
+        self.rearranged(
+            self.shape(),
+            dtype,
+            RearrangeKernel::Cumsum(along),
+            RearrangeNode::Cumsum(along),
+        )
+    }
+
+    /// One output of `shape` computed by `kernel`, and the node.
+    fn rearranged(
+        &self,
+        shape: &[usize],
+        dtype: DType,
+        kernel: RearrangeKernel,
+        node: RearrangeNode,
+    ) -> Result<Tensor> {
+        let out = Tensor::empty_on(self.runtime(), shape, dtype, self.device())?;
+        run(
+            &out,
+            &LayerKernel::Rearrange(kernel),
+            &[Some(&out)],
+            &[Some(self)],
+        )?;
+        if let Some(b) = NodeBuilder::new(&[self]) {
+            b.finish(Formula::Layer(LayerNode::Rearrange(node)), &out);
+        }
+        Ok(out)
+    }
+
+    /// `at::zeros(sizes, like.options())`: one allocation.
+    fn zeros_on(like: &Tensor, sizes: &[usize]) -> Result<Tensor> {
+        let out = Tensor::empty_on(like.runtime(), sizes, like.dtype(), like.device())?;
+        out.fill_values(super::Scalar::Float(0.0))?;
+        Ok(out)
+    }
+}
+
+/// Calls `f` with each row-major coordinate of `shape`, in order.
+fn for_each_coord(shape: &[usize], mut f: impl FnMut(&[usize])) {
+    if shape.contains(&0) {
+        return;
+    }
+    let mut coord = vec![0usize; shape.len()];
+    loop {
+        f(&coord);
+        let mut d = coord.len();
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            coord[d] += 1;
+            if coord[d] < shape[d] {
+                break;
+            }
+            coord[d] = 0;
+        }
+    }
+}
+
+/// The row-major offset of `coord` in `shape`.
+fn offset(shape: &[usize], coord: impl Iterator<Item = usize>) -> usize {
+    shape.iter().zip(coord).fold(0, |at, (&s, c)| at * s + c)
+}
+
+impl RearrangeKernel {
+    pub(super) fn host(&self, cx: Cx, outs: &[Option<&Buf>], ins: &[Option<&Buf>]) {
+        let (Some(x), Some(out)) = (operand(ins, 0), operand(outs, 0)) else {
+            return;
+        };
+        let Some(v) = x.read_f64(cx) else { return };
+        let (in_shape, out_shape) = (x.shape, out.shape);
+        let mut result = Vec::with_capacity(out.numel());
+        match self {
+            RearrangeKernel::Flip(reversed) => for_each_coord(out_shape, |c| {
+                let from =
+                    c.iter().enumerate().map(
+                        |(d, &i)| {
+                            if reversed[d] {
+                                in_shape[d] - 1 - i
+                            } else {
+                                i
+                            }
+                        },
+                    );
+                result.push(v[offset(in_shape, from)]);
+            }),
+            RearrangeKernel::Repeat => {
+                let pad = out_shape.len() - in_shape.len();
+                for_each_coord(out_shape, |c| {
+                    let from = c[pad..].iter().zip(in_shape).map(|(&i, &s)| i % s);
+                    result.push(v[offset(in_shape, from)]);
+                });
+            }
+            RearrangeKernel::Cumsum(dim) => {
+                result.extend_from_slice(&v);
+                if !in_shape.is_empty() {
+                    let size = in_shape[*dim];
+                    let inner: usize = in_shape[dim + 1..].iter().product();
+                    for start in 0..result.len() {
+                        // Each element after the first of its line adds its predecessor's sum.
+                        if (start / inner) % size != 0 {
+                            result[start] += result[start - inner];
+                        }
+                    }
+                }
+            }
+        }
+        out.write_f64(cx, &result);
+    }
+}
