@@ -1,12 +1,12 @@
 //! Modules without parameters whose forward is one tensor function: `nn.Identity`,
 //! `nn.Flatten`, `nn.GELU`, `nn.SiLU`, `nn.Tanh`, `nn.Sigmoid`, `nn.Softmax`,
-//! `nn.Dropout`, `nn.LeakyReLU` and `nn.ELU`. Each allocates exactly what its functional form does (`docs/autograd.md`);
+//! `nn.Dropout`, `nn.Dropout2d`, `nn.LeakyReLU`, `nn.ELU` and `nn.Softplus`. Each allocates exactly what its functional form does (`docs/autograd.md`);
 //! `Identity` returns its input itself, as `torch.nn.Identity.forward` does.
 
 use std::cell::Cell;
 use std::fmt;
 
-use super::Module;
+use super::{Module, Setting};
 use crate::base::Result;
 use crate::tensor::Tensor;
 
@@ -33,6 +33,10 @@ pub enum LayerFn {
     LeakyRelu { negative_slope: f64 },
     /// `nn.ELU(alpha=1.0)`.
     Elu { alpha: f64 },
+    /// `nn.Softplus(beta=1.0, threshold=20.0)`.
+    Softplus { beta: f64, threshold: f64 },
+    /// `nn.Dropout2d(p=0.5)`: whole channels, only in training mode.
+    Dropout2d { p: f64 },
 }
 
 /// A module with no parameters and no buffers (see [`LayerFn`]).
@@ -56,6 +60,36 @@ impl Stateless {
         self.function
     }
 
+    /// The constructor setting `name` PyTorch keeps on the module (`dropout.p`,
+    /// `softplus.beta`, `flatten.start_dim`); `None` for a name it does not keep.
+    pub fn setting(&self, name: &str) -> Option<Setting> {
+        let inplace = || Some(Setting::Bool(false));
+        match (self.function, name) {
+            (LayerFn::Flatten { start_dim, .. }, "start_dim") => {
+                Some(Setting::Int(start_dim as i64))
+            }
+            (LayerFn::Flatten { end_dim, .. }, "end_dim") => Some(Setting::Int(end_dim as i64)),
+            (LayerFn::Gelu, "approximate") => Some(Setting::Str("none")),
+            (LayerFn::Softmax { dim }, "dim") => Some(Setting::Int(dim as i64)),
+            (LayerFn::Dropout { p } | LayerFn::Dropout2d { p }, "p") => Some(Setting::Float(p)),
+            (LayerFn::LeakyRelu { negative_slope }, "negative_slope") => {
+                Some(Setting::Float(negative_slope))
+            }
+            (LayerFn::Elu { alpha }, "alpha") => Some(Setting::Float(alpha)),
+            (LayerFn::Softplus { beta, .. }, "beta") => Some(Setting::Float(beta)),
+            (LayerFn::Softplus { threshold, .. }, "threshold") => Some(Setting::Float(threshold)),
+            (
+                LayerFn::Silu
+                | LayerFn::Dropout { .. }
+                | LayerFn::Dropout2d { .. }
+                | LayerFn::LeakyRelu { .. }
+                | LayerFn::Elu { .. },
+                "inplace",
+            ) => inplace(),
+            _ => None,
+        }
+    }
+
     /// PyTorch's class name (`GELU`, `Dropout`, ...).
     pub fn class_name(&self) -> &'static str {
         match self.function {
@@ -69,6 +103,8 @@ impl Stateless {
             LayerFn::Dropout { .. } => "Dropout",
             LayerFn::LeakyRelu { .. } => "LeakyReLU",
             LayerFn::Elu { .. } => "ELU",
+            LayerFn::Softplus { .. } => "Softplus",
+            LayerFn::Dropout2d { .. } => "Dropout2d",
         }
     }
 }
@@ -83,7 +119,12 @@ impl fmt::Display for Stateless {
             }
             LayerFn::Gelu => write!(f, "{name}(approximate='none')"),
             LayerFn::Softmax { dim } => write!(f, "{name}(dim={dim})"),
-            LayerFn::Dropout { p } => write!(f, "{name}(p={p:?}, inplace=False)"),
+            LayerFn::Dropout { p } | LayerFn::Dropout2d { p } => {
+                write!(f, "{name}(p={p:?}, inplace=False)")
+            }
+            LayerFn::Softplus { beta, threshold } => {
+                write!(f, "{name}(beta={beta:?}, threshold={threshold:?})")
+            }
             LayerFn::LeakyRelu { negative_slope } => {
                 write!(f, "{name}(negative_slope={negative_slope:?})")
             }
@@ -106,6 +147,8 @@ impl Module for Stateless {
             LayerFn::Dropout { p } => x.dropout(p, self.training.get()),
             LayerFn::LeakyRelu { negative_slope } => x.leaky_relu(negative_slope),
             LayerFn::Elu { alpha } => x.elu(alpha),
+            LayerFn::Softplus { beta, threshold } => x.softplus(beta, threshold),
+            LayerFn::Dropout2d { p } => x.dropout2d(p, self.training.get()),
         }
     }
 

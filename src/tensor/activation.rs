@@ -1,5 +1,6 @@
-//! `leaky_relu` and `elu`: one output each, the node saving `self` (LeakyReluBackward0,
-//! EluBackward0, derivatives.yaml), and a backward of one allocation.
+//! `leaky_relu`, `elu` and `softplus`: one output each, the node saving `self`
+//! (LeakyReluBackward0, EluBackward0, SoftplusBackward0, derivatives.yaml), and a backward of
+//! one allocation (`softplus_backward(grad, self, beta, threshold)`).
 
 use super::kernel::{Buf, Cx};
 use super::layer_node::{forward_saving_self, input_grad, read, write};
@@ -13,20 +14,35 @@ pub(crate) enum Activation {
     LeakyRelu(f32),
     /// `elu(x, alpha)` (scale and input scale 1).
     Elu(f32),
+    /// `softplus(x, beta, threshold)`: `log(1 + exp(beta * x)) / beta`, `x` itself where
+    /// `beta * x > threshold`.
+    Softplus { beta: f32, threshold: f32 },
 }
 
 impl Activation {
     fn forward(self, x: f32) -> f32 {
         match self {
+            Activation::Softplus { beta, threshold } if x * beta <= threshold => {
+                (x * beta).exp().ln_1p() / beta
+            }
             Activation::LeakyRelu(slope) if x <= 0.0 => x * slope,
             Activation::Elu(alpha) if x <= 0.0 => alpha * x.exp_m1(),
             _ => x,
         }
     }
 
-    /// d/dx at `x`, as ATen's backward kernels branch (`x > 0`).
+    /// d/dx at `x`, as ATen's backward kernels branch (`x > 0`; softplus `beta * x >
+    /// threshold`).
     fn derivative(self, x: f32) -> f32 {
         match self {
+            Activation::Softplus { beta, threshold } => {
+                if x * beta > threshold {
+                    1.0
+                } else {
+                    let z = (x * beta).exp();
+                    z / (z + 1.0)
+                }
+            }
             _ if x > 0.0 => 1.0,
             Activation::LeakyRelu(slope) => slope,
             Activation::Elu(alpha) => alpha * x.exp(),
@@ -37,6 +53,7 @@ impl Activation {
         match self {
             Activation::LeakyRelu(_) => "LeakyReluBackward0",
             Activation::Elu(_) => "EluBackward0",
+            Activation::Softplus { .. } => "SoftplusBackward0",
         }
     }
 
@@ -47,6 +64,7 @@ impl Activation {
                 match self {
                     Activation::LeakyRelu(_) => "leaky_relu",
                     Activation::Elu(_) => "elu",
+                    Activation::Softplus { .. } => "softplus",
                 },
                 input.dtype().short_name()
             )));
@@ -115,5 +133,18 @@ impl Tensor {
     /// `F.elu(self, alpha)`.
     pub fn elu(&self, alpha: f64) -> Result<Tensor> {
         Activation::Elu(alpha as f32).apply(self)
+    }
+
+    /// `F.softplus(self, beta, threshold)`; on cuda's autocast `fp32` list.
+    pub fn softplus(&self, beta: f64, threshold: f64) -> Result<Tensor> {
+        let op = super::autocast::AutocastOp::Fp32Pointwise;
+        if let Some(c) = Tensor::autocast(op, &[Some(self)])? {
+            return c.arg(0).softplus(beta, threshold);
+        }
+        Activation::Softplus {
+            beta: beta as f32,
+            threshold: threshold as f32,
+        }
+        .apply(self)
     }
 }

@@ -50,7 +50,8 @@ pub(crate) enum AutocastOp {
     Conv,
     Exp,
     Log,
-    /// `expm1`, `log1p`, `reciprocal`, `rsqrt`: on cuda's `fp32` list, on no cpu list.
+    /// `expm1`, `log1p`, `reciprocal`, `rsqrt`, `softplus`: on cuda's `fp32` list, on no cpu
+    /// list.
     Fp32Pointwise,
     Pow,
     LayerNorm,

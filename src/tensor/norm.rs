@@ -73,6 +73,45 @@ impl Tensor {
         Ok(out)
     }
 
+    /// `F.dropout2d(self, p, training)` on an (N, C, H, W) input: whole channels zeroed.
+    /// ATen's `feature_dropout`: the noise is `new_empty((N, C, 1, 1))`, drawn by
+    /// `bernoulli_(1 - p)` and scaled by `div_(1 - p)` in place, then `self * noise` (the
+    /// output, MulBackward0 keeping the noise); `p == 1` multiplies by a 0-dim zero.
+    pub fn dropout2d(&self, p: f64, training: bool) -> Result<Tensor> {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(TensorError::Invalid(format!(
+                "dropout probability has to be between 0 and 1, but got {p}"
+            )));
+        }
+        if !training || p == 0.0 {
+            return Ok(self.clone());
+        }
+        if self.dim() != 4 {
+            return Err(TensorError::Unsupported(format!(
+                "dropout2d of a {}-D input (an (N, C, H, W) input is modelled)",
+                self.dim()
+            )));
+        }
+        let rt = self.runtime();
+        let dtype = self.float_result_type();
+        if p == 1.0 {
+            let zero = Tensor::empty_on(rt, &[], dtype, self.device())?;
+            zero.fill_values(super::Scalar::Float(0.0))?;
+            return self.mul(&zero);
+        }
+        let keep = 1.0 - p;
+        let shape = [self.shape()[0], self.shape()[1], 1, 1];
+        let noise = Tensor::empty_on(rt, &shape, dtype, self.device())?;
+        let mut stream = rt.random_stream(self.device(), noise.numel());
+        let (k, cx) = noise.kernels();
+        let draw = Draw::Bernoulli {
+            keep: keep as f32,
+            scale: (1.0 / keep) as f32,
+        };
+        k.random(cx, &noise.buf(), draw, &mut stream)?;
+        self.mul(&noise)
+    }
+
     /// `F.layer_norm(self, normalized_shape, weight, bias, eps)`: allocates the output, then the
     /// mean and the reciprocal standard deviation (the input's shape with the normalized
     /// dimensions set to 1). NativeLayerNormBackward0 saves `input`, `result1` (mean),

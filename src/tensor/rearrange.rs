@@ -1,5 +1,7 @@
-//! Operations that move or accumulate values along dimensions: `flip`, `repeat` and
-//! `cumsum`. Each forward allocates its one output (ATen's `flip`, `repeat`: `empty` of the
+//! Operations that move or accumulate values along dimensions: `flip`, `repeat`, `cumsum`
+//! and `F.pad`'s constant mode (`constant_pad_nd`: one output filled with the value, the
+//! input copied into it; ConstantPadNdBackward0 keeps the pads and its backward pads the
+//! gradient by their negation, one allocation). Each forward allocates its one output (ATen's `flip`, `repeat`: `empty` of the
 //! target size, then a copy from the expanded input; `cumsum`); their nodes save no tensor
 //! (derivatives.yaml `flip`: `self: grad.flip(dims)`, `repeat`: `self: repeat_backward(grad,
 //! repeats, self.sym_sizes())`, `cumsum`: `self: cumsum_backward(grad.to(self.scalar_type()),
@@ -38,6 +40,8 @@ pub(crate) enum RearrangeNode {
     },
     /// CumsumBackward0 (the wrapped dimension).
     Cumsum(usize),
+    /// ConstantPadNdBackward0 (the pads).
+    ConstantPad(Vec<i64>),
 }
 
 impl RearrangeNode {
@@ -46,6 +50,7 @@ impl RearrangeNode {
             RearrangeNode::Flip(_) => "FlipBackward0",
             RearrangeNode::Repeat { .. } => "RepeatBackward0",
             RearrangeNode::Cumsum(_) => "CumsumBackward0",
+            RearrangeNode::ConstantPad(_) => "ConstantPadNdBackward0",
         }
     }
 
@@ -64,6 +69,10 @@ impl RearrangeNode {
                 repeats,
                 self_sizes,
             } => repeat_backward(grad, repeats, self_sizes),
+            RearrangeNode::ConstantPad(pad) => {
+                let negated: Vec<i64> = pad.iter().map(|p| -p).collect();
+                grad.constant_pad(&negated, 0.0)
+            }
         }
     }
 }
@@ -161,6 +170,70 @@ impl Tensor {
             RearrangeKernel::Cumsum(along),
             RearrangeNode::Cumsum(along),
         )
+    }
+
+    /// `F.pad(self, pad, value=value)` in constant mode (`torch.constant_pad_nd`): `pad` gives
+    /// (left, right) pairs from the last dimension backwards; negative ones crop.
+    pub fn constant_pad(&self, pad: &[i64], value: f64) -> Result<Tensor> {
+        // F.pad's checks (`_pad_enum`), the entry point scripts use.
+        if pad.len() % 2 != 0 {
+            return Err(TensorError::Invalid(
+                "Padding length must be divisible by 2".into(),
+            ));
+        }
+        let n = self.dim();
+        if pad.len() / 2 > n {
+            return Err(TensorError::Invalid(format!(
+                "Padding length should be less than or equal to two times the input dimension but got padding length {} and input of dimension {n}",
+                pad.len()
+            )));
+        }
+        let all_non_positive = pad.iter().all(|&p| p <= 0);
+        let mut shape = self.shape().to_vec();
+        // Per padded dimension: (dimension, crop of the input, offset into the output).
+        let mut places = Vec::new();
+        for (i, lr) in pad.chunks(2).enumerate() {
+            let d = n - 1 - i;
+            let old = shape[d] as i64;
+            let new = old + lr[0] + lr[1];
+            if new < 0 && all_non_positive {
+                // ATen crops with `narrow` when no pad is positive.
+                return Err(TensorError::Invalid(
+                    "narrow(): length must be non-negative.".into(),
+                ));
+            }
+            if new < 0 {
+                return Err(TensorError::Invalid(format!(
+                    "The input size {old}, plus negative padding {} and {} resulted in a negative output size, which is invalid. Check dimension {d} of your input.",
+                    lr[0], lr[1]
+                )));
+            }
+            shape[d] = new as usize;
+            places.push((d, (-lr[0]).max(0) as usize, lr[0].max(0) as usize));
+        }
+        let out = Tensor::empty_on(self.runtime(), &shape, self.dtype(), self.device())?;
+        out.fill_values(super::Scalar::Float(value))?;
+        let kept: Vec<usize> = places
+            .iter()
+            .map(|&(d, crop, offset)| {
+                let from_input = self.shape()[d].saturating_sub(crop);
+                from_input.min(shape[d].saturating_sub(offset))
+            })
+            .collect();
+        // Nothing of the input is left when a dimension is cropped away.
+        if self.numel() > 0 && !kept.contains(&0) {
+            let (mut from, mut to) = (self.detach(), out.detach());
+            for (&(d, crop, offset), &length) in places.iter().zip(&kept) {
+                from = from.narrow_view(d, crop, length);
+                to = to.narrow_view(d, offset, length);
+            }
+            to.copy_values_from(&from)?;
+        }
+        if let Some(b) = NodeBuilder::new(&[self]) {
+            let node = RearrangeNode::ConstantPad(pad.to_vec());
+            b.finish(Formula::Layer(LayerNode::Rearrange(node)), &out);
+        }
+        Ok(out)
     }
 
     /// One output of `shape` computed by `kernel`, and the node.

@@ -137,3 +137,85 @@ except RuntimeError as e:
         &lines,
     );
 }
+
+/// `nn.Softplus`/`F.softplus`, `nn.Dropout2d`/`F.dropout2d` (eval mode returns the input;
+/// `p=1` zeroes), `F.pad`'s constant mode with cropping and its errors.
+#[test]
+fn softplus_dropout2d_and_pad_print_as_pytorch_prints_them() {
+    let expected = r#"Softplus(beta=1.0, threshold=20.0) Softplus(beta=2.0, threshold=10.0) tensor([[9.3576e-14, 3.1326e-01, 6.9315e-01],
+        [9.7408e-01, 2.1269e+00, 2.5000e+01]], grad_fn=<SoftplusBackward0>)
+tensor([[4.3783e-27, 6.3464e-02, 3.4657e-01],
+        [6.5663e-01, 2.0091e+00, 2.5000e+01]], grad_fn=<SoftplusBackward0>) SoftplusBackward0
+tensor([[9.3576e-14, 3.8814e-01, 1.0000e+00],
+        [1.3535e+00, 1.8628e+00, 2.0000e+00]])
+Dropout2d(p=0.25, inplace=False) Dropout2d(p=0.5, inplace=False)
+True
+True
+tensor(0., grad_fn=<SumBackward0>) MulBackward0
+tensor([[  0.0000, -30.0000,  -1.0000,   0.0000,   0.0000,   0.0000],
+        [  0.0000,   0.5000,   2.0000,  25.0000,   0.0000,   0.0000]],
+       grad_fn=<ConstantPadNdBackward0>) ConstantPadNdBackward0
+tensor([[ -1.0000,  -1.0000,  -1.0000,  -1.0000,  -1.0000],
+        [ -1.0000, -30.0000,  -1.0000,   0.0000,  -1.0000],
+        [ -1.0000,   0.5000,   2.0000,  25.0000,  -1.0000]],
+       grad_fn=<ConstantPadNdBackward0>)
+tensor([[-1.,  0.],
+        [ 2., 25.]], grad_fn=<ConstantPadNdBackward0>) tensor([[-30.0000,  -1.0000,   0.0000],
+        [  0.5000,   2.0000,  25.0000],
+        [  3.0000,   3.0000,   3.0000]], grad_fn=<ConstantPadNdBackward0>)
+tensor([[ 1.0000,  2.3881,  4.0000],
+        [ 8.3535,  9.8628, 11.0000]])
+Padding length must be divisible by 2
+narrow(): length must be non-negative."#;
+    let lines: Vec<&str> = expected.lines().collect();
+    assert_prints_on_cpu_and_meta(
+        r#"import torch
+import torch.nn as nn
+import torch.nn.functional as F
+torch.manual_seed(0)
+x = torch.tensor([[-30., -1., 0.], [0.5, 2., 25.]], requires_grad=True)
+sp = nn.Softplus()
+y = sp(x)
+print(sp, nn.Softplus(beta=2.0, threshold=10.0), y)
+z = F.softplus(x, beta=2.0, threshold=10.0)
+print(z, type(z.grad_fn).__name__)
+(y.sum() + z.sum()).backward()
+print(x.grad)
+d = nn.Dropout2d(0.25)
+print(d, nn.Dropout2d())
+d.eval()
+img = torch.ones(2, 3, 2, 2, requires_grad=True)
+print(d(img) is img)
+print(F.dropout2d(img, 0.5, training=False) is img)
+print(F.dropout2d(img, 1.0).sum(), type(F.dropout2d(img, 0.3).grad_fn).__name__)
+p = F.pad(x, (1, 2))
+print(p, type(p.grad_fn).__name__)
+print(F.pad(x, (1, 1, 1, 0), value=-1.0))
+print(F.pad(x, [-1, 0]), F.pad(x, (0, 0, 0, 1), "constant", 3.0))
+(p * torch.arange(12.).reshape(2, 6)).sum().backward()
+print(x.grad)
+try:
+    F.pad(x, (1,))
+except RuntimeError as e:
+    print(e)
+try:
+    F.pad(x, (-4, 0))
+except RuntimeError as e:
+    print(e)
+"#,
+        &lines,
+    );
+}
+
+/// The constructor settings layers without parameters keep as attributes (`dropout.p`,
+/// `softplus.beta`), as 2.15 printed them.
+#[test]
+fn stateless_layers_answer_their_settings() {
+    assert_prints_on_cpu_and_meta(
+        r#"import torch.nn as nn
+d = nn.Dropout(0.3)
+print(d.p, d.inplace, nn.Dropout2d().p, nn.Softplus(beta=2.0).beta, nn.Softplus().threshold, nn.LeakyReLU(0.2).negative_slope, nn.ELU().alpha, nn.Flatten().start_dim, nn.Flatten().end_dim, nn.Softmax(dim=1).dim, nn.GELU().approximate, nn.SiLU().inplace)
+"#,
+        &["0.3 False 0.5 2.0 20.0 0.2 1.0 1 -1 1 none False"],
+    );
+}

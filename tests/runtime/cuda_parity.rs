@@ -225,8 +225,8 @@ fn pointwise_functions_match_forward_and_backward() {
 
 #[test]
 fn sorts_and_triangles_match_forward_and_backward() {
-    // The sort, triangle, any/all, cumsum, flip and repeat layer kernels (through host copies
-    // on cuda).
+    // The sort, triangle, any/all, cumsum, flip, repeat and softplus layer kernels (through
+    // host copies on cuda), and constant padding.
     parity("sorts", 0.0, |rt| {
         let a = leaf(rt, &[5, 6])?;
         let (top, top_i) = a.topk(3, 1, true)?;
@@ -243,7 +243,9 @@ fn sorts_and_triangles_match_forward_and_backward() {
             .add(&upper.sum()?)?
             .add(&a.cumsum(1)?.mul(&w)?.sum()?)?
             .add(&a.flip(&[0, 1])?.mul(&w)?.sum()?)?
-            .add(&a.repeat(&[2, 1])?.sum()?)?;
+            .add(&a.repeat(&[2, 1])?.sum()?)?
+            .add(&a.softplus(2.0, 1.0)?.mul(&w)?.sum()?)?
+            .add(&a.constant_pad(&[1, -2], 0.5)?.sum()?)?;
         let g = grads(&loss, &[&a])?;
         let mut out = vec![
             top.detach(),

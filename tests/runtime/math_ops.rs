@@ -1,6 +1,7 @@
 //! The element-wise math past the basics (`sin`, `cos`, `log1p`, `expm1`, `rsqrt`, the
 //! rounding functions), the sorts (`topk`, `sort`, `argsort`), `tril`, the checks (`any`,
-//! `all`, `isinf`, `isfinite`) and `cumsum`/`flip`/`repeat`: what each forward
+//! `all`, `isinf`, `isfinite`), `cumsum`/`flip`/`repeat`, `softplus`, `dropout2d` and constant
+//! padding: what each forward
 //! allocates and what its node keeps, in exact bytes on cpu and meta, what backward allocates
 //! (derivatives.yaml's formulas, docs/autograd.md), and every gradient against finite
 //! differences of an f64 reference.
@@ -424,6 +425,82 @@ fn rearranging_gradients_match_finite_differences() {
                     for _ in 0..2 {
                         out.extend_from_slice(r);
                     }
+                }
+            }
+            out
+        },
+        shape_values: identity,
+    });
+}
+
+/// softplus keeps `self` and its backward is one kernel; dropout2d's noise is (N, C, 1, 1)
+/// and MulBackward0 keeps it; constant padding allocates the padded output and its node keeps
+/// no tensor, its backward one cropped copy.
+#[test]
+fn softplus_dropout2d_and_pad_allocate_what_aten_does() {
+    for backend in [Backend::Cpu, Backend::Meta] {
+        let rt = rt(backend);
+        let x = leaf(&rt, &[4, 8, 4, 4]); // 2,048 B
+        let y = x.softplus(1.0, 20.0).unwrap();
+        let g = y.grad_fn().unwrap();
+        assert_eq!(g.name(), "SoftplusBackward0");
+        let names: Vec<&str> = g.saved_tensors().iter().map(|s| s.name).collect();
+        assert_eq!(names, ["self"]);
+        drop((y, g));
+        assert_eq!(rt.memory_allocated(), 2048);
+
+        let d = x.dropout2d(0.5, true).unwrap();
+        // The output, and the 4×8 noise (128 B → 512) the node keeps.
+        assert_eq!(rt.memory_allocated(), 2048 + 2048 + 512);
+        let g = d.grad_fn().unwrap();
+        assert_eq!(g.name(), "MulBackward0");
+        let names: Vec<&str> = g.saved_tensors().iter().map(|s| s.name).collect();
+        assert_eq!(names, ["other"]);
+        drop((d, g));
+        assert!(x.dropout2d(0.5, false).unwrap().is_same(&x));
+
+        // 4×8×4×7 f32 = 3,584 B → 3,584.
+        let p = x.constant_pad(&[1, 2], 0.0).unwrap();
+        assert_eq!(p.shape(), &[4, 8, 4, 7]);
+        assert_eq!(rt.memory_allocated(), 2048 + 3584);
+        let g = p.grad_fn().unwrap();
+        assert_eq!(g.name(), "ConstantPadNdBackward0");
+        assert!(g.saved_tensors().is_empty());
+        let s = p.sum().unwrap();
+        drop((p, g));
+        rt.allocator_mut().reset_peak_memory_stats();
+        s.backward(None, false).unwrap();
+        // x, the loss, the seed and x.grad (the cropped gradient).
+        assert_eq!(
+            rt.allocator().max_memory_allocated(),
+            2048 + 512 + 512 + 2048
+        );
+    }
+}
+
+#[test]
+fn softplus_and_pad_gradients_match_finite_differences() {
+    unary_case(
+        "softplus",
+        |t| t.softplus(2.0, 1.0),
+        |v| {
+            if v * 2.0 > 1.0 {
+                v
+            } else {
+                (v * 2.0).exp().ln_1p() / 2.0
+            }
+        },
+        identity,
+    );
+    check(Case {
+        name: "constant_pad",
+        inputs: vec![(vec![2, 3], true)],
+        op: &|t: &[Tensor]| t[0].constant_pad(&[-1, 2, 1, 0], 0.5),
+        reference: &|x: &[Vec<f64>]| {
+            let mut out = vec![0.5; 3 * 4];
+            for r in 0..2 {
+                for c in 0..2 {
+                    out[(r + 1) * 4 + c] = x[0][r * 3 + c + 1];
                 }
             }
             out

@@ -1,7 +1,8 @@
 //! The constructor settings that custom modules read off library layers (`module.out_channels`,
 //! `conv.groups`, `bn.eps`, `embedding.padding_idx`), as PyTorch keeps them on the object: a
 //! `Linear`'s from its weight (`(out_features, in_features)`, exact), every other layer's
-//! from the layer's own configuration ([`Layer::setting`](crate::nn::Layer::setting)).
+//! from the layer's own configuration ([`Layer::setting`](crate::nn::Layer::setting),
+//! [`Stateless::setting`](crate::nn::Stateless::setting) for the layers without parameters).
 
 use std::rc::Rc;
 
@@ -21,6 +22,7 @@ pub(super) fn get(m: &ModuleRef, attr: &str) -> Option<Value> {
             }
         }
         ModuleKind::Layer(l) => l.setting(attr).map(value),
+        ModuleKind::Stateless(l) => l.setting(attr).map(value),
         _ => None,
     }
 }

@@ -462,7 +462,8 @@ pub(super) fn layer_class(it: &mut Interp<'_>, name: &str, args: CallArgs, span:
     Ok(Value::Module(m))
 }
 
-/// `nn.LeakyReLU(negative_slope=0.01, inplace=False)`, `nn.ELU(alpha=1.0, inplace=False)`.
+/// `nn.LeakyReLU(negative_slope=0.01, inplace=False)`, `nn.ELU(alpha=1.0, inplace=False)`,
+/// `nn.Softplus(beta=1.0, threshold=20.0)`.
 pub(super) fn activation_class(
     it: &mut Interp<'_>,
     name: &str,
@@ -474,6 +475,12 @@ pub(super) fn activation_class(
         refuse_inplace(it, &b, "nn.LeakyReLU", span)?;
         LayerFn::LeakyRelu {
             negative_slope: float_or(it, &b, "negative_slope", 0.01, span)?,
+        }
+    } else if name == "Softplus" {
+        let b = bind(it, &args, name, &["beta", "threshold"], 0, span)?;
+        LayerFn::Softplus {
+            beta: float_or(it, &b, "beta", 1.0, span)?,
+            threshold: float_or(it, &b, "threshold", 20.0, span)?,
         }
     } else {
         let b = bind(it, &args, name, &["alpha", "inplace"], 0, span)?;

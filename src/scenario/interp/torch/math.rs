@@ -1,7 +1,7 @@
 //! The element-wise math functions past the basic ones: `sin`, `cos`, `log1p`, `expm1`,
 //! `rsqrt`, and the rounding functions `floor`, `ceil`, `round`, `trunc` (`fix`) and `sign`;
 //! the sorts, `topk`, `sort`, `argsort`; `cumsum`, `flip` and `repeat`; as tensor methods and
-//! `torch.*` functions (`repeat` is a method only). Each
+//! `torch.*` functions (`repeat` is a method only); and `F.softplus` and `F.pad`. Each
 //! element-wise function is one kernel and one node (SinBackward0 and CosBackward0 save
 //! `self`, Log1PBackward0 `self`, Expm1Backward0 and RsqrtBackward0 `result`, the rounding
 //! nodes nothing); TopkBackward0 and SortBackward0 save `indices`.
@@ -128,3 +128,40 @@ pub(super) fn flip_or_repeat(
     };
     super::args::check_rt(it, r, span)
 }
+
+// `F.softplus(input, beta=1.0, threshold=20.0)`.
+method!(softplus, ["beta", "threshold"], 0, |c| {
+    let beta = c.b.get("beta").map_or(Ok(1.0), |_| c.float("beta"))?;
+    let threshold =
+        c.b.get("threshold")
+            .map_or(Ok(20.0), |_| c.float("threshold"))?;
+    c.done(c.t.softplus(beta, threshold))
+});
+
+// `F.pad(input, pad, mode='constant', value=None)`: the constant mode (a missing value pads
+// with 0).
+method!(pad, ["pad", "mode", "value"], 1, |c| {
+    if let Some(mode) = c.b.get("mode") {
+        if !matches!(mode, Value::Str(s) if s.as_ref() == "constant") {
+            return Err(c
+                .it
+                .fail(
+                    c.span,
+                    format!(
+                        "F.pad(mode={}) is not supported in scenarios",
+                        crate::scenario::interp::value::repr(mode)
+                    ),
+                )
+                .with_help("the constant mode is modelled"));
+        }
+    }
+    let pad = super::args::ints_of(
+        c.it,
+        &[c.b.raw("pad").cloned().unwrap_or(Value::None)],
+        "pad",
+        c.span,
+    )?;
+    let value = c.b.get("value").map_or(Ok(0.0), |_| c.float("value"))?;
+    let pad: Vec<i64> = pad.iter().map(|&p| p as i64).collect();
+    c.done(c.t.constant_pad(&pad, value))
+});

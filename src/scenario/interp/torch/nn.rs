@@ -37,6 +37,8 @@ pub(super) const MODULES: &[Function] = &[
     entry("Sigmoid", Run::Call(stateless_module)),
     entry("Softmax", Run::Call(stateless_module)),
     entry("Dropout", Run::Call(stateless_module)),
+    entry("Dropout2d", Run::Call(stateless_module)),
+    entry("Softplus", Run::Call(layers::activation_class)),
     entry("LeakyReLU", Run::Call(layers::activation_class)),
     entry("ELU", Run::Call(layers::activation_class)),
     entry("Conv1d", Run::Call(layers::layer_class)),
@@ -165,11 +167,15 @@ fn stateless_module(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span)
                 return Err(it
                     .fail(
                         span,
-                        "nn.Dropout(inplace=True) is not supported in scenarios",
+                        format!("nn.{name}(inplace=True) is not supported in scenarios"),
                     )
                     .with_help("use the default inplace=False"));
             }
-            LayerFn::Dropout { p }
+            if name == "Dropout2d" {
+                LayerFn::Dropout2d { p }
+            } else {
+                LayerFn::Dropout { p }
+            }
         }
     };
     Ok(Value::Module(ModuleRef::new(ModuleKind::Stateless(
@@ -199,6 +205,9 @@ pub(super) const FUNCTIONAL: &[Function] = &[
     entry("softmax", Run::OnInput(tensor::softmax)),
     entry("log_softmax", Run::OnInput(tensor::softmax)),
     entry("dropout", Run::OnInput(tensor::dropout)),
+    entry("dropout2d", Run::OnInput(tensor::dropout)),
+    entry("softplus", Run::OnInput(super::math::softplus)),
+    entry("pad", Run::OnInput(super::math::pad)),
     entry("layer_norm", Run::OnInput(tensor::layer_norm)),
     entry("conv1d", Run::Call(layers::conv)),
     entry("conv2d", Run::Call(layers::conv)),

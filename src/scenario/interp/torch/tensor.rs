@@ -695,11 +695,15 @@ method!(dropout, ["p", "training", "inplace"], 0, |c| {
             .it
             .fail(
                 c.span,
-                "dropout(inplace=True) is not supported in scenarios",
+                format!("{}(inplace=True) is not supported in scenarios", c.name),
             )
             .with_help("use the default inplace=False"));
     }
-    c.done(c.t.dropout(p, training))
+    c.done(if c.name == "dropout2d" {
+        c.t.dropout2d(p, training)
+    } else {
+        c.t.dropout(p, training)
+    })
 });
 
 // `layer_norm`.
