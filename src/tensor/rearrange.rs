@@ -1,5 +1,5 @@
-//! Operations that move or accumulate values along dimensions: `flip`, `repeat`, `cumsum`
-//! and `F.pad`'s constant mode (`constant_pad_nd`: one output filled with the value, the
+//! Operations that move or accumulate values along dimensions: `flip`, `roll`, `repeat`,
+//! `cumsum` and `F.pad`'s constant mode (`constant_pad_nd`: one output filled with the value, the
 //! input copied into it; ConstantPadNdBackward0 keeps the pads and its backward pads the
 //! gradient by their negation, one allocation). Each forward allocates its one output (ATen's `flip`, `repeat`: `empty` of the
 //! target size, then a copy from the expanded input; `cumsum`); their nodes save no tensor
@@ -26,6 +26,8 @@ pub(crate) enum RearrangeKernel {
     Repeat,
     /// `[out]` from `[x]`: running sums along the dimension.
     Cumsum(usize),
+    /// `[out]` from `[x]`: each listed dimension rotated by its shift.
+    Roll(Vec<(usize, i64)>),
 }
 
 /// The nodes of this file.
@@ -42,6 +44,8 @@ pub(crate) enum RearrangeNode {
     Cumsum(usize),
     /// ConstantPadNdBackward0 (the pads).
     ConstantPad(Vec<i64>),
+    /// RollBackward0: the shifts and the dimensions as given (none: the flattened tensor).
+    Roll { shifts: Vec<i64>, dims: Vec<isize> },
 }
 
 impl RearrangeNode {
@@ -51,6 +55,7 @@ impl RearrangeNode {
             RearrangeNode::Repeat { .. } => "RepeatBackward0",
             RearrangeNode::Cumsum(_) => "CumsumBackward0",
             RearrangeNode::ConstantPad(_) => "ConstantPadNdBackward0",
+            RearrangeNode::Roll { .. } => "RollBackward0",
         }
     }
 
@@ -72,6 +77,13 @@ impl RearrangeNode {
             RearrangeNode::ConstantPad(pad) => {
                 let negated: Vec<i64> = pad.iter().map(|p| -p).collect();
                 grad.constant_pad(&negated, 0.0)
+            }
+            // roll_backward: the negated shifts (2.15 lists the pairs in reverse order, which
+            // rotates the same way).
+            RearrangeNode::Roll { shifts, dims } => {
+                let negated: Vec<i64> = shifts.iter().rev().map(|s| -s).collect();
+                let dims: Vec<isize> = dims.iter().rev().copied().collect();
+                grad.roll(&negated, &dims)
             }
         }
     }
@@ -121,6 +133,66 @@ impl Tensor {
             RearrangeKernel::Flip(reversed),
             RearrangeNode::Flip(dims),
         )
+    }
+
+    /// `torch.roll(self, shifts, dims)`: each dimension of `dims` rotated by its shift (no
+    /// `dims`: the flattened tensor by one shift, then viewed in the input's shape, as ATen's
+    /// `roll` flattens, which copies a non-contiguous input first). One output.
+    pub fn roll(&self, shifts: &[i64], dims: &[isize]) -> Result<Tensor> {
+        if dims.is_empty() && shifts.len() != 1 {
+            return Err(TensorError::Invalid(format!(
+                "shifts and dimensions must align. shifts: {}, dims:0",
+                shifts.len()
+            )));
+        }
+        if !dims.is_empty() && shifts.len() != dims.len() {
+            return Err(TensorError::Invalid(format!(
+                "shifts and dimensions must align. shifts: {}, dims:{}",
+                shifts.len(),
+                dims.len()
+            )));
+        }
+        let source = if dims.is_empty() {
+            self.detach().reshape(&[-1])?
+        } else {
+            self.detach()
+        };
+        let pairs: Vec<(usize, i64)> = if dims.is_empty() {
+            vec![(0, shifts[0])]
+        } else if self.dim() == 0 {
+            return Err(TensorError::Invalid(format!(
+                "Dimension specified as {} but tensor has no dimensions",
+                dims[0]
+            )));
+        } else {
+            let wrapped = dims
+                .iter()
+                .map(|&d| wrap_dim(d, self.dim().max(1)))
+                .collect::<Result<Vec<_>>>()?;
+            wrapped.into_iter().zip(shifts.iter().copied()).collect()
+        };
+        let rolled = Tensor::empty_on(self.runtime(), source.shape(), self.dtype(), self.device())?;
+        run(
+            &rolled,
+            &LayerKernel::Rearrange(RearrangeKernel::Roll(pairs)),
+            &[Some(&rolled)],
+            &[Some(&source)],
+        )?;
+        drop(source);
+        let out = if dims.is_empty() {
+            let shape: Vec<isize> = self.shape().iter().map(|&d| d as isize).collect();
+            rolled.view(&shape)?
+        } else {
+            rolled
+        };
+        if let Some(b) = NodeBuilder::new(&[self]) {
+            let node = RearrangeNode::Roll {
+                shifts: shifts.to_vec(),
+                dims: dims.to_vec(),
+            };
+            b.finish(Formula::Layer(LayerNode::Rearrange(node)), &out);
+        }
+        Ok(out)
     }
 
     /// `tensor.repeat(*repeats)`: the tensor tiled `repeats` times along each dimension (the
@@ -322,6 +394,14 @@ impl RearrangeKernel {
                     result.push(v[offset(in_shape, from)]);
                 });
             }
+            RearrangeKernel::Roll(pairs) => for_each_coord(out_shape, |c| {
+                let mut from = c.to_vec();
+                for &(d, shift) in pairs {
+                    let size = in_shape[d] as i64;
+                    from[d] = (c[d] as i64 - shift).rem_euclid(size) as usize;
+                }
+                result.push(v[offset(in_shape, from.into_iter())]);
+            }),
             RearrangeKernel::Cumsum(dim) => {
                 result.extend_from_slice(&v);
                 if !in_shape.is_empty() {

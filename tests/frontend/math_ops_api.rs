@@ -219,3 +219,49 @@ print(d.p, d.inplace, nn.Dropout2d().p, nn.Softplus(beta=2.0).beta, nn.Softplus(
         &["0.3 False 0.5 2.0 20.0 0.2 1.0 1 -1 1 none False"],
     );
 }
+
+/// `roll` by dimensions and of the flattened tensor (a transpose's logical order), its
+/// gradient and its errors.
+#[test]
+fn roll_prints_as_pytorch_prints_it() {
+    let expected = r#"tensor([[ 8.,  9., 10., 11.],
+        [ 0.,  1.,  2.,  3.],
+        [ 4.,  5.,  6.,  7.]], grad_fn=<RollBackward0>) RollBackward0
+tensor([[ 9., 10., 11.,  8.],
+        [ 1.,  2.,  3.,  0.],
+        [ 5.,  6.,  7.,  4.]], grad_fn=<RollBackward0>) tensor([[10., 11.,  0.,  1.],
+        [ 2.,  3.,  4.,  5.],
+        [ 6.,  7.,  8.,  9.]], grad_fn=<RollBackward0>) tensor([[ 7.,  8.,  9., 10.],
+        [11.,  0.,  1.,  2.],
+        [ 3.,  4.,  5.,  6.]], grad_fn=<RollBackward0>)
+tensor([[11.,  0.,  4.],
+        [ 8.,  1.,  5.],
+        [ 9.,  2.,  6.],
+        [10.,  3.,  7.]], grad_fn=<RollBackward0>)
+tensor([[ 6.,  7.,  4.,  5.],
+        [10., 11.,  8.,  9.],
+        [ 2.,  3.,  0.,  1.]])
+shifts and dimensions must align. shifts: 2, dims:0
+shifts and dimensions must align. shifts: 2, dims:1"#;
+    let lines: Vec<&str> = expected.lines().collect();
+    assert_prints_on_cpu_and_meta(
+        r#"import torch
+x = torch.arange(12.).reshape(3, 4).requires_grad_()
+r = x.roll(1, 0)
+print(r, type(r.grad_fn).__name__)
+print(torch.roll(x, (1, -1), (0, 1)), x.roll(2), torch.roll(x, shifts=5))
+print(x.t().roll(1))
+(torch.roll(x, (1, 2), dims=(0, 1)) * torch.arange(12.).reshape(3, 4)).sum().backward()
+print(x.grad)
+try:
+    x.roll((1, 2))
+except RuntimeError as e:
+    print(e)
+try:
+    x.roll((1, 2), 0)
+except RuntimeError as e:
+    print(e)
+"#,
+        &lines,
+    );
+}

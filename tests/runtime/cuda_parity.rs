@@ -245,7 +245,8 @@ fn sorts_and_triangles_match_forward_and_backward() {
             .add(&a.flip(&[0, 1])?.mul(&w)?.sum()?)?
             .add(&a.repeat(&[2, 1])?.sum()?)?
             .add(&a.softplus(2.0, 1.0)?.mul(&w)?.sum()?)?
-            .add(&a.constant_pad(&[1, -2], 0.5)?.sum()?)?;
+            .add(&a.constant_pad(&[1, -2], 0.5)?.sum()?)?
+            .add(&a.roll(&[1, -2], &[0, 1])?.mul(&w)?.sum()?)?;
         let g = grads(&loss, &[&a])?;
         let mut out = vec![
             top.detach(),

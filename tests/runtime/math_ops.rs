@@ -508,3 +508,42 @@ fn softplus_and_pad_gradients_match_finite_differences() {
         shape_values: identity,
     });
 }
+
+/// roll allocates its output (and, without dims, a contiguous copy of a non-contiguous input
+/// first, freed after); RollBackward0 keeps no tensor and rolls the gradient back.
+#[test]
+fn roll_allocates_its_output() {
+    for backend in [Backend::Cpu, Backend::Meta] {
+        let rt = rt(backend);
+        let x = leaf(&rt, &[32, 10]); // 1,536 B
+        let r = x.roll(&[1, -2], &[0, 1]).unwrap();
+        assert_eq!(rt.memory_allocated(), 1536 * 2);
+        let g = r.grad_fn().unwrap();
+        assert_eq!(g.name(), "RollBackward0");
+        assert!(g.saved_tensors().is_empty());
+        drop((r, g));
+        rt.allocator_mut().reset_peak_memory_stats();
+        let t = x.t().unwrap().roll(&[3], &[]).unwrap();
+        assert_eq!(t.shape(), &[10, 32]);
+        assert_eq!(rt.allocator().max_memory_allocated(), 1536 * 3);
+        assert_eq!(rt.memory_allocated(), 1536 * 2);
+    }
+}
+
+#[test]
+fn roll_gradients_match_finite_differences() {
+    check(Case {
+        name: "roll",
+        inputs: vec![(vec![3, 4], true)],
+        op: &|t: &[Tensor]| t[0].roll(&[1, -1], &[0, 1]),
+        reference: &|x: &[Vec<f64>]| {
+            (0..12)
+                .map(|at| {
+                    let (r, c) = (at / 4, at % 4);
+                    x[0][((r + 2) % 3) * 4 + (c + 1) % 4]
+                })
+                .collect()
+        },
+        shape_values: identity,
+    });
+}

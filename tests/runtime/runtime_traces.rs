@@ -30,7 +30,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (0..SHAPES.len(), any::<bool>()).prop_map(|(shape, grad)| Op::New { shape, grad }),
         4 => (0u8..7, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Binary { kind, a, b }),
-        4 => (0u8..75, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
+        4 => (0u8..77, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
         2 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Matmul { a, b }),
         2 => (0u8..8, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Loss { kind, a, b }),
         2 => (any::<usize>(), any::<bool>()).prop_map(|(a, retain)| Op::Backward { a, retain }),
@@ -203,6 +203,8 @@ fn run(backend: Backend, ops: &[Op]) -> Outcome {
                             71 => a.softplus(1.0, 20.0),
                             72 => a.constant_pad(&[1, -1], 2.0),
                             73 => a.dropout2d(0.5, true),
+                            74 => a.roll(&[1], &[-1]),
+                            75 => a.roll(&[2], &[]),
                             _ => a.argmax(0, false),
                         }
                         .map_err(|e| e.to_string())?,

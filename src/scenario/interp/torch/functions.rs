@@ -74,6 +74,7 @@ pub(super) const TORCH: &[Function] = &[
     entry("isfinite", Run::OnInput(super::logic::classify)),
     entry("cumsum", Run::OnInput(super::math::cumsum)),
     entry("flip", Run::OnInput(super::math::flip_or_repeat)),
+    entry("roll", Run::OnInput(super::math::roll)),
     entry("sum", Run::OnInput(tensor::reduce)),
     entry("mean", Run::OnInput(tensor::reduce)),
     entry("pow", Run::OnInput(tensor::pow)),

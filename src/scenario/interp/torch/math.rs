@@ -1,7 +1,7 @@
 //! The element-wise math functions past the basic ones: `sin`, `cos`, `log1p`, `expm1`,
 //! `rsqrt`, and the rounding functions `floor`, `ceil`, `round`, `trunc` (`fix`) and `sign`;
 //! the sorts, `topk`, `sort`, `argsort`; `cumsum`, `flip` and `repeat`; as tensor methods and
-//! `torch.*` functions (`repeat` is a method only); and `F.softplus` and `F.pad`. Each
+//! `torch.*` functions (`repeat` is a method only); `roll`; and `F.softplus` and `F.pad`. Each
 //! element-wise function is one kernel and one node (SinBackward0 and CosBackward0 save
 //! `self`, Log1PBackward0 `self`, Expm1Backward0 and RsqrtBackward0 `result`, the rounding
 //! nodes nothing); TopkBackward0 and SortBackward0 save `indices`.
@@ -164,4 +164,17 @@ method!(pad, ["pad", "mode", "value"], 1, |c| {
     let value = c.b.get("value").map_or(Ok(0.0), |_| c.float("value"))?;
     let pad: Vec<i64> = pad.iter().map(|&p| p as i64).collect();
     c.done(c.t.constant_pad(&pad, value))
+});
+
+// `roll(shifts, dims=None)`: each an int or a tuple or list of ints.
+method!(roll, ["shifts", "dims"], 1, |c| {
+    let ints = |p: &str| -> R<Vec<isize>> {
+        match c.b.get(p) {
+            None => Ok(Vec::new()),
+            Some(v) => super::args::ints_of(c.it, std::slice::from_ref(v), p, c.span),
+        }
+    };
+    let shifts: Vec<i64> = ints("shifts")?.into_iter().map(|s| s as i64).collect();
+    let dims = ints("dims")?;
+    c.done(c.t.roll(&shifts, &dims))
 });

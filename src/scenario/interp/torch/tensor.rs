@@ -118,6 +118,7 @@ pub(super) const METHODS: &[Entry<MethodFn>] = &[
     entry("isfinite", super::logic::classify),
     entry("cumsum", super::math::cumsum),
     entry("flip", super::math::flip_or_repeat),
+    entry("roll", super::math::roll),
     entry("repeat", super::math::flip_or_repeat),
     entry("contiguous", unary),
     entry("transpose", transpose),
