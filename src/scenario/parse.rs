@@ -272,6 +272,14 @@ impl Converter<'_> {
         ScenarioError::with_source_line(self.path, span, self.lines.line_text(span.line), message)
     }
 
+    /// Records a syntax error CPython's compiler raises where the parser accepted the text.
+    fn syntax_error<T>(&mut self, range: TextRange, message: &str) -> Option<T> {
+        let span = self.span(range);
+        let error = self.error(span, format!("syntax error: {message}"));
+        self.errors.push(error);
+        None
+    }
+
     /// Records that `construct`, at `range`, is not supported.
     fn reject<T>(&mut self, range: TextRange, construct: &str, help: &str) -> Option<T> {
         let span = self.span(range);

@@ -553,3 +553,44 @@ fn one_long_sequence_repetition_stops_at_the_time_limit_not_after_it() {
     );
     assert!(result.output.is_empty());
 }
+
+#[test]
+fn unpacking_a_huge_tensor_looks_at_three_rows() {
+    // The fuzzer's hang of 2026-11-28 (tests/fixtures/fuzz/): `la, ge = torch.empty(7864320)`
+    // made all 7.8 million row views before counting them. Rows are now made as they are
+    // reached, and unpacking into two names takes three, as CPython does.
+    let result = run_for_100ms(
+        Backend::Meta,
+        "import torch\nla, ge = torch.empty(30 * 2**20 // 4)\nprint('done')\n",
+    );
+    let stopped = failure(&result);
+    assert!(
+        stopped.starts_with("2:")
+            && stopped.contains("ValueError: too many values to unpack (expected 2)"),
+        "{stopped}"
+    );
+    let result = run_for_100ms(
+        Backend::Cpu,
+        "import torch\na, b = torch.ones(2, 3)\nprint(a.shape[0], b.sum().item())\nfor r in torch.zeros(0, 2):\n    print(r)\n",
+    );
+    assert!(result.failure.is_none(), "{:?}", result.failure);
+    assert_eq!(result.output, ["3 3.0"]);
+}
+
+#[test]
+fn a_huge_format_precision_gives_cpythons_digits_or_its_error() {
+    // The fuzzer's crash of 2026-11-28 (tests/fixtures/fuzz/): `f"{x:.2222222222222222f}"`
+    // reached Rust's formatter, whose precision stops at 65,535, and panicked. CPython writes
+    // any precision up to INT_MAX (the digits past an f64's exact expansion are zeros) and
+    // raises "precision too big" above it; these lengths are what CPython 3.11 printed.
+    let result = run_for_100ms(
+        Backend::Meta,
+        "x = 1.5\nprint(len(f'{x:.70000f}'), len(f'{x:.70000e}'), f'{x:.70000g}', len(f'{x:.70000%}'))\ny = f'{x:.2222222222222222f}'\n",
+    );
+    assert_eq!(result.output, ["70002 70006 1.5 70005"]);
+    let stopped = failure(&result);
+    assert!(
+        stopped.starts_with("3:") && stopped.contains("ValueError: precision too big"),
+        "{stopped}"
+    );
+}

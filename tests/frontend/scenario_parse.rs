@@ -57,6 +57,27 @@ fn a_lone_starred_index_is_a_one_element_tuple_as_in_cpython() {
     assert!(matches!(&index.kind, ExprKind::Tuple(items) if items.len() == 2));
 }
 
+#[test]
+fn a_starred_comprehension_element_is_cpythons_syntax_error() {
+    // The fuzzer's crash of 2026-11-28 (tests/fixtures/fuzz/): rustpython's parser takes
+    // `[*x for ...]`, which CPython's compiler refuses; it was printed back as `[(*x) for ...]`,
+    // which does not parse.
+    // (rustpython's parser refuses the set comprehension and the generator itself.)
+    for refused in ["y = {*a for a in b}\n", "y = list(*a for a in b)\n"] {
+        assert!(parse(refused).is_err(), "{refused}");
+    }
+    for source in ["y = [*a for a in b]\n", "y = [*(a, 1) for a in b if a]\n"] {
+        let errors = parse(source).unwrap_err().to_string();
+        assert!(
+            errors.contains("s.py:1:")
+                && errors
+                    .contains("syntax error: iterable unpacking cannot be used in comprehension"),
+            "{source}: {errors}"
+        );
+    }
+    assert!(parse("y = [(*a,) for a in b]\n").is_ok());
+}
+
 /// proptest's 256 cases (or `PROPTEST_CASES`) where `.ci/run` asks for full counts
 /// (`LEAKHARNESS_FULL_PROPERTIES=1`); a quarter of them in a developer's `cargo test`, where
 /// printing and parsing back generated bodies was the frontend binary's slowest test.

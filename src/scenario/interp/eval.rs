@@ -605,8 +605,11 @@ impl Interp<'_> {
                 self.store(&n.id, v, at, accumulates);
             }
             Target::Tuple(items, span) => {
-                let values = self.collect(v, *span)?;
                 let starred = items.iter().position(|t| matches!(t, Target::Starred(..)));
+                let values = match starred {
+                    None => self.collect_at_most(v, items.len() + 1, *span)?,
+                    Some(_) => self.collect(v, *span)?,
+                };
                 match starred {
                     None => {
                         if values.len() != items.len() {

@@ -330,6 +330,9 @@ pub enum Iter {
     List(ListRef, usize),
     /// Over a snapshot of values (tuples, dict views, strings, generator expressions).
     Values(VecDeque<Value>, &'static str),
+    /// Over a tensor's rows (`select(0, i)`), each made when it is reached: unpacking
+    /// `a, b = big_tensor` looks at three rows, not millions.
+    TensorRows(crate::tensor::Tensor, usize),
     /// Over a range.
     Range {
         /// The next value.
@@ -380,6 +383,7 @@ impl Iter {
         match self {
             Iter::List(..) => "list_iterator",
             Iter::Values(_, name) => name,
+            Iter::TensorRows(..) => "iterator",
             Iter::Range { .. } => "range_iterator",
             Iter::Enumerate(..) => "enumerate",
             Iter::Zip(_) => "zip",

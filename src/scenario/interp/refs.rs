@@ -292,6 +292,7 @@ impl Referents for Value {
                 match &*it.borrow() {
                     Iter::List(l, _) => visit(Edge::Pending, &Value::List(l.clone())),
                     Iter::Values(vs, _) => vs.iter().for_each(|v| visit(Edge::Pending, v)),
+                    Iter::TensorRows(t, _) => visit(Edge::Pending, &Value::Tensor(t.clone())),
                     Iter::Enumerate(v, _) | Iter::Filter(_, v) | Iter::GetItem(v, _) => {
                         visit(Edge::Pending, v)
                     }

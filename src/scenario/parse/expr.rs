@@ -46,6 +46,18 @@ impl Converter<'_> {
         }
     }
 
+    /// `[*x for ...]`: rustpython's parser takes it, CPython's compiler refuses it (and the
+    /// printer could not write it back).
+    fn no_starred_element(&mut self, elt: &py::Expr) -> Option<()> {
+        match elt {
+            py::Expr::Starred(s) => self.syntax_error(
+                s.range,
+                "iterable unpacking cannot be used in comprehension",
+            ),
+            _ => Some(()),
+        }
+    }
+
     fn comprehensions(&mut self, generators: &[py::Comprehension]) -> Option<Vec<Comprehension>> {
         let converted: Vec<Option<Comprehension>> = generators
             .iter()
@@ -221,6 +233,7 @@ impl Converter<'_> {
             }
             py::Expr::Set(set) => ExprKind::Set(self.exprs(&set.elts)?),
             py::Expr::ListComp(c) => {
+                self.no_starred_element(&c.elt)?;
                 let elt = self.expr(&c.elt);
                 ExprKind::ListComp {
                     generators: self.comprehensions(&c.generators)?,
@@ -228,6 +241,7 @@ impl Converter<'_> {
                 }
             }
             py::Expr::SetComp(c) => {
+                self.no_starred_element(&c.elt)?;
                 let elt = self.expr(&c.elt);
                 ExprKind::SetComp {
                     generators: self.comprehensions(&c.generators)?,
@@ -235,6 +249,7 @@ impl Converter<'_> {
                 }
             }
             py::Expr::GeneratorExp(c) => {
+                self.no_starred_element(&c.elt)?;
                 let elt = self.expr(&c.elt);
                 ExprKind::GeneratorExp {
                     generators: self.comprehensions(&c.generators)?,

@@ -2,7 +2,6 @@
 //! step, and the keys and items of mappings.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::rc::Rc;
 
 use super::super::dict::Key;
@@ -29,6 +28,24 @@ impl Interp<'_> {
                     "an endless iterator was collected into a list".into(),
                     span,
                 ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The first `limit` values an iterable yields (unpacking into `limit - 1` targets needs
+    /// one more to tell "too many values"; CPython takes no more either).
+    pub(crate) fn collect_at_most(&mut self, v: Value, limit: usize, span: Span) -> X<Vec<Value>> {
+        match &v {
+            Value::Tuple(_) | Value::List(_) => return self.collect(v, span),
+            _ => {}
+        }
+        let it = self.iter(v, span)?;
+        let mut out = Vec::new();
+        while out.len() < limit {
+            match self.next(&it, span)? {
+                Some(x) => out.push(x),
+                None => break,
             }
         }
         Ok(out)
@@ -70,15 +87,7 @@ impl Interp<'_> {
                 ),
                 None => return Err(self.not_iterable(&v, span)),
             },
-            Value::Tensor(t) => {
-                let n = t.shape().first().copied().unwrap_or(0);
-                let mut items = VecDeque::new();
-                for i in 0..n {
-                    let r = t.select(i as i64).map_err(|e| self.tensor_error(span, e));
-                    items.push_back(Value::Tensor(self.lift(r)?));
-                }
-                Iter::Values(items, "iterator")
-            }
+            Value::Tensor(t) => Iter::TensorRows(t.clone(), 0),
             Value::Instance(_) => {
                 if let Some(m) = self.lookup_method(&v, "__iter__") {
                     return self.call(m, CallArgs::default(), span);
@@ -115,6 +124,7 @@ impl Interp<'_> {
         match &*it.borrow() {
             Iter::List(l, i) => Some(l.borrow().len().saturating_sub(*i)),
             Iter::Values(v, _) => Some(v.len()),
+            Iter::TensorRows(t, i) => Some(rows(t).saturating_sub(*i)),
             Iter::Range { next, stop, step } => {
                 Some(builtins::range_len(&Value::Range(*next, *stop, *step)))
             }
@@ -171,6 +181,15 @@ impl Interp<'_> {
                 v
             }
             Iter::Values(v, _) => v.pop_front(),
+            Iter::TensorRows(t, i) => {
+                if *i >= rows(t) {
+                    None
+                } else {
+                    let r = t.select(*i as i64).map_err(|e| self.tensor_error(span, e));
+                    *i += 1;
+                    Some(Value::Tensor(self.lift(r)?))
+                }
+            }
             Iter::Range { next, stop, step } => {
                 if (*step > 0 && *next < *stop) || (*step < 0 && *next > *stop) {
                     let v = *next;
@@ -353,4 +372,9 @@ impl Interp<'_> {
             }
         }
     }
+}
+
+/// How many rows iterating a tensor yields (none for a 0-dim tensor).
+fn rows(t: &crate::tensor::Tensor) -> usize {
+    t.shape().first().copied().unwrap_or(0)
 }

@@ -87,10 +87,13 @@ impl Interp<'_> {
                     Num::Float(x) => x,
                 };
                 let p = f.precision.unwrap_or(6);
+                if p > i32::MAX as usize {
+                    return Err(self.raise("ValueError", "precision too big".into(), span));
+                }
                 let x = x.abs();
                 match k {
-                    'f' | 'F' => group(format!("{x:.p$}"), f.comma),
-                    '%' => format!("{:.p$}%", x * 100.0),
+                    'f' | 'F' => group(fixed(x, p), f.comma),
+                    '%' => format!("{}%", fixed(x * 100.0, p)),
                     'e' | 'E' => {
                         let s = py_exp(x, p);
                         if k == 'E' {
@@ -99,7 +102,8 @@ impl Interp<'_> {
                             s
                         }
                     }
-                    _ => py_general(x, if p == 0 { 1 } else { p }),
+                    // Past the exact expansion `g` would only strip zeros again.
+                    _ => py_general(x, p.clamp(1, EXACT_DIGITS)),
                 }
             }
             (Some('x' | 'X' | 'b' | 'o'), Some(Num::Int(i))) => match f.kind {
@@ -374,14 +378,35 @@ fn group(digits: String, comma: bool) -> String {
 
 /// `{:e}` as Python writes it: `1.234500e-03`.
 fn py_exp(x: f64, p: usize) -> String {
-    let s = format!("{x:.p$e}");
+    let q = p.min(EXACT_DIGITS);
+    let s = format!("{x:.q$e}");
     match s.split_once('e') {
         Some((m, e)) => {
             let exp: i32 = e.parse().unwrap_or(0);
-            format!("{m}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
+            let zeros = "0".repeat(p - q);
+            format!(
+                "{m}{zeros}e{}{:02}",
+                if exp < 0 { '-' } else { '+' },
+                exp.abs()
+            )
         }
         None => s,
     }
+}
+
+/// Digits after which an f64's decimal expansion is all zeros (its exact expansion ends within
+/// 1,074 digits after the point), and below Rust's limit of 65,535 for a precision.
+const EXACT_DIGITS: usize = 1100;
+
+/// `x` with `p` digits after the point, as `{:.pf}` writes it for any precision CPython takes
+/// (up to `INT_MAX`): the digits past the exact expansion are zeros.
+fn fixed(x: f64, p: usize) -> String {
+    let q = p.min(EXACT_DIGITS);
+    let mut s = format!("{x:.q$}");
+    if x.is_finite() {
+        s.push_str(&"0".repeat(p - q));
+    }
+    s
 }
 
 /// `{:g}` as Python writes it.
