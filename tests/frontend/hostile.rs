@@ -594,3 +594,17 @@ fn a_huge_format_precision_gives_cpythons_digits_or_its_error() {
         "{stopped}"
     );
 }
+
+#[test]
+fn a_padding_the_host_cannot_hold_is_a_memory_error() {
+    // The seventh campaign's crashes of 2026-11-28 (tests/fixtures/fuzz/): an f-string width
+    // of 322,222,222,214 made the host allocation abort the process.
+    for line in ["y = f'{1:322222222214}'", "y = 'a'.ljust(322222222214)"] {
+        let result = run_for_100ms(Backend::Meta, &format!("{line}\n"));
+        let stopped = failure(&result);
+        assert!(
+            stopped.starts_with("1:") && stopped.contains("MemoryError"),
+            "{line}: {stopped}"
+        );
+    }
+}

@@ -576,7 +576,8 @@ fn call_str_method(
                 "center" => '^',
                 _ => '>',
             };
-            out(pad(s, width, fill, align))
+            let r = pad(s, width, fill, align);
+            out(padded(it, r, span)?)
         }
         _ => Err(it.raise(
             "AttributeError",
@@ -586,11 +587,18 @@ fn call_str_method(
     }
 }
 
-/// Pads `s` to `width` characters with `fill`, aligned left (`<`), right (`>`) or centred.
-pub(in crate::scenario::interp) fn pad(s: &str, width: usize, fill: char, align: char) -> String {
+/// Pads `s` to `width` characters with `fill`, aligned left (`<`), right (`>`) or centred;
+/// `None` when the host cannot hold the result (Python's `MemoryError`: a width of
+/// 322,222,222,214 was a fuzzer's find).
+pub(in crate::scenario::interp) fn pad(
+    s: &str,
+    width: usize,
+    fill: char,
+    align: char,
+) -> Option<String> {
     let n = s.chars().count();
     if n >= width {
-        return s.to_string();
+        return Some(s.to_string());
     }
     let total = width - n;
     let (left, right) = match align {
@@ -598,8 +606,22 @@ pub(in crate::scenario::interp) fn pad(s: &str, width: usize, fill: char, align:
         '^' => (total / 2, total - total / 2),
         _ => (total, 0),
     };
-    let f = |k: usize| std::iter::repeat_n(fill, k).collect::<String>();
-    format!("{}{s}{}", f(left), f(right))
+    let mut out = String::new();
+    out.try_reserve_exact(total.checked_mul(fill.len_utf8())?.checked_add(s.len())?)
+        .ok()?;
+    out.extend(std::iter::repeat_n(fill, left));
+    out.push_str(s);
+    out.extend(std::iter::repeat_n(fill, right));
+    Some(out)
+}
+
+/// The `MemoryError` of a padded string the host cannot hold.
+pub(in crate::scenario::interp) fn padded(
+    it: &mut Interp<'_>,
+    padded: Option<String>,
+    span: Span,
+) -> X<String> {
+    padded.ok_or_else(|| it.raise("MemoryError", String::new(), span))
 }
 
 /// Calls the builtin method `name` of `recv`; other receivers go to torch.

@@ -1,7 +1,7 @@
 //! Text of values: `str`, `repr`, format specs (`f"{x:.4f}"`, `format`), `%`-formatting and
 //! `str.format`, with Python's float formatting.
 
-use super::super::builtins::pad;
+use super::super::builtins::{pad, padded};
 use super::super::value::Value;
 use super::super::{number, torch, CallArgs, Interp, Num, X};
 use crate::scenario::Span;
@@ -123,7 +123,8 @@ impl Interp<'_> {
                 if let Some(p) = f.precision {
                     s = s.chars().take(p).collect();
                 }
-                return Ok(pad(&s, f.width, f.fill, f.align.unwrap_or('<')));
+                let r = pad(&s, f.width, f.fill, f.align.unwrap_or('<'));
+                return padded(self, r, span);
             }
             (Some(k), _) => {
                 return Err(self.raise(
@@ -152,14 +153,16 @@ impl Interp<'_> {
         };
         if f.zero && f.align.is_none() {
             let width = f.width.saturating_sub(sign.len());
-            return Ok(format!("{sign}{}", pad(&body, width, '0', '>')));
+            let r = pad(&body, width, '0', '>');
+            return Ok(format!("{sign}{}", padded(self, r, span)?));
         }
-        Ok(pad(
+        let r = pad(
             &format!("{sign}{body}"),
             f.width,
             f.fill,
             f.align.unwrap_or('>'),
-        ))
+        );
+        padded(self, r, span)
     }
 
     /// `fmt % args`.
