@@ -361,8 +361,7 @@ impl IndexNode {
                 positions,
             } => {
                 let indices = Self::saved_indices(node, positions)?;
-                let zeros = grad.new_like(self_sizes, grad.dtype(), grad.device())?;
-                zeros.fill_values(Scalar::Float(0.0))?;
+                let zeros = grad.new_zeros(self_sizes)?;
                 zeros.index_put_raw(&indices, grad, true)?;
                 out[0] = Some(zeros);
             }
@@ -377,8 +376,7 @@ impl IndexNode {
                         grad.clone()
                     } else {
                         // `zeros_like(values)` is made before `index_put`'s copy of grad.
-                        let zeros = grad.new_like(values_shape, grad.dtype(), grad.device())?;
-                        zeros.fill_values(Scalar::Float(0.0))?;
+                        let zeros = grad.new_zeros(values_shape)?;
                         let g = grad.clone_raw()?;
                         g.index_put_raw(&indices, &zeros, false)?;
                         g
@@ -402,8 +400,7 @@ impl IndexNode {
             }
             IndexNode::IndexSelect { self_sizes, dim } => {
                 let index = node.unpack("index")?;
-                let zeros = grad.new_like(self_sizes, grad.dtype(), grad.device())?;
-                zeros.fill_values(Scalar::Float(0.0))?;
+                let zeros = grad.new_zeros(self_sizes)?;
                 let mut indices = vec![None; dim + 1];
                 indices[*dim] = Some(index);
                 zeros.index_put_raw(&indices, grad, true)?;
@@ -412,8 +409,7 @@ impl IndexNode {
             IndexNode::Gather { dim } => {
                 let self_ = node.unpack("self")?;
                 let index = node.unpack("index")?;
-                let zeros = grad.new_like(self_.shape(), grad.dtype(), grad.device())?;
-                zeros.fill_values(Scalar::Float(0.0))?;
+                let zeros = grad.new_zeros(self_.shape())?;
                 let along = Along {
                     dim: *dim,
                     self_shape: self_.shape().to_vec(),

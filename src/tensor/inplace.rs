@@ -94,7 +94,13 @@ impl Tensor {
 
     /// `torch.zeros_like(self)`.
     pub fn zeros_like(&self) -> Result<Tensor> {
-        let out = self.new_like(self.shape(), self.dtype(), self.device())?;
+        self.new_zeros(self.shape())
+    }
+
+    /// `self.new_zeros(sizes)`: zeros of this tensor's dtype and device, one allocation (what
+    /// the backward formulas' `at::zeros(sizes, grad.options())` make).
+    pub(crate) fn new_zeros(&self, sizes: &[usize]) -> Result<Tensor> {
+        let out = self.new_like(sizes, self.dtype(), self.device())?;
         out.fill_values(Scalar::Float(0.0))?;
         Ok(out)
     }

@@ -8,6 +8,7 @@
 //! of one is `zeros_like`.
 
 use super::layer_node::{operand, run, LayerKernel};
+use super::rearrange::for_each_coord;
 use super::{DType, Result, Scalar, Tensor};
 use crate::tensor::kernel::{Buf, Cx};
 
@@ -112,28 +113,21 @@ impl AnyAll {
         let Some(v) = x.read_f64(cx) else { return };
         let mut result = vec![self.all; out.numel().max(1)];
         let shape = x.shape;
-        let mut coord = vec![0usize; shape.len()];
-        for value in v {
+        let mut values = v.into_iter();
+        for_each_coord(shape, |coord| {
+            let truth = values.next().is_some_and(|value| value != 0.0);
             let mut at = 0;
             for (d, &c) in coord.iter().enumerate() {
                 if !self.reduce[d] {
                     at = at * shape[d] + c;
                 }
             }
-            let truth = value != 0.0;
             if self.all {
                 result[at] &= truth;
             } else {
                 result[at] |= truth;
             }
-            for d in (0..coord.len()).rev() {
-                coord[d] += 1;
-                if coord[d] < shape[d] {
-                    break;
-                }
-                coord[d] = 0;
-            }
-        }
+        });
         let bits: Vec<f64> = result.iter().map(|&b| f64::from(u8::from(b))).collect();
         out.write_f64(cx, &bits[..out.numel()]);
     }

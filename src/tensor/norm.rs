@@ -5,6 +5,7 @@
 use super::kernel::Draw;
 use super::{format_shape, DType, Device, Result, Tensor, TensorError};
 use crate::autograd::{Formula, NodeBuilder};
+use crate::runtime::Philox;
 
 /// Rows and row length of `shape` normalized over its last `normalized` dimensions.
 fn rows(shape: &[usize], normalized: usize) -> (usize, usize) {
@@ -22,11 +23,7 @@ impl Tensor {
     /// noise tensor and `self * noise` (MulBackward0 saves the noise). Outside training, or
     /// with `p == 0`, the input itself.
     pub fn dropout(&self, p: f64, training: bool) -> Result<Tensor> {
-        if !(0.0..=1.0).contains(&p) {
-            return Err(TensorError::Invalid(format!(
-                "dropout probability has to be between 0 and 1, but got {p}"
-            )));
-        }
+        check_probability(p)?;
         if !training || p == 0.0 || self.numel() == 0 {
             return Ok(self.clone());
         }
@@ -45,14 +42,7 @@ impl Tensor {
         let rt = self.runtime();
         let mut stream = rt.random_stream(self.device(), self.numel());
         if self.device() == Device::Cpu || keep == 0.0 {
-            let noise =
-                Tensor::empty_on(rt, self.shape(), self.float_result_type(), self.device())?;
-            let (k, cx) = noise.kernels();
-            let draw = Draw::Bernoulli {
-                keep: keep as f32,
-                scale,
-            };
-            k.random(cx, &noise.buf(), draw, &mut stream)?;
+            let noise = self.scaled_bernoulli(self.shape(), keep, scale, &mut stream)?;
             return self.mul(&noise);
         }
         let out = Tensor::empty_on(rt, self.shape(), self.float_result_type(), self.device())?;
@@ -78,11 +68,7 @@ impl Tensor {
     /// `bernoulli_(1 - p)` and scaled by `div_(1 - p)` in place, then `self * noise` (the
     /// output, MulBackward0 keeping the noise); `p == 1` multiplies by a 0-dim zero.
     pub fn dropout2d(&self, p: f64, training: bool) -> Result<Tensor> {
-        if !(0.0..=1.0).contains(&p) {
-            return Err(TensorError::Invalid(format!(
-                "dropout probability has to be between 0 and 1, but got {p}"
-            )));
-        }
+        check_probability(p)?;
         if !training || p == 0.0 {
             return Ok(self.clone());
         }
@@ -101,15 +87,33 @@ impl Tensor {
         }
         let keep = 1.0 - p;
         let shape = [self.shape()[0], self.shape()[1], 1, 1];
-        let noise = Tensor::empty_on(rt, &shape, dtype, self.device())?;
-        let mut stream = rt.random_stream(self.device(), noise.numel());
+        let mut stream = rt.random_stream(self.device(), shape[0] * shape[1]);
+        let noise = self.scaled_bernoulli(&shape, keep, (1.0 / keep) as f32, &mut stream)?;
+        self.mul(&noise)
+    }
+
+    /// A new float tensor of `shape` on this tensor's device: `bernoulli_(keep)` scaled by
+    /// `scale` in place (`div_(keep)`), the noise both dropouts multiply by.
+    fn scaled_bernoulli(
+        &self,
+        shape: &[usize],
+        keep: f64,
+        scale: f32,
+        stream: &mut Philox,
+    ) -> Result<Tensor> {
+        let noise = Tensor::empty_on(
+            self.runtime(),
+            shape,
+            self.float_result_type(),
+            self.device(),
+        )?;
         let (k, cx) = noise.kernels();
         let draw = Draw::Bernoulli {
             keep: keep as f32,
-            scale: (1.0 / keep) as f32,
+            scale,
         };
-        k.random(cx, &noise.buf(), draw, &mut stream)?;
-        self.mul(&noise)
+        k.random(cx, &noise.buf(), draw, stream)?;
+        Ok(noise)
     }
 
     /// `F.layer_norm(self, normalized_shape, weight, bias, eps)`: allocates the output, then the
@@ -246,4 +250,14 @@ pub(crate) fn layer_norm_backward(
         (m, n),
     )?;
     Ok([dx, dw, db])
+}
+
+/// PyTorch's check of a dropout probability.
+fn check_probability(p: f64) -> Result<()> {
+    if !(0.0..=1.0).contains(&p) {
+        return Err(TensorError::Invalid(format!(
+            "dropout probability has to be between 0 and 1, but got {p}"
+        )));
+    }
+    Ok(())
 }

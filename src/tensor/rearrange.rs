@@ -96,7 +96,7 @@ fn to_isize(dims: &[usize]) -> Vec<isize> {
 /// FunctionsManual.cpp's `repeat_backward`.
 fn repeat_backward(grad: &Tensor, repeats: &[usize], self_sizes: &[usize]) -> Result<Tensor> {
     if repeats.contains(&0) {
-        return Tensor::zeros_on(grad, self_sizes);
+        return grad.new_zeros(self_sizes);
     }
     let mut grad = grad.clone();
     let unsqueezed = grad.dim() - self_sizes.len();
@@ -328,17 +328,10 @@ impl Tensor {
         }
         Ok(out)
     }
-
-    /// `at::zeros(sizes, like.options())`: one allocation.
-    fn zeros_on(like: &Tensor, sizes: &[usize]) -> Result<Tensor> {
-        let out = Tensor::empty_on(like.runtime(), sizes, like.dtype(), like.device())?;
-        out.fill_values(super::Scalar::Float(0.0))?;
-        Ok(out)
-    }
 }
 
 /// Calls `f` with each row-major coordinate of `shape`, in order.
-fn for_each_coord(shape: &[usize], mut f: impl FnMut(&[usize])) {
+pub(super) fn for_each_coord(shape: &[usize], mut f: impl FnMut(&[usize])) {
     if shape.contains(&0) {
         return;
     }

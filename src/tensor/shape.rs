@@ -5,7 +5,7 @@
 //! incoming one into its place (`slice_backward`, `select_backward`).
 
 use super::ops::wrap_dim;
-use super::{format_shape, DType, Result, Scalar, Tensor, TensorError};
+use super::{format_shape, DType, Result, Tensor, TensorError};
 use crate::autograd::{Formula, NodeBuilder};
 
 /// One element of a basic index (`t[1, :, None, ...]`).
@@ -408,8 +408,7 @@ impl Tensor {
     /// What `grad.new_zeros(sizes).scatter(...)` allocates before the scatter writes: the
     /// zeros, then the output they are copied into (returned; the zeros are freed).
     pub(crate) fn zeros_then_scatter_output(&self, sizes: &[usize]) -> Result<Tensor> {
-        let zeros = Tensor::empty_on(self.runtime(), sizes, self.dtype(), self.device())?;
-        zeros.fill_values(Scalar::Float(0.0))?;
+        let zeros = self.new_zeros(sizes)?;
         let out = Tensor::empty_on(self.runtime(), sizes, self.dtype(), self.device())?;
         out.copy_values_from(&zeros)?;
         Ok(out)
@@ -422,8 +421,7 @@ impl Tensor {
         sizes: &[usize],
         place: impl Fn(&Tensor) -> Tensor,
     ) -> Result<Tensor> {
-        let out = Tensor::empty_on(self.runtime(), sizes, self.dtype(), self.device())?;
-        out.fill_values(Scalar::Float(0.0))?;
+        let out = self.new_zeros(sizes)?;
         place(&out).copy_values_from(self)?;
         Ok(out)
     }

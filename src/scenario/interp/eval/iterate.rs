@@ -13,6 +13,13 @@ use crate::scenario::Span;
 impl Interp<'_> {
     /// Every value an iterable yields, as a vector (unpacking, `list(x)`, `*args`).
     pub(crate) fn collect(&mut self, v: Value, span: Span) -> X<Vec<Value>> {
+        self.collect_at_most(v, usize::MAX, span)
+    }
+
+    /// The first `limit` values an iterable yields (unpacking into `limit - 1` targets needs
+    /// one more to tell "too many values"; CPython takes no more either). Tuples and lists
+    /// come whole.
+    pub(crate) fn collect_at_most(&mut self, v: Value, limit: usize, span: Span) -> X<Vec<Value>> {
         match &v {
             Value::Tuple(t) => return Ok(t.as_ref().clone()),
             Value::List(l) => return Ok(l.borrow().iter().map(|s| s.value.clone()).collect()),
@@ -20,7 +27,10 @@ impl Interp<'_> {
         }
         let it = self.iter(v, span)?;
         let mut out = Vec::new();
-        while let Some(x) = self.next(&it, span)? {
+        while out.len() < limit {
+            let Some(x) = self.next(&it, span)? else {
+                break;
+            };
             out.push(x);
             if out.len() > 10_000_000 {
                 return Err(self.raise(
@@ -28,24 +38,6 @@ impl Interp<'_> {
                     "an endless iterator was collected into a list".into(),
                     span,
                 ));
-            }
-        }
-        Ok(out)
-    }
-
-    /// The first `limit` values an iterable yields (unpacking into `limit - 1` targets needs
-    /// one more to tell "too many values"; CPython takes no more either).
-    pub(crate) fn collect_at_most(&mut self, v: Value, limit: usize, span: Span) -> X<Vec<Value>> {
-        match &v {
-            Value::Tuple(_) | Value::List(_) => return self.collect(v, span),
-            _ => {}
-        }
-        let it = self.iter(v, span)?;
-        let mut out = Vec::new();
-        while out.len() < limit {
-            match self.next(&it, span)? {
-                Some(x) => out.push(x),
-                None => break,
             }
         }
         Ok(out)
