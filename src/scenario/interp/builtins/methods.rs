@@ -576,8 +576,7 @@ fn call_str_method(
                 "center" => '^',
                 _ => '>',
             };
-            let r = pad(s, width, fill, align);
-            out(padded(it, r, span)?)
+            out(pad(it, s, width, fill, align, span)?)
         }
         _ => Err(it.raise(
             "AttributeError",
@@ -587,18 +586,24 @@ fn call_str_method(
     }
 }
 
-/// Pads `s` to `width` characters with `fill`, aligned left (`<`), right (`>`) or centred;
-/// `None` when the host cannot hold the result (Python's `MemoryError`: a width of
-/// 322,222,222,214 was a fuzzer's find).
+/// How many fill characters padding writes between two looks at the clock: a millisecond or
+/// so, so that a width of billions stops at the time limit (the eighth campaign's hangs).
+const FILLS_BETWEEN_TIME_CHECKS: usize = 1 << 20;
+
+/// Pads `s` to `width` characters with `fill`, aligned left (`<`), right (`>`) or centred.
+/// Python's `MemoryError` when the host cannot hold the result (a width of 322,222,222,214 was
+/// a fuzzer's find); the run stops at its time limit while the padding is written.
 pub(in crate::scenario::interp) fn pad(
+    it: &mut Interp<'_>,
     s: &str,
     width: usize,
     fill: char,
     align: char,
-) -> Option<String> {
+    span: Span,
+) -> X<String> {
     let n = s.chars().count();
     if n >= width {
-        return Some(s.to_string());
+        return Ok(s.to_string());
     }
     let total = width - n;
     let (left, right) = match align {
@@ -607,21 +612,34 @@ pub(in crate::scenario::interp) fn pad(
         _ => (total, 0),
     };
     let mut out = String::new();
-    out.try_reserve_exact(total.checked_mul(fill.len_utf8())?.checked_add(s.len())?)
-        .ok()?;
-    out.extend(std::iter::repeat_n(fill, left));
+    let fits = total
+        .checked_mul(fill.len_utf8())
+        .and_then(|n| n.checked_add(s.len()))
+        .is_some_and(|n| out.try_reserve_exact(n).is_ok());
+    if !fits {
+        return Err(it.raise("MemoryError", String::new(), span));
+    }
+    fill_within_time(it, &mut out, fill, left, span)?;
     out.push_str(s);
-    out.extend(std::iter::repeat_n(fill, right));
-    Some(out)
+    fill_within_time(it, &mut out, fill, right, span)?;
+    Ok(out)
 }
 
-/// The `MemoryError` of a padded string the host cannot hold.
-pub(in crate::scenario::interp) fn padded(
+/// Appends `count` copies of `fill`, stopping the run at the time limit between blocks.
+fn fill_within_time(
     it: &mut Interp<'_>,
-    padded: Option<String>,
+    out: &mut String,
+    fill: char,
+    mut count: usize,
     span: Span,
-) -> X<String> {
-    padded.ok_or_else(|| it.raise("MemoryError", String::new(), span))
+) -> X<()> {
+    while count > 0 {
+        it.check_time(span)?;
+        let block = count.min(FILLS_BETWEEN_TIME_CHECKS);
+        out.extend(std::iter::repeat_n(fill, block));
+        count -= block;
+    }
+    Ok(())
 }
 
 /// Calls the builtin method `name` of `recv`; other receivers go to torch.

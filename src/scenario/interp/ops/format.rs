@@ -1,7 +1,7 @@
 //! Text of values: `str`, `repr`, format specs (`f"{x:.4f}"`, `format`), `%`-formatting and
 //! `str.format`, with Python's float formatting.
 
-use super::super::builtins::{pad, padded};
+use super::super::builtins::pad;
 use super::super::value::Value;
 use super::super::{number, torch, CallArgs, Interp, Num, X};
 use crate::scenario::Span;
@@ -123,8 +123,7 @@ impl Interp<'_> {
                 if let Some(p) = f.precision {
                     s = s.chars().take(p).collect();
                 }
-                let r = pad(&s, f.width, f.fill, f.align.unwrap_or('<'));
-                return padded(self, r, span);
+                return pad(self, &s, f.width, f.fill, f.align.unwrap_or('<'), span);
             }
             (Some(k), _) => {
                 return Err(self.raise(
@@ -153,16 +152,19 @@ impl Interp<'_> {
         };
         if f.zero && f.align.is_none() {
             let width = f.width.saturating_sub(sign.len());
-            let r = pad(&body, width, '0', '>');
-            return Ok(format!("{sign}{}", padded(self, r, span)?));
+            return Ok(format!(
+                "{sign}{}",
+                pad(self, &body, width, '0', '>', span)?
+            ));
         }
-        let r = pad(
+        pad(
+            self,
             &format!("{sign}{body}"),
             f.width,
             f.fill,
             f.align.unwrap_or('>'),
-        );
-        padded(self, r, span)
+            span,
+        )
     }
 
     /// `fmt % args`.
