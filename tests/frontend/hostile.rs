@@ -610,15 +610,21 @@ fn a_padding_the_host_cannot_hold_is_a_memory_error() {
 }
 
 #[test]
-fn a_long_padding_and_a_long_starred_unpacking_stop_inside_their_statement() {
+fn long_paddings_precisions_fills_and_unpackings_stop_inside_their_statement() {
     // The eighth campaign's hangs of 2026-11-28 (tests/fixtures/fuzz/): a width of 2.2 billion
     // that the host can reserve was filled to the end, and `*a, b = ` a 7.8-million-element
     // tensor made every row view, each seconds past a 0.5 s limit looked at only between
-    // statements. Both must end at their own line, line 1, not at the next statement.
+    // statements; so did the zeros of a large precision and the fill of a large host tensor
+    // in the ninth. Each must end at its own line, line 1, not at the next statement.
     for line in [
         "y = f'{1.5:-{2**30}.2f}'",
         "y = 'a'.center(2**30)",
         "import torch; *a, b = torch.empty(2**23)",
+        // The ninth campaign's: a precision of 522 million and an 8 GiB host `zeros`.
+        "y = f'{1.5:.{2**30}f}'",
+        "y = f'{1.5:.{2**30}e}'",
+        "y = f'{1.5:.{2**30}%}'",
+        "import torch; x = torch.zeros(2**28)",
     ] {
         let result = run_for_100ms(Backend::Meta, &format!("{line}\nprint('done')\n"));
         let stopped = failure(&result);

@@ -466,24 +466,23 @@ impl Kernels for HostKernels {
         Ok(())
     }
 
-    fn fill(&self, _cx: Cx, out: &Buf, value: Scalar) -> Result<()> {
+    fn fill(&self, cx: Cx, out: &Buf, value: Scalar) -> Result<()> {
         // Values are set where they live: a vector of them first would cost a second tensor's
         // worth of host memory. The conversions are `write_f32`'s and `write_i64`'s.
         match (out.dtype, value) {
-            (DType::F32, Scalar::Int(i)) => out.fill_with(i as f32),
-            (DType::F32, Scalar::Float(f)) => out.fill_with(f as f32),
+            (DType::F32, Scalar::Int(i)) => out.fill_with(cx, i as f32),
+            (DType::F32, Scalar::Float(f)) => out.fill_with(cx, f as f32),
             (DType::F16 | DType::BF16, value) => {
-                out.fill_with(super::half::from_f32(out.dtype, value.as_f64() as f32))
+                out.fill_with(cx, super::half::from_f32(out.dtype, value.as_f64() as f32))
             }
-            (DType::I64, Scalar::Int(i)) => out.fill_with(i),
-            (DType::I64, Scalar::Float(f)) => out.fill_with(f as f32 as i64),
-            (DType::I32, Scalar::Int(i)) => out.fill_with(i as i32),
-            (DType::I32, Scalar::Float(f)) => out.fill_with(f as f32 as i32),
-            (DType::F64, value) => out.fill_with(value.as_f64()),
-            (DType::Bool, Scalar::Int(i)) => out.fill_with(u8::from(i != 0)),
-            (DType::Bool, Scalar::Float(f)) => out.fill_with(u8::from(f as f32 != 0.0)),
+            (DType::I64, Scalar::Int(i)) => out.fill_with(cx, i),
+            (DType::I64, Scalar::Float(f)) => out.fill_with(cx, f as f32 as i64),
+            (DType::I32, Scalar::Int(i)) => out.fill_with(cx, i as i32),
+            (DType::I32, Scalar::Float(f)) => out.fill_with(cx, f as f32 as i32),
+            (DType::F64, value) => out.fill_with(cx, value.as_f64()),
+            (DType::Bool, Scalar::Int(i)) => out.fill_with(cx, u8::from(i != 0)),
+            (DType::Bool, Scalar::Float(f)) => out.fill_with(cx, u8::from(f as f32 != 0.0)),
         }
-        Ok(())
     }
 
     fn reduce_sum(&self, cx: Cx, out: &Buf, src: &Buf, reduce: &[bool], mean: bool) -> Result<()> {

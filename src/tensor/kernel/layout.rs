@@ -9,9 +9,10 @@
 
 use std::rc::Rc;
 
+use super::strided::ELEMENTS_PER_TIME_CHECK;
 use super::{half, Cx};
 use crate::tensor::storage::Storage;
-use crate::tensor::{DType, Tensor};
+use crate::tensor::{DType, Result, Tensor};
 
 /// A strided view of a storage: the operand of a kernel.
 pub(crate) struct Buf<'a> {
@@ -165,25 +166,34 @@ impl Buf<'_> {
         }
     }
 
-    /// Writes `value` to every element of a host-addressable storage. `T` must be the
-    /// storage's element type.
-    pub(crate) fn fill_with<T: Copy>(&self, value: T) {
+    /// Writes `value` to every element of a host-addressable storage, looking at the deadline
+    /// every [`ELEMENTS_PER_TIME_CHECK`] elements: `torch.zeros(2**31)` on the host writes 8 GiB
+    /// (the ninth campaign's hang). `T` must be the storage's element type.
+    pub(crate) fn fill_with<T: Copy>(&self, cx: Cx, value: T) -> Result<()> {
         debug_assert_eq!(std::mem::size_of::<T>(), self.dtype.size());
         let numel = self.numel();
         let Some(ptr) = self.storage.ptr() else {
-            return;
+            return Ok(());
         };
         let base = ptr.as_ptr() as *mut T;
         if self.is_contiguous() {
             // SAFETY: as in `gather`: the storage holds offset + numel aligned elements of T,
             // and no other reference to them lives while this one does.
-            unsafe { std::slice::from_raw_parts_mut(base.add(self.offset), numel) }.fill(value);
-            return;
+            let values = unsafe { std::slice::from_raw_parts_mut(base.add(self.offset), numel) };
+            for block in values.chunks_mut(ELEMENTS_PER_TIME_CHECK) {
+                cx.check_time()?;
+                block.fill(value);
+            }
+            return Ok(());
         }
-        for o in self.element_offsets() {
+        for (i, o) in self.element_offsets().into_iter().enumerate() {
+            if i % ELEMENTS_PER_TIME_CHECK == 0 {
+                cx.check_time()?;
+            }
             // SAFETY: every offset of a valid view lies inside its storage.
             unsafe { base.add(o).write(value) };
         }
+        Ok(())
     }
 
     /// Values converted to f32; `None` where they do not exist (meta).

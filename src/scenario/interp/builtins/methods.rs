@@ -611,18 +611,47 @@ pub(in crate::scenario::interp) fn pad(
         '^' => (total / 2, total - total / 2),
         _ => (total, 0),
     };
-    let mut out = String::new();
-    let fits = total
-        .checked_mul(fill.len_utf8())
-        .and_then(|n| n.checked_add(s.len()))
-        .is_some_and(|n| out.try_reserve_exact(n).is_ok());
-    if !fits {
-        return Err(it.raise("MemoryError", String::new(), span));
-    }
+    let mut out = reserved(it, total.checked_mul(fill.len_utf8()), s.len(), span)?;
     fill_within_time(it, &mut out, fill, left, span)?;
     out.push_str(s);
     fill_within_time(it, &mut out, fill, right, span)?;
     Ok(out)
+}
+
+/// `head`, `count` copies of `fill`, then `tail` (the zeros of a large format precision), with
+/// padding's memory and time checks.
+pub(in crate::scenario::interp) fn filled(
+    it: &mut Interp<'_>,
+    head: &str,
+    fill: char,
+    count: usize,
+    tail: &str,
+    span: Span,
+) -> X<String> {
+    let mut out = reserved(it, count.checked_mul(fill.len_utf8()), head.len() + tail.len(), span)?;
+    out.push_str(head);
+    fill_within_time(it, &mut out, fill, count, span)?;
+    out.push_str(tail);
+    Ok(out)
+}
+
+/// An empty string with room for `fill_bytes + more` bytes, or Python's `MemoryError` when the
+/// host cannot give it (a Rust allocation failure would abort the process instead).
+fn reserved(
+    it: &mut Interp<'_>,
+    fill_bytes: Option<usize>,
+    more: usize,
+    span: Span,
+) -> X<String> {
+    let mut out = String::new();
+    let fits = fill_bytes
+        .and_then(|n| n.checked_add(more))
+        .is_some_and(|n| out.try_reserve_exact(n).is_ok());
+    if fits {
+        Ok(out)
+    } else {
+        Err(it.raise("MemoryError", String::new(), span))
+    }
 }
 
 /// Appends `count` copies of `fill`, stopping the run at the time limit between blocks.

@@ -1,7 +1,7 @@
 //! Text of values: `str`, `repr`, format specs (`f"{x:.4f}"`, `format`), `%`-formatting and
 //! `str.format`, with Python's float formatting.
 
-use super::super::builtins::pad;
+use super::super::builtins::{filled, pad};
 use super::super::value::Value;
 use super::super::{number, torch, CallArgs, Interp, Num, X};
 use crate::scenario::Span;
@@ -92,14 +92,23 @@ impl Interp<'_> {
                 }
                 let x = x.abs();
                 match k {
-                    'f' | 'F' => group(fixed(x, p), f.comma),
-                    '%' => format!("{}%", fixed(x * 100.0, p)),
+                    'f' | 'F' => {
+                        let (head, zeros) = fixed(x, p);
+                        let head = if k == 'F' { head.to_uppercase() } else { head };
+                        filled(self, &group(head, f.comma), '0', zeros, "", span)?
+                    }
+                    '%' => {
+                        let (head, zeros) = fixed(x * 100.0, p);
+                        filled(self, &head, '0', zeros, "%", span)?
+                    }
                     'e' | 'E' => {
-                        let s = py_exp(x, p);
-                        if k == 'E' {
-                            s.to_uppercase()
-                        } else {
-                            s
+                        let q = p.min(EXACT_DIGITS);
+                        let s = py_exp(x, q);
+                        let s = if k == 'E' { s.to_uppercase() } else { s };
+                        // inf and nan have no exponent and take no zeros.
+                        match s.find(['e', 'E']) {
+                            Some(at) => filled(self, &s[..at], '0', p - q, &s[at..], span)?,
+                            None => s,
                         }
                     }
                     // Past the exact expansion `g` would only strip zeros again.
@@ -113,7 +122,7 @@ impl Interp<'_> {
                 _ => format!("{:o}", i.unsigned_abs()),
             },
             (None, Some(Num::Float(x))) if f.precision.is_some() => {
-                py_general(x.abs(), f.precision.unwrap_or(6).max(1))
+                py_general(x.abs(), f.precision.unwrap_or(6).clamp(1, EXACT_DIGITS))
             }
             (None, Some(Num::Int(i))) if !matches!(v, Value::Bool(_)) => {
                 group(i.unsigned_abs().to_string(), f.comma)
@@ -381,19 +390,13 @@ fn group(digits: String, comma: bool) -> String {
     out + &frac
 }
 
-/// `{:e}` as Python writes it: `1.234500e-03`.
+/// `{:e}` as Python writes it: `1.234500e-03`, for a precision up to [`EXACT_DIGITS`].
 fn py_exp(x: f64, p: usize) -> String {
-    let q = p.min(EXACT_DIGITS);
-    let s = format!("{x:.q$e}");
+    let s = format!("{x:.p$e}");
     match s.split_once('e') {
         Some((m, e)) => {
             let exp: i32 = e.parse().unwrap_or(0);
-            let zeros = "0".repeat(p - q);
-            format!(
-                "{m}{zeros}e{}{:02}",
-                if exp < 0 { '-' } else { '+' },
-                exp.abs()
-            )
+            format!("{m}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
         }
         None => s,
     }
@@ -404,14 +407,13 @@ fn py_exp(x: f64, p: usize) -> String {
 const EXACT_DIGITS: usize = 1100;
 
 /// `x` with `p` digits after the point, as `{:.pf}` writes it for any precision CPython takes
-/// (up to `INT_MAX`): the digits past the exact expansion are zeros.
-fn fixed(x: f64, p: usize) -> String {
+/// (up to `INT_MAX`): the digits up to [`EXACT_DIGITS`], and how many zeros follow them (written
+/// by the caller, watching the host's memory and the clock: a precision of 522 million was the
+/// ninth campaign's hang).
+fn fixed(x: f64, p: usize) -> (String, usize) {
     let q = p.min(EXACT_DIGITS);
-    let mut s = format!("{x:.q$}");
-    if x.is_finite() {
-        s.push_str(&"0".repeat(p - q));
-    }
-    s
+    let zeros = if x.is_finite() { p - q } else { 0 };
+    (format!("{x:.q$}"), zeros)
 }
 
 /// `{:g}` as Python writes it.
