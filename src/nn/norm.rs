@@ -1,4 +1,5 @@
-//! `nn.BatchNorm1d`, `nn.BatchNorm2d` (running statistics as buffers) and `nn.LayerNorm`.
+//! `nn.BatchNorm1d`, `nn.BatchNorm2d` (running statistics as buffers), `nn.LayerNorm` and
+//! `nn.GroupNorm`.
 
 use std::cell::Cell;
 
@@ -114,11 +115,7 @@ impl Module for BatchNorm {
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        self.weight
-            .iter()
-            .map(|w| ("weight".to_string(), w.clone()))
-            .chain(self.bias.iter().map(|b| ("bias".to_string(), b.clone())))
-            .collect()
+        weight_and_bias(&self.weight, &self.bias)
     }
 
     fn buffers(&self) -> Option<&Buffers> {
@@ -225,15 +222,7 @@ impl LayerNorm {
         elementwise_affine: bool,
         bias: bool,
     ) -> Result<LayerNorm> {
-        let param = |fill: f64| -> Result<Tensor> {
-            let t = rt.empty(normalized_shape, DType::F32, Device::Cpu)?;
-            t.fill_(fill)?;
-            t.requires_grad_(true)
-        };
-        let weight = elementwise_affine.then(|| param(1.0)).transpose()?;
-        let bias = (elementwise_affine && bias)
-            .then(|| param(0.0))
-            .transpose()?;
+        let (weight, bias) = affine_parameters(rt, normalized_shape, [elementwise_affine, bias])?;
         Ok(LayerNorm {
             normalized_shape: normalized_shape.to_vec(),
             eps,
@@ -255,11 +244,7 @@ impl Module for LayerNorm {
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        self.weight
-            .iter()
-            .map(|w| ("weight".to_string(), w.clone()))
-            .chain(self.bias.iter().map(|b| ("bias".to_string(), b.clone())))
-            .collect()
+        weight_and_bias(&self.weight, &self.bias)
     }
 
     fn train(&self, mode: bool) {
@@ -310,4 +295,132 @@ impl Layer for LayerNorm {
             training: Cell::new(self.training.get()),
         })
     }
+}
+
+/// `nn.GroupNorm(num_groups, num_channels, eps, affine, bias)`.
+#[derive(Debug)]
+pub struct GroupNorm {
+    num_groups: usize,
+    num_channels: usize,
+    eps: f64,
+    /// Ones of shape (num_channels); `None` without `affine`.
+    pub weight: Option<Tensor>,
+    /// Zeros of shape (num_channels); `None` without `affine` or with `bias=False`.
+    pub bias: Option<Tensor>,
+    training: Cell<bool>,
+}
+
+impl GroupNorm {
+    /// The module with its parameters on the host: weight (ones), then bias (zeros). As in
+    /// PyTorch, `num_channels` must be a multiple of `num_groups`.
+    pub fn new(
+        rt: &Runtime,
+        num_groups: usize,
+        num_channels: usize,
+        eps: f64,
+        [affine, bias]: [bool; 2],
+    ) -> Result<GroupNorm> {
+        if num_groups == 0 || num_channels % num_groups != 0 {
+            return Err(TensorError::Invalid(format!(
+                "num_channels ({num_channels}) must be divisible by num_groups ({num_groups})"
+            )));
+        }
+        let (weight, bias) = affine_parameters(rt, &[num_channels], [affine, bias])?;
+        Ok(GroupNorm {
+            num_groups,
+            num_channels,
+            eps,
+            weight,
+            bias,
+            training: Cell::new(true),
+        })
+    }
+}
+
+impl Module for GroupNorm {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.group_norm(
+            self.num_groups,
+            self.weight.as_ref(),
+            self.bias.as_ref(),
+            self.eps,
+        )
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        weight_and_bias(&self.weight, &self.bias)
+    }
+
+    fn train(&self, mode: bool) {
+        self.training.set(mode);
+    }
+
+    fn is_training(&self) -> bool {
+        self.training.get()
+    }
+}
+
+impl Layer for GroupNorm {
+    fn class_name(&self) -> &'static str {
+        "GroupNorm"
+    }
+
+    fn setting(&self, name: &str) -> Option<Setting> {
+        Some(match name {
+            "num_groups" => Setting::Int(self.num_groups as i64),
+            "num_channels" => Setting::Int(self.num_channels as i64),
+            "eps" => Setting::Float(self.eps),
+            "affine" => Setting::Bool(self.weight.is_some()),
+            _ => return None,
+        })
+    }
+
+    fn repr(&self) -> String {
+        format!(
+            "GroupNorm({}, {}, eps={}, affine={}, bias={})",
+            self.num_groups,
+            self.num_channels,
+            py_float(self.eps),
+            py_bool(self.weight.is_some()),
+            py_bool(self.bias.is_some())
+        )
+    }
+
+    fn with_tensors(&self, params: Vec<Tensor>, _buffers: Vec<Tensor>) -> Box<dyn Layer> {
+        let mut params = params.into_iter();
+        Box::new(GroupNorm {
+            num_groups: self.num_groups,
+            num_channels: self.num_channels,
+            eps: self.eps,
+            weight: self.weight.as_ref().and_then(|_| params.next()),
+            bias: self.bias.as_ref().and_then(|_| params.next()),
+            training: Cell::new(self.training.get()),
+        })
+    }
+}
+
+/// A normalization's affine parameters on the host, each `shape`: the weight (ones) when
+/// `affine`, then the bias (zeros) when `affine` and `bias`, as `reset_parameters` fills them.
+fn affine_parameters(
+    rt: &Runtime,
+    shape: &[usize],
+    [affine, bias]: [bool; 2],
+) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    let param = |fill: f64| -> Result<Tensor> {
+        let t = rt.empty(shape, DType::F32, Device::Cpu)?;
+        t.fill_(fill)?;
+        t.requires_grad_(true)
+    };
+    let weight = affine.then(|| param(1.0)).transpose()?;
+    let bias = (affine && bias).then(|| param(0.0)).transpose()?;
+    Ok((weight, bias))
+}
+
+/// `named_parameters()` of a module whose parameters are an optional weight and bias.
+fn weight_and_bias(weight: &Option<Tensor>, bias: &Option<Tensor>) -> Vec<(String, Tensor)> {
+    weight
+        .iter()
+        .map(|w| ("weight".to_string(), w.clone()))
+        .chain(bias.iter().map(|b| ("bias".to_string(), b.clone())))
+        .collect()
 }

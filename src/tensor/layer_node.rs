@@ -86,6 +86,10 @@ pub(crate) enum LayerKernel {
     IsInf,
     /// `[out]` from `[x]`: `flip`, `repeat`, `cumsum` (`src/tensor/rearrange.rs`).
     Rearrange(super::rearrange::RearrangeKernel),
+    /// `[y, mean, rstd]` from `[x, weight?, bias?]` (`src/tensor/group_norm.rs`).
+    GroupNorm(super::group_norm::GroupNormDims),
+    /// `[dx?, dw?, db?]` from `[dy, x, mean, rstd, weight?]`.
+    GroupNormBackward(super::group_norm::GroupNormDims),
 }
 
 impl LayerKernel {
@@ -158,6 +162,14 @@ impl LayerKernel {
             }
             LayerKernel::Rearrange(r) => {
                 r.host(cx, outs, ins);
+                Ok(())
+            }
+            LayerKernel::GroupNorm(d) => {
+                d.host_forward(cx, outs, ins);
+                Ok(())
+            }
+            LayerKernel::GroupNormBackward(d) => {
+                d.host_backward(cx, outs, ins);
                 Ok(())
             }
         }
@@ -264,6 +276,8 @@ pub(crate) enum LayerNode {
     Sort(super::sort::SortNode),
     /// `flip`, `repeat`, `cumsum` (`rearrange.rs`).
     Rearrange(super::rearrange::RearrangeNode),
+    /// `native_group_norm`: NativeGroupNormBackward0 (`group_norm.rs`).
+    GroupNorm(super::group_norm::GroupNormNode),
 }
 
 impl LayerNode {
@@ -284,6 +298,7 @@ impl LayerNode {
             LayerNode::Triangle(which) => which.node_name(),
             LayerNode::Sort(s) => s.node_name(),
             LayerNode::Rearrange(r) => r.node_name(),
+            LayerNode::GroupNorm(_) => "NativeGroupNormBackward0",
         }
     }
 
@@ -318,6 +333,7 @@ impl LayerNode {
             LayerNode::Triangle(which) => single(&|| grad.triangle(*which)),
             LayerNode::Sort(s) => single(&|| s.backward(node, grad)),
             LayerNode::Rearrange(r) => single(&|| r.backward(grad)),
+            LayerNode::GroupNorm(g) => g.backward(node, grad, needs),
         }
     }
 }

@@ -33,6 +33,7 @@ mod data;
 mod embedding;
 mod factory;
 mod fused_cells;
+mod group_norm;
 mod index;
 mod inplace;
 mod kernel;

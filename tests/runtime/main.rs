@@ -14,6 +14,7 @@ mod dtype_int32;
 mod float64_arith;
 mod full_extremes;
 mod fused_cells;
+mod group_norm;
 mod host_kernels;
 mod kernels_compile;
 mod logsumexp_one_hot;

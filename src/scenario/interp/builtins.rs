@@ -17,7 +17,7 @@ mod sequences;
 
 pub(super) use arith::{arith, equal, order};
 use arith::{round_half_even, to_float, to_int};
-pub(super) use methods::{call_method, has_builtin_method, is_list_method, filled, pad};
+pub(super) use methods::{call_method, filled, has_builtin_method, is_list_method, pad};
 pub(super) use sequences::sequence_op;
 
 /// Builtin functions and types scenarios may call by name.

@@ -628,7 +628,12 @@ pub(in crate::scenario::interp) fn filled(
     tail: &str,
     span: Span,
 ) -> X<String> {
-    let mut out = reserved(it, count.checked_mul(fill.len_utf8()), head.len() + tail.len(), span)?;
+    let mut out = reserved(
+        it,
+        count.checked_mul(fill.len_utf8()),
+        head.len() + tail.len(),
+        span,
+    )?;
     out.push_str(head);
     fill_within_time(it, &mut out, fill, count, span)?;
     out.push_str(tail);
@@ -637,12 +642,7 @@ pub(in crate::scenario::interp) fn filled(
 
 /// An empty string with room for `fill_bytes + more` bytes, or Python's `MemoryError` when the
 /// host cannot give it (a Rust allocation failure would abort the process instead).
-fn reserved(
-    it: &mut Interp<'_>,
-    fill_bytes: Option<usize>,
-    more: usize,
-    span: Span,
-) -> X<String> {
+fn reserved(it: &mut Interp<'_>, fill_bytes: Option<usize>, more: usize, span: Span) -> X<String> {
     let mut out = String::new();
     let fits = fill_bytes
         .and_then(|n| n.checked_add(more))

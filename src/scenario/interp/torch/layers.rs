@@ -16,8 +16,8 @@ use super::args::{
 };
 use crate::base::Device;
 use crate::nn::{
-    BatchNorm, Conv, Embedding, Io, Layer, LayerFn, LayerNorm, Module, Pool, PoolKind, Rnn,
-    RnnConfig, RnnMode, Stateless,
+    BatchNorm, Conv, Embedding, GroupNorm, Io, Layer, LayerFn, LayerNorm, Module, Pool, PoolKind,
+    Rnn, RnnConfig, RnnMode, Stateless,
 };
 use crate::scenario::Span;
 use crate::tensor::{BatchNormOptions, ConvOptions, ConvPadding, PoolOptions, SdpaOptions, Tensor};
@@ -246,6 +246,15 @@ const LAYER_NORM: &[&str] = &[
     "device",
     "dtype",
 ];
+const GROUP_NORM: &[&str] = &[
+    "num_groups",
+    "num_channels",
+    "eps",
+    "affine",
+    "device",
+    "dtype",
+    "bias",
+];
 const EMBEDDING: &[&str] = &[
     "num_embeddings",
     "embedding_dim",
@@ -310,7 +319,7 @@ fn refuse_non_default(it: &Interp<'_>, b: &Bound, class: &str, span: Span) -> R<
 }
 
 /// `nn.Conv1d`, `nn.Conv2d`, `nn.MaxPool2d`, `nn.AvgPool2d`, `nn.AdaptiveAvgPool2d`,
-/// `nn.BatchNorm1d`, `nn.BatchNorm2d`, `nn.LayerNorm`, `nn.Embedding`: created on the host
+/// `nn.BatchNorm1d`, `nn.BatchNorm2d`, `nn.LayerNorm`, `nn.GroupNorm`, `nn.Embedding`: created on the host
 /// and moved when `device='cuda'`, as PyTorch's factory arguments place them.
 pub(super) fn layer_class(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value> {
     let rt = it.rt.clone();
@@ -440,6 +449,26 @@ pub(super) fn layer_class(it: &mut Interp<'_>, name: &str, args: CallArgs, span:
             let ln = LayerNorm::new(&rt, &shape, eps, affine, bias)
                 .map_err(|e| it.tensor_error(span, e))?;
             (Box::new(ln), device)
+        }
+        "GroupNorm" => {
+            let b = bind(it, &args, name, GROUP_NORM, 2, span)?;
+            refuse_non_default(it, &b, name, span)?;
+            let groups = count(it, &b, "num_groups", span)?;
+            let channels = count(it, &b, "num_channels", span)?;
+            // The constructor's own check, in Python: `num_channels % num_groups != 0`.
+            if groups == 0 {
+                return Err(it.fail(span, "ZeroDivisionError: integer modulo by zero"));
+            }
+            if channels % groups != 0 {
+                return Err(it.fail(span, format!("ValueError: num_channels ({channels}) must be divisible by num_groups ({groups})")));
+            }
+            let eps = float_or(it, &b, "eps", 1e-5, span)?;
+            let affine = expect_bool(it, b.get("affine"), true, "affine", span)?;
+            let bias = expect_bool(it, b.get("bias"), true, "bias", span)?;
+            let device = device_arg(it, b.get("device"), span)?;
+            let gn = GroupNorm::new(&rt, groups, channels, eps, [affine, bias])
+                .map_err(|e| it.tensor_error(span, e))?;
+            (Box::new(gn), device)
         }
         _ => {
             let b = bind(it, &args, name, EMBEDDING, 2, span)?;

@@ -49,6 +49,7 @@ pub(super) const MODULES: &[Function] = &[
     entry("BatchNorm1d", Run::Call(layers::layer_class)),
     entry("BatchNorm2d", Run::Call(layers::layer_class)),
     entry("LayerNorm", Run::Call(layers::layer_class)),
+    entry("GroupNorm", Run::Call(layers::layer_class)),
     entry("Embedding", Run::Call(layers::layer_class)),
     entry("RNN", Run::Call(super::layers::recurrent_module)),
     entry("LSTM", Run::Call(super::layers::recurrent_module)),
@@ -209,6 +210,7 @@ pub(super) const FUNCTIONAL: &[Function] = &[
     entry("softplus", Run::OnInput(super::math::softplus)),
     entry("pad", Run::OnInput(super::math::pad)),
     entry("layer_norm", Run::OnInput(tensor::layer_norm)),
+    entry("group_norm", Run::Call(group_norm)),
     entry("conv1d", Run::Call(layers::conv)),
     entry("conv2d", Run::Call(layers::conv)),
     entry("max_pool2d", Run::Call(layers::pool)),
@@ -324,6 +326,66 @@ fn relu(it: &mut Interp<'_>, _name: &str, args: CallArgs, span: Span) -> R<Value
         input.relu()
     };
     check_rt(it, r, span)
+}
+
+/// `F.group_norm(input, num_groups, weight=None, bias=None, eps=1e-05)`, with the checks
+/// torch/nn/functional.py makes before calling `torch.group_norm`.
+fn group_norm(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<Value> {
+    let params = &["input", "num_groups", "weight", "bias", "eps"];
+    let b = bind(it, &args, name, params, 2, span)?;
+    let input = expect_tensor(it, b.raw("input"), "input", span)?;
+    let groups = expect_int(
+        it,
+        b.raw("num_groups").unwrap_or(&Value::None),
+        "num_groups",
+        span,
+    )?;
+    let optional = |it: &mut Interp<'_>, p: &str| match b.get(p) {
+        Some(v) => expect_tensor(it, Some(v), p, span).map(Some),
+        None => Ok(None),
+    };
+    let (weight, bias) = (optional(it, "weight")?, optional(it, "bias")?);
+    let eps = match b.get("eps") {
+        Some(v) => expect_float(it, v, "eps", span)?,
+        None => 1e-5,
+    };
+    let shape = input.shape();
+    if shape.len() < 2 {
+        return Err(it.fail(
+            span,
+            format!(
+                "RuntimeError: Expected at least 2 dimensions for input tensor but received {}",
+                shape.len()
+            ),
+        ));
+    }
+    // `_verify_batch_size([N * C // num_groups, num_groups] + spatial)`.
+    if groups == 0 {
+        return Err(it.fail(
+            span,
+            "ZeroDivisionError: integer division or modulo by zero",
+        ));
+    }
+    let channels = (shape[0] * shape[1]) as i64;
+    // Python's `//` rounds toward negative infinity.
+    let first = channels / groups - i64::from(channels % groups != 0 && groups < 0);
+    let mut size = vec![first, groups];
+    size.extend(shape[2..].iter().map(|&s| s as i64));
+    if first * shape[2..].iter().product::<usize>() as i64 == 1 {
+        let size: Vec<String> = size.iter().map(i64::to_string).collect();
+        return Err(it.fail(span, format!("ValueError: Expected more than 1 value per channel when training, got input size [{}]", size.join(", "))));
+    }
+    let Ok(groups) = usize::try_from(groups) else {
+        return Err(it.fail(
+            span,
+            format!("RuntimeError: Expected num groups to be greater than 0, got {groups}"),
+        ));
+    };
+    check_rt(
+        it,
+        input.group_norm(groups, weight.as_ref(), bias.as_ref(), eps),
+        span,
+    )
 }
 
 /// `torch.nn.utils.clip_grad_norm_` and `clip_grad_value_`.
