@@ -1,6 +1,7 @@
 //! Modules without parameters whose forward is one tensor function: `nn.Identity`,
 //! `nn.Flatten`, `nn.GELU`, `nn.SiLU`, `nn.Tanh`, `nn.Sigmoid`, `nn.Softmax`,
-//! `nn.Dropout`, `nn.Dropout2d`, `nn.LeakyReLU`, `nn.ELU` and `nn.Softplus`. Each allocates exactly what its functional form does (`docs/autograd.md`);
+//! `nn.Dropout`, `nn.Dropout2d`, `nn.LeakyReLU`, `nn.ELU`, `nn.Softplus` and `nn.Upsample`.
+//! Each allocates exactly what its functional form does (`docs/autograd.md`);
 //! `Identity` returns its input itself, as `torch.nn.Identity.forward` does.
 
 use std::cell::Cell;
@@ -8,7 +9,7 @@ use std::fmt;
 
 use super::{Module, Setting};
 use crate::base::Result;
-use crate::tensor::Tensor;
+use crate::tensor::{Interpolate, InterpolateMode, Resize, Spelled, Tensor};
 
 /// Which function a [`Stateless`] module applies.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -37,6 +38,12 @@ pub enum LayerFn {
     Softplus { beta: f64, threshold: f64 },
     /// `nn.Dropout2d(p=0.5)`: whole channels, only in training mode.
     Dropout2d { p: f64 },
+    /// `nn.Upsample(size, scale_factor, mode, align_corners)` and its subclasses
+    /// `nn.UpsamplingNearest2d`, `nn.UpsamplingBilinear2d` (`class`): `F.interpolate`.
+    Upsample {
+        how: Interpolate,
+        class: &'static str,
+    },
 }
 
 /// A module with no parameters and no buffers (see [`LayerFn`]).
@@ -105,6 +112,7 @@ impl Stateless {
             LayerFn::Elu { .. } => "ELU",
             LayerFn::Softplus { .. } => "Softplus",
             LayerFn::Dropout2d { .. } => "Dropout2d",
+            LayerFn::Upsample { class, .. } => class,
         }
     }
 }
@@ -129,6 +137,7 @@ impl fmt::Display for Stateless {
                 write!(f, "{name}(negative_slope={negative_slope:?})")
             }
             LayerFn::Elu { alpha } => write!(f, "{name}(alpha={alpha:?})"),
+            LayerFn::Upsample { how, .. } => write!(f, "{name}({})", upsample_repr(&how)),
             _ => write!(f, "{name}()"),
         }
     }
@@ -149,6 +158,7 @@ impl Module for Stateless {
             LayerFn::Elu { alpha } => x.elu(alpha),
             LayerFn::Softplus { beta, threshold } => x.softplus(beta, threshold),
             LayerFn::Dropout2d { p } => x.dropout2d(p, self.training.get()),
+            LayerFn::Upsample { how, .. } => x.interpolate(&how),
         }
     }
 
@@ -163,4 +173,37 @@ impl Module for Stateless {
     fn is_training(&self) -> bool {
         self.training.get()
     }
+}
+
+/// `nn.Upsample.extra_repr`: the scale factor (as floats) if given, else the size as written,
+/// then the mode.
+fn upsample_repr(how: &Interpolate) -> String {
+    let pair = |spelled: Spelled, a: String, b: String| match spelled {
+        Spelled::One => a,
+        Spelled::Tuple => format!("({a}, {b})"),
+        Spelled::List => format!("[{a}, {b}]"),
+    };
+    let resize = match how.resize {
+        Resize::Scale(f, spelled) => {
+            // nn.Upsample keeps `tuple(float(f) ...)` for a tuple or list, `float(f)` otherwise.
+            let spelled = if spelled == Spelled::List {
+                Spelled::Tuple
+            } else {
+                spelled
+            };
+            format!(
+                "scale_factor={}",
+                pair(spelled, format!("{:?}", f[0]), format!("{:?}", f[1]))
+            )
+        }
+        Resize::Size(s, spelled) => {
+            format!("size={}", pair(spelled, s[0].to_string(), s[1].to_string()))
+        }
+    };
+    let mode = match how.mode {
+        InterpolateMode::Nearest => "nearest",
+        InterpolateMode::Bilinear { .. } => "bilinear",
+        InterpolateMode::Area => "area",
+    };
+    format!("{resize}, mode='{mode}'")
 }

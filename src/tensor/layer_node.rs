@@ -90,6 +90,10 @@ pub(crate) enum LayerKernel {
     GroupNorm(super::group_norm::GroupNormDims),
     /// `[dx?, dw?, db?]` from `[dy, x, mean, rstd, weight?]`.
     GroupNormBackward(super::group_norm::GroupNormDims),
+    /// `[y]` from `[x]` (`src/tensor/upsample.rs`).
+    Upsample(super::upsample::Upsample),
+    /// `[dx]` from `[dy]`.
+    UpsampleBackward(super::upsample::Upsample),
 }
 
 impl LayerKernel {
@@ -170,6 +174,14 @@ impl LayerKernel {
             }
             LayerKernel::GroupNormBackward(d) => {
                 d.host_backward(cx, outs, ins);
+                Ok(())
+            }
+            LayerKernel::Upsample(u) => {
+                u.host_forward(cx, outs, ins);
+                Ok(())
+            }
+            LayerKernel::UpsampleBackward(u) => {
+                u.host_backward(cx, outs, ins);
                 Ok(())
             }
         }
@@ -278,6 +290,8 @@ pub(crate) enum LayerNode {
     Rearrange(super::rearrange::RearrangeNode),
     /// `native_group_norm`: NativeGroupNormBackward0 (`group_norm.rs`).
     GroupNorm(super::group_norm::GroupNormNode),
+    /// `upsample_nearest2d`, `upsample_bilinear2d` (`upsample.rs`).
+    Upsample(super::upsample::Upsample),
 }
 
 impl LayerNode {
@@ -299,6 +313,7 @@ impl LayerNode {
             LayerNode::Sort(s) => s.node_name(),
             LayerNode::Rearrange(r) => r.node_name(),
             LayerNode::GroupNorm(_) => "NativeGroupNormBackward0",
+            LayerNode::Upsample(u) => u.node_name(),
         }
     }
 
@@ -334,6 +349,7 @@ impl LayerNode {
             LayerNode::Sort(s) => single(&|| s.backward(node, grad)),
             LayerNode::Rearrange(r) => single(&|| r.backward(grad)),
             LayerNode::GroupNorm(g) => g.backward(node, grad, needs),
+            LayerNode::Upsample(u) => single(&|| u.backward(grad)),
         }
     }
 }

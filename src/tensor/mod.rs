@@ -60,6 +60,7 @@ mod storage;
 mod strided_grad;
 mod subscript;
 mod triu;
+mod upsample;
 mod views;
 mod wrapped;
 
@@ -95,6 +96,7 @@ pub use pool::PoolOptions;
 pub use rounding::RoundingMode;
 pub(crate) use split::Split;
 pub(crate) use stats::{statistic_backward, StatNode};
+pub use upsample::{Interpolate, InterpolateMode, Resize, Spelled, UpsampleMode};
 
 use crate::alloc::Purpose;
 use crate::autograd::{self, Node};

@@ -42,4 +42,5 @@ mod runtime_transformer;
 mod runtime_transformer_model;
 mod stats_ops;
 mod time_limit;
+mod upsample;
 mod wrapped_numbers;

@@ -7,7 +7,7 @@ use leakharness::device::Backend;
 use leakharness::nn::{Linear, MSELoss, Module, ReLU, Reduction, Sequential};
 use leakharness::optim::{Adam, AdamOptions, Optimizer};
 use leakharness::runtime::{Runtime, RuntimeOptions};
-use leakharness::tensor::{DType, Device, KlDivReduction, RoundingMode, Tensor};
+use leakharness::tensor::{DType, Device, KlDivReduction, RoundingMode, Tensor, UpsampleMode};
 use proptest::prelude::*;
 
 const SHAPES: [&[usize]; 5] = [&[4, 8], &[8, 8], &[8], &[8, 4], &[]];
@@ -30,7 +30,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (0..SHAPES.len(), any::<bool>()).prop_map(|(shape, grad)| Op::New { shape, grad }),
         4 => (0u8..7, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Binary { kind, a, b }),
-        4 => (0u8..78, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
+        4 => (0u8..79, any::<usize>()).prop_map(|(kind, a)| Op::Unary { kind, a }),
         2 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Matmul { a, b }),
         2 => (0u8..8, any::<usize>(), any::<usize>()).prop_map(|(kind, a, b)| Op::Loss { kind, a, b }),
         2 => (any::<usize>(), any::<bool>()).prop_map(|(a, retain)| Op::Backward { a, retain }),
@@ -206,6 +206,12 @@ fn run(backend: Backend, ops: &[Op]) -> Outcome {
                             74 => a.roll(&[1], &[-1]),
                             75 => a.roll(&[2], &[]),
                             76 => a.group_norm(2, None, None, 1e-5),
+                            77 => a.unsqueeze(0).and_then(|u| u.unsqueeze(0)).and_then(|u| {
+                                let mode = UpsampleMode::Bilinear {
+                                    align_corners: false,
+                                };
+                                u.upsample2d([5, 3], mode, None)
+                            }),
                             _ => a.argmax(0, false),
                         }
                         .map_err(|e| e.to_string())?,

@@ -20,6 +20,7 @@ mod encoding;
 mod functions;
 mod indexing;
 mod init;
+mod interpolate;
 mod layer_attrs;
 mod layers;
 mod legacy;
