@@ -386,31 +386,23 @@ impl Tensor {
     }
 
     /// `value_selecting_reduction_backward`: zeros of `sizes` with this gradient at `indices`
-    /// along `dim`, one index per slice. 2.15 runs `grad.new_zeros(sizes).scatter(dim,
-    /// indices, grad)` (read from its dispatch trace): the zeros, then the out-of-place
-    /// scatter's output, a copy of them; the zeros are freed when it returns.
+    /// along `dim`, one index per slice: `at::zeros(sizes).scatter_(dim, indices, grad)`, one
+    /// allocation (ReduceOps.cpp; the profiler's op list of 2.15's backward: `zeros`,
+    /// `scatter_`). Under a `TorchDispatchMode` ATen takes its tensor-subclass branch, an
+    /// out-of-place `scatter` that allocates twice, which is not what a script runs.
     pub(crate) fn value_selecting_backward(
         &self,
         sizes: &[usize],
         dim: usize,
         indices: &Tensor,
     ) -> Result<Tensor> {
-        let out = self.zeros_then_scatter_output(sizes)?;
+        let out = self.new_zeros(sizes)?;
         let size = sizes[dim];
         let inner: usize = sizes[dim + 1..].iter().product();
         let outer: usize = sizes[..dim].iter().product();
         let (k, cx) = out.kernels();
         let split = (outer, size, inner);
         k.scatter_selected(cx, &out.buf(), [&self.buf(), &indices.buf()], split)?;
-        Ok(out)
-    }
-
-    /// What `grad.new_zeros(sizes).scatter(...)` allocates before the scatter writes: the
-    /// zeros, then the output they are copied into (returned; the zeros are freed).
-    pub(crate) fn zeros_then_scatter_output(&self, sizes: &[usize]) -> Result<Tensor> {
-        let zeros = self.new_zeros(sizes)?;
-        let out = Tensor::empty_on(self.runtime(), sizes, self.dtype(), self.device())?;
-        out.copy_values_from(&zeros)?;
         Ok(out)
     }
 

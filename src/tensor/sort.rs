@@ -2,9 +2,9 @@
 //! allocates the values, then the indices (`topk_out` and `sort_out` make both outputs before
 //! the kernel runs); TopkBackward0 and SortBackward0 save `indices` (derivatives.yaml `topk`,
 //! `sort.stable`: `self: value_selecting_reduction_backward_symint(grad, dim, indices,
-//! self.sym_sizes(), true)`), whose backward is `grad.new_zeros(sizes).scatter(dim, indices,
-//! grad)`: the zeros, then the scattered copy (2.15's dispatch trace). `argsort` is `sort(...)[1]`: the values are
-//! allocated, then freed with the call.
+//! self.sym_sizes(), true)`), whose backward is `at::zeros(sizes).scatter_(dim, indices, grad)`:
+//! one allocation (see [`Tensor::value_selecting_backward`]). `argsort` is `sort(...)[1]`: the
+//! values are allocated, then freed with the call.
 //!
 //! The order follows ATen's CPU kernels: NaN counts as greater than every number, and `sort`
 //! keeps ties in index order (ATen sorts stably on the CPU). Among equal values `topk` takes
@@ -43,12 +43,11 @@ impl SortNode {
     }
 
     /// `value_selecting_reduction_backward(grad, dim, indices, sizes, keepdim=true)`:
-    /// `grad.new_zeros(sizes).scatter(dim, indices, grad)`, two allocations (the zeros are
-    /// freed when it returns). The indices of a slice are distinct, so adding into the zeros
-    /// is the scatter.
+    /// `at::zeros(sizes).scatter_(dim, indices, grad)`, one allocation. The indices of a slice
+    /// are distinct, so adding into the zeros is the scatter.
     pub(crate) fn backward(&self, node: &Node, grad: &Tensor) -> Result<Tensor> {
         let indices = node.unpack("indices")?;
-        let out = grad.zeros_then_scatter_output(&self.self_sizes)?;
+        let out = grad.new_zeros(&self.self_sizes)?;
         if self.self_sizes.is_empty() {
             // A 0-dim input sorts its one element: the index is 0 and the gradient lands there.
             out.copy_values_from(grad)?;
