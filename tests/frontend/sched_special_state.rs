@@ -125,3 +125,44 @@ except ValueError as e:
         ],
     );
 }
+
+/// `CosineAnnealingWarmRestarts` with `T_mult=2`: the rates of four cycles' worth of steps, its
+/// state (`_step_count` stays 0: its own `step()` never counts it), and its checks, as torch
+/// 2.15 printed them.
+#[test]
+fn warm_restarts_give_pytorchs_rates_state_and_errors() {
+    let program = r#"import torch
+w = torch.nn.Parameter(torch.zeros(2))
+opt = torch.optim.SGD([w], lr=0.1)
+s = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2, eta_min=0.001)
+print(s.state_dict())
+lrs = []
+for i in range(12):
+    opt.step()
+    s.step()
+    lrs.append(round(s.get_last_lr()[0], 6))
+print(lrs)
+print(s.T_cur, s.T_i, s.last_epoch)
+print(s.state_dict())
+try:
+    torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=0)
+except Exception as e:
+    print(type(e).__name__, e)
+try:
+    torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, 2, T_mult=0)
+except Exception as e:
+    print(type(e).__name__, e)
+try:
+    torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, 2.5)
+except Exception as e:
+    print(type(e).__name__, e)"#;
+    let expected = r#"{'T_0': 3, 'T_i': 3, 'T_mult': 2, 'eta_min': 0.001, 'T_cur': 0, 'base_lrs': [0.1], 'last_epoch': 0, '_step_count': 0, '_is_initial': False, '_get_lr_called_within_step': False, '_last_lr': [0.1]}
+[0.07525, 0.02575, 0.1, 0.093368, 0.07525, 0.0505, 0.02575, 0.007632, 0.1, 0.098313, 0.093368, 0.085502]
+3 12 12
+{'T_0': 3, 'T_i': 12, 'T_mult': 2, 'eta_min': 0.001, 'T_cur': 3, 'base_lrs': [0.1], 'last_epoch': 12, '_step_count': 0, '_is_initial': False, '_get_lr_called_within_step': False, '_last_lr': [0.0855017856687341]}
+ValueError Expected positive integer T_0, but got 0
+ValueError Expected integer T_mult >= 1, but got 0
+ValueError Expected positive integer T_0, but got 2.5"#;
+    let lines: Vec<&str> = expected.lines().collect();
+    super::assert_prints_on_cpu_and_meta(program, &lines);
+}

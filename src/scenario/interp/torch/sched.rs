@@ -30,6 +30,7 @@ pub(super) const SCHEDULERS: &[Function] = &[
     entry("MultiStepLR", Run::Python(construct)),
     entry("ExponentialLR", Run::Python(construct)),
     entry("CosineAnnealingLR", Run::Python(construct)),
+    entry("CosineAnnealingWarmRestarts", Run::Python(construct)),
     entry("LambdaLR", Run::Python(construct)),
     entry("LinearLR", Run::Python(construct)),
     entry("OneCycleLR", Run::Python(construct)),
@@ -102,6 +103,15 @@ enum Kind {
     CosineAnnealing {
         t_max: f64,
         eta_min: f64,
+    },
+    /// `CosineAnnealingWarmRestarts`: the cycle's length `t_i` and the position in it, kept
+    /// by its own `step()`, which never counts `_step_count`.
+    WarmRestarts {
+        t_0: i64,
+        t_i: i64,
+        t_mult: i64,
+        eta_min: f64,
+        t_cur: i64,
     },
     Lambda {
         lambdas: Vec<Value>,
@@ -263,6 +273,7 @@ fn construct(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> X<V
         "MultiStepLR" => &["optimizer", "milestones", "gamma", "last_epoch"],
         "ExponentialLR" => &["optimizer", "gamma", "last_epoch"],
         "CosineAnnealingLR" => &["optimizer", "T_max", "eta_min", "last_epoch"],
+        "CosineAnnealingWarmRestarts" => &["optimizer", "T_0", "T_mult", "eta_min", "last_epoch"],
         "LambdaLR" => &["optimizer", "lr_lambda", "last_epoch"],
         "LinearLR" => &[
             "optimizer",
@@ -360,6 +371,7 @@ fn construct(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> X<V
             t_max: arg_i(it, &b, "T_max", None, span)? as f64,
             eta_min: arg_f(it, &b, "eta_min", 0.0, span)?,
         },
+        "CosineAnnealingWarmRestarts" => warm_restarts(it, &b, span)?,
         "LambdaLR" => {
             let lambdas = match b.raw("lr_lambda") {
                 Some(Value::List(l)) => l.borrow().iter().map(|s| s.value.clone()).collect(),
@@ -436,7 +448,28 @@ fn construct(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> X<V
 /// `LRScheduler.step()`: one more epoch, each group's `lr` from `get_lr()`, `_last_lr` read
 /// back from the groups. `initial` is the constructor's first step (`_initial_mode`).
 fn advance(it: &mut Interp<'_>, s: &mut Scheduler, initial: bool, span: Span) -> X<()> {
-    s.step_count += 1;
+    if let Kind::WarmRestarts {
+        t_0,
+        t_i,
+        t_mult,
+        t_cur,
+        ..
+    } = &mut s.kind
+    {
+        // Its `step()`: the first call starts the first cycle; each next one moves on, and
+        // past the cycle's end starts a cycle `T_mult` times as long.
+        if initial {
+            (*t_i, *t_cur) = (*t_0, 0);
+        } else {
+            *t_cur += 1;
+            if *t_cur >= *t_i {
+                *t_cur %= *t_i;
+                *t_i *= *t_mult;
+            }
+        }
+    } else {
+        s.step_count += 1;
+    }
     s.last_epoch += 1;
     let gs = groups(&s.optimizer);
     let values = get_lr(it, s, &gs, initial, span)?;
@@ -487,6 +520,18 @@ fn get_lr(
             } else {
                 scaled(it, &|lr| lr * gamma)
             }
+        }
+        Kind::WarmRestarts {
+            t_i,
+            eta_min,
+            t_cur,
+            ..
+        } => {
+            let phase = (1.0 + (PI * *t_cur as f64 / *t_i as f64).cos()) / 2.0;
+            Ok(s.base_lrs
+                .iter()
+                .map(|base| Value::Float(eta_min + (base - eta_min) * phase))
+                .collect())
         }
         Kind::CosineAnnealing { t_max, eta_min } => {
             let (t, eta, e) = (*t_max, *eta_min, epoch as f64);
@@ -602,6 +647,50 @@ fn get_lr(
     }
 }
 
+/// `CosineAnnealingWarmRestarts(optimizer, T_0, T_mult=1, eta_min=0.0)`, with its checks.
+fn warm_restarts(it: &mut Interp<'_>, b: &Bound, span: Span) -> X<Kind> {
+    let t_0 = match b.raw("T_0") {
+        Some(Value::Int(t)) if *t > 0 => *t,
+        Some(v) => {
+            let shown = super::super::value::repr(v);
+            let message = format!("Expected positive integer T_0, but got {shown}");
+            return Err(it.raise("ValueError", message, span));
+        }
+        None => {
+            let message = "missing required argument: 'T_0'".to_string();
+            return Err(it.raise("TypeError", message, span));
+        }
+    };
+    let t_mult = match b.get("T_mult") {
+        None => 1,
+        Some(Value::Int(m)) if *m >= 1 => *m,
+        Some(v) => {
+            let shown = super::super::value::repr(v);
+            let message = format!("Expected integer T_mult >= 1, but got {shown}");
+            return Err(it.raise("ValueError", message, span));
+        }
+    };
+    let eta_min = match b.get("eta_min") {
+        None => 0.0,
+        Some(v @ (Value::Int(_) | Value::Float(_))) => float_of(it, v, "eta_min", span)?,
+        Some(v) => {
+            let shown = super::super::value::repr(v);
+            let message = format!(
+                "Expected float or int eta_min, but got {shown} of type <class '{}'>",
+                v.type_name()
+            );
+            return Err(it.raise("ValueError", message, span));
+        }
+    };
+    Ok(Kind::WarmRestarts {
+        t_0,
+        t_i: t_0,
+        t_mult,
+        eta_min,
+        t_cur: -1,
+    })
+}
+
 /// `scheduler.step()`, or `ReduceLROnPlateau.step(metrics)`: `float(metrics)` is all it
 /// keeps of the metric, so a tensor passed here (even one with a graph) is not held.
 fn step(
@@ -713,6 +802,23 @@ pub(super) fn get_attr(s: &SchedulerRef, attr: &str) -> Option<Value> {
     if let Kind::Plateau(p) = &inner.kind {
         if let Some(v) = special::plateau_attr(p, attr) {
             return Some(v);
+        }
+    }
+    if let Kind::WarmRestarts {
+        t_0,
+        t_i,
+        t_mult,
+        eta_min,
+        t_cur,
+    } = &inner.kind
+    {
+        match attr {
+            "T_0" => return Some(Value::Int(*t_0)),
+            "T_i" => return Some(Value::Int(*t_i)),
+            "T_mult" => return Some(Value::Int(*t_mult)),
+            "eta_min" => return Some(Value::Float(*eta_min)),
+            "T_cur" => return Some(Value::Int(*t_cur)),
+            _ => {}
         }
     }
     Some(match attr {

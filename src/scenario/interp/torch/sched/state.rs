@@ -59,6 +59,19 @@ pub(in super::super) fn state_dict(
             put(&d, "gamma", Value::Float(*gamma));
         }
         Kind::Exponential { gamma } => put(&d, "gamma", Value::Float(*gamma)),
+        Kind::WarmRestarts {
+            t_0,
+            t_i,
+            t_mult,
+            eta_min,
+            t_cur,
+        } => {
+            put(&d, "T_0", Value::Int(*t_0));
+            put(&d, "T_i", Value::Int(*t_i));
+            put(&d, "T_mult", Value::Int(*t_mult));
+            put(&d, "eta_min", Value::Float(*eta_min));
+            put(&d, "T_cur", Value::Int(*t_cur));
+        }
         Kind::CosineAnnealing { t_max, eta_min } => {
             put(&d, "T_max", Value::Int(*t_max as i64));
             put(&d, "eta_min", Value::Float(*eta_min));
@@ -233,6 +246,27 @@ pub(in super::super) fn load_state_dict(
         Kind::Exponential { gamma } => {
             if let Some(v) = get("gamma") {
                 *gamma = float(it, "gamma", &v)?;
+            }
+        }
+        Kind::WarmRestarts {
+            t_0,
+            t_i,
+            t_mult,
+            eta_min,
+            t_cur,
+        } => {
+            for (name, field) in [
+                ("T_0", t_0),
+                ("T_i", t_i),
+                ("T_mult", t_mult),
+                ("T_cur", t_cur),
+            ] {
+                if let Some(v) = get(name) {
+                    *field = int(it, name, &v)?;
+                }
+            }
+            if let Some(v) = get("eta_min") {
+                *eta_min = float(it, "eta_min", &v)?;
             }
         }
         Kind::CosineAnnealing { t_max, eta_min } => {
