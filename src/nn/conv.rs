@@ -193,6 +193,9 @@ pub enum PoolKind {
 #[derive(Debug)]
 pub struct Pool {
     kind: PoolKind,
+    /// `nn.MaxPool1d`, `nn.AvgPool1d`, `nn.AdaptiveAvgPool1d`: `kind` holds the 2-D form ATen
+    /// runs them as ([`PoolOptions::one_d`], an output size of `[1, L]`).
+    one_d: bool,
     training: Cell<bool>,
 }
 
@@ -201,13 +204,33 @@ impl Pool {
     pub fn new(kind: PoolKind) -> Pool {
         Pool {
             kind,
+            one_d: false,
             training: Cell::new(true),
+        }
+    }
+
+    /// The 1-D module whose 2-D form is `kind`.
+    pub fn new_1d(kind: PoolKind) -> Pool {
+        Pool {
+            one_d: true,
+            ..Pool::new(kind)
         }
     }
 }
 
 impl Module for Pool {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if self.one_d {
+            return match &self.kind {
+                PoolKind::Max(o) => x.max_pool1d(o),
+                PoolKind::Avg {
+                    options,
+                    count_include_pad,
+                    ..
+                } => x.avg_pool1d(options, *count_include_pad),
+                PoolKind::AdaptiveAvg(size) => x.adaptive_avg_pool1d(size[1]),
+            };
+        }
         match &self.kind {
             PoolKind::Max(o) => x.max_pool2d(o),
             PoolKind::Avg {
@@ -244,16 +267,39 @@ fn size(v: [usize; 2]) -> String {
 
 impl Layer for Pool {
     fn class_name(&self) -> &'static str {
-        match self.kind {
-            PoolKind::Max(_) => "MaxPool2d",
-            PoolKind::Avg { .. } => "AvgPool2d",
-            PoolKind::AdaptiveAvg(_) => "AdaptiveAvgPool2d",
+        match (&self.kind, self.one_d) {
+            (PoolKind::Max(_), false) => "MaxPool2d",
+            (PoolKind::Avg { .. }, false) => "AvgPool2d",
+            (PoolKind::AdaptiveAvg(_), false) => "AdaptiveAvgPool2d",
+            (PoolKind::Max(_), true) => "MaxPool1d",
+            (PoolKind::Avg { .. }, true) => "AvgPool1d",
+            (PoolKind::AdaptiveAvg(_), true) => "AdaptiveAvgPool1d",
         }
     }
 
     fn repr(&self) -> String {
         let name = self.class_name();
         let py = |b: bool| if b { "True" } else { "False" };
+        if self.one_d {
+            return match &self.kind {
+                // MaxPool1d keeps its ints; AvgPool1d keeps `_single` tuples.
+                PoolKind::Max(o) => format!(
+                    "{name}(kernel_size={}, stride={}, padding={}, dilation={}, ceil_mode={})",
+                    o.kernel[1],
+                    o.stride.unwrap_or(o.kernel)[1],
+                    o.padding[1],
+                    o.dilation[1],
+                    py(o.ceil_mode)
+                ),
+                PoolKind::Avg { options: o, .. } => format!(
+                    "{name}(kernel_size=({},), stride=({},), padding=({},))",
+                    o.kernel[1],
+                    o.stride.unwrap_or(o.kernel)[1],
+                    o.padding[1]
+                ),
+                PoolKind::AdaptiveAvg(s) => format!("{name}(output_size={})", s[1]),
+            };
+        }
         match &self.kind {
             PoolKind::Max(o) => format!(
                 "{name}(kernel_size={}, stride={}, padding={}, dilation={}, ceil_mode={})",
@@ -274,7 +320,10 @@ impl Layer for Pool {
     }
 
     fn with_tensors(&self, _params: Vec<Tensor>, _buffers: Vec<Tensor>) -> Box<dyn Layer> {
-        let copy = Pool::new(self.kind.clone());
+        let copy = Pool {
+            one_d: self.one_d,
+            ..Pool::new(self.kind.clone())
+        };
         copy.train(self.training.get());
         Box::new(copy)
     }

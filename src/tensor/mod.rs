@@ -47,6 +47,7 @@ mod ops;
 mod pad_sequence;
 mod pointwise;
 mod pool;
+mod pool1d;
 mod precision;
 mod rearrange;
 mod recurrent;

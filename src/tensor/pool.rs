@@ -53,7 +53,7 @@ impl PoolOptions {
 
 /// `pooling_output_shape`: with `ceil_mode`, the last window must start inside the input or
 /// its left padding.
-fn output_size(
+pub(super) fn output_size(
     input: usize,
     kernel: usize,
     pad: usize,

@@ -16,7 +16,7 @@ mod int32_indices;
 mod interp;
 mod math_ops_api;
 mod module_hooks;
-mod norm_api;
+mod layer_surface_api;
 mod optim_api;
 mod optim_variants_api;
 mod pasted_modules;

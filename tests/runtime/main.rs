@@ -23,6 +23,7 @@ mod math_ops;
 mod module_move_order;
 mod optim_foreach;
 mod optim_variants;
+mod pool1d;
 mod runtime_amp;
 mod runtime_attention;
 mod runtime_autograd;

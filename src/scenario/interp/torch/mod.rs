@@ -30,6 +30,7 @@ mod losses;
 mod math;
 mod nn;
 pub(super) mod optim;
+mod pool1d;
 mod ranges;
 mod rnn_utils;
 mod saved_hooks;

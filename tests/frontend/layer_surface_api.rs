@@ -1,5 +1,6 @@
 //! `nn.GroupNorm` and `F.group_norm` (the diffusion U-Net's norm), `F.interpolate` and
-//! `nn.Upsample` (its decoder's resizing) as scripts spell them, each
+//! `nn.Upsample` (its decoder's resizing), and the 1-D poolings of audio and text CNNs as scripts
+//! spell them, each
 //! as PyTorch 2.15.0 (CPU) printed it for the same program: the module's repr, values, the
 //! node and its saved tensors, gradients of the input, weight and bias, and the errors of
 //! functional.py, of the module's constructor and of ATen's checks.
@@ -139,6 +140,60 @@ ValueError either size or scale_factor should be defined
 ValueError align_corners option can only be set with the interpolating modes: linear | bilinear | bicubic | trilinear
 ValueError Input and output must have the same number of spatial dimensions, but got input with spatial dimensions of [3, 4] and output size of (3, 4, 5). Please provide input tensor in (N, C, d1, d2, ...,dK) format and output size in (o1, o2, ...,oK) format.
 NotImplementedError Input Error: Only 3D, 4D and 5D input Tensors supported (got 4D) for the modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | nearest-exact (got bicubc)"#;
+    let lines: Vec<&str> = expected.lines().collect();
+    assert_prints_on_cpu_and_meta(program, &lines);
+}
+
+#[test]
+fn one_dimensional_poolings_print_as_pytorch_prints_them() {
+    let program = r#"import torch
+import torch.nn as nn
+import torch.nn.functional as F
+x = (torch.arange(2 * 3 * 9, dtype=torch.float32).reshape(2, 3, 9) / 5).cos().requires_grad_()
+print(nn.MaxPool1d(3), nn.MaxPool1d(3, stride=2, padding=1, ceil_mode=True))
+print(nn.AvgPool1d(2), nn.AvgPool1d(3, 1, 1, count_include_pad=False))
+print(nn.AdaptiveAvgPool1d(1), nn.AdaptiveAvgPool1d(4))
+m = nn.MaxPool1d(3, stride=2, padding=1)(x)
+a = nn.AvgPool1d(3, 2, count_include_pad=False)(x)
+g = nn.AdaptiveAvgPool1d(4)(x)
+g1 = F.adaptive_avg_pool1d(x, 1)
+print(tuple(m.shape), type(m.grad_fn).__name__, [type(n[0]).__name__ for n in m.grad_fn.next_functions])
+print(tuple(a.shape), type(a.grad_fn).__name__, tuple(g.shape), type(g.grad_fn).__name__, type(g1.grad_fn).__name__)
+print(m[1, 2], a[0, 1], g[1, 0], g1[0, :, 0])
+(m.sum() + (a * a).sum() + g.sum() * 2 + g1.sum()).backward()
+print(x.grad[0])
+print(tuple(F.max_pool1d(x[0], 2).shape), tuple(F.avg_pool1d(x, (4,)).shape))
+try:
+    F.max_pool1d(torch.ones(2, 3, 4, 5), 2)
+except Exception as e:
+    print(type(e).__name__, e)
+try:
+    F.avg_pool1d(torch.ones(2, 3, 4, 5), 2)
+except Exception as e:
+    print(type(e).__name__, e)
+try:
+    F.adaptive_avg_pool1d(torch.ones(2, 3, 4, 5), 2)
+except Exception as e:
+    print(type(e).__name__, e)
+try:
+    F.max_pool1d(torch.ones(1, 2, 3), 5)
+except Exception as e:
+    print(type(e).__name__, e)"#;
+    let expected = r#"MaxPool1d(kernel_size=3, stride=3, padding=0, dilation=1, ceil_mode=False) MaxPool1d(kernel_size=3, stride=2, padding=1, dilation=1, ceil_mode=True)
+AvgPool1d(kernel_size=(2,), stride=(2,), padding=(0,)) AvgPool1d(kernel_size=(3,), stride=(1,), padding=(1,))
+AdaptiveAvgPool1d(output_size=1) AdaptiveAvgPool1d(output_size=4)
+(2, 3, 5) SqueezeBackward1 ['MaxPool2DWithIndicesBackward0']
+(2, 3, 4) SqueezeBackward1 (2, 3, 4) SqueezeBackward1 SqueezeBackward1
+tensor([-0.9111, -0.9748, -0.8391, -0.5610, -0.3853],
+       grad_fn=<SelectBackward0>) tensor([-0.4106, -0.7276, -0.9297, -0.9850], grad_fn=<SelectBackward0>) tensor([0.7653, 0.9474, 0.9800, 0.8578], grad_fn=<SelectBackward0>) tensor([ 0.6074, -0.7470, -0.2679], grad_fn=<SelectBackward0>)
+tensor([[2.4225, 2.4225, 2.6321, 2.3207, 2.3428, 2.1332, 1.9117, 1.8896, 0.8896],
+        [1.5040, 1.5040, 0.6856, 1.2927, 0.3396, 1.1580, 0.1680, 0.1211, 1.1211],
+        [0.2575, 1.2575, 0.6016, 1.4553, 1.0482, 1.7040, 1.5573, 1.9644, 1.9644]])
+(3, 4) (2, 3, 2)
+RuntimeError max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size for input, but got:[2, 3, 4, 5]
+RuntimeError Expected 2 to 3 dimensions, but got 4-dimensional tensor for argument #1 'self' (while checking arguments for avg_pool1d)
+RuntimeError Expected 2 to 3 dimensions, but got 4-dimensional tensor for argument #1 'self' (while checking arguments for adaptive_avg_pool1d)
+RuntimeError max_pool1d() Invalid computed output size: 0"#;
     let lines: Vec<&str> = expected.lines().collect();
     assert_prints_on_cpu_and_meta(program, &lines);
 }
