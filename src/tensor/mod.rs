@@ -54,6 +54,7 @@ mod recurrent;
 mod reduce;
 mod rounding;
 mod shape;
+mod similarity;
 mod sort;
 mod split;
 mod stats;

@@ -197,3 +197,43 @@ RuntimeError max_pool1d() Invalid computed output size: 0"#;
     let lines: Vec<&str> = expected.lines().collect();
     assert_prints_on_cpu_and_meta(program, &lines);
 }
+
+/// `F.cosine_similarity` (contrastive losses): broadcasting, `dim`, `eps` (zero vectors give 0),
+/// the gradients of both operands, integer operands, as torch 2.15 printed them.
+#[test]
+fn cosine_similarity_prints_as_pytorch_prints_it() {
+    let program = r#"import torch
+import torch.nn.functional as F
+a = (torch.arange(12, dtype=torch.float32).reshape(4, 3) / 3).sin().requires_grad_()
+b = (torch.arange(12, dtype=torch.float32).reshape(4, 3) / 2).cos().requires_grad_()
+s = F.cosine_similarity(a, b)
+print(s, type(s.grad_fn).__name__)
+print(torch.cosine_similarity(a, b[0:1], dim=1))
+print(F.cosine_similarity(a, b, dim=0, eps=0.5))
+z = torch.zeros(2, 3)
+print(F.cosine_similarity(z, z))
+(s * torch.tensor([1.0, -2.0, 3.0, 0.5])).sum().backward()
+print(a.grad)
+print(b.grad)
+try:
+    F.cosine_similarity(torch.tensor([[1, 2, 3]]), torch.tensor([[2, 4, 7]]))
+except RuntimeError as e:
+    print(e)
+print(F.cosine_similarity(torch.tensor([[1, 2, 3]]), torch.tensor([[2.0, 4.0, 7.5]])))"#;
+    let expected = r#"tensor([ 0.6184, -0.7759, -0.9943, -0.9998], grad_fn=<SumBackward1>) SumBackward1
+tensor([ 0.6184,  0.9561,  0.9989, -0.3729], grad_fn=<SumBackward1>)
+tensor([-0.4900, -0.4849, -0.6046], grad_fn=<SumBackward1>)
+tensor([0., 0.])
+tensor([[ 0.9954,  0.4601, -0.2435],
+        [-0.5901, -0.0053,  0.5039],
+        [ 0.1661, -0.1051, -0.1641],
+        [-0.0106,  0.0132, -0.0080]])
+tensor([[-0.2999,  0.0625,  0.4535],
+        [-1.2769, -0.5327,  0.1640],
+        [ 0.1529, -0.0733, -0.1266],
+        [-0.0074,  0.0091, -0.0058]])
+expected common dtype to be floating point, yet common dtype is Long
+tensor([0.9947])"#;
+    let lines: Vec<&str> = expected.lines().collect();
+    assert_prints_on_cpu_and_meta(program, &lines);
+}

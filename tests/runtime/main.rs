@@ -41,6 +41,7 @@ mod runtime_split;
 mod runtime_traces;
 mod runtime_transformer;
 mod runtime_transformer_model;
+mod similarity;
 mod stats_ops;
 mod time_limit;
 mod upsample;

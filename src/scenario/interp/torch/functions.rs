@@ -75,6 +75,7 @@ pub(super) const TORCH: &[Function] = &[
     entry("cumsum", Run::OnInput(super::math::cumsum)),
     entry("flip", Run::OnInput(super::math::flip_or_repeat)),
     entry("roll", Run::OnInput(super::math::roll)),
+    entry("cosine_similarity", Run::Call(super::nn::cosine_similarity)),
     entry("sum", Run::OnInput(tensor::reduce)),
     entry("mean", Run::OnInput(tensor::reduce)),
     entry("pow", Run::OnInput(tensor::pow)),

@@ -224,6 +224,7 @@ pub(super) const FUNCTIONAL: &[Function] = &[
     entry("layer_norm", Run::OnInput(tensor::layer_norm)),
     entry("group_norm", Run::Call(group_norm)),
     entry("interpolate", Run::Call(super::interpolate::interpolate)),
+    entry("cosine_similarity", Run::Call(cosine_similarity)),
     entry("upsample", Run::Call(super::interpolate::interpolate)),
     entry("conv1d", Run::Call(layers::conv)),
     entry("conv2d", Run::Call(layers::conv)),
@@ -403,6 +404,27 @@ fn group_norm(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<
         input.group_norm(groups, weight.as_ref(), bias.as_ref(), eps),
         span,
     )
+}
+
+/// `F.cosine_similarity(x1, x2, dim=1, eps=1e-08)` (also `torch.cosine_similarity`).
+pub(super) fn cosine_similarity(
+    it: &mut Interp<'_>,
+    name: &str,
+    args: CallArgs,
+    span: Span,
+) -> R<Value> {
+    let b = bind(it, &args, name, &["x1", "x2", "dim", "eps"], 2, span)?;
+    let x1 = expect_tensor(it, b.raw("x1"), "x1", span)?;
+    let x2 = expect_tensor(it, b.raw("x2"), "x2", span)?;
+    let dim = match b.get("dim") {
+        Some(v) => expect_int(it, v, "dim", span)? as isize,
+        None => 1,
+    };
+    let eps = match b.get("eps") {
+        Some(v) => expect_float(it, v, "eps", span)?,
+        None => 1e-8,
+    };
+    check_rt(it, x1.cosine_similarity(&x2, dim, eps), span)
 }
 
 /// `torch.nn.utils.clip_grad_norm_` and `clip_grad_value_`.
