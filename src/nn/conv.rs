@@ -1,4 +1,4 @@
-//! `nn.Conv1d`, `nn.Conv2d`, and the pooling modules `nn.MaxPool2d`, `nn.AvgPool2d` and
+//! `nn.Conv1d`, `nn.Conv2d`, `nn.ConvTranspose2d`, and the pooling modules `nn.MaxPool2d`, `nn.AvgPool2d` and
 //! `nn.AdaptiveAvgPool2d`, over the operations of `src/tensor/conv.rs` and `pool.rs`.
 
 use std::cell::Cell;
@@ -6,9 +6,9 @@ use std::cell::Cell;
 use super::{uniform_parameters, Layer, Module, Setting};
 use crate::base::Result;
 use crate::runtime::Runtime;
-use crate::tensor::{ConvOptions, ConvPadding, PoolOptions, Tensor};
+use crate::tensor::{ConvOptions, ConvPadding, ConvTransposeOptions, PoolOptions, Tensor};
 
-/// `nn.Conv1d` (`dims == 1`) or `nn.Conv2d` (`dims == 2`).
+/// `nn.Conv1d` (`dims == 1`), `nn.Conv2d` (`dims == 2`) or `nn.ConvTranspose2d`.
 #[derive(Debug)]
 pub struct Conv {
     dims: usize,
@@ -16,7 +16,10 @@ pub struct Conv {
     out_channels: usize,
     kernel: Vec<usize>,
     options: ConvOptions,
-    /// Shape (out_channels, in_channels / groups, *kernel).
+    /// `Some(output_padding)` for `nn.ConvTranspose2d`.
+    output_padding: Option<[usize; 2]>,
+    /// Shape (out_channels, in_channels / groups, *kernel); transposed, (in_channels,
+    /// out_channels / groups, *kernel).
     pub weight: Tensor,
     /// Shape (out_channels).
     pub bias: Option<Tensor>,
@@ -33,11 +36,39 @@ impl Conv {
         options: ConvOptions,
         bias: bool,
     ) -> Result<Conv> {
+        Conv::with_weight(rt, (in_channels, out_channels), kernel, options, bias, None)
+    }
+
+    /// `nn.ConvTranspose2d(in_channels, out_channels, kernel, stride, padding, output_padding,
+    /// groups, bias, dilation)`; `options.padding` must be explicit.
+    pub fn transposed(
+        rt: &Runtime,
+        channels: (usize, usize),
+        kernel: [usize; 2],
+        options: ConvOptions,
+        output_padding: [usize; 2],
+        bias: bool,
+    ) -> Result<Conv> {
+        Conv::with_weight(rt, channels, &kernel, options, bias, Some(output_padding))
+    }
+
+    fn with_weight(
+        rt: &Runtime,
+        (in_channels, out_channels): (usize, usize),
+        kernel: &[usize],
+        options: ConvOptions,
+        bias: bool,
+        output_padding: Option<[usize; 2]>,
+    ) -> Result<Conv> {
         let dims = kernel.len();
         let groups = options.groups.max(1);
-        let mut weight_shape = vec![out_channels, in_channels / groups];
+        // `_ConvNd`'s weight; `kaiming_uniform_` takes its fan-in from dimension 1.
+        let mut weight_shape = match output_padding {
+            Some(_) => vec![in_channels, out_channels / groups],
+            None => vec![out_channels, in_channels / groups],
+        };
         weight_shape.extend(kernel);
-        let fan_in = in_channels / groups * kernel.iter().product::<usize>();
+        let fan_in = weight_shape[1] * kernel.iter().product::<usize>();
         let bias_shape = [out_channels];
         let mut shapes: Vec<&[usize]> = vec![&weight_shape];
         if bias {
@@ -51,6 +82,7 @@ impl Conv {
             out_channels,
             kernel: kernel.to_vec(),
             options,
+            output_padding,
             weight,
             bias: params.next(),
             training: Cell::new(true),
@@ -73,6 +105,22 @@ fn tuple(v: &[usize]) -> String {
 
 impl Module for Conv {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if let Some(output_padding) = self.output_padding {
+            let o = &self.options;
+            let pair = |v: &[usize]| [v[0], v[v.len() - 1]];
+            let padding = match &o.padding {
+                ConvPadding::Explicit(p) => pair(p),
+                _ => [0, 0],
+            };
+            let options = ConvTransposeOptions {
+                stride: pair(&o.stride),
+                padding,
+                output_padding,
+                dilation: pair(&o.dilation),
+                groups: o.groups,
+            };
+            return x.conv_transpose2d(&self.weight, self.bias.as_ref(), &options);
+        }
         if self.dims == 1 {
             x.conv1d(&self.weight, self.bias.as_ref(), &self.options)
         } else {
@@ -97,10 +145,10 @@ impl Module for Conv {
 
 impl Layer for Conv {
     fn class_name(&self) -> &'static str {
-        if self.dims == 1 {
-            "Conv1d"
-        } else {
-            "Conv2d"
+        match (self.output_padding, self.dims) {
+            (Some(_), _) => "ConvTranspose2d",
+            (None, 1) => "Conv1d",
+            (None, _) => "Conv2d",
         }
     }
 
@@ -121,6 +169,10 @@ impl Layer for Conv {
             "dilation" => Setting::Ints(o.dilation.clone()),
             "groups" => Setting::count(o.groups),
             "padding_mode" => Setting::Str("zeros"),
+            "output_padding" => {
+                Setting::Ints(self.output_padding.map_or(vec![0; self.dims], Vec::from))
+            }
+            "transposed" => Setting::Bool(self.output_padding.is_some()),
             _ => return None,
         })
     }
@@ -147,6 +199,9 @@ impl Layer for Conv {
         if o.dilation.iter().any(|&d| d != 1) {
             s += &format!(", dilation={}", tuple(&o.dilation));
         }
+        if let Some(p) = self.output_padding.filter(|p| p.iter().any(|&v| v != 0)) {
+            s += &format!(", output_padding={}", tuple(&p));
+        }
         if o.groups != 1 {
             s += &format!(", groups={}", o.groups);
         }
@@ -164,6 +219,7 @@ impl Layer for Conv {
             out_channels: self.out_channels,
             kernel: self.kernel.clone(),
             options: self.options.clone(),
+            output_padding: self.output_padding,
             weight: params.next().unwrap_or_else(|| self.weight.clone()),
             bias: params.next(),
             training: Cell::new(self.training.get()),

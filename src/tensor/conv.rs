@@ -140,42 +140,84 @@ impl Geometry {
 }
 
 impl Geometry {
-    /// `[y]` from `[x, weight, bias?]`: per image and group, the weight times the columns.
+    /// The convolution of `x` (n × cin × h × w) by `w`: per image and group, the weight times
+    /// the columns.
+    fn convolve(&self, x: &[f32], w: &[f32]) -> Vec<f32> {
+        let (k, p, cout_g) = (self.k(), self.p(), self.cout_g());
+        let mut y = vec![0f32; self.n * self.cout * p];
+        for img in 0..self.n {
+            for grp in 0..self.groups {
+                let cols = self.im2col(x, img, grp);
+                gemm_into(
+                    &mut y[(img * self.cout + grp * cout_g) * p..][..cout_g * p],
+                    (cout_g, p, k),
+                    Mat::rows(&w[grp * cout_g * k..][..cout_g * k], k),
+                    Mat::rows(&cols, p),
+                    false,
+                );
+            }
+        }
+        y
+    }
+
+    /// The gradient of the input for an output gradient `dy`: the weight's transpose times
+    /// `dy`, folded back into the input's positions (what a transposed convolution computes).
+    fn input_grad(&self, dy: &[f32], w: &[f32]) -> Vec<f32> {
+        let (k, p, cout_g) = (self.k(), self.p(), self.cout_g());
+        let mut gx = vec![0f32; self.n * self.cin * self.h * self.w];
+        for img in 0..self.n {
+            for grp in 0..self.groups {
+                let mut cols = vec![0f32; k * p];
+                gemm_into(
+                    &mut cols,
+                    (k, p, cout_g),
+                    Mat::transposed(&w[grp * cout_g * k..][..cout_g * k], k),
+                    Mat::rows(&dy[(img * self.cout + grp * cout_g) * p..][..cout_g * p], p),
+                    false,
+                );
+                self.col2im(&cols, &mut gx, img, grp);
+            }
+        }
+        gx
+    }
+
+    /// The gradient of the weight: the output gradient times the input's columns, summed
+    /// over the images.
+    fn weight_grad(&self, dy: &[f32], x: &[f32]) -> Vec<f32> {
+        let (k, p, cout_g) = (self.k(), self.p(), self.cout_g());
+        let mut gw = vec![0f32; self.cout * k];
+        for img in 0..self.n {
+            for grp in 0..self.groups {
+                let cols = self.im2col(x, img, grp);
+                gemm_into(
+                    &mut gw[grp * cout_g * k..][..cout_g * k],
+                    (cout_g, k, p),
+                    Mat::rows(&dy[(img * self.cout + grp * cout_g) * p..][..cout_g * p], p),
+                    Mat::transposed(&cols, p),
+                    true,
+                );
+            }
+        }
+        gw
+    }
+
+    /// `[y]` from `[x, weight, bias?]`.
     pub(super) fn host_forward(
         &self,
         cx: Cx,
         outs: &[Option<&Buf>],
         ins: &[Option<&Buf>],
     ) -> Result<()> {
-        let (Some(x), Some(wv)) = (read(ins, 0, cx), read(ins, 1, cx)) else {
+        let (Some(x), Some(w)) = (read(ins, 0, cx), read(ins, 1, cx)) else {
             return Ok(());
         };
-        let g = self;
-        let (k, p, cout_g) = (g.k(), g.p(), g.cout_g());
-        let mut y = vec![0f32; g.n * g.cout * p];
-        for img in 0..g.n {
-            for grp in 0..g.groups {
-                let cols = g.im2col(&x, img, grp);
-                gemm_into(
-                    &mut y[(img * g.cout + grp * cout_g) * p..][..cout_g * p],
-                    (cout_g, p, k),
-                    Mat::rows(&wv[grp * cout_g * k..][..cout_g * k], k),
-                    Mat::rows(&cols, p),
-                    false,
-                );
-            }
-        }
-        if let Some(b) = read(ins, 2, cx) {
-            for (i, v) in y.iter_mut().enumerate() {
-                *v += b[(i / p) % g.cout];
-            }
-        }
+        let mut y = self.convolve(&x, &w);
+        add_bias(&mut y, read(ins, 2, cx), self.cout, self.p());
         write(outs, 0, cx, &y);
         Ok(())
     }
 
-    /// `[dx?, dw?, db?]` from `[dy, x, weight]`: the columns' gradient folded back into the
-    /// input, the output gradient times the columns, and its sum per channel.
+    /// `[dx?, dw?, db?]` from `[dy, x, weight]`.
     pub(super) fn host_backward(
         &self,
         cx: Cx,
@@ -186,49 +228,77 @@ impl Geometry {
         else {
             return Ok(());
         };
-        let g = self;
-        let (want_dx, want_dw) = (operand(outs, 0).is_some(), operand(outs, 1).is_some());
-        let (k, p, cout_g) = (g.k(), g.p(), g.cout_g());
-        let mut gx = vec![0f32; if want_dx { x.len() } else { 0 }];
-        let mut gw = vec![0f32; if want_dw { w.len() } else { 0 }];
-        for img in 0..g.n {
-            for grp in 0..g.groups {
-                let dy_g = &dy[(img * g.cout + grp * cout_g) * p..][..cout_g * p];
-                let w_g = &w[grp * cout_g * k..][..cout_g * k];
-                if want_dx {
-                    let mut cols = vec![0f32; k * p];
-                    gemm_into(
-                        &mut cols,
-                        (k, p, cout_g),
-                        Mat::transposed(w_g, k),
-                        Mat::rows(dy_g, p),
-                        false,
-                    );
-                    g.col2im(&cols, &mut gx, img, grp);
-                }
-                if want_dw {
-                    let cols = g.im2col(&x, img, grp);
-                    gemm_into(
-                        &mut gw[grp * cout_g * k..][..cout_g * k],
-                        (cout_g, k, p),
-                        Mat::rows(dy_g, p),
-                        Mat::transposed(&cols, p),
-                        true,
-                    );
-                }
-            }
+        if operand(outs, 0).is_some() {
+            write(outs, 0, cx, &self.input_grad(&dy, &w));
         }
-        write(outs, 0, cx, &gx);
-        write(outs, 1, cx, &gw);
+        if operand(outs, 1).is_some() {
+            write(outs, 1, cx, &self.weight_grad(&dy, &x));
+        }
         if operand(outs, 2).is_some() {
-            let mut gb = vec![0f32; g.cout];
-            for (i, v) in dy.iter().enumerate() {
-                gb[(i / p) % g.cout] += v;
-            }
-            write(outs, 2, cx, &gb);
+            write(outs, 2, cx, &channel_sums(&dy, self.cout, self.p()));
         }
         Ok(())
     }
+
+    /// The transposed convolution this geometry is the adjoint of (`self.cin` channels of
+    /// h × w out, `self.cout` channels of oh × ow in): `[y]` from `[x, weight, bias?]`.
+    pub(super) fn host_transposed(
+        &self,
+        cx: Cx,
+        outs: &[Option<&Buf>],
+        ins: &[Option<&Buf>],
+    ) -> Result<()> {
+        let (Some(x), Some(w)) = (read(ins, 0, cx), read(ins, 1, cx)) else {
+            return Ok(());
+        };
+        let mut y = self.input_grad(&x, &w);
+        add_bias(&mut y, read(ins, 2, cx), self.cin, self.h * self.w);
+        write(outs, 0, cx, &y);
+        Ok(())
+    }
+
+    /// The transposed convolution's `[dx?, dw?, db?]` from `[dy, x, weight]`: its input's
+    /// gradient is the convolution of `dy`, its weight's the convolution's weight gradient
+    /// with the roles of input and output gradient exchanged.
+    pub(super) fn host_transposed_backward(
+        &self,
+        cx: Cx,
+        outs: &[Option<&Buf>],
+        ins: &[Option<&Buf>],
+    ) -> Result<()> {
+        let (Some(dy), Some(x), Some(w)) = (read(ins, 0, cx), read(ins, 1, cx), read(ins, 2, cx))
+        else {
+            return Ok(());
+        };
+        if operand(outs, 0).is_some() {
+            write(outs, 0, cx, &self.convolve(&dy, &w));
+        }
+        if operand(outs, 1).is_some() {
+            write(outs, 1, cx, &self.weight_grad(&x, &dy));
+        }
+        if operand(outs, 2).is_some() {
+            write(outs, 2, cx, &channel_sums(&dy, self.cin, self.h * self.w));
+        }
+        Ok(())
+    }
+}
+
+/// Adds `bias[c]` to every value of channel `c` (planes of `plane` values).
+fn add_bias(y: &mut [f32], bias: Option<Vec<f32>>, channels: usize, plane: usize) {
+    if let Some(b) = bias {
+        for (i, v) in y.iter_mut().enumerate() {
+            *v += b[(i / plane) % channels];
+        }
+    }
+}
+
+/// The sum of each channel's values over the batch and the positions.
+fn channel_sums(dy: &[f32], channels: usize, plane: usize) -> Vec<f32> {
+    let mut sums = vec![0f32; channels];
+    for (i, v) in dy.iter().enumerate() {
+        sums[(i / plane) % channels] += v;
+    }
+    sums
 }
 
 /// A matrix operand of [`gemm_into`]: values and (row stride, column stride), so a transposed
@@ -318,6 +388,9 @@ fn gemm_into(
 pub(crate) struct ConvNode {
     geometry: Geometry,
     has_bias: bool,
+    /// A transposed convolution, whose geometry is that of the convolution it is the adjoint
+    /// of.
+    transposed: bool,
 }
 
 impl ConvNode {
@@ -341,10 +414,15 @@ impl ConvNode {
         };
         let dx = alloc(need(0), input.shape())?;
         let dw = alloc(need(1), weight.shape())?;
-        let db = alloc(self.has_bias && need(2), &[g.cout])?;
+        let (out_channels, kernel) = if self.transposed {
+            (g.cin, LayerKernel::ConvTransposeBackward(g))
+        } else {
+            (g.cout, LayerKernel::ConvBackward(g))
+        };
+        let db = alloc(self.has_bias && need(2), &[out_channels])?;
         run(
             grad,
-            &LayerKernel::ConvBackward(g),
+            &kernel,
             &[dx.as_ref(), dw.as_ref(), db.as_ref()],
             &[Some(grad), Some(&input), Some(&weight)],
         )?;
@@ -354,6 +432,34 @@ impl ConvNode {
         }
         out.resize(needs.len(), None);
         Ok(out)
+    }
+}
+
+/// Options of [`Tensor::conv_transpose2d`]: per spatial dimension (height, width).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvTransposeOptions {
+    /// `stride=`.
+    pub stride: [usize; 2],
+    /// `padding=`: removed from each side of the output.
+    pub padding: [usize; 2],
+    /// `output_padding=`: added to one side of the output.
+    pub output_padding: [usize; 2],
+    /// `dilation=`.
+    pub dilation: [usize; 2],
+    /// `groups=`.
+    pub groups: usize,
+}
+
+impl Default for ConvTransposeOptions {
+    /// PyTorch's defaults: stride 1, no padding, dilation 1, one group.
+    fn default() -> ConvTransposeOptions {
+        ConvTransposeOptions {
+            stride: [1, 1],
+            padding: [0, 0],
+            output_padding: [0, 0],
+            dilation: [1, 1],
+            groups: 1,
+        }
     }
 }
 
@@ -580,10 +686,166 @@ impl Tensor {
                 Formula::Layer(super::LayerNode::Conv(ConvNode {
                     geometry,
                     has_bias: bias.is_some(),
+                    transposed: false,
                 })),
                 &out,
             );
         }
         Ok(out)
+    }
+}
+
+impl Tensor {
+    /// `F.conv_transpose2d(self, weight, bias, stride, padding, output_padding, groups,
+    /// dilation)`: `self` is (N, C_in, H, W) or unbatched (C_in, H, W), `weight` (C_in,
+    /// C_out / groups, kH, kW). One output allocation, and ConvolutionBackward0 saving `input`
+    /// and `weight`, as for a convolution (`transposed=True`).
+    pub fn conv_transpose2d(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        o: &ConvTransposeOptions,
+    ) -> Result<Tensor> {
+        let args = [Some(self), Some(weight), bias];
+        if let Some(c) = Tensor::autocast(super::autocast::AutocastOp::Conv, &args)? {
+            return c.arg(0).conv_transpose2d(c.arg(1), c.opt(2), o);
+        }
+        if self.dim() == 3 {
+            return self
+                .unsqueeze(0)?
+                .conv_transpose2d(weight, bias, o)?
+                .squeeze(Some(0));
+        }
+        let geometry = self.transposed_geometry(weight, bias, o)?;
+        let out = Tensor::empty_on(
+            self.runtime(),
+            &[geometry.n, geometry.cin, geometry.h, geometry.w],
+            self.float_result_type(),
+            self.device(),
+        )?;
+        run(
+            &out,
+            &LayerKernel::ConvTranspose(geometry),
+            &[Some(&out)],
+            &[Some(self), Some(weight), bias],
+        )?;
+        let mut inputs = vec![self, weight];
+        inputs.extend(bias);
+        if let Some(mut b) = NodeBuilder::new(&inputs) {
+            b.save("input", self);
+            b.save("weight", weight);
+            b.finish(
+                Formula::Layer(super::LayerNode::Conv(ConvNode {
+                    geometry,
+                    has_bias: bias.is_some(),
+                    transposed: true,
+                })),
+                &out,
+            );
+        }
+        Ok(out)
+    }
+
+    /// The checks of `_convolution` for `transposed=True`, with its messages, and the
+    /// geometry of the convolution the transposed one is the adjoint of: from the (larger)
+    /// output to this input.
+    fn transposed_geometry(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        o: &ConvTransposeOptions,
+    ) -> Result<Geometry> {
+        if self.dim() != 4 {
+            return Err(TensorError::Invalid(format!(
+                "Expected 3D (unbatched) or 4D (batched) input to conv_transpose2d, but got input of size: {}",
+                format_shape(self.shape())
+            )));
+        }
+        super::ops::common_device(self, weight)?;
+        if weight.dim() != 4 || !self.dtype().is_floating_point() {
+            return Err(TensorError::Invalid(format!(
+                "Expected 4-dimensional floating-point weight for conv_transpose2d, but got weight of size {} ({}) and input {}",
+                format_shape(weight.shape()),
+                weight.describe(),
+                self.describe()
+            )));
+        }
+        let (groups, cin) = (o.groups, self.shape()[1]);
+        if groups == 0 {
+            return Err(TensorError::Invalid(
+                "non-positive groups is not supported".into(),
+            ));
+        }
+        if weight.shape()[0] != cin {
+            return Err(TensorError::Invalid(format!(
+                "Given transposed=1, weight of size {}, expected input{} to have {} channels, but got {cin} channels instead",
+                format_shape(weight.shape()),
+                format_shape(self.shape()),
+                weight.shape()[0]
+            )));
+        }
+        if cin % groups != 0 {
+            return Err(TensorError::Invalid(format!(
+                "Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, but got weight of size {} instead",
+                format_shape(weight.shape())
+            )));
+        }
+        let cout = weight.shape()[1] * groups;
+        if let Some(b) = bias {
+            super::ops::common_device(self, b)?;
+            if b.shape() != [cout] {
+                return Err(TensorError::Invalid(format!(
+                    "Given transposed=1, weight of size {}, expected bias to be 1-dimensional with {cout} elements, but got bias of size {} instead",
+                    format_shape(weight.shape()),
+                    format_shape(b.shape())
+                )));
+            }
+        }
+        if o.stride.contains(&0) {
+            return Err(TensorError::Invalid(
+                "non-positive stride is not supported".into(),
+            ));
+        }
+        if o.dilation.contains(&0) {
+            return Err(TensorError::Invalid(
+                "dilation should be greater than zero".into(),
+            ));
+        }
+        let (op, s, d) = (o.output_padding, o.stride, o.dilation);
+        if (0..2).any(|i| op[i] >= s[i] && op[i] >= d[i]) {
+            return Err(TensorError::Invalid(format!(
+                "output padding must be smaller than either stride or dilation, but got output_padding_height: {} output_padding_width: {} stride_height: {} stride_width: {} dilation_height: {} dilation_width: {}",
+                op[0], op[1], s[0], s[1], d[0], d[1]
+            )));
+        }
+        let (h, w) = (self.shape()[2], self.shape()[3]);
+        let kernel = [weight.shape()[2], weight.shape()[3]];
+        let size = |i: usize, input: usize| {
+            (input as i64 - 1) * s[i] as i64 - 2 * o.padding[i] as i64
+                + d[i] as i64 * (kernel[i] as i64 - 1)
+                + op[i] as i64
+                + 1
+        };
+        let (oh, ow) = (size(0, h), size(1, w));
+        if oh < 1 || ow < 1 {
+            return Err(TensorError::Invalid(format!(
+                "Given input size per channel: ({h} x {w}). Calculated output size per channel: ({oh} x {ow}). Output size is too small"
+            )));
+        }
+        Ok(Geometry {
+            n: self.shape()[0],
+            cin: cout,
+            h: oh as usize,
+            w: ow as usize,
+            cout: cin,
+            groups,
+            kh: kernel[0],
+            kw: kernel[1],
+            stride: s,
+            pad: o.padding,
+            dilation: d,
+            oh: h,
+            ow: w,
+        })
     }
 }

@@ -27,6 +27,11 @@ pub(crate) enum LayerKernel {
     Conv(Geometry),
     /// `[dx?, dw?, db?]` from `[dy, x, weight]`.
     ConvBackward(Geometry),
+    /// `[y]` from `[x, weight, bias?]`: the transposed convolution whose adjoint has this
+    /// geometry.
+    ConvTranspose(Geometry),
+    /// `[dx?, dw?, db?]` from `[dy, x, weight]`.
+    ConvTransposeBackward(Geometry),
     /// `[y, indices?]` from `[x]`.
     MaxPool(Window),
     /// `[dx]` from `[dy, indices]`.
@@ -103,6 +108,8 @@ impl LayerKernel {
         match self {
             LayerKernel::Conv(g) => g.host_forward(cx, outs, ins),
             LayerKernel::ConvBackward(g) => g.host_backward(cx, outs, ins),
+            LayerKernel::ConvTranspose(g) => g.host_transposed(cx, outs, ins),
+            LayerKernel::ConvTransposeBackward(g) => g.host_transposed_backward(cx, outs, ins),
             LayerKernel::MaxPool(w) => w.host_max(cx, outs, ins),
             LayerKernel::MaxPoolBackward(w) => w.host_max_backward(cx, outs, ins),
             LayerKernel::AvgPool(a) => a.host_forward(cx, outs, ins),

@@ -91,7 +91,7 @@ pub use subscript::list_index;
 pub use autocast::AutocastGuard;
 pub(crate) use autocast::AutocastOp;
 pub use batchnorm::BatchNormOptions;
-pub use conv::{ConvOptions, ConvPadding};
+pub use conv::{ConvOptions, ConvPadding, ConvTransposeOptions};
 pub(crate) use fused_cells::FusedCell;
 pub(crate) use layer_node::{LayerKernel, LayerNode};
 pub use pool::PoolOptions;

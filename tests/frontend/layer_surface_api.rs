@@ -237,3 +237,74 @@ tensor([0.9947])"#;
     let lines: Vec<&str> = expected.lines().collect();
     assert_prints_on_cpu_and_meta(program, &lines);
 }
+
+/// `nn.ConvTranspose2d` and `F.conv_transpose2d` (GAN generators, U-Net decoders): shapes with
+/// stride, padding, output padding, groups and dilation, values, the gradients of input,
+/// weight and bias, reprs and attributes, and the errors, as torch 2.15 printed them.
+#[test]
+fn conv_transpose2d_prints_as_pytorch_prints_it() {
+    let program = r#"import torch
+import torch.nn as nn
+import torch.nn.functional as F
+x = (torch.arange(2 * 4 * 3 * 3, dtype=torch.float32).reshape(2, 4, 3, 3) / 7).sin().requires_grad_()
+w = (torch.arange(4 * 3 * 3 * 3, dtype=torch.float32).reshape(4, 3, 3, 3) / 5).cos().requires_grad_()
+b = torch.tensor([0.1, -0.2, 0.3], requires_grad=True)
+y = F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1)
+print(tuple(y.shape), type(y.grad_fn).__name__, tuple(y.grad_fn._saved_input.shape), tuple(y.grad_fn._saved_weight.shape))
+print(y[0, 1, 2])
+(y * y.detach().cos()).sum().backward()
+print(x.grad[1, 2])
+print(w.grad[3, 1])
+print(b.grad)
+wg = (torch.arange(4 * 1 * 2 * 2, dtype=torch.float32).reshape(4, 1, 2, 2) / 9).requires_grad_()
+yg = F.conv_transpose2d(x, wg, groups=2, dilation=2)
+print(tuple(yg.shape), yg[1, 0, 1])
+print(nn.ConvTranspose2d(4, 3, 3), nn.ConvTranspose2d(4, 6, (2, 3), stride=2, padding=1, output_padding=1, groups=2, bias=False, dilation=2))
+m = nn.ConvTranspose2d(4, 3, 3, stride=2)
+print(tuple(m.weight.shape), tuple(m.bias.shape), tuple(m(x).shape), m.output_padding, m.transposed, m.in_channels, m.kernel_size)
+try:
+    F.conv_transpose2d(x, w[:3])
+except Exception as e:
+    print(type(e).__name__, e)
+try:
+    F.conv_transpose2d(x, w, torch.zeros(4))
+except Exception as e:
+    print(type(e).__name__, e)
+try:
+    F.conv_transpose2d(x, w, output_padding=1)
+except Exception as e:
+    print(type(e).__name__, e)
+try:
+    F.conv_transpose2d(x[0, 0], w)
+except Exception as e:
+    print(type(e).__name__, e)
+try:
+    F.conv_transpose2d(torch.ones(1, 4, 1, 1), w, padding=3)
+except Exception as e:
+    print(type(e).__name__, e)
+try:
+    nn.ConvTranspose2d(4, 3, 3, groups=2)
+except Exception as e:
+    print(type(e).__name__, e)"#;
+    let expected = r#"(2, 3, 6, 6) ConvolutionBackward0 (2, 4, 3, 3) (4, 3, 3, 3)
+tensor([-1.5145, -3.0334, -1.7627, -3.4939, -1.9790, -2.1780],
+       grad_fn=<SelectBackward0>)
+tensor([[ 0.4923, -0.3448, -0.3042],
+        [-0.0058, -0.1039,  1.3822],
+        [-0.1691,  0.4810,  0.9717]])
+tensor([[-0.9030,  3.0252, -0.0983],
+        [ 1.2370, -0.5946,  1.7929],
+        [-0.6660,  4.5124,  1.0734]])
+tensor([-2.3434, -2.5233, 15.0821])
+(2, 2, 5, 5) tensor([0.2413, 0.2920, 0.5658, 0.3051, 0.3750], grad_fn=<SelectBackward0>)
+ConvTranspose2d(4, 3, kernel_size=(3, 3), stride=(1, 1)) ConvTranspose2d(4, 6, kernel_size=(2, 3), stride=(2, 2), padding=(1, 1), dilation=(2, 2), output_padding=(1, 1), groups=2, bias=False)
+(4, 3, 3, 3) (3,) (2, 3, 7, 7) (0, 0) True 4 (3, 3)
+RuntimeError Given transposed=1, weight of size [3, 3, 3, 3], expected input[2, 4, 3, 3] to have 3 channels, but got 4 channels instead
+RuntimeError Given transposed=1, weight of size [4, 3, 3, 3], expected bias to be 1-dimensional with 3 elements, but got bias of size [4] instead
+RuntimeError output padding must be smaller than either stride or dilation, but got output_padding_height: 1 output_padding_width: 1 stride_height: 1 stride_width: 1 dilation_height: 1 dilation_width: 1
+RuntimeError Expected 3D (unbatched) or 4D (batched) input to conv_transpose2d, but got input of size: [3, 3]
+RuntimeError Given input size per channel: (1 x 1). Calculated output size per channel: (-3 x -3). Output size is too small
+ValueError out_channels must be divisible by groups"#;
+    let lines: Vec<&str> = expected.lines().collect();
+    assert_prints_on_cpu_and_meta(program, &lines);
+}

@@ -7,6 +7,7 @@ mod allocator;
 mod allocator_expandable;
 mod allocator_model;
 mod allocator_options;
+mod conv_transpose;
 mod copy_slices;
 mod cuda_parity;
 mod dtype_float64;

@@ -52,7 +52,7 @@ fn sizes(it: &Interp<'_>, v: &Value, what: &str, dims: usize, span: Span) -> R<V
         .collect()
 }
 
-fn pair(it: &Interp<'_>, v: &Value, what: &str, span: Span) -> R<[usize; 2]> {
+pub(super) fn pair(it: &Interp<'_>, v: &Value, what: &str, span: Span) -> R<[usize; 2]> {
     let v = sizes(it, v, what, 2, span)?;
     Ok([v[0], v[1]])
 }
@@ -69,7 +69,7 @@ fn float_or(it: &Interp<'_>, b: &Bound, name: &str, default: f64, span: Span) ->
         .map_or(Ok(default), |v| expect_float(it, v, name, span))
 }
 
-fn opt_tensor(it: &Interp<'_>, b: &Bound, name: &str, span: Span) -> R<Option<Tensor>> {
+pub(super) fn opt_tensor(it: &Interp<'_>, b: &Bound, name: &str, span: Span) -> R<Option<Tensor>> {
     b.get(name)
         .map(|v| expect_tensor(it, Some(v), name, span))
         .transpose()
@@ -88,7 +88,7 @@ fn refuse_inplace(it: &Interp<'_>, b: &Bound, what: &str, span: Span) -> R<()> {
 }
 
 /// `stride`, `padding` (ints or `'same'`/`'valid'`), `dilation` and `groups` of a convolution.
-fn conv_options(it: &Interp<'_>, b: &Bound, dims: usize, span: Span) -> R<ConvOptions> {
+pub(super) fn conv_options(it: &Interp<'_>, b: &Bound, dims: usize, span: Span) -> R<ConvOptions> {
     let mut o = ConvOptions::new(dims);
     if let Some(v) = b.get("stride") {
         o.stride = sizes(it, v, "stride", dims, span)?;
@@ -269,7 +269,7 @@ const EMBEDDING: &[&str] = &[
     "dtype",
 ];
 
-fn count(it: &Interp<'_>, b: &Bound, name: &str, span: Span) -> R<usize> {
+pub(super) fn count(it: &Interp<'_>, b: &Bound, name: &str, span: Span) -> R<usize> {
     let n = expect_int(it, b.raw(name).unwrap_or(&Value::None), name, span)?;
     usize::try_from(n).map_err(|_| {
         it.fail(
@@ -284,7 +284,7 @@ type DefaultOnly = (&'static str, fn(&Value) -> bool, &'static str);
 
 /// The arguments only their defaults are supported for (`padding_mode='zeros'`, `dtype=None`,
 /// `max_norm=None`, `sparse=False`, ...).
-fn refuse_non_default(it: &Interp<'_>, b: &Bound, class: &str, span: Span) -> R<()> {
+pub(super) fn refuse_non_default(it: &Interp<'_>, b: &Bound, class: &str, span: Span) -> R<()> {
     let checks: [DefaultOnly; 6] = [
         (
             "padding_mode",

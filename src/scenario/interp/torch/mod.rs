@@ -14,6 +14,7 @@ mod arith_options;
 mod autograd;
 mod cells;
 mod checkpoint;
+mod conv_transpose;
 mod cuda_memory;
 mod data;
 mod encoding;

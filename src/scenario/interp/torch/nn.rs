@@ -52,6 +52,7 @@ pub(super) const MODULES: &[Function] = &[
     entry("ELU", Run::Call(layers::activation_class)),
     entry("Conv1d", Run::Call(layers::layer_class)),
     entry("Conv2d", Run::Call(layers::layer_class)),
+    entry("ConvTranspose2d", Run::Call(super::conv_transpose::module)),
     entry("MaxPool2d", Run::Call(layers::layer_class)),
     entry("AvgPool2d", Run::Call(layers::layer_class)),
     entry("AdaptiveAvgPool2d", Run::Call(layers::layer_class)),
@@ -228,6 +229,10 @@ pub(super) const FUNCTIONAL: &[Function] = &[
     entry("upsample", Run::Call(super::interpolate::interpolate)),
     entry("conv1d", Run::Call(layers::conv)),
     entry("conv2d", Run::Call(layers::conv)),
+    entry(
+        "conv_transpose2d",
+        Run::Call(super::conv_transpose::functional),
+    ),
     entry("max_pool2d", Run::Call(layers::pool)),
     entry("avg_pool2d", Run::Call(layers::pool)),
     entry("adaptive_avg_pool2d", Run::Call(layers::pool)),
