@@ -1,6 +1,7 @@
 //! Modules without parameters whose forward is one tensor function: `nn.Identity`,
 //! `nn.Flatten`, `nn.GELU`, `nn.SiLU`, `nn.Tanh`, `nn.Sigmoid`, `nn.Softmax`,
-//! `nn.Dropout`, `nn.Dropout2d`, `nn.LeakyReLU`, `nn.ELU`, `nn.Softplus` and `nn.Upsample`.
+//! `nn.Dropout`, `nn.Dropout2d`, `nn.LeakyReLU`, `nn.ELU`, `nn.Softplus`, `nn.Upsample` and the
+//! padding modules.
 //! Each allocates exactly what its functional form does (`docs/autograd.md`);
 //! `Identity` returns its input itself, as `torch.nn.Identity.forward` does.
 
@@ -38,6 +39,14 @@ pub enum LayerFn {
     Softplus { beta: f64, threshold: f64 },
     /// `nn.Dropout2d(p=0.5)`: whole channels, only in training mode.
     Dropout2d { p: f64 },
+    /// `nn.ReflectionPad1d`, `nn.ReflectionPad2d` (`reflect`) and `nn.ZeroPad2d` (`class`):
+    /// `F.pad` with the first `len` of `pad`.
+    Pad {
+        pad: [i64; 4],
+        len: usize,
+        reflect: bool,
+        class: &'static str,
+    },
     /// `nn.Upsample(size, scale_factor, mode, align_corners)` and its subclasses
     /// `nn.UpsamplingNearest2d`, `nn.UpsamplingBilinear2d` (`class`): `F.interpolate`.
     Upsample {
@@ -112,7 +121,7 @@ impl Stateless {
             LayerFn::Elu { .. } => "ELU",
             LayerFn::Softplus { .. } => "Softplus",
             LayerFn::Dropout2d { .. } => "Dropout2d",
-            LayerFn::Upsample { class, .. } => class,
+            LayerFn::Upsample { class, .. } | LayerFn::Pad { class, .. } => class,
         }
     }
 }
@@ -138,6 +147,10 @@ impl fmt::Display for Stateless {
             }
             LayerFn::Elu { alpha } => write!(f, "{name}(alpha={alpha:?})"),
             LayerFn::Upsample { how, .. } => write!(f, "{name}({})", upsample_repr(&how)),
+            LayerFn::Pad { pad, len, .. } => {
+                let sides: Vec<String> = pad[..len].iter().map(i64::to_string).collect();
+                write!(f, "{name}(({}))", sides.join(", "))
+            }
             _ => write!(f, "{name}()"),
         }
     }
@@ -159,6 +172,15 @@ impl Module for Stateless {
             LayerFn::Softplus { beta, threshold } => x.softplus(beta, threshold),
             LayerFn::Dropout2d { p } => x.dropout2d(p, self.training.get()),
             LayerFn::Upsample { how, .. } => x.interpolate(&how),
+            LayerFn::Pad {
+                pad, len, reflect, ..
+            } => {
+                if reflect {
+                    x.reflection_pad(&pad[..len])
+                } else {
+                    x.constant_pad(&pad[..len], 0.0)
+                }
+            }
         }
     }
 

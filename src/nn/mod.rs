@@ -59,7 +59,7 @@ pub use embedding::Embedding;
 pub use layer_stack::{LayerStack, Stack, StackKind};
 pub use layers::{LayerFn, Stateless};
 pub use losses::{Loss, LossKind};
-pub use norm::{BatchNorm, GroupNorm, LayerNorm};
+pub use norm::{BatchNorm, GroupNorm, InstanceNorm, LayerNorm};
 pub use rnn::{Rnn, RnnConfig, RnnMode, RnnState};
 pub use rnn_cells::RnnCell;
 pub use settings::Setting;

@@ -1,5 +1,5 @@
-//! `nn.BatchNorm1d`, `nn.BatchNorm2d` (running statistics as buffers), `nn.LayerNorm` and
-//! `nn.GroupNorm`.
+//! `nn.BatchNorm1d`, `nn.BatchNorm2d` (running statistics as buffers), `nn.LayerNorm`,
+//! `nn.GroupNorm`, `nn.InstanceNorm1d` and `nn.InstanceNorm2d`.
 
 use std::cell::Cell;
 
@@ -423,4 +423,118 @@ fn weight_and_bias(weight: &Option<Tensor>, bias: &Option<Tensor>) -> Vec<(Strin
         .map(|w| ("weight".to_string(), w.clone()))
         .chain(bias.iter().map(|b| ("bias".to_string(), b.clone())))
         .collect()
+}
+
+/// `nn.InstanceNorm1d` (`dims == 1`: (N, C, L) or unbatched (C, L)) or `nn.InstanceNorm2d`
+/// (`dims == 2`: (N, C, H, W) or (C, H, W)), without running statistics.
+#[derive(Debug)]
+pub struct InstanceNorm {
+    dims: usize,
+    num_features: usize,
+    eps: f64,
+    momentum: f64,
+    /// Ones of shape (num_features); `None` without `affine`.
+    pub weight: Option<Tensor>,
+    /// Zeros of shape (num_features); `None` without `affine` or with `bias=False`.
+    pub bias: Option<Tensor>,
+    training: Cell<bool>,
+}
+
+impl InstanceNorm {
+    /// `nn.InstanceNorm{dims}d(num_features, eps, momentum, affine, track_running_stats=False,
+    /// bias)` with its parameters on the host.
+    pub fn new(
+        rt: &Runtime,
+        dims: usize,
+        num_features: usize,
+        (eps, momentum): (f64, f64),
+        [affine, bias]: [bool; 2],
+    ) -> Result<InstanceNorm> {
+        let (weight, bias) = affine_parameters(rt, &[num_features], [affine, bias])?;
+        Ok(InstanceNorm {
+            dims,
+            num_features,
+            eps,
+            momentum,
+            weight,
+            bias,
+            training: Cell::new(true),
+        })
+    }
+}
+
+impl Module for InstanceNorm {
+    /// `_InstanceNorm.forward`: an unbatched input runs as a batch of one.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if x.dim() == self.dims + 1 {
+            return self.forward(&x.unsqueeze(0)?)?.squeeze(Some(0));
+        }
+        if x.dim() != self.dims + 2 {
+            return Err(TensorError::Invalid(format!(
+                "expected {}D or {}D input (got {}D input)",
+                self.dims + 1,
+                self.dims + 2,
+                x.dim()
+            )));
+        }
+        x.instance_norm(self.weight.as_ref(), self.bias.as_ref(), self.eps)
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        weight_and_bias(&self.weight, &self.bias)
+    }
+
+    fn train(&self, mode: bool) {
+        self.training.set(mode);
+    }
+
+    fn is_training(&self) -> bool {
+        self.training.get()
+    }
+}
+
+impl Layer for InstanceNorm {
+    fn class_name(&self) -> &'static str {
+        if self.dims == 1 {
+            "InstanceNorm1d"
+        } else {
+            "InstanceNorm2d"
+        }
+    }
+
+    fn setting(&self, name: &str) -> Option<Setting> {
+        Some(match name {
+            "num_features" => Setting::Int(self.num_features as i64),
+            "eps" => Setting::Float(self.eps),
+            "momentum" => Setting::Float(self.momentum),
+            "affine" => Setting::Bool(self.weight.is_some()),
+            "track_running_stats" => Setting::Bool(false),
+            _ => return None,
+        })
+    }
+
+    fn repr(&self) -> String {
+        format!(
+            "{}({}, eps={}, momentum={}, affine={}, bias={}, track_running_stats=False)",
+            self.class_name(),
+            self.num_features,
+            py_float(self.eps),
+            py_float(self.momentum),
+            py_bool(self.weight.is_some()),
+            py_bool(self.bias.is_some())
+        )
+    }
+
+    fn with_tensors(&self, params: Vec<Tensor>, _buffers: Vec<Tensor>) -> Box<dyn Layer> {
+        let mut params = params.into_iter();
+        Box::new(InstanceNorm {
+            dims: self.dims,
+            num_features: self.num_features,
+            eps: self.eps,
+            momentum: self.momentum,
+            weight: self.weight.as_ref().and_then(|_| params.next()),
+            bias: self.bias.as_ref().and_then(|_| params.next()),
+            training: Cell::new(self.training.get()),
+        })
+    }
 }

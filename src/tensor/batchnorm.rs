@@ -349,3 +349,39 @@ impl BatchNormStats {
         Ok(())
     }
 }
+
+impl Tensor {
+    /// `F.instance_norm(self, weight=weight, bias=bias, use_input_stats=True, eps=eps)` without
+    /// running statistics, as ATen's `instance_norm` composes it: the weight and bias
+    /// repeated once per sample, the input made contiguous and viewed as one sample of
+    /// N × C channels, a batch norm in training mode, and the result viewed back
+    /// (ViewBackward0 over NativeBatchNormBackward0).
+    pub fn instance_norm(
+        &self,
+        weight: Option<&Tensor>,
+        bias: Option<&Tensor>,
+        eps: f64,
+    ) -> Result<Tensor> {
+        if self.dim() < 2 {
+            return Err(TensorError::Invalid(format!(
+                "instance_norm expects an input of at least 2 dimensions (N, C, ...), but got input of size {}",
+                format_shape(self.shape())
+            )));
+        }
+        let (n, c) = (self.shape()[0], self.shape()[1]);
+        let repeat = |t: Option<&Tensor>| t.map(|t| t.repeat(&[n as i64])).transpose();
+        let (weight, bias) = (repeat(weight)?, repeat(bias)?);
+        let mut shape: Vec<isize> = self.shape().iter().map(|&s| s as isize).collect();
+        shape[0] = 1;
+        shape[1] = (n * c) as isize;
+        let x = self.contiguous()?.view(&shape)?;
+        let options = BatchNormOptions {
+            training: true,
+            momentum: 0.1,
+            eps,
+        };
+        let out = x.batch_norm([None, None], weight.as_ref(), bias.as_ref(), options)?;
+        let back: Vec<isize> = self.shape().iter().map(|&s| s as isize).collect();
+        out.view(&back)
+    }
+}

@@ -99,6 +99,10 @@ pub(crate) enum LayerKernel {
     Upsample(super::upsample::Upsample),
     /// `[dx]` from `[dy]`.
     UpsampleBackward(super::upsample::Upsample),
+    /// `[y]` from `[x]` (`src/tensor/reflect_pad.rs`).
+    ReflectionPad(super::reflect_pad::ReflectPad),
+    /// `[dx]` from `[dy]`, `dx` zeroed.
+    ReflectionPadBackward(super::reflect_pad::ReflectPad),
 }
 
 impl LayerKernel {
@@ -189,6 +193,14 @@ impl LayerKernel {
             }
             LayerKernel::UpsampleBackward(u) => {
                 u.host_backward(cx, outs, ins);
+                Ok(())
+            }
+            LayerKernel::ReflectionPad(p) => {
+                p.host_forward(cx, outs, ins);
+                Ok(())
+            }
+            LayerKernel::ReflectionPadBackward(p) => {
+                p.host_backward(cx, outs, ins);
                 Ok(())
             }
         }
@@ -299,6 +311,8 @@ pub(crate) enum LayerNode {
     GroupNorm(super::group_norm::GroupNormNode),
     /// `upsample_nearest2d`, `upsample_bilinear2d` (`upsample.rs`).
     Upsample(super::upsample::Upsample),
+    /// `reflection_pad1d`, `reflection_pad2d` (`reflect_pad.rs`).
+    ReflectionPad(super::reflect_pad::ReflectPad),
 }
 
 impl LayerNode {
@@ -321,6 +335,7 @@ impl LayerNode {
             LayerNode::Rearrange(r) => r.node_name(),
             LayerNode::GroupNorm(_) => "NativeGroupNormBackward0",
             LayerNode::Upsample(u) => u.node_name(),
+            LayerNode::ReflectionPad(p) => p.node_name(),
         }
     }
 
@@ -357,6 +372,7 @@ impl LayerNode {
             LayerNode::Rearrange(r) => single(&|| r.backward(grad)),
             LayerNode::GroupNorm(g) => g.backward(node, grad, needs),
             LayerNode::Upsample(u) => single(&|| u.backward(grad)),
+            LayerNode::ReflectionPad(p) => single(&|| p.backward(node, grad)),
         }
     }
 }

@@ -52,6 +52,7 @@ mod precision;
 mod rearrange;
 mod recurrent;
 mod reduce;
+mod reflect_pad;
 mod rounding;
 mod shape;
 mod similarity;

@@ -308,3 +308,79 @@ ValueError out_channels must be divisible by groups"#;
     let lines: Vec<&str> = expected.lines().collect();
     assert_prints_on_cpu_and_meta(program, &lines);
 }
+
+/// The CycleGAN generator's layers: `nn.ReflectionPad2d`/`1d`, `F.pad(mode='reflect')`,
+/// `nn.ZeroPad2d`, `nn.InstanceNorm2d` (with and without affine, unbatched) and
+/// `F.instance_norm`: reprs, nodes, values, gradients (to two decimals: the last digit of a
+/// long sum depends on its order) and errors as torch 2.15 printed them.
+#[test]
+fn reflection_padding_and_instance_norm_print_as_pytorch_prints_them() {
+    let program = r#"import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+x = (torch.arange(2 * 3 * 5 * 5, dtype=torch.float32).reshape(2, 3, 5, 5) / 11).sin().requires_grad_()
+pad = nn.ReflectionPad2d(2)
+print(pad, nn.ReflectionPad2d((1, 0, 2, 3)), nn.ReflectionPad1d(3), nn.ZeroPad2d((1, 0, 2, 1)))
+p = pad(x)
+print(tuple(p.shape), type(p.grad_fn).__name__, tuple(p.grad_fn._saved_self.shape))
+print(p[0, 0, :3])
+q = F.pad(x[0], (1, 2), mode="reflect")
+print(tuple(q.shape), type(q.grad_fn).__name__, q[1, 0])
+norm = nn.InstanceNorm2d(3)
+anorm = nn.InstanceNorm2d(3, affine=True)
+print(norm, anorm, nn.InstanceNorm1d(4, eps=1e-3))
+n = norm(p)
+print(tuple(n.shape), type(n.grad_fn).__name__, [type(f[0]).__name__ for f in n.grad_fn.next_functions])
+print(n[1, 2, 0])
+a = anorm(x[0])
+print(tuple(a.shape), type(a.grad_fn).__name__)
+z = nn.ZeroPad2d((1, 0, 2, 1))(x)
+print(tuple(z.shape), type(z.grad_fn).__name__)
+fi = F.instance_norm(x, eps=1e-3)
+((n * n.detach().cos()).sum() + (a * a).sum() + z.sum() + (fi * fi.detach()).sum() + (q * q.detach()).sum()).backward()
+print(x.grad[0, 1].round(decimals=2))
+print(anorm.weight.grad, bool(anorm.bias.grad.abs().max() < 1e-4))
+try:
+    F.pad(x, (5, 0, 0, 0), mode='reflect')
+except Exception as e:
+    print(type(e).__name__, e)
+try:
+    F.pad(x, (1, 1, 1, 1), mode='reflect', value=2.0)
+except Exception as e:
+    print(type(e).__name__, e)
+try:
+    F.instance_norm(torch.ones(2, 3, 1, 1))
+except Exception as e:
+    print(type(e).__name__, e)
+try:
+    F.pad(x, (1, 1), mode='reflect')
+except NotImplementedError as e:
+    print(str(e).splitlines()[0])"#;
+    let expected = r#"ReflectionPad2d((2, 2, 2, 2)) ReflectionPad2d((1, 0, 2, 3)) ReflectionPad1d((3, 3)) ZeroPad2d((1, 0, 2, 1))
+(2, 3, 9, 9) ReflectionPad2DBackward0 (2, 3, 5, 5)
+tensor([[0.8870, 0.8415, 0.7889, 0.8415, 0.8870, 0.9253, 0.9559, 0.9253, 0.8870],
+        [0.5943, 0.5188, 0.4391, 0.5188, 0.5943, 0.6648, 0.7299, 0.6648, 0.5943],
+        [0.1808, 0.0908, 0.0000, 0.0908, 0.1808, 0.2694, 0.3557, 0.2694, 0.1808]],
+       grad_fn=<SliceBackward0>)
+(3, 5, 8) ReflectionPad1DBackward0 tensor([0.7018, 0.7636, 0.7018, 0.6343, 0.5615, 0.4840, 0.5615, 0.6343],
+       grad_fn=<SelectBackward0>)
+InstanceNorm2d(3, eps=1e-05, momentum=0.1, affine=False, bias=False, track_running_stats=False) InstanceNorm2d(3, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=False) InstanceNorm1d(4, eps=0.001, momentum=0.1, affine=False, bias=False, track_running_stats=False)
+(2, 3, 9, 9) ViewBackward0 ['NativeBatchNormBackward0']
+tensor([-0.0317, -0.2199, -0.4046, -0.2199, -0.0317,  0.1584,  0.3489,  0.1584,
+        -0.0317], grad_fn=<SelectBackward0>)
+(3, 5, 5) SqueezeBackward1
+(2, 3, 8, 6) ConstantPadNdBackward0
+tensor([[-0.1200, -0.8900, -1.8500, -0.0100,  0.7500],
+        [ 0.5900,  1.3200,  2.8100,  3.2400,  2.4400],
+        [ 3.4600,  6.1200,  8.5000,  5.1400,  2.5200],
+        [ 1.3800,  0.6000, -0.8300, -1.9000, -1.0700],
+        [-0.7400, -3.0400, -4.8900, -3.9400, -1.6300]])
+tensor([49.9947, 49.9984, 49.9978]) True
+RuntimeError Argument #4: Padding size should be less than the corresponding input dimension, but got: padding (5, 0) at dimension 3 of input [2, 3, 5, 5]
+RuntimeError Padding mode "reflect" doesn't take in value argument
+ValueError Expected more than 1 spatial element when training, got input size torch.Size([2, 3, 1, 1])
+Padding size 2 is not supported for 4D input tensor."#;
+    let lines: Vec<&str> = expected.lines().collect();
+    assert_prints_on_cpu_and_meta(program, &lines);
+}

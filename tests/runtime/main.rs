@@ -15,6 +15,7 @@ mod dtype_int32;
 mod float64_arith;
 mod full_extremes;
 mod fused_cells;
+mod gan_layers;
 mod group_norm;
 mod host_kernels;
 mod kernels_compile;

@@ -139,10 +139,12 @@ method!(softplus, ["beta", "threshold"], 0, |c| {
 });
 
 // `F.pad(input, pad, mode='constant', value=None)`: the constant mode (a missing value pads
-// with 0).
+// with 0) and the reflect mode of the last one or two dimensions.
 method!(pad, ["pad", "mode", "value"], 1, |c| {
-    if let Some(mode) = c.b.get("mode") {
-        if !matches!(mode, Value::Str(s) if s.as_ref() == "constant") {
+    let mode = match c.b.get("mode") {
+        None => "constant".to_string(),
+        Some(Value::Str(s)) if matches!(s.as_ref(), "constant" | "reflect") => s.to_string(),
+        Some(mode) => {
             return Err(c
                 .it
                 .fail(
@@ -152,18 +154,43 @@ method!(pad, ["pad", "mode", "value"], 1, |c| {
                         crate::scenario::interp::value::repr(mode)
                     ),
                 )
-                .with_help("the constant mode is modelled"));
+                .with_help("the constant and reflect modes are modelled"));
         }
-    }
+    };
     let pad = super::args::ints_of(
         c.it,
         &[c.b.raw("pad").cloned().unwrap_or(Value::None)],
         "pad",
         c.span,
     )?;
-    let value = c.b.get("value").map_or(Ok(0.0), |_| c.float("value"))?;
     let pad: Vec<i64> = pad.iter().map(|&p| p as i64).collect();
-    c.done(c.t.constant_pad(&pad, value))
+    let value = c.b.get("value").map_or(Ok(0.0), |_| c.float("value"))?;
+    if mode == "constant" {
+        return c.done(c.t.constant_pad(&pad, value));
+    }
+    if value != 0.0 {
+        return Err(c.it.fail(
+            c.span,
+            "RuntimeError: Padding mode \"reflect\" doesn't take in value argument",
+        ));
+    }
+    let n = c.t.dim();
+    if matches!((pad.len(), n), (6, 4 | 5)) {
+        return Err(c
+            .it
+            .fail(
+                c.span,
+                "F.pad(mode='reflect') of three dimensions is not supported in scenarios",
+            )
+            .with_help("reflection of the last one or two dimensions is modelled"));
+    }
+    if pad.len() % 2 == 0 && !matches!((pad.len(), n), (2, 2 | 3) | (4, 3 | 4)) {
+        return Err(c.it.fail(
+            c.span,
+            format!("NotImplementedError: Padding size {} is not supported for {n}D input tensor.\nSupported combinations for non-constant padding:\n  - 2D or 3D input: padding size = 2 (pads last dimension)\n  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)", pad.len()),
+        ));
+    }
+    c.done(c.t.reflection_pad(&pad))
 });
 
 // `roll(shifts, dims=None)`: each an int or a tuple or list of ints.

@@ -21,6 +21,7 @@ mod encoding;
 mod functions;
 mod indexing;
 mod init;
+mod instance_norm;
 mod interpolate;
 mod layer_attrs;
 mod layers;

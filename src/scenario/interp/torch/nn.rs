@@ -39,6 +39,9 @@ pub(super) const MODULES: &[Function] = &[
     entry("Dropout", Run::Call(stateless_module)),
     entry("Dropout2d", Run::Call(stateless_module)),
     entry("Upsample", Run::Call(super::interpolate::upsample_module)),
+    entry("ReflectionPad1d", Run::Call(stateless_module)),
+    entry("ReflectionPad2d", Run::Call(stateless_module)),
+    entry("ZeroPad2d", Run::Call(stateless_module)),
     entry(
         "UpsamplingNearest2d",
         Run::Call(super::interpolate::upsample_module),
@@ -63,6 +66,8 @@ pub(super) const MODULES: &[Function] = &[
     entry("BatchNorm2d", Run::Call(layers::layer_class)),
     entry("LayerNorm", Run::Call(layers::layer_class)),
     entry("GroupNorm", Run::Call(layers::layer_class)),
+    entry("InstanceNorm1d", Run::Call(super::instance_norm::module)),
+    entry("InstanceNorm2d", Run::Call(super::instance_norm::module)),
     entry("Embedding", Run::Call(layers::layer_class)),
     entry("RNN", Run::Call(super::layers::recurrent_module)),
     entry("LSTM", Run::Call(super::layers::recurrent_module)),
@@ -138,6 +143,43 @@ fn stateless_module(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span)
                 return Err(it.fail(span, "nn.SiLU(inplace=True) is not supported in scenarios"));
             }
             LayerFn::Silu
+        }
+        "ReflectionPad1d" | "ReflectionPad2d" | "ZeroPad2d" => {
+            let b = bind(it, &args, name, &["padding"], 1, span)?;
+            let len = if name == "ReflectionPad1d" { 2 } else { 4 };
+            let given = super::args::ints_of(
+                it,
+                &[b.raw("padding").cloned().unwrap_or(Value::None)],
+                "padding",
+                span,
+            )?;
+            let mut pad = [0i64; 4];
+            match given.as_slice() {
+                [one] => pad[..len].fill(*one as i64),
+                sides if sides.len() == len => {
+                    for (slot, &side) in pad.iter_mut().zip(sides) {
+                        *slot = side as i64;
+                    }
+                }
+                _ => {
+                    return Err(it.fail(
+                        span,
+                        format!(
+                            "TypeError: {name} takes an int or a tuple of {len} ints as padding"
+                        ),
+                    ))
+                }
+            }
+            LayerFn::Pad {
+                pad,
+                len,
+                reflect: name != "ZeroPad2d",
+                class: match name {
+                    "ReflectionPad1d" => "ReflectionPad1d",
+                    "ReflectionPad2d" => "ReflectionPad2d",
+                    _ => "ZeroPad2d",
+                },
+            }
         }
         "Tanh" | "Sigmoid" => {
             bind(it, &args, name, &[], 0, span)?;
@@ -224,6 +266,7 @@ pub(super) const FUNCTIONAL: &[Function] = &[
     entry("pad", Run::OnInput(super::math::pad)),
     entry("layer_norm", Run::OnInput(tensor::layer_norm)),
     entry("group_norm", Run::Call(group_norm)),
+    entry("instance_norm", Run::Call(super::instance_norm::functional)),
     entry("interpolate", Run::Call(super::interpolate::interpolate)),
     entry("cosine_similarity", Run::Call(cosine_similarity)),
     entry("upsample", Run::Call(super::interpolate::interpolate)),
