@@ -79,6 +79,9 @@ pub(crate) struct Hooked {
     history: Option<(Weak<Node>, usize)>,
     /// A leaf's `requires_grad`, which the unpacked tensor gets back.
     requires_grad: bool,
+    /// The saved tensor's sizes and dtype, which the formula's kernels rely on.
+    shape: Vec<usize>,
+    dtype: crate::base::DType,
 }
 
 /// A saved tensor waiting for the program's `pack_hook`.
@@ -188,6 +191,8 @@ pub(super) fn pack(hooks: Rc<SavedTensorsHooks>, t: &Tensor, is_output: bool) ->
         is_output,
         history,
         requires_grad,
+        shape: t.shape().to_vec(),
+        dtype: t.dtype(),
     });
     if program {
         t.runtime().defer_pack(hooked.clone());
@@ -230,6 +235,23 @@ impl Hooked {
                 )),
             },
         }
+    }
+
+    /// An `unpack_hook`'s tensor must have the saved tensor's sizes and dtype. PyTorch does
+    /// not check it there; its backward kernels then fail on the mismatch or compute with it
+    /// unchecked, which the kernels here cannot do safely (a fuzzer's find: a stash under one
+    /// key for every saved tensor handed the loss's backward the wrong one).
+    pub(super) fn check_unpacked(&self, data: &Tensor) -> Result<()> {
+        if data.shape() == self.shape.as_slice() && data.dtype() == self.dtype {
+            return Ok(());
+        }
+        Err(TensorError::Invalid(format!(
+            "the saved tensor unpack_hook returned a tensor of size {} and dtype {} for a saved tensor of size {} and dtype {}; the backward formula cannot use it",
+            crate::tensor::format_shape(data.shape()),
+            data.dtype(),
+            crate::tensor::format_shape(&self.shape),
+            self.dtype
+        )))
     }
 
     /// The unpacked tensor as PyTorch's `SavedVariable::unpack` returns it: with the saved
@@ -382,6 +404,7 @@ impl Node {
                 Unpack::Tensor(t) => t,
                 Unpack::Program { unpack, packed } => callbacks.unpack_saved(&unpack, &packed)?,
             };
+            h.check_unpacked(&data)?;
             h.set_unpacked(h.with_history(data, Some(self.clone())));
         }
         Ok(())

@@ -62,7 +62,9 @@ impl Tensor {
         let mut strides = self.strides().to_vec();
         shape[dim] = (end - start).div_ceil(step);
         let offset = self.0.offset + start * strides[dim];
-        strides[dim] *= step;
+        // ATen multiplies in int64 and lets it wrap: `t[::2**62]` of an 8-wide row has stride
+        // 0 (a fuzzer's find). A step past the size leaves one element, read at `offset`.
+        strides[dim] = strides[dim].wrapping_mul(step);
         self.view_raw(shape, strides, offset)
     }
 

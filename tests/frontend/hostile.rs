@@ -635,3 +635,24 @@ fn long_paddings_precisions_fills_and_unpackings_stop_inside_their_statement() {
         assert!(result.output.is_empty());
     }
 }
+
+#[test]
+fn a_huge_slice_step_and_a_mismatched_unpack_hook_are_answers_not_crashes() {
+    // The tenth campaign's crashes of 2026-11-28 (tests/fixtures/fuzz/): `tokens[::2**62] = 0`
+    // overflowed the stride (ATen lets it wrap to 0 and assigns the first row), and a stash
+    // that filed every saved tensor under one key handed nll_loss's backward a tensor of the
+    // wrong size, which indexed past its end.
+    let result = run_for_100ms(
+        Backend::Meta,
+        "import torch\nt = torch.zeros(4, 8, dtype=torch.long)\nt[::2**62] = 1\nprint(tuple(t[::2**62].shape), t.stride(), int(t.sum()))\n",
+    );
+    assert!(result.failure.is_none(), "{:?}", result.failure);
+    assert_eq!(result.output, ["(1, 8) (8, 1) 8"]);
+    let stash = "import torch\nimport torch.nn.functional as F\nstore = {}\ndef pack(t):\n    store[0] = t\n    return 0\ndef unpack(k):\n    return store[k]\nw = torch.randn(4, 3, requires_grad=True)\nwith torch.autograd.graph.saved_tensors_hooks(pack, unpack):\n    loss = F.cross_entropy(w, torch.tensor([0, 1, 2, 0]))\nloss.backward()\n";
+    let result = run_for_100ms(Backend::Cpu, stash);
+    let stopped = failure(&result);
+    assert!(
+        stopped.starts_with("12:") && stopped.contains("unpack_hook returned a tensor of size"),
+        "{stopped}"
+    );
+}

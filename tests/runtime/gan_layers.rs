@@ -52,7 +52,11 @@ fn instance_norm_is_a_batch_norm_of_one_sample_of_every_channel() {
         let y = x.instance_norm(None, None, 1e-5).unwrap();
         assert_eq!(y.shape(), &[2, 4, 16, 16]);
         // The output, then save_mean and save_invstd of the 8 channels.
-        assert_eq!(rt.memory_allocated(), 8192 + 8192 + 512 + 512, "{backend:?}");
+        assert_eq!(
+            rt.memory_allocated(),
+            8192 + 8192 + 512 + 512,
+            "{backend:?}"
+        );
         let view = y.grad_fn().unwrap();
         assert_eq!(view.name(), "ViewBackward0");
         let norm = view.next_functions()[0].clone().unwrap();
