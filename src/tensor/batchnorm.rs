@@ -162,19 +162,14 @@ impl BatchNormNode {
         grad: &Tensor,
         needs: &[bool],
     ) -> Result<Vec<Option<Tensor>>> {
-        let need = |i: usize| needs.get(i).copied().unwrap_or(false);
         let input = node.unpack("input")?;
         let weight = self.has_weight.then(|| node.unpack("weight")).transpose()?;
-        let bias_slot = 1 + self.has_weight as usize;
         let (n, c, inner) = channel_layout(input.shape());
-        let rt = grad.runtime();
-        let alloc = |on: bool, shape: &[usize]| -> Result<Option<Tensor>> {
-            on.then(|| Tensor::empty_on(rt, shape, input.float_result_type(), input.device()))
-                .transpose()
+        let slots = AffineSlots {
+            has_weight: self.has_weight,
+            has_bias: self.has_bias,
         };
-        let dx = alloc(need(0), input.shape())?;
-        let dw = alloc(self.has_weight && need(1), &[c])?;
-        let db = alloc(self.has_bias && need(bias_slot), &[c])?;
+        let [dx, dw, db] = slots.allocate(&input, needs, &[c])?;
         let stats = if self.training {
             [node.unpack("result1")?, node.unpack("result2")?]
         } else {
@@ -197,15 +192,59 @@ impl BatchNormNode {
                 Some(&stats[1]),
             ],
         )?;
+        Ok(slots.place(needs, [dx, dw, db]))
+    }
+}
+
+/// The inputs `(input, weight?, bias?)` of a normalization node (batch and group norm): the
+/// bias's slot follows the weight's.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct AffineSlots {
+    pub(super) has_weight: bool,
+    pub(super) has_bias: bool,
+}
+
+impl AffineSlots {
+    fn bias_slot(&self) -> usize {
+        1 + self.has_weight as usize
+    }
+
+    /// The gradients backward asks for, in the order ATen allocates them: the input's (its
+    /// shape), the weight's, the bias's (each `param_shape`), in the input's float dtype.
+    pub(super) fn allocate(
+        &self,
+        input: &Tensor,
+        needs: &[bool],
+        param_shape: &[usize],
+    ) -> Result<[Option<Tensor>; 3]> {
+        let need = |i: usize| needs.get(i).copied().unwrap_or(false);
+        let (rt, dtype, device) = (input.runtime(), input.float_result_type(), input.device());
+        let alloc = |on: bool, shape: &[usize]| -> Result<Option<Tensor>> {
+            on.then(|| Tensor::empty_on(rt, shape, dtype, device))
+                .transpose()
+        };
+        Ok([
+            alloc(need(0), input.shape())?,
+            alloc(self.has_weight && need(1), param_shape)?,
+            alloc(self.has_bias && need(self.bias_slot()), param_shape)?,
+        ])
+    }
+
+    /// The node's gradients, one per input.
+    pub(super) fn place(
+        &self,
+        needs: &[bool],
+        [dx, dw, db]: [Option<Tensor>; 3],
+    ) -> Vec<Option<Tensor>> {
         let mut out = vec![None; needs.len()];
         out[0] = dx;
         if self.has_weight {
             out[1] = dw;
         }
         if self.has_bias {
-            out[bias_slot] = db;
+            out[self.bias_slot()] = db;
         }
-        Ok(out)
+        out
     }
 }
 

@@ -201,9 +201,12 @@ impl Geometry {
         gw
     }
 
-    /// `[y]` from `[x, weight, bias?]`.
+    /// `[y]` from `[x, weight, bias?]`: the convolution, or (`transposed`) the transposed
+    /// convolution this geometry is the adjoint of (`self.cin` channels of h × w out,
+    /// `self.cout` channels of oh × ow in), which is the convolution's input gradient.
     pub(super) fn host_forward(
         &self,
+        transposed: bool,
         cx: Cx,
         outs: &[Option<&Buf>],
         ins: &[Option<&Buf>],
@@ -211,15 +214,23 @@ impl Geometry {
         let (Some(x), Some(w)) = (read(ins, 0, cx), read(ins, 1, cx)) else {
             return Ok(());
         };
-        let mut y = self.convolve(&x, &w);
-        add_bias(&mut y, read(ins, 2, cx), self.cout, self.p());
+        let mut y = if transposed {
+            self.input_grad(&x, &w)
+        } else {
+            self.convolve(&x, &w)
+        };
+        let (channels, plane) = self.output_channels(transposed);
+        add_bias(&mut y, read(ins, 2, cx), channels, plane);
         write(outs, 0, cx, &y);
         Ok(())
     }
 
-    /// `[dx?, dw?, db?]` from `[dy, x, weight]`.
+    /// `[dx?, dw?, db?]` from `[dy, x, weight]`. A transposed convolution's input gradient is
+    /// the convolution of `dy`, its weight gradient the convolution's with the roles of input
+    /// and output gradient exchanged.
     pub(super) fn host_backward(
         &self,
+        transposed: bool,
         cx: Cx,
         outs: &[Option<&Buf>],
         ins: &[Option<&Buf>],
@@ -229,57 +240,35 @@ impl Geometry {
             return Ok(());
         };
         if operand(outs, 0).is_some() {
-            write(outs, 0, cx, &self.input_grad(&dy, &w));
+            let dx = if transposed {
+                self.convolve(&dy, &w)
+            } else {
+                self.input_grad(&dy, &w)
+            };
+            write(outs, 0, cx, &dx);
         }
         if operand(outs, 1).is_some() {
-            write(outs, 1, cx, &self.weight_grad(&dy, &x));
+            let dw = if transposed {
+                self.weight_grad(&x, &dy)
+            } else {
+                self.weight_grad(&dy, &x)
+            };
+            write(outs, 1, cx, &dw);
         }
         if operand(outs, 2).is_some() {
-            write(outs, 2, cx, &channel_sums(&dy, self.cout, self.p()));
+            let (channels, plane) = self.output_channels(transposed);
+            write(outs, 2, cx, &channel_sums(&dy, channels, plane));
         }
         Ok(())
     }
 
-    /// The transposed convolution this geometry is the adjoint of (`self.cin` channels of
-    /// h × w out, `self.cout` channels of oh × ow in): `[y]` from `[x, weight, bias?]`.
-    pub(super) fn host_transposed(
-        &self,
-        cx: Cx,
-        outs: &[Option<&Buf>],
-        ins: &[Option<&Buf>],
-    ) -> Result<()> {
-        let (Some(x), Some(w)) = (read(ins, 0, cx), read(ins, 1, cx)) else {
-            return Ok(());
-        };
-        let mut y = self.input_grad(&x, &w);
-        add_bias(&mut y, read(ins, 2, cx), self.cin, self.h * self.w);
-        write(outs, 0, cx, &y);
-        Ok(())
-    }
-
-    /// The transposed convolution's `[dx?, dw?, db?]` from `[dy, x, weight]`: its input's
-    /// gradient is the convolution of `dy`, its weight's the convolution's weight gradient
-    /// with the roles of input and output gradient exchanged.
-    pub(super) fn host_transposed_backward(
-        &self,
-        cx: Cx,
-        outs: &[Option<&Buf>],
-        ins: &[Option<&Buf>],
-    ) -> Result<()> {
-        let (Some(dy), Some(x), Some(w)) = (read(ins, 0, cx), read(ins, 1, cx), read(ins, 2, cx))
-        else {
-            return Ok(());
-        };
-        if operand(outs, 0).is_some() {
-            write(outs, 0, cx, &self.convolve(&dy, &w));
+    /// The output's channels and positions per channel and image.
+    fn output_channels(&self, transposed: bool) -> (usize, usize) {
+        if transposed {
+            (self.cin, self.h * self.w)
+        } else {
+            (self.cout, self.p())
         }
-        if operand(outs, 1).is_some() {
-            write(outs, 1, cx, &self.weight_grad(&x, &dy));
-        }
-        if operand(outs, 2).is_some() {
-            write(outs, 2, cx, &channel_sums(&dy, self.cin, self.h * self.w));
-        }
-        Ok(())
     }
 }
 
@@ -414,12 +403,15 @@ impl ConvNode {
         };
         let dx = alloc(need(0), input.shape())?;
         let dw = alloc(need(1), weight.shape())?;
-        let (out_channels, kernel) = if self.transposed {
-            (g.cin, LayerKernel::ConvTransposeBackward(g))
+        let kernel = if self.transposed {
+            LayerKernel::ConvTransposeBackward(g)
         } else {
-            (g.cout, LayerKernel::ConvBackward(g))
+            LayerKernel::ConvBackward(g)
         };
-        let db = alloc(self.has_bias && need(2), &[out_channels])?;
+        let db = alloc(
+            self.has_bias && need(2),
+            &[g.output_channels(self.transposed).0],
+        )?;
         run(
             grad,
             &kernel,

@@ -7,6 +7,7 @@
 //! the gradient contiguous, allocates the gradients asked for, and its kernel allocates N × C
 //! partial sums and N × G (plus, with a weight, N × C) coefficients that it frees again.
 
+use super::batchnorm::AffineSlots;
 use super::kernel::{Buf, Cx};
 use super::layer_node::{read, run, write};
 use super::{format_shape, LayerKernel, LayerNode, Result, Tensor, TensorError};
@@ -188,24 +189,19 @@ impl GroupNormNode {
         grad: &Tensor,
         needs: &[bool],
     ) -> Result<Vec<Option<Tensor>>> {
-        let need = |i: usize| needs.get(i).copied().unwrap_or(false);
         let input = node.unpack("input")?;
         let weight = self.has_weight.then(|| node.unpack("weight")).transpose()?;
         let (mean, rstd) = (node.unpack("result1")?, node.unpack("result2")?);
-        let bias_slot = 1 + self.has_weight as usize;
         let GroupNormDims {
             n, c, hxw, groups, ..
         } = self.dims;
         let dy = grad.contiguous()?;
-        let rt = grad.runtime();
-        let (dtype, device) = (input.float_result_type(), input.device());
-        let alloc = |on: bool, shape: &[usize]| -> Result<Option<Tensor>> {
-            on.then(|| Tensor::empty_on(rt, shape, dtype, device))
-                .transpose()
+        let slots = AffineSlots {
+            has_weight: self.has_weight,
+            has_bias: self.has_bias,
         };
-        let dx = alloc(need(0), input.shape())?;
-        let dw = alloc(self.has_weight && need(1), &[c])?;
-        let db = alloc(self.has_bias && need(bias_slot), &[c])?;
+        let [dx, dw, db] = slots.allocate(&input, needs, &[c])?;
+        let (rt, dtype, device) = (grad.runtime(), input.float_result_type(), input.device());
         let scratch = |shape: &[usize]| Tensor::empty_on(rt, shape, accumulate_type(dtype), device);
         let sums = if n > 0 {
             Some([scratch(&[n, c])?, scratch(&[n, c])?])
@@ -246,15 +242,7 @@ impl GroupNormNode {
             drop(dbias);
             drop(ds);
         }
-        let mut out = vec![None; needs.len()];
-        out[0] = dx;
-        if self.has_weight {
-            out[1] = dw;
-        }
-        if self.has_bias {
-            out[bias_slot] = db;
-        }
-        Ok(out)
+        Ok(slots.place(needs, [dx, dw, db]))
     }
 }
 

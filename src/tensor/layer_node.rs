@@ -110,10 +110,10 @@ impl LayerKernel {
     /// copies).
     pub(crate) fn host(&self, cx: Cx, outs: &[Option<&Buf>], ins: &[Option<&Buf>]) -> Result<()> {
         match self {
-            LayerKernel::Conv(g) => g.host_forward(cx, outs, ins),
-            LayerKernel::ConvBackward(g) => g.host_backward(cx, outs, ins),
-            LayerKernel::ConvTranspose(g) => g.host_transposed(cx, outs, ins),
-            LayerKernel::ConvTransposeBackward(g) => g.host_transposed_backward(cx, outs, ins),
+            LayerKernel::Conv(g) => g.host_forward(false, cx, outs, ins),
+            LayerKernel::ConvBackward(g) => g.host_backward(false, cx, outs, ins),
+            LayerKernel::ConvTranspose(g) => g.host_forward(true, cx, outs, ins),
+            LayerKernel::ConvTransposeBackward(g) => g.host_backward(true, cx, outs, ins),
             LayerKernel::MaxPool(w) => w.host_max(cx, outs, ins),
             LayerKernel::MaxPoolBackward(w) => w.host_max_backward(cx, outs, ins),
             LayerKernel::AvgPool(a) => a.host_forward(cx, outs, ins),
