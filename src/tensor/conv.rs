@@ -575,16 +575,7 @@ impl Tensor {
         }
         let stride = spatial_list("stride", &options.stride, dims, 1)?;
         let dilation = spatial_list("dilation", &options.dilation, dims, 1)?;
-        if stride.contains(&0) {
-            return Err(TensorError::Invalid(
-                "non-positive stride is not supported".into(),
-            ));
-        }
-        if dilation.contains(&0) {
-            return Err(TensorError::Invalid(
-                "dilation should be greater than zero".into(),
-            ));
-        }
+        check_stride_and_dilation(stride, dilation)?;
         let kernel = if dims == 1 {
             [1, weight.shape()[2]]
         } else {
@@ -657,15 +648,33 @@ impl Tensor {
             out_shape.push(geometry.oh);
         }
         out_shape.push(geometry.ow);
+        self.run_convolution(weight, bias, geometry, &out_shape, false)
+    }
+
+    /// A convolution's (or a transposed one's) output of `out_shape`, its kernel, and
+    /// ConvolutionBackward0 saving `input` and `weight`.
+    fn run_convolution(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        geometry: Geometry,
+        out_shape: &[usize],
+        transposed: bool,
+    ) -> Result<Tensor> {
         let out = Tensor::empty_on(
             self.runtime(),
-            &out_shape,
+            out_shape,
             self.float_result_type(),
             self.device(),
         )?;
+        let kernel = if transposed {
+            LayerKernel::ConvTranspose(geometry)
+        } else {
+            LayerKernel::Conv(geometry)
+        };
         run(
             &out,
-            &LayerKernel::Conv(geometry),
+            &kernel,
             &[Some(&out)],
             &[Some(self), Some(weight), bias],
         )?;
@@ -678,13 +687,28 @@ impl Tensor {
                 Formula::Layer(super::LayerNode::Conv(ConvNode {
                     geometry,
                     has_bias: bias.is_some(),
-                    transposed: false,
+                    transposed,
                 })),
                 &out,
             );
         }
         Ok(out)
     }
+}
+
+/// `_convolution`'s checks of the stride and the dilation.
+fn check_stride_and_dilation(stride: [usize; 2], dilation: [usize; 2]) -> Result<()> {
+    if stride.contains(&0) {
+        return Err(TensorError::Invalid(
+            "non-positive stride is not supported".into(),
+        ));
+    }
+    if dilation.contains(&0) {
+        return Err(TensorError::Invalid(
+            "dilation should be greater than zero".into(),
+        ));
+    }
+    Ok(())
 }
 
 impl Tensor {
@@ -709,33 +733,8 @@ impl Tensor {
                 .squeeze(Some(0));
         }
         let geometry = self.transposed_geometry(weight, bias, o)?;
-        let out = Tensor::empty_on(
-            self.runtime(),
-            &[geometry.n, geometry.cin, geometry.h, geometry.w],
-            self.float_result_type(),
-            self.device(),
-        )?;
-        run(
-            &out,
-            &LayerKernel::ConvTranspose(geometry),
-            &[Some(&out)],
-            &[Some(self), Some(weight), bias],
-        )?;
-        let mut inputs = vec![self, weight];
-        inputs.extend(bias);
-        if let Some(mut b) = NodeBuilder::new(&inputs) {
-            b.save("input", self);
-            b.save("weight", weight);
-            b.finish(
-                Formula::Layer(super::LayerNode::Conv(ConvNode {
-                    geometry,
-                    has_bias: bias.is_some(),
-                    transposed: true,
-                })),
-                &out,
-            );
-        }
-        Ok(out)
+        let out_shape = [geometry.n, geometry.cin, geometry.h, geometry.w];
+        self.run_convolution(weight, bias, geometry, &out_shape, true)
     }
 
     /// The checks of `_convolution` for `transposed=True`, with its messages, and the
@@ -793,16 +792,7 @@ impl Tensor {
                 )));
             }
         }
-        if o.stride.contains(&0) {
-            return Err(TensorError::Invalid(
-                "non-positive stride is not supported".into(),
-            ));
-        }
-        if o.dilation.contains(&0) {
-            return Err(TensorError::Invalid(
-                "dilation should be greater than zero".into(),
-            ));
-        }
+        check_stride_and_dilation(o.stride, o.dilation)?;
         let (op, s, d) = (o.output_padding, o.stride, o.dilation);
         if (0..2).any(|i| op[i] >= s[i] && op[i] >= d[i]) {
             return Err(TensorError::Invalid(format!(

@@ -109,7 +109,7 @@ impl ReflectPad {
     /// contiguous, the sums.
     pub(crate) fn backward(&self, node: &Node, grad: &Tensor) -> Result<Tensor> {
         let input = node.unpack("self")?;
-        let dx = input.new_zeros(input.shape())?;
+        let dx = input.zeros_like()?;
         let dy = grad.contiguous()?;
         run(
             &dx,

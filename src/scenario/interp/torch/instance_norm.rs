@@ -5,8 +5,8 @@ use super::super::args::CallArgs;
 use super::super::objects::{ModuleKind, ModuleRef};
 use super::super::value::Value;
 use super::super::{Interp, R};
-use super::args::{bind, check_rt, device_arg, expect_bool, expect_float, expect_tensor};
-use super::layers::{count, opt_tensor, refuse_non_default};
+use super::args::{bind, check_rt, device_arg, expect_bool, expect_tensor};
+use super::layers::{count, float_or, opt_tensor, refuse_non_default};
 use crate::base::Device;
 use crate::nn::InstanceNorm;
 use crate::scenario::Span;
@@ -52,11 +52,8 @@ pub(super) fn module(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span
             .with_help("the default, statistics of each input, is modelled"));
     }
     let features = count(it, &b, "num_features", span)?;
-    let float = |p: &str, default: f64| match b.get(p) {
-        Some(v) => expect_float(it, v, p, span),
-        None => Ok(default),
-    };
-    let (eps, momentum) = (float("eps", 1e-5)?, float("momentum", 0.1)?);
+    let eps = float_or(it, &b, "eps", 1e-5, span)?;
+    let momentum = float_or(it, &b, "momentum", 0.1, span)?;
     let affine = expect_bool(it, b.get("affine"), false, "affine", span)?;
     let bias = expect_bool(it, b.get("bias"), true, "bias", span)?;
     let device = device_arg(it, b.get("device"), span)?;
@@ -106,10 +103,7 @@ pub(super) fn functional(it: &mut Interp<'_>, name: &str, args: CallArgs, span: 
     }
     let weight = opt_tensor(it, &b, "weight", span)?;
     let bias = opt_tensor(it, &b, "bias", span)?;
-    let eps = match b.get("eps") {
-        Some(v) => expect_float(it, v, "eps", span)?,
-        None => 1e-5,
-    };
+    let eps = float_or(it, &b, "eps", 1e-5, span)?;
     check_rt(
         it,
         input.instance_norm(weight.as_ref(), bias.as_ref(), eps),

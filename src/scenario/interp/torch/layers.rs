@@ -64,7 +64,7 @@ fn opt_int(it: &Interp<'_>, b: &Bound, name: &str, span: Span) -> R<Option<i64>>
         .transpose()
 }
 
-fn float_or(it: &Interp<'_>, b: &Bound, name: &str, default: f64, span: Span) -> R<f64> {
+pub(super) fn float_or(it: &Interp<'_>, b: &Bound, name: &str, default: f64, span: Span) -> R<f64> {
     b.get(name)
         .map_or(Ok(default), |v| expect_float(it, v, name, span))
 }
@@ -193,7 +193,7 @@ const CONV: &[&str] = &[
     "device",
     "dtype",
 ];
-const MAX_POOL: &[&str] = &[
+pub(super) const MAX_POOL: &[&str] = &[
     "kernel_size",
     "stride",
     "padding",
@@ -210,7 +210,7 @@ const AVG_POOL: &[&str] = &[
     "divisor_override",
 ];
 /// `F.max_pool2d`'s order differs from the module's: `ceil_mode` before `return_indices`.
-const F_MAX_POOL: &[&str] = &[
+pub(super) const F_MAX_POOL: &[&str] = &[
     "input",
     "kernel_size",
     "stride",

@@ -406,15 +406,9 @@ fn group_norm(it: &mut Interp<'_>, name: &str, args: CallArgs, span: Span) -> R<
         "num_groups",
         span,
     )?;
-    let optional = |it: &mut Interp<'_>, p: &str| match b.get(p) {
-        Some(v) => expect_tensor(it, Some(v), p, span).map(Some),
-        None => Ok(None),
-    };
-    let (weight, bias) = (optional(it, "weight")?, optional(it, "bias")?);
-    let eps = match b.get("eps") {
-        Some(v) => expect_float(it, v, "eps", span)?,
-        None => 1e-5,
-    };
+    let weight = layers::opt_tensor(it, &b, "weight", span)?;
+    let bias = layers::opt_tensor(it, &b, "bias", span)?;
+    let eps = layers::float_or(it, &b, "eps", 1e-5, span)?;
     let shape = input.shape();
     if shape.len() < 2 {
         return Err(it.fail(
@@ -468,10 +462,7 @@ pub(super) fn cosine_similarity(
         Some(v) => expect_int(it, v, "dim", span)? as isize,
         None => 1,
     };
-    let eps = match b.get("eps") {
-        Some(v) => expect_float(it, v, "eps", span)?,
-        None => 1e-8,
-    };
+    let eps = layers::float_or(it, &b, "eps", 1e-8, span)?;
     check_rt(it, x1.cosine_similarity(&x2, dim, eps), span)
 }
 

@@ -7,33 +7,19 @@ use super::super::objects::{ModuleKind, ModuleRef};
 use super::super::value::Value;
 use super::super::{Interp, R};
 use super::args::{bind, check_rt, expect_bool, expect_int, expect_tensor};
+use super::layers::{F_MAX_POOL, MAX_POOL};
 use crate::nn::{Pool, PoolKind};
 use crate::scenario::Span;
 use crate::tensor::PoolOptions;
 
-const MAX_POOL: &[&str] = &[
-    "kernel_size",
-    "stride",
-    "padding",
-    "dilation",
-    "return_indices",
-    "ceil_mode",
-];
+// The max poolings take the 2-D ones' parameter lists (`layers::MAX_POOL`, `F_MAX_POOL`); the
+// average ones have no `divisor_override` in 1-D.
 const AVG_POOL: &[&str] = &[
     "kernel_size",
     "stride",
     "padding",
     "ceil_mode",
     "count_include_pad",
-];
-const F_MAX_POOL: &[&str] = &[
-    "input",
-    "kernel_size",
-    "stride",
-    "padding",
-    "dilation",
-    "ceil_mode",
-    "return_indices",
 ];
 const F_AVG_POOL: &[&str] = &[
     "input",
